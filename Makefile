@@ -1,0 +1,62 @@
+# minihbase: every set-up step lives here or in scripts/, so a fresh clone needs only
+#   make up     (a running cluster)     and     make test    (the whole test suite)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help deps venv protos check-protos test test-storage test-cluster up down wipe \
+        local-up local-down bench clean
+
+help:
+	@echo "make up      start a local cluster (see README)"
+	@echo "make test    run the whole test suite"
+	@echo "make down    stop the cluster; make wipe also deletes its data"
+
+# System packages (ZooKeeper, Java) from Debian; idempotent.
+deps:
+	@scripts/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+protos: venv
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. --pyi_out=. protos/minihbase.proto
+
+# CI fails when the committed generated code does not match the .proto.
+check-protos: venv
+	@scripts/check-protos.sh $(PY)
+
+test: deps venv check-protos
+	$(PY) -m pytest -q -ra tests
+
+test-storage: venv
+	$(PY) -m pytest -q tests/storage
+
+test-cluster: deps venv
+	$(PY) -m pytest -q tests/cluster
+
+up: deps venv local-up
+
+down: local-down
+
+local-up: deps venv
+	$(PY) -m minihbase.local_cluster start --dir var/local
+
+local-down: venv
+	$(PY) -m minihbase.local_cluster stop --dir var/local
+
+wipe: down
+	rm -rf var/local
+
+bench: venv
+	$(PY) bench/storage.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,101 @@
+"""The one exception hierarchy of minihbase.
+
+Every layer raises these (storage, daemons, client). `protos/status.py` holds the single table
+that maps each class to a gRPC status code on the server and back to the same class on the
+client, so a caller catches `TableNotFoundError` whether the error happened in-process or
+three hops away. Messages name the bad argument or the missing thing.
+
+Retryable errors are declared once, here, by `retryable = True`: the client retries those with
+back-off (after re-reading region locations) and surfaces every other error at once.
+"""
+
+
+class HBaseError(Exception):
+    """Base of every minihbase error."""
+
+    retryable = False
+
+
+# --- bad input (the caller's fault; never retried) -------------------------------------------
+
+class InvalidArgumentError(HBaseError, ValueError):
+    """A malformed request: empty or oversize row key, bad table name, value too large..."""
+
+
+class TableNotFoundError(HBaseError):
+    """The named table does not exist."""
+
+
+class TableExistsError(HBaseError):
+    """create was asked for a table that already exists."""
+
+
+class TableNotDisabledError(HBaseError):
+    """drop/alter needs the table disabled first (HBase's rule)."""
+
+
+class TableNotEnabledError(HBaseError):
+    """A data call or disable on a table that is not enabled."""
+
+
+class NoSuchColumnFamilyError(HBaseError):
+    """The named column family is not in the table's schema."""
+
+
+# --- storage ----------------------------------------------------------------------------------
+
+class CorruptionError(HBaseError):
+    """An on-disk record failed its checksum or is structurally impossible. Never served."""
+
+
+class RegionClosedError(HBaseError):
+    """The region was closed (moved, split, merged) while the call was in progress."""
+
+    retryable = True
+
+
+# --- cluster ----------------------------------------------------------------------------------
+
+class NotServingRegionError(HBaseError):
+    """This server does not (or no longer) serve the region: re-read the location and retry."""
+
+    retryable = True
+
+
+class RegionOfflineError(HBaseError):
+    """The region is known but not open anywhere right now (in transition)."""
+
+    retryable = True
+
+
+class ServerUnavailableError(HBaseError):
+    """The server could not be reached or went away mid-call."""
+
+    retryable = True
+
+
+class ServerAbortedError(HBaseError):
+    """The region server lost its ZooKeeper session or found its WAL fenced: it aborts and
+    acknowledges nothing more. Retry elsewhere."""
+
+    retryable = True
+
+
+class MasterNotRunningError(HBaseError):
+    """No active master, or the master is still initialising."""
+
+    retryable = True
+
+
+class UnknownScannerError(HBaseError):
+    """The scanner id is unknown: expired lease, or the region moved."""
+
+
+class OperationTimeoutError(HBaseError):
+    """The client's overall operation timeout ran out while retrying."""
+
+
+class RegionTooBusyError(HBaseError):
+    """Writes are blocked while the region flushes or compacts (too many store files)."""
+
+    retryable = True

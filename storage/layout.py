@@ -1,0 +1,116 @@
+"""Every on-disk path under the root directory is produced here, and only here.
+
+    <rootdir>/
+      WALs/<server>/wal.<segment:020d>            live WAL segments of one region server
+      WALs/<server>-splitting/                    the same directory once the master fenced it
+      oldWALs/<server>.wal.<segment:020d>         archived segments (every edit flushed)
+      data/<table>/<encoded region>/
+          .regioninfo                             the region's RegionInfo (checksummed JSON)
+          <family>/<file id>.hfile                store files
+          <family>/<file id>.ref                  reference to half of a parent's store file
+          recovered.edits/<first seqid:020d>.edits  edits split out of a dead server's WAL
+          .tmp/                                   files being written (renamed into place)
+
+Server names are HBase's `host,port,startcode`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from storage.schema import RegionInfo
+
+WALS = "WALs"
+OLD_WALS = "oldWALs"
+DATA = "data"
+SPLITTING_SUFFIX = "-splitting"
+WAL_SEGMENT_PREFIX = "wal."
+HFILE_SUFFIX = ".hfile"
+REFERENCE_SUFFIX = ".ref"
+RECOVERED_EDITS = "recovered.edits"
+EDITS_SUFFIX = ".edits"
+REGION_INFO = ".regioninfo"
+TMP = ".tmp"
+
+
+def wal_dir(rootdir: str, server: str) -> str:
+    return os.path.join(rootdir, WALS, server)
+
+
+def splitting_wal_dir(rootdir: str, server: str) -> str:
+    return os.path.join(rootdir, WALS, server + SPLITTING_SUFFIX)
+
+
+def old_wal_dir(rootdir: str) -> str:
+    return os.path.join(rootdir, OLD_WALS)
+
+
+def wal_segment_name(segment: int) -> str:
+    return f"{WAL_SEGMENT_PREFIX}{segment:020d}"
+
+
+def parse_wal_segment(name: str) -> int | None:
+    if name.startswith(WAL_SEGMENT_PREFIX) and name[len(WAL_SEGMENT_PREFIX):].isdigit():
+        return int(name[len(WAL_SEGMENT_PREFIX):])
+    return None
+
+
+def table_dir(rootdir: str, table: str) -> str:
+    return os.path.join(rootdir, DATA, table)
+
+
+def region_dir(rootdir: str, info: RegionInfo) -> str:
+    return os.path.join(table_dir(rootdir, info.table), info.encoded_name)
+
+
+def region_dir_by_name(rootdir: str, table: str, encoded_name: str) -> str:
+    return os.path.join(table_dir(rootdir, table), encoded_name)
+
+
+def family_dir(region_path: str, family: bytes) -> str:
+    return os.path.join(region_path, family.decode())
+
+
+def hfile_name(file_id: int) -> str:
+    return f"{file_id:020d}{HFILE_SUFFIX}"
+
+
+def reference_name(file_id: int) -> str:
+    return f"{file_id:020d}{REFERENCE_SUFFIX}"
+
+
+def recovered_edits_dir(region_path: str) -> str:
+    return os.path.join(region_path, RECOVERED_EDITS)
+
+
+def recovered_edits_name(first_seqid: int) -> str:
+    return f"{first_seqid:020d}{EDITS_SUFFIX}"
+
+
+def region_info_path(region_path: str) -> str:
+    return os.path.join(region_path, REGION_INFO)
+
+
+def tmp_dir(region_path: str) -> str:
+    return os.path.join(region_path, TMP)
+
+
+def fsync_dir(path: str) -> None:
+    """fsync a directory so that a rename or create inside it is durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Write `data` to `path` all-or-nothing: temp file, fsync, rename, fsync the directory."""
+    directory = os.path.dirname(path) or "."
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(directory)

@@ -1,0 +1,155 @@
+"""Table and column-family descriptors, and RegionInfo (which table, which key range).
+
+These are plain values: the master keeps them in ZooKeeper as JSON (`to_dict`/`from_dict`),
+and a region keeps its own RegionInfo in `<region dir>/.regioninfo`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from minihbase.errors import InvalidArgumentError
+
+BLOOM_TYPES = ("NONE", "ROW", "ROWCOL")
+COMPRESSIONS = ("NONE", "ZSTD")
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+_FAMILY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,126}$")
+
+
+@dataclass(frozen=True)
+class FamilyDescriptor:
+    name: bytes
+    max_versions: int = 1  # HBase's default since 0.96
+    min_versions: int = 0
+    ttl: int | None = None  # seconds; None = forever
+    bloom: str = "ROW"  # NONE | ROW | ROWCOL
+    compression: str = "NONE"  # NONE | ZSTD
+    block_size: int = 64 * 1024
+
+    def __post_init__(self):
+        if isinstance(self.name, str):
+            object.__setattr__(self, "name", self.name.encode())
+        validate_family_name(self.name)
+        if self.max_versions < 1:
+            raise InvalidArgumentError(f"max_versions must be >= 1, got {self.max_versions}")
+        if self.min_versions < 0 or self.min_versions > self.max_versions:
+            raise InvalidArgumentError(
+                f"min_versions must be between 0 and max_versions, got {self.min_versions}"
+            )
+        if self.ttl is not None and self.ttl <= 0:
+            raise InvalidArgumentError(f"ttl must be a positive number of seconds, got {self.ttl}")
+        bloom = self.bloom.upper()
+        if bloom not in BLOOM_TYPES:
+            raise InvalidArgumentError(f"bloom must be one of {BLOOM_TYPES}, got {self.bloom!r}")
+        object.__setattr__(self, "bloom", bloom)
+        compression = self.compression.upper()
+        if compression not in COMPRESSIONS:
+            raise InvalidArgumentError(
+                f"compression must be one of {COMPRESSIONS}, got {self.compression!r}"
+            )
+        object.__setattr__(self, "compression", compression)
+        if not 512 <= self.block_size <= 16 * 1024 * 1024:
+            raise InvalidArgumentError(f"block_size out of range: {self.block_size}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["name"] = self.name.decode()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FamilyDescriptor":
+        return cls(**{**d, "name": d["name"].encode()})
+
+
+@dataclass(frozen=True)
+class TableDescriptor:
+    name: str
+    families: tuple[FamilyDescriptor, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        validate_table_name(self.name)
+        object.__setattr__(self, "families", tuple(self.families))
+        if not self.families:
+            raise InvalidArgumentError(f"table {self.name!r} needs at least one column family")
+        names = [f.name for f in self.families]
+        if len(set(names)) != len(names):
+            raise InvalidArgumentError(f"table {self.name!r} names a column family twice")
+
+    def family(self, name: bytes) -> FamilyDescriptor:
+        from minihbase.errors import NoSuchColumnFamilyError
+
+        for f in self.families:
+            if f.name == name:
+                return f
+        raise NoSuchColumnFamilyError(
+            f"column family {name.decode(errors='replace')!r} does not exist in table {self.name!r}"
+        )
+
+    def family_names(self) -> list[bytes]:
+        return [f.name for f in self.families]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "families": [f.to_dict() for f in self.families]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TableDescriptor":
+        return cls(d["name"], tuple(FamilyDescriptor.from_dict(f) for f in d["families"]))
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    """Rows [start_key, end_key) of one table; b"" start = from the beginning, b"" end = to
+    infinity. `region_id` (ms timestamp at creation) makes names unique across splits."""
+
+    table: str
+    start_key: bytes
+    end_key: bytes
+    region_id: int
+
+    @property
+    def name(self) -> str:
+        """HBase-style full name: table,start,region_id.encoded."""
+        return f"{self.table},{self.start_key.hex()},{self.region_id}.{self.encoded_name}"
+
+    @property
+    def encoded_name(self) -> str:
+        raw = f"{self.table},{self.start_key.hex()},{self.end_key.hex()},{self.region_id}"
+        return hashlib.md5(raw.encode()).hexdigest()
+
+    def contains_row(self, row: bytes) -> bool:
+        return row >= self.start_key and (not self.end_key or row < self.end_key)
+
+    def to_dict(self) -> dict:
+        return {
+            "table": self.table,
+            "start_key": self.start_key.hex(),
+            "end_key": self.end_key.hex(),
+            "region_id": self.region_id,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RegionInfo":
+        return cls(d["table"], bytes.fromhex(d["start_key"]), bytes.fromhex(d["end_key"]),
+                   int(d["region_id"]))
+
+
+def validate_table_name(name: str) -> None:
+    if not isinstance(name, str) or not _TABLE_NAME.match(name):
+        raise InvalidArgumentError(
+            f"invalid table name {name!r}: use 1-128 characters of letters, digits, '_', '-', '.',"
+            " not starting with '-' or '.'"
+        )
+
+
+def validate_family_name(name: bytes) -> None:
+    try:
+        text = name.decode("ascii")
+    except (UnicodeDecodeError, AttributeError):
+        raise InvalidArgumentError(f"invalid column family name {name!r}") from None
+    if not _FAMILY_NAME.match(text):
+        raise InvalidArgumentError(
+            f"invalid column family name {text!r}: use 1-127 letters, digits, '_', '-', '.'"
+        )
