@@ -81,6 +81,11 @@ class ServerAbortedError(HBaseError):
     retryable = True
 
 
+class WALFencedError(ServerAbortedError):
+    """The master renamed this server's WAL directory (WALs/<server> -> <server>-splitting) to
+    split it: the server was declared dead and must acknowledge no further write."""
+
+
 class MasterNotRunningError(HBaseError):
     """No active master, or the master is still initialising."""
 
