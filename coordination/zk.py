@@ -1,0 +1,35 @@
+"""The one place minihbase opens ZooKeeper sessions (kazoo).
+
+Daemons use `connect()` with the 15 s session timeout and watch the session state: a LOST state
+means the session expired and, for a region server, that it must abort (HBase's "YouAreDead").
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kazoo.client import KazooClient
+from kazoo.retry import KazooRetry
+
+from coordination.znodes import SESSION_TIMEOUT_S
+
+log = logging.getLogger(__name__)
+
+
+def connect(quorum: str, *, session_timeout: float = SESSION_TIMEOUT_S,
+            connect_timeout: float = 10.0, read_only: bool = False) -> KazooClient:
+    """Open a session to `quorum` ("host:port[,host:port...]") and return the started client.
+
+    Raises kazoo's timeout error (a clear "could not connect") when no server answers within
+    connect_timeout. Connection retries are bounded so no call hangs forever.
+    """
+    zk = KazooClient(
+        hosts=quorum,
+        timeout=session_timeout,
+        connection_retry=KazooRetry(max_tries=-1, delay=0.2, max_delay=2.0),
+        command_retry=KazooRetry(max_tries=5, delay=0.1, max_delay=1.0),
+        read_only=read_only,
+        logger=logging.getLogger("kazoo"),
+    )
+    zk.start(timeout=connect_timeout)
+    return zk

@@ -1,0 +1,200 @@
+"""The ZooKeeper layout of minihbase and the records stored in it (see docs/coordination.md).
+
+    /hbase                                  parent znode (configurable)
+      running                               exists while a cluster is up
+      hbaseid                               cluster id (uuid)
+      master                                EPHEMERAL  MasterRecord of the active master
+      backup-masters/<name>                 EPHEMERAL  one per standby master
+      rs/<host,port,startcode>              EPHEMERAL  ServerRecord of a live region server
+      servers/<host,port,startcode>         ServerState kept by the master (ONLINE, CRASHED,
+                                            SPLITTING_WAL, DEAD) so a new master resumes crash
+                                            handling where the old one stopped
+      tables/<table>                        TableRecord: descriptor + state
+      meta/<table>/<encoded region>         RegionRecord: RegionInfo + state + server
+      splits/<parent encoded>               in-progress split/merge journal (master-owned)
+
+Every record is UTF-8 JSON. The master changes tables/ and meta/ with ZooKeeper multi-op
+transactions so that e.g. a split (parent SPLIT, two daughters OPENING) is one step. Clients read
+meta/ and tables/ only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+from storage.schema import RegionInfo, TableDescriptor
+
+DEFAULT_PARENT = "/hbase"
+SESSION_TIMEOUT_S = 15.0
+
+# Region states (visible through status; never "silently stuck": each carries since + why).
+OFFLINE = "OFFLINE"
+OPENING = "OPENING"
+OPEN = "OPEN"
+CLOSING = "CLOSING"
+CLOSED = "CLOSED"
+SPLITTING = "SPLITTING"
+SPLIT = "SPLIT"
+MERGING = "MERGING"
+MERGED = "MERGED"
+FAILED_OPEN = "FAILED_OPEN"
+REGION_STATES = (OFFLINE, OPENING, OPEN, CLOSING, CLOSED, SPLITTING, SPLIT, MERGING, MERGED,
+                 FAILED_OPEN)
+
+# Server states.
+ONLINE = "ONLINE"
+CRASHED = "CRASHED"
+SPLITTING_WAL = "SPLITTING_WAL"
+DEAD = "DEAD"
+
+# Table states.
+ENABLED = "ENABLED"
+DISABLED = "DISABLED"
+ENABLING = "ENABLING"
+DISABLING = "DISABLING"
+
+
+class Paths:
+    """Every znode path, from one parent."""
+
+    def __init__(self, parent: str = DEFAULT_PARENT):
+        self.parent = parent.rstrip("/") or DEFAULT_PARENT
+        self.running = f"{self.parent}/running"
+        self.cluster_id = f"{self.parent}/hbaseid"
+        self.master = f"{self.parent}/master"
+        self.backup_masters = f"{self.parent}/backup-masters"
+        self.rs = f"{self.parent}/rs"
+        self.servers = f"{self.parent}/servers"
+        self.tables = f"{self.parent}/tables"
+        self.meta = f"{self.parent}/meta"
+        self.splits = f"{self.parent}/splits"
+
+    def all_dirs(self) -> list[str]:
+        return [self.parent, self.backup_masters, self.rs, self.servers, self.tables, self.meta,
+                self.splits]
+
+    def backup_master(self, name: str) -> str:
+        return f"{self.backup_masters}/{name}"
+
+    def live_server(self, server: str) -> str:
+        return f"{self.rs}/{server}"
+
+    def server_state(self, server: str) -> str:
+        return f"{self.servers}/{server}"
+
+    def table(self, table: str) -> str:
+        return f"{self.tables}/{table}"
+
+    def table_meta(self, table: str) -> str:
+        return f"{self.meta}/{table}"
+
+    def region(self, table: str, encoded_name: str) -> str:
+        return f"{self.meta}/{table}/{encoded_name}"
+
+    def split_journal(self, encoded_name: str) -> str:
+        return f"{self.splits}/{encoded_name}"
+
+
+def server_name(host: str, port: int, startcode: int) -> str:
+    return f"{host},{port},{startcode}"
+
+
+def parse_server_name(name: str) -> tuple[str, int, int]:
+    host, port, startcode = name.rsplit(",", 2)
+    return host, int(port), int(startcode)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _dumps(d: dict) -> bytes:
+    return json.dumps(d, sort_keys=True).encode()
+
+
+@dataclass
+class MasterRecord:
+    name: str  # host,port,startcode
+    host: str
+    port: int
+    info_port: int = 0
+    since_ms: int = field(default_factory=now_ms)
+
+    def to_bytes(self) -> bytes:
+        return _dumps(asdict(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "MasterRecord":
+        return cls(**json.loads(data))
+
+
+@dataclass
+class ServerRecord:
+    """Data of the ephemeral /hbase/rs/<name> znode: how to reach the server."""
+
+    name: str
+    host: str  # advertised host name: resolvable by clients and other daemons
+    port: int
+    info_port: int = 0
+    since_ms: int = field(default_factory=now_ms)
+
+    def to_bytes(self) -> bytes:
+        return _dumps(asdict(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "ServerRecord":
+        return cls(**json.loads(data))
+
+
+@dataclass
+class ServerState:
+    """Master-owned state of a region server, persistent so a new master resumes recovery."""
+
+    name: str
+    state: str = ONLINE
+    since_ms: int = field(default_factory=now_ms)
+    waiting_for: str = ""
+
+    def to_bytes(self) -> bytes:
+        return _dumps(asdict(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "ServerState":
+        return cls(**json.loads(data))
+
+
+@dataclass
+class TableRecord:
+    descriptor: TableDescriptor
+    state: str = ENABLED
+
+    def to_bytes(self) -> bytes:
+        return _dumps({"descriptor": self.descriptor.to_dict(), "state": self.state})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "TableRecord":
+        d = json.loads(data)
+        return cls(TableDescriptor.from_dict(d["descriptor"]), d["state"])
+
+
+@dataclass
+class RegionRecord:
+    """One region in meta: where it is and what it is doing, since when, and waiting for what."""
+
+    info: RegionInfo
+    state: str = OFFLINE
+    server: str = ""  # host,port,startcode while OPENING/OPEN/CLOSING
+    since_ms: int = field(default_factory=now_ms)
+    waiting_for: str = ""
+
+    def to_bytes(self) -> bytes:
+        return _dumps({"info": self.info.to_dict(), "state": self.state, "server": self.server,
+                       "since_ms": self.since_ms, "waiting_for": self.waiting_for})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "RegionRecord":
+        d = json.loads(data)
+        return cls(RegionInfo.from_dict(d["info"]), d["state"], d["server"], d["since_ms"],
+                   d.get("waiting_for", ""))

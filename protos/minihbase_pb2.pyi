@@ -1,0 +1,497 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Cell(_message.Message):
+    __slots__ = ("row", "family", "qualifier", "timestamp", "type", "value")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    QUALIFIER_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    row: bytes
+    family: bytes
+    qualifier: bytes
+    timestamp: int
+    type: int
+    value: bytes
+    def __init__(self, row: _Optional[bytes] = ..., family: _Optional[bytes] = ..., qualifier: _Optional[bytes] = ..., timestamp: _Optional[int] = ..., type: _Optional[int] = ..., value: _Optional[bytes] = ...) -> None: ...
+
+class Column(_message.Message):
+    __slots__ = ("family", "qualifier", "whole_family")
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    QUALIFIER_FIELD_NUMBER: _ClassVar[int]
+    WHOLE_FAMILY_FIELD_NUMBER: _ClassVar[int]
+    family: bytes
+    qualifier: bytes
+    whole_family: bool
+    def __init__(self, family: _Optional[bytes] = ..., qualifier: _Optional[bytes] = ..., whole_family: _Optional[bool] = ...) -> None: ...
+
+class TimeRange(_message.Message):
+    __slots__ = ("min", "max")
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    min: int
+    max: int
+    def __init__(self, min: _Optional[int] = ..., max: _Optional[int] = ...) -> None: ...
+
+class RowMutation(_message.Message):
+    __slots__ = ("row", "cells")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    CELLS_FIELD_NUMBER: _ClassVar[int]
+    row: bytes
+    cells: _containers.RepeatedCompositeFieldContainer[Cell]
+    def __init__(self, row: _Optional[bytes] = ..., cells: _Optional[_Iterable[_Union[Cell, _Mapping]]] = ...) -> None: ...
+
+class Result(_message.Message):
+    __slots__ = ("cells", "partial")
+    CELLS_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    cells: _containers.RepeatedCompositeFieldContainer[Cell]
+    partial: bool
+    def __init__(self, cells: _Optional[_Iterable[_Union[Cell, _Mapping]]] = ..., partial: _Optional[bool] = ...) -> None: ...
+
+class RegionInfo(_message.Message):
+    __slots__ = ("table", "start_key", "end_key", "region_id", "name")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    START_KEY_FIELD_NUMBER: _ClassVar[int]
+    END_KEY_FIELD_NUMBER: _ClassVar[int]
+    REGION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    start_key: bytes
+    end_key: bytes
+    region_id: int
+    name: str
+    def __init__(self, table: _Optional[str] = ..., start_key: _Optional[bytes] = ..., end_key: _Optional[bytes] = ..., region_id: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
+
+class FamilySchema(_message.Message):
+    __slots__ = ("name", "max_versions", "min_versions", "ttl_seconds", "bloom", "compression", "block_size")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MAX_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    MIN_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BLOOM_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    max_versions: int
+    min_versions: int
+    ttl_seconds: int
+    bloom: str
+    compression: str
+    block_size: int
+    def __init__(self, name: _Optional[str] = ..., max_versions: _Optional[int] = ..., min_versions: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., bloom: _Optional[str] = ..., compression: _Optional[str] = ..., block_size: _Optional[int] = ...) -> None: ...
+
+class TableSchema(_message.Message):
+    __slots__ = ("name", "families")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FAMILIES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    families: _containers.RepeatedCompositeFieldContainer[FamilySchema]
+    def __init__(self, name: _Optional[str] = ..., families: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ...) -> None: ...
+
+class Empty(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetRequest(_message.Message):
+    __slots__ = ("region", "row", "columns", "time_range", "max_versions")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    TIME_RANGE_FIELD_NUMBER: _ClassVar[int]
+    MAX_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    row: bytes
+    columns: _containers.RepeatedCompositeFieldContainer[Column]
+    time_range: TimeRange
+    max_versions: int
+    def __init__(self, region: _Optional[str] = ..., row: _Optional[bytes] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., max_versions: _Optional[int] = ...) -> None: ...
+
+class GetResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Result
+    def __init__(self, result: _Optional[_Union[Result, _Mapping]] = ...) -> None: ...
+
+class RegionMutations(_message.Message):
+    __slots__ = ("region", "mutations")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    MUTATIONS_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    mutations: _containers.RepeatedCompositeFieldContainer[RowMutation]
+    def __init__(self, region: _Optional[str] = ..., mutations: _Optional[_Iterable[_Union[RowMutation, _Mapping]]] = ...) -> None: ...
+
+class MultiRequest(_message.Message):
+    __slots__ = ("regions",)
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    regions: _containers.RepeatedCompositeFieldContainer[RegionMutations]
+    def __init__(self, regions: _Optional[_Iterable[_Union[RegionMutations, _Mapping]]] = ...) -> None: ...
+
+class RegionActionResult(_message.Message):
+    __slots__ = ("region", "ok", "error_class", "error_message")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CLASS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    ok: bool
+    error_class: str
+    error_message: str
+    def __init__(self, region: _Optional[str] = ..., ok: _Optional[bool] = ..., error_class: _Optional[str] = ..., error_message: _Optional[str] = ...) -> None: ...
+
+class MultiResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[RegionActionResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[RegionActionResult, _Mapping]]] = ...) -> None: ...
+
+class IncrementRequest(_message.Message):
+    __slots__ = ("region", "row", "family", "qualifier", "amount")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    QUALIFIER_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    row: bytes
+    family: bytes
+    qualifier: bytes
+    amount: int
+    def __init__(self, region: _Optional[str] = ..., row: _Optional[bytes] = ..., family: _Optional[bytes] = ..., qualifier: _Optional[bytes] = ..., amount: _Optional[int] = ...) -> None: ...
+
+class IncrementResponse(_message.Message):
+    __slots__ = ("value",)
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    value: int
+    def __init__(self, value: _Optional[int] = ...) -> None: ...
+
+class CheckAndMutateRequest(_message.Message):
+    __slots__ = ("region", "row", "family", "qualifier", "expect_absent", "expected", "mutation")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    QUALIFIER_FIELD_NUMBER: _ClassVar[int]
+    EXPECT_ABSENT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_FIELD_NUMBER: _ClassVar[int]
+    MUTATION_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    row: bytes
+    family: bytes
+    qualifier: bytes
+    expect_absent: bool
+    expected: bytes
+    mutation: RowMutation
+    def __init__(self, region: _Optional[str] = ..., row: _Optional[bytes] = ..., family: _Optional[bytes] = ..., qualifier: _Optional[bytes] = ..., expect_absent: _Optional[bool] = ..., expected: _Optional[bytes] = ..., mutation: _Optional[_Union[RowMutation, _Mapping]] = ...) -> None: ...
+
+class CheckAndMutateResponse(_message.Message):
+    __slots__ = ("processed",)
+    PROCESSED_FIELD_NUMBER: _ClassVar[int]
+    processed: bool
+    def __init__(self, processed: _Optional[bool] = ...) -> None: ...
+
+class ScanSpec(_message.Message):
+    __slots__ = ("start_row", "stop_row", "reversed", "columns", "time_range", "max_versions", "limit", "batch")
+    START_ROW_FIELD_NUMBER: _ClassVar[int]
+    STOP_ROW_FIELD_NUMBER: _ClassVar[int]
+    REVERSED_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    TIME_RANGE_FIELD_NUMBER: _ClassVar[int]
+    MAX_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    start_row: bytes
+    stop_row: bytes
+    reversed: bool
+    columns: _containers.RepeatedCompositeFieldContainer[Column]
+    time_range: TimeRange
+    max_versions: int
+    limit: int
+    batch: int
+    def __init__(self, start_row: _Optional[bytes] = ..., stop_row: _Optional[bytes] = ..., reversed: _Optional[bool] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., max_versions: _Optional[int] = ..., limit: _Optional[int] = ..., batch: _Optional[int] = ...) -> None: ...
+
+class ScanRequest(_message.Message):
+    __slots__ = ("region", "spec", "scanner_id", "max_rows", "max_cells", "close")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    SCANNER_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CELLS_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    spec: ScanSpec
+    scanner_id: int
+    max_rows: int
+    max_cells: int
+    close: bool
+    def __init__(self, region: _Optional[str] = ..., spec: _Optional[_Union[ScanSpec, _Mapping]] = ..., scanner_id: _Optional[int] = ..., max_rows: _Optional[int] = ..., max_cells: _Optional[int] = ..., close: _Optional[bool] = ...) -> None: ...
+
+class ScanResponse(_message.Message):
+    __slots__ = ("scanner_id", "results", "more_in_region")
+    SCANNER_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    MORE_IN_REGION_FIELD_NUMBER: _ClassVar[int]
+    scanner_id: int
+    results: _containers.RepeatedCompositeFieldContainer[Result]
+    more_in_region: bool
+    def __init__(self, scanner_id: _Optional[int] = ..., results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ..., more_in_region: _Optional[bool] = ...) -> None: ...
+
+class OpenRegionRequest(_message.Message):
+    __slots__ = ("region", "schema")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    region: RegionInfo
+    schema: TableSchema
+    def __init__(self, region: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ...) -> None: ...
+
+class RegionRequest(_message.Message):
+    __slots__ = ("region",)
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    def __init__(self, region: _Optional[str] = ...) -> None: ...
+
+class CloseRegionRequest(_message.Message):
+    __slots__ = ("region", "flush")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    FLUSH_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    flush: bool
+    def __init__(self, region: _Optional[str] = ..., flush: _Optional[bool] = ...) -> None: ...
+
+class CompactRegionRequest(_message.Message):
+    __slots__ = ("region", "major")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    major: bool
+    def __init__(self, region: _Optional[str] = ..., major: _Optional[bool] = ...) -> None: ...
+
+class SplitRegionRequest(_message.Message):
+    __slots__ = ("region", "split_key")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_KEY_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    split_key: bytes
+    def __init__(self, region: _Optional[str] = ..., split_key: _Optional[bytes] = ...) -> None: ...
+
+class SplitRegionResponse(_message.Message):
+    __slots__ = ("left", "right")
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_FIELD_NUMBER: _ClassVar[int]
+    left: RegionInfo
+    right: RegionInfo
+    def __init__(self, left: _Optional[_Union[RegionInfo, _Mapping]] = ..., right: _Optional[_Union[RegionInfo, _Mapping]] = ...) -> None: ...
+
+class MergeRegionsRequest(_message.Message):
+    __slots__ = ("region_a", "region_b", "region_a_info", "region_b_info", "schema")
+    REGION_A_FIELD_NUMBER: _ClassVar[int]
+    REGION_B_FIELD_NUMBER: _ClassVar[int]
+    REGION_A_INFO_FIELD_NUMBER: _ClassVar[int]
+    REGION_B_INFO_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    region_a: str
+    region_b: str
+    region_a_info: RegionInfo
+    region_b_info: RegionInfo
+    schema: TableSchema
+    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ..., region_a_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., region_b_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ...) -> None: ...
+
+class MergeRegionsResponse(_message.Message):
+    __slots__ = ("merged",)
+    MERGED_FIELD_NUMBER: _ClassVar[int]
+    merged: RegionInfo
+    def __init__(self, merged: _Optional[_Union[RegionInfo, _Mapping]] = ...) -> None: ...
+
+class RegionLoad(_message.Message):
+    __slots__ = ("region", "table", "memstore_bytes", "store_bytes", "store_files", "read_requests", "write_requests", "state")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    MEMSTORE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STORE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STORE_FILES_FIELD_NUMBER: _ClassVar[int]
+    READ_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    WRITE_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    table: str
+    memstore_bytes: int
+    store_bytes: int
+    store_files: int
+    read_requests: int
+    write_requests: int
+    state: str
+    def __init__(self, region: _Optional[str] = ..., table: _Optional[str] = ..., memstore_bytes: _Optional[int] = ..., store_bytes: _Optional[int] = ..., store_files: _Optional[int] = ..., read_requests: _Optional[int] = ..., write_requests: _Optional[int] = ..., state: _Optional[str] = ...) -> None: ...
+
+class ServerLoad(_message.Message):
+    __slots__ = ("server", "regions", "wal_bytes", "wal_segments", "requests_per_second", "block_cache_hits", "block_cache_misses", "info_port")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    WAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WAL_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_CACHE_HITS_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_CACHE_MISSES_FIELD_NUMBER: _ClassVar[int]
+    INFO_PORT_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    regions: _containers.RepeatedCompositeFieldContainer[RegionLoad]
+    wal_bytes: int
+    wal_segments: int
+    requests_per_second: float
+    block_cache_hits: int
+    block_cache_misses: int
+    info_port: int
+    def __init__(self, server: _Optional[str] = ..., regions: _Optional[_Iterable[_Union[RegionLoad, _Mapping]]] = ..., wal_bytes: _Optional[int] = ..., wal_segments: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., block_cache_hits: _Optional[int] = ..., block_cache_misses: _Optional[int] = ..., info_port: _Optional[int] = ...) -> None: ...
+
+class TableName(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class CreateTableRequest(_message.Message):
+    __slots__ = ("schema", "split_keys")
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_KEYS_FIELD_NUMBER: _ClassVar[int]
+    schema: TableSchema
+    split_keys: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, schema: _Optional[_Union[TableSchema, _Mapping]] = ..., split_keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class AlterTableRequest(_message.Message):
+    __slots__ = ("name", "add_or_modify", "remove")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADD_OR_MODIFY_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    add_or_modify: _containers.RepeatedCompositeFieldContainer[FamilySchema]
+    remove: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., add_or_modify: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListTablesResponse(_message.Message):
+    __slots__ = ("tables",)
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    tables: _containers.RepeatedCompositeFieldContainer[TableDescription]
+    def __init__(self, tables: _Optional[_Iterable[_Union[TableDescription, _Mapping]]] = ...) -> None: ...
+
+class RegionDescription(_message.Message):
+    __slots__ = ("info", "state", "server", "state_since_ms", "waiting_for", "load")
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    STATE_SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
+    LOAD_FIELD_NUMBER: _ClassVar[int]
+    info: RegionInfo
+    state: str
+    server: str
+    state_since_ms: int
+    waiting_for: str
+    load: RegionLoad
+    def __init__(self, info: _Optional[_Union[RegionInfo, _Mapping]] = ..., state: _Optional[str] = ..., server: _Optional[str] = ..., state_since_ms: _Optional[int] = ..., waiting_for: _Optional[str] = ..., load: _Optional[_Union[RegionLoad, _Mapping]] = ...) -> None: ...
+
+class TableDescription(_message.Message):
+    __slots__ = ("schema", "state", "regions")
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    schema: TableSchema
+    state: str
+    regions: _containers.RepeatedCompositeFieldContainer[RegionDescription]
+    def __init__(self, schema: _Optional[_Union[TableSchema, _Mapping]] = ..., state: _Optional[str] = ..., regions: _Optional[_Iterable[_Union[RegionDescription, _Mapping]]] = ...) -> None: ...
+
+class ServerDescription(_message.Message):
+    __slots__ = ("name", "state", "state_since_ms", "region_count", "requests_per_second", "info_port", "load")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    REGION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    INFO_PORT_FIELD_NUMBER: _ClassVar[int]
+    LOAD_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    state: str
+    state_since_ms: int
+    region_count: int
+    requests_per_second: float
+    info_port: int
+    load: ServerLoad
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ..., state_since_ms: _Optional[int] = ..., region_count: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., info_port: _Optional[int] = ..., load: _Optional[_Union[ServerLoad, _Mapping]] = ...) -> None: ...
+
+class ClusterStatus(_message.Message):
+    __slots__ = ("active_master", "backup_masters", "servers", "regions_in_transition", "table_count", "region_count", "cluster_id")
+    ACTIVE_MASTER_FIELD_NUMBER: _ClassVar[int]
+    BACKUP_MASTERS_FIELD_NUMBER: _ClassVar[int]
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_IN_TRANSITION_FIELD_NUMBER: _ClassVar[int]
+    TABLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REGION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    active_master: str
+    backup_masters: _containers.RepeatedScalarFieldContainer[str]
+    servers: _containers.RepeatedCompositeFieldContainer[ServerDescription]
+    regions_in_transition: _containers.RepeatedCompositeFieldContainer[RegionDescription]
+    table_count: int
+    region_count: int
+    cluster_id: str
+    def __init__(self, active_master: _Optional[str] = ..., backup_masters: _Optional[_Iterable[str]] = ..., servers: _Optional[_Iterable[_Union[ServerDescription, _Mapping]]] = ..., regions_in_transition: _Optional[_Iterable[_Union[RegionDescription, _Mapping]]] = ..., table_count: _Optional[int] = ..., region_count: _Optional[int] = ..., cluster_id: _Optional[str] = ...) -> None: ...
+
+class BalanceResponse(_message.Message):
+    __slots__ = ("moves",)
+    MOVES_FIELD_NUMBER: _ClassVar[int]
+    moves: int
+    def __init__(self, moves: _Optional[int] = ...) -> None: ...
+
+class SplitRequest(_message.Message):
+    __slots__ = ("table", "region", "split_key")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_KEY_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    region: str
+    split_key: bytes
+    def __init__(self, table: _Optional[str] = ..., region: _Optional[str] = ..., split_key: _Optional[bytes] = ...) -> None: ...
+
+class MergeRequest(_message.Message):
+    __slots__ = ("region_a", "region_b")
+    REGION_A_FIELD_NUMBER: _ClassVar[int]
+    REGION_B_FIELD_NUMBER: _ClassVar[int]
+    region_a: str
+    region_b: str
+    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ...) -> None: ...
+
+class TableActionRequest(_message.Message):
+    __slots__ = ("table", "region", "major")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    region: str
+    major: bool
+    def __init__(self, table: _Optional[str] = ..., region: _Optional[str] = ..., major: _Optional[bool] = ...) -> None: ...
+
+class MoveRequest(_message.Message):
+    __slots__ = ("region", "server")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    server: str
+    def __init__(self, region: _Optional[str] = ..., server: _Optional[str] = ...) -> None: ...
+
+class RegionServerReportRequest(_message.Message):
+    __slots__ = ("load",)
+    LOAD_FIELD_NUMBER: _ClassVar[int]
+    load: ServerLoad
+    def __init__(self, load: _Optional[_Union[ServerLoad, _Mapping]] = ...) -> None: ...
+
+class RequestSplitRequest(_message.Message):
+    __slots__ = ("region", "split_key")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_KEY_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    split_key: bytes
+    def __init__(self, region: _Optional[str] = ..., split_key: _Optional[bytes] = ...) -> None: ...

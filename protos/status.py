@@ -1,0 +1,82 @@
+"""The one table between minihbase's exceptions and gRPC status codes (see docs/rpc.md).
+
+Server side: `abort_with(context, exc)` ends a call with the class's status code, the message,
+and the class name in trailing metadata "minihbase-error". Client side: `from_rpc_error(err)`
+turns a grpc.RpcError back into the same exception class; a server that is unreachable or went
+away mid-call becomes ServerUnavailableError (retryable).
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from minihbase import errors
+
+ERROR_METADATA_KEY = "minihbase-error"
+
+STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
+    errors.InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.TableNotFoundError: grpc.StatusCode.NOT_FOUND,
+    errors.NoSuchColumnFamilyError: grpc.StatusCode.NOT_FOUND,
+    errors.UnknownScannerError: grpc.StatusCode.NOT_FOUND,
+    errors.TableExistsError: grpc.StatusCode.ALREADY_EXISTS,
+    errors.TableNotDisabledError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.TableNotEnabledError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.CorruptionError: grpc.StatusCode.DATA_LOSS,
+    errors.RegionClosedError: grpc.StatusCode.UNAVAILABLE,
+    errors.NotServingRegionError: grpc.StatusCode.UNAVAILABLE,
+    errors.RegionOfflineError: grpc.StatusCode.UNAVAILABLE,
+    errors.ServerUnavailableError: grpc.StatusCode.UNAVAILABLE,
+    errors.ServerAbortedError: grpc.StatusCode.UNAVAILABLE,
+    errors.MasterNotRunningError: grpc.StatusCode.UNAVAILABLE,
+    errors.RegionTooBusyError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.OperationTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+
+
+def _all_error_classes() -> dict[str, type[errors.HBaseError]]:
+    found, todo = {}, [errors.HBaseError]
+    while todo:
+        cls = todo.pop()
+        found[cls.__name__] = cls
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def status_for(exc: BaseException) -> grpc.StatusCode:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+def abort_with(context: grpc.ServicerContext, exc: BaseException):
+    """End the current call with the status for `exc`. Never returns (context.abort raises)."""
+    name = type(exc).__name__ if isinstance(exc, errors.HBaseError) else "HBaseError"
+    message = str(exc) or type(exc).__name__
+    if not isinstance(exc, errors.HBaseError):
+        message = f"internal error: {type(exc).__name__}: {message}"
+    context.set_trailing_metadata(((ERROR_METADATA_KEY, name),))
+    context.abort(status_for(exc), message)
+
+
+def error_from_name(name: str, message: str) -> errors.HBaseError:
+    """Rebuild an exception from a class name and message (used for per-region multi results)."""
+    return _all_error_classes().get(name, errors.HBaseError)(message)
+
+
+def from_rpc_error(err: grpc.RpcError, target: str = "") -> errors.HBaseError:
+    """The exception the server raised, or ServerUnavailableError when none was raised there."""
+    name = ""
+    for key, value in (err.trailing_metadata() or ()):
+        if key == ERROR_METADATA_KEY:
+            name = value
+    code, details = err.code(), err.details() or ""
+    if name:
+        return error_from_name(name, details)
+    where = f" at {target}" if target else ""
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN):
+        return errors.ServerUnavailableError(f"server{where} unavailable: {details or code.name}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return errors.ServerUnavailableError(f"call to server{where} timed out")
+    return errors.HBaseError(f"{code.name}{where}: {details}")
