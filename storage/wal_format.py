@@ -1,0 +1,237 @@
+"""The WAL record format, shared by the WAL writer, its reader, the splitter and recovered-edits
+files (see docs/storage-wal.md). Every number below is written to disk: never change or
+renumber one; a new layout gets a new FILE_VERSION.
+
+A file (WAL segment or recovered-edits file) is a file header followed by records:
+
+    file header (8 bytes)
+    +---+---+---+---+---+---+-------+-------+
+    | 'm' 'h' 'W' 'A' 'L' \\0 | version u16 |      FILE_MAGIC, FILE_VERSION
+    +---+---+---+---+---+---+-------+-------+
+
+    record = header (10 bytes) + payload (length bytes)
+    +-----------+---------------+---------------+=====================+
+    | 0xA5 0x57 | length u32    | crc u32       | payload             |
+    +-----------+---------------+---------------+=====================+
+      RECORD_MARKER  payload bytes   crc32(length bytes, then payload)
+
+    payload = one row mutation of one region (a WALEntry): entry head, region, cells
+    +--------------+------------+----------------+================+=======+=======+
+    | region_len   | seqid u64  | cell_count u32 | region (utf-8) | cell0 | cell1 | ...
+    | u16          |            |                |                |       |       |
+    +--------------+------------+----------------+================+=======+=======+
+
+    cell = cell head (20 bytes) + row + family + qualifier + value
+    +--------+--------+---------+-----------+---------------+------+=====+=====+=====+=====+
+    | row_len| fam_len| qual_len| value_len | timestamp u64 | type | row | fam | qual| value
+    | u16    | u8     | u32     | u32       |               | u8   |     |     |     |
+    +--------+--------+---------+-----------+---------------+------+=====+=====+=====+=====+
+
+All integers are big-endian and unsigned. The crc covers the length field too, so a flipped
+bit in a length can never make a middle record look like a torn tail. The 2-byte marker lets a
+reader that hit a bad record search cheaply (bytes.find) for valid records after it: that is
+how a torn tail (nothing valid after the bad record: stop cleanly) is told apart from
+corruption in the middle (something valid after it: CorruptionError, never a silent skip).
+
+Encoding is deliberately cheap: one struct.pack per cell, one bytes join per record, zlib.crc32.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Iterator, NamedTuple, Sequence
+
+from minihbase.errors import CorruptionError, InvalidArgumentError
+from storage.cell import Cell
+
+FILE_MAGIC = b"mhWAL\x00"  # on disk: never change
+FILE_VERSION = 1  # on disk: bump for any layout change
+FILE_HEADER = FILE_MAGIC + struct.pack(">H", FILE_VERSION)
+FILE_HEADER_SIZE = len(FILE_HEADER)  # 8
+
+RECORD_MARKER = b"\xa5\x57"  # on disk: never change
+_RECORD_HEAD = struct.Struct(">2sII")  # marker, payload length, crc32
+RECORD_HEAD_SIZE = _RECORD_HEAD.size  # 10
+_LEN = struct.Struct(">I")
+_ENTRY_HEAD = struct.Struct(">HQI")  # region_len, seqid, cell_count
+ENTRY_HEAD_SIZE = _ENTRY_HEAD.size  # 14
+_CELL_HEAD = struct.Struct(">HBIIQB")  # row_len, fam_len, qual_len, value_len, timestamp, type
+CELL_HEAD_SIZE = _CELL_HEAD.size  # 20
+
+# A payload larger than this is never written; a header claiming more is garbage, not a record.
+MAX_RECORD_BYTES = 1 << 30
+
+
+class WALEntry(NamedTuple):
+    """One row mutation of one region, as logged: replayed whole or not at all."""
+
+    region: str
+    seqid: int
+    cells: list[Cell]
+
+
+# --- encoding ---------------------------------------------------------------------------------
+
+def encode_payload(region: str, seqid: int, cells: Sequence[Cell]) -> bytes:
+    region_b = region.encode()
+    pack = _CELL_HEAD.pack
+    parts = [_ENTRY_HEAD.pack(len(region_b), seqid, len(cells)), region_b]
+    append = parts.append
+    try:
+        for row, family, qualifier, timestamp, cell_type, value in cells:
+            append(pack(len(row), len(family), len(qualifier), len(value), timestamp, cell_type))
+            append(row)
+            append(family)
+            append(qualifier)
+            append(value)
+    except struct.error as e:
+        # Out-of-range lengths or a negative timestamp: the caller validates first, so this
+        # names the problem rather than logging something the reader would reject.
+        raise InvalidArgumentError(f"cannot log edit of region {region!r} seqid {seqid}: {e}")
+    return b"".join(parts)
+
+
+def frame(payload: bytes) -> bytes:
+    """Record header for `payload` (the caller writes header + payload)."""
+    length = len(payload)
+    if length > MAX_RECORD_BYTES:
+        raise InvalidArgumentError(f"WAL record of {length} bytes exceeds {MAX_RECORD_BYTES}")
+    return _RECORD_HEAD.pack(RECORD_MARKER, length, zlib.crc32(payload, zlib.crc32(_LEN.pack(length))))
+
+
+def encode_entries(entries: Sequence[tuple[str, int, Sequence[Cell]]]) -> bytes:
+    """All records of a batch as one bytes object: one write() for the whole batch.
+
+    encode_payload + frame, inlined: this is the region server's hottest loop."""
+    out = []
+    out_append = out.append
+    cell_head = _CELL_HEAD.pack
+    entry_head = _ENTRY_HEAD.pack
+    record_head = _RECORD_HEAD.pack
+    pack_len = _LEN.pack
+    crc32 = zlib.crc32
+    join = b"".join
+    last_region, region_b = None, b""
+    for region, seqid, cells in entries:
+        if region is not last_region:  # a batch is usually all one region: encode it once
+            region_b = region.encode()
+            last_region = region
+        parts = [entry_head(len(region_b), seqid, len(cells)), region_b]
+        append = parts.append
+        try:
+            for row, family, qualifier, timestamp, cell_type, value in cells:
+                append(cell_head(len(row), len(family), len(qualifier), len(value), timestamp,
+                                 cell_type))
+                append(row)
+                append(family)
+                append(qualifier)
+                append(value)
+        except struct.error as e:
+            raise InvalidArgumentError(f"cannot log edit of region {region!r} seqid {seqid}: {e}")
+        payload = join(parts)
+        length = len(payload)
+        if length > MAX_RECORD_BYTES:
+            raise InvalidArgumentError(f"WAL record of {length} bytes exceeds {MAX_RECORD_BYTES}")
+        out_append(record_head(RECORD_MARKER, length, crc32(payload, crc32(pack_len(length)))))
+        out_append(payload)
+    return join(out)
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+def decode_payload(payload: bytes) -> WALEntry:
+    """Parse a payload whose checksum already matched; raises ValueError if it is malformed."""
+    try:
+        region_len, seqid, count = _ENTRY_HEAD.unpack_from(payload, 0)
+        pos = ENTRY_HEAD_SIZE + region_len
+        region = payload[ENTRY_HEAD_SIZE:pos].decode()
+        cells = []
+        unpack = _CELL_HEAD.unpack_from
+        for _ in range(count):
+            rl, fl, ql, vl, ts, cell_type = unpack(payload, pos)
+            pos += CELL_HEAD_SIZE
+            r_end = pos + rl
+            f_end = r_end + fl
+            q_end = f_end + ql
+            v_end = q_end + vl
+            cells.append(Cell(payload[pos:r_end], payload[r_end:f_end], payload[f_end:q_end],
+                              ts, cell_type, payload[q_end:v_end]))
+            pos = v_end
+    except (struct.error, UnicodeDecodeError) as e:
+        raise ValueError(f"malformed payload: {e}") from None
+    if pos != len(payload):
+        raise ValueError(f"payload is {len(payload)} bytes but its cells end at {pos}")
+    return WALEntry(region, seqid, cells)
+
+
+def decode_entry_head(payload: bytes) -> tuple[str, int]:
+    """(region, seqid) of a payload without decoding its cells (the splitter's fast path)."""
+    region_len, seqid, _ = _ENTRY_HEAD.unpack_from(payload, 0)
+    return payload[ENTRY_HEAD_SIZE:ENTRY_HEAD_SIZE + region_len].decode(), seqid
+
+
+def _record_at(data: bytes, off: int) -> tuple[bytes | None, str]:
+    """(payload, "") if a valid record starts at `off`, else (None, why not)."""
+    end = len(data)
+    if end - off < RECORD_HEAD_SIZE:
+        return None, "incomplete record header"
+    marker, length, crc = _RECORD_HEAD.unpack_from(data, off)
+    if marker != RECORD_MARKER:
+        return None, "bad record marker"
+    start = off + RECORD_HEAD_SIZE
+    if length > end - start:
+        return None, f"record length {length} runs past the end of the file"
+    payload = data[start:start + length]
+    if zlib.crc32(payload, zlib.crc32(_LEN.pack(length))) != crc:
+        return None, "checksum mismatch"
+    return payload, ""
+
+
+def _next_valid_record(data: bytes, after: int) -> int | None:
+    """Offset of the first checksummed record starting after `after`, if any."""
+    pos = data.find(RECORD_MARKER, after + 1)
+    while pos != -1:
+        payload, _ = _record_at(data, pos)
+        if payload is not None:
+            return pos
+        pos = data.find(RECORD_MARKER, pos + 1)
+    return None
+
+
+def iter_payloads(path: str, data: bytes, *, tolerate_torn_tail: bool = True) -> Iterator[tuple[int, bytes]]:
+    """(offset, payload) of every record of a whole file's bytes.
+
+    A bad record with no valid record after it is a torn tail (a crash mid-write, or the zero
+    fill some filesystems leave): iteration stops there when `tolerate_torn_tail`. A bad record
+    followed by a valid one is corruption and raises CorruptionError naming file and offset.
+    """
+    if len(data) < FILE_HEADER_SIZE or data[:FILE_HEADER_SIZE] != FILE_HEADER:
+        head = data[:FILE_HEADER_SIZE]
+        torn = FILE_HEADER.startswith(head) or not head.strip(b"\0")
+        if torn and _next_valid_record(data, -1) is None and tolerate_torn_tail:
+            return  # crashed while creating the file: nothing was ever acknowledged in it
+        raise CorruptionError(f"{path}: not a WAL file (bad header {head!r} at offset 0)")
+    off = FILE_HEADER_SIZE
+    end = len(data)
+    while off < end:
+        payload, why = _record_at(data, off)
+        if payload is None:
+            later = _next_valid_record(data, off)
+            if later is None and tolerate_torn_tail:
+                return
+            follows = f"; a valid record follows at offset {later}" if later is not None else ""
+            raise CorruptionError(f"{path}: corrupt WAL record at offset {off}: {why}{follows}")
+        yield off, payload
+        off += RECORD_HEAD_SIZE + len(payload)
+
+
+def iter_entries(path: str, *, tolerate_torn_tail: bool = True) -> Iterator[WALEntry]:
+    with open(path, "rb") as f:
+        data = f.read()
+    for off, payload in iter_payloads(path, data, tolerate_torn_tail=tolerate_torn_tail):
+        try:
+            yield decode_payload(payload)
+        except ValueError as e:
+            # The checksum matched, so this was written this way: never a torn write.
+            raise CorruptionError(f"{path}: malformed WAL record at offset {off}: {e}") from None
