@@ -1,0 +1,109 @@
+"""Block cache: decoded HFile blocks, LRU, bounded in bytes, shared by every region of a server.
+
+See docs/storage.md ("Block cache"). Keys are ``(file_key, block_offset)`` where ``file_key``
+identifies one immutable file (HFileReader.file_key: path, inode, size), so a file recreated under
+the same path never serves stale blocks. Values are whatever the reader caches (a decoded block:
+parallel lists of keys and values) with a caller-supplied size estimate in bytes.
+
+Thread-safe: every method takes one lock for a few dict operations; decoding happens outside it,
+so two threads that miss on the same block may both decode it (harmless, last put wins).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+
+class BlockCache:
+    """LRU bounded in bytes, shared by every region of a server. Thread-safe."""
+
+    def __init__(self, capacity_bytes: int = 64 << 20):
+        if capacity_bytes < 0:
+            raise ValueError(f"capacity_bytes must be >= 0, got {capacity_bytes}")
+        self.capacity_bytes = capacity_bytes
+        self._lock = threading.Lock()
+        # guarded by self._lock: key -> (value, size), least recently used first
+        self._entries: OrderedDict = OrderedDict()
+        # guarded by self._lock: file_key -> set of cache keys of that file (for evict_file)
+        self._by_file: dict = {}
+        self.size_bytes = 0  # guarded by self._lock
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key) -> object | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[0]
+
+    def put(self, key, value, size: int) -> None:
+        """Cache `value` under `key` (a (file_key, offset) tuple), evicting least recently
+        used blocks until the total fits. A block larger than the whole cache is not kept."""
+        if size > self.capacity_bytes:
+            return
+        file_key = key[0]
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.size_bytes -= old[1]
+            self._entries[key] = (value, size)
+            self._by_file.setdefault(file_key, set()).add(key)
+            self.size_bytes += size
+            while self.size_bytes > self.capacity_bytes:
+                victim, (_, vsize) = self._entries.popitem(last=False)
+                self._forget(victim)
+                self.size_bytes -= vsize
+                self.evictions += 1
+
+    def evict_file(self, file_key) -> int:
+        """Drop every block of one file (deleted or compacted away); returns how many.
+
+        `file_key` is the reader's file_key; a plain path string also works and drops the
+        blocks of every file_key whose path is that string."""
+        with self._lock:
+            if file_key in self._by_file:
+                file_keys = [file_key]
+            elif isinstance(file_key, str):
+                file_keys = [fk for fk in self._by_file if isinstance(fk, tuple) and fk and fk[0] == file_key]
+            else:
+                file_keys = []
+            dropped = 0
+            for fk in file_keys:
+                for key in self._by_file.pop(fk):
+                    _, size = self._entries.pop(key)
+                    self.size_bytes -= size
+                    dropped += 1
+            return dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._by_file.clear()
+            self.size_bytes = 0
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {
+                "hits": self.hits,
+                "misses": self.misses,
+                "evictions": self.evictions,
+                "size_bytes": self.size_bytes,
+                "capacity_bytes": self.capacity_bytes,
+                "blocks": len(self._entries),
+            }
+
+    def _forget(self, key) -> None:  # caller holds self._lock
+        keys = self._by_file.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_file[key[0]]

@@ -1,0 +1,410 @@
+"""HFile: the immutable, sorted store file of one family (docs/storage.md, section "HFile").
+
+The byte layout is drawn in storage/hfile_format.py, which writer and reader share.
+
+Writer contract: keys are store keys ``(row, qualifier, -timestamp, -type)`` appended in strictly
+ascending order; the file is built under a temp name beside its final path and only `finish`
+(fsync, rename, fsync the directory) makes it appear, so a crash or `abort` never leaves a
+half-written file under the final name. One writer is used by one thread.
+
+Reader contract: opening reads and verifies the trailer, file info, block index and bloom filter
+(all kept in memory). Data blocks are read with `os.pread` (no shared file position), verified,
+decoded into two parallel lists (keys, values) and kept in the shared BlockCache. Any checksum
+mismatch raises CorruptionError naming the file and offset; bad data is never served. A reader
+is safe to use from many threads at once; `close` must come after the last use.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import struct
+import time
+from bisect import bisect_left, bisect_right
+from typing import Iterator
+
+from minihbase.errors import CorruptionError
+from storage import hfile_format as fmt
+from storage.block_cache import BlockCache
+from storage.bloom import BloomBuilder, BloomFilter, element_hash, rowcol_element
+from storage.hfile_format import HFileInfo
+from storage.cell import CellType
+from storage.layout import fsync_dir
+
+TMP_SUFFIX = ".tmp"  # writer's temp file: "<final path>.<pid>.<n>.tmp"; never a store file
+_PUT = -int(CellType.PUT)
+# A decoded block held in the cache costs far more than its bytes: tuples, ints, list slots.
+_CACHED_CELL_OVERHEAD = 160
+_tmp_counter = itertools.count()
+
+
+def is_temp_file(name: str) -> bool:
+    """True for a writer's temp file (leftover of a crash: safe to delete when no writer runs)."""
+    return name.endswith(TMP_SUFFIX)
+
+
+class HFileWriter:
+    """Builds one HFile. Use as a context manager to abort on an exception."""
+
+    def __init__(self, path: str, *, family: bytes, block_size: int = 65536, bloom: str = "ROW",
+                 compression: str = "NONE", bloom_fp_rate: float = 0.01):
+        bloom, compression = bloom.upper(), compression.upper()
+        if bloom not in (fmt.BLOOM_NONE, fmt.BLOOM_ROW, fmt.BLOOM_ROWCOL):
+            raise ValueError(f"bloom must be NONE, ROW or ROWCOL, got {bloom!r}")
+        if compression not in fmt.CODECS:
+            raise ValueError(f"compression must be one of {sorted(fmt.CODECS)}, got {compression!r}")
+        if block_size < 1:
+            raise ValueError(f"block_size must be positive, got {block_size}")
+        self.path = path
+        self.tmp_path = f"{path}.{os.getpid()}.{next(_tmp_counter)}{TMP_SUFFIX}"
+        self.family = bytes(family)
+        self.block_size = block_size
+        self.bloom = bloom
+        self.compression = compression
+        self._codec = fmt.CODECS[compression]
+        self._bloom_fp_rate = bloom_fp_rate
+        self._bloom = BloomBuilder(bloom) if bloom != fmt.BLOOM_NONE else None
+        self._file = open(self.tmp_path, "wb", buffering=1 << 20)
+        self._offset = 0
+        self._index: list[tuple[int, int, tuple]] = []  # (offset, framed size, first key)
+        self._first_key: tuple | None = None
+        self._last_key: tuple | None = None
+        self._last_row: bytes | None = None
+        self._min_ts = (1 << 63) - 1
+        self._max_ts = 0
+        self._cell_count = 0
+        self._delete_count = 0
+        self._done = False
+        self._reset_block()
+
+    def __enter__(self) -> "HFileWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None or not self._done:
+            self.abort()
+
+    def _reset_block(self) -> None:
+        self._b_rows: list[bytes] = []
+        self._b_row_idx: list[int] = []
+        self._b_quals: dict[bytes, int] = {}
+        self._b_qual_idx: list[int] = []
+        self._b_neg_ts: list[int] = []
+        self._b_neg_type: list[int] = []
+        self._b_values: list[bytes] = []
+        self._b_first_key: tuple | None = None
+        self._b_bytes = 0
+
+    def append(self, key: tuple, value: bytes) -> None:
+        """Add one cell; `key` must sort strictly after the previous key."""
+        last = self._last_key
+        if last is not None and not key > last:
+            raise ValueError(f"{self.path}: keys must be strictly ascending: {key!r} after {last!r}")
+        if self._done:
+            raise ValueError(f"{self.path}: writer already finished or aborted")
+        row, qual, neg_ts, neg_type = key
+        if row != self._last_row:
+            if not row or len(row) > 0xFFFF:
+                raise ValueError(f"{self.path}: row key length {len(row)} out of range")
+            self._last_row = row
+            self._b_rows.append(row)
+            self._b_bytes += len(row) + 2
+            if self._bloom is not None:
+                self._bloom.add_row(row)
+            new_row = True
+        else:
+            new_row = False
+        if self._b_first_key is None:
+            self._b_first_key = key
+            if not new_row:  # the row continues from the previous block: repeat it here
+                self._b_rows.append(row)
+        if self._bloom is not None and self.bloom == fmt.BLOOM_ROWCOL and (new_row or qual != last[1]):
+            self._bloom.add_column(row, qual)
+        quals = self._b_quals
+        qi = quals.get(qual)
+        if qi is None:
+            qi = quals[qual] = len(quals)
+            self._b_bytes += len(qual) + 4
+        self._b_row_idx.append(len(self._b_rows) - 1)
+        self._b_qual_idx.append(qi)
+        self._b_neg_ts.append(neg_ts)
+        self._b_neg_type.append(neg_type)
+        self._b_values.append(value)
+        ts = -neg_ts
+        if ts < self._min_ts:
+            self._min_ts = ts
+        if ts > self._max_ts:
+            self._max_ts = ts
+        if neg_type != _PUT:
+            self._delete_count += 1
+        self._cell_count += 1
+        self._last_key = key
+        if self._first_key is None:
+            self._first_key = key
+        self._b_bytes += len(value) + 21
+        if self._b_bytes >= self.block_size:
+            self._flush_block()
+
+    def _flush_block(self) -> None:
+        if not self._b_row_idx:
+            return
+        raw = fmt.encode_data_block(
+            self._b_rows, self._b_row_idx, list(self._b_quals), self._b_qual_idx,
+            self._b_neg_ts, self._b_neg_type, self._b_values,
+        )
+        stored = fmt.zstd_compress(raw) if self._codec == fmt.CODEC_ZSTD else raw
+        block = fmt.frame_block(fmt.BLOCK_DATA, self._codec, len(raw), stored)
+        self._index.append((self._offset, len(block), self._b_first_key))
+        self._write(block)
+        self._reset_block()
+
+    def _write(self, block: bytes) -> tuple[int, int]:
+        offset = self._offset
+        self._file.write(block)
+        self._offset += len(block)
+        return offset, len(block)
+
+    def finish(self, *, max_seqid: int) -> HFileInfo:
+        """Write bloom, file info, index and trailer; fsync; rename into place; fsync the dir."""
+        if self._done:
+            raise ValueError(f"{self.path}: writer already finished or aborted")
+        try:
+            self._flush_block()
+            data_end = self._offset
+            bloom_offset = bloom_size = 0
+            if self._bloom is not None:
+                bloom = self._bloom.build(self._bloom_fp_rate).to_bytes()
+                bloom_offset, bloom_size = self._write(
+                    fmt.frame_block(fmt.BLOCK_BLOOM, fmt.CODEC_NONE, len(bloom), bloom))
+            info = HFileInfo(
+                first_key=self._first_key, last_key=self._last_key,
+                min_timestamp=self._min_ts if self._cell_count else 0,
+                max_timestamp=self._max_ts, max_seqid=max_seqid, cell_count=self._cell_count,
+                family=self.family, bloom=self.bloom, compression=self.compression,
+                block_size=self.block_size, file_size=0, data_block_count=len(self._index),
+                delete_count=self._delete_count, created_ms=int(time.time() * 1000),
+            )
+            payload = fmt.encode_file_info(info)
+            info_offset, info_size = self._write(
+                fmt.frame_block(fmt.BLOCK_INFO, fmt.CODEC_NONE, len(payload), payload))
+            payload = fmt.encode_index(self._index)
+            index_offset, index_size = self._write(
+                fmt.frame_block(fmt.BLOCK_INDEX, fmt.CODEC_NONE, len(payload), payload))
+            self._write(fmt.encode_trailer(index_offset, index_size, info_offset, info_size,
+                                       bloom_offset, bloom_size, data_end))
+            info.file_size = self._offset
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self.tmp_path, self.path)
+            fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        return info
+
+    def abort(self) -> None:
+        """Drop the temp file; the final path is never touched."""
+        self._done = True
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        try:
+            os.unlink(self.tmp_path)
+        except FileNotFoundError:
+            pass
+
+
+
+
+class HFileReader:
+    """Reads one HFile. Safe for many threads; `close` after the last use."""
+
+    def __init__(self, path: str, *, block_cache: BlockCache | None = None):
+        self.path = path
+        self._cache = block_cache
+        self.data_blocks_read = 0  # data blocks read from disk (cache misses included)
+        self.bloom_rejections = 0  # lookups answered "absent" by the bloom filter alone
+        self._closed = False
+        self._fd = os.open(path, os.O_RDONLY)
+        try:
+            self._open()
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def _open(self) -> None:
+        st = os.fstat(self._fd)
+        size = st.st_size
+        # Identity of this immutable file for the block cache: a new file under the same path
+        # (new inode) can never be served another file's blocks.
+        self.file_key = (os.path.abspath(self.path), st.st_ino, size)
+        trailer = os.pread(self._fd, fmt.TRAILER_SIZE, size - fmt.TRAILER_SIZE) if size >= fmt.TRAILER_SIZE else b""
+        (index_offset, index_size, info_offset, info_size, bloom_offset, bloom_size,
+         data_end) = fmt.decode_trailer(trailer, self.path, size)
+        try:
+            self.info = fmt.decode_file_info(
+                self._read_meta(fmt.BLOCK_INFO, info_offset, info_size), size)
+            self._offsets, self._sizes, self._first_keys = fmt.decode_index(
+                self._read_meta(fmt.BLOCK_INDEX, index_offset, index_size))
+            self._bloom = None
+            if self.info.bloom != fmt.BLOOM_NONE:
+                self._bloom = BloomFilter.from_bytes(
+                    self._read_meta(fmt.BLOCK_BLOOM, bloom_offset, bloom_size))
+        except CorruptionError:
+            raise
+        except (struct.error, ValueError, IndexError, UnicodeDecodeError) as e:
+            raise CorruptionError(f"{self.path}: malformed metadata: {e}") from e
+        info = self.info
+        ends = [o + s for o, s in zip(self._offsets, self._sizes)]
+        if (len(self._offsets) != info.data_block_count
+                or any(e > data_end for e in ends)
+                or any(a > b for a, b in zip(ends, self._offsets[1:]))
+                or (info.cell_count > 0) != bool(self._offsets)
+                or (self._first_keys and self._first_keys[0] != info.first_key)):
+            raise CorruptionError(f"{self.path}: block index disagrees with file info")
+        self._first_row = info.first_key[0] if info.first_key else None
+        self._last_row = info.last_key[0] if info.last_key else None
+
+    def _read_meta(self, kind: int, offset: int, size: int) -> bytes:
+        buf = os.pread(self._fd, size, offset)
+        codec, raw_len, stored = fmt.unframe_block(buf, kind, self.path, offset)
+        return fmt.decode_payload(codec, raw_len, stored, self.path, offset)
+
+    def _block(self, i: int, cache_blocks: bool = True) -> tuple[list, list]:
+        """Decoded data block i: (keys, values), from the cache or from disk."""
+        offset = self._offsets[i]
+        cache = self._cache
+        if cache is not None:
+            block = cache.get((self.file_key, offset))
+            if block is not None:
+                return block
+        if self._closed:
+            raise ValueError(f"{self.path}: reader is closed")
+        buf = os.pread(self._fd, self._sizes[i], offset)
+        self.data_blocks_read += 1
+        codec, raw_len, stored = fmt.unframe_block(buf, fmt.BLOCK_DATA, self.path, offset)
+        raw = fmt.decode_payload(codec, raw_len, stored, self.path, offset)
+        try:
+            keys, values = fmt.decode_data_block(raw)
+        except (struct.error, IndexError) as e:
+            raise CorruptionError(f"{self.path}: malformed data block at offset {offset}: {e}") from e
+        if not keys or keys[0] != self._first_keys[i]:
+            raise CorruptionError(f"{self.path}: data block at offset {offset} disagrees with the index")
+        block = (keys, values)
+        if cache is not None and cache_blocks:
+            cache.put((self.file_key, offset), block, raw_len + _CACHED_CELL_OVERHEAD * len(keys))
+        return block
+
+    # --- lookups ------------------------------------------------------------------------------
+
+    def might_contain_row(self, row: bytes) -> bool:
+        """False only if the file certainly holds no cell of `row` (bloom ROW or ROWCOL)."""
+        if self._first_row is None or row < self._first_row or row > self._last_row:
+            return False
+        if self._bloom is not None and not self._bloom.might_contain(element_hash(b"R" + row)):
+            self.bloom_rejections += 1
+            return False
+        return True
+
+    def might_contain_column(self, row: bytes, qualifier: bytes) -> bool:
+        """False only if the file certainly holds no cell of row:qualifier (ROWCOL bloom;
+        falls back to the row bloom otherwise)."""
+        if self.info.bloom != fmt.BLOOM_ROWCOL:
+            return self.might_contain_row(row)
+        if self._first_row is None or row < self._first_row or row > self._last_row:
+            return False
+        if not self._bloom.might_contain(element_hash(rowcol_element(row, qualifier))):
+            self.bloom_rejections += 1
+            return False
+        return True
+
+    def row_cells(self, row: bytes) -> list[tuple[tuple, bytes]]:
+        """Every (key, value) of one row, in store-key order. The fast path of a get: bloom,
+        bisect the in-memory index, cached decoded block, bisect inside it."""
+        if not self.might_contain_row(row):
+            return []
+        lo, hi = (row,), (row + b"\0",)  # every key of `row` sorts in [lo, hi)
+        first_keys = self._first_keys
+        i = max(bisect_right(first_keys, lo) - 1, 0)
+        out: list = []
+        n = len(first_keys)
+        while True:
+            keys, values = self._block(i)
+            a = bisect_left(keys, lo)
+            b = bisect_left(keys, hi, a)
+            if a < b:
+                out.extend(zip(keys[a:b], values[a:b]))
+            i += 1
+            if b < len(keys) or i >= n or not first_keys[i] < hi:
+                return out
+
+    def iter_from(self, key: tuple | None = None, *, cache_blocks: bool = True
+                  ) -> Iterator[tuple[tuple, bytes]]:
+        """(key, value) pairs ascending from the first key >= `key` (from the start if None).
+        `key` may be a prefix such as (row,). cache_blocks=False keeps a one-off full read
+        (compaction) from flushing the shared cache; blocks already cached are still used."""
+        n = len(self._offsets)
+        if n == 0:
+            return
+        i = 0
+        if key is not None:
+            if key > self.info.last_key:
+                return
+            i = max(bisect_right(self._first_keys, key) - 1, 0)
+            keys, values = self._block(i, cache_blocks)
+            a = bisect_left(keys, key)
+            yield from zip(keys[a:], values[a:])
+            i += 1
+        block = self._block
+        for j in range(i, n):
+            keys, values = block(j, cache_blocks)
+            yield from zip(keys, values)
+
+    def last_row_before(self, row: bytes | None) -> bytes | None:
+        """The greatest row < `row` in this file (its last row when `row` is None): the step
+        of a reversed scan."""
+        if self._last_row is None:
+            return None
+        if row is None or row > self._last_row:
+            return self._last_row
+        lo = (row,)
+        i = bisect_left(self._first_keys, lo) - 1  # the last block starting before `row`
+        if i < 0:
+            return None
+        keys, _ = self._block(i)
+        return keys[bisect_left(keys, lo) - 1][0]
+
+    def mid_row(self) -> bytes | None:
+        """An approximate middle row (first row of the middle block), for choosing a split key."""
+        n = len(self._first_keys)
+        if n == 0:
+            return None
+        if n >= 2:
+            return self._first_keys[n // 2][0]
+        keys, _ = self._block(0)
+        return keys[len(keys) // 2][0]
+
+    @property
+    def block_count(self) -> int:
+        return len(self._offsets)
+
+    def evict_cached_blocks(self) -> int:
+        """Drop this file's blocks from the shared cache (call when the file is deleted)."""
+        return self._cache.evict_file(self.file_key) if self._cache is not None else 0
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)
+
+    def __enter__(self) -> "HFileReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"HFileReader({self.path!r}, cells={self.info.cell_count}, blocks={self.block_count})"

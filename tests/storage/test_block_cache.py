@@ -1,0 +1,105 @@
+"""BlockCache: LRU order, byte bound, counters, evict_file, concurrent use."""
+
+import random
+import threading
+
+from storage.block_cache import BlockCache
+
+F1 = ("/d/f1.hfile", 11, 100)
+F2 = ("/d/f2.hfile", 12, 100)
+
+
+def test_least_recently_used_block_is_evicted_first():
+    c = BlockCache(300)
+    for off in (0, 1, 2):
+        c.put((F1, off), f"b{off}", 100)
+    assert c.get((F1, 0)) == "b0"  # 0 is now the most recent; 1 the least
+    c.put((F1, 3), "b3", 100)
+    assert c.get((F1, 1)) is None
+    assert [c.get((F1, o)) for o in (0, 2, 3)] == ["b0", "b2", "b3"]
+    assert c.evictions == 1
+
+
+def test_total_size_stays_within_byte_bound():
+    c = BlockCache(1000)
+    for off in range(50):
+        c.put((F1, off), off, 70 + off)
+        assert c.size_bytes <= c.capacity_bytes
+    assert c.size_bytes == sum(70 + o for o in range(50) if c.get((F1, o)) is not None)
+
+
+def test_block_larger_than_cache_is_not_kept():
+    c = BlockCache(100)
+    c.put((F1, 0), "small", 60)
+    c.put((F1, 1), "huge", 101)
+    assert c.get((F1, 1)) is None
+    assert c.get((F1, 0)) == "small"  # and nothing was evicted to make room for it
+
+
+def test_replacing_a_key_does_not_double_count_its_size():
+    c = BlockCache(1000)
+    c.put((F1, 0), "a", 300)
+    c.put((F1, 0), "b", 200)
+    assert c.size_bytes == 200 and len(c) == 1 and c.get((F1, 0)) == "b"
+
+
+def test_hit_and_miss_counters():
+    c = BlockCache(1000)
+    assert c.get((F1, 0)) is None
+    c.put((F1, 0), "x", 10)
+    c.get((F1, 0))
+    c.get((F1, 0))
+    assert (c.hits, c.misses) == (2, 1)
+    assert c.stats()["blocks"] == 1
+
+
+def test_evict_file_drops_only_that_files_blocks():
+    c = BlockCache(10_000)
+    for off in range(5):
+        c.put((F1, off), "a", 10)
+        c.put((F2, off), "b", 10)
+    assert c.evict_file(F1) == 5
+    assert all(c.get((F1, o)) is None for o in range(5))
+    assert all(c.get((F2, o)) == "b" for o in range(5))
+    assert c.size_bytes == 50
+    assert c.evict_file(F1) == 0
+
+
+def test_evict_file_accepts_a_plain_path():
+    c = BlockCache(10_000)
+    c.put((F1, 0), "a", 10)
+    c.put((("/d/f1.hfile", 99, 5), 0), "older incarnation", 10)
+    c.put((F2, 0), "b", 10)
+    assert c.evict_file("/d/f1.hfile") == 2
+    assert len(c) == 1 and c.size_bytes == 10
+
+
+def test_concurrent_put_get_evict_keeps_accounting_consistent():
+    c = BlockCache(5_000)
+    files = [("/d/f%d" % i, i, 1) for i in range(4)]
+    errors = []
+
+    def worker(seed):
+        rnd = random.Random(seed)
+        try:
+            for _ in range(3000):
+                f = rnd.choice(files)
+                op = rnd.random()
+                if op < 0.5:
+                    c.put((f, rnd.randrange(50)), seed, rnd.randrange(1, 300))
+                elif op < 0.95:
+                    c.get((f, rnd.randrange(50)))
+                else:
+                    c.evict_file(f)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert c.size_bytes <= c.capacity_bytes
+    assert c.size_bytes == sum(size for _, size in c._entries.values())
+    assert sum(len(keys) for keys in c._by_file.values()) == len(c._entries)
