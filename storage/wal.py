@@ -31,7 +31,8 @@ from typing import Iterator, Sequence
 from minihbase.errors import ServerAbortedError, WALFencedError
 from storage import layout
 from storage.cell import Cell
-from storage.wal_format import FILE_HEADER, WALEntry, encode_entries, iter_entries
+from storage.wal_format import (FILE_HEADER, WALEntry, decode_or_raise, encode_entries,
+                                iter_entries, iter_log_payloads, torn_tail_offset)
 
 __all__ = ["WAL", "WALEntry", "WALStats", "read_segment", "read_wal_dir", "list_segments"]
 
@@ -93,11 +94,26 @@ class WAL:
         self._sync_running = False
         self._closed = False
 
-        existing = [n for n in map(layout.parse_wal_segment, os.listdir(directory)) if n is not None]
-        number = max(existing, default=0) + 1
+        existing = list_segments(directory)
+        if existing:
+            self._repair_torn_tail(existing[-1])
+        number = max((layout.parse_wal_segment(os.path.basename(p)) for p in existing), default=0) + 1
         self._fd, self._current = self._create_segment(number)
         os.fsync(self._fd)
         layout.fsync_dir(directory)
+
+    @staticmethod
+    def _repair_torn_tail(path: str) -> None:
+        """Cut the torn tail of the last segment of a previous run (never acknowledged), so the
+        segments this run adds do not make it look like corruption in the middle of the log."""
+        cut = torn_tail_offset(path)
+        if cut is None:
+            return
+        log.warning("WAL segment %s: truncating a torn tail at offset %d", path, cut)
+        with open(path, "r+b") as f:
+            f.truncate(cut)
+            f.flush()
+            os.fsync(f.fileno())
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -369,6 +385,7 @@ def read_segment(path: str) -> Iterator[WALEntry]:
 
 
 def read_wal_dir(directory: str) -> Iterator[WALEntry]:
-    """Every entry of every segment in `directory`, in segment order."""
-    for path in list_segments(directory):
-        yield from read_segment(path)
+    """Every entry of every segment in `directory`, in segment order. The segments are one log:
+    only its very end may be torn (see wal_format.iter_log_payloads)."""
+    for path, off, payload in iter_log_payloads(list_segments(directory)):
+        yield decode_or_raise(path, off, payload)

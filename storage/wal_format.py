@@ -199,18 +199,23 @@ def _next_valid_record(data: bytes, after: int) -> int | None:
     return None
 
 
-def iter_payloads(path: str, data: bytes, *, tolerate_torn_tail: bool = True) -> Iterator[tuple[int, bytes]]:
+def iter_payloads(path: str, data: bytes, *, tolerate_torn_tail: bool = True,
+                  torn: list | None = None) -> Iterator[tuple[int, bytes]]:
     """(offset, payload) of every record of a whole file's bytes.
 
     A bad record with no valid record after it is a torn tail (a crash mid-write, or the zero
-    fill some filesystems leave): iteration stops there when `tolerate_torn_tail`. A bad record
-    followed by a valid one is corruption and raises CorruptionError naming file and offset.
+    fill some filesystems leave): iteration stops there when `tolerate_torn_tail`, appending
+    (offset, reason) to `torn` if given. A bad record followed by a valid one is corruption and
+    raises CorruptionError naming file and offset.
     """
     if len(data) < FILE_HEADER_SIZE or data[:FILE_HEADER_SIZE] != FILE_HEADER:
         head = data[:FILE_HEADER_SIZE]
-        torn = FILE_HEADER.startswith(head) or not head.strip(b"\0")
-        if torn and _next_valid_record(data, -1) is None and tolerate_torn_tail:
-            return  # crashed while creating the file: nothing was ever acknowledged in it
+        torn_header = FILE_HEADER.startswith(head) or not head.strip(b"\0")
+        if torn_header and _next_valid_record(data, -1) is None and tolerate_torn_tail:
+            # crashed while creating the file: nothing was ever acknowledged in it
+            if torn is not None and data:
+                torn.append((0, "torn file header"))
+            return
         raise CorruptionError(f"{path}: not a WAL file (bad header {head!r} at offset 0)")
     off = FILE_HEADER_SIZE
     end = len(data)
@@ -219,11 +224,53 @@ def iter_payloads(path: str, data: bytes, *, tolerate_torn_tail: bool = True) ->
         if payload is None:
             later = _next_valid_record(data, off)
             if later is None and tolerate_torn_tail:
+                if torn is not None:
+                    torn.append((off, why))
                 return
             follows = f"; a valid record follows at offset {later}" if later is not None else ""
             raise CorruptionError(f"{path}: corrupt WAL record at offset {off}: {why}{follows}")
         yield off, payload
         off += RECORD_HEAD_SIZE + len(payload)
+
+
+def iter_log_payloads(paths: Sequence[str]) -> Iterator[tuple[str, int, bytes]]:
+    """(path, offset, payload) of every record of a sequence of segments read as ONE log.
+
+    Only the end of the log may be torn: a segment with a torn tail followed by a later segment
+    holding a valid record means lost data in the middle, so CorruptionError (never a skip).
+    That is sound because the writer fsyncs a rolled segment before any later acknowledgement.
+    """
+    torn_at: tuple[str, int, str] | None = None
+    for path in paths:
+        with open(path, "rb") as f:
+            data = f.read()
+        torn: list = []
+        for off, payload in iter_payloads(path, data, torn=torn):
+            if torn_at is not None:
+                raise CorruptionError(
+                    f"{torn_at[0]}: corrupt WAL record at offset {torn_at[1]}: {torn_at[2]}; "
+                    f"valid records follow in the later segment {path}")
+            yield path, off, payload
+        if torn:
+            torn_at = (path, torn[0][0], torn[0][1])
+
+
+def torn_tail_offset(path: str) -> int | None:
+    """Where the torn tail of a segment starts, or None if the segment ends cleanly."""
+    with open(path, "rb") as f:
+        data = f.read()
+    torn: list = []
+    for _ in iter_payloads(path, data, torn=torn):
+        pass
+    return torn[0][0] if torn else None
+
+
+def decode_or_raise(path: str, off: int, payload: bytes) -> WALEntry:
+    try:
+        return decode_payload(payload)
+    except ValueError as e:
+        # The checksum matched, so this was written this way: never a torn write.
+        raise CorruptionError(f"{path}: malformed WAL record at offset {off}: {e}") from None
 
 
 def iter_entries(path: str, *, tolerate_torn_tail: bool = True) -> Iterator[WALEntry]:

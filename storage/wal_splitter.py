@@ -28,7 +28,7 @@ from minihbase.errors import CorruptionError
 from storage import layout
 from storage.wal import list_segments
 from storage.wal_format import (FILE_HEADER, WALEntry, decode_entry_head, frame, iter_entries,
-                                iter_payloads)
+                                iter_log_payloads)
 
 __all__ = ["split_wal", "read_recovered_edits", "region_dir_for_name"]
 
@@ -46,17 +46,14 @@ def region_dir_for_name(rootdir: str, region: str) -> str | None:
 
 def _group_by_region(wal_dir: str, regions: set[str] | None) -> dict[str, list[tuple[int, bytes]]]:
     grouped: dict[str, list[tuple[int, bytes]]] = {}
-    for path in list_segments(wal_dir):
-        with open(path, "rb") as f:
-            data = f.read()
-        for off, payload in iter_payloads(path, data, tolerate_torn_tail=True):
-            try:
-                region, seqid = decode_entry_head(payload)
-            except (struct.error, UnicodeDecodeError) as e:
-                raise CorruptionError(f"{path}: malformed WAL record at offset {off}: {e}") from None
-            if regions is not None and region not in regions:
-                continue
-            grouped.setdefault(region, []).append((seqid, payload))
+    for path, off, payload in iter_log_payloads(list_segments(wal_dir)):
+        try:
+            region, seqid = decode_entry_head(payload)
+        except (struct.error, UnicodeDecodeError) as e:
+            raise CorruptionError(f"{path}: malformed WAL record at offset {off}: {e}") from None
+        if regions is not None and region not in regions:
+            continue
+        grouped.setdefault(region, []).append((seqid, payload))
     return grouped
 
 
