@@ -1,0 +1,134 @@
+"""Splitting a dead server's WAL into per-region recovered edits (storage/wal_splitter.py;
+docs/storage-wal.md)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from minihbase.errors import CorruptionError
+from storage import layout
+from storage.cell import Cell, CellType
+from storage.schema import RegionInfo
+from storage.wal import WAL, list_segments
+from storage.wal_format import RECORD_HEAD_SIZE, WALEntry
+from storage.wal_splitter import read_recovered_edits, region_dir_for_name, split_wal
+
+SERVER = "host,16020,1700000000000"
+R1 = RegionInfo("t1", b"", b"m", 1700000000000)
+R2 = RegionInfo("t1", b"m", b"", 1700000000000)
+R3 = RegionInfo("t.other-table", b"", b"", 1700000000005)
+
+
+def put(row: bytes, value: bytes) -> Cell:
+    return Cell(row, b"cf", b"q", 1000, CellType.PUT, value)
+
+
+@pytest.fixture
+def rootdir(tmp_path):
+    root = str(tmp_path)
+    for info in (R1, R2, R3):
+        os.makedirs(layout.region_dir(root, info))
+    return root
+
+
+def write_dead_server_wal(rootdir: str, *, segment_bytes: int = 400) -> str:
+    """A WAL holding interleaved edits of three regions, some appended out of seqid order (two
+    handlers of one region race between taking a seqid and appending), then fenced."""
+    wal = WAL(layout.wal_dir(rootdir, SERVER), segment_bytes=segment_bytes)
+    plan = [(R1, 5), (R2, 3), (R1, 7), (R1, 6), (R3, 1), (R2, 4), (R1, 8), (R2, 2)]
+    for info, seqid in plan:
+        wal.sync(wal.append(info.name, seqid, [put(b"row-%d" % seqid, b"v%d" % seqid)]))
+    wal.close()
+    fenced = layout.splitting_wal_dir(rootdir, SERVER)
+    os.rename(layout.wal_dir(rootdir, SERVER), fenced)
+    return fenced
+
+
+def test_split_writes_per_region_recovered_edits_in_seqid_order(rootdir):
+    wal_dir = write_dead_server_wal(rootdir)
+    assert len(list_segments(wal_dir)) > 1
+    written = split_wal(wal_dir, rootdir)
+    assert set(written) == {R1.name, R2.name, R3.name}
+    expected = {R1.name: [5, 6, 7, 8], R2.name: [2, 3, 4], R3.name: [1]}
+    for info in (R1, R2, R3):
+        path = written[info.name]
+        edits_dir = layout.recovered_edits_dir(layout.region_dir(rootdir, info))
+        first = expected[info.name][0]
+        assert path == os.path.join(edits_dir, layout.recovered_edits_name(first))
+        assert os.listdir(edits_dir) == [layout.recovered_edits_name(first)]  # no temp left
+        entries = list(read_recovered_edits(path))
+        assert entries == [WALEntry(info.name, s, [put(b"row-%d" % s, b"v%d" % s)])
+                           for s in expected[info.name]]
+
+
+def test_split_respects_the_regions_filter(rootdir):
+    wal_dir = write_dead_server_wal(rootdir)
+    written = split_wal(wal_dir, rootdir, regions={R2.name})
+    assert list(written) == [R2.name]
+    assert not os.path.exists(layout.recovered_edits_dir(layout.region_dir(rootdir, R1)))
+
+
+def test_split_skips_regions_whose_directory_is_gone(rootdir, caplog):
+    wal_dir = write_dead_server_wal(rootdir)
+    shutil.rmtree(layout.region_dir(rootdir, R3))  # table dropped meanwhile
+    written = split_wal(wal_dir, rootdir)
+    assert set(written) == {R1.name, R2.name}
+    assert not os.path.exists(layout.region_dir(rootdir, R3))  # not recreated
+    assert R3.name in caplog.text
+
+
+def test_split_is_idempotent_when_run_twice(rootdir):
+    wal_dir = write_dead_server_wal(rootdir)
+    first = split_wal(wal_dir, rootdir)
+    contents = {r: open(p, "rb").read() for r, p in first.items()}
+    second = split_wal(wal_dir, rootdir)
+    assert second == first
+    assert {r: open(p, "rb").read() for r, p in second.items()} == contents
+    for info in (R1, R2, R3):
+        assert len(os.listdir(layout.recovered_edits_dir(layout.region_dir(rootdir, info)))) == 1
+
+
+def test_split_tolerates_the_torn_tail_of_the_last_segment(rootdir):
+    wal_dir = write_dead_server_wal(rootdir)
+    last = list_segments(wal_dir)[-1]
+    with open(last, "r+b") as f:
+        f.truncate(os.path.getsize(last) - 4)  # the crash cut the last record (R2 seqid 2)
+    written = split_wal(wal_dir, rootdir)
+    assert [e.seqid for e in read_recovered_edits(written[R2.name])] == [3, 4]
+
+
+def test_split_raises_on_corruption_in_the_middle_and_writes_nothing(rootdir):
+    wal_dir = write_dead_server_wal(rootdir)
+    first = list_segments(wal_dir)[0]
+    with open(first, "r+b") as f:
+        f.seek(8 + RECORD_HEAD_SIZE + 20)  # inside the payload of the first record
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(CorruptionError, match=first):
+        split_wal(wal_dir, rootdir)
+    for info in (R1, R2, R3):
+        assert not os.path.exists(layout.recovered_edits_dir(layout.region_dir(rootdir, info)))
+
+
+def test_split_of_an_empty_wal_dir_writes_nothing(rootdir):
+    wal = WAL(layout.wal_dir(rootdir, SERVER))
+    wal.close()
+    assert split_wal(layout.wal_dir(rootdir, SERVER), rootdir) == {}
+
+
+def test_truncated_recovered_edits_file_is_corruption_not_a_torn_tail(rootdir):
+    written = split_wal(write_dead_server_wal(rootdir), rootdir)
+    path = written[R1.name]
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) - 1)  # it was written atomically: this is damage
+    with pytest.raises(CorruptionError, match=path):
+        list(read_recovered_edits(path))
+
+
+def test_region_dir_is_parsed_from_the_full_region_name(rootdir):
+    assert region_dir_for_name(rootdir, R3.name) == layout.region_dir(rootdir, R3)
+    assert region_dir_for_name(rootdir, "garbage") is None
