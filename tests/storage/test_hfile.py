@@ -1,0 +1,371 @@
+"""HFile: roundtrip, ordering, seeks, gets, bloom short-cut, compression, file info, atomic
+creation and corruption detection. Tiny block sizes make every test span many blocks."""
+
+import os
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from minihbase.errors import CorruptionError
+from storage import hfile_format as fmt
+from storage.block_cache import BlockCache
+from storage.cell import CellType, store_key
+from storage.hfile import HFileReader, HFileWriter, is_temp_file
+
+PUT, DEL, DCOL, DFAM = CellType.PUT, CellType.DELETE, CellType.DELETE_COLUMN, CellType.DELETE_FAMILY
+
+
+def k(row, qual=b"q", ts=1, typ=PUT):
+    return store_key(row, qual, ts, typ)
+
+
+def write(path, cells, *, block_size=256, bloom="ROW", compression="NONE", max_seqid=1):
+    w = HFileWriter(str(path), family=b"cf", block_size=block_size, bloom=bloom, compression=compression)
+    for key, value in cells:
+        w.append(key, value)
+    return w.finish(max_seqid=max_seqid)
+
+
+def mixed_cells():
+    """Many rows, several columns and versions, every delete marker type, empty and large values."""
+    cells = []
+    for i in range(300):
+        row = b"row%05d" % i
+        if i % 17 == 0:
+            cells.append((k(row, b"", 900, DFAM), b""))
+        for q in (b"a", b"b", b"long-qualifier-" * 3):
+            if i % 5 == 0 and q == b"a":
+                cells.append((k(row, q, 800, DCOL), b""))
+            for ts in (700, 600):
+                if i % 7 == 0 and ts == 600:
+                    cells.append((k(row, q, ts, DEL), b""))
+                value = b"" if i % 11 == 0 else (b"v%d-%d-" % (i, ts)) * (i % 4 + 1)
+                cells.append((k(row, q, ts, PUT), value))
+    cells.append((k(b"zz-large-1", b"a", 5), os.urandom(5000)))  # spans far past block_size
+    cells.append((k(b"zz-large-2", b"a", 5), b"x" * 70_000))
+    assert cells == sorted(cells) and len({c[0] for c in cells}) == len(cells)
+    return cells
+
+
+@pytest.fixture
+def cells():
+    return mixed_cells()
+
+
+@pytest.mark.parametrize("compression", ["NONE", "ZSTD"])
+def test_roundtrip_of_many_cells_with_delete_markers_empty_and_large_values(tmp_path, cells, compression):
+    path = tmp_path / "f.hfile"
+    info = write(path, cells, compression=compression)
+    assert info.data_block_count > 50
+    with HFileReader(str(path)) as r:
+        assert list(r.iter_from()) == cells
+        assert r.info == info
+
+
+def test_writer_rejects_keys_that_are_not_strictly_ascending(tmp_path):
+    w = HFileWriter(str(tmp_path / "f.hfile"), family=b"cf")
+    w.append(k(b"b", ts=5), b"1")
+    with pytest.raises(ValueError, match="strictly ascending"):
+        w.append(k(b"b", ts=5), b"dup")
+    with pytest.raises(ValueError, match="strictly ascending"):
+        w.append(k(b"b", ts=6), b"newer version must come first")
+    with pytest.raises(ValueError, match="strictly ascending"):
+        w.append(k(b"a"), b"earlier row")
+    w.abort()
+
+
+def test_iter_from_seeks_to_first_key_at_or_after(tmp_path, cells):
+    path = tmp_path / "f.hfile"
+    write(path, cells)
+    keys = [c[0] for c in cells]
+    with HFileReader(str(path)) as r:
+        assert list(r.iter_from((b"a",))) == cells  # before the first key
+        assert list(r.iter_from((b"zzzz",))) == []  # after the last key
+        for i in (0, 1, 57, 58, 500, len(cells) - 1):  # exactly a key
+            assert list(r.iter_from(keys[i])) == cells[i:]
+        # between two keys: the next version of a column, a gap between rows, a row prefix
+        between = k(b"row00010", b"a", 650)
+        expect = [c for c in cells if c[0] >= between]
+        assert list(r.iter_from(between)) == expect
+        assert list(r.iter_from((b"row00010x",)))[0][0][0] == b"row00011"
+        assert list(r.iter_from((b"row00042",)))[0][0] == keys[[c[0][0] for c in cells].index(b"row00042")]
+        assert list(r.iter_from(keys[0], cache_blocks=False)) == cells
+
+
+def test_row_cells_returns_the_whole_row_even_across_blocks(tmp_path, cells):
+    path = tmp_path / "f.hfile"
+    write(path, cells, block_size=64)  # every row spans several blocks
+    by_row = {}
+    for key, value in cells:
+        by_row.setdefault(key[0], []).append((key, value))
+    with HFileReader(str(path), block_cache=BlockCache(1 << 20)) as r:
+        for row in (b"row00000", b"row00001", b"row00150", b"row00299", b"zz-large-1", b"zz-large-2"):
+            assert r.row_cells(row) == by_row[row]
+        for absent in (b"a", b"row00000\x00", b"row00150a", b"row003", b"zzz"):
+            assert r.row_cells(absent) == []
+
+
+def test_last_row_before_walks_rows_backwards(tmp_path, cells):
+    path = tmp_path / "f.hfile"
+    write(path, cells, block_size=128)
+    rows = sorted({c[0][0] for c in cells})
+    with HFileReader(str(path)) as r:
+        assert r.last_row_before(None) == rows[-1]
+        assert r.last_row_before(b"\xff") == rows[-1]
+        assert r.last_row_before(rows[0]) is None
+        assert r.last_row_before(b"a") is None
+        got, row = [], None
+        while (row := r.last_row_before(row)) is not None:
+            got.append(row)
+            if len(got) > len(rows):
+                break
+        assert got == rows[::-1]
+        assert r.last_row_before(b"row00150a") == b"row00150"
+
+
+def test_get_of_absent_row_is_answered_by_bloom_without_reading_a_data_block(tmp_path):
+    path = tmp_path / "f.hfile"
+    write(path, [(k(b"row%05d" % i), b"v") for i in range(0, 2000, 2)], block_size=512)
+    with HFileReader(str(path)) as r:  # no cache: every block fetch would count
+        passed = 0
+        for i in range(1, 2000, 2):  # odd rows: absent, and inside the file's key range
+            before = r.data_blocks_read
+            if r.row_cells(b"row%05d" % i):
+                pytest.fail("absent row returned cells")
+            if r.data_blocks_read == before:
+                continue
+            passed += 1  # a bloom false positive: allowed to read, ~1% of the time
+        assert r.bloom_rejections == 999 - passed
+        assert passed <= 30
+        assert r.data_blocks_read <= 2 * passed
+        assert r.row_cells(b"row00004") == [(k(b"row00004"), b"v")]
+
+
+def test_rows_outside_the_file_key_range_read_nothing_even_without_bloom(tmp_path):
+    path = tmp_path / "f.hfile"
+    write(path, [(k(b"m%03d" % i), b"v") for i in range(100)], bloom="NONE")
+    with HFileReader(str(path)) as r:
+        assert r.row_cells(b"a") == [] and r.row_cells(b"z") == []
+        assert r.data_blocks_read == 0
+        assert r.might_contain_row(b"m0005x")  # NONE: every in-range row may be present
+
+
+def test_rowcol_bloom_answers_row_and_column_questions(tmp_path):
+    path = tmp_path / "f.hfile"
+    cells = [(k(b"r%04d" % i, b"q%d" % (i % 3)), b"v") for i in range(500)]
+    write(path, cells, bloom="ROWCOL")
+    with HFileReader(str(path)) as r:
+        for i in range(500):
+            assert r.might_contain_row(b"r%04d" % i)
+            assert r.might_contain_column(b"r%04d" % i, b"q%d" % (i % 3))
+        false = sum(r.might_contain_column(b"r%04d" % i, b"q%d" % ((i + 1) % 3)) for i in range(500))
+        assert false <= 20
+
+
+def test_block_cache_serves_repeated_gets_and_is_emptied_by_evict(tmp_path, cells):
+    path = tmp_path / "f.hfile"
+    write(path, cells)
+    cache = BlockCache(1 << 20)
+    with HFileReader(str(path), block_cache=cache) as r:
+        first = r.row_cells(b"row00100")
+        reads = r.data_blocks_read
+        assert reads >= 1
+        assert r.row_cells(b"row00100") == first
+        assert r.data_blocks_read == reads and cache.hits >= 1
+        assert r.evict_cached_blocks() >= 1
+        assert len(cache) == 0
+        r.row_cells(b"row00100")
+        assert r.data_blocks_read == 2 * reads
+
+
+def test_full_scan_without_caching_leaves_the_cache_untouched(tmp_path, cells):
+    path = tmp_path / "f.hfile"
+    write(path, cells)
+    cache = BlockCache(1 << 20)
+    with HFileReader(str(path), block_cache=cache) as r:
+        assert sum(1 for _ in r.iter_from(cache_blocks=False)) == len(cells)
+        assert len(cache) == 0
+
+
+def test_zstd_compression_roundtrips_and_makes_the_file_smaller(tmp_path):
+    cells = [(k(b"user%06d" % i, b"profile"), b"name=user%06d;city=Springfield;plan=basic;" % i * 3)
+             for i in range(3000)]
+    plain = write(tmp_path / "plain.hfile", cells, block_size=4096)
+    packed = write(tmp_path / "zstd.hfile", cells, block_size=4096, compression="ZSTD")
+    assert packed.file_size < plain.file_size / 3
+    assert packed.compression == "ZSTD"
+    with HFileReader(str(tmp_path / "zstd.hfile")) as r:
+        assert list(r.iter_from()) == cells
+        assert r.row_cells(b"user001234") == [cells[1234]]
+
+
+def test_file_info_records_key_range_time_range_seqid_and_counts(tmp_path, cells):
+    path = tmp_path / "f.hfile"
+    info = write(path, cells, max_seqid=4242, bloom="ROWCOL")
+    assert info.first_key == cells[0][0] and info.last_key == cells[-1][0]
+    assert (info.min_timestamp, info.max_timestamp) == (5, 900)
+    assert info.max_seqid == 4242
+    assert info.cell_count == len(cells)
+    assert info.delete_count == sum(1 for c in cells if c[0][3] != -PUT)
+    assert info.family == b"cf" and info.bloom == "ROWCOL" and info.block_size == 256
+    assert info.file_size == os.path.getsize(path)
+    assert info.overlaps_time_range(0, 6) and not info.overlaps_time_range(0, 5)
+    assert info.overlaps_time_range(900, 1000) and not info.overlaps_time_range(901, 1000)
+    assert info.overlaps_rows(b"row00299", None) and not info.overlaps_rows(b"zzz", None)
+    assert not info.overlaps_rows(None, b"row00000") and info.overlaps_rows(b"", b"row00000\0")
+    with HFileReader(str(path)) as r:
+        assert r.info == info
+
+
+def test_empty_file_is_valid_and_holds_nothing(tmp_path):
+    path = tmp_path / "f.hfile"
+    info = write(path, [])
+    assert info.cell_count == 0 and info.first_key is None
+    with HFileReader(str(path)) as r:
+        assert list(r.iter_from()) == [] and r.row_cells(b"a") == []
+        assert r.last_row_before(None) is None and r.mid_row() is None
+
+
+def test_mid_row_splits_the_file_roughly_in_half(tmp_path):
+    path = tmp_path / "f.hfile"
+    write(path, [(k(b"r%05d" % i), b"v" * 20) for i in range(1000)], block_size=512)
+    with HFileReader(str(path)) as r:
+        assert b"r00400" <= r.mid_row() <= b"r00600"
+
+
+# --- atomic creation ------------------------------------------------------------------------
+
+def test_aborted_writer_leaves_nothing_under_the_final_name(tmp_path):
+    path = tmp_path / "f.hfile"
+    w = HFileWriter(str(path), family=b"cf", block_size=64)
+    for i in range(100):
+        w.append(k(b"r%03d" % i), b"v" * 50)
+    assert [n for n in os.listdir(tmp_path) if is_temp_file(n)]  # data went to the temp name
+    assert not path.exists()
+    w.abort()
+    assert os.listdir(tmp_path) == []
+
+
+def test_exception_inside_with_block_aborts_the_writer(tmp_path):
+    path = tmp_path / "f.hfile"
+    with pytest.raises(RuntimeError):
+        with HFileWriter(str(path), family=b"cf") as w:
+            w.append(k(b"r"), b"v")
+            raise RuntimeError("flush failed")
+    assert os.listdir(tmp_path) == []
+
+
+def test_crash_before_rename_never_exposes_a_half_written_file(tmp_path):
+    path = tmp_path / "f.hfile"
+    code = (
+        "import os, sys\n"
+        "from storage.hfile import HFileWriter\n"
+        "from storage.cell import store_key\n"
+        f"w = HFileWriter({str(path)!r}, family=b'cf', block_size=128)\n"
+        "for i in range(2000):\n"
+        "    w.append(store_key(b'r%05d' % i, b'q', 1, 4), b'v' * 100)\n"
+        "w._file.flush()\n"
+        "os._exit(9)  # die like kill -9: no finally, no atexit\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))), capture_output=True, timeout=60)
+    assert proc.returncode == 9, proc.stderr
+    assert not path.exists()
+    leftovers = os.listdir(tmp_path)
+    assert leftovers and all(is_temp_file(n) for n in leftovers)
+    with pytest.raises(CorruptionError):  # the temp file is not a valid HFile
+        HFileReader(str(tmp_path / leftovers[0]))
+
+
+def test_failed_rename_leaves_no_file_and_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "f.hfile"
+    w = HFileWriter(str(path), family=b"cf")
+    w.append(k(b"r"), b"v")
+
+    def boom(src, dst):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk gone"):
+        w.finish(max_seqid=1)
+    assert os.listdir(tmp_path) == []
+
+
+# --- corruption -----------------------------------------------------------------------------
+
+def flip(path, offset):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0x40]))
+
+
+def trailer_fields(path):
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(size - fmt.TRAILER_SIZE)
+        return fmt.decode_trailer(f.read(), str(path), size)
+
+
+@pytest.fixture
+def good_file(tmp_path, cells):
+    path = tmp_path / "f.hfile"
+    write(path, cells, bloom="ROW")
+    return path
+
+
+def test_flipped_byte_in_a_data_block_raises_corruption_on_read(good_file):
+    with HFileReader(str(good_file)) as r:
+        offset = r._offsets[3]
+        victim = r._first_keys[3][0]
+    flip(good_file, offset + fmt.BLOCK_HEADER_SIZE + 20)
+    with HFileReader(str(good_file), block_cache=BlockCache()) as r:  # metadata is intact
+        with pytest.raises(CorruptionError, match=rf"f\.hfile.*offset {offset}"):
+            r.row_cells(victim)
+        with pytest.raises(CorruptionError):
+            list(r.iter_from())
+        assert len(r._cache) <= 3  # the bad block was never cached
+
+
+def test_flipped_byte_in_a_block_header_raises_corruption(good_file):
+    with HFileReader(str(good_file)) as r:
+        offset = r._offsets[0]
+    flip(good_file, offset + 2)  # raw_len field
+    with HFileReader(str(good_file)) as r, pytest.raises(CorruptionError):
+        list(r.iter_from())
+
+
+@pytest.mark.parametrize("part", ["index", "file info", "bloom", "trailer", "trailer magic"])
+def test_flipped_byte_in_metadata_raises_corruption_on_open(good_file, part):
+    index_offset, index_size, info_offset, info_size, bloom_offset, bloom_size, _ = trailer_fields(good_file)
+    size = os.path.getsize(good_file)
+    offset = {
+        "index": index_offset + index_size // 2,
+        "file info": info_offset + 12,
+        "bloom": bloom_offset + bloom_size // 2,
+        "trailer": size - fmt.TRAILER_SIZE + 20,
+        "trailer magic": size - fmt.TRAILER_SIZE,
+    }[part]
+    flip(good_file, offset)
+    with pytest.raises(CorruptionError, match=r"f\.hfile"):
+        HFileReader(str(good_file))
+
+
+def test_truncated_file_raises_corruption_on_open(good_file):
+    size = os.path.getsize(good_file)
+    for new_size in (size - 1, 10, 0):
+        os.truncate(good_file, new_size)
+        with pytest.raises(CorruptionError):
+            HFileReader(str(good_file))
+
+
+def test_block_checksum_covers_the_codec_byte(tmp_path):
+    payload = b"hello"
+    block = bytearray(fmt.frame_block(fmt.BLOCK_DATA, fmt.CODEC_NONE, len(payload), payload))
+    block[1] = fmt.CODEC_ZSTD
+    with pytest.raises(CorruptionError, match="checksum"):
+        fmt.unframe_block(bytes(block), fmt.BLOCK_DATA, "x", 0)
+    assert struct.unpack_from("<I", block, len(block) - 4)
