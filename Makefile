@@ -7,12 +7,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: help deps venv protos check-protos test test-storage test-cluster up down wipe \
-        local-up local-down bench clean
+        images docker-engine local-up local-down local-wipe bench clean
 
 help:
-	@echo "make up      start a local cluster (see README)"
-	@echo "make test    run the whole test suite"
-	@echo "make down    stop the cluster; make wipe also deletes its data"
+	@echo "make up        build the images if needed and start the docker-compose cluster"
+	@echo "make test      run the whole test suite"
+	@echo "make down      stop the docker cluster; make wipe also deletes its data volume"
+	@echo "make local-up  the same cluster as processes on loopback, no Docker (local-down stops it)"
 
 # System packages (ZooKeeper, Java) from Debian; idempotent.
 deps:
@@ -42,17 +43,31 @@ test-storage: venv
 test-cluster: deps venv
 	$(PY) -m pytest -q tests/cluster
 
-up: deps venv local-up
+# --- Docker: the cluster people meet -----------------------------------------------------
+docker-engine:
+	@scripts/docker-engine.sh
 
-down: local-down
+images: venv
+	@PY=$(PY) scripts/build-images.sh
 
+up: images
+	@scripts/compose.sh up -d
+	@PYTHONPATH=. $(PY) scripts/wait-cluster.py --zk 127.0.0.1:2181 --regionservers 3 --timeout 90
+
+down:
+	@scripts/compose.sh down
+
+wipe:
+	@scripts/compose.sh down -v
+
+# --- The same cluster as local processes (no Docker) ---------------------------------------
 local-up: deps venv
 	$(PY) -m minihbase.local_cluster start --dir var/local
 
 local-down: venv
 	$(PY) -m minihbase.local_cluster stop --dir var/local
 
-wipe: down
+local-wipe: local-down
 	rm -rf var/local
 
 bench: venv
