@@ -123,6 +123,10 @@ class WAL:
     def append_batch(self, entries: Sequence[tuple[str, int, Sequence[Cell]]]) -> int:
         """Log row mutations (region, seqid, cells); returns one txid to pass to sync()."""
         data = encode_entries(entries)  # outside the lock: encoding is the CPU part
+        batch_max: dict[str, int] = {}  # region -> highest seqid in this batch
+        for region, seqid, _ in entries:
+            if seqid > batch_max.get(region, -1):
+                batch_max[region] = seqid
         to_archive = ()
         with self._lock:
             self._check_usable()
@@ -137,7 +141,7 @@ class WAL:
             seg = self._current
             seg.size += len(data)
             max_seqids = seg.max_seqids
-            for region, seqid, _ in entries:
+            for region, seqid in batch_max.items():
                 if seqid > max_seqids.get(region, -1):
                     max_seqids[region] = seqid
             self._txid += 1
@@ -232,7 +236,10 @@ class WAL:
             if self._fenced_now():
                 self._fail(WALFencedError(self._fenced_message()), "roll")
             self._fail(e, "roll")
-        self._retired_fds.append(self._fd)  # the next sync leader fsyncs and closes it
+        if self._do_sync:
+            self._retired_fds.append(self._fd)  # the next sync leader fsyncs and closes it
+        else:
+            os.close(self._fd)
         self._closed_segments.append(self._current)
         self._fd, self._current = fd, seg
         self._dir_dirty = True
@@ -305,6 +312,11 @@ class WAL:
             return sum(s.size for s in self._closed_segments) + self._current.size
 
     @property
+    def last_txid(self) -> int:
+        """The txid of the latest append: sync(wal.last_txid) syncs everything appended so far."""
+        return self._txid
+
+    @property
     def current_segment_path(self) -> str:
         return self._current.path
 
@@ -361,10 +373,11 @@ class WAL:
                 os.close(fd)
             self._fd = -1
             to_archive = []
-            if healthy:
+            if healthy and not self._fenced_now():
                 # A clean shutdown (every region flushed and forgotten) leaves no segment behind.
-                self._closed_segments.append(self._current)
                 to_archive = self._take_archivable()
+                if not self._unflushed_regions(self._current):
+                    to_archive.append(self._current)
         self._archive(to_archive)
 
 

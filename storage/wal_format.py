@@ -13,7 +13,7 @@ A file (WAL segment or recovered-edits file) is a file header followed by record
     +-----------+---------------+---------------+=====================+
     | 0xA5 0x57 | length u32    | crc u32       | payload             |
     +-----------+---------------+---------------+=====================+
-      RECORD_MARKER  payload bytes   crc32(length bytes, then payload)
+      RECORD_MARKER  payload bytes   zlib.crc32(payload)
 
     payload = one row mutation of one region (a WALEntry): entry head, region, cells
     +--------------+------------+----------------+================+=======+=======+
@@ -27,10 +27,9 @@ A file (WAL segment or recovered-edits file) is a file header followed by record
     | u16    | u8     | u32     | u32       |               | u8   |     |     |     |
     +--------+--------+---------+-----------+---------------+------+=====+=====+=====+=====+
 
-All integers are big-endian and unsigned. The crc covers the length field too, so a flipped
-bit in a length can never make a middle record look like a torn tail. The 2-byte marker lets a
-reader that hit a bad record search cheaply (bytes.find) for valid records after it: that is
-how a torn tail (nothing valid after the bad record: stop cleanly) is told apart from
+All integers are big-endian and unsigned. A corrupt length makes the crc cover other bytes, so
+it fails too. The 2-byte marker lets a reader that hit a bad record search cheaply (bytes.find)
+for valid records after it: that is how a torn tail (nothing valid after the bad record: stop cleanly) is told apart from
 corruption in the middle (something valid after it: CorruptionError, never a silent skip).
 
 Encoding is deliberately cheap: one struct.pack per cell, one bytes join per record, zlib.crc32.
@@ -53,14 +52,10 @@ FILE_HEADER_SIZE = len(FILE_HEADER)  # 8
 RECORD_MARKER = b"\xa5\x57"  # on disk: never change
 _RECORD_HEAD = struct.Struct(">2sII")  # marker, payload length, crc32
 RECORD_HEAD_SIZE = _RECORD_HEAD.size  # 10
-_LEN = struct.Struct(">I")
 _ENTRY_HEAD = struct.Struct(">HQI")  # region_len, seqid, cell_count
 ENTRY_HEAD_SIZE = _ENTRY_HEAD.size  # 14
 _CELL_HEAD = struct.Struct(">HBIIQB")  # row_len, fam_len, qual_len, value_len, timestamp, type
 CELL_HEAD_SIZE = _CELL_HEAD.size  # 20
-
-# A payload larger than this is never written; a header claiming more is garbage, not a record.
-MAX_RECORD_BYTES = 1 << 30
 
 
 class WALEntry(NamedTuple):
@@ -74,67 +69,53 @@ class WALEntry(NamedTuple):
 # --- encoding ---------------------------------------------------------------------------------
 
 def encode_payload(region: str, seqid: int, cells: Sequence[Cell]) -> bytes:
-    region_b = region.encode()
-    pack = _CELL_HEAD.pack
-    parts = [_ENTRY_HEAD.pack(len(region_b), seqid, len(cells)), region_b]
-    append = parts.append
-    try:
-        for row, family, qualifier, timestamp, cell_type, value in cells:
-            append(pack(len(row), len(family), len(qualifier), len(value), timestamp, cell_type))
-            append(row)
-            append(family)
-            append(qualifier)
-            append(value)
-    except struct.error as e:
-        # Out-of-range lengths or a negative timestamp: the caller validates first, so this
-        # names the problem rather than logging something the reader would reject.
-        raise InvalidArgumentError(f"cannot log edit of region {region!r} seqid {seqid}: {e}")
-    return b"".join(parts)
+    """The payload of one record (encode_entries is the batched fast path)."""
+    return encode_entries(((region, seqid, cells),))[RECORD_HEAD_SIZE:]
 
 
 def frame(payload: bytes) -> bytes:
     """Record header for `payload` (the caller writes header + payload)."""
-    length = len(payload)
-    if length > MAX_RECORD_BYTES:
-        raise InvalidArgumentError(f"WAL record of {length} bytes exceeds {MAX_RECORD_BYTES}")
-    return _RECORD_HEAD.pack(RECORD_MARKER, length, zlib.crc32(payload, zlib.crc32(_LEN.pack(length))))
+    return _RECORD_HEAD.pack(RECORD_MARKER, len(payload), zlib.crc32(payload))
 
 
 def encode_entries(entries: Sequence[tuple[str, int, Sequence[Cell]]]) -> bytes:
     """All records of a batch as one bytes object: one write() for the whole batch.
 
-    encode_payload + frame, inlined: this is the region server's hottest loop."""
-    out = []
-    out_append = out.append
+    encode_payload + frame, inlined: this is the region server's hottest loop (a one-cell row
+    mutation, the common put, takes a path without a per-entry list)."""
+    out: list[bytes] = []
+    out_extend = out.extend
     cell_head = _CELL_HEAD.pack
     entry_head = _ENTRY_HEAD.pack
     record_head = _RECORD_HEAD.pack
-    pack_len = _LEN.pack
     crc32 = zlib.crc32
     join = b"".join
+    marker = RECORD_MARKER
     last_region, region_b = None, b""
-    for region, seqid, cells in entries:
-        if region is not last_region:  # a batch is usually all one region: encode it once
-            region_b = region.encode()
-            last_region = region
-        parts = [entry_head(len(region_b), seqid, len(cells)), region_b]
-        append = parts.append
-        try:
-            for row, family, qualifier, timestamp, cell_type, value in cells:
-                append(cell_head(len(row), len(family), len(qualifier), len(value), timestamp,
-                                 cell_type))
-                append(row)
-                append(family)
-                append(qualifier)
-                append(value)
-        except struct.error as e:
-            raise InvalidArgumentError(f"cannot log edit of region {region!r} seqid {seqid}: {e}")
-        payload = join(parts)
-        length = len(payload)
-        if length > MAX_RECORD_BYTES:
-            raise InvalidArgumentError(f"WAL record of {length} bytes exceeds {MAX_RECORD_BYTES}")
-        out_append(record_head(RECORD_MARKER, length, crc32(payload, crc32(pack_len(length)))))
-        out_append(payload)
+    try:
+        for region, seqid, cells in entries:
+            if region is not last_region:  # a batch is usually all one region: encode it once
+                region_b = region.encode()
+                last_region = region
+            if len(cells) == 1:
+                row, family, qualifier, timestamp, cell_type, value = cells[0]
+                payload = join((entry_head(len(region_b), seqid, 1), region_b,
+                                cell_head(len(row), len(family), len(qualifier), len(value),
+                                          timestamp, cell_type),
+                                row, family, qualifier, value))
+            else:
+                parts = [entry_head(len(region_b), seqid, len(cells)), region_b]
+                extend = parts.extend
+                for row, family, qualifier, timestamp, cell_type, value in cells:
+                    extend((cell_head(len(row), len(family), len(qualifier), len(value),
+                                      timestamp, cell_type),
+                            row, family, qualifier, value))
+                payload = join(parts)
+            out_extend((record_head(marker, len(payload), crc32(payload)), payload))
+    except struct.error as e:
+        # Out-of-range lengths or a negative timestamp: the caller validates first, so this
+        # names the problem rather than logging something the reader would reject.
+        raise InvalidArgumentError(f"cannot log edit of region {region!r} seqid {seqid}: {e}")
     return join(out)
 
 
@@ -183,7 +164,7 @@ def _record_at(data: bytes, off: int) -> tuple[bytes | None, str]:
     if length > end - start:
         return None, f"record length {length} runs past the end of the file"
     payload = data[start:start + length]
-    if zlib.crc32(payload, zlib.crc32(_LEN.pack(length))) != crc:
+    if zlib.crc32(payload) != crc:
         return None, "checksum mismatch"
     return payload, ""
 

@@ -10,7 +10,8 @@ import time
 import pytest
 
 import storage.wal as wal_module
-from minihbase.errors import CorruptionError, ServerAbortedError, WALFencedError
+from minihbase.errors import (CorruptionError, InvalidArgumentError, ServerAbortedError,
+                              WALFencedError)
 from storage import layout
 from storage.cell import LATEST_TIMESTAMP, Cell, CellType
 from storage.wal import WAL, list_segments, read_segment, read_wal_dir
@@ -81,6 +82,16 @@ def test_append_batch_is_one_write_and_one_txid(wal_dir, monkeypatch):
     assert wal.stats.appends == 100 and wal.stats.batches == 1
     wal.close()
     assert [e.seqid for e in read_wal_dir(wal_dir)] == list(range(100))
+
+
+def test_unloggable_cell_is_refused_before_anything_is_written(wal_dir):
+    wal = WAL(wal_dir)
+    for bad in (put(b"r", ts=-1), put(b"r" * 70000), Cell(b"r", b"f" * 300, b"q", 1, 4, b"")):
+        with pytest.raises(InvalidArgumentError):
+            wal.append_batch([(REGION_A, 1, [put(b"ok")]), (REGION_A, 2, [bad])])
+    assert wal.last_txid == 0
+    wal.close()
+    assert list(read_wal_dir(wal_dir)) == []
 
 
 def test_new_wal_starts_a_new_segment_after_existing_ones(wal_dir):
