@@ -17,6 +17,8 @@ is safe to use from many threads at once; `close` must come after the last use.
 from __future__ import annotations
 
 import itertools
+from array import array
+from hashlib import blake2b
 import os
 import struct
 import time
@@ -26,7 +28,7 @@ from typing import Iterator
 from minihbase.errors import CorruptionError
 from storage import hfile_format as fmt
 from storage.block_cache import BlockCache
-from storage.bloom import BloomBuilder, BloomFilter, element_hash, rowcol_element
+from storage.bloom import BloomFilter, element_hash, rowcol_element
 from storage.hfile_format import HFileInfo
 from storage.cell import CellType
 from storage.layout import fsync_dir
@@ -63,7 +65,9 @@ class HFileWriter:
         self.compression = compression
         self._codec = fmt.CODECS[compression]
         self._bloom_fp_rate = bloom_fp_rate
-        self._bloom = BloomBuilder(bloom) if bloom != fmt.BLOOM_NONE else None
+        # element hashes, turned into a filter sized for their real count in finish()
+        self._bloom_hashes = array("Q") if bloom != fmt.BLOOM_NONE else None
+        self._rowcol = bloom == fmt.BLOOM_ROWCOL
         self._file = open(self.tmp_path, "wb", buffering=1 << 20)
         self._offset = 0
         self._index: list[tuple[int, int, tuple]] = []  # (offset, framed size, first key)
@@ -92,69 +96,69 @@ class HFileWriter:
         self._b_neg_ts: list[int] = []
         self._b_neg_type: list[int] = []
         self._b_values: list[bytes] = []
-        self._b_first_key: tuple | None = None
         self._b_bytes = 0
 
     def append(self, key: tuple, value: bytes) -> None:
         """Add one cell; `key` must sort strictly after the previous key."""
+        # The hot path of flush and compaction: per-cell work is a compare and a few list
+        # appends; statistics (time range, deletes, counts) are taken per block in C.
         last = self._last_key
         if last is not None and not key > last:
             raise ValueError(f"{self.path}: keys must be strictly ascending: {key!r} after {last!r}")
         if self._done:
             raise ValueError(f"{self.path}: writer already finished or aborted")
         row, qual, neg_ts, neg_type = key
+        rows = self._b_rows
         if row != self._last_row:
             if not row or len(row) > 0xFFFF:
                 raise ValueError(f"{self.path}: row key length {len(row)} out of range")
             self._last_row = row
-            self._b_rows.append(row)
+            rows.append(row)
             self._b_bytes += len(row) + 2
-            if self._bloom is not None:
-                self._bloom.add_row(row)
+            if self._bloom_hashes is not None:
+                self._bloom_hashes.append(int.from_bytes(blake2b(b"R" + row, digest_size=8).digest(), "little"))
             new_row = True
         else:
             new_row = False
-        if self._b_first_key is None:
-            self._b_first_key = key
-            if not new_row:  # the row continues from the previous block: repeat it here
-                self._b_rows.append(row)
-        if self._bloom is not None and self.bloom == fmt.BLOOM_ROWCOL and (new_row or qual != last[1]):
-            self._bloom.add_column(row, qual)
+        if not rows:  # first cell of a block continues the previous block's row
+            rows.append(row)
+        if self._rowcol and (new_row or qual != last[1]):
+            self._bloom_hashes.append(element_hash(rowcol_element(row, qual)))
         quals = self._b_quals
         qi = quals.get(qual)
         if qi is None:
             qi = quals[qual] = len(quals)
             self._b_bytes += len(qual) + 4
-        self._b_row_idx.append(len(self._b_rows) - 1)
+        self._b_row_idx.append(len(rows) - 1)
         self._b_qual_idx.append(qi)
         self._b_neg_ts.append(neg_ts)
         self._b_neg_type.append(neg_type)
         self._b_values.append(value)
-        ts = -neg_ts
-        if ts < self._min_ts:
-            self._min_ts = ts
-        if ts > self._max_ts:
-            self._max_ts = ts
-        if neg_type != _PUT:
-            self._delete_count += 1
-        self._cell_count += 1
         self._last_key = key
-        if self._first_key is None:
-            self._first_key = key
         self._b_bytes += len(value) + 21
         if self._b_bytes >= self.block_size:
             self._flush_block()
 
     def _flush_block(self) -> None:
-        if not self._b_row_idx:
+        n = len(self._b_row_idx)
+        if not n:
             return
+        neg_ts, neg_type = self._b_neg_ts, self._b_neg_type
+        # the block's first cell uses the first row and the first qualifier of the block
+        first_key = (self._b_rows[0], next(iter(self._b_quals)), neg_ts[0], neg_type[0])
+        if self._first_key is None:
+            self._first_key = first_key
+        self._min_ts = min(self._min_ts, -max(neg_ts))
+        self._max_ts = max(self._max_ts, -min(neg_ts))
+        self._delete_count += n - neg_type.count(_PUT)
+        self._cell_count += n
         raw = fmt.encode_data_block(
             self._b_rows, self._b_row_idx, list(self._b_quals), self._b_qual_idx,
-            self._b_neg_ts, self._b_neg_type, self._b_values,
+            neg_ts, neg_type, self._b_values,
         )
         stored = fmt.zstd_compress(raw) if self._codec == fmt.CODEC_ZSTD else raw
         block = fmt.frame_block(fmt.BLOCK_DATA, self._codec, len(raw), stored)
-        self._index.append((self._offset, len(block), self._b_first_key))
+        self._index.append((self._offset, len(block), first_key))
         self._write(block)
         self._reset_block()
 
@@ -172,8 +176,8 @@ class HFileWriter:
             self._flush_block()
             data_end = self._offset
             bloom_offset = bloom_size = 0
-            if self._bloom is not None:
-                bloom = self._bloom.build(self._bloom_fp_rate).to_bytes()
+            if self._bloom_hashes is not None:
+                bloom = BloomFilter.build(self._bloom_hashes, self._bloom_fp_rate).to_bytes()
                 bloom_offset, bloom_size = self._write(
                     fmt.frame_block(fmt.BLOCK_BLOOM, fmt.CODEC_NONE, len(bloom), bloom))
             info = HFileInfo(
