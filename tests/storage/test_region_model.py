@@ -1,0 +1,464 @@
+"""Property test: random operations on real Regions agree with the in-memory model (model.py).
+
+Hypothesis drives a RuleBasedStateMachine through puts and all four delete kinds (including
+LATEST_TIMESTAMP resolution), batch mutations, flushes, minor and major compactions, splits
+(then keeps operating on both daughters, routing rows by range), clean close/reopen, and a
+simulated crash (close without flush, split the WAL into recovered.edits, reopen: must replay).
+After every read it checks gets and scans -- forward, reversed, column selection, time range,
+max_versions, limit, batch -- against the model. Tiny alphabets make rows, columns and
+timestamps collide; tiny flush sizes make files appear often.
+
+Run: .venv/bin/python -m pytest -q tests/storage/test_region_model.py
+More examples: MINIHBASE_MODEL_EXAMPLES=500 (default keeps the run under about a minute).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from minihbase.errors import NoSuchColumnFamilyError, NotServingRegionError
+from storage import layout
+from storage.cell import LATEST_TIMESTAMP, CellType
+from storage.query import Get, Mutation, Scan
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from tests.storage.model import DEL_COLUMN, DEL_FAMILY, DEL_FAMILY_VERSION, DEL_VERSION, PUT
+from tests.storage.model import TableModel
+
+try:
+    from storage import block_cache as cache_mod
+    from storage import region as region_mod
+    from storage import wal as wal_mod
+    from storage import wal_splitter as splitter_mod
+except ImportError as e:  # the engine is written in parallel; the model tests still run
+    region_mod = None
+    _missing = str(e)
+needs_engine = pytest.mark.skipif(region_mod is None, reason="storage engine not importable yet")
+
+ROWS = [b"a", b"b", b"b\x00", b"c", b"d\xff", b"e"]
+QUALIFIERS = [b"", b"q", b"qq"]
+CF1, CF2 = b"cf1", b"cf2"
+FAMILIES = {CF1: 1, CF2: 3}  # family -> max_versions
+TABLE = TableDescriptor("t", (
+    FamilyDescriptor(CF1, max_versions=1, bloom="ROW", block_size=512),
+    FamilyDescriptor(CF2, max_versions=3, bloom="ROWCOL", block_size=512, compression="ZSTD"),
+))
+MAX_REGIONS = 4
+TS = st.integers(min_value=1, max_value=24)  # the clock starts at 16 ms: explicit and LATEST collide
+
+cell_st = st.tuples(
+    st.sampled_from([PUT, PUT, PUT, DEL_VERSION, DEL_COLUMN, DEL_FAMILY, DEL_FAMILY_VERSION]),
+    st.sampled_from([CF1, CF2]),
+    st.sampled_from(QUALIFIERS),
+    st.one_of(TS, st.just(LATEST_TIMESTAMP)),
+)
+
+
+class RegionMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.tmp = tempfile.mkdtemp(prefix="minihbase-model-")
+        self.root = os.path.join(self.tmp, "root")
+        self.model = TableModel(FAMILIES)
+        self.regions: list = []
+        self.wal = None
+        self.now_ms = 16
+        self.server_gen = 1
+        self.value_seq = 0
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def clock(self) -> float:
+        return (self.now_ms + 0.5) / 1000.0  # +0.5 so int(clock()*1000) is exactly now_ms
+
+    def new_wal(self):
+        self.wal_dir = layout.wal_dir(self.root, f"host,1,{self.server_gen}")
+        self.wal = wal_mod.WAL(self.wal_dir, segment_bytes=2048, sync=False,
+                               archive_dir=layout.old_wal_dir(self.root))
+
+    def open_region(self, info):
+        return region_mod.Region.open(self.root, info, TABLE, wal=self.wal,
+                                      block_cache=self.cache, config=self.config)
+
+    def region_for(self, row):
+        for r in self.regions:
+            if r.info.contains_row(row):
+                return r
+        raise AssertionError(f"no region holds {row!r}")
+
+    def in_region(self, info):
+        return info.contains_row
+
+    def after_write(self, region, before_files, before_mem):
+        """With automatic compactions on, a flush inside mutate may have compacted."""
+        if self.auto_compact and (region.store_file_count() != before_files
+                                  or region.memstore_size() < before_mem):
+            self.model.maybe_compacted(self.in_region(region.info))
+
+    def next_value(self, blob):
+        self.value_seq += 1
+        return (b"v%d." % self.value_seq) + blob
+
+    def build(self, row, cells, values):
+        """A Mutation plus the model's view of it (timestamps resolved)."""
+        m = Mutation(row)
+        resolved = []
+        seen = set()
+        for (typ, fam, q, ts), blob in zip(cells, values):
+            if typ in (DEL_FAMILY, DEL_FAMILY_VERSION):
+                q = b""
+            if typ == DEL_FAMILY_VERSION and ts == LATEST_TIMESTAMP:
+                ts = self.now_ms  # HBase requires an explicit timestamp here
+            if typ == DEL_VERSION and ts == LATEST_TIMESTAMP:
+                continue  # only alone in its own mutation (see rule delete_latest_version)
+            if (typ, fam, q, ts) in seen:
+                continue
+            seen.add((typ, fam, q, ts))
+            real_ts = self.now_ms if ts == LATEST_TIMESTAMP else ts
+            value = self.next_value(blob) if typ == PUT else b""
+            if typ == PUT:
+                m.put(fam, q, value, ts)
+            elif typ == DEL_VERSION:
+                m.delete_version(fam, q, ts)
+            elif typ == DEL_COLUMN:
+                m.delete_column(fam, q, ts)
+            elif typ == DEL_FAMILY:
+                m.delete_family(fam, ts)
+            else:
+                m.delete_family_version(fam, ts)
+            resolved.append((fam, q, real_ts, typ, value))
+        return m, resolved
+
+    # -- setup -------------------------------------------------------------------------------
+    @initialize(auto_compact=st.booleans(), flush_size=st.sampled_from([300, 900, 4000]))
+    def setup(self, auto_compact, flush_size):
+        self.auto_compact = auto_compact
+        # Without automatic compactions the model knows exactly which cells sit in files when
+        # an explicit compaction runs; with them, it widens what is legal (model.py docstring).
+        self.config = region_mod.RegionConfig(
+            flush_size=flush_size,
+            compaction_min_files=3 if auto_compact else 1_000_000,
+            compaction_max_files=10,
+            blocking_store_files=1_000_000,
+            clock=self.clock,
+        )
+        self.cache = cache_mod.BlockCache(64 << 10)
+        self.new_wal()
+        self.regions = [self.open_region(RegionInfo("t", b"", b"", 1))]
+
+    def teardown(self):
+        for r in self.regions:
+            try:
+                r.close(flush=False)
+            except Exception:
+                pass
+        if self.wal is not None:
+            try:
+                self.wal.close()
+            except Exception:
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- writes ------------------------------------------------------------------------------
+    @rule(row=st.sampled_from(ROWS), cells=st.lists(cell_st, min_size=1, max_size=4),
+          blobs=st.lists(st.binary(max_size=40), min_size=4, max_size=4),
+          tick=st.integers(0, 2))
+    def mutate(self, row, cells, blobs, tick):
+        self.now_ms += tick
+        m, resolved = self.build(row, cells, blobs)
+        if not m.cells:
+            return
+        region = self.region_for(row)
+        files, mem = region.store_file_count(), region.memstore_size()
+        region.mutate(m)
+        self.model.apply(row, resolved)
+        self.after_write(region, files, mem)
+
+    @rule(data=st.data(), tick=st.integers(0, 2))
+    def batch_mutate(self, data, tick):
+        self.now_ms += tick
+        region = data.draw(st.sampled_from(self.regions))
+        rows = [r for r in ROWS if region.info.contains_row(r)]
+        picked = data.draw(st.lists(st.sampled_from(rows), min_size=1, max_size=4, unique=True))
+        batch, model_ops = [], []
+        for row in picked:
+            cells = data.draw(st.lists(cell_st, min_size=1, max_size=3))
+            m, resolved = self.build(row, cells, [b"b"] * len(cells))
+            if m.cells:
+                batch.append(m)
+                model_ops.append((row, resolved))
+        if not batch:
+            return
+        files, mem = region.store_file_count(), region.memstore_size()
+        region.batch_mutate(batch)
+        for row, resolved in model_ops:
+            self.model.apply(row, resolved)
+        self.after_write(region, files, mem)
+
+    @rule(row=st.sampled_from(ROWS), fam=st.sampled_from([CF1, CF2]),
+          q=st.sampled_from(QUALIFIERS), tick=st.integers(0, 2))
+    def delete_latest_version(self, row, fam, q, tick):
+        """Delete.addColumn without a timestamp deletes the newest visible version (HBase
+        resolves the timestamp with a Get at write time), or marks `now` if there is none."""
+        self.now_ms += tick
+        region = self.region_for(row)
+        seen = region.get(Get(row, columns=((fam, q),), max_versions=1))
+        self.model.check_row(row, seen, ((fam, q),), (0, LATEST_TIMESTAMP), 1, "pre-delete get")
+        ts = seen[0].timestamp if seen else self.now_ms
+        files, mem = region.store_file_count(), region.memstore_size()
+        region.mutate(Mutation(row).delete_version(fam, q))
+        self.model.apply(row, [(fam, q, ts, DEL_VERSION, b"")])
+        self.after_write(region, files, mem)
+
+    @rule(row=st.sampled_from(ROWS))
+    def mutation_of_unknown_family_is_rejected_whole(self, row):
+        region = self.region_for(row)
+        m = Mutation(row).put(CF1, b"q", b"never").put(b"nope", b"q", b"never")
+        with pytest.raises(NoSuchColumnFamilyError):
+            region.mutate(m)
+
+    @rule(data=st.data())
+    def wrong_region_is_refused(self, data):
+        if len(self.regions) < 2:
+            return
+        region = data.draw(st.sampled_from(self.regions))
+        outside = [r for r in ROWS if not region.info.contains_row(r)]
+        if not outside:
+            return
+        row = data.draw(st.sampled_from(outside))
+        with pytest.raises(NotServingRegionError):
+            region.mutate(Mutation(row).put(CF1, b"q", b"never"))
+        with pytest.raises(NotServingRegionError):
+            region.get(Get(row))
+
+    # -- flush / compaction / split / reopen --------------------------------------------------
+    @rule(data=st.data())
+    def flush(self, data):
+        region = data.draw(st.sampled_from(self.regions))
+        region.flush()
+        self.model.flushed(self.in_region(region.info))
+        if self.auto_compact:
+            self.model.maybe_compacted(self.in_region(region.info))
+
+    @rule(data=st.data(), major=st.booleans())
+    def flush_and_compact(self, data, major):
+        region = data.draw(st.sampled_from(self.regions))
+        region.flush()
+        self.model.flushed(self.in_region(region.info))
+        region.compact(major=major)
+        if major:
+            self.model.major_compacted(self.in_region(region.info))
+        else:
+            self.model.maybe_compacted(self.in_region(region.info))
+
+    @precondition(lambda self: len(self.regions) < MAX_REGIONS)
+    @rule(data=st.data())
+    def split(self, data):
+        region = data.draw(st.sampled_from(self.regions))
+        inside = [r for r in ROWS if region.info.contains_row(r) and r != region.info.start_key]
+        if not inside:
+            return
+        key = data.draw(st.sampled_from(inside))
+        self.now_ms += 1
+        a, b = region.split(key)
+        assert (a.start_key, a.end_key, b.start_key, b.end_key) == (
+            region.info.start_key, key, key, region.info.end_key)
+        self.model.flushed(self.in_region(region.info))
+        self.regions.remove(region)
+        for info in (a, b):
+            self.regions.append(self.open_region(info))
+            # a daughter may rewrite its reference files at once (an all-files compaction)
+            self.model.maybe_compacted(self.in_region(info))
+        self.regions.sort(key=lambda r: r.info.start_key)
+
+    @rule()
+    def close_and_reopen(self):
+        infos = [r.info for r in self.regions]
+        for r in self.regions:
+            r.close()
+        self.regions = [self.open_region(i) for i in infos]
+        for i in infos:
+            self.model.flushed(self.in_region(i))
+            self.model.maybe_compacted(self.in_region(i))
+
+    @rule()
+    def crash_and_recover(self):
+        """Close without flushing (the memstore is lost), split the WAL as the master does,
+        reopen on a 'new server': every acknowledged edit must come back from recovered.edits."""
+        infos = [r.info for r in self.regions]
+        for r in self.regions:
+            r.close(flush=False)
+        self.regions = []
+        self.wal.close()
+        server = f"host,1,{self.server_gen}"
+        splitting = layout.splitting_wal_dir(self.root, server)
+        os.rename(self.wal_dir, splitting)
+        splitter_mod.split_wal(splitting, self.root)
+        shutil.rmtree(splitting)
+        self.server_gen += 1
+        self.new_wal()
+        self.regions = [self.open_region(i) for i in infos]
+        for i in infos:
+            self.model.flushed(self.in_region(i))
+            self.model.maybe_compacted(self.in_region(i))
+
+    # -- reads -------------------------------------------------------------------------------
+    def columns_st(self):
+        spec = st.one_of(st.tuples(st.sampled_from([CF1, CF2]), st.none()),
+                         st.tuples(st.sampled_from([CF1, CF2]), st.sampled_from(QUALIFIERS)))
+        return st.one_of(st.just(()), st.lists(spec, min_size=1, max_size=3).map(_no_overlap))
+
+    @rule(data=st.data())
+    def get(self, data):
+        row = data.draw(st.sampled_from(ROWS))
+        columns = data.draw(self.columns_st())
+        tr = data.draw(st.one_of(st.just((0, LATEST_TIMESTAMP)), _time_range()))
+        versions = data.draw(st.integers(1, 4))
+        cells = self.region_for(row).get(Get(row, columns=columns, time_range=tr,
+                                             max_versions=versions))
+        self.model.check_row(row, cells, columns, tr, versions,
+                             f"get(columns={columns}, tr={tr}, versions={versions})")
+
+    @rule(data=st.data())
+    def scan(self, data):
+        region = data.draw(st.sampled_from(self.regions))
+        reverse = data.draw(st.booleans())
+        start = data.draw(st.sampled_from([b""] + ROWS))
+        stop = data.draw(st.sampled_from([b""] + ROWS))
+        columns = data.draw(self.columns_st())
+        tr = data.draw(st.one_of(st.just((0, LATEST_TIMESTAMP)), _time_range()))
+        versions = data.draw(st.integers(1, 4))
+        limit = data.draw(st.sampled_from([0, 0, 1, 2]))
+        batch = 0 if limit else data.draw(st.sampled_from([0, 0, 1, 2]))
+        if not reverse and region.info.start_key > start:
+            start = region.info.start_key  # what a client sends to a region
+        scan = Scan(start_row=start, stop_row=stop, reversed=reverse, columns=columns,
+                    time_range=tr, max_versions=versions, limit=limit, batch=batch)
+        where = f"scan {scan} on region [{region.info.start_key!r},{region.info.end_key!r})"
+        rows = _drain(region.scanner(scan), batch, where)
+        in_range = [r for r in ROWS if region.info.contains_row(r) and r in self.model.rows
+                    and _scan_contains(start, stop, reverse, r)]
+        if reverse:
+            in_range.reverse()
+        self.model.check_scan(rows, in_range, columns, tr, versions, limit, where)
+
+    @invariant()
+    def full_scan_of_every_region_matches(self):
+        if not self.regions:
+            return
+        for region in self.regions:
+            rows = _drain(region.scanner(Scan(start_row=region.info.start_key,
+                                              max_versions=3)), 0, "full scan")
+            in_range = [r for r in ROWS if region.info.contains_row(r) and r in self.model.rows]
+            self.model.check_scan(rows, in_range, (), (0, LATEST_TIMESTAMP), 3, 0,
+                                  f"full scan of [{region.info.start_key!r},"
+                                  f"{region.info.end_key!r})")
+
+
+def _time_range():
+    return st.tuples(st.integers(0, 20), st.integers(1, 30)).filter(lambda t: t[0] < t[1])
+
+
+def _no_overlap(specs):
+    whole = {f for f, q in specs if q is None}
+    out = []
+    for f, q in specs:
+        if (q is None or f not in whole) and (f, q) not in out:
+            out.append((f, q))
+    return tuple(out)
+
+
+def _scan_contains(start, stop, reverse, row):
+    if not reverse:
+        return row >= start and (not stop or row < stop)
+    return (not start or row <= start) and (not stop or row > stop)
+
+
+def _drain(scanner, batch, where):
+    """Collect (row, cells) from a RegionScanner, joining the chunks of a batched row."""
+    rows = []
+    try:
+        for _ in range(1000):
+            chunk = scanner.next(3)
+            if not chunk:
+                break
+            for cells in chunk:
+                assert cells, f"{where}: empty result list"
+                if batch:
+                    assert len(cells) <= batch, f"{where}: {len(cells)} cells > batch {batch}"
+                assert len({c.row for c in cells}) == 1, f"{where}: a result spans rows"
+                if batch and rows and rows[-1][0] == cells[0].row:
+                    rows[-1] = (rows[-1][0], rows[-1][1] + list(cells))
+                else:
+                    rows.append((cells[0].row, list(cells)))
+        else:
+            raise AssertionError(f"{where}: scanner never ended")
+    finally:
+        scanner.close()
+    return rows
+
+
+RegionMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("MINIHBASE_MODEL_EXAMPLES", "40")),
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestRegionAgreesWithModel = needs_engine(RegionMachine.TestCase)
+
+
+# -- the model's own semantics (pure, no engine needed) ----------------------------------------
+def _c(fam, q, ts, value=b""):
+    from storage.cell import Cell
+    return Cell(b"r", fam, q, ts, PUT, value)
+
+
+def test_model_marker_masks_later_put_until_major_compaction():
+    m = TableModel(FAMILIES)
+    m.apply(b"r", [(CF2, b"q", 5, DEL_COLUMN, b"")])
+    m.apply(b"r", [(CF2, b"q", 3, PUT, b"old")])
+    m.check_row(b"r", [], (), (0, LATEST_TIMESTAMP), 3)
+    m.major_compacted(lambda r: True)
+    m.apply(b"r", [(CF2, b"q", 3, PUT, b"again")])
+    m.check_row(b"r", [_c(CF2, b"q", 3, b"again")], (), (0, LATEST_TIMESTAMP), 3)
+    with pytest.raises(AssertionError):
+        m.check_row(b"r", [], (), (0, LATEST_TIMESTAMP), 3)
+
+
+def test_model_delete_version_masks_exact_timestamp_only():
+    m = TableModel(FAMILIES)
+    m.apply(b"r", [(CF2, b"q", t, PUT, b"v%d" % t) for t in (1, 2, 3)])
+    m.apply(b"r", [(CF2, b"q", 2, DEL_VERSION, b"")])
+    m.check_row(b"r", [_c(CF2, b"q", 3, b"v3"), _c(CF2, b"q", 1, b"v1")], (),
+                (0, LATEST_TIMESTAMP), 3)
+    with pytest.raises(AssertionError):
+        m.check_row(b"r", [_c(CF2, b"q", 3, b"v3")], (), (0, LATEST_TIMESTAMP), 3)
+
+
+def test_model_version_beyond_max_is_gray_not_required():
+    m = TableModel(FAMILIES)
+    m.apply(b"r", [(CF1, b"q", 1, PUT, b"v1")])
+    m.apply(b"r", [(CF1, b"q", 2, PUT, b"v2")])
+    m.apply(b"r", [(CF1, b"q", 2, DEL_VERSION, b"")])
+    # HBase answers v1 if no flush dropped it, nothing if one did: both legal
+    m.check_row(b"r", [], (), (0, LATEST_TIMESTAMP), 1)
+    m.check_row(b"r", [_c(CF1, b"q", 1, b"v1")], (), (0, LATEST_TIMESTAMP), 1)
+    m.major_compacted(lambda r: True)
+    m.apply(b"r", [(CF1, b"q", 7, PUT, b"v7")])
+    m.check_row(b"r", [_c(CF1, b"q", 7, b"v7")], (), (0, LATEST_TIMESTAMP), 1)
+    with pytest.raises(AssertionError):
+        m.check_row(b"r", [], (), (0, LATEST_TIMESTAMP), 1)
+
+
+def test_model_last_written_put_wins_at_one_timestamp():
+    m = TableModel(FAMILIES)
+    m.apply(b"r", [(CF2, b"q", 4, PUT, b"first")])
+    m.apply(b"r", [(CF2, b"q", 4, PUT, b"second")])
+    m.check_row(b"r", [_c(CF2, b"q", 4, b"second")], (), (0, LATEST_TIMESTAMP), 3)
+    with pytest.raises(AssertionError):
+        m.check_row(b"r", [_c(CF2, b"q", 4, b"first")], (), (0, LATEST_TIMESTAMP), 3)
