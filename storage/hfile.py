@@ -11,26 +11,28 @@ Reader contract: opening reads and verifies the trailer, file info, block index 
 (all kept in memory). Data blocks are read with `os.pread` (no shared file position), verified,
 decoded into two parallel lists (keys, values) and kept in the shared BlockCache. Any checksum
 mismatch raises CorruptionError naming the file and offset; bad data is never served. A reader
-is safe to use from many threads at once; `close` must come after the last use.
+is safe to use from many threads at once. `close` lets started scans finish (see close());
+gets after close are served from the cache or raise ValueError.
 """
 
 from __future__ import annotations
 
 import itertools
-from array import array
-from hashlib import blake2b
 import os
 import struct
+import threading
 import time
+from array import array
 from bisect import bisect_left, bisect_right
+from hashlib import blake2b
 from typing import Iterator
 
 from minihbase.errors import CorruptionError
 from storage import hfile_format as fmt
 from storage.block_cache import BlockCache
 from storage.bloom import BloomFilter, element_hash, rowcol_element
-from storage.hfile_format import HFileInfo
 from storage.cell import CellType
+from storage.hfile_format import HFileInfo
 from storage.layout import fsync_dir
 
 TMP_SUFFIX = ".tmp"  # writer's temp file: "<final path>.<pid>.<n>.tmp"; never a store file
@@ -115,7 +117,7 @@ class HFileWriter:
             self._last_row = row
             rows.append(row)
             self._b_bytes += len(row) + 2
-            if self._bloom_hashes is not None:
+            if self._bloom_hashes is not None:  # bloom.element_hash(bloom.row_element(row)), inlined
                 self._bloom_hashes.append(int.from_bytes(blake2b(b"R" + row, digest_size=8).digest(), "little"))
             new_row = True
         else:
@@ -172,6 +174,8 @@ class HFileWriter:
         """Write bloom, file info, index and trailer; fsync; rename into place; fsync the dir."""
         if self._done:
             raise ValueError(f"{self.path}: writer already finished or aborted")
+        if not 0 <= max_seqid < 1 << 64:
+            raise ValueError(f"max_seqid out of range: {max_seqid}")
         try:
             self._flush_block()
             data_end = self._offset
@@ -231,7 +235,10 @@ class HFileReader:
         self._cache = block_cache
         self.data_blocks_read = 0  # data blocks read from disk (cache misses included)
         self.bloom_rejections = 0  # lookups answered "absent" by the bloom filter alone
-        self._closed = False
+        self._lock = threading.Lock()
+        self._closed = False  # guarded by self._lock: the fd is closed
+        self._close_requested = False  # guarded by self._lock
+        self._active_scans = 0  # guarded by self._lock: iter_from generators in flight
         self._fd = os.open(path, os.O_RDONLY)
         try:
             self._open()
@@ -351,21 +358,32 @@ class HFileReader:
         `key` may be a prefix such as (row,). cache_blocks=False keeps a one-off full read
         (compaction) from flushing the shared cache; blocks already cached are still used."""
         n = len(self._offsets)
-        if n == 0:
+        if n == 0 or (key is not None and key > self.info.last_key):
             return
-        i = 0
-        if key is not None:
-            if key > self.info.last_key:
-                return
-            i = max(bisect_right(self._first_keys, key) - 1, 0)
-            keys, values = self._block(i, cache_blocks)
-            a = bisect_left(keys, key)
-            yield from zip(keys[a:], values[a:])
-            i += 1
-        block = self._block
-        for j in range(i, n):
-            keys, values = block(j, cache_blocks)
-            yield from zip(keys, values)
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"{self.path}: reader is closed")
+            self._active_scans += 1
+        try:
+            i = 0
+            if key is not None:
+                i = max(bisect_right(self._first_keys, key) - 1, 0)
+                keys, values = self._block(i, cache_blocks)
+                a = bisect_left(keys, key)
+                yield from zip(keys[a:], values[a:])
+                i += 1
+            block = self._block
+            for j in range(i, n):
+                keys, values = block(j, cache_blocks)
+                yield from zip(keys, values)
+        finally:
+            with self._lock:
+                self._active_scans -= 1
+                close_now = self._close_requested and not self._active_scans and not self._closed
+                if close_now:
+                    self._closed = True
+            if close_now:
+                os.close(self._fd)
 
     def last_row_before(self, row: bytes | None) -> bytes | None:
         """The greatest row < `row` in this file (its last row when `row` is None): the step
@@ -400,9 +418,15 @@ class HFileReader:
         return self._cache.evict_file(self.file_key) if self._cache is not None else 0
 
     def close(self) -> None:
-        if not self._closed:
+        """Release the file. Scans already started (iter_from generators that yielded once)
+        finish first: the descriptor closes when the last one ends or is dropped, so a store
+        may close and delete a compacted file while scanners still read it."""
+        with self._lock:
+            self._close_requested = True
+            if self._closed or self._active_scans:
+                return
             self._closed = True
-            os.close(self._fd)
+        os.close(self._fd)
 
     def __enter__(self) -> "HFileReader":
         return self

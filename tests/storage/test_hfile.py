@@ -369,3 +369,31 @@ def test_block_checksum_covers_the_codec_byte(tmp_path):
     with pytest.raises(CorruptionError, match="checksum"):
         fmt.unframe_block(bytes(block), fmt.BLOCK_DATA, "x", 0)
     assert struct.unpack_from("<I", block, len(block) - 4)
+
+
+def test_close_lets_a_started_scan_finish_even_after_the_file_is_deleted(tmp_path, cells):
+    path = tmp_path / "f.hfile"
+    write(path, cells)
+    r = HFileReader(str(path))
+    scan = r.iter_from()
+    head = [next(scan) for _ in range(10)]
+    r.close()  # compaction replaced the file: close and delete it while the scan runs
+    os.unlink(path)
+    assert head + list(scan) == cells
+    assert r._closed  # the descriptor went away with the last scan
+    with pytest.raises(ValueError, match="closed"):
+        r.row_cells(b"row00100")
+    with pytest.raises(ValueError, match="closed"):
+        list(r.iter_from())
+
+
+def test_dropped_scan_releases_a_closed_reader(tmp_path, cells):
+    path = tmp_path / "f.hfile"
+    write(path, cells)
+    r = HFileReader(str(path))
+    scan = r.iter_from((b"row00200",))
+    next(scan)
+    r.close()
+    assert not r._closed
+    scan.close()  # what garbage collection of an abandoned scanner does
+    assert r._closed
