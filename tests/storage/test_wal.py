@@ -8,6 +8,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import storage.wal as wal_module
 from minihbase.errors import (CorruptionError, InvalidArgumentError, ServerAbortedError,
@@ -15,7 +17,8 @@ from minihbase.errors import (CorruptionError, InvalidArgumentError, ServerAbort
 from storage import layout
 from storage.cell import LATEST_TIMESTAMP, Cell, CellType
 from storage.wal import WAL, list_segments, read_segment, read_wal_dir
-from storage.wal_format import FILE_HEADER_SIZE, RECORD_HEAD_SIZE, WALEntry, iter_payloads
+from storage.wal_format import (FILE_HEADER, FILE_HEADER_SIZE, RECORD_HEAD_SIZE, WALEntry,
+                                decode_payload, encode_entries, iter_payloads)
 
 REGION_A = "t1,,1700000000000.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 REGION_B = "t1,6d,1700000000001.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -70,6 +73,21 @@ def test_append_and_replay_roundtrip_with_every_cell_type_and_empty_values(wal_d
         WALEntry(REGION_B, 8, [put(b"r2")]),
         WALEntry(REGION_A, 9, []),
     ]
+
+
+_cells = st.lists(st.builds(
+    Cell, st.binary(min_size=1, max_size=40), st.binary(min_size=1, max_size=10),
+    st.binary(max_size=20), st.integers(0, LATEST_TIMESTAMP), st.sampled_from(list(CellType)),
+    st.binary(max_size=200)), max_size=5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=60), st.integers(0, 2**64 - 1), _cells),
+                max_size=8))
+def test_any_batch_of_entries_decodes_to_what_was_encoded(entries):
+    data = FILE_HEADER + encode_entries(entries)
+    decoded = [decode_payload(p) for _, p in iter_payloads("batch", data, tolerate_torn_tail=False)]
+    assert decoded == [WALEntry(r, s, list(c)) for r, s, c in entries]
 
 
 def test_append_batch_is_one_write_and_one_txid(wal_dir, monkeypatch):
