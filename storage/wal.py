@@ -97,7 +97,12 @@ class WAL:
         existing = list_segments(directory)
         if existing:
             self._repair_torn_tail(existing[-1])
-        number = max((layout.parse_wal_segment(os.path.basename(p)) for p in existing), default=0) + 1
+        numbers = [layout.parse_wal_segment(os.path.basename(p)) for p in existing]
+        if archive_dir is not None:  # never reuse a number that is already archived
+            archived = self._prefix + "."
+            numbers += [layout.parse_wal_segment(n[len(archived):]) or 0
+                        for n in os.listdir(archive_dir) if n.startswith(archived)]
+        number = max(numbers, default=0) + 1
         self._fd, self._current = self._create_segment(number)
         os.fsync(self._fd)
         layout.fsync_dir(directory)
@@ -267,12 +272,16 @@ class WAL:
         flushed = self._flushed
         return sorted(r for r, s in seg.max_seqids.items() if flushed.get(r, -1) < s)
 
+    def _all_flushed(self, seg: _Segment) -> bool:  # self._lock held
+        flushed = self._flushed
+        return all(flushed.get(r, -1) >= s for r, s in seg.max_seqids.items())
+
     def _take_archivable(self) -> list[_Segment]:  # self._lock held
         if self._failure is not None:
             return []  # a fenced or failed server touches nothing more on disk
         keep, done = [], []
         for seg in self._closed_segments:
-            (keep if self._unflushed_regions(seg) else done).append(seg)
+            (done if self._all_flushed(seg) else keep).append(seg)
         if done:
             self._closed_segments = keep
         return done
@@ -376,7 +385,7 @@ class WAL:
             if healthy and not self._fenced_now():
                 # A clean shutdown (every region flushed and forgotten) leaves no segment behind.
                 to_archive = self._take_archivable()
-                if not self._unflushed_regions(self._current):
+                if self._all_flushed(self._current):
                     to_archive.append(self._current)
         self._archive(to_archive)
 

@@ -220,6 +220,17 @@ def test_clean_close_with_every_region_flushed_leaves_no_segment(wal_dir, tmp_pa
     assert list_segments(wal_dir) == [] and len(os.listdir(archive)) == 1
 
 
+def test_reopened_wal_does_not_reuse_an_archived_segment_number(wal_dir, tmp_path):
+    archive = str(tmp_path / "oldWALs")
+    for seqid in (1, 2):
+        wal = WAL(wal_dir, archive_dir=archive)
+        wal.sync(wal.append(REGION_A, seqid, [put(b"a")]))
+        wal.mark_flushed(REGION_A, seqid)
+        wal.close()
+    assert sorted(os.listdir(archive)) == ["host,16020,1.wal.00000000000000000001",
+                                           "host,16020,1.wal.00000000000000000002"]
+
+
 def test_unflushed_segment_survives_close(wal_dir):
     wal = WAL(wal_dir)
     wal.sync(wal.append(REGION_A, 1, [put(b"a")]))
