@@ -1,0 +1,184 @@
+"""Compaction: rewrite several store files of one family into one (docs/storage.md, "Compaction").
+
+Minor compaction merges a contiguous run of files (by age, so "newest source wins" for equal
+keys stays true) and keeps every cell, delete markers included: a marker may still mask a put
+in a file that was not part of the compaction. Only exact duplicates (same key) collapse to
+the newest.
+
+Major compaction merges ALL files of the store and drops what no reader can see any more:
+delete markers and the puts they mask, expired cells (TTL) and versions beyond max_versions.
+A put written after the marker with an older timestamp that is still in the memstore becomes
+visible once the marker is gone (HBase behaves the same); Region.compact(major=True) flushes
+first so that only puts written after the compaction started can do this.
+
+Selection (minor): files oldest first; HBase's ratio rule skips old files larger than
+ratio x the sum of the newer ones, then at most compaction_max_files are taken. The input
+files stay readable (and pinned by running scanners) until the store swaps in the output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from heapq import merge
+from operator import itemgetter
+
+from storage import layout
+from storage.config import RegionConfig
+
+# A compaction manifest `<output id>.compacted` lists the input files. It is written (atomically)
+# after the output is in place and before any input is deleted, and removed after: on open, a
+# manifest left by a crash means "finish deleting these inputs". Without it a crash in the middle
+# of deleting inputs could leave some inputs beside the output and resurrect masked puts.
+# Layout: magic "MHCM" | crc32 u32 of body | body (JSON list of input file names). Never change.
+MANIFEST_SUFFIX = ".compacted"
+_MANIFEST_HEADER = struct.Struct(">4sI")
+_MANIFEST_MAGIC = b"MHCM"
+
+_key0 = itemgetter(0)
+
+
+def select_minor(files_oldest_first: list, config: RegionConfig) -> list | None:
+    files = files_oldest_first
+    if len(files) < config.compaction_min_files:
+        return None
+    sizes = [f.size for f in files]
+    start = 0
+    while len(files) - start >= config.compaction_min_files:
+        newer = sum(sizes[start + 1:start + config.compaction_max_files])
+        if sizes[start] <= newer * config.compaction_ratio:
+            break
+        start += 1
+    chosen = files[start:start + config.compaction_max_files]
+    return chosen if len(chosen) >= config.compaction_min_files else None
+
+
+def merged_items(files_oldest_first: list):
+    """(key, value) ascending over the files; on equal keys the newest file comes first."""
+    sources = [f.reader.iter_from(None, cache_blocks=False) if _plain(f) else f.reader.iter_from(None)
+               for f in reversed(files_oldest_first)]
+    if len(sources) == 1:
+        return sources[0]
+    return merge(*sources, key=_key0)
+
+
+def _plain(f) -> bool:
+    return f.reference is None
+
+
+def minor_items(items):
+    """Drop exact duplicates (older sources' copies), keep everything else."""
+    prev = None
+    for kv in items:
+        k = kv[0]
+        if k == prev:
+            continue
+        prev = k
+        yield kv
+
+
+def major_items(items, max_versions: int, ttl_cutoff: int, min_versions: int = 0):
+    """Keep only puts that a reader with no time range could see; drop every marker."""
+    row = None
+    prev = None
+    fam_del = -1
+    fam_vers = col = col_vers = None
+    col_del = count = 0
+    for kv in items:
+        key = kv[0]
+        r, q, nts, nt = key
+        if r != row:
+            row = r
+            fam_del = -1
+            fam_vers = col = None
+        elif key == prev:
+            continue
+        prev = key
+        ts = -nts
+        if nt != -4:
+            if nt == -14:
+                if ts > fam_del:
+                    fam_del = ts
+            elif nt == -10:
+                if fam_vers is None:
+                    fam_vers = set()
+                fam_vers.add(ts)
+            else:
+                if q != col:
+                    col, col_del, col_vers, count = q, -1, None, 0
+                if nt == -12:
+                    if ts > col_del:
+                        col_del = ts
+                else:
+                    if col_vers is None:
+                        col_vers = set()
+                    col_vers.add(ts)
+            continue
+        if q != col:
+            col, col_del, col_vers, count = q, -1, None, 0
+        if ts <= fam_del or ts <= col_del:
+            continue
+        if (col_vers is not None and ts in col_vers) or (fam_vers is not None and ts in fam_vers):
+            continue
+        count += 1
+        if count > max_versions or (ts < ttl_cutoff and count > min_versions):
+            continue
+        yield kv
+
+
+def compact_store(store, files: list, major: bool, now_ms: int):
+    """Rewrite `files` (reserved by store.take_for_compaction) into one file and swap it in.
+    Returns the new StoreFile (None if nothing survived a major compaction)."""
+    try:
+        items = merged_items(files)
+        fd = store.family
+        if major:
+            cutoff = now_ms - fd.ttl * 1000 if fd.ttl else -1
+            items = major_items(items, fd.max_versions, cutoff, fd.min_versions)
+        else:
+            items = minor_items(items)
+        max_seqid = max(f.max_seqid for f in files)
+        # An empty output file is still written: it carries max_seqid, which recovery needs.
+        new = store.write_file(items, max_seqid)
+    except BaseException:
+        store.untake(files)
+        raise
+    store.replace_files(files, new)
+    return new
+
+
+def write_manifest(store_dir: str, output_id: int, input_paths: list[str]) -> str:
+    body = json.dumps([os.path.basename(p) for p in input_paths]).encode()
+    path = os.path.join(store_dir, f"{output_id:020d}{MANIFEST_SUFFIX}")
+    layout.atomic_write(path, _MANIFEST_HEADER.pack(_MANIFEST_MAGIC, zlib.crc32(body)) + body)
+    return path
+
+
+def remove_manifest(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def recover_interrupted_compactions(store_dir: str) -> None:
+    """Finish what a crash interrupted: delete the inputs named by any manifest left behind."""
+    for name in sorted(os.listdir(store_dir)):
+        if not name.endswith(MANIFEST_SUFFIX):
+            continue
+        path = os.path.join(store_dir, name)
+        with open(path, "rb") as f:
+            data = f.read()
+        magic, crc = _MANIFEST_HEADER.unpack_from(data) if len(data) >= 8 else (b"", 0)
+        body = data[_MANIFEST_HEADER.size:]
+        if magic == _MANIFEST_MAGIC and zlib.crc32(body) == crc:
+            for input_name in json.loads(body):
+                try:
+                    os.unlink(os.path.join(store_dir, os.path.basename(input_name)))
+                except FileNotFoundError:
+                    pass
+        # a torn manifest cannot exist (atomic_write); a bad one names nothing we trust
+        os.unlink(path)
+    layout.fsync_dir(store_dir)

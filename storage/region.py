@@ -1,0 +1,681 @@
+"""Region: rows [start, end) of one table, one Store per column family (docs/storage.md).
+
+Write path (mutate / batch_mutate): validate, take the rows' locks, take the update lock
+shared, begin an MVCC write number (= WAL seqid, one per batch), resolve LATEST timestamps,
+one WAL append_batch + one sync, bulk-insert into the memstores, then complete the MVCC number:
+the read point advances only past fully applied batches, so a reader (which sees only memstore
+cells with seqid <= the read point it took at its start) never sees half a mutation.
+
+Flush takes the update lock exclusively for a moment (no batch is half-applied), snapshots every
+memstore and notes the seqid; writes then continue while the snapshots are written to HFiles.
+Compaction runs in the background (`background.submit`) and swaps files atomically (Store).
+
+Concurrency: `_updates` (shared by writers, exclusive for a flush snapshot); row locks are
+striped (`_row_locks`, always taken in index order); `_flush_lock` serialises flushes,
+`_compaction_lock` compactions; `_state_lock` guards the closing/closed flags.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import struct
+import threading
+import time
+import zlib
+from collections import deque
+
+from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColumnFamilyError,
+                              NotServingRegionError, RegionTooBusyError)
+from storage import layout
+from storage.cell import LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
+from storage.compaction import compact_store
+from storage.config import RegionConfig, default_background
+from storage.query import Get, Mutation, Scan
+from storage.scanner import ReadParams, RegionScanner, merge_family_rows, visible_rows
+from storage.schema import RegionInfo, TableDescriptor
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+_RI_HEADER = struct.Struct(">4sI")
+_RI_MAGIC = b"MHRI"  # .regioninfo: magic | crc32 u32 of body | body (JSON); never change
+_ROW_LOCK_STRIPES = 128
+_VALID_TYPES = frozenset(int(t) for t in CellType)
+_PUT = int(CellType.PUT)
+_DELETE = int(CellType.DELETE)
+_CELL_OVERHEAD = 64
+
+
+def write_region_info(path: str, info: RegionInfo) -> None:
+    body = json.dumps(info.to_dict(), sort_keys=True).encode()
+    layout.atomic_write(path, _RI_HEADER.pack(_RI_MAGIC, zlib.crc32(body)) + body)
+
+
+def read_region_info(path: str) -> RegionInfo:
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < _RI_HEADER.size:
+        raise CorruptionError(f"{path} is truncated")
+    magic, crc = _RI_HEADER.unpack_from(data)
+    body = data[_RI_HEADER.size:]
+    if magic != _RI_MAGIC or zlib.crc32(body) != crc:
+        raise CorruptionError(f"{path} failed its checksum")
+    return RegionInfo.from_dict(json.loads(body))
+
+
+class MVCC:
+    """Write numbers and the read point. complete() advances the read point only over a
+    contiguous prefix of completed writes, then waits until its own write is readable."""
+
+    def __init__(self, start: int):
+        self._cond = threading.Condition()
+        self._next = start + 1  # guarded by _cond
+        self._pending: deque = deque()  # guarded by _cond; begun, in order
+        self._done: set = set()  # guarded by _cond
+        self.read_point = start  # written under _cond; read lock-free (an int)
+
+    def begin(self) -> int:
+        with self._cond:
+            s = self._next
+            self._next += 1
+            self._pending.append(s)
+            return s
+
+    def complete(self, s: int) -> None:
+        with self._cond:
+            self._done.add(s)
+            pending, done = self._pending, self._done
+            advanced = False
+            while pending and pending[0] in done:
+                x = pending.popleft()
+                done.discard(x)
+                self.read_point = x
+                advanced = True
+            if advanced:
+                self._cond.notify_all()
+            while self.read_point < s:
+                self._cond.wait()
+
+    def last_assigned(self) -> int:
+        with self._cond:
+            return self._next - 1
+
+
+class _UpdatesLock:
+    """Many writers share it; a flush snapshot takes it exclusively (and is preferred)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._shared = 0  # guarded by _cond
+        self._exclusive = False  # guarded by _cond
+        self._waiting = 0  # exclusive waiters; guarded by _cond
+
+    def acquire_shared(self) -> None:
+        with self._cond:
+            while self._exclusive or self._waiting:
+                self._cond.wait()
+            self._shared += 1
+
+    def release_shared(self) -> None:
+        with self._cond:
+            self._shared -= 1
+            if not self._shared:
+                self._cond.notify_all()
+
+    def acquire_exclusive(self) -> None:
+        with self._cond:
+            self._waiting += 1
+            while self._exclusive or self._shared:
+                self._cond.wait()
+            self._waiting -= 1
+            self._exclusive = True
+
+    def release_exclusive(self) -> None:
+        with self._cond:
+            self._exclusive = False
+            self._cond.notify_all()
+
+
+class Region:
+    def __init__(self, rootdir: str, info: RegionInfo, table: TableDescriptor, wal, block_cache,
+                 config: RegionConfig, background):
+        self.rootdir = rootdir
+        self.info = info
+        self.name = info.name
+        self.table = table
+        self.path = layout.region_dir(rootdir, info)
+        self.wal = wal
+        self.config = config
+        self.background = background if background is not None else default_background()
+        self.stores: dict[bytes, Store] = {
+            fd.name: Store(self.path, rootdir, fd, config, block_cache) for fd in table.families}
+        self._family_order = sorted(self.stores)
+        self._mvcc = MVCC(0)
+        self._updates = _UpdatesLock()
+        self._row_locks = [threading.Lock() for _ in range(_ROW_LOCK_STRIPES)]
+        self._flush_lock = threading.Lock()
+        self._compaction_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._progress = threading.Condition(self._state_lock)  # flush/compaction finished
+        self._closing = False  # guarded by _state_lock; no new operations once set
+        self._closed = False  # guarded by _state_lock
+        self._flush_queued = False  # guarded by _state_lock
+        self._compaction_queued = False  # guarded by _state_lock
+        self.read_requests = 0  # approximate counters (unsynchronised increments)
+        self.write_requests = 0
+        self.flushes = 0
+        self.compactions = 0
+
+    # --- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, rootdir: str, info: RegionInfo, table: TableDescriptor, *, wal=None,
+             block_cache=None, config: RegionConfig | None = None, background=None) -> "Region":
+        r = cls(rootdir, info, table, wal, block_cache, config or RegionConfig(), background)
+        os.makedirs(r.path, exist_ok=True)
+        ri = layout.region_info_path(r.path)
+        if not os.path.exists(ri):
+            write_region_info(ri, info)
+            layout.fsync_dir(r.path)
+        shutil.rmtree(layout.tmp_dir(r.path), ignore_errors=True)
+        for store in r.stores.values():
+            store.open_files()
+        r._replay_recovered_edits()
+        return r
+
+    def _replay_recovered_edits(self) -> None:
+        """Replay edits a dead server's WAL split left for us, per store only above what that
+        store's HFiles already hold; flush them; delete the edits files."""
+        store_max = {f: s.max_seqid() for f, s in self.stores.items()}
+        seen = max(store_max.values(), default=0)
+        edits_dir = layout.recovered_edits_dir(self.path)
+        names = []
+        if os.path.isdir(edits_dir):
+            names = sorted(n for n in os.listdir(edits_dir) if n.endswith(layout.EDITS_SUFFIX))
+        replayed = 0
+        if names:
+            from storage.wal_splitter import read_recovered_edits
+
+            for name in names:
+                for entry in read_recovered_edits(os.path.join(edits_dir, name)):
+                    seen = max(seen, entry.seqid)
+                    per_store: dict = {}
+                    for c in entry.cells:
+                        if entry.seqid <= store_max.get(c.family, 1 << 64):
+                            continue  # unknown family, or already in this store's HFiles
+                        if not self.info.contains_row(c.row):
+                            continue
+                        per_store.setdefault(c.family, []).append(c)
+                    for fam, cells in per_store.items():
+                        pairs = [((c.row, c.qualifier, -c.timestamp, -c.type), c.value)
+                                 for c in cells]
+                        size = sum(len(c.row) + len(c.qualifier) + len(c.value) + _CELL_OVERHEAD
+                                   for c in cells)
+                        self.stores[fam].memstore.add(pairs, entry.seqid, size)
+                        replayed += len(cells)
+        self._mvcc = MVCC(seen)
+        if replayed:
+            log.info("region %s replayed %d recovered cells up to seqid %d",
+                     self.name, replayed, seen)
+            self.flush()
+        for name in names:
+            os.unlink(os.path.join(edits_dir, name))
+        if names:
+            layout.fsync_dir(edits_dir)
+
+    # --- state ------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise NotServingRegionError(f"region {self.name} is closed")
+
+    def _check_row(self, row) -> None:
+        if not isinstance(row, (bytes, bytearray)) or not row or len(row) > MAX_ROW_LENGTH:
+            from storage.cell import validate_row
+
+            validate_row(row)
+        if not self.info.contains_row(row):
+            raise NotServingRegionError(f"row {row!r} is not in region {self.name}")
+
+    def _store(self, family: bytes) -> Store:
+        s = self.stores.get(family)
+        if s is None:
+            raise NoSuchColumnFamilyError(
+                f"column family {family!r} does not exist in table {self.table.name!r}")
+        return s
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def mutate(self, m: Mutation) -> None:
+        self.batch_mutate([m])
+
+    def batch_mutate(self, ms: list[Mutation]) -> None:
+        """Apply mutations atomically per row (the whole batch becomes visible at once), with
+        one WAL sync."""
+        self._check_open()
+        if not ms:
+            return
+        for m in ms:
+            self._check_row(m.row)
+        self._wait_if_busy()
+        stripes = sorted({hash(m.row) % _ROW_LOCK_STRIPES for m in ms})
+        locks = self._row_locks
+        for i in stripes:
+            locks[i].acquire()
+        try:
+            self._apply_locked(ms)
+        finally:
+            for i in stripes:
+                locks[i].release()
+        self._after_write()
+
+    def _apply_locked(self, ms: list[Mutation]) -> None:
+        """Row locks held by the caller."""
+        stores = self.stores
+        max_value = self.config.max_value_bytes
+        now = self.config.now_ms()
+        self._updates.acquire_shared()
+        try:
+            self._check_open()
+            seqid = self._mvcc.begin()
+            try:
+                wal_cells = []
+                per_store: dict = {}
+                for m in ms:
+                    row = m.row
+                    for c in m.cells:
+                        fam = c.family
+                        if fam not in stores:
+                            raise NoSuchColumnFamilyError(
+                                f"column family {fam!r} does not exist in table "
+                                f"{self.table.name!r}")
+                        t = c.type
+                        value = c.value
+                        if t not in _VALID_TYPES:
+                            raise InvalidArgumentError(f"unknown cell type {t!r}")
+                        if len(value) > max_value:
+                            raise InvalidArgumentError(
+                                f"value of {row!r} {fam!r}:{c.qualifier!r} is {len(value)} bytes,"
+                                f" over max_value_bytes={max_value}")
+                        if c.row is not row and c.row != row:
+                            raise InvalidArgumentError(
+                                f"cell row {c.row!r} differs from its mutation's row {row!r}")
+                        ts = c.timestamp
+                        if ts == LATEST_TIMESTAMP:
+                            ts = self._latest_put_ts(row, fam, c.qualifier, now) if t == _DELETE \
+                                else now
+                            c = Cell(row, fam, c.qualifier, ts, t, value)
+                        elif ts < 0:
+                            raise InvalidArgumentError(f"negative timestamp {ts}")
+                        wal_cells.append(c)
+                        lst = per_store.get(fam)
+                        if lst is None:
+                            lst = per_store[fam] = [[], 0]
+                        lst[0].append(((row, c.qualifier, -ts, -t), value))
+                        lst[1] += len(row) + len(c.qualifier) + len(value) + _CELL_OVERHEAD
+                if self.wal is not None and wal_cells:
+                    self.wal.sync(self.wal.append_batch([(self.name, seqid, wal_cells)]))
+                for fam, (pairs, size) in per_store.items():
+                    stores[fam].memstore.add(pairs, seqid, size)
+            finally:
+                self._mvcc.complete(seqid)
+        finally:
+            self._updates.release_shared()
+        self.write_requests += len(ms)
+
+    def _latest_put_ts(self, row: bytes, family: bytes, qualifier: bytes, now: int) -> int:
+        """HBase's Delete-latest-version: the marker takes the newest visible put's timestamp."""
+        cells = self._get_cells(Get(row, ((family, qualifier),)), count=False)
+        return cells[0].timestamp if cells else now
+
+    def _wait_if_busy(self) -> None:
+        cfg = self.config
+        deadline = None
+        while True:
+            too_many = any(s.file_count() >= cfg.blocking_store_files for s in self.stores.values())
+            too_big = self.memstore_size() >= cfg.flush_size * cfg.memstore_block_multiplier
+            if not too_many and not too_big:
+                return
+            if too_many:
+                self._request_compaction()
+            if too_big:
+                self._request_flush()
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + cfg.blocking_wait_seconds
+            elif now >= deadline:
+                raise RegionTooBusyError(
+                    f"region {self.name} is too busy: "
+                    + ("too many store files" if too_many else "memstore over its blocking size"))
+            with self._progress:
+                self._progress.wait(min(0.1, deadline - now))
+            self._check_open()
+
+    def _after_write(self) -> None:
+        if self.memstore_size() >= self.config.flush_size:
+            self._request_flush()
+
+    def increment(self, row: bytes, family: bytes, qualifier: bytes, amount: int) -> int:
+        """Atomically add `amount` to an 8-byte big-endian signed counter; returns the new value."""
+        self._check_open()
+        self._check_row(row)
+        self._store(family)
+        self._wait_if_busy()
+        lock = self._row_locks[hash(row) % _ROW_LOCK_STRIPES]
+        with lock:
+            cells = self._get_cells(Get(row, ((family, qualifier),)), count=False)
+            cur, ts = 0, self.config.now_ms()
+            if cells:
+                if len(cells[0].value) != 8:
+                    raise InvalidArgumentError(
+                        f"{row!r} {family!r}:{qualifier!r} holds {len(cells[0].value)} bytes, "
+                        "not an 8-byte counter")
+                cur = int.from_bytes(cells[0].value, "big", signed=True)
+                ts = max(ts, cells[0].timestamp)  # the new version must be the newest
+            new = cur + amount
+            if not -(1 << 63) <= new < (1 << 63):
+                raise InvalidArgumentError(f"counter overflow: {cur} + {amount}")
+            self._apply_locked([Mutation(row).put(family, qualifier,
+                                                  new.to_bytes(8, "big", signed=True), ts)])
+        self._after_write()
+        return new
+
+    def check_and_mutate(self, row: bytes, family: bytes, qualifier: bytes,
+                         expected: bytes | None, m: Mutation) -> bool:
+        """Apply `m` iff the column's latest value equals `expected` (None = column absent)."""
+        self._check_open()
+        self._check_row(row)
+        self._store(family)
+        if m.row != row:
+            raise InvalidArgumentError(f"mutation row {m.row!r} differs from checked row {row!r}")
+        self._wait_if_busy()
+        with self._row_locks[hash(row) % _ROW_LOCK_STRIPES]:
+            cells = self._get_cells(Get(row, ((family, qualifier),)), count=False)
+            ok = (not cells) if expected is None else (bool(cells) and cells[0].value == expected)
+            if ok and m.cells:
+                self._apply_locked([m])
+        if ok:
+            self._after_write()
+        return ok
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def _plan(self, columns, time_range, max_versions: int) -> list[tuple[Store, ReadParams]]:
+        if not columns:
+            wanted = {f: None for f in self._family_order}
+        else:
+            wanted = {}
+            for fam, qual in columns:
+                self._store(fam)
+                if qual is None or wanted.get(fam, ()) is None:
+                    wanted[fam] = None
+                else:
+                    wanted.setdefault(fam, set()).add(qual)
+        now = self.config.now_ms()
+        lo, hi = time_range
+        plans = []
+        for fam in sorted(wanted):
+            store = self.stores[fam]
+            fd = store.family
+            quals = wanted[fam]
+            plans.append((store, ReadParams(
+                fam, frozenset(quals) if quals is not None else None, lo, hi,
+                max(1, min(max_versions, fd.max_versions)), fd.max_versions,
+                now - fd.ttl * 1000 if fd.ttl else -1, fd.min_versions)))
+        return plans
+
+    @staticmethod
+    def _skip_before(p: ReadParams) -> int:
+        """Files whose newest cell is older than this cannot change what the query sees."""
+        return max(p.min_ts, p.ttl_cutoff if not p.min_versions else 0)
+
+    def get(self, g: Get) -> list[Cell]:
+        self._check_open()
+        self._check_row(g.row)
+        return self._get_cells(g)
+
+    def _get_cells(self, g: Get, count: bool = True) -> list[Cell]:
+        if count:
+            self.read_requests += 1
+        rp = self._mvcc.read_point
+        out: list = []
+        for store, p in self._plan(g.columns, g.time_range, g.max_versions):
+            view = store.acquire()
+            try:
+                items = view.row_items(g.row, rp, self._skip_before(p))
+            finally:
+                view.release()
+            if items:
+                for _, cells in visible_rows(items, p):
+                    out.extend(cells)
+        return out
+
+    def scanner(self, s: Scan) -> RegionScanner:
+        """Rows of the scan within this region, newest data as of now (MVCC read point)."""
+        self._check_open()
+        self.read_requests += 1
+        plans = self._plan(s.columns, s.time_range, s.max_versions)
+        rp = self._mvcc.read_point
+        views = [store.acquire() for store, _ in plans]
+        try:
+            if s.reversed:
+                upper = s.start_row + b"\x00" if s.start_row else None
+                end = self.info.end_key
+                if end and (upper is None or upper > end):
+                    upper = end
+                rows = self._reversed_rows(views, plans, upper, s.stop_row, rp)
+            else:
+                start = max(s.start_row, self.info.start_key)
+                stop = s.stop_row
+                end = self.info.end_key
+                if end and (not stop or stop > end):
+                    stop = end
+                streams = [visible_rows(v.iter_from(start, stop, rp, self._skip_before(p)), p,
+                                        stop or None)
+                           for v, (_, p) in zip(views, plans)]
+                rows = merge_family_rows(streams)
+        except BaseException:
+            for v in views:
+                v.release()
+            raise
+        return RegionScanner(rows, views, limit=s.limit, batch=s.batch)
+
+    def _reversed_rows(self, views, plans, upper, stop_row: bytes, rp: int):
+        start_key = self.info.start_key
+        while True:
+            best = None
+            for v in views:
+                r = v.last_row_before(upper)
+                if r is not None and (best is None or r > best):
+                    best = r
+            if best is None or (stop_row and best <= stop_row) or best < start_key:
+                return
+            cells: list = []
+            for v, (_, p) in zip(views, plans):
+                items = v.row_items(best, rp, self._skip_before(p))
+                if items:
+                    for _, cs in visible_rows(items, p):
+                        cells.extend(cs)
+            if cells:
+                yield best, cells
+            upper = best
+
+    # --- flush and compaction ---------------------------------------------------------------
+
+    def _submit(self, fn) -> None:
+        try:
+            self.background.submit(fn)
+        except RuntimeError:  # executor shut down (process exiting)
+            log.warning("region %s: background executor refused work", self.name)
+
+    def _request_flush(self) -> None:
+        with self._state_lock:
+            if self._flush_queued or self._closing:
+                return
+            self._flush_queued = True
+        self._submit(self._background_flush)
+
+    def _background_flush(self) -> None:
+        with self._state_lock:
+            self._flush_queued = False
+            if self._closing:
+                return
+        try:
+            self.flush()
+        except Exception:
+            log.exception("background flush of region %s failed", self.name)
+
+    def _request_compaction(self) -> None:
+        with self._state_lock:
+            if self._compaction_queued or self._closing:
+                return
+            self._compaction_queued = True
+        self._submit(self._background_compaction)
+
+    def _background_compaction(self) -> None:
+        with self._state_lock:
+            self._compaction_queued = False
+            if self._closing:
+                return
+        try:
+            self.compact(major=False)
+        except Exception:
+            log.exception("background compaction of region %s failed", self.name)
+
+    def _notify_progress(self) -> None:
+        with self._progress:
+            self._progress.notify_all()
+
+    def flush(self) -> bool:
+        """Write every memstore out as a new HFile. Returns False if there was nothing."""
+        with self._flush_lock:
+            if self._closed:
+                return False
+            self._updates.acquire_exclusive()
+            try:
+                seqid = self._mvcc.last_assigned()  # every write <= seqid is fully applied
+                snaps = []
+                for store in self.stores.values():
+                    seg = store.memstore.snapshot()
+                    if seg is not None:
+                        if seg.flush_seqid is None:
+                            seg.flush_seqid = seqid
+                        snaps.append((store, seg))
+            finally:
+                self._updates.release_exclusive()
+            if not snaps:
+                return False
+            for store, seg in snaps:
+                store.flush_snapshot(seg, seg.flush_seqid)
+            self.flushes += 1
+            if self.wal is not None:
+                self.wal.mark_flushed(self.name, min(seg.flush_seqid for _, seg in snaps))
+        self._notify_progress()
+        if any(s.file_count() >= self.config.compaction_min_files or s.has_references()
+               for s in self.stores.values()):
+            self._request_compaction()
+        return True
+
+    def compact(self, major: bool = False) -> None:
+        """Minor: compact stores that have enough files (and rewrite references). Major:
+        rewrite every store into one file, dropping deleted, expired and surplus cells."""
+        if major:
+            self.flush()
+        with self._compaction_lock:
+            if self._closed:
+                return
+            for store in self.stores.values():
+                files = store.take_for_compaction(major)
+                if files:
+                    compact_store(store, files, major, self.config.now_ms())
+                    self.compactions += 1
+        self._notify_progress()
+
+    # --- sizes and split --------------------------------------------------------------------
+
+    def memstore_size(self) -> int:
+        return sum(s.memstore.size() for s in self.stores.values())
+
+    def store_size(self) -> int:
+        return sum(s.size_bytes() for s in self.stores.values())
+
+    def store_file_count(self) -> int:
+        return sum(s.file_count() for s in self.stores.values())
+
+    def has_references(self) -> bool:
+        return any(s.has_references() for s in self.stores.values())
+
+    def needs_split(self) -> bool:
+        return self.store_size() >= self.config.split_size and self.mid_key() is not None
+
+    def mid_key(self) -> bytes | None:
+        """A row strictly inside the region to split at, or None (too small, or references
+        not yet compacted away)."""
+        if self.has_references():
+            return None
+        stores = [s for s in self.stores.values() if s.file_count()]
+        if not stores:
+            return None
+        mid = max(stores, key=Store.size_bytes).mid_row()
+        if mid is None or mid <= self.info.start_key or (self.info.end_key and
+                                                          mid >= self.info.end_key):
+            return None
+        return mid
+
+    def split(self, split_key: bytes | None = None) -> tuple[RegionInfo, RegionInfo]:
+        """Flush, close this region and create both daughters (reference files). The caller
+        opens the daughters and later deletes the parent (region_split.delete_parent_if_unreferenced)."""
+        from storage.region_split import write_daughters
+
+        self._check_open()
+        key = split_key if split_key is not None else self.mid_key()
+        if key is None:
+            raise InvalidArgumentError(f"region {self.name} has no split point")
+        if key <= self.info.start_key or (self.info.end_key and key >= self.info.end_key):
+            raise InvalidArgumentError(f"split key {key!r} is not inside region {self.name}")
+        if self.has_references():
+            raise InvalidArgumentError(
+                f"region {self.name} still has reference files; compact it before splitting")
+        self.close(flush=True)
+        return write_daughters(self.rootdir, self.info, self.table, key, self.config.now_ms())
+
+    @staticmethod
+    def merge(rootdir: str, a: RegionInfo, b: RegionInfo, table: TableDescriptor,
+              now_ms: int | None = None) -> RegionInfo:
+        """Create the region covering two adjacent closed regions (reference files)."""
+        from storage.region_split import write_merged
+
+        return write_merged(rootdir, a, b, table,
+                            now_ms if now_ms is not None else int(time.time() * 1000))
+
+    # --- closing ----------------------------------------------------------------------------
+
+    def close(self, flush: bool = True) -> None:
+        """Stop serving: new calls raise NotServingRegionError; wait for in-flight background
+        work; flush (unless flush=False, e.g. an aborting server); release files."""
+        with self._state_lock:
+            if self._closing:
+                return
+            self._closing = True
+        with self._compaction_lock:
+            pass  # waits for a running compaction
+        if flush:
+            self.flush()
+        with self._flush_lock, self._compaction_lock:
+            with self._state_lock:
+                self._closed = True
+            for s in self.stores.values():
+                s.close()
+        if flush and self.wal is not None:
+            self.wal.forget_region(self.name)
+        self._notify_progress()
+
+    def __repr__(self) -> str:
+        return f"Region({self.name})"

@@ -1,0 +1,266 @@
+"""Region split and merge through reference files (see docs/storage.md, "Split and merge").
+
+A split does not copy data. Each daughter's store gets one *reference file* per parent store
+file: a small checksummed file naming the parent's HFile and the half of it the daughter owns
+(bottom = rows < split key, top = rows >= split key). Daughters read through references
+(`HalfReader` clamps the parent file to its row range) until a compaction rewrites them into
+plain HFiles; a store with references always compacts all of its files at once, and a region
+with references is not split again (HBase's rule). The parent's directory is deleted (by
+`delete_parent_if_unreferenced`, the janitor step) once no daughter references it.
+
+Merging two adjacent closed regions is the reverse: the merged region gets references to every
+store file of both parents, each clamped to its parent's range. A reference to a reference is
+resolved to the underlying HFile with the intersected range, so chains never form.
+
+Reference file layout (all integers big-endian)::
+
+    0        4          5              9            13
+    +--------+----------+--------------+------------+------------------+
+    | "MHRF" | version  | body_len u32 | crc32 u32  | body (JSON utf-8)|
+    +--------+----------+--------------+------------+------------------+
+    body: {"target": HFile path relative to the root dir, "half": "bottom"|"top"|"range",
+           "lo": hex row or null (inclusive), "hi": hex row or null (exclusive),
+           "parent": parent region name}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import zlib
+from dataclasses import dataclass
+
+from minihbase.errors import CorruptionError, InvalidArgumentError
+from storage import layout
+from storage.hfile import HFileReader
+from storage.schema import RegionInfo, TableDescriptor
+
+REF_MAGIC = b"MHRF"  # written to disk: never change
+REF_VERSION = 1
+_REF_HEADER = struct.Struct(">4sBII")
+
+
+@dataclass(frozen=True)
+class Reference:
+    target: str  # relative to the root dir
+    half: str
+    lo: bytes | None
+    hi: bytes | None
+    parent: str
+
+    def size_estimate(self, info) -> int:
+        return info.file_size // 2 if self.half in ("top", "bottom") else info.file_size
+
+    def encode(self) -> bytes:
+        body = json.dumps({
+            "target": self.target, "half": self.half, "parent": self.parent,
+            "lo": self.lo.hex() if self.lo is not None else None,
+            "hi": self.hi.hex() if self.hi is not None else None,
+        }, sort_keys=True).encode()
+        return _REF_HEADER.pack(REF_MAGIC, REF_VERSION, len(body), zlib.crc32(body)) + body
+
+    @classmethod
+    def decode(cls, data: bytes, path: str) -> "Reference":
+        if len(data) < _REF_HEADER.size:
+            raise CorruptionError(f"reference file {path} is truncated")
+        magic, version, n, crc = _REF_HEADER.unpack_from(data)
+        body = data[_REF_HEADER.size:]
+        if magic != REF_MAGIC or version != REF_VERSION or len(body) != n or zlib.crc32(body) != crc:
+            raise CorruptionError(f"reference file {path} failed its checksum or magic")
+        d = json.loads(body)
+        return cls(d["target"], d["half"], _unhex(d["lo"]), _unhex(d["hi"]), d["parent"])
+
+
+def _unhex(s):
+    return bytes.fromhex(s) if s is not None else None
+
+
+def _max_lo(a, b):
+    if a is None:
+        return b
+    return a if b is None or a >= b else b
+
+
+def _min_hi(a, b):
+    if a is None:
+        return b
+    return a if b is None or a <= b else b
+
+
+class HalfReader:
+    """An HFileReader clamped to rows [lo, hi): the read side of a reference file."""
+
+    def __init__(self, reader: HFileReader, lo: bytes | None, hi: bytes | None):
+        self._r = reader
+        self.info = reader.info
+        self.lo, self.hi = lo, hi
+
+    def _inside(self, row: bytes) -> bool:
+        return (self.lo is None or row >= self.lo) and (self.hi is None or row < self.hi)
+
+    def might_contain_row(self, row: bytes) -> bool:
+        return self._inside(row) and self._r.might_contain_row(row)
+
+    def might_contain_column(self, row: bytes, qualifier: bytes) -> bool:
+        return self._inside(row) and self._r.might_contain_column(row, qualifier)
+
+    def row_cells(self, row: bytes) -> list:
+        return self._r.row_cells(row) if self._inside(row) else []
+
+    def iter_from(self, key: tuple | None = None, **kw):
+        lo, hi = self.lo, self.hi
+        if lo is not None and (key is None or key < (lo,)):
+            key = (lo,)
+        it = self._r.iter_from(key, **kw)
+        if hi is None:
+            yield from it
+            return
+        for kv in it:
+            if kv[0][0] >= hi:
+                return
+            yield kv
+
+    def last_row_before(self, row: bytes | None) -> bytes | None:
+        if self.hi is not None and (row is None or row > self.hi):
+            row = self.hi
+        r = self._r.last_row_before(row)
+        if r is None or (self.lo is not None and r < self.lo):
+            return None
+        return r
+
+    def mid_row(self) -> bytes | None:
+        return None  # a region with references is not split again until compacted
+
+    def close(self) -> None:
+        self._r.close()
+
+
+def read_reference(path: str) -> Reference:
+    with open(path, "rb") as f:
+        return Reference.decode(f.read(), path)
+
+
+def open_reference(rootdir: str, path: str, file_id: int, block_cache=None):
+    from storage.store import StoreFile
+
+    ref = read_reference(path)
+    target = os.path.join(rootdir, ref.target)
+    reader = HalfReader(HFileReader(target, block_cache=block_cache), ref.lo, ref.hi)
+    return StoreFile(path, file_id, reader, lo=ref.lo, hi=ref.hi, reference=ref)
+
+
+def _family_file_refs(rootdir: str, region_path: str, family: bytes, lo, hi, half, parent):
+    """References covering [lo, hi) of every store file in one family dir of a closed region."""
+    fdir = layout.family_dir(region_path, family)
+    if not os.path.isdir(fdir):
+        return []
+    refs = []
+    for name in sorted(os.listdir(fdir)):
+        path = os.path.join(fdir, name)
+        stem, ext = os.path.splitext(name)
+        if not stem.isdigit():
+            continue
+        if ext == layout.HFILE_SUFFIX:
+            target, flo, fhi = os.path.relpath(path, rootdir), None, None
+        elif ext == layout.REFERENCE_SUFFIX:
+            r = read_reference(path)
+            target, flo, fhi = r.target, r.lo, r.hi
+        else:
+            continue
+        rlo, rhi = _max_lo(flo, lo), _min_hi(fhi, hi)
+        if rlo is not None and rhi is not None and rlo >= rhi:
+            continue  # this file holds nothing of the wanted range
+        refs.append(Reference(target, half, rlo, rhi, parent))
+    return refs
+
+
+def _write_region_dir(rootdir: str, info: RegionInfo, table: TableDescriptor, refs_by_family):
+    """Build the region dir beside its final place, then rename it in (all or nothing)."""
+    from storage.region import write_region_info
+
+    final = layout.region_dir(rootdir, info)
+    if os.path.exists(final):
+        raise InvalidArgumentError(f"region directory {final} already exists")
+    tmp = final + ".creating"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    write_region_info(layout.region_info_path(tmp), info)
+    for fam in table.family_names():
+        fdir = layout.family_dir(tmp, fam)
+        os.makedirs(fdir)
+        for i, ref in enumerate(refs_by_family.get(fam, ()), start=1):
+            layout.atomic_write(os.path.join(fdir, layout.reference_name(i)), ref.encode())
+        layout.fsync_dir(fdir)
+    layout.fsync_dir(tmp)
+    os.rename(tmp, final)
+    layout.fsync_dir(os.path.dirname(final))
+
+
+def write_daughters(rootdir: str, parent: RegionInfo, table: TableDescriptor, split_key: bytes,
+                    now_ms: int) -> tuple[RegionInfo, RegionInfo]:
+    """Create both daughters' directories of a closed, flushed parent."""
+    if not (split_key > parent.start_key and (not parent.end_key or split_key < parent.end_key)):
+        raise InvalidArgumentError(f"split key {split_key!r} is not inside region {parent.name}")
+    rid = max(now_ms, parent.region_id + 1)
+    a = RegionInfo(parent.table, parent.start_key, split_key, rid)
+    b = RegionInfo(parent.table, split_key, parent.end_key, rid)
+    ppath = layout.region_dir(rootdir, parent)
+    for d, lo, hi, half in ((a, None, split_key, "bottom"), (b, split_key, None, "top")):
+        refs = {fam: _family_file_refs(rootdir, ppath, fam, lo, hi, half, parent.name)
+                for fam in table.family_names()}
+        _write_region_dir(rootdir, d, table, refs)
+    return a, b
+
+
+def write_merged(rootdir: str, a: RegionInfo, b: RegionInfo, table: TableDescriptor,
+                 now_ms: int) -> RegionInfo:
+    """Create the merged region's directory from two adjacent closed regions."""
+    if a.start_key > b.start_key:
+        a, b = b, a
+    if a.table != b.table or a.end_key != b.start_key or not a.end_key:
+        raise InvalidArgumentError(f"regions {a.name} and {b.name} are not adjacent")
+    merged = RegionInfo(a.table, a.start_key, b.end_key,
+                        max(now_ms, a.region_id + 1, b.region_id + 1))
+    refs: dict = {}
+    for p in (a, b):
+        ppath = layout.region_dir(rootdir, p)
+        for fam in table.family_names():
+            refs.setdefault(fam, []).extend(_family_file_refs(
+                rootdir, ppath, fam, p.start_key or None, p.end_key or None, "range", p.name))
+    _write_region_dir(rootdir, merged, table, refs)
+    return merged
+
+
+def references_to(rootdir: str, parent: RegionInfo, children: list[RegionInfo]) -> int:
+    """How many reference files of `children` still point into `parent`'s directory."""
+    prefix = os.path.relpath(layout.region_dir(rootdir, parent), rootdir) + os.sep
+    n = 0
+    for child in children:
+        cpath = layout.region_dir(rootdir, child)
+        if not os.path.isdir(cpath):
+            continue
+        for fam in os.listdir(cpath):
+            fdir = os.path.join(cpath, fam)
+            if not os.path.isdir(fdir):
+                continue
+            for name in os.listdir(fdir):
+                if name.endswith(layout.REFERENCE_SUFFIX) and name[:-4].isdigit():
+                    if read_reference(os.path.join(fdir, name)).target.startswith(prefix):
+                        n += 1
+    return n
+
+
+def delete_parent_if_unreferenced(rootdir: str, parent: RegionInfo,
+                                  children: list[RegionInfo]) -> bool:
+    """The janitor step after a split or merge: delete the parent's directory once no child
+    reads through a reference into it. Returns True if it was deleted (or already gone)."""
+    path = layout.region_dir(rootdir, parent)
+    if not os.path.exists(path):
+        return True
+    if references_to(rootdir, parent, children):
+        return False
+    shutil.rmtree(path)
+    layout.fsync_dir(os.path.dirname(path))
+    return True

@@ -1,0 +1,199 @@
+"""The merging read path: which stored cells a reader sees (see docs/storage.md, "Reads").
+
+Input is one store's (key, value) stream in HBase order, with equal keys from several sources
+ordered newest source first (the first one wins). Per row and column, in this order:
+  1. delete markers mask puts: DeleteFamily <= ts (all columns), DeleteFamilyVersion == ts (all
+     columns), DeleteColumn <= ts, Delete == ts. Family markers sort at the empty qualifier, so
+     they are always met before any put they can mask.
+  2. a column keeps the family's max_versions newest surviving puts; older ones are invisible
+     whatever the query's time range (minihbase choice: retention first, then the query filters;
+     HBase counts versions inside the time range and may show a surplus version until the next
+     major compaction).
+  3. TTL: a put older than now - ttl is invisible (unless within the family's min_versions).
+  4. the query's columns, time range [min, max) and max_versions (<= the family's).
+
+RegionScanner pages the rows of a region: `next(max_rows, max_cells)`; Scan.batch splits wide
+rows into several results; Scan.limit caps complete rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from heapq import merge
+from operator import itemgetter
+
+from storage.cell import Cell
+
+_row_of = itemgetter(0)
+
+
+@dataclass
+class ReadParams:
+    family: bytes
+    qualifiers: frozenset | None  # None = every column of the family
+    min_ts: int
+    max_ts: int  # exclusive
+    max_versions: int  # already capped by the family's
+    family_max_versions: int
+    ttl_cutoff: int  # puts with ts < cutoff are expired; -1 = no TTL
+    min_versions: int = 0
+
+
+def visible_rows(items, p: ReadParams, stop_row: bytes | None = None):
+    """Yield (row, [Cell]) for each row with at least one visible cell, until stop_row."""
+    family = p.family
+    fam_max, qmax = p.family_max_versions, p.max_versions
+    lo, hi, cutoff, keep = p.min_ts, p.max_ts, p.ttl_cutoff, p.min_versions
+    quals = p.qualifiers
+    row = None
+    out: list = []
+    prev = None
+    fam_del = -1
+    fam_vers = col = col_vers = None
+    col_del = count = qcount = 0
+    for key, value in items:
+        r, q, nts, nt = key
+        if r != row:
+            if out:
+                yield row, out
+                out = []
+            if stop_row is not None and r >= stop_row:
+                return
+            row = r
+            fam_del = -1
+            fam_vers = col = None
+        elif key == prev:
+            continue  # the same cell from an older source
+        prev = key
+        ts = -nts
+        if nt != -4:  # a delete marker
+            if nt == -14:
+                if ts > fam_del:
+                    fam_del = ts
+            elif nt == -10:
+                if fam_vers is None:
+                    fam_vers = set()
+                fam_vers.add(ts)
+            else:
+                if q != col:
+                    col, col_del, col_vers, count, qcount = q, -1, None, 0, 0
+                if nt == -12:
+                    if ts > col_del:
+                        col_del = ts
+                else:
+                    if col_vers is None:
+                        col_vers = set()
+                    col_vers.add(ts)
+            continue
+        if q != col:
+            col, col_del, col_vers, count, qcount = q, -1, None, 0, 0
+        if ts <= fam_del or ts <= col_del:
+            continue
+        if (col_vers is not None and ts in col_vers) or (fam_vers is not None and ts in fam_vers):
+            continue
+        count += 1
+        if count > fam_max or (ts < cutoff and count > keep):
+            continue
+        if quals is not None and q not in quals:
+            continue
+        if ts < lo or ts >= hi:
+            continue
+        qcount += 1
+        if qcount > qmax:
+            continue
+        out.append(Cell(r, family, q, ts, 4, value))
+    if out:
+        yield row, out
+
+
+class RegionScanner:
+    """Pages over a region's rows. Holds store views (pinned files) until exhausted/closed.
+
+    `rows` is an iterator of (row, [Cell]) in scan order, already merged across families."""
+
+    def __init__(self, rows, views, *, limit: int = 0, batch: int = 0, on_close=None):
+        self._rows = rows
+        self._views = views
+        self._limit = limit  # complete rows still allowed; 0 = unbounded
+        self._rows_done = 0
+        self._batch = batch
+        self._pending: list | None = None  # remaining cells of a row split across calls
+        self._on_close = on_close
+        self.closed = False
+
+    def __iter__(self):
+        while True:
+            page = self.next(1000)
+            if not page:
+                return
+            yield from page
+
+    def next(self, max_rows: int = 100, max_cells: int = 0) -> list[list[Cell]]:
+        """Up to max_rows results; stops once max_cells cells are returned (0 = no cap),
+        splitting a row if needed. [] means the scan is done."""
+        if self.closed:
+            return []
+        out: list = []
+        cells_left = max_cells if max_cells > 0 else -1
+        batch = self._batch
+        while len(out) < max_rows and cells_left != 0:
+            cells = self._pending
+            self._pending = None
+            if cells is None:
+                if self._limit and self._rows_done >= self._limit:
+                    break
+                nxt = next(self._rows, None)
+                if nxt is None:
+                    break
+                cells = nxt[1]
+                self._rows_done += 1
+            take = len(cells)
+            if batch and take > batch:
+                take = batch
+            if cells_left > 0 and take > cells_left:
+                take = cells_left
+            if take < len(cells):
+                out.append(cells[:take])
+                self._pending = cells[take:]
+            else:
+                out.append(cells)
+            if cells_left > 0:
+                cells_left -= take
+        if not out:
+            self.close()
+        return out
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            for v in self._views:
+                v.release()
+            if self._on_close is not None:
+                self._on_close()
+
+    def __del__(self):  # a scanner dropped without close must not pin files forever
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def merge_family_rows(streams, reverse: bool = False):
+    """Merge per-family (row, cells) streams (listed in family order) into whole rows."""
+    if len(streams) == 1:
+        return streams[0]
+    return _group_rows(merge(*streams, key=_row_of, reverse=reverse))
+
+
+def _group_rows(merged):
+    row = None
+    cells: list = []
+    for r, cs in merged:
+        if r != row:
+            if cells:
+                yield row, cells
+            row, cells = r, list(cs)
+        else:
+            cells.extend(cs)
+    if cells:
+        yield row, cells

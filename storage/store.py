@@ -1,0 +1,343 @@
+"""Store: one column family of one region = a MemStore plus immutable store files (HFiles and
+reference files). See docs/storage.md, "Store" and "Consistent views".
+
+The file set is an immutable tuple, newest first (by max seqid, then file id), replaced as a
+whole under `self._lock` when a flush adds a file or a compaction swaps files. A reader takes a
+`StoreView` (memstore segments + file tuple) under the same lock, which pins (refcounts) its
+files: a file that a compaction removed is closed and unlinked only once no view uses it, so a
+scan in progress keeps a consistent view while files change underneath.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from heapq import merge
+from operator import itemgetter
+
+from storage import layout
+from storage.config import RegionConfig
+from storage.hfile import HFileReader, HFileWriter, is_temp_file
+from storage.memstore import MemStore, Segment
+from storage.schema import FamilyDescriptor
+
+log = logging.getLogger(__name__)
+_key0 = itemgetter(0)
+
+
+class StoreFile:
+    """One HFile, or one reference (half/range of another region's HFile), as the store sees it.
+
+    `lo`/`hi` bound the rows it may serve ([lo, hi), None = unbounded); for a plain HFile they
+    are None. Attributes other than `refcount`/`removed` are immutable."""
+
+    def __init__(self, path: str, file_id: int, reader, *, lo=None, hi=None, reference=None):
+        self.path = path
+        self.file_id = file_id
+        self.reader = reader  # HFileReader, or region_split.HalfReader for a reference
+        self.reference = reference  # region_split.Reference or None
+        info = reader.info
+        self.info = info
+        self.max_seqid = info.max_seqid
+        self.min_ts = info.min_timestamp
+        self.max_ts = info.max_timestamp
+        self.lo, self.hi = lo, hi
+        first = info.first_key[0] if info.first_key else None
+        last = info.last_key[0] if info.last_key else None
+        if first is not None and lo is not None and first < lo:
+            first = lo
+        self.first_row, self.last_row = first, last  # last may be >= hi for a reference
+        self.empty = first is None or (hi is not None and first >= hi) or (
+            lo is not None and last < lo)
+        self.size = info.file_size if reference is None else reference.size_estimate(info)
+        self.refcount = 0  # guarded by Store._lock
+        self.removed = False  # guarded by Store._lock: compacted away, delete at refcount 0
+
+    @property
+    def is_reference(self) -> bool:
+        return self.reference is not None
+
+    def may_have_row(self, row: bytes) -> bool:
+        if self.empty or row < self.first_row or row > self.last_row:
+            return False
+        return self.hi is None or row < self.hi
+
+    def overlaps(self, start: bytes, stop: bytes) -> bool:
+        """Rows [start, stop) (b"" stop = unbounded) may hit this file."""
+        if self.empty:
+            return False
+        if stop and self.first_row >= stop:
+            return False
+        return not start or self.last_row >= start
+
+    def sort_key(self):
+        return (self.max_seqid, self.file_id)
+
+
+class StoreView:
+    """A consistent read view of one store: memstore segments and pinned files, newest first."""
+
+    __slots__ = ("store", "segments", "files", "released")
+
+    def __init__(self, store: "Store", segments: list[Segment], files: tuple):
+        self.store = store
+        self.segments = segments
+        self.files = files
+        self.released = False
+
+    def row_items(self, row: bytes, read_point: int, min_ts: int = 0) -> list:
+        """Every (key, value) of one row, ascending, newest source first among equal keys."""
+        lists = []
+        for seg in self.segments:
+            if seg.cells:
+                items = seg.row_items(row, read_point)
+                if items:
+                    lists.append(items)
+        for f in self.files:
+            if f.max_ts < min_ts or not f.may_have_row(row):
+                continue
+            items = f.reader.row_cells(row)
+            if items:
+                lists.append(items)
+        if not lists:
+            return []
+        if len(lists) == 1:
+            return lists[0]
+        out = [kv for lst in lists for kv in lst]
+        out.sort(key=_key0)  # stable: equal keys keep newest-source-first order
+        return out
+
+    def iter_from(self, start: bytes, stop: bytes, read_point: int, min_ts: int = 0):
+        """(key, value) ascending from row `start` merged over every source (newest first on
+        equal keys); runs past `stop` (the caller stops)."""
+        start_key = (start,) if start else None
+        sources = [seg.iter_from(start_key, read_point) for seg in self.segments if seg.cells]
+        for f in self.files:
+            if f.max_ts >= min_ts and f.overlaps(start, stop):
+                sources.append(f.reader.iter_from(start_key))
+        if not sources:
+            return iter(())
+        if len(sources) == 1:
+            return sources[0]
+        return merge(*sources, key=_key0)
+
+    def last_row_before(self, row: bytes | None) -> bytes | None:
+        best = None
+        for src in self.segments:
+            r = src.last_row_before(row)
+            if r is not None and (best is None or r > best):
+                best = r
+        for f in self.files:
+            if f.empty:
+                continue
+            r = f.reader.last_row_before(row)
+            if r is not None and (best is None or r > best):
+                best = r
+        return best
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.store._release(self.files)
+
+
+class Store:
+    def __init__(self, region_path: str, rootdir: str, family: FamilyDescriptor,
+                 config: RegionConfig, block_cache=None):
+        self.family = family
+        self.name = family.name
+        self.rootdir = rootdir
+        self.dir = layout.family_dir(region_path, family.name)
+        self.config = config
+        self.block_cache = block_cache
+        self.memstore = MemStore()
+        self._lock = threading.Lock()
+        self._files: tuple[StoreFile, ...] = ()  # guarded by self._lock; newest first
+        self._compacting: set[StoreFile] = set()  # guarded by self._lock
+        self._next_file_id = 1  # guarded by self._lock
+        self.files_changed = threading.Condition(self._lock)  # notified when the set shrinks
+
+    # --- opening and closing ----------------------------------------------------------------
+
+    def open_files(self) -> None:
+        from storage.region_split import open_reference
+
+        from storage.compaction import recover_interrupted_compactions
+
+        os.makedirs(self.dir, exist_ok=True)
+        recover_interrupted_compactions(self.dir)
+        files = []
+        max_id = 0
+        for name in sorted(os.listdir(self.dir)):
+            path = os.path.join(self.dir, name)
+            if is_temp_file(name) or ".tmp." in name:
+                os.unlink(path)  # a crashed writer's leftover, never renamed into place
+                continue
+            stem, ext = os.path.splitext(name)
+            if not stem.isdigit():
+                continue
+            fid = int(stem)
+            max_id = max(max_id, fid)
+            if ext == layout.HFILE_SUFFIX:
+                files.append(StoreFile(path, fid, HFileReader(path, block_cache=self.block_cache)))
+            elif ext == layout.REFERENCE_SUFFIX:
+                files.append(open_reference(self.rootdir, path, fid, self.block_cache))
+        files.sort(key=StoreFile.sort_key, reverse=True)
+        with self._lock:
+            self._files = tuple(files)
+            self._next_file_id = max_id + 1
+
+    def close(self) -> None:
+        with self._lock:
+            files, self._files = self._files, ()
+        for f in files:
+            f.reader.close()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def acquire(self) -> StoreView:
+        segments = self.memstore.segments()
+        with self._lock:
+            files = self._files
+            for f in files:
+                f.refcount += 1
+        return StoreView(self, segments, files)
+
+    def _release(self, files) -> None:
+        doomed = []
+        with self._lock:
+            for f in files:
+                f.refcount -= 1
+                if f.refcount == 0 and f.removed:
+                    doomed.append(f)
+        for f in doomed:
+            self._close_file(f)
+
+    # --- sizes ----------------------------------------------------------------------------------
+
+    def files(self) -> tuple[StoreFile, ...]:
+        with self._lock:
+            return self._files
+
+    def file_count(self) -> int:
+        with self._lock:
+            return len(self._files)
+
+    def size_bytes(self) -> int:
+        with self._lock:
+            return sum(f.size for f in self._files)
+
+    def max_seqid(self) -> int:
+        with self._lock:
+            return max((f.max_seqid for f in self._files), default=0)
+
+    def has_references(self) -> bool:
+        with self._lock:
+            return any(f.is_reference for f in self._files)
+
+    def mid_row(self) -> bytes | None:
+        """Middle row of the largest file: where a split would cut."""
+        with self._lock:
+            files = [f for f in self._files if not f.empty]
+        if not files:
+            return None
+        f = max(files, key=lambda f: f.size)
+        if f.is_reference:
+            return f.reader.mid_row()
+        return f.reader.mid_row()
+
+    # --- writing files --------------------------------------------------------------------------
+
+    def _new_file_path(self) -> tuple[int, str]:
+        with self._lock:
+            fid = self._next_file_id
+            self._next_file_id += 1
+        return fid, os.path.join(self.dir, layout.hfile_name(fid))
+
+    def write_file(self, items, max_seqid: int) -> StoreFile:
+        """Write (key, value) pairs (ascending) to a new HFile and open it (not yet added)."""
+        fid, path = self._new_file_path()
+        fd = self.family
+        w = HFileWriter(path, family=fd.name, block_size=fd.block_size, bloom=fd.bloom,
+                        compression=fd.compression)
+        try:
+            append = w.append
+            for k, v in items:
+                append(k, v)
+            w.finish(max_seqid=max_seqid)
+        except BaseException:
+            w.abort()
+            raise
+        return StoreFile(path, fid, HFileReader(path, block_cache=self.block_cache))
+
+    def flush_snapshot(self, snapshot: Segment, max_seqid: int) -> StoreFile:
+        """Write a memstore snapshot out and swap it in: readers see either the snapshot or the
+        new file, never both missing (the memstore snapshot is cleared under the file lock)."""
+        sf = self.write_file(snapshot.flush_items(), max_seqid)
+        with self._lock:
+            self._files = tuple(sorted(self._files + (sf,), key=StoreFile.sort_key, reverse=True))
+            self.memstore.clear_snapshot()
+        return sf
+
+    # --- compaction -----------------------------------------------------------------------------
+
+    def take_for_compaction(self, major: bool) -> list[StoreFile] | None:
+        """Choose and reserve files to compact (oldest first), or None."""
+        from storage.compaction import select_minor
+
+        with self._lock:
+            if self._compacting:
+                return None
+            files = list(reversed(self._files))  # oldest first
+            if major or any(f.is_reference for f in files):
+                chosen = files if files else None  # references are always rewritten at once
+            else:
+                chosen = select_minor(files, self.config)
+            if not chosen or (len(chosen) < 2 and not major and
+                              not any(f.is_reference for f in chosen)):
+                return None
+            self._compacting.update(chosen)
+            return chosen
+
+    def untake(self, files) -> None:
+        with self._lock:
+            self._compacting.difference_update(files)
+            self.files_changed.notify_all()
+
+    def replace_files(self, old: list[StoreFile], new: StoreFile | None) -> None:
+        """Swap compacted files for their output atomically. The inputs are unlinked at once (an
+        open reader keeps an unlinked file readable on POSIX) and closed once no view uses them."""
+        from storage.compaction import write_manifest, remove_manifest
+
+        manifest = write_manifest(self.dir, new.file_id if new else 0, [f.path for f in old])
+        doomed = []
+        with self._lock:
+            gone = set(old)
+            files = [f for f in self._files if f not in gone]
+            if new is not None:
+                files.append(new)
+            self._files = tuple(sorted(files, key=StoreFile.sort_key, reverse=True))
+            self._compacting.difference_update(old)
+            for f in old:
+                f.removed = True
+                if f.refcount == 0:
+                    doomed.append(f)
+            self.files_changed.notify_all()
+        for f in old:
+            try:
+                os.unlink(f.path)
+            except FileNotFoundError:
+                pass
+        layout.fsync_dir(self.dir)
+        remove_manifest(manifest)
+        for f in doomed:
+            self._close_file(f)
+
+    def _close_file(self, f: StoreFile) -> None:
+        try:
+            if f.reference is None:
+                f.reader.evict_cached_blocks()
+            f.reader.close()
+        except Exception:
+            log.exception("could not close compacted store file %s", f.path)
