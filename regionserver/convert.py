@@ -1,0 +1,139 @@
+"""Protobuf <-> storage value conversion for the region server (see docs/rpc.md).
+
+Every data call crosses here twice, so these functions are written for the hot path: no
+intermediate copies, no per-cell validation beyond what the contract requires (the row key and
+value limits and the family check are done once per row / per cell with plain comparisons), and
+protobuf messages are built with keyword constructors (one C call each under upb).
+"""
+
+from __future__ import annotations
+
+from protos import minihbase_pb2 as pb
+from minihbase.errors import InvalidArgumentError, NoSuchColumnFamilyError
+from storage.cell import LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell
+from storage.query import Get, Mutation, Scan
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+
+_PbCell = pb.Cell
+_PbResult = pb.Result
+
+
+# --- schema and region values ----------------------------------------------------------------
+
+def region_info_from_pb(m: pb.RegionInfo) -> RegionInfo:
+    if not m.table:
+        raise InvalidArgumentError("RegionInfo has no table name")
+    return RegionInfo(m.table, bytes(m.start_key), bytes(m.end_key), int(m.region_id))
+
+
+def region_info_to_pb(info: RegionInfo) -> pb.RegionInfo:
+    return pb.RegionInfo(table=info.table, start_key=info.start_key, end_key=info.end_key,
+                         region_id=info.region_id, name=info.name)
+
+
+def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
+    return FamilyDescriptor(
+        name=f.name.encode(),
+        max_versions=f.max_versions or 1,
+        min_versions=f.min_versions,
+        ttl=f.ttl_seconds or None,
+        bloom=f.bloom or "ROW",
+        compression=f.compression or "NONE",
+        block_size=f.block_size or 65536,
+    )
+
+
+def table_from_pb(t: pb.TableSchema) -> TableDescriptor:
+    return TableDescriptor(t.name, tuple(family_from_pb(f) for f in t.families))
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+def check_row(row: bytes) -> None:
+    """The row-key limits of the contract, with the exact messages clients see."""
+    n = len(row)
+    if n == 0:
+        raise InvalidArgumentError("row key must not be empty")
+    if n > MAX_ROW_LENGTH:
+        raise InvalidArgumentError(
+            f"row key is {n} bytes, over the limit of {MAX_ROW_LENGTH} bytes")
+
+
+def _time_range(msg, has: bool) -> tuple[int, int]:
+    if not has:
+        return (0, LATEST_TIMESTAMP)
+    return (msg.min, msg.max or LATEST_TIMESTAMP)
+
+
+def columns_from_pb(columns, families: frozenset) -> tuple:
+    out = []
+    for c in columns:
+        fam = c.family
+        if fam not in families:
+            raise no_such_family(fam, None)
+        out.append((fam, None) if c.whole_family else (fam, c.qualifier))
+    return tuple(out)
+
+
+def no_such_family(family: bytes, table: TableDescriptor | None) -> NoSuchColumnFamilyError:
+    where = f" in table {table.name!r}" if table is not None else ""
+    return NoSuchColumnFamilyError(
+        f"column family {family.decode(errors='replace')!r} does not exist{where}")
+
+
+def get_from_pb(req: pb.GetRequest, families: frozenset) -> Get:
+    row = req.row
+    check_row(row)
+    return Get(row, columns_from_pb(req.columns, families) if req.columns else (),
+               _time_range(req.time_range, req.HasField("time_range")),
+               req.max_versions or 1)
+
+
+def scan_from_pb(spec: pb.ScanSpec, families: frozenset) -> Scan:
+    return Scan(
+        start_row=spec.start_row,
+        stop_row=spec.stop_row,
+        reversed=spec.reversed,
+        columns=columns_from_pb(spec.columns, families) if spec.columns else (),
+        time_range=_time_range(spec.time_range, spec.HasField("time_range")),
+        max_versions=spec.max_versions or 1,
+        limit=max(spec.limit, 0),
+        batch=max(spec.batch, 0),
+    )
+
+
+def mutation_from_pb(rm: pb.RowMutation, table: TableDescriptor, families: frozenset,
+                     max_value_bytes: int) -> Mutation:
+    """One row's edits. Every cell takes the mutation's row (a cell naming another row is an
+    error: a RowMutation is one row, applied atomically)."""
+    row = rm.row
+    check_row(row)
+    cells = []
+    append = cells.append
+    for c in rm.cells:
+        fam = c.family
+        if fam not in families:
+            raise no_such_family(fam, table)
+        value = c.value
+        if len(value) > max_value_bytes:
+            raise InvalidArgumentError(
+                f"value of {fam.decode(errors='replace')}:{c.qualifier.decode(errors='replace')}"
+                f" is {len(value)} bytes, over the limit of {max_value_bytes} bytes")
+        crow = c.row
+        if crow and crow != row:
+            raise InvalidArgumentError("a RowMutation's cells must all be of its own row")
+        append(Cell(row, fam, c.qualifier, c.timestamp, c.type or 4, value))
+    if not cells:
+        raise InvalidArgumentError("a mutation needs at least one cell")
+    return Mutation(row, cells)
+
+
+# --- responses --------------------------------------------------------------------------------
+
+def cells_to_pb(cells) -> list:
+    return [_PbCell(row=c.row, family=c.family, qualifier=c.qualifier, timestamp=c.timestamp,
+                    type=c.type, value=c.value) for c in cells]
+
+
+def result_to_pb(cells, partial: bool = False) -> pb.Result:
+    return _PbResult(cells=cells_to_pb(cells), partial=partial)

@@ -1,0 +1,233 @@
+"""The region server's gRPC service: data calls and the master's region commands.
+
+Contract (see docs/rpc.md): every call names its region by RegionInfo.name; a region this
+server does not serve is NotServingRegionError. Errors leave through protos.status.abort_with
+(status code + class name), never as a traceback. A ServerAbortedError (the WAL was fenced or
+failed, or the ZooKeeper session expired) makes the whole server abort: from then on every data
+call fails with ServerAbortedError and nothing more is acknowledged.
+
+Hot path: one attribute check (aborted?), one dict lookup (OnlineRegions.get_with_families),
+the protobuf -> storage conversion, the region call, the storage -> protobuf conversion. Nothing
+is logged per call.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from minihbase.errors import (HBaseError, InvalidArgumentError, ServerAbortedError)
+from protos import minihbase_pb2 as pb
+from protos import minihbase_pb2_grpc as pb_grpc
+from protos.status import abort_with
+from regionserver.convert import (cells_to_pb, check_row, get_from_pb, mutation_from_pb,
+                                  no_such_family, region_info_from_pb, region_info_to_pb,
+                                  result_to_pb, scan_from_pb, table_from_pb)
+
+log = logging.getLogger(__name__)
+
+_PbResult = pb.Result
+_EMPTY = pb.Empty()
+
+
+class RegionServerService(pb_grpc.RegionServerServicer):
+    """Binds the RPCs to a RegionServer (regionserver.server), which owns online regions,
+    scanners, the abort state and the stop/abort procedures."""
+
+    def __init__(self, server):
+        self._server = server
+        self._online = server.online
+        self._scanners = server.scanners
+        self._max_value_bytes = server.config.max_value_bytes
+        self.requests = 0  # calls served (approximate under concurrency; for load reports)
+
+    # --- plumbing ----------------------------------------------------------------------------
+    def _check_alive(self) -> None:
+        reason = self._server.abort_reason
+        if reason is not None:
+            raise ServerAbortedError(f"region server {self._server.name} aborted: {reason}")
+
+    def _fail(self, context, exc: BaseException):
+        """End the call with `exc`; a WAL fence/failure aborts the whole server first."""
+        if isinstance(exc, ServerAbortedError):
+            self._server.abort(str(exc))
+            if self._server.abort_reason and not str(exc).startswith("region server"):
+                exc = ServerAbortedError(
+                    f"region server {self._server.name} aborted: {exc}")
+        elif not isinstance(exc, HBaseError):
+            log.exception("internal error serving a call")
+        abort_with(context, exc)
+
+    # --- data calls --------------------------------------------------------------------------
+    def Get(self, request, context):
+        self.requests += 1
+        try:
+            self._check_alive()
+            region, families = self._online.get_with_families(request.region)
+            cells = region.get(get_from_pb(request, families))
+            return pb.GetResponse(result=_PbResult(cells=cells_to_pb(cells)))
+        except Exception as e:
+            self._fail(context, e)
+
+    def Multi(self, request, context):
+        self.requests += 1
+        try:
+            self._check_alive()
+            online, maxv = self._online, self._max_value_bytes
+            results = []
+            for rm in request.regions:
+                name = rm.region
+                try:
+                    region, families = online.get_with_families(name)
+                    table = region.table
+                    region.batch_mutate([mutation_from_pb(m, table, families, maxv)
+                                         for m in rm.mutations])
+                    results.append(pb.RegionActionResult(region=name, ok=True))
+                except ServerAbortedError:
+                    raise
+                except HBaseError as e:
+                    results.append(pb.RegionActionResult(
+                        region=name, ok=False, error_class=type(e).__name__,
+                        error_message=str(e)))
+            self._check_alive()  # aborted meanwhile: acknowledge nothing
+            return pb.MultiResponse(results=results)
+        except Exception as e:
+            self._fail(context, e)
+
+    def Increment(self, request, context):
+        self.requests += 1
+        try:
+            self._check_alive()
+            region, families = self._online.get_with_families(request.region)
+            check_row(request.row)
+            if request.family not in families:
+                raise no_such_family(request.family, region.table)
+            value = region.increment(request.row, request.family, request.qualifier,
+                                     request.amount)
+            self._check_alive()
+            return pb.IncrementResponse(value=value)
+        except Exception as e:
+            self._fail(context, e)
+
+    def CheckAndMutate(self, request, context):
+        self.requests += 1
+        try:
+            self._check_alive()
+            region, families = self._online.get_with_families(request.region)
+            row = request.row
+            check_row(row)
+            if request.family not in families:
+                raise no_such_family(request.family, region.table)
+            if request.mutation.row and request.mutation.row != row:
+                raise InvalidArgumentError(
+                    "checkAndMutate: the mutation must be of the checked row")
+            rm = request.mutation
+            if not rm.row:
+                rm = pb.RowMutation(row=row, cells=rm.cells)
+            m = mutation_from_pb(rm, region.table, families, self._max_value_bytes)
+            expected = None if request.expect_absent else request.expected
+            processed = region.check_and_mutate(row, request.family, request.qualifier,
+                                                expected, m)
+            self._check_alive()
+            return pb.CheckAndMutateResponse(processed=processed)
+        except Exception as e:
+            self._fail(context, e)
+
+    def Scan(self, request, context):
+        self.requests += 1
+        scanners = self._scanners
+        lease = None
+        try:
+            self._check_alive()
+            if request.scanner_id:
+                lease = scanners.lookup(request.scanner_id)
+                if request.close:
+                    scanners.close(lease.scanner_id)
+                    return pb.ScanResponse(scanner_id=lease.scanner_id, more_in_region=False)
+            else:
+                region, families = self._online.get_with_families(request.region)
+                scan = scan_from_pb(request.spec, families)
+                lease = scanners.open(request.region, region.scanner(scan), scan.batch,
+                                      scan.limit)
+            results, partial, more = scanners.next_batch(lease, request.max_rows,
+                                                         request.max_cells)
+            if more and request.close:
+                scanners.close(lease.scanner_id)
+                more = False
+            return pb.ScanResponse(
+                scanner_id=lease.scanner_id, more_in_region=more,
+                results=[_PbResult(cells=cells_to_pb(r), partial=p)
+                         for r, p in zip(results, partial)])
+        except Exception as e:
+            if lease is not None:  # a scanner that failed once is not resumable
+                scanners.close(lease.scanner_id)
+            self._fail(context, e)
+
+    # --- region commands (from the master) ----------------------------------------------------
+    def OpenRegion(self, request, context):
+        try:
+            self._check_alive()
+            info = region_info_from_pb(request.region)
+            table = table_from_pb(request.schema)
+            if info.table != table.name:
+                raise InvalidArgumentError(
+                    f"OpenRegion: region {info.name} is of table {info.table!r} but the schema "
+                    f"is of table {table.name!r}")
+            self._online.open(info, table)
+            return _EMPTY
+        except Exception as e:
+            self._fail(context, e)
+
+    def CloseRegion(self, request, context):
+        try:
+            self._check_alive()
+            self._online.close(request.region, flush=request.flush)
+            return _EMPTY
+        except Exception as e:
+            self._fail(context, e)
+
+    def FlushRegion(self, request, context):
+        try:
+            self._check_alive()
+            self._online.flush(request.region)
+            return _EMPTY
+        except Exception as e:
+            self._fail(context, e)
+
+    def CompactRegion(self, request, context):
+        try:
+            self._check_alive()
+            self._online.compact(request.region, major=request.major)
+            return _EMPTY
+        except Exception as e:
+            self._fail(context, e)
+
+    def SplitRegion(self, request, context):
+        try:
+            self._check_alive()
+            left, right = self._online.split(request.region, request.split_key or None)
+            return pb.SplitRegionResponse(left=region_info_to_pb(left),
+                                          right=region_info_to_pb(right))
+        except Exception as e:
+            self._fail(context, e)
+
+    def MergeRegions(self, request, context):
+        try:
+            self._check_alive()
+            a = region_info_from_pb(request.region_a_info)
+            b = region_info_from_pb(request.region_b_info)
+            table = table_from_pb(request.schema)
+            merged = self._online.merge(a, b, table)
+            return pb.MergeRegionsResponse(merged=region_info_to_pb(merged))
+        except Exception as e:
+            self._fail(context, e)
+
+    def GetServerLoad(self, request, context):
+        try:
+            return self._server.load()
+        except Exception as e:
+            self._fail(context, e)
+
+    def Stop(self, request, context):
+        log.info("Stop RPC received: stopping cleanly")
+        self._server.stop_async()
+        return _EMPTY

@@ -1,0 +1,112 @@
+"""`minihbase-regionserver` / `python -m regionserver.main`: the region server daemon.
+
+Flags (each also read from MINIHBASE_<FLAG_UPPER_SNAKE>, e.g. MINIHBASE_ZK; a flag on the command
+line wins) are those of the cluster contract. Logs: one line per event, every line naming this
+server ("[regionserver host,port,startcode]"). SIGTERM/SIGINT = clean stop (exit 0); an abort
+(ZooKeeper session expired, WAL fenced) exits 1. See docs/rpc.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from regionserver.server import RegionServer, ServerConfig
+
+_FORMAT = "%(asctime)s %(levelname)s [regionserver %(server)s] %(name)s: %(message)s"
+
+
+class _ServerNameFilter(logging.Filter):
+    """Stamps every record with the server's name (known only once the port is bound)."""
+
+    def __init__(self):
+        super().__init__()
+        self.server = None
+
+    def filter(self, record):
+        record.server = self.server.name if self.server is not None else "(starting)"
+        return True
+
+
+def _env(flag: str, default):
+    value = os.environ.get("MINIHBASE_" + flag.upper().replace("-", "_"))
+    if value is None:
+        return default
+    return type(default)(value) if default is not None else value
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="minihbase-regionserver", description=__doc__.split("\n")[0])
+    flags = [
+        ("zk", None, str, "ZooKeeper quorum host:port[,host:port...]"),
+        ("rootdir", None, str, "shared root directory (WALs/, data/, oldWALs/)"),
+        ("bind", "0.0.0.0", str, "address the gRPC server listens on"),
+        ("port", 16020, int, "gRPC port; 0 = any free port"),
+        ("advertise", "", str, "host name clients dial (default: this host's name)"),
+        ("info-port", 16030, int, "HTTP info port; 0 = any free port, -1 = none"),
+        ("zk-parent", "/hbase", str, "parent znode"),
+        ("session-timeout", 15.0, float, "ZooKeeper session timeout, seconds"),
+        ("flush-size", 128 << 20, int, "memstore bytes that trigger a flush"),
+        ("split-size", 10 << 30, int, "store bytes past which the master is asked to split"),
+        ("max-value-bytes", 10 << 20, int, "largest cell value accepted"),
+        ("block-cache-bytes", 64 << 20, int, "block cache capacity"),
+        ("scanner-lease", 60.0, float, "seconds an idle scanner lives"),
+        ("report-period", 1.0, float, "seconds between load reports to the master"),
+        ("handler-threads", 24, int, "gRPC handler threads"),
+        ("log-level", "INFO", str, "DEBUG, INFO, WARNING..."),
+    ]
+    for flag, default, typ, help_ in flags:
+        env_default = _env(flag, default if default is not None else "")
+        if default is None and env_default == "":
+            env_default = None
+        p.add_argument(f"--{flag}", type=typ, default=env_default,
+                       required=env_default is None, help=help_)
+    return p.parse_args(argv)
+
+
+def config_from_args(a: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(
+        zk=a.zk, rootdir=os.path.abspath(a.rootdir), bind=a.bind, port=a.port,
+        advertise=a.advertise, info_port=a.info_port, zk_parent=a.zk_parent,
+        session_timeout=a.session_timeout, flush_size=a.flush_size, split_size=a.split_size,
+        max_value_bytes=a.max_value_bytes, block_cache_bytes=a.block_cache_bytes,
+        scanner_lease=a.scanner_lease, report_period=a.report_period,
+        handler_threads=a.handler_threads)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    name_filter = _ServerNameFilter()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(name_filter)
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    logging.getLogger("kazoo").setLevel(logging.WARNING)
+    log = logging.getLogger("regionserver")
+
+    server = RegionServer(config_from_args(args))
+    name_filter.server = server
+    signal.signal(signal.SIGTERM, lambda *_: server.stop_async())
+    signal.signal(signal.SIGINT, lambda *_: server.stop_async())
+    try:
+        server.start()
+    except Exception as e:
+        log.error("could not start: %s: %s", type(e).__name__, e)
+        server.abort(f"start failed: {e}")
+        server.wait(10)
+        logging.shutdown()
+        os._exit(1)
+    code = None
+    while code is None:  # wait in slices so signal handlers run promptly
+        code = server.wait(0.5)
+    log.info("exiting with code %d", code)
+    logging.shutdown()
+    # os._exit: a handler thread stuck in a fenced fsync must not keep a dead server alive.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

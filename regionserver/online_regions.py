@@ -1,0 +1,234 @@
+"""The regions this server has open, and the work it does on them (see docs/rpc.md).
+
+Commands from the master: open, close (with or without flush), flush, compact, split, merge.
+Background work, in one "chore" thread (HBase's MemStoreFlusher / LogRoller / CompactionChecker
+/ split policy, folded into one loop):
+- flush a region whose memstore passed --flush-size (a safety net: the region schedules its own
+  flushes too);
+- WAL-driven forced flushes: when the WAL has more than `max_wal_segments` segments, flush the
+  regions that pin the oldest one, so old segments can be archived and recovery stays short;
+- ask the master to split a region whose largest store passed --split-size (at most once per
+  `split_request_interval` seconds per region; the master decides and calls SplitRegion).
+
+Concurrency: `_regions` maps RegionInfo.name -> Region. It is replaced, never mutated in place
+(copy-on-write under `_lock`), so the hot path of every data call is one lock-free dict lookup.
+A region is removed from the map *before* it is closed or split: calls that arrive meanwhile get
+NotServingRegionError and the client re-reads meta.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+from minihbase.errors import NotServingRegionError, RegionOfflineError
+from storage.schema import RegionInfo, TableDescriptor
+
+log = logging.getLogger(__name__)
+
+
+class OnlineRegions:
+    def __init__(self, rootdir: str, *, wal, block_cache, region_config, background=None,
+                 server_name: str = "", scanners=None,
+                 request_split: Callable[[str, bytes], None] | None = None,
+                 max_wal_segments: int = 32, split_request_interval: float = 30.0,
+                 clock=time.monotonic):
+        self.rootdir = rootdir
+        self.wal = wal
+        self.block_cache = block_cache
+        self.region_config = region_config
+        self.background = background
+        self.server_name = server_name
+        self.scanners = scanners
+        self.request_split = request_split
+        self.max_wal_segments = max_wal_segments
+        self.split_request_interval = split_request_interval
+        self._clock = clock
+        self._lock = threading.Lock()  # serialises changes to the maps below
+        self._regions: dict[str, object] = {}  # name -> Region; copy-on-write, guarded by _lock
+        self._states: dict[str, str] = {}  # name -> OPENING/OPEN/CLOSING...; guarded by _lock
+        self._split_requested: dict[str, float] = {}  # name -> clock of last request
+        self._families: dict[str, frozenset] = {}  # name -> family names; copy-on-write
+        self.flushes_forced = 0
+        self.split_requests = 0
+
+    # --- hot path ----------------------------------------------------------------------------
+    def get(self, name: str):
+        region = self._regions.get(name)
+        if region is None:
+            raise NotServingRegionError(
+                f"region {name} is not online on {self.server_name}")
+        return region
+
+    def get_with_families(self, name: str):
+        region = self._regions.get(name)
+        if region is None:
+            raise NotServingRegionError(
+                f"region {name} is not online on {self.server_name}")
+        return region, self._families[name]
+
+    def names(self) -> list[str]:
+        return list(self._regions)
+
+    def regions(self) -> list:
+        return list(self._regions.values())
+
+    def states(self) -> dict[str, str]:
+        return dict(self._states)
+
+    def __len__(self) -> int:
+        return len(self._regions)
+
+    # --- commands ----------------------------------------------------------------------------
+    def open(self, info: RegionInfo, table: TableDescriptor):
+        """Open (replaying recovered edits) and serve. Idempotent for an already open region."""
+        from storage.region import Region  # late: the storage engine is imported on first use
+
+        name = info.name
+        with self._lock:
+            if name in self._regions:
+                return self._regions[name]
+            if self._states.get(name) in ("OPENING", "CLOSING"):
+                raise RegionOfflineError(
+                    f"region {name} is {self._states[name]} on {self.server_name}; retry")
+            self._states[name] = "OPENING"
+        t0 = time.perf_counter()
+        try:
+            region = Region.open(self.rootdir, info, table, wal=self.wal,
+                                 block_cache=self.block_cache, config=self.region_config,
+                                 background=self.background)
+        except BaseException:
+            with self._lock:
+                self._states.pop(name, None)
+            raise
+        with self._lock:
+            self._regions = {**self._regions, name: region}
+            self._families = {**self._families, name: frozenset(table.family_names())}
+            self._states[name] = "OPEN"
+        log.info("opened region %s in %.0f ms", name, (time.perf_counter() - t0) * 1000)
+        return region
+
+    def _take(self, name: str, state: str):
+        """Remove a region from service (new calls get NotServingRegion) before closing it."""
+        with self._lock:
+            region = self._regions.get(name)
+            if region is None:
+                raise NotServingRegionError(f"region {name} is not online on {self.server_name}")
+            regions = dict(self._regions)
+            del regions[name]
+            self._regions = regions
+            self._states[name] = state
+        if self.scanners is not None:
+            self.scanners.close_region(name)
+        return region
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            self._states.pop(name, None)
+            self._split_requested.pop(name, None)
+            families = dict(self._families)
+            families.pop(name, None)
+            self._families = families
+
+    def _put_back(self, name: str, region) -> None:
+        with self._lock:
+            self._regions = {**self._regions, name: region}
+            self._states[name] = "OPEN"
+
+    def close(self, name: str, flush: bool = True) -> None:
+        region = self._take(name, "CLOSING")
+        try:
+            region.close(flush=flush)
+        except BaseException:
+            log.exception("closing region %s failed", name)
+            self._forget(name)
+            raise
+        if flush:
+            try:
+                self.wal.forget_region(name)
+            except Exception:  # a fenced WAL: nothing more to forget
+                log.debug("forget_region(%s) failed", name, exc_info=True)
+        self._forget(name)
+        log.info("closed region %s (flush=%s)", name, flush)
+
+    def close_all(self, flush: bool = True) -> None:
+        for name in list(self._regions):
+            try:
+                self.close(name, flush=flush)
+            except Exception:
+                pass  # logged by close(); the others still get their chance
+
+    def flush(self, name: str) -> bool:
+        return self.get(name).flush()
+
+    def compact(self, name: str, major: bool = False) -> None:
+        self.get(name).compact(major=major)
+
+    def split(self, name: str, split_key: bytes | None = None):
+        region = self._take(name, "SPLITTING")
+        try:
+            left, right = region.split(split_key or None)
+        except BaseException:
+            log.exception("split of %s failed; serving it again", name)
+            self._put_back(name, region)
+            raise
+        try:
+            self.wal.forget_region(name)
+        except Exception:
+            log.debug("forget_region(%s) failed", name, exc_info=True)
+        self._forget(name)
+        log.info("split region %s into %s and %s", name, left.name, right.name)
+        return left, right
+
+    def merge(self, a: RegionInfo, b: RegionInfo, table: TableDescriptor) -> RegionInfo:
+        from storage.region import Region
+
+        for info in (a, b):
+            if info.name in self._regions:
+                raise RegionOfflineError(
+                    f"region {info.name} is still open on {self.server_name}: close it before "
+                    "merging")
+        merged = Region.merge(self.rootdir, a, b, table)
+        log.info("merged regions %s and %s into %s", a.name, b.name, merged.name)
+        return merged
+
+    # --- background chore ----------------------------------------------------------------------
+    def chore(self) -> None:
+        """One round of background maintenance (called every second by the server)."""
+        flush_size = self.region_config.flush_size
+        split_size = self.region_config.split_size
+        for name, region in list(self._regions.items()):
+            try:
+                if region.memstore_size() >= flush_size:
+                    region.flush()
+                if split_size and self.request_split is not None and \
+                        region.store_size() >= split_size:
+                    self._maybe_request_split(name, region)
+            except Exception as e:
+                log.warning("background work on region %s failed: %s", name, e)
+        self._force_flush_for_wal()
+
+    def _maybe_request_split(self, name: str, region) -> None:
+        now = self._clock()
+        last = self._split_requested.get(name)
+        if last is not None and now - last < self.split_request_interval:
+            return
+        self._split_requested[name] = now
+        self.split_requests += 1
+        log.info("region %s holds %d bytes (split size %d): asking the master to split it",
+                 name, region.store_size(), self.region_config.split_size)
+        self.request_split(name, b"")
+
+    def _force_flush_for_wal(self) -> None:
+        if self.wal is None or self.wal.segment_count() <= self.max_wal_segments:
+            return
+        for name in self.wal.regions_pinning_oldest_segment():
+            region = self._regions.get(name)
+            if region is None:
+                continue
+            log.info("WAL has %d segments (max %d): flushing %s to release the oldest",
+                     self.wal.segment_count(), self.max_wal_segments, name)
+            self.flushes_forced += 1
+            region.flush()

@@ -1,0 +1,215 @@
+"""Server-side scanners with leases (see docs/rpc.md, "Scanners and leases").
+
+A Scan call without a scanner id opens a RegionScanner and registers it here under a fresh
+64-bit id; later calls pass the id. Each call renews the scanner's lease (--scanner-lease
+seconds). A reaper thread closes scanners whose lease ran out, so a client that walked away
+(crashed, or simply stopped iterating) does not pin memstore snapshots and open files forever.
+An id that is not (or no longer) registered is UnknownScannerError.
+
+Each scanner keeps a one-result look-ahead ("carry"): after filling a response it peeks one more
+result, which tells (a) whether the region is exhausted -- so the last batch already says
+more_in_region=false and the client saves a round trip -- and (b) whether a batch-split wide row
+continues in the next response (Result.partial).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+
+from minihbase.errors import UnknownScannerError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ROWS = 100
+
+
+class ScannerLease:
+    """One open scanner. Calls on one lease are serialised by its lock (a client that retries a
+    call while the first is still running must not interleave two next() calls)."""
+
+    __slots__ = ("scanner_id", "region_name", "scanner", "batch", "limit", "rows_returned",
+                 "last_row", "carry", "expires_at", "lock", "closed")
+
+    def __init__(self, scanner_id: int, region_name: str, scanner, batch: int, limit: int,
+                 expires_at: float):
+        self.scanner_id = scanner_id
+        self.region_name = region_name
+        self.scanner = scanner
+        self.batch = batch
+        self.limit = limit
+        self.rows_returned = 0  # distinct rows handed out so far (for limit)
+        self.last_row = None  # row of the last result handed out (a continued row is not new)
+        self.carry: list = []  # look-ahead results not yet handed out
+        self.expires_at = expires_at
+        self.lock = threading.Lock()
+        self.closed = False  # guarded by lock
+
+
+class ScannerRegistry:
+    def __init__(self, lease_seconds: float = 60.0, *, clock=time.monotonic,
+                 reaper_period: float | None = None):
+        self.lease_seconds = lease_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._leases: dict[int, ScannerLease] = {}  # guarded by self._lock
+        self._rand = random.Random()
+        self._stop = threading.Event()
+        self._reaper_period = reaper_period or max(0.05, min(1.0, lease_seconds / 4))
+        self._reaper: threading.Thread | None = None
+        self.expired_total = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> "ScannerRegistry":
+        self._reaper = threading.Thread(target=self._reap_loop, name="scanner-reaper",
+                                        daemon=True)
+        self._reaper.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            leases = list(self._leases.values())
+            self._leases.clear()
+        for lease in leases:
+            self._close_lease(lease)
+
+    def __len__(self) -> int:
+        return len(self._leases)
+
+    # --- calls -------------------------------------------------------------------------------
+    def open(self, region_name: str, scanner, batch: int, limit: int) -> ScannerLease:
+        with self._lock:
+            sid = self._rand.getrandbits(63) or 1
+            while sid in self._leases:
+                sid = self._rand.getrandbits(63) or 1
+            lease = ScannerLease(sid, region_name, scanner, batch, limit,
+                                 self._clock() + self.lease_seconds)
+            self._leases[sid] = lease
+        return lease
+
+    def lookup(self, scanner_id: int) -> ScannerLease:
+        lease = self._leases.get(scanner_id)
+        if lease is None:
+            raise UnknownScannerError(
+                f"scanner {scanner_id} is unknown: its lease expired, it was closed, or its "
+                "region moved; open a new scanner")
+        lease.expires_at = self._clock() + self.lease_seconds
+        return lease
+
+    def close(self, scanner_id: int) -> None:
+        with self._lock:
+            lease = self._leases.pop(scanner_id, None)
+        if lease is not None:
+            self._close_lease(lease)
+
+    def close_region(self, region_name: str) -> int:
+        """Close every scanner of a region that is closing (split, move, stop)."""
+        with self._lock:
+            doomed = [l for l in self._leases.values() if l.region_name == region_name]
+            for lease in doomed:
+                del self._leases[lease.scanner_id]
+        for lease in doomed:
+            self._close_lease(lease)
+        return len(doomed)
+
+    def next_batch(self, lease: ScannerLease, max_rows: int, max_cells: int):
+        """Up to max_rows results (and about max_cells cells) -> (results, partial flags, more).
+
+        `more` is False when the region has nothing further for this scanner (exhausted or the
+        scan's limit reached); the lease is then closed and forgotten."""
+        max_rows = max_rows if max_rows > 0 else DEFAULT_MAX_ROWS
+        with lease.lock:
+            if lease.closed:
+                raise UnknownScannerError(f"scanner {lease.scanner_id} was closed")
+            results = lease.carry
+            lease.carry = []
+            want = max_rows - len(results)
+            if want > 0:
+                got = lease.scanner.next(want, max_cells) if max_cells > 0 else \
+                    lease.scanner.next(want)
+                if got:
+                    results = results + got if results else got
+            results, more = self._apply_limit(lease, results)
+            if more:
+                peek = lease.scanner.next(1)
+                if peek:
+                    lease.carry = peek
+                    if lease.limit and lease.rows_returned >= lease.limit and \
+                            peek[0][0].row != lease.last_row:
+                        more = False
+                else:
+                    more = False
+            partial = self._partial_flags(lease, results)
+        if not more:
+            self.close(lease.scanner_id)
+        return results, partial, more
+
+    # --- internals ---------------------------------------------------------------------------
+    @staticmethod
+    def _apply_limit(lease: ScannerLease, results: list):
+        """Count distinct rows (a batch-split row counts once) and cut at the scan's limit."""
+        last = lease.last_row
+        count = lease.rows_returned
+        limit = lease.limit
+        for i, res in enumerate(results):
+            row = res[0].row if res else last
+            if row != last:
+                if limit and count >= limit:
+                    lease.rows_returned, lease.last_row = count, last
+                    return results[:i], False
+                count += 1
+                last = row
+        lease.rows_returned, lease.last_row = count, last
+        return results, True
+
+    @staticmethod
+    def _partial_flags(lease: ScannerLease, results: list) -> list[bool]:
+        """A result is partial when the next one (possibly the look-ahead) continues its row:
+        rows are split by the scan's batch or by the response's max_cells."""
+        n = len(results)
+        flags = [False] * n
+        for i in range(n):
+            res = results[i]
+            if i + 1 < n:
+                nxt = results[i + 1]
+            elif lease.carry:
+                nxt = lease.carry[0]
+            else:
+                break
+            if res and nxt and nxt[0].row == res[0].row:
+                flags[i] = True
+        return flags
+
+    def _close_lease(self, lease: ScannerLease) -> None:
+        with lease.lock:
+            if lease.closed:
+                return
+            lease.closed = True
+            lease.carry = []
+            try:
+                lease.scanner.close()
+            except Exception:  # a scanner of a region closed underneath it: nothing to free
+                log.debug("closing scanner %d failed", lease.scanner_id, exc_info=True)
+
+    def reap_expired(self) -> int:
+        now = self._clock()
+        with self._lock:
+            expired = [l for l in self._leases.values() if l.expires_at <= now]
+            for lease in expired:
+                del self._leases[lease.scanner_id]
+        for lease in expired:
+            log.info("scanner %d on %s expired (lease %.1fs): closed", lease.scanner_id,
+                     lease.region_name, self.lease_seconds)
+            self._close_lease(lease)
+        self.expired_total += len(expired)
+        return len(expired)
+
+    def _reap_loop(self) -> None:
+        while not self._stop.wait(self._reaper_period):
+            try:
+                self.reap_expired()
+            except Exception:
+                log.exception("scanner reaper failed")

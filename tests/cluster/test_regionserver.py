@@ -1,0 +1,272 @@
+"""Region server data path over real gRPC, with a real ZooKeeper (in-process server object).
+
+Process-level scenarios (SIGTERM, fenced WAL, session expiry) are in
+test_regionserver_process.py; both use the helpers here.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+
+import grpc
+import pytest
+
+from coordination.znodes import Paths, ServerRecord
+from minihbase import errors
+from minihbase.zookeeper import ZooKeeperServer
+from protos import minihbase_pb2 as pb
+from protos import minihbase_pb2_grpc as pb_grpc
+from protos.status import from_rpc_error
+from regionserver.server import RegionServer, ServerConfig
+from storage.cell import LATEST_TIMESTAMP
+from storage.schema import RegionInfo
+
+PUT = 4
+
+
+# --- helpers shared with test_regionserver_process.py -------------------------------------------
+
+@pytest.fixture(scope="module")
+def zookeeper(tmp_path_factory):
+    zk = ZooKeeperServer(str(tmp_path_factory.mktemp("zk"))).start()
+    try:
+        yield zk
+    finally:
+        zk.stop()
+
+
+def stub_for(port: int) -> pb_grpc.RegionServerStub:
+    return pb_grpc.RegionServerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+
+
+def call(fn, req, timeout: float = 10.0):
+    """Make an RPC; return the response, or the minihbase exception the server raised."""
+    try:
+        return fn(req, timeout=timeout)
+    except grpc.RpcError as e:
+        return from_rpc_error(e)
+
+
+def schema(table: str = "t", families=("cf",)) -> pb.TableSchema:
+    return pb.TableSchema(name=table, families=[pb.FamilySchema(name=f, max_versions=3)
+                                                for f in families])
+
+
+def region_pb(table="t", start=b"", end=b"", region_id=1) -> pb.RegionInfo:
+    return pb.RegionInfo(table=table, start_key=start, end_key=end, region_id=region_id,
+                         name=RegionInfo(table, start, end, region_id).name)
+
+
+def open_region(stub, table="t", start=b"", end=b"", families=("cf",), region_id=1) -> str:
+    info = region_pb(table, start, end, region_id)
+    stub.OpenRegion(pb.OpenRegionRequest(region=info, schema=schema(table, families)),
+                    timeout=30)
+    return info.name
+
+
+def put_cell(row: bytes, qualifier: bytes, value: bytes, family=b"cf",
+             ts=LATEST_TIMESTAMP) -> pb.Cell:
+    return pb.Cell(row=row, family=family, qualifier=qualifier, timestamp=ts, type=PUT,
+                   value=value)
+
+
+def multi(stub, region: str, rows: dict[bytes, dict[bytes, bytes]], family=b"cf"):
+    muts = [pb.RowMutation(row=r, cells=[put_cell(r, q, v, family) for q, v in cols.items()])
+            for r, cols in rows.items()]
+    return call(stub.Multi, pb.MultiRequest(regions=[pb.RegionMutations(region=region,
+                                                                         mutations=muts)]))
+
+
+def get_row(stub, region: str, row: bytes) -> dict[bytes, bytes]:
+    resp = call(stub.Get, pb.GetRequest(region=region, row=row))
+    if isinstance(resp, Exception):
+        raise resp
+    return {c.qualifier: c.value for c in resp.result.cells}
+
+
+def scan_all(stub, region: str, max_rows=2, **spec) -> list[pb.Result]:
+    out = []
+    resp = stub.Scan(pb.ScanRequest(region=region, spec=pb.ScanSpec(**spec), max_rows=max_rows),
+                     timeout=10)
+    out.extend(resp.results)
+    while resp.more_in_region:
+        resp = stub.Scan(pb.ScanRequest(scanner_id=resp.scanner_id, max_rows=max_rows),
+                         timeout=10)
+        out.extend(resp.results)
+    return out
+
+
+@pytest.fixture
+def server(zookeeper, tmp_path):
+    cfg = ServerConfig(zk=zookeeper.quorum, rootdir=str(tmp_path / "root"), bind="127.0.0.1",
+                       port=0, advertise="127.0.0.1", info_port=0, zk_parent="/hbase-data",
+                       session_timeout=6, scanner_lease=1.0, max_value_bytes=1000,
+                       report_period=0.2)
+    rs = RegionServer(cfg).start()
+    try:
+        yield rs
+    finally:
+        rs.stop()
+
+
+@pytest.fixture
+def stub(server):
+    return stub_for(server.port)
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+def test_registers_ephemeral_znode_that_vanishes_on_clean_stop(zookeeper, tmp_path):
+    from coordination.zk import connect
+
+    cfg = ServerConfig(zk=zookeeper.quorum, rootdir=str(tmp_path), bind="127.0.0.1", port=0,
+                       advertise="127.0.0.1", info_port=-1, zk_parent="/hbase-reg")
+    rs = RegionServer(cfg).start()
+    watcher = connect(zookeeper.quorum)
+    try:
+        path = Paths("/hbase-reg").live_server(rs.name)
+        data, stat = watcher.get(path)
+        rec = ServerRecord.from_bytes(data)
+        assert (rec.host, rec.port) == ("127.0.0.1", rs.port)
+        assert stat.ephemeralOwner != 0
+        rs.stop()
+        assert rs.wait(5) == 0
+        assert watcher.exists(path) is None  # at once, not after the session timeout
+    finally:
+        rs.stop()
+        watcher.stop()
+
+
+def test_put_get_scan_increment_check_and_mutate_through_grpc(stub):
+    region = open_region(stub)
+    resp = multi(stub, region, {b"r1": {b"a": b"1", b"b": b"2"}, b"r2": {b"a": b"3"}})
+    assert [r.ok for r in resp.results] == [True]
+    assert get_row(stub, region, b"r1") == {b"a": b"1", b"b": b"2"}
+    assert get_row(stub, region, b"nope") == {}
+
+    rows = scan_all(stub, region, max_rows=1)
+    assert [r.cells[0].row for r in rows] == [b"r1", b"r2"]
+
+    inc = pb.IncrementRequest(region=region, row=b"c", family=b"cf", qualifier=b"n", amount=5)
+    assert call(stub.Increment, inc).value == 5
+    assert call(stub.Increment, inc).value == 10
+    assert get_row(stub, region, b"c")[b"n"] == struct.pack(">q", 10)
+
+    cam = pb.CheckAndMutateRequest(region=region, row=b"r2", family=b"cf", qualifier=b"a",
+                                   expected=b"3", mutation=pb.RowMutation(
+                                       row=b"r2", cells=[put_cell(b"r2", b"a", b"4")]))
+    assert call(stub.CheckAndMutate, cam).processed is True
+    assert call(stub.CheckAndMutate, cam).processed is False  # value is now 4
+    absent = pb.CheckAndMutateRequest(region=region, row=b"r3", family=b"cf", qualifier=b"a",
+                                      expect_absent=True, mutation=pb.RowMutation(
+                                          row=b"r3", cells=[put_cell(b"r3", b"a", b"x")]))
+    assert call(stub.CheckAndMutate, absent).processed is True
+    assert get_row(stub, region, b"r2") == {b"a": b"4"}
+    assert get_row(stub, region, b"r3") == {b"a": b"x"}
+
+
+def test_scan_batches_split_wide_rows_and_respect_limit(stub):
+    region = open_region(stub)
+    multi(stub, region, {b"w": {b"q%02d" % i: b"v" for i in range(5)},
+                         b"x": {b"a": b"1"}, b"y": {b"a": b"2"}})
+    results = scan_all(stub, region, max_rows=2, batch=2)
+    assert [(r.cells[0].row, len(r.cells), r.partial) for r in results] == [
+        (b"w", 2, True), (b"w", 2, True), (b"w", 1, False), (b"x", 1, False),
+        (b"y", 1, False)]
+    limited = scan_all(stub, region, max_rows=10, limit=2)
+    assert [r.cells[0].row for r in limited] == [b"w", b"x"]
+    # The last response of a region already says so: no extra round trip.
+    resp = stub.Scan(pb.ScanRequest(region=region, spec=pb.ScanSpec(), max_rows=10), timeout=10)
+    assert len(resp.results) == 3 and not resp.more_in_region
+
+
+def test_scanner_lease_expires_and_id_becomes_unknown(server, stub):
+    region = open_region(stub)
+    multi(stub, region, {b"r%d" % i: {b"a": b"v"} for i in range(5)})
+    resp = stub.Scan(pb.ScanRequest(region=region, spec=pb.ScanSpec(), max_rows=1), timeout=10)
+    assert resp.more_in_region and len(server.scanners) == 1
+    time.sleep(2.5)  # lease is 1 s; the reaper runs every 0.25 s
+    assert len(server.scanners) == 0
+    err = call(stub.Scan, pb.ScanRequest(scanner_id=resp.scanner_id, max_rows=1))
+    assert isinstance(err, errors.UnknownScannerError)
+    assert str(resp.scanner_id) in str(err)
+
+
+def test_bad_input_gets_precise_errors_and_server_keeps_serving(stub):
+    region = open_region(stub)
+    multi(stub, region, {b"keep": {b"a": b"safe"}})
+
+    def one(row, family=b"cf", value=b"v", region_name=region):
+        resp = multi(stub, region_name, {row: {b"q": value}}, family=family)
+        if isinstance(resp, Exception):
+            return resp
+        r = resp.results[0]
+        assert not r.ok
+        return errors.__dict__[r.error_class](r.error_message)
+
+    e = one(b"")
+    assert isinstance(e, errors.InvalidArgumentError) and "must not be empty" in str(e)
+    e = one(b"x" * 32768)
+    assert isinstance(e, errors.InvalidArgumentError) and "32768 bytes" in str(e) \
+        and "32767" in str(e)
+    e = one(b"r", value=b"v" * 1001)
+    assert isinstance(e, errors.InvalidArgumentError) and "1001 bytes" in str(e) \
+        and "1000" in str(e)
+    e = one(b"r", family=b"nope")
+    assert isinstance(e, errors.NoSuchColumnFamilyError) and "'nope'" in str(e)
+    e = one(b"r", region_name="t,00,1.unknown")
+    assert isinstance(e, errors.NotServingRegionError) and "t,00,1.unknown" in str(e)
+    e = call(stub.Get, pb.GetRequest(region="t,00,1.unknown", row=b"r"))
+    assert isinstance(e, errors.NotServingRegionError)
+    e = call(stub.Get, pb.GetRequest(region=region, row=b""))
+    assert isinstance(e, errors.InvalidArgumentError) and "must not be empty" in str(e)
+    e = call(stub.Get, pb.GetRequest(region=region, row=b"r", columns=[pb.Column(
+        family=b"zz", whole_family=True)]))
+    assert isinstance(e, errors.NoSuchColumnFamilyError)
+    e = call(stub.Increment, pb.IncrementRequest(region=region, row=b"r", family=b"zz",
+                                                 qualifier=b"n", amount=1))
+    assert isinstance(e, errors.NoSuchColumnFamilyError)
+    # 32767 bytes is the largest legal row key; the valid row written first is intact.
+    assert multi(stub, region, {b"k" * 32767: {b"q": b"ok"}}).results[0].ok
+    assert get_row(stub, region, b"keep") == {b"a": b"safe"}
+    assert get_row(stub, region, b"k" * 32767) == {b"q": b"ok"}
+
+
+def test_row_outside_region_range_is_not_serving(stub):
+    region = open_region(stub, start=b"m", end=b"t")
+    e = call(stub.Get, pb.GetRequest(region=region, row=b"a"))
+    assert isinstance(e, errors.NotServingRegionError)
+    resp = multi(stub, region, {b"z": {b"q": b"v"}, b"n": {b"q": b"v"}})
+    assert resp.results[0].error_class == "NotServingRegionError"
+    assert get_row(stub, region, b"n") == {}  # a batch is all-or-nothing per region
+
+
+def test_close_flush_and_reopen_keeps_data(server, stub):
+    region = open_region(stub)
+    multi(stub, region, {b"r": {b"a": b"1"}})
+    stub.FlushRegion(pb.RegionRequest(region=region), timeout=10)
+    multi(stub, region, {b"s": {b"a": b"2"}})
+    stub.CloseRegion(pb.CloseRegionRequest(region=region, flush=True), timeout=10)
+    assert isinstance(call(stub.Get, pb.GetRequest(region=region, row=b"r")),
+                      errors.NotServingRegionError)
+    open_region(stub)
+    assert get_row(stub, region, b"r") == {b"a": b"1"}
+    assert get_row(stub, region, b"s") == {b"a": b"2"}
+    load = stub.GetServerLoad(pb.Empty(), timeout=10)
+    assert load.server == server.name and [r.region for r in load.regions] == [region]
+
+
+def test_split_region_returns_daughters_and_parent_stops_serving(stub):
+    region = open_region(stub)
+    multi(stub, region, {b"a": {b"q": b"1"}, b"m": {b"q": b"2"}, b"z": {b"q": b"3"}})
+    resp = stub.SplitRegion(pb.SplitRegionRequest(region=region, split_key=b"m"), timeout=30)
+    assert (resp.left.start_key, resp.left.end_key) == (b"", b"m")
+    assert (resp.right.start_key, resp.right.end_key) == (b"m", b"")
+    assert isinstance(call(stub.Get, pb.GetRequest(region=region, row=b"a")),
+                      errors.NotServingRegionError)
+    for d in (resp.left, resp.right):
+        stub.OpenRegion(pb.OpenRegionRequest(region=d, schema=schema()), timeout=30)
+    assert get_row(stub, resp.left.name, b"a") == {b"q": b"1"}
+    assert get_row(stub, resp.right.name, b"z") == {b"q": b"3"}
