@@ -1,0 +1,253 @@
+"""DDL lifecycle, data calls across a pre-split table spread over every server, byte-order
+routing, and bad input -- against real daemons and a real ZooKeeper (one shared cluster)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from minihbase import errors
+from tests.cluster.conftest import region_records, rs_stub, server_record, serving_regions
+
+
+def wait_serving(cluster, table, timeout=60):
+    return cluster.wait_for(lambda: serving_regions(cluster, table), timeout,
+                            f"every region of {table} to be OPEN")
+
+
+def test_ddl_lifecycle_create_alter_disable_enable_drop(cluster, connection_for):
+    conn = connection_for(cluster)
+    conn.create_table("ddl_t", {"cf": dict(max_versions=3)})
+    assert "ddl_t" in [t.decode() if isinstance(t, bytes) else t for t in conn.tables()]
+    wait_serving(cluster, "ddl_t")
+    t = conn.table("ddl_t")
+    t.put(b"r1", {b"cf:a": b"1"})
+    assert t.row(b"r1") == {b"cf:a": b"1"}
+
+    conn.alter_table("ddl_t", add={"cf2": dict()})
+    wait_serving(cluster, "ddl_t")
+    t.put(b"r1", {b"cf2:b": b"2"})
+    assert t.row(b"r1") == {b"cf:a": b"1", b"cf2:b": b"2"}
+
+    conn.disable_table("ddl_t")
+    with pytest.raises(errors.TableNotEnabledError):
+        conn.table("ddl_t").row(b"r1")
+    conn.enable_table("ddl_t")
+    wait_serving(cluster, "ddl_t")
+    assert conn.table("ddl_t").row(b"r1") == {b"cf:a": b"1", b"cf2:b": b"2"}, \
+        "data must survive disable/enable"
+
+    conn.delete_table("ddl_t", disable=True)
+    assert "ddl_t" not in [t.decode() if isinstance(t, bytes) else t for t in conn.tables()]
+    with pytest.raises(errors.TableNotFoundError):
+        conn.table("ddl_t").row(b"r1")
+
+
+def test_put_get_scan_delete_across_presplit_table_spanning_all_servers(cluster,
+                                                                         connection_for):
+    conn = connection_for(cluster)
+    splits = [b"b", b"d", b"f", b"h", b"j"]
+    conn.create_table("span", {"cf": dict(max_versions=3)}, split_keys=splits)
+    records = wait_serving(cluster, "span")
+    assert len(records) == 6
+    servers = {r.server for r in records}
+    assert servers == set(cluster.live_regionservers()), \
+        f"6 regions should span all 3 servers, got {sorted(servers)}"
+
+    t = conn.table("span")
+    rows = [f"{c}{i:03d}".encode() for c in "abcdefghijk" for i in range(20)]
+    with t.batch(batch_size=50) as b:
+        for r in rows:
+            b.put(r, {b"cf:q": r + b"-v1", b"cf:other": b"x"})
+    for r in rows[::17]:
+        assert t.row(r) == {b"cf:other": b"x", b"cf:q": r + b"-v1"}
+
+    # Full scan: every row exactly once, in byte order, across all six regions.
+    scanned = [k for k, _ in t.scan(batch_size=7)]
+    assert scanned == sorted(rows)
+    # Range scans crossing region boundaries, both directions; limit; prefix.
+    assert [k for k, _ in t.scan(row_start=b"c010", row_stop=b"g005")] == \
+        [r for r in sorted(rows) if b"c010" <= r < b"g005"]
+    assert [k for k, _ in t.scan(row_start=b"g005", row_stop=b"c010", reverse=True)] == \
+        [r for r in sorted(rows, reverse=True) if b"c010" < r <= b"g005"]
+    assert len(list(t.scan(row_start=b"a", limit=33))) == 33
+    assert [k for k, _ in t.scan(row_prefix=b"j")] == [r for r in sorted(rows)
+                                                        if r.startswith(b"j")]
+    assert dict(t.scan(columns=[b"cf:q"], row_prefix=b"e01"))[b"e010"] == {b"cf:q": b"e010-v1"}
+
+    # Versions, column delete, row delete.
+    t.put(b"e005", {b"cf:q": b"e005-v2"})
+    assert [v for v in t.cells(b"e005", b"cf:q", versions=3)] [:2] == [b"e005-v2", b"e005-v1"]
+    t.delete(b"e005", columns=[b"cf:q"])
+    assert t.row(b"e005") == {b"cf:other": b"x"}
+    for r in (b"a000", b"f019", b"k019"):
+        t.delete(r)
+        assert t.row(r) == {}
+    assert len(list(t.scan())) == len(rows) - 3
+
+    # Counters and check-and-put on rows in different regions.
+    assert t.counter_inc(b"a-counter", b"cf:n", 5) == 5
+    assert t.counter_inc(b"k-counter", b"cf:n") == 1
+    assert t.counter_get(b"a-counter", b"cf:n") == 5
+    assert t.check_and_put(b"h001", b"cf:q", b"h001-v1", {b"cf:q": b"swapped"}) is True
+    assert t.check_and_put(b"h001", b"cf:q", b"h001-v1", {b"cf:q": b"again"}) is False
+    assert t.row(b"h001", columns=[b"cf:q"]) == {b"cf:q": b"swapped"}
+
+
+def test_row_20000_routes_to_second_region_in_byte_order(cluster, connection_for):
+    """With regions ['', '100'), ['100', '300'), ['300', ''), b'20000' sorts between b'100'
+    and b'300' (bytes, not numbers), so it lives in the second region."""
+    conn = connection_for(cluster)
+    conn.create_table("route", {"cf": dict()}, split_keys=[b"100", b"300"])
+    records = wait_serving(cluster, "route")
+    assert [(r.info.start_key, r.info.end_key) for r in records] == \
+        [(b"", b"100"), (b"100", b"300"), (b"300", b"")]
+    t = conn.table("route")
+    t.put(b"20000", {b"cf:q": b"v"})
+    assert t.row(b"20000") == {b"cf:q": b"v"}
+
+    # Ask each region's server directly: only the second region holds the row.
+    from protos import minihbase_pb2 as pb
+    found = []
+    for r in records:
+        rec = server_record(cluster, r.server)
+        channel, stub = rs_stub(f"{rec.host}:{rec.port}")
+        try:
+            try:
+                resp = stub.Get(pb.GetRequest(region=r.info.name, row=b"20000"), timeout=10)
+                found.append(bool(resp.result.cells))
+            except Exception as exc:  # the other regions must refuse the row (out of range)
+                from protos.status import from_rpc_error
+                assert isinstance(from_rpc_error(exc), errors.NotServingRegionError), exc
+                found.append(False)
+        finally:
+            channel.close()
+    assert found == [False, True, False]
+
+    # The describe output (library and CLI) shows the ranges and where each region is served.
+    desc = conn.describe_table("route")
+    text = str(desc)
+    assert "100" in text and "300" in text
+    cli = subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum,
+                          "describe", "route"], capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert "100" in cli.stdout and "300" in cli.stdout
+    assert records[1].server in cli.stdout or records[1].server.split(",")[1] in cli.stdout
+
+
+def _write_reference_data(conn, table):
+    t = conn.table(table)
+    rows = {f"ref{i:04d}".encode(): f"value-{i}".encode() for i in range(300)}
+    with t.batch(batch_size=100) as b:
+        for r, v in rows.items():
+            b.put(r, {b"cf:q": v})
+    return rows
+
+
+def _assert_intact(cluster, conn, table, rows):
+    for d in cluster.all_daemons():
+        assert d.is_alive(), f"{d.role}-{d.index} died after bad input; see its log"
+    got = {k: v[b"cf:q"] for k, v in conn.table(table).scan(row_prefix=b"ref")}
+    assert got == rows
+
+
+BAD_CLIENT_CALLS = [
+    ("unknown table", lambda conn: conn.table("no_such_table").put(b"r", {b"cf:q": b"v"}),
+     errors.TableNotFoundError, "no_such_table"),
+    ("unknown family", lambda conn: conn.table("bad_in").put(b"r", {b"nope:q": b"v"}),
+     errors.NoSuchColumnFamilyError, "nope"),
+    ("empty row key", lambda conn: conn.table("bad_in").put(b"", {b"cf:q": b"v"}),
+     errors.InvalidArgumentError, "row"),
+    ("row key over 32767 bytes", lambda conn: conn.table("bad_in").put(b"r" * 32768,
+                                                                        {b"cf:q": b"v"}),
+     errors.InvalidArgumentError, "32767"),
+    ("value over the maximum", lambda conn: conn.table("bad_in").put(b"r", {b"cf:q": b"v" *
+                                                                           (64 * 1024 + 1)}),
+     errors.InvalidArgumentError, "value"),
+    ("invalid table name", lambda conn: conn.create_table("bad name!", {"cf": dict()}),
+     errors.InvalidArgumentError, "bad name!"),
+    ("existing table", lambda conn: conn.create_table("bad_in", {"cf": dict()}),
+     errors.TableExistsError, "bad_in"),
+    ("drop enabled table", lambda conn: conn.delete_table("bad_in", disable=False),
+     errors.TableNotDisabledError, "bad_in"),
+]
+
+
+@pytest.mark.parametrize("what,call,error,named", BAD_CLIENT_CALLS,
+                         ids=[c[0] for c in BAD_CLIENT_CALLS])
+def test_bad_input_is_a_clear_error_and_daemons_keep_serving(cluster, connection_for, what,
+                                                             call, error, named):
+    conn = connection_for(cluster, timeout=20)
+    if "bad_in" not in [t.decode() if isinstance(t, bytes) else t for t in conn.tables()]:
+        conn.create_table("bad_in", {"cf": dict()}, split_keys=[b"m"])
+        wait_serving(cluster, "bad_in")
+    rows = _write_reference_data(conn, "bad_in")
+    with pytest.raises(error) as info:
+        call(conn)
+    assert named.lower() in str(info.value).lower(), \
+        f"{what}: the message should name {named!r}: {info.value}"
+    _assert_intact(cluster, conn, "bad_in", rows)
+
+
+def test_bad_input_sent_straight_to_daemons_is_rejected_by_them(cluster, connection_for):
+    """The same bad values bypassing the client's own checks: the region server and master
+    answer with the precise error class, and keep serving."""
+    from protos import minihbase_pb2 as pb
+    from protos import minihbase_pb2_grpc
+    from protos.status import error_from_name, from_rpc_error
+    import grpc
+
+    conn = connection_for(cluster, timeout=20)
+    if "bad_in" not in [t.decode() if isinstance(t, bytes) else t for t in conn.tables()]:
+        conn.create_table("bad_in", {"cf": dict()}, split_keys=[b"m"])
+    records = wait_serving(cluster, "bad_in")
+    rows = _write_reference_data(conn, "bad_in")
+    region = records[0]
+    rec = server_record(cluster, region.server)
+    channel, stub = rs_stub(f"{rec.host}:{rec.port}")
+
+    def mutation(row, family=b"cf", value=b"v"):
+        return pb.RowMutation(row=row, cells=[pb.Cell(row=row, family=family, qualifier=b"q",
+                                                      timestamp=2**63 - 1, type=4,
+                                                      value=value)])
+
+    cases = [
+        (mutation(b""), errors.InvalidArgumentError),
+        (mutation(b"a" * 32768), errors.InvalidArgumentError),
+        (mutation(b"a1", value=b"v" * (64 * 1024 + 1)), errors.InvalidArgumentError),
+        (mutation(b"a1", family=b"nope"), errors.NoSuchColumnFamilyError),
+    ]
+    try:
+        for m, error in cases:
+            try:
+                resp = stub.Multi(pb.MultiRequest(regions=[pb.RegionMutations(
+                    region=region.info.name, mutations=[m])]), timeout=10)
+                result = resp.results[0]
+                assert not result.ok, f"region server accepted {m.row[:20]!r}"
+                got = error_from_name(result.error_class, result.error_message)
+            except grpc.RpcError as exc:
+                got = from_rpc_error(exc)
+            assert isinstance(got, error), f"expected {error.__name__}, got {got!r}"
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Get(pb.GetRequest(region="no_such_table,,1.abc", row=b"x"), timeout=10)
+        assert isinstance(from_rpc_error(info.value), errors.NotServingRegionError)
+    finally:
+        channel.close()
+
+    master = cluster.master_daemon(active=True)
+    mchannel = grpc.insecure_channel(master.address)
+    try:
+        mstub = minihbase_pb2_grpc.MasterStub(mchannel)
+        for name in ("bad name!", "", "a" * 300, ".hidden"):
+            with pytest.raises(grpc.RpcError) as info:
+                mstub.CreateTable(pb.CreateTableRequest(schema=pb.TableSchema(
+                    name=name, families=[pb.FamilySchema(name="cf")])), timeout=10)
+            assert isinstance(from_rpc_error(info.value), errors.InvalidArgumentError), name
+        with pytest.raises(grpc.RpcError) as info:
+            mstub.DeleteTable(pb.TableName(name="bad_in"), timeout=10)
+        assert isinstance(from_rpc_error(info.value), errors.TableNotDisabledError)
+    finally:
+        mchannel.close()
+    _assert_intact(cluster, conn, "bad_in", rows)

@@ -1,0 +1,213 @@
+"""Failures with real processes: a region server SIGKILLed under a writer (at the product's
+15 s session timeout), the active master SIGKILLed (then a region server too), and a region
+server frozen with SIGSTOP past its session expiry that must acknowledge nothing once fenced.
+
+Every load loop is bounded in count and time; recovery times are printed (run with -s)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import grpc
+
+from minihbase import errors
+from tests.cluster.conftest import (SHORT_SESSION_S, BoundedWriter, daemon_of, missing_rows,
+                                    region_records, rs_stub, server_record, serving_regions,
+                                    stop_cluster)
+
+SPLITS = [b"b", b"d", b"f", b"h", b"j"]  # 6 regions over 3 servers: each hosts ~2
+
+
+def spread_key(i: int) -> bytes:
+    """Row keys that land in every region in turn."""
+    return f"{'acegik'[i % 6]}{i:06d}".encode()
+
+
+def _create_spread_table(cluster, conn, name):
+    conn.create_table(name, {"cf": dict()}, split_keys=SPLITS)
+    return cluster.wait_for(lambda: serving_regions(cluster, name), 60, f"{name} to open")
+
+
+def _victim(records) -> str:
+    """A server that hosts at least one region (the one hosting the first region)."""
+    return records[0].server
+
+
+def _get_every_region(conn, table, records) -> bool:
+    t = conn.table(table)
+    for r in records:
+        t.row(r.info.start_key or b"\x00")
+    return True
+
+
+def test_sigkilled_region_server_at_default_session_timeout_loses_no_acknowledged_write(
+        cluster_factory, connection_for):
+    """The product's 15 s session: kill -9 a region server hosting regions while a writer runs;
+    its regions come back elsewhere after the expiry with the WAL replayed."""
+    cluster = cluster_factory("crash15", flush_size=256 * 1024, balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=60)
+        records = _create_spread_table(cluster, conn, "crash")
+        victim = _victim(records)
+        victim_regions = [r.info.name for r in records if r.server == victim]
+        writer = BoundedWriter(connection_for(cluster, timeout=60), "crash", count=100000,
+                               seconds=75, key_fn=spread_key, pause=0.002)
+        writer.start()
+        cluster.wait_for(lambda: len(writer.acked) >= 300, 30, "the writer to get going")
+
+        t_kill = time.monotonic()
+        daemon_of(cluster, victim).signal(signal.SIGKILL)
+        cluster.wait_for(lambda: victim not in cluster.live_regionservers(), 40,
+                         "ZooKeeper to expire the killed server's session")
+        t_expired = time.monotonic()
+        moved = cluster.wait_for(lambda: serving_regions(cluster, "crash", avoid=victim), 60,
+                                 "the killed server's regions to be reassigned")
+        t_meta = time.monotonic()
+        cluster.wait_for(lambda: _get_every_region(conn, "crash", moved), 30,
+                         "every region to answer a read")
+        t_serving = time.monotonic()
+        print(f"\nSIGKILL recovery (session timeout 15 s): expiry seen after "
+              f"{t_expired - t_kill:.1f}s, regions reassigned in meta after "
+              f"{t_meta - t_kill:.1f}s, all regions serving after {t_serving - t_kill:.1f}s "
+              f"(goal <= 18 s); {len(victim_regions)} regions moved")
+        time.sleep(1.0)  # the writer keeps writing against the new locations
+        writer.stop()
+        assert writer.acked, "the writer acknowledged nothing"
+        assert missing_rows(conn, "crash", writer.acked, value_for=writer.value_for) == []
+        # Only retryable outcomes may have reached the writer (its timeout is 60 s).
+        assert all(isinstance(e, errors.OperationTimeoutError) for e in writer.errors), \
+            writer.errors[:3]
+        assert t_serving - t_kill < 15 + 15, "recovery took far longer than the 18 s goal"
+        # The dead server's WAL was fenced and split, and nothing of it remains live.
+        wals = os.listdir(os.path.join(cluster.rootdir, "WALs"))
+        assert victim not in wals, f"the dead server's WAL directory was not fenced: {wals}"
+    finally:
+        stop_cluster(cluster)
+
+
+def test_backup_master_takes_over_and_still_handles_a_region_server_crash(cluster_factory,
+                                                                          connection_for):
+    cluster = cluster_factory("failover", session_timeout=SHORT_SESSION_S,
+                              flush_size=256 * 1024, balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=60)
+        records = _create_spread_table(cluster, conn, "before")
+        t = conn.table("before")
+        rows = {spread_key(i): b"v%d" % i for i in range(600)}
+        with t.batch(batch_size=100) as b:
+            for r, v in rows.items():
+                b.put(r, {b"cf:q": v})
+
+        old = cluster.active_master()
+        backups = cluster.backup_masters()
+        assert backups, "no backup master registered"
+        t_kill = time.monotonic()
+        cluster.kill_master(active=True)
+        new = cluster.wait_for(lambda: (cluster.active_master() or old) != old
+                               and cluster.active_master(), 30,
+                               "a backup master to become active")
+        print(f"\nmaster failover: {new} active {time.monotonic() - t_kill:.1f}s after "
+              f"SIGKILL of {old} (session timeout {SHORT_SESSION_S}s)")
+        assert new in backups
+
+        # The new master answers DDL, and data written before is intact.
+        conn.create_table("after", {"cf": dict()})
+        cluster.wait_for(lambda: serving_regions(cluster, "after"), 60, "after to open")
+        conn.table("after").put(b"x", {b"cf:q": b"y"})
+        assert {k: v[b"cf:q"] for k, v in t.scan()} == rows
+
+        # A region server killed under the new master is still recovered.
+        victim = _victim(region_records(cluster, "before"))
+        daemon_of(cluster, victim).signal(signal.SIGKILL)
+        t_kill = time.monotonic()
+        moved = cluster.wait_for(lambda: serving_regions(cluster, "before", avoid=victim), 60,
+                                 "the new master to reassign the dead server's regions")
+        cluster.wait_for(lambda: _get_every_region(conn, "before", moved), 30,
+                         "every region to answer a read")
+        print(f"region server crash under the new master: serving again after "
+              f"{time.monotonic() - t_kill:.1f}s")
+        assert {k: v[b"cf:q"] for k, v in t.scan()} == rows
+        assert conn.table("after").row(b"x") == {b"cf:q": b"y"}
+    finally:
+        stop_cluster(cluster)
+
+
+def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_aborts(
+        cluster_factory, connection_for):
+    """SIGSTOP a region server until ZooKeeper expires it and the master fences its WAL and
+    reassigns its regions; a write queued to it while frozen must fail once it resumes, and
+    the server must abort (exit non-zero) instead of serving on."""
+    from protos import minihbase_pb2 as pb
+    from protos.status import error_from_name, from_rpc_error
+
+    cluster = cluster_factory("fence", session_timeout=SHORT_SESSION_S,
+                              flush_size=256 * 1024, balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=60)
+        records = _create_spread_table(cluster, conn, "fenced")
+        victim = _victim(records)
+        region = records[0]
+        daemon = daemon_of(cluster, victim)
+        writer = BoundedWriter(connection_for(cluster, timeout=60), "fenced", count=100000,
+                               seconds=60, key_fn=spread_key, pause=0.002)
+        writer.start()
+        cluster.wait_for(lambda: len(writer.acked) >= 200, 30, "the writer to get going")
+
+        # A channel made READY before the freeze, so the request below reaches the frozen
+        # server's socket and waits there to be processed after SIGCONT.
+        rec = server_record(cluster, victim)
+        channel, stub = rs_stub(f"{rec.host}:{rec.port}")
+        stub.GetServerLoad(pb.Empty(), timeout=10)
+        daemon.signal(signal.SIGSTOP)
+        t_stop = time.monotonic()
+        late_row = b"a-late-write-to-frozen-server"
+        outcome: dict = {}
+
+        def late_write():
+            m = pb.RowMutation(row=late_row, cells=[pb.Cell(
+                row=late_row, family=b"cf", qualifier=b"q", timestamp=2**63 - 1, type=4,
+                value=b"must-not-be-acknowledged")])
+            try:
+                resp = stub.Multi(pb.MultiRequest(regions=[pb.RegionMutations(
+                    region=region.info.name, mutations=[m])]), timeout=60)
+                r = resp.results[0]
+                outcome["acked"] = r.ok
+                outcome["error"] = None if r.ok else error_from_name(r.error_class,
+                                                                     r.error_message)
+            except grpc.RpcError as exc:
+                outcome["acked"] = False
+                outcome["error"] = from_rpc_error(exc)
+
+        late = threading.Thread(target=late_write, daemon=True)
+        late.start()
+        try:
+            cluster.wait_for(lambda: victim not in cluster.live_regionservers(), 30,
+                             "the frozen server's session to expire")
+            cluster.wait_for(lambda: serving_regions(cluster, "fenced", avoid=victim), 60,
+                             "the frozen server's regions to be reassigned")
+            fenced_after = time.monotonic() - t_stop
+        finally:
+            daemon.signal(signal.SIGCONT)
+        late.join(65)
+        assert not late.is_alive(), "the resumed server neither answered nor failed the write"
+        print(f"\nfrozen server: fenced and replaced after {fenced_after:.1f}s; "
+              f"late write -> {outcome.get('error')!r}")
+        assert outcome["acked"] is False, "a fenced region server acknowledged a write"
+        assert isinstance(outcome["error"], (errors.ServerAbortedError,
+                                             errors.NotServingRegionError,
+                                             errors.ServerUnavailableError,
+                                             errors.RegionClosedError)), outcome["error"]
+        assert daemon.wait(30), "the fenced region server did not abort after resuming"
+        code = daemon.exit_code()
+        assert code not in (0, None), f"the fenced server exited with {code}, expected an abort"
+        channel.close()
+
+        writer.stop()
+        assert missing_rows(conn, "fenced", writer.acked, value_for=writer.value_for) == []
+        assert conn.table("fenced").row(late_row) == {}, \
+            "a write the fenced server did not acknowledge became visible"
+    finally:
+        stop_cluster(cluster)
