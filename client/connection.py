@@ -1,0 +1,320 @@
+"""Connection: the entry point of the minihbase client, shaped like happybase (docs/cli.md).
+
+    conn = Connection("127.0.0.1:2181", timeout=30.0)
+    conn.create_table("t1", {"cf": dict(max_versions=3)}, split_keys=[b"100", b"300"])
+    t = conn.table("t1"); t.put(b"r1", {b"cf:q": b"v"}); t.row(b"r1")
+
+A Connection holds one ZooKeeper session (meta reads and watches only), one gRPC channel per
+server (client/rpc_channels.py), the region location cache (client/location_cache.py) and the
+retry policy (client/retry.py). It is safe to share between threads.
+
+Every operation -- data or admin -- finishes within `timeout` seconds: it either succeeds or
+raises. Retryable errors (NotServingRegion, RegionOffline, ServerUnavailable, MasterNotRunning,
+...) drop the cached location and are retried with HBase's back-off; when the time is up
+OperationTimeoutError names the operation, the attempts and the last error.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import grpc
+
+from client import protocol
+from client.location_cache import LocationCache, RegionLocation, ZkMetaReader
+from client.retry import RetryPolicy
+from client.rpc_channels import ChannelPool
+from coordination import znodes
+from coordination.znodes import MasterRecord, Paths
+from minihbase.errors import (HBaseError, MasterNotRunningError, OperationTimeoutError,
+                              TableNotFoundError)
+from protos import minihbase_pb2 as pb
+from protos.status import from_rpc_error
+
+DEFAULT_QUORUM = "127.0.0.1:2181"
+_EMPTY = pb.Empty()
+
+
+class Connection:
+    def __init__(self, zk_quorum: str = DEFAULT_QUORUM, timeout: float = 30.0, *,
+                 zk_parent: str = znodes.DEFAULT_PARENT, retry: RetryPolicy | None = None,
+                 autoconnect: bool = True):
+        self.quorum = zk_quorum
+        self.timeout = float(timeout)
+        self.paths = Paths(zk_parent)
+        self.retry = retry or RetryPolicy(self.timeout)
+        self.channels = ChannelPool()
+        self._zk = None
+        self._meta: ZkMetaReader | None = None
+        self.locations: LocationCache | None = None
+        self._master_address: str | None = None  # cached; dropped on error or watch
+        if autoconnect:
+            self.open()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> None:
+        if self._zk is not None:
+            return
+        from coordination.zk import connect
+
+        try:
+            zk = connect(self.quorum, connect_timeout=min(self.timeout, 15.0))
+        except Exception as exc:  # kazoo's timeout, bad host string, DNS failure...
+            raise OperationTimeoutError(
+                f"cannot reach ZooKeeper at {self.quorum} within "
+                f"{min(self.timeout, 15.0):g}s ({type(exc).__name__}: {exc})") from None
+        zk.add_listener(self._on_zk_state)
+        self._zk = zk
+        self._meta = ZkMetaReader(zk, self.quorum, self.paths, timeout=min(self.timeout, 5.0))
+        self.locations = LocationCache(self._meta)
+
+    def close(self) -> None:
+        zk, self._zk = self._zk, None
+        if zk is not None:
+            try:
+                zk.stop()
+                zk.close()
+            except Exception:  # closing is best effort: the session expires anyway
+                pass
+        self.channels.close()
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _on_zk_state(self, state) -> None:
+        # Runs on kazoo's thread: must not block. Watches may be missed while disconnected.
+        if state != "CONNECTED" and self.locations is not None:
+            self.locations.invalidate()
+            self._master_address = None
+
+    def table(self, name: str, use_prefix: bool = True):
+        from client.table import Table
+
+        return Table(name.decode() if isinstance(name, bytes) else name, self)
+
+    # -- data-call plumbing (used by Table and Batch) ----------------------------------------
+    def region_call(self, table: str, row: bytes, what: str,
+                    fn: Callable[[RegionLocation, object, float], object]):
+        """Run fn(location, region server stub, rpc deadline) for the region holding `row`,
+        retrying with a fresh location on retryable errors."""
+        locations, channels = self.locations, self.channels
+
+        def attempt(deadline):
+            loc = locations.locate(table, row)
+            try:
+                return fn(loc, channels.region_server(loc.address), deadline)
+            except grpc.RpcError as err:
+                raise from_rpc_error(err, loc.address) from None
+
+        # Fast path: one attempt without the retry machinery (the usual case).
+        retry = self.retry
+        started = retry.clock()
+        try:
+            return attempt(min(retry.rpc_timeout, retry.timeout))
+        except HBaseError as exc:
+            if not exc.retryable:
+                raise
+            self.on_region_error(table, exc)
+        return retry.call(what, attempt, lambda exc: self.on_region_error(table, exc),
+                          started=started)
+
+    def on_region_error(self, table: str, exc: BaseException) -> None:
+        self.locations.invalidate(table)
+
+    # -- master plumbing ---------------------------------------------------------------------
+    def _master(self, deadline: float) -> tuple[str, object]:
+        address = self._master_address
+        if address is None:
+            data = self._meta._get(self.paths.master, lambda _e=None: self._forget_master())
+            if data is None:
+                raise MasterNotRunningError(
+                    f"no active master registered in ZooKeeper at {self.quorum} "
+                    f"({self.paths.master} is missing)")
+            rec = MasterRecord.from_bytes(data)
+            address = self._master_address = f"{rec.host}:{rec.port}"
+        return address, self.channels.master(address)
+
+    def _forget_master(self) -> None:
+        self._master_address = None
+
+    def master_call(self, method: str, request, what: str | None = None):
+        def attempt(deadline):
+            address, stub = self._master(deadline)
+            try:
+                return getattr(stub, method)(request, timeout=deadline)
+            except grpc.RpcError as err:
+                raise from_rpc_error(err, f"master {address}") from None
+
+        return self.retry.call(what or f"{method} on the master", attempt,
+                               lambda exc: self._forget_master())
+
+    # -- admin: tables -----------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        return [t.schema.name for t in self.master_call("ListTables", _EMPTY, "list").tables]
+
+    def list_tables(self) -> list[dict]:
+        return [protocol.table_dict(t)
+                for t in self.master_call("ListTables", _EMPTY, "list").tables]
+
+    def describe_table(self, name: str) -> dict:
+        return protocol.table_dict(
+            self.master_call("DescribeTable", pb.TableName(name=name), f"describe {name!r}"))
+
+    def families(self, name: str) -> dict:
+        return {f["name"].encode(): f for f in self.describe_table(name)["families"]}
+
+    def regions(self, name: str) -> list[dict]:
+        return self.describe_table(name)["regions"]
+
+    def exists(self, name: str) -> bool:
+        return self._meta.table(name) is not None
+
+    def is_table_enabled(self, name: str) -> bool:
+        record = self._meta.table(name)
+        if record is None:
+            raise TableNotFoundError(f"table {name!r} does not exist")
+        return record.state == znodes.ENABLED
+
+    def create_table(self, name: str, families: dict, split_keys=None, *, wait: bool = True,
+                     progress: Callable[[str], None] | None = None) -> None:
+        """families: {"cf": {max_versions, min_versions, ttl, bloom, compression, block_size}}.
+        split_keys: n keys pre-split the table into n+1 regions. With wait, returns once every
+        region is open (or raises OperationTimeoutError naming the regions still waiting)."""
+        if not families:
+            raise ValueError(f"table {name!r} needs at least one column family")
+        schema = pb.TableSchema(name=name, families=[protocol.family_schema(f, opts)
+                                                     for f, opts in families.items()])
+        keys = [protocol.to_bytes(k, "split key") for k in (split_keys or [])]
+        self.master_call("CreateTable", pb.CreateTableRequest(schema=schema, split_keys=keys),
+                         f"create table {name!r}")
+        if wait:
+            self.wait_for_regions_open(name, progress)
+
+    def delete_table(self, name: str, disable: bool = False) -> None:
+        if disable and self.is_table_enabled(name):
+            self.disable_table(name)
+        self.master_call("DeleteTable", pb.TableName(name=name), f"drop table {name!r}")
+        self.locations.invalidate(name)
+
+    def disable_table(self, name: str, *, wait: bool = True, progress=None) -> None:
+        self.master_call("DisableTable", pb.TableName(name=name), f"disable table {name!r}")
+        self.locations.invalidate(name)
+        if wait:
+            self.wait_for_table_state(name, znodes.DISABLED, progress)
+
+    def enable_table(self, name: str, *, wait: bool = True, progress=None) -> None:
+        self.master_call("EnableTable", pb.TableName(name=name), f"enable table {name!r}")
+        self.locations.invalidate(name)
+        if wait:
+            self.wait_for_regions_open(name, progress)
+
+    def alter_table(self, name: str, add: dict | None = None, remove=None) -> None:
+        """add: {"cf": {options}} adds or modifies families; remove: family names to drop."""
+        req = pb.AlterTableRequest(
+            name=name,
+            add_or_modify=[protocol.family_schema(f, o) for f, o in (add or {}).items()],
+            remove=[r.decode() if isinstance(r, bytes) else r for r in (remove or [])])
+        self.master_call("AlterTable", req, f"alter table {name!r}")
+        self.locations.invalidate(name)
+
+    # -- admin: cluster ----------------------------------------------------------------------
+    def status(self) -> dict:
+        return protocol.status_dict(self.master_call("GetClusterStatus", _EMPTY, "status"))
+
+    def balance(self) -> int:
+        return self.master_call("Balance", _EMPTY, "balance").moves
+
+    def _target(self, table_or_region: str) -> tuple[str, str]:
+        """A region name contains ',' (table,start,id.encoded); a 32-hex-digit name is an
+        encoded region name; anything else is a table."""
+        if "," in table_or_region:
+            return "", table_or_region
+        if len(table_or_region) == 32 and all(c in "0123456789abcdef" for c in table_or_region):
+            for t in self.tables():
+                for r in self.regions(t):
+                    if r["encoded"] == table_or_region:
+                        return "", r["name"]
+        return table_or_region, ""
+
+    def split(self, table_or_region: str, split_key=None) -> None:
+        table, region = self._target(table_or_region)
+        key = b"" if split_key is None else protocol.to_bytes(split_key, "split key")
+        self.master_call("Split", pb.SplitRequest(table=table, region=region, split_key=key),
+                         f"split {table_or_region!r}")
+        self.locations.invalidate(table or None)
+
+    def merge(self, region_a: str, region_b: str) -> None:
+        a, b = self._target(region_a)[1] or region_a, self._target(region_b)[1] or region_b
+        self.master_call("Merge", pb.MergeRequest(region_a=a, region_b=b),
+                         f"merge {region_a!r} and {region_b!r}")
+        self.locations.invalidate()
+
+    def flush(self, table_or_region: str) -> None:
+        table, region = self._target(table_or_region)
+        self.master_call("Flush", pb.TableActionRequest(table=table, region=region),
+                         f"flush {table_or_region!r}")
+
+    def compact(self, table_or_region: str, major: bool = False) -> None:
+        table, region = self._target(table_or_region)
+        self.master_call("Compact", pb.TableActionRequest(table=table, region=region,
+                                                          major=major),
+                         f"{'major ' if major else ''}compact {table_or_region!r}")
+
+    def move(self, region: str, server: str = "") -> None:
+        region = self._target(region)[1] or region
+        self.master_call("Move", pb.MoveRequest(region=region, server=server),
+                         f"move {region!r}")
+        self.locations.invalidate()
+
+    # -- waiting for the cluster -------------------------------------------------------------
+    def _poll(self, what: str, check: Callable[[], tuple[bool, str]], progress) -> None:
+        """Poll meta until check() says done, within the operation timeout; report progress
+        lines (only when they change) to `progress`."""
+        start = time.monotonic()
+        delay, last = 0.05, None
+        while True:
+            try:
+                done, detail = check()
+            except HBaseError as exc:
+                if not exc.retryable:
+                    raise
+                done, detail = False, str(exc)
+            if done:
+                return
+            if progress is not None and detail != last:
+                progress(detail)
+                last = detail
+            if time.monotonic() - start + delay > self.timeout:
+                raise OperationTimeoutError(
+                    f"{what}: not done after {self.timeout:g}s (operation timeout): {detail}")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def wait_for_regions_open(self, name: str, progress=None) -> None:
+        def check():
+            records = [r for r in self._meta.regions(name) if r.state not in
+                       (znodes.SPLIT, znodes.MERGED)]
+            waiting = [r for r in records if r.state != znodes.OPEN]
+            if records and not waiting:
+                return True, ""
+            if not records:
+                return False, f"table {name!r}: waiting for regions to appear in meta"
+            first = waiting[0]
+            why = f" ({first.waiting_for})" if first.waiting_for else ""
+            return False, (f"table {name!r}: {len(records) - len(waiting)}/{len(records)} "
+                           f"regions open; e.g. {first.info.name} is {first.state}{why}")
+
+        self._poll(f"waiting for the regions of {name!r} to open", check, progress)
+
+    def wait_for_table_state(self, name: str, state: str, progress=None) -> None:
+        def check():
+            record = self._meta.table(name)
+            if record is None:
+                raise TableNotFoundError(f"table {name!r} does not exist")
+            return record.state == state, f"table {name!r} is {record.state}"
+
+        self._poll(f"waiting for table {name!r} to be {state}", check, progress)

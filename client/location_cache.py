@@ -1,0 +1,237 @@
+"""Where each region of a table is served, read from ZooKeeper meta and cached (docs/cli.md).
+
+A lookup is a bisect over the cached start keys of the table (byte order: with regions
+['', '100'), ['100', '300'), ['300', '') row b'20000' is in the second) -- no ZooKeeper call per
+operation. A table's entry is loaded on first use and dropped when:
+  - a call fails with NotServingRegion, RegionOffline, ServerUnavailable or a similar retryable
+    error (the caller calls `invalidate(table)`),
+  - ZooKeeper reports a change: a child watch on /hbase/meta/<t> (split, merge, create) and a
+    data watch on each region znode (move, state change) and on /hbase/tables/<t> (disable),
+  - the ZooKeeper connection is lost (the session may miss watch events meanwhile).
+
+Only OPEN regions are usable. A row whose region is in transition raises RegionOfflineError
+(retryable) naming the state, the server and what it waits for, so a timeout message says why.
+
+`MetaReader` is the small read-only view of meta this module needs; `ZkMetaReader` implements it
+with kazoo (bounded by a timeout on every read), tests pass an in-memory one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from typing import Callable, NamedTuple, Protocol
+
+from coordination import znodes
+from coordination.znodes import Paths, RegionRecord, ServerRecord, TableRecord
+from minihbase.errors import (HBaseError, RegionOfflineError, ServerUnavailableError,
+                              TableNotEnabledError, TableNotFoundError)
+from storage.schema import RegionInfo, TableDescriptor
+
+# Records of parents that were split or merged away: their range is covered by their children.
+_RETIRED = (znodes.SPLIT, znodes.MERGED)
+
+
+class RegionLocation(NamedTuple):
+    info: RegionInfo
+    name: str       # RegionInfo.name, what data calls send
+    server: str     # host,port,startcode ("" when unassigned)
+    address: str    # host:port to dial ("" when unassigned)
+    state: str
+    waiting_for: str
+
+
+Watch = Callable[[object], None]  # called with kazoo's WatchedEvent (or None in tests)
+
+
+class MetaReader(Protocol):
+    """Read-only meta. `watch` (if given) is called once on the next change of what was read;
+    passing the same callable again does not register it twice (kazoo keeps a set)."""
+
+    def table(self, table: str, watch: Watch | None = None) -> TableRecord | None: ...
+
+    def regions(self, table: str, watch: Watch | None = None) -> list[RegionRecord]: ...
+
+    def server_address(self, server: str) -> str: ...
+
+
+class ZkMetaReader:
+    """MetaReader over a kazoo client. Every read waits at most `timeout` seconds; a lost or
+    slow ZooKeeper becomes ServerUnavailableError (retryable), never a hang."""
+
+    def __init__(self, zk, quorum: str, paths: Paths | None = None, timeout: float = 5.0):
+        self.zk = zk
+        self.quorum = quorum
+        self.paths = paths or Paths()
+        self.timeout = timeout
+
+    def _wait(self, async_result, what: str):
+        from kazoo.exceptions import NoNodeError
+
+        try:
+            return async_result.get(timeout=self.timeout)
+        except NoNodeError:
+            return None
+        except HBaseError:
+            raise
+        except Exception as exc:  # kazoo ConnectionLoss, SessionExpired, timeout...
+            raise ServerUnavailableError(
+                f"cannot reach ZooKeeper at {self.quorum} (reading {what}): "
+                f"{type(exc).__name__} {exc}".rstrip()) from exc
+
+    def _get(self, path: str, watch=None) -> bytes | None:
+        got = self._wait(self.zk.get_async(path, watch=watch), path)
+        return None if got is None else got[0]
+
+    def table(self, table, watch=None):
+        data = self._get(self.paths.table(table), watch)
+        return None if data is None else TableRecord.from_bytes(data)
+
+    def regions(self, table, watch=None):
+        parent = self.paths.table_meta(table)
+        children = self._wait(self.zk.get_children_async(parent, watch=watch), parent)
+        if not children:
+            return []
+        # Issue every read before waiting for any: one round trip for the whole table.
+        pending = [(c, self.zk.get_async(f"{parent}/{c}", watch=watch)) for c in children]
+        records = []
+        for child, result in pending:
+            got = self._wait(result, f"{parent}/{child}")
+            if got is not None:
+                records.append(RegionRecord.from_bytes(got[0]))
+        return records
+
+    def server_address(self, server):
+        data = self._get(self.paths.live_server(server))
+        if data is None:  # not live (crashed): dial its name; the call fails and we retry
+            host, port, _ = znodes.parse_server_name(server)
+            return f"{host}:{port}"
+        rec = ServerRecord.from_bytes(data)
+        return f"{rec.host}:{rec.port}"
+
+
+class _TableEntry:
+    """Immutable snapshot of one table's regions, sorted by start key."""
+
+    __slots__ = ("descriptor", "starts", "locations")
+
+    def __init__(self, descriptor: TableDescriptor, locations: list[RegionLocation]):
+        self.descriptor = descriptor
+        self.locations = locations
+        self.starts = [loc.info.start_key for loc in locations]
+
+
+class LocationCache:
+    """Thread-safe. Reads take no lock: a table's entry is an immutable snapshot replaced whole;
+    loads of one table are serialised so a burst of misses costs one meta read."""
+
+    def __init__(self, meta: MetaReader):
+        self.meta = meta
+        self._tables: dict[str, _TableEntry] = {}  # writes guarded by self._lock
+        self._generation: dict[str, int] = {}      # bumped by invalidate; guarded by self._lock
+        self._servers: dict[str, str] = {}         # server name -> address (names never reuse)
+        self._watches: dict[str, Watch] = {}       # one stable callable per table
+        self._lock = threading.Lock()
+        self.loads = 0  # meta reads performed (tests assert on it)
+
+    # -- lookups -----------------------------------------------------------------------------
+    def locate(self, table: str, row: bytes) -> RegionLocation:
+        entry = self._tables.get(table) or self._load(table)
+        i = bisect.bisect_right(entry.starts, row) - 1
+        loc = entry.locations[i] if i >= 0 else None
+        if loc is None or not loc.info.contains_row(row):
+            self.invalidate(table)
+            raise RegionOfflineError(
+                f"no region of table {table!r} covers row {row!r} right now (split or merge "
+                "in progress?)")
+        return _usable(loc)
+
+    def locate_last(self, table: str) -> RegionLocation:
+        """The region holding the greatest rows (where a reversed scan from the end starts)."""
+        entry = self._tables.get(table) or self._load(table)
+        if not entry.locations or entry.locations[-1].info.end_key:
+            self.invalidate(table)
+            raise RegionOfflineError(f"the last region of table {table!r} is missing right now")
+        return _usable(entry.locations[-1])
+
+    def locate_before(self, table: str, key: bytes) -> RegionLocation:
+        """The region holding the greatest rows < key (a reversed scan's next region)."""
+        entry = self._tables.get(table) or self._load(table)
+        i = bisect.bisect_left(entry.starts, key) - 1
+        loc = entry.locations[i] if i >= 0 else None
+        if loc is None or loc.info.end_key != key:
+            self.invalidate(table)
+            raise RegionOfflineError(
+                f"no region of table {table!r} ends at {key!r} right now (split or merge "
+                "in progress?)")
+        return _usable(loc)
+
+    def regions(self, table: str) -> list[RegionLocation]:
+        """Every region of the table in key order, whatever its state."""
+        return list((self._tables.get(table) or self._load(table)).locations)
+
+    def descriptor(self, table: str) -> TableDescriptor:
+        return (self._tables.get(table) or self._load(table)).descriptor
+
+    def invalidate(self, table: str | None = None) -> None:
+        with self._lock:
+            if table is None:
+                for t in list(self._tables):
+                    self._generation[t] = self._generation.get(t, 0) + 1
+                self._tables.clear()
+            else:
+                self._generation[table] = self._generation.get(table, 0) + 1
+                self._tables.pop(table, None)
+
+    def cached_tables(self) -> list[str]:
+        return list(self._tables)
+
+    # -- loading -----------------------------------------------------------------------------
+    def _load(self, table: str) -> _TableEntry:
+        with self._lock:
+            entry = self._tables.get(table)
+            if entry is not None:
+                return entry
+            generation = self._generation.get(table, 0)
+        # Read outside the lock (ZooKeeper round trips); a watch firing meanwhile bumps the
+        # generation, and then this snapshot is returned to the caller but not cached.
+        watch = self._watches.get(table)
+        if watch is None:
+            watch = self._watches.setdefault(table, lambda _event=None: self.invalidate(table))
+        record = self.meta.table(table, watch)
+        if record is None:
+            raise TableNotFoundError(f"table {table!r} does not exist")
+        if record.state in (znodes.DISABLED, znodes.DISABLING):
+            raise TableNotEnabledError(f"table {table!r} is {record.state.lower()}")
+        locations = self._locations(self.meta.regions(table, watch))
+        entry = _TableEntry(record.descriptor, locations)
+        with self._lock:
+            self.loads += 1
+            if self._generation.get(table, 0) == generation:
+                self._tables[table] = entry
+        return entry
+
+    def _locations(self, records: list[RegionRecord]) -> list[RegionLocation]:
+        live = [r for r in records if r.state not in _RETIRED]
+        # At one start key keep the newest region (highest id): a daughter beats its parent.
+        live.sort(key=lambda r: (r.info.start_key, r.info.region_id))
+        by_start: dict[bytes, RegionRecord] = {}
+        for r in live:
+            by_start[r.info.start_key] = r
+        out = []
+        for r in by_start.values():
+            address = ""
+            if r.server:
+                address = self._servers.get(r.server) or self.meta.server_address(r.server)
+                self._servers[r.server] = address
+            out.append(RegionLocation(r.info, r.info.name, r.server, address, r.state,
+                                      r.waiting_for))
+        return out
+
+
+def _usable(loc: RegionLocation) -> RegionLocation:
+    if loc.state != znodes.OPEN or not loc.address:
+        why = f", waiting for {loc.waiting_for}" if loc.waiting_for else ""
+        on = f" on {loc.server}" if loc.server else ""
+        raise RegionOfflineError(f"region {loc.name} is {loc.state}{on}{why}")
+    return loc

@@ -1,0 +1,180 @@
+"""Translation between the client's happybase-shaped values and protobuf messages.
+
+Columns are named like happybase and the HBase shell: b"cf:q" is one column, b"cf" (no colon)
+is the whole family. Messages are built directly (no intermediate objects) because this is the
+client's hot path. Results become {b"cf:q": value} dicts in HBase order (or (value, timestamp)
+pairs with include_timestamp).
+"""
+
+from __future__ import annotations
+
+from protos import minihbase_pb2 as pb
+from storage.cell import LATEST_TIMESTAMP, CellType
+
+PUT = int(CellType.PUT)
+DELETE_COLUMN = int(CellType.DELETE_COLUMN)
+DELETE_FAMILY = int(CellType.DELETE_FAMILY)
+
+
+def to_bytes(value, what: str) -> bytes:
+    """Rows, columns and values are bytes; str is accepted and UTF-8 encoded (happybase only
+    takes bytes, but the shell and scripts pass text)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode()
+    raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
+
+
+def split_column(column) -> tuple[bytes, bytes | None]:
+    """b"cf:q" -> (b"cf", b"q"); b"cf" -> (b"cf", None) meaning the whole family."""
+    column = to_bytes(column, "column")
+    family, sep, qualifier = column.partition(b":")
+    if not family:
+        raise ValueError(f"column {column!r} has no family: use b'family:qualifier'")
+    return family, (qualifier if sep else None)
+
+
+def column_protos(columns) -> list:
+    if columns is None:
+        return []
+    if isinstance(columns, (bytes, str)):
+        raise TypeError("columns must be a list of column names, not a single name")
+    out = []
+    for c in columns:
+        family, qualifier = split_column(c)
+        if qualifier is None:
+            out.append(pb.Column(family=family, whole_family=True))
+        else:
+            out.append(pb.Column(family=family, qualifier=qualifier))
+    return out
+
+
+def put_mutation(row: bytes, data: dict, timestamp: int | None) -> pb.RowMutation:
+    ts = LATEST_TIMESTAMP if timestamp is None else int(timestamp)
+    cells = []
+    for column, value in data.items():
+        family, qualifier = split_column(column)
+        if qualifier is None:
+            raise ValueError(f"put needs family:qualifier columns, got {column!r}")
+        cells.append(pb.Cell(row=row, family=family, qualifier=qualifier, timestamp=ts, type=PUT,
+                             value=to_bytes(value, f"value of {column!r}")))
+    if not cells:
+        raise ValueError("put needs at least one column")
+    return pb.RowMutation(row=row, cells=cells)
+
+
+def delete_mutation(row: bytes, columns, timestamp: int | None,
+                    families: list[bytes]) -> pb.RowMutation:
+    """columns None: the whole row (one DeleteFamily marker per family, HBase's deleteall);
+    b"cf": the whole family; b"cf:q": every version of the column (HBase shell `delete`)."""
+    ts = LATEST_TIMESTAMP if timestamp is None else int(timestamp)
+    cells = []
+    if columns is None:
+        for family in families:
+            cells.append(pb.Cell(row=row, family=family, timestamp=ts, type=DELETE_FAMILY))
+    else:
+        if isinstance(columns, (bytes, str)):
+            raise TypeError("columns must be a list of column names, not a single name")
+        for column in columns:
+            family, qualifier = split_column(column)
+            if qualifier is None:
+                cells.append(pb.Cell(row=row, family=family, timestamp=ts, type=DELETE_FAMILY))
+            else:
+                cells.append(pb.Cell(row=row, family=family, qualifier=qualifier, timestamp=ts,
+                                     type=DELETE_COLUMN))
+    return pb.RowMutation(row=row, cells=cells)
+
+
+def cells_to_dict(cells, include_timestamp: bool = False) -> dict:
+    """One row's cells -> {b"cf:q": value}; the newest version of each column wins (cells come
+    newest first)."""
+    out: dict = {}
+    for c in cells:
+        key = c.family + b":" + c.qualifier
+        if key not in out:
+            out[key] = (c.value, c.timestamp) if include_timestamp else c.value
+    return out
+
+
+def time_range(timestamp: int | None) -> pb.TimeRange | None:
+    """happybase's `timestamp` argument: only cells strictly older than it."""
+    return None if timestamp is None else pb.TimeRange(min=0, max=int(timestamp))
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+_FAMILY_OPTION_ALIASES = {
+    "max_versions": "max_versions", "versions": "max_versions",
+    "min_versions": "min_versions",
+    "ttl": "ttl_seconds", "time_to_live": "ttl_seconds", "ttl_seconds": "ttl_seconds",
+    "bloom": "bloom", "bloom_filter_type": "bloom", "bloomfilter": "bloom",
+    "compression": "compression",
+    "block_size": "block_size", "blocksize": "block_size",
+}
+
+
+def family_schema(name, options: dict | None) -> pb.FamilySchema:
+    """happybase-style family options (max_versions, ttl/time_to_live, bloom/bloom_filter_type,
+    compression, block_size) -> FamilySchema. Unknown options are an error naming them."""
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    name = name.rstrip(":")
+    fs = pb.FamilySchema(name=name)
+    for key, value in (options or {}).items():
+        field = _FAMILY_OPTION_ALIASES.get(str(key).lower())
+        if field is None:
+            raise ValueError(f"unknown column family option {key!r} for family {name!r}; "
+                             f"known: {sorted(set(_FAMILY_OPTION_ALIASES))}")
+        if value is None:
+            continue
+        if field in ("bloom", "compression"):
+            setattr(fs, field, str(value).upper())
+        else:
+            try:
+                setattr(fs, field, int(value))
+            except (TypeError, ValueError):
+                raise ValueError(f"family {name!r}: {key} must be an integer, got {value!r}") \
+                    from None
+    return fs
+
+
+def family_dict(fs: pb.FamilySchema) -> dict:
+    return {"name": fs.name, "max_versions": fs.max_versions or 1,
+            "min_versions": fs.min_versions, "ttl": fs.ttl_seconds or None,
+            "bloom": fs.bloom or "ROW", "compression": fs.compression or "NONE",
+            "block_size": fs.block_size or 65536}
+
+
+def region_dict(rd: pb.RegionDescription) -> dict:
+    info = rd.info
+    encoded = info.name.rsplit(".", 1)[-1] if info.name else ""
+    d = {"name": info.name, "encoded": encoded, "table": info.table,
+         "start_key": info.start_key, "end_key": info.end_key, "state": rd.state,
+         "server": rd.server, "state_since_ms": rd.state_since_ms,
+         "waiting_for": rd.waiting_for}
+    if rd.HasField("load"):
+        d.update(memstore_bytes=rd.load.memstore_bytes, store_bytes=rd.load.store_bytes,
+                 store_files=rd.load.store_files, read_requests=rd.load.read_requests,
+                 write_requests=rd.load.write_requests)
+    return d
+
+
+def table_dict(td: pb.TableDescription) -> dict:
+    return {"name": td.schema.name, "state": td.state,
+            "families": [family_dict(f) for f in td.schema.families],
+            "regions": [region_dict(r) for r in td.regions]}
+
+
+def status_dict(cs: pb.ClusterStatus) -> dict:
+    servers = []
+    for s in cs.servers:
+        servers.append({"name": s.name, "state": s.state, "state_since_ms": s.state_since_ms,
+                        "regions": s.region_count,
+                        "requests_per_second": round(s.requests_per_second, 1),
+                        "info_port": s.info_port})
+    return {"active_master": cs.active_master, "backup_masters": list(cs.backup_masters),
+            "cluster_id": cs.cluster_id, "servers": servers,
+            "regions_in_transition": [region_dict(r) for r in cs.regions_in_transition],
+            "table_count": cs.table_count, "region_count": cs.region_count}

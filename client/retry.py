@@ -1,0 +1,93 @@
+"""HBase's client back-off under one overall operation timeout (see docs/cli.md, "Retries").
+
+Contract: `RetryPolicy.call(what, attempt)` runs `attempt(deadline_s)` until it returns. An
+exception whose class says `retryable = True` (declared once in minihbase/errors.py) is retried
+after `pause * BACKOFF[n]` seconds (HBase's RETRY_BACKOFF: 1, 2, 3, 5, 10, 20, 40, 100, ...);
+anything else propagates at once. No attempt, and no sleep, extends past the overall timeout:
+when it runs out, OperationTimeoutError says what was tried, how often, for how long, and the
+last error. `deadline_s` is the time the attempt may spend in one RPC, so a call to a server
+that hangs is cut off too -- the caller never hangs.
+
+The clock and sleep are injected (kazoo's KazooRetry does the same) so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, TypeVar
+
+from minihbase.errors import HBaseError, OperationTimeoutError
+
+T = TypeVar("T")
+
+# HConstants.RETRY_BACKOFF: multipliers of the base pause, the last one repeats.
+BACKOFF = (1, 2, 3, 5, 10, 20, 40, 100, 100, 100, 100, 200, 200)
+DEFAULT_PAUSE_S = 0.1
+DEFAULT_TIMEOUT_S = 30.0
+# One RPC never waits longer than this even with a long overall timeout, so a server that
+# silently stopped answering costs one slice, not the whole budget.
+DEFAULT_RPC_TIMEOUT_S = 10.0
+# Below this much time left, another attempt could not even complete an RPC: give up.
+MIN_ATTEMPT_S = 0.05
+
+
+def backoff_delay(pause: float, attempt: int) -> float:
+    """Pause before retry number `attempt` (0-based), as HBase computes it (without jitter)."""
+    return pause * BACKOFF[min(attempt, len(BACKOFF) - 1)]
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, HBaseError) and exc.retryable
+
+
+class RetryPolicy:
+    """Immutable settings, safe to share between threads: every `call` keeps its own state."""
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT_S, *, pause: float = DEFAULT_PAUSE_S,
+                 rpc_timeout: float = DEFAULT_RPC_TIMEOUT_S,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        self.timeout = float(timeout)
+        self.pause = float(pause)
+        self.rpc_timeout = float(rpc_timeout)
+        self.clock = clock
+        self.sleep = sleep
+
+    def call(self, what: str, attempt: Callable[[float], T],
+             on_error: Callable[[BaseException], None] | None = None,
+             retryable: Callable[[BaseException], bool] = is_retryable,
+             started: float | None = None) -> T:
+        """Run `attempt(rpc_deadline_seconds)` with back-off until it succeeds or time runs out.
+
+        `on_error(exc)` runs after every retryable failure (e.g. drop cached locations) before
+        the pause. `what` names the operation in the timeout message ("put to table 't1'").
+        `started` (a clock() reading) counts time already spent, e.g. by a first fast attempt.
+        """
+        start = self.clock() if started is None else started
+        deadline = start + self.timeout
+        tries = 0
+        while True:
+            remaining = deadline - self.clock()
+            tries += 1
+            try:
+                return attempt(max(0.001, min(self.rpc_timeout, remaining)))
+            except Exception as exc:  # noqa: BLE001 - classified right below
+                if not retryable(exc):
+                    raise
+                if on_error is not None:
+                    on_error(exc)
+                now = self.clock()
+                left = deadline - now
+                if left <= MIN_ATTEMPT_S:
+                    raise OperationTimeoutError(
+                        f"{what}: gave up after {tries} attempt(s) in {now - start:.1f}s "
+                        f"(operation timeout {self.timeout:g}s); last error: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                # The last pause is shortened so one more attempt still fits in the budget.
+                self.sleep(min(backoff_delay(self.pause, tries - 1), left - MIN_ATTEMPT_S))
+
+    def remaining(self, start: float) -> float:
+        return self.timeout - (self.clock() - start)

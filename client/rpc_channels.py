@@ -1,0 +1,70 @@
+"""One gRPC channel per server address, shared by every table and thread of a Connection.
+
+HBase keeps one connection per region server; so do we: channels and stubs are created once
+per "host:port" and reused for every call (creating a channel per call would cost a TCP and
+HTTP/2 handshake each time, the main thing that separates a client from a bare echo server on
+the benchmark). A channel that failed is dropped with `forget(address)` so the next call dials
+again (the server may have restarted on the same port).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+
+from protos import minihbase_pb2_grpc as pb_grpc
+
+# Values may be up to --max-value-bytes (10 MiB) and scans return up to ~1000 rows at once.
+_OPTIONS = (
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_send_message_length", -1),
+    # Fail calls to a dead address quickly rather than queueing them for reconnect forever.
+    ("grpc.enable_retries", 0),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+)
+
+
+class _Endpoint:
+    __slots__ = ("channel", "region_server", "master")
+
+    def __init__(self, address: str):
+        self.channel = grpc.insecure_channel(address, options=_OPTIONS)
+        self.region_server = pb_grpc.RegionServerStub(self.channel)
+        self.master = pb_grpc.MasterStub(self.channel)
+
+
+class ChannelPool:
+    """Thread-safe. Lookups of existing endpoints take no lock (a dict read is atomic)."""
+
+    def __init__(self):
+        self._endpoints: dict[str, _Endpoint] = {}  # writes guarded by self._lock
+        self._lock = threading.Lock()
+
+    def _endpoint(self, address: str) -> _Endpoint:
+        ep = self._endpoints.get(address)
+        if ep is None:
+            with self._lock:
+                ep = self._endpoints.get(address)
+                if ep is None:
+                    ep = self._endpoints[address] = _Endpoint(address)
+        return ep
+
+    def region_server(self, address: str) -> pb_grpc.RegionServerStub:
+        return self._endpoint(address).region_server
+
+    def master(self, address: str) -> pb_grpc.MasterStub:
+        return self._endpoint(address).master
+
+    def forget(self, address: str) -> None:
+        with self._lock:
+            ep = self._endpoints.pop(address, None)
+        if ep is not None:
+            ep.channel.close()
+
+    def close(self) -> None:
+        with self._lock:
+            endpoints, self._endpoints = list(self._endpoints.values()), {}
+        for ep in endpoints:
+            ep.channel.close()

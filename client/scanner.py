@@ -1,0 +1,188 @@
+"""Client-side scans that stream across regions (docs/cli.md).
+
+Semantics (happybase's, HBase's):
+  - forward: rows in [row_start, row_stop), start inclusive, stop exclusive, b"" / None =
+    unbounded; row_prefix selects rows starting with it (instead of start/stop).
+  - reverse=True: rows walk downwards from row_start (inclusive; None = the last row) to
+    row_stop (exclusive; None = the first row).
+  - limit: at most that many rows; batch_size: rows asked per RPC (HBase's "caching");
+    scan_batching: at most that many cells per yielded item (wide rows come in parts).
+One server-side scanner is open at a time. When a region is exhausted the scan continues in
+the next region: forward at the current region's end key, reversed in the region that ends at
+the current region's start key. A region that moves or splits mid-scan (NotServingRegion,
+UnknownScanner after a lease expiry, a dead server) is re-located and the scan resumes after
+the last row it returned, with back-off and the operation timeout applying to each step.
+(Resuming inside a row that was being returned in parts re-reads that row from its start.)
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from client import protocol
+from minihbase.errors import HBaseError, UnknownScannerError
+from protos import minihbase_pb2 as pb
+from protos.status import from_rpc_error
+
+
+def prefix_successor(prefix: bytes) -> bytes:
+    """The smallest key greater than every key starting with `prefix` (b"" if none)."""
+    p = bytearray(prefix)
+    while p and p[-1] == 0xFF:
+        p.pop()
+    if not p:
+        return b""
+    p[-1] += 1
+    return bytes(p)
+
+
+def _restartable(exc: BaseException) -> bool:
+    return isinstance(exc, UnknownScannerError) or (isinstance(exc, HBaseError)
+                                                     and exc.retryable)
+
+
+def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
+         timestamp=None, include_timestamp=False, batch_size=1000, scan_batching=None,
+         limit=None, reverse=False, versions=None):
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    if scan_batching is not None and scan_batching < 1:
+        raise ValueError(f"scan_batching must be >= 1, got {scan_batching}")
+    start = b"" if row_start is None else protocol.to_bytes(row_start, "row_start")
+    stop = b"" if row_stop is None else protocol.to_bytes(row_stop, "row_stop")
+    low_bound = b""  # reversed: rows must be >= this (exact prefix bound)
+    prefix = None
+    if row_prefix is not None:
+        if row_start is not None or row_stop is not None:
+            raise TypeError("row_prefix cannot be combined with row_start or row_stop")
+        prefix = protocol.to_bytes(row_prefix, "row_prefix")
+        if reverse:
+            start, stop, low_bound = prefix_successor(prefix), b"", prefix
+        else:
+            start, stop = prefix, prefix_successor(prefix)
+    spec = pb.ScanSpec(stop_row=stop, reversed=reverse,
+                       columns=protocol.column_protos(columns),
+                       max_versions=versions or 0, batch=scan_batching or 0)
+    if timestamp is not None:
+        spec.time_range.CopyFrom(protocol.time_range(timestamp))
+    return _Scanner(table, start, stop, spec, batch_size, limit, include_timestamp,
+                    prefix, low_bound).rows()
+
+
+class _Scanner:
+    def __init__(self, table, start, stop, spec, batch_size, limit, include_timestamp,
+                 prefix, low_bound):
+        self.table = table
+        self.conn = table.connection
+        self.start, self.stop, self.spec = start, stop, spec
+        self.batch_size = batch_size
+        self.limit = limit
+        self.include_timestamp = include_timestamp
+        self.prefix, self.low_bound = prefix, low_bound
+        self.reverse = spec.reversed
+        # Where the next scanner opens: the region holding `region_start` (reversed and b"":
+        # the last region), or with `before` set (reversed) the region ending at `before`.
+        self.loc = None
+        self.region_start = start  # spec.start_row for the next open
+        self.before = None
+        self.skip_row = None       # a row already returned (resume after an error)
+        self.last_row = None       # the last whole row returned
+        self.scanner_id = 0
+        self.stub = None
+        self.returned = 0
+        self.done = False
+
+    def rows(self):
+        try:
+            while not self.done:
+                results = self.conn.retry.call(
+                    f"scan of table {self.table.name!r}", self._step,
+                    lambda exc: self._reset(), retryable=_restartable)
+                for result in results:
+                    row = result.cells[0].row
+                    if self.skip_row is not None:
+                        if row == self.skip_row:
+                            continue
+                        self.skip_row = None
+                    if self.prefix is not None and not row.startswith(self.prefix):
+                        if self.reverse and row < self.prefix:
+                            self.done = True
+                            break
+                        continue
+                    yield row, protocol.cells_to_dict(result.cells, self.include_timestamp)
+                    if not result.partial:
+                        self.last_row = row
+                        self.returned += 1
+                        if self.limit is not None and self.returned >= self.limit:
+                            self.done = True
+                            break
+        finally:
+            self._close()
+
+    def _reset(self) -> None:
+        """After an error: forget the scanner and the location; resume after the last row."""
+        self.conn.locations.invalidate(self.table.name)
+        self.scanner_id, self.stub, self.loc = 0, None, None
+        if self.last_row is not None:
+            self.region_start, self.skip_row, self.before = self.last_row, self.last_row, None
+
+    def _locate(self):
+        cache, name = self.conn.locations, self.table.name
+        if self.before is not None:
+            return cache.locate_before(name, self.before)
+        if self.reverse and not self.region_start:
+            return cache.locate_last(name)
+        return cache.locate(name, self.region_start)
+
+    def _step(self, deadline: float) -> list:
+        """One RPC: open a scanner in the current region or fetch its next batch. Returns the
+        results (maybe none) and advances to the next region when this one is exhausted."""
+        if self.limit is not None and self.returned >= self.limit:
+            self.done = True
+            return []
+        if self.scanner_id == 0:
+            self.loc = loc = self._locate()
+            spec = pb.ScanSpec()
+            spec.CopyFrom(self.spec)
+            spec.start_row = self.region_start
+            if self.limit is not None:
+                spec.limit = self.limit - self.returned + (1 if self.skip_row else 0)
+            request = pb.ScanRequest(region=loc.name, spec=spec, max_rows=self.batch_size)
+            self.stub = self.conn.channels.region_server(loc.address)
+        else:
+            request = pb.ScanRequest(scanner_id=self.scanner_id, max_rows=self.batch_size)
+        try:
+            response = self.stub.Scan(request, timeout=deadline)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err, self.loc.address) from None
+        self.scanner_id = response.scanner_id
+        if not response.more_in_region:
+            self.scanner_id = 0
+            self._next_region()
+        return response.results
+
+    def _next_region(self) -> None:
+        info = self.loc.info
+        self.loc = None
+        if self.reverse:
+            if not info.start_key or (self.stop and info.start_key <= self.stop) \
+                    or (self.low_bound and info.start_key <= self.low_bound):
+                self.done = True
+                return
+            self.before, self.region_start = info.start_key, b""  # from that region's end
+        else:
+            if not info.end_key or (self.stop and info.end_key >= self.stop):
+                self.done = True
+                return
+            self.before, self.region_start = None, info.end_key
+
+    def _close(self) -> None:
+        if self.scanner_id and self.stub is not None:
+            try:  # best effort: the server's lease reaper closes it anyway
+                self.stub.Scan(pb.ScanRequest(scanner_id=self.scanner_id, close=True),
+                               timeout=1.0)
+            except grpc.RpcError:
+                pass
+            self.scanner_id = 0

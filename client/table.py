@@ -1,0 +1,234 @@
+"""Table: data calls on one table, shaped like happybase's Table (docs/cli.md).
+
+Rows, columns and values are bytes (str is accepted and UTF-8 encoded). Columns are b"cf:q"
+(one column) or b"cf" (a whole family). Row dicts map b"cf:q" -> value, or -> (value, ts)
+with include_timestamp=True. Scans: row_start inclusive, row_stop exclusive (see scanner.py).
+Every call finishes within the connection's operation timeout, retrying moved regions.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import grpc
+
+from client import protocol
+from client.batch import Batch, send_mutations
+from minihbase.errors import HBaseError, InvalidArgumentError
+from protos import minihbase_pb2 as pb
+from protos.status import from_rpc_error
+
+_ALL_VERSIONS = 2147483647
+_COUNTER = struct.Struct(">q")
+
+
+def _row(row) -> bytes:
+    row = protocol.to_bytes(row, "row")
+    if not row:
+        raise InvalidArgumentError("row key must not be empty")
+    return row
+
+
+class Table:
+    def __init__(self, name: str, connection):
+        self.name = name
+        self.connection = connection
+
+    def __repr__(self) -> str:
+        return f"<minihbase Table {self.name!r}>"
+
+    # -- metadata ----------------------------------------------------------------------------
+    def family_names(self) -> list[bytes]:
+        return self.connection.locations.descriptor(self.name).family_names()
+
+    def families(self) -> dict:
+        return self.connection.families(self.name)
+
+    def regions(self) -> list[dict]:
+        return self.connection.regions(self.name)
+
+    # -- reads -------------------------------------------------------------------------------
+    def _get(self, row: bytes, request: pb.GetRequest, what: str) -> pb.GetResponse:
+        def call(loc, stub, deadline):
+            request.region = loc.name
+            return stub.Get(request, timeout=deadline)
+
+        return self.connection.region_call(self.name, row, what, call)
+
+    def row(self, row, columns=None, timestamp: int | None = None,
+            include_timestamp: bool = False) -> dict:
+        """The newest version of each column of `row` ({} when the row does not exist).
+        timestamp: only cells strictly older than it (happybase)."""
+        row = _row(row)
+        request = pb.GetRequest(row=row, columns=protocol.column_protos(columns),
+                                time_range=protocol.time_range(timestamp))
+        response = self._get(row, request, f"get of row {row!r} from table {self.name!r}")
+        return protocol.cells_to_dict(response.result.cells, include_timestamp)
+
+    def rows(self, rows, columns=None, timestamp: int | None = None,
+             include_timestamp: bool = False) -> list[tuple[bytes, dict]]:
+        """[(row, data)] for the rows that exist, in the order asked. The Gets are sent
+        concurrently (gRPC futures); a row whose first attempt fails is retried on its own."""
+        rows = [_row(r) for r in rows]
+        cols = protocol.column_protos(columns)
+        tr = protocol.time_range(timestamp)
+        cache, channels = self.connection.locations, self.connection.channels
+        rpc_timeout = min(self.connection.retry.rpc_timeout, self.connection.retry.timeout)
+        futures = []
+        for r in rows:
+            try:
+                loc = cache.locate(self.name, r)
+                req = pb.GetRequest(region=loc.name, row=r, columns=cols, time_range=tr)
+                futures.append(channels.region_server(loc.address).Get.future(
+                    req, timeout=rpc_timeout))
+            except HBaseError as exc:
+                if not exc.retryable:
+                    raise
+                futures.append(None)
+        out = []
+        for r, future in zip(rows, futures):
+            data = None
+            if future is not None:
+                try:
+                    data = protocol.cells_to_dict(future.result().result.cells,
+                                                  include_timestamp)
+                except grpc.RpcError as err:
+                    exc = from_rpc_error(err)
+                    if not exc.retryable:
+                        raise exc from None
+                    cache.invalidate(self.name)
+            if data is None:
+                data = self.row(r, columns, timestamp, include_timestamp)
+            if data:
+                out.append((r, data))
+        return out
+
+    def cells(self, row, column, versions: int | None = None, timestamp: int | None = None,
+              include_timestamp: bool = False) -> list:
+        """Versions of one column, newest first: [value] or [(value, ts)]. versions=None: all
+        that the family keeps."""
+        row = _row(row)
+        if versions is not None and versions < 1:
+            raise ValueError(f"versions must be >= 1, got {versions}")
+        family, qualifier = protocol.split_column(column)
+        if qualifier is None:
+            raise ValueError(f"cells needs a family:qualifier column, got {column!r}")
+        request = pb.GetRequest(row=row, columns=[pb.Column(family=family, qualifier=qualifier)],
+                                time_range=protocol.time_range(timestamp),
+                                max_versions=versions or _ALL_VERSIONS)
+        response = self._get(row, request, f"get of {column!r} in row {row!r}")
+        if include_timestamp:
+            return [(c.value, c.timestamp) for c in response.result.cells]
+        return [c.value for c in response.result.cells]
+
+    def scan(self, row_start=None, row_stop=None, row_prefix=None, columns=None,
+             timestamp: int | None = None, include_timestamp: bool = False,
+             batch_size: int = 1000, scan_batching: int | None = None,
+             limit: int | None = None, reverse: bool = False, versions: int | None = None):
+        """Yield (row, data) in row order; see client/scanner.py for exact semantics."""
+        from client.scanner import scan
+
+        return scan(self, row_start=row_start, row_stop=row_stop, row_prefix=row_prefix,
+                    columns=columns, timestamp=timestamp, include_timestamp=include_timestamp,
+                    batch_size=batch_size, scan_batching=scan_batching, limit=limit,
+                    reverse=reverse, versions=versions)
+
+    def count(self, row_start=None, row_stop=None, row_prefix=None, progress=None,
+              interval: int = 1000) -> int:
+        """Rows in the range (HBase shell `count`); `progress(count, row)` every `interval`."""
+        n = 0
+        for row, _ in self.scan(row_start=row_start, row_stop=row_stop,
+                                row_prefix=row_prefix, batch_size=1000):
+            n += 1
+            if progress is not None and n % interval == 0:
+                progress(n, row)
+        return n
+
+    # -- writes ------------------------------------------------------------------------------
+    def put(self, row, data: dict, timestamp: int | None = None, wal: bool = True) -> None:
+        """Write the columns of `data` ({b"cf:q": value}) to `row`, atomically."""
+        row = _row(row)
+        send_mutations(self.connection, self.name, [protocol.put_mutation(row, data, timestamp)],
+                       f"put of row {row!r}")
+
+    def delete(self, row, columns=None, timestamp: int | None = None, wal: bool = True) -> None:
+        """Delete the whole row (columns=None), whole families (b"cf") or every version of
+        columns (b"cf:q") with timestamp <= `timestamp` (default: all)."""
+        row = _row(row)
+        families = self.family_names() if columns is None else []
+        send_mutations(self.connection, self.name,
+                       [protocol.delete_mutation(row, columns, timestamp, families)],
+                       f"delete of row {row!r}")
+
+    def batch(self, timestamp: int | None = None, batch_size: int | None = None,
+              transaction: bool = False, wal: bool = True) -> Batch:
+        return Batch(self, timestamp=timestamp, batch_size=batch_size, transaction=transaction)
+
+    # -- atomic read-modify-write ------------------------------------------------------------
+    def counter_inc(self, row, column, value: int = 1) -> int:
+        """Atomically add `value` to the 8-byte big-endian counter in `column`; the new value."""
+        row = _row(row)
+        family, qualifier = protocol.split_column(column)
+        if qualifier is None:
+            raise ValueError(f"counter needs a family:qualifier column, got {column!r}")
+        request = pb.IncrementRequest(row=row, family=family, qualifier=qualifier,
+                                      amount=int(value))
+
+        def call(loc, stub, deadline):
+            request.region = loc.name
+            return stub.Increment(request, timeout=deadline)
+
+        return self.connection.region_call(self.name, row, f"increment of {column!r} in "
+                                           f"row {row!r}", call).value
+
+    def counter_dec(self, row, column, value: int = 1) -> int:
+        return self.counter_inc(row, column, -value)
+
+    def counter_get(self, row, column) -> int:
+        """The counter's value (0 when absent), read without writing."""
+        data = self.row(row, [column])
+        raw = data.get(protocol.to_bytes(column, "column"))
+        if raw is None:
+            return 0
+        if len(raw) != 8:
+            raise ValueError(f"{column!r} in row {row!r} holds {len(raw)} bytes, not an 8-byte "
+                             "counter")
+        return _COUNTER.unpack(raw)[0]
+
+    def counter_set(self, row, column, value: int = 0) -> None:
+        self.put(row, {column: _COUNTER.pack(int(value))})
+
+    def _check_and_mutate(self, row, column, expected, mutation: pb.RowMutation,
+                          what: str) -> bool:
+        family, qualifier = protocol.split_column(column)
+        if qualifier is None:
+            raise ValueError(f"check needs a family:qualifier column, got {column!r}")
+        request = pb.CheckAndMutateRequest(row=row, family=family, qualifier=qualifier,
+                                           mutation=mutation)
+        if expected is None:
+            request.expect_absent = True
+        else:
+            request.expected = protocol.to_bytes(expected, "expected value")
+
+        def call(loc, stub, deadline):
+            request.region = loc.name
+            return stub.CheckAndMutate(request, timeout=deadline)
+
+        return self.connection.region_call(self.name, row, what, call).processed
+
+    def check_and_put(self, row, column, expected, data: dict,
+                      timestamp: int | None = None) -> bool:
+        """Put `data` only if `column`'s latest value equals `expected` (None: is absent),
+        atomically; True when the put was applied."""
+        row = _row(row)
+        return self._check_and_mutate(row, column, expected,
+                                      protocol.put_mutation(row, data, timestamp),
+                                      f"check-and-put of row {row!r}")
+
+    def check_and_delete(self, row, column, expected, columns=None) -> bool:
+        row = _row(row)
+        families = self.family_names() if columns is None else []
+        return self._check_and_mutate(row, column, expected,
+                                      protocol.delete_mutation(row, columns, None, families),
+                                      f"check-and-delete of row {row!r}")
+
