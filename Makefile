@@ -34,7 +34,7 @@ protos: venv
 check-protos: venv
 	@scripts/check-protos.sh $(PY)
 
-test: deps venv check-protos
+test: deps venv check-protos images
 	$(PY) -m pytest -q -ra tests
 
 test-storage: venv
