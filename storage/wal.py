@@ -168,9 +168,11 @@ class WAL:
             raise ValueError(f"txid {txid} was never handed out (last is {self._txid})")
         with self._sync_cond:
             while True:
-                self._check_usable()
-                if self._synced_txid >= txid:
+                if self._failure is not None:  # fenced: refuse even an already synced txid
+                    raise self._failure
+                if self._synced_txid >= txid:  # durable, even if close() ran meanwhile
                     return
+                self._check_usable()
                 if not self._sync_running:
                     break
                 self._sync_cond.wait()
