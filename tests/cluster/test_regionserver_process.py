@@ -1,0 +1,153 @@
+"""The region server as a real process: clean stop, fenced WAL, ZooKeeper session expiry.
+
+Each test starts `python -m regionserver.main` against a real ZooKeeper and drives it over gRPC.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from coordination.zk import connect
+from coordination.znodes import Paths, parse_server_name
+from minihbase import errors
+from protos import minihbase_pb2 as pb
+from storage import layout
+from tests.cluster.test_regionserver import (call, get_row, multi, open_region, stub_for,
+                                             zookeeper)  # noqa: F401 (fixture)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Daemon:
+    def __init__(self, zk_quorum: str, directory, *extra: str):
+        self.parent = f"/hbase-{uuid.uuid4().hex[:8]}"
+        self.paths = Paths(self.parent)
+        self.rootdir = str(directory / "root")
+        self.log_path = str(directory / "rs.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "regionserver.main", "--zk", zk_quorum, "--rootdir",
+             self.rootdir, "--bind", "127.0.0.1", "--port", "0", "--advertise", "127.0.0.1",
+             "--info-port", "-1", "--zk-parent", self.parent, *extra],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self.zk = connect(zk_quorum)
+        self.name = self._wait_registered()
+        self.port = parse_server_name(self.name)[1]
+        self.stub = stub_for(self.port)
+
+    def _wait_registered(self, timeout=30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.zk.exists(self.paths.rs):
+                children = self.zk.get_children(self.paths.rs)
+                if children:
+                    return children[0]
+            assert self.proc.poll() is None, f"region server died:\n{self.logs()}"
+            time.sleep(0.1)
+        raise AssertionError(f"region server never registered:\n{self.logs()}")
+
+    def znode_exists(self) -> bool:
+        return self.zk.exists(self.paths.live_server(self.name)) is not None
+
+    def logs(self) -> str:
+        self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_exit(self, timeout=20.0) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"region server did not exit:\n{self.logs()}") from None
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.zk.stop()
+        self.log.close()
+
+
+@pytest.fixture
+def daemon(zookeeper, tmp_path):
+    made = []
+
+    def start(*extra):
+        d = Daemon(zookeeper.quorum, tmp_path, *extra)
+        made.append(d)
+        return d
+
+    yield start
+    for d in made:
+        d.close()
+
+
+def test_sigterm_flushes_regions_and_znode_vanishes_at_once(daemon):
+    d = daemon()
+    region = open_region(d.stub)
+    assert multi(d.stub, region, {b"r": {b"a": b"1"}}).results[0].ok
+    assert d.znode_exists()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait_exit() == 0, d.logs()
+    assert not d.znode_exists()
+    region_dir = os.path.join(d.rootdir, "data", "t")
+    hfiles = [f for _, _, files in os.walk(region_dir) for f in files
+              if f.endswith(layout.HFILE_SUFFIX)]
+    assert hfiles, "closing the region must flush its memstore"
+    log = d.logs()
+    assert "closed region" in log and f"[regionserver {d.name}]" in log
+
+
+def test_stop_rpc_stops_cleanly(daemon):
+    d = daemon()
+    open_region(d.stub)
+    d.stub.Stop(pb.Empty(), timeout=10)
+    assert d.wait_exit() == 0, d.logs()
+    assert not d.znode_exists()
+
+
+def test_fenced_wal_makes_next_write_fail_and_process_exit(daemon):
+    d = daemon()
+    region = open_region(d.stub)
+    assert multi(d.stub, region, {b"r": {b"a": b"1"}}).results[0].ok
+    wal = layout.wal_dir(d.rootdir, d.name)
+    os.rename(wal, layout.splitting_wal_dir(d.rootdir, d.name))  # what the master does
+    err = multi(d.stub, region, {b"s": {b"a": b"2"}})
+    assert isinstance(err, errors.ServerAbortedError), err
+    assert "fenced" in str(err)
+    assert d.wait_exit() != 0
+    assert not d.znode_exists()
+    assert "ABORTING" in d.logs()
+
+
+def test_expired_session_aborts_the_server(daemon):
+    d = daemon("--session-timeout", "4")
+    region = open_region(d.stub)
+    assert multi(d.stub, region, {b"r": {b"a": b"1"}}).results[0].ok
+    d.proc.send_signal(signal.SIGSTOP)  # a long GC pause, as far as ZooKeeper can tell
+    try:
+        deadline = time.monotonic() + 20
+        while d.znode_exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not d.znode_exists(), "ZooKeeper should expire the paused server's session"
+    finally:
+        d.proc.send_signal(signal.SIGCONT)
+    assert d.wait_exit() != 0, d.logs()
+    assert "session expired" in d.logs()
+
+
+def test_env_vars_configure_the_daemon(zookeeper, tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIHBASE_ZK", zookeeper.quorum)
+    from regionserver.main import config_from_args, parse_args
+
+    cfg = config_from_args(parse_args(["--rootdir", str(tmp_path), "--port", "0"]))
+    assert cfg.zk == zookeeper.quorum and cfg.port == 0 and cfg.session_timeout == 15.0
+    monkeypatch.setenv("MINIHBASE_SCANNER_LEASE", "7.5")
+    assert config_from_args(parse_args(["--rootdir", "x"])).scanner_lease == 7.5
