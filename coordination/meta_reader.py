@@ -1,0 +1,98 @@
+"""Read-only access to minihbase's meta in ZooKeeper, shared by the master and clients
+(see docs/coordination.md).
+
+    list_regions(zk, table)      -> [RegionRecord] sorted by start key ("" first)
+    read_table(zk, table)        -> TableRecord             (TableNotFoundError if absent)
+    read_server(zk, server)      -> ServerRecord | None     (live region server's address)
+    list_tables(zk)              -> [table name] sorted
+    live_servers(zk)             -> {name: ServerRecord}
+
+Only the master writes these znodes (hmaster/meta.py), always with multi-op transactions, so a
+reader sees either the state before or after a split/merge/assignment, never half of it. Between
+two reads of different znodes a split may still land, so callers that list regions must tolerate a
+region they just read having vanished (it was split or merged: re-list).
+"""
+
+from __future__ import annotations
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
+
+from coordination.znodes import Paths, RegionRecord, ServerRecord, TableRecord
+from minihbase.errors import TableNotFoundError
+
+__all__ = ["list_regions", "read_table", "read_server", "list_tables", "live_servers",
+           "encoded_name_of"]
+
+
+def _paths(paths: Paths | str | None) -> Paths:
+    if isinstance(paths, Paths):
+        return paths
+    return Paths(paths) if paths else Paths()
+
+
+def encoded_name_of(region_name: str) -> str:
+    """The encoded name (md5 hex) at the end of a full region name "table,start,id.encoded"."""
+    return region_name.rpartition(".")[2]
+
+
+def list_tables(zk: KazooClient, paths: Paths | str | None = None) -> list[str]:
+    p = _paths(paths)
+    try:
+        return sorted(zk.get_children(p.tables))
+    except NoNodeError:
+        return []
+
+
+def read_table(zk: KazooClient, table: str, paths: Paths | str | None = None) -> TableRecord:
+    p = _paths(paths)
+    try:
+        data, _ = zk.get(p.table(table))
+    except NoNodeError:
+        raise TableNotFoundError(f"table {table!r} does not exist") from None
+    return TableRecord.from_bytes(data)
+
+
+def list_regions(zk: KazooClient, table: str, paths: Paths | str | None = None,
+                 *, watch=None) -> list[RegionRecord]:
+    """Every region record of `table`, sorted by start key. `watch` (kazoo child watch function)
+    fires once when a region is added or removed (split, merge, drop)."""
+    p = _paths(paths)
+    try:
+        children = zk.get_children(p.table_meta(table), watch=watch)
+    except NoNodeError:
+        raise TableNotFoundError(f"table {table!r} does not exist") from None
+    records = []
+    for child in children:
+        try:
+            data, _ = zk.get(p.region(table, child))
+        except NoNodeError:
+            continue  # removed between the listing and the read (split/merge): skip it
+        records.append(RegionRecord.from_bytes(data))
+    records.sort(key=lambda r: r.info.start_key)
+    return records
+
+
+def read_server(zk: KazooClient, server: str,
+                paths: Paths | str | None = None) -> ServerRecord | None:
+    """The ServerRecord of a live region server, or None when its znode is gone."""
+    p = _paths(paths)
+    try:
+        data, _ = zk.get(p.live_server(server))
+    except NoNodeError:
+        return None
+    return ServerRecord.from_bytes(data)
+
+
+def live_servers(zk: KazooClient, paths: Paths | str | None = None) -> dict[str, ServerRecord]:
+    p = _paths(paths)
+    try:
+        names = zk.get_children(p.rs)
+    except NoNodeError:
+        return {}
+    out = {}
+    for name in names:
+        rec = read_server(zk, name, p)
+        if rec is not None:
+            out[name] = rec
+    return out

@@ -1,0 +1,248 @@
+"""Region assignment: open and close regions on region servers, recording every step in meta
+(see docs/coordination.md, "Region states").
+
+    assign:   OFFLINE/CLOSED/FAILED_OPEN -> OPENING(server) -> RS.OpenRegion -> OPEN
+              an open that fails is retried at once on another server (up to `attempts`
+              servers); then FAILED_OPEN with waiting_for = "retry #n in Xs after: <error>", and a
+              timer retries with back-off (or sooner, when a server joins).
+              No live server: OFFLINE, waiting_for = "a live region server".
+    unassign: OPEN -> CLOSING(server) -> RS.CloseRegion(flush) -> OFFLINE (move, reopen) or
+              CLOSED (disable). If the server is gone, the record keeps its server and waits for
+              the crash procedure, which must split that server's WAL for it first.
+
+Every write stamps since_ms and waiting_for, so a region in transition always says why. One lock
+per region serialises decisions about it; opens of different regions run in parallel on a
+thread pool (crash recovery reopens all regions of a dead server at once).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from coordination.znodes import (CLOSED, CLOSING, DISABLED, DISABLING, FAILED_OPEN, OFFLINE,
+                                 OPEN, OPENING, RegionRecord)
+from hmaster.meta import MetaStore
+from hmaster.rs_client import RegionServerClients
+from hmaster.server_manager import ServerManager
+from minihbase.errors import HBaseError, NotServingRegionError, TableNotFoundError
+
+log = logging.getLogger(__name__)
+
+RETRY_BACKOFF_S = (1, 2, 3, 5, 10, 20, 30, 60)  # FAILED_OPEN re-tries; HBase-like growth
+NO_SERVER = "a live region server to open it on"
+
+
+class AssignmentManager:
+    def __init__(self, meta: MetaStore, clients: RegionServerClients, servers: ServerManager,
+                 *, attempts: int = 3, pool_size: int = 16, backoff=RETRY_BACKOFF_S):
+        self.meta = meta
+        self.clients = clients
+        self.servers = servers
+        self.attempts = attempts
+        self.backoff = backoff
+        self.pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="assign")
+        self._lock = threading.Lock()
+        self._region_locks: dict[str, threading.Lock] = {}  # guarded by _lock
+        self._load: dict[str, int] = {}  # guarded by _lock: regions OPEN/OPENING per server
+        self._retries: dict[str, tuple[int, threading.Timer]] = {}  # guarded by _lock
+        self._stopped = False
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def region_lock(self, encoded: str) -> threading.Lock:
+        with self._lock:
+            return self._region_locks.setdefault(encoded, threading.Lock())
+
+    def refresh_load(self) -> dict[str, int]:
+        """Recount regions per online server from meta (the balancer's and picker's input)."""
+        counts = {s: 0 for s in self.servers.online()}
+        for rec in self.meta.all_regions():
+            if rec.state in (OPEN, OPENING) and rec.server in counts:
+                counts[rec.server] += 1
+        with self._lock:
+            self._load = counts
+        return dict(counts)
+
+    def _bump(self, server: str, delta: int) -> None:
+        with self._lock:
+            self._load[server] = self._load.get(server, 0) + delta
+
+    def pick_server(self, exclude: set[str]) -> str | None:
+        """The online server with the fewest regions, not in `exclude`."""
+        online = [s for s in self.servers.online() if s not in exclude]
+        if not online:
+            return None
+        with self._lock:
+            return min(online, key=lambda s: (self._load.get(s, 0), s))
+
+    def _table_state(self, table: str) -> str | None:
+        try:
+            return self.meta.read_table(table).state
+        except TableNotFoundError:
+            return None
+
+    # --- assign ------------------------------------------------------------------------------
+
+    def assign(self, rec: RegionRecord, *, preferred: str | None = None) -> RegionRecord | None:
+        """Open `rec` somewhere; returns the final record (None if the region vanished)."""
+        enc = rec.info.encoded_name
+        with self.region_lock(enc):
+            cur = self.meta.read_region(rec.info.table, enc)
+            if cur is None:
+                return None
+            if cur.state == OPEN and self.servers.is_live(cur.server):
+                return cur
+            state = self._table_state(cur.info.table)
+            if state is None:
+                return None
+            if state in (DISABLED, DISABLING):
+                return self.meta.set_region(cur, CLOSED, server="",
+                                            waiting_for="") if cur.state != CLOSED else cur
+            tried: set[str] = set()
+            last_error = ""
+            for _ in range(self.attempts):
+                server = preferred if (preferred and preferred not in tried
+                                       and self.servers.is_live(preferred)) else None
+                server = server or self.pick_server(tried)
+                if server is None:
+                    break
+                tried.add(server)
+                cur = self.meta.set_region(cur, OPENING, server=server,
+                                           waiting_for=f"RS.OpenRegion on {server}")
+                self._bump(server, 1)
+                try:
+                    desc = self.meta.read_table(cur.info.table).descriptor
+                    self.clients.open_region(server, cur.info, desc)
+                except HBaseError as e:
+                    self._bump(server, -1)
+                    last_error = f"{type(e).__name__}: {e}"
+                    log.warning("open of %s on %s failed: %s", cur.info.name, server, last_error)
+                    continue
+                self._cancel_retry(enc)
+                log.info("region %s OPEN on %s", cur.info.name, server)
+                return self.meta.set_region(cur, OPEN, server=server)
+            if not tried:
+                log.info("region %s waits for a live region server", cur.info.name)
+                return self.meta.set_region(cur, OFFLINE, server="", waiting_for=NO_SERVER)
+            return self._failed_open(cur, last_error)
+
+    def _failed_open(self, cur: RegionRecord, error: str) -> RegionRecord:
+        enc = cur.info.encoded_name
+        with self._lock:
+            n = self._retries.get(enc, (0, None))[0]
+            old = self._retries.get(enc, (0, None))[1]
+            if old:
+                old.cancel()
+            delay = self.backoff[min(n, len(self.backoff) - 1)]
+            timer = threading.Timer(delay, self._retry, args=(cur,))
+            timer.daemon = True
+            self._retries[enc] = (n + 1, timer)
+        new = self.meta.set_region(cur, FAILED_OPEN, server="",
+                                   waiting_for=f"retry #{n + 1} in {delay}s after: {error}")
+        if not self._stopped:
+            timer.start()
+        return new
+
+    def _retry(self, rec: RegionRecord) -> None:
+        if not self._stopped:
+            self.pool.submit(self._safe_assign, rec, None)
+
+    def _cancel_retry(self, enc: str) -> None:
+        with self._lock:
+            entry = self._retries.pop(enc, None)
+        if entry and entry[1]:
+            entry[1].cancel()
+
+    def _safe_assign(self, rec: RegionRecord, preferred: str | None) -> RegionRecord | None:
+        try:
+            return self.assign(rec, preferred=preferred)
+        except Exception:  # noqa: BLE001 -- a pool task must never die silently
+            log.exception("assignment of %s failed", rec.info.name)
+            return None
+
+    def assign_many(self, recs: list[RegionRecord], *, preferred: str | None = None,
+                    wait: bool = True) -> list[RegionRecord | None]:
+        """Assign in parallel; with wait, return once every region is OPEN or parked."""
+        if not recs:
+            return []
+        self.refresh_load()
+        futures = [self.pool.submit(self._safe_assign, r, preferred) for r in recs]
+        return [f.result() for f in futures] if wait else []
+
+    def retry_waiting(self) -> None:
+        """Assign every OFFLINE/FAILED_OPEN region of enabled tables now (a server joined)."""
+        todo = [r for r in self.meta.all_regions() if r.state in (OFFLINE, FAILED_OPEN)]
+        for r in todo:
+            self._cancel_retry(r.info.encoded_name)
+        self.assign_many(todo, wait=False)
+
+    # --- unassign ----------------------------------------------------------------------------
+
+    def unassign(self, rec: RegionRecord, *, final_state: str = OFFLINE,
+                 waiting_for: str = "", flush: bool = True) -> RegionRecord | None:
+        """Close `rec` where it is open. Returns the final record; a record left CLOSING means
+        its server is gone and the crash procedure will take over."""
+        enc = rec.info.encoded_name
+        with self.region_lock(enc):
+            cur = self.meta.read_region(rec.info.table, enc)
+            if cur is None:
+                return None
+            self._cancel_retry(enc)
+            if cur.state in (OPEN, OPENING, CLOSING) and cur.server:
+                server = cur.server
+                if not self.servers.is_live(server):
+                    return self.meta.set_region(
+                        cur, CLOSING, waiting_for=f"crash handling of {server}")
+                cur = self.meta.set_region(cur, CLOSING,
+                                           waiting_for=f"RS.CloseRegion on {server}")
+                try:
+                    self.clients.close_region(server, cur.info.name, flush)
+                except NotServingRegionError:
+                    pass  # not there: nothing to close
+                except HBaseError as e:
+                    if not self.servers.is_live(server):
+                        return self.meta.set_region(
+                            cur, CLOSING, waiting_for=f"crash handling of {server}")
+                    log.warning("close of %s on %s failed: %s", cur.info.name, server, e)
+                    return self.meta.set_region(
+                        cur, CLOSING, waiting_for=f"retry of RS.CloseRegion on {server}: {e}")
+                self._bump(server, -1)
+                log.info("region %s closed on %s", cur.info.name, server)
+            return self.meta.set_region(cur, final_state, server="", waiting_for=waiting_for)
+
+    def unassign_many(self, recs: list[RegionRecord], **kw) -> list[RegionRecord | None]:
+        futures = [self.pool.submit(self.unassign, r, **kw) for r in recs]
+        return [f.result() for f in futures]
+
+    def move(self, rec: RegionRecord, target: str | None) -> RegionRecord | None:
+        """Close on the current server, open on `target` (or the least loaded other server)."""
+        source = rec.server
+        closed = self.unassign(rec, waiting_for=f"move from {source}")
+        if closed is None or closed.state == CLOSING:
+            return closed
+        if target is None:
+            self.refresh_load()
+            target = self.pick_server({source} if source else set())
+        return self.assign(closed, preferred=target)
+
+    def stop(self) -> None:
+        self._stopped = True
+        with self._lock:
+            timers = [t for _, t in self._retries.values() if t]
+            self._retries.clear()
+        for t in timers:
+            t.cancel()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def wait_quiet(meta: MetaStore, table: str, timeout: float) -> bool:
+    """True once no region of `table` is OPENING/CLOSING (used by tests and DDL waits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(r.state not in (OPENING, CLOSING) for r in meta.regions(table)):
+            return True
+        time.sleep(0.05)
+    return False

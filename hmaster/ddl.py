@@ -1,0 +1,156 @@
+"""Table DDL: create, disable, enable, alter, drop (see docs/coordination.md, "Tables").
+
+    create   validate schema and split keys; ONE multi-op writes tables/<t> (ENABLING), meta/<t>
+             and every region OFFLINE; regions are assigned in parallel; then ENABLED.
+    disable  DISABLING; every region closed (flushed) in parallel -> CLOSED; DISABLED.
+    enable   ENABLING; every region assigned in parallel -> OPEN; ENABLED.
+    alter    online: the new descriptor is written, then an enabled table's regions are
+             reopened (closed and opened on the same server) so they pick it up. A disabled
+             table just gets the new descriptor (used at the next enable).
+    drop     only a DISABLED table (else TableNotDisabledError): ONE multi-op deletes the table
+             record and all its region records; then rootdir/data/<t> is deleted.
+
+An interrupted ENABLING/DISABLING is finished by the next active master (server.py). The master
+creates only meta; region directories are created by the region server when it opens a region.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from coordination.znodes import (CLOSED, DISABLED, DISABLING, ENABLED, ENABLING, OFFLINE, OPEN,
+                                 RegionRecord, TableRecord, now_ms)
+from hmaster.assignment import AssignmentManager
+from hmaster.meta import MetaStore
+from minihbase.errors import (InvalidArgumentError, NoSuchColumnFamilyError,
+                              TableNotDisabledError, TableNotEnabledError)
+from protos import minihbase_pb2 as pb
+from storage import layout
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor, validate_table_name
+
+log = logging.getLogger(__name__)
+
+
+def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
+    """Proto defaults (0 / "") mean HBase's defaults; bad options raise InvalidArgumentError."""
+    if not f.name:
+        raise InvalidArgumentError("column family name must not be empty")
+    if f.max_versions < 0 or f.ttl_seconds < 0 or f.block_size < 0 or f.min_versions < 0:
+        raise InvalidArgumentError(
+            f"column family {f.name!r}: max_versions, min_versions, ttl_seconds and block_size "
+            f"must not be negative (got {f.max_versions}, {f.min_versions}, {f.ttl_seconds}, "
+            f"{f.block_size})")
+    try:
+        return FamilyDescriptor(
+            name=f.name.encode(), max_versions=f.max_versions or 1, min_versions=f.min_versions,
+            ttl=f.ttl_seconds or None, bloom=f.bloom or "ROW",
+            compression=f.compression or "NONE", block_size=f.block_size or 64 * 1024)
+    except InvalidArgumentError as e:
+        raise InvalidArgumentError(f"column family {f.name!r}: {e}") from None
+
+
+def descriptor_from_pb(s: pb.TableSchema) -> TableDescriptor:
+    validate_table_name(s.name)
+    return TableDescriptor(s.name, tuple(family_from_pb(f) for f in s.families))
+
+
+def region_boundaries(split_keys: list[bytes]) -> list[tuple[bytes, bytes]]:
+    keys = sorted(set(split_keys))
+    if any(k == b"" for k in keys):
+        raise InvalidArgumentError("split keys must not be empty")
+    if len(keys) != len(split_keys):
+        raise InvalidArgumentError("split keys must be distinct")
+    starts = [b""] + keys
+    ends = keys + [b""]
+    return list(zip(starts, ends))
+
+
+class TableDDL:
+    def __init__(self, meta: MetaStore, assignment: AssignmentManager, rootdir: str):
+        self.meta = meta
+        self.assignment = assignment
+        self.rootdir = rootdir
+
+    def create(self, schema: pb.TableSchema, split_keys: list[bytes]) -> TableDescriptor:
+        desc = descriptor_from_pb(schema)
+        bounds = region_boundaries(list(split_keys))
+        region_id = now_ms()
+        regions = [RegionRecord(RegionInfo(desc.name, s, e, region_id), OFFLINE, "", now_ms(),
+                                "assignment after create") for s, e in bounds]
+        self.meta.create_table(TableRecord(desc, ENABLING), regions)  # TableExistsError
+        log.info("table %s created with %d regions", desc.name, len(regions))
+        self.assignment.assign_many(regions)
+        self.meta.write_table(TableRecord(desc, ENABLED))
+        return desc
+
+    def disable(self, name: str) -> None:
+        rec = self.meta.read_table(name)  # TableNotFoundError
+        if rec.state == DISABLED:
+            raise TableNotEnabledError(f"table {name!r} is already disabled")
+        self.finish_disable(TableRecord(rec.descriptor, DISABLING))
+
+    def finish_disable(self, rec: TableRecord) -> None:
+        name = rec.descriptor.name
+        self.meta.write_table(TableRecord(rec.descriptor, DISABLING))
+        regions = [r for r in self.meta.regions(name) if r.state != CLOSED]
+        self.assignment.unassign_many(regions, final_state=CLOSED)
+        self.meta.write_table(TableRecord(rec.descriptor, DISABLED))
+        log.info("table %s disabled (%d regions closed)", name, len(regions))
+
+    def enable(self, name: str) -> None:
+        rec = self.meta.read_table(name)
+        if rec.state == ENABLED:
+            raise TableNotDisabledError(f"table {name!r} is already enabled")
+        self.finish_enable(rec)
+
+    def finish_enable(self, rec: TableRecord) -> None:
+        name = rec.descriptor.name
+        self.meta.write_table(TableRecord(rec.descriptor, ENABLING))
+        regions = [r for r in self.meta.regions(name) if r.state != OPEN]
+        self.assignment.assign_many(regions)
+        self.meta.write_table(TableRecord(rec.descriptor, ENABLED))
+        log.info("table %s enabled (%d regions assigned)", name, len(regions))
+
+    def alter(self, name: str, add_or_modify: list[pb.FamilySchema],
+              remove: list[str]) -> TableDescriptor:
+        rec = self.meta.read_table(name)
+        families = {f.name: f for f in rec.descriptor.families}
+        for fname in remove:
+            if fname.encode() not in families:
+                raise NoSuchColumnFamilyError(
+                    f"cannot remove column family {fname!r}: table {name!r} has no such family")
+            del families[fname.encode()]
+        for f in add_or_modify:
+            fd = family_from_pb(f)
+            families[fd.name] = fd
+        if not families:
+            raise InvalidArgumentError(f"alter would leave table {name!r} without any family")
+        desc = TableDescriptor(name, tuple(families.values()))
+        self.meta.write_table(TableRecord(desc, rec.state))
+        log.info("table %s altered: %s", name, [f.name.decode() for f in desc.families])
+        if rec.state == ENABLED:
+            self.reopen(name)
+        return desc
+
+    def reopen(self, name: str) -> None:
+        """Close and reopen every open region on its server so it reads the new descriptor."""
+        regions = [r for r in self.meta.regions(name) if r.state == OPEN]
+        futures = [self.assignment.pool.submit(self.assignment.move, r, r.server)
+                   for r in regions]
+        for f in futures:
+            f.result()
+
+    def drop(self, name: str) -> None:
+        rec = self.meta.read_table(name)
+        if rec.state != DISABLED:
+            raise TableNotDisabledError(
+                f"table {name!r} is {rec.state}: disable it before dropping it")
+        encoded = {r.info.encoded_name for r in self.meta.regions(name)}
+        for enc, journal in self.meta.journals().items():
+            if journal.get("table") == name or enc in encoded:
+                self.meta.delete_journal(enc)
+        self.meta.delete_table(name)
+        shutil.rmtree(layout.table_dir(self.rootdir, name), ignore_errors=True)
+        log.info("table %s dropped (meta and %s deleted)", name,
+                 layout.table_dir(self.rootdir, name))

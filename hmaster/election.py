@@ -1,0 +1,88 @@
+"""Active/backup master election (see docs/coordination.md, "Master failover").
+
+Every master races to create the ephemeral /hbase/master holding its MasterRecord. The winner is
+active. A loser registers the ephemeral /hbase/backup-masters/<name> and watches /hbase/master;
+when that znode vanishes (the active master's session ended: clean stop, or expiry after a
+SIGKILL) every backup races again. A winner removes its backup-masters entry.
+
+`wait_until_active()` blocks until this master wins (or `stop()` is called). Losing the session
+later is not handled here: the server exits on session loss (a master must never act on a stale
+belief that it is active).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import NodeExistsError, NoNodeError
+
+from coordination.znodes import MasterRecord, Paths
+
+log = logging.getLogger(__name__)
+
+
+class MasterElection:
+    def __init__(self, zk: KazooClient, paths: Paths, record: MasterRecord):
+        self.zk = zk
+        self.paths = paths
+        self.record = record
+        self._changed = threading.Event()  # set when /hbase/master may have vanished
+        self._stopped = threading.Event()
+        self.active = False
+
+    def _try_become_active(self) -> bool:
+        try:
+            self.zk.create(self.paths.master, self.record.to_bytes(), ephemeral=True)
+        except NodeExistsError:
+            return False
+        return True
+
+    def _on_master_node(self, event) -> None:
+        self._changed.set()
+
+    def wait_until_active(self) -> bool:
+        """Block until this master holds /hbase/master; False if stop() was called first."""
+        registered_backup = False
+        while not self._stopped.is_set():
+            self._changed.clear()
+            if self._try_become_active():
+                self.active = True
+                if registered_backup:
+                    try:
+                        self.zk.delete(self.paths.backup_master(self.record.name))
+                    except NoNodeError:
+                        pass
+                log.info("became the active master")
+                return True
+            if not registered_backup:
+                try:
+                    self.zk.create(self.paths.backup_master(self.record.name),
+                                   self.record.to_bytes(), ephemeral=True, makepath=True)
+                except NodeExistsError:
+                    pass
+                registered_backup = True
+                log.info("registered as backup master; active is %s", self.active_master_name())
+            # exists() with a watch: fires on deletion; None means it vanished meanwhile.
+            if self.zk.exists(self.paths.master, watch=self._on_master_node) is None:
+                continue
+            self._changed.wait(1.0)  # periodic re-check too, in case a watch is lost on reconnect
+        return False
+
+    def active_master_name(self) -> str:
+        try:
+            data, _ = self.zk.get(self.paths.master)
+        except NoNodeError:
+            return ""
+        return MasterRecord.from_bytes(data).name
+
+    def backup_masters(self) -> list[str]:
+        try:
+            return sorted(self.zk.get_children(self.paths.backup_masters))
+        except NoNodeError:
+            return []
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._changed.set()

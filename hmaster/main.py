@@ -1,0 +1,98 @@
+"""`minihbase-master` / `python -m hmaster.main`: the HMaster daemon (see docs/coordination.md).
+
+Flags (each also read from MINIHBASE_<FLAG_UPPER_SNAKE>, e.g. MINIHBASE_ZK; a flag on the command
+line wins) are those of the cluster contract. Logs: one line per event, every line naming this
+master ("[master host,port,startcode]"). SIGTERM/SIGINT = clean stop (exit 0): the ZooKeeper
+session is closed, so /hbase/master vanishes and a backup takes over at once. An expired
+session exits 3 (a master that may have been replaced must stop writing meta).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from hmaster.server import MasterConfig, MasterServer
+
+_FORMAT = "%(asctime)s %(levelname)s [master %(server)s] %(name)s: %(message)s"
+
+
+class _ServerNameFilter(logging.Filter):
+    """Stamps every record with the master's name (known once the port is bound)."""
+
+    def __init__(self):
+        super().__init__()
+        self.server = None
+
+    def filter(self, record):
+        record.server = (self.server.name if self.server is not None and self.server.name
+                         else "(starting)")
+        return True
+
+
+FLAGS = [
+    ("zk", None, str, "ZooKeeper quorum host:port[,host:port...]"),
+    ("rootdir", None, str, "shared root directory (WALs/, data/, oldWALs/)"),
+    ("bind", "0.0.0.0", str, "address the gRPC server listens on"),
+    ("port", 16000, int, "gRPC port; 0 = any free port"),
+    ("advertise", "", str, "host name clients and region servers dial (default: host name)"),
+    ("info-port", 16010, int, "HTTP info port; 0 = any free port, -1 = none"),
+    ("zk-parent", "/hbase", str, "parent znode"),
+    ("session-timeout", 15.0, float, "ZooKeeper session timeout, seconds"),
+    ("balancer-period", 30.0, float, "seconds between balancer runs"),
+    ("log-level", "INFO", str, "DEBUG, INFO, WARNING..."),
+]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="minihbase-master", description=__doc__.split("\n")[0])
+    for flag, default, typ, help_ in FLAGS:
+        env = os.environ.get("MINIHBASE_" + flag.upper().replace("-", "_"))
+        value = typ(env) if env is not None else default
+        p.add_argument(f"--{flag}", type=typ, default=value, required=value is None,
+                       help=f"{help_} (env MINIHBASE_{flag.upper().replace('-', '_')})")
+    return p.parse_args(argv)
+
+
+def config_from_args(a: argparse.Namespace) -> MasterConfig:
+    return MasterConfig(zk=a.zk, rootdir=os.path.abspath(a.rootdir), bind=a.bind, port=a.port,
+                        advertise=a.advertise, info_port=a.info_port, zk_parent=a.zk_parent,
+                        session_timeout=a.session_timeout, balancer_period=a.balancer_period)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    name_filter = _ServerNameFilter()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(name_filter)
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    logging.getLogger("kazoo").setLevel(logging.WARNING)
+    log = logging.getLogger("hmaster")
+
+    server = MasterServer(config_from_args(args))
+    name_filter.server = server
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        server.start()
+    except Exception as e:  # noqa: BLE001 -- one clear line, not a traceback
+        log.error("could not start: %s: %s", type(e).__name__, e)
+        server.stop(0)
+        logging.shutdown()
+        os._exit(1)
+    while not stop.wait(0.5):  # slices, so signal handlers run promptly
+        pass
+    server.stop()
+    log.info("exiting with code 0")
+    logging.shutdown()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""The master's writes to tables/, meta/, servers/ and splits/ in ZooKeeper (see
+docs/coordination.md, "Meta").
+
+Every change that touches more than one znode goes through `MetaStore.commit(ops)`: one
+ZooKeeper multi-op transaction, so a table and its regions appear together, and a split (parent
+gone, daughters OPENING, journal advanced) or a crash's reassignment is recorded in one step.
+A failed transaction changes nothing and raises the first real error (e.g. NodeExistsError).
+
+Only the active master writes here. A master whose session expires exits at once (server.py), so
+a stale master cannot write with a fresh session after a new one took over.
+Thread-safe: kazoo serialises requests; callers serialise per-region decisions themselves
+(assignment.py holds a lock per region).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError, NodeExistsError, RolledBackError
+
+from coordination import meta_reader
+from coordination.znodes import (Paths, RegionRecord, ServerState, TableRecord, now_ms)
+from minihbase.errors import TableExistsError, TableNotFoundError
+
+log = logging.getLogger(__name__)
+
+
+class Op:
+    """One operation of a transaction: ("create"|"set"|"delete"|"check", path, data)."""
+
+    __slots__ = ("kind", "path", "data", "version")
+
+    def __init__(self, kind: str, path: str, data: bytes = b"", version: int = -1):
+        # version != -1: the op fails (BadVersionError, whole transaction rolled back) unless the
+        # znode still has that version -- how a step proves nobody changed the record meanwhile.
+        self.kind, self.path, self.data, self.version = kind, path, data, version
+
+    def __repr__(self):
+        return f"{self.kind} {self.path}"
+
+
+class MetaStore:
+    def __init__(self, zk: KazooClient, paths: Paths):
+        self.zk = zk
+        self.paths = paths
+
+    # --- layout ------------------------------------------------------------------------------
+
+    def ensure_layout(self) -> None:
+        for path in self.paths.all_dirs():
+            self.zk.ensure_path(path)
+
+    # --- transactions ------------------------------------------------------------------------
+
+    def commit(self, ops: list[Op]) -> None:
+        """Apply `ops` all-or-nothing. Raises the kazoo error of the op that failed."""
+        if not ops:
+            return
+        t = self.zk.transaction()
+        for op in ops:
+            if op.kind == "create":
+                t.create(op.path, op.data)
+            elif op.kind == "set":
+                t.set_data(op.path, op.data, op.version)
+            elif op.kind == "delete":
+                t.delete(op.path, op.version)
+            elif op.kind == "check":
+                t.check(op.path, op.version)
+            else:
+                raise ValueError(f"unknown op {op.kind}")
+        results = t.commit()
+        for op, result in zip(ops, results):
+            if isinstance(result, Exception) and not isinstance(result, RolledBackError):
+                log.debug("transaction failed at %r: %r", op, result)
+                raise result
+
+    # region record ops, for composing transactions
+    def region_path(self, rec: RegionRecord) -> str:
+        return self.paths.region(rec.info.table, rec.info.encoded_name)
+
+    def put_region_op(self, rec: RegionRecord, version: int = -1) -> Op:
+        return Op("set", self.region_path(rec), rec.to_bytes(), version)
+
+    def create_region_op(self, rec: RegionRecord) -> Op:
+        return Op("create", self.region_path(rec), rec.to_bytes())
+
+    def delete_region_op(self, rec: RegionRecord, version: int = -1) -> Op:
+        return Op("delete", self.region_path(rec), b"", version)
+
+    def journal_path(self, encoded: str) -> str:
+        return self.paths.split_journal(encoded)
+
+    # --- tables ------------------------------------------------------------------------------
+
+    def tables(self) -> list[str]:
+        return meta_reader.list_tables(self.zk, self.paths)
+
+    def read_table(self, name: str) -> TableRecord:
+        return meta_reader.read_table(self.zk, name, self.paths)
+
+    def create_table(self, record: TableRecord, regions: list[RegionRecord]) -> None:
+        """Table znode, its meta directory and every region record, in one transaction."""
+        name = record.descriptor.name
+        ops = [Op("create", self.paths.table(name), record.to_bytes()),
+               Op("create", self.paths.table_meta(name))]
+        ops += [self.create_region_op(r) for r in regions]
+        try:
+            self.commit(ops)
+        except NodeExistsError:
+            raise TableExistsError(f"table {name!r} already exists") from None
+
+    def write_table(self, record: TableRecord, extra: list[Op] | None = None) -> None:
+        name = record.descriptor.name
+        try:
+            self.commit([Op("set", self.paths.table(name), record.to_bytes())] + (extra or []))
+        except NoNodeError:
+            raise TableNotFoundError(f"table {name!r} does not exist") from None
+
+    def delete_table(self, name: str) -> None:
+        """Every region record, the meta directory and the table record, in one transaction."""
+        ops = []
+        try:
+            children = self.zk.get_children(self.paths.table_meta(name))
+        except NoNodeError:
+            children = []
+        else:
+            ops += [Op("delete", self.paths.region(name, c)) for c in children]
+            ops.append(Op("delete", self.paths.table_meta(name)))
+        ops.append(Op("delete", self.paths.table(name)))
+        try:
+            self.commit(ops)
+        except NoNodeError:
+            raise TableNotFoundError(f"table {name!r} does not exist") from None
+
+    # --- regions -----------------------------------------------------------------------------
+
+    def regions(self, table: str) -> list[RegionRecord]:
+        return meta_reader.list_regions(self.zk, table, self.paths)
+
+    def all_regions(self) -> list[RegionRecord]:
+        out = []
+        for t in self.tables():
+            try:
+                out += self.regions(t)
+            except TableNotFoundError:
+                continue  # dropped meanwhile
+        return out
+
+    def read_region(self, table: str, encoded: str) -> RegionRecord | None:
+        try:
+            data, _ = self.zk.get(self.paths.region(table, encoded))
+        except NoNodeError:
+            return None
+        return RegionRecord.from_bytes(data)
+
+    def read_region_versioned(self, table: str,
+                              encoded: str) -> tuple[RegionRecord | None, int]:
+        try:
+            data, stat = self.zk.get(self.paths.region(table, encoded))
+        except NoNodeError:
+            return None, -1
+        return RegionRecord.from_bytes(data), stat.version
+
+    def find_region(self, region_name: str) -> RegionRecord | None:
+        """The record of a full region name "table,start,id.encoded" (None if unknown)."""
+        table = region_name.partition(",")[0]
+        return self.read_region(table, meta_reader.encoded_name_of(region_name))
+
+    def set_region(self, rec: RegionRecord, state: str, *, server: str | None = None,
+                   waiting_for: str = "") -> RegionRecord:
+        """Write one region's new state (stamping since_ms); returns the new record."""
+        new = RegionRecord(rec.info, state, rec.server if server is None else server, now_ms(),
+                           waiting_for)
+        self.commit([self.put_region_op(new)])
+        return new
+
+    # --- servers/ (master-owned server states) -------------------------------------------
+
+    def server_states(self) -> dict[str, ServerState]:
+        out = {}
+        try:
+            names = self.zk.get_children(self.paths.servers)
+        except NoNodeError:
+            return out
+        for name in names:
+            st = self.read_server_state(name)
+            if st is not None:
+                out[name] = st
+        return out
+
+    def read_server_state(self, name: str) -> ServerState | None:
+        try:
+            data, _ = self.zk.get(self.paths.server_state(name))
+        except NoNodeError:
+            return None
+        return ServerState.from_bytes(data)
+
+    def write_server_state(self, name: str, state: str, waiting_for: str = "") -> ServerState:
+        st = ServerState(name, state, now_ms(), waiting_for)
+        path = self.paths.server_state(name)
+        try:
+            self.zk.set(path, st.to_bytes())
+        except NoNodeError:
+            try:
+                self.zk.create(path, st.to_bytes())
+            except NodeExistsError:
+                self.zk.set(path, st.to_bytes())
+        return st
+
+    def delete_server_state(self, name: str) -> None:
+        try:
+            self.zk.delete(self.paths.server_state(name))
+        except NoNodeError:
+            pass
+
+    # --- split / merge journals ----------------------------------------------------------
+
+    def journals(self) -> dict[str, dict]:
+        out = {}
+        try:
+            names = self.zk.get_children(self.paths.splits)
+        except NoNodeError:
+            return out
+        for name in names:
+            try:
+                data, _ = self.zk.get(self.journal_path(name))
+            except NoNodeError:
+                continue
+            out[name] = json.loads(data)
+        return out
+
+    def journal_op(self, encoded: str, journal: dict, *, create: bool = False) -> Op:
+        return Op("create" if create else "set", self.journal_path(encoded),
+                  json.dumps(journal, sort_keys=True).encode())
+
+    def delete_journal(self, encoded: str) -> None:
+        try:
+            self.zk.delete(self.journal_path(encoded))
+        except NoNodeError:
+            pass

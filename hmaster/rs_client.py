@@ -1,0 +1,112 @@
+"""The master's gRPC stubs to region servers, one channel per server (see docs/coordination.md).
+
+Addresses come from the live server's znode (/hbase/rs/<name>, ServerRecord.host:port). Every
+call has a deadline, so an assignment never hangs on a dead server; errors come back as
+minihbase exceptions via protos/status.from_rpc_error.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+
+from coordination import meta_reader
+from coordination.znodes import Paths
+from minihbase.errors import ServerUnavailableError
+from protos import minihbase_pb2 as pb
+from protos import minihbase_pb2_grpc as pb_grpc
+from protos.status import from_rpc_error
+from storage.schema import RegionInfo, TableDescriptor
+
+OPEN_TIMEOUT_S = 60.0  # an open replays recovered edits, which can take a while
+CLOSE_TIMEOUT_S = 60.0  # a close flushes
+SHORT_TIMEOUT_S = 10.0
+
+
+def region_info_pb(info: RegionInfo) -> pb.RegionInfo:
+    return pb.RegionInfo(table=info.table, start_key=info.start_key, end_key=info.end_key,
+                         region_id=info.region_id, name=info.name)
+
+
+def region_info_from_pb(m: pb.RegionInfo) -> RegionInfo:
+    return RegionInfo(m.table, bytes(m.start_key), bytes(m.end_key), int(m.region_id))
+
+
+def schema_pb(desc: TableDescriptor) -> pb.TableSchema:
+    return pb.TableSchema(name=desc.name, families=[
+        pb.FamilySchema(name=f.name.decode(), max_versions=f.max_versions,
+                        min_versions=f.min_versions, ttl_seconds=f.ttl or 0, bloom=f.bloom,
+                        compression=f.compression, block_size=f.block_size)
+        for f in desc.families])
+
+
+class RegionServerClients:
+    def __init__(self, zk, paths: Paths):
+        self.zk = zk
+        self.paths = paths
+        self._lock = threading.Lock()
+        self._stubs: dict[str, tuple[grpc.Channel, pb_grpc.RegionServerStub]] = {}  # guarded by _lock
+
+    def stub(self, server: str) -> pb_grpc.RegionServerStub:
+        with self._lock:
+            if server in self._stubs:
+                return self._stubs[server][1]
+        rec = meta_reader.read_server(self.zk, server, self.paths)
+        if rec is None:
+            raise ServerUnavailableError(f"region server {server} is not live (no znode)")
+        channel = grpc.insecure_channel(f"{rec.host}:{rec.port}")
+        stub = pb_grpc.RegionServerStub(channel)
+        with self._lock:
+            if server in self._stubs:
+                channel.close()
+                return self._stubs[server][1]
+            self._stubs[server] = (channel, stub)
+        return stub
+
+    def forget(self, server: str) -> None:
+        with self._lock:
+            entry = self._stubs.pop(server, None)
+        if entry:
+            entry[0].close()
+
+    def call(self, server: str, method: str, request, timeout: float = SHORT_TIMEOUT_S):
+        stub = self.stub(server)
+        try:
+            return getattr(stub, method)(request, timeout=timeout)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e, server) from None
+
+    # --- the commands the master sends -------------------------------------------------------
+
+    def open_region(self, server: str, info: RegionInfo, desc: TableDescriptor) -> None:
+        self.call(server, "OpenRegion",
+                  pb.OpenRegionRequest(region=region_info_pb(info), schema=schema_pb(desc)),
+                  OPEN_TIMEOUT_S)
+
+    def close_region(self, server: str, region: str, flush: bool = True) -> None:
+        self.call(server, "CloseRegion", pb.CloseRegionRequest(region=region, flush=flush),
+                  CLOSE_TIMEOUT_S)
+
+    def split_region(self, server: str, region: str,
+                     split_key: bytes | None) -> tuple[RegionInfo, RegionInfo]:
+        r = self.call(server, "SplitRegion",
+                      pb.SplitRegionRequest(region=region, split_key=split_key or b""),
+                      OPEN_TIMEOUT_S)
+        return region_info_from_pb(r.left), region_info_from_pb(r.right)
+
+    def merge_regions(self, server: str, a: RegionInfo, b: RegionInfo,
+                      desc: TableDescriptor) -> RegionInfo:
+        r = self.call(server, "MergeRegions", pb.MergeRegionsRequest(
+            region_a=a.name, region_b=b.name, region_a_info=region_info_pb(a),
+            region_b_info=region_info_pb(b), schema=schema_pb(desc)), OPEN_TIMEOUT_S)
+        return region_info_from_pb(r.merged)
+
+    def server_load(self, server: str) -> pb.ServerLoad:
+        return self.call(server, "GetServerLoad", pb.Empty(), SHORT_TIMEOUT_S)
+
+    def close(self) -> None:
+        with self._lock:
+            entries, self._stubs = list(self._stubs.values()), {}
+        for channel, _ in entries:
+            channel.close()

@@ -1,0 +1,295 @@
+"""The HMaster process: lifecycle and the gRPC Master service (see docs/coordination.md,
+"Master failover").
+
+Lifecycle:
+  1. open a ZooKeeper session; a LOST (expired) session ends the process at once -- a master
+     that was declared gone must not keep writing meta;
+  2. start gRPC (every call answers MasterNotRunningError until this master is active);
+  3. race for /hbase/master (election.py); as a backup, wait;
+  4. when active: ensure the znode layout, watch /hbase/rs, then rebuild from ZooKeeper and the
+     file system in the background ("recovery"): resume crash procedures (servers/ not DEAD),
+     declare crashed any server meta points at that is neither live nor known, settle regions
+     left OPENING/CLOSING, resume split/merge journals, finish ENABLING/DISABLING tables, and
+     assign every region still OFFLINE/FAILED_OPEN;
+  5. chores: the janitor and the balancer every --balancer-period seconds.
+SIGTERM (main.py) calls stop(): gRPC stops, the session closes, /hbase/master vanishes and a
+backup takes over at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from kazoo.client import KazooState
+from kazoo.exceptions import NodeExistsError
+
+from coordination import zk as zk_mod
+from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, ENABLED, ENABLING,
+                                 FAILED_OPEN, OFFLINE, OPEN, OPENING, MasterRecord, Paths,
+                                 server_name)
+from hmaster.assignment import AssignmentManager
+from hmaster.balancer import Balancer
+from hmaster.crash import CrashHandler
+from hmaster.ddl import TableDDL
+from hmaster.election import MasterElection
+from hmaster.meta import MetaStore
+from hmaster.rs_client import RegionServerClients
+from hmaster.server_manager import ServerManager
+from hmaster.servicer import MasterServicer
+from hmaster.split_merge import SplitMergeCoordinator
+from protos import minihbase_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MasterConfig:
+    zk: str
+    rootdir: str
+    bind: str = "0.0.0.0"
+    port: int = 16000
+    advertise: str = ""
+    info_port: int = 16010
+    zk_parent: str = "/hbase"
+    session_timeout: float = 15.0
+    balancer_period: float = 30.0
+
+
+class MasterServer:
+    def __init__(self, config: MasterConfig, *, on_session_lost=None):
+        self.config = config
+        self.rootdir = os.path.abspath(config.rootdir)
+        self.paths = Paths(config.zk_parent)
+        self.startcode = int(time.time() * 1000)
+        self.host = config.advertise or os.uname().nodename
+        self.name = ""  # host,port,startcode once the port is bound
+        self.active = False  # set once this master holds /hbase/master and watches servers
+        self.recovered = threading.Event()  # set once startup recovery finished
+        self.cluster_id = ""
+        self._stopped = threading.Event()
+        self._on_session_lost = on_session_lost or self._exit_on_session_loss
+        self.zk = None
+        self.grpc_server = None
+        self.info_server = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> "MasterServer":
+        os.makedirs(self.rootdir, exist_ok=True)
+        self.zk = zk_mod.connect(self.config.zk, session_timeout=self.config.session_timeout)
+        self.zk.add_listener(self._session_listener)
+        self.meta = MetaStore(self.zk, self.paths)
+        self.servers = ServerManager(self.zk, self.paths, self.meta)
+        self.clients = RegionServerClients(self.zk, self.paths)
+        self.assignment = AssignmentManager(self.meta, self.clients, self.servers)
+        self.crash = CrashHandler(self.meta, self.servers, self.assignment, self.rootdir)
+        self.ddl = TableDDL(self.meta, self.assignment, self.rootdir)
+        self.splits = SplitMergeCoordinator(self.meta, self.assignment, self.rootdir)
+        self.balancer = Balancer(self.meta, self.assignment)
+
+        self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=32,
+                                                                  thread_name_prefix="rpc"))
+        pb_grpc.add_MasterServicer_to_server(MasterServicer(self), self.grpc_server)
+        port = self.grpc_server.add_insecure_port(f"{self.config.bind}:{self.config.port}")
+        if port == 0:
+            raise RuntimeError(f"cannot bind {self.config.bind}:{self.config.port}")
+        self.port = port
+        self.name = server_name(self.host, port, self.startcode)
+        self.grpc_server.start()
+        self._start_info_server()
+        info_port = self.info_server.port if self.info_server else 0
+        log.info("master %s serving gRPC on %s:%d, info port %d", self.name, self.config.bind,
+                 port, info_port)
+        self.election = MasterElection(
+            self.zk, self.paths, MasterRecord(self.name, self.host, port, info_port))
+        self.zk.ensure_path(self.paths.backup_masters)
+        threading.Thread(target=self._run, name="master-main", daemon=True).start()
+        return self
+
+    def _start_info_server(self) -> None:
+        if self.config.info_port < 0:
+            return
+        try:
+            from hmaster.info_server import InfoServer
+        except ImportError:
+            return
+        try:
+            self.info_server = InfoServer(self, self.config.bind, self.config.info_port).start()
+        except OSError as e:
+            log.warning("info server not started on port %d: %s", self.config.info_port, e)
+
+    def _session_listener(self, state) -> None:
+        if state == KazooState.LOST and not self._stopped.is_set():
+            log.critical("ZooKeeper session expired: this master may have been replaced; "
+                         "aborting")
+            threading.Thread(target=self._on_session_lost, daemon=True).start()
+        elif state == KazooState.SUSPENDED:
+            log.warning("ZooKeeper connection suspended; waiting to reconnect")
+
+    @staticmethod
+    def _exit_on_session_loss() -> None:
+        logging.shutdown()
+        os._exit(3)
+
+    def _run(self) -> None:
+        try:
+            if not self.election.wait_until_active():
+                return
+            self._become_active()
+        except Exception:  # noqa: BLE001
+            if not self._stopped.is_set():
+                log.exception("master failed while becoming active; aborting")
+                self._on_session_lost()
+
+    def _become_active(self) -> None:
+        self.meta.ensure_layout()
+        self.cluster_id = self._ensure_cluster_id()
+        try:
+            self.zk.create(self.paths.running, b"", makepath=True)
+        except NodeExistsError:
+            pass
+        self.servers.on_join = self._on_server_join
+        self.servers.on_leave = self.crash.handle
+        self.servers.start()
+        self.active = True
+        log.info("active master %s: recovering state from ZooKeeper and %s", self.name,
+                 self.rootdir)
+        started = time.monotonic()
+        try:
+            self.recover()
+        except Exception:  # noqa: BLE001 -- chores retry what recovery could not finish
+            log.exception("startup recovery incomplete; the chores will retry")
+        self.recovered.set()
+        log.info("master %s initialised in %.3fs", self.name, time.monotonic() - started)
+        self._chores()
+
+    def _ensure_cluster_id(self) -> str:
+        try:
+            self.zk.create(self.paths.cluster_id, str(uuid.uuid4()).encode(), makepath=True)
+        except NodeExistsError:
+            pass
+        return self.zk.get(self.paths.cluster_id)[0].decode()
+
+    def _on_server_join(self, name: str) -> None:
+        if self._stopped.is_set() or not self.servers.register_online(name):
+            return
+        self.assignment.retry_waiting()
+        self.balancer.balance()
+
+    # --- recovery ----------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        live = self.servers.live()
+        states = self.meta.server_states()
+        for name in sorted(live):
+            self.servers.register_online(name)
+        gone = {n for n, st in states.items() if st.state != DEAD and n not in live}
+        regions = self.meta.all_regions()
+        gone |= {r.server for r in regions
+                 if r.server and r.server not in live and r.state in (OPEN, OPENING, CLOSING)
+                 and (r.server not in states or states[r.server].state != DEAD)}
+        workers = [threading.Thread(target=self.crash.handle, args=(n,), daemon=True)
+                   for n in sorted(gone)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        self._settle_in_flight()
+        self.splits.resume()
+        for t in self.meta.tables():
+            rec = self.meta.read_table(t)
+            if rec.state == ENABLING:
+                self.ddl.finish_enable(rec)
+            elif rec.state == DISABLING:
+                self.ddl.finish_disable(rec)
+        self._assign_waiting()
+
+    def _settle_in_flight(self) -> None:
+        """Regions the old master left OPENING/CLOSING on a live server: ask that server."""
+        for r in self.meta.all_regions():
+            if r.state not in (OPENING, CLOSING) or not self.servers.is_live(r.server):
+                continue
+            try:
+                load = self.clients.server_load(r.server)
+                is_open = any(rl.region == r.info.name for rl in load.regions)
+            except Exception:  # noqa: BLE001
+                is_open = False
+            tstate = self.meta.read_table(r.info.table).state
+            if r.state == OPENING:
+                if is_open:
+                    self.meta.set_region(r, OPEN)
+                else:
+                    self.assignment.assign(r, preferred=r.server)
+            else:
+                final = CLOSED if tstate in (DISABLED, DISABLING) else OFFLINE
+                self.assignment.unassign(r, final_state=final)
+
+    def _assign_waiting(self) -> None:
+        todo = []
+        for t in self.meta.tables():
+            if self.meta.read_table(t).state != ENABLED:
+                continue
+            todo += [r for r in self.meta.regions(t)
+                     if r.state in (OFFLINE, FAILED_OPEN, CLOSED)]
+        self.assignment.assign_many(todo)
+
+    def _chores(self) -> None:
+        period = max(0.5, self.config.balancer_period)
+        janitor_period = min(period, 5.0)
+        next_balance = time.monotonic() + period
+        while not self._stopped.wait(janitor_period):
+            try:
+                self.splits.janitor()
+                self._prune_dead_servers()
+                if time.monotonic() >= next_balance:
+                    next_balance = time.monotonic() + period
+                    self.balancer.balance()
+            except Exception:  # noqa: BLE001
+                if not self._stopped.is_set():
+                    log.exception("chore failed")
+
+    def _prune_dead_servers(self, keep: int = 50) -> None:
+        """Keep the newest `keep` DEAD entries (status shows them); drop older ones."""
+        dead = sorted((st.since_ms, n) for n, st in self.meta.server_states().items()
+                      if st.state == DEAD)
+        for _, name in dead[:-keep]:
+            self.meta.delete_server_state(name)
+
+    # --- stop --------------------------------------------------------------------------------
+
+    def stop(self, grace: float = 2.0) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        log.info("master %s stopping", self.name)
+        self.active = False
+        if getattr(self, "election", None):
+            self.election.stop()
+        if getattr(self, "servers", None):
+            self.servers.stop()
+        if getattr(self, "assignment", None):
+            self.assignment.stop()
+        if self.grpc_server:
+            self.grpc_server.stop(grace).wait(grace + 1)
+        if self.info_server:
+            self.info_server.stop()
+        if self.zk:
+            try:
+                self.zk.stop()
+                self.zk.close()
+            except Exception:  # noqa: BLE001
+                pass
+        if getattr(self, "clients", None):
+            self.clients.close()
+        log.info("master %s stopped", self.name)
+
+    def wait(self) -> None:
+        self._stopped.wait()
+

@@ -1,0 +1,110 @@
+"""Which region servers are alive, and their last reported load (see docs/coordination.md,
+"Server states").
+
+A kazoo ChildrenWatch on /hbase/rs fires at once when a server's ephemeral znode appears or
+vanishes (a clean stop closes the session, so its znode vanishes immediately; a crashed server's
+vanishes when its session expires). Joins and departures are handed to callbacks on their own
+thread, so the watch thread never blocks on crash handling.
+
+A server is *online* when its /hbase/rs znode exists and the master has not declared it dead
+(servers/<name> not CRASHED/SPLITTING_WAL/DEAD): a restarted process gets a new startcode, hence a
+new name, so a dead name never comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from kazoo.recipe.watchers import ChildrenWatch
+
+from coordination.znodes import ONLINE, Paths
+from hmaster.meta import MetaStore
+
+log = logging.getLogger(__name__)
+
+
+class ServerManager:
+    def __init__(self, zk, paths: Paths, meta: MetaStore):
+        self.zk = zk
+        self.paths = paths
+        self.meta = meta
+        self._lock = threading.Lock()
+        self._live: set[str] = set()  # guarded by _lock: children of /hbase/rs
+        self._dead: set[str] = set()  # guarded by _lock: names the master declared crashed
+        self._loads: dict[str, object] = {}  # guarded by _lock: name -> last pb.ServerLoad
+        self.on_join: Callable[[str], None] = lambda name: None
+        self.on_leave: Callable[[str], None] = lambda name: None
+        self._watch = None
+        self._stopped = False
+
+    def start(self) -> set[str]:
+        """Start watching; returns the live servers at the time of the first listing."""
+        first = threading.Event()
+
+        def changed(children):
+            if self._stopped:
+                return False  # kazoo: stop watching
+            self._update(set(children), initial=not first.is_set())
+            first.set()
+            return True
+
+        self._watch = ChildrenWatch(self.zk, self.paths.rs, changed)
+        first.wait(10)
+        return self.live()
+
+    def _update(self, children: set[str], initial: bool) -> None:
+        with self._lock:
+            joined = children - self._live
+            left = self._live - children
+            self._live = children
+        if initial:
+            return  # the server's startup reconciliation handles the first listing
+        for name in sorted(left):
+            log.info("region server %s left (znode vanished)", name)
+            threading.Thread(target=self.on_leave, args=(name,), daemon=True,
+                             name=f"leave-{name}").start()
+        for name in sorted(joined):
+            log.info("region server %s joined", name)
+            threading.Thread(target=self.on_join, args=(name,), daemon=True,
+                             name=f"join-{name}").start()
+
+    def live(self) -> set[str]:
+        with self._lock:
+            return set(self._live)
+
+    def is_live(self, name: str) -> bool:
+        with self._lock:
+            return name in self._live and name not in self._dead
+
+    def online(self) -> list[str]:
+        with self._lock:
+            return sorted(self._live - self._dead)
+
+    def mark_dead(self, name: str) -> None:
+        with self._lock:
+            self._dead.add(name)
+            self._loads.pop(name, None)
+
+    def register_online(self, name: str) -> bool:
+        """Record a joined server as ONLINE; False if that name was already declared dead."""
+        st = self.meta.read_server_state(name)
+        if st is None:
+            self.meta.write_server_state(name, ONLINE)
+            return True
+        if st.state == ONLINE:
+            return True
+        self.mark_dead(name)  # a dead name never comes back
+        return False
+
+    def report(self, load) -> None:
+        with self._lock:
+            self._loads[load.server] = load
+
+    def load(self, name: str):
+        with self._lock:
+            return self._loads.get(name)
+
+    def stop(self) -> None:
+        self._stopped = True

@@ -1,0 +1,176 @@
+"""The gRPC Master service: admin calls from clients, cluster calls from region servers
+(see docs/rpc.md and docs/coordination.md).
+
+Every call goes through `_call`: a master that is not (yet) active answers
+MasterNotRunningError naming the active master; a minihbase error ends the call through
+protos/status.abort_with with its precise message; anything else is logged with its traceback
+here and reaches the caller as an internal error -- the daemon keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from coordination.znodes import OPEN
+from hmaster import status as status_mod
+from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
+                              TableNotFoundError)
+from protos import minihbase_pb2 as pb
+from protos import minihbase_pb2_grpc as pb_grpc
+from protos.status import abort_with
+
+log = logging.getLogger(__name__)
+
+
+class MasterServicer(pb_grpc.MasterServicer):
+    def __init__(self, master):
+        self.m = master
+
+    def _call(self, context, fn, *, need_active: bool = True):
+        try:
+            if need_active and not self.m.active:
+                active = ""
+                try:
+                    active = self.m.election.active_master_name()
+                except Exception:  # noqa: BLE001
+                    pass
+                raise MasterNotRunningError(
+                    f"master {self.m.name} is not the active master"
+                    + (f" (active: {active})" if active else " (no active master yet)"))
+            return fn()
+        except HBaseError as e:
+            log.info("call failed: %s: %s", type(e).__name__, e)
+            abort_with(context, e)
+        except Exception as e:  # noqa: BLE001
+            log.exception("internal error in master call")
+            abort_with(context, e)
+
+    def _region(self, name: str):
+        rec = self.m.meta.find_region(name)
+        if rec is None:
+            raise InvalidArgumentError(f"unknown region {name!r}")
+        return rec
+
+    # --- DDL ---------------------------------------------------------------------------------
+
+    def CreateTable(self, request, context):
+        def run():
+            self.m.ddl.create(request.schema, list(request.split_keys))
+            return pb.Empty()
+        return self._call(context, run)
+
+    def DeleteTable(self, request, context):
+        return self._call(context, lambda: (self.m.ddl.drop(request.name), pb.Empty())[1])
+
+    def DisableTable(self, request, context):
+        return self._call(context, lambda: (self.m.ddl.disable(request.name), pb.Empty())[1])
+
+    def EnableTable(self, request, context):
+        return self._call(context, lambda: (self.m.ddl.enable(request.name), pb.Empty())[1])
+
+    def AlterTable(self, request, context):
+        def run():
+            self.m.ddl.alter(request.name, list(request.add_or_modify), list(request.remove))
+            return pb.Empty()
+        return self._call(context, run)
+
+    def ListTables(self, request, context):
+        def run():
+            out = pb.ListTablesResponse()
+            for t in self.m.meta.tables():
+                try:
+                    out.tables.append(status_mod.table_description(self.m.meta, self.m.servers, t))
+                except TableNotFoundError:
+                    continue
+            return out
+        return self._call(context, run)
+
+    def DescribeTable(self, request, context):
+        return self._call(context, lambda: status_mod.table_description(
+            self.m.meta, self.m.servers, request.name))
+
+    # --- cluster -----------------------------------------------------------------------------
+
+    def GetClusterStatus(self, request, context):
+        return self._call(context, lambda: status_mod.cluster_status(
+            self.m.meta, self.m.servers, self.m.election, self.m.cluster_id))
+
+    def Balance(self, request, context):
+        return self._call(context, lambda: pb.BalanceResponse(moves=self.m.balancer.balance()))
+
+    def Split(self, request, context):
+        def run():
+            key = bytes(request.split_key) or None
+            if request.region:
+                self.m.splits.split(request.region, key)
+            elif request.table:
+                for r in self.m.meta.regions(request.table):  # TableNotFoundError
+                    if r.state == OPEN:
+                        self.m.splits.split(r.info.name, key if self._inside(r, key) else None)
+            else:
+                raise InvalidArgumentError("split needs a table or a region name")
+            return pb.Empty()
+        return self._call(context, run)
+
+    @staticmethod
+    def _inside(rec, key) -> bool:
+        return key is not None and rec.info.contains_row(key) and key != rec.info.start_key
+
+    def Merge(self, request, context):
+        return self._call(context, lambda: (self.m.splits.merge(request.region_a,
+                                                                request.region_b), pb.Empty())[1])
+
+    def _table_action(self, request, method: str, make_request):
+        if request.region:
+            targets = [self._region(request.region)]
+        elif request.table:
+            targets = self.m.meta.regions(request.table)
+        else:
+            raise InvalidArgumentError(f"{method} needs a table or a region name")
+        for r in targets:
+            if r.state == OPEN:
+                self.m.clients.call(r.server, method, make_request(r), 120.0)
+        return pb.Empty()
+
+    def Flush(self, request, context):
+        return self._call(context, lambda: self._table_action(
+            request, "FlushRegion", lambda r: pb.RegionRequest(region=r.info.name)))
+
+    def Compact(self, request, context):
+        return self._call(context, lambda: self._table_action(
+            request, "CompactRegion",
+            lambda r: pb.CompactRegionRequest(region=r.info.name, major=request.major)))
+
+    def Move(self, request, context):
+        def run():
+            rec = self._region(request.region)
+            target = request.server or None
+            if target is not None and target not in self.m.servers.online():
+                raise InvalidArgumentError(f"move: {target!r} is not an online region server")
+            self.m.assignment.move(rec, target)
+            return pb.Empty()
+        return self._call(context, run)
+
+    # --- from region servers -----------------------------------------------------------------
+
+    def RegionServerReport(self, request, context):
+        return self._call(context, lambda: (self.m.servers.report(request.load), pb.Empty())[1])
+
+    def RequestSplit(self, request, context):
+        """Asynchronous: the region server asked; the master splits when it can."""
+        def run():
+            rec = self._region(request.region)
+            key = bytes(request.split_key) or None
+
+            def split():
+                try:
+                    self.m.splits.split(rec.info.name, key)
+                except HBaseError as e:
+                    log.info("requested split of %s not done: %s", rec.info.name, e)
+                except Exception:  # noqa: BLE001
+                    log.exception("requested split of %s failed", rec.info.name)
+            threading.Thread(target=split, daemon=True, name="split").start()
+            return pb.Empty()
+        return self._call(context, run)
+

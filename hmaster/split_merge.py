@@ -1,0 +1,281 @@
+"""Split and merge coordination, with a journal a new master can resume (see
+docs/coordination.md, "Split and merge").
+
+Journal /hbase/splits/<first parent encoded> (JSON): kind ("split"|"merge"), table, parents
+[RegionInfo dicts], server, split_key (hex), step, children [RegionInfo dicts].
+
+Split of P on server S:
+  1. multi-op: journal created (step SPLITTING) + P SPLITTING          (P's version remembered)
+  2. RS.SplitRegion(P) on S: flush, close P, write daughters' dirs with reference files
+  3. multi-op: P's record deleted (checked against the remembered version), daughters L and R
+     created OPENING(S), journal step OPENING
+  4. L and R opened (on S, else elsewhere); journal step CLEANUP
+  5. janitor: once no daughter directory holds a reference file, P's directory is deleted and
+     the journal removed.
+Merge of A+B is the same with two parents: both MERGING, both closed, RS.MergeRegions on A's
+server writes the merged region, one multi-op swaps A and B for M (OPENING), M opened, janitor.
+
+Failure before step 3 rolls back (parents reopened; daughters' directories left orphaned and
+logged). If the server crashes meanwhile, the crash procedure takes the parents over (their
+version changes, so step 3's transaction fails and the split is abandoned, never half-applied).
+A new master resumes: SPLITTING/MERGING journals roll back, OPENING ones open their children,
+CLEANUP ones wait for the janitor.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+
+from coordination.znodes import (ENABLED, MERGING, OFFLINE, OPEN, OPENING, SPLITTING,
+                                 RegionRecord, now_ms)
+from hmaster.assignment import AssignmentManager
+from hmaster.meta import MetaStore
+from minihbase.errors import HBaseError, InvalidArgumentError, RegionOfflineError
+from storage import layout
+from storage.schema import RegionInfo
+
+log = logging.getLogger(__name__)
+
+STEP_PREPARE = {"split": SPLITTING, "merge": MERGING}
+STEP_OPENING = "OPENING"
+STEP_CLEANUP = "CLEANUP"
+
+
+class SplitMergeCoordinator:
+    def __init__(self, meta: MetaStore, assignment: AssignmentManager, rootdir: str):
+        self.meta = meta
+        self.assignment = assignment
+        self.clients = assignment.clients
+        self.servers = assignment.servers
+        self.rootdir = rootdir
+        self._janitor_lock = threading.Lock()
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    def _open_region(self, name: str, what: str) -> tuple[RegionRecord, int]:
+        rec = self.meta.find_region(name)
+        if rec is None:
+            raise InvalidArgumentError(f"{what}: unknown region {name!r}")
+        rec, version = self.meta.read_region_versioned(rec.info.table, rec.info.encoded_name)
+        if rec is None:
+            raise InvalidArgumentError(f"{what}: unknown region {name!r}")
+        if rec.state != OPEN or not self.servers.is_live(rec.server):
+            raise RegionOfflineError(f"{what}: region {name} is {rec.state}, not OPEN on a "
+                                     "live server; retry later")
+        if self.meta.read_table(rec.info.table).state != ENABLED:
+            raise RegionOfflineError(f"{what}: table {rec.info.table!r} is not enabled")
+        return rec, version
+
+    # --- split -------------------------------------------------------------------------------
+
+    def split(self, region_name: str, split_key: bytes | None) -> tuple[RegionInfo, RegionInfo]:
+        rec, version = self._open_region(region_name, "split")
+        info = rec.info
+        if split_key and (split_key <= info.start_key or
+                          (info.end_key and split_key >= info.end_key)):
+            raise InvalidArgumentError(
+                f"split key {split_key!r} is not inside region {info.name} "
+                f"[{info.start_key!r}, {info.end_key!r})")
+        enc, server = info.encoded_name, rec.server
+        journal = {"kind": "split", "table": info.table, "parents": [info.to_dict()],
+                   "server": server, "split_key": (split_key or b"").hex(),
+                   "step": SPLITTING, "children": []}
+        with self.assignment.region_lock(enc):
+            splitting = RegionRecord(info, SPLITTING, server, now_ms(),
+                                     f"RS.SplitRegion on {server}")
+            try:
+                self.meta.commit([self.meta.journal_op(enc, journal, create=True),
+                                  self.meta.put_region_op(splitting, version)])
+            except (NodeExistsError, BadVersionError):
+                raise RegionOfflineError(f"region {info.name} is already splitting or moving")
+            version += 1
+            try:
+                left, right = self.clients.split_region(server, info.name, split_key)
+            except HBaseError as e:
+                log.warning("split of %s on %s failed: %s; rolling back", info.name, server, e)
+                reopen = self._rollback(journal, enc)
+                failure = e
+            else:
+                failure = None
+            if failure is None:
+                daughters = self._commit_split(enc, journal, splitting, version, left, right)
+        if failure is not None:
+            self.assignment.assign_many(reopen, preferred=server)
+            raise failure
+        log.info("split %s -> %s, %s", info.name, left.name, right.name)
+        self._finish_opening(enc, journal, daughters, server)
+        return left, right
+
+    def _commit_split(self, enc: str, journal: dict, splitting: RegionRecord, version: int,
+                      left: RegionInfo, right: RegionInfo) -> list[RegionRecord]:
+        """Step 3: parent out, daughters in, journal advanced -- one versioned multi-op."""
+        info, server = splitting.info, splitting.server
+        daughters = [RegionRecord(d, OPENING, server, now_ms(),
+                                  f"RS.OpenRegion on {server} after split of {info.name}")
+                     for d in (left, right)]
+        journal.update(step=STEP_OPENING, children=[left.to_dict(), right.to_dict()])
+        try:
+            self.meta.commit([self.meta.delete_region_op(splitting, version)] +
+                             [self.meta.create_region_op(d) for d in daughters] +
+                             [self.meta.journal_op(enc, journal)])
+        except (BadVersionError, NoNodeError):
+            # the crash procedure took the parent over: it reopens the parent, whose files
+            # are intact; the daughters' directories are orphans
+            log.warning("split of %s abandoned: its server crashed meanwhile", info.name)
+            self.meta.delete_journal(enc)
+            raise RegionOfflineError(f"split of {info.name} abandoned: {server} crashed")
+        return daughters
+
+    # --- merge -------------------------------------------------------------------------------
+
+    def merge(self, name_a: str, name_b: str) -> RegionInfo:
+        a, va = self._open_region(name_a, "merge")
+        b, vb = self._open_region(name_b, "merge")
+        if a.info.table != b.info.table:
+            raise InvalidArgumentError(f"cannot merge regions of different tables: "
+                                       f"{a.info.table!r} and {b.info.table!r}")
+        if b.info.end_key == a.info.start_key and b.info.end_key:
+            (a, va), (b, vb) = (b, vb), (a, va)
+        if a.info.end_key != b.info.start_key or not a.info.end_key:
+            raise InvalidArgumentError(f"regions {name_a} and {name_b} are not adjacent")
+        enc, server = a.info.encoded_name, a.server
+        journal = {"kind": "merge", "table": a.info.table,
+                   "parents": [a.info.to_dict(), b.info.to_dict()], "server": server,
+                   "split_key": "", "step": MERGING, "children": []}
+        first, second = sorted([a.info.encoded_name, b.info.encoded_name])
+        with self.assignment.region_lock(first), self.assignment.region_lock(second):
+            ma = RegionRecord(a.info, MERGING, a.server, now_ms(), f"merge into {server}")
+            mb = RegionRecord(b.info, MERGING, b.server, now_ms(), f"merge into {server}")
+            try:
+                self.meta.commit([self.meta.journal_op(enc, journal, create=True),
+                                  self.meta.put_region_op(ma, va),
+                                  self.meta.put_region_op(mb, vb)])
+            except (NodeExistsError, BadVersionError):
+                raise RegionOfflineError(f"region {a.info.name} or {b.info.name} is busy")
+            va, vb = va + 1, vb + 1
+            failure = None
+            try:
+                for r in (a, b):
+                    self.clients.close_region(r.server, r.info.name, True)
+                desc = self.meta.read_table(a.info.table).descriptor
+                merged = self.clients.merge_regions(server, a.info, b.info, desc)
+            except HBaseError as e:
+                log.warning("merge of %s and %s failed: %s; rolling back", a.info.name,
+                            b.info.name, e)
+                reopen = self._rollback(journal, enc)
+                failure = e
+            if failure is None:
+                m = self._commit_merge(enc, journal, ma, va, mb, vb, merged, server)
+        if failure is not None:
+            self.assignment.assign_many(reopen, preferred=server)
+            raise failure
+        log.info("merged %s + %s -> %s", a.info.name, b.info.name, merged.name)
+        self._finish_opening(enc, journal, [m], server)
+        return merged
+
+    def _commit_merge(self, enc: str, journal: dict, ma: RegionRecord, va: int,
+                      mb: RegionRecord, vb: int, merged: RegionInfo, server: str) -> RegionRecord:
+        a, b = ma, mb
+        m = RegionRecord(merged, OPENING, server, now_ms(),
+                         f"RS.OpenRegion on {server} after merge")
+        journal.update(step=STEP_OPENING, children=[merged.to_dict()])
+        try:
+            self.meta.commit([self.meta.delete_region_op(ma, va),
+                              self.meta.delete_region_op(mb, vb),
+                              self.meta.create_region_op(m),
+                              self.meta.journal_op(enc, journal)])
+        except (BadVersionError, NoNodeError):
+            log.warning("merge of %s and %s abandoned: a server crashed meanwhile",
+                        a.info.name, b.info.name)
+            self.meta.delete_journal(enc)
+            raise RegionOfflineError(f"merge of {a.info.name} abandoned: server crashed")
+        return m
+
+    # --- shared steps ------------------------------------------------------------------------
+
+    def _finish_opening(self, enc: str, journal: dict, children: list[RegionRecord],
+                        server: str | None) -> None:
+        self.assignment.assign_many(children, preferred=server)
+        journal["step"] = STEP_CLEANUP
+        try:
+            self.meta.commit([self.meta.journal_op(enc, journal)])
+        except NoNodeError:
+            return
+        self.janitor()
+
+    def _rollback(self, journal: dict, enc: str) -> list[RegionRecord]:
+        """Undo a split/merge that did not reach its meta swap: parents set OFFLINE (returned:
+        the caller assigns them once it holds no region lock)."""
+        parents = []
+        for d in journal["parents"]:
+            info = RegionInfo.from_dict(d)
+            rec, version = self.meta.read_region_versioned(info.table, info.encoded_name)
+            if rec is None or rec.state not in (SPLITTING, MERGING):
+                continue  # the crash procedure already took it over
+            if rec.server and self.servers.is_live(rec.server):
+                try:
+                    self.clients.close_region(rec.server, info.name, True)
+                except HBaseError:
+                    pass  # not open there any more: fine
+            try:
+                new = RegionRecord(info, OFFLINE, "", now_ms(),
+                                   f"reopen after failed {journal['kind']}")
+                self.meta.commit([self.meta.put_region_op(new, version)])
+                parents.append(new)
+            except (BadVersionError, NoNodeError):
+                continue
+        self.meta.delete_journal(enc)
+        return parents
+
+    def resume(self) -> None:
+        """Called by a new active master: finish or roll back every journal."""
+        for enc, journal in self.meta.journals().items():
+            step = journal.get("step")
+            log.info("resuming %s journal of %s at step %s", journal.get("kind"), enc, step)
+            try:
+                if step in (SPLITTING, MERGING):
+                    self.assignment.assign_many(self._rollback(journal, enc))
+                elif step == STEP_OPENING:
+                    children = []
+                    for d in journal["children"]:
+                        info = RegionInfo.from_dict(d)
+                        rec = self.meta.read_region(info.table, info.encoded_name)
+                        if rec is not None and rec.state != OPEN:
+                            children.append(rec)
+                    self._finish_opening(enc, journal, children, None)
+            except Exception:  # noqa: BLE001 -- one bad journal must not block the others
+                log.exception("resuming journal %s failed", enc)
+        self.janitor()
+
+    def janitor(self) -> int:
+        """Delete parents' directories once no child holds a reference; returns how many."""
+        cleaned = 0
+        with self._janitor_lock:
+            for enc, journal in self.meta.journals().items():
+                if journal.get("step") != STEP_CLEANUP:
+                    continue
+                children = [RegionInfo.from_dict(d) for d in journal["children"]]
+                if any(self._has_references(layout.region_dir(self.rootdir, c))
+                       for c in children):
+                    continue
+                for d in journal["parents"]:
+                    parent = layout.region_dir(self.rootdir, RegionInfo.from_dict(d))
+                    shutil.rmtree(parent, ignore_errors=True)
+                    log.info("janitor: deleted %s (no daughter references it)", parent)
+                self.meta.delete_journal(enc)
+                cleaned += 1
+        return cleaned
+
+    @staticmethod
+    def _has_references(region_path: str) -> bool:
+        if not os.path.isdir(region_path):
+            return False
+        for _, _, files in os.walk(region_path):
+            if any(f.endswith(layout.REFERENCE_SUFFIX) for f in files):
+                return True
+        return False
