@@ -1,0 +1,12 @@
+"""minihbase's Python client (happybase-shaped) and the `minihbase` CLI. See docs/cli.md.
+
+    import client
+    conn = client.Connection("127.0.0.1:2181", timeout=30.0)
+    table = conn.table("t1")
+"""
+
+from client.batch import Batch
+from client.connection import Connection
+from client.table import Table
+
+__all__ = ["Batch", "Connection", "Table"]

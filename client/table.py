@@ -65,6 +65,18 @@ class Table:
         response = self._get(row, request, f"get of row {row!r} from table {self.name!r}")
         return protocol.cells_to_dict(response.result.cells, include_timestamp)
 
+    def get_cells(self, row, columns=None, versions: int = 1,
+                  timestamp: int | None = None) -> list[tuple[bytes, bytes, int]]:
+        """Every returned cell of `row` as (b"cf:q", value, timestamp), HBase order (newest
+        version first within a column): what the shell's `get` prints."""
+        row = _row(row)
+        request = pb.GetRequest(row=row, columns=protocol.column_protos(columns),
+                                time_range=protocol.time_range(timestamp),
+                                max_versions=max(1, int(versions)))
+        response = self._get(row, request, f"get of row {row!r} from table {self.name!r}")
+        return [(c.family + b":" + c.qualifier, c.value, c.timestamp)
+                for c in response.result.cells]
+
     def rows(self, rows, columns=None, timestamp: int | None = None,
              include_timestamp: bool = False) -> list[tuple[bytes, dict]]:
         """[(row, data)] for the rows that exist, in the order asked. The Gets are sent

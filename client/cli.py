@@ -1,0 +1,243 @@
+"""`minihbase`: the command-line client (docs/cli.md).
+
+    minihbase [--zk HOST:PORT] [--timeout S] [--json] COMMAND ARGS...
+    minihbase shell                      # interactive HBase-shell syntax (client/shell.py)
+
+ZooKeeper: --zk, else $MINIHBASE_ZK, else 127.0.0.1:2181. Rows, columns and values on the
+command line may contain "\\xHH" escapes (HBase's Bytes.toBytesBinary), so anything `scan`
+prints can be typed back. Output: readable tables, or one JSON document with --json.
+Every error is one line "ERROR: <message>" on stderr and exit code 1 (2 for usage errors);
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from client import commands
+from client.formatting import parse_binary
+
+DEFAULT_ZK = "127.0.0.1:2181"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse's default prints usage + exits 2)
+        print(f"ERROR: {message} (see 'minihbase {self._cmd()}--help')", file=sys.stderr)
+        sys.exit(2)
+
+    def _cmd(self) -> str:
+        parts = self.prog.split()[1:]
+        return " ".join(parts) + " " if parts else ""
+
+
+def _family_flags(p) -> None:
+    p.add_argument("--versions", type=int, help="max versions per column (default 1)")
+    p.add_argument("--min-versions", type=int)
+    p.add_argument("--ttl", type=int, help="seconds (default forever)")
+    p.add_argument("--bloom", choices=["NONE", "ROW", "ROWCOL"])
+    p.add_argument("--compression", choices=["NONE", "ZSTD"])
+    p.add_argument("--block-size", type=int)
+
+
+def _family_opts(a) -> dict:
+    opts = {"max_versions": a.versions, "min_versions": a.min_versions, "ttl": a.ttl,
+            "bloom": a.bloom, "compression": a.compression, "block_size": a.block_size}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="minihbase", description="minihbase client: admin and data commands")
+    p.add_argument("--zk", default=None,
+                   help=f"ZooKeeper quorum (default $MINIHBASE_ZK or {DEFAULT_ZK})")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="overall timeout of each operation, seconds (default 30)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def cmd(name, help_):
+        return sub.add_parser(name, help=help_)
+
+    c = cmd("create", "create a table: create t1 cf1 [cf2...] [--splits K...] [--versions N]")
+    c.add_argument("table")
+    c.add_argument("families", nargs="+")
+    c.add_argument("--splits", nargs="+", default=[], metavar="KEY")
+    _family_flags(c)
+    cmd("list", "list tables")
+    c = cmd("describe", "schema and regions of a table")
+    c.add_argument("table")
+    c = cmd("alter", "add/modify a family (alter t1 cf --versions 3) or delete one (--delete cf)")
+    c.add_argument("table")
+    c.add_argument("family", nargs="?")
+    c.add_argument("--delete", action="append", default=[], metavar="FAMILY")
+    _family_flags(c)
+    for name, help_ in (("disable", "disable a table"), ("enable", "enable a table"),
+                        ("drop", "drop a (disabled) table"), ("exists", "does a table exist"),
+                        ("is_enabled", "is a table enabled")):
+        cmd(name, help_).add_argument("table")
+    c = cmd("put", "put TABLE ROW FAMILY:QUALIFIER VALUE [--ts MS]")
+    for a in ("table", "row", "column", "value"):
+        c.add_argument(a)
+    c.add_argument("--ts", type=int)
+    c = cmd("get", "get TABLE ROW [COLUMN...] [--versions N]")
+    c.add_argument("table")
+    c.add_argument("row")
+    c.add_argument("columns", nargs="*")
+    c.add_argument("--versions", type=int, default=1)
+    c.add_argument("--ts", type=int, help="only cells with timestamp <= this")
+    c = cmd("scan", "scan TABLE [--start R] [--stop R] [--prefix P] [--limit N] [--reverse]")
+    c.add_argument("table")
+    c.add_argument("--start", help="first row (inclusive)")
+    c.add_argument("--stop", help="stop row (exclusive)")
+    c.add_argument("--prefix")
+    c.add_argument("--columns", nargs="+", default=[])
+    c.add_argument("--limit", type=int)
+    c.add_argument("--reverse", action="store_true")
+    c.add_argument("--versions", type=int)
+    c = cmd("delete", "delete every version of one column: delete TABLE ROW COLUMN")
+    c.add_argument("table")
+    c.add_argument("row")
+    c.add_argument("column")
+    c.add_argument("--ts", type=int)
+    c = cmd("deleteall", "delete a whole row: deleteall TABLE ROW")
+    c.add_argument("table")
+    c.add_argument("row")
+    c.add_argument("--ts", type=int)
+    c = cmd("count", "count rows of a table")
+    c.add_argument("table")
+    c.add_argument("--interval", type=int, default=1000, help="progress every N rows")
+    c = cmd("incr", "increment a counter: incr TABLE ROW COLUMN [AMOUNT]")
+    for a in ("table", "row", "column"):
+        c.add_argument(a)
+    c.add_argument("amount", nargs="?", type=int, default=1)
+    c = cmd("get_counter", "read a counter: get_counter TABLE ROW COLUMN")
+    for a in ("table", "row", "column"):
+        c.add_argument(a)
+    cmd("status", "cluster status: masters, servers, regions in transition")
+    cmd("balance", "run the balancer now")
+    c = cmd("split", "split a table's regions or one region: split TABLE|REGION [KEY]")
+    c.add_argument("target")
+    c.add_argument("key", nargs="?")
+    c = cmd("merge", "merge two adjacent regions: merge REGION_A REGION_B")
+    c.add_argument("region_a")
+    c.add_argument("region_b")
+    c = cmd("flush", "flush a table or region")
+    c.add_argument("target")
+    c = cmd("compact", "compact a table or region")
+    c.add_argument("target")
+    c.add_argument("--major", action="store_true")
+    c = cmd("major_compact", "major-compact a table or region")
+    c.add_argument("target")
+    c = cmd("move", "move a region: move REGION [SERVER]")
+    c.add_argument("region")
+    c.add_argument("server", nargs="?", default="")
+    c = cmd("shell", "interactive shell with HBase-shell syntax")
+    c.add_argument("script", nargs="?", help="run the commands in this file instead")
+    return p
+
+
+def zk_quorum(flag: str | None) -> str:
+    return flag or os.environ.get("MINIHBASE_ZK") or DEFAULT_ZK
+
+
+def run(a, conn, out: commands.Output) -> None:
+    """Dispatch one parsed CLI command."""
+    b = parse_binary
+    name = a.command
+    if name == "create":
+        opts = _family_opts(a)
+        commands.create(conn, out, a.table, {f: dict(opts) for f in a.families},
+                        [b(k) for k in a.splits])
+    elif name == "list":
+        commands.list_tables(conn, out)
+    elif name == "describe":
+        commands.describe(conn, out, a.table)
+    elif name == "alter":
+        add = {a.family: _family_opts(a)} if a.family else {}
+        commands.alter(conn, out, a.table, add=add, remove=a.delete)
+    elif name in ("disable", "enable", "drop", "exists", "is_enabled"):
+        getattr(commands, name)(conn, out, a.table)
+    elif name == "put":
+        commands.put(conn, out, a.table, b(a.row), b(a.column), b(a.value), a.ts)
+    elif name == "get":
+        commands.get(conn, out, a.table, b(a.row), [b(c) for c in a.columns], a.versions,
+                     a.ts)
+    elif name == "scan":
+        commands.scan(conn, out, a.table, start=a.start and b(a.start),
+                      stop=a.stop and b(a.stop), prefix=a.prefix and b(a.prefix),
+                      columns=[b(c) for c in a.columns], limit=a.limit, reverse=a.reverse,
+                      versions=a.versions)
+    elif name == "delete":
+        commands.delete(conn, out, a.table, b(a.row), b(a.column), a.ts)
+    elif name == "deleteall":
+        commands.deleteall(conn, out, a.table, b(a.row), None, a.ts)
+    elif name == "count":
+        commands.count(conn, out, a.table, a.interval)
+    elif name == "incr":
+        commands.incr(conn, out, a.table, b(a.row), b(a.column), a.amount)
+    elif name == "get_counter":
+        commands.get_counter(conn, out, a.table, b(a.row), b(a.column))
+    elif name == "status":
+        commands.status(conn, out)
+    elif name == "balance":
+        commands.balance(conn, out)
+    elif name == "split":
+        commands.split(conn, out, a.target, None if a.key is None else b(a.key))
+    elif name == "merge":
+        commands.merge(conn, out, a.region_a, a.region_b)
+    elif name == "flush":
+        commands.flush(conn, out, a.target)
+    elif name in ("compact", "major_compact"):
+        commands.compact(conn, out, a.target, major=name == "major_compact" or a.major)
+    elif name == "move":
+        commands.move(conn, out, a.region, a.server)
+    else:  # pragma: no cover - argparse only lets known commands through
+        raise commands.UsageError(f"unknown command {name!r}")
+
+
+def error_message(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if a.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    if a.timeout <= 0:
+        print("ERROR: --timeout must be > 0 seconds", file=sys.stderr)
+        return 2
+    quorum = zk_quorum(a.zk)
+    if a.command == "shell":
+        from client.shell import run_shell
+
+        return run_shell(quorum, a.timeout, a.json, a.script)
+    out = commands.Output(a.json)
+    conn = None
+    try:
+        from client.connection import Connection
+
+        conn = Connection(quorum, timeout=a.timeout)
+        run(a, conn, out)
+        return 0
+    except commands.UsageError as exc:
+        print(f"ERROR: {error_message(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ERROR: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - every error is one line, never a traceback
+        print(f"ERROR: {error_message(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

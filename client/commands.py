@@ -1,0 +1,230 @@
+"""The commands shared by the `minihbase` CLI and `minihbase shell` (docs/cli.md).
+
+Each command takes a Connection, an Output and plain Python arguments (table names as str,
+rows/columns/values as bytes), does its work through the client API, and prints either a
+readable table or, with --json, one JSON document on stdout. Progress of long operations goes
+to stderr. Errors are raised (HBaseError, ValueError, UsageError); the callers turn them into
+one "ERROR: ..." line and an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from client import formatting as fmt
+
+
+class UsageError(Exception):
+    """The command was called with the wrong arguments (exit code 2)."""
+
+
+class Output:
+    def __init__(self, as_json: bool = False, out=None, err=None):
+        self.as_json = as_json
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def result(self, text: str | None, data) -> None:
+        if self.as_json:
+            print(fmt.to_json(data), file=self.out)
+        elif text:
+            print(text, file=self.out)
+        self.out.flush()
+
+    def progress(self, message: str) -> None:
+        print(f"... {message}", file=self.err)
+        self.err.flush()
+
+
+# HBase shell family attributes -> client option names.
+FAMILY_OPTIONS = {"VERSIONS": "max_versions", "MIN_VERSIONS": "min_versions", "TTL": "ttl",
+                  "BLOOMFILTER": "bloom", "COMPRESSION": "compression",
+                  "BLOCKSIZE": "block_size"}
+
+
+def family_options(attrs: dict) -> dict:
+    """{VERSIONS => 3, TTL => 60, ...} -> {max_versions: 3, ttl: 60, ...}."""
+    out = {}
+    for key, value in attrs.items():
+        if key == "NAME":
+            continue
+        option = FAMILY_OPTIONS.get(str(key).upper())
+        if option is None:
+            raise UsageError(f"unknown column family attribute {key!r}; known: "
+                             f"{', '.join(sorted(FAMILY_OPTIONS))}")
+        if isinstance(value, bytes):
+            value = value.decode()
+        if option == "ttl" and str(value).upper() == "FOREVER":
+            value = None
+        out[option] = value
+    return out
+
+
+def text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# -- table admin -------------------------------------------------------------------------------
+
+def create(conn, out: Output, table: str, families: dict, splits=None) -> None:
+    if not families:
+        raise UsageError("create needs at least one column family: create 't1', 'cf'")
+    conn.create_table(table, families, split_keys=splits or None, progress=out.progress)
+    n = len(splits or []) + 1
+    out.result(f"Created table {table} ({n} region{'s' if n > 1 else ''})",
+               {"created": table, "regions": n})
+
+
+def list_tables(conn, out: Output) -> None:
+    tables = conn.list_tables()
+    out.result(fmt.list_text(tables),
+               [{"name": t["name"], "state": t["state"], "regions": len(t["regions"]),
+                 "families": [f["name"] for f in t["families"]]} for t in tables])
+
+
+def describe(conn, out: Output, table: str) -> None:
+    d = conn.describe_table(table)
+    out.result(fmt.describe_text(d), d)
+
+
+def alter(conn, out: Output, table: str, add: dict | None = None, remove=None) -> None:
+    add = dict(add or {})
+    if add:  # modifying a family keeps the attributes not mentioned
+        current = {f["name"]: f for f in conn.describe_table(table)["families"]}
+        for name, opts in list(add.items()):
+            if name in current:
+                base = {k: current[name][k] for k in ("max_versions", "min_versions", "ttl",
+                                                      "bloom", "compression", "block_size")}
+                base.update(opts)
+                add[name] = base
+    if not add and not remove:
+        raise UsageError("alter needs a family to add/modify or one to delete")
+    conn.alter_table(table, add=add, remove=list(remove or []))
+    out.result(f"Altered table {table}", {"altered": table})
+
+
+def disable(conn, out: Output, table: str) -> None:
+    conn.disable_table(table, progress=out.progress)
+    out.result(f"Disabled table {table}", {"disabled": table})
+
+
+def enable(conn, out: Output, table: str) -> None:
+    conn.enable_table(table, progress=out.progress)
+    out.result(f"Enabled table {table}", {"enabled": table})
+
+
+def drop(conn, out: Output, table: str) -> None:
+    conn.delete_table(table)
+    out.result(f"Dropped table {table}", {"dropped": table})
+
+
+def exists(conn, out: Output, table: str) -> None:
+    found = conn.exists(table)
+    out.result(f"Table {table} does {'' if found else 'not '}exist", {"exists": found})
+
+
+def is_enabled(conn, out: Output, table: str) -> None:
+    enabled = conn.is_table_enabled(table)
+    out.result(str(enabled).lower(), {"enabled": enabled})
+
+
+# -- data --------------------------------------------------------------------------------------
+
+def put(conn, out: Output, table: str, row: bytes, column: bytes, value: bytes,
+        ts: int | None = None) -> None:
+    conn.table(table).put(row, {column: value}, timestamp=ts)
+    out.result(None, {"ok": True})
+
+
+def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int = 1,
+        ts: int | None = None) -> None:
+    cells = conn.table(table).get_cells(row, columns=columns or None, versions=versions or 1,
+                                        timestamp=None if ts is None else ts + 1)
+    out.result(fmt.get_table(cells),
+               {"row": fmt.binary(row),
+                "cells": [{"column": fmt.binary(c), "timestamp": t, "value": fmt.binary(v)}
+                          for c, v, t in cells]})
+
+
+def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, columns=None,
+         limit=None, reverse=False, versions=None) -> None:
+    results = list(conn.table(table).scan(row_start=start, row_stop=stop, row_prefix=prefix,
+                                          columns=columns or None, limit=limit,
+                                          reverse=reverse, versions=versions,
+                                          include_timestamp=True))
+    out.result(fmt.scan_table(results), fmt.scan_json(results))
+
+
+def delete(conn, out: Output, table: str, row: bytes, column: bytes,
+           ts: int | None = None) -> None:
+    conn.table(table).delete(row, columns=[column], timestamp=ts)
+    out.result(None, {"ok": True})
+
+
+def deleteall(conn, out: Output, table: str, row: bytes, column: bytes | None = None,
+              ts: int | None = None) -> None:
+    conn.table(table).delete(row, columns=None if column is None else [column], timestamp=ts)
+    out.result(None, {"ok": True})
+
+
+def count(conn, out: Output, table: str, interval: int = 1000) -> None:
+    def progress(n, row):
+        out.progress(f"Current count: {n}, row: {fmt.binary(row)}")
+
+    n = conn.table(table).count(progress=progress, interval=max(1, interval))
+    out.result(f"{n} row(s)", {"count": n})
+
+
+def incr(conn, out: Output, table: str, row: bytes, column: bytes, amount: int = 1) -> None:
+    value = conn.table(table).counter_inc(row, column, amount)
+    out.result(f"COUNTER VALUE = {value}", {"value": value})
+
+
+def get_counter(conn, out: Output, table: str, row: bytes, column: bytes) -> None:
+    value = conn.table(table).counter_get(row, column)
+    out.result(f"COUNTER VALUE = {value}", {"value": value})
+
+
+# -- cluster -----------------------------------------------------------------------------------
+
+def status(conn, out: Output) -> None:
+    s = conn.status()
+    out.result(fmt.status_text(s), s)
+
+
+def balance(conn, out: Output) -> None:
+    moves = conn.balance()
+    out.result(f"Balancer ran: {moves} region move(s)", {"moves": moves})
+
+
+def split(conn, out: Output, target: str, key: bytes | None = None) -> None:
+    conn.split(target, key)
+    out.result(f"Split requested for {target}", {"split": target})
+
+
+def merge(conn, out: Output, region_a: str, region_b: str) -> None:
+    conn.merge(region_a, region_b)
+    out.result(f"Merged {region_a} and {region_b}", {"merged": [region_a, region_b]})
+
+
+def flush(conn, out: Output, target: str) -> None:
+    conn.flush(target)
+    out.result(f"Flushed {target}", {"flushed": target})
+
+
+def compact(conn, out: Output, target: str, major: bool = False) -> None:
+    conn.compact(target, major=major)
+    kind = "Major compaction" if major else "Compaction"
+    out.result(f"{kind} requested for {target}", {"compacted": target, "major": major})
+
+
+def move(conn, out: Output, region: str, server: str = "") -> None:
+    conn.move(region, server)
+    out.result(f"Moved {region}", {"moved": region})
+
+
+def timed(fn, *args, **kwargs) -> float:
+    start = time.monotonic()
+    fn(*args, **kwargs)
+    return time.monotonic() - start

@@ -1,0 +1,184 @@
+"""How the CLI and the shell print things: readable tables by default, JSON with --json.
+
+Binary bytes print as HBase prints them (Bytes.toStringBinary): letters, digits and printable
+punctuation as themselves, everything else -- including the backslash -- as "\\xHH" (upper-case
+hex). `parse_binary` is the inverse (Bytes.toBytesBinary), so anything printed can be typed
+back. JSON output uses the same text form for rows, columns and values.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+_PRINTABLE = frozenset(
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    b" `~!@#$%^&*()-_=+[]{}|;:'\",.<>/?"
+)
+_ESCAPED = [chr(b) if b in _PRINTABLE else f"\\x{b:02X}" for b in range(256)]
+
+
+def binary(data: bytes) -> str:
+    """HBase's Bytes.toStringBinary."""
+    if isinstance(data, str):
+        return data
+    return "".join([_ESCAPED[b] for b in data])
+
+
+def parse_binary(text: str) -> bytes:
+    """HBase's Bytes.toBytesBinary: "\\xHH" is one byte, everything else UTF-8 text."""
+    out = bytearray()
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 3 < n and text[i + 1] in "xX":
+            pair = text[i + 2:i + 4]
+            try:
+                out.append(int(pair, 16))
+                i += 4
+                continue
+            except ValueError:
+                pass
+        out += ch.encode()
+        i += 1
+    return bytes(out)
+
+
+def jsonable(obj):
+    """Bytes become their toStringBinary text; tuples become lists."""
+    if isinstance(obj, (bytes, bytearray)):
+        return binary(bytes(obj))
+    if isinstance(obj, dict):
+        return {(binary(k) if isinstance(k, bytes) else k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
+def to_json(obj) -> str:
+    return json.dumps(jsonable(obj), indent=None, sort_keys=False)
+
+
+def grid(headers: list[str], rows: list[list], indent: str = " ") -> str:
+    """A plain text table: header line, then one line per row, columns padded to fit."""
+    cells = [[h for h in headers]] + [[_text(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for k, r in enumerate(cells):
+        pad = "" if k == 0 else indent
+        line = "  ".join(v.ljust(widths[i]) for i, v in enumerate(r)).rstrip()
+        lines.append(pad + line)
+    return "\n".join(lines)
+
+
+def _text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bytes):
+        return binary(v)
+    return str(v)
+
+
+def when(ms: int) -> str:
+    if not ms:
+        return ""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + "Z"
+
+
+def rows_count(n: int) -> str:
+    return f"{n} row(s)"
+
+
+# -- data --------------------------------------------------------------------------------------
+
+def cell_text(value: bytes, ts: int | None) -> str:
+    return (f"timestamp={ts}, value={binary(value)}" if ts is not None
+            else f"value={binary(value)}")
+
+
+def scan_table(results: list[tuple[bytes, dict]]) -> str:
+    """HBase shell's scan layout: ROW / COLUMN+CELL, one line per cell."""
+    lines = []
+    for row, data in results:
+        for column, v in data.items():
+            value, ts = v if isinstance(v, tuple) else (v, None)
+            lines.append([binary(row), f"column={binary(column)}, {cell_text(value, ts)}"])
+    return grid(["ROW", "COLUMN+CELL"], lines) + "\n" + rows_count(len(results))
+
+
+def get_table(cells: list[tuple[bytes, bytes, int | None]]) -> str:
+    """HBase shell's get layout: COLUMN / CELL."""
+    lines = [[binary(col), cell_text(value, ts)] for col, value, ts in cells]
+    n = len({c for c, _, _ in cells})
+    return grid(["COLUMN", "CELL"], lines) + "\n" + rows_count(1 if n else 0)
+
+
+def scan_json(results: list[tuple[bytes, dict]]) -> list:
+    out = []
+    for row, data in results:
+        cells = []
+        for column, v in data.items():
+            value, ts = v if isinstance(v, tuple) else (v, None)
+            cells.append({"column": binary(column), "timestamp": ts, "value": binary(value)})
+        out.append({"row": binary(row), "cells": cells})
+    return out
+
+
+# -- admin -------------------------------------------------------------------------------------
+
+def family_text(f: dict) -> str:
+    """HBase's describe line: {NAME => 'cf', VERSIONS => '1', ...}."""
+    ttl = "FOREVER" if not f.get("ttl") else f"{f['ttl']} SECONDS"
+    return (f"{{NAME => '{f['name']}', VERSIONS => '{f['max_versions']}', MIN_VERSIONS => "
+            f"'{f['min_versions']}', TTL => '{ttl}', BLOOMFILTER => '{f['bloom']}', "
+            f"COMPRESSION => '{f['compression']}', BLOCKSIZE => '{f['block_size']}'}}")
+
+
+def regions_table(regions: list[dict]) -> str:
+    rows = []
+    for r in regions:
+        rows.append([r["encoded"], binary(r["start_key"]), binary(r["end_key"]), r["state"],
+                     r["server"], when(r["state_since_ms"]), r["waiting_for"]])
+    return grid(["REGION", "START KEY", "END KEY", "STATE", "SERVER", "SINCE", "WAITING FOR"],
+                rows)
+
+
+def describe_text(d: dict) -> str:
+    lines = [f"Table {d['name']} is {d['state']}", "COLUMN FAMILIES DESCRIPTION"]
+    lines += [family_text(f) for f in d["families"]]
+    lines.append(f"{len(d['families'])} row(s)")
+    lines.append("")
+    lines.append(f"REGIONS ({len(d['regions'])})")
+    lines.append(regions_table(d["regions"]))
+    return "\n".join(lines)
+
+
+def list_text(tables: list[dict]) -> str:
+    rows = [[t["name"], t["state"], len(t["regions"]),
+             ",".join(f["name"] for f in t["families"])] for t in tables]
+    return grid(["TABLE", "STATE", "REGIONS", "FAMILIES"], rows) + "\n" + rows_count(len(rows))
+
+
+def status_text(s: dict) -> str:
+    live = [x for x in s["servers"] if x["state"] == "ONLINE"]
+    dead = [x for x in s["servers"] if x["state"] != "ONLINE"]
+    avg = (sum(x["regions"] for x in live) / len(live)) if live else 0.0
+    lines = [
+        f"active master: {s['active_master'] or '(none)'}; backup masters: "
+        f"{len(s['backup_masters'])}" + (f" ({', '.join(s['backup_masters'])})"
+                                         if s["backup_masters"] else ""),
+        f"{len(live)} servers, {len(dead)} dead, {avg:.4f} average load; "
+        f"{s['table_count']} tables, {s['region_count']} regions",
+        "",
+        grid(["SERVER", "STATE", "SINCE", "REGIONS", "REQUESTS/S"],
+             [[x["name"], x["state"], when(x["state_since_ms"]), x["regions"],
+               x["requests_per_second"]] for x in s["servers"]]),
+    ]
+    rit = s["regions_in_transition"]
+    lines.append("")
+    if rit:
+        lines.append(f"REGIONS IN TRANSITION ({len(rit)})")
+        lines.append(regions_table(rit))
+    else:
+        lines.append("no regions in transition")
+    return "\n".join(lines)

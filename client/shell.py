@@ -1,0 +1,317 @@
+"""`minihbase shell`: an interactive shell that accepts HBase-shell syntax (docs/cli.md).
+
+    hbase> create 't1', {NAME => 'cf', VERSIONS => 3}, SPLITS => ['100', '300']
+    hbase> put 't1', 'r1', 'cf:q', 'v'
+    hbase> scan 't1', {STARTROW => 'a', LIMIT => 10}
+
+Lines are parsed by client/shell_syntax.py (a tokenizer, never eval) and mapped here onto the
+commands shared with the CLI (client/commands.py). An error prints "ERROR: <message>" and the
+shell goes on; reading a script (a file argument or a non-terminal stdin) it also goes on,
+and the exit code is 1 when any command failed. `exit` / `quit` / end of input leave.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from client import commands
+from client.shell_syntax import Command, Const, ShellSyntaxError, parse
+
+HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}):
+  create 't1', 'cf' | create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, SPLITS => ['a']
+  list | describe 't1' | alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
+  disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
+  put 't1', 'r1', 'cf:q', 'value'[, ts]
+  get 't1', 'r1'[, 'cf:q' | ['cf:a', 'cf:b'] | {COLUMN => 'cf:q', VERSIONS => 3}]
+  scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10, COLUMNS => ['cf:q'],
+               REVERSED => true, ROWPREFIXFILTER => 'x', VERSIONS => 2}]
+  delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
+  incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c'
+  status | balance | split 't1'[, 'key'] | merge_region 'a', 'b' | flush 't1'
+  compact 't1' | major_compact 't1' | move 'region'[, 'server'] | help | exit
+Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase."""
+
+
+def _s(value, what: str) -> str:
+    if isinstance(value, (bytes, str)):
+        return value.decode() if isinstance(value, bytes) else value
+    if isinstance(value, Const):
+        return value.name
+    raise commands.UsageError(f"{what} must be a quoted string, got {value!r}")
+
+
+def _b(value, what: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value).encode()
+    raise commands.UsageError(f"{what} must be a quoted string, got {value!r}")
+
+
+def _int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, bytes, str)):
+        raise commands.UsageError(f"{what} must be a number, got {value!r}")
+    try:
+        return int(value)
+    except ValueError:
+        raise commands.UsageError(f"{what} must be a number, got {value!r}") from None
+
+
+def _nargs(cmd: Command, low: int, high: int, usage: str) -> None:
+    if not low <= len(cmd.args) <= high:
+        raise commands.UsageError(f"wrong number of arguments for {cmd.name}; usage: {usage}")
+
+
+def _hash(value, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise commands.UsageError(f"{what} must be a hash {{KEY => value}}, got {value!r}")
+    return value
+
+
+def _columns(value) -> list[bytes]:
+    if isinstance(value, list):
+        return [_b(v, "column") for v in value]
+    return [_b(value, "column")]
+
+
+def _check_keys(h: dict, allowed: set, command: str) -> None:
+    unknown = [k for k in h if k not in allowed]
+    if unknown:
+        raise commands.UsageError(f"{command}: unsupported option(s) {', '.join(map(str, unknown))}"
+                                  f"; supported: {', '.join(sorted(allowed))}")
+
+
+def execute(cmd: Command, conn, out: commands.Output) -> None:
+    """Run one parsed shell command."""
+    n, args = cmd.name, cmd.args
+    if n == "create":
+        if not args:
+            raise commands.UsageError("usage: create 't1', 'cf1'[, 'cf2'][, SPLITS => [...]]")
+        table, families, splits = _s(args[0], "table name"), {}, []
+        for a in args[1:]:
+            if isinstance(a, dict):
+                if "SPLITS" in a:
+                    splits = [_b(k, "split key") for k in a["SPLITS"]]
+                    rest = {k: v for k, v in a.items() if k != "SPLITS"}
+                    if rest and "NAME" not in rest:
+                        raise commands.UsageError(f"create: unsupported option(s) {list(rest)}")
+                    a = rest
+                if a:
+                    if "NAME" not in a:
+                        raise commands.UsageError("a column family hash needs NAME => 'cf'")
+                    families[_s(a["NAME"], "family name")] = commands.family_options(a)
+            else:
+                families[_s(a, "family name")] = {}
+        commands.create(conn, out, table, families, splits)
+    elif n == "list":
+        commands.list_tables(conn, out)
+    elif n in ("describe", "desc"):
+        _nargs(cmd, 1, 1, "describe 't1'")
+        commands.describe(conn, out, _s(args[0], "table name"))
+    elif n == "alter":
+        if len(args) < 2:
+            raise commands.UsageError("usage: alter 't1', NAME => 'cf', VERSIONS => 3")
+        add, remove = {}, []
+        for a in args[1:]:
+            if isinstance(a, dict):
+                method = a.get("METHOD")
+                if "delete" in a:
+                    remove.append(_s(a["delete"], "family name"))
+                elif method is not None and _s(method, "METHOD").lower() == "delete":
+                    remove.append(_s(a["NAME"], "family name"))
+                elif "NAME" in a:
+                    add[_s(a["NAME"], "family name")] = commands.family_options(
+                        {k: v for k, v in a.items() if k != "METHOD"})
+                else:
+                    raise commands.UsageError("alter: a hash needs NAME => 'cf'")
+            else:
+                add[_s(a, "family name")] = {}
+        commands.alter(conn, out, _s(args[0], "table name"), add=add, remove=remove)
+    elif n in ("disable", "enable", "drop", "exists", "is_enabled"):
+        _nargs(cmd, 1, 1, f"{n} 't1'")
+        getattr(commands, n)(conn, out, _s(args[0], "table name"))
+    elif n == "is_disabled":
+        _nargs(cmd, 1, 1, "is_disabled 't1'")
+        enabled = conn.is_table_enabled(_s(args[0], "table name"))
+        out.result(str(not enabled).lower(), {"disabled": not enabled})
+    elif n == "put":
+        _nargs(cmd, 4, 5, "put 't1', 'r1', 'cf:q', 'value'[, ts]")
+        ts = _int(args[4], "timestamp") if len(args) == 5 else None
+        commands.put(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
+                     _b(args[2], "column"), _b(args[3], "value"), ts)
+    elif n == "get":
+        _nargs(cmd, 2, 3, "get 't1', 'r1'[, 'cf:q' | {COLUMN => 'cf:q', VERSIONS => 3}]")
+        columns, versions, ts = [], 1, None
+        if len(args) == 3:
+            spec = args[2]
+            if isinstance(spec, dict):
+                _check_keys(spec, {"COLUMN", "COLUMNS", "VERSIONS", "TIMESTAMP"}, "get")
+                col = spec.get("COLUMN", spec.get("COLUMNS"))
+                columns = [] if col is None else _columns(col)
+                versions = _int(spec.get("VERSIONS", 1), "VERSIONS")
+                ts = _int(spec["TIMESTAMP"], "TIMESTAMP") if "TIMESTAMP" in spec else None
+            else:
+                columns = _columns(spec)
+        commands.get(conn, out, _s(args[0], "table name"), _b(args[1], "row"), columns,
+                     versions, ts)
+    elif n == "scan":
+        _nargs(cmd, 1, 2, "scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10}]")
+        spec = _hash(args[1], "scan options") if len(args) == 2 else {}
+        _check_keys(spec, {"STARTROW", "STOPROW", "LIMIT", "COLUMNS", "COLUMN", "REVERSED",
+                           "ROWPREFIXFILTER", "VERSIONS", "CACHE"}, "scan")
+        col = spec.get("COLUMNS", spec.get("COLUMN"))
+
+        def opt(key):
+            return _b(spec[key], key) if key in spec else None
+
+        commands.scan(conn, out, _s(args[0], "table name"), start=opt("STARTROW"),
+                      stop=opt("STOPROW"), prefix=opt("ROWPREFIXFILTER"),
+                      columns=None if col is None else _columns(col),
+                      limit=_int(spec["LIMIT"], "LIMIT") if "LIMIT" in spec else None,
+                      reverse=bool(spec.get("REVERSED", False)),
+                      versions=_int(spec["VERSIONS"], "VERSIONS") if "VERSIONS" in spec
+                      else None)
+    elif n == "delete":
+        _nargs(cmd, 3, 4, "delete 't1', 'r1', 'cf:q'[, ts]")
+        ts = _int(args[3], "timestamp") if len(args) == 4 else None
+        commands.delete(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
+                        _b(args[2], "column"), ts)
+    elif n == "deleteall":
+        _nargs(cmd, 2, 4, "deleteall 't1', 'r1'[, 'cf:q'][, ts]")
+        column = _b(args[2], "column") if len(args) >= 3 and args[2] is not None else None
+        ts = _int(args[3], "timestamp") if len(args) == 4 else None
+        commands.deleteall(conn, out, _s(args[0], "table name"), _b(args[1], "row"), column, ts)
+    elif n == "count":
+        _nargs(cmd, 1, 2, "count 't1'[, INTERVAL => 1000]")
+        spec = _hash(args[1], "count options") if len(args) == 2 else {}
+        _check_keys(spec, {"INTERVAL", "CACHE"}, "count")
+        commands.count(conn, out, _s(args[0], "table name"),
+                       _int(spec.get("INTERVAL", 1000), "INTERVAL"))
+    elif n == "incr":
+        _nargs(cmd, 3, 4, "incr 't1', 'r1', 'cf:c'[, amount]")
+        amount = _int(args[3], "amount") if len(args) == 4 else 1
+        commands.incr(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
+                      _b(args[2], "column"), amount)
+    elif n == "get_counter":
+        _nargs(cmd, 3, 3, "get_counter 't1', 'r1', 'cf:c'")
+        commands.get_counter(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
+                             _b(args[2], "column"))
+    elif n == "status":
+        commands.status(conn, out)
+    elif n in ("balance", "balancer"):
+        commands.balance(conn, out)
+    elif n == "split":
+        _nargs(cmd, 1, 2, "split 't1'[, 'split key']")
+        key = _b(args[1], "split key") if len(args) == 2 else None
+        commands.split(conn, out, _s(args[0], "table or region"), key)
+    elif n in ("merge", "merge_region"):
+        _nargs(cmd, 2, 3, "merge_region 'region a', 'region b'")
+        commands.merge(conn, out, _s(args[0], "region"), _s(args[1], "region"))
+    elif n == "flush":
+        _nargs(cmd, 1, 1, "flush 't1'")
+        commands.flush(conn, out, _s(args[0], "table or region"))
+    elif n in ("compact", "major_compact"):
+        _nargs(cmd, 1, 2, f"{n} 't1'")
+        commands.compact(conn, out, _s(args[0], "table or region"), major=n == "major_compact")
+    elif n == "move":
+        _nargs(cmd, 1, 2, "move 'region'[, 'server']")
+        server = _s(args[1], "server") if len(args) == 2 else ""
+        commands.move(conn, out, _s(args[0], "region"), server)
+    else:
+        raise commands.UsageError(f"unknown command {n!r}; type 'help' for the list")
+
+
+class Shell:
+    """Runs lines against one lazily opened Connection (so `help` works without a cluster)."""
+
+    def __init__(self, quorum: str, timeout: float, as_json: bool = False, out=None, err=None,
+                 connect=None):
+        self.quorum, self.timeout = quorum, timeout
+        self.out = commands.Output(as_json, out, err)
+        self._connect = connect
+        self.conn = None
+        self.failed = 0
+
+    def connection(self):
+        if self.conn is None:
+            if self._connect is not None:
+                self.conn = self._connect()
+            else:
+                from client.connection import Connection
+
+                self.conn = Connection(self.quorum, timeout=self.timeout)
+        return self.conn
+
+    def run_line(self, line: str) -> bool:
+        """Run one line; False when the shell should exit."""
+        err = self.out.err
+        try:
+            cmd = parse(line)
+            if cmd is None:
+                return True
+            if cmd.name in ("exit", "quit"):
+                return False
+            if cmd.name == "help":
+                print(HELP, file=self.out.out)
+                return True
+            start = time.monotonic()
+            execute(cmd, self.connection(), self.out)
+            if not self.out.as_json:
+                print(f"Took {time.monotonic() - start:.4f} seconds", file=self.out.out)
+        except (ShellSyntaxError, commands.UsageError) as exc:
+            self.failed += 1
+            print(f"ERROR: {exc}", file=err)
+        except KeyboardInterrupt:
+            print("ERROR: interrupted", file=err)
+        except Exception as exc:  # noqa: BLE001 - the shell reports and carries on
+            self.failed += 1
+            print(f"ERROR: {str(exc).strip() or type(exc).__name__}", file=err)
+        err.flush()
+        return True
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def run_shell(quorum: str, timeout: float, as_json: bool = False,
+              script: str | None = None) -> int:
+    shell = Shell(quorum, timeout, as_json)
+    try:
+        if script is not None:
+            try:
+                with open(script) as f:
+                    lines = f.read().splitlines()
+            except OSError as exc:
+                print(f"ERROR: cannot read {script}: {exc.strerror}", file=sys.stderr)
+                return 1
+            for line in lines:
+                if not shell.run_line(line):
+                    break
+        elif sys.stdin.isatty():
+            try:
+                import readline  # noqa: F401 - line editing and history for input()
+            except ImportError:
+                pass
+            print(f"minihbase shell (ZooKeeper {quorum}); type 'help', 'exit' to leave")
+            while True:
+                try:
+                    line = input("hbase> ")
+                except EOFError:
+                    print()
+                    break
+                except KeyboardInterrupt:
+                    print()
+                    continue
+                if not shell.run_line(line):
+                    break
+        else:
+            for line in sys.stdin:
+                if not shell.run_line(line):
+                    break
+    finally:
+        shell.close()
+    return 1 if shell.failed else 0

@@ -1,0 +1,251 @@
+"""Tokenizer and parser for HBase-shell command lines (never eval; see docs/cli.md).
+
+Accepted grammar (the subset of Ruby the HBase shell's everyday commands use):
+
+    line     := NAME [arg {"," arg}] [";"]
+    arg      := value | pairs                 # bare `KEY => v, KEY => v` is one hash
+    value    := string | number | true | false | nil | hash | array | NAME
+    hash     := "{" [pair {"," pair}] "}"      pair := (NAME | string) "=>" value
+    array    := "[" [value {"," value}] "]"
+
+Strings: 'single' (Ruby: only \\' and \\\\ are escapes, so '\\x00' is four characters, exactly as
+in HBase's shell) and "double" (\\xHH, \\n, \\t, \\r, \\0, \\\\, \\", \\e, octal \\NNN). Numbers are
+integers (optionally negative, underscores allowed) or decimals. Hash keys that are bare NAMEs
+(STARTROW, VERSIONS...) are upper-cased constants as in HBase. Strings come out as `bytes`
+(so binary rows round-trip); the command layer decodes names where it needs text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class ShellSyntaxError(ValueError):
+    """The line is not valid shell syntax; the message points at the column."""
+
+
+class Token(NamedTuple):
+    kind: str  # STR NUM NAME SYM EOF
+    value: object
+    pos: int
+
+
+@dataclass(frozen=True)
+class Const:
+    """A bare name used as a value (HBase constants such as VERSIONS, or Ruby symbols)."""
+
+    name: str
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_?!]*")
+_NUMBER = re.compile(r"-?(?:\d[\d_]*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_SIMPLE_ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39, "e": 27,
+                   "a": 7, "b": 8, "f": 12, "v": 11, "s": 32}
+
+
+def tokenize(line: str) -> list[Token]:
+    tokens, i, n = [], 0, len(line)
+    while i < n:
+        ch = line[i]
+        if ch.isspace():
+            i += 1
+        elif ch == "#":
+            break  # comment to end of line
+        elif ch in "'\"":
+            value, i = _string(line, i)
+            tokens.append(Token("STR", value, i))
+        elif line.startswith("=>", i):
+            tokens.append(Token("SYM", "=>", i))
+            i += 2
+        elif ch in ",{}[]();":
+            tokens.append(Token("SYM", ch, i))
+            i += 1
+        elif ch == ":" and i + 1 < n and (line[i + 1].isalpha() or line[i + 1] == "_"):
+            m = _NAME.match(line, i + 1)  # Ruby symbol :name -> Const
+            tokens.append(Token("NAME", m.group(), i))
+            i = m.end()
+        elif ch.isdigit() or (ch == "-" and i + 1 < n and line[i + 1].isdigit()):
+            m = _NUMBER.match(line, i)
+            text = m.group().replace("_", "")
+            value = float(text) if any(c in text for c in ".eE") else int(text)
+            tokens.append(Token("NUM", value, i))
+            i = m.end()
+        elif ch.isalpha() or ch == "_":
+            m = _NAME.match(line, i)
+            tokens.append(Token("NAME", m.group(), i))
+            i = m.end()
+        else:
+            raise ShellSyntaxError(f"unexpected character {ch!r} at column {i + 1}")
+    tokens.append(Token("EOF", None, n))
+    return tokens
+
+
+def _string(line: str, i: int) -> tuple[bytes, int]:
+    quote, start = line[i], i
+    out = bytearray()
+    i += 1
+    n = len(line)
+    while i < n:
+        ch = line[i]
+        if ch == quote:
+            return bytes(out), i + 1
+        if ch == "\\" and i + 1 < n:
+            nxt = line[i + 1]
+            if quote == "'":
+                if nxt in "'\\":
+                    out.append(ord(nxt))
+                    i += 2
+                    continue
+            elif nxt in "xX":
+                m = re.match(r"[0-9A-Fa-f]{1,2}", line[i + 2:i + 4])
+                if not m:
+                    raise ShellSyntaxError(f"bad \\x escape at column {i + 1}: need hex digits")
+                out.append(int(m.group(), 16))
+                i += 2 + len(m.group())
+                continue
+            elif nxt in "01234567" and re.match(r"[0-7]{2,3}", line[i + 1:i + 4]):
+                digits = re.match(r"[0-7]{1,3}", line[i + 1:i + 4]).group()
+                out.append(int(digits, 8) & 0xFF)
+                i += 1 + len(digits)
+                continue
+            elif nxt in _SIMPLE_ESCAPES:
+                out.append(_SIMPLE_ESCAPES[nxt])
+                i += 2
+                continue
+        out += ch.encode()
+        i += 1
+    raise ShellSyntaxError(f"unterminated string starting at column {start + 1}")
+
+
+class Command(NamedTuple):
+    name: str
+    args: list
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]):
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self, k: int = 0) -> Token:
+        return self.tokens[min(self.i + k, len(self.tokens) - 1)]
+
+    def take(self) -> Token:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, sym: str) -> None:
+        tok = self.take()
+        if tok.kind != "SYM" or tok.value != sym:
+            raise ShellSyntaxError(f"expected {sym!r} at column {tok.pos + 1}, got {_show(tok)}")
+
+    def at(self, sym: str) -> bool:
+        tok = self.peek()
+        return tok.kind == "SYM" and tok.value == sym
+
+    def command(self) -> Command | None:
+        tok = self.take()
+        if tok.kind == "EOF" or (tok.kind == "SYM" and tok.value == ";"):
+            return None
+        if tok.kind != "NAME":
+            raise ShellSyntaxError(f"a command must start with a command name, got {_show(tok)}")
+        args = []
+        paren = self.at("(")
+        if paren:
+            self.take()
+        while not (self.peek().kind == "EOF" or self.at(";") or (paren and self.at(")"))):
+            if args:
+                self.expect(",")
+            args.append(self.arg())
+        if paren:
+            self.expect(")")
+        if self.at(";"):
+            self.take()
+        if self.peek().kind != "EOF":
+            raise ShellSyntaxError(f"unexpected {_show(self.peek())} at column "
+                                   f"{self.peek().pos + 1}")
+        return Command(tok.value, args)
+
+    def _pair_ahead(self) -> bool:
+        return self.peek(1).kind == "SYM" and self.peek(1).value == "=>" and \
+            self.peek().kind in ("NAME", "STR", "NUM")
+
+    def arg(self):
+        if self._pair_ahead():  # bare hash: KEY => v, KEY => v (Ruby's trailing hash)
+            out = {}
+            while True:
+                key, value = self.pair()
+                out[key] = value
+                if self.at(",") and self.peek(1).kind != "EOF" and self._pair_ahead_after_comma():
+                    self.take()
+                    continue
+                return out
+        return self.value()
+
+    def _pair_ahead_after_comma(self) -> bool:
+        return self.peek(2).kind == "SYM" and self.peek(2).value == "=>"
+
+    def pair(self):
+        tok = self.take()
+        if tok.kind == "NAME":
+            key = tok.value.upper()
+        elif tok.kind == "STR":
+            key = tok.value.decode(errors="replace")
+        elif tok.kind == "NUM":
+            key = tok.value
+        else:
+            raise ShellSyntaxError(f"expected a hash key at column {tok.pos + 1}, got {_show(tok)}")
+        self.expect("=>")
+        return key, self.value()
+
+    def value(self):
+        tok = self.take()
+        if tok.kind in ("STR", "NUM"):
+            return tok.value
+        if tok.kind == "NAME":
+            low = tok.value.lower()
+            if low == "true":
+                return True
+            if low == "false":
+                return False
+            if low == "nil":
+                return None
+            return Const(tok.value)
+        if tok.kind == "SYM" and tok.value == "{":
+            out = {}
+            while not self.at("}"):
+                if out:
+                    self.expect(",")
+                    if self.at("}"):
+                        break
+                key, value = self.pair()
+                out[key] = value
+            self.expect("}")
+            return out
+        if tok.kind == "SYM" and tok.value == "[":
+            items = []
+            while not self.at("]"):
+                if items:
+                    self.expect(",")
+                    if self.at("]"):
+                        break
+                items.append(self.value())
+            self.expect("]")
+            return items
+        raise ShellSyntaxError(f"expected a value at column {tok.pos + 1}, got {_show(tok)}")
+
+
+def _show(tok: Token) -> str:
+    if tok.kind == "EOF":
+        return "end of line"
+    if tok.kind == "STR":
+        return f"string {tok.value!r}"
+    return repr(tok.value)
+
+
+def parse(line: str) -> Command | None:
+    """One command line -> Command(name, args), or None for a blank/comment line."""
+    return _Parser(tokenize(line)).command()
