@@ -201,6 +201,16 @@ def error_message(exc: BaseException) -> str:
     return text
 
 
+def quiet_libraries() -> None:
+    """kazoo logs connection drops as warnings; the CLI reports errors itself, in one line."""
+    import logging
+
+    for name in ("kazoo", "kazoo.client", "kazoo.protocol.connection"):
+        lg = logging.getLogger(name)
+        lg.addHandler(logging.NullHandler())
+        lg.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
@@ -211,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print("ERROR: --timeout must be > 0 seconds", file=sys.stderr)
         return 2
     quorum = zk_quorum(a.zk)
+    quiet_libraries()
     if a.command == "shell":
         from client.shell import run_shell
 
