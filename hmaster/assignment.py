@@ -70,13 +70,17 @@ class AssignmentManager:
         with self._lock:
             self._load[server] = self._load.get(server, 0) + delta
 
-    def pick_server(self, exclude: set[str]) -> str | None:
-        """The online server with the fewest regions, not in `exclude`."""
+    def pick_server(self, exclude: set[str], *, reserve: bool = False) -> str | None:
+        """The online server with the fewest regions, not in `exclude`. With reserve, its
+        count is bumped in the same critical section, so parallel assignments spread out."""
         online = [s for s in self.servers.online() if s not in exclude]
         if not online:
             return None
         with self._lock:
-            return min(online, key=lambda s: (self._load.get(s, 0), s))
+            best = min(online, key=lambda s: (self._load.get(s, 0), s))
+            if reserve:
+                self._load[best] = self._load.get(best, 0) + 1
+            return best
 
     def _table_state(self, table: str) -> str | None:
         try:
@@ -106,13 +110,15 @@ class AssignmentManager:
             for _ in range(self.attempts):
                 server = preferred if (preferred and preferred not in tried
                                        and self.servers.is_live(preferred)) else None
-                server = server or self.pick_server(tried)
+                if server is not None:
+                    self._bump(server, 1)
+                else:
+                    server = self.pick_server(tried, reserve=True)
                 if server is None:
                     break
                 tried.add(server)
                 cur = self.meta.set_region(cur, OPENING, server=server,
                                            waiting_for=f"RS.OpenRegion on {server}")
-                self._bump(server, 1)
                 try:
                     desc = self.meta.read_table(cur.info.table).descriptor
                     self.clients.open_region(server, cur.info, desc)

@@ -1,0 +1,179 @@
+"""Test doubles and helpers for the master's tests (tests/cluster/test_master*.py).
+
+FakeRegionServer speaks the RegionServer gRPC contract and registers the ephemeral
+/hbase/rs/<name> znode with its own ZooKeeper session, exactly as a real region server does, but
+keeps no data: it records which regions the master opened and closed. That keeps the master's
+tests about the master (assignment, crash handling, balancing, splits) and fast; the real
+multi-process scenarios live in test_integration_*.py.
+
+MasterProcess runs `python -m hmaster.main` as a real subprocess with its log in a file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent import futures
+
+import grpc
+
+from coordination import zk as zk_mod
+from coordination.znodes import Paths, ServerRecord, server_name
+from hmaster.rs_client import region_info_from_pb, region_info_pb
+from minihbase.errors import NotServingRegionError
+from minihbase.zookeeper import free_port
+from protos import minihbase_pb2 as pb
+from protos import minihbase_pb2_grpc as pb_grpc
+from protos.status import abort_with
+from storage.schema import RegionInfo
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_CHROOTS = itertools.count(1)
+
+
+def new_chroot(quorum: str) -> str:
+    """A fresh ZooKeeper chroot so tests sharing one ZooKeeper never see each other."""
+    chroot = f"/mastertest{os.getpid()}_{next(_CHROOTS)}"
+    zk = zk_mod.connect(quorum, session_timeout=10.0)
+    try:
+        zk.ensure_path(chroot)
+    finally:
+        zk.stop()
+        zk.close()
+    return quorum + chroot
+
+
+class FakeRegionServer(pb_grpc.RegionServerServicer):
+    def __init__(self, quorum: str, *, open_delay: float = 0.0, fail_opens: bool = False):
+        self.quorum = quorum
+        self.open_delay = open_delay
+        self.fail_opens = fail_opens
+        self.lock = threading.Lock()
+        self.regions: dict[str, RegionInfo] = {}  # guarded by lock: open regions by name
+        self.opened: list[str] = []  # guarded by lock: every OpenRegion, in order
+        self.closed: list[str] = []  # guarded by lock
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        pb_grpc.add_RegionServerServicer_to_server(self, self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.name = server_name("127.0.0.1", self.port, int(time.time() * 1000))
+        self.zk = None
+
+    def start(self) -> "FakeRegionServer":
+        self.server.start()
+        self.zk = zk_mod.connect(self.quorum, session_timeout=4.0)
+        rec = ServerRecord(self.name, "127.0.0.1", self.port)
+        self.zk.create(Paths().live_server(self.name), rec.to_bytes(), ephemeral=True,
+                       makepath=True)
+        return self
+
+    def stop(self) -> None:
+        """Like a clean stop or a crash noticed at once: znode gone, RPCs refused."""
+        self.server.stop(0)
+        if self.zk:
+            self.zk.stop()
+            self.zk.close()
+            self.zk = None
+
+    def open_names(self) -> set[str]:
+        with self.lock:
+            return set(self.regions)
+
+    # --- RegionServer contract (the master's commands) --------------------------------------
+
+    def OpenRegion(self, request, context):
+        if self.open_delay:
+            time.sleep(self.open_delay)
+        info = region_info_from_pb(request.region)
+        if self.fail_opens:
+            abort_with(context, OSError(f"cannot open {info.name}"))
+        with self.lock:
+            self.regions[info.name] = info
+            self.opened.append(info.name)
+        return pb.Empty()
+
+    def CloseRegion(self, request, context):
+        with self.lock:
+            if request.region not in self.regions:
+                abort_with(context, NotServingRegionError(f"{request.region} not here"))
+            del self.regions[request.region]
+            self.closed.append(request.region)
+        return pb.Empty()
+
+    def FlushRegion(self, request, context):
+        return pb.Empty()
+
+    def CompactRegion(self, request, context):
+        return pb.Empty()
+
+    def SplitRegion(self, request, context):
+        with self.lock:
+            info = self.regions.pop(request.region, None)
+        if info is None:
+            abort_with(context, NotServingRegionError(f"{request.region} not here"))
+        key = bytes(request.split_key) or b"m"
+        rid = info.region_id + 1
+        left = RegionInfo(info.table, info.start_key, key, rid)
+        right = RegionInfo(info.table, key, info.end_key, rid)
+        return pb.SplitRegionResponse(left=region_info_pb(left), right=region_info_pb(right))
+
+    def MergeRegions(self, request, context):
+        a = region_info_from_pb(request.region_a_info)
+        b = region_info_from_pb(request.region_b_info)
+        merged = RegionInfo(a.table, a.start_key, b.end_key, max(a.region_id, b.region_id) + 1)
+        return pb.MergeRegionsResponse(merged=region_info_pb(merged))
+
+    def GetServerLoad(self, request, context):
+        with self.lock:
+            names = sorted(self.regions)
+        return pb.ServerLoad(server=self.name, regions=[
+            pb.RegionLoad(region=n, table=n.split(",")[0], state="OPEN") for n in names])
+
+
+class MasterProcess:
+    """`python -m hmaster.main` as a real process."""
+
+    def __init__(self, quorum: str, rootdir: str, log_dir: str, *, session_timeout: float = 4.0,
+                 balancer_period: float = 300.0, extra: list[str] | None = None):
+        self.port = free_port()
+        self.log_path = os.path.join(log_dir, f"master-{self.port}.log")
+        args = [sys.executable, "-m", "hmaster.main", "--zk", quorum, "--rootdir", rootdir,
+                "--port", str(self.port), "--info-port", "0", "--advertise", "127.0.0.1",
+                "--bind", "127.0.0.1", "--session-timeout", str(session_timeout),
+                "--balancer-period", str(balancer_period)] + (extra or [])
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.stub = pb_grpc.MasterStub(self.channel)
+
+    def log(self) -> str:
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(15)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+        self.channel.close()
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 -- e.g. master not active yet
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")

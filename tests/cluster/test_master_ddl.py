@@ -1,0 +1,204 @@
+"""Table DDL through the Master gRPC service of a real master process, with precise errors,
+and meta written atomically (see docs/coordination.md, "Tables" and "Meta")."""
+
+from __future__ import annotations
+
+import os
+
+import grpc
+import pytest
+from kazoo.exceptions import NodeExistsError
+
+from coordination import meta_reader
+from coordination import zk as zk_mod
+from coordination.znodes import (CLOSED, DISABLED, ENABLED, OPEN, Paths, RegionRecord,
+                                 TableRecord)
+from hmaster.meta import MetaStore
+from minihbase import errors
+from protos import minihbase_pb2 as pb
+from protos.status import from_rpc_error
+from storage import layout
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from tests.cluster.master_fakes import FakeRegionServer, MasterProcess, new_chroot, wait_for
+
+
+@pytest.fixture(scope="module")
+def cluster(zookeeper, tmp_path_factory):
+    """One master process and two fake region servers for the whole module."""
+    quorum = new_chroot(zookeeper.quorum)
+    d = tmp_path_factory.mktemp("ddl")
+    rootdir = str(d / "root")
+    master = MasterProcess(quorum, rootdir, str(d))
+    servers = [FakeRegionServer(quorum).start() for _ in range(2)]
+    zk = zk_mod.connect(quorum, session_timeout=10.0)
+    try:
+        wait_for(lambda: len(master.stub.GetClusterStatus(pb.Empty(), timeout=2).servers) == 2,
+                 30, "master active with two servers")
+        yield master, servers, zk, rootdir
+    finally:
+        zk.stop()
+        zk.close()
+        for s in servers:
+            s.stop()
+        master.stop()
+
+
+def call(fn, request):
+    try:
+        return fn(request, timeout=30)
+    except grpc.RpcError as e:
+        raise from_rpc_error(e) from None
+
+
+def schema(name, *families):
+    return pb.TableSchema(name=name, families=list(families) or [pb.FamilySchema(name="cf")])
+
+
+def test_create_with_split_keys_opens_every_region_across_servers(cluster):
+    master, servers, zk, _ = cluster
+    call(master.stub.CreateTable, pb.CreateTableRequest(
+        schema=schema("presplit", pb.FamilySchema(name="cf", max_versions=3, ttl_seconds=60,
+                                                  bloom="ROWCOL", compression="ZSTD")),
+        split_keys=[b"300", b"100", b"20000"]))
+    regions = meta_reader.list_regions(zk, "presplit")
+    # sorted by start key in byte order: b"100" < b"20000" < b"300"
+    assert [(r.info.start_key, r.info.end_key) for r in regions] == [
+        (b"", b"100"), (b"100", b"20000"), (b"20000", b"300"), (b"300", b"")]
+    assert all(r.state == OPEN for r in regions)
+    assert {r.server for r in regions} == {s.name for s in servers}
+    assert sorted(len([r for r in regions if r.server == s.name]) for s in servers) == [2, 2]
+    rec = meta_reader.read_table(zk, "presplit")
+    fam = rec.descriptor.family(b"cf")
+    assert (rec.state, fam.max_versions, fam.ttl, fam.bloom, fam.compression) == (
+        ENABLED, 3, 60, "ROWCOL", "ZSTD")
+    desc = call(master.stub.DescribeTable, pb.TableName(name="presplit"))
+    assert desc.state == ENABLED and len(desc.regions) == 4
+    assert desc.schema.families[0].max_versions == 3
+
+
+def test_create_existing_table_is_table_exists_error(cluster):
+    master, *_ = cluster
+    call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("dup")))
+    with pytest.raises(errors.TableExistsError, match="table 'dup' already exists"):
+        call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("dup")))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (schema("bad name!"), "invalid table name 'bad name!'"),
+    (schema("-dash"), "invalid table name '-dash'"),
+    (pb.TableSchema(name="nofam"), "needs at least one column family"),
+    (schema("badbloom", pb.FamilySchema(name="cf", bloom="BIG")), "bloom must be one of"),
+    (schema("badcomp", pb.FamilySchema(name="cf", compression="LZO")), "compression must be"),
+    (schema("badver", pb.FamilySchema(name="cf", max_versions=-2)), "must not be negative"),
+    (schema("badfam", pb.FamilySchema(name="c f")), "invalid column family name 'c f'"),
+    (schema("twice", pb.FamilySchema(name="cf"), pb.FamilySchema(name="cf")), "twice"),
+])
+def test_invalid_table_name_or_family_options_are_invalid_argument(cluster, bad, message):
+    master, _, zk, _ = cluster
+    with pytest.raises(errors.InvalidArgumentError, match=message):
+        call(master.stub.CreateTable, pb.CreateTableRequest(schema=bad))
+    assert bad.name not in meta_reader.list_tables(zk)
+
+
+def test_empty_or_duplicate_split_keys_are_invalid_argument(cluster):
+    master, *_ = cluster
+    with pytest.raises(errors.InvalidArgumentError, match="must not be empty"):
+        call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("sk1"),
+                                                            split_keys=[b""]))
+    with pytest.raises(errors.InvalidArgumentError, match="distinct"):
+        call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("sk2"),
+                                                            split_keys=[b"a", b"a"]))
+
+
+def test_unknown_table_is_table_not_found_for_every_call(cluster):
+    master, *_ = cluster
+    name = pb.TableName(name="ghost")
+    for fn in (master.stub.DescribeTable, master.stub.DisableTable, master.stub.EnableTable,
+               master.stub.DeleteTable):
+        with pytest.raises(errors.TableNotFoundError, match="table 'ghost' does not exist"):
+            call(fn, name)
+    with pytest.raises(errors.TableNotFoundError):
+        call(master.stub.AlterTable, pb.AlterTableRequest(name="ghost", remove=["cf"]))
+
+
+def test_disable_closes_every_region_enable_reopens_drop_deletes_meta_and_dir(cluster):
+    master, servers, zk, rootdir = cluster
+    call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("life"),
+                                                        split_keys=[b"m"]))
+    names = {r.info.name for r in meta_reader.list_regions(zk, "life")}
+    assert names <= set().union(*(s.open_names() for s in servers))
+    with pytest.raises(errors.TableNotDisabledError, match="disable it before dropping"):
+        call(master.stub.DeleteTable, pb.TableName(name="life"))
+    call(master.stub.DisableTable, pb.TableName(name="life"))
+    regions = meta_reader.list_regions(zk, "life")
+    assert [r.state for r in regions] == [CLOSED, CLOSED]
+    assert meta_reader.read_table(zk, "life").state == DISABLED
+    assert not names & set().union(*(s.open_names() for s in servers))
+    with pytest.raises(errors.TableNotEnabledError, match="already disabled"):
+        call(master.stub.DisableTable, pb.TableName(name="life"))
+    call(master.stub.EnableTable, pb.TableName(name="life"))
+    assert [r.state for r in meta_reader.list_regions(zk, "life")] == [OPEN, OPEN]
+    assert names <= set().union(*(s.open_names() for s in servers))
+    with pytest.raises(errors.TableNotDisabledError, match="already enabled"):
+        call(master.stub.EnableTable, pb.TableName(name="life"))
+    call(master.stub.DisableTable, pb.TableName(name="life"))
+    os.makedirs(layout.table_dir(rootdir, "life") + "/somefile-dir")  # what region servers made
+    call(master.stub.DeleteTable, pb.TableName(name="life"))
+    assert "life" not in meta_reader.list_tables(zk)
+    assert zk.exists(Paths().table_meta("life")) is None
+    assert not os.path.exists(layout.table_dir(rootdir, "life"))
+
+
+def test_alter_online_reopens_regions_with_the_new_schema(cluster):
+    master, servers, zk, _ = cluster
+    call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("alt")))
+    before = sum(len(s.opened) for s in servers)
+    call(master.stub.AlterTable, pb.AlterTableRequest(
+        name="alt", add_or_modify=[pb.FamilySchema(name="cf", max_versions=5),
+                                   pb.FamilySchema(name="extra", ttl_seconds=10)]))
+    rec = meta_reader.read_table(zk, "alt")
+    assert rec.descriptor.family(b"cf").max_versions == 5
+    assert rec.descriptor.family(b"extra").ttl == 10
+    assert sum(len(s.opened) for s in servers) == before + 1  # reopened once
+    assert [r.state for r in meta_reader.list_regions(zk, "alt")] == [OPEN]
+    call(master.stub.AlterTable, pb.AlterTableRequest(name="alt", remove=["extra"]))
+    assert meta_reader.read_table(zk, "alt").descriptor.family_names() == [b"cf"]
+    with pytest.raises(errors.NoSuchColumnFamilyError, match="no such family"):
+        call(master.stub.AlterTable, pb.AlterTableRequest(name="alt", remove=["nope"]))
+    with pytest.raises(errors.InvalidArgumentError, match="without any family"):
+        call(master.stub.AlterTable, pb.AlterTableRequest(name="alt", remove=["cf"]))
+    with pytest.raises(errors.InvalidArgumentError, match="bloom"):
+        call(master.stub.AlterTable, pb.AlterTableRequest(
+            name="alt", add_or_modify=[pb.FamilySchema(name="cf", bloom="HUGE")]))
+
+
+def test_list_tables_describes_each(cluster):
+    master, *_ = cluster
+    call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("listed")))
+    tables = {t.schema.name: t for t in call(master.stub.ListTables, pb.Empty()).tables}
+    assert "listed" in tables and tables["listed"].state == ENABLED
+    assert tables["listed"].regions[0].state == OPEN
+
+
+def test_create_table_meta_is_all_or_nothing(zookeeper):
+    """A create whose transaction fails half-way (a region znode already exists) leaves no
+    table record behind: the multi-op is atomic."""
+    zk = zk_mod.connect(new_chroot(zookeeper.quorum), session_timeout=10.0)
+    try:
+        meta = MetaStore(zk, Paths())
+        meta.ensure_layout()
+        desc = TableDescriptor("atomic", (FamilyDescriptor(b"cf"),))
+        regions = [RegionRecord(RegionInfo("atomic", s, e, 1)) for s, e in
+                   ((b"", b"k"), (b"k", b""))]
+        zk.create(meta.region_path(regions[1]), b"squatter", makepath=True)  # makes it fail
+        with pytest.raises(NodeExistsError):
+            meta.commit([meta.create_region_op(r) for r in regions] +
+                         [meta.journal_op("x", {}, create=True)])
+        with pytest.raises(errors.TableExistsError):  # meta/atomic exists, so create fails
+            meta.create_table(TableRecord(desc), regions)
+        assert zk.exists(Paths().table("atomic")) is None
+        assert zk.get_children(Paths().table_meta("atomic")) == [regions[1].info.encoded_name]
+        assert zk.exists(Paths().split_journal("x")) is None
+    finally:
+        zk.stop()
+        zk.close()

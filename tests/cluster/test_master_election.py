@@ -1,0 +1,120 @@
+"""Master election and failover, with real `python -m hmaster.main` processes and a real
+ZooKeeper (see docs/coordination.md, "Master failover")."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import grpc
+import pytest
+
+from coordination import zk as zk_mod
+from coordination.znodes import MasterRecord, Paths
+from minihbase.errors import MasterNotRunningError
+from protos import minihbase_pb2 as pb
+from protos.status import from_rpc_error
+from minihbase.zookeeper import free_port
+from tests.cluster.master_fakes import REPO, MasterProcess, new_chroot, wait_for
+
+SESSION = 4.0  # short but real session timeout (ZooKeeper's floor with tickTime 2000)
+
+
+@pytest.fixture
+def quorum(zookeeper):
+    return new_chroot(zookeeper.quorum)
+
+
+@pytest.fixture
+def masters(quorum, tmp_path):
+    made = []
+
+    def make(**kw):
+        m = MasterProcess(quorum, str(tmp_path / "root"), str(tmp_path), session_timeout=SESSION,
+                          **kw)
+        made.append(m)
+        return m
+
+    yield make
+    for m in made:
+        m.kill()
+        m.channel.close()
+
+
+def _status(m: MasterProcess) -> pb.ClusterStatus:
+    return m.stub.GetClusterStatus(pb.Empty(), timeout=2)
+
+
+def _active_name(quorum) -> str:
+    zk = zk_mod.connect(quorum, session_timeout=10.0)
+    try:
+        return MasterRecord.from_bytes(zk.get(Paths().master)[0]).name
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def test_backup_answers_master_not_running_and_registers_itself(masters, quorum):
+    a = masters()
+    wait_for(lambda: _status(a).active_master, 30, "first master active")
+    b = masters()
+    wait_for(lambda: len(_status(a).backup_masters) == 1, 30, "backup registered")
+    assert _status(a).backup_masters[0].split(",")[1] == str(b.port)
+    with pytest.raises(grpc.RpcError) as err:
+        b.stub.ListTables(pb.Empty(), timeout=5)
+    exc = from_rpc_error(err.value)
+    assert isinstance(exc, MasterNotRunningError)
+    assert "not the active master" in str(exc) and str(a.port) in str(exc)
+
+
+def test_backup_takes_over_within_session_timeout_after_sigkill(masters, quorum):
+    a = masters()
+    wait_for(lambda: _status(a).active_master, 30, "first master active")
+    a.stub.CreateTable(pb.CreateTableRequest(schema=pb.TableSchema(
+        name="survives", families=[pb.FamilySchema(name="cf")])), timeout=10)
+    b = masters()
+    wait_for(lambda: len(_status(a).backup_masters) == 1, 30, "backup registered")
+    killed = time.monotonic()
+    a.kill(signal.SIGKILL)
+    wait_for(lambda: _status(b).active_master.split(",")[1] == str(b.port), SESSION + 8,
+             "backup to become active")
+    took = time.monotonic() - killed
+    assert took <= SESSION + 3, f"takeover took {took:.1f}s with a {SESSION}s session"
+    # the new master rebuilt its state from ZooKeeper
+    names = [t.schema.name for t in b.stub.ListTables(pb.Empty(), timeout=5).tables]
+    assert names == ["survives"]
+    assert _status(b).backup_masters == []
+
+
+def test_sigterm_hands_over_at_once(masters, quorum):
+    a = masters()
+    wait_for(lambda: _status(a).active_master, 30, "first master active")
+    b = masters()
+    wait_for(lambda: len(_status(a).backup_masters) == 1, 30, "backup registered")
+    stopped = time.monotonic()
+    a.kill(signal.SIGTERM)
+    assert a.proc.returncode == 0
+    wait_for(lambda: _status(b).active_master.split(",")[1] == str(b.port), 5, "takeover")
+    assert time.monotonic() - stopped < SESSION, "clean stop must not wait for session expiry"
+    assert "stopped" in a.log()
+
+
+def test_flags_come_from_environment_and_every_log_line_names_the_master(quorum, tmp_path):
+    port = free_port()
+    env = dict(os.environ, MINIHBASE_ZK=quorum, MINIHBASE_ROOTDIR=str(tmp_path / "r"),
+               MINIHBASE_PORT=str(port), MINIHBASE_INFO_PORT="-1",
+               MINIHBASE_ADVERTISE="127.0.0.1", MINIHBASE_SESSION_TIMEOUT="4")
+    proc = subprocess.Popen([sys.executable, "-m", "hmaster.main"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: _active_name(quorum).split(",")[1] == str(port), 30, "active via env")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert lines and all(f"[master 127.0.0.1,{port}," in line or "(starting)" in line
+                         for line in lines), out
