@@ -19,13 +19,13 @@ from minihbase.errors import (HBaseError, InvalidArgumentError, ServerAbortedErr
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
-from regionserver.convert import (cells_to_pb, check_row, get_from_pb, mutation_from_pb,
+from regionserver.convert import (check_row, fill_result, get_from_pb, mutation_from_pb,
                                   no_such_family, region_info_from_pb, region_info_to_pb,
-                                  result_to_pb, scan_from_pb, table_from_pb)
+                                  scan_from_pb, table_from_pb)
 
 log = logging.getLogger(__name__)
 
-_PbResult = pb.Result
+_GetResponse = pb.GetResponse
 _EMPTY = pb.Empty()
 
 
@@ -64,7 +64,10 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             self._check_alive()
             region, families = self._online.get_with_families(request.region)
             cells = region.get(get_from_pb(request, families))
-            return pb.GetResponse(result=_PbResult(cells=cells_to_pb(cells)))
+            resp = _GetResponse()
+            if cells:
+                fill_result(resp.result, cells)
+            return resp
         except Exception as e:
             self._fail(context, e)
 
@@ -153,10 +156,14 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             if more and request.close:
                 scanners.close(lease.scanner_id)
                 more = False
-            return pb.ScanResponse(
-                scanner_id=lease.scanner_id, more_in_region=more,
-                results=[_PbResult(cells=cells_to_pb(r), partial=p)
-                         for r, p in zip(results, partial)])
+            resp = pb.ScanResponse(scanner_id=lease.scanner_id, more_in_region=more)
+            add = resp.results.add
+            for cells, p in zip(results, partial):
+                res = add()
+                if p:
+                    res.partial = True
+                fill_result(res, cells)
+            return resp
         except Exception as e:
             if lease is not None:  # a scanner that failed once is not resumable
                 scanners.close(lease.scanner_id)
