@@ -103,7 +103,7 @@ def test_balancer_spreads_regions_after_a_fourth_region_server_joins(cluster_fac
     cluster = cluster_factory("balance", balancer_period=2, flush_size=256 * 1024)
     try:
         conn = connection_for(cluster)
-        splits = [f"{i:02d}".encode() for i in range(10, 100, 8)]  # 12 regions
+        splits = [f"{i:02d}".encode() for i in range(10, 98, 8)]  # 11 keys: 12 regions
         conn.create_table("spread", {"cf": dict()}, split_keys=splits)
         cluster.wait_for(lambda: serving_regions(cluster, "spread"), 60, "spread to open")
         t = conn.table("spread")
@@ -111,7 +111,8 @@ def test_balancer_spreads_regions_after_a_fourth_region_server_joins(cluster_fac
         with t.batch(batch_size=200) as b:
             for r, v in rows.items():
                 b.put(r, {b"cf:q": v})
-        assert sorted(_per_server(cluster, "spread").values()) == [4, 4, 4]
+        cluster.wait_for(lambda: sorted(_per_server(cluster, "spread").values()) == [4, 4, 4],
+                         30, "12 regions spread 4/4/4 over three servers")
 
         joined = cluster.add_regionserver()
         t0 = time.monotonic()
