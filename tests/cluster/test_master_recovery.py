@@ -1,0 +1,250 @@
+"""Crash handling, assignment retries, balancing, split and merge coordination, and a new
+master resuming half-done work (see docs/coordination.md). The master runs in-process here (so
+tests can look inside and seed ZooKeeper first); region servers are FakeRegionServers that speak
+the RegionServer contract through real gRPC and real ZooKeeper sessions."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from coordination import meta_reader
+from coordination import zk as zk_mod
+from coordination.znodes import (DEAD, FAILED_OPEN, OFFLINE, ONLINE, OPEN, SPLITTING,
+                                 SPLITTING_WAL, Paths, RegionRecord, ServerState, TableRecord)
+from hmaster.meta import MetaStore
+from hmaster.server import MasterConfig, MasterServer
+from protos import minihbase_pb2 as pb
+from storage import layout
+from storage.cell import Cell, CellType
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from storage.wal import WAL
+from storage.wal_splitter import read_recovered_edits
+from tests.cluster.master_fakes import FakeRegionServer, new_chroot, wait_for
+
+
+@pytest.fixture
+def env(zookeeper, tmp_path):
+    """(quorum, rootdir, start_master, add_server, zk) with cleanup of everything started."""
+    quorum = new_chroot(zookeeper.quorum)
+    rootdir = str(tmp_path / "root")
+    started_masters, started_servers = [], []
+    zk = zk_mod.connect(quorum, session_timeout=10.0)
+
+    def start_master(**kw):
+        cfg = MasterConfig(zk=quorum, rootdir=rootdir, bind="127.0.0.1", port=0,
+                           advertise="127.0.0.1", info_port=-1, session_timeout=4.0,
+                           balancer_period=kw.pop("balancer_period", 300.0))
+        m = MasterServer(cfg, on_session_lost=lambda: None).start()
+        started_masters.append(m)
+        wait_for(m.recovered.is_set, 30, "master recovered")
+        return m
+
+    def add_server(**kw):
+        s = FakeRegionServer(quorum, **kw).start()
+        started_servers.append(s)
+        return s
+
+    yield quorum, rootdir, start_master, add_server, zk
+    for m in started_masters:
+        m.stop(0)
+    for s in started_servers:
+        s.stop()
+    zk.stop()
+    zk.close()
+
+
+def create(master, name, split_keys=()):
+    master.ddl.create(pb.TableSchema(name=name, families=[pb.FamilySchema(name="cf")]),
+                      list(split_keys))
+
+
+def regions(zk, table):
+    return meta_reader.list_regions(zk, table)
+
+
+def test_regions_of_a_vanished_server_reopen_elsewhere_within_3s_after_wal_split(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    a, b = add_server(), add_server()
+    master = start_master()
+    wait_for(lambda: len(master.servers.online()) == 2, 10, "both servers online")
+    create(master, "t", [b"d", b"h", b"p"])
+    on_a = [r for r in regions(zk, "t") if r.server == a.name]
+    assert on_a, "the create spread regions over both servers"
+    # a's WAL holds an unflushed edit of one of its regions, whose directory exists
+    victim = on_a[0].info
+    os.makedirs(layout.region_dir(rootdir, victim))
+    wal = WAL(layout.wal_dir(rootdir, a.name))
+    wal.sync(wal.append(victim.name, 7, [Cell(victim.start_key + b"row", b"cf", b"q", 1,
+                                              CellType.PUT, b"v")]))
+    wal.close()
+
+    a.stop()  # its znode vanishes at once (clean stop, or expiry noticed)
+    t0 = time.monotonic()
+    wait_for(lambda: all(r.state == OPEN and r.server == b.name for r in regions(zk, "t")),
+             10, "every region open on the survivor")
+    elapsed = time.monotonic() - t0
+    wait_for(lambda: master.meta.read_server_state(a.name).state == DEAD, 5, "server DEAD")
+    assert elapsed < 3.0, f"recovery took {elapsed:.2f}s"
+    assert master.crash.last_recovery_s[a.name] < 3.0
+    # fenced and split: the WAL directory is gone (archived), the edit waits in recovered.edits
+    assert not os.path.exists(layout.wal_dir(rootdir, a.name))
+    assert not os.path.exists(layout.splitting_wal_dir(rootdir, a.name))
+    assert any(n.startswith(a.name) for n in os.listdir(layout.old_wal_dir(rootdir)))
+    edits_dir = layout.recovered_edits_dir(layout.region_dir(rootdir, victim))
+    (edits_file,) = os.listdir(edits_dir)
+    (entry,) = read_recovered_edits(os.path.join(edits_dir, edits_file))
+    assert (entry.region, entry.seqid, entry.cells[0].value) == (victim.name, 7, b"v")
+    status = master.servers  # the status call shows the dead server with its state
+    from hmaster.status import cluster_status
+    st = cluster_status(master.meta, status, master.election, master.cluster_id)
+    assert {s.name: s.state for s in st.servers} == {a.name: DEAD, b.name: ONLINE}
+    assert list(st.regions_in_transition) == []
+
+
+def test_new_master_resumes_crash_handling_left_in_splitting_wal(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    survivor = add_server()
+    meta = MetaStore(zk, Paths())
+    meta.ensure_layout()
+    dead = "127.0.0.1,1,1"  # never comes back
+    desc = TableDescriptor("r", (FamilyDescriptor(b"cf"),))
+    recs = [RegionRecord(RegionInfo("r", s, e, 5), OPEN, dead)
+            for s, e in ((b"", b"m"), (b"m", b""))]
+    meta.create_table(TableRecord(desc), recs)
+    meta.write_server_state(dead, SPLITTING_WAL, "WAL split and reassignment")
+    splitting = layout.splitting_wal_dir(rootdir, dead)
+    wal = WAL(splitting)  # the old master had fenced it already
+    os.makedirs(layout.region_dir(rootdir, recs[1].info))
+    wal.sync(wal.append(recs[1].info.name, 3, [Cell(b"x", b"cf", b"q", 1, CellType.PUT, b"1")]))
+    wal.close()
+
+    master = start_master()
+    assert [(r.state, r.server) for r in regions(zk, "r")] == [(OPEN, survivor.name)] * 2
+    assert meta.read_server_state(dead).state == DEAD
+    assert not os.path.exists(splitting)
+    assert os.listdir(layout.recovered_edits_dir(layout.region_dir(rootdir, recs[1].info)))
+    assert master.meta.read_server_state(survivor.name).state == ONLINE
+
+
+def test_failed_open_is_visible_with_reason_and_retried_when_a_server_joins(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server(fail_opens=True)
+    master = start_master()
+    wait_for(lambda: master.servers.online(), 10, "server online")
+    create(master, "f")
+    (rec,) = regions(zk, "f")
+    assert rec.state == FAILED_OPEN and rec.server == ""
+    assert rec.waiting_for.startswith("retry #1 in 1s after:")
+    assert "cannot open" in rec.waiting_for
+    from hmaster.status import cluster_status
+    st = cluster_status(master.meta, master.servers, master.election, master.cluster_id)
+    (rit,) = st.regions_in_transition
+    assert rit.state == FAILED_OPEN and rit.waiting_for == rec.waiting_for
+    assert rit.state_since_ms == rec.since_ms
+    good = add_server()
+    wait_for(lambda: regions(zk, "f")[0].state == OPEN, 10, "open on the new server")
+    assert regions(zk, "f")[0].server == good.name
+
+
+def test_no_live_server_leaves_regions_offline_saying_so(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    master = start_master()
+    create(master, "lonely")
+    (rec,) = regions(zk, "lonely")
+    assert rec.state == OFFLINE and rec.waiting_for == "a live region server to open it on"
+    s = add_server()
+    wait_for(lambda: regions(zk, "lonely")[0].server == s.name, 10, "assigned on join")
+
+
+def test_balancer_evens_region_counts_when_a_server_joins(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    first = add_server()
+    master = start_master()
+    wait_for(lambda: master.servers.online(), 10, "server online")
+    create(master, "bal", [b"b", b"c", b"d", b"e", b"f"])
+    assert {r.server for r in regions(zk, "bal")} == {first.name}
+    second = add_server()
+    wait_for(lambda: sorted(sum(r.server == s.name for r in regions(zk, "bal"))
+                            for s in (first, second)) == [3, 3], 15, "3 and 3")
+    assert all(r.state == OPEN for r in regions(zk, "bal"))
+    assert master.balancer.balance() == 0  # already even
+
+
+def test_split_swaps_parent_for_daughters_and_janitor_deletes_parent_dir(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    rs = add_server()
+    master = start_master()
+    wait_for(lambda: master.servers.online(), 10, "server online")
+    create(master, "s")
+    (parent,) = regions(zk, "s")
+    parent_dir = layout.region_dir(rootdir, parent.info)
+    os.makedirs(parent_dir)
+    left, right = master.splits.split(parent.info.name, b"k")
+    after = regions(zk, "s")
+    assert [(r.info.start_key, r.info.end_key, r.state, r.server) for r in after] == [
+        (b"", b"k", OPEN, rs.name), (b"k", b"", OPEN, rs.name)]
+    # no daughter directory holds a reference file, so the janitor removed the parent
+    assert not os.path.exists(parent_dir)
+    assert zk.get_children(Paths().splits) == []
+    with pytest.raises(Exception, match="not inside region"):
+        master.splits.split(left.name, b"z")
+
+
+def test_split_waits_for_daughter_references_before_deleting_parent(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server()
+    master = start_master()
+    wait_for(lambda: master.servers.online(), 10, "server online")
+    create(master, "sr")
+    (parent,) = regions(zk, "sr")
+    parent_dir = layout.region_dir(rootdir, parent.info)
+    os.makedirs(parent_dir)
+    left_info = RegionInfo("sr", b"", b"k", parent.info.region_id + 1)  # what the fake returns
+    ref = os.path.join(layout.region_dir(rootdir, left_info), "cf", layout.reference_name(1))
+    os.makedirs(os.path.dirname(ref))
+    open(ref, "w").close()
+    master.splits.split(parent.info.name, b"k")
+    (journal,) = master.meta.journals().values()
+    assert journal["step"] == "CLEANUP" and os.path.exists(parent_dir)
+    os.remove(ref)  # a compaction rewrote the daughter's files
+    assert master.splits.janitor() == 1
+    assert not os.path.exists(parent_dir)
+
+
+def test_merge_of_adjacent_regions_records_one_region(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server(), add_server()
+    master = start_master()
+    wait_for(lambda: len(master.servers.online()) == 2, 10, "servers online")
+    create(master, "mg", [b"g", b"p"])
+    a, b, c = regions(zk, "mg")
+    with pytest.raises(Exception, match="not adjacent"):
+        master.splits.merge(a.info.name, c.info.name)
+    merged = master.splits.merge(b.info.name, a.info.name)  # either order
+    after = regions(zk, "mg")
+    assert [(r.info.start_key, r.info.end_key, r.state) for r in after] == [
+        (b"", b"p", OPEN), (b"p", b"", OPEN)]
+    assert after[0].info == merged
+
+
+def test_new_master_rolls_back_a_split_that_never_reached_meta(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    rs = add_server()
+    meta = MetaStore(zk, Paths())
+    meta.ensure_layout()
+    desc = TableDescriptor("half", (FamilyDescriptor(b"cf"),))
+    parent = RegionRecord(RegionInfo("half", b"", b"", 9), SPLITTING, rs.name, 0,
+                          f"RS.SplitRegion on {rs.name}")
+    meta.create_table(TableRecord(desc), [parent])
+    meta.write_server_state(rs.name, ONLINE)
+    journal = {"kind": "split", "table": "half", "parents": [parent.info.to_dict()],
+               "server": rs.name, "split_key": "", "step": SPLITTING, "children": []}
+    zk.create(Paths().split_journal(parent.info.encoded_name), json.dumps(journal).encode())
+    start_master()
+    (rec,) = regions(zk, "half")
+    assert (rec.info, rec.state, rec.server) == (parent.info, OPEN, rs.name)
+    assert zk.get_children(Paths().splits) == []
