@@ -204,7 +204,7 @@ class OnlineRegions:
                 if region.memstore_size() >= flush_size:
                     region.flush()
                 if split_size and self.request_split is not None and \
-                        region.store_size() >= split_size:
+                        region.store_size() >= split_size and region.mid_key() is not None:
                     self._maybe_request_split(name, region)
             except Exception as e:
                 log.warning("background work on region %s failed: %s", name, e)

@@ -270,3 +270,78 @@ def test_split_region_returns_daughters_and_parent_stops_serving(stub):
         stub.OpenRegion(pb.OpenRegionRequest(region=d, schema=schema()), timeout=30)
     assert get_row(stub, resp.left.name, b"a") == {b"q": b"1"}
     assert get_row(stub, resp.right.name, b"z") == {b"q": b"3"}
+
+
+class _FakeMaster(pb_grpc.MasterServicer):
+    def __init__(self):
+        self.reports, self.split_requests = [], []
+
+    def RegionServerReport(self, request, context):
+        self.reports.append(request.load)
+        return pb.Empty()
+
+    def RequestSplit(self, request, context):
+        self.split_requests.append(request.region)
+        return pb.Empty()
+
+
+def test_reports_load_and_asks_master_to_split_an_oversized_region(zookeeper, tmp_path):
+    from concurrent import futures
+
+    from coordination.zk import connect
+    from coordination.znodes import MasterRecord
+
+    master = _FakeMaster()
+    grpc_master = grpc.server(futures.ThreadPoolExecutor(4))
+    pb_grpc.add_MasterServicer_to_server(master, grpc_master)
+    mport = grpc_master.add_insecure_port("127.0.0.1:0")
+    grpc_master.start()
+    zk = connect(zookeeper.quorum)
+    zk.create("/hbase-split/master", MasterRecord("m,1,1", "127.0.0.1", mport).to_bytes(),
+              ephemeral=True, makepath=True)
+    cfg = ServerConfig(zk=zookeeper.quorum, rootdir=str(tmp_path), bind="127.0.0.1", port=0,
+                       advertise="127.0.0.1", info_port=-1, zk_parent="/hbase-split",
+                       report_period=0.2, chore_period=0.2, split_size=100)
+    rs = RegionServer(cfg).start()
+    try:
+        stub = stub_for(rs.port)
+        region = open_region(stub)
+        multi(stub, region, {b"r%03d" % i: {b"q": b"v" * 50} for i in range(20)})
+        stub.FlushRegion(pb.RegionRequest(region=region), timeout=10)
+        deadline = time.monotonic() + 10
+        while not master.split_requests and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert master.split_requests[:1] == [region]
+        assert master.reports and master.reports[-1].server == rs.name
+        assert [r.region for r in master.reports[-1].regions] == [region]
+        time.sleep(0.5)
+        assert master.split_requests == [region]  # asked once, not every chore round
+    finally:
+        rs.stop()
+        zk.stop()
+        grpc_master.stop(0)
+
+
+def test_multi_reports_errors_per_region_and_applies_the_good_ones(stub):
+    left = open_region(stub, end=b"m", region_id=1)
+    right = open_region(stub, start=b"m", region_id=2)
+    req = pb.MultiRequest(regions=[
+        pb.RegionMutations(region=left, mutations=[pb.RowMutation(
+            row=b"a", cells=[put_cell(b"", b"q", b"1")])]),
+        pb.RegionMutations(region=right, mutations=[pb.RowMutation(
+            row=b"z", cells=[put_cell(b"", b"q", b"2", family=b"bad")])]),
+    ])
+    resp = call(stub.Multi, req)
+    assert [(r.region, r.ok, r.error_class) for r in resp.results] == [
+        (left, True, ""), (right, False, "NoSuchColumnFamilyError")]
+    assert get_row(stub, left, b"a") == {b"q": b"1"}
+
+
+def test_closing_a_region_closes_its_scanners(server, stub):
+    region = open_region(stub)
+    multi(stub, region, {b"r%d" % i: {b"a": b"v"} for i in range(5)})
+    resp = stub.Scan(pb.ScanRequest(region=region, spec=pb.ScanSpec(), max_rows=1), timeout=10)
+    stub.CloseRegion(pb.CloseRegionRequest(region=region, flush=True), timeout=10)
+    assert len(server.scanners) == 0
+    err = call(stub.Scan, pb.ScanRequest(scanner_id=resp.scanner_id, max_rows=1))
+    assert isinstance(err, errors.UnknownScannerError)
