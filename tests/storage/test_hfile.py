@@ -5,8 +5,12 @@ import os
 import struct
 import subprocess
 import sys
+import threading
+from bisect import bisect_left
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minihbase.errors import CorruptionError
 from storage import hfile_format as fmt
@@ -397,3 +401,59 @@ def test_dropped_scan_releases_a_closed_reader(tmp_path, cells):
     assert not r._closed
     scan.close()  # what garbage collection of an abandoned scanner does
     assert r._closed
+
+
+# --- model-based and concurrency checks -----------------------------------------------------
+
+cell_st = st.tuples(
+    st.binary(min_size=1, max_size=6), st.binary(max_size=4), st.integers(0, 2**63 - 1),
+    st.sampled_from([PUT, DEL, DCOL, DFAM]), st.binary(max_size=300),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(raw=st.lists(cell_st, max_size=200), block_size=st.sampled_from([1, 64, 512, 65536]),
+       compression=st.sampled_from(["NONE", "ZSTD"]), probes=st.lists(st.binary(max_size=7), max_size=10))
+def test_reader_agrees_with_a_sorted_list_model(tmp_path_factory, raw, block_size, compression, probes):
+    model = sorted({store_key(r, q, ts, t): v for r, q, ts, t, v in raw}.items())
+    path = str(tmp_path_factory.mktemp("model") / "f.hfile")
+    info = write(path, model, block_size=block_size, compression=compression)
+    keys = [kv[0] for kv in model]
+    rows = sorted({key[0] for key in keys})
+    with HFileReader(path, block_cache=BlockCache(4096)) as r:
+        assert list(r.iter_from()) == model
+        assert r.info == info and info.cell_count == len(model)
+        for row in probes + rows[:5]:
+            assert r.row_cells(row) == [kv for kv in model if kv[0][0] == row]
+            assert list(r.iter_from((row,))) == model[bisect_left(keys, (row,)):]
+            before = [x for x in rows if x < row]
+            assert r.last_row_before(row) == (before[-1] if before else None)
+
+
+def test_many_threads_share_one_reader_and_a_small_cache(tmp_path, cells):
+    path = tmp_path / "f.hfile"
+    write(path, cells)
+    by_row = {}
+    for key, value in cells:
+        by_row.setdefault(key[0], []).append((key, value))
+    rows = sorted(by_row)
+    cache = BlockCache(20_000)  # far smaller than the file: constant eviction
+    errors = []
+    with HFileReader(str(path), block_cache=cache) as r:
+        def worker(seed):
+            try:
+                for i in range(300):
+                    row = rows[(seed * 7919 + i * 31) % len(rows)]
+                    assert r.row_cells(row) == by_row[row]
+                    if i % 100 == 0:
+                        assert list(r.iter_from((row,)))[:3] == by_row[row][:3]
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
+    assert cache.evictions > 0 and cache.size_bytes <= cache.capacity_bytes
