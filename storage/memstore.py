@@ -122,7 +122,8 @@ class MemStore:
             seg = self._active
             d = seg.cells
             if d:
-                for k in entries.keys() & d.keys():
+                contains = dict.__contains__
+                for k in [k for k in entries if contains(d, k)]:
                     old = d[k]
                     entries[k] = (seqid, entries[k][1], (old[0], old[1], None))
             d.update(entries)

@@ -288,38 +288,27 @@ class Region:
             try:
                 wal_cells = []
                 per_store: dict = {}
+                last_fam = lst = None
                 for m in ms:
                     row = m.row
                     for c in m.cells:
-                        fam = c.family
-                        if fam not in stores:
-                            raise NoSuchColumnFamilyError(
-                                f"column family {fam!r} does not exist in table "
-                                f"{self.table.name!r}")
-                        t = c.type
-                        value = c.value
-                        if t not in _VALID_TYPES:
-                            raise InvalidArgumentError(f"unknown cell type {t!r}")
-                        if len(value) > max_value:
-                            raise InvalidArgumentError(
-                                f"value of {row!r} {fam!r}:{c.qualifier!r} is {len(value)} bytes,"
-                                f" over max_value_bytes={max_value}")
-                        if c.row is not row and c.row != row:
-                            raise InvalidArgumentError(
-                                f"cell row {c.row!r} differs from its mutation's row {row!r}")
-                        ts = c.timestamp
+                        crow, fam, q, ts, t, value = c
+                        if (fam not in stores or t not in _VALID_TYPES or len(value) > max_value
+                                or (crow is not row and crow != row)):
+                            self._reject(m, c)
                         if ts == LATEST_TIMESTAMP:
-                            ts = self._latest_put_ts(row, fam, c.qualifier, now) if t == _DELETE \
-                                else now
-                            c = Cell(row, fam, c.qualifier, ts, t, value)
+                            ts = self._latest_put_ts(row, fam, q, now) if t == _DELETE else now
+                            c = Cell(row, fam, q, ts, t, value)
                         elif ts < 0:
                             raise InvalidArgumentError(f"negative timestamp {ts}")
                         wal_cells.append(c)
-                        lst = per_store.get(fam)
-                        if lst is None:
-                            lst = per_store[fam] = [[], 0]
-                        lst[0].append(((row, c.qualifier, -ts, -t), value))
-                        lst[1] += len(row) + len(c.qualifier) + len(value) + _CELL_OVERHEAD
+                        if fam is not last_fam:
+                            lst = per_store.get(fam)
+                            if lst is None:
+                                lst = per_store[fam] = [[], 0]
+                            last_fam = fam
+                        lst[0].append(((row, q, -ts, -t), value))
+                        lst[1] += len(row) + len(q) + len(value) + _CELL_OVERHEAD
                 if self.wal is not None and wal_cells:
                     self.wal.sync(self.wal.append_batch([(self.name, seqid, wal_cells)]))
                 for fam, (pairs, size) in per_store.items():
@@ -329,6 +318,18 @@ class Region:
         finally:
             self._updates.release_shared()
         self.write_requests += len(ms)
+
+    def _reject(self, m: Mutation, c: Cell):
+        if c.family not in self.stores:
+            raise NoSuchColumnFamilyError(
+                f"column family {c.family!r} does not exist in table {self.table.name!r}")
+        if c.type not in _VALID_TYPES:
+            raise InvalidArgumentError(f"unknown cell type {c.type!r}")
+        if len(c.value) > self.config.max_value_bytes:
+            raise InvalidArgumentError(
+                f"value of {m.row!r} {c.family!r}:{c.qualifier!r} is {len(c.value)} bytes, over "
+                f"max_value_bytes={self.config.max_value_bytes}")
+        raise InvalidArgumentError(f"cell row {c.row!r} differs from its mutation's row {m.row!r}")
 
     def _latest_put_ts(self, row: bytes, family: bytes, qualifier: bytes, now: int) -> int:
         """HBase's Delete-latest-version: the marker takes the newest visible put's timestamp."""
@@ -616,10 +617,7 @@ class Region:
         return self.store_size() >= self.config.split_size and self.mid_key() is not None
 
     def mid_key(self) -> bytes | None:
-        """A row strictly inside the region to split at, or None (too small, or references
-        not yet compacted away)."""
-        if self.has_references():
-            return None
+        """A row strictly inside the region to split at, or None (nothing to split)."""
         stores = [s for s in self.stores.values() if s.file_count()]
         if not stores:
             return None
@@ -640,9 +638,6 @@ class Region:
             raise InvalidArgumentError(f"region {self.name} has no split point")
         if key <= self.info.start_key or (self.info.end_key and key >= self.info.end_key):
             raise InvalidArgumentError(f"split key {key!r} is not inside region {self.name}")
-        if self.has_references():
-            raise InvalidArgumentError(
-                f"region {self.name} still has reference files; compact it before splitting")
         self.close(flush=True)
         return write_daughters(self.rootdir, self.info, self.table, key, self.config.now_ms())
 

@@ -4,8 +4,9 @@ A split does not copy data. Each daughter's store gets one *reference file* per 
 file: a small checksummed file naming the parent's HFile and the half of it the daughter owns
 (bottom = rows < split key, top = rows >= split key). Daughters read through references
 (`HalfReader` clamps the parent file to its row range) until a compaction rewrites them into
-plain HFiles; a store with references always compacts all of its files at once, and a region
-with references is not split again (HBase's rule). The parent's directory is deleted (by
+plain HFiles; a store with references always compacts all of its files at once. Unlike HBase, a
+region that still has references may split again: references always name the underlying HFile
+with the intersected row range, so no chains form. The parent's directory is deleted (by
 `delete_parent_if_unreferenced`, the janitor step) once no daughter references it.
 
 Merging two adjacent closed regions is the reverse: the merged region gets references to every
@@ -131,7 +132,8 @@ class HalfReader:
         return r
 
     def mid_row(self) -> bytes | None:
-        return None  # a region with references is not split again until compacted
+        r = self._r.mid_row()
+        return r if r is not None and self._inside(r) else None
 
     def close(self) -> None:
         self._r.close()
