@@ -22,8 +22,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from coordination.znodes import (CLOSED, CLOSING, DISABLED, DISABLING, FAILED_OPEN, OFFLINE,
-                                 OPEN, OPENING, RegionRecord)
+from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, FAILED_OPEN,
+                                 OFFLINE, OPEN, OPENING, RegionRecord)
 from hmaster.meta import MetaStore
 from hmaster.rs_client import RegionServerClients
 from hmaster.server_manager import ServerManager
@@ -222,6 +222,54 @@ class AssignmentManager:
     def unassign_many(self, recs: list[RegionRecord], **kw) -> list[RegionRecord | None]:
         futures = [self.pool.submit(self.unassign, r, **kw) for r in recs]
         return [f.result() for f in futures]
+
+    def repair(self, min_age_s: float = 10.0) -> int:
+        """Chore: re-drive regions in transition for longer than min_age_s that nobody is
+        working on (their lock is free and no retry timer is pending): a close that failed on a
+        live server, an open interrupted by an error, a region left CLOSING for a server whose
+        crash handling already finished. Returns how many were re-driven."""
+        now = time.time() * 1000
+        todo = []
+        for r in self.meta.all_regions():
+            if r.state not in (OPENING, CLOSING, OFFLINE) or now - r.since_ms < min_age_s * 1000:
+                continue
+            enc = r.info.encoded_name
+            with self._lock:
+                if enc in self._retries:
+                    continue
+            lock = self.region_lock(enc)
+            if not lock.acquire(blocking=False):
+                continue  # an assignment is working on it right now
+            lock.release()
+            if r.state == OFFLINE and not self.servers.online():
+                continue
+            if r.state == CLOSING and r.server and not self.servers.is_live(r.server):
+                st = self.meta.read_server_state(r.server)
+                if st is None or st.state != DEAD:
+                    continue  # its crash procedure will take it
+            todo.append(r)
+        for r in todo:
+            log.info("re-driving region %s stuck in %s since %d ms: %s", r.info.name, r.state,
+                     r.since_ms, r.waiting_for)
+            self.pool.submit(self._redrive, r)
+        return len(todo)
+
+    def _redrive(self, r: RegionRecord) -> None:
+        try:
+            if r.state == CLOSING:
+                if r.server and not self.servers.is_live(r.server):
+                    with self.region_lock(r.info.encoded_name):
+                        cur = self.meta.read_region(r.info.table, r.info.encoded_name)
+                        if cur is None or cur.state != CLOSING:
+                            return
+                        r = self.meta.set_region(cur, OFFLINE, server="")
+                else:
+                    r = self.unassign(r)
+                if r is None or r.state == CLOSING:
+                    return
+            self.assign(r, preferred=r.server or None)
+        except Exception:  # noqa: BLE001
+            log.exception("re-driving %s failed", r.info.name)
 
     def move(self, rec: RegionRecord, target: str | None) -> RegionRecord | None:
         """Close on the current server, open on `target` (or the least loaded other server)."""

@@ -46,7 +46,8 @@ class RegionServerClients:
         self.zk = zk
         self.paths = paths
         self._lock = threading.Lock()
-        self._stubs: dict[str, tuple[grpc.Channel, pb_grpc.RegionServerStub]] = {}  # guarded by _lock
+        # guarded by _lock: server name -> (channel, stub)
+        self._stubs: dict[str, tuple[grpc.Channel, pb_grpc.RegionServerStub]] = {}
 
     def stub(self, server: str) -> pb_grpc.RegionServerStub:
         with self._lock:

@@ -31,9 +31,9 @@ from kazoo.client import KazooState
 from kazoo.exceptions import NodeExistsError
 
 from coordination import zk as zk_mod
-from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, ENABLED, ENABLING,
-                                 FAILED_OPEN, OFFLINE, OPEN, OPENING, MasterRecord, Paths,
-                                 server_name)
+from coordination.znodes import (CLOSED, CLOSING, CRASHED, DEAD, DISABLED, DISABLING, ENABLED,
+                                 ENABLING, FAILED_OPEN, OFFLINE, OPEN, OPENING, SPLITTING_WAL,
+                                 MasterRecord, Paths, server_name)
 from hmaster.assignment import AssignmentManager
 from hmaster.balancer import Balancer
 from hmaster.crash import CrashHandler
@@ -247,6 +247,8 @@ class MasterServer:
         while not self._stopped.wait(janitor_period):
             try:
                 self.splits.janitor()
+                self._resume_crashes()
+                self.assignment.repair()
                 self._prune_dead_servers()
                 if time.monotonic() >= next_balance:
                     next_balance = time.monotonic() + period
@@ -254,6 +256,13 @@ class MasterServer:
             except Exception:  # noqa: BLE001
                 if not self._stopped.is_set():
                     log.exception("chore failed")
+
+    def _resume_crashes(self) -> None:
+        """Chore: retry crash procedures that failed (e.g. a WAL split hit an I/O error)."""
+        live = self.servers.live()
+        for name, st in self.meta.server_states().items():
+            if st.state in (CRASHED, SPLITTING_WAL) and name not in live:
+                threading.Thread(target=self.crash.handle, args=(name,), daemon=True).start()
 
     def _prune_dead_servers(self, keep: int = 50) -> None:
         """Keep the newest `keep` DEAD entries (status shows them); drop older ones."""

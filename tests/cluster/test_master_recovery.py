@@ -14,7 +14,7 @@ import pytest
 from coordination import meta_reader
 from coordination import zk as zk_mod
 from coordination.znodes import (DEAD, FAILED_OPEN, OFFLINE, ONLINE, OPEN, SPLITTING,
-                                 SPLITTING_WAL, Paths, RegionRecord, ServerState, TableRecord)
+                                 SPLITTING_WAL, Paths, RegionRecord, TableRecord)
 from hmaster.meta import MetaStore
 from hmaster.server import MasterConfig, MasterServer
 from protos import minihbase_pb2 as pb
@@ -248,3 +248,18 @@ def test_new_master_rolls_back_a_split_that_never_reached_meta(env):
     (rec,) = regions(zk, "half")
     assert (rec.info, rec.state, rec.server) == (parent.info, OPEN, rs.name)
     assert zk.get_children(Paths().splits) == []
+
+
+def test_region_stuck_in_transition_is_redriven_by_the_repair_chore(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    rs = add_server()
+    master = start_master()
+    wait_for(lambda: master.servers.online(), 10, "server online")
+    create(master, "stuck")
+    (rec,) = regions(zk, "stuck")
+    # as if a close had failed on a live server long ago and nobody retried it
+    master.meta.commit([master.meta.put_region_op(RegionRecord(
+        rec.info, "CLOSING", rs.name, 1, f"retry of RS.CloseRegion on {rs.name}: boom"))])
+    assert master.assignment.repair(min_age_s=10) == 1
+    wait_for(lambda: regions(zk, "stuck")[0].state == OPEN, 10, "re-driven to OPEN")
+    assert rs.closed == [rec.info.name] and rs.opened.count(rec.info.name) == 2
