@@ -1,0 +1,362 @@
+"""Region: HBase read/write semantics, atomicity under threads, flush, recovery, bad input."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from minihbase.errors import (InvalidArgumentError, NoSuchColumnFamilyError,
+                              NotServingRegionError, RegionTooBusyError)
+from storage import layout
+from storage.config import RegionConfig
+from storage.query import Get, Mutation, Scan
+from storage.region import Region
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+
+CF, CG = b"cf", b"cg"
+TABLE = TableDescriptor("t", (FamilyDescriptor(CF, max_versions=3), FamilyDescriptor(CG)))
+INFO = RegionInfo("t", b"", b"", 1)
+
+
+class Clock:
+    def __init__(self, t=1000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+class Inline:
+    """Runs background work at once in the caller's thread: deterministic tests."""
+
+    def submit(self, fn):
+        fn()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def region(tmp_path, clock):
+    r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Inline(),
+                    config=RegionConfig(clock=clock, flush_size=1 << 30))
+    yield r
+    r.close(flush=False)
+
+
+def vals(cells):
+    return [(c.row, c.family, c.qualifier, c.timestamp, c.value) for c in cells]
+
+
+def rows_of(scanner):
+    out = []
+    while True:
+        page = scanner.next(7)
+        if not page:
+            return out
+        out.extend(page)
+
+
+def put(r, row, q, v, ts, fam=CF):
+    r.mutate(Mutation(row).put(fam, q, v, ts))
+
+
+@pytest.mark.parametrize("flush_between", [False, True])
+def test_delete_markers_of_every_kind_mask_older_puts_and_not_newer(region, flush_between):
+    for ts in (10, 20, 30):
+        for q in (b"a", b"b"):
+            put(region, b"r", q, b"%s%d" % (q, ts), ts)
+    if flush_between:
+        region.flush()
+    get = lambda: vals(region.get(Get(b"r", columns=((CF, None),), max_versions=3)))  # noqa: E731
+    region.mutate(Mutation(b"r").delete_version(CF, b"a", 20))  # exactly ts 20 of a
+    assert [c[3] for c in get() if c[2] == b"a"] == [30, 10]
+    region.mutate(Mutation(b"r").delete_column(CF, b"b", 20))  # b at <= 20
+    assert [c[3] for c in get() if c[2] == b"b"] == [30]
+    region.mutate(Mutation(b"r").delete_family_version(CF, 30))  # every column at exactly 30
+    assert [(c[2], c[3]) for c in get()] == [(b"a", 10)]
+    region.mutate(Mutation(b"r").delete_family(CF, 15))  # everything <= 15
+    assert get() == []
+    put(region, b"r", b"a", b"new", 40)  # newer than every marker: visible
+    assert [(c[2], c[3]) for c in get()] == [(b"a", 40)]
+
+
+def test_marker_masks_a_put_written_later_with_an_older_timestamp(region):
+    region.mutate(Mutation(b"r").delete_column(CF, b"a", 50))
+    put(region, b"r", b"a", b"late", 40)
+    assert region.get(Get(b"r")) == []
+    region.flush()
+    put(region, b"r", b"a", b"later", 45)
+    assert region.get(Get(b"r")) == []
+    region.compact(major=True)  # removes the marker and the puts it masked
+    assert region.get(Get(b"r")) == []
+    put(region, b"r", b"a", b"after", 30)  # the marker is gone now (HBase semantics)
+    assert vals(region.get(Get(b"r"))) == [(b"r", CF, b"a", 30, b"after")]
+
+
+def test_delete_with_latest_timestamp_deletes_the_latest_version(region, clock):
+    put(region, b"r", b"a", b"v1", 10)
+    put(region, b"r", b"a", b"v2", 20)
+    region.mutate(Mutation(b"r").delete_version(CF, b"a"))
+    assert vals(region.get(Get(b"r", max_versions=3))) == [(b"r", CF, b"a", 10, b"v1")]
+    region.mutate(Mutation(b"r").delete_version(CF, b"zz"))  # nothing to delete: marker at now
+    put(region, b"r", b"zz", b"x", int(clock.t * 1000))  # exactly now: masked
+    put(region, b"r", b"zz", b"y", 5)  # a Delete masks one timestamp only
+    assert vals(region.get(Get(b"r"))) == [(b"r", CF, b"a", 10, b"v1"), (b"r", CF, b"zz", 5, b"y")]
+
+
+def test_max_versions_and_time_range(region):
+    for ts in (1, 2, 3, 4, 5):
+        put(region, b"r", b"a", b"v%d" % ts, ts)
+    # the family keeps 3 versions: 1 and 2 are invisible at once
+    assert [c.timestamp for c in region.get(Get(b"r", max_versions=10))] == [5, 4, 3]
+    assert [c.timestamp for c in region.get(Get(b"r"))] == [5]
+    assert [c.timestamp for c in region.get(Get(b"r", max_versions=2))] == [5, 4]
+    assert [c.timestamp for c in region.get(Get(b"r", max_versions=10, time_range=(3, 5)))] == [4, 3]
+    assert region.get(Get(b"r", max_versions=10, time_range=(1, 3))) == []  # surplus stays hidden
+    region.flush()
+    assert [c.timestamp for c in region.get(Get(b"r", max_versions=10, time_range=(4, 100)))] == [5, 4]
+
+
+def test_ttl_expiry_with_injected_clock(tmp_path, clock):
+    table = TableDescriptor("t", (FamilyDescriptor(CF, ttl=10, max_versions=5),))
+    r = Region.open(str(tmp_path), INFO, table, wal=None, background=Inline(),
+                    config=RegionConfig(clock=clock))
+    now = int(clock.t * 1000)
+    put(r, b"r", b"old", b"x", now - 9_000)
+    put(r, b"r", b"new", b"y", now)
+    assert [c.qualifier for c in r.get(Get(b"r"))] == [b"new", b"old"]
+    clock.t += 2
+    assert [c.qualifier for c in r.get(Get(b"r"))] == [b"new"]
+    assert [c.qualifier for row in rows_of(r.scanner(Scan())) for c in row] == [b"new"]
+    r.flush()
+    r.compact(major=True)
+    clock.t += 100
+    assert r.get(Get(b"r")) == []
+    r.close()
+
+
+def test_reversed_scan_walks_rows_downwards(region):
+    for row in (b"a", b"b", b"c", b"d"):
+        put(region, row, b"q", row, 1)
+    region.flush()
+    put(region, b"bb", b"q", b"bb", 1)
+    put(region, b"c", b"z", b"cz", 1, fam=CG)
+    got = [(row[0].row, len(row)) for row in rows_of(region.scanner(Scan(reversed=True)))]
+    assert got == [(b"d", 1), (b"c", 2), (b"bb", 1), (b"b", 1), (b"a", 1)]
+    got = [row[0].row for row in rows_of(region.scanner(Scan(start_row=b"c", stop_row=b"a",
+                                                             reversed=True)))]
+    assert got == [b"c", b"bb", b"b"]  # start inclusive, stop exclusive, going down
+
+
+def test_column_and_family_selection(region):
+    m = Mutation(b"r").put(CF, b"a", b"1", 1).put(CF, b"b", b"2", 1).put(CG, b"c", b"3", 1)
+    region.mutate(m)
+    assert [c.qualifier for c in region.get(Get(b"r"))] == [b"a", b"b", b"c"]
+    assert [c.qualifier for c in region.get(Get(b"r", columns=((CG, None),)))] == [b"c"]
+    assert [c.qualifier for c in region.get(Get(b"r", columns=((CF, b"b"), (CG, b"c"))))] == [
+        b"b", b"c"]
+    rows = rows_of(region.scanner(Scan(columns=((CF, b"a"),))))
+    assert [[c.qualifier for c in row] for row in rows] == [[b"a"]]
+
+
+def test_limit_and_batch_pagination(region):
+    for i in range(10):
+        region.mutate(Mutation(b"r%d" % i).put(CF, b"a", b"x", 1).put(CF, b"b", b"y", 1)
+                      .put(CF, b"c", b"z", 1))
+    sc = region.scanner(Scan(start_row=b"r2", stop_row=b"r8", limit=4))
+    rows = rows_of(sc)
+    assert [r[0].row for r in rows] == [b"r2", b"r3", b"r4", b"r5"]
+    sc = region.scanner(Scan(batch=2, limit=2))
+    assert [len(r) for r in rows_of(sc)] == [2, 1, 2, 1]
+    sc = region.scanner(Scan())
+    page = sc.next(100, max_cells=4)  # pagination by cells splits the second row
+    assert [len(r) for r in page] == [3, 1]
+    assert [len(r) for r in sc.next(2)] == [2, 3]
+    sc.close()
+    assert sc.next(5) == []
+
+
+def test_no_half_row_is_visible_to_a_concurrent_reader(region):
+    stop = threading.Event()
+    bad = []
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            i += 1
+            v = b"%d" % i
+            region.batch_mutate([Mutation(b"row%d" % k).put(CF, b"a", v, 1).put(CG, b"b", v, 1)
+                                 .put(CF, b"c", v, 1) for k in range(3)])
+            if i % 50 == 0:
+                region.flush()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            for row in rows_of(region.scanner(Scan())):
+                if len({c.value for c in row}) != 1 or len(row) != 3:
+                    bad.append(row)
+            cells = region.get(Get(b"row1"))
+            if cells and len({c.value for c in cells}) != 1:
+                bad.append(cells)
+    finally:
+        stop.set()
+        t.join()
+    assert not bad
+
+
+def test_increment_is_atomic_under_threads(region):
+    def work():
+        for _ in range(200):
+            region.increment(b"ctr", CF, b"n", 1)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cells = region.get(Get(b"ctr"))
+    assert int.from_bytes(cells[0].value, "big", signed=True) == 800
+    assert region.increment(b"ctr", CF, b"n", -800) == 0
+
+
+def test_check_and_mutate_is_atomic_under_threads(region):
+    wins = []
+
+    def contender(i):
+        ok = region.check_and_mutate(b"lock", CF, b"owner", None,
+                                     Mutation(b"lock").put(CF, b"owner", b"%d" % i))
+        if ok:
+            wins.append(i)
+
+    threads = [threading.Thread(target=contender, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+    assert region.get(Get(b"lock"))[0].value == b"%d" % wins[0]
+    assert not region.check_and_mutate(b"lock", CF, b"owner", b"nobody",
+                                       Mutation(b"lock").put(CF, b"owner", b"x"))
+    assert region.check_and_mutate(b"lock", CF, b"owner", b"%d" % wins[0],
+                                   Mutation(b"lock").delete_column(CF, b"owner"))
+    assert region.get(Get(b"lock")) == []
+
+
+def test_flush_is_triggered_by_memstore_size(tmp_path, clock):
+    r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Inline(),
+                    config=RegionConfig(clock=clock, flush_size=2000, compaction_min_files=100))
+    for i in range(5):
+        put(r, b"r%d" % i, b"q", b"x" * 100, 1)
+    assert r.store_file_count() == 0
+    for i in range(5, 40):
+        put(r, b"r%d" % i, b"q", b"x" * 100, 1)
+    assert r.store_file_count() >= 1
+    assert r.memstore_size() < 2000
+    assert len(rows_of(r.scanner(Scan()))) == 40
+    r.close()
+
+
+def test_flush_and_compaction_run_in_the_background_by_default(tmp_path, clock):
+    r = Region.open(str(tmp_path), INFO, TABLE, wal=None,
+                    config=RegionConfig(clock=clock, flush_size=1500, compaction_min_files=3))
+    for i in range(200):
+        put(r, b"r%03d" % i, b"q", b"x" * 100, 1)
+    deadline = time.monotonic() + 10
+    while r.flushes < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert r.flushes >= 3
+    deadline = time.monotonic() + 10
+    while r.compactions < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert r.compactions >= 1
+    r.close()
+    r = Region.open(str(tmp_path), INFO, TABLE, wal=None, config=RegionConfig(clock=clock))
+    assert len(rows_of(r.scanner(Scan()))) == 200
+    r.close()
+
+
+def test_writes_block_then_fail_busy_when_a_store_has_too_many_files(tmp_path, clock):
+    class Never:  # background work never runs: the file count cannot go down
+        def submit(self, fn):
+            pass
+
+    r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Never(),
+                    config=RegionConfig(clock=clock, blocking_store_files=3,
+                                        blocking_wait_seconds=0.2))
+    for i in range(3):
+        put(r, b"r%d" % i, b"q", b"v", 1)
+        r.flush()
+    t0 = time.monotonic()
+    with pytest.raises(RegionTooBusyError):
+        put(r, b"x", b"q", b"v", 1)
+    assert time.monotonic() - t0 >= 0.2
+    r.compact()  # an operator (or the background) compacts: writes flow again
+    put(r, b"x", b"q", b"v", 1)
+    r.close()
+
+
+def test_reopen_replays_recovered_edits_only_above_the_hfile_max_seqid(tmp_path, clock):
+    from storage.wal import WAL
+    from storage.wal_splitter import split_wal
+
+    root = str(tmp_path)
+    wal_dir = layout.wal_dir(root, "host,1,1")
+    wal = WAL(wal_dir)
+    r = Region.open(root, INFO, TABLE, wal=wal, config=RegionConfig(clock=clock))
+    put(r, b"a", b"q", b"flushed", 1)
+    r.flush()
+    put(r, b"b", b"q", b"only-in-wal", 1)
+    r.mutate(Mutation(b"a").delete_column(CF, b"q", 5))
+    r.close(flush=False)  # crash: memstore lost
+    wal.close()
+    # plant an edit that the HFiles already hold (seqid 1): replay must skip it
+    split_wal(wal_dir, root)
+    edits = os.listdir(layout.recovered_edits_dir(layout.region_dir(root, INFO)))
+    assert edits
+    r = Region.open(root, INFO, TABLE, wal=None, config=RegionConfig(clock=clock))
+    assert [c.row for c in sum(rows_of(r.scanner(Scan())), [])] == [b"b"]
+    assert not os.listdir(layout.recovered_edits_dir(r.path))
+    assert r.store_file_count() == 2  # the replayed edits were flushed
+    r.mutate(Mutation(b"c").put(CF, b"q", b"v", 1))
+    assert r._mvcc.read_point > 3  # seqids continue above everything seen
+    r.close()
+
+
+def test_row_outside_the_region_raises_not_serving(tmp_path, clock):
+    info = RegionInfo("t", b"b", b"d", 1)
+    r = Region.open(str(tmp_path), info, TABLE, wal=None, config=RegionConfig(clock=clock))
+    for row in (b"a", b"d", b"zz"):
+        with pytest.raises(NotServingRegionError):
+            put(r, row, b"q", b"v", 1)
+        with pytest.raises(NotServingRegionError):
+            r.get(Get(row))
+    put(r, b"b", b"q", b"v", 1)
+    put(r, b"c\xff", b"q", b"v", 1)
+    assert len(rows_of(r.scanner(Scan()))) == 2  # a scan is clipped to the region
+    r.close()
+    with pytest.raises(NotServingRegionError):
+        r.get(Get(b"b"))
+
+
+def test_unknown_family_and_oversize_value_are_rejected_whole(tmp_path, clock):
+    r = Region.open(str(tmp_path), INFO, TABLE, wal=None,
+                    config=RegionConfig(clock=clock, max_value_bytes=10))
+    with pytest.raises(NoSuchColumnFamilyError):
+        r.mutate(Mutation(b"r").put(CF, b"a", b"ok", 1).put(b"nope", b"a", b"v", 1))
+    with pytest.raises(InvalidArgumentError):
+        r.mutate(Mutation(b"r").put(CF, b"a", b"ok", 1).put(CF, b"b", b"x" * 11, 1))
+    with pytest.raises(InvalidArgumentError):
+        r.mutate(Mutation(b"").put(CF, b"a", b"v", 1))
+    with pytest.raises(NoSuchColumnFamilyError):
+        r.get(Get(b"r", columns=((b"nope", None),)))
+    assert r.get(Get(b"r")) == []  # nothing of the rejected mutations was applied
+    r.close()
