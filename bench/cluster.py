@@ -322,6 +322,8 @@ def main(argv=None) -> int:
         args.records, args.seconds, args.distributions = 10000, 4.0, "uniform"
 
     import itertools
+    import logging
+    logging.getLogger("kazoo").setLevel(logging.ERROR)  # harmless reconnect chatter
     import client
     from minihbase.local_cluster import LocalCluster
 

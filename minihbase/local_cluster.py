@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import socket
@@ -649,6 +650,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="always pick free ports (default: HBase's ports when they are free)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for start/stop")
     args = p.parse_args(argv)
+    # kazoo logs a harmless "Connection dropped" while ZooKeeper finishes starting; it retries.
+    logging.getLogger("kazoo").setLevel(logging.ERROR)
     if args.command == "stop":
         stop_from_state(args.dir, timeout=args.timeout)
         return 0
