@@ -118,3 +118,38 @@ def test_flags_come_from_environment_and_every_log_line_names_the_master(quorum,
     lines = [line for line in out.splitlines() if line.strip()]
     assert lines and all(f"[master 127.0.0.1,{port}," in line or "(starting)" in line
                          for line in lines), out
+
+
+def test_master_whose_session_expires_gives_up_at_once(quorum, tmp_path):
+    """Fencing the master: after its session expired a backup may be active, so the old one
+    must stop (the daemon exits 3) instead of writing meta with a fresh session."""
+    import threading
+
+    from kazoo.client import KazooClient
+
+    from hmaster.server import MasterConfig, MasterServer
+
+    lost = threading.Event()
+    m = MasterServer(MasterConfig(zk=quorum, rootdir=str(tmp_path / "r"), bind="127.0.0.1",
+                                  port=0, advertise="127.0.0.1", info_port=-1,
+                                  session_timeout=SESSION), on_session_lost=lost.set).start()
+    try:
+        wait_for(m.recovered.is_set, 30, "active")
+        # the classic way to expire a session: a second client with the same id, then close it
+        twin = KazooClient(hosts=quorum, client_id=m.zk.client_id)
+        twin.start(10)
+        twin.stop()
+        twin.close()
+        assert lost.wait(SESSION + 10), "the master did not notice its session expired"
+        assert wait_for(lambda: _no_master(quorum), 10, "/hbase/master gone")
+    finally:
+        m.stop(0)
+
+
+def _no_master(quorum) -> bool:
+    zk = zk_mod.connect(quorum, session_timeout=10.0)
+    try:
+        return zk.exists(Paths().master) is None
+    finally:
+        zk.stop()
+        zk.close()
