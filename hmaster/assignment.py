@@ -82,6 +82,10 @@ class AssignmentManager:
                 self._load[best] = self._load.get(best, 0) + 1
             return best
 
+    def _is_dead(self, server: str) -> bool:
+        st = self.meta.read_server_state(server)
+        return st is not None and st.state == DEAD
+
     def _table_state(self, table: str) -> str | None:
         try:
             return self.meta.read_table(table).state
@@ -98,6 +102,11 @@ class AssignmentManager:
             if cur is None:
                 return None
             if cur.state == OPEN and self.servers.is_live(cur.server):
+                return cur
+            if (cur.state in (OPEN, OPENING, CLOSING) and cur.server
+                    and not self.servers.is_live(cur.server) and not self._is_dead(cur.server)):
+                # its server is gone but not yet recovered: opening it elsewhere now would
+                # skip the WAL split; the crash procedure reassigns it
                 return cur
             state = self._table_state(cur.info.table)
             if state is None:
