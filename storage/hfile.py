@@ -9,7 +9,7 @@ half-written file under the final name. One writer is used by one thread.
 
 Reader contract: opening reads and verifies the trailer, file info, block index and bloom filter
 (all kept in memory). Data blocks are read with `os.pread` (no shared file position), verified,
-decoded into two parallel lists (keys, values) and kept in the shared BlockCache. Any checksum
+decoded into parallel sequences (keys, values, rows) and kept in the shared BlockCache. Any checksum
 mismatch raises CorruptionError naming the file and offset; bad data is never served. A reader
 is safe to use from many threads at once. `close` lets started scans finish (see close());
 gets after close are served from the cache or raise ValueError.
@@ -276,6 +276,7 @@ class HFileReader:
                 or (info.cell_count > 0) != bool(self._offsets)
                 or (self._first_keys and self._first_keys[0] != info.first_key)):
             raise CorruptionError(f"{self.path}: block index disagrees with file info")
+        self._first_rows = [key[0] for key in self._first_keys]  # bisected by row lookups
         self._first_row = info.first_key[0] if info.first_key else None
         self._last_row = info.last_key[0] if info.last_key else None
 
@@ -284,8 +285,8 @@ class HFileReader:
         codec, raw_len, stored = fmt.unframe_block(buf, kind, self.path, offset)
         return fmt.decode_payload(codec, raw_len, stored, self.path, offset)
 
-    def _block(self, i: int, cache_blocks: bool = True) -> tuple[list, list]:
-        """Decoded data block i: (keys, values), from the cache or from disk."""
+    def _block(self, i: int, cache_blocks: bool = True) -> tuple[list, list, tuple]:
+        """Decoded data block i: (keys, values, rows), from the cache or from disk."""
         offset = self._offsets[i]
         cache = self._cache
         if cache is not None:
@@ -299,12 +300,12 @@ class HFileReader:
         codec, raw_len, stored = fmt.unframe_block(buf, fmt.BLOCK_DATA, self.path, offset)
         raw = fmt.decode_payload(codec, raw_len, stored, self.path, offset)
         try:
-            keys, values = fmt.decode_data_block(raw)
+            block = fmt.decode_data_block(raw)
         except (struct.error, IndexError) as e:
             raise CorruptionError(f"{self.path}: malformed data block at offset {offset}: {e}") from e
+        keys = block[0]
         if not keys or keys[0] != self._first_keys[i]:
             raise CorruptionError(f"{self.path}: data block at offset {offset} disagrees with the index")
-        block = (keys, values)
         if cache is not None and cache_blocks:
             cache.put((self.file_key, offset), block, raw_len + _CACHED_CELL_OVERHEAD * len(keys))
         return block
@@ -335,21 +336,26 @@ class HFileReader:
     def row_cells(self, row: bytes) -> list[tuple[tuple, bytes]]:
         """Every (key, value) of one row, in store-key order. The fast path of a get: bloom,
         bisect the in-memory index, cached decoded block, bisect inside it."""
-        if not self.might_contain_row(row):
+        # might_contain_row, inlined: this is the hottest path of a region server's gets
+        if self._first_row is None or row < self._first_row or row > self._last_row:
             return []
-        lo, hi = (row,), (row + b"\0",)  # every key of `row` sorts in [lo, hi)
-        first_keys = self._first_keys
-        i = max(bisect_right(first_keys, lo) - 1, 0)
+        bloom = self._bloom
+        if bloom is not None and not bloom.might_contain(
+                int.from_bytes(blake2b(b"R" + row, digest_size=8).digest(), "little")):
+            self.bloom_rejections += 1
+            return []
+        first_rows = self._first_rows
+        i = max(bisect_left(first_rows, row) - 1, 0)  # last block starting before the row
         out: list = []
-        n = len(first_keys)
+        n = len(first_rows)
         while True:
-            keys, values = self._block(i)
-            a = bisect_left(keys, lo)
-            b = bisect_left(keys, hi, a)
+            keys, values, rows = self._block(i)
+            a = bisect_left(rows, row)
+            b = bisect_right(rows, row, a)
             if a < b:
                 out.extend(zip(keys[a:b], values[a:b]))
             i += 1
-            if b < len(keys) or i >= n or not first_keys[i] < hi:
+            if b < len(rows) or i >= n or first_rows[i] != row:
                 return out
 
     def iter_from(self, key: tuple | None = None, *, cache_blocks: bool = True
@@ -368,13 +374,13 @@ class HFileReader:
             i = 0
             if key is not None:
                 i = max(bisect_right(self._first_keys, key) - 1, 0)
-                keys, values = self._block(i, cache_blocks)
+                keys, values, _ = self._block(i, cache_blocks)
                 a = bisect_left(keys, key)
                 yield from zip(keys[a:], values[a:])
                 i += 1
             block = self._block
             for j in range(i, n):
-                keys, values = block(j, cache_blocks)
+                keys, values, _ = block(j, cache_blocks)
                 yield from zip(keys, values)
         finally:
             with self._lock:
@@ -392,12 +398,11 @@ class HFileReader:
             return None
         if row is None or row > self._last_row:
             return self._last_row
-        lo = (row,)
-        i = bisect_left(self._first_keys, lo) - 1  # the last block starting before `row`
+        i = bisect_left(self._first_rows, row) - 1  # the last block starting before `row`
         if i < 0:
             return None
-        keys, _ = self._block(i)
-        return keys[bisect_left(keys, lo) - 1][0]
+        rows = self._block(i)[2]
+        return rows[bisect_left(rows, row) - 1]
 
     def mid_row(self) -> bytes | None:
         """An approximate middle row (first row of the middle block), for choosing a split key."""
@@ -406,8 +411,8 @@ class HFileReader:
             return None
         if n >= 2:
             return self._first_keys[n // 2][0]
-        keys, _ = self._block(0)
-        return keys[len(keys) // 2][0]
+        rows = self._block(0)[2]
+        return rows[len(rows) // 2]
 
     @property
     def block_count(self) -> int:

@@ -228,8 +228,9 @@ def _slices(raw: bytes, lens, start: int) -> tuple[list, int]:
     return [raw[a:b] for a, b in zip(ends, ends[1:])], ends[-1]
 
 
-def decode_data_block(raw: bytes) -> tuple[list, list]:
-    """Payload -> (keys, values): two parallel lists, keys being store-key tuples.
+def decode_data_block(raw: bytes) -> tuple[list, list, tuple]:
+    """Payload -> (keys, values, rows): parallel sequences, keys being store-key tuples and
+    rows[i] == keys[i][0] (bisecting plain bytes is ~3x cheaper than bisecting tuples).
 
     One unpack per column and C-level zips; rows and qualifiers are shared objects, so a row
     with many cells costs one bytes object. Raises struct.error/IndexError on a malformed
@@ -256,13 +257,13 @@ def decode_data_block(raw: bytes) -> tuple[list, list]:
     if pos != len(raw):
         raise struct.error(f"data block payload is {len(raw)} bytes, columns describe {pos}")
     if n == 0:
-        return [], []
+        return [], [], ()
     if n == 1:
         row_col, qual_col = (rows[row_idx[0]],), (quals[qual_idx[0]],)
     else:
         row_col = itemgetter(*row_idx)(rows)
         qual_col = itemgetter(*qual_idx)(quals)
-    return list(zip(row_col, qual_col, neg_ts, neg_type)), values
+    return list(zip(row_col, qual_col, neg_ts, neg_type)), values, row_col
 
 
 @dataclass
