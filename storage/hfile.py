@@ -38,7 +38,7 @@ from storage.layout import fsync_dir
 TMP_SUFFIX = ".tmp"  # writer's temp file: "<final path>.<pid>.<n>.tmp"; never a store file
 _PUT = -int(CellType.PUT)
 # A decoded block held in the cache costs far more than its bytes: tuples, ints, list slots.
-_CACHED_CELL_OVERHEAD = 160
+_CACHED_CELL_OVERHEAD = 176  # tracemalloc: 140-175 bytes per decoded cell
 _tmp_counter = itertools.count()
 
 
