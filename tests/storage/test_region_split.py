@@ -1,0 +1,175 @@
+"""Split and merge through reference files."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from minihbase.errors import CorruptionError, InvalidArgumentError, NotServingRegionError
+from storage import layout
+from storage.config import RegionConfig
+from storage.query import Get, Mutation, Scan
+from storage.region import Region, read_region_info
+from storage.region_split import delete_parent_if_unreferenced, read_reference, references_to
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+
+CF, CG = b"cf", b"cg"
+TABLE = TableDescriptor("t", (FamilyDescriptor(CF, max_versions=2, block_size=512),
+                              FamilyDescriptor(CG, block_size=512)))
+ROOT_INFO = RegionInfo("t", b"", b"", 1)
+
+
+class Inline:
+    def submit(self, fn):
+        fn()
+
+
+def _open(root, info):
+    return Region.open(root, info, TABLE, wal=None, background=Inline(),
+                       config=RegionConfig(compaction_min_files=100, clock=lambda: 5000.0))
+
+
+def _dump(r):
+    return [(c.row, c.family, c.qualifier, c.timestamp, c.value)
+            for row in r.scanner(Scan(max_versions=5)) for c in row]
+
+
+def _fill(r):
+    for i in range(60):
+        m = Mutation(b"r%03d" % i).put(CF, b"a", b"%d" % i, 1).put(CF, b"a", b"new%d" % i, 2)
+        if i % 3 == 0:
+            m.put(CG, b"b", b"g%d" % i, 1)
+        r.mutate(m)
+        if i % 20 == 19:
+            r.flush()
+    r.mutate(Mutation(b"r010").delete_column(CF, b"a", 2))
+    r.mutate(Mutation(b"r040").delete_family(CG, 9))
+    r.mutate(Mutation(b"r041").put(CF, b"z", b"mem", 3))  # still in the memstore at split time
+
+
+def _ref_count(root, info):
+    path = layout.region_dir(root, info)
+    return sum(1 for fam in (CF, CG) for n in os.listdir(layout.family_dir(path, fam))
+               if n.endswith(layout.REFERENCE_SUFFIX))
+
+
+def test_split_daughters_hold_exactly_the_parents_data(tmp_path):
+    root = str(tmp_path)
+    parent = _open(root, ROOT_INFO)
+    _fill(parent)
+    before = _dump(parent)
+    assert parent.mid_key() is not None
+    a, b = parent.split(b"r030")
+    with pytest.raises(NotServingRegionError):
+        parent.get(Get(b"r001"))
+    assert (a.start_key, a.end_key, b.start_key, b.end_key) == (b"", b"r030", b"r030", b"")
+    assert read_region_info(layout.region_info_path(layout.region_dir(root, a))) == a
+    ra, rb = _open(root, a), _open(root, b)
+    assert ra.has_references() and rb.has_references()
+    da, db = _dump(ra), _dump(rb)
+    assert da + db == before
+    assert all(c[0] < b"r030" for c in da) and all(c[0] >= b"r030" for c in db)
+    with pytest.raises(NotServingRegionError):
+        ra.get(Get(b"r030"))
+    assert [c.value for c in rb.get(Get(b"r046"))] == [b"new46"]
+    # reversed scans through references
+    assert [row[0].row for row in rb.scanner(Scan(reversed=True))][:2] == [b"r059", b"r058"]
+    ra.close()
+    rb.close()
+
+
+def test_after_compaction_no_references_remain_and_the_parent_can_go(tmp_path):
+    root = str(tmp_path)
+    parent = _open(root, ROOT_INFO)
+    _fill(parent)
+    before = _dump(parent)
+    a, b = parent.split()
+    ra, rb = _open(root, a), _open(root, b)
+    assert not delete_parent_if_unreferenced(root, ROOT_INFO, [a, b])
+    ra.mutate(Mutation(b"r000").put(CF, b"x", b"after-split", 7))
+    ra.compact()  # a minor compaction rewrites every reference of a store at once
+    rb.compact(major=True)
+    assert not ra.has_references() and not rb.has_references()
+    assert _ref_count(root, a) == 0 and _ref_count(root, b) == 0
+    assert references_to(root, ROOT_INFO, [a, b]) == 0
+    assert delete_parent_if_unreferenced(root, ROOT_INFO, [a, b])
+    assert not os.path.exists(layout.region_dir(root, ROOT_INFO))
+    after = [c for c in _dump(ra) + _dump(rb) if c[2] != b"x"]
+    # major compaction dropped only what was invisible anyway
+    assert after == before
+    ra.close()
+    rb.close()
+
+
+def test_merge_is_the_reverse_of_split(tmp_path):
+    root = str(tmp_path)
+    parent = _open(root, ROOT_INFO)
+    _fill(parent)
+    before = _dump(parent)
+    a, b = parent.split(b"r030")
+    ra = _open(root, a)
+    ra.compact(major=True)  # one parent of the merge has plain HFiles, the other references
+    ra.close()
+    merged = Region.merge(root, b, a, TABLE, now_ms=10)
+    assert (merged.start_key, merged.end_key) == (b"", b"")
+    assert merged.region_id > max(a.region_id, b.region_id)
+    rm = _open(root, merged)
+    assert _dump(rm) == before
+    for ref in os.listdir(layout.family_dir(layout.region_dir(root, merged), CF)):
+        target = read_reference(os.path.join(layout.family_dir(
+            layout.region_dir(root, merged), CF), ref)).target
+        assert target.endswith(layout.HFILE_SUFFIX)  # references never point at references
+    rm.compact(major=True)
+    assert not rm.has_references()
+    assert delete_parent_if_unreferenced(root, a, [merged])
+    assert delete_parent_if_unreferenced(root, b, [merged])
+    assert delete_parent_if_unreferenced(root, ROOT_INFO, [a, b])
+    assert _dump(rm) == before
+    rm.close()
+
+
+def test_merge_refuses_regions_that_are_not_adjacent(tmp_path):
+    root = str(tmp_path)
+    a, b = RegionInfo("t", b"", b"b", 1), RegionInfo("t", b"c", b"", 1)
+    with pytest.raises(InvalidArgumentError):
+        Region.merge(root, a, b, TABLE)
+
+
+def test_a_daughter_with_references_can_split_again(tmp_path):
+    root = str(tmp_path)
+    parent = _open(root, ROOT_INFO)
+    _fill(parent)
+    before = _dump(parent)
+    a, b = parent.split(b"r030")
+    rb = _open(root, b)
+    b1, b2 = rb.split(b"r045")
+    r1, r2 = _open(root, b1), _open(root, b2)
+    ra = _open(root, a)
+    assert _dump(ra) + _dump(r1) + _dump(r2) == before
+    for r in (ra, r1, r2):
+        r.close()
+
+
+def test_corrupt_reference_file_is_detected(tmp_path):
+    root = str(tmp_path)
+    parent = _open(root, ROOT_INFO)
+    _fill(parent)
+    a, _ = parent.split(b"r030")
+    fdir = layout.family_dir(layout.region_dir(root, a), CF)
+    path = os.path.join(fdir, sorted(os.listdir(fdir))[0])
+    data = bytearray(open(path, "rb").read())
+    data[-3] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(CorruptionError):
+        _open(root, a)
+
+
+def test_split_key_must_be_inside_the_region(tmp_path):
+    root = str(tmp_path)
+    r = _open(root, RegionInfo("t", b"b", b"d", 1))
+    r.mutate(Mutation(b"c").put(CF, b"a", b"v", 1))
+    for key in (b"a", b"b", b"d", b"e"):
+        with pytest.raises(InvalidArgumentError):
+            r.split(key)
+    r.close()
