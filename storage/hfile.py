@@ -37,6 +37,7 @@ from storage.layout import fsync_dir
 
 TMP_SUFFIX = ".tmp"  # writer's temp file: "<final path>.<pid>.<n>.tmp"; never a store file
 _PUT = -int(CellType.PUT)
+_FAMILY_DELETES = (-int(CellType.DELETE_FAMILY), -int(CellType.DELETE_FAMILY_VERSION))
 # A decoded block held in the cache costs far more than its bytes: tuples, ints, list slots.
 _CACHED_CELL_OVERHEAD = 176  # tracemalloc: 140-175 bytes per decoded cell
 _tmp_counter = itertools.count()
@@ -80,6 +81,7 @@ class HFileWriter:
         self._max_ts = 0
         self._cell_count = 0
         self._delete_count = 0
+        self._family_delete_count = 0
         self._done = False
         self._reset_block()
 
@@ -124,8 +126,11 @@ class HFileWriter:
             new_row = False
         if not rows:  # first cell of a block continues the previous block's row
             rows.append(row)
-        if self._rowcol and (new_row or qual != last[1]):
-            self._bloom_hashes.append(element_hash(rowcol_element(row, qual)))
+        if self._rowcol:
+            if new_row or qual != last[1]:
+                self._bloom_hashes.append(element_hash(rowcol_element(row, qual)))
+            if neg_type in _FAMILY_DELETES:  # masks every column of the row: see might_contain_column
+                self._bloom_hashes.append(element_hash(b"F" + row))
         quals = self._b_quals
         qi = quals.get(qual)
         if qi is None:
@@ -153,6 +158,7 @@ class HFileWriter:
         self._min_ts = min(self._min_ts, -max(neg_ts))
         self._max_ts = max(self._max_ts, -min(neg_ts))
         self._delete_count += n - neg_type.count(_PUT)
+        self._family_delete_count += sum(map(neg_type.count, _FAMILY_DELETES))
         self._cell_count += n
         raw = fmt.encode_data_block(
             self._b_rows, self._b_row_idx, list(self._b_quals), self._b_qual_idx,
@@ -191,6 +197,7 @@ class HFileWriter:
                 family=self.family, bloom=self.bloom, compression=self.compression,
                 block_size=self.block_size, file_size=0, data_block_count=len(self._index),
                 delete_count=self._delete_count, created_ms=int(time.time() * 1000),
+                family_delete_count=self._family_delete_count,
             )
             payload = fmt.encode_file_info(info)
             info_offset, info_size = self._write(
@@ -322,16 +329,20 @@ class HFileReader:
         return True
 
     def might_contain_column(self, row: bytes, qualifier: bytes) -> bool:
-        """False only if the file certainly holds no cell of row:qualifier (ROWCOL bloom;
-        falls back to the row bloom otherwise)."""
+        """False only if the file certainly holds no cell that a read of row:qualifier must
+        see: neither a cell of that column nor a family-wide delete marker of the row (ROWCOL
+        bloom; falls back to the row bloom otherwise)."""
         if self.info.bloom != fmt.BLOOM_ROWCOL:
             return self.might_contain_row(row)
         if self._first_row is None or row < self._first_row or row > self._last_row:
             return False
-        if not self._bloom.might_contain(element_hash(rowcol_element(row, qualifier))):
-            self.bloom_rejections += 1
-            return False
-        return True
+        bloom = self._bloom
+        if bloom.might_contain(element_hash(rowcol_element(row, qualifier))):
+            return True
+        if self.info.family_delete_count and bloom.might_contain(element_hash(b"F" + row)):
+            return True
+        self.bloom_rejections += 1
+        return False
 
     def row_cells(self, row: bytes) -> list[tuple[tuple, bytes]]:
         """Every (key, value) of one row, in store-key order. The fast path of a get: bloom,

@@ -52,11 +52,13 @@ Encoded key: row_len u16 | row | qual_len u32 | qual | neg_ts i64 | neg_type i8
 Bloom block payload: m_bits u64 | k u8 | n_elements u64 | bit array (ceil(m/8) bytes).
     Element bit positions: (h1 + i*h2) mod m, i < k, with h1, h2 the two 32-bit halves of
     blake2b(element, digest_size=8) (h2 forced odd). Row element = b"R" + row; row+column
-    element = b"C" + u16 row_len + row + qualifier. A ROWCOL bloom holds both kinds.
+    element = b"C" + u16 row_len + row + qualifier. A ROWCOL bloom holds both kinds, plus
+    b"F" + row for every row with a DeleteFamily/DeleteFamilyVersion marker (those markers
+    mask every column, so a column lookup must not skip the file: HBase's delete-family bloom).
 
 File info payload:
     min_ts i64 | max_ts i64 | max_seqid u64 | cell_count u64 | delete_count u64 |
-    data_block_count u32 | block_size u32 | created_ms u64 | has_keys u8 |
+    family_delete_count u64 | data_block_count u32 | block_size u32 | created_ms u64 | has_keys u8 |
     family (u8 len + bytes) | bloom (u8 len + ascii) | compression (u8 len + ascii) |
     first key, last key (encoded keys, only when has_keys)
 
@@ -106,7 +108,7 @@ KEY_ROW_LEN = struct.Struct("<H")
 KEY_QUAL_LEN = struct.Struct("<I")
 KEY_TAIL = struct.Struct("<qb")  # neg_ts, neg_type
 BLOOM_HEADER = struct.Struct("<QBQ")  # m_bits, k, n_elements
-INFO_FIXED = struct.Struct("<qqQQQIIQB")
+INFO_FIXED = struct.Struct("<qqQQQQIIQB")
 TRAILER_BODY = struct.Struct("<8sHHQIQIQIQ")
 TRAILER_SIZE = 64
 TRAILER_CRC_OFFSET = TRAILER_SIZE - CRC.size
@@ -285,6 +287,7 @@ class HFileInfo:
     data_block_count: int
     delete_count: int  # cells that are delete markers
     created_ms: int
+    family_delete_count: int = 0  # DeleteFamily + DeleteFamilyVersion markers
 
     @property
     def first_row(self) -> bytes | None:
@@ -311,7 +314,8 @@ def encode_file_info(info: HFileInfo) -> bytes:
     has_keys = info.first_key is not None
     parts = [
         INFO_FIXED.pack(info.min_timestamp, info.max_timestamp, info.max_seqid, info.cell_count,
-                        info.delete_count, info.data_block_count, info.block_size,
+                        info.delete_count, info.family_delete_count, info.data_block_count,
+                        info.block_size,
                         info.created_ms, 1 if has_keys else 0),
     ]
     for field in (info.family, info.bloom.encode(), info.compression.encode()):
@@ -322,8 +326,8 @@ def encode_file_info(info: HFileInfo) -> bytes:
 
 
 def decode_file_info(buf, file_size: int) -> HFileInfo:
-    (min_ts, max_ts, max_seqid, cell_count, delete_count, blocks, block_size, created_ms,
-     has_keys) = INFO_FIXED.unpack_from(buf, 0)
+    (min_ts, max_ts, max_seqid, cell_count, delete_count, family_deletes, blocks, block_size,
+     created_ms, has_keys) = INFO_FIXED.unpack_from(buf, 0)
     pos = INFO_FIXED.size
     fields = []
     for _ in range(3):
@@ -338,7 +342,7 @@ def decode_file_info(buf, file_size: int) -> HFileInfo:
         raise struct.error("trailing bytes in file info")
     return HFileInfo(first_key, last_key, min_ts, max_ts, max_seqid, cell_count, fields[0],
                      fields[1].decode(), fields[2].decode(), block_size, file_size, blocks,
-                     delete_count, created_ms)
+                     delete_count, created_ms, family_deletes)
 
 
 def encode_index(entries: list[tuple[int, int, tuple]]) -> bytes:

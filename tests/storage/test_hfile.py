@@ -457,3 +457,18 @@ def test_many_threads_share_one_reader_and_a_small_cache(tmp_path, cells):
             t.join()
     assert not errors
     assert cache.evictions > 0 and cache.size_bytes <= cache.capacity_bytes
+
+
+def test_rowcol_bloom_never_hides_a_family_delete_marker_from_a_column_lookup(tmp_path):
+    path = tmp_path / "f.hfile"
+    cells = [
+        (k(b"r1", b"", 50, DFAM), b""),  # deletes every column of r1 up to ts 50
+        (k(b"r2", b"", 40, CellType.DELETE_FAMILY_VERSION), b""),
+        (k(b"r3", b"other", 1), b"v"),
+    ]
+    info = write(path, cells, bloom="ROWCOL")
+    assert info.family_delete_count == 2 and info.delete_count == 2
+    with HFileReader(str(path)) as r:
+        assert r.might_contain_column(b"r1", b"any-column")
+        assert r.might_contain_column(b"r2", b"any-column")
+        assert not r.might_contain_column(b"r3", b"any-column")  # deterministic hash: no fluke
