@@ -3,7 +3,7 @@
 Every data call crosses here twice, so these functions are written for the hot path: no
 intermediate copies, no per-cell validation beyond what the contract requires (the row key and
 value limits and the family check are done once per row / per cell with plain comparisons), and
-protobuf messages are built with keyword constructors (one C call each under upb).
+the hot responses (Get, Scan) are not built as messages at all but encoded by regionserver.wire.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from minihbase.errors import InvalidArgumentError, NoSuchColumnFamilyError
 from storage.cell import LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell
 from storage.query import Get, Mutation, Scan
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
-
 
 
 # --- schema and region values ----------------------------------------------------------------
@@ -125,14 +124,3 @@ def _bad_cell(cell: Cell, table, families, max_value_bytes: int):
     raise InvalidArgumentError(
         f"value of {fam.decode(errors='replace')}:{cell[2].decode(errors='replace')} is "
         f"{len(cell[5])} bytes, over the limit of {max_value_bytes} bytes")
-
-
-# --- responses --------------------------------------------------------------------------------
-
-def fill_result(result: pb.Result, cells) -> None:
-    """Append storage cells to a Result *in place* (cells.add builds each message inside the
-    repeated field: no intermediate message, no copy). Tuple unpacking, not attribute access."""
-    add = result.cells.add
-    for row, family, qualifier, timestamp, type_, value in cells:
-        add(row=row, family=family, qualifier=qualifier, timestamp=timestamp, type=type_,
-            value=value)

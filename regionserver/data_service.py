@@ -15,18 +15,36 @@ from __future__ import annotations
 
 import logging
 
+import grpc
+
 from minihbase.errors import (HBaseError, InvalidArgumentError, ServerAbortedError)
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
-from regionserver.convert import (check_row, fill_result, get_from_pb, mutation_from_pb,
+from regionserver.wire import encode_get_response, encode_scan_response, raw_or_serialize
+from regionserver.convert import (check_row, get_from_pb, mutation_from_pb,
                                   no_such_family, region_info_from_pb, region_info_to_pb,
                                   scan_from_pb, table_from_pb)
 
 log = logging.getLogger(__name__)
 
-_GetResponse = pb.GetResponse
 _EMPTY = pb.Empty()
+
+
+def add_to_server(service: "RegionServerService", grpc_server) -> None:
+    """Register the service like protoc's add_RegionServerServicer_to_server, except that
+    every response serializer passes pre-encoded bytes through (Get and Scan answer with
+    bytes from regionserver.wire; the other calls with messages)."""
+    desc = pb.DESCRIPTOR.services_by_name["RegionServer"]
+    handlers = {
+        m.name: grpc.unary_unary_rpc_method_handler(
+            getattr(service, m.name),
+            request_deserializer=getattr(pb, m.input_type.name).FromString,
+            response_serializer=raw_or_serialize)
+        for m in desc.methods
+    }
+    grpc_server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(desc.full_name, handlers),))
 
 
 class RegionServerService(pb_grpc.RegionServerServicer):
@@ -63,11 +81,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         try:
             self._check_alive()
             region, families = self._online.get_with_families(request.region)
-            cells = region.get(get_from_pb(request, families))
-            resp = _GetResponse()
-            if cells:
-                fill_result(resp.result, cells)
-            return resp
+            return encode_get_response(region.get(get_from_pb(request, families)))
         except Exception as e:
             self._fail(context, e)
 
@@ -156,14 +170,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             if more and request.close:
                 scanners.close(lease.scanner_id)
                 more = False
-            resp = pb.ScanResponse(scanner_id=lease.scanner_id, more_in_region=more)
-            add = resp.results.add
-            for cells, p in zip(results, partial):
-                res = add()
-                if p:
-                    res.partial = True
-                fill_result(res, cells)
-            return resp
+            return encode_scan_response(lease.scanner_id, results, partial, more)
         except Exception as e:
             if lease is not None:  # a scanner that failed once is not resumable
                 scanners.close(lease.scanner_id)

@@ -33,8 +33,7 @@ from coordination import zk as zk_mod
 from minihbase.errors import ServerAbortedError
 from coordination.znodes import DEFAULT_PARENT, Paths, ServerRecord, server_name
 from protos import minihbase_pb2 as pb
-from protos import minihbase_pb2_grpc as pb_grpc
-from regionserver.data_service import RegionServerService
+from regionserver.data_service import RegionServerService, add_to_server
 from regionserver.load_reporter import LoadReporter
 from regionserver.online_regions import OnlineRegions
 from regionserver.scanners import ScannerRegistry
@@ -118,7 +117,7 @@ class RegionServer:
                                     scanners=self.scanners, request_split=self._request_split,
                                     max_wal_segments=cfg.max_wal_segments)
         self.service = RegionServerService(self)
-        pb_grpc.add_RegionServerServicer_to_server(self.service, self.grpc_server)
+        add_to_server(self.service, self.grpc_server)
         self.grpc_server.start()
         log.info("serving on %s:%d as %s (WAL %s)", cfg.bind, self.port, self.name,
                  self.wal.directory)

@@ -345,3 +345,31 @@ def test_closing_a_region_closes_its_scanners(server, stub):
     assert len(server.scanners) == 0
     err = call(stub.Scan, pb.ScanRequest(scanner_id=resp.scanner_id, max_rows=1))
     assert isinstance(err, errors.UnknownScannerError)
+
+
+def test_hand_encoded_responses_parse_exactly_as_protoc_encodes():
+    from hypothesis import given, settings, strategies as st
+
+    from storage.cell import Cell
+    from regionserver import wire
+
+    cell = st.builds(Cell, st.binary(min_size=1, max_size=20000), st.sampled_from([b"cf", b"f"]),
+                     st.binary(max_size=300), st.integers(-(1 << 63), (1 << 63) - 1),
+                     st.sampled_from([4, 8, 10, 12, 14]), st.binary(max_size=20000))
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.lists(cell, min_size=1, max_size=4), max_size=4),
+           st.integers(0, (1 << 64) - 1), st.booleans())
+    def check(rows, scanner_id, more):
+        flags = [i % 2 == 0 for i in range(len(rows))]
+        want = pb.ScanResponse(scanner_id=scanner_id, more_in_region=more, results=[
+            pb.Result(partial=f, cells=[pb.Cell(row=c.row, family=c.family, qualifier=c.qualifier,
+                                                timestamp=c.timestamp, type=c.type, value=c.value)
+                                        for c in r]) for r, f in zip(rows, flags)])
+        got = pb.ScanResponse.FromString(wire.encode_scan_response(scanner_id, rows, flags, more))
+        assert got == want
+        first = rows[0] if rows else []
+        get = pb.GetResponse.FromString(wire.encode_get_response(first))
+        assert list(get.result.cells) == (list(want.results[0].cells) if rows else [])
+
+    check()

@@ -61,7 +61,7 @@ class Daemon:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
-    def wait_exit(self, timeout=20.0) -> int:
+    def wait_exit(self, timeout=40.0) -> int:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
