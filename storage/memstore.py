@@ -37,7 +37,7 @@ def _visible(entry, read_point: int):
 class Segment:
     """A sorted set of cells plus its byte size and the highest seqid written into it."""
 
-    __slots__ = ("cells", "size", "max_seqid", "lock", "flush_seqid")
+    __slots__ = ("cells", "size", "max_seqid", "lock", "flush_seqid", "delete_count")
 
     def __init__(self, lock: threading.Lock):
         self.cells = SortedDict()  # guarded by lock while this is the active segment
@@ -45,6 +45,7 @@ class Segment:
         self.max_seqid = 0
         self.lock = lock
         self.flush_seqid = None  # set once when a flush snapshots this segment
+        self.delete_count = 0  # delete markers written here (readers take a faster path at 0)
 
     def __len__(self) -> int:
         return len(self.cells)
@@ -115,8 +116,11 @@ class MemStore:
         self._active = Segment(self._lock)  # guarded by self._lock (the reference and contents)
         self._snapshot: Segment | None = None  # immutable once set; guarded by self._lock
 
-    def add(self, pairs, seqid: int, size: int) -> None:
-        """Insert (key, value) pairs of one batch written under `seqid`; later pairs win."""
+    def add(self, pairs, seqid: int, size: int, deletes: int = -1) -> None:
+        """Insert (key, value) pairs of one batch written under `seqid`; later pairs win.
+        `deletes` = how many are delete markers (-1: count them here)."""
+        if deletes < 0:
+            deletes = sum(1 for k, _ in pairs if k[3] != -4)
         entries = {k: (seqid, v, None) for k, v in pairs}
         with self._lock:
             seg = self._active
@@ -128,6 +132,7 @@ class MemStore:
                     entries[k] = (seqid, entries[k][1], (old[0], old[1], None))
             d.update(entries)
             seg.size += size
+            seg.delete_count += deletes
             if seqid > seg.max_seqid:
                 seg.max_seqid = seqid
 

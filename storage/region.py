@@ -34,7 +34,7 @@ from storage.cell import LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
 from storage.compaction import compact_store
 from storage.config import RegionConfig, default_background
 from storage.query import Get, Mutation, Scan
-from storage.scanner import ReadParams, RegionScanner, merge_family_rows, visible_rows
+from storage.scanner import ReadParams, RegionScanner, merge_family_rows, rows_of
 from storage.schema import RegionInfo, TableDescriptor
 from storage.store import Store
 
@@ -305,14 +305,16 @@ class Region:
                         if fam is not last_fam:
                             lst = per_store.get(fam)
                             if lst is None:
-                                lst = per_store[fam] = [[], 0]
+                                lst = per_store[fam] = [[], 0, 0]
                             last_fam = fam
                         lst[0].append(((row, q, -ts, -t), value))
                         lst[1] += len(row) + len(q) + len(value) + _CELL_OVERHEAD
+                        if t != _PUT:
+                            lst[2] += 1
                 if self.wal is not None and wal_cells:
                     self.wal.sync(self.wal.append_batch([(self.name, seqid, wal_cells)]))
-                for fam, (pairs, size) in per_store.items():
-                    stores[fam].memstore.add(pairs, seqid, size)
+                for fam, (pairs, size, deletes) in per_store.items():
+                    stores[fam].memstore.add(pairs, seqid, size, deletes)
             finally:
                 self._mvcc.complete(seqid)
         finally:
@@ -450,11 +452,11 @@ class Region:
         for store, p in self._plan(g.columns, g.time_range, g.max_versions):
             view = store.acquire()
             try:
-                items = view.row_items(g.row, rp, self._skip_before(p))
+                items, n = view.row_items(g.row, rp, self._skip_before(p))
             finally:
                 view.release()
             if items:
-                for _, cells in visible_rows(items, p):
+                for _, cells in rows_of(items, p, None, view.plain, n):
                     out.extend(cells)
         return out
 
@@ -478,9 +480,10 @@ class Region:
                 end = self.info.end_key
                 if end and (not stop or stop > end):
                     stop = end
-                streams = [visible_rows(v.iter_from(start, stop, rp, self._skip_before(p)), p,
-                                        stop or None)
-                           for v, (_, p) in zip(views, plans)]
+                streams = []
+                for v, (_, p) in zip(views, plans):
+                    items, n = v.iter_from(start, stop, rp, self._skip_before(p))
+                    streams.append(rows_of(items, p, stop or None, v.plain, n))
                 rows = merge_family_rows(streams)
         except BaseException:
             for v in views:
@@ -500,9 +503,9 @@ class Region:
                 return
             cells: list = []
             for v, (_, p) in zip(views, plans):
-                items = v.row_items(best, rp, self._skip_before(p))
+                items, n = v.row_items(best, rp, self._skip_before(p))
                 if items:
-                    for _, cs in visible_rows(items, p):
+                    for _, cs in rows_of(items, p, None, v.plain, n):
                         cells.extend(cs)
             if cells:
                 yield best, cells

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from heapq import merge
 from operator import itemgetter
 
-from storage.cell import Cell
+from storage.cell import LATEST_TIMESTAMP, Cell
 
 _row_of = itemgetter(0)
 
@@ -39,12 +39,50 @@ class ReadParams:
     min_versions: int = 0
 
 
+_tuple_new = tuple.__new__  # Cell(...) without the Python-level NamedTuple constructor
+
+
+def rows_of(items, p: ReadParams, stop_row: bytes | None, plain: bool, sources: int):
+    """visible_rows, or the fast path when nothing can mask, expire or filter a cell."""
+    if (plain and p.qualifiers is None and p.ttl_cutoff < 0 and p.min_ts <= 0
+            and p.max_ts == LATEST_TIMESTAMP and (sources <= 1 or p.max_versions == 1)):
+        return plain_rows(items, p.family, stop_row, p.max_versions)
+    return visible_rows(items, p, stop_row)
+
+
+def plain_rows(items, family: bytes, stop_row: bytes | None, max_versions: int):
+    """Only puts, no filters: keep the newest max_versions per column. With several sources
+    only max_versions == 1 is allowed (an equal key from an older source counts as a version)."""
+    new = _tuple_new
+    row = col = None
+    out: list = []
+    count = 0
+    for (r, q, nts, nt), value in items:
+        if r != row:
+            if out:
+                yield row, out
+                out = []
+            if stop_row is not None and r >= stop_row:
+                return
+            row, col, count = r, q, 1
+        elif q != col:
+            col, count = q, 1
+        else:
+            count += 1
+            if count > max_versions:
+                continue
+        out.append(new(Cell, (r, family, q, -nts, 4, value)))
+    if out:
+        yield row, out
+
+
 def visible_rows(items, p: ReadParams, stop_row: bytes | None = None):
     """Yield (row, [Cell]) for each row with at least one visible cell, until stop_row."""
     family = p.family
     fam_max, qmax = p.family_max_versions, p.max_versions
     lo, hi, cutoff, keep = p.min_ts, p.max_ts, p.ttl_cutoff, p.min_versions
     quals = p.qualifiers
+    new = _tuple_new
     row = None
     out: list = []
     prev = None
@@ -101,7 +139,7 @@ def visible_rows(items, p: ReadParams, stop_row: bytes | None = None):
         qcount += 1
         if qcount > qmax:
             continue
-        out.append(Cell(r, family, q, ts, 4, value))
+        out.append(new(Cell, (r, family, q, ts, 4, value)))
     if out:
         yield row, out
 

@@ -78,16 +78,20 @@ class StoreFile:
 class StoreView:
     """A consistent read view of one store: memstore segments and pinned files, newest first."""
 
-    __slots__ = ("store", "segments", "files", "released")
+    __slots__ = ("store", "segments", "files", "released", "plain")
 
     def __init__(self, store: "Store", segments: list[Segment], files: tuple):
         self.store = store
         self.segments = segments
         self.files = files
         self.released = False
+        # no delete marker anywhere in the view: readers may take the fast path
+        self.plain = (all(seg.delete_count == 0 for seg in segments)
+                      and all(f.info.delete_count == 0 for f in files))
 
-    def row_items(self, row: bytes, read_point: int, min_ts: int = 0) -> list:
-        """Every (key, value) of one row, ascending, newest source first among equal keys."""
+    def row_items(self, row: bytes, read_point: int, min_ts: int = 0) -> tuple[list, int]:
+        """Every (key, value) of one row, ascending, newest source first among equal keys;
+        and how many sources contributed."""
         lists = []
         for seg in self.segments:
             if seg.cells:
@@ -101,26 +105,26 @@ class StoreView:
             if items:
                 lists.append(items)
         if not lists:
-            return []
+            return [], 0
         if len(lists) == 1:
-            return lists[0]
+            return lists[0], 1
         out = [kv for lst in lists for kv in lst]
         out.sort(key=_key0)  # stable: equal keys keep newest-source-first order
-        return out
+        return out, len(lists)
 
     def iter_from(self, start: bytes, stop: bytes, read_point: int, min_ts: int = 0):
-        """(key, value) ascending from row `start` merged over every source (newest first on
-        equal keys); runs past `stop` (the caller stops)."""
+        """((key, value) ascending from row `start` merged over every source, newest first on
+        equal keys; it runs past `stop`: the caller stops), and the number of sources."""
         start_key = (start,) if start else None
         sources = [seg.iter_from(start_key, read_point) for seg in self.segments if seg.cells]
         for f in self.files:
             if f.max_ts >= min_ts and f.overlaps(start, stop):
                 sources.append(f.reader.iter_from(start_key))
         if not sources:
-            return iter(())
+            return iter(()), 0
         if len(sources) == 1:
-            return sources[0]
-        return merge(*sources, key=_key0)
+            return sources[0], 1
+        return merge(*sources, key=_key0), len(sources)
 
     def last_row_before(self, row: bytes | None) -> bytes | None:
         best = None
