@@ -67,7 +67,8 @@ class RegionServerService(pb_grpc.RegionServerServicer):
     def _fail(self, context, exc: BaseException):
         """End the call with `exc`; a WAL fence/failure aborts the whole server first."""
         if isinstance(exc, ServerAbortedError):
-            self._server.abort(str(exc))
+            if not self._server.stopping_cleanly:  # else: the WAL was closed by the stop
+                self._server.abort(str(exc))
             if self._server.abort_reason and not str(exc).startswith("region server"):
                 exc = ServerAbortedError(
                     f"region server {self._server.name} aborted: {exc}")

@@ -203,6 +203,10 @@ class RegionServer:
             info_port=self.info_server.port if self.info_server else 0)
 
     # --- stop and abort -----------------------------------------------------------------------
+    @property
+    def stopping_cleanly(self) -> bool:
+        return self._stopping and self.abort_reason is None
+
     def stop_async(self) -> None:
         threading.Thread(target=self.stop, name="stop", daemon=True).start()
 

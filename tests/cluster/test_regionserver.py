@@ -256,6 +256,12 @@ def test_close_flush_and_reopen_keeps_data(server, stub):
     assert get_row(stub, region, b"s") == {b"a": b"2"}
     load = stub.GetServerLoad(pb.Empty(), timeout=10)
     assert load.server == server.name and [r.region for r in load.regions] == [region]
+    import json
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.info_server.port}/", timeout=5) as f:
+        status = json.load(f)
+    assert status["server"] == server.name and status["state"] == "RUNNING"
+    assert status["load"]["regions"][0]["region"] == region
 
 
 def test_split_region_returns_daughters_and_parent_stops_serving(stub):
