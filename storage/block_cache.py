@@ -73,7 +73,8 @@ class BlockCache:
             if file_key in self._by_file:
                 file_keys = [file_key]
             elif isinstance(file_key, str):
-                file_keys = [fk for fk in self._by_file if isinstance(fk, tuple) and fk and fk[0] == file_key]
+                file_keys = [fk for fk in self._by_file
+                             if isinstance(fk, tuple) and fk and fk[0] == file_key]
             else:
                 file_keys = []
             dropped = 0

@@ -60,7 +60,8 @@ class BloomFilter:
 
     @classmethod
     def build(cls, hashes, fp_rate: float = DEFAULT_FALSE_POSITIVE_RATE) -> "BloomFilter":
-        """Filter holding every element whose element_hash is in `hashes` (duplicates are harmless)."""
+        """Filter holding every element whose element_hash is in `hashes` (duplicates are
+        harmless)."""
         n = len(hashes)
         m, k = optimal_parameters(n, fp_rate)
         bits = bytearray((m + 7) // 8)

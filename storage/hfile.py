@@ -119,8 +119,9 @@ class HFileWriter:
             self._last_row = row
             rows.append(row)
             self._b_bytes += len(row) + 2
-            if self._bloom_hashes is not None:  # bloom.element_hash(bloom.row_element(row)), inlined
-                self._bloom_hashes.append(int.from_bytes(blake2b(b"R" + row, digest_size=8).digest(), "little"))
+            if self._bloom_hashes is not None:  # = element_hash(row_element(row)), inlined
+                digest = blake2b(b"R" + row, digest_size=8).digest()
+                self._bloom_hashes.append(int.from_bytes(digest, "little"))
             new_row = True
         else:
             new_row = False
@@ -129,7 +130,7 @@ class HFileWriter:
         if self._rowcol:
             if new_row or qual != last[1]:
                 self._bloom_hashes.append(element_hash(rowcol_element(row, qual)))
-            if neg_type in _FAMILY_DELETES:  # masks every column of the row: see might_contain_column
+            if neg_type in _FAMILY_DELETES:  # masks every column: see might_contain_column
                 self._bloom_hashes.append(element_hash(b"F" + row))
         quals = self._b_quals
         qi = quals.get(qual)
@@ -232,8 +233,6 @@ class HFileWriter:
             pass
 
 
-
-
 class HFileReader:
     """Reads one HFile. Safe for many threads; `close` after the last use."""
 
@@ -259,7 +258,9 @@ class HFileReader:
         # Identity of this immutable file for the block cache: a new file under the same path
         # (new inode) can never be served another file's blocks.
         self.file_key = (os.path.abspath(self.path), st.st_ino, size)
-        trailer = os.pread(self._fd, fmt.TRAILER_SIZE, size - fmt.TRAILER_SIZE) if size >= fmt.TRAILER_SIZE else b""
+        trailer = b""
+        if size >= fmt.TRAILER_SIZE:
+            trailer = os.pread(self._fd, fmt.TRAILER_SIZE, size - fmt.TRAILER_SIZE)
         (index_offset, index_size, info_offset, info_size, bloom_offset, bloom_size,
          data_end) = fmt.decode_trailer(trailer, self.path, size)
         try:
@@ -309,10 +310,12 @@ class HFileReader:
         try:
             block = fmt.decode_data_block(raw)
         except (struct.error, IndexError) as e:
-            raise CorruptionError(f"{self.path}: malformed data block at offset {offset}: {e}") from e
+            raise CorruptionError(
+                f"{self.path}: malformed data block at offset {offset}: {e}") from e
         keys = block[0]
         if not keys or keys[0] != self._first_keys[i]:
-            raise CorruptionError(f"{self.path}: data block at offset {offset} disagrees with the index")
+            raise CorruptionError(
+                f"{self.path}: data block at offset {offset} disagrees with the index")
         if cache is not None and cache_blocks:
             cache.put((self.file_key, offset), block, raw_len + _CACHED_CELL_OVERHEAD * len(keys))
         return block

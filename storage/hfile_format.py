@@ -87,7 +87,9 @@ BLOCK_DATA = 1
 BLOCK_INDEX = 2
 BLOCK_BLOOM = 3
 BLOCK_INFO = 4
-BLOCK_KIND_NAMES = {BLOCK_DATA: "data", BLOCK_INDEX: "index", BLOCK_BLOOM: "bloom", BLOCK_INFO: "file info"}
+BLOCK_KIND_NAMES = {
+    BLOCK_DATA: "data", BLOCK_INDEX: "index", BLOCK_BLOOM: "bloom", BLOCK_INFO: "file info",
+}
 
 CODEC_NONE = 0
 CODEC_ZSTD = 1
@@ -130,7 +132,8 @@ def unframe_block(buf: bytes, kind: int, path: str, offset: int) -> tuple[int, i
     Raises CorruptionError (naming file and offset) for a bad crc, a wrong kind or a length
     that does not match what the index/trailer promised."""
     if len(buf) < BLOCK_OVERHEAD:
-        raise CorruptionError(f"{path}: truncated {BLOCK_KIND_NAMES.get(kind)} block at offset {offset}")
+        raise CorruptionError(
+            f"{path}: truncated {BLOCK_KIND_NAMES.get(kind)} block at offset {offset}")
     view = memoryview(buf)
     end = len(buf) - CRC.size
     (crc,) = CRC.unpack_from(buf, end)
@@ -139,7 +142,8 @@ def unframe_block(buf: bytes, kind: int, path: str, offset: int) -> tuple[int, i
             f"{path}: checksum mismatch in {BLOCK_KIND_NAMES.get(kind)} block at offset {offset}"
         )
     got_kind, codec, raw_len, stored_len = BLOCK_HEADER.unpack_from(buf, 0)
-    if got_kind != kind or stored_len != end - BLOCK_HEADER_SIZE or codec not in (CODEC_NONE, CODEC_ZSTD):
+    if (got_kind != kind or stored_len != end - BLOCK_HEADER_SIZE
+            or codec not in (CODEC_NONE, CODEC_ZSTD)):
         raise CorruptionError(
             f"{path}: malformed {BLOCK_KIND_NAMES.get(kind)} block at offset {offset} "
             f"(kind {got_kind}, codec {codec}, stored_len {stored_len})"
@@ -177,14 +181,16 @@ def decode_payload(codec: int, raw_len: int, stored, path: str, offset: int) -> 
         except Exception as e:  # zstd.ZstdError: crc matched, so this is a writer bug or attack
             raise CorruptionError(f"{path}: undecodable zstd block at offset {offset}: {e}") from e
     if len(raw) != raw_len:
-        raise CorruptionError(f"{path}: block at offset {offset} decodes to {len(raw)} bytes, not {raw_len}")
+        raise CorruptionError(
+            f"{path}: block at offset {offset} decodes to {len(raw)} bytes, not {raw_len}")
     return raw
 
 
 def encode_key(key: tuple) -> bytes:
     row, qual, neg_ts, neg_type = key
     return b"".join(
-        (KEY_ROW_LEN.pack(len(row)), row, KEY_QUAL_LEN.pack(len(qual)), qual, KEY_TAIL.pack(neg_ts, neg_type))
+        (KEY_ROW_LEN.pack(len(row)), row, KEY_QUAL_LEN.pack(len(qual)), qual,
+         KEY_TAIL.pack(neg_ts, neg_type))
     )
 
 
@@ -389,7 +395,8 @@ def decode_trailer(buf: bytes, path: str, file_size: int) -> tuple:
     if version != VERSION:
         raise CorruptionError(f"{path}: unsupported HFile version {version}")
     index_offset, index_size, info_offset, info_size, bloom_offset, bloom_size, data_end = fields
-    for offset, size in ((index_offset, index_size), (info_offset, info_size), (bloom_offset, bloom_size)):
+    regions = ((index_offset, index_size), (info_offset, info_size), (bloom_offset, bloom_size))
+    for offset, size in regions:
         if offset + size > trailer_offset:
             raise CorruptionError(f"{path}: trailer points past the end of the file ({offset}+{size})")
     return tuple(fields)
