@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 
 from coordination.znodes import (CLOSED, DISABLED, DISABLING, ENABLED, ENABLING, OFFLINE, OPEN,
                                  RegionRecord, TableRecord, now_ms)
@@ -71,9 +72,20 @@ class TableDDL:
         self.meta = meta
         self.assignment = assignment
         self.rootdir = rootdir
+        self._lock = threading.Lock()
+        self._table_locks: dict[str, threading.Lock] = {}  # guarded by _lock
+
+    def table_lock(self, name: str) -> threading.Lock:
+        """DDL on one table is serialised (a drop never races a disable or an enable)."""
+        with self._lock:
+            return self._table_locks.setdefault(name, threading.Lock())
 
     def create(self, schema: pb.TableSchema, split_keys: list[bytes]) -> TableDescriptor:
         desc = descriptor_from_pb(schema)
+        with self.table_lock(desc.name):
+            return self._create(desc, split_keys)
+
+    def _create(self, desc: TableDescriptor, split_keys: list[bytes]) -> TableDescriptor:
         bounds = region_boundaries(list(split_keys))
         region_id = now_ms()
         regions = [RegionRecord(RegionInfo(desc.name, s, e, region_id), OFFLINE, "", now_ms(),
@@ -85,10 +97,11 @@ class TableDDL:
         return desc
 
     def disable(self, name: str) -> None:
-        rec = self.meta.read_table(name)  # TableNotFoundError
-        if rec.state == DISABLED:
-            raise TableNotEnabledError(f"table {name!r} is already disabled")
-        self.finish_disable(TableRecord(rec.descriptor, DISABLING))
+        with self.table_lock(name):
+            rec = self.meta.read_table(name)  # TableNotFoundError
+            if rec.state == DISABLED:
+                raise TableNotEnabledError(f"table {name!r} is already disabled")
+            self.finish_disable(TableRecord(rec.descriptor, DISABLING))
 
     def finish_disable(self, rec: TableRecord) -> None:
         name = rec.descriptor.name
@@ -99,10 +112,11 @@ class TableDDL:
         log.info("table %s disabled (%d regions closed)", name, len(regions))
 
     def enable(self, name: str) -> None:
-        rec = self.meta.read_table(name)
-        if rec.state == ENABLED:
-            raise TableNotDisabledError(f"table {name!r} is already enabled")
-        self.finish_enable(rec)
+        with self.table_lock(name):
+            rec = self.meta.read_table(name)
+            if rec.state == ENABLED:
+                raise TableNotDisabledError(f"table {name!r} is already enabled")
+            self.finish_enable(rec)
 
     def finish_enable(self, rec: TableRecord) -> None:
         name = rec.descriptor.name
@@ -114,6 +128,11 @@ class TableDDL:
 
     def alter(self, name: str, add_or_modify: list[pb.FamilySchema],
               remove: list[str]) -> TableDescriptor:
+        with self.table_lock(name):
+            return self._alter(name, add_or_modify, remove)
+
+    def _alter(self, name: str, add_or_modify: list[pb.FamilySchema],
+               remove: list[str]) -> TableDescriptor:
         rec = self.meta.read_table(name)
         families = {f.name: f for f in rec.descriptor.families}
         for fname in remove:
@@ -142,6 +161,10 @@ class TableDDL:
             f.result()
 
     def drop(self, name: str) -> None:
+        with self.table_lock(name):
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:
         rec = self.meta.read_table(name)
         if rec.state != DISABLED:
             raise TableNotDisabledError(
