@@ -19,6 +19,13 @@ be either -- it marks the affected puts *gray* ("may or may not be visible") ins
   was already in a file when its certain marker was compacted is dead for good (the compaction
   either kept the marker or dropped both).
 
+minihbase documents a stricter choice (storage/compaction.py): flushes and minor compactions
+keep every cell, markers included; only a major compaction drops anything. `strict=True` models
+exactly that -- nothing is ever gray -- so any divergence is a bug. minihbase also picks a
+column's newest max_versions live versions *before* applying a time range (HBase applies the
+time range first, so an old version shows until a flush drops it); strict mode models that. `strict=False` is the
+HBase-general model, for an engine that drops versions or markers earlier.
+
 An explicit flush-then-major-compaction is deterministic, and the model applies it exactly:
 markers and masked puts vanish, excess versions go, and a later put with an old timestamp is
 visible again (HBase's documented behaviour).
@@ -97,8 +104,9 @@ class ModelMismatch(AssertionError):
 
 
 class TableModel:
-    def __init__(self, families: dict[bytes, int]):
+    def __init__(self, families: dict[bytes, int], *, strict: bool = False):
         self.families = dict(families)  # family -> max_versions
+        self.strict = strict  # only major compaction drops anything (minihbase's choice)
         self.rows: dict[bytes, RowState] = {}
         self._seq = 0
 
@@ -118,6 +126,8 @@ class TableModel:
             self._mark_version_gray(st, fam, q)
 
     def _mark_version_gray(self, st: RowState, fam: bytes, q: bytes) -> None:
+        if self.strict:
+            return  # versions beyond max_versions stay until a major compaction
         col = [p for p in st.puts if p.fam == fam and p.q == q]
         stamps = sorted({p.ts for p in col}, reverse=True)
         limit = self.families[fam]
@@ -134,6 +144,8 @@ class TableModel:
 
     def maybe_compacted(self, rows_in) -> None:
         """A compaction (possibly of every file, i.e. dropping markers) may have run."""
+        if self.strict:
+            return
         for row, st in self.rows.items():
             if not rows_in(row):
                 continue
@@ -147,7 +159,11 @@ class TableModel:
     def major_compacted(self, rows_in) -> None:
         """Explicit flush + major compaction: exact. Everything must be in files."""
         self.flushed(rows_in)
-        self.maybe_compacted(rows_in)  # kills puts masked by certain markers
+        for row, st in self.rows.items():  # puts masked by a certain marker die with it
+            if rows_in(row):
+                for p in st.puts:
+                    if any(not m.maybe_dropped and masks(m, p) for m in st.markers):
+                        p.dead = True
         for row, st in list(self.rows.items()):
             if not rows_in(row):
                 continue
@@ -194,7 +210,9 @@ class TableModel:
         lo, hi = time_range
         by_ts: dict[int, list] = {}
         for p in st.puts:
-            if p.fam == fam and p.q == q and not p.dead and lo <= p.ts < hi:
+            # strict: the newest max_versions live versions are chosen before the time range
+            # applies (a deterministic choice: flushes never change what a time range sees)
+            if p.fam == fam and p.q == q and not p.dead and (self.strict or lo <= p.ts < hi):
                 by_ts.setdefault(p.ts, []).append(p)
         out = []
         for ts in sorted(by_ts, reverse=True):
@@ -206,6 +224,8 @@ class TableModel:
             certain = not ms and not newest.gray
             values = frozenset([newest.value]) if certain else frozenset(p.value for p in group)
             out.append(Slot(ts, certain, values))
+        if self.strict:
+            out = [s for s in out[:self.families[fam]] if lo <= s.ts < hi]
         return out
 
     def columns_of(self, row, columns) -> list[tuple[bytes, bytes]]:
