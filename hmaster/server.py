@@ -165,6 +165,8 @@ class MasterServer:
         try:
             self.recover()
         except Exception:  # noqa: BLE001 -- chores retry what recovery could not finish
+            if self._stopped.is_set():
+                return  # stopping: ZooKeeper calls fail, nothing to report
             log.exception("startup recovery incomplete; the chores will retry")
         self.recovered.set()
         log.info("master %s initialised in %.3fs", self.name, time.monotonic() - started)
