@@ -18,6 +18,7 @@ the same critical section that adds the new HFile, so a reader sees one or the o
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right, insort
 from itertools import islice
 from operator import itemgetter
 
@@ -26,6 +27,34 @@ from sortedcontainers import SortedDict
 ENTRY_OVERHEAD = 64  # rough per-cell bytes of Python objects, for flush-size accounting
 _CHUNK = 512
 _value_of = itemgetter(1)
+
+
+def _bulk_insert(d: SortedDict, entries: dict) -> None:
+    """d.update(entries) for keys not yet in d, without SortedDict's per-key Python overhead:
+    sort the batch once, then bisect + insort each key straight into SortedList's sublists.
+    Relies on sortedcontainers 2.x internals (_lists/_maxes/_expand/_index/_len), which have been
+    stable for years; falls back to the public API otherwise. Caller holds the segment lock."""
+    sl = getattr(d, "_list", None)
+    lists = getattr(sl, "_lists", None)
+    if lists is None or not lists or len(entries) * 10 > len(d):
+        d.update(entries)  # small memstore: SortedDict re-sorts everything at C speed
+        return
+    dict.update(d, entries)
+    maxes = sl._maxes
+    limit = sl._load << 1
+    expand = sl._expand
+    for k in sorted(entries):
+        pos = bisect_right(maxes, k)
+        if pos == len(maxes):
+            pos -= 1
+            lists[pos].append(k)
+            maxes[pos] = k
+        else:
+            insort(lists[pos], k)
+        if len(lists[pos]) > limit:
+            expand(pos)
+    sl._len += len(entries)
+    del sl._index[:]
 
 
 def _visible(entry, read_point: int):
@@ -127,10 +156,11 @@ class MemStore:
             d = seg.cells
             if d:
                 contains = dict.__contains__
-                for k in [k for k in entries if contains(d, k)]:
+                dups = [k for k in entries if contains(d, k)]
+                for k in dups:  # overwrite in place, keeping the previous value for old readers
                     old = d[k]
-                    entries[k] = (seqid, entries[k][1], (old[0], old[1], None))
-            d.update(entries)
+                    dict.__setitem__(d, k, (seqid, entries.pop(k)[1], (old[0], old[1], None)))
+            _bulk_insert(d, entries)
             seg.size += size
             seg.delete_count += deletes
             if seqid > seg.max_seqid:
