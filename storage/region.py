@@ -47,6 +47,7 @@ _VALID_TYPES = frozenset(int(t) for t in CellType)
 _PUT = int(CellType.PUT)
 _DELETE = int(CellType.DELETE)
 _CELL_OVERHEAD = 64
+_tuple_new = tuple.__new__  # builds a Cell without the NamedTuple constructor's Python frame
 
 
 def write_region_info(path: str, info: RegionInfo) -> None:
@@ -262,8 +263,12 @@ class Region:
         self._check_open()
         if not ms:
             return
+        start, end = self.info.start_key, self.info.end_key
         for m in ms:
-            self._check_row(m.row)
+            row = m.row
+            if (type(row) is not bytes or not row or len(row) > MAX_ROW_LENGTH or row < start
+                    or (end and row >= end)):
+                self._check_row(row)  # raises the precise error
         self._wait_if_busy()
         stripes = sorted({hash(m.row) % _ROW_LOCK_STRIPES for m in ms})
         locks = self._row_locks
@@ -298,7 +303,7 @@ class Region:
                             self._reject(m, c)
                         if ts == LATEST_TIMESTAMP:
                             ts = self._latest_put_ts(row, fam, q, now) if t == _DELETE else now
-                            c = Cell(row, fam, q, ts, t, value)
+                            c = _tuple_new(Cell, (row, fam, q, ts, t, value))
                         elif ts < 0:
                             raise InvalidArgumentError(f"negative timestamp {ts}")
                         wal_cells.append(c)
