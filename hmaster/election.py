@@ -16,7 +16,7 @@ import logging
 import threading
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import NodeExistsError, NoNodeError
+from kazoo.exceptions import ConnectionLoss, NodeExistsError, NoNodeError, OperationTimeoutError
 
 from coordination.znodes import MasterRecord, Paths
 
@@ -36,7 +36,9 @@ class MasterElection:
         try:
             self.zk.create(self.paths.master, self.record.to_bytes(), ephemeral=True)
         except NodeExistsError:
-            return False
+            # ours already, if an earlier create succeeded but its reply was lost in a blip
+            stat = self.zk.exists(self.paths.master)
+            return stat is not None and stat.ephemeralOwner == self.zk.client_id[0]
         return True
 
     def _on_master_node(self, event) -> None:
@@ -46,29 +48,42 @@ class MasterElection:
         """Block until this master holds /hbase/master; False if stop() was called first."""
         registered_backup = False
         while not self._stopped.is_set():
-            self._changed.clear()
-            if self._try_become_active():
-                self.active = True
-                if registered_backup:
-                    try:
-                        self.zk.delete(self.paths.backup_master(self.record.name))
-                    except NoNodeError:
-                        pass
-                log.info("became the active master")
-                return True
-            if not registered_backup:
-                try:
-                    self.zk.create(self.paths.backup_master(self.record.name),
-                                   self.record.to_bytes(), ephemeral=True, makepath=True)
-                except NodeExistsError:
-                    pass
-                registered_backup = True
-                log.info("registered as backup master; active is %s", self.active_master_name())
-            # exists() with a watch: fires on deletion; None means it vanished meanwhile.
-            if self.zk.exists(self.paths.master, watch=self._on_master_node) is None:
+            try:
+                registered_backup, won = self._round(registered_backup)
+            except (ConnectionLoss, OperationTimeoutError) as e:
+                # a blip of the ZooKeeper connection: kazoo reconnects within the session;
+                # only a LOST session is fatal (server.py)
+                log.warning("election round interrupted (%s); retrying", type(e).__name__)
+                self._stopped.wait(0.5)
                 continue
-            self._changed.wait(1.0)  # periodic re-check too, in case a watch is lost on reconnect
+            if won:
+                return True
         return False
+
+    def _round(self, registered_backup: bool) -> tuple[bool, bool]:
+        """One attempt: (registered as backup, became active)."""
+        self._changed.clear()
+        if self._try_become_active():
+            self.active = True
+            if registered_backup:
+                try:
+                    self.zk.delete(self.paths.backup_master(self.record.name))
+                except NoNodeError:
+                    pass
+            log.info("became the active master")
+            return registered_backup, True
+        if not registered_backup:
+            try:
+                self.zk.create(self.paths.backup_master(self.record.name),
+                               self.record.to_bytes(), ephemeral=True, makepath=True)
+            except NodeExistsError:
+                pass
+            registered_backup = True
+            log.info("registered as backup master; active is %s", self.active_master_name())
+        # exists() with a watch: fires on deletion; None means it vanished meanwhile.
+        if self.zk.exists(self.paths.master, watch=self._on_master_node) is not None:
+            self._changed.wait(1.0)  # periodic re-check too, in case a watch is lost
+        return registered_backup, False
 
     def active_master_name(self) -> str:
         try:
