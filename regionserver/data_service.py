@@ -166,12 +166,19 @@ class RegionServerService(pb_grpc.RegionServerServicer):
                 scan = scan_from_pb(request.spec, families)
                 lease = scanners.open(request.region, region.scanner(scan), scan.batch,
                                       scan.limit)
-            results, partial, more = scanners.next_batch(lease, request.max_rows,
-                                                         request.max_cells)
-            if more and request.close:
-                scanners.close(lease.scanner_id)
-                more = False
-            return encode_scan_response(lease.scanner_id, results, partial, more)
+            sid = lease.scanner_id
+            if request.close:  # one batch, then done: no prefetch, and say "no more"
+                out, _ = scanners.next_batch(
+                    lease, request.max_rows, request.max_cells,
+                    lambda results, partial, more: encode_scan_response(sid, results, partial,
+                                                                        False),
+                    prefetch=False)
+                scanners.close(sid)
+                return out
+            out, _ = scanners.next_batch(
+                lease, request.max_rows, request.max_cells,
+                lambda results, partial, more: encode_scan_response(sid, results, partial, more))
+            return out
         except Exception as e:
             if lease is not None:  # a scanner that failed once is not resumable
                 scanners.close(lease.scanner_id)

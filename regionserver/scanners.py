@@ -6,6 +6,9 @@ seconds). A reaper thread closes scanners whose lease ran out, so a client that 
 (crashed, or simply stopped iterating) does not pin memstore snapshots and open files forever.
 An id that is not (or no longer) registered is UnknownScannerError.
 
+After each response that leaves more to read, the next response is computed in the background
+(prefetch), overlapping server work with the network and the client (see next_batch).
+
 Each scanner keeps a one-result look-ahead ("carry"): after filling a response it peeks one more
 result, which tells (a) whether the region is exhausted -- so the last batch already says
 more_in_region=false and the client saves a round trip -- and (b) whether a batch-split wide row
@@ -18,6 +21,7 @@ import logging
 import random
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from minihbase.errors import UnknownScannerError
 
@@ -31,7 +35,7 @@ class ScannerLease:
     call while the first is still running must not interleave two next() calls)."""
 
     __slots__ = ("scanner_id", "region_name", "scanner", "batch", "limit", "rows_returned",
-                 "last_row", "carry", "expires_at", "lock", "closed")
+                 "last_row", "carry", "expires_at", "lock", "closed", "prefetch")
 
     def __init__(self, scanner_id: int, region_name: str, scanner, batch: int, limit: int,
                  expires_at: float):
@@ -46,11 +50,12 @@ class ScannerLease:
         self.expires_at = expires_at
         self.lock = threading.Lock()
         self.closed = False  # guarded by lock
+        self.prefetch: Future | None = None  # the next response, being computed in background
 
 
 class ScannerRegistry:
     def __init__(self, lease_seconds: float = 60.0, *, clock=time.monotonic,
-                 reaper_period: float | None = None):
+                 reaper_period: float | None = None, prefetch_threads: int = 2):
         self.lease_seconds = lease_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -60,6 +65,9 @@ class ScannerRegistry:
         self._reaper_period = reaper_period or max(0.05, min(1.0, lease_seconds / 4))
         self._reaper: threading.Thread | None = None
         self.expired_total = 0
+        self._prefetch_pool = (ThreadPoolExecutor(prefetch_threads,
+                                                  thread_name_prefix="scan-prefetch")
+                               if prefetch_threads > 0 else None)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "ScannerRegistry":
@@ -70,6 +78,8 @@ class ScannerRegistry:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._prefetch_pool is not None:
+            self._prefetch_pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             leases = list(self._leases.values())
             self._leases.clear()
@@ -115,11 +125,36 @@ class ScannerRegistry:
             self._close_lease(lease)
         return len(doomed)
 
-    def next_batch(self, lease: ScannerLease, max_rows: int, max_cells: int):
-        """Up to max_rows results (and about max_cells cells) -> (results, partial flags, more).
+    def next_batch(self, lease: ScannerLease, max_rows: int, max_cells: int, render,
+                   prefetch: bool = True):
+        """The next response of a scanner -> (render(results, partial_flags, more), more).
 
-        `more` is False when the region has nothing further for this scanner (exhausted or the
-        scan's limit reached); the lease is then closed and forgotten."""
+        Up to max_rows results (about max_cells cells when > 0). `more` is False when the region
+        has nothing further for this scanner (exhausted, or the scan's limit reached); the lease
+        is then closed and forgotten.
+
+        Prefetch: when more remains, the following response is computed (and rendered) in the
+        background right away, with the same max_rows/max_cells, while this one travels to the
+        client and the client works through it -- a scan then costs the client about one
+        round trip per batch instead of round trip + server work. A prefetched response is
+        always delivered to the next call (its rows are already consumed from the scanner)."""
+        fut = lease.prefetch
+        lease.prefetch = None
+        if fut is not None:
+            out, more = fut.result()  # re-raises what the background computation raised
+        else:
+            out, more = self._compute(lease, max_rows, max_cells, render)
+        if more and prefetch and self._prefetch_pool is not None:
+            try:
+                lease.prefetch = self._prefetch_pool.submit(self._compute, lease, max_rows,
+                                                            max_cells, render)
+            except RuntimeError:  # the pool is shut down: the server is stopping
+                pass
+        if not more:
+            self.close(lease.scanner_id)
+        return out, more
+
+    def _compute(self, lease: ScannerLease, max_rows: int, max_cells: int, render):
         max_rows = max_rows if max_rows > 0 else DEFAULT_MAX_ROWS
         with lease.lock:
             if lease.closed:
@@ -143,9 +178,7 @@ class ScannerRegistry:
                 else:
                     more = False
             partial = self._partial_flags(lease, results)
-        if not more:
-            self.close(lease.scanner_id)
-        return results, partial, more
+            return render(results, partial, more), more
 
     # --- internals ---------------------------------------------------------------------------
     @staticmethod
