@@ -68,6 +68,7 @@ class RetryPolicy:
         start = self.clock() if started is None else started
         deadline = start + self.timeout
         tries = 0
+        last_chance = False
         while True:
             remaining = deadline - self.clock()
             tries += 1
@@ -80,14 +81,17 @@ class RetryPolicy:
                     on_error(exc)
                 now = self.clock()
                 left = deadline - now
-                if left <= MIN_ATTEMPT_S:
+                delay = backoff_delay(self.pause, tries - 1)
+                if left <= MIN_ATTEMPT_S or (last_chance and delay + MIN_ATTEMPT_S >= left):
                     raise OperationTimeoutError(
                         f"{what}: gave up after {tries} attempt(s) in {now - start:.1f}s "
                         f"(operation timeout {self.timeout:g}s); last error: "
                         f"{type(exc).__name__}: {exc}"
                     ) from exc
-                # The last pause is shortened so one more attempt still fits in the budget.
-                self.sleep(min(backoff_delay(self.pause, tries - 1), left - MIN_ATTEMPT_S))
+                if delay + MIN_ATTEMPT_S >= left:
+                    # Shorten the last pause so one more attempt still fits in the budget.
+                    delay, last_chance = left - MIN_ATTEMPT_S, True
+                self.sleep(delay)
 
     def remaining(self, start: float) -> float:
         return self.timeout - (self.clock() - start)

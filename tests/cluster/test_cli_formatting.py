@@ -1,0 +1,57 @@
+"""How the CLI prints (client/formatting.py): HBase's binary escaping, tables, JSON."""
+
+import json
+
+from client import formatting as fmt
+
+
+def test_binary_bytes_print_as_hbase_tostringbinary():
+    assert fmt.binary(b"row-1") == "row-1"
+    assert fmt.binary(b"\x00a\xff\n") == "\\x00a\\xFF\\x0A"
+    assert fmt.binary(b"back\\slash") == "back\\x5Cslash"
+
+
+def test_printed_binary_parses_back_to_the_same_bytes():
+    for data in (b"", b"plain", bytes(range(256)), b"\\x41 literal"):
+        assert fmt.parse_binary(fmt.binary(data)) == data
+    assert fmt.parse_binary("a\\x00b") == b"a\x00b"
+    assert fmt.parse_binary("trailing\\x4") == b"trailing\\x4"  # incomplete escape stays text
+
+
+def test_scan_table_has_hbase_shell_layout():
+    text = fmt.scan_table([(b"r1", {b"cf:q": (b"v\x01", 5)}), (b"r2", {b"cf:a": (b"x", 6)})])
+    lines = text.splitlines()
+    assert lines[0].split() == ["ROW", "COLUMN+CELL"]
+    assert lines[1] == " r1   column=cf:q, timestamp=5, value=v\\x01"
+    assert lines[-1] == "2 row(s)"
+
+
+def test_get_table_counts_one_row_or_none():
+    assert fmt.get_table([]).splitlines()[-1] == "0 row(s)"
+    text = fmt.get_table([(b"cf:q", b"v", 7), (b"cf:q", b"old", 3)])
+    assert "timestamp=7, value=v" in text and text.endswith("1 row(s)")
+
+
+def test_json_output_is_valid_and_escapes_binary_like_the_tables():
+    doc = json.loads(fmt.to_json(fmt.scan_json([(b"\x00r", {b"cf:q": (b"\xff", 1)})])))
+    assert doc == [{"row": "\\x00r", "cells": [{"column": "cf:q", "timestamp": 1,
+                                                "value": "\\xFF"}]}]
+
+
+def test_grid_pads_columns_to_the_widest_cell():
+    lines = fmt.grid(["A", "LONG HEADER"], [["xxxxx", 1], ["y", None]]).splitlines()
+    assert lines[0] == "A      LONG HEADER"
+    assert lines[1] == " xxxxx  1"
+    assert lines[2] == " y"
+
+
+def test_status_text_counts_live_and_dead_servers():
+    s = {"active_master": "m,1,1", "backup_masters": ["m2,1,2"], "cluster_id": "x",
+         "servers": [{"name": "a,1,1", "state": "ONLINE", "state_since_ms": 0, "regions": 2,
+                      "requests_per_second": 1.0, "info_port": 0},
+                     {"name": "b,1,1", "state": "DEAD", "state_since_ms": 0, "regions": 0,
+                      "requests_per_second": 0.0, "info_port": 0}],
+         "regions_in_transition": [], "table_count": 1, "region_count": 2}
+    text = fmt.status_text(s)
+    assert "1 servers, 1 dead, 2.0000 average load" in text
+    assert "no regions in transition" in text

@@ -1,0 +1,130 @@
+"""Region location cache (client/location_cache.py) over an in-memory meta: bisect in byte
+order, state filtering, invalidation by errors and by watches."""
+
+import pytest
+
+from client.location_cache import LocationCache
+from coordination import znodes
+from coordination.znodes import RegionRecord, TableRecord
+from minihbase.errors import RegionOfflineError, TableNotEnabledError, TableNotFoundError
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+
+
+class FakeMeta:
+    """MetaReader in memory; remembers the watch so a test can fire it like ZooKeeper."""
+
+    def __init__(self):
+        self.tables, self.records, self.watches, self.reads = {}, {}, [], 0
+
+    def add_table(self, name, splits, state=znodes.ENABLED, server="rs1,16020,1"):
+        self.tables[name] = TableRecord(TableDescriptor(name, (FamilyDescriptor(b"cf"),)), state)
+        keys = [b""] + list(splits) + [b""]
+        self.records[name] = [RegionRecord(RegionInfo(name, keys[i], keys[i + 1], 1),
+                                           znodes.OPEN, server)
+                              for i in range(len(keys) - 1)]
+
+    def table(self, table, watch=None):
+        self.reads += 1
+        if watch:
+            self.watches.append(watch)
+        return self.tables.get(table)
+
+    def regions(self, table, watch=None):
+        return list(self.records.get(table, []))
+
+    def server_address(self, server):
+        host, port, _ = znodes.parse_server_name(server)
+        return f"{host}:{port}"
+
+    def fire_watches(self):
+        watches, self.watches = self.watches, []
+        for w in watches:
+            w(None)
+
+
+@pytest.fixture
+def meta():
+    m = FakeMeta()
+    m.add_table("t1", [b"100", b"300"])
+    return m
+
+
+def test_row_routes_to_region_by_byte_order_not_numeric_order(meta):
+    cache = LocationCache(meta)
+    assert cache.locate("t1", b"20000").info.start_key == b"100"  # b"100" < b"20000" < b"300"
+    assert cache.locate("t1", b"099").info.start_key == b""
+    assert cache.locate("t1", b"100").info.start_key == b"100"  # start is inclusive
+    assert cache.locate("t1", b"300").info.start_key == b"300"  # end is exclusive
+    assert cache.locate("t1", b"\xff\xff").info.start_key == b"300"
+    assert cache.locate("t1", b"2").info.start_key == b"100"   # b"2" > b"100"
+    assert cache.locate("t1", b"20000").address == "rs1:16020"
+
+
+def test_lookups_hit_the_cache_without_reading_meta_again(meta):
+    cache = LocationCache(meta)
+    for row in (b"a", b"b", b"150", b"350"):
+        cache.locate("t1", row)
+    assert meta.reads == 1 and cache.loads == 1
+
+
+def test_invalidate_rereads_meta_and_sees_the_region_moved(meta):
+    cache = LocationCache(meta)
+    assert cache.locate("t1", b"200").server == "rs1,16020,1"
+    meta.add_table("t1", [b"100", b"300"], server="rs2,16021,2")
+    assert cache.locate("t1", b"200").server == "rs1,16020,1"  # still cached
+    cache.invalidate("t1")
+    assert cache.locate("t1", b"200").address == "rs2:16021"
+
+
+def test_zookeeper_watch_drops_the_cached_table(meta):
+    cache = LocationCache(meta)
+    cache.locate("t1", b"200")
+    meta.add_table("t1", [b"100", b"200", b"300"], server="rs3,1,3")
+    meta.fire_watches()
+    loc = cache.locate("t1", b"250")
+    assert (loc.info.start_key, loc.server) == (b"200", "rs3,1,3")
+
+
+def test_region_in_transition_is_retryable_and_says_why(meta):
+    meta.records["t1"][1] = RegionRecord(
+        meta.records["t1"][1].info, znodes.OPENING, "rs2,1,2", waiting_for="replaying edits")
+    cache = LocationCache(meta)
+    with pytest.raises(RegionOfflineError) as info:
+        cache.locate("t1", b"200")
+    assert info.value.retryable
+    assert "OPENING" in str(info.value) and "replaying edits" in str(info.value)
+    assert cache.locate("t1", b"050").info.start_key == b""
+
+
+def test_split_parent_is_ignored_in_favour_of_its_daughters(meta):
+    parent = meta.records["t1"][1]
+    parent.state = znodes.SPLIT
+    meta.records["t1"] += [RegionRecord(RegionInfo("t1", b"100", b"200", 2), znodes.OPEN, "rs1,1,1"),
+                           RegionRecord(RegionInfo("t1", b"200", b"300", 2), znodes.OPEN, "rs1,1,1")]
+    cache = LocationCache(meta)
+    assert cache.locate("t1", b"150").info.end_key == b"200"
+    assert cache.locate("t1", b"250").info.start_key == b"200"
+
+
+def test_hole_in_meta_raises_region_offline_and_invalidates(meta):
+    del meta.records["t1"][1]  # [100, 300) missing mid-split
+    cache = LocationCache(meta)
+    with pytest.raises(RegionOfflineError):
+        cache.locate("t1", b"200")
+    assert "t1" not in cache.cached_tables()
+
+
+def test_reversed_scan_helpers_find_last_region_and_region_before(meta):
+    cache = LocationCache(meta)
+    assert cache.locate_last("t1").info.start_key == b"300"
+    assert cache.locate_before("t1", b"300").info.start_key == b"100"
+    assert cache.locate_before("t1", b"100").info.start_key == b""
+
+
+def test_unknown_and_disabled_tables_are_clear_errors(meta):
+    meta.add_table("off", [], state=znodes.DISABLED)
+    cache = LocationCache(meta)
+    with pytest.raises(TableNotFoundError, match="'nope' does not exist"):
+        cache.locate("nope", b"r")
+    with pytest.raises(TableNotEnabledError, match="disabled"):
+        cache.locate("off", b"r")

@@ -1,0 +1,98 @@
+"""Retry/back-off of the client (client/retry.py) with an injected clock: no test sleeps."""
+
+import pytest
+
+from client.retry import BACKOFF, RetryPolicy, backoff_delay
+from minihbase.errors import (NotServingRegionError, OperationTimeoutError,
+                              ServerUnavailableError, TableNotFoundError)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+def policy(timeout=30.0, **kw):
+    clock = FakeClock()
+    return RetryPolicy(timeout, clock=clock, sleep=clock.sleep, **kw), clock
+
+
+def test_backoff_follows_hbase_multipliers_and_repeats_the_last():
+    assert [backoff_delay(0.1, i) for i in range(8)] == pytest.approx(
+        [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 4.0, 10.0])
+    assert backoff_delay(0.1, 100) == pytest.approx(0.1 * BACKOFF[-1])
+
+
+def test_retryable_error_is_retried_with_backoff_until_success():
+    p, clock = policy()
+    failures = [NotServingRegionError("moved"), ServerUnavailableError("down")]
+    errors_seen = []
+
+    def attempt(deadline):
+        if failures:
+            raise failures.pop(0)
+        return "ok"
+
+    assert p.call("get", attempt, errors_seen.append) == "ok"
+    assert clock.sleeps == [0.1, 0.2]
+    assert [type(e).__name__ for e in errors_seen] == ["NotServingRegionError",
+                                                       "ServerUnavailableError"]
+
+
+def test_non_retryable_error_surfaces_at_once_without_sleeping():
+    p, clock = policy()
+    calls = []
+
+    def attempt(deadline):
+        calls.append(deadline)
+        raise TableNotFoundError("table 'x' does not exist")
+
+    with pytest.raises(TableNotFoundError):
+        p.call("get", attempt)
+    assert len(calls) == 1 and clock.sleeps == []
+
+
+def test_gives_up_within_the_operation_timeout_naming_attempts_and_last_error():
+    p, clock = policy(timeout=5.0)
+
+    def attempt(deadline):
+        clock.now += 0.01  # each RPC takes 10 ms
+        raise NotServingRegionError("region r1 is not served here")
+
+    with pytest.raises(OperationTimeoutError) as info:
+        p.call("put to table 't1'", attempt)
+    assert clock.now <= 5.0
+    msg = str(info.value)
+    assert "put to table 't1'" in msg and "NotServingRegionError" in msg
+    assert "attempt(s)" in msg and "operation timeout 5s" in msg
+
+
+def test_each_attempt_deadline_never_exceeds_the_time_left():
+    p, clock = policy(timeout=2.0, rpc_timeout=10.0)
+    deadlines = []
+
+    def attempt(deadline):
+        deadlines.append(deadline)
+        clock.now += deadline  # the server never answers: the RPC uses its whole deadline
+        raise ServerUnavailableError("call timed out")
+
+    with pytest.raises(OperationTimeoutError):
+        p.call("get", attempt)
+    assert deadlines[0] == pytest.approx(2.0)
+    assert clock.now <= 2.0 + 1e-9
+
+
+def test_time_spent_before_the_retry_loop_counts_against_the_budget():
+    p, clock = policy(timeout=1.0)
+    clock.now = 0.9
+    with pytest.raises(OperationTimeoutError):
+        p.call("get", lambda d: (_ for _ in ()).throw(NotServingRegionError("x")), started=0.0)
+    assert clock.now <= 1.0

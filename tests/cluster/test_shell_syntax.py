@@ -1,0 +1,159 @@
+"""The shell's tokenizer/parser (client/shell_syntax.py) and its mapping onto commands
+(client/shell.py), for every everyday HBase-shell form. No cluster: a recording connection."""
+
+import io
+
+import pytest
+
+from client.shell import Shell, execute
+from client.shell_syntax import Command, Const, ShellSyntaxError, parse, tokenize
+from client import commands
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("create 't1', 'cf'", Command("create", [b"t1", b"cf"])),
+    ("create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, SPLITS => ['100','300']",
+     Command("create", [b"t1", {"NAME": b"cf", "VERSIONS": 3, "TTL": 60},
+                        {"SPLITS": [b"100", b"300"]}])),
+    ("list", Command("list", [])),
+    ("describe 't1'", Command("describe", [b"t1"])),
+    ("put 't1','r1','cf:q','v'", Command("put", [b"t1", b"r1", b"cf:q", b"v"])),
+    ("put 't1', 'r1', 'cf:q', 'v', 1700000000000",
+     Command("put", [b"t1", b"r1", b"cf:q", b"v", 1700000000000])),
+    ("get 't1','r1'", Command("get", [b"t1", b"r1"])),
+    ("get 't1','r1', 'cf:q'", Command("get", [b"t1", b"r1", b"cf:q"])),
+    ("get 't1','r1', {COLUMN => 'cf:q', VERSIONS => 2}",
+     Command("get", [b"t1", b"r1", {"COLUMN": b"cf:q", "VERSIONS": 2}])),
+    ("scan 't1', {STARTROW => 'a', STOPROW => 'b', LIMIT => 10, COLUMNS => ['cf:a', 'cf:b'],"
+     " REVERSED => true, ROWPREFIXFILTER => 'x'}",
+     Command("scan", [b"t1", {"STARTROW": b"a", "STOPROW": b"b", "LIMIT": 10,
+                              "COLUMNS": [b"cf:a", b"cf:b"], "REVERSED": True,
+                              "ROWPREFIXFILTER": b"x"}])),
+    ("delete 't1','r1','cf:q'", Command("delete", [b"t1", b"r1", b"cf:q"])),
+    ("deleteall 't1','r1'", Command("deleteall", [b"t1", b"r1"])),
+    ("count 't1'", Command("count", [b"t1"])),
+    ("alter 't1', 'delete' => 'cf'", Command("alter", [b"t1", {"delete": b"cf"}])),
+    ("alter 't1', NAME => 'cf', VERSIONS => 5",
+     Command("alter", [b"t1", {"NAME": b"cf", "VERSIONS": 5}])),
+    ("major_compact 't1';", Command("major_compact", [b"t1"])),
+    ("status 'detailed'", Command("status", [b"detailed"])),
+    ("exit", Command("exit", [])),
+    ("get('t1', 'r1')", Command("get", [b"t1", b"r1"])),
+])
+def test_everyday_hbase_shell_forms_parse(line, expected):
+    assert parse(line) == expected
+
+
+def test_double_quoted_strings_take_hbase_style_binary_escapes():
+    assert parse('put "t1", "r\\x00\\xFF\\x7f", "cf:q", "a\\tb\\\\"').args[1:] == \
+        [b"r\x00\xff\x7f", b"cf:q", b"a\tb\\"]
+
+
+def test_single_quoted_strings_are_literal_as_in_ruby():
+    assert parse(r"get 't1', 'a\x00'").args[1] == b"a\\x00"
+    assert parse(r"get 't1', 'it\'s'").args[1] == b"it's"
+
+
+def test_numbers_booleans_nil_constants_and_comments():
+    cmd = parse("x 1, -2, 3.5, 1_000, true, false, nil, FOREVER # trailing comment")
+    assert cmd.args == [1, -2, 3.5, 1000, True, False, None, Const("FOREVER")]
+
+
+def test_blank_and_comment_lines_are_no_commands():
+    assert parse("") is None and parse("   ") is None and parse("# just a comment") is None
+
+
+@pytest.mark.parametrize("line, message", [
+    ("put 't1', 'r1", "unterminated string"),
+    ("scan 't1', {STARTROW => }", "expected a value"),
+    ("scan 't1' {LIMIT => 1}", "expected ','"),
+    ("get 't1' @", "unexpected character"),
+    ("'t1'", "must start with a command name"),
+    ('get "t1", "\\xZZ"', "bad \\x escape"),
+])
+def test_malformed_lines_raise_a_syntax_error_naming_the_problem(line, message):
+    with pytest.raises(ShellSyntaxError, match=message.replace("\\", "\\\\")
+                       .replace("(", "\\(").replace("{", "\\{")):
+        parse(line)
+
+
+def test_ruby_code_is_rejected_not_evaluated():
+    with pytest.raises(ShellSyntaxError, match="unexpected character '`'"):
+        tokenize("put 't1', `rm -rf /`")
+    with pytest.raises(ShellSyntaxError):
+        parse("put 't1', 'r' + 'x'")
+    assert parse("system('ls')") == Command("system", [b"ls"])  # just an unknown command
+
+
+class Recorder:
+    """Stands in for commands.*: records the call instead of talking to a cluster."""
+
+    def __init__(self, monkeypatch):
+        self.calls = []
+        for name in ("create", "list_tables", "describe", "alter", "disable", "enable", "drop",
+                     "put", "get", "scan", "delete", "deleteall", "count", "status", "balance",
+                     "split", "merge", "flush", "compact", "incr", "get_counter", "move"):
+            monkeypatch.setattr(commands, name, self._record(name))
+
+    def _record(self, name):
+        def call(conn, out, *args, **kwargs):
+            self.calls.append((name, args, kwargs))
+        return call
+
+
+@pytest.fixture
+def rec(monkeypatch):
+    return Recorder(monkeypatch)
+
+
+def run(line):
+    execute(parse(line), conn=None, out=commands.Output(out=io.StringIO(), err=io.StringIO()))
+
+
+def test_create_maps_families_attributes_and_splits(rec):
+    run("create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, 'cf2', SPLITS => ['100','300']")
+    assert rec.calls == [("create", ("t1", {"cf": {"max_versions": 3, "ttl": 60}, "cf2": {}},
+                                     [b"100", b"300"]), {})]
+
+
+def test_get_with_column_hash_and_versions(rec):
+    run("get 't1', 'r1', {COLUMN => ['cf:a', 'cf:b'], VERSIONS => 4}")
+    assert rec.calls == [("get", ("t1", b"r1", [b"cf:a", b"cf:b"], 4, None), {})]
+
+
+def test_scan_options_map_to_the_scan_command(rec):
+    run("scan 't1', {STARTROW => 'a', STOPROW => 'b', LIMIT => 10, COLUMNS => ['cf:q'], "
+        "REVERSED => true}")
+    _, args, kw = rec.calls[0]
+    assert args == ("t1",)
+    assert kw == dict(start=b"a", stop=b"b", prefix=None, columns=[b"cf:q"], limit=10,
+                      reverse=True, versions=None)
+
+
+def test_alter_delete_forms_and_put_timestamp(rec):
+    run("alter 't1', 'delete' => 'cf'")
+    run("alter 't1', NAME => 'cf', METHOD => 'delete'")
+    run("put 't1', 'r1', 'cf:q', 'v', 42")
+    assert rec.calls[0] == ("alter", ("t1",), {"add": {}, "remove": ["cf"]})
+    assert rec.calls[1] == ("alter", ("t1",), {"add": {}, "remove": ["cf"]})
+    assert rec.calls[2] == ("put", ("t1", b"r1", b"cf:q", b"v", 42), {})
+
+
+def test_usage_errors_name_the_command_and_its_usage(rec):
+    with pytest.raises(commands.UsageError, match="usage: put 't1'"):
+        run("put 't1', 'r1'")
+    with pytest.raises(commands.UsageError, match="unsupported option.*FILTER"):
+        run("scan 't1', {FILTER => 'x'}")
+    with pytest.raises(commands.UsageError, match="unknown command 'frobnicate'"):
+        run("frobnicate 't1'")
+
+
+def test_shell_reports_errors_on_one_line_and_goes_on(rec):
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell("unused:1", 1.0, out=out, err=err, connect=lambda: None)
+    assert shell.run_line("put 't1', 'r1") is True
+    assert shell.run_line("put 't1', 'r1', 'cf:q', 'v'") is True
+    assert shell.run_line("exit") is False
+    assert err.getvalue().startswith("ERROR: unterminated string")
+    assert len(err.getvalue().splitlines()) == 1
+    assert shell.failed == 1 and rec.calls[0][0] == "put"
