@@ -57,6 +57,7 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         self.regions: dict[str, RegionInfo] = {}  # guarded by lock: open regions by name
         self.opened: list[str] = []  # guarded by lock: every OpenRegion, in order
         self.closed: list[str] = []  # guarded by lock
+        self.split_gate: threading.Event | None = None  # SplitRegion waits for it when set
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         pb_grpc.add_RegionServerServicer_to_server(self, self.server)
         self.port = self.server.add_insecure_port("127.0.0.1:0")
@@ -110,7 +111,17 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
     def CompactRegion(self, request, context):
         return pb.Empty()
 
+    def vanish(self) -> None:
+        """Only the ZooKeeper session ends (the master declares the server dead); gRPC keeps
+        answering, like a paused server that wakes up after its session expired."""
+        if self.zk:
+            self.zk.stop()
+            self.zk.close()
+            self.zk = None
+
     def SplitRegion(self, request, context):
+        if self.split_gate is not None:
+            self.split_gate.wait(30)
         with self.lock:
             info = self.regions.pop(request.region, None)
         if info is None:

@@ -263,3 +263,58 @@ def test_region_stuck_in_transition_is_redriven_by_the_repair_chore(env):
     assert master.assignment.repair(min_age_s=10) == 1
     wait_for(lambda: regions(zk, "stuck")[0].state == OPEN, 10, "re-driven to OPEN")
     assert rs.closed == [rec.info.name] and rs.opened.count(rec.info.name) == 2
+
+
+def test_split_racing_its_servers_crash_is_abandoned_not_half_applied(env):
+    """The crash procedure takes the SPLITTING parent over (WAL split, reopen elsewhere); the
+    split's own meta swap then finds the parent's version changed and backs off."""
+    import threading
+
+    quorum, rootdir, start_master, add_server, zk = env
+    doomed = add_server()
+    master = start_master()
+    wait_for(lambda: master.servers.online(), 10, "server online")
+    create(master, "race")
+    (parent,) = regions(zk, "race")
+    survivor = add_server()
+    wait_for(lambda: survivor.name in master.servers.online(), 10, "survivor online")
+    wait_for(lambda: regions(zk, "race")[0].state == OPEN, 10, "settled after balancing")
+    (parent,) = regions(zk, "race")
+    host = doomed if parent.server == doomed.name else survivor
+    other = survivor if host is doomed else doomed
+    host.split_gate = threading.Event()
+    outcome = {}
+
+    def split():
+        try:
+            outcome["result"] = master.splits.split(parent.info.name, b"k")
+        except Exception as e:  # noqa: BLE001
+            outcome["error"] = e
+    t = threading.Thread(target=split)
+    t.start()
+    wait_for(lambda: regions(zk, "race")[0].state == SPLITTING, 10, "parent SPLITTING")
+    host.vanish()
+    wait_for(lambda: [(r.info, r.state, r.server) for r in regions(zk, "race")] ==
+             [(parent.info, OPEN, other.name)], 10, "parent reopened on the other server")
+    host.split_gate.set()
+    t.join(30)
+    # the split fails either way: its RPC is cut when the server is declared dead, or (if the
+    # reply got through) its versioned meta swap is refused
+    assert "error" in outcome, outcome
+    assert [(r.info, r.state, r.server) for r in regions(zk, "race")] == [
+        (parent.info, OPEN, other.name)]
+    assert zk.get_children(Paths().splits) == []
+    # the swap itself, with the version the split read before the crash took the parent over
+    from minihbase.errors import RegionOfflineError
+    stale = RegionRecord(parent.info, SPLITTING, host.name)
+    _, version_now = master.meta.read_region_versioned("race", parent.info.encoded_name)
+    left = RegionInfo("race", b"", b"k", parent.info.region_id + 1)
+    right = RegionInfo("race", b"k", b"", parent.info.region_id + 1)
+    journal = {"kind": "split", "table": "race", "parents": [parent.info.to_dict()],
+               "server": host.name, "split_key": "", "step": SPLITTING, "children": []}
+    master.meta.commit([master.meta.journal_op(parent.info.encoded_name, journal, create=True)])
+    with pytest.raises(RegionOfflineError, match="abandoned"):
+        master.splits._commit_split(parent.info.encoded_name, journal, stale, version_now - 1,
+                                    left, right)
+    assert [(r.info, r.state) for r in regions(zk, "race")] == [(parent.info, OPEN)]
+    assert zk.get_children(Paths().splits) == []
