@@ -154,6 +154,9 @@ class Region:
         self.stores: dict[bytes, Store] = {
             fd.name: Store(self.path, rootdir, fd, config, block_cache) for fd in table.families}
         self._family_order = sorted(self.stores)
+        # read plans depend on the clock only through TTL: cache them when no family has one
+        self._plan_cacheable = all(not fd.ttl for fd in table.families)
+        self._plan_cache: dict = {}  # (columns, time_range, max_versions) -> plans
         self._mvcc = MVCC(0)
         self._updates = _UpdatesLock()
         self._row_locks = [threading.Lock() for _ in range(_ROW_LOCK_STRIPES)]
@@ -416,6 +419,20 @@ class Region:
     # --- reads ------------------------------------------------------------------------------
 
     def _plan(self, columns, time_range, max_versions: int) -> list[tuple[Store, ReadParams]]:
+        if self._plan_cacheable:
+            key = (columns, tuple(time_range), max_versions)
+            try:
+                plans = self._plan_cache.get(key)
+            except TypeError:  # unhashable column spec: plan without the cache
+                return self._make_plan(columns, time_range, max_versions)
+            if plans is None:
+                if len(self._plan_cache) > 256:
+                    self._plan_cache.clear()
+                plans = self._plan_cache[key] = self._make_plan(columns, time_range, max_versions)
+            return plans
+        return self._make_plan(columns, time_range, max_versions)
+
+    def _make_plan(self, columns, time_range, max_versions: int):
         if not columns:
             wanted = {f: None for f in self._family_order}
         else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from heapq import merge
+from itertools import islice
 from operator import itemgetter
 
 from storage.cell import LATEST_TIMESTAMP, Cell
@@ -171,9 +172,18 @@ class RegionScanner:
         splitting a row if needed. [] means the scan is done."""
         if self.closed:
             return []
+        batch = self._batch
+        if not batch and max_cells <= 0 and self._pending is None:  # whole rows: C-speed loop
+            n = max_rows
+            if self._limit:
+                n = min(n, self._limit - self._rows_done)
+            out = [cells for _, cells in islice(self._rows, max(n, 0))]
+            self._rows_done += len(out)
+            if not out:
+                self.close()
+            return out
         out: list = []
         cells_left = max_cells if max_cells > 0 else -1
-        batch = self._batch
         while len(out) < max_rows and cells_left != 0:
             cells = self._pending
             self._pending = None

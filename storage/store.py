@@ -80,14 +80,13 @@ class StoreView:
 
     __slots__ = ("store", "segments", "files", "released", "plain")
 
-    def __init__(self, store: "Store", segments: list[Segment], files: tuple):
+    def __init__(self, store: "Store", segments: list[Segment], files: tuple, files_plain: bool):
         self.store = store
         self.segments = segments
         self.files = files
         self.released = False
         # no delete marker anywhere in the view: readers may take the fast path
-        self.plain = (all(seg.delete_count == 0 for seg in segments)
-                      and all(f.info.delete_count == 0 for f in files))
+        self.plain = files_plain and all(seg.delete_count == 0 for seg in segments)
 
     def row_items(self, row: bytes, read_point: int, min_ts: int = 0) -> tuple[list, int]:
         """Every (key, value) of one row, ascending, newest source first among equal keys;
@@ -158,6 +157,7 @@ class Store:
         self.memstore = MemStore()
         self._lock = threading.Lock()
         self._files: tuple[StoreFile, ...] = ()  # guarded by self._lock; newest first
+        self._files_plain = True  # guarded by self._lock: no file holds a delete marker
         self._compacting: set[StoreFile] = set()  # guarded by self._lock
         self._next_file_id = 1  # guarded by self._lock
         self.files_changed = threading.Condition(self._lock)  # notified when the set shrinks
@@ -189,7 +189,7 @@ class Store:
                 files.append(open_reference(self.rootdir, path, fid, self.block_cache))
         files.sort(key=StoreFile.sort_key, reverse=True)
         with self._lock:
-            self._files = tuple(files)
+            self._set_files(tuple(files))
             self._next_file_id = max_id + 1
 
     def close(self) -> None:
@@ -197,6 +197,10 @@ class Store:
             files, self._files = self._files, ()
         for f in files:
             f.reader.close()
+
+    def _set_files(self, files: tuple) -> None:  # self._lock held
+        self._files = files
+        self._files_plain = all(f.info.delete_count == 0 for f in files)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -206,7 +210,8 @@ class Store:
             files = self._files
             for f in files:
                 f.refcount += 1
-        return StoreView(self, segments, files)
+            plain = self._files_plain
+        return StoreView(self, segments, files, plain)
 
     def _release(self, files) -> None:
         doomed = []
@@ -280,7 +285,8 @@ class Store:
         new file, never both missing (the memstore snapshot is cleared under the file lock)."""
         sf = self.write_file(snapshot.flush_items(), max_seqid)
         with self._lock:
-            self._files = tuple(sorted(self._files + (sf,), key=StoreFile.sort_key, reverse=True))
+            self._set_files(tuple(sorted(self._files + (sf,), key=StoreFile.sort_key,
+                                         reverse=True)))
             self.memstore.clear_snapshot()
         return sf
 
@@ -321,7 +327,7 @@ class Store:
             files = [f for f in self._files if f not in gone]
             if new is not None:
                 files.append(new)
-            self._files = tuple(sorted(files, key=StoreFile.sort_key, reverse=True))
+            self._set_files(tuple(sorted(files, key=StoreFile.sort_key, reverse=True)))
             self._compacting.difference_update(old)
             for f in old:
                 f.removed = True
