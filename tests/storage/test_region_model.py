@@ -269,6 +269,20 @@ class RegionMachine(RuleBasedStateMachine):
         else:
             self.model.maybe_compacted(self.in_region(region.info))
 
+    @rule(data=st.data(), row=HOT_ROWS)
+    def old_timestamps_after_major_compaction(self, data, row):
+        """HBase's documented anomaly: a marker masks later puts with older timestamps only
+        until a major compaction removes it; then such a put is visible."""
+        region = self.region_for(row)
+        region.compact(major=True)  # flushes first
+        self.model.major_compacted(self.in_region(region.info))
+        for _ in range(data.draw(st.integers(1, 3))):
+            cells = data.draw(st.lists(st.tuples(st.just(PUT), st.sampled_from([CF1, CF2]),
+                                                 HOT_QUALIFIERS, st.integers(1, 20)),
+                                       min_size=1, max_size=3))
+            self.mutate_once(row, cells, b"", 0)
+            self.check_get(data, row)
+
     @precondition(lambda self: len(self.regions) < MAX_REGIONS)
     @rule(data=st.data())
     def split(self, data):
