@@ -379,3 +379,19 @@ def test_hand_encoded_responses_parse_exactly_as_protoc_encodes():
         assert list(get.result.cells) == (list(want.results[0].cells) if rows else [])
 
     check()
+
+
+def test_max_cells_caps_a_response_and_marks_split_rows_partial(stub):
+    region = open_region(stub)
+    multi(stub, region, {b"w": {b"q%02d" % i: b"v" for i in range(5)}, b"x": {b"a": b"1"}})
+    first = stub.Scan(pb.ScanRequest(region=region, spec=pb.ScanSpec(), max_rows=10,
+                                     max_cells=3), timeout=10)
+    assert [(len(r.cells), r.partial) for r in first.results] == [(3, True)]
+    rest = []
+    resp = first
+    while resp.more_in_region:
+        resp = stub.Scan(pb.ScanRequest(scanner_id=first.scanner_id, max_rows=10, max_cells=3),
+                         timeout=10)
+        rest.extend(resp.results)
+    assert [(r.cells[0].row, len(r.cells), r.partial) for r in rest] == [
+        (b"w", 2, False), (b"x", 1, False)]
