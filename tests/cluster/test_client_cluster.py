@@ -1,0 +1,156 @@
+"""The client against real daemons and a real ZooKeeper: data calls across regions, retry
+after a region moves under a stale cache, a clear timeout when servers hang, and the CLI's
+output, exit codes and one-line errors. Few and focused; cluster behaviour is tested elsewhere."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from minihbase import errors
+
+SPLITS = [b"100", b"300"]
+
+
+def cli(cluster, *args, input=None, timeout=60):
+    return subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum,
+                           "--timeout", "10", *args], input=input, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def table(cluster):
+    import client
+    conn = client.Connection(cluster.quorum, timeout=30)
+    conn.create_table("cl", {"cf": dict(max_versions=3)}, split_keys=SPLITS)
+    yield conn.table("cl")
+    conn.close()
+
+
+def test_put_get_delete_and_byte_order_routing(table):
+    table.put(b"20000", {b"cf:q": b"v1", b"cf:r": b"\x00\xff"})
+    assert table.row(b"20000") == {b"cf:q": b"v1", b"cf:r": b"\x00\xff"}
+    assert table.connection.locations.locate("cl", b"20000").info.start_key == b"100"
+    table.put(b"20000", {b"cf:q": b"v2"})
+    assert table.cells(b"20000", b"cf:q") == [b"v2", b"v1"]
+    assert table.row(b"20000", columns=[b"cf:q"]) == {b"cf:q": b"v2"}
+    table.delete(b"20000", columns=[b"cf:q"])
+    assert table.row(b"20000") == {b"cf:r": b"\x00\xff"}
+    table.delete(b"20000")
+    assert table.row(b"20000") == {}
+
+
+def test_batch_then_scans_stream_across_regions_both_ways(table):
+    rows = [b"%03d" % i for i in range(0, 450, 3)]
+    with table.batch(batch_size=64) as b:
+        for r in rows:
+            b.put(r, {b"cf:q": b"v" + r})
+    scanned = [r for r, _ in table.scan(batch_size=7)]
+    assert [r for r in scanned if len(r) == 3 and r.isdigit()] == rows
+    assert [r for r, _ in table.scan(reverse=True, batch_size=5)] == scanned[::-1]
+    assert [r for r, _ in table.scan(row_start=b"096", row_stop=b"105")] == \
+        [b"096", b"099", b"102"]
+    assert [r for r, _ in table.scan(row_start=b"303", row_stop=b"294", reverse=True)] == \
+        [b"303", b"300", b"297"]
+    assert [r for r, _ in table.scan(row_prefix=b"29")] == [b"291", b"294", b"297"]
+    assert [r for r, _ in table.scan(row_prefix=b"29", reverse=True, limit=2)] == \
+        [b"297", b"294"]
+    assert len(list(table.scan(limit=120, batch_size=50))) == 120
+    assert table.rows([b"003", b"nope", b"402"]) == [(b"003", {b"cf:q": b"v003"}),
+                                                    (b"402", {b"cf:q": b"v402"})]
+
+
+def test_counter_and_check_and_put_are_atomic_calls(table):
+    assert table.counter_inc(b"ctr", b"cf:n", 5) == 5
+    assert table.counter_inc(b"ctr", b"cf:n") == 6
+    assert table.counter_get(b"ctr", b"cf:n") == 6
+    assert table.check_and_put(b"cap", b"cf:q", None, {b"cf:q": b"a"}) is True
+    assert table.check_and_put(b"cap", b"cf:q", None, {b"cf:q": b"b"}) is False
+    assert table.check_and_put(b"cap", b"cf:q", b"a", {b"cf:q": b"c"}) is True
+    assert table.row(b"cap") == {b"cf:q": b"c"}
+
+
+def test_stale_location_after_region_move_is_retried_transparently(cluster, table):
+    conn = table.connection
+    table.put(b"150", {b"cf:q": b"before"})
+    loc = conn.locations.locate("cl", b"150")
+    stale = conn.locations._tables["cl"]
+    conn.move(loc.name)
+    cluster.wait_for(lambda: _moved(conn, loc), 60, "region to reopen elsewhere")
+    conn.locations._tables["cl"] = stale  # as if the watch had not fired yet
+    loads = conn.locations.loads
+    table.put(b"150", {b"cf:q": b"after"})  # first attempt: NotServingRegion at the old server
+    assert table.row(b"150") == {b"cf:q": b"after"}
+    assert conn.locations.locate("cl", b"150").server != loc.server
+    assert conn.locations.loads > loads
+
+
+def _moved(conn, old):
+    conn.locations.invalidate("cl")
+    try:
+        return conn.locations.locate("cl", b"150").server not in ("", old.server)
+    except errors.RegionOfflineError:
+        return False
+
+
+def test_cli_data_commands_print_tables_and_json(cluster, table):
+    assert cli(cluster, "put", "cl", "r\\x00", "cf:q", "v\\xFF").returncode == 0
+    got = cli(cluster, "get", "cl", "r\\x00")
+    assert got.returncode == 0 and "value=v\\xFF" in got.stdout and "1 row(s)" in got.stdout
+    js = cli(cluster, "--json", "scan", "cl", "--prefix", "r\\x00")
+    assert js.returncode == 0
+    assert '"row": "r\\\\x00"' in js.stdout and '"value": "v\\\\xFF"' in js.stdout
+    assert "cl" in cli(cluster, "list").stdout
+    shell = cli(cluster, "shell", input="put 'cl', 'sh1', 'cf:q', 'x'\nget 'cl', 'sh1'\n"
+                "count 'cl', INTERVAL => 1000000\nexit\n")
+    assert shell.returncode == 0, shell.stderr
+    assert "value=x" in shell.stdout and "row(s)" in shell.stdout
+
+
+def test_cli_errors_are_one_line_with_exit_codes(cluster, table):
+    missing = cli(cluster, "get", "no_such_table", "r")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "ERROR: table 'no_such_table' does not exist"
+    usage = cli(cluster, "put", "cl", "r")
+    assert usage.returncode == 2 and usage.stderr.startswith("ERROR: ")
+    bad_family = cli(cluster, "put", "cl", "r", "nope:q", "v")
+    assert bad_family.returncode == 1 and "Traceback" not in bad_family.stderr
+    assert len(bad_family.stderr.strip().splitlines()) == 1
+    shell = cli(cluster, "shell", input="get 'no_such_table', 'r'\nlist\n")
+    assert shell.returncode == 1 and "ERROR: table 'no_such_table'" in shell.stderr
+
+
+def test_cli_reports_unreachable_zookeeper_within_the_timeout():
+    start = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "client.cli", "--zk", "127.0.0.1:1",
+                        "--timeout", "2", "list"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert p.stderr.startswith("ERROR: cannot reach ZooKeeper at 127.0.0.1:1")
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert time.monotonic() - start < 10
+
+
+def test_operation_timeout_when_every_region_server_hangs(cluster_factory):
+    import client
+    c = cluster_factory("hang", regionservers=1, masters=1)
+    conn = client.Connection(c.quorum, timeout=30)
+    try:
+        conn.create_table("h", {"cf": {}})
+        t = conn.table("h")
+        t.put(b"r", {b"cf:q": b"v"})
+        conn.retry.timeout = 2.0
+        c.regionservers[0].signal(signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            with pytest.raises(errors.OperationTimeoutError, match="get of row b'r'"):
+                t.row(b"r")
+            assert time.monotonic() - start < 4.0
+        finally:
+            c.regionservers[0].signal(signal.SIGCONT)
+    finally:
+        conn.close()
+        c.stop(timeout=20)
