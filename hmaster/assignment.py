@@ -187,12 +187,12 @@ class AssignmentManager:
         futures = [self.pool.submit(self._safe_assign, r, preferred) for r in recs]
         return [f.result() for f in futures] if wait else []
 
-    def retry_waiting(self) -> None:
+    def retry_waiting(self, wait: bool = False) -> None:
         """Assign every OFFLINE/FAILED_OPEN region of enabled tables now (a server joined)."""
         todo = [r for r in self.meta.all_regions() if r.state in (OFFLINE, FAILED_OPEN)]
         for r in todo:
             self._cancel_retry(r.info.encoded_name)
-        self.assign_many(todo, wait=False)
+        self.assign_many(todo, wait=wait)
 
     # --- unassign ----------------------------------------------------------------------------
 

@@ -48,6 +48,8 @@ from protos import minihbase_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
+JOIN_SETTLE_S = 0.5  # joins this close together are handled as one (see _on_server_join)
+
 
 @dataclass
 class MasterConfig:
@@ -78,6 +80,8 @@ class MasterServer:
         self.zk = None
         self.grpc_server = None
         self.info_server = None
+        self._join_lock = threading.Lock()
+        self._join_timer: threading.Timer | None = None  # guarded by _join_lock
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -182,8 +186,25 @@ class MasterServer:
     def _on_server_join(self, name: str) -> None:
         if self._stopped.is_set() or not self.servers.register_online(name):
             return
-        self.assignment.retry_waiting()
-        self.balancer.balance()
+        # Servers usually start together (make up, a restart): wait a moment for the others
+        # so waiting regions spread over all of them instead of piling onto the first one and
+        # being moved by the balancer right after. Joins within the window share one run.
+        with self._join_lock:
+            if self._join_timer is not None:
+                self._join_timer.cancel()
+            self._join_timer = threading.Timer(JOIN_SETTLE_S, self._after_joins)
+            self._join_timer.daemon = True
+            self._join_timer.start()
+
+    def _after_joins(self) -> None:
+        if self._stopped.is_set():
+            return
+        try:
+            self.assignment.retry_waiting(wait=True)
+            self.balancer.balance()
+        except Exception:  # noqa: BLE001
+            if not self._stopped.is_set():
+                log.exception("assignment after a server joined failed; chores will retry")
 
     # --- recovery ----------------------------------------------------------------------------
 
@@ -281,6 +302,9 @@ class MasterServer:
         self._stopped.set()
         log.info("master %s stopping", self.name)
         self.active = False
+        with self._join_lock:
+            if self._join_timer is not None:
+                self._join_timer.cancel()
         if getattr(self, "election", None):
             self.election.stop()
         if getattr(self, "servers", None):
