@@ -43,16 +43,20 @@ def _bulk_insert(d: SortedDict, entries: dict) -> None:
     maxes = sl._maxes
     limit = sl._load << 1
     expand = sl._expand
+    nmax = len(maxes)
     for k in sorted(entries):
         pos = bisect_right(maxes, k)
-        if pos == len(maxes):
+        if pos == nmax:
             pos -= 1
-            lists[pos].append(k)
+            sub = lists[pos]
+            sub.append(k)
             maxes[pos] = k
         else:
-            insort(lists[pos], k)
-        if len(lists[pos]) > limit:
+            sub = lists[pos]
+            insort(sub, k)
+        if len(sub) > limit:
             expand(pos)
+            nmax = len(maxes)
     sl._len += len(entries)
     del sl._index[:]
 

@@ -295,30 +295,44 @@ class Region:
             seqid = self._mvcc.begin()
             try:
                 wal_cells = []
-                per_store: dict = {}
-                last_fam = lst = None
+                wal_append = wal_cells.append
+                per_store: dict = {}  # family -> [pairs, bytes, delete markers]
+                last_fam = acc = append = None
+                size = deletes = 0
                 for m in ms:
                     row = m.row
+                    lrow = len(row) + _CELL_OVERHEAD
                     for c in m.cells:
                         crow, fam, q, ts, t, value = c
-                        if (fam not in stores or t not in _VALID_TYPES or len(value) > max_value
-                                or (crow is not row and crow != row)):
+                        lv = len(value)
+                        if fam is not last_fam:  # usually once per batch
+                            if fam not in stores:
+                                self._reject(m, c)
+                            if acc is not None:
+                                acc[1] += size
+                                acc[2] += deletes
+                            acc = per_store.get(fam)
+                            if acc is None:
+                                acc = per_store[fam] = [[], 0, 0]
+                            append = acc[0].append
+                            size = deletes = 0
+                            last_fam = fam
+                        if lv > max_value or t not in _VALID_TYPES or (crow is not row
+                                                                       and crow != row):
                             self._reject(m, c)
                         if ts == LATEST_TIMESTAMP:
                             ts = self._latest_put_ts(row, fam, q, now) if t == _DELETE else now
                             c = _tuple_new(Cell, (row, fam, q, ts, t, value))
                         elif ts < 0:
                             raise InvalidArgumentError(f"negative timestamp {ts}")
-                        wal_cells.append(c)
-                        if fam is not last_fam:
-                            lst = per_store.get(fam)
-                            if lst is None:
-                                lst = per_store[fam] = [[], 0, 0]
-                            last_fam = fam
-                        lst[0].append(((row, q, -ts, -t), value))
-                        lst[1] += len(row) + len(q) + len(value) + _CELL_OVERHEAD
+                        wal_append(c)
+                        append(((row, q, -ts, -t), value))
+                        size += lrow + lv + len(q)
                         if t != _PUT:
-                            lst[2] += 1
+                            deletes += 1
+                if acc is not None:
+                    acc[1] += size
+                    acc[2] += deletes
                 if self.wal is not None and wal_cells:
                     self.wal.sync(self.wal.append_batch([(self.name, seqid, wal_cells)]))
                 for fam, (pairs, size, deletes) in per_store.items():
