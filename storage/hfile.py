@@ -22,7 +22,6 @@ import os
 import struct
 import threading
 import time
-from array import array
 from bisect import bisect_left, bisect_right
 from hashlib import blake2b
 from typing import Iterator
@@ -30,7 +29,7 @@ from typing import Iterator
 from minihbase.errors import CorruptionError
 from storage import hfile_format as fmt
 from storage.block_cache import BlockCache
-from storage.bloom import BloomFilter, element_hash, rowcol_element
+from storage.bloom import BloomBuilder, BloomFilter, element_hash, rowcol_element
 from storage.cell import CellType
 from storage.hfile_format import HFileInfo
 from storage.layout import fsync_dir
@@ -68,8 +67,8 @@ class HFileWriter:
         self.compression = compression
         self._codec = fmt.CODECS[compression]
         self._bloom_fp_rate = bloom_fp_rate
-        # element hashes, turned into a filter sized for their real count in finish()
-        self._bloom_hashes = array("Q") if bloom != fmt.BLOOM_NONE else None
+        # element digests, turned into a filter sized for their real count in finish()
+        self._bloom = BloomBuilder(bloom) if bloom != fmt.BLOOM_NONE else None
         self._rowcol = bloom == fmt.BLOOM_ROWCOL
         self._file = open(self.tmp_path, "wb", buffering=1 << 20)
         self._offset = 0
@@ -119,9 +118,8 @@ class HFileWriter:
             self._last_row = row
             rows.append(row)
             self._b_bytes += len(row) + 2
-            if self._bloom_hashes is not None:  # = element_hash(row_element(row)), inlined
-                digest = blake2b(b"R" + row, digest_size=8).digest()
-                self._bloom_hashes.append(int.from_bytes(digest, "little"))
+            if self._bloom is not None:  # = self._bloom.add_row(row), inlined
+                self._bloom.digests += blake2b(b"R" + row, digest_size=8).digest()
             new_row = True
         else:
             new_row = False
@@ -129,9 +127,9 @@ class HFileWriter:
             rows.append(row)
         if self._rowcol:
             if new_row or qual != last[1]:
-                self._bloom_hashes.append(element_hash(rowcol_element(row, qual)))
+                self._bloom.add_column(row, qual)
             if neg_type in _FAMILY_DELETES:  # masks every column: see might_contain_column
-                self._bloom_hashes.append(element_hash(b"F" + row))
+                self._bloom.add_family_delete(row)
         quals = self._b_quals
         qi = quals.get(qual)
         if qi is None:
@@ -187,8 +185,8 @@ class HFileWriter:
             self._flush_block()
             data_end = self._offset
             bloom_offset = bloom_size = 0
-            if self._bloom_hashes is not None:
-                bloom = BloomFilter.build(self._bloom_hashes, self._bloom_fp_rate).to_bytes()
+            if self._bloom is not None:
+                bloom = self._bloom.build(self._bloom_fp_rate).to_bytes()
                 bloom_offset, bloom_size = self._write(
                     fmt.frame_block(fmt.BLOCK_BLOOM, fmt.CODEC_NONE, len(bloom), bloom))
             info = HFileInfo(

@@ -49,7 +49,8 @@ Index block payload: count u32, then per data block:
 
 Encoded key: row_len u16 | row | qual_len u32 | qual | neg_ts i64 | neg_type i8
 
-Bloom block payload: m_bits u64 | k u8 | n_elements u64 | bit array (ceil(m/8) bytes).
+Bloom block payload: m_bits u64 | k u8 | n_elements u64 | bit array (m/8 bytes, m a multiple
+    of 8; bit p = byte p>>3 masked with 0x80 >> (p & 7)).
     Element bit positions: (h1 + i*h2) mod m, i < k, with h1, h2 the two 32-bit halves of
     blake2b(element, digest_size=8) (h2 forced odd). Row element = b"R" + row; row+column
     element = b"C" + u16 row_len + row + qualifier. A ROWCOL bloom holds both kinds, plus

@@ -81,3 +81,19 @@ def test_inconsistent_serialized_filter_is_refused():
     raw = BloomBuilder("ROW").build().to_bytes()
     with pytest.raises(ValueError):
         BloomFilter.from_bytes(raw[:-1])
+
+
+def test_bit_layout_matches_the_documented_formula():
+    """On-disk contract: bit p of the filter is byte p>>3 masked with 0x80 >> (p & 7), and an
+    element sets bits (h1 + i*h2) mod m for i < k."""
+    b = BloomBuilder("ROW")
+    for i in range(300):
+        b.add_row(b"row%d" % i)
+    f = b.build()
+    expect = bytearray(f.m // 8)
+    for h in b.hashes:
+        h1, h2 = h & 0xFFFFFFFF, (h >> 32) | 1
+        for i in range(f.k):
+            p = (h1 + i * h2) % f.m
+            expect[p >> 3] |= 0x80 >> (p & 7)
+    assert bytes(f.bits) == bytes(expect)
