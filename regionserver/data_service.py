@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from minihbase.errors import (HBaseError, InvalidArgumentError, ServerAbortedError)
+from minihbase.errors import (HBaseError, InvalidArgumentError, ServerAbortedError,
+                              ServerUnavailableError)
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
@@ -201,6 +202,9 @@ class RegionServerService(pb_grpc.RegionServerServicer):
     def OpenRegion(self, request, context):
         try:
             self._check_alive()
+            if self._server.stopping_cleanly:
+                raise ServerUnavailableError(
+                    f"region server {self._server.name} is stopping: open the region elsewhere")
             info = region_info_from_pb(request.region)
             table = table_from_pb(request.schema)
             if info.table != table.name:

@@ -395,3 +395,23 @@ def test_max_cells_caps_a_response_and_marks_split_rows_partial(stub):
         rest.extend(resp.results)
     assert [(r.cells[0].row, len(r.cells), r.partial) for r in rest] == [
         (b"w", 2, False), (b"x", 1, False)]
+
+
+def test_too_many_wal_segments_force_flushes_that_release_the_oldest(zookeeper, tmp_path):
+    cfg = ServerConfig(zk=zookeeper.quorum, rootdir=str(tmp_path), bind="127.0.0.1", port=0,
+                       advertise="127.0.0.1", info_port=-1, zk_parent="/hbase-walroll",
+                       chore_period=0.1, wal_segment_bytes=2048, max_wal_segments=2)
+    rs = RegionServer(cfg).start()
+    try:
+        stub = stub_for(rs.port)
+        region = open_region(stub)
+        for i in range(8):  # each batch ~1.2 KiB of WAL: several segments
+            multi(stub, region, {b"r%d-%d" % (i, j): {b"q": b"v" * 100} for j in range(10)})
+        deadline = time.monotonic() + 10
+        while rs.wal.segment_count() > 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rs.online.flushes_forced >= 1
+        assert rs.wal.segment_count() <= 2
+        assert get_row(stub, region, b"r0-0") == {b"q": b"v" * 100}
+    finally:
+        rs.stop()
