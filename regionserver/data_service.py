@@ -73,8 +73,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             if not self._server.stopping_cleanly:  # else: the WAL was closed by the stop
                 self._server.abort(str(exc))
             if self._server.abort_reason and not str(exc).startswith("region server"):
-                exc = ServerAbortedError(
-                    f"region server {self._server.name} aborted: {exc}")
+                exc = type(exc)(f"region server {self._server.name} aborted: {exc}")
         elif not isinstance(exc, HBaseError):
             log.exception("internal error serving a call")
         abort_with(context, exc)

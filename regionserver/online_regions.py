@@ -75,6 +75,9 @@ class OnlineRegions:
     def regions(self) -> list:
         return list(self._regions.values())
 
+    def items(self) -> list[tuple[str, object]]:
+        return list(self._regions.items())
+
     def states(self) -> dict[str, str]:
         return dict(self._states)
 

@@ -180,14 +180,15 @@ class RegionServer:
         regions = []
         online = self.online
         states = online.states()
-        for name, region in list(online._regions.items()):
+        for name, region in online.items():
             regions.append(pb.RegionLoad(
                 region=name, table=region.info.table, memstore_bytes=region.memstore_size(),
                 store_bytes=region.store_size(), store_files=region.store_file_count(),
                 read_requests=region.read_requests, write_requests=region.write_requests,
                 state=states.get(name, "OPEN")))
+        open_names = {r.region for r in regions}
         for name, state in states.items():
-            if name not in online._regions:
+            if name not in open_names:
                 regions.append(pb.RegionLoad(region=name, table=name.split(",", 1)[0],
                                              state=state))
         now = time.monotonic()

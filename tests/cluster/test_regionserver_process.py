@@ -120,8 +120,11 @@ def test_fenced_wal_makes_next_write_fail_and_process_exit(daemon):
     wal = layout.wal_dir(d.rootdir, d.name)
     os.rename(wal, layout.splitting_wal_dir(d.rootdir, d.name))  # what the master does
     err = multi(d.stub, region, {b"s": {b"a": b"2"}})
-    assert isinstance(err, errors.ServerAbortedError), err
-    assert "fenced" in str(err)
+    assert isinstance(err, errors.WALFencedError), err  # a ServerAbortedError
+    assert "fenced" in str(err) and d.name in str(err)
+    # From now on nothing is acknowledged, reads included (until the process is gone).
+    later = call(d.stub.Get, pb.GetRequest(region=region, row=b"r"))
+    assert isinstance(later, (errors.ServerAbortedError, errors.ServerUnavailableError))
     assert d.wait_exit() != 0
     assert not d.znode_exists()
     assert "ABORTING" in d.logs()
