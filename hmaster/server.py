@@ -32,8 +32,8 @@ from kazoo.exceptions import NodeExistsError
 
 from coordination import zk as zk_mod
 from coordination.znodes import (CLOSED, CLOSING, CRASHED, DEAD, DISABLED, DISABLING, ENABLED,
-                                 ENABLING, FAILED_OPEN, OFFLINE, OPEN, OPENING, SPLITTING_WAL,
-                                 MasterRecord, Paths, server_name)
+                                 ENABLING, FAILED_OPEN, OFFLINE, ONLINE, OPEN, OPENING,
+                                 SPLITTING_WAL, MasterRecord, Paths, server_name)
 from hmaster.assignment import AssignmentManager
 from hmaster.balancer import Balancer
 from hmaster.crash import CrashHandler
@@ -213,7 +213,10 @@ class MasterServer:
         states = self.meta.server_states()
         for name in sorted(live):
             self.servers.register_online(name)
-        gone = {n for n, st in states.items() if st.state != DEAD and n not in live}
+        # not DEAD and either gone, or declared crashed by the old master (a znode of that name
+        # still there belongs to a process that will abort: the name never comes back)
+        gone = {n for n, st in states.items()
+                if st.state != DEAD and (n not in live or st.state != ONLINE)}
         regions = self.meta.all_regions()
         gone |= {r.server for r in regions
                  if r.server and r.server not in live and r.state in (OPEN, OPENING, CLOSING)
@@ -282,9 +285,8 @@ class MasterServer:
 
     def _resume_crashes(self) -> None:
         """Chore: retry crash procedures that failed (e.g. a WAL split hit an I/O error)."""
-        live = self.servers.live()
         for name, st in self.meta.server_states().items():
-            if st.state in (CRASHED, SPLITTING_WAL) and name not in live:
+            if st.state in (CRASHED, SPLITTING_WAL) and not self.servers.is_live(name):
                 threading.Thread(target=self.crash.handle, args=(name,), daemon=True).start()
 
     def _prune_dead_servers(self, keep: int = 50) -> None:
