@@ -2,8 +2,9 @@
 
 Hypothesis drives a RuleBasedStateMachine through puts and all four delete kinds (including
 LATEST_TIMESTAMP resolution), batch mutations, flushes, minor and major compactions, splits
-(then keeps operating on both daughters, routing rows by range), clean close/reopen, and a
-simulated crash (close without flush, split the WAL into recovered.edits, reopen: must replay).
+(then keeps operating on both daughters, routing rows by range), merges of adjacent regions,
+clean close/reopen, and a simulated crash (close without flush, split the WAL into
+recovered.edits, reopen: must replay).
 After every read it checks gets and scans -- forward, reversed, column selection, time range,
 max_versions, limit, batch -- against the model. Tiny alphabets make rows, columns and
 timestamps collide; tiny flush sizes make files appear often.
@@ -308,6 +309,22 @@ class RegionMachine(RuleBasedStateMachine):
             # a daughter may rewrite its reference files at once (an all-files compaction)
             self.model.maybe_compacted(self.in_region(info))
         self.regions.sort(key=lambda r: r.info.start_key)
+
+    @precondition(lambda self: len(self.regions) >= 2)
+    @rule(data=st.data())
+    def merge(self, data):
+        """Close two adjacent regions, merge them (reference files), keep going on the result."""
+        i = data.draw(st.integers(0, len(self.regions) - 2))
+        a, b = self.regions[i], self.regions[i + 1]
+        assert a.info.end_key == b.info.start_key
+        a.close()
+        b.close()
+        self.now_ms += 1
+        merged = region_mod.Region.merge(self.root, a.info, b.info, TABLE, now_ms=self.now_ms)
+        assert (merged.start_key, merged.end_key) == (a.info.start_key, b.info.end_key)
+        self.regions[i:i + 2] = [self.open_region(merged)]
+        self.model.flushed(self.in_region(merged))
+        self.model.maybe_compacted(self.in_region(merged))
 
     @rule()
     def close_and_reopen(self):
