@@ -10,7 +10,9 @@ groups mutations by region and then by server: ONE Multi call per server carryin
 regions, the servers called in parallel (gRPC futures). Regions that fail with a retryable
 error (NotServingRegion after a split or move, a dead server...) are re-located and resent with
 HBase's back-off; the whole send finishes within the connection's operation timeout.
-Each row's mutation is atomic; a batch as a whole is not (HBase's rule).
+A full buffer is sent in the background while the next one fills (at most one in flight, like
+HBase's BufferedMutator); its error, if any, is raised by the next full buffer, `send()` or
+the end of the `with` block. Each row's mutation is atomic; a batch as a whole is not (HBase's rule).
 """
 
 from __future__ import annotations
@@ -26,23 +28,38 @@ from protos.status import error_from_name, from_rpc_error
 
 def send_mutations(connection, table: str, mutations: list, what: str = "batch") -> None:
     """Apply RowMutations to `table`, retrying retryable failures under the overall timeout."""
-    retry, cache, channels = connection.retry, connection.locations, connection.channels
-    start = retry.clock()
-    deadline = start + retry.timeout
-    pending, tries = mutations, 0
-    while pending:
-        tries += 1
-        failed, last_error = [], None
+    MultiSend(connection, table, mutations, what).wait()
+
+
+class MultiSend:
+    """One batch in flight: the Multi calls are issued (as gRPC futures) on construction and
+    collected by `wait()`, which also resends what failed. In between, the caller may build
+    the next batch -- the servers work while the client does (HBase's BufferedMutator)."""
+
+    def __init__(self, connection, table: str, mutations: list, what: str = "batch"):
+        self.connection, self.table, self.what = connection, table, what
+        retry = connection.retry
+        self.start = retry.clock()
+        self.deadline = self.start + retry.timeout
+        self.tries = 0
+        self._issue(mutations)
+
+    def _issue(self, pending: list) -> None:
+        retry, cache, channels = (self.connection.retry, self.connection.locations,
+                                  self.connection.channels)
+        self.tries += 1
+        self.failed, self.last_error = [], None
         # address -> region name -> mutations
         groups: dict[str, dict[str, list]] = {}
+        table = self.table
         for m in pending:
             try:
                 loc = cache.locate(table, m.row)
             except HBaseError as exc:
                 if not exc.retryable:
                     raise
-                failed.append(m)
-                last_error = exc
+                self.failed.append(m)
+                self.last_error = exc
                 continue
             by_region = groups.get(loc.address)
             if by_region is None:
@@ -52,14 +69,17 @@ def send_mutations(connection, table: str, mutations: list, what: str = "batch")
                 by_region[loc.name] = [m]
             else:
                 ms.append(m)
-        rpc_timeout = max(MIN_ATTEMPT_S, min(retry.rpc_timeout, deadline - retry.clock()))
-        calls = []
+        rpc_timeout = max(MIN_ATTEMPT_S, min(retry.rpc_timeout, self.deadline - retry.clock()))
+        self.calls = []
         for address, by_region in groups.items():
             request = pb.MultiRequest(regions=[pb.RegionMutations(region=r, mutations=ms)
                                                for r, ms in by_region.items()])
             stub = channels.region_server(address)
-            calls.append((address, by_region, stub.Multi.future(request, timeout=rpc_timeout)))
-        for address, by_region, future in calls:
+            self.calls.append((address, by_region,
+                               stub.Multi.future(request, timeout=rpc_timeout)))
+
+    def _collect(self) -> None:
+        for address, by_region, future in self.calls:
             try:
                 response = future.result()
             except grpc.RpcError as err:
@@ -67,8 +87,8 @@ def send_mutations(connection, table: str, mutations: list, what: str = "batch")
                 if not exc.retryable:
                     raise exc from None
                 for ms in by_region.values():
-                    failed.extend(ms)
-                last_error = exc
+                    self.failed.extend(ms)
+                self.last_error = exc
                 continue
             for result in response.results:
                 if result.ok:
@@ -76,19 +96,27 @@ def send_mutations(connection, table: str, mutations: list, what: str = "batch")
                 exc = error_from_name(result.error_class, result.error_message)
                 if not exc.retryable:
                     raise exc
-                failed.extend(by_region.get(result.region, ()))
-                last_error = exc
-        if not failed:
-            return
-        cache.invalidate(table)
-        pending = failed
-        left = deadline - retry.clock()
-        if left <= MIN_ATTEMPT_S:
-            raise OperationTimeoutError(
-                f"{what} on table {table!r}: {len(failed)} row(s) not written after {tries} "
-                f"attempt(s) in {retry.clock() - start:.1f}s (operation timeout "
-                f"{retry.timeout:g}s); last error: {type(last_error).__name__}: {last_error}")
-        retry.sleep(min(backoff_delay(retry.pause, tries - 1), left - MIN_ATTEMPT_S))
+                self.failed.extend(by_region.get(result.region, ()))
+                self.last_error = exc
+        self.calls = []
+
+    def wait(self) -> None:
+        retry = self.connection.retry
+        while True:
+            self._collect()
+            if not self.failed:
+                return
+            self.connection.locations.invalidate(self.table)
+            left = self.deadline - retry.clock()
+            if left <= MIN_ATTEMPT_S:
+                raise OperationTimeoutError(
+                    f"{self.what} on table {self.table!r}: {len(self.failed)} row(s) not "
+                    f"written after {self.tries} attempt(s) in "
+                    f"{retry.clock() - self.start:.1f}s (operation timeout "
+                    f"{retry.timeout:g}s); last error: {type(self.last_error).__name__}: "
+                    f"{self.last_error}")
+            retry.sleep(min(backoff_delay(retry.pause, self.tries - 1), left - MIN_ATTEMPT_S))
+            self._issue(self.failed)
 
 
 class Batch:
@@ -105,13 +133,14 @@ class Batch:
         self.batch_size = batch_size
         self.transaction = transaction
         self._mutations: list = []  # pb.RowMutation, in call order
+        self._in_flight: MultiSend | None = None  # the previous full buffer, being sent
         self._families: list[bytes] | None = None
 
     def put(self, row, data: dict, wal: bool | None = None) -> None:
         row = protocol.to_bytes(row, "row")
         self._mutations.append(protocol.put_mutation(row, data, self.timestamp))
         if self.batch_size is not None and len(self._mutations) >= self.batch_size:
-            self.send()
+            self._send_async()
 
     def delete(self, row, columns=None, wal: bool | None = None) -> None:
         row = protocol.to_bytes(row, "row")
@@ -120,12 +149,25 @@ class Batch:
         self._mutations.append(protocol.delete_mutation(row, columns, self.timestamp,
                                                         self._families or []))
         if self.batch_size is not None and len(self._mutations) >= self.batch_size:
-            self.send()
+            self._send_async()
 
     def __len__(self) -> int:
         return len(self._mutations)
 
+    def _send_async(self) -> None:
+        """Wait for the previous buffer (raising its error, if any), then start sending this
+        one: at most one buffer in flight, so memory stays bounded by 2 x batch_size."""
+        previous, self._in_flight = self._in_flight, None
+        if previous is not None:
+            previous.wait()
+        mutations, self._mutations = self._mutations, []
+        self._in_flight = MultiSend(self.table.connection, self.table.name, mutations)
+
     def send(self) -> None:
+        """Send everything buffered and wait until it is written (or raise)."""
+        previous, self._in_flight = self._in_flight, None
+        if previous is not None:
+            previous.wait()
         mutations, self._mutations = self._mutations, []
         if mutations:
             send_mutations(self.table.connection, self.table.name, mutations)

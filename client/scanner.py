@@ -82,6 +82,8 @@ class _Scanner:
         self.include_timestamp = include_timestamp
         self.prefix, self.low_bound = prefix, low_bound
         self.reverse = spec.reversed
+        self.single_version = spec.max_versions <= 1
+        self.prefetch = None  # future of the next batch, asked before this one is consumed
         # Where the next scanner opens: the region holding `region_start` (reversed and b"":
         # the last region), or with `before` set (reversed) the region ending at `before`.
         self.loc = None
@@ -111,7 +113,8 @@ class _Scanner:
                             self.done = True
                             break
                         continue
-                    yield row, protocol.cells_to_dict(result.cells, self.include_timestamp)
+                    yield row, protocol.cells_to_dict(result.cells, self.include_timestamp,
+                                                      self.single_version)
                     if not result.partial:
                         self.last_row = row
                         self.returned += 1
@@ -124,6 +127,9 @@ class _Scanner:
     def _reset(self) -> None:
         """After an error: forget the scanner and the location; resume after the last row."""
         self.conn.locations.invalidate(self.table.name)
+        if self.prefetch is not None:
+            self.prefetch.cancel()
+            self.prefetch = None
         self.scanner_id, self.stub, self.loc = 0, None, None
         if self.last_row is not None:
             self.region_start, self.skip_row, self.before = self.last_row, self.last_row, None
@@ -151,16 +157,27 @@ class _Scanner:
                 spec.limit = self.limit - self.returned + (1 if self.skip_row else 0)
             request = pb.ScanRequest(region=loc.name, spec=spec, max_rows=self.batch_size)
             self.stub = self.conn.channels.region_server(loc.address)
+            future = None
         else:
+            future, self.prefetch = self.prefetch, None
             request = pb.ScanRequest(scanner_id=self.scanner_id, max_rows=self.batch_size)
         try:
-            response = self.stub.Scan(request, timeout=deadline)
+            if future is not None:
+                response = future.result()
+            else:
+                response = self.stub.Scan(request, timeout=deadline)
         except grpc.RpcError as err:
             raise from_rpc_error(err, self.loc.address) from None
         self.scanner_id = response.scanner_id
         if not response.more_in_region:
             self.scanner_id = 0
             self._next_region()
+        elif self.limit is None or self.returned + len(response.results) < self.limit:
+            # Ask for the next batch now, so the server reads it while the caller consumes
+            # this one (HBase's scanner prefetch).
+            self.prefetch = self.stub.Scan.future(
+                pb.ScanRequest(scanner_id=self.scanner_id, max_rows=self.batch_size),
+                timeout=self.conn.retry.rpc_timeout)
         return response.results
 
     def _next_region(self) -> None:
@@ -179,6 +196,9 @@ class _Scanner:
             self.before, self.region_start = None, info.end_key
 
     def _close(self) -> None:
+        if self.prefetch is not None:
+            self.prefetch.cancel()
+            self.prefetch = None
         if self.scanner_id and self.stub is not None:
             try:  # best effort: the server's lease reaper closes it anyway
                 self.stub.Scan(pb.ScanRequest(scanner_id=self.scanner_id, close=True),
