@@ -163,6 +163,10 @@ class Region:
         self._flush_lock = threading.Lock()
         self._compaction_lock = threading.Lock()
         self._state_lock = threading.Lock()
+        # Readers of several families take their store views under this lock and a flush
+        # installs its files under it: without it a reader could see a mutation's cells in
+        # one family's new HFile (no seqid filter) but not in another family's memstore.
+        self._views_lock = threading.Lock()
         self._progress = threading.Condition(self._state_lock)  # flush/compaction finished
         self._closing = False  # guarded by _state_lock; no new operations once set
         self._closed = False  # guarded by _state_lock
@@ -475,6 +479,12 @@ class Region:
         """Files whose newest cell is older than this cannot change what the query sees."""
         return max(p.min_ts, p.ttl_cutoff if not p.min_versions else 0)
 
+    def _acquire_views(self, plans) -> list:
+        if len(plans) == 1:
+            return [plans[0][0].acquire()]
+        with self._views_lock:
+            return [store.acquire() for store, _ in plans]
+
     def get(self, g: Get) -> list[Cell]:
         self._check_open()
         self._check_row(g.row)
@@ -485,15 +495,17 @@ class Region:
             self.read_requests += 1
         rp = self._mvcc.read_point
         out: list = []
-        for store, p in self._plan(g.columns, g.time_range, g.max_versions):
-            view = store.acquire()
-            try:
+        plans = self._plan(g.columns, g.time_range, g.max_versions)
+        views = self._acquire_views(plans)
+        try:
+            for view, (_, p) in zip(views, plans):
                 items, n = view.row_items(g.row, rp, self._skip_before(p))
-            finally:
+                if items:
+                    for _, cells in rows_of(items, p, None, view.plain, n):
+                        out.extend(cells)
+        finally:
+            for view in views:
                 view.release()
-            if items:
-                for _, cells in rows_of(items, p, None, view.plain, n):
-                    out.extend(cells)
         return out
 
     def scanner(self, s: Scan) -> RegionScanner:
@@ -502,7 +514,7 @@ class Region:
         self.read_requests += 1
         plans = self._plan(s.columns, s.time_range, s.max_versions)
         rp = self._mvcc.read_point
-        views = [store.acquire() for store, _ in plans]
+        views = self._acquire_views(plans)
         try:
             if s.reversed:
                 upper = s.start_row + b"\x00" if s.start_row else None
@@ -612,8 +624,10 @@ class Region:
                 self._updates.release_exclusive()
             if not snaps:
                 return False
-            for store, seg in snaps:
-                store.flush_snapshot(seg, seg.flush_seqid)
+            written = [(store, store.write_snapshot(seg, seg.flush_seqid)) for store, seg in snaps]
+            with self._views_lock:  # every family switches at once (see _acquire_views)
+                for store, sf in written:
+                    store.install_flushed(sf)
             self.flushes += 1
             if self.wal is not None:
                 self.wal.mark_flushed(self.name, min(seg.flush_seqid for _, seg in snaps))

@@ -205,8 +205,8 @@ class Store:
     # --- reading ------------------------------------------------------------------------------
 
     def acquire(self) -> StoreView:
-        segments = self.memstore.segments()
-        with self._lock:
+        with self._lock:  # segments and files together: a flush swaps both under this lock
+            segments = self.memstore.segments()
             files = self._files
             for f in files:
                 f.refcount += 1
@@ -280,14 +280,21 @@ class Store:
             raise
         return StoreFile(path, fid, HFileReader(path, block_cache=self.block_cache))
 
-    def flush_snapshot(self, snapshot: Segment, max_seqid: int) -> StoreFile:
-        """Write a memstore snapshot out and swap it in: readers see either the snapshot or the
-        new file, never both missing (the memstore snapshot is cleared under the file lock)."""
-        sf = self.write_file(snapshot.flush_items(), max_seqid)
+    def write_snapshot(self, snapshot: Segment, max_seqid: int) -> StoreFile:
+        """Write a memstore snapshot out as an HFile (not yet visible to readers)."""
+        return self.write_file(snapshot.flush_items(), max_seqid)
+
+    def install_flushed(self, sf: StoreFile) -> None:
+        """Make a flushed file visible and drop the snapshot it came from, atomically: a reader
+        sees the snapshot or the file, never neither."""
         with self._lock:
             self._set_files(tuple(sorted(self._files + (sf,), key=StoreFile.sort_key,
                                          reverse=True)))
             self.memstore.clear_snapshot()
+
+    def flush_snapshot(self, snapshot: Segment, max_seqid: int) -> StoreFile:
+        sf = self.write_snapshot(snapshot, max_seqid)
+        self.install_flushed(sf)
         return sf
 
     # --- compaction -----------------------------------------------------------------------------
