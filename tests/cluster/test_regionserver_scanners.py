@@ -1,0 +1,95 @@
+"""ScannerRegistry in isolation: leases on an injected clock, limit and partial bookkeeping,
+prefetch delivery. No gRPC, no ZooKeeper."""
+
+from __future__ import annotations
+
+import pytest
+
+from minihbase.errors import UnknownScannerError
+from regionserver.scanners import ScannerRegistry
+from storage.cell import Cell
+
+
+class ListScanner:
+    """RegionScanner stand-in: pages over prepared results; [] = done."""
+
+    def __init__(self, results):
+        self.results = list(results)
+        self.closed = False
+
+    def next(self, max_rows=100, max_cells=0):
+        out, self.results = self.results[:max_rows], self.results[max_rows:]
+        return out
+
+    def close(self):
+        self.closed = True
+
+
+def row(key: bytes, n: int = 1):
+    return [Cell(key, b"cf", b"q%d" % i, 1, 4, b"v") for i in range(n)]
+
+
+def keep(results, partial, more):
+    return [(r[0].row, len(r), p) for r, p in zip(results, partial)]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_idle_scanner_is_reaped_after_its_lease_and_its_id_becomes_unknown():
+    clock = Clock()
+    reg = ScannerRegistry(10.0, clock=clock, prefetch_threads=0)
+    sc = ListScanner([row(b"a"), row(b"b"), row(b"c")])
+    lease = reg.open("r1", sc, batch=0, limit=0)
+    reg.next_batch(lease, 1, 0, keep)
+    clock.now += 9
+    reg.lookup(lease.scanner_id)  # a call renews the lease
+    clock.now += 9
+    assert reg.reap_expired() == 0
+    clock.now += 2
+    assert reg.reap_expired() == 1 and sc.closed
+    with pytest.raises(UnknownScannerError, match=str(lease.scanner_id)):
+        reg.lookup(lease.scanner_id)
+
+
+def test_limit_counts_a_batch_split_row_once_and_last_response_says_no_more():
+    reg = ScannerRegistry(60, prefetch_threads=0)
+    a = row(b"a", 4)
+    results = [a[:2], a[2:], row(b"b"), row(b"c")]
+    lease = reg.open("r1", ListScanner(results), batch=2, limit=2)
+    out, more = reg.next_batch(lease, 2, 0, keep)
+    assert out == [(b"a", 2, True), (b"a", 2, False)] and more
+    out, more = reg.next_batch(lease, 2, 0, keep)
+    assert out == [(b"b", 1, False)] and not more
+    assert len(reg) == 0  # closed with the last response
+
+
+def test_prefetched_response_is_delivered_to_the_next_call():
+    reg = ScannerRegistry(60, prefetch_threads=1)
+    try:
+        sc = ListScanner([row(b"%03d" % i) for i in range(7)])
+        lease = reg.open("r1", sc, batch=0, limit=0)
+        seen = []
+        more = True
+        while more:
+            out, more = reg.next_batch(lease, 3, 0, keep)
+            seen.extend(k for k, _, _ in out)
+        assert seen == [b"%03d" % i for i in range(7)]
+        assert sc.closed and len(reg) == 0
+    finally:
+        reg.stop()
+
+
+def test_closing_a_region_closes_only_its_scanners():
+    reg = ScannerRegistry(60, prefetch_threads=0)
+    s1, s2 = ListScanner([row(b"a")]), ListScanner([row(b"a")])
+    reg.open("r1", s1, 0, 0)
+    keep_lease = reg.open("r2", s2, 0, 0)
+    assert reg.close_region("r1") == 1
+    assert s1.closed and not s2.closed
+    assert reg.lookup(keep_lease.scanner_id) is keep_lease
