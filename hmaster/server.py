@@ -121,7 +121,7 @@ class MasterServer:
         if self.config.info_port < 0:
             return
         try:
-            from hmaster.info_server import InfoServer
+            from hmaster.web import InfoServer
         except ImportError:
             return
         try:

@@ -20,6 +20,7 @@ import grpc
 
 from minihbase.errors import (HBaseError, InvalidArgumentError, ServerAbortedError,
                               ServerUnavailableError)
+from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
@@ -38,9 +39,12 @@ def add_to_server(service: "RegionServerService", grpc_server) -> None:
     every response serializer passes pre-encoded bytes through (Get and Scan answer with
     bytes from regionserver.wire; the other calls with messages)."""
     desc = pb.DESCRIPTOR.services_by_name["RegionServer"]
+    # The one instrumented place: latency/errors by method and recent slow calls, for the
+    # info port (regionserver/web.py, minihbase/metrics.py).
+    service.rpc_metrics = RpcMetrics()
     handlers = {
         m.name: grpc.unary_unary_rpc_method_handler(
-            getattr(service, m.name),
+            service.rpc_metrics.timed(m.name, getattr(service, m.name)),
             request_deserializer=getattr(pb, m.input_type.name).FromString,
             response_serializer=raw_or_serialize)
         for m in desc.methods

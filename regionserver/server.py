@@ -124,7 +124,7 @@ class RegionServer:
 
         if cfg.info_port >= 0:
             try:
-                from regionserver.info_server import InfoServer
+                from regionserver.web import InfoServer
                 self.info_server = InfoServer(self, cfg.bind, cfg.info_port).start()
             except OSError as e:  # the web UI is a convenience; serving data is not optional
                 log.warning("info server not started on port %d: %s", cfg.info_port, e)

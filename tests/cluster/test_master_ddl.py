@@ -216,8 +216,8 @@ def test_info_port_lists_servers_tables_and_regions(cluster):
     info_port = MasterRecord.from_bytes(zk.get(Paths().master)[0]).info_port
     base = f"http://127.0.0.1:{info_port}"
     page = urllib.request.urlopen(base + "/", timeout=5).read().decode()
-    assert "<h3>web (ENABLED)</h3>" in page and all(s.name in page for s in servers)
+    assert '<a href="/table/web">web</a>' in page and all(s.name in page for s in servers)
     doc = json.loads(urllib.request.urlopen(base + "/status.json", timeout=5).read())
     assert {s["state"] for s in doc["servers"]} == {"ONLINE"}
     metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
-    assert 'minihbase_master_servers{state="ONLINE"} 2' in metrics
+    assert 'minihbase_master_servers{state="ONLINE"} 2.0' in metrics

@@ -258,7 +258,8 @@ def test_close_flush_and_reopen_keeps_data(server, stub):
     assert load.server == server.name and [r.region for r in load.regions] == [region]
     import json
     import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.info_server.port}/", timeout=5) as f:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.info_server.port}/status.json",
+                                timeout=5) as f:
         status = json.load(f)
     assert status["server"] == server.name and status["state"] == "RUNNING"
     assert status["load"]["regions"][0]["region"] == region
