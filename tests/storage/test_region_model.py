@@ -117,6 +117,8 @@ class RegionMachine(RuleBasedStateMachine):
         resolved = []
         seen = set()
         for (typ, fam, q, ts), blob in zip(cells, values):
+            if not self.deletes:
+                typ = PUT
             if typ in (DEL_FAMILY, DEL_FAMILY_VERSION):
                 q = b""
             if typ == DEL_FAMILY_VERSION and ts == LATEST_TIMESTAMP:
@@ -142,9 +144,13 @@ class RegionMachine(RuleBasedStateMachine):
         return m, resolved
 
     # -- setup -------------------------------------------------------------------------------
-    @initialize(auto_compact=st.booleans(), flush_size=st.sampled_from([300, 900, 4000]))
-    def setup(self, auto_compact, flush_size):
+    @initialize(auto_compact=st.booleans(), flush_size=st.sampled_from([300, 900, 4000]),
+                deletes=st.sampled_from([True, True, False]))
+    def setup(self, auto_compact, flush_size, deletes):
         self.auto_compact = auto_compact
+        # a third of the runs write no delete marker at all: the read path's fast path (no
+        # marker in any source) is then what answers, across memstore and many files
+        self.deletes = deletes
         # Without automatic compactions the model knows exactly which cells sit in files when
         # an explicit compaction runs; with them, it widens what is legal (model.py docstring).
         self.config = region_mod.RegionConfig(
@@ -219,6 +225,8 @@ class RegionMachine(RuleBasedStateMachine):
     def delete_latest_version(self, row, fam, q, tick):
         """Delete.addColumn without a timestamp deletes the newest visible version (HBase
         resolves the timestamp with a Get at write time), or marks `now` if there is none."""
+        if not self.deletes:
+            return
         self.now_ms += tick
         region = self.region_for(row)
         seen = region.get(Get(row, columns=((fam, q),), max_versions=1))
