@@ -149,11 +149,33 @@ def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int =
 
 def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, columns=None,
          limit=None, reverse=False, versions=None) -> None:
-    results = list(conn.table(table).scan(row_start=start, row_stop=stop, row_prefix=prefix,
-                                          columns=columns or None, limit=limit,
-                                          reverse=reverse, versions=versions,
-                                          include_timestamp=True))
-    out.result(fmt.scan_table(results), fmt.scan_json(results))
+    """Streams: a scan of a big table prints as it goes (widths set by the first rows)."""
+    results = conn.table(table).scan(row_start=start, row_stop=stop, row_prefix=prefix,
+                                     columns=columns or None, limit=limit, reverse=reverse,
+                                     versions=versions, include_timestamp=True)
+    if out.as_json:
+        out.out.write("[")
+        for i, item in enumerate(results):
+            out.out.write((", " if i else "") + fmt.to_json(fmt.scan_json([item])[0]))
+        out.out.write("]\n")
+        out.out.flush()
+        return
+    head, n = [], 0
+    for item in results:
+        head.append(item)
+        if len(head) == 100:
+            break
+    lines = fmt.scan_table(head).splitlines()[:-1]
+    width = max([len(" " + fmt.binary(r)) for r, _ in head] + [len("ROW")])
+    print("\n".join(lines), file=out.out)
+    n = len(head)
+    for row, data in results:  # the rest, streamed with the same column width
+        n += 1
+        for column, (value, ts) in data.items():
+            print(f"{(' ' + fmt.binary(row)).ljust(width)}  column={fmt.binary(column)}, "
+                  f"{fmt.cell_text(value, ts)}", file=out.out)
+    print(fmt.rows_count(n), file=out.out)
+    out.out.flush()
 
 
 def delete(conn, out: Output, table: str, row: bytes, column: bytes,

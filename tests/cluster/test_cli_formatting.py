@@ -55,3 +55,36 @@ def test_status_text_counts_live_and_dead_servers():
     text = fmt.status_text(s)
     assert "1 servers, 1 dead, 2.0000 average load" in text
     assert "no regions in transition" in text
+
+
+class _FakeTable:
+    def scan(self, **kwargs):
+        for i in range(250):
+            yield b"row%03d" % i, {b"cf:q": (b"v\x00", 7)}
+
+
+class _FakeConnection:
+    def table(self, name):
+        return _FakeTable()
+
+
+def test_scan_command_streams_past_the_first_rows_and_counts_them_all():
+    import io
+
+    from client import commands
+    buf = io.StringIO()
+    commands.scan(_FakeConnection(), commands.Output(False, buf), "t")
+    lines = buf.getvalue().splitlines()
+    assert lines[0].split() == ["ROW", "COLUMN+CELL"]
+    assert lines[-2] == " row249  column=cf:q, timestamp=7, value=v\\x00"
+    assert lines[-1] == "250 row(s)"
+
+
+def test_scan_command_json_is_one_document_even_when_streamed():
+    import io
+
+    from client import commands
+    buf = io.StringIO()
+    commands.scan(_FakeConnection(), commands.Output(True, buf), "t")
+    doc = json.loads(buf.getvalue())
+    assert len(doc) == 250 and doc[0]["cells"][0]["value"] == "v\\x00"
