@@ -13,9 +13,11 @@ import logging
 import os
 import signal
 import sys
+import time
 
 from regionserver.server import RegionServer, ServerConfig
 
+ABORT_EXIT_DEADLINE_S = 5.0
 _FORMAT = "%(asctime)s %(levelname)s [regionserver %(server)s] %(name)s: %(message)s"
 
 
@@ -100,8 +102,16 @@ def main(argv=None) -> int:
         logging.shutdown()
         os._exit(1)
     code = None
+    aborted_at = None
     while code is None:  # wait in slices so signal handlers run promptly
         code = server.wait(0.5)
+        if code is None and server.abort_reason is not None:
+            # An aborting server must be gone quickly (its regions are being reassigned); if
+            # tear-down hangs (an unreachable ZooKeeper, a stuck fsync), exit anyway.
+            aborted_at = aborted_at or time.monotonic()
+            if time.monotonic() - aborted_at > ABORT_EXIT_DEADLINE_S:
+                log.error("abort tear-down took over %.0f s: exiting now", ABORT_EXIT_DEADLINE_S)
+                code = 1
     log.info("exiting with code %d", code)
     logging.shutdown()
     # os._exit: a handler thread stuck in a fenced fsync must not keep a dead server alive.
