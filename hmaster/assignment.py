@@ -27,7 +27,8 @@ from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, FAI
 from hmaster.meta import MetaStore
 from hmaster.rs_client import RegionServerClients
 from hmaster.server_manager import ServerManager
-from minihbase.errors import HBaseError, NotServingRegionError, TableNotFoundError
+from minihbase.errors import (HBaseError, NotServingRegionError, RegionOfflineError,
+                              ServerUnavailableError, TableNotFoundError)
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,8 @@ class AssignmentManager:
                     self._bump(server, -1)
                     last_error = f"{type(e).__name__}: {e}"
                     log.warning("open of %s on %s failed: %s", cur.info.name, server, last_error)
+                    if isinstance(e, (ServerUnavailableError, RegionOfflineError)):
+                        self._abort_open(server, cur)
                     continue
                 self._cancel_retry(enc)
                 log.info("region %s OPEN on %s", cur.info.name, server)
@@ -143,6 +146,17 @@ class AssignmentManager:
                 log.info("region %s waits for a live region server", cur.info.name)
                 return self.meta.set_region(cur, OFFLINE, server="", waiting_for=NO_SERVER)
             return self._failed_open(cur, last_error)
+
+    def _abort_open(self, server: str, cur: RegionRecord) -> None:
+        """An open that timed out may still complete on `server`: ask it to drop the region
+        (best effort) before another server opens it, so two servers never write its files."""
+        if not self.servers.is_live(server):
+            return
+        try:
+            self.clients.close_region(server, cur.info.name, False)
+        except HBaseError as e:
+            log.info("best-effort close of %s on %s after a failed open: %s", cur.info.name,
+                     server, e)
 
     def _failed_open(self, cur: RegionRecord, error: str) -> RegionRecord:
         enc = cur.info.encoded_name
