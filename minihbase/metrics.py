@@ -22,7 +22,7 @@ import time
 from typing import Callable, Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import disable_created_metrics, generate_latest
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     SummaryMetricFamily)
 
@@ -33,6 +33,11 @@ __all__ = ["RpcMetrics", "ScrapeCollector", "new_registry", "render", "counter",
 # threshold is 10 s; ours for the page defaults to 100 ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                    2.5, 5.0, 10.0)
+
+
+# The *_created samples (a timestamp per counter) only double the page; a daemon process owns
+# its prometheus_client settings, so turning them off here is safe.
+disable_created_metrics()
 
 
 def new_registry() -> CollectorRegistry:

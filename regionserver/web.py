@@ -264,7 +264,7 @@ class InfoServer:
         body.append(table(["operation", "calls", "errors", "mean latency"],
                           [[esc(name), str(v["count"]), str(v["errors"]),
                             esc(f'{v["seconds"] / v["count"] * 1000:.2f} ms' if v["count"]
-                                else "-")] for name, v in sorted(ops.items())],
+                                else "-")] for name, v in sorted(ops.items()) if v["count"]],
                           "no requests yet"))
         thr = doc["slow_threshold_seconds"]
         body.append(f"<h2>Recent slow operations (over {thr * 1000:.0f} ms)</h2>"
