@@ -104,8 +104,11 @@ class ModelMismatch(AssertionError):
 
 
 class TableModel:
-    def __init__(self, families: dict[bytes, int], *, strict: bool = False):
+    def __init__(self, families: dict[bytes, int], *, strict: bool = False,
+                 ttl_ms: dict[bytes, int] | None = None, clock=None):
         self.families = dict(families)  # family -> max_versions
+        self.ttl_ms = dict(ttl_ms or {})  # family -> TTL in ms (absent = forever)
+        self.clock = clock or (lambda: 0)  # the region's clock in ms (TTL applies at read time)
         self.strict = strict  # only major compaction drops anything (minihbase's choice)
         self.rows: dict[bytes, RowState] = {}
         self._seq = 0
@@ -193,6 +196,8 @@ class TableModel:
                         keep.extend(group if newest.gray else [newest])
                     n_all += 1
                     n_certain += 0 if newest.gray else 1
+            if fam_ttl := {f: self.clock() - t for f, t in self.ttl_ms.items()}:
+                keep = [p for p in keep if p.ts >= fam_ttl.get(p.fam, -1)]  # expired: dropped
             st.puts = sorted(keep, key=lambda p: p.seq)
             if not st.puts:
                 del self.rows[row]
@@ -224,8 +229,12 @@ class TableModel:
             certain = not ms and not newest.gray
             values = frozenset([newest.value]) if certain else frozenset(p.value for p in group)
             out.append(Slot(ts, certain, values))
+        cutoff = self.clock() - self.ttl_ms[fam] if fam in self.ttl_ms else -1
         if self.strict:
-            out = [s for s in out[:self.families[fam]] if lo <= s.ts < hi]
+            # expired puts still count as versions (they are older than any live one anyway)
+            out = [s for s in out[:self.families[fam]] if lo <= s.ts < hi and s.ts >= cutoff]
+        else:
+            out = [s for s in out if s.ts >= cutoff]
         return out
 
     def columns_of(self, row, columns) -> list[tuple[bytes, bytes]]:

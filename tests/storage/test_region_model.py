@@ -4,8 +4,8 @@ Hypothesis drives a RuleBasedStateMachine through puts and all four delete kinds
 LATEST_TIMESTAMP resolution), batch mutations, flushes, minor and major compactions, splits
 (then keeps operating on both daughters, routing rows by range), merges of adjacent regions,
 clean close/reopen, and a simulated crash (close without flush, split the WAL into
-recovered.edits, reopen: must replay).
-After every read it checks gets and scans -- forward, reversed, column selection, time range,
+recovered.edits, reopen: must replay), increment and check_and_mutate, and a family with a
+one-second TTL while the injected clock jumps. After every read it checks gets and scans -- forward, reversed, column selection, time range,
 max_versions, limit, batch -- against the model. Tiny alphabets make rows, columns and
 timestamps collide; tiny flush sizes make files appear often.
 
@@ -47,18 +47,23 @@ QUALIFIERS = [b"", b"q", b"qq"]
 # most writes hit few columns, so versions, markers and timestamps collide
 HOT_ROWS = st.one_of(st.sampled_from(ROWS[:2]), st.sampled_from(ROWS))
 HOT_QUALIFIERS = st.one_of(st.sampled_from(QUALIFIERS[:2]), st.sampled_from(QUALIFIERS))
-CF1, CF2 = b"cf1", b"cf2"
-FAMILIES = {CF1: 1, CF2: 3}  # family -> max_versions
-TABLE = TableDescriptor("t", (
+CF1, CF2, CF3 = b"cf1", b"cf2", b"cf3"
+FAMILY_DESCRIPTORS = (
     FamilyDescriptor(CF1, max_versions=1, bloom="ROW", block_size=512),
     FamilyDescriptor(CF2, max_versions=3, bloom="ROWCOL", block_size=512, compression="ZSTD"),
-))
+)
+TABLE = TableDescriptor("t", FAMILY_DESCRIPTORS)
+FAMILIES = {f.name: f.max_versions for f in FAMILY_DESCRIPTORS}
+# Some runs add a family with a TTL of one second (the clock jumps by rule time_passes).
+TTL_TABLE = TableDescriptor("t", FAMILY_DESCRIPTORS + (
+    FamilyDescriptor(CF3, max_versions=2, ttl=1, bloom="NONE", block_size=512),))
+COUNTER = b"n"  # the qualifier increment and check_and_mutate use (8-byte values only)
 MAX_REGIONS = 4
 TS = st.integers(min_value=1, max_value=24)  # the clock starts at 16 ms: explicit and LATEST collide
 
 cell_st = st.tuples(
     st.sampled_from([PUT, PUT, PUT, DEL_VERSION, DEL_COLUMN, DEL_FAMILY, DEL_FAMILY_VERSION]),
-    st.sampled_from([CF1, CF2]),
+    st.sampled_from([CF1, CF2, CF3]),
     HOT_QUALIFIERS,
     st.one_of(TS, st.just(LATEST_TIMESTAMP)),
 )
@@ -71,8 +76,7 @@ class RegionMachine(RuleBasedStateMachine):
         self.root = os.path.join(self.tmp, "root")
         # strict: minihbase keeps every cell until a major compaction (storage/compaction.py);
         # MINIHBASE_MODEL_STRICT=0 checks against the looser HBase-general model instead
-        self.model = TableModel(FAMILIES,
-                                strict=os.environ.get("MINIHBASE_MODEL_STRICT", "1") != "0")
+        self.strict = os.environ.get("MINIHBASE_MODEL_STRICT", "1") != "0"
         self.regions: list = []
         self.wal = None
         self.now_ms = 16
@@ -89,7 +93,7 @@ class RegionMachine(RuleBasedStateMachine):
                                archive_dir=layout.old_wal_dir(self.root))
 
     def open_region(self, info):
-        return region_mod.Region.open(self.root, info, TABLE, wal=self.wal,
+        return region_mod.Region.open(self.root, info, self.table, wal=self.wal,
                                       block_cache=self.cache, config=self.config)
 
     def region_for(self, row):
@@ -117,6 +121,8 @@ class RegionMachine(RuleBasedStateMachine):
         resolved = []
         seen = set()
         for (typ, fam, q, ts), blob in zip(cells, values):
+            if fam == CF3 and not self.ttl:
+                fam = CF2
             if not self.deletes:
                 typ = PUT
             if typ in (DEL_FAMILY, DEL_FAMILY_VERSION):
@@ -145,9 +151,19 @@ class RegionMachine(RuleBasedStateMachine):
 
     # -- setup -------------------------------------------------------------------------------
     @initialize(auto_compact=st.booleans(), flush_size=st.sampled_from([300, 900, 4000]),
-                deletes=st.sampled_from([True, True, False]))
-    def setup(self, auto_compact, flush_size, deletes):
+                deletes=st.sampled_from([True, True, False]), ttl=st.booleans())
+    def setup(self, auto_compact, flush_size, deletes, ttl):
         self.auto_compact = auto_compact
+        self.ttl = ttl
+        self.table = TTL_TABLE if ttl else TABLE
+        families = {f.name: f.max_versions for f in self.table.families}
+        self.families = sorted(families)
+        # strict: minihbase keeps every cell until a major compaction (storage/compaction.py);
+        # MINIHBASE_MODEL_STRICT=0 checks against the looser HBase-general model instead
+        self.model = TableModel(families, strict=self.strict,
+                                ttl_ms={f.name: f.ttl * 1000 for f in self.table.families
+                                        if f.ttl},
+                                clock=lambda: self.now_ms)
         # a third of the runs write no delete marker at all: the read path's fast path (no
         # marker in any source) is then what answers, across memstore and many files
         self.deletes = deletes
@@ -236,6 +252,39 @@ class RegionMachine(RuleBasedStateMachine):
         region.mutate(Mutation(row).delete_version(fam, q))
         self.model.apply(row, [(fam, q, ts, DEL_VERSION, b"")])
         self.after_write(region, files, mem)
+
+    @rule()
+    def time_passes(self):
+        """Past the one-second TTL of cf3 (when the table has it): older cells expire."""
+        self.now_ms += 700
+
+    @rule(data=st.data(), row=HOT_ROWS, amount=st.integers(-3, 5))
+    def counters(self, data, row, amount):
+        """increment and check_and_mutate read the newest visible version under the row lock."""
+        region = self.region_for(row)
+        newest = self.model.newest_slot(row, CF2, COUNTER)
+        if newest is not None and not newest.certain:
+            return  # (loose model only) HBase itself may answer either way
+        self.now_ms += data.draw(st.integers(0, 1))
+        cur = (int.from_bytes(next(iter(newest.values)), "big", signed=True)
+               if newest else 0)
+        if data.draw(st.booleans()):
+            got = region.increment(row, CF2, COUNTER, amount)
+            assert got == cur + amount, f"increment of {cur} by {amount} returned {got}"
+            ts = max(self.now_ms, newest.ts) if newest else self.now_ms
+            self.model.apply(row, [(CF2, COUNTER, ts, PUT,
+                                    (cur + amount).to_bytes(8, "big", signed=True))])
+        else:
+            right = data.draw(st.booleans())
+            current = next(iter(newest.values)) if newest else None
+            expected = current if right else (cur + 1000).to_bytes(8, "big", signed=True)
+            new = (cur + amount).to_bytes(8, "big", signed=True)
+            ok = region.check_and_mutate(row, CF2, COUNTER, expected,
+                                         Mutation(row).put(CF2, COUNTER, new))
+            assert ok == right, f"check_and_mutate(expected={expected!r}) on {current!r}: {ok}"
+            if ok:
+                self.model.apply(row, [(CF2, COUNTER, self.now_ms, PUT, new)])
+        self.check_get(data, row)
 
     @rule(row=st.sampled_from(ROWS))
     def mutation_of_unknown_family_is_rejected_whole(self, row):
@@ -328,7 +377,8 @@ class RegionMachine(RuleBasedStateMachine):
         a.close()
         b.close()
         self.now_ms += 1
-        merged = region_mod.Region.merge(self.root, a.info, b.info, TABLE, now_ms=self.now_ms)
+        merged = region_mod.Region.merge(self.root, a.info, b.info, self.table,
+                                         now_ms=self.now_ms)
         assert (merged.start_key, merged.end_key) == (a.info.start_key, b.info.end_key)
         self.regions[i:i + 2] = [self.open_region(merged)]
         self.model.flushed(self.in_region(merged))
@@ -367,8 +417,9 @@ class RegionMachine(RuleBasedStateMachine):
 
     # -- reads -------------------------------------------------------------------------------
     def columns_st(self):
-        spec = st.one_of(st.tuples(st.sampled_from([CF1, CF2]), st.none()),
-                         st.tuples(st.sampled_from([CF1, CF2]), st.sampled_from(QUALIFIERS)))
+        fams = st.sampled_from(self.families)
+        spec = st.one_of(st.tuples(fams, st.none()),
+                         st.tuples(fams, st.sampled_from(QUALIFIERS + [COUNTER])))
         return st.one_of(st.just(()), st.lists(spec, min_size=1, max_size=3).map(_no_overlap))
 
     @rule(data=st.data(), times=st.integers(1, 4))
@@ -517,6 +568,24 @@ def test_model_version_beyond_max_is_gray_not_required():
     m.check_row(b"r", [_c(CF1, b"q", 7, b"v7")], (), (0, LATEST_TIMESTAMP), 1)
     with pytest.raises(AssertionError):
         m.check_row(b"r", [], (), (0, LATEST_TIMESTAMP), 1)
+
+
+def test_model_ttl_hides_expired_versions_which_still_count():
+    now = [1000]
+    m = TableModel({CF3: 2}, strict=True, ttl_ms={CF3: 1000}, clock=lambda: now[0])
+    m.apply(b"r", [(CF3, b"q", t, PUT, b"v%d" % t) for t in (100, 500, 900)])
+    m.check_row(b"r", [Cell3(900), Cell3(500)], (), (0, LATEST_TIMESTAMP), 2)
+    now[0] = 1600  # cutoff 600: v500 expired, v100 beyond max_versions
+    m.check_row(b"r", [Cell3(900)], (), (0, LATEST_TIMESTAMP), 2)
+    m.major_compacted(lambda r: True)
+    m.check_row(b"r", [Cell3(900)], (), (0, LATEST_TIMESTAMP), 2)
+    now[0] = 2000
+    m.check_row(b"r", [], (), (0, LATEST_TIMESTAMP), 2)
+
+
+def Cell3(ts):
+    from storage.cell import Cell
+    return Cell(b"r", CF3, b"q", ts, PUT, b"v%d" % ts)
 
 
 def test_model_last_written_put_wins_at_one_timestamp():
