@@ -126,7 +126,8 @@ class RpcMetrics:
 
     def _note_slow(self, method: str, request, elapsed: float, ok: bool) -> None:
         region = getattr(request, "region", "")
-        what = region if isinstance(region, str) else ""
+        # data calls name the region (str); OpenRegion carries a RegionInfo message
+        what = region if isinstance(region, str) else getattr(region, "name", "")
         if not what and method == "Multi":
             what = ", ".join(r.region for r in getattr(request, "regions", ())[:3])
         entry = {"at": self._clock(), "method": method, "region": what,
