@@ -9,6 +9,7 @@ server ("[regionserver host,port,startcode]"). SIGTERM/SIGINT = clean stop (exit
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -89,6 +90,11 @@ def main(argv=None) -> int:
     logging.getLogger("kazoo").setLevel(logging.WARNING)
     log = logging.getLogger("regionserver")
 
+    # Memstores hold millions of small tuples. CPython's default thresholds (700, 10, 10) make
+    # full collections frequent under write load, and each walks every memstore entry: measured
+    # 38% of a load's CPU in the collector at 600k cells. Collect young objects 100x less often
+    # and old ones rarely (garbage without cycles is freed by reference counting anyway).
+    gc.set_threshold(100_000, 50, 100)
     server = RegionServer(config_from_args(args))
     name_filter.server = server
     signal.signal(signal.SIGTERM, lambda *_: server.stop_async())
@@ -101,6 +107,7 @@ def main(argv=None) -> int:
         server.wait(10)
         logging.shutdown()
         os._exit(1)
+    gc.freeze()  # start-up objects (modules, protos) are never garbage: stop walking them
     code = None
     aborted_at = None
     while code is None:  # wait in slices so signal handlers run promptly
