@@ -23,8 +23,8 @@ minihbase documents a stricter choice (storage/compaction.py): flushes and minor
 keep every cell, markers included; only a major compaction drops anything. `strict=True` models
 exactly that -- nothing is ever gray -- so any divergence is a bug. minihbase also picks a
 column's newest max_versions live versions *before* applying a time range (HBase applies the
-time range first, so an old version shows until a flush drops it); strict mode models that. `strict=False` is the
-HBase-general model, for an engine that drops versions or markers earlier.
+time range first, so an old version shows until a flush drops it); strict mode models that.
+`strict=False` is the HBase-general model, for an engine that drops versions or markers earlier.
 
 An explicit flush-then-major-compaction is deterministic, and the model applies it exactly:
 markers and masked puts vanish, excess versions go, and a later put with an old timestamp is

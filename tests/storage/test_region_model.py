@@ -5,8 +5,8 @@ LATEST_TIMESTAMP resolution), batch mutations, flushes, minor and major compacti
 (then keeps operating on both daughters, routing rows by range), merges of adjacent regions,
 clean close/reopen, and a simulated crash (close without flush, split the WAL into
 recovered.edits, reopen: must replay), increment and check_and_mutate, and a family with a
-one-second TTL while the injected clock jumps. After every read it checks gets and scans -- forward, reversed, column selection, time range,
-max_versions, limit, batch -- against the model. Tiny alphabets make rows, columns and
+one-second TTL while the injected clock jumps. After every read it checks gets and scans --
+forward, reversed, column selection, time range, max_versions, limit, batch -- against the model. Tiny alphabets make rows, columns and
 timestamps collide; tiny flush sizes make files appear often.
 
 Run: .venv/bin/python -m pytest -q tests/storage/test_region_model.py
@@ -59,7 +59,8 @@ TTL_TABLE = TableDescriptor("t", FAMILY_DESCRIPTORS + (
     FamilyDescriptor(CF3, max_versions=2, ttl=1, bloom="NONE", block_size=512),))
 COUNTER = b"n"  # the qualifier increment and check_and_mutate use (8-byte values only)
 MAX_REGIONS = 4
-TS = st.integers(min_value=1, max_value=24)  # the clock starts at 16 ms: explicit and LATEST collide
+TS = st.integers(min_value=1, max_value=24)  # the clock starts at 16 ms: explicit and LATEST
+#                                               timestamps collide
 
 cell_st = st.tuples(
     st.sampled_from([PUT, PUT, PUT, DEL_VERSION, DEL_COLUMN, DEL_FAMILY, DEL_FAMILY_VERSION]),
