@@ -6,8 +6,9 @@ LATEST_TIMESTAMP resolution), batch mutations, flushes, minor and major compacti
 clean close/reopen, and a simulated crash (close without flush, split the WAL into
 recovered.edits, reopen: must replay), increment and check_and_mutate, and a family with a
 one-second TTL while the injected clock jumps. After every read it checks gets and scans --
-forward, reversed, column selection, time range, max_versions, limit, batch -- against the model. Tiny alphabets make rows, columns and
-timestamps collide; tiny flush sizes make files appear often.
+forward, reversed, column selection, time range, max_versions, limit, batch -- against the
+model. Tiny alphabets make rows, columns and timestamps collide; tiny flush sizes make files
+appear often.
 
 Run: .venv/bin/python -m pytest -q tests/storage/test_region_model.py
 More examples: MINIHBASE_MODEL_EXAMPLES=500 (default keeps the run under about a minute).
