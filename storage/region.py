@@ -176,6 +176,8 @@ class Region:
         self.write_requests = 0
         self.flushes = 0
         self.compactions = 0
+        self.flush_seconds = 0.0  # time spent writing flushes / compactions (for metrics)
+        self.compaction_seconds = 0.0
 
     # --- opening ----------------------------------------------------------------------------
 
@@ -624,11 +626,13 @@ class Region:
                 self._updates.release_exclusive()
             if not snaps:
                 return False
+            t0 = time.perf_counter()
             written = [(store, store.write_snapshot(seg, seg.flush_seqid)) for store, seg in snaps]
             with self._views_lock:  # every family switches at once (see _acquire_views)
                 for store, sf in written:
                     store.install_flushed(sf)
             self.flushes += 1
+            self.flush_seconds += time.perf_counter() - t0
             if self.wal is not None:
                 self.wal.mark_flushed(self.name, min(seg.flush_seqid for _, seg in snaps))
         self._notify_progress()
@@ -648,8 +652,10 @@ class Region:
             for store in self.stores.values():
                 files = store.take_for_compaction(major)
                 if files:
+                    t0 = time.perf_counter()
                     compact_store(store, files, major, self.config.now_ms())
                     self.compactions += 1
+                    self.compaction_seconds += time.perf_counter() - t0
         self._notify_progress()
 
     # --- sizes and split --------------------------------------------------------------------
