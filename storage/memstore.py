@@ -1,32 +1,33 @@
 """MemStore: one family's recent edits, sorted in memory (see docs/storage.md, "MemStore").
 
-Cells are kept in a SortedDict keyed by the store key (row, qualifier, -timestamp, -type), so
-iteration order is HBase order. Each entry is `(seqid, value, previous entry or None)`: the seqid
-is the MVCC write number of the mutation that wrote it; a reader with read point `rp` sees an
-entry only if its seqid <= rp, and falls back to the previous entry of the same key when a newer
-write overwrote it (same row, column, timestamp and type). Only one previous entry is kept: a
-reader older than two overwrites of the very same key misses that cell (documented limitation).
+Layout: a SortedDict keyed by ROW (bytes compare about twice as fast as store-key tuples, which
+is what bounds the put rate), whose value is the row's cells as a Python list of
+`(store key, entry)` pairs sorted by store key (row, qualifier, -timestamp, -type). Iterating
+rows in order and each row's list in order yields HBase order. An entry is
+`(seqid, value, previous entry or None)`: the seqid is the MVCC write number of the batch that
+wrote it; a reader with read point `rp` sees an entry only if its seqid <= rp, and falls back to
+the previous entry of the same key when a newer write overwrote it (same row, column, timestamp
+and type). Only one previous entry is kept: a reader older than two overwrites of the very same
+key misses that cell (documented limitation).
 
-Concurrency: one lock per MemStore guards every mutation of the active segment and every read
-of it. Readers never iterate a SortedDict that another thread mutates: they copy chunks of
-keys under the lock and re-seek after the last key (`irange`). A flush `snapshot()`s the active
-segment: it becomes immutable, new writes go to a fresh segment, and the flush writes the
-snapshot to an HFile while readers still see it, until `clear_snapshot()` (done by the Store in
-the same critical section that adds the new HFile, so a reader sees one or the other).
+Concurrency: one lock per MemStore guards every mutation of the active segment (the SortedDict
+and the row lists) and every read of it. Readers never iterate while another thread mutates:
+they copy chunks of rows under the lock and re-seek after the last row (`irange`). A flush
+`snapshot()`s the active segment: it becomes immutable, new writes go to a fresh segment, and
+the flush writes the snapshot to an HFile while readers still see it, until `clear_snapshot()`
+(done by the Store in the same critical section that adds the new HFile, so a reader sees one
+or the other).
 """
 
 from __future__ import annotations
 
 import threading
-from bisect import bisect_right, insort
-from itertools import islice
-from operator import itemgetter
+from bisect import bisect_left, bisect_right, insort
 
 from sortedcontainers import SortedDict
 
 ENTRY_OVERHEAD = 64  # rough per-cell bytes of Python objects, for flush-size accounting
 _CHUNK = 512
-_value_of = itemgetter(1)
 
 
 def _bulk_insert(d: SortedDict, entries: dict) -> None:
@@ -67,78 +68,103 @@ def _visible(entry, read_point: int):
     return entry
 
 
+def _row_pairs(cells: list, read_point: int, fast: bool, start: tuple | None = None) -> list:
+    """A row's visible (key, value) pairs. Called with the segment lock held (copies)."""
+    if start is not None:
+        cells = cells[bisect_left(cells, (start,)):]
+    if fast:
+        return [(k, e[1]) for k, e in cells]
+    out = []
+    for k, e in cells:
+        if e[0] > read_point:
+            e = _visible(e, read_point)
+            if e is None:
+                continue
+        out.append((k, e[1]))
+    return out
+
+
+def _insert_into_row(cells: list, key: tuple, entry: tuple) -> None:
+    """Put one cell into a row's sorted list; an equal key keeps the old entry as previous."""
+    i = bisect_left(cells, (key,))
+    if i < len(cells) and cells[i][0] == key:
+        old = cells[i][1]
+        if old[0] != entry[0]:  # same batch: the later pair simply wins
+            entry = (entry[0], entry[1], (old[0], old[1], None))
+        cells[i] = (key, entry)
+    else:
+        cells.insert(i, (key, entry))
+
+
 class Segment:
     """A sorted set of cells plus its byte size and the highest seqid written into it."""
 
     __slots__ = ("cells", "size", "max_seqid", "lock", "flush_seqid", "delete_count")
 
     def __init__(self, lock: threading.Lock):
-        self.cells = SortedDict()  # guarded by lock while this is the active segment
+        self.cells = SortedDict()  # row -> [(key, entry)]; guarded by lock while active
         self.size = 0
         self.max_seqid = 0
         self.lock = lock
         self.flush_seqid = None  # set once when a flush snapshots this segment
         self.delete_count = 0  # delete markers written here (readers take a faster path at 0)
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # rows
         return len(self.cells)
 
     def iter_from(self, start: tuple | None, read_point: int):
         """(key, value) pairs ascending from the first key >= start, visible at read_point."""
         d = self.cells
-        last, inclusive = start, True
+        row, inclusive = (start[0] if start is not None else None), True
+        first_key = start if start is not None and len(start) > 1 else None
         while True:
+            out: list = []
+            last = None
             with self.lock:
-                it = d.irange(last, None, (inclusive, True)) if last is not None else iter(d)
-                keys = list(islice(it, _CHUNK))
-                entries = list(map(d.__getitem__, keys))
                 fast = self.max_seqid <= read_point
-            if fast:
-                yield from zip(keys, map(_value_of, entries))
-            else:
-                for k, e in zip(keys, entries):
-                    e = _visible(e, read_point)
-                    if e is not None:
-                        yield k, e[1]
-            if len(keys) < _CHUNK:
-                # anything inserted after this chunk has a seqid above our read point
+                it = d.irange(row, None, (inclusive, True)) if row is not None else iter(d)
+                for last in it:
+                    cells = d[last]
+                    if first_key is not None and last == first_key[0]:
+                        out.extend(_row_pairs(cells, read_point, fast, first_key))
+                    else:
+                        out.extend(_row_pairs(cells, read_point, fast))
+                    if len(out) >= _CHUNK:
+                        break
+                else:
+                    last = None  # exhausted: anything inserted later is above our read point
+            yield from out
+            if last is None:
                 return
-            last, inclusive = keys[-1], False
+            row, inclusive = last, False
 
     def row_items(self, row: bytes, read_point: int) -> list:
         """Every visible (key, value) of one row, ascending."""
-        d = self.cells
         with self.lock:
-            keys = list(d.irange((row,), (row + b"\x00",), (True, False)))
-            entries = list(map(d.__getitem__, keys))
-            fast = self.max_seqid <= read_point
-        if fast:
-            return list(zip(keys, map(_value_of, entries)))
-        out = []
-        for k, e in zip(keys, entries):
-            e = _visible(e, read_point)
-            if e is not None:
-                out.append((k, e[1]))
-        return out
+            cells = self.cells.get(row)
+            if cells is None:
+                return []
+            return _row_pairs(cells, read_point, self.max_seqid <= read_point)
 
     def last_row_before(self, row: bytes | None) -> bytes | None:
         """The greatest row < row (the last row when row is None), visible or not."""
         d = self.cells
         with self.lock:
             if row is None:
-                return d.peekitem(-1)[0][0] if d else None
-            for k in d.irange(None, (row,), (True, False), reverse=True):
-                return k[0]
+                return d.peekitem(-1)[0] if d else None
+            for r in d.irange(None, row, (True, False), reverse=True):
+                return r
         return None
 
     def first_row(self) -> bytes | None:
         with self.lock:
-            return self.cells.peekitem(0)[0][0] if self.cells else None
+            return self.cells.peekitem(0)[0] if self.cells else None
 
     def flush_items(self):
         """(key, newest value) ascending; only for an immutable snapshot segment."""
-        for k, e in self.cells.items():
-            yield k, e[1]
+        for cells in self.cells.values():
+            for k, e in cells:
+                yield k, e[1]
 
 
 class MemStore:
@@ -154,17 +180,27 @@ class MemStore:
         `deletes` = how many are delete markers (-1: count them here)."""
         if deletes < 0:
             deletes = sum(1 for k, _ in pairs if k[3] != -4)
-        entries = {k: (seqid, v, None) for k, v in pairs}
+        # the common batch touches each row once: build {row: [(key, entry)]} at C speed
+        new_rows = dict(zip([k[0] for k, _ in pairs], [[(k, (seqid, v, None))] for k, v in pairs]))
+        if len(new_rows) != len(pairs):  # a row written twice in the batch: group properly
+            new_rows = {}
+            for k, v in pairs:
+                lst = new_rows.get(k[0])
+                if lst is None:
+                    new_rows[k[0]] = [(k, (seqid, v, None))]
+                else:
+                    _insert_into_row(lst, k, (seqid, v, None))
         with self._lock:
             seg = self._active
             d = seg.cells
             if d:
                 contains = dict.__contains__
-                dups = [k for k in entries if contains(d, k)]
-                for k in dups:  # overwrite in place, keeping the previous value for old readers
-                    old = d[k]
-                    dict.__setitem__(d, k, (seqid, entries.pop(k)[1], (old[0], old[1], None)))
-            _bulk_insert(d, entries)
+                for row in [r for r in new_rows if contains(d, r)]:
+                    cur = d[row]
+                    for k, e in new_rows.pop(row):
+                        _insert_into_row(cur, k, e)
+            if new_rows:
+                _bulk_insert(d, new_rows)
             seg.size += size
             seg.delete_count += deletes
             if seqid > seg.max_seqid:
