@@ -241,3 +241,21 @@ def test_truncated_hfile_fails_open(rootdir):
         f.truncate(os.path.getsize(path) // 2)
     with pytest.raises(CorruptionError):
         _open(rootdir)
+
+
+def test_flipped_byte_in_reference_file_fails_daughter_open(rootdir):
+    _write_flushed(rootdir)
+    region = _open(rootdir)
+    a, b = region.split(row(N // 2))
+    refs = glob.glob(os.path.join(layout.region_dir(rootdir, b), "cf",
+                                  "*" + layout.REFERENCE_SUFFIX))
+    assert refs, "a daughter of a region with files has reference files"
+    _flip(refs[0], os.path.getsize(refs[0]) - 5)
+    with pytest.raises(CorruptionError):
+        Region.open(rootdir, b, TABLE, wal=None, config=_config())
+    # the other daughter is intact
+    other = Region.open(rootdir, a, TABLE, wal=None, config=_config())
+    try:
+        assert other.get(Get(row(0)))[0].value == value(0)
+    finally:
+        other.close(flush=False)
