@@ -10,7 +10,8 @@ Region.open, Region.get and scans -- not only the low-level readers:
 * a flipped byte in a recovered.edits file: Region.open raises CorruptionError;
 * a flipped byte in an HFile data block (plain or zstd) raises CorruptionError on the get or
   scan that reads the block; a flipped byte in the trailer/index/bloom/file info raises it at
-  Region.open. The flipped value is never returned.
+  Region.open. The flipped value is never returned;
+* a flipped byte in a daughter's reference file fails that daughter's open only.
 
 Run: .venv/bin/python -m pytest -q tests/storage/test_corruption.py
 """
