@@ -44,6 +44,7 @@ from hmaster.rs_client import RegionServerClients
 from hmaster.server_manager import ServerManager
 from hmaster.servicer import MasterServicer
 from hmaster.split_merge import SplitMergeCoordinator
+from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,10 @@ class MasterServer:
         self.splits = SplitMergeCoordinator(self.meta, self.assignment, self.rootdir)
         self.balancer = Balancer(self.meta, self.assignment)
 
+        self.rpc_metrics = RpcMetrics()  # latency by method, for the info port's /metrics
         self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=32,
-                                                                  thread_name_prefix="rpc"))
+                                                                  thread_name_prefix="rpc"),
+                                       interceptors=[self.rpc_metrics.interceptor()])
         pb_grpc.add_MasterServicer_to_server(MasterServicer(self), self.grpc_server)
         port = self.grpc_server.add_insecure_port(f"{self.config.bind}:{self.config.port}")
         if port == 0:

@@ -41,6 +41,8 @@ class InfoServer:
         self._m = master
         self.registry = metrics.new_registry()
         self.registry.register(metrics.ScrapeCollector(self._collect))
+        if getattr(master, "rpc_metrics", None) is not None:
+            self.registry.register(master.rpc_metrics)
         self._http = InfoHttpServer(bind, port, [
             ("/health", self._health), ("/metrics", self._metrics),
             ("/api/status", self._api_status), ("/status.json", self._api_status),

@@ -75,6 +75,8 @@ class InfoServer:
                 "store_files": region.store_file_count(),
                 "read_requests": region.read_requests, "write_requests": region.write_requests,
                 "flushes": region.flushes, "compactions": region.compactions,
+                "flush_seconds": getattr(region, "flush_seconds", 0.0),
+                "compaction_seconds": getattr(region, "compaction_seconds", 0.0),
                 "flush_queued": bool(getattr(region, "_flush_queued", False)),
                 "compaction_queued": bool(getattr(region, "_compaction_queued", False)),
             })
@@ -84,6 +86,7 @@ class InfoServer:
                             "end_key": b"", "state": state, "memstore_bytes": 0,
                             "store_bytes": 0, "store_files": 0, "read_requests": 0,
                             "write_requests": 0, "flushes": 0, "compactions": 0,
+                            "flush_seconds": 0.0, "compaction_seconds": 0.0,
                             "flush_queued": False, "compaction_queued": False,
                             "transitional": True})
         return out
@@ -193,19 +196,25 @@ class InfoServer:
             "write_requests": metrics.CounterMetricFamily(
                 "minihbase_region_write_requests", "mutations since the region opened here",
                 labels=["table", "region"]),
-            "flushes": metrics.CounterMetricFamily(
-                "minihbase_region_flushes", "MemStore flushes since the region opened here",
-                labels=["table", "region"]),
-            "compactions": metrics.CounterMetricFamily(
-                "minihbase_region_compactions", "store compactions since the region opened "
-                "here", labels=["table", "region"]),
         }
+        flush = metrics.SummaryMetricFamily(
+            "minihbase_region_flush_seconds", "MemStore flushes since the region opened here, "
+            "and the time they took", labels=["table", "region"])
+        compaction = metrics.SummaryMetricFamily(
+            "minihbase_region_compaction_seconds", "store compactions since the region opened "
+            "here, and the time they took", labels=["table", "region"])
         for r in doc["regions"]:
             if r.get("transitional"):
                 continue
+            labels = [r["table"], r["name"]]
             for key, fam in fams.items():
-                fam.add_metric([r["table"], r["name"]], r[key])
+                fam.add_metric(labels, r[key])
+            flush.add_metric(labels, count_value=r["flushes"], sum_value=r["flush_seconds"])
+            compaction.add_metric(labels, count_value=r["compactions"],
+                                  sum_value=r["compaction_seconds"])
         yield from fams.values()
+        yield flush
+        yield compaction
 
     # --- HTML ------------------------------------------------------------------------------------
 
@@ -253,11 +262,14 @@ class InfoServer:
                          else key_range(r["start_raw"], r["end_raw"]), badge(r["state"]),
                          esc(human_bytes(r["memstore_bytes"])), str(r["store_files"]),
                          esc(human_bytes(r["store_bytes"])), str(r["read_requests"]),
-                         str(r["write_requests"]), str(r["flushes"]), str(r["compactions"]),
+                         str(r["write_requests"]),
+                         esc(f'{r["flushes"]} ({r["flush_seconds"] * 1000:.0f} ms)'),
+                         esc(f'{r["compactions"]} ({r["compaction_seconds"] * 1000:.0f} ms)'),
                          esc(queued or "-")])
         body.append("<h2>Regions</h2>")
         body.append(table(["table", "[start, end)", "state", "MemStore", "store files",
-                           "store size", "reads", "writes", "flushes", "compactions", "queued"],
+                           "store size", "reads", "writes", "flushes (time)",
+                           "compactions (time)", "queued"],
                           rows, "no regions open here"))
         body.append("<h2>Requests by operation</h2>")
         ops = doc["operations"]

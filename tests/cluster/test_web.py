@@ -146,6 +146,8 @@ def test_api_table_matches_meta_and_counts_real_operations(web_cluster, loaded_t
     assert metric(metrics, "minihbase_master_regions") >= 3
     assert metric(metrics, "minihbase_master_servers", state="ONLINE") == 3
     assert metric(metrics, "minihbase_master_active") == 1
+    assert metric(metrics, "minihbase_rpc_latency_seconds_count", method="CreateTable") == 1
+    assert metric(metrics, "minihbase_rpc_latency_seconds_count", method="RegionServerReport") > 0
 
 
 def test_region_server_page_and_metrics_after_writes(web_cluster, loaded_table):
@@ -168,7 +170,8 @@ def test_region_server_page_and_metrics_after_writes(web_cluster, loaded_table):
     assert metric(text, "minihbase_regionserver_regions") == len(doc["regions"])
     z = records[-1].info.name
     assert metric(text, "minihbase_region_write_requests_total", table=TABLE, region=z) >= 60
-    assert metric(text, "minihbase_region_flushes_total", table=TABLE, region=z) >= 1
+    assert metric(text, "minihbase_region_flush_seconds_count", table=TABLE, region=z) >= 1
+    assert metric(text, "minihbase_region_flush_seconds_sum", table=TABLE, region=z) > 0
     assert metric(text, "minihbase_block_cache_hits_total") + \
         metric(text, "minihbase_block_cache_misses_total") >= 1
     assert fetch(base + "/health")[0] == 200
