@@ -218,11 +218,12 @@ class InfoServer:
         st = self._status()
         live = [s for s in doc["servers"] if s["state"] == ONLINE]
         gone = [s for s in doc["servers"] if s["state"] != ONLINE]
-        recovering = [s for s in gone if s["state"] != DEAD]
+        recovering = [s for s in gone if s["state"] != DEAD]  # crash procedure running
         summary = cards([
             ("active master", esc(doc["active_master"])),
             ("backup masters", esc(", ".join(doc["backup_masters"]) or "none")),
-            ("live servers", str(len(live))), ("dead servers", str(len(gone))),
+            ("live servers", str(len(live))), ("dead servers", str(len(gone) - len(recovering))),
+            ("recovering", str(len(recovering))),
             ("tables", str(doc["table_count"])), ("regions", str(doc["region_count"])),
             ("in transition", str(len(doc["regions_in_transition"]))),
             ("initialised", "yes" if m.recovered.is_set() else "recovering..."),
@@ -235,8 +236,7 @@ class InfoServer:
         body.append(table(["server", "state", "for", "waiting for"],
                           [[link("/rs/" + path_part(s["name"]), s["name"]), badge(s["state"]),
                             esc(age(s["state_since_ms"])), esc(s["waiting_for"])]
-                           for s in gone],
-                          "none" if not recovering else "", "dead"))
+                           for s in gone], "none", "dead"))
         body.append("<h2>Regions in transition</h2>")
         body.append(table(["region", "key range", "state", "server", "for", "waiting for"],
                           [[esc(r.info.name), key_range(r.info.start_key, r.info.end_key),

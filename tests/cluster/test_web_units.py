@@ -1,0 +1,75 @@
+"""Web UI building blocks without a cluster (docs/web-ui.md): readable row keys, HTML escaping
+of everything interpolated, routing (404/500 never take the server down), and the RPC timing
+wrapper (counts, errors, slow-call log)."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import pytest
+
+from minihbase import info_http, metrics
+
+
+def test_row_keys_shown_printable_as_text_and_the_rest_escaped():
+    assert info_http.readable_key(b"user123") == "user123"
+    assert info_http.readable_key(b"\x00\xffa\\b\n") == "\\x00\\xFFa\\x5Cb\\x0A"
+    assert info_http.readable_key(b"") == ""
+    html = info_http.key_range(b"", b"<m>")
+    assert "(first)" in html and "&lt;m&gt;" in html and "<m>" not in html
+
+
+def test_everything_interpolated_is_html_escaped():
+    page = info_http.page('<t "x">', "<h>", [("a&b", '/x?"y"')],
+                          info_http.table(["<th>"], [[info_http.esc("<script>")]]))
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "&lt;t &quot;x&quot;&gt;" in page and "a&amp;b" in page
+    assert '<meta http-equiv="refresh" content="5">' in page
+
+
+def test_unknown_path_is_404_and_a_failing_page_is_500_then_the_server_still_serves():
+    def boom(rest, query):
+        raise RuntimeError("broken page")
+
+    server = info_http.InfoHttpServer("127.0.0.1", 0, [
+        ("/boom", boom), ("/item", lambda rest, q: info_http.json_response({"item": rest})),
+        ("/", lambda rest, q: info_http.html_response("home"))]).start()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        for path, code in (("/nope", 404), ("/boom", 500)):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(base + path, timeout=5)
+            assert err.value.code == code
+        with urllib.request.urlopen(base + "/item/a%2Cb%2C1", timeout=5) as f:
+            assert b'"item": "a,b,1"' in f.read()  # server names (commas) survive quoting
+        with urllib.request.urlopen(base + "/", timeout=5) as f:
+            assert f.read() == b"home"
+    finally:
+        server.stop()
+
+
+def test_rpc_timing_counts_calls_errors_and_remembers_slow_ones():
+    class Req:
+        region = "t,,1.abc"
+
+    rpc = metrics.RpcMetrics(slow_seconds=0.0)
+    ok = rpc.timed("Get", lambda req, ctx: "row")
+    assert ok(Req(), None) == "row"
+
+    def aborting(req, ctx):
+        raise RuntimeError("context.abort raises like this")
+
+    with pytest.raises(RuntimeError):
+        rpc.timed("Multi", aborting)(Req(), None)
+    ops = rpc.by_method()
+    assert ops["Get"]["count"] == 1 and ops["Get"]["errors"] == 0
+    assert ops["Multi"]["count"] == 1 and ops["Multi"]["errors"] == 1
+    slow = rpc.recent_slow()
+    assert [s["method"] for s in slow] == ["Multi", "Get"]  # newest first
+    assert slow[0]["region"] == "t,,1.abc" and slow[0]["ok"] is False
+    registry = metrics.new_registry()
+    registry.register(rpc)
+    text = metrics.render(registry)[0].decode()
+    assert 'minihbase_rpc_latency_seconds_count{method="Get"} 1.0' in text
+    assert 'minihbase_rpc_errors_total{method="Multi"} 1.0' in text
