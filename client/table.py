@@ -13,10 +13,10 @@ import struct
 import grpc
 
 from client import protocol
-from client.batch import Batch, send_mutations
+from client.batch import Batch
 from minihbase.errors import HBaseError, InvalidArgumentError
 from protos import minihbase_pb2 as pb
-from protos.status import from_rpc_error
+from protos.status import error_from_name, from_rpc_error
 
 _ALL_VERSIONS = 2147483647
 _COUNTER = struct.Struct(">q")
@@ -160,17 +160,26 @@ class Table:
     def put(self, row, data: dict, timestamp: int | None = None, wal: bool = True) -> None:
         """Write the columns of `data` ({b"cf:q": value}) to `row`, atomically."""
         row = _row(row)
-        send_mutations(self.connection, self.name, [protocol.put_mutation(row, data, timestamp)],
-                       f"put of row {row!r}")
+        self._mutate(row, protocol.put_mutation(row, data, timestamp), "put")
 
     def delete(self, row, columns=None, timestamp: int | None = None, wal: bool = True) -> None:
         """Delete the whole row (columns=None), whole families (b"cf") or every version of
         columns (b"cf:q") with timestamp <= `timestamp` (default: all)."""
         row = _row(row)
         families = self.family_names() if columns is None else []
-        send_mutations(self.connection, self.name,
-                       [protocol.delete_mutation(row, columns, timestamp, families)],
-                       f"delete of row {row!r}")
+        self._mutate(row, protocol.delete_mutation(row, columns, timestamp, families), "delete")
+
+    def _mutate(self, row: bytes, mutation: pb.RowMutation, what: str) -> None:
+        """One row's mutation as a blocking Multi of one region (cheaper than a batch)."""
+        def call(loc, stub, deadline):
+            request = pb.MultiRequest(regions=[pb.RegionMutations(region=loc.name,
+                                                                  mutations=[mutation])])
+            result = stub.Multi(request, timeout=deadline).results[0]
+            if not result.ok:
+                raise error_from_name(result.error_class, result.error_message)
+
+        self.connection.region_call(self.name, row, f"{what} of row {row!r} in table "
+                                    f"{self.name!r}", call)
 
     def batch(self, timestamp: int | None = None, batch_size: int | None = None,
               transaction: bool = False, wal: bool = True) -> Batch:

@@ -134,6 +134,12 @@ def test_cli_reports_unreachable_zookeeper_within_the_timeout():
     assert time.monotonic() - start < 10
 
 
+def _stopped(pid: int) -> bool:
+    """SIGSTOP is delivered asynchronously: wait until the kernel reports the process stopped."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+
+
 def test_operation_timeout_when_every_region_server_hangs(cluster_factory):
     import client
     c = cluster_factory("hang", regionservers=1, masters=1)
@@ -143,8 +149,10 @@ def test_operation_timeout_when_every_region_server_hangs(cluster_factory):
         t = conn.table("h")
         t.put(b"r", {b"cf:q": b"v"})
         conn.retry.timeout = 2.0
-        c.regionservers[0].signal(signal.SIGSTOP)
+        rs = c.regionservers[0]
+        rs.signal(signal.SIGSTOP)
         try:
+            c.wait_for(lambda: _stopped(rs.pid), 10, "the region server to be stopped")
             start = time.monotonic()
             with pytest.raises(errors.OperationTimeoutError, match="get of row b'r'"):
                 t.row(b"r")
@@ -154,3 +162,19 @@ def test_operation_timeout_when_every_region_server_hangs(cluster_factory):
     finally:
         conn.close()
         c.stop(timeout=20)
+
+
+def test_cli_reports_missing_master_within_the_timeout(zookeeper):
+    from coordination.zk import connect
+    admin = connect(zookeeper.quorum)
+    admin.ensure_path("/nomaster/hbase/tables")
+    admin.stop()
+    admin.close()
+    start = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "client.cli", "--zk",
+                        zookeeper.quorum + "/nomaster", "--timeout", "2", "list"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1
+    assert p.stderr.startswith("ERROR: list: gave up after")
+    assert "no active master" in p.stderr
+    assert time.monotonic() - start < 10
