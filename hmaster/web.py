@@ -233,9 +233,11 @@ class InfoServer:
         body.append(table(["server", "state", "since", "regions", "requests/s", "web UI"],
                           [self._server_row(s, st) for s in live], "no live region server"))
         body.append("<h2>Dead and recovering region servers</h2>")
-        body.append(table(["server", "state", "for", "waiting for"],
+        took = dict(getattr(getattr(m, "crash", None), "last_recovery_s", {}) or {})
+        body.append(table(["server", "state", "for", "waiting for", "recovery took"],
                           [[link("/rs/" + path_part(s["name"]), s["name"]), badge(s["state"]),
-                            esc(age(s["state_since_ms"])), esc(s["waiting_for"])]
+                            esc(age(s["state_since_ms"])), esc(s["waiting_for"]),
+                            esc(f'{took[s["name"]]:.2f} s' if s["name"] in took else "-")]
                            for s in gone], "none", "dead"))
         body.append("<h2>Regions in transition</h2>")
         body.append(table(["region", "key range", "state", "server", "for", "waiting for"],
