@@ -25,7 +25,6 @@ import struct
 import threading
 import time
 import zlib
-from collections import deque
 
 from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColumnFamilyError,
                               NotServingRegionError, RegionTooBusyError)
@@ -33,6 +32,7 @@ from storage import layout
 from storage.cell import LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
 from storage.compaction import compact_store
 from storage.config import RegionConfig, default_background
+from storage.mvcc import MVCC, UpdatesLock
 from storage.query import Get, Mutation, Scan
 from storage.scanner import ReadParams, RegionScanner, merge_family_rows, rows_of
 from storage.schema import RegionInfo, TableDescriptor
@@ -67,79 +67,6 @@ def read_region_info(path: str) -> RegionInfo:
     return RegionInfo.from_dict(json.loads(body))
 
 
-class MVCC:
-    """Write numbers and the read point. complete() advances the read point only over a
-    contiguous prefix of completed writes, then waits until its own write is readable."""
-
-    def __init__(self, start: int):
-        self._cond = threading.Condition()
-        self._next = start + 1  # guarded by _cond
-        self._pending: deque = deque()  # guarded by _cond; begun, in order
-        self._done: set = set()  # guarded by _cond
-        self.read_point = start  # written under _cond; read lock-free (an int)
-
-    def begin(self) -> int:
-        with self._cond:
-            s = self._next
-            self._next += 1
-            self._pending.append(s)
-            return s
-
-    def complete(self, s: int) -> None:
-        with self._cond:
-            self._done.add(s)
-            pending, done = self._pending, self._done
-            advanced = False
-            while pending and pending[0] in done:
-                x = pending.popleft()
-                done.discard(x)
-                self.read_point = x
-                advanced = True
-            if advanced:
-                self._cond.notify_all()
-            while self.read_point < s:
-                self._cond.wait()
-
-    def last_assigned(self) -> int:
-        with self._cond:
-            return self._next - 1
-
-
-class _UpdatesLock:
-    """Many writers share it; a flush snapshot takes it exclusively (and is preferred)."""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._shared = 0  # guarded by _cond
-        self._exclusive = False  # guarded by _cond
-        self._waiting = 0  # exclusive waiters; guarded by _cond
-
-    def acquire_shared(self) -> None:
-        with self._cond:
-            while self._exclusive or self._waiting:
-                self._cond.wait()
-            self._shared += 1
-
-    def release_shared(self) -> None:
-        with self._cond:
-            self._shared -= 1
-            if not self._shared:
-                self._cond.notify_all()
-
-    def acquire_exclusive(self) -> None:
-        with self._cond:
-            self._waiting += 1
-            while self._exclusive or self._shared:
-                self._cond.wait()
-            self._waiting -= 1
-            self._exclusive = True
-
-    def release_exclusive(self) -> None:
-        with self._cond:
-            self._exclusive = False
-            self._cond.notify_all()
-
-
 class Region:
     def __init__(self, rootdir: str, info: RegionInfo, table: TableDescriptor, wal, block_cache,
                  config: RegionConfig, background):
@@ -158,7 +85,7 @@ class Region:
         self._plan_cacheable = all(not fd.ttl for fd in table.families)
         self._plan_cache: dict = {}  # (columns, time_range, max_versions) -> plans
         self._mvcc = MVCC(0)
-        self._updates = _UpdatesLock()
+        self._updates = UpdatesLock()
         self._row_locks = [threading.Lock() for _ in range(_ROW_LOCK_STRIPES)]
         self._flush_lock = threading.Lock()
         self._compaction_lock = threading.Lock()

@@ -92,3 +92,25 @@ def test_last_row_before_walks_rows_downwards():
     assert seg.last_row_before(None) == b"c"
     assert seg.last_row_before(b"c") == b"b"
     assert seg.last_row_before(b"a") is None
+
+
+def test_read_point_advances_only_over_a_prefix_of_completed_writes():
+    from storage.mvcc import MVCC
+
+    mvcc = MVCC(10)
+    a, b = mvcc.begin(), mvcc.begin()
+    assert (a, b) == (11, 12)
+    done = threading.Event()
+
+    def finish_b():
+        mvcc.complete(b)  # waits until a completes: b must not become visible before a
+        done.set()
+
+    t = threading.Thread(target=finish_b)
+    t.start()
+    assert not done.wait(0.1)
+    assert mvcc.read_point == 10
+    mvcc.complete(a)
+    assert done.wait(5)
+    t.join()
+    assert mvcc.read_point == 12 and mvcc.last_assigned() == 12
