@@ -26,7 +26,7 @@ from client.location_cache import LocationCache, RegionLocation, ZkMetaReader
 from client.retry import RetryPolicy
 from client.rpc_channels import ChannelPool
 from coordination import znodes
-from coordination.znodes import MasterRecord, Paths
+from coordination.znodes import Paths
 from minihbase.errors import (HBaseError, MasterNotRunningError, OperationTimeoutError,
                               TableNotFoundError)
 from protos import minihbase_pb2 as pb
@@ -129,16 +129,15 @@ class Connection:
     def _master(self, deadline: float) -> tuple[str, object]:
         address = self._master_address
         if address is None:
-            data = self._meta._get(self.paths.master, lambda _e=None: self._forget_master())
-            if data is None:
+            rec = self._meta.master(self._forget_master)
+            if rec is None:
                 raise MasterNotRunningError(
                     f"no active master registered in ZooKeeper at {self.quorum} "
                     f"({self.paths.master} is missing)")
-            rec = MasterRecord.from_bytes(data)
             address = self._master_address = f"{rec.host}:{rec.port}"
         return address, self.channels.master(address)
 
-    def _forget_master(self) -> None:
+    def _forget_master(self, _event=None) -> None:
         self._master_address = None
 
     def master_call(self, method: str, request, what: str | None = None):
@@ -150,7 +149,7 @@ class Connection:
                 raise from_rpc_error(err, f"master {address}") from None
 
         return self.retry.call(what or f"{method} on the master", attempt,
-                               lambda exc: self._forget_master())
+                               lambda exc: self._forget_master())  # re-read /hbase/master
 
     # -- admin: tables -----------------------------------------------------------------------
     def tables(self) -> list[str]:

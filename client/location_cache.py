@@ -23,7 +23,7 @@ import threading
 from typing import Callable, NamedTuple, Protocol
 
 from coordination import znodes
-from coordination.znodes import Paths, RegionRecord, ServerRecord, TableRecord
+from coordination.znodes import MasterRecord, Paths, RegionRecord, ServerRecord, TableRecord
 from minihbase.errors import (HBaseError, RegionOfflineError, ServerUnavailableError,
                               TableNotEnabledError, TableNotFoundError)
 from storage.schema import RegionInfo, TableDescriptor
@@ -100,6 +100,11 @@ class ZkMetaReader:
             if got is not None:
                 records.append(RegionRecord.from_bytes(got[0]))
         return records
+
+    def master(self, watch=None) -> MasterRecord | None:
+        """The active master's record (/hbase/master), None when no master is active."""
+        data = self._get(self.paths.master, watch)
+        return None if data is None else MasterRecord.from_bytes(data)
 
     def server_address(self, server):
         data = self._get(self.paths.live_server(server))
