@@ -77,8 +77,8 @@ class InfoServer:
         except Exception:  # noqa: BLE001 -- shown as unknown, never a broken page
             return {}
 
-    def _status_doc(self) -> dict:
-        doc = _jsonable(status_dict(self._status()))
+    def _status_doc(self, st=None) -> dict:
+        doc = _jsonable(status_dict(st if st is not None else self._status()))
         states = self._server_states()
         for s in doc["servers"]:
             st = states.get(s["name"])
@@ -214,8 +214,8 @@ class InfoServer:
         m = self._m
         if not m.active:
             return self._backup_page()
-        doc = self._status_doc()
-        st = self._status()
+        st = self._status()  # one read of meta per page
+        doc = self._status_doc(st)
         live = [s for s in doc["servers"] if s["state"] == ONLINE]
         gone = [s for s in doc["servers"] if s["state"] != ONLINE]
         recovering = [s for s in gone if s["state"] != DEAD]  # crash procedure running
