@@ -88,6 +88,13 @@ def test_stale_location_after_region_move_is_retried_transparently(cluster, tabl
     assert conn.locations.locate("cl", b"150").server != loc.server
     assert conn.locations.loads > loads
 
+    conn.locations._tables["cl"] = stale  # a batch with a stale region is re-grouped and resent
+    with table.batch(batch_size=10) as b:
+        for r in (b"151", b"152", b"050", b"350"):
+            b.put(r, {b"cf:q": b"batched"})
+    assert [v[b"cf:q"] for _, v in table.scan(row_start=b"151", row_stop=b"153")] == \
+        [b"batched", b"batched"]
+
 
 def _moved(conn, old):
     conn.locations.invalidate("cl")
