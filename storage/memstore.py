@@ -26,7 +26,10 @@ from bisect import bisect_left, bisect_right, insort
 
 from sortedcontainers import SortedDict
 
-ENTRY_OVERHEAD = 64  # rough per-cell bytes of Python objects, for flush-size accounting
+# Python objects per memstore cell besides the row/qualifier/value bytes (key and entry tuples,
+# row list, dict and SortedList slots): ~320 bytes measured with tracemalloc. Flush-size
+# accounting adds it so that flush_size bounds real memory, not just payload bytes.
+ENTRY_OVERHEAD = 320
 _CHUNK = 512
 
 

@@ -32,6 +32,7 @@ from storage import layout
 from storage.cell import LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
 from storage.compaction import compact_store
 from storage.config import RegionConfig, default_background
+from storage.memstore import ENTRY_OVERHEAD
 from storage.mvcc import MVCC, UpdatesLock
 from storage.query import Get, Mutation, Scan
 from storage.scanner import ReadParams, RegionScanner, merge_family_rows, rows_of
@@ -46,7 +47,7 @@ _ROW_LOCK_STRIPES = 128
 _VALID_TYPES = frozenset(int(t) for t in CellType)
 _PUT = int(CellType.PUT)
 _DELETE = int(CellType.DELETE)
-_CELL_OVERHEAD = 64
+_CELL_OVERHEAD = ENTRY_OVERHEAD
 _tuple_new = tuple.__new__  # builds a Cell without the NamedTuple constructor's Python frame
 
 

@@ -253,14 +253,14 @@ def test_check_and_mutate_is_atomic_under_threads(region):
 
 def test_flush_is_triggered_by_memstore_size(tmp_path, clock):
     r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Inline(),
-                    config=RegionConfig(clock=clock, flush_size=2000, compaction_min_files=100))
+                    config=RegionConfig(clock=clock, flush_size=4000, compaction_min_files=100))
     for i in range(5):
         put(r, b"r%d" % i, b"q", b"x" * 100, 1)
     assert r.store_file_count() == 0
     for i in range(5, 40):
         put(r, b"r%d" % i, b"q", b"x" * 100, 1)
     assert r.store_file_count() >= 1
-    assert r.memstore_size() < 2000
+    assert r.memstore_size() < 4000
     assert len(rows_of(r.scanner(Scan()))) == 40
     r.close()
 
