@@ -152,7 +152,7 @@ def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, colu
     """Streams: a scan of a big table prints as it goes (widths set by the first rows)."""
     results = conn.table(table).scan(row_start=start, row_stop=stop, row_prefix=prefix,
                                      columns=columns or None, limit=limit, reverse=reverse,
-                                     versions=versions, include_timestamp=True)
+                                     versions=versions, raw=True)
     if out.as_json:
         out.out.write("[")
         for i, item in enumerate(results):
@@ -171,7 +171,7 @@ def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, colu
     n = len(head)
     for row, data in results:  # the rest, streamed with the same column width
         n += 1
-        for column, (value, ts) in data.items():
+        for column, value, ts in fmt.cell_list(data):
             print(f"{(' ' + fmt.binary(row)).ljust(width)}  column={fmt.binary(column)}, "
                   f"{fmt.cell_text(value, ts)}", file=out.out)
     print(fmt.rows_count(n), file=out.out)

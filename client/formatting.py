@@ -96,12 +96,23 @@ def cell_text(value: bytes, ts: int | None) -> str:
             else f"value={binary(value)}")
 
 
-def scan_table(results: list[tuple[bytes, dict]]) -> str:
-    """HBase shell's scan layout: ROW / COLUMN+CELL, one line per cell."""
+def cell_list(data) -> list[tuple[bytes, bytes, int | None]]:
+    """A row as [(column, value, ts)]: from a raw cell list, or a happybase dict whose values
+    are value or (value, ts)."""
+    if isinstance(data, list):
+        return data
+    out = []
+    for column, v in data.items():
+        value, ts = v if isinstance(v, tuple) else (v, None)
+        out.append((column, value, ts))
+    return out
+
+
+def scan_table(results: list) -> str:
+    """HBase shell's scan layout: ROW / COLUMN+CELL, one line per cell (every version)."""
     lines = []
     for row, data in results:
-        for column, v in data.items():
-            value, ts = v if isinstance(v, tuple) else (v, None)
+        for column, value, ts in cell_list(data):
             lines.append([binary(row), f"column={binary(column)}, {cell_text(value, ts)}"])
     return grid(["ROW", "COLUMN+CELL"], lines) + "\n" + rows_count(len(results))
 
@@ -113,12 +124,11 @@ def get_table(cells: list[tuple[bytes, bytes, int | None]]) -> str:
     return grid(["COLUMN", "CELL"], lines) + "\n" + rows_count(1 if n else 0)
 
 
-def scan_json(results: list[tuple[bytes, dict]]) -> list:
+def scan_json(results: list) -> list:
     out = []
     for row, data in results:
         cells = []
-        for column, v in data.items():
-            value, ts = v if isinstance(v, tuple) else (v, None)
+        for column, value, ts in cell_list(data):
             cells.append({"column": binary(column), "timestamp": ts, "value": binary(value)})
         out.append({"row": binary(row), "cells": cells})
     return out

@@ -43,7 +43,9 @@ def _restartable(exc: BaseException) -> bool:
 
 def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
          timestamp=None, include_timestamp=False, batch_size=1000, scan_batching=None,
-         limit=None, reverse=False, versions=None):
+         limit=None, reverse=False, versions=None, raw=False):
+    """raw=True yields (row, [(b"cf:q", value, timestamp), ...]) with every version returned
+    (what the shell prints) instead of happybase's {column: value} dicts."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if limit is not None and limit < 0:
@@ -67,8 +69,10 @@ def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
                        max_versions=versions or 0, batch=scan_batching or 0)
     if timestamp is not None:
         spec.time_range.CopyFrom(protocol.time_range(timestamp))
-    return _Scanner(table, start, stop, spec, batch_size, limit, include_timestamp,
-                    prefix, low_bound).rows()
+    scanner = _Scanner(table, start, stop, spec, batch_size, limit, include_timestamp,
+                       prefix, low_bound)
+    scanner.raw = raw
+    return scanner.rows()
 
 
 class _Scanner:
@@ -83,6 +87,7 @@ class _Scanner:
         self.prefix, self.low_bound = prefix, low_bound
         self.reverse = spec.reversed
         self.single_version = spec.max_versions <= 1
+        self.raw = False
         self.prefetch = None  # future of the next batch, asked before this one is consumed
         # Where the next scanner opens: the region holding `region_start` (reversed and b"":
         # the last region), or with `before` set (reversed) the region ending at `before`.
@@ -113,8 +118,12 @@ class _Scanner:
                             self.done = True
                             break
                         continue
-                    yield row, protocol.cells_to_dict(result.cells, self.include_timestamp,
-                                                      self.single_version)
+                    if self.raw:
+                        yield row, [(c.family + b":" + c.qualifier, c.value, c.timestamp)
+                                    for c in result.cells]
+                    else:
+                        yield row, protocol.cells_to_dict(result.cells, self.include_timestamp,
+                                                          self.single_version)
                     if not result.partial:
                         self.last_row = row
                         self.returned += 1

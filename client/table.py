@@ -136,14 +136,16 @@ class Table:
     def scan(self, row_start=None, row_stop=None, row_prefix=None, columns=None,
              timestamp: int | None = None, include_timestamp: bool = False,
              batch_size: int = 1000, scan_batching: int | None = None,
-             limit: int | None = None, reverse: bool = False, versions: int | None = None):
-        """Yield (row, data) in row order; see client/scanner.py for exact semantics."""
+             limit: int | None = None, reverse: bool = False, versions: int | None = None,
+             raw: bool = False):
+        """Yield (row, data) in row order; see client/scanner.py for exact semantics.
+        raw=True: data is [(b"cf:q", value, ts)] with every version returned."""
         from client.scanner import scan
 
         return scan(self, row_start=row_start, row_stop=row_stop, row_prefix=row_prefix,
                     columns=columns, timestamp=timestamp, include_timestamp=include_timestamp,
                     batch_size=batch_size, scan_batching=scan_batching, limit=limit,
-                    reverse=reverse, versions=versions)
+                    reverse=reverse, versions=versions, raw=raw)
 
     def count(self, row_start=None, row_stop=None, row_prefix=None, progress=None,
               interval: int = 1000) -> int:

@@ -185,3 +185,12 @@ def test_cli_reports_missing_master_within_the_timeout(zookeeper):
     assert p.stderr.startswith("ERROR: list: gave up after")
     assert "no active master" in p.stderr
     assert time.monotonic() - start < 10
+
+
+def test_shell_scan_with_versions_prints_every_version(cluster, table):
+    table.put(b"ver", {b"cf:q": b"one"})
+    table.put(b"ver", {b"cf:q": b"two"})
+    p = cli(cluster, "shell", input="scan 'cl', {STARTROW => 'ver', STOPROW => 'ves', "
+            "VERSIONS => 3}\n")
+    assert p.returncode == 0, p.stderr
+    assert "value=two" in p.stdout and "value=one" in p.stdout and "1 row(s)" in p.stdout
