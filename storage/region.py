@@ -7,12 +7,23 @@ the read point advances only past fully applied batches, so a reader (which sees
 cells with seqid <= the read point it took at its start) never sees half a mutation.
 
 Flush takes the update lock exclusively for a moment (no batch is half-applied), snapshots every
-memstore and notes the seqid; writes then continue while the snapshots are written to HFiles.
-Compaction runs in the background (`background.submit`) and swaps files atomically (Store).
+memstore and notes the seqid; writes then continue while the snapshots are written to HFiles,
+which are then installed in every family at once (`_views_lock`) and reported to the WAL
+(`mark_flushed`). A flush is requested when the region's memstores pass `flush_size`; a minor
+compaction when a store reaches `compaction_min_files` files (or holds references); both run on
+`background` (anything with submit(fn); default: one shared daemon pool per process). Writes
+wait, then fail with RegionTooBusyError, while a store has `blocking_store_files` files or the
+memstores exceed `memstore_block_multiplier` x `flush_size`.
+
+Reads: `get` and `scanner` take the read point, then one StoreView per selected family (pinned
+memstore segments + store files); scanner.py merges and filters. Recovery: `open` replays
+recovered.edits above each store's max HFile seqid, flushes, deletes them. Split and merge:
+region_split.py (reference files).
 
 Concurrency: `_updates` (shared by writers, exclusive for a flush snapshot); row locks are
-striped (`_row_locks`, always taken in index order); `_flush_lock` serialises flushes,
-`_compaction_lock` compactions; `_state_lock` guards the closing/closed flags.
+striped (`_row_locks`, always taken in index order, before `_updates`); `_flush_lock` serialises
+flushes, `_compaction_lock` compactions; `_views_lock` makes multi-family view capture atomic
+with flush installs; `_state_lock` guards the closing/closed/queued flags.
 """
 
 from __future__ import annotations
