@@ -30,7 +30,7 @@ from hmaster import status as status_mod
 from minihbase import metrics
 from minihbase.info_http import (InfoHttpServer, age, badge, cards, esc, html_response,
                                  human_bytes, json_response, key_range, link, page, path_part,
-                                 readable_key, table)
+                                 readable_key, table, ui_url)
 
 
 class InfoServer:
@@ -201,8 +201,7 @@ class InfoServer:
         rec = self._active_record()
         body = f"<h2>Backup master</h2><p>{esc(self._m.name)} is a standby. "
         if rec is not None:
-            host = rec.host
-            target = f"http://{host}:{rec.info_port}/" if rec.info_port else ""
+            target = ui_url(rec.host, rec.info_port) if rec.info_port else ""
             body += "The active master is " + (link(target, rec.name) if target
                                                 else esc(rec.name)) + ".</p>"
         else:
@@ -268,7 +267,7 @@ class InfoServer:
 
     def _server_row(self, s: dict, st) -> list[str]:
         host = s["name"].split(",", 1)[0]
-        ui = (link(f"http://{host}:{s['info_port']}/", f"{host}:{s['info_port']}")
+        ui = (link(ui_url(host, s["info_port"]), f"{host}:{s['info_port']}")
               if s.get("info_port") else '<span class="dim">-</span>')
         return [link("/rs/" + path_part(s["name"]), s["name"]), badge(s["state"]),
                 esc(age(s["state_since_ms"])), str(s["regions"]),
@@ -296,7 +295,7 @@ class InfoServer:
         regions = [status_mod.region_description(r, loads) for r in self._m.meta.all_regions()
                    if r.server == rest]
         host = rest.split(",", 1)[0]
-        ui = (link(f"http://{host}:{doc['info_port']}/", f"http://{host}:{doc['info_port']}/")
+        ui = (link(ui_url(host, doc["info_port"]), ui_url(host, doc["info_port"]))
               if doc.get("info_port") else "-")
         body = (cards([("state", badge(doc["state"])), ("for", esc(age(doc["state_since_ms"]))),
                        ("regions", str(doc["regions"])),

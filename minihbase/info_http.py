@@ -27,6 +27,24 @@ JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 
 
+_request = threading.local()  # .host: the host name the browser used for this request
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def ui_url(advertised_host: str, info_port: int) -> str:
+    """URL of another daemon's UI. Normally its advertised host; but when the browser reached
+    this daemon through loopback (a local cluster, or docker-compose publishing every daemon's
+    info port on the host), through that same loopback name -- container names such as "rs1"
+    do not resolve outside Docker."""
+    host = getattr(_request, "host", "")
+    if host in _LOOPBACK or host.startswith("127."):
+        advertised_host = host
+    if ":" in advertised_host:
+        advertised_host = f"[{advertised_host}]"
+    return f"http://{advertised_host}:{info_port}/"
+
+
 class InfoHttpServer:
     """Serves `routes` on bind:port (0 = a free port; the bound one is `.port`)."""
 
@@ -39,6 +57,7 @@ class InfoHttpServer:
             protocol_version = "HTTP/1.0"
 
             def do_GET(self):  # noqa: N802 (http.server's naming)
+                _request.host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
                 code, ctype, body = owner.dispatch(self.path)
                 if isinstance(body, str):
                     body = body.encode()

@@ -24,7 +24,7 @@ from google.protobuf.json_format import MessageToDict
 from minihbase import metrics
 from minihbase.info_http import (InfoHttpServer, badge, cards, esc, html_response,
                                  human_bytes, json_response, key_range, page, readable_key,
-                                 table)
+                                 table, ui_url)
 
 
 class InfoServer:
@@ -224,7 +224,7 @@ class InfoServer:
             from coordination.znodes import MasterRecord
             rec = MasterRecord.from_bytes(srv.zk.get(srv.paths.master)[0])
             if rec.info_port:
-                return f"http://{rec.host}:{rec.info_port}/"
+                return ui_url(rec.host, rec.info_port)
         except Exception:  # noqa: BLE001 -- no master yet, or ZooKeeper unreachable
             pass
         return ""

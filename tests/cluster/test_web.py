@@ -190,6 +190,8 @@ def test_health_and_backup_master_page(web_cluster):
     assert code == 200 and json.loads(body)["role"] == "backup"
     code, page = fetch(base + "/")
     assert code == 200 and "Backup master" in page and web_cluster.active_master() in page
+    # the link to the active master's UI goes through the host the browser used (loopback here)
+    assert f'href="{master_ui(web_cluster)}/"' in page
 
 
 def test_killed_server_shows_dead_then_its_regions_elsewhere(web_cluster, loaded_table):
