@@ -86,8 +86,11 @@ class Connection:
         self.close()
 
     def _on_zk_state(self, state) -> None:
-        # Runs on kazoo's thread: must not block. Watches may be missed while disconnected.
-        if state != "CONNECTED" and self.locations is not None:
+        # Runs on kazoo's thread: must not block. While ZooKeeper is merely unreachable
+        # (SUSPENDED) cached locations stay usable -- region servers may well be fine. A LOST
+        # session dropped our watches, and after any reconnect we may have missed changes:
+        # drop the cache then, the next lookup re-reads meta and re-arms the watches.
+        if state in ("LOST", "CONNECTED") and self.locations is not None:
             self.locations.invalidate()
             self._master_address = None
 

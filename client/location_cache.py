@@ -7,7 +7,7 @@ operation. A table's entry is loaded on first use and dropped when:
     error (the caller calls `invalidate(table)`),
   - ZooKeeper reports a change: a child watch on /hbase/meta/<t> (split, merge, create) and a
     data watch on each region znode (move, state change) and on /hbase/tables/<t> (disable),
-  - the ZooKeeper connection is lost (the session may miss watch events meanwhile).
+  - the ZooKeeper session is lost or reconnects (watch events may have been missed).
 
 Only OPEN regions are usable. A row whose region is in transition raises RegionOfflineError
 (retryable) naming the state, the server and what it waits for, so a timeout message says why.

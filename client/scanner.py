@@ -108,6 +108,8 @@ class _Scanner:
                     f"scan of table {self.table.name!r}", self._step,
                     lambda exc: self._reset(), retryable=_restartable)
                 for result in results:
+                    if not result.cells:
+                        continue
                     row = result.cells[0].row
                     if self.skip_row is not None:
                         if row == self.skip_row:

@@ -128,3 +128,18 @@ def test_unknown_and_disabled_tables_are_clear_errors(meta):
         cache.locate("nope", b"r")
     with pytest.raises(TableNotEnabledError, match="disabled"):
         cache.locate("off", b"r")
+
+
+def test_zookeeper_blip_keeps_locations_and_reconnect_drops_them(meta):
+    from client.connection import Connection
+
+    conn = Connection("unused:1", autoconnect=False)
+    conn.locations = LocationCache(meta)
+    conn.locations.locate("t1", b"200")
+    conn._on_zk_state("SUSPENDED")  # ZooKeeper unreachable: region servers may be fine
+    assert conn.locations.cached_tables() == ["t1"]
+    conn._on_zk_state("CONNECTED")  # back: watch events may have been missed
+    assert conn.locations.cached_tables() == []
+    conn.locations.locate("t1", b"200")
+    conn._on_zk_state("LOST")       # session expired: its watches are gone
+    assert conn.locations.cached_tables() == []
