@@ -214,6 +214,10 @@ class RegionScanner:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            rows, self._rows = self._rows, iter(())
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()  # finalises the generator chain down to the HFile readers' iterators
             for v in self._views:
                 v.release()
             if self._on_close is not None:
