@@ -3,6 +3,7 @@
     .venv/bin/python bench/storage.py                 # 1,000,000 cells of 100-byte values
     .venv/bin/python bench/storage.py --cells 200000  # quicker
     .venv/bin/python bench/storage.py --profile puts  # cProfile one phase (puts|gets|scan)
+    .venv/bin/python bench/storage.py --gc-threshold 50000   # GC tuned as a server may
 
 Phases (each printed as a rate and as a ratio to a baseline measured in the same run, because
 the machine is shared and noisy):
@@ -220,8 +221,11 @@ class Bench:
 
     def run(self):
         n = self.n
+        import gc
+
         print(f"minihbase storage benchmark: {n:,} cells, 100-byte values, batches of {BATCH}, "
-              f"WAL synced; python {sys.version.split()[0]}, {os.cpu_count()} cpus", flush=True)
+              f"WAL synced; python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
+              f"gc thresholds {gc.get_threshold()}", flush=True)
         # Each baseline is measured right before the phase it is compared with: the load of
         # a shared machine changes by the minute, a ratio taken minutes apart means little.
         wal = WAL(layout.wal_dir(self.root, "bench,1,1"), sync=True,
@@ -317,7 +321,15 @@ def main(argv=None):
     ap.add_argument("--cells", type=int, default=1_000_000)
     ap.add_argument("--dir", default=None, help="work directory (default: a temp dir, removed)")
     ap.add_argument("--profile", choices=["puts", "gets", "scan"], default=None)
+    ap.add_argument("--gc-threshold", type=int, default=None, metavar="N",
+                    help="gc.set_threshold(N, 20, 100) + gc.freeze(), as a server may tune it; "
+                         "default: Python's defaults (full collections traverse the memstore)")
     args = ap.parse_args(argv)
+    if args.gc_threshold:
+        import gc
+
+        gc.freeze()
+        gc.set_threshold(args.gc_threshold, 20, 100)
     root = args.dir or tempfile.mkdtemp(prefix="minihbase-bench-")
     os.makedirs(root, exist_ok=True)
     try:
