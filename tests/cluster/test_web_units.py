@@ -73,3 +73,51 @@ def test_rpc_timing_counts_calls_errors_and_remembers_slow_ones():
     text = metrics.render(registry)[0].decode()
     assert 'minihbase_rpc_latency_seconds_count{method="Get"} 1.0' in text
     assert 'minihbase_rpc_errors_total{method="Multi"} 1.0' in text
+
+
+def test_master_page_shows_stuck_region_and_recovering_server_with_why_and_how_long():
+    """In-process: a master whose meta holds a FAILED_OPEN region and a server in
+    SPLITTING_WAL; the page says what each waits for and for how long (facts from
+    hmaster.status, the GetClusterStatus code)."""
+    import threading
+    import time
+    import types
+
+    from coordination.znodes import (ENABLED, FAILED_OPEN, OPEN, SPLITTING_WAL, RegionRecord,
+                                     ServerState, TableRecord)
+    from hmaster.web import InfoServer
+    from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+
+    now = int(time.time() * 1000)
+    desc = TableDescriptor("stuck", (FamilyDescriptor(b"cf"),))
+    regions = [RegionRecord(RegionInfo("stuck", b"", b"k\x01", 1), OPEN, "rs-a,1,1", now),
+               RegionRecord(RegionInfo("stuck", b"k\x01", b"", 1), FAILED_OPEN, "",
+                            now - 65_000, "retry 3 on another server: <disk full>")]
+    meta = types.SimpleNamespace(
+        tables=lambda: ["stuck"], read_table=lambda t: TableRecord(desc, ENABLED),
+        regions=lambda t: list(regions), all_regions=lambda: list(regions),
+        server_states=lambda: {"rs-b,2,2": ServerState("rs-b,2,2", SPLITTING_WAL, now - 4_000,
+                                                        "WAL split and reassignment")})
+    servers = types.SimpleNamespace(live=lambda: {"rs-a,1,1"}, load=lambda name: None)
+    election = types.SimpleNamespace(active_master_name=lambda: "m,1,1",
+                                     backup_masters=lambda: [])
+    master = types.SimpleNamespace(
+        meta=meta, servers=servers, election=election, cluster_id="cid", active=True,
+        name="m,1,1", recovered=threading.Event(), crash=types.SimpleNamespace(
+            last_recovery_s={}), zk=None, paths=None)
+    web = InfoServer(master, "127.0.0.1", 0)
+    code, _, page = web._http.dispatch("/")
+    assert code == 200
+    rit = page.split("Regions in transition", 1)[1].split("<h2>", 1)[0]
+    assert "FAILED_OPEN" in rit and "retry 3 on another server: &lt;disk full&gt;" in rit
+    assert "1 min 5 s" in rit and "[k\\x01, " in rit
+    dead = page.split("Dead and recovering", 1)[1].split("<h2>", 1)[0]
+    assert "rs-b,2,2" in dead and "SPLITTING_WAL" in dead and "WAL split and reassignment" in dead
+    assert "4." in dead and " s<" in dead  # for ~4 s
+    code, _, body = web._http.dispatch("/api/status")
+    import json
+    doc = json.loads(body)
+    assert [r["waiting_for"] for r in doc["regions_in_transition"]] == \
+        ["retry 3 on another server: <disk full>"]
+    assert {s["name"]: s["waiting_for"] for s in doc["servers"]}["rs-b,2,2"] == \
+        "WAL split and reassignment"
