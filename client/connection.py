@@ -44,7 +44,7 @@ class Connection:
         self.timeout = float(timeout)
         self.paths = Paths(zk_parent)
         self.retry = retry or RetryPolicy(self.timeout)
-        self.channels = ChannelPool()
+        self.channels = ChannelPool(fallback_host=zk_quorum.split(",")[0].rpartition(":")[0] or None)
         self._zk = None
         self._meta: ZkMetaReader | None = None
         self.locations: LocationCache | None = None

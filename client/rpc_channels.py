@@ -5,10 +5,16 @@ per "host:port" and reused for every call (creating a channel per call would cos
 HTTP/2 handshake each time, the main thing that separates a client from a bare echo server on
 the benchmark). A channel that failed is dropped with `forget(address)` so the next call dials
 again (the server may have restarted on the same port).
+
+Advertised names that do not resolve here (a region server in Docker advertising its service
+name `rs1` to a client on the host) are dialled at `fallback_host` instead, with the same port:
+the host where the client reached ZooKeeper, where compose publishes every daemon's port
+unchanged (see docs/docker.md).
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import grpc
@@ -35,12 +41,25 @@ class _Endpoint:
         self.master = pb_grpc.MasterStub(self.channel)
 
 
+def dialable(address: str, fallback_host: str | None) -> str:
+    """`address` if its host resolves, else the same port on `fallback_host`."""
+    host, _, port = address.rpartition(":")
+    if not fallback_host or not host:
+        return address
+    try:
+        socket.getaddrinfo(host.strip("[]"), None)
+        return address
+    except socket.gaierror:
+        return f"{fallback_host}:{port}"
+
+
 class ChannelPool:
     """Thread-safe. Lookups of existing endpoints take no lock (a dict read is atomic)."""
 
-    def __init__(self):
+    def __init__(self, fallback_host: str | None = None):
         self._endpoints: dict[str, _Endpoint] = {}  # writes guarded by self._lock
         self._lock = threading.Lock()
+        self._fallback_host = fallback_host
 
     def _endpoint(self, address: str) -> _Endpoint:
         ep = self._endpoints.get(address)
@@ -48,7 +67,8 @@ class ChannelPool:
             with self._lock:
                 ep = self._endpoints.get(address)
                 if ep is None:
-                    ep = self._endpoints[address] = _Endpoint(address)
+                    target = dialable(address, self._fallback_host)
+                    ep = self._endpoints[address] = _Endpoint(target)
         return ep
 
     def region_server(self, address: str) -> pb_grpc.RegionServerStub:

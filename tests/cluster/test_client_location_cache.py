@@ -143,3 +143,21 @@ def test_zookeeper_blip_keeps_locations_and_reconnect_drops_them(meta):
     conn.locations.locate("t1", b"200")
     conn._on_zk_state("LOST")       # session expired: its watches are gone
     assert conn.locations.cached_tables() == []
+
+
+def test_unresolvable_advertised_host_is_dialled_on_the_zookeeper_host(monkeypatch):
+    """A region server in Docker advertises its service name (rs1); from the host that name does
+    not resolve, so the client dials the same port where it reached ZooKeeper."""
+    import socket
+
+    from client.rpc_channels import dialable
+
+    def resolve(host, port, *args, **kwargs):
+        if host == "rs1":
+            raise socket.gaierror("Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    assert dialable("rs1:16021", "127.0.0.1") == "127.0.0.1:16021"
+    assert dialable("localhost:16021", "127.0.0.1") == "localhost:16021"
+    assert dialable("rs1:16021", None) == "rs1:16021"
