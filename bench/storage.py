@@ -5,13 +5,13 @@
     .venv/bin/python bench/storage.py --profile puts  # cProfile one phase (puts|gets|scan)
     .venv/bin/python bench/storage.py --gc-threshold 50000   # GC tuned as a server may
 
-Phases (each printed as a rate and as a ratio to a baseline measured in the same run, because
-the machine is shared and noisy):
+Phases (each printed as a rate and as a ratio to a baseline measured in the same run, in slices
+interleaved with the phase, because the machine is shared and its load changes by the second):
 
   puts   batch_mutate of 1000 rows (one 100-byte cell each), WAL synced per batch; the time
          inside batch_mutate only (the Mutations are built beforehand)
-         baseline: raw SortedDict inserts/s of the same keys, and raw append+fsync of 1000
-         records of the same size per batch (rows/s)
+         baseline: the same keys inserted into a plain SortedDict that grows alike, and raw
+         append+fsync of 1000 WAL-sized records (records/s)
   flush  the whole memstore to one HFile (cells/s)            baseline: SortedDict inserts/s
   gets   random gets served from HFiles, block cache warm, after flush + major compaction
          baseline: dict lookups/s
@@ -69,6 +69,26 @@ def fmt_rate(x):
     return f"{x:,.0f}"
 
 
+class Interleaved:
+    """A baseline measured in small slices *between* slices of the measured work, so that both
+    see the same machine load (which changes by the second here); its rate is the total units
+    over the total seconds of its slices."""
+
+    def __init__(self, one_slice):
+        self._slice = one_slice  # () -> (units, seconds)
+        self.units = 0
+        self.seconds = 0.0
+
+    def tick(self):
+        units, seconds = self._slice()
+        self.units += units
+        self.seconds += seconds
+
+    @property
+    def rate(self):
+        return rate(self.units, self.seconds)
+
+
 class Bench:
     def __init__(self, cells: int, root: str, profile: str | None):
         self.n = cells
@@ -111,42 +131,58 @@ class Bench:
 
     # -- baselines --------------------------------------------------------------------------
     def baseline_sorteddict(self):
-        n = min(self.n, 200_000)
-        keys = [(row_key(i), b"q", -1, -4) for i in self.order[:n]]
+        """Inserts into a plain SortedDict that grows like the memstore: 1000 keys a slice."""
+        keys = [(row_key(i), b"q", -1, -4) for i in self.order]
         sd = SortedDict()
-        t0 = time.perf_counter()
-        for k in keys:
-            sd[k] = b"x"
-        return rate(n, time.perf_counter() - t0)
+        pos = [0]
 
-    def baseline_fsync_batches(self, batches=30):
-        path = os.path.join(self.root, "fsync-baseline")
-        record = b"r" * 140  # one row's WAL record, roughly
-        with open(path, "wb") as f:
+        def one_slice():
+            start = pos[0] % len(keys)
+            chunk = keys[start:start + BATCH]
+            if start == 0:
+                sd.clear()
             t0 = time.perf_counter()
-            for _ in range(batches):
-                f.write(b"".join([record] * BATCH))
-                f.flush()
-                os.fdatasync(f.fileno())
-            dt = time.perf_counter() - t0
-        os.unlink(path)
-        return rate(batches * BATCH, dt)
+            for k in chunk:
+                sd[k] = b"x"
+            pos[0] += len(chunk)
+            return len(chunk), time.perf_counter() - t0
+        return Interleaved(one_slice)
 
-    def baseline_dict_lookups(self, n=200_000):
+    def baseline_fsync(self):
+        """Raw append of 1000 WAL-sized records + fdatasync, per slice (records/s)."""
+        path = os.path.join(self.root, "fsync-baseline")
+        f = open(path, "wb")
+        record = b"r" * 140  # one row's WAL record, roughly
+
+        def one_slice():
+            t0 = time.perf_counter()
+            f.write(b"".join([record] * BATCH))
+            f.flush()
+            os.fdatasync(f.fileno())
+            return BATCH, time.perf_counter() - t0
+        return Interleaved(one_slice)
+
+    def baseline_dict_lookups(self):
         d = {row_key(i): i for i in range(min(self.n, 100_000))}
-        keys = [row_key(self.rng.randrange(len(d))) for _ in range(n)]
-        t0 = time.perf_counter()
-        for k in keys:
-            d.get(k)
-        return rate(n, time.perf_counter() - t0)
+        keys = [row_key(self.rng.randrange(len(d))) for _ in range(1000)]
+
+        def one_slice():
+            t0 = time.perf_counter()
+            for k in keys:
+                d.get(k)
+            return len(keys), time.perf_counter() - t0
+        return Interleaved(one_slice)
 
     def baseline_list_iteration(self):
-        items = [((row_key(i), b"q", -1, -4), b"v") for i in range(min(self.n, 300_000))]
-        t0 = time.perf_counter()
-        c = 0
-        for k, v in items:
-            c += 1
-        return rate(c, time.perf_counter() - t0)
+        items = [((row_key(i), b"q", -1, -4), b"v") for i in range(10_000)]
+
+        def one_slice():
+            t0 = time.perf_counter()
+            c = 0
+            for k, v in items:
+                c += 1
+            return c, time.perf_counter() - t0
+        return Interleaved(one_slice)
 
     # -- phases ------------------------------------------------------------------------------
     def open_region(self, name, rows, wal):
@@ -157,7 +193,7 @@ class Bench:
         return Region.open(os.path.join(self.root, name), info, TABLE, wal=wal,
                            block_cache=cache, config=config)
 
-    def load(self, region, order):
+    def load(self, region, order, baselines=()):
         """Seconds spent inside batch_mutate only: building the Mutations (what a region server
         does when it decodes a request) is not the storage engine's cost, and is left out."""
         values = self.values
@@ -173,42 +209,61 @@ class Bench:
         def run():
             spent = 0.0
             clock = time.perf_counter
-            for batch in batches:
+            for n, batch in enumerate(batches):
                 t0 = clock()
                 region.batch_mutate(batch)
                 spent += clock() - t0
+                for every, base in baselines:
+                    if n % every == 0:
+                        base.tick()
             return spent
         return self.timed("puts", run)[0]
 
-    def random_gets(self, region, rows, count):
+    def random_gets(self, region, rows, count, baseline=None):
+        """Seconds for `count` random gets (a baseline slice runs between groups of 1000)."""
         keys = [row_key(self.rng.randrange(rows)) for _ in range(count)]
 
         def run():
-            for k in keys:
-                cells = region.get(Get(k))
-                if not cells:
-                    raise AssertionError(f"row {k!r} missing")
-        return self.timed("gets", run)[1]
+            spent = 0.0
+            clock = time.perf_counter
+            for start in range(0, count, 1000):
+                t0 = clock()
+                for k in keys[start:start + 1000]:
+                    if not region.get(Get(k)):
+                        raise AssertionError(f"row {k!r} missing")
+                spent += clock() - t0
+                if baseline is not None:
+                    baseline.tick()
+            return spent
+        return self.timed("gets", run)[0]
 
     def warm(self, region, rows):
         step = max(1, rows // 20_000)
         for i in range(0, rows, step):
             region.get(Get(row_key(i)))
 
-    def full_scan(self, region):
+    def full_scan(self, region, baseline=None):
+        """(cells, seconds inside the scanner); a baseline slice runs between pages."""
         def run():
+            clock = time.perf_counter
+            spent = 0.0
+            t0 = clock()
             sc = region.scanner(Scan())
             n = 0
             try:
                 while True:
                     batch = sc.next(1000)
-                    if not batch:
-                        return n
                     for cells in batch:
                         n += len(cells)
+                    spent += clock() - t0
+                    if not batch:
+                        return n, spent
+                    if baseline is not None and n % 10_000 < 1000:
+                        baseline.tick()
+                    t0 = clock()
             finally:
                 sc.close()
-        return self.timed("scan", run)
+        return self.timed("scan", run)[0]
 
     def counters(self, region):
         blocks = rejections = 0
@@ -226,43 +281,49 @@ class Bench:
         print(f"minihbase storage benchmark: {n:,} cells, 100-byte values, batches of {BATCH}, "
               f"WAL synced; python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
               f"gc thresholds {gc.get_threshold()}", flush=True)
-        # Each baseline is measured right before the phase it is compared with: the load of
-        # a shared machine changes by the minute, a ratio taken minutes apart means little.
+        # Every baseline runs in slices interleaved with the phase it is compared with: the
+        # load of a shared machine changes by the second, a ratio taken apart means little.
         wal = WAL(layout.wal_dir(self.root, "bench,1,1"), sync=True,
                   archive_dir=layout.old_wal_dir(self.root))
         region = self.open_region("big", n, wal)
-        sd_rate = self.baseline_sorteddict()
-        fsync_rate = self.baseline_fsync_batches()
-        self.report("baseline SortedDict inserts", sd_rate, "keys/s")
-        self.report("baseline append+fsync (1000/batch)", fsync_rate, "records/s")
-        dt = self.load(region, self.order)
-        self.report("puts (batch_mutate, WAL synced)", rate(n, dt), "cells/s", sd_rate,
+        sd = self.baseline_sorteddict()
+        fs = self.baseline_fsync()
+        dt = self.load(region, self.order, baselines=((1, sd), (10, fs)))
+        self.report("baseline SortedDict inserts", sd.rate, "keys/s")
+        self.report("baseline append+fsync (1000/batch)", fs.rate, "records/s")
+        puts = rate(n, dt)
+        self.report("puts (batch_mutate, WAL synced)", puts, "cells/s", sd.rate,
                     "SortedDict inserts")
-        self.results["puts (batch_mutate, WAL synced)"]["vs_fsync"] = rate(n, dt) / fsync_rate
-        print(f"{'':<36} {'':>12}         = {rate(n, dt) / fsync_rate:6.3f} x raw append+fsync"
-              f" ({fmt_rate(fsync_rate)}/s); WAL syncs: {wal.stats.syncs}", flush=True)
+        self.results["puts (batch_mutate, WAL synced)"]["vs_fsync"] = puts / fs.rate
+        print(f"{'':<36} {'':>12}         = {puts / fs.rate:6.3f} x raw append+fsync"
+              f" ({fmt_rate(fs.rate)}/s); WAL syncs: {wal.stats.syncs}", flush=True)
 
-        sd_rate = self.baseline_sorteddict()
-        self.report("baseline SortedDict inserts", sd_rate, "keys/s")
+        sd = self.baseline_sorteddict()
+        for _ in range(100):
+            sd.tick()
         t0 = time.perf_counter()
         region.flush()
-        dt = time.perf_counter() - t0
-        self.report("flush (memstore -> HFile)", rate(n, dt), "cells/s", sd_rate,
-                    "SortedDict inserts")
+        dt_flush = time.perf_counter() - t0
         t0 = time.perf_counter()
         region.compact(major=True)
-        dt = time.perf_counter() - t0
-        self.report("major compaction", rate(n, dt), "cells/s", sd_rate, "SortedDict inserts")
+        dt_major = time.perf_counter() - t0
+        for _ in range(100):
+            sd.tick()
+        self.report("baseline SortedDict inserts", sd.rate, "keys/s")
+        self.report("flush (memstore -> HFile)", rate(n, dt_flush), "cells/s", sd.rate,
+                    "SortedDict inserts")
+        self.report("major compaction", rate(n, dt_major), "cells/s", sd.rate,
+                    "SortedDict inserts")
         print(f"{'':<36} store files: {region.store_file_count()}, "
               f"size {region.store_size() / 1e6:.1f} MB", flush=True)
 
         self.warm(region, n)
         count = min(50_000, max(5_000, n // 20))
-        dict_rate = self.baseline_dict_lookups()
-        self.report("baseline dict lookups", dict_rate, "lookups/s")
-        dt = self.random_gets(region, n, count)
+        dl = self.baseline_dict_lookups()
+        dt = self.random_gets(region, n, count, dl)
         get_rate_big = rate(count, dt)
-        self.report("gets (random, warm block cache)", get_rate_big, "gets/s", dict_rate,
+        self.report("baseline dict lookups", dl.rate, "lookups/s")
+        self.report("gets (random, warm block cache)", get_rate_big, "gets/s", dl.rate,
                     "dict lookups")
 
         before = self.counters(region)
@@ -278,11 +339,11 @@ class Bench:
         self.results["bloom"] = {"data_blocks_read": [before[0], after[0]],
                                  "bloom_rejections": [before[1], after[1]]}
 
-        iter_rate = self.baseline_list_iteration()
-        self.report("baseline list iteration", iter_rate, "items/s")
-        (scanned, dt) = self.full_scan(region)
+        it = self.baseline_list_iteration()
+        (scanned, dt) = self.full_scan(region, it)
         assert scanned == n, f"scan saw {scanned} cells, expected {n}"
-        self.report("scan (full, cells)", rate(n, dt), "cells/s", iter_rate, "list iteration")
+        self.report("baseline list iteration", it.rate, "items/s")
+        self.report("scan (full, cells)", rate(n, dt), "cells/s", it.rate, "list iteration")
 
         # latency at 10^4 rows vs all rows
         small_rows = min(10_000, n)
