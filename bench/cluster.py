@@ -382,6 +382,16 @@ def main(argv=None) -> int:
         print_row(d)
         results.append(d)
         conn.close()
+        # The machine is shared and noisy: measure echo again and judge against the better of
+        # the two runs (a conservative baseline for the ratio targets).
+        echo_end = measure_echo(args.threads, args.seconds)
+        echo_end["workload"] += " (end)"
+        print_row(echo_end)
+        results.append(echo_end)
+        best = max(echo["ops_per_s"], echo_end["ops_per_s"])
+        for r in results:
+            if "ratio_to_echo" in r and r["workload"].endswith(f"x{args.threads}"):
+                r["ratio_to_echo"] = round(r["ops_per_s"] / best, 3)
     finally:
         if cluster is not None:
             cluster.stop()
@@ -391,6 +401,9 @@ def main(argv=None) -> int:
     load_cells = next((r["cells_per_s"] for r in results if r["workload"].startswith("load")),
                       0)
     scan_cells = by.get("scan (1 client)", {}).get("cells_per_s", 0)
+    print("\nops/s relative to echo (better of the two echo runs at the same concurrency):")
+    print("  " + ", ".join(f"{r['workload']}: {r['ratio_to_echo']:.2f}" for r in results
+                           if "ratio_to_echo" in r))
     print("\ntargets:")
     print(f"  single-row get >= 0.80 x echo at {args.threads} threads: "
           f"{get_ratio if get_ratio is not None else 'n/a'} "
