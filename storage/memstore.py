@@ -7,8 +7,8 @@ rows in order and each row's list in order yields HBase order. An entry is
 `(seqid, value, previous entry or None)`: the seqid is the MVCC write number of the batch that
 wrote it; a reader with read point `rp` sees an entry only if its seqid <= rp, and falls back to
 the previous entry of the same key when a newer write overwrote it (same row, column, timestamp
-and type). Only one previous entry is kept: a reader older than two overwrites of the very same
-key misses that cell (documented limitation).
+and type). Previous entries are kept as long as a registered reader (MVCC.begin_read) may need
+them, and dropped at the next overwrite after that.
 
 Concurrency: one lock per MemStore guards every mutation of the active segment (the SortedDict
 and the row lists) and every read of it. Readers never iterate while another thread mutates:
@@ -87,16 +87,38 @@ def _row_pairs(cells: list, read_point: int, fast: bool, start: tuple | None = N
     return out
 
 
-def _insert_into_row(cells: list, key: tuple, entry: tuple) -> None:
-    """Put one cell into a row's sorted list; an equal key keeps the old entry as previous."""
+def _older_versions(entry, oldest_reader: int):
+    """The chain `entry` -> previous -> ... cut after the first entry that the oldest reader
+    can see (anything older than that no reader can ever need)."""
+    kept = []
+    while entry is not None:
+        kept.append((entry[0], entry[1]))
+        if entry[0] <= oldest_reader:
+            break
+        entry = entry[2]
+    chain = None
+    for s, v in reversed(kept):
+        chain = (s, v, chain)
+    return chain
+
+
+def _insert_into_row(cells: list, key: tuple, entry: tuple, oldest_reader) -> None:
+    """Put one cell into a row's sorted list. An equal key (same row, column, timestamp, type)
+    keeps the previous values that a registered reader may still need (MVCC)."""
     i = bisect_left(cells, (key,))
     if i < len(cells) and cells[i][0] == key:
         old = cells[i][1]
-        if old[0] != entry[0]:  # same batch: the later pair simply wins
-            entry = (entry[0], entry[1], (old[0], old[1], None))
+        if old[0] == entry[0]:  # same batch: the later pair wins, the older chain stays
+            entry = (entry[0], entry[1], old[2])
+        else:
+            entry = (entry[0], entry[1], _older_versions(old, oldest_reader()))
         cells[i] = (key, entry)
     else:
         cells.insert(i, (key, entry))
+
+
+def _no_readers() -> int:
+    return 1 << 62
 
 
 class Segment:
@@ -178,9 +200,11 @@ class MemStore:
         self._active = Segment(self._lock)  # guarded by self._lock (the reference and contents)
         self._snapshot: Segment | None = None  # immutable once set; guarded by self._lock
 
-    def add(self, pairs, seqid: int, size: int, deletes: int = -1) -> None:
+    def add(self, pairs, seqid: int, size: int, deletes: int = -1,
+            oldest_reader=_no_readers) -> None:
         """Insert (key, value) pairs of one batch written under `seqid`; later pairs win.
-        `deletes` = how many are delete markers (-1: count them here)."""
+        `deletes` = how many are delete markers (-1: count them here). `oldest_reader()` gives
+        the lowest read point in use, called only when the batch overwrites an existing key."""
         if deletes < 0:
             deletes = sum(1 for k, _ in pairs if k[3] != -4)
         # the common batch touches each row once: build {row: [(key, entry)]} at C speed
@@ -192,7 +216,7 @@ class MemStore:
                 if lst is None:
                     new_rows[k[0]] = [(k, (seqid, v, None))]
                 else:
-                    _insert_into_row(lst, k, (seqid, v, None))
+                    _insert_into_row(lst, k, (seqid, v, None), oldest_reader)
         with self._lock:
             seg = self._active
             d = seg.cells
@@ -201,7 +225,7 @@ class MemStore:
                 for row in [r for r in new_rows if contains(d, r)]:
                     cur = d[row]
                     for k, e in new_rows.pop(row):
-                        _insert_into_row(cur, k, e)
+                        _insert_into_row(cur, k, e, oldest_reader)
             if new_rows:
                 _bulk_insert(d, new_rows)
             seg.size += size

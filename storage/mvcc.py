@@ -25,6 +25,32 @@ class MVCC:
         self._pending: deque = deque()  # guarded by _cond; begun, in order
         self._done: set = set()  # guarded by _cond
         self.read_point = start  # written under _cond; read lock-free (an int)
+        self._readers: dict[int, int] = {}  # guarded by _cond: read point -> readers using it
+
+    # --- readers ------------------------------------------------------------------------------
+
+    def begin_read(self) -> int:
+        """Take (and register) a read point; pair with end_read. Registered read points let
+        the memstore drop overwritten values that no reader can still need."""
+        with self._cond:
+            rp = self.read_point
+            self._readers[rp] = self._readers.get(rp, 0) + 1
+            return rp
+
+    def end_read(self, rp: int) -> None:
+        with self._cond:
+            n = self._readers.get(rp, 0) - 1
+            if n > 0:
+                self._readers[rp] = n
+            else:
+                self._readers.pop(rp, None)
+
+    def oldest_read_point(self) -> int:
+        """No reader, present or future, uses a read point below this."""
+        with self._cond:
+            return min(self._readers, default=self.read_point)
+
+    # --- writers ------------------------------------------------------------------------------
 
     def begin(self) -> int:
         with self._cond:

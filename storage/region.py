@@ -280,8 +280,9 @@ class Region:
                     acc[2] += deletes
                 if self.wal is not None and wal_cells:
                     self.wal.sync(self.wal.append_batch([(self.name, seqid, wal_cells)]))
+                oldest = self._mvcc.oldest_read_point
                 for fam, (pairs, size, deletes) in per_store.items():
-                    stores[fam].memstore.add(pairs, seqid, size, deletes)
+                    stores[fam].memstore.add(pairs, seqid, size, deletes, oldest)
             finally:
                 self._mvcc.complete(seqid)
         finally:
@@ -434,19 +435,23 @@ class Region:
     def _get_cells(self, g: Get, count: bool = True) -> list[Cell]:
         if count:
             self.read_requests += 1
-        rp = self._mvcc.read_point
         out: list = []
         plans = self._plan(g.columns, g.time_range, g.max_versions)
-        views = self._acquire_views(plans)
+        mvcc = self._mvcc
+        rp = mvcc.begin_read()
         try:
-            for view, (_, p) in zip(views, plans):
-                items, n = view.row_items(g.row, rp, self._skip_before(p))
-                if items:
-                    for _, cells in rows_of(items, p, None, view.plain, n):
-                        out.extend(cells)
+            views = self._acquire_views(plans)
+            try:
+                for view, (_, p) in zip(views, plans):
+                    items, n = view.row_items(g.row, rp, self._skip_before(p))
+                    if items:
+                        for _, cells in rows_of(items, p, None, view.plain, n):
+                            out.extend(cells)
+            finally:
+                for view in views:
+                    view.release()
         finally:
-            for view in views:
-                view.release()
+            mvcc.end_read(rp)
         return out
 
     def scanner(self, s: Scan) -> RegionScanner:
@@ -454,9 +459,11 @@ class Region:
         self._check_open()
         self.read_requests += 1
         plans = self._plan(s.columns, s.time_range, s.max_versions)
-        rp = self._mvcc.read_point
-        views = self._acquire_views(plans)
+        mvcc = self._mvcc
+        rp = mvcc.begin_read()  # registered until the scanner closes (memstore keeps versions)
+        views = []
         try:
+            views = self._acquire_views(plans)
             if s.reversed:
                 upper = s.start_row + b"\x00" if s.start_row else None
                 end = self.info.end_key
@@ -477,8 +484,10 @@ class Region:
         except BaseException:
             for v in views:
                 v.release()
+            mvcc.end_read(rp)
             raise
-        return RegionScanner(rows, views, limit=s.limit, batch=s.batch)
+        return RegionScanner(rows, views, limit=s.limit, batch=s.batch,
+                             on_close=lambda: mvcc.end_read(rp))
 
     def _reversed_rows(self, views, plans, upper, stop_row: bytes, rp: int):
         start_key = self.info.start_key
@@ -555,12 +564,13 @@ class Region:
             try:
                 seqid = self._mvcc.last_assigned()  # every write <= seqid is fully applied
                 snaps = []
-                for store in self.stores.values():
-                    seg = store.memstore.snapshot()
-                    if seg is not None:
-                        if seg.flush_seqid is None:
-                            seg.flush_seqid = seqid
-                        snaps.append((store, seg))
+                with self._views_lock:  # a reader's views see all memstores before or after
+                    for store in self.stores.values():
+                        seg = store.memstore.snapshot()
+                        if seg is not None:
+                            if seg.flush_seqid is None:
+                                seg.flush_seqid = seqid
+                            snaps.append((store, seg))
             finally:
                 self._updates.release_exclusive()
             if not snaps:

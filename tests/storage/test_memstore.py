@@ -49,6 +49,18 @@ def test_overwrite_of_same_key_keeps_previous_value_for_older_reader():
     assert _items(ms, rp=2) == [(_k(b"a"), b"new")]
 
 
+def test_overwrites_keep_every_value_a_registered_reader_may_need():
+    ms = MemStore()
+    oldest = lambda: 1  # noqa: E731 -- a reader still reads at read point 1
+    for seq in (1, 2, 3, 4):
+        ms.add([(_k(b"a"), b"v%d" % seq)], seqid=seq, size=1, oldest_reader=oldest)
+    assert [_items(ms, rp=rp) for rp in (1, 2, 4)] == [
+        [(_k(b"a"), b"v1")], [(_k(b"a"), b"v2")], [(_k(b"a"), b"v4")]]
+    ms.add([(_k(b"a"), b"v5")], seqid=5, size=1, oldest_reader=lambda: 5)
+    entry = ms.segments()[0].cells[b"a"][0][1]
+    assert entry[2] is None or entry[2][2] is None  # versions nobody can see were dropped
+
+
 def test_snapshot_lets_writes_continue_and_tracks_sizes():
     ms = MemStore()
     ms.add([(_k(b"a"), b"1")], seqid=1, size=100)
