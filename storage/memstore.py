@@ -1,8 +1,8 @@
 """MemStore: one family's recent edits, sorted in memory (see docs/storage.md, "MemStore").
 
 Layout: a SortedDict keyed by ROW (bytes compare about twice as fast as store-key tuples, which
-is what bounds the put rate), whose value is the row's cells as a Python list of
-`(store key, entry)` pairs sorted by store key (row, qualifier, -timestamp, -type). Iterating
+is what bounds the put rate), whose value is the row's cells as a tuple (a list once the row is
+wide) of `(store key, entry)` pairs sorted by store key (row, qualifier, -timestamp, -type). Iterating
 rows in order and each row's list in order yields HBase order. An entry is
 `(seqid, value, previous entry or None)`: the seqid is the MVCC write number of the batch that
 wrote it; a reader with read point `rp` sees an entry only if its seqid <= rp, and falls back to
@@ -117,6 +117,16 @@ def _insert_into_row(cells: list, key: tuple, entry: tuple, oldest_reader) -> No
         cells.insert(i, (key, entry))
 
 
+# A row's cells are a tuple while the row is narrow: a tuple holding only bytes, ints and such
+# tuples is untracked by the cyclic GC, which otherwise traverses every memstore row on each
+# full collection. Wide rows become lists (in-place inserts instead of copies).
+_ROW_TUPLE_MAX = 16
+
+
+def _row_value(cells: list):
+    return tuple(cells) if len(cells) <= _ROW_TUPLE_MAX else cells
+
+
 def _no_readers() -> int:
     return 1 << 62
 
@@ -207,25 +217,27 @@ class MemStore:
         the lowest read point in use, called only when the batch overwrites an existing key."""
         if deletes < 0:
             deletes = sum(1 for k, _ in pairs if k[3] != -4)
-        # the common batch touches each row once: build {row: [(key, entry)]} at C speed
-        new_rows = dict(zip([k[0] for k, _ in pairs], [[(k, (seqid, v, None))] for k, v in pairs]))
+        # the common batch touches each row once: build {row: ((key, entry),)} at C speed
+        new_rows = dict(zip([k[0] for k, _ in pairs], [((k, (seqid, v, None)),) for k, v in pairs]))
         if len(new_rows) != len(pairs):  # a row written twice in the batch: group properly
-            new_rows = {}
+            grouped: dict = {}
             for k, v in pairs:
-                lst = new_rows.get(k[0])
+                lst = grouped.get(k[0])
                 if lst is None:
-                    new_rows[k[0]] = [(k, (seqid, v, None))]
+                    grouped[k[0]] = [(k, (seqid, v, None))]
                 else:
                     _insert_into_row(lst, k, (seqid, v, None), oldest_reader)
+            new_rows = {r: _row_value(lst) for r, lst in grouped.items()}
         with self._lock:
             seg = self._active
             d = seg.cells
             if d:
                 contains = dict.__contains__
                 for row in [r for r in new_rows if contains(d, r)]:
-                    cur = d[row]
+                    cur = list(d[row])
                     for k, e in new_rows.pop(row):
                         _insert_into_row(cur, k, e, oldest_reader)
+                    dict.__setitem__(d, row, _row_value(cur))  # the key is already sorted in
             if new_rows:
                 _bulk_insert(d, new_rows)
             seg.size += size

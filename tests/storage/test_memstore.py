@@ -126,3 +126,14 @@ def test_read_point_advances_only_over_a_prefix_of_completed_writes():
     assert done.wait(5)
     t.join()
     assert mvcc.read_point == 12 and mvcc.last_assigned() == 12
+
+
+def test_wide_row_grows_from_tuple_to_list_and_stays_sorted():
+    ms = MemStore()
+    quals = [b"q%03d" % i for i in range(40)]
+    for seq, q in enumerate(reversed(quals), start=1):
+        ms.add([(_k(b"w", q=q), b"v")], seqid=seq, size=1)
+    assert [k[1] for k, _ in _items(ms)] == quals
+    assert isinstance(ms.segments()[0].cells[b"w"], list)
+    ms.add([(_k(b"n"), b"v")], seqid=99, size=1)
+    assert isinstance(ms.segments()[0].cells[b"n"], tuple)  # narrow rows stay GC-untracked
