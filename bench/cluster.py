@@ -344,7 +344,9 @@ def main(argv=None) -> int:
         # Pre-split so the load spreads over every server (YCSB's usual set-up).
         conn.create_table(TABLE, {FAMILY.decode(): dict(max_versions=1)},
                           split_keys=[b"user%d" % d for d in range(1, 10)])
-        print(f"\ncluster at {quorum}; {args.records} records x {args.fields} fields x "
+        print(f"\nload average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+              "(other work on the machine skews every number; compare ratios)")
+        print(f"cluster at {quorum}; {args.records} records x {args.fields} fields x "
               f"{args.field_bytes} B; {args.threads} client threads; {args.seconds:g}s per "
               f"workload\n")
         print(f"{'workload':<22} {'ops/s':>10} {'cells/s':>12} {'p50 ms':>8} {'p99 ms':>8} "
@@ -401,7 +403,8 @@ def main(argv=None) -> int:
     load_cells = next((r["cells_per_s"] for r in results if r["workload"].startswith("load")),
                       0)
     scan_cells = by.get("scan (1 client)", {}).get("cells_per_s", 0)
-    print("\nops/s relative to echo (better of the two echo runs at the same concurrency):")
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+    print("ops/s relative to echo (better of the two echo runs at the same concurrency):")
     print("  " + ", ".join(f"{r['workload']}: {r['ratio_to_echo']:.2f}" for r in results
                            if "ratio_to_echo" in r))
     print("\ntargets:")
