@@ -133,6 +133,10 @@ class Region:
         for store in r.stores.values():
             store.open_files()
         r._replay_recovered_edits()
+        if r.has_references():
+            # a fresh daughter (or merged region): rewrite its references soon, as HBase does,
+            # so that the parent's files can be deleted and the region can split again
+            r._request_compaction()
         return r
 
     def _replay_recovered_edits(self) -> None:

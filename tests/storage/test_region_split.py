@@ -20,13 +20,22 @@ TABLE = TableDescriptor("t", (FamilyDescriptor(CF, max_versions=2, block_size=51
 ROOT_INFO = RegionInfo("t", b"", b"", 1)
 
 
-class Inline:
+class Deferred:
+    """Holds background work until the test runs it: daughters keep their references."""
+
+    def __init__(self):
+        self.queued = []
+
     def submit(self, fn):
-        fn()
+        self.queued.append(fn)
+
+    def run(self):
+        while self.queued:
+            self.queued.pop(0)()
 
 
-def _open(root, info):
-    return Region.open(root, info, TABLE, wal=None, background=Inline(),
+def _open(root, info, background=None):
+    return Region.open(root, info, TABLE, wal=None, background=background or Deferred(),
                        config=RegionConfig(compaction_min_files=100, clock=lambda: 5000.0))
 
 
@@ -173,3 +182,20 @@ def test_split_key_must_be_inside_the_region(tmp_path):
         with pytest.raises(InvalidArgumentError):
             r.split(key)
     r.close()
+
+
+def test_opening_a_daughter_schedules_the_compaction_that_rewrites_its_references(tmp_path):
+    root = str(tmp_path)
+    parent = _open(root, ROOT_INFO)
+    _fill(parent)
+    before = _dump(parent)
+    a, b = parent.split(b"r030")
+    bg = Deferred()
+    ra = _open(root, a, bg)
+    assert ra.has_references() and len(bg.queued) == 1
+    bg.run()
+    assert not ra.has_references()
+    rb = _open(root, b)
+    assert _dump(ra) + _dump(rb) == before
+    ra.close()
+    rb.close()
