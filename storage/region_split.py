@@ -149,7 +149,13 @@ def open_reference(rootdir: str, path: str, file_id: int, block_cache=None):
 
     ref = read_reference(path)
     target = os.path.join(rootdir, ref.target)
-    reader = HalfReader(HFileReader(target, block_cache=block_cache), ref.lo, ref.hi)
+    try:
+        hfile = HFileReader(target, block_cache=block_cache)
+    except FileNotFoundError:
+        raise CorruptionError(
+            f"reference file {path} names {target}, which no longer exists (parent region "
+            f"{ref.parent} deleted while a child still referenced it)") from None
+    reader = HalfReader(hfile, ref.lo, ref.hi)
     return StoreFile(path, file_id, reader, lo=ref.lo, hi=ref.hi, reference=ref)
 
 
