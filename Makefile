@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: help deps venv protos check-protos test test-storage test-cluster up down wipe \
-        images docker-engine local-up local-down local-wipe bench clean
+        images docker-engine local-up local-down local-wipe bench bench-cluster clean
 
 help:
 	@echo "make up        build the images if needed and start the docker-compose cluster"
@@ -72,6 +72,10 @@ local-wipe: local-down
 
 bench: venv
 	$(PY) bench/storage.py
+
+# YCSB-style workloads against a local cluster it starts itself, with a grpcio echo baseline.
+bench-cluster: deps venv
+	$(PY) bench/cluster.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

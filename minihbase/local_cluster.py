@@ -206,7 +206,9 @@ class LocalCluster:
         os.makedirs(self.log_dir, exist_ok=True)
         os.makedirs(self.rootdir, exist_ok=True)
         existing = read_state(self.directory)
-        if existing and any(_pid_runs(d["pid"], d["argv"]) for d in existing.get("daemons", [])):
+        if existing and (any(_pid_runs(d["pid"], d["argv"]) for d in existing.get("daemons", []))
+                         or (existing.get("zookeeper") and not self._external_zk
+                             and _zk_pid_runs(existing["zookeeper"]["pid"]))):
             raise ClusterError(f"a cluster already runs from {self.directory}; "
                                f"stop it first (python -m minihbase.local_cluster stop "
                                f"--dir {self.directory})")
@@ -533,7 +535,7 @@ class LocalCluster:
                 f"  shell   : minihbase --zk {q} shell      (or python -m client.cli --zk {q})\n"
                 f"  python  : import client; conn = client.Connection('{q}')\n"
                 f"Stop      : python -m minihbase.local_cluster stop --dir {self.directory}"
-                f"   (or: make down)")
+                f"   (or: make local-down)")
 
 
 # ---------------------------------------------------------------------- another process's view
