@@ -26,6 +26,7 @@ class RegionConfig:
     blocking_wait_seconds: float = 10.0  # ... for at most this long, then RegionTooBusyError
     memstore_block_multiplier: int = 4  # writes wait while memstore > multiplier * flush_size
     max_value_bytes: int = 10 << 20
+    memstore_segment_rows: int = 100_000  # rows per in-memory segment before it is frozen
     split_size: int = 10 << 30  # largest store's file bytes past which the region wants a split
     clock: Callable[[], float] = field(default=time.time)  # seconds, like time.time
 

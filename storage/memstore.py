@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right, insort
+from heapq import merge
+from operator import itemgetter
 
 from sortedcontainers import SortedDict
 
@@ -31,6 +33,7 @@ from sortedcontainers import SortedDict
 # accounting adds it so that flush_size bounds real memory, not just payload bytes.
 ENTRY_OVERHEAD = 320
 _CHUNK = 512
+_key0 = itemgetter(0)
 
 
 def _bulk_insert(d: SortedDict, entries: dict) -> None:
@@ -202,13 +205,43 @@ class Segment:
                 yield k, e[1]
 
 
-class MemStore:
-    """The active segment plus, during a flush, the snapshot being written."""
+class Snapshot:
+    """The segments a flush writes out (newest first) and the seqid it covers."""
 
-    def __init__(self):
+    def __init__(self, segments: list[Segment]):
+        self.segments = segments
+        self.flush_seqid: int | None = None  # set once by the region's flush
+        self.size = sum(seg.size for seg in segments)
+
+    def flush_items(self):
+        """(key, newest value) ascending, each key once (the newest segment's value wins)."""
+        if len(self.segments) == 1:
+            yield from self.segments[0].flush_items()
+            return
+        prev = None
+        for kv in merge(*[seg.flush_items() for seg in self.segments], key=_key0):
+            if kv[0] != prev:
+                prev = kv[0]
+                yield kv
+
+
+class MemStore:
+    """The active segment, frozen segments, and during a flush the snapshot being written.
+
+    The active SortedDict is kept small: once it holds `segment_rows` rows it is frozen
+    (immutable, still read) and a fresh one takes the writes. Inserting into a SortedDict slows
+    down as it grows (cache misses on every comparison), so a bounded active segment keeps the
+    put rate flat; readers merge the few segments (newest first, the newest value of a key
+    wins). A frozen segment needs no previous-value chains: an older value lives in the older
+    segment, so a reader whose read point hides the new value simply finds the old one there.
+    """
+
+    def __init__(self, segment_rows: int = 100_000):
         self._lock = threading.Lock()
+        self._segment_rows = max(1, segment_rows)
         self._active = Segment(self._lock)  # guarded by self._lock (the reference and contents)
-        self._snapshot: Segment | None = None  # immutable once set; guarded by self._lock
+        self._frozen: list[Segment] = []  # newest first; immutable; guarded by self._lock
+        self._snapshot: Snapshot | None = None  # immutable once set; guarded by self._lock
 
     def add(self, pairs, seqid: int, size: int, deletes: int = -1,
             oldest_reader=_no_readers) -> None:
@@ -244,31 +277,42 @@ class MemStore:
             seg.delete_count += deletes
             if seqid > seg.max_seqid:
                 seg.max_seqid = seqid
+            if len(d) >= self._segment_rows:
+                self._frozen.insert(0, seg)
+                self._active = Segment(self._lock)
 
     def size(self) -> int:
         with self._lock:
-            return self._active.size + (self._snapshot.size if self._snapshot else 0)
+            return (self._active.size + sum(seg.size for seg in self._frozen)
+                    + (self._snapshot.size if self._snapshot else 0))
 
     def is_empty(self) -> bool:
         with self._lock:
-            return not self._active.cells and not self._snapshot
+            return not self._active.cells and not self._frozen and not self._snapshot
 
     def segments(self) -> list[Segment]:
-        """Newest first: the active segment, then the snapshot if a flush is running."""
+        """Newest first: the active segment, frozen ones, then a running flush's snapshot."""
         with self._lock:
-            return [self._active] if self._snapshot is None else [self._active, self._snapshot]
+            segs = [self._active]
+            if self._frozen:
+                segs.extend(self._frozen)
+            if self._snapshot is not None:
+                segs.extend(self._snapshot.segments)
+            return segs
 
-    def snapshot(self) -> Segment | None:
-        """Freeze the active segment for a flush (or return the snapshot of a flush that failed
-        and is being retried). None when there is nothing to flush. The caller must make sure
-        no mutation is half-applied (the region holds its update lock exclusively)."""
+    def snapshot(self) -> Snapshot | None:
+        """Freeze everything for a flush (or return the snapshot of a flush that failed and is
+        being retried). None when there is nothing to flush. The caller must make sure no
+        mutation is half-applied (the region holds its update lock exclusively)."""
         with self._lock:
             if self._snapshot is not None:
                 return self._snapshot
-            if not self._active.cells:
+            segs = ([self._active] if self._active.cells else []) + self._frozen
+            if not segs:
                 return None
-            self._snapshot = self._active
+            self._snapshot = Snapshot(segs)
             self._active = Segment(self._lock)
+            self._frozen = []
             return self._snapshot
 
     def clear_snapshot(self) -> None:

@@ -19,7 +19,7 @@ from operator import itemgetter
 from storage import layout
 from storage.config import RegionConfig
 from storage.hfile import HFileReader, HFileWriter, is_temp_file
-from storage.memstore import MemStore, Segment
+from storage.memstore import MemStore, Segment, Snapshot
 from storage.schema import FamilyDescriptor
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class Store:
         self.dir = layout.family_dir(region_path, family.name)
         self.config = config
         self.block_cache = block_cache
-        self.memstore = MemStore()
+        self.memstore = MemStore(config.memstore_segment_rows)
         self._lock = threading.Lock()
         self._files: tuple[StoreFile, ...] = ()  # guarded by self._lock; newest first
         self._files_plain = True  # guarded by self._lock: no file holds a delete marker
@@ -278,7 +278,7 @@ class Store:
             raise
         return StoreFile(path, fid, HFileReader(path, block_cache=self.block_cache))
 
-    def write_snapshot(self, snapshot: Segment, max_seqid: int) -> StoreFile:
+    def write_snapshot(self, snapshot: Snapshot, max_seqid: int) -> StoreFile:
         """Write a memstore snapshot out as an HFile (not yet visible to readers)."""
         return self.write_file(snapshot.flush_items(), max_seqid)
 
@@ -290,7 +290,7 @@ class Store:
                                          reverse=True)))
             self.memstore.clear_snapshot()
 
-    def flush_snapshot(self, snapshot: Segment, max_seqid: int) -> StoreFile:
+    def flush_snapshot(self, snapshot: Snapshot, max_seqid: int) -> StoreFile:
         sf = self.write_snapshot(snapshot, max_seqid)
         self.install_flushed(sf)
         return sf

@@ -137,3 +137,16 @@ def test_wide_row_grows_from_tuple_to_list_and_stays_sorted():
     assert isinstance(ms.segments()[0].cells[b"w"], list)
     ms.add([(_k(b"n"), b"v")], seqid=99, size=1)
     assert isinstance(ms.segments()[0].cells[b"n"], tuple)  # narrow rows stay GC-untracked
+
+
+def test_full_active_segment_is_frozen_and_reads_merge_newest_first():
+    ms = MemStore(segment_rows=2)
+    ms.add([(_k(b"a"), b"old"), (_k(b"b"), b"b")], seqid=1, size=1)  # freezes at 2 rows
+    ms.add([(_k(b"a"), b"new")], seqid=2, size=1)
+    assert len(ms.segments()) == 2
+    got = sorted(_items(ms), key=lambda kv: kv[0])  # raw segments: both values of a
+    assert [v for k, v in got if k[0] == b"a"] == [b"new", b"old"]
+    snap = ms.snapshot()
+    assert list(snap.flush_items()) == [(_k(b"a"), b"new"), (_k(b"b"), b"b")]
+    # a reader at read point 1 finds the old value in the older segment
+    assert [kv for seg in ms.segments() for kv in seg.row_items(b"a", 1)] == [(_k(b"a"), b"old")]

@@ -41,10 +41,11 @@ def clock():
     return Clock()
 
 
-@pytest.fixture
-def region(tmp_path, clock):
+@pytest.fixture(params=[100_000, 2], ids=["one-segment", "frozen-segments"])
+def region(tmp_path, clock, request):
     r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Inline(),
-                    config=RegionConfig(clock=clock, flush_size=1 << 30))
+                    config=RegionConfig(clock=clock, flush_size=1 << 30,
+                                        memstore_segment_rows=request.param))
     yield r
     r.close(flush=False)
 
