@@ -12,9 +12,10 @@ them, and dropped at the next overwrite after that.
 
 Concurrency: one lock per MemStore guards every mutation of the active segment (the SortedDict
 and the row lists) and every read of it. Readers never iterate while another thread mutates:
-they copy chunks of rows under the lock and re-seek after the last row (`irange`). A flush
-`snapshot()`s the active segment: it becomes immutable, new writes go to a fresh segment, and
-the flush writes the snapshot to an HFile while readers still see it, until `clear_snapshot()`
+they copy chunks of rows under the lock and re-seek after the last row (`irange`). A full
+active segment is frozen (immutable) and a fresh one takes writes (see MemStore). A flush
+`snapshot()`s the active and frozen segments: new writes go to a fresh segment, and the flush
+writes the snapshot to an HFile while readers still see it, until `clear_snapshot()`
 (done by the Store in the same critical section that adds the new HFile, so a reader sees one
 or the other).
 """
