@@ -2,10 +2,11 @@
 
 The child (this file run as a script) opens a Region with a synced WAL in a temp rootdir and
 writes rows with `mutate` and `batch_mutate`, with tiny flush sizes (so flushes and compactions
-run while it is killed) and some explicit flushes, compactions and column deletes. After each
-call returns it prints every acknowledged row (and deleted row) and flushes stdout. The parent
-kills it with SIGKILL after a random number of acknowledgements, splits the WAL directory as
-the master would, and opens the region again:
+run while it is killed) and some explicit flushes, compactions and column deletes; in some runs
+it splits the region mid-way and keeps writing to the daughters (printing them, as meta would
+record them). After each call returns it prints every acknowledged row (and deleted row) and
+flushes stdout. The parent kills it with SIGKILL after a random number of acknowledgements,
+splits the WAL directory as the master would, and opens the live region(s) again:
 
 * every acknowledged put is readable with its exact value, every acknowledged delete holds;
 * whatever was not acknowledged (a torn WAL tail, a half-written HFile in .tmp) does not break
@@ -17,6 +18,7 @@ Run: .venv/bin/python -m pytest -q tests/storage/test_region_crash.py   (about 1
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -57,23 +59,36 @@ def child_config():
     return RegionConfig(flush_size=24 << 10, compaction_min_files=3, blocking_store_files=50)
 
 
-def child_main(rootdir: str, seed: int) -> None:
-    """Write forever (until killed); print 'P <i>' / 'D <i>' once acknowledged."""
+def child_main(rootdir: str, seed: int, split_after: int) -> None:
+    """Write forever (until killed); print 'P <i>' / 'D <i>' once acknowledged. After
+    `split_after` rows (0 = never) split the region in the middle, open both daughters, print
+    'S <daughter json> <daughter json>' (the child's "meta"), and keep writing to them."""
     rng = random.Random(seed)
     wal = WAL(layout.wal_dir(rootdir, SERVER), segment_bytes=32 << 10, sync=True,
               archive_dir=layout.old_wal_dir(rootdir))
-    region = Region.open(rootdir, INFO, TABLE, wal=wal, config=child_config())
+    regions = [Region.open(rootdir, INFO, TABLE, wal=wal, config=child_config())]
     out = sys.stdout
     i = 0
     acked: list[int] = []
+
+    def region_for(row):
+        return next(r for r in regions if r.info.contains_row(row))
+
     while True:
         roll = rng.random()
-        if roll < 0.45:
+        if split_after and i >= split_after and len(regions) == 1:
+            a, b = regions[0].split(b"row%06d" % (i // 2))
+            regions = [Region.open(rootdir, d, TABLE, wal=wal, config=child_config())
+                       for d in (a, b)]
+            compact = {"separators": (",", ":")}  # no spaces: the line splits on them
+            out.write(f"S {json.dumps(a.to_dict(), **compact)} "
+                      f"{json.dumps(b.to_dict(), **compact)}\n")
+        elif roll < 0.45:
             m = Mutation(b"row%06d" % i)
             for q in COLUMNS:
                 m.put(b"cf", q, value_of(i))
             m.put(b"meta", b"n", b"%d" % i)
-            region.mutate(m)
+            region_for(m.row).mutate(m)
             out.write(f"P {i}\n")
             acked.append(i)
             i += 1
@@ -85,7 +100,7 @@ def child_main(rootdir: str, seed: int) -> None:
                     m.put(b"cf", q, value_of(j))
                 m.put(b"meta", b"n", b"%d" % j)
                 batch.append(m)
-            region.batch_mutate(batch)
+            region_for(batch[0].row).batch_mutate(batch)  # new rows: all in the last region
             out.write("".join(f"P {j}\n" for j in range(i, i + len(batch))))
             acked.extend(range(i, i + len(batch)))
             i += len(batch)
@@ -93,18 +108,19 @@ def child_main(rootdir: str, seed: int) -> None:
             victim = rng.choice(acked)
             out.write(f"d {victim}\n")  # intent: once logged it may survive unacknowledged
             out.flush()
-            region.mutate(Mutation(b"row%06d" % victim).delete_family(b"cf")
-                          .delete_family(b"meta"))
+            row = b"row%06d" % victim
+            region_for(row).mutate(Mutation(row).delete_family(b"cf").delete_family(b"meta"))
             out.write(f"D {victim}\n")
         elif roll < 0.98:
-            region.flush()
+            rng.choice(regions).flush()
         else:
-            region.compact(major=rng.random() < 0.5)
+            rng.choice(regions).compact(major=rng.random() < 0.5)
         out.flush()
 
 
-def _recover(rootdir: str, generation: int):
-    """What the master and a new server do: fence, split, reopen."""
+def _recover(rootdir: str, generation: int, infos):
+    """What the master and a new server do: fence, split the WAL, reopen the regions that meta
+    (here: the child's 'S' line) says are live."""
     live = layout.wal_dir(rootdir, SERVER)
     splitting = layout.splitting_wal_dir(rootdir, SERVER)
     if os.path.isdir(live):
@@ -113,15 +129,26 @@ def _recover(rootdir: str, generation: int):
     shutil.rmtree(splitting)
     wal = WAL(layout.wal_dir(rootdir, f"recovery,1,{generation}"), sync=True,
               archive_dir=layout.old_wal_dir(rootdir))
-    region = Region.open(rootdir, INFO, TABLE, wal=wal, config=child_config())
-    return region, wal
+    regions = [Region.open(rootdir, info, TABLE, wal=wal, config=child_config())
+               for info in infos]
+    return regions, wal
 
 
-def _run_child_and_kill(rootdir: str, seed: int, kill_after: int):
+def _run_child_and_kill(rootdir: str, seed: int, kill_after: int, split_after: int):
     proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", rootdir,
-                             str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=ROOT)
+                             str(seed), str(split_after)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT)
     puts, deletes, maybe_deleted = set(), set(), set()
+    infos = [INFO]
+
+    def record(line):
+        if line.startswith(b"S "):
+            _, a, b = line.split(b" ", 2)
+            infos[:] = [RegionInfo.from_dict(json.loads(x)) for x in (a, b.strip())]
+            return
+        kind, num = line.split()
+        {b"P": puts, b"D": deletes, b"d": maybe_deleted}[kind].add(int(num))
+
     acks = 0
     deadline = time.monotonic() + 20
     try:
@@ -131,8 +158,7 @@ def _run_child_and_kill(rootdir: str, seed: int, kill_after: int):
                 break  # the child died on its own: its stderr says why
             if not line.endswith(b"\n"):
                 continue
-            kind, num = line.split()
-            {b"P": puts, b"D": deletes, b"d": maybe_deleted}[kind].add(int(num))
+            record(line)
             acks += 1
         else:
             # a random extra moment so the kill lands inside a write, flush or compaction
@@ -142,16 +168,19 @@ def _run_child_and_kill(rootdir: str, seed: int, kill_after: int):
         rest, err = proc.communicate(timeout=10)
     for line in rest.splitlines(keepends=True):  # printed before the kill: acknowledged too
         if line.endswith(b"\n"):
-            kind, num = line.split()
-            {b"P": puts, b"D": deletes, b"d": maybe_deleted}[kind].add(int(num))
+            record(line)
     assert acks >= min(kill_after, 1), f"child wrote nothing; stderr:\n{err.decode()[-3000:]}"
-    return puts, deletes, maybe_deleted - deletes, err
+    return puts, deletes, maybe_deleted - deletes, infos, err
 
 
-def _check_recovered(region, puts, deletes, maybe_deleted, where):
+def _check_recovered(regions, puts, deletes, maybe_deleted, where):
+    def region_for(row):
+        return next(r for r in regions if r.info.contains_row(row))
+
     # a delete may have been logged after a put of the same row was acknowledged: deleted wins
     for i in sorted(puts):
-        cells = region.get(Get(b"row%06d" % i))
+        row = b"row%06d" % i
+        cells = region_for(row).get(Get(row))
         if i in deletes:
             assert cells == [], f"{where}: row {i} was deleted (acknowledged) but reads {cells}"
             continue
@@ -162,49 +191,59 @@ def _check_recovered(region, puts, deletes, maybe_deleted, where):
         want[(b"meta", b"n")] = b"%d" % i
         assert got == want, f"{where}: acknowledged row {i} reads {got}"
     # unacknowledged rows that made it are whole: the mutation is atomic
-    scanner = region.scanner(Scan())
     seen = 0
-    try:
-        while True:
-            batch = scanner.next(500)
-            if not batch:
-                break
-            for cells in batch:
-                seen += 1
-                assert len(cells) == 4, f"{where}: torn row {cells[0].row!r}: {cells}"
-    finally:
-        scanner.close()
+    for region in regions:
+        scanner = region.scanner(Scan())
+        try:
+            while True:
+                batch = scanner.next(500)
+                if not batch:
+                    break
+                for cells in batch:
+                    seen += 1
+                    assert len(cells) == 4, f"{where}: torn row {cells[0].row!r}: {cells}"
+                    assert region.info.contains_row(cells[0].row)
+        finally:
+            scanner.close()
     assert seen >= len(puts - deletes - maybe_deleted)
     return seen
 
 
 @pytest.mark.skipif(Region is None, reason="storage engine not importable yet")
-@pytest.mark.parametrize("seed,kill_after", [(1, 40), (2, 400), (3, 1500), (4, 3000)])
-def test_acknowledged_writes_survive_sigkill(seed, kill_after):
+@pytest.mark.parametrize("seed,kill_after,split_after", [
+    (1, 40, 0), (2, 400, 0), (3, 1500, 0), (4, 3000, 0),
+    # split mid-run, then keep writing to the daughters (kill before, during or after it)
+    (5, 300, 250), (6, 2500, 600)])
+def test_acknowledged_writes_survive_sigkill(seed, kill_after, split_after):
     rootdir = tempfile.mkdtemp(prefix="minihbase-crash-")
     try:
-        puts, deletes, maybe_deleted, err = _run_child_and_kill(rootdir, seed, kill_after)
-        region, wal = _recover(rootdir, 1)
+        puts, deletes, maybe_deleted, infos, err = _run_child_and_kill(
+            rootdir, seed, kill_after, split_after)
+        if split_after and kill_after > split_after * 2:
+            assert len(infos) == 2, f"the child never split; stderr:\n{err.decode()[-3000:]}"
+        regions, wal = _recover(rootdir, 1, infos)
         try:
-            seen = _check_recovered(region, puts, deletes, maybe_deleted,
+            seen = _check_recovered(regions, puts, deletes, maybe_deleted,
                                     f"seed {seed}, first recovery")
         finally:
-            region.close(flush=False)
+            for r in regions:
+                r.close(flush=False)
             wal.close()
         # a crash during recovery's aftermath: split the (now empty) WAL again, reopen again
         os.rename(layout.wal_dir(rootdir, "recovery,1,1"),
                   layout.splitting_wal_dir(rootdir, SERVER))
-        region, wal = _recover(rootdir, 2)
+        regions, wal = _recover(rootdir, 2, infos)
         try:
-            again = _check_recovered(region, puts, deletes, maybe_deleted,
+            again = _check_recovered(regions, puts, deletes, maybe_deleted,
                                      f"seed {seed}, second recovery")
             assert again == seen
         finally:
-            region.close()
+            for r in regions:
+                r.close()
             wal.close()
     finally:
         shutil.rmtree(rootdir, ignore_errors=True)
 
 
-if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--child":
-    child_main(sys.argv[2], int(sys.argv[3]))
+if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--child":
+    child_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
