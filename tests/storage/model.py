@@ -5,7 +5,7 @@ HBase evaluates them: a marker masks puts with timestamp <= its own (DeleteColum
 or == its own (Delete, DeleteFamilyVersion), even puts written after it, until a major
 compaction removes both; at one (row, family, qualifier, timestamp) the put written last wins;
 a read returns the newest min(requested, family max_versions) visible versions inside the time
-range.
+range; a family TTL hides puts older than now - ttl at read time (`clock` is the region's).
 
 HBase itself is not deterministic in two documented corners, and the model does not pretend to
 be either -- it marks the affected puts *gray* ("may or may not be visible") instead of guessing:
