@@ -11,7 +11,8 @@ model. Tiny alphabets make rows, columns and timestamps collide; tiny flush size
 appear often.
 
 Run: .venv/bin/python -m pytest -q tests/storage/test_region_model.py
-More examples: MINIHBASE_MODEL_EXAMPLES=500 (default keeps the run under about a minute).
+More examples / longer runs: MINIHBASE_MODEL_EXAMPLES=500 MINIHBASE_MODEL_STEPS=120 (the
+defaults, 40 and 40, keep the run under about a minute).
 """
 
 from __future__ import annotations
@@ -525,7 +526,7 @@ def _drain(scanner, batch, where):
 
 RegionMachine.TestCase.settings = settings(
     max_examples=int(os.environ.get("MINIHBASE_MODEL_EXAMPLES", "40")),
-    stateful_step_count=40,
+    stateful_step_count=int(os.environ.get("MINIHBASE_MODEL_STEPS", "40")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
