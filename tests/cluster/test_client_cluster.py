@@ -27,6 +27,10 @@ def table(cluster):
     import client
     conn = client.Connection(cluster.quorum, timeout=30)
     conn.create_table("cl", {"cf": dict(max_versions=3)}, split_keys=SPLITS)
+    # The master balances once, shortly after the servers joined (hmaster JOIN_SETTLE_S); let
+    # that happen now, so it cannot undo a test's deliberate region move later.
+    time.sleep(1.0)
+    conn.balance()
     yield conn.table("cl")
     conn.close()
 
