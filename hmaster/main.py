@@ -1,10 +1,11 @@
 """`minihbase-master` / `python -m hmaster.main`: the HMaster daemon (see docs/coordination.md).
 
 Flags (each also read from MINIHBASE_<FLAG_UPPER_SNAKE>, e.g. MINIHBASE_ZK; a flag on the command
-line wins) are those of the cluster contract. Logs: one line per event, every line naming this
-master ("[master host,port,startcode]"). SIGTERM/SIGINT = clean stop (exit 0): the ZooKeeper
-session is closed, so /hbase/master vanishes and a backup takes over at once. An expired
-session exits 3 (a master that may have been replaced must stop writing meta).
+line wins; see minihbase/daemon.py) are listed in FLAGS and docs/local-cluster.md. Logs: one line
+per event, every line naming this master ("[master host,port,startcode]"). SIGTERM/SIGINT =
+clean stop (exit 0): the ZooKeeper session is closed, so /hbase/master vanishes and a backup
+takes over at once. An expired session exits 3 (a master that may have been replaced must stop
+writing meta).
 """
 
 from __future__ import annotations
@@ -13,26 +14,10 @@ import argparse
 import logging
 import os
 import signal
-import sys
 import threading
 
 from hmaster.server import MasterConfig, MasterServer
-
-_FORMAT = "%(asctime)s %(levelname)s [master %(server)s] %(name)s: %(message)s"
-
-
-class _ServerNameFilter(logging.Filter):
-    """Stamps every record with the master's name (known once the port is bound)."""
-
-    def __init__(self):
-        super().__init__()
-        self.server = None
-
-    def filter(self, record):
-        record.server = (self.server.name if self.server is not None and self.server.name
-                         else "(starting)")
-        return True
-
+from minihbase.daemon import parse_flags, setup_logging
 
 FLAGS = [
     ("zk", None, str, "ZooKeeper quorum host:port[,host:port...]"),
@@ -49,13 +34,7 @@ FLAGS = [
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="minihbase-master", description=__doc__.split("\n")[0])
-    for flag, default, typ, help_ in FLAGS:
-        env = os.environ.get("MINIHBASE_" + flag.upper().replace("-", "_"))
-        value = typ(env) if env is not None else default
-        p.add_argument(f"--{flag}", type=typ, default=value, required=value is None,
-                       help=f"{help_} (env MINIHBASE_{flag.upper().replace('-', '_')})")
-    return p.parse_args(argv)
+    return parse_flags("minihbase-master", __doc__.split("\n")[0], FLAGS, argv)
 
 
 def config_from_args(a: argparse.Namespace) -> MasterConfig:
@@ -66,12 +45,7 @@ def config_from_args(a: argparse.Namespace) -> MasterConfig:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    name_filter = _ServerNameFilter()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(_FORMAT))
-    handler.addFilter(name_filter)
-    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
-    logging.getLogger("kazoo").setLevel(logging.WARNING)
+    name_filter = setup_logging("master", args.log_level)
     log = logging.getLogger("hmaster")
 
     server = MasterServer(config_from_args(args))

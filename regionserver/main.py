@@ -1,9 +1,9 @@
 """`minihbase-regionserver` / `python -m regionserver.main`: the region server daemon.
 
 Flags (each also read from MINIHBASE_<FLAG_UPPER_SNAKE>, e.g. MINIHBASE_ZK; a flag on the command
-line wins) are those of the cluster contract. Logs: one line per event, every line naming this
-server ("[regionserver host,port,startcode]"). SIGTERM/SIGINT = clean stop (exit 0); an abort
-(ZooKeeper session expired, WAL fenced) exits 1. See docs/rpc.md.
+line wins; see minihbase/daemon.py) are listed in FLAGS and docs/local-cluster.md. Logs: one line
+per event, every line naming this server ("[regionserver host,port,startcode]"). SIGTERM/SIGINT
+= clean stop (exit 0); an abort (ZooKeeper session expired, WAL fenced) exits 1. See docs/rpc.md.
 """
 
 from __future__ import annotations
@@ -13,61 +13,35 @@ import gc
 import logging
 import os
 import signal
-import sys
 import time
 
+from minihbase.daemon import parse_flags, setup_logging
 from regionserver.server import RegionServer, ServerConfig
 
 ABORT_EXIT_DEADLINE_S = 5.0
-_FORMAT = "%(asctime)s %(levelname)s [regionserver %(server)s] %(name)s: %(message)s"
 
-
-class _ServerNameFilter(logging.Filter):
-    """Stamps every record with the server's name (known only once the port is bound)."""
-
-    def __init__(self):
-        super().__init__()
-        self.server = None
-
-    def filter(self, record):
-        record.server = self.server.name if self.server is not None else "(starting)"
-        return True
-
-
-def _env(flag: str, default):
-    value = os.environ.get("MINIHBASE_" + flag.upper().replace("-", "_"))
-    if value is None:
-        return default
-    return type(default)(value) if default is not None else value
+FLAGS = [
+    ("zk", None, str, "ZooKeeper quorum host:port[,host:port...]"),
+    ("rootdir", None, str, "shared root directory (WALs/, data/, oldWALs/)"),
+    ("bind", "0.0.0.0", str, "address the gRPC server listens on"),
+    ("port", 16020, int, "gRPC port; 0 = any free port"),
+    ("advertise", "", str, "host name clients dial (default: this host's name)"),
+    ("info-port", 16030, int, "HTTP info port; 0 = any free port, -1 = none"),
+    ("zk-parent", "/hbase", str, "parent znode"),
+    ("session-timeout", 15.0, float, "ZooKeeper session timeout, seconds"),
+    ("flush-size", 128 << 20, int, "memstore bytes that trigger a flush"),
+    ("split-size", 10 << 30, int, "store bytes past which the master is asked to split"),
+    ("max-value-bytes", 10 << 20, int, "largest cell value accepted"),
+    ("block-cache-bytes", 64 << 20, int, "block cache capacity"),
+    ("scanner-lease", 60.0, float, "seconds an idle scanner lives"),
+    ("report-period", 1.0, float, "seconds between load reports to the master"),
+    ("handler-threads", 24, int, "gRPC handler threads"),
+    ("log-level", "INFO", str, "DEBUG, INFO, WARNING..."),
+]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="minihbase-regionserver", description=__doc__.split("\n")[0])
-    flags = [
-        ("zk", None, str, "ZooKeeper quorum host:port[,host:port...]"),
-        ("rootdir", None, str, "shared root directory (WALs/, data/, oldWALs/)"),
-        ("bind", "0.0.0.0", str, "address the gRPC server listens on"),
-        ("port", 16020, int, "gRPC port; 0 = any free port"),
-        ("advertise", "", str, "host name clients dial (default: this host's name)"),
-        ("info-port", 16030, int, "HTTP info port; 0 = any free port, -1 = none"),
-        ("zk-parent", "/hbase", str, "parent znode"),
-        ("session-timeout", 15.0, float, "ZooKeeper session timeout, seconds"),
-        ("flush-size", 128 << 20, int, "memstore bytes that trigger a flush"),
-        ("split-size", 10 << 30, int, "store bytes past which the master is asked to split"),
-        ("max-value-bytes", 10 << 20, int, "largest cell value accepted"),
-        ("block-cache-bytes", 64 << 20, int, "block cache capacity"),
-        ("scanner-lease", 60.0, float, "seconds an idle scanner lives"),
-        ("report-period", 1.0, float, "seconds between load reports to the master"),
-        ("handler-threads", 24, int, "gRPC handler threads"),
-        ("log-level", "INFO", str, "DEBUG, INFO, WARNING..."),
-    ]
-    for flag, default, typ, help_ in flags:
-        env_default = _env(flag, default if default is not None else "")
-        if default is None and env_default == "":
-            env_default = None
-        p.add_argument(f"--{flag}", type=typ, default=env_default,
-                       required=env_default is None, help=help_)
-    return p.parse_args(argv)
+    return parse_flags("minihbase-regionserver", __doc__.split("\n")[0], FLAGS, argv)
 
 
 def config_from_args(a: argparse.Namespace) -> ServerConfig:
@@ -82,12 +56,7 @@ def config_from_args(a: argparse.Namespace) -> ServerConfig:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    name_filter = _ServerNameFilter()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(_FORMAT))
-    handler.addFilter(name_filter)
-    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
-    logging.getLogger("kazoo").setLevel(logging.WARNING)
+    name_filter = setup_logging("regionserver", args.log_level)
     log = logging.getLogger("regionserver")
 
     # Memstores hold millions of small tuples. CPython's default thresholds (700, 10, 10) make
