@@ -13,7 +13,8 @@
       meta/<table>/<encoded region>         RegionRecord: RegionInfo + state + server
       splits/<parent encoded>               in-progress split/merge journal (master-owned)
 
-Every record is UTF-8 JSON. The master changes tables/ and meta/ with ZooKeeper multi-op
+Every record is UTF-8 JSON. Its field names and the state strings below are stored in ZooKeeper
+and read by the next master, so never rename them; add new fields with a default. The master changes tables/ and meta/ with ZooKeeper multi-op
 transactions so that e.g. a split (parent SPLIT, two daughters OPENING) is one step. Clients read
 meta/ and tables/ only.
 """
@@ -40,8 +41,6 @@ SPLIT = "SPLIT"
 MERGING = "MERGING"
 MERGED = "MERGED"
 FAILED_OPEN = "FAILED_OPEN"
-REGION_STATES = (OFFLINE, OPENING, OPEN, CLOSING, CLOSED, SPLITTING, SPLIT, MERGING, MERGED,
-                 FAILED_OPEN)
 
 # Server states.
 ONLINE = "ONLINE"
@@ -114,24 +113,28 @@ def _dumps(d: dict) -> bytes:
     return json.dumps(d, sort_keys=True).encode()
 
 
+class _FlatRecord:
+    """JSON (de)serialisation for a dataclass record whose fields are all plain JSON values."""
+
+    def to_bytes(self) -> bytes:
+        return _dumps(asdict(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes):
+        return cls(**json.loads(data))
+
+
 @dataclass
-class MasterRecord:
+class MasterRecord(_FlatRecord):
     name: str  # host,port,startcode
     host: str
     port: int
     info_port: int = 0
     since_ms: int = field(default_factory=now_ms)
 
-    def to_bytes(self) -> bytes:
-        return _dumps(asdict(self))
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "MasterRecord":
-        return cls(**json.loads(data))
-
 
 @dataclass
-class ServerRecord:
+class ServerRecord(_FlatRecord):
     """Data of the ephemeral /hbase/rs/<name> znode: how to reach the server."""
 
     name: str
@@ -140,29 +143,15 @@ class ServerRecord:
     info_port: int = 0
     since_ms: int = field(default_factory=now_ms)
 
-    def to_bytes(self) -> bytes:
-        return _dumps(asdict(self))
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "ServerRecord":
-        return cls(**json.loads(data))
-
 
 @dataclass
-class ServerState:
+class ServerState(_FlatRecord):
     """Master-owned state of a region server, persistent so a new master resumes recovery."""
 
     name: str
     state: str = ONLINE
     since_ms: int = field(default_factory=now_ms)
     waiting_for: str = ""
-
-    def to_bytes(self) -> bytes:
-        return _dumps(asdict(self))
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "ServerState":
-        return cls(**json.loads(data))
 
 
 @dataclass
