@@ -314,12 +314,3 @@ class AssignmentManager:
             t.cancel()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-
-def wait_quiet(meta: MetaStore, table: str, timeout: float) -> bool:
-    """True once no region of `table` is OPENING/CLOSING (used by tests and DDL waits)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(r.state not in (OPENING, CLOSING) for r in meta.regions(table)):
-            return True
-        time.sleep(0.05)
-    return False

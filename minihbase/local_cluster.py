@@ -395,15 +395,6 @@ class LocalCluster:
             d.wait(10)
         return d
 
-    def add_master(self, wait: bool = True) -> Daemon:
-        with self._lock:
-            index = len(self.masters)
-        d = self._spawn("master", index)
-        if wait:
-            self.wait_for(lambda: (self._refresh_names() or bool(d.name)), self.start_timeout,
-                          f"master-{index} to register", daemons=[d])
-        return d
-
     # ------------------------------------------------------------------ waiting, logs
 
     def wait_for(self, predicate: Callable[[], object], timeout: float, what: str = "condition",

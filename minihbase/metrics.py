@@ -182,9 +182,6 @@ class RpcMetrics:
 
         return _Timing()
 
-    def total_requests(self) -> int:
-        return sum(v["count"] for v in self.by_method().values())
-
     def collect(self):
         yield from self.latency.collect()
         yield from self.errors.collect()
