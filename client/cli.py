@@ -57,7 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def cmd(name, help_):
-        return sub.add_parser(name, help=help_)
+        c = sub.add_parser(name, help=help_)
+        # The global options are accepted after the command too (`minihbase scan t1 --json`);
+        # SUPPRESS keeps the value given before the command when they are not repeated.
+        c.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
+        c.add_argument("--zk", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        c.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return c
 
     c = cmd("create", "create a table: create t1 cf1 [cf2...] [--splits K...] [--versions N]")
     c.add_argument("table")

@@ -88,3 +88,12 @@ def test_scan_command_json_is_one_document_even_when_streamed():
     commands.scan(_FakeConnection(), commands.Output(True, buf), "t")
     doc = json.loads(buf.getvalue())
     assert len(doc) == 250 and doc[0]["cells"][0]["value"] == "v\\x00"
+
+
+def test_global_options_are_accepted_after_the_command():
+    from client.cli import build_parser
+
+    after = build_parser().parse_args(["scan", "t1", "--json", "--zk", "h:1", "--timeout", "3"])
+    assert (after.json, after.zk, after.timeout) == (True, "h:1", 3.0)
+    before = build_parser().parse_args(["--json", "--zk", "h:2", "scan", "t1"])
+    assert (before.json, before.zk, before.timeout) == (True, "h:2", 30.0)
