@@ -89,9 +89,6 @@ class MetaStore:
     def delete_region_op(self, rec: RegionRecord, version: int = -1) -> Op:
         return Op("delete", self.region_path(rec), b"", version)
 
-    def journal_path(self, encoded: str) -> str:
-        return self.paths.split_journal(encoded)
-
     # --- tables ------------------------------------------------------------------------------
 
     def tables(self) -> list[str]:
@@ -149,19 +146,13 @@ class MetaStore:
         return out
 
     def read_region(self, table: str, encoded: str) -> RegionRecord | None:
-        try:
-            data, _ = self.zk.get(self.paths.region(table, encoded))
-        except NoNodeError:
-            return None
-        return RegionRecord.from_bytes(data)
+        return self.read_region_versioned(table, encoded)[0]
 
     def read_region_versioned(self, table: str,
                               encoded: str) -> tuple[RegionRecord | None, int]:
-        try:
-            data, stat = self.zk.get(self.paths.region(table, encoded))
-        except NoNodeError:
-            return None, -1
-        return RegionRecord.from_bytes(data), stat.version
+        """The record and its znode version (for a guarded put_region_op); (None, -1) if absent."""
+        data, version = self._get(self.paths.region(table, encoded))
+        return (None, -1) if data is None else (RegionRecord.from_bytes(data), version)
 
     def find_region(self, region_name: str) -> RegionRecord | None:
         """The record of a full region name "table,start,id.encoded" (None if unknown)."""
@@ -180,22 +171,15 @@ class MetaStore:
 
     def server_states(self) -> dict[str, ServerState]:
         out = {}
-        try:
-            names = self.zk.get_children(self.paths.servers)
-        except NoNodeError:
-            return out
-        for name in names:
+        for name in self._children(self.paths.servers):
             st = self.read_server_state(name)
             if st is not None:
                 out[name] = st
         return out
 
     def read_server_state(self, name: str) -> ServerState | None:
-        try:
-            data, _ = self.zk.get(self.paths.server_state(name))
-        except NoNodeError:
-            return None
-        return ServerState.from_bytes(data)
+        data, _ = self._get(self.paths.server_state(name))
+        return None if data is None else ServerState.from_bytes(data)
 
     def write_server_state(self, name: str, state: str, waiting_for: str = "") -> ServerState:
         st = ServerState(name, state, now_ms(), waiting_for)
@@ -210,33 +194,42 @@ class MetaStore:
         return st
 
     def delete_server_state(self, name: str) -> None:
-        try:
-            self.zk.delete(self.paths.server_state(name))
-        except NoNodeError:
-            pass
+        self._delete_if_exists(self.paths.server_state(name))
 
     # --- split / merge journals ----------------------------------------------------------
 
     def journals(self) -> dict[str, dict]:
         out = {}
-        try:
-            names = self.zk.get_children(self.paths.splits)
-        except NoNodeError:
-            return out
-        for name in names:
-            try:
-                data, _ = self.zk.get(self.journal_path(name))
-            except NoNodeError:
-                continue
-            out[name] = json.loads(data)
+        for name in self._children(self.paths.splits):
+            data, _ = self._get(self.paths.split_journal(name))
+            if data is not None:  # else finished meanwhile
+                out[name] = json.loads(data)
         return out
 
     def journal_op(self, encoded: str, journal: dict, *, create: bool = False) -> Op:
-        return Op("create" if create else "set", self.journal_path(encoded),
+        return Op("create" if create else "set", self.paths.split_journal(encoded),
                   json.dumps(journal, sort_keys=True).encode())
 
     def delete_journal(self, encoded: str) -> None:
+        self._delete_if_exists(self.paths.split_journal(encoded))
+
+    # --- znode reads that treat "gone" as a value, not an error ------------------------------
+
+    def _get(self, path: str) -> tuple[bytes | None, int]:
         try:
-            self.zk.delete(self.journal_path(encoded))
+            data, stat = self.zk.get(path)
+        except NoNodeError:
+            return None, -1
+        return data, stat.version
+
+    def _children(self, path: str) -> list[str]:
+        try:
+            return self.zk.get_children(path)
+        except NoNodeError:
+            return []
+
+    def _delete_if_exists(self, path: str) -> None:
+        try:
+            self.zk.delete(path)
         except NoNodeError:
             pass
