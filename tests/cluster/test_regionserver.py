@@ -1,4 +1,5 @@
-"""Region server data path over real gRPC, with a real ZooKeeper (in-process server object).
+"""Region server data path over real gRPC, with a real ZooKeeper (conftest.py's session one) and
+an in-process server object.
 
 Process-level scenarios (SIGTERM, fenced WAL, session expiry) are in
 test_regionserver_process.py; both use the helpers here.
@@ -15,7 +16,6 @@ import pytest
 
 from coordination.znodes import Paths, ServerRecord
 from minihbase import errors
-from minihbase.zookeeper import ZooKeeperServer
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import from_rpc_error
@@ -28,13 +28,13 @@ PUT = 4
 
 # --- helpers shared with test_regionserver_process.py -------------------------------------------
 
-@pytest.fixture(scope="module")
-def zookeeper(tmp_path_factory):
-    zk = ZooKeeperServer(str(tmp_path_factory.mktemp("zk"))).start()
-    try:
-        yield zk
-    finally:
-        zk.stop()
+def server_config(zookeeper, rootdir, zk_parent: str, **overrides) -> ServerConfig:
+    """A config for an in-process server on loopback, any free port, no info server, under
+    its own parent znode (so tests share the session ZooKeeper of conftest.py)."""
+    kw = dict(zk=zookeeper.quorum, rootdir=str(rootdir), bind="127.0.0.1", port=0,
+              advertise="127.0.0.1", info_port=-1, zk_parent=zk_parent)
+    kw.update(overrides)
+    return ServerConfig(**kw)
 
 
 def stub_for(port: int) -> pb_grpc.RegionServerStub:
@@ -100,10 +100,9 @@ def scan_all(stub, region: str, max_rows=2, **spec) -> list[pb.Result]:
 
 @pytest.fixture
 def server(zookeeper, tmp_path):
-    cfg = ServerConfig(zk=zookeeper.quorum, rootdir=str(tmp_path / "root"), bind="127.0.0.1",
-                       port=0, advertise="127.0.0.1", info_port=0, zk_parent="/hbase-data",
-                       session_timeout=6, scanner_lease=1.0, max_value_bytes=1000,
-                       report_period=0.2)
+    cfg = server_config(zookeeper, tmp_path / "root", "/hbase-data", info_port=0,
+                        session_timeout=6, scanner_lease=1.0, max_value_bytes=1000,
+                        report_period=0.2)
     rs = RegionServer(cfg).start()
     try:
         yield rs
@@ -121,8 +120,7 @@ def stub(server):
 def test_registers_ephemeral_znode_that_vanishes_on_clean_stop(zookeeper, tmp_path):
     from coordination.zk import connect
 
-    cfg = ServerConfig(zk=zookeeper.quorum, rootdir=str(tmp_path), bind="127.0.0.1", port=0,
-                       advertise="127.0.0.1", info_port=-1, zk_parent="/hbase-reg")
+    cfg = server_config(zookeeper, tmp_path, "/hbase-reg")
     rs = RegionServer(cfg).start()
     watcher = connect(zookeeper.quorum)
     try:
@@ -306,9 +304,8 @@ def test_reports_load_and_asks_master_to_split_an_oversized_region(zookeeper, tm
     zk = connect(zookeeper.quorum)
     zk.create("/hbase-split/master", MasterRecord("m,1,1", "127.0.0.1", mport).to_bytes(),
               ephemeral=True, makepath=True)
-    cfg = ServerConfig(zk=zookeeper.quorum, rootdir=str(tmp_path), bind="127.0.0.1", port=0,
-                       advertise="127.0.0.1", info_port=-1, zk_parent="/hbase-split",
-                       report_period=0.2, chore_period=0.2, split_size=100)
+    cfg = server_config(zookeeper, tmp_path, "/hbase-split", report_period=0.2,
+                        chore_period=0.2, split_size=100)
     rs = RegionServer(cfg).start()
     try:
         stub = stub_for(rs.port)
@@ -399,9 +396,8 @@ def test_max_cells_caps_a_response_and_marks_split_rows_partial(stub):
 
 
 def test_too_many_wal_segments_force_flushes_that_release_the_oldest(zookeeper, tmp_path):
-    cfg = ServerConfig(zk=zookeeper.quorum, rootdir=str(tmp_path), bind="127.0.0.1", port=0,
-                       advertise="127.0.0.1", info_port=-1, zk_parent="/hbase-walroll",
-                       chore_period=0.1, wal_segment_bytes=2048, max_wal_segments=2)
+    cfg = server_config(zookeeper, tmp_path, "/hbase-walroll", chore_period=0.1,
+                        wal_segment_bytes=2048, max_wal_segments=2)
     rs = RegionServer(cfg).start()
     try:
         stub = stub_for(rs.port)
