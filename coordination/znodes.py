@@ -1,7 +1,7 @@
 """The ZooKeeper layout of minihbase and the records stored in it (see docs/coordination.md).
 
     /hbase                                  parent znode (configurable)
-      running                               exists while a cluster is up
+      running                               created by the first active master; never removed
       hbaseid                               cluster id (uuid)
       master                                EPHEMERAL  MasterRecord of the active master
       backup-masters/<name>                 EPHEMERAL  one per standby master

@@ -11,7 +11,9 @@ Lifecycle:
      declare crashed any server meta points at that is neither live nor known, settle regions
      left OPENING/CLOSING, resume split/merge journals, finish ENABLING/DISABLING tables, and
      assign every region still OFFLINE/FAILED_OPEN;
-  5. chores: the janitor and the balancer every --balancer-period seconds.
+  5. chores, every min(5 s, --balancer-period): the split/merge janitor, retries of failed
+     crash procedures, re-driving regions stuck in transition, pruning old DEAD entries; the
+     balancer every --balancer-period seconds.
 SIGTERM (main.py) calls stop(): gRPC stops, the session closes, /hbase/master vanishes and a
 backup takes over at once.
 """
