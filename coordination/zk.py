@@ -1,7 +1,7 @@
-"""The one place minihbase opens ZooKeeper sessions (kazoo).
+"""The one place minihbase opens ZooKeeper sessions (kazoo; see docs/coordination.md).
 
 Daemons use `connect()` with the 15 s session timeout and watch the session state: a LOST state
-means the session expired and, for a region server, that it must abort (HBase's "YouAreDead").
+means the session expired: a region server aborts (HBase's "YouAreDead"), a master exits.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ def connect(quorum: str, *, session_timeout: float = SESSION_TIMEOUT_S,
     """Open a session to `quorum` ("host:port[,host:port...]") and return the started client.
 
     Raises kazoo's timeout error (a clear "could not connect") when no server answers within
-    connect_timeout. Connection retries are bounded so no call hangs forever.
+    connect_timeout. A command is retried at most 5 times (then its error surfaces); after a
+    dropped connection kazoo reconnects without limit (back-off up to 2 s) until the session
+    is LOST, which the caller's state listener handles.
     """
     zk = KazooClient(
         hosts=quorum,

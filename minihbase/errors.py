@@ -1,4 +1,4 @@
-"""The one exception hierarchy of minihbase.
+"""The one exception hierarchy of minihbase (see docs/rpc.md, "Errors").
 
 Every layer raises these (storage, daemons, client). `protos/status.py` holds the single table
 that maps each class to a gRPC status code on the server and back to the same class on the

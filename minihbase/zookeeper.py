@@ -1,5 +1,5 @@
 """Start and stop a real ZooKeeper server process (Debian's package) for the local cluster and
-the tests. Nothing here fakes ZooKeeper: it runs `zkServer.sh start-foreground` with a config
+the tests (see docs/local-cluster.md). Nothing here fakes ZooKeeper: it runs `zkServer.sh start-foreground` with a config
 of our own in a directory of our own, on a port of our own.
 
 ZooKeeper is found at $ZOOKEEPER_HOME, else /usr/share/zookeeper (Debian). tickTime=2000 gives
