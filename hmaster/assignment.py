@@ -49,6 +49,8 @@ class AssignmentManager:
         self._region_locks: dict[str, threading.Lock] = {}  # guarded by _lock
         self._load: dict[str, int] = {}  # guarded by _lock: regions OPEN/OPENING per server
         self._retries: dict[str, tuple[int, threading.Timer]] = {}  # guarded by _lock
+        # Set once by stop(), read without the lock: a retry timer started after stop()
+        # cancelled it never fires (Timer.cancel before start still wins).
         self._stopped = False
 
     # --- bookkeeping -------------------------------------------------------------------------

@@ -75,7 +75,9 @@ class MasterServer:
         self.startcode = int(time.time() * 1000)
         self.host = config.advertise or os.uname().nodename
         self.name = ""  # host,port,startcode once the port is bound
-        self.active = False  # set once this master holds /hbase/master and watches servers
+        # Set once this master holds /hbase/master and watches servers (by the election thread),
+        # cleared by stop(); RPC threads read it without a lock.
+        self.active = False
         self.recovered = threading.Event()  # set once startup recovery finished
         self.cluster_id = ""
         self._stopped = threading.Event()

@@ -53,7 +53,7 @@ class SplitMergeCoordinator:
         self.clients = assignment.clients
         self.servers = assignment.servers
         self.rootdir = rootdir
-        self._janitor_lock = threading.Lock()
+        self._janitor_lock = threading.Lock()  # one janitor pass at a time (chore, tests)
 
     # --- lookups -----------------------------------------------------------------------------
 

@@ -49,10 +49,13 @@ class OnlineRegions:
         self._lock = threading.Lock()  # serialises changes to the maps below
         self._regions: dict[str, object] = {}  # name -> Region; copy-on-write, guarded by _lock
         self._states: dict[str, str] = {}  # name -> OPENING/OPEN/CLOSING...; guarded by _lock
-        self._split_requested: dict[str, float] = {}  # name -> clock of last request
+        # name -> clock of last split request. Written by the chore thread only; _forget pops
+        # under _lock, so a racing chore may leave a stale entry, which at worst delays the next
+        # request for a reopened region by split_request_interval.
+        self._split_requested: dict[str, float] = {}
         self._families: dict[str, frozenset] = {}  # name -> family names; copy-on-write
-        self.flushes_forced = 0
-        self.split_requests = 0
+        self.flushes_forced = 0  # written by the chore thread only; read by web and tests
+        self.split_requests = 0  # idem
 
     # --- hot path ----------------------------------------------------------------------------
     def get(self, name: str):
