@@ -32,6 +32,37 @@ _CHROOTS = itertools.count(1)
 SHORT_SESSION_S = 4
 
 
+def new_chroot(quorum: str) -> str:
+    """`quorum` + a fresh chroot, so clusters and tests sharing one ZooKeeper never see each
+    other's znodes."""
+    from coordination.zk import connect
+
+    chroot = f"/c{os.getpid()}_{next(_CHROOTS)}"
+    admin = connect(quorum, session_timeout=10.0)
+    try:
+        admin.ensure_path(chroot)
+    finally:
+        admin.stop()
+        admin.close()
+    return quorum + chroot
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
+    """Poll `predicate` until it returns something truthy (returned); errors it raises count as
+    "not yet". Raises AssertionError naming `what` and the last result after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 -- e.g. master not active yet
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
 @pytest.fixture(scope="session")
 def zookeeper(tmp_path_factory):
     zk = ZooKeeperServer(str(tmp_path_factory.mktemp("zookeeper"))).start()
@@ -46,17 +77,9 @@ def cluster_factory(zookeeper, tmp_path_factory):
     made: list[LocalCluster] = []
 
     def make(name: str = "cluster", **kwargs) -> LocalCluster:
-        chroot = f"/c{next(_CHROOTS)}"
-        from coordination.zk import connect
-        admin = connect(zookeeper.quorum, session_timeout=10.0)
-        try:
-            admin.ensure_path(chroot)
-        finally:
-            admin.stop()
-            admin.close()
         directory = str(tmp_path_factory.mktemp(name))
         kwargs.setdefault("start_timeout", 90.0)
-        cluster = LocalCluster(directory, zk_quorum=zookeeper.quorum + chroot, **kwargs)
+        cluster = LocalCluster(directory, zk_quorum=new_chroot(zookeeper.quorum), **kwargs)
         with _LIVE_LOCK:
             _LIVE.append(cluster)
         made.append(cluster)

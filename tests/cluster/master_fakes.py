@@ -7,11 +7,11 @@ tests about the master (assignment, crash handling, balancing, splits) and fast;
 multi-process scenarios live in test_integration_*.py.
 
 MasterProcess runs `python -m hmaster.main` as a real subprocess with its log in a file.
+The ZooKeeper chroot and waiting helpers they share with the other tests are in conftest.py.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import subprocess
@@ -33,21 +33,6 @@ from protos.status import abort_with
 from storage.schema import RegionInfo
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_CHROOTS = itertools.count(1)
-
-
-def new_chroot(quorum: str) -> str:
-    """A fresh ZooKeeper chroot so tests sharing one ZooKeeper never see each other."""
-    chroot = f"/mastertest{os.getpid()}_{next(_CHROOTS)}"
-    zk = zk_mod.connect(quorum, session_timeout=10.0)
-    try:
-        zk.ensure_path(chroot)
-    finally:
-        zk.stop()
-        zk.close()
-    return quorum + chroot
-
-
 class FakeRegionServer(pb_grpc.RegionServerServicer):
     def __init__(self, quorum: str, *, open_delay: float = 0.0, fail_opens: bool = False):
         self.quorum = quorum
@@ -175,16 +160,3 @@ class MasterProcess:
         self.kill(signal.SIGTERM)
         self.channel.close()
 
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as e:  # noqa: BLE001 -- e.g. master not active yet
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")

@@ -19,7 +19,8 @@ from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
 from storage import layout
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
-from tests.cluster.master_fakes import FakeRegionServer, MasterProcess, new_chroot, wait_for
+from tests.cluster.conftest import new_chroot, wait_for
+from tests.cluster.master_fakes import FakeRegionServer, MasterProcess
 
 
 @pytest.fixture(scope="module")

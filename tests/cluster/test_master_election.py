@@ -18,7 +18,8 @@ from minihbase.errors import MasterNotRunningError
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
 from minihbase.zookeeper import free_port
-from tests.cluster.master_fakes import REPO, MasterProcess, new_chroot, wait_for
+from tests.cluster.conftest import new_chroot, wait_for
+from tests.cluster.master_fakes import REPO, MasterProcess
 
 SESSION = 4.0  # short but real session timeout (ZooKeeper's floor with tickTime 2000)
 

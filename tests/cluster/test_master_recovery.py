@@ -23,7 +23,8 @@ from storage.cell import Cell, CellType
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
 from storage.wal import WAL
 from storage.wal_splitter import read_recovered_edits
-from tests.cluster.master_fakes import FakeRegionServer, new_chroot, wait_for
+from tests.cluster.conftest import new_chroot, wait_for
+from tests.cluster.master_fakes import FakeRegionServer
 
 
 @pytest.fixture
