@@ -17,6 +17,7 @@ it advances the requests/s window the load reporter uses.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from google.protobuf.json_format import MessageToDict
@@ -32,7 +33,10 @@ class InfoServer:
         self._srv = server
         self.registry = metrics.new_registry()
         self.registry.register(metrics.ScrapeCollector(self._collect))
-        self._registered_rpc = None
+        # Scrapes run on the HTTP server's threads: two first scrapes at once must not both
+        # register the RPC metrics (prometheus_client rejects the duplicate).
+        self._register_lock = threading.Lock()
+        self._registered_rpc = None  # guarded by _register_lock
         self._http = InfoHttpServer(bind, port, [
             ("/health", self._health), ("/metrics", self._metrics),
             ("/api/server", self._api_server), ("/status.json", self._status_json),
@@ -133,9 +137,10 @@ class InfoServer:
 
     def _metrics(self, rest, query):
         rpc = self._rpc()
-        if rpc is not None and self._registered_rpc is not rpc:
-            self.registry.register(rpc)  # the service exists once the server started
-            self._registered_rpc = rpc
+        with self._register_lock:
+            if rpc is not None and self._registered_rpc is not rpc:
+                self.registry.register(rpc)  # the service exists once the server started
+                self._registered_rpc = rpc
         body, ctype = metrics.render(self.registry)
         return 200, ctype, body
 
