@@ -11,8 +11,10 @@
 
 Facts are read from the server's own objects at request time (OnlineRegions, each Region's
 counters, WAL.stats, BlockCache.stats(), the RpcMetrics that data_service.add_to_server
-installed); nothing here touches the data path. `RegionServer.load()` is not called, because
-it advances the requests/s window the load reporter uses.
+installed); nothing here touches the data path. The page, /api/server and /metrics do not call
+`RegionServer.load()`, because it advances the requests/s window the load reporter uses;
+/status.json does (it returns exactly the ServerLoad), so each scrape of it shortens the
+reporter's next window (the rate stays a rate, over a shorter interval).
 """
 
 from __future__ import annotations
