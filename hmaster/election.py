@@ -5,6 +5,10 @@ active. A loser registers the ephemeral /hbase/backup-masters/<name> and watches
 when that znode vanishes (the active master's session ended: clean stop, or expiry after a
 SIGKILL) every backup races again. A winner removes its backup-masters entry.
 
+A master started with `backup=True` (HBase's `--backup`) first registers as a backup and does
+not race until some master has been active, so the designated primary wins a simultaneous
+start (docker-compose starts both at once).
+
 `wait_until_active()` blocks until this master wins (or `stop()` is called). Losing the session
 later is not handled here: the server exits on session loss (a master must never act on a stale
 belief that it is active).
@@ -24,10 +28,12 @@ log = logging.getLogger(__name__)
 
 
 class MasterElection:
-    def __init__(self, zk: KazooClient, paths: Paths, record: MasterRecord):
+    def __init__(self, zk: KazooClient, paths: Paths, record: MasterRecord, *,
+                 backup: bool = False):
         self.zk = zk
         self.paths = paths
         self.record = record
+        self.backup = backup
         self._changed = threading.Event()  # set when /hbase/master may have vanished
         self._stopped = threading.Event()
         self.active = False
@@ -47,8 +53,13 @@ class MasterElection:
     def wait_until_active(self) -> bool:
         """Block until this master holds /hbase/master; False if stop() was called first."""
         registered_backup = False
+        waiting_for_primary = self.backup
         while not self._stopped.is_set():
             try:
+                if waiting_for_primary:
+                    registered_backup = self._register_backup(registered_backup)
+                    waiting_for_primary = not self._primary_seen()
+                    continue
                 registered_backup, won = self._round(registered_backup)
             except (ConnectionLoss, OperationTimeoutError) as e:
                 # a blip of the ZooKeeper connection: kazoo reconnects within the session;
@@ -72,18 +83,31 @@ class MasterElection:
                     pass
             log.info("became the active master")
             return registered_backup, True
-        if not registered_backup:
+        registered_backup = self._register_backup(registered_backup)
+        # exists() with a watch: fires on deletion; None means it vanished meanwhile.
+        if self.zk.exists(self.paths.master, watch=self._on_master_node) is not None:
+            self._changed.wait(1.0)  # periodic re-check too, in case a watch is lost
+        return registered_backup, False
+
+    def _register_backup(self, registered: bool) -> bool:
+        if not registered:
             try:
                 self.zk.create(self.paths.backup_master(self.record.name),
                                self.record.to_bytes(), ephemeral=True, makepath=True)
             except NodeExistsError:
                 pass
-            registered_backup = True
-            log.info("registered as backup master; active is %s", self.active_master_name())
-        # exists() with a watch: fires on deletion; None means it vanished meanwhile.
+            log.info("registered as backup master; active is %s",
+                     self.active_master_name() or "(none yet: waiting for one, --backup)"
+                     if self.backup else self.active_master_name())
+        return True
+
+    def _primary_seen(self) -> bool:
+        """--backup: has some master become active yet? Waits up to 1 s for it."""
+        self._changed.clear()
         if self.zk.exists(self.paths.master, watch=self._on_master_node) is not None:
-            self._changed.wait(1.0)  # periodic re-check too, in case a watch is lost
-        return registered_backup, False
+            return True
+        self._changed.wait(1.0)
+        return self.zk.exists(self.paths.master) is not None
 
     def active_master_name(self) -> str:
         try:

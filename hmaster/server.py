@@ -65,6 +65,7 @@ class MasterConfig:
     zk_parent: str = "/hbase"
     session_timeout: float = 15.0
     balancer_period: float = 30.0
+    backup: bool = False  # HBase's --backup: wait for an active master before contending
 
 
 class MasterServer:
@@ -119,7 +120,8 @@ class MasterServer:
         log.info("master %s serving gRPC on %s:%d, info port %d", self.name, self.config.bind,
                  port, info_port)
         self.election = MasterElection(
-            self.zk, self.paths, MasterRecord(self.name, self.host, port, info_port))
+            self.zk, self.paths, MasterRecord(self.name, self.host, port, info_port),
+            backup=self.config.backup)
         self.zk.ensure_path(self.paths.backup_masters)
         threading.Thread(target=self._run, name="master-main", daemon=True).start()
         return self

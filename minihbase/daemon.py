@@ -4,7 +4,8 @@ Contract (see docs/local-cluster.md and docs/docker.md, which rely on it):
 - Every flag `--some-flag` may also come from the environment variable
   MINIHBASE_SOME_FLAG; a flag on the command line wins over the environment, the environment
   over the built-in default. A flag whose default is None is required: set on the command line
-  or by a non-empty environment variable.
+  or by a non-empty environment variable. A bool flag is a switch (`--backup`); its variable is
+  true when it reads 1, true or yes.
 - Logs go to stderr, one line per event, and every line names the daemon
   ("[master host,port,startcode]", "[regionserver host,port,startcode]"; "(starting)" until the
   port is bound and the name is known). kazoo's own chatter is kept at WARNING.
@@ -30,6 +31,11 @@ def parse_flags(prog: str, description: str, flags: list[Flag], argv=None) -> ar
     p = argparse.ArgumentParser(prog=prog, description=description)
     for flag, default, typ, help_ in flags:
         env = os.environ.get(env_name(flag))
+        if typ is bool:
+            on = default if env is None else env.strip().lower() in ("1", "true", "yes")
+            p.add_argument(f"--{flag}", action="store_true", default=on,
+                           help=f"{help_} (env {env_name(flag)}=true)")
+            continue
         # An empty variable does not satisfy a required flag (a compose file's `${ZK:-}`).
         value = default if env is None or (env == "" and default is None) else typ(env)
         p.add_argument(f"--{flag}", type=typ, default=value, required=value is None,

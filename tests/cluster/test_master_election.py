@@ -154,3 +154,22 @@ def _no_master(quorum) -> bool:
     finally:
         zk.stop()
         zk.close()
+
+
+def test_backup_flag_waits_for_a_primary_then_takes_over_when_it_stops(quorum, masters):
+    """HBase's --backup: a master started first but flagged as backup does not become active on
+    its own; the primary started after it wins, and the backup takes over when it stops."""
+    backup = masters(extra=["--backup"])
+    wait_for(lambda: "registered as backup master" in backup.log(), 20, "backup registered")
+    time.sleep(2.0)
+    assert "became the active master" not in backup.log()
+    with pytest.raises(grpc.RpcError) as err:
+        _status(backup)
+    assert isinstance(from_rpc_error(err.value), MasterNotRunningError)
+
+    primary = masters()
+    wait_for(lambda: "became the active master" in primary.log(), 20, "primary active")
+    assert f",{primary.port}," in _active_name(quorum)
+    primary.stop()  # clean stop: /hbase/master vanishes at once
+    wait_for(lambda: "became the active master" in backup.log(), 20, "backup took over")
+    assert f",{backup.port}," in _active_name(quorum)

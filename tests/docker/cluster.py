@@ -58,15 +58,16 @@ class DockerCluster:
         )
         self.zookeeper.start()
         self.wait_for(self._zk_answers, 60, "ZooKeeper answering")
-        for i in range(1, self._n_masters + 1):
-            self._start_daemon("minihbase-master", f"master{i}", self.masters)
+        for i in range(1, self._n_masters + 1):  # master1 is the primary, the rest --backup
+            self._start_daemon("minihbase-master", f"master{i}", self.masters,
+                               ["--backup"] if i > 1 else [])
         for i in range(1, self._n_rs + 1):
             self._start_daemon("minihbase-regionserver", f"rs{i}", self.regionservers)
         self.wait_for(lambda: self.active_master() is not None
                       and len(self.live_servers()) == self._n_rs, timeout, "cluster serving")
         return self
 
-    def _start_daemon(self, command: str, alias: str, into: dict) -> None:
+    def _start_daemon(self, command: str, alias: str, into: dict, extra=()) -> None:
         port, info_port = free_port(), free_port()
         container = (
             DockerContainer(DAEMON_IMAGE)
@@ -79,7 +80,8 @@ class DockerCluster:
             .with_env("MINIHBASE_ROOTDIR", "/data")
             .with_env("MINIHBASE_BIND", "0.0.0.0")
             .with_command([command, "--advertise", alias, "--port", str(port), "--info-port",
-                           str(info_port), "--session-timeout", str(self.session_timeout)])
+                           str(info_port), "--session-timeout", str(self.session_timeout),
+                           *extra])
             .with_name(f"mhb-{alias}-{self.tag}")
         )
         container.start()
