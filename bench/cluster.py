@@ -155,10 +155,15 @@ def print_row(d: dict) -> None:
 
 # ---------------------------------------------------------------------- echo baseline
 
-def echo_server_main(port_file: str) -> None:
-    """A bare grpcio server answering ECHO_METHOD with its request bytes (runs in a child)."""
+def echo_server_main(port_file: str, threads: int) -> None:
+    """A bare grpcio server answering ECHO_METHOD with its request bytes (runs in a child).
+    Like with like: the same handler-thread count and options as a region server's gRPC
+    server (regionserver/server.py), so the ratio measures minihbase, not server settings."""
     from concurrent import futures
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=24))
+
+    from regionserver.server import GRPC_SERVER_OPTIONS
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads),
+                         options=GRPC_SERVER_OPTIONS)
     handler = grpc.method_handlers_generic_handler("bench.Echo", {
         "Call": grpc.unary_unary_rpc_method_handler(lambda req, ctx: req)})
     server.add_generic_rpc_handlers((handler,))
@@ -173,11 +178,15 @@ def echo_server_main(port_file: str) -> None:
 class EchoServer:
     """The baseline: a bare grpcio server in its own process (as a region server is)."""
 
-    def __init__(self, payload: int = 64):
+    def __init__(self, payload: int = 64, threads: int | None = None):
         self.body = b"x" * payload
+        if threads is None:
+            from regionserver.server import ServerConfig
+            threads = ServerConfig.handler_threads  # the region server's default
         port_file = tempfile.mktemp(prefix="echo-port-")
         self.child = subprocess.Popen([sys.executable, os.path.abspath(__file__),
-                                       "--echo-server", port_file], start_new_session=True)
+                                       "--echo-server", port_file, "--echo-threads",
+                                       str(threads)], start_new_session=True)
         try:
             deadline = time.monotonic() + 30
             while not os.path.exists(port_file):
@@ -323,9 +332,31 @@ def full_scan(conn, batch_size: int) -> dict:
     return d
 
 
+def _only_get(conn, echo_server, args) -> int:
+    """--only get: load the table, then the paired get/echo slices (the get target's measure),
+    for quick before/after comparisons of the get path."""
+    d = load(conn, args.records, args.fields, args.field_bytes, args.batch_size,
+             args.load_threads)
+    print_row(d)
+    conn.flush(TABLE)
+    make_op = make_workload(conn, "get", "uniform", args.records, args.fields,
+                            args.field_bytes, args.max_scan, None)
+    run_threads(args.threads, 1.0, make_op)  # warm-up: locations, channels, block cache
+    paired = paired_get_vs_echo(echo_server, make_op, args.threads, rounds=args.rounds,
+                                seconds=2.0)
+    print_row(paired)
+    print(f"{'':<22} (echo in the same slices: {paired['echo_ops_per_s']:.0f} calls/s)")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "results": [d, paired]}, f, indent=2)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--echo-server", metavar="PORT_FILE", help=argparse.SUPPRESS)
+    p.add_argument("--echo-threads", type=int, help=argparse.SUPPRESS)
     p.add_argument("--zk", help="use a running cluster at this quorum (default: start one)")
     p.add_argument("--dir", help="directory for the cluster started here (default: temp)")
     p.add_argument("--regionservers", type=int, default=3)
@@ -340,10 +371,14 @@ def main(argv=None) -> int:
     p.add_argument("--workloads", default="get,A,B,C,E")
     p.add_argument("--distributions", default="uniform,zipfian")
     p.add_argument("--quick", action="store_true", help="smaller and shorter (~1 min)")
+    p.add_argument("--only", choices=["get"],
+                   help="get: load, then only the paired get/echo measurement (~30 s)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="echo/get slice pairs of 2 s in the paired measurement")
     p.add_argument("--json", help="also write the results as JSON to this file")
     args = p.parse_args(argv)
     if args.echo_server:
-        echo_server_main(args.echo_server)
+        echo_server_main(args.echo_server, args.echo_threads)
         return 0
     if args.quick:
         args.records, args.seconds, args.distributions = 10000, 4.0, "uniform"
@@ -380,6 +415,8 @@ def main(argv=None) -> int:
         print(f"{'workload':<22} {'ops/s':>10} {'cells/s':>12} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'/echo':>7} {'errors':>6}")
         echo_server = EchoServer()
+        if args.only == "get":
+            return _only_get(conn, echo_server, args)
         echo = echo_server.measure(args.threads, args.seconds)
         print_row(echo)
         echo1 = echo_server.measure(1, min(args.seconds, 4.0))
@@ -420,7 +457,8 @@ def main(argv=None) -> int:
         # The target's measure: gets and echo calls in alternating 2 s slices.
         make_op = make_workload(conn, "get", "uniform", args.records, args.fields,
                                 args.field_bytes, args.max_scan, inserts)
-        paired = paired_get_vs_echo(echo_server, make_op, args.threads, rounds=3, seconds=2.0)
+        paired = paired_get_vs_echo(echo_server, make_op, args.threads, rounds=args.rounds,
+                                    seconds=2.0)
         print_row(paired)
         print(f"{'':<22} (echo in the same slices: {paired['echo_ops_per_s']:.0f} calls/s)")
         results.append(paired)

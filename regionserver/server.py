@@ -42,6 +42,10 @@ from storage import layout
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 << 20
+# The gRPC server's options; bench/cluster.py gives its echo baseline the same ones.
+GRPC_SERVER_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                       ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                       ("grpc.so_reuseport", 0)]
 
 
 @dataclass
@@ -93,9 +97,7 @@ class RegionServer:
         self.grpc_server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=cfg.handler_threads,
                                        thread_name_prefix="rpc"),
-            options=[("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                     ("grpc.so_reuseport", 0)])
+            options=GRPC_SERVER_OPTIONS)
         bind = f"[{cfg.bind}]" if ":" in cfg.bind else cfg.bind
         self.port = self.grpc_server.add_insecure_port(f"{bind}:{cfg.port}")
         if not self.port:
