@@ -122,8 +122,46 @@ class Connection:
             if not exc.retryable:
                 raise
             self.on_region_error(table, exc)
-        return retry.call(what, attempt, lambda exc: self.on_region_error(table, exc),
-                          started=started)
+        return self._retry_region_call(table, row, what, fn, started)
+
+    def _retry_region_call(self, table: str, row: bytes, what, fn, started: float):
+        """region_call's slow path: the retry policy, counting the time since `started`."""
+        locations, channels = self.locations, self.channels
+
+        def attempt(deadline):
+            loc = locations.locate(table, row)
+            try:
+                return fn(loc, channels.region_server(loc.address), deadline)
+            except grpc.RpcError as err:
+                raise from_rpc_error(err, loc.address) from None
+
+        return self.retry.call(what, attempt, lambda exc: self.on_region_error(table, exc),
+                               started=started)
+
+    def region_get(self, table: str, row: bytes, request, what):
+        """Get `request` (its region field set here) from the region holding `row`: the same
+        semantics as region_call (one fast attempt, then the retry policy), minus two
+        closures and a stub lookup per call -- this is the single-row get's hot path."""
+        retry = self.retry
+        started = retry.clock()
+        try:
+            loc = self.locations.locate(table, row)
+            request.region = loc.name
+            try:
+                return self.channels.region_server(loc.address).Get(
+                    request, timeout=min(retry.rpc_timeout, retry.timeout))
+            except grpc.RpcError as err:
+                raise from_rpc_error(err, loc.address) from None
+        except HBaseError as exc:
+            if not exc.retryable:
+                raise
+            self.on_region_error(table, exc)
+
+        def call(loc, stub, deadline):
+            request.region = loc.name
+            return stub.Get(request, timeout=deadline)
+
+        return self._retry_region_call(table, row, what, call, started)
 
     def on_region_error(self, table: str, exc: BaseException) -> None:
         self.locations.invalidate(table)

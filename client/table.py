@@ -19,6 +19,22 @@ from protos import minihbase_pb2 as pb
 from protos.status import error_from_name, from_rpc_error
 
 _ALL_VERSIONS = 2147483647
+_GetRequest = pb.GetRequest
+
+
+class _What:
+    """An operation's name for error messages, formatted only when one is raised (the hot
+    path would otherwise pay two reprs per call for a string that is almost never read)."""
+
+    __slots__ = ("fmt", "args")
+
+    def __init__(self, fmt: str, *args):
+        self.fmt, self.args = fmt, args
+
+    def __str__(self) -> str:
+        return self.fmt % self.args
+
+    __format__ = lambda self, spec: format(str(self), spec)  # noqa: E731
 _COUNTER = struct.Struct(">q")
 
 
@@ -59,10 +75,16 @@ class Table:
             include_timestamp: bool = False) -> dict:
         """The newest version of each column of `row` ({} when the row does not exist).
         timestamp: only cells strictly older than it (happybase)."""
-        row = _row(row)
-        request = pb.GetRequest(row=row, columns=protocol.column_protos(columns),
-                                time_range=protocol.time_range(timestamp))
-        response = self._get(row, request, f"get of row {row!r} from table {self.name!r}")
+        if type(row) is not bytes or not row:
+            row = _row(row)
+        if columns is None and timestamp is None:  # the common case: no empty fields to set
+            request = _GetRequest(row=row)
+        else:
+            request = _GetRequest(row=row, columns=protocol.column_protos(columns),
+                                  time_range=protocol.time_range(timestamp))
+        response = self.connection.region_get(self.name, row, request,
+                                              _What("get of row %r from table %r", row,
+                                                    self.name))
         return protocol.cells_to_dict(response.result.cells, include_timestamp)
 
     def get_cells(self, row, columns=None, versions: int = 1,

@@ -86,7 +86,8 @@ class RegionServerService(pb_grpc.RegionServerServicer):
     def Get(self, request, context):
         self.requests += 1
         try:
-            self._check_alive()
+            if self._server.abort_reason is not None:
+                self._check_alive()
             region, families = self._online.get_with_families(request.region)
             return encode_get_response(region.get(get_from_pb(request, families)))
         except Exception as e:
