@@ -3,7 +3,7 @@
     .venv/bin/python bench/storage.py                 # 1,000,000 cells of 100-byte values
     .venv/bin/python bench/storage.py --cells 200000  # quicker
     .venv/bin/python bench/storage.py --profile puts  # cProfile one phase (puts|gets|scan)
-    .venv/bin/python bench/storage.py --gc-threshold 50000   # GC tuned as a server may
+    .venv/bin/python bench/storage.py --server-gc     # with the region server's GC thresholds
 
 Phases (each printed as a rate and as a ratio to a baseline measured in the same run, in slices
 interleaved with the phase, because the machine is shared and its load changes by the second):
@@ -383,14 +383,20 @@ def main(argv=None):
     ap.add_argument("--dir", default=None, help="work directory (default: a temp dir, removed)")
     ap.add_argument("--profile", choices=["puts", "gets", "scan"], default=None)
     ap.add_argument("--gc-threshold", type=int, default=None, metavar="N",
-                    help="gc.set_threshold(N, 20, 100) + gc.freeze(), as a server may tune it; "
+                    help="gc.set_threshold(N, 20, 100) + gc.freeze(), to explore GC tuning; "
                          "default: Python's defaults (full collections traverse the memstore)")
+    ap.add_argument("--server-gc", action="store_true",
+                    help="run with the region server's own GC thresholds "
+                         "(storage.config.SERVER_GC_THRESHOLDS), as a region server hosts regions")
     args = ap.parse_args(argv)
-    if args.gc_threshold:
+    if args.gc_threshold or args.server_gc:
         import gc
 
+        from storage.config import SERVER_GC_THRESHOLDS
+
         gc.freeze()
-        gc.set_threshold(args.gc_threshold, 20, 100)
+        gc.set_threshold(*((args.gc_threshold, 20, 100) if args.gc_threshold
+                           else SERVER_GC_THRESHOLDS))
     root = args.dir or tempfile.mkdtemp(prefix="minihbase-bench-")
     os.makedirs(root, exist_ok=True)
     try:

@@ -17,6 +17,7 @@ import time
 
 from minihbase.daemon import parse_flags, setup_logging
 from regionserver.server import RegionServer, ServerConfig
+from storage.config import SERVER_GC_THRESHOLDS
 
 ABORT_EXIT_DEADLINE_S = 5.0
 
@@ -59,11 +60,7 @@ def main(argv=None) -> int:
     name_filter = setup_logging("regionserver", args.log_level)
     log = logging.getLogger("regionserver")
 
-    # Memstores hold millions of small tuples. CPython's default thresholds (700, 10, 10) make
-    # full collections frequent under write load, and each walks every memstore entry: measured
-    # 38% of a load's CPU in the collector at 600k cells. Collect young objects 100x less often
-    # and old ones rarely (garbage without cycles is freed by reference counting anyway).
-    gc.set_threshold(100_000, 50, 100)
+    gc.set_threshold(*SERVER_GC_THRESHOLDS)  # why: storage/config.py
     server = RegionServer(config_from_args(args))
     name_filter.server = server
     signal.signal(signal.SIGTERM, lambda *_: server.stop_async())
