@@ -18,7 +18,7 @@ import json
 import logging
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import NoNodeError, NodeExistsError, RolledBackError
+from kazoo.exceptions import NoNodeError, NodeExistsError, NotEmptyError, RolledBackError
 
 from coordination import meta_reader
 from coordination.znodes import (Paths, RegionRecord, ServerState, TableRecord, now_ms)
@@ -116,20 +116,28 @@ class MetaStore:
             raise TableNotFoundError(f"table {name!r} does not exist") from None
 
     def delete_table(self, name: str) -> None:
-        """Every region record, the meta directory and the table record, in one transaction."""
-        ops = []
-        try:
-            children = self.zk.get_children(self.paths.table_meta(name))
-        except NoNodeError:
-            children = []
-        else:
-            ops += [Op("delete", self.paths.region(name, c)) for c in children]
-            ops.append(Op("delete", self.paths.table_meta(name)))
-        ops.append(Op("delete", self.paths.table(name)))
-        try:
-            self.commit(ops)
-        except NoNodeError:
-            raise TableNotFoundError(f"table {name!r} does not exist") from None
+        """Every region record, the meta directory and the table record, in one transaction.
+
+        The regions are listed outside the transaction; if one appeared meanwhile (a split
+        finishing), the transaction fails with NotEmptyError and is tried again on a new list."""
+        for attempt in range(3):
+            ops = []
+            try:
+                children = self.zk.get_children(self.paths.table_meta(name))
+            except NoNodeError:
+                children = []
+            else:
+                ops += [Op("delete", self.paths.region(name, c)) for c in children]
+                ops.append(Op("delete", self.paths.table_meta(name)))
+            ops.append(Op("delete", self.paths.table(name)))
+            try:
+                self.commit(ops)
+                return
+            except NoNodeError:
+                raise TableNotFoundError(f"table {name!r} does not exist") from None
+            except NotEmptyError:
+                if attempt == 2:
+                    raise
 
     # --- regions -----------------------------------------------------------------------------
 

@@ -100,7 +100,10 @@ class ServerManager:
 
     def report(self, load) -> None:
         with self._lock:
-            self._loads[load.server] = load
+            # A report already in flight when the server was declared dead must not bring its
+            # regions back into the status (names never come back: the startcode differs).
+            if load.server not in self._dead:
+                self._loads[load.server] = load
 
     def load(self, name: str):
         with self._lock:

@@ -85,7 +85,8 @@ class RegionServer:
         self.zk = self.wal = self.block_cache = self.grpc_server = None
         self.online = self.scanners = self.reporter = self.service = self.info_server = None
         self._started_at = time.monotonic()
-        self._last_rate = (time.monotonic(), 0)
+        self._last_rate = (time.monotonic(), 0)  # guarded by _rate_lock
+        self._rate_lock = threading.Lock()
 
     # --- start -------------------------------------------------------------------------------
     def start(self) -> "RegionServer":
@@ -193,11 +194,12 @@ class RegionServer:
             if name not in open_names:
                 regions.append(pb.RegionLoad(region=name, table=name.split(",", 1)[0],
                                              state=state))
-        now = time.monotonic()
-        then, count = self._last_rate
-        total = self.service.requests if self.service else 0
-        rate = (total - count) / (now - then) if now > then else 0.0
-        self._last_rate = (now, total)
+        with self._rate_lock:  # the reporter, GetServerLoad and /status.json all call load()
+            now = time.monotonic()
+            then, count = self._last_rate
+            total = self.service.requests if self.service else 0
+            rate = (total - count) / (now - then) if now > then else 0.0
+            self._last_rate = (now, total)
         bc = self.block_cache
         return pb.ServerLoad(
             server=self.name, regions=regions, wal_bytes=self.wal.size_bytes(),
