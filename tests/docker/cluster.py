@@ -140,6 +140,15 @@ class DockerCluster:
         finally:
             zk.stop()
 
+    def active_master_record(self) -> MasterRecord | None:
+        zk = self._zk()
+        try:
+            if not zk.exists(Paths().master):
+                return None
+            return MasterRecord.from_bytes(zk.get(Paths().master)[0])
+        finally:
+            zk.stop()
+
     def live_servers(self) -> list[str]:
         zk = self._zk()
         try:

@@ -5,8 +5,10 @@ The tests share one cluster and run in file order: data across all servers, a re
 killed, the active master killed, then every container stopped and started again.
 """
 
+import json
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -47,6 +49,21 @@ def test_ddl_and_data_across_regions_on_every_server(docker_cluster, conn):
     assert [r for r, _ in scanned] == sorted(_row(i) for i in range(600))
     table.delete(_row(7))
     assert table.row(_row(7)) == {}
+
+
+def test_master_web_ui_is_reachable_from_the_host(docker_cluster, conn):
+    """The UI port is published unchanged, so the page the master advertises opens from the
+    host (as http://localhost:16010 does with docker-compose)."""
+    record = docker_cluster.active_master_record()
+    base = f"http://127.0.0.1:{record.info_port}"
+    with urllib.request.urlopen(f"{base}/health", timeout=10) as r:
+        assert r.status == 200
+    with urllib.request.urlopen(f"{base}/", timeout=10) as r:
+        page = r.read().decode()
+    assert TABLE in page and record.name in page
+    with urllib.request.urlopen(f"{base}/api/table/{TABLE}", timeout=10) as r:
+        regions = json.load(r)["regions"]
+    assert len(regions) == len(SPLITS) + 1
 
 
 def test_killed_regionserver_loses_no_acknowledged_write(docker_cluster, conn):
