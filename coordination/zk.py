@@ -15,6 +15,11 @@ from coordination.znodes import SESSION_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
+# How long a daemon waits for ZooKeeper at start. Daemons and ZooKeeper often start together
+# (docker-compose, a restart of every container): a daemon must wait for ZooKeeper to come up,
+# not exit after the client's short connect timeout.
+DAEMON_CONNECT_TIMEOUT_S = 120.0
+
 
 def connect(quorum: str, *, session_timeout: float = SESSION_TIMEOUT_S,
             connect_timeout: float = 10.0, read_only: bool = False) -> KazooClient:

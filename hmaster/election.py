@@ -6,8 +6,9 @@ when that znode vanishes (the active master's session ended: clean stop, or expi
 SIGKILL) every backup races again. A winner removes its backup-masters entry.
 
 A master started with `backup=True` (HBase's `--backup`) first registers as a backup and does
-not race until some master has been active, so the designated primary wins a simultaneous
-start (docker-compose starts both at once).
+not race until some master has been active (or BACKUP_WAIT_S passed with none: a primary that
+never came up must not leave the cluster without a master), so the designated primary wins a
+simultaneous start (docker-compose starts both at once).
 
 `wait_until_active()` blocks until this master wins (or `stop()` is called). Losing the session
 later is not handled here: the server exits on session loss (a master must never act on a stale
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionLoss, NodeExistsError, NoNodeError, OperationTimeoutError
@@ -25,6 +27,8 @@ from kazoo.exceptions import ConnectionLoss, NodeExistsError, NoNodeError, Opera
 from coordination.znodes import MasterRecord, Paths
 
 log = logging.getLogger(__name__)
+
+BACKUP_WAIT_S = 30.0  # --backup: longest wait for a primary before contending anyway
 
 
 class MasterElection:
@@ -54,11 +58,16 @@ class MasterElection:
         """Block until this master holds /hbase/master; False if stop() was called first."""
         registered_backup = False
         waiting_for_primary = self.backup
+        deadline = time.monotonic() + BACKUP_WAIT_S
         while not self._stopped.is_set():
             try:
                 if waiting_for_primary:
                     registered_backup = self._register_backup(registered_backup)
                     waiting_for_primary = not self._primary_seen()
+                    if waiting_for_primary and time.monotonic() > deadline:
+                        log.warning("no master became active within %.0fs; contending (--backup)",
+                                    BACKUP_WAIT_S)
+                        waiting_for_primary = False
                     continue
                 registered_backup, won = self._round(registered_backup)
             except (ConnectionLoss, OperationTimeoutError) as e:

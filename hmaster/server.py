@@ -93,7 +93,8 @@ class MasterServer:
 
     def start(self) -> "MasterServer":
         os.makedirs(self.rootdir, exist_ok=True)
-        self.zk = zk_mod.connect(self.config.zk, session_timeout=self.config.session_timeout)
+        self.zk = zk_mod.connect(self.config.zk, session_timeout=self.config.session_timeout,
+                                 connect_timeout=zk_mod.DAEMON_CONNECT_TIMEOUT_S)
         self.zk.add_listener(self._session_listener)
         self.meta = MetaStore(self.zk, self.paths)
         self.servers = ServerManager(self.zk, self.paths, self.meta)

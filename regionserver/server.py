@@ -132,7 +132,8 @@ class RegionServer:
             except OSError as e:  # the web UI is a convenience; serving data is not optional
                 log.warning("info server not started on port %d: %s", cfg.info_port, e)
 
-        self.zk = zk_mod.connect(cfg.zk, session_timeout=cfg.session_timeout)
+        self.zk = zk_mod.connect(cfg.zk, session_timeout=cfg.session_timeout,
+                                 connect_timeout=zk_mod.DAEMON_CONNECT_TIMEOUT_S)
         self.zk.add_listener(self._zk_state)
         paths = Paths(cfg.zk_parent)
         self.paths = paths

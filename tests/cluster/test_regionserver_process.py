@@ -153,3 +153,37 @@ def test_env_vars_configure_the_daemon(zookeeper, tmp_path, monkeypatch):
     assert cfg.zk == zookeeper.quorum and cfg.port == 0 and cfg.session_timeout == 15.0
     monkeypatch.setenv("MINIHBASE_SCANNER_LEASE", "7.5")
     assert config_from_args(parse_args(["--rootdir", "x"])).scanner_lease == 7.5
+
+
+def test_region_server_started_before_zookeeper_waits_for_it(tmp_path):
+    """Daemons and ZooKeeper often start together (docker-compose, every container restarted):
+    a region server whose ZooKeeper is not up yet waits for it instead of exiting."""
+    from minihbase.zookeeper import ZooKeeperServer, free_port
+
+    port = free_port()
+    log_path = tmp_path / "rs.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "regionserver.main", "--zk", f"127.0.0.1:{port}", "--rootdir",
+             str(tmp_path / "root"), "--bind", "127.0.0.1", "--port", "0", "--advertise",
+             "127.0.0.1", "--info-port", "-1"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    zookeeper = None
+    try:
+        time.sleep(12.0)  # longer than a client's 10 s connect timeout: a daemon must wait on
+        assert proc.poll() is None, log_path.read_text()
+        zookeeper = ZooKeeperServer(str(tmp_path / "zk"), port=port).start()
+        zk = connect(zookeeper.quorum)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (
+                    zk.exists(Paths().rs) and zk.get_children(Paths().rs)):
+                time.sleep(0.2)
+            assert zk.get_children(Paths().rs), log_path.read_text()
+        finally:
+            zk.stop()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        if zookeeper:
+            zookeeper.stop()
