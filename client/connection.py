@@ -44,7 +44,8 @@ class Connection:
         self.timeout = float(timeout)
         self.paths = Paths(zk_parent)
         self.retry = retry or RetryPolicy(self.timeout)
-        self.channels = ChannelPool(fallback_host=zk_quorum.split(",")[0].rpartition(":")[0] or None)
+        zk_host = zk_quorum.split(",")[0].rpartition(":")[0]
+        self.channels = ChannelPool(fallback_host=zk_host or None)
         self._zk = None
         self._meta: ZkMetaReader | None = None
         self.locations: LocationCache | None = None
@@ -104,39 +105,29 @@ class Connection:
                     fn: Callable[[RegionLocation, object, float], object]):
         """Run fn(location, region server stub, rpc deadline) for the region holding `row`,
         retrying with a fresh location on retryable errors."""
-        locations, channels = self.locations, self.channels
-
-        def attempt(deadline):
-            loc = locations.locate(table, row)
-            try:
-                return fn(loc, channels.region_server(loc.address), deadline)
-            except grpc.RpcError as err:
-                raise from_rpc_error(err, loc.address) from None
-
         # Fast path: one attempt without the retry machinery (the usual case).
         retry = self.retry
         started = retry.clock()
         try:
-            return attempt(min(retry.rpc_timeout, retry.timeout))
+            return self._region_attempt(table, row, fn, min(retry.rpc_timeout, retry.timeout))
         except HBaseError as exc:
             if not exc.retryable:
                 raise
             self.on_region_error(table, exc)
         return self._retry_region_call(table, row, what, fn, started)
 
+    def _region_attempt(self, table: str, row: bytes, fn, deadline: float):
+        loc = self.locations.locate(table, row)
+        try:
+            return fn(loc, self.channels.region_server(loc.address), deadline)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err, loc.address) from None
+
     def _retry_region_call(self, table: str, row: bytes, what, fn, started: float):
         """region_call's slow path: the retry policy, counting the time since `started`."""
-        locations, channels = self.locations, self.channels
-
-        def attempt(deadline):
-            loc = locations.locate(table, row)
-            try:
-                return fn(loc, channels.region_server(loc.address), deadline)
-            except grpc.RpcError as err:
-                raise from_rpc_error(err, loc.address) from None
-
-        return self.retry.call(what, attempt, lambda exc: self.on_region_error(table, exc),
-                               started=started)
+        return self.retry.call(
+            what, lambda deadline: self._region_attempt(table, row, fn, deadline),
+            lambda exc: self.on_region_error(table, exc), started=started)
 
     def region_get(self, table: str, row: bytes, request, what):
         """Get `request` (its region field set here) from the region holding `row`: the same
