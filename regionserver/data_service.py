@@ -24,7 +24,8 @@ from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
-from regionserver.wire import encode_get_response, encode_scan_response, raw_or_serialize
+from regionserver.wire import (encode_get_response, encode_result, encode_scan_response,
+                               get_response, raw_or_serialize)
 from regionserver.convert import (check_row, get_from_pb, mutation_from_pb,
                                   no_such_family, region_info_from_pb, region_info_to_pb,
                                   scan_from_pb, table_from_pb)
@@ -89,6 +90,11 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             if self._server.abort_reason is not None:
                 self._check_alive()
             region, families = self._online.get_with_families(request.region)
+            if not request.columns and request.max_versions <= 1 \
+                    and not request.HasField("time_range"):  # a whole row, newest versions
+                row = request.row
+                check_row(row)
+                return get_response(region.get_row_wire(row, encode_result))
             return encode_get_response(region.get(get_from_pb(request, families)))
         except Exception as e:
             self._fail(context, e)

@@ -67,9 +67,13 @@ def encode_result(cells, partial: bool = False, _ts_cache: dict | None = None) -
 
 
 def encode_get_response(cells) -> bytes:
-    if not cells:
+    return get_response(encode_result(cells))
+
+
+def get_response(result: bytes) -> bytes:
+    """GetResponse around an encoded Result (b"": no cells, the row does not exist)."""
+    if not result:
         return b""  # GetResponse with no result: no such row
-    result = encode_result(cells)
     return b"\x0a" + _len(len(result)) + result
 
 

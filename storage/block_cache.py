@@ -58,11 +58,19 @@ class BlockCache:
             self._entries[key] = (value, size)
             self._by_file.setdefault(file_key, set()).add(key)
             self.size_bytes += size
-            while self.size_bytes > self.capacity_bytes:
-                victim, (_, vsize) = self._entries.popitem(last=False)
-                self._forget(victim)
-                self.size_bytes -= vsize
-                self.evictions += 1
+            self._evict_to_fit()
+
+    def charge(self, key, size: int) -> None:
+        """Add `size` bytes to a cached block's account (something the block carries grew, e.g.
+        its memo of row encodings) and evict least recently used blocks until the total fits;
+        nothing when the block is no longer cached."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return
+            self._entries[key] = (entry[0], entry[1] + size)
+            self.size_bytes += size
+            self._evict_to_fit()
 
     def evict_file(self, file_key) -> int:
         """Drop every block of one file (deleted or compacted away); returns how many.
@@ -101,6 +109,13 @@ class BlockCache:
                 "capacity_bytes": self.capacity_bytes,
                 "blocks": len(self._entries),
             }
+
+    def _evict_to_fit(self) -> None:  # caller holds self._lock
+        while self.size_bytes > self.capacity_bytes and self._entries:
+            victim, (_, vsize) = self._entries.popitem(last=False)
+            self._forget(victim)
+            self.size_bytes -= vsize
+            self.evictions += 1
 
     def _forget(self, key) -> None:  # caller holds self._lock
         keys = self._by_file.get(key[0])

@@ -30,7 +30,7 @@ from minihbase.errors import CorruptionError
 from storage import hfile_format as fmt
 from storage.block_cache import BlockCache
 from storage.bloom import BloomBuilder, BloomFilter, element_hash, rowcol_element
-from storage.cell import CellType
+from storage.cell import Cell, CellType
 from storage.hfile_format import HFileInfo
 from storage.layout import fsync_dir
 
@@ -39,6 +39,20 @@ _PUT = -int(CellType.PUT)
 _FAMILY_DELETES = (-int(CellType.DELETE_FAMILY), -int(CellType.DELETE_FAMILY_VERSION))
 # A decoded block held in the cache costs far more than its bytes: tuples, ints, list slots.
 _CACHED_CELL_OVERHEAD = 176  # tracemalloc: 140-175 bytes per decoded cell
+_MEMO_OVERHEAD = 120  # a memo entry besides its bytes: the key tuple and the dict slot
+
+
+def _plain_row_wire(keys, values, family: bytes, encode) -> bytes | bool:
+    """encode(cells) for one row's (key, value) pairs that are all puts, one per column (what
+    a whole-row get returns unchanged); False when anything else is there."""
+    last_q = None
+    cells = []
+    for (r, q, nts, nt), value in zip(keys, values):
+        if nt != -4 or q == last_q:  # CellType.PUT; a second version of the column
+            return False
+        last_q = q
+        cells.append(Cell(r, family, q, -nts, 4, value))
+    return encode(cells)
 _tmp_counter = itertools.count()
 
 
@@ -291,8 +305,9 @@ class HFileReader:
         codec, raw_len, stored = fmt.unframe_block(buf, kind, self.path, offset)
         return fmt.decode_payload(codec, raw_len, stored, self.path, offset)
 
-    def _block(self, i: int, cache_blocks: bool = True) -> tuple[list, list, tuple]:
-        """Decoded data block i: (keys, values, rows), from the cache or from disk."""
+    def _block(self, i: int, cache_blocks: bool = True) -> tuple[list, list, tuple, dict]:
+        """Decoded data block i: (keys, values, rows, memo), from the cache or from disk. memo
+        holds row encodings made from this block (row_wire); it lives and dies with the block."""
         offset = self._offsets[i]
         cache = self._cache
         if cache is not None:
@@ -306,7 +321,7 @@ class HFileReader:
         codec, raw_len, stored = fmt.unframe_block(buf, fmt.BLOCK_DATA, self.path, offset)
         raw = fmt.decode_payload(codec, raw_len, stored, self.path, offset)
         try:
-            block = fmt.decode_data_block(raw)
+            block = (*fmt.decode_data_block(raw), {})
         except (struct.error, IndexError) as e:
             raise CorruptionError(
                 f"{self.path}: malformed data block at offset {offset}: {e}") from e
@@ -361,7 +376,7 @@ class HFileReader:
         out: list = []
         n = len(first_rows)
         while True:
-            keys, values, rows = self._block(i)
+            keys, values, rows, _ = self._block(i)
             a = bisect_left(rows, row)
             b = bisect_right(rows, row, a)
             if a < b:
@@ -369,6 +384,65 @@ class HFileReader:
             i += 1
             if b < len(rows) or i >= n or first_rows[i] != row:
                 return out
+
+    def row_wire(self, row: bytes, family: bytes, encode) -> bytes | bool | None:
+        """encode(the row's cells) when this file alone can answer a whole-row get of `row`:
+        None when the file holds no cell of the row; False when its cells need the full read
+        path (a delete marker, several versions of a column, or a row spanning blocks).
+
+        The encoding is kept in the block's memo, so later gets of the row reuse it until the
+        block leaves the cache (HFiles never change; the cache is charged for the bytes). This
+        is HBase's point of serving a Get from the block's bytes without rebuilding its cells;
+        `encode` is a pure function of the cells (the region server's wire encoder)."""
+        if self._first_row is None or row < self._first_row or row > self._last_row:
+            return None
+        first_rows = self._first_rows
+        n = len(first_rows)
+        i = max(bisect_left(first_rows, row) - 1, 0)  # last block starting before the row
+        memo_key = (row, encode)
+        cache = self._cache
+        if cache is not None:  # a row read before: its encoding, without bloom or bisect
+            block = cache.get((self.file_key, self._offsets[i]))
+            if block is not None:
+                wire = block[3].get(memo_key)
+                if wire is not None:
+                    return wire
+        bloom = self._bloom
+        if bloom is not None and not bloom.might_contain(
+                int.from_bytes(blake2b(b"R" + row, digest_size=8).digest(), "little")):
+            self.bloom_rejections += 1
+            return None
+        keys, values, rows, memo = self._block(i)
+        a = bisect_left(rows, row)
+        if a == len(rows) and i + 1 < n and first_rows[i + 1] == row:
+            i += 1  # the row starts the next block
+            keys, values, rows, memo = self._block(i)
+            a = 0
+        wire = memo.get(memo_key)
+        if wire is not None:
+            return wire
+        b = bisect_right(rows, row, a)
+        if a == b:
+            return None
+        if b == len(rows) and i + 1 < n and first_rows[i + 1] == row:
+            return False  # the row goes on in the next block
+        wire = _plain_row_wire(keys[a:b], values[a:b], family, encode)
+        if memo.setdefault(memo_key, wire) is wire and wire is not False \
+                and self._cache is not None:
+            self._cache.charge((self.file_key, self._offsets[i]), len(wire) + _MEMO_OVERHEAD)
+        return wire
+        a = bisect_left(rows, row)
+        b = bisect_right(rows, row, a)
+        if a == b:
+            return None if b < len(rows) or i + 1 >= len(first_rows) \
+                or first_rows[i + 1] != row else False
+        if b == len(rows) and i + 1 < len(first_rows) and first_rows[i + 1] == row:
+            return False  # the row goes on in the next block
+        wire = _plain_row_wire(keys[a:b], values[a:b], family, encode)
+        if memo.setdefault(memo_key, wire) is wire and wire is not False \
+                and self._cache is not None:
+            self._cache.charge((self.file_key, self._offsets[i]), len(wire) + _MEMO_OVERHEAD)
+        return wire
 
     def iter_from(self, key: tuple | None = None, *, cache_blocks: bool = True
                   ) -> Iterator[tuple[tuple, bytes]]:
@@ -386,13 +460,13 @@ class HFileReader:
             i = 0
             if key is not None:
                 i = max(bisect_right(self._first_keys, key) - 1, 0)
-                keys, values, _ = self._block(i, cache_blocks)
+                keys, values, _, _ = self._block(i, cache_blocks)
                 a = bisect_left(keys, key)
                 yield from zip(keys[a:], values[a:])
                 i += 1
             block = self._block
             for j in range(i, n):
-                keys, values, _ = block(j, cache_blocks)
+                keys, values, _, _ = block(j, cache_blocks)
                 yield from zip(keys, values)
         finally:
             with self._lock:

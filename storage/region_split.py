@@ -110,6 +110,9 @@ class HalfReader:
     def row_cells(self, row: bytes) -> list:
         return self._r.row_cells(row) if self._inside(row) else []
 
+    def row_wire(self, row: bytes, family: bytes, encode):
+        return self._r.row_wire(row, family, encode) if self._inside(row) else None
+
     def iter_from(self, key: tuple | None = None, **kw):
         lo, hi = self.lo, self.hi
         if lo is not None and (key is None or key < (lo,)):

@@ -111,6 +111,27 @@ class StoreView:
         out.sort(key=_key0)  # stable: equal keys keep newest-source-first order
         return out, len(lists)
 
+    def row_wire(self, row: bytes, encode) -> bytes | None:
+        """encode(this family's cells of `row`) for a whole-row get (newest version of every
+        column, no time range, no TTL: the caller checks), b"" when the family has none of the
+        row, or None when only the full read path can answer: the row is in the memstore, in
+        more than one file, or has delete markers or several versions (HFileReader.row_wire)."""
+        for seg in self.segments:
+            if row in seg.cells:  # visible or not: any memstore cell means the full path
+                return None
+        found = None
+        family = self.store.name
+        for f in self.files:
+            if not f.may_have_row(row):
+                continue
+            wire = f.reader.row_wire(row, family, encode)
+            if wire is None:
+                continue
+            if wire is False or found is not None:
+                return None
+            found = wire
+        return b"" if found is None else found
+
     def iter_from(self, start: bytes, stop: bytes, read_point: int, min_ts: int = 0):
         """((key, value) ascending from row `start` merged over every source, newest first on
         equal keys; it runs past `stop`: the caller stops), and the number of sources."""
