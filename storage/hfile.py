@@ -48,11 +48,13 @@ def _plain_row_wire(keys, values, family: bytes, encode) -> bytes | bool:
     last_q = None
     cells = []
     for (r, q, nts, nt), value in zip(keys, values):
-        if nt != -4 or q == last_q:  # CellType.PUT; a second version of the column
+        if nt != _PUT or q == last_q:  # a marker, or a second version of the column
             return False
         last_q = q
-        cells.append(Cell(r, family, q, -nts, 4, value))
+        cells.append(Cell(r, family, q, -nts, -nt, value))
     return encode(cells)
+
+
 _tmp_counter = itertools.count()
 
 
@@ -425,18 +427,6 @@ class HFileReader:
         if a == b:
             return None
         if b == len(rows) and i + 1 < n and first_rows[i + 1] == row:
-            return False  # the row goes on in the next block
-        wire = _plain_row_wire(keys[a:b], values[a:b], family, encode)
-        if memo.setdefault(memo_key, wire) is wire and wire is not False \
-                and self._cache is not None:
-            self._cache.charge((self.file_key, self._offsets[i]), len(wire) + _MEMO_OVERHEAD)
-        return wire
-        a = bisect_left(rows, row)
-        b = bisect_right(rows, row, a)
-        if a == b:
-            return None if b < len(rows) or i + 1 >= len(first_rows) \
-                or first_rows[i + 1] != row else False
-        if b == len(rows) and i + 1 < len(first_rows) and first_rows[i + 1] == row:
             return False  # the row goes on in the next block
         wire = _plain_row_wire(keys[a:b], values[a:b], family, encode)
         if memo.setdefault(memo_key, wire) is wire and wire is not False \

@@ -96,6 +96,7 @@ class Region:
         # read plans depend on the clock only through TTL: cache them when no family has one
         self._plan_cacheable = all(not fd.ttl for fd in table.families)
         self._plan_cache: dict = {}  # (columns, time_range, max_versions) -> plans
+        # every family in order, shaped like read plans for _acquire_views (no ReadParams)
         self._row_wire_stores = [(self.stores[f], None) for f in self._family_order]
         self._mvcc = MVCC(0)
         self._updates = UpdatesLock()
