@@ -36,6 +36,20 @@ def _victim(records) -> str:
     return records[0].server
 
 
+def _all_threads_stopped(pid: int) -> bool:
+    """Every thread of `pid` is in the stopped state: SIGSTOP has taken effect, not merely
+    been sent (os.kill returns before a thread running on the other core is stopped)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        states = []
+        for t in tasks:
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+    except FileNotFoundError:
+        return False
+    return bool(states) and all(s in ("T", "t") for s in states)
+
+
 def _get_every_region(conn, table, records) -> bool:
     t = conn.table(table)
     for r in records:
@@ -170,6 +184,11 @@ def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_abort
         stub.GetServerLoad(pb.Empty(), timeout=10)
         daemon.signal(signal.SIGSTOP)
         t_stop = time.monotonic()
+        # The late write must arrive while the server is frozen: one processed in the instant
+        # before the stop lands may reach the WAL before the fence and rightly survive the
+        # WAL split (its client got an error: the outcome of a failed call is unknown).
+        cluster.wait_for(lambda: _all_threads_stopped(daemon.pid), 10,
+                         "SIGSTOP to stop every thread of the region server")
         late_row = b"a-late-write-to-frozen-server"
         outcome: dict = {}
 
