@@ -442,7 +442,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="smaller and shorter (~1 min)")
     p.add_argument("--only", choices=["get"],
                    help="get: load, then only the paired get/echo measurement (~30 s)")
-    p.add_argument("--rounds", type=int, default=5,
+    p.add_argument("--rounds", type=int, default=10,
                    help="rounds of 2 s slices (echo, get, spread echo) in the paired measurement")
     p.add_argument("--json", help="also write the results as JSON to this file")
     args = p.parse_args(argv)
