@@ -133,7 +133,7 @@ def test_every_container_restarted_on_same_volumes_keeps_all_data(docker_cluster
         lambda: docker_cluster.active_master() is not None
         and len(docker_cluster.live_servers()) == 3
         and docker_cluster.all_open_on_live_servers(TABLE), 120, "cluster serving again")
-    table = Connection(docker_cluster.quorum, timeout=60).table(TABLE)
-    rows = dict(table.scan(columns=[b"cf:v"]))
+    with Connection(docker_cluster.quorum, timeout=60) as fresh:  # closed: no reconnect loop
+        rows = dict(fresh.table(TABLE).scan(columns=[b"cf:v"]))  # after the cluster is gone
     assert len(rows) == 599
     assert rows[_row(42)] == {b"cf:v": b"42"}
