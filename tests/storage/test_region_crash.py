@@ -165,7 +165,11 @@ def _run_child_and_kill(rootdir: str, seed: int, kill_after: int, split_after: i
             time.sleep(random.Random(seed).random() * 0.05)
     finally:
         proc.send_signal(signal.SIGKILL)
-        rest, err = proc.communicate(timeout=10)
+        proc.wait(10)
+        # Not communicate(): it reads the pipe's descriptor directly and would skip what
+        # readline() above already pulled into proc.stdout's buffer (lost 'd'/'D' lines made
+        # an acknowledged delete look like a lost put). The child is dead: read both to EOF.
+        rest, err = proc.stdout.read(), proc.stderr.read()
     for line in rest.splitlines(keepends=True):  # printed before the kill: acknowledged too
         if line.endswith(b"\n"):
             record(line)
