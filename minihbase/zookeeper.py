@@ -97,10 +97,16 @@ class ZooKeeperServer:
         raise RuntimeError(f"ZooKeeper did not answer on {self.quorum} within {timeout}s")
 
     def is_ok(self) -> bool:
+        """The server answers client sessions. `ruok` is not enough: it says "imok" while the
+        server is still loading its database and turning sessions away; `srvr` reports a
+        Mode only once it serves requests."""
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                s.sendall(b"ruok")
-                return s.recv(4) == b"imok"
+                s.sendall(b"srvr")
+                reply = b""
+                while chunk := s.recv(4096):
+                    reply += chunk
+                return b"Mode:" in reply
         except OSError:
             return False
 

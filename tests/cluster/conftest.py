@@ -38,7 +38,7 @@ def new_chroot(quorum: str) -> str:
     from coordination.zk import connect
 
     chroot = f"/c{os.getpid()}_{next(_CHROOTS)}"
-    admin = connect(quorum, session_timeout=10.0)
+    admin = connect(quorum, session_timeout=10.0, connect_timeout=30.0)
     try:
         admin.ensure_path(chroot)
     finally:
