@@ -9,21 +9,10 @@ from storage.config import RegionConfig
 from storage.query import Get, Mutation, Scan
 from storage.region import Region
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from tests.storage.helpers import Clock, Inline
 
 CF = b"cf"
 INFO = RegionInfo("t", b"", b"", 1)
-
-
-class Inline:
-    def submit(self, fn):
-        fn()
-
-
-class Clock:
-    t = 1000.0
-
-    def __call__(self):
-        return self.t
 
 
 def _open(tmp_path, clock=None, family=None, **cfg):

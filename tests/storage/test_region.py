@@ -15,25 +15,11 @@ from storage.config import RegionConfig
 from storage.query import Get, Mutation, Scan
 from storage.region import Region
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from tests.storage.helpers import Clock, Inline
 
 CF, CG = b"cf", b"cg"
 TABLE = TableDescriptor("t", (FamilyDescriptor(CF, max_versions=3), FamilyDescriptor(CG)))
 INFO = RegionInfo("t", b"", b"", 1)
-
-
-class Clock:
-    def __init__(self, t=1000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
-
-
-class Inline:
-    """Runs background work at once in the caller's thread: deterministic tests."""
-
-    def submit(self, fn):
-        fn()
 
 
 @pytest.fixture

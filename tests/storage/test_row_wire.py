@@ -11,6 +11,7 @@ from storage.config import RegionConfig
 from storage.query import Get, Mutation
 from storage.region import Region
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from tests.storage.helpers import Clock, Inline
 
 CF = b"cf"
 INFO = RegionInfo("t", b"", b"", 1)
@@ -20,18 +21,6 @@ calls = []
 def encode(cells) -> bytes:
     calls.append(len(cells))
     return pickle.dumps([tuple(c) for c in cells]) if cells else b""
-
-
-class Inline:
-    def submit(self, fn):
-        fn()
-
-
-class Clock:
-    t = 1000.0
-
-    def __call__(self):
-        return self.t
 
 
 def _open(tmp_path, cache=None, clock=None, **family):

@@ -10,15 +10,11 @@ from storage.config import RegionConfig
 from storage.query import Get, Mutation, Scan
 from storage.region import Region
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from tests.storage.helpers import Inline
 
 CF = b"cf"
 TABLE = TableDescriptor("t", (FamilyDescriptor(CF, block_size=512),))
 INFO = RegionInfo("t", b"", b"", 1)
-
-
-class Inline:
-    def submit(self, fn):
-        fn()
 
 
 def _open(tmp_path, **cfg):
