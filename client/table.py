@@ -34,7 +34,10 @@ class _What:
     def __str__(self) -> str:
         return self.fmt % self.args
 
-    __format__ = lambda self, spec: format(str(self), spec)  # noqa: E731
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 _COUNTER = struct.Struct(">q")
 
 

@@ -14,9 +14,9 @@
       splits/<parent encoded>               in-progress split/merge journal (master-owned)
 
 Every record is UTF-8 JSON. Its field names and the state strings below are stored in ZooKeeper
-and read by the next master, so never rename them; add new fields with a default. The master changes tables/ and meta/ with ZooKeeper multi-op
-transactions so that e.g. a split (parent SPLIT, two daughters OPENING) is one step. Clients read
-meta/ and tables/ only.
+and read by the next master, so never rename them; add new fields with a default. The master
+changes tables/ and meta/ with ZooKeeper multi-op transactions so that e.g. a split (parent
+SPLIT, two daughters OPENING) is one step. Clients read meta/ and tables/ only.
 """
 
 from __future__ import annotations

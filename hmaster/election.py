@@ -106,8 +106,7 @@ class MasterElection:
             except NodeExistsError:
                 pass
             log.info("registered as backup master; active is %s",
-                     self.active_master_name() or "(none yet: waiting for one, --backup)"
-                     if self.backup else self.active_master_name())
+                     self.active_master_name() or "(none yet)")
         return True
 
     def _primary_seen(self) -> bool:

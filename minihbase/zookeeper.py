@@ -1,6 +1,7 @@
 """Start and stop a real ZooKeeper server process (Debian's package) for the local cluster and
-the tests (see docs/local-cluster.md). Nothing here fakes ZooKeeper: it runs `zkServer.sh start-foreground` with a config
-of our own in a directory of our own, on a port of our own.
+the tests (see docs/local-cluster.md). Nothing here fakes ZooKeeper: it runs
+`zkServer.sh start-foreground` with a config of our own in a directory of our own, on a port of
+our own.
 
 ZooKeeper is found at $ZOOKEEPER_HOME, else /usr/share/zookeeper (Debian). tickTime=2000 gives
 minSessionTimeout 4 s and maxSessionTimeout 40 s, so minihbase's 15 s sessions fit.

@@ -409,10 +409,7 @@ class HFileReader:
                 wire = block[3].get(memo_key)
                 if wire is not None:
                     return wire
-        bloom = self._bloom
-        if bloom is not None and not bloom.might_contain(
-                int.from_bytes(blake2b(b"R" + row, digest_size=8).digest(), "little")):
-            self.bloom_rejections += 1
+        if not self.might_contain_row(row):  # not memoized: the bloom may spare a block read
             return None
         keys, values, rows, memo = self._block(i)
         a = bisect_left(rows, row)
