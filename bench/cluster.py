@@ -388,7 +388,7 @@ def full_scan(conn, batch_size: int) -> dict:
             lat.append(now - last)
             last = now
     elapsed = time.monotonic() - t0
-    d = summary(f"scan (1 client)", rows, cells, sorted(lat), [], elapsed)
+    d = summary("scan (1 client)", rows, cells, sorted(lat), [], elapsed)
     d["rows"] = rows
     return d
 

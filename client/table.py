@@ -279,4 +279,3 @@ class Table:
         return self._check_and_mutate(row, column, expected,
                                       protocol.delete_mutation(row, columns, None, families),
                                       f"check-and-delete of row {row!r}")
-

@@ -315,4 +315,3 @@ class AssignmentManager:
         for t in timers:
             t.cancel()
         self.pool.shutdown(wait=False, cancel_futures=True)
-

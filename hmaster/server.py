@@ -339,4 +339,3 @@ class MasterServer:
 
     def wait(self) -> None:
         self._stopped.wait()
-

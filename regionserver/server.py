@@ -286,4 +286,3 @@ class RegionServer:
         """Block until the server stopped or aborted; returns the exit code (None: timeout)."""
         self._done.wait(timeout)
         return self.exit_code
-

@@ -33,6 +33,8 @@ from protos.status import abort_with
 from storage.schema import RegionInfo
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 class FakeRegionServer(pb_grpc.RegionServerServicer):
     def __init__(self, quorum: str, *, open_delay: float = 0.0, fail_opens: bool = False):
         self.quorum = quorum
@@ -159,4 +161,3 @@ class MasterProcess:
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
         self.channel.close()
-

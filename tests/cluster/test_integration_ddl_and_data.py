@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from minihbase import errors
-from tests.cluster.conftest import region_records, rs_stub, server_record, serving_regions
+from tests.cluster.conftest import rs_stub, server_record, serving_regions
 
 
 def wait_serving(cluster, table, timeout=60):

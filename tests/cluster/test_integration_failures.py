@@ -115,7 +115,7 @@ def test_backup_master_takes_over_and_still_handles_a_region_server_crash(cluste
                               balancer_period=3600)  # no flush: recovery needs the WAL
     try:
         conn = connection_for(cluster, timeout=60)
-        records = _create_spread_table(cluster, conn, "before")
+        _create_spread_table(cluster, conn, "before")
         t = conn.table("before")
         rows = {spread_key(i): b"v%d" % i for i in range(600)}
         with t.batch(batch_size=100) as b:

@@ -7,7 +7,6 @@ test_regionserver_process.py; both use the helpers here.
 
 from __future__ import annotations
 
-import os
 import struct
 import time
 

@@ -19,7 +19,7 @@ from coordination.znodes import Paths, parse_server_name
 from minihbase import errors
 from protos import minihbase_pb2 as pb
 from storage import layout
-from tests.cluster.test_regionserver import call, get_row, multi, open_region, stub_for
+from tests.cluster.test_regionserver import call, multi, open_region, stub_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

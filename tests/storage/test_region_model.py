@@ -30,7 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from minihbase.errors import NoSuchColumnFamilyError, NotServingRegionError
 from storage import layout
-from storage.cell import LATEST_TIMESTAMP, Cell, CellType
+from storage.cell import LATEST_TIMESTAMP, Cell
 from storage.query import Get, Mutation, Scan
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
 from tests.storage.model import DEL_COLUMN, DEL_FAMILY, DEL_FAMILY_VERSION, DEL_VERSION, PUT
