@@ -16,6 +16,7 @@ OperationTimeoutError names the operation, the attempts and the last error.
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Callable
 
@@ -50,6 +51,9 @@ class Connection:
         self._meta: ZkMetaReader | None = None
         self.locations: LocationCache | None = None
         self._master_address: str | None = None  # cached; dropped on error or watch
+        # HBase's nonce group: names this client in the nonces of its increments, so that a
+        # retried increment is applied once (storage/nonces.py)
+        self.nonce_group = secrets.randbits(64)
         if autoconnect:
             self.open()
 

@@ -8,6 +8,7 @@ Every call finishes within the connection's operation timeout, retrying moved re
 
 from __future__ import annotations
 
+import secrets
 import struct
 
 import grpc
@@ -219,8 +220,12 @@ class Table:
         family, qualifier = protocol.split_column(column)
         if qualifier is None:
             raise ValueError(f"counter needs a family:qualifier column, got {column!r}")
+        # One nonce for the operation, sent again by every retry: if an attempt was applied
+        # but its answer lost (a server killed after its WAL sync), the retry is not applied
+        # a second time and returns the first attempt's value.
         request = pb.IncrementRequest(row=row, family=family, qualifier=qualifier,
-                                      amount=int(value))
+                                      amount=int(value), nonce_group=self.connection.nonce_group,
+                                      nonce=secrets.randbits(64) or 1)
 
         def call(loc, stub, deadline):
             request.region = loc.name

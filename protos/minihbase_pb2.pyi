@@ -153,18 +153,22 @@ class MultiResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[RegionActionResult, _Mapping]]] = ...) -> None: ...
 
 class IncrementRequest(_message.Message):
-    __slots__ = ("region", "row", "family", "qualifier", "amount")
+    __slots__ = ("region", "row", "family", "qualifier", "amount", "nonce_group", "nonce")
     REGION_FIELD_NUMBER: _ClassVar[int]
     ROW_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     QUALIFIER_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    NONCE_GROUP_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     region: str
     row: bytes
     family: bytes
     qualifier: bytes
     amount: int
-    def __init__(self, region: _Optional[str] = ..., row: _Optional[bytes] = ..., family: _Optional[bytes] = ..., qualifier: _Optional[bytes] = ..., amount: _Optional[int] = ...) -> None: ...
+    nonce_group: int
+    nonce: int
+    def __init__(self, region: _Optional[str] = ..., row: _Optional[bytes] = ..., family: _Optional[bytes] = ..., qualifier: _Optional[bytes] = ..., amount: _Optional[int] = ..., nonce_group: _Optional[int] = ..., nonce: _Optional[int] = ...) -> None: ...
 
 class IncrementResponse(_message.Message):
     __slots__ = ("value",)

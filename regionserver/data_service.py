@@ -143,8 +143,9 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             check_row(request.row)
             if request.family not in families:
                 raise no_such_family(request.family, region.table)
+            nonce = (request.nonce_group, request.nonce) if request.nonce else None
             value = region.increment(request.row, request.family, request.qualifier,
-                                     request.amount)
+                                     request.amount, nonce)
             self._check_alive()
             return pb.IncrementResponse(value=value)
         except Exception as e:

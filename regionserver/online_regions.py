@@ -24,6 +24,7 @@ import time
 from typing import Callable
 
 from minihbase.errors import NotServingRegionError, RegionOfflineError
+from storage.nonces import NonceManager
 from storage.schema import RegionInfo, TableDescriptor
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class OnlineRegions:
                  server_name: str = "", scanners=None,
                  request_split: Callable[[str, bytes], None] | None = None,
                  max_wal_segments: int = 32, split_request_interval: float = 30.0,
-                 clock=time.monotonic):
+                 clock=time.monotonic, nonces=None):
         self.rootdir = rootdir
         self.wal = wal
         self.block_cache = block_cache
@@ -45,6 +46,7 @@ class OnlineRegions:
         self.request_split = request_split
         self.max_wal_segments = max_wal_segments
         self.split_request_interval = split_request_interval
+        self.nonces = nonces if nonces is not None else NonceManager()  # shared by every region
         self._clock = clock
         self._lock = threading.Lock()  # serialises changes to the maps below
         self._regions: dict[str, object] = {}  # name -> Region; copy-on-write, guarded by _lock
@@ -104,7 +106,7 @@ class OnlineRegions:
         try:
             region = Region.open(self.rootdir, info, table, wal=self.wal,
                                  block_cache=self.block_cache, config=self.region_config,
-                                 background=self.background)
+                                 background=self.background, nonces=self.nonces)
         except BaseException:
             with self._lock:
                 self._states.pop(name, None)
@@ -215,6 +217,7 @@ class OnlineRegions:
             except Exception as e:
                 log.warning("background work on region %s failed: %s", name, e)
         self._force_flush_for_wal()
+        self.nonces.expire()
 
     def _maybe_request_split(self, name: str, region) -> None:
         now = self._clock()

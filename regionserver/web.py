@@ -128,6 +128,7 @@ class InfoServer:
             "slow_threshold_seconds": rpc.slow_seconds if rpc else None,
             "forced_flushes": getattr(srv.online, "flushes_forced", 0),
             "split_requests": getattr(srv.online, "split_requests", 0),
+            "nonce_duplicates": srv.online.nonces.duplicates if srv.online else 0,
         }
 
     # --- endpoints -------------------------------------------------------------------------------
@@ -190,6 +191,9 @@ class InfoServer:
                 bc.get("capacity_bytes", 0))
         yield c("minihbase_regionserver_forced_flushes",
                 "flushes forced to release old WAL segments", doc["forced_flushes"])
+        yield c("minihbase_regionserver_nonce_duplicates",
+                "retried increments answered from their nonce, not applied again",
+                doc["nonce_duplicates"])
         fams = {
             "memstore_bytes": metrics.GaugeMetricFamily(
                 "minihbase_region_memstore_bytes", "MemStore bytes", labels=["table", "region"]),

@@ -45,10 +45,12 @@ from storage.compaction import compact_store
 from storage.config import RegionConfig, default_background
 from storage.memstore import ENTRY_OVERHEAD
 from storage.mvcc import MVCC, UpdatesLock
+from storage.nonces import NonceKey, NonceManager
 from storage.query import Get, Mutation, Scan
 from storage.scanner import ReadParams, RegionScanner, merge_family_rows, rows_of
 from storage.schema import RegionInfo, TableDescriptor
 from storage.store import Store
+from storage.wal_format import NONCE_CELL_TYPE, nonce_cell, nonce_of
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def read_region_info(path: str) -> RegionInfo:
 
 class Region:
     def __init__(self, rootdir: str, info: RegionInfo, table: TableDescriptor, wal, block_cache,
-                 config: RegionConfig, background):
+                 config: RegionConfig, background, nonces: NonceManager | None = None):
         self.rootdir = rootdir
         self.info = info
         self.name = info.name
@@ -90,6 +92,8 @@ class Region:
         self.wal = wal
         self.config = config
         self.background = background if background is not None else default_background()
+        # the region server's, shared by its regions (a daughter keeps its parent's nonces)
+        self.nonces = nonces if nonces is not None else NonceManager()
         self.stores: dict[bytes, Store] = {
             fd.name: Store(self.path, rootdir, fd, config, block_cache) for fd in table.families}
         self._family_order = sorted(self.stores)
@@ -124,8 +128,10 @@ class Region:
 
     @classmethod
     def open(cls, rootdir: str, info: RegionInfo, table: TableDescriptor, *, wal=None,
-             block_cache=None, config: RegionConfig | None = None, background=None) -> "Region":
-        r = cls(rootdir, info, table, wal, block_cache, config or RegionConfig(), background)
+             block_cache=None, config: RegionConfig | None = None, background=None,
+             nonces: NonceManager | None = None) -> "Region":
+        r = cls(rootdir, info, table, wal, block_cache, config or RegionConfig(), background,
+                nonces)
         os.makedirs(r.path, exist_ok=True)
         ri = layout.region_info_path(r.path)
         if not os.path.exists(ri):
@@ -143,7 +149,8 @@ class Region:
 
     def _replay_recovered_edits(self) -> None:
         """Replay edits a dead server's WAL split left for us, per store only above what that
-        store's HFiles already hold; flush them; delete the edits files."""
+        store's HFiles already hold; flush them; delete the edits files. Nonces logged with
+        increments are remembered whether or not their cells were already flushed."""
         store_max = {f: s.max_seqid() for f, s in self.stores.items()}
         seen = max(store_max.values(), default=0)
         edits_dir = layout.recovered_edits_dir(self.path)
@@ -159,6 +166,9 @@ class Region:
                     seen = max(seen, entry.seqid)
                     per_store: dict = {}
                     for c in entry.cells:
+                        if c.type == NONCE_CELL_TYPE:
+                            self._replay_nonce(c)
+                            continue
                         if entry.seqid <= store_max.get(c.family, 1 << 64):
                             continue  # unknown family, or already in this store's HFiles
                         if not self.info.contains_row(c.row):
@@ -180,6 +190,13 @@ class Region:
             os.unlink(os.path.join(edits_dir, name))
         if names:
             layout.fsync_dir(edits_dir)
+
+    def _replay_nonce(self, c: Cell) -> None:
+        try:
+            key, result = nonce_of(c)
+        except ValueError as e:  # its record's checksum matched: written this way
+            raise CorruptionError(f"region {self.name}: recovered edit of {c.row!r}: {e}")
+        self.nonces.record(key, result, c.timestamp / 1000)
 
     # --- state ------------------------------------------------------------------------------
 
@@ -235,8 +252,9 @@ class Region:
                 locks[i].release()
         self._after_write()
 
-    def _apply_locked(self, ms: list[Mutation]) -> None:
-        """Row locks held by the caller."""
+    def _apply_locked(self, ms: list[Mutation], wal_only: tuple = ()) -> None:
+        """Row locks held by the caller. `wal_only`: cells logged in the same WAL entry but
+        applied to no store (an increment's nonce cell)."""
         stores = self.stores
         max_value = self.config.max_value_bytes
         now = self.config.now_ms()
@@ -285,6 +303,7 @@ class Region:
                     acc[1] += size
                     acc[2] += deletes
                 if self.wal is not None and wal_cells:
+                    wal_cells.extend(wal_only)
                     self.wal.sync(self.wal.append_batch([(self.name, seqid, wal_cells)]))
                 oldest = self._mvcc.oldest_read_point
                 for fam, (pairs, size, deletes) in per_store.items():
@@ -339,11 +358,27 @@ class Region:
         if self.memstore_size() >= self.config.flush_size:
             self._request_flush()
 
-    def increment(self, row: bytes, family: bytes, qualifier: bytes, amount: int) -> int:
-        """Atomically add `amount` to an 8-byte big-endian signed counter; returns the new value."""
+    def increment(self, row: bytes, family: bytes, qualifier: bytes, amount: int,
+                  nonce: NonceKey | None = None) -> int:
+        """Atomically add `amount` to an 8-byte big-endian signed counter; returns the new value.
+        With a nonce (group, nonce), an operation that already succeeded with that nonce is not
+        applied again: its result is returned (storage/nonces.py)."""
         self._check_open()
         self._check_row(row)
         self._store(family)
+        if nonce is None:
+            return self._increment(row, family, qualifier, amount, None)
+        proceed, result = self.nonces.start(nonce)
+        if not proceed:
+            return result
+        try:
+            result = self._increment(row, family, qualifier, amount, nonce)
+        finally:
+            self.nonces.end(nonce, result)
+        return result
+
+    def _increment(self, row: bytes, family: bytes, qualifier: bytes, amount: int,
+                   nonce: NonceKey | None) -> int:
         self._wait_if_busy()
         lock = self._row_locks[hash(row) % _ROW_LOCK_STRIPES]
         with lock:
@@ -359,8 +394,11 @@ class Region:
             new = cur + amount
             if not -(1 << 63) <= new < (1 << 63):
                 raise InvalidArgumentError(f"counter overflow: {cur} + {amount}")
+            wal_only = () if nonce is None else (
+                nonce_cell(row, family, nonce, new, self.config.now_ms()),)
             self._apply_locked([Mutation(row).put(family, qualifier,
-                                                  new.to_bytes(8, "big", signed=True), ts)])
+                                                  new.to_bytes(8, "big", signed=True), ts)],
+                               wal_only)
         self._after_write()
         return new
 

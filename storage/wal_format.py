@@ -27,10 +27,16 @@ A file (WAL segment or recovered-edits file) is a file header followed by record
     | u16    | u8     | u32     | u32       |               | u8   |     |     |     |
     +--------+--------+---------+-----------+---------------+------+=====+=====+=====+=====+
 
-All integers are big-endian and unsigned. A corrupt length makes the crc cover other bytes, so
-it fails too. The 2-byte marker lets a reader that hit a bad record search cheaply (bytes.find)
-for valid records after it: that is how a torn tail (nothing valid after the bad record: stop cleanly) is told apart from
-corruption in the middle (something valid after it: CorruptionError, never a silent skip).
+    nonce cell (a WAL-only cell type, never in a memstore or HFile): logged in the same entry as
+    the increment it guards, so replaying the entry replays the nonce (storage/nonces.py)
+      row, family = the increment's; type = NONCE_CELL_TYPE; timestamp = when it was applied (ms)
+      qualifier = nonce group u64 + nonce u64; value = the increment's result, i64
+
+All integers are big-endian and unsigned unless marked signed. A corrupt length makes the crc
+cover other bytes, so it fails too. The 2-byte marker lets a reader that hit a bad record
+search cheaply (bytes.find) for valid records after it: that is how a torn tail (nothing valid
+after the bad record: stop cleanly) is told apart from corruption in the middle (something
+valid after it: CorruptionError, never a silent skip).
 
 Encoding is deliberately cheap: one struct.pack per cell, one bytes join per record, zlib.crc32.
 """
@@ -56,6 +62,10 @@ _ENTRY_HEAD = struct.Struct(">HQI")  # region_len, seqid, cell_count
 ENTRY_HEAD_SIZE = _ENTRY_HEAD.size  # 14
 _CELL_HEAD = struct.Struct(">HBIIQB")  # row_len, fam_len, qual_len, value_len, timestamp, type
 CELL_HEAD_SIZE = _CELL_HEAD.size  # 20
+NONCE_CELL_TYPE = 0x40  # on disk: never change; outside storage.cell.CellType on purpose, so
+# no client mutation can carry it (a region rejects types outside CellType)
+_NONCE = struct.Struct(">QQ")  # nonce group, nonce
+_NONCE_RESULT = struct.Struct(">q")
 
 
 class WALEntry(NamedTuple):
@@ -67,6 +77,22 @@ class WALEntry(NamedTuple):
 
 
 # --- encoding ---------------------------------------------------------------------------------
+
+def nonce_cell(row: bytes, family: bytes, nonce: tuple[int, int], result: int,
+               timestamp: int) -> Cell:
+    """The WAL-only cell recording that the operation with `nonce` (group, nonce) ended with
+    `result` at `timestamp` (ms)."""
+    return Cell(row, family, _NONCE.pack(*nonce), timestamp, NONCE_CELL_TYPE,
+                _NONCE_RESULT.pack(result))
+
+
+def nonce_of(cell: Cell) -> tuple[tuple[int, int], int]:
+    """((group, nonce), result) of a nonce cell; ValueError if it is malformed."""
+    try:
+        return _NONCE.unpack(cell.qualifier), _NONCE_RESULT.unpack(cell.value)[0]
+    except struct.error as e:
+        raise ValueError(f"malformed nonce cell: {e}") from None
+
 
 def encode_payload(region: str, seqid: int, cells: Sequence[Cell]) -> bytes:
     """The payload of one record (encode_entries is the batched fast path)."""

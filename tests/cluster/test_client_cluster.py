@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import grpc
 import pytest
 
 from minihbase import errors
@@ -76,6 +77,48 @@ def test_counter_and_check_and_put_are_atomic_calls(table):
     assert table.check_and_put(b"cap", b"cf:q", None, {b"cf:q": b"b"}) is False
     assert table.check_and_put(b"cap", b"cf:q", b"a", {b"cf:q": b"c"}) is True
     assert table.row(b"cap") == {b"cf:q": b"c"}
+
+
+class _AnswerLost(grpc.RpcError):
+    """What a client sees when the server applied a call but the connection broke before the
+    answer arrived (the server was killed, the network dropped)."""
+
+    def code(self):
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self):
+        return "connection reset before the answer"
+
+    def trailing_metadata(self):
+        return ()
+
+
+def test_increment_whose_answer_was_lost_is_retried_without_applying_it_twice(table,
+                                                                              monkeypatch):
+    """counter_inc sends one nonce with every attempt: the region server recognises the retry
+    of an increment it already applied and answers with that result."""
+    conn = table.connection
+    real = conn.channels.region_server
+    sent = []
+
+    class LoseFirstAnswer:
+        def __init__(self, stub):
+            self._stub = stub
+
+        def Increment(self, request, timeout=None):
+            answer = self._stub.Increment(request, timeout=timeout)  # applied on the server
+            sent.append((request.nonce_group, request.nonce))
+            if len(sent) == 1:
+                raise _AnswerLost()
+            return answer
+
+    monkeypatch.setattr(conn.channels, "region_server",
+                        lambda address: LoseFirstAnswer(real(address)))
+    assert table.counter_inc(b"lost-answer", b"cf:n", 5) == 5
+    assert len(sent) == 2 and sent[0] == sent[1] and sent[0][1] != 0, sent
+    monkeypatch.undo()
+    assert table.counter_get(b"lost-answer", b"cf:n") == 5
+    assert table.counter_inc(b"lost-answer", b"cf:n", 5) == 10  # a new call: a new nonce
 
 
 def test_stale_location_after_region_move_is_retried_transparently(cluster, table):

@@ -14,6 +14,7 @@ import time
 import grpc
 
 from minihbase import errors
+from protos import minihbase_pb2 as pb
 from tests.cluster.conftest import (SHORT_SESSION_S, BoundedWriter, daemon_of, missing_rows,
                                     region_records, rs_stub, server_record, serving_regions,
                                     stop_cluster)
@@ -57,10 +58,24 @@ def _get_every_region(conn, table, records) -> bool:
     return True
 
 
+def _increment_on_server(cluster, record, request) -> int:
+    """Send `request` (its region set here) straight to the server hosting `record`'s region:
+    what the client's retry of an increment sends, wherever the region now is."""
+    server = server_record(cluster, record.server)
+    channel, stub = rs_stub(f"{server.host}:{server.port}")
+    try:
+        request.region = record.info.name
+        return stub.Increment(request, timeout=10).value
+    finally:
+        channel.close()
+
+
 def test_sigkilled_region_server_at_default_session_timeout_loses_no_acknowledged_write(
         cluster_factory, connection_for):
     """The product's 15 s session: kill -9 a region server hosting regions while a writer runs;
-    its regions come back elsewhere after the expiry with the WAL replayed."""
+    its regions come back elsewhere after the expiry with the WAL replayed. An increment it
+    applied just before, retried with the same nonce on the new server, is not applied twice
+    (its answer was lost with the server, as far as a client can tell)."""
     # Default (128 MiB) flush size: every acknowledged edit is only in the WAL and MemStore
     # when the server dies, so reading it back proves the WAL was split and replayed.
     cluster = cluster_factory("crash15", balancer_period=3600)
@@ -73,6 +88,10 @@ def test_sigkilled_region_server_at_default_session_timeout_loses_no_acknowledge
                                seconds=75, key_fn=spread_key, pause=0.002)
         writer.start()
         cluster.wait_for(lambda: len(writer.acked) >= 300, 30, "the writer to get going")
+        counter_region = records[0]  # hosted by the victim
+        increment = pb.IncrementRequest(row=b"a-counter", family=b"cf", qualifier=b"n",
+                                        amount=5, nonce_group=77, nonce=1234)
+        assert _increment_on_server(cluster, counter_region, increment) == 5
 
         t_kill = time.monotonic()
         daemon_of(cluster, victim).signal(signal.SIGKILL)
@@ -91,6 +110,12 @@ def test_sigkilled_region_server_at_default_session_timeout_loses_no_acknowledge
               f"(goal <= 18 s); {len(victim_regions)} regions moved")
         time.sleep(1.0)  # the writer keeps writing against the new locations
         writer.stop()
+        moved_counter = next(r for r in moved if r.info.name == counter_region.info.name)
+        assert moved_counter.server != victim
+        assert _increment_on_server(cluster, moved_counter, increment) == 5, \
+            "the retried increment was applied a second time after the failover"
+        assert conn.table("crash").counter_get(b"a-counter", b"cf:n") == 5
+        assert conn.table("crash").counter_inc(b"a-counter", b"cf:n", 1) == 6
         victim_ranges = [(r.info.start_key, r.info.end_key) for r in records
                          if r.server == victim]
         on_victim = [k for k in writer.acked
@@ -161,7 +186,6 @@ def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_abort
     """SIGSTOP a region server until ZooKeeper expires it and the master fences its WAL and
     reassigns its regions; a write queued to it while frozen must fail once it resumes, and
     the server must abort (exit non-zero) instead of serving on."""
-    from protos import minihbase_pb2 as pb
     from protos.status import error_from_name, from_rpc_error
 
     cluster = cluster_factory("fence", session_timeout=SHORT_SESSION_S,

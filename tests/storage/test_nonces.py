@@ -1,0 +1,167 @@
+"""Nonces: a retried increment is applied once, also after a crash and a WAL split."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from minihbase.errors import InvalidArgumentError, RegionTooBusyError
+from storage import layout
+from storage.config import RegionConfig
+from storage.nonces import NonceManager
+from storage.query import Get, Mutation, Scan
+from storage.region import Region
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from storage.wal import WAL
+from storage.wal_format import NONCE_CELL_TYPE
+from storage.wal_splitter import split_wal
+from tests.storage.helpers import Clock, Inline
+
+CF = b"cf"
+TABLE = TableDescriptor("t", (FamilyDescriptor(CF),))
+INFO = RegionInfo("t", b"", b"", 1)
+GROUP = 7
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def open_region(root, clock, *, wal=None, nonces=None):
+    return Region.open(root, INFO, TABLE, wal=wal, background=Inline(), nonces=nonces,
+                       config=RegionConfig(clock=clock))
+
+
+def counter(region, row=b"r") -> int:
+    cells = region.get(Get(row, ((CF, b"n"),)))
+    return int.from_bytes(cells[0].value, "big", signed=True) if cells else 0
+
+
+def test_retry_with_the_same_nonce_returns_the_first_result_and_applies_once(tmp_path, clock):
+    r = open_region(str(tmp_path), clock)
+    assert r.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 5
+    assert r.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 5  # the retry
+    assert counter(r) == 5
+    assert r.increment(b"r", CF, b"n", 5, (GROUP, 2)) == 10  # a new operation
+    assert r.increment(b"r", CF, b"n", 5, (GROUP + 1, 1)) == 15  # another client's nonce 1
+    assert r.increment(b"r", CF, b"n", 5) == 20  # no nonce: never deduplicated
+    assert r.increment(b"r", CF, b"n", 5) == 25
+    assert counter(r) == 25
+    assert r.nonces.duplicates == 1
+    r.close()
+
+
+def test_a_failed_attempt_is_forgotten_so_its_retry_applies(tmp_path, clock):
+    r = open_region(str(tmp_path), clock)
+    r.mutate(Mutation(b"r").put(CF, b"n", b"abc"))  # not an 8-byte counter
+    with pytest.raises(InvalidArgumentError, match="not an 8-byte counter"):
+        r.increment(b"r", CF, b"n", 1, (GROUP, 1))
+    r.mutate(Mutation(b"r").put(CF, b"n", (41).to_bytes(8, "big")))
+    assert r.increment(b"r", CF, b"n", 1, (GROUP, 1)) == 42
+    assert r.increment(b"r", CF, b"n", 1, (GROUP, 1)) == 42
+    r.close()
+
+
+def test_a_retry_waits_for_the_attempt_still_running_and_gets_its_result():
+    nonces = NonceManager()
+    assert nonces.start((GROUP, 1)) == (True, None)
+    got = []
+    retry = threading.Thread(target=lambda: got.append(nonces.start((GROUP, 1), wait=10)))
+    retry.start()
+    retry.join(0.2)
+    assert retry.is_alive(), "the retry did not wait for the running attempt"
+    nonces.end((GROUP, 1), 99)
+    retry.join(10)
+    assert got == [(False, 99)]
+
+
+def test_a_retry_gives_up_with_a_clear_error_if_the_first_attempt_never_ends():
+    nonces = NonceManager()
+    nonces.start((GROUP, 1))
+    with pytest.raises(RegionTooBusyError, match="nonce 1 .* still running"):
+        nonces.start((GROUP, 1), wait=0.05)
+
+
+def test_nonces_are_forgotten_after_the_grace_period_and_over_the_memory_bound(clock):
+    nonces = NonceManager(grace=60, max_entries=3, clock=clock)
+    for n in (1, 2):
+        nonces.start((GROUP, n))
+        nonces.end((GROUP, n), n)
+    clock.t += 30
+    nonces.start((GROUP, 3))
+    nonces.end((GROUP, 3), 3)
+    clock.t += 31  # 1 and 2 ended 61 s ago, 3 ended 31 s ago
+    assert nonces.expire() == 2
+    assert nonces.start((GROUP, 1)) == (True, None)  # forgotten: would apply again
+    assert nonces.start((GROUP, 3)) == (False, 3)
+    for n in (4, 5, 6):
+        nonces.record((GROUP, n), n, clock.t)
+    assert nonces.start((GROUP, 3)) == (True, None)  # the oldest went over max_entries
+    assert nonces.start((GROUP, 6)) == (False, 6)
+
+
+def crash_and_recover(root, clock, r, wal, nonces=None):
+    """Kill the region without a flush (its memstore is lost), split its server's WAL as the
+    master does, and open it again with a new server's (empty) nonce manager."""
+    r.close(flush=False)
+    wal.close()
+    split_wal(layout.wal_dir(root, "host,1,1"), root)
+    return open_region(root, clock, nonces=nonces or NonceManager(clock=clock))
+
+
+def test_nonce_survives_a_crash_through_the_wal_split_and_replay(tmp_path, clock):
+    """The failover case: the server applied the increment and died before answering; the
+    client's retry reaches the region on a new server and must not increment again."""
+    root = str(tmp_path)
+    wal = WAL(layout.wal_dir(root, "host,1,1"))
+    r = open_region(root, clock, wal=wal)
+    assert r.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 5
+    assert r.increment(b"r", CF, b"n", 2, (GROUP, 2)) == 7
+    r = crash_and_recover(root, clock, r, wal)
+    assert counter(r) == 7
+    assert r.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 5  # retry of the first one
+    assert r.increment(b"r", CF, b"n", 2, (GROUP, 2)) == 7
+    assert counter(r) == 7
+    assert r.increment(b"r", CF, b"n", 1, (GROUP, 3)) == 8
+    # the nonce cell is WAL-only: no read and no HFile ever holds it
+    r.flush()
+    assert [(c.row, c.qualifier) for row in r.scanner(Scan(max_versions=10)) for c in row] \
+        == [(b"r", b"n")]
+    keys = [k for f in r.stores[CF].files() for k, _ in f.reader.iter_from()]
+    assert keys and all(-k[3] != NONCE_CELL_TYPE for k in keys)
+    r.close()
+
+
+def test_nonce_is_replayed_even_when_its_cells_were_flushed_before_the_crash(tmp_path, clock):
+    root = str(tmp_path)
+    wal = WAL(layout.wal_dir(root, "host,1,1"))
+    r = open_region(root, clock, wal=wal)
+    assert r.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 5
+    r.flush()  # the counter is in an HFile; the WAL entry is still in the live segment
+    r.mutate(Mutation(b"x").put(CF, b"q", b"v"))
+    r = crash_and_recover(root, clock, r, wal)
+    assert r.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 5
+    assert counter(r) == 5
+    r.close()
+
+
+def test_nonce_older_than_the_grace_period_is_not_replayed(tmp_path, clock):
+    root = str(tmp_path)
+    wal = WAL(layout.wal_dir(root, "host,1,1"))
+    r = open_region(root, clock, wal=wal)
+    r.increment(b"r", CF, b"n", 5, (GROUP, 1))
+    clock.t += 3600
+    r = crash_and_recover(root, clock, r, wal, NonceManager(grace=1800, clock=clock))
+    assert r.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 10
+    r.close()
+
+
+def test_a_client_mutation_cannot_carry_the_wal_only_nonce_type(tmp_path, clock):
+    r = open_region(str(tmp_path), clock)
+    m = Mutation(b"r")
+    m.cells.append(m.put(CF, b"n", b"v").cells.pop()._replace(type=NONCE_CELL_TYPE))
+    with pytest.raises(InvalidArgumentError, match="unknown cell type"):
+        r.mutate(m)
+    r.close()
