@@ -15,8 +15,8 @@ Split of P on server S:
 Merge of A+B is the same with two parents: both MERGING, both closed, RS.MergeRegions on A's
 server writes the merged region, one multi-op swaps A and B for M (OPENING), M opened, janitor.
 
-Failure before step 3 rolls back (parents reopened; daughters' directories left orphaned and
-logged). If the server crashes meanwhile, the crash procedure takes the parents over (their
+Failure before step 3 rolls back (parents reopened; daughters whose names the master knows are
+deleted, others left orphaned and logged). If the server crashes meanwhile, the crash procedure takes the parents over (their
 version changes, so step 3's transaction fails and the split is abandoned, never half-applied).
 A new master resumes: SPLITTING/MERGING journals roll back, OPENING ones open their children,
 CLEANUP ones wait for the janitor.
@@ -125,8 +125,9 @@ class SplitMergeCoordinator:
                              [self.meta.journal_op(enc, journal)])
         except (BadVersionError, NoNodeError):
             # the crash procedure took the parent over: it reopens the parent, whose files
-            # are intact; the daughters' directories are orphans
+            # are intact; the daughters were never in meta nor open anywhere
             log.warning("split of %s abandoned: its server crashed meanwhile", info.name)
+            self._delete_unborn([left, right])
             self.meta.delete_journal(enc)
             raise RegionOfflineError(f"split of {info.name} abandoned: {server} crashed")
         return daughters
@@ -192,11 +193,22 @@ class SplitMergeCoordinator:
         except (BadVersionError, NoNodeError):
             log.warning("merge of %s and %s abandoned: a server crashed meanwhile",
                         a.info.name, b.info.name)
+            self._delete_unborn([merged])
             self.meta.delete_journal(enc)
             raise RegionOfflineError(f"merge of {a.info.name} abandoned: server crashed")
         return m
 
     # --- shared steps ------------------------------------------------------------------------
+
+    def _delete_unborn(self, children: list[RegionInfo]) -> None:
+        """Delete the directories of children whose split or merge was abandoned before its
+        meta swap: never in meta, never opened, they hold only reference files (HBase's
+        procedure rollback does the same)."""
+        for child in children:
+            path = layout.region_dir(self.rootdir, child)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+                log.info("deleted %s: its split or merge was abandoned", path)
 
     def _finish_opening(self, enc: str, journal: dict, children: list[RegionRecord],
                         server: str | None) -> None:

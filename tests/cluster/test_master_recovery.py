@@ -20,6 +20,7 @@ from hmaster.server import MasterConfig, MasterServer
 from protos import minihbase_pb2 as pb
 from storage import layout
 from storage.cell import Cell, CellType
+from storage.region_split import write_daughters
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
 from storage.wal import WAL
 from storage.wal_splitter import read_recovered_edits
@@ -309,13 +310,17 @@ def test_split_racing_its_servers_crash_is_abandoned_not_half_applied(env):
     from minihbase.errors import RegionOfflineError
     stale = RegionRecord(parent.info, SPLITTING, host.name)
     _, version_now = master.meta.read_region_versioned("race", parent.info.encoded_name)
-    left = RegionInfo("race", b"", b"k", parent.info.region_id + 1)
-    right = RegionInfo("race", b"k", b"", parent.info.region_id + 1)
     journal = {"kind": "split", "table": "race", "parents": [parent.info.to_dict()],
                "server": host.name, "split_key": "", "step": SPLITTING, "children": []}
     master.meta.commit([master.meta.journal_op(parent.info.encoded_name, journal, create=True)])
+    left, right = write_daughters(rootdir, parent.info,
+                                  TableDescriptor("race", (FamilyDescriptor(b"cf"),)), b"k",
+                                  parent.info.region_id + 1)
+    unborn = [layout.region_dir(rootdir, d) for d in (left, right)]
+    assert all(os.path.isdir(p) for p in unborn)
     with pytest.raises(RegionOfflineError, match="abandoned"):
         master.splits._commit_split(parent.info.encoded_name, journal, stale, version_now - 1,
                                     left, right)
     assert [(r.info, r.state) for r in regions(zk, "race")] == [(parent.info, OPEN)]
     assert zk.get_children(Paths().splits) == []
+    assert not any(os.path.exists(p) for p in unborn), "the abandoned daughters were kept"
