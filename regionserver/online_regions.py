@@ -207,6 +207,7 @@ class OnlineRegions:
         """One round of background maintenance (called every second by the server)."""
         flush_size = self.region_config.flush_size
         split_size = self.region_config.split_size
+        self.nonces.expire()
         for name, region in list(self._regions.items()):
             try:
                 if region.memstore_size() >= flush_size:
@@ -217,7 +218,6 @@ class OnlineRegions:
             except Exception as e:
                 log.warning("background work on region %s failed: %s", name, e)
         self._force_flush_for_wal()
-        self.nonces.expire()
 
     def _maybe_request_split(self, name: str, region) -> None:
         now = self._clock()

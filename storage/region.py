@@ -92,7 +92,7 @@ class Region:
         self.wal = wal
         self.config = config
         self.background = background if background is not None else default_background()
-        # the region server's, shared by its regions (a daughter keeps its parent's nonces)
+        # the region server's, shared by its regions (storage/nonces.py)
         self.nonces = nonces if nonces is not None else NonceManager()
         self.stores: dict[bytes, Store] = {
             fd.name: Store(self.path, rootdir, fd, config, block_cache) for fd in table.families}
@@ -372,10 +372,9 @@ class Region:
         if not proceed:
             return result
         try:
-            result = self._increment(row, family, qualifier, amount, nonce)
+            return self._increment(row, family, qualifier, amount, nonce)
         finally:
-            self.nonces.end(nonce, result)
-        return result
+            self.nonces.end(nonce, None)  # failed before it was applied: a retry may proceed
 
     def _increment(self, row: bytes, family: bytes, qualifier: bytes, amount: int,
                    nonce: NonceKey | None) -> int:
@@ -399,6 +398,8 @@ class Region:
             self._apply_locked([Mutation(row).put(family, qualifier,
                                                   new.to_bytes(8, "big", signed=True), ts)],
                                wal_only)
+            if nonce is not None:
+                self.nonces.end(nonce, new)  # applied: from here on a retry gets `new`
         self._after_write()
         return new
 

@@ -63,7 +63,9 @@ ENTRY_HEAD_SIZE = _ENTRY_HEAD.size  # 14
 _CELL_HEAD = struct.Struct(">HBIIQB")  # row_len, fam_len, qual_len, value_len, timestamp, type
 CELL_HEAD_SIZE = _CELL_HEAD.size  # 20
 NONCE_CELL_TYPE = 0x40  # on disk: never change; outside storage.cell.CellType on purpose, so
-# no client mutation can carry it (a region rejects types outside CellType)
+# no client mutation can carry it (a region rejects types outside CellType). Compatibility: a
+# build from before nonces would replay such a cell as data, so do not downgrade a region
+# server over a WAL (or recovered edits) written by a newer one.
 _NONCE = struct.Struct(">QQ")  # nonce group, nonce
 _NONCE_RESULT = struct.Struct(">q")
 
