@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -245,29 +246,59 @@ class EchoServer:
         self.channels, self.children = [], []
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc; 0.0 once gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process: the benchmark's client side."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def paired_get_vs_echo(echo: EchoServer, get_make_op, threads: int, rounds: int,
-                       seconds: float, spread: EchoServer | None = None) -> dict:
+                       seconds: float, spread: EchoServer | None = None,
+                       regionserver_pids: list[int] | None = None) -> dict:
     """Alternate short echo and get slices so both see the same machine load; the ratio is
     total get ops over total echo ops (the fairest comparison on a shared machine). With
     `spread` (echo over as many processes as region servers), its slices run in the same
-    rounds and ratio_to_spread_echo is reported too."""
-    totals = {"echo": [0, 0.0], "get": [0, 0.0], "spread": [0, 0.0]}
+    rounds and ratio_to_spread_echo is reported too. CPU per call of the client (this
+    process) and of the servers is measured in the same slices (region servers only when
+    their pids are given): it shows where a difference in calls/s comes from."""
+    totals = {"echo": [0, 0.0, 0.0, 0.0], "get": [0, 0.0, 0.0, 0.0],
+              "spread": [0, 0.0, 0.0, 0.0]}  # ops, seconds, client CPU, server CPU
     get_cells = 0
     lat: list[float] = []
-    sides = [("echo", echo.make_op), ("get", get_make_op)]
+    sides = [("echo", echo.make_op, [c.pid for c in echo.children]),
+             ("get", get_make_op, regionserver_pids or [])]
     if spread is not None:
-        sides.append(("spread", spread.make_op))
+        sides.append(("spread", spread.make_op, [c.pid for c in spread.children]))
     for _ in range(rounds):
-        for side, make_op in sides:
+        for side, make_op, pids in sides:
+            client0, server0 = own_cpu_seconds(), sum(map(process_cpu_seconds, pids))
             ops, cells, l, _, el = run_threads(threads, seconds, make_op)
-            totals[side][0] += ops
-            totals[side][1] += el
+            t = totals[side]
+            t[0] += ops
+            t[1] += el
+            t[2] += own_cpu_seconds() - client0
+            t[3] += sum(map(process_cpu_seconds, pids)) - server0
             if side == "get":
                 get_cells += cells
                 lat.extend(l)
-    rate = {k: (ops / t if t else 0.0) for k, (ops, t) in totals.items()}
-    get_ops, get_t = totals["get"]
+    rate = {k: (t[0] / t[1] if t[1] else 0.0) for k, t in totals.items()}
+    get_ops, get_t = totals["get"][:2]
     d = summary(f"get~echo paired x{threads}", get_ops, get_cells, sorted(lat), [], get_t)
+    d["cpu_us_per_call"] = {
+        side: {"client": round(1e6 * t[2] / t[0], 1),
+               "server": round(1e6 * t[3] / t[0], 1) if side != "get" or regionserver_pids
+               else None}
+        for side, t in totals.items() if t[0]}
     d["echo_ops_per_s"] = round(rate["echo"], 1)
     d["ratio_to_echo"] = round(rate["get"] / rate["echo"], 3)
     if spread is not None:
@@ -283,6 +314,12 @@ def print_paired(d: dict, processes: int) -> None:
         print(f"{'':<22} (echo over {processes} processes, as gets over {processes} region "
               f"servers: {d['spread_echo_ops_per_s']:.0f} calls/s; get / that = "
               f"{d['ratio_to_spread_echo']:.2f})")
+    names = {"echo": "echo", "get": "get", "spread": f"echo x{processes} processes"}
+    parts = []
+    for side, cpu in d["cpu_us_per_call"].items():
+        server = "-" if cpu["server"] is None else f"{cpu['server']:.0f}"
+        parts.append(f"{names[side]} {cpu['client']:.0f} + {server}")
+    print(f"{'':<22} (CPU us per call, client + servers: {'; '.join(parts)})")
 
 
 # ---------------------------------------------------------------------- workloads
@@ -393,7 +430,7 @@ def full_scan(conn, batch_size: int) -> dict:
     return d
 
 
-def load_then_paired_get(conn, echo_server, spread_echo, args):
+def load_then_paired_get(conn, echo_server, spread_echo, args, rs_pids=None):
     """Load, flush, read every row once, then the get target's measure: gets and echo calls
     in alternating 2 s slices (YCSB's order: load, then a read-only run; reads after updates
     find those rows in the memstore and take the full read path). Returns (load result,
@@ -407,14 +444,14 @@ def load_then_paired_get(conn, echo_server, spread_echo, args):
                             args.field_bytes, args.max_scan, None)
     run_threads(args.threads, 1.0, make_op)  # warm-up: locations, channels
     paired = paired_get_vs_echo(echo_server, make_op, args.threads, rounds=args.rounds,
-                                seconds=2.0, spread=spread_echo)
+                                seconds=2.0, spread=spread_echo, regionserver_pids=rs_pids)
     print_paired(paired, args.regionservers)
     return d, paired, make_op
 
 
-def _only_get(conn, echo_server, spread_echo, args) -> int:
+def _only_get(conn, echo_server, spread_echo, args, rs_pids) -> int:
     """--only get: load, then the paired get/echo slices only (quick before/after checks)."""
-    d, paired, _ = load_then_paired_get(conn, echo_server, spread_echo, args)
+    d, paired, _ = load_then_paired_get(conn, echo_server, spread_echo, args, rs_pids)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     if args.json:
         with open(args.json, "w") as f:
@@ -461,6 +498,7 @@ def main(argv=None) -> int:
     cluster = None
     echo_server = spread_echo = None
     results: list[dict] = []
+    rs_pids = None  # known only for a cluster started here
     try:
         if args.zk:
             quorum = args.zk
@@ -470,6 +508,7 @@ def main(argv=None) -> int:
             cluster = LocalCluster(directory, regionservers=args.regionservers, masters=1,
                                    balancer_period=3600).start()
             quorum = cluster.quorum
+            rs_pids = [d.pid for d in cluster.all_daemons() if d.role == "regionserver"]
         conn = client.Connection(quorum, timeout=60)
         if TABLE in conn.tables():
             conn.delete_table(TABLE, disable=True)
@@ -487,14 +526,15 @@ def main(argv=None) -> int:
         if args.regionservers > 1 and not args.zk:
             spread_echo = EchoServer(processes=args.regionservers)
         if args.only == "get":
-            return _only_get(conn, echo_server, spread_echo, args)
+            return _only_get(conn, echo_server, spread_echo, args, rs_pids)
         echo = echo_server.measure(args.threads, args.seconds)
         print_row(echo)
         echo1 = echo_server.measure(1, min(args.seconds, 4.0))
         print_row(echo1)
         results += [echo, echo1]
 
-        d, paired, make_op = load_then_paired_get(conn, echo_server, spread_echo, args)
+        d, paired, make_op = load_then_paired_get(conn, echo_server, spread_echo, args,
+                                                  rs_pids)
         results += [d, paired]
         inserts = itertools.count(args.records)
         # Single-row gets by one sequential client against echo with one client.
