@@ -159,19 +159,14 @@ class _Scanner:
         if self.limit is not None and self.returned >= self.limit:
             self.done = True
             return []
-        if self.scanner_id == 0:
-            self.loc = loc = self._locate()
-            spec = pb.ScanSpec()
-            spec.CopyFrom(self.spec)
-            spec.start_row = self.region_start
-            if self.limit is not None:
-                spec.limit = self.limit - self.returned + (1 if self.skip_row else 0)
-            request = pb.ScanRequest(region=loc.name, spec=spec, max_rows=self.batch_size)
-            self.stub = self.conn.channels.region_server(loc.address)
-            future = None
-        else:
-            future, self.prefetch = self.prefetch, None
-            request = pb.ScanRequest(scanner_id=self.scanner_id, max_rows=self.batch_size)
+        future, self.prefetch = self.prefetch, None
+        if future is None:
+            if self.scanner_id == 0:
+                self.loc = self._locate()
+                request = self._open_request(self.loc)
+                self.stub = self.conn.channels.region_server(self.loc.address)
+            else:
+                request = pb.ScanRequest(scanner_id=self.scanner_id, max_rows=self.batch_size)
         try:
             if future is not None:
                 response = future.result()
@@ -183,6 +178,8 @@ class _Scanner:
         if not response.more_in_region:
             self.scanner_id = 0
             self._next_region()
+            if not self.done and self.limit is None:
+                self._prefetch_open()
         elif self.limit is None or self.returned + len(response.results) < self.limit:
             # Ask for the next batch now, so the server reads it while the caller consumes
             # this one (HBase's scanner prefetch).
@@ -190,6 +187,29 @@ class _Scanner:
                 pb.ScanRequest(scanner_id=self.scanner_id, max_rows=self.batch_size),
                 timeout=self.conn.retry.rpc_timeout)
         return response.results
+
+    def _open_request(self, loc) -> pb.ScanRequest:
+        spec = pb.ScanSpec()
+        spec.CopyFrom(self.spec)
+        spec.start_row = self.region_start
+        if self.limit is not None:
+            spec.limit = self.limit - self.returned + (1 if self.skip_row else 0)
+        return pb.ScanRequest(region=loc.name, spec=spec, max_rows=self.batch_size)
+
+    def _prefetch_open(self) -> None:
+        """Open the next region's scanner now, while the caller consumes this region's last
+        batch: the region's first batch is read (often on another server) in the meantime
+        instead of after it. Only without a limit (the open request carries the rows still
+        wanted, known only once this batch is consumed). Best effort: any error here leaves
+        the open to the next step, which retries it the usual way."""
+        try:
+            loc = self._locate()
+            stub = self.conn.channels.region_server(loc.address)
+            future = stub.Scan.future(self._open_request(loc),
+                                      timeout=self.conn.retry.rpc_timeout)
+        except Exception:  # noqa: BLE001 -- never lose the batch in hand over a prefetch
+            return
+        self.loc, self.stub, self.prefetch = loc, stub, future
 
     def _next_region(self) -> None:
         info = self.loc.info
@@ -208,7 +228,12 @@ class _Scanner:
 
     def _close(self) -> None:
         if self.prefetch is not None:
-            self.prefetch.cancel()
+            if self.scanner_id == 0 and not self.prefetch.cancel():
+                # a prefetched open already reached the server: close what it opened
+                try:
+                    self.scanner_id = self.prefetch.result(timeout=1.0).scanner_id
+                except (grpc.RpcError, grpc.FutureTimeoutError):
+                    pass
             self.prefetch = None
         if self.scanner_id and self.stub is not None:
             try:  # best effort: the server's lease reaper closes it anyway
