@@ -45,16 +45,21 @@ def encode_result(cells, partial: bool = False, _ts_cache: dict | None = None) -
     join = b"".join
     parts = []
     append = parts.append
+    last_row = last_family = head = None
     for row, family, qualifier, timestamp, type_, value in cells:
+        if row is not last_row or family is not last_family:
+            # a row's cells share row and family (usually the same objects): encode them once
+            lr = len(row)
+            head = join((b"\x0a", small[lr] if lr < 16384 else _varint(lr), row,
+                         b"\x12", small[len(family)], family, b"\x1a"))
+            last_row, last_family = row, family
         ts = ts_cache.get(timestamp)
         if ts is None:
             if len(ts_cache) > 4096:
                 ts_cache.clear()
             ts = ts_cache[timestamp] = b"\x20" + _varint(timestamp)
-        lr, lq, lv = len(row), len(qualifier), len(value)
-        body = join((b"\x0a", small[lr] if lr < 16384 else _varint(lr), row,
-                     b"\x12", small[len(family)], family,
-                     b"\x1a", small[lq] if lq < 16384 else _varint(lq), qualifier,
+        lq, lv = len(qualifier), len(value)
+        body = join((head, small[lq] if lq < 16384 else _varint(lq), qualifier,
                      ts, b"\x28", small[type_],
                      b"\x32", small[lv] if lv < 16384 else _varint(lv), value))
         lb = len(body)
