@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     _family_flags(c)
     for name, help_ in (("disable", "disable a table"), ("enable", "enable a table"),
                         ("drop", "drop a (disabled) table"), ("exists", "does a table exist"),
-                        ("is_enabled", "is a table enabled")):
+                        ("is_enabled", "is a table enabled"),
+                        ("truncate", "delete every row: disable, drop, re-create the table"),
+                        ("truncate_preserve", "truncate, keeping the region boundaries")):
         cmd(name, help_).add_argument("table")
     c = cmd("put", "put TABLE ROW FAMILY:QUALIFIER VALUE [--ts MS]")
     for a in ("table", "row", "column", "value"):
@@ -165,6 +167,8 @@ def run(a, conn, out: commands.Output) -> None:
         commands.alter(conn, out, a.table, add=add, remove=a.delete)
     elif name in ("disable", "enable", "drop", "exists", "is_enabled"):
         getattr(commands, name)(conn, out, a.table)
+    elif name in ("truncate", "truncate_preserve"):
+        commands.truncate(conn, out, a.table, preserve_splits=name == "truncate_preserve")
     elif name == "put":
         commands.put(conn, out, a.table, b(a.row), b(a.column), b(a.value), a.ts)
     elif name == "get":

@@ -119,6 +119,14 @@ def drop(conn, out: Output, table: str) -> None:
     out.result(f"Dropped table {table}", {"dropped": table})
 
 
+def truncate(conn, out: Output, table: str, preserve_splits: bool = False) -> None:
+    out.progress(f"Truncating '{table}' (disable, drop, create"
+                 f"{' with the same regions' if preserve_splits else ''})")
+    conn.truncate_table(table, preserve_splits=preserve_splits, progress=out.progress)
+    out.result(f"Truncated table {table}", {"truncated": table,
+                                            "preserve_splits": preserve_splits})
+
+
 def exists(conn, out: Output, table: str) -> None:
     found = conn.exists(table)
     out.result(f"Table {table} does {'' if found else 'not '}exist", {"exists": found})

@@ -235,6 +235,26 @@ class Connection:
         self.master_call("DeleteTable", pb.TableName(name=name), f"drop table {name!r}")
         self.locations.invalidate(name)
 
+    def truncate_table(self, name: str, preserve_splits: bool = False, progress=None) -> None:
+        """Delete every row: disable, drop and re-create the table with the same families
+        (HBase shell's truncate; with preserve_splits, truncate_preserve: the same region
+        boundaries). Not atomic, as in the HBase shell: if it stops between the drop and the
+        create, the schema is in the error raised and the table is gone."""
+        desc = self.describe_table(name)
+        families = {f["name"]: {k: v for k, v in f.items() if k != "name" and v is not None}
+                    for f in desc["families"]}
+        splits = sorted(r["start_key"] for r in desc["regions"] if r["start_key"]) \
+            if preserve_splits else []
+        if desc["state"] != znodes.DISABLED:
+            self.disable_table(name, progress=progress)
+        self.delete_table(name)
+        try:
+            self.create_table(name, families, split_keys=splits, progress=progress)
+        except HBaseError as exc:
+            raise type(exc)(f"table {name!r} was dropped but not re-created ({exc}); "
+                            f"create it again with families {families} and split keys "
+                            f"{splits}") from None
+
     def disable_table(self, name: str, *, wait: bool = True, progress=None) -> None:
         self.master_call("DisableTable", pb.TableName(name=name), f"disable table {name!r}")
         self.locations.invalidate(name)

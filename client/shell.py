@@ -22,6 +22,7 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   create 't1', 'cf' | create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, SPLITS => ['a']
   list | describe 't1' | alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
   disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
+  truncate 't1' | truncate_preserve 't1'
   put 't1', 'r1', 'cf:q', 'value'[, ts]
   get 't1', 'r1'[, 'cf:q' | ['cf:a', 'cf:b'] | {COLUMN => 'cf:q', VERSIONS => 3}]
   scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10, COLUMNS => ['cf:q'],
@@ -133,6 +134,10 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n in ("disable", "enable", "drop", "exists", "is_enabled"):
         _nargs(cmd, 1, 1, f"{n} 't1'")
         getattr(commands, n)(conn, out, _s(args[0], "table name"))
+    elif n in ("truncate", "truncate_preserve"):
+        _nargs(cmd, 1, 1, f"{n} 't1'")
+        commands.truncate(conn, out, _s(args[0], "table name"),
+                          preserve_splits=n == "truncate_preserve")
     elif n == "is_disabled":
         _nargs(cmd, 1, 1, "is_disabled 't1'")
         enabled = conn.is_table_enabled(_s(args[0], "table name"))

@@ -45,6 +45,48 @@ def test_ddl_lifecycle_create_alter_disable_enable_drop(cluster, connection_for)
         conn.table("ddl_t").row(b"r1")
 
 
+def test_truncate_deletes_every_row_and_keeps_the_schema(cluster, connection_for):
+    """truncate_preserve keeps the families and the region boundaries; truncate (here from
+    the CLI) keeps the families and leaves one region, as in the HBase shell."""
+    conn = connection_for(cluster)
+    conn.create_table("trunc", {"cf": dict(max_versions=3, ttl=86400, compression="ZSTD"),
+                                "cg": dict()}, split_keys=[b"g", b"p"])
+    t = conn.table("trunc")
+    for row in (b"a", b"h", b"q"):
+        t.put(row, {b"cf:q": b"v", b"cg:q": b"w"})
+    families = conn.describe_table("trunc")["families"]
+
+    conn.truncate_table("trunc", preserve_splits=True)
+    assert list(t.scan()) == []
+    desc = conn.describe_table("trunc")
+    assert desc["families"] == families and desc["state"] == "ENABLED"
+    assert [(r["start_key"], r["end_key"]) for r in desc["regions"]] == \
+        [(b"", b"g"), (b"g", b"p"), (b"p", b"")]
+    t.put(b"h", {b"cf:q": b"after"})
+    assert t.row(b"h") == {b"cf:q": b"after"}
+
+    conn.disable_table("trunc")  # truncate takes a disabled table too
+    out = subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum,
+                          "truncate", "trunc"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "Truncated table trunc" in out.stdout, out.stderr
+    desc = conn.describe_table("trunc")
+    assert desc["families"] == families and len(desc["regions"]) == 1
+    assert list(conn.table("trunc").scan()) == []
+    shell = subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
+                           input="put 'trunc', 'x', 'cf:q', 'v'\ncount 'trunc'\n"
+                                 "truncate_preserve 'trunc'\ncount 'trunc'\n",
+                           capture_output=True, text=True, timeout=120)
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.count("1 row(s)") == 1 and shell.stdout.count("0 row(s)") == 1 \
+        and "Truncated table trunc" in shell.stdout, shell.stdout
+    missing = subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum,
+                              "truncate", "no_such_table"], capture_output=True, text=True,
+                             timeout=60)
+    assert missing.returncode == 1 and "no_such_table" in missing.stderr \
+        and "Traceback" not in missing.stderr
+    conn.delete_table("trunc", disable=True)
+
+
 def test_put_get_scan_delete_across_presplit_table_spanning_all_servers(cluster,
                                                                          connection_for):
     conn = connection_for(cluster)
