@@ -29,7 +29,7 @@ from client.rpc_channels import ChannelPool
 from coordination import znodes
 from coordination.znodes import Paths
 from minihbase.errors import (HBaseError, MasterNotRunningError, OperationTimeoutError,
-                              TableNotFoundError)
+                              TableExistsError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
 
@@ -247,13 +247,20 @@ class Connection:
             if preserve_splits else []
         if desc["state"] != znodes.DISABLED:
             self.disable_table(name, progress=progress)
-        self.delete_table(name)
         try:
-            self.create_table(name, families, split_keys=splits, progress=progress)
+            try:
+                self.delete_table(name)
+            except TableNotFoundError:
+                pass  # a retried drop whose first attempt succeeded
+            try:
+                self.create_table(name, families, split_keys=splits, wait=False)
+            except TableExistsError:
+                pass  # a retried create whose first attempt succeeded
         except HBaseError as exc:
-            raise type(exc)(f"table {name!r} was dropped but not re-created ({exc}); "
-                            f"create it again with families {families} and split keys "
-                            f"{splits}") from None
+            raise type(exc)(f"truncate of {name!r} stopped between drop and create ({exc}); "
+                            f"if it is missing, create it again with families {families} "
+                            f"and split keys {splits}") from None
+        self.wait_for_regions_open(name, progress)
 
     def disable_table(self, name: str, *, wait: bool = True, progress=None) -> None:
         self.master_call("DisableTable", pb.TableName(name=name), f"disable table {name!r}")

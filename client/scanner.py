@@ -75,6 +75,28 @@ def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
     return scanner.rows()
 
 
+# Calls in flight that nobody else references: grpcio cancels a call whose future is garbage
+# collected, so these are kept until they end.
+_unattended: set = set()
+
+
+def _keep_until_done(future) -> None:
+    _unattended.add(future)
+    future.add_done_callback(_unattended.discard)
+
+
+def _close_opened(stub, future) -> None:
+    """Done-callback of a scanner open whose answer nobody reads: close the scanner it opened,
+    if it left one open (asynchronously: this runs on a gRPC thread)."""
+    try:
+        response = future.result()
+    except Exception:  # noqa: BLE001 -- failed or cancelled: nothing left open
+        return
+    if response.scanner_id and response.more_in_region:
+        _keep_until_done(stub.Scan.future(
+            pb.ScanRequest(scanner_id=response.scanner_id, close=True), timeout=5.0))
+
+
 class _Scanner:
     def __init__(self, table, start, stop, spec, batch_size, limit, include_timestamp,
                  prefix, low_bound):
@@ -227,14 +249,17 @@ class _Scanner:
             self.before, self.region_start = None, info.end_key
 
     def _close(self) -> None:
-        if self.prefetch is not None:
-            if self.scanner_id == 0 and not self.prefetch.cancel():
-                # a prefetched open already reached the server: close what it opened
-                try:
-                    self.scanner_id = self.prefetch.result(timeout=1.0).scanner_id
-                except (grpc.RpcError, grpc.FutureTimeoutError):
-                    pass
-            self.prefetch = None
+        future, self.prefetch = self.prefetch, None
+        if future is not None:
+            if self.scanner_id == 0:
+                # An open sent ahead that nobody will read. Cancelling would not help: the
+                # server may be running it already and would register the scanner anyway. Let
+                # it finish, then close what it opened (without blocking this caller).
+                stub = self.stub
+                _keep_until_done(future)
+                future.add_done_callback(lambda f: _close_opened(stub, f))
+            else:
+                future.cancel()
         if self.scanner_id and self.stub is not None:
             try:  # best effort: the server's lease reaper closes it anyway
                 self.stub.Scan(pb.ScanRequest(scanner_id=self.scanner_id, close=True),

@@ -200,9 +200,11 @@ class RegionServerService(pb_grpc.RegionServerServicer):
                     prefetch=False)
                 scanners.close(sid)
                 return out
-            out, _ = scanners.next_batch(
+            out, more = scanners.next_batch(
                 lease, request.max_rows, request.max_cells,
                 lambda results, partial, more: encode_scan_response(sid, results, partial, more))
+            if more and not request.scanner_id and not context.is_active():
+                scanners.close(sid)  # its caller left during the open: nobody will close it
             return out
         except Exception as e:
             if lease is not None:  # a scanner that failed once is not resumable

@@ -129,6 +129,7 @@ class InfoServer:
             "forced_flushes": getattr(srv.online, "flushes_forced", 0),
             "split_requests": getattr(srv.online, "split_requests", 0),
             "nonce_duplicates": srv.online.nonces.duplicates if srv.online else 0,
+            "open_scanners": len(srv.scanners) if srv.scanners is not None else 0,
         }
 
     # --- endpoints -------------------------------------------------------------------------------
@@ -191,6 +192,8 @@ class InfoServer:
                 bc.get("capacity_bytes", 0))
         yield c("minihbase_regionserver_forced_flushes",
                 "flushes forced to release old WAL segments", doc["forced_flushes"])
+        yield g("minihbase_regionserver_open_scanners", "server-side scanners open (leased)",
+                doc["open_scanners"])
         yield c("minihbase_regionserver_nonce_duplicates",
                 "retried increments answered from their nonce, not applied again",
                 doc["nonce_duplicates"])

@@ -150,6 +150,37 @@ def test_stale_location_after_region_move_is_retried_transparently(cluster, tabl
     assert [r for r, _ in table.scan(batch_size=7)] == expected
 
 
+def _open_scanners(cluster) -> list[int]:
+    """Server-side scanners open on each region server (its /api/server)."""
+    import json
+    import urllib.request
+    counts = []
+    for d in cluster.regionservers:
+        with urllib.request.urlopen(f"http://127.0.0.1:{d.info_port}/api/server",
+                                    timeout=10) as f:
+            counts.append(json.load(f)["open_scanners"])
+    return counts
+
+
+def test_a_scan_abandoned_early_leaves_no_scanner_open_on_any_server(cluster, table):
+    """A scan sends the next region's open ahead; a caller that stops iterating right after
+    must not leave that scanner open on its server until the lease expires (60 s)."""
+    conn = table.connection
+    conn.create_table("leak", {"cf": dict()}, split_keys=[b"m"])
+    t = conn.table("leak")
+    t.put(b"a", {b"cf:q": b"1"})  # the first region answers its open at once, all done
+    with t.batch(batch_size=100) as b:
+        for i in range(50):
+            b.put(b"n%03d" % i, {b"cf:q": b"2"})
+    for _ in range(10):
+        rows = t.scan(batch_size=10)
+        assert next(rows)[0] == b"a"
+        rows.close()  # the next region's open is on its way, or done
+    cluster.wait_for(lambda: sum(_open_scanners(cluster)) == 0, 10,
+                     "every abandoned scanner to be closed")
+    conn.delete_table("leak", disable=True)
+
+
 def _moved(conn, old):
     conn.locations.invalidate("cl")
     try:
