@@ -43,7 +43,7 @@ from hmaster.ddl import TableDDL
 from hmaster.election import MasterElection
 from hmaster.meta import MetaStore
 from hmaster.rs_client import RegionServerClients
-from hmaster.server_manager import ServerManager
+from hmaster.server_manager import ServerManager, superseded
 from hmaster.servicer import MasterServicer
 from hmaster.split_merge import SplitMergeCoordinator
 from minihbase.metrics import RpcMetrics
@@ -194,7 +194,10 @@ class MasterServer:
         return self.zk.get(self.paths.cluster_id)[0].decode()
 
     def _on_server_join(self, name: str) -> None:
-        if self._stopped.is_set() or not self.servers.register_online(name):
+        if self._stopped.is_set():
+            return
+        self._retire_earlier_incarnations(name)
+        if not self.servers.register_online(name):
             return
         # Servers usually start together (make up, a restart): wait a moment for the others
         # so waiting regions spread over all of them instead of piling onto the first one and
@@ -205,6 +208,19 @@ class MasterServer:
             self._join_timer = threading.Timer(JOIN_SETTLE_S, self._after_joins)
             self._join_timer.daemon = True
             self._join_timer.start()
+
+    def _retire_earlier_incarnations(self, name: str) -> None:
+        """A region server restarted on the same host and port (a container restart) joins
+        under a new startcode while its killed predecessor's znode lives until that session
+        expires. Every call addressed to the old name would reach the new process, which would
+        answer "not serving" for the old regions and have them reopened before their WAL was
+        split. So the old incarnation is crashed at once, as HBase's ServerManager does."""
+        for old in sorted(superseded(self.servers.live() - {name}, by=name)):
+            log.info("region server %s restarted as %s: handling the old one as crashed",
+                     old, name)
+            self.servers.mark_dead(old)  # before the new one can be given any region
+            threading.Thread(target=self.crash.handle, args=(old,), daemon=True,
+                             name=f"crash-{old}").start()
 
     def _after_joins(self) -> None:
         if self._stopped.is_set():
@@ -227,6 +243,7 @@ class MasterServer:
         # still there belongs to a process that will abort: the name never comes back)
         gone = {n for n, st in states.items()
                 if st.state != DEAD and (n not in live or st.state != ONLINE)}
+        gone |= superseded(live)  # restarted on the same address: the old one is dead
         regions = self.meta.all_regions()
         gone |= {r.server for r in regions
                  if r.server and r.server not in live and r.state in (OPEN, OPENING, CLOSING)

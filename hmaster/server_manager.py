@@ -19,10 +19,28 @@ from typing import Callable
 
 from kazoo.recipe.watchers import ChildrenWatch
 
-from coordination.znodes import ONLINE, Paths
+from coordination.znodes import ONLINE, Paths, parse_server_name
 from hmaster.meta import MetaStore
 
 log = logging.getLogger(__name__)
+
+
+def superseded(names, by: str | None = None) -> set[str]:
+    """Names in `names` whose host and port a newer incarnation (higher startcode) uses: a
+    region server restarted on the same address before its old session expired. With `by`,
+    only those that `by` supersedes."""
+    newest: dict[tuple[str, int], int] = {}
+    candidates = list(names) + ([by] if by else [])
+    for n in candidates:
+        host, port, startcode = parse_server_name(n)
+        newest[(host, port)] = max(newest.get((host, port), startcode), startcode)
+    out = set()
+    for n in names:
+        host, port, startcode = parse_server_name(n)
+        if startcode < newest[(host, port)] and (
+                by is None or parse_server_name(by)[:2] == (host, port)):
+            out.add(n)
+    return out
 
 
 class ServerManager:

@@ -36,7 +36,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 class FakeRegionServer(pb_grpc.RegionServerServicer):
-    def __init__(self, quorum: str, *, open_delay: float = 0.0, fail_opens: bool = False):
+    def __init__(self, quorum: str, *, open_delay: float = 0.0, fail_opens: bool = False,
+                 port: int = 0):
         self.quorum = quorum
         self.open_delay = open_delay
         self.fail_opens = fail_opens
@@ -47,7 +48,7 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         self.split_gate: threading.Event | None = None  # SplitRegion waits for it when set
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         pb_grpc.add_RegionServerServicer_to_server(self, self.server)
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
         self.name = server_name("127.0.0.1", self.port, int(time.time() * 1000))
         self.zk = None
 

@@ -324,3 +324,43 @@ def test_split_racing_its_servers_crash_is_abandoned_not_half_applied(env):
     assert [(r.info, r.state) for r in regions(zk, "race")] == [(parent.info, OPEN)]
     assert zk.get_children(Paths().splits) == []
     assert not any(os.path.exists(p) for p in unborn), "the abandoned daughters were kept"
+
+
+def _unflushed_edit(rootdir, server, info) -> None:
+    """An acknowledged edit of `info` that only `server`'s WAL holds."""
+    os.makedirs(layout.region_dir(rootdir, info), exist_ok=True)
+    wal = WAL(layout.wal_dir(rootdir, server))
+    wal.sync(wal.append(info.name, 7, [Cell(info.start_key + b"row", b"cf", b"q", 1,
+                                            CellType.PUT, b"v")]))
+    wal.close()
+
+
+def test_server_restarted_on_the_same_address_gets_its_old_regions_only_after_the_wal_split(
+        env):
+    """kill -9 of a region server, restarted at once on the same host:port (a container
+    restart): the old incarnation's znode lives until its session expires, and calls addressed
+    to it reach the new process. The master must crash-handle the old one as soon as the new
+    one joins, so every region is reopened from its split WAL."""
+    from minihbase.zookeeper import free_port
+    quorum, rootdir, start_master, add_server, zk = env
+    port = free_port()
+    old = add_server(port=port)
+    master = start_master()
+    wait_for(lambda: master.servers.online() == [old.name], 10, "the server online")
+    create(master, "t", [b"b", b"c", b"d"])
+    hosted = regions(zk, "t")
+    assert {r.server for r in hosted} == {old.name}
+    for r in hosted:
+        _unflushed_edit(rootdir, old.name, r.info)
+    old.server.stop(0)  # the process is gone; its znode stays until the session expires
+    time.sleep(0.5)
+    new = add_server(port=port)
+    wait_for(lambda: (master.meta.read_server_state(old.name) or None) is not None
+             and master.meta.read_server_state(old.name).state == DEAD, 20,
+             "the old incarnation handled as crashed (before its session expired)")
+    wait_for(lambda: all(r.state == OPEN and r.server == new.name for r in regions(zk, "t")),
+             20, "every region open on the new incarnation")
+    for r in hosted:
+        edits = layout.recovered_edits_dir(layout.region_dir(rootdir, r.info))
+        assert os.listdir(edits), f"{r.info.name} reopened without its WAL split"
+    assert old.zk is not None, "the old session was still alive: no expiry was waited for"
