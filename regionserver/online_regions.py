@@ -35,7 +35,8 @@ class OnlineRegions:
                  server_name: str = "", scanners=None,
                  request_split: Callable[[str, bytes], None] | None = None,
                  max_wal_segments: int = 32, split_request_interval: float = 30.0,
-                 clock=time.monotonic, nonces=None):
+                 clock=time.monotonic, nonces=None,
+                 abort: Callable[[str], None] | None = None):
         self.rootdir = rootdir
         self.wal = wal
         self.block_cache = block_cache
@@ -47,6 +48,7 @@ class OnlineRegions:
         self.max_wal_segments = max_wal_segments
         self.split_request_interval = split_request_interval
         self.nonces = nonces if nonces is not None else NonceManager()  # shared by every region
+        self.abort = abort  # the server's: called when a region cannot be closed cleanly
         self._clock = clock
         self._lock = threading.Lock()  # serialises changes to the maps below
         self._regions: dict[str, object] = {}  # name -> Region; copy-on-write, guarded by _lock
@@ -140,6 +142,15 @@ class OnlineRegions:
             families.pop(name, None)
             self._families = families
 
+    def _abort_unflushed(self, name: str, error: BaseException) -> None:
+        """A region whose closing flush failed (disk full, I/O error) is out of service with
+        edits only in this server's WAL. Serving on would let the master reopen it elsewhere
+        without them; aborting makes the master fence and split the WAL first (HBase aborts a
+        region server on a failed flush for the same reason)."""
+        if self.abort is not None:
+            self.abort(f"region {name} could not be flushed while closing ({error}); its "
+                       "edits are in this server's WAL")
+
     def _put_back(self, name: str, region) -> None:
         with self._lock:
             self._regions = {**self._regions, name: region}
@@ -149,9 +160,11 @@ class OnlineRegions:
         region = self._take(name, "CLOSING")
         try:
             region.close(flush=flush)
-        except BaseException:
+        except BaseException as e:
             log.exception("closing region %s failed", name)
             self._forget(name)
+            if flush:
+                self._abort_unflushed(name, e)
             raise
         if flush:
             try:
@@ -178,7 +191,12 @@ class OnlineRegions:
         region = self._take(name, "SPLITTING")
         try:
             left, right = region.split(split_key or None)
-        except BaseException:
+        except BaseException as e:
+            if region.is_closing:  # its close (flush) ran: it cannot serve again
+                log.exception("split of %s failed after closing it", name)
+                self._forget(name)
+                self._abort_unflushed(name, e)
+                raise
             log.exception("split of %s failed; serving it again", name)
             self._put_back(name, region)
             raise

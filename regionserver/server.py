@@ -118,7 +118,7 @@ class RegionServer:
         self.online = OnlineRegions(cfg.rootdir, wal=self.wal, block_cache=self.block_cache,
                                     region_config=region_config, server_name=self.name,
                                     scanners=self.scanners, request_split=self._request_split,
-                                    max_wal_segments=cfg.max_wal_segments)
+                                    max_wal_segments=cfg.max_wal_segments, abort=self.abort)
         self.service = RegionServerService(self)
         add_to_server(self.service, self.grpc_server)
         self.grpc_server.start()

@@ -25,6 +25,7 @@ import zlib
 from heapq import merge
 from operator import itemgetter
 
+from minihbase.errors import CorruptionError
 from storage import layout
 from storage.config import RegionConfig
 
@@ -142,16 +143,20 @@ def compact_store(store, files: list, major: bool, now_ms: int):
         max_seqid = max(f.max_seqid for f in files)
         # An empty output file is still written: it carries max_seqid, which recovery needs.
         new = store.write_file(items, max_seqid)
+        store.replace_files(files, new)
     except BaseException:
-        store.untake(files)
+        store.untake(files)  # else the store could never compact again, and writes block
         raise
-    store.replace_files(files, new)
     return new
+
+
+def manifest_path(store_dir: str, output_id: int) -> str:
+    return os.path.join(store_dir, f"{output_id:020d}{MANIFEST_SUFFIX}")
 
 
 def write_manifest(store_dir: str, output_id: int, input_paths: list[str]) -> str:
     body = json.dumps([os.path.basename(p) for p in input_paths]).encode()
-    path = os.path.join(store_dir, f"{output_id:020d}{MANIFEST_SUFFIX}")
+    path = manifest_path(store_dir, output_id)
     layout.atomic_write(path, _MANIFEST_HEADER.pack(_MANIFEST_MAGIC, zlib.crc32(body)) + body)
     return path
 
@@ -173,12 +178,15 @@ def recover_interrupted_compactions(store_dir: str) -> None:
             data = f.read()
         magic, crc = _MANIFEST_HEADER.unpack_from(data) if len(data) >= 8 else (b"", 0)
         body = data[_MANIFEST_HEADER.size:]
-        if magic == _MANIFEST_MAGIC and zlib.crc32(body) == crc:
-            for input_name in json.loads(body):
-                try:
-                    os.unlink(os.path.join(store_dir, os.path.basename(input_name)))
-                except FileNotFoundError:
-                    pass
-        # a torn manifest cannot exist (atomic_write); a bad one names nothing we trust
+        if magic != _MANIFEST_MAGIC or zlib.crc32(body) != crc:
+            # a torn manifest cannot exist (atomic_write): this is corruption, and silently
+            # dropping it could leave a major compaction's masked puts beside its output
+            raise CorruptionError(f"{path}: compaction manifest failed its checksum; it names "
+                                  "the inputs of an interrupted compaction")
+        for input_name in json.loads(body):
+            try:
+                os.unlink(os.path.join(store_dir, os.path.basename(input_name)))
+            except FileNotFoundError:
+                pass
         os.unlink(path)
     layout.fsync_dir(store_dir)

@@ -223,6 +223,11 @@ class Region:
     def is_closed(self) -> bool:
         return self._closed
 
+    @property
+    def is_closing(self) -> bool:
+        """close() has begun (it may have failed part-way: the region serves no more)."""
+        return self._closing
+
     # --- writes -----------------------------------------------------------------------------
 
     def mutate(self, m: Mutation) -> None:
@@ -644,7 +649,18 @@ class Region:
             if not snaps:
                 return False
             t0 = time.perf_counter()
-            written = [(store, store.write_snapshot(seg, seg.flush_seqid)) for store, seg in snaps]
+            written = []
+            try:
+                for store, seg in snaps:
+                    written.append((store, store.write_snapshot(seg, seg.flush_seqid)))
+            except BaseException:
+                # Never installed, so no compaction would ever include or delete them, and a
+                # reopen would load them beside the retry's copies: after a delete and a
+                # major compaction that would bring deleted cells back. The snapshots stay
+                # in memory (and in the WAL) for the retry.
+                for store, sf in written:
+                    store.discard_unused(sf)
+                raise
             with self._views_lock:  # every family switches at once (see _acquire_views)
                 for store, sf in written:
                     store.install_flushed(sf)
@@ -732,13 +748,13 @@ class Region:
         """Stop serving: new calls raise NotServingRegionError; wait for in-flight background
         work; flush (unless flush=False, e.g. an aborting server); release files."""
         with self._state_lock:
-            if self._closing:
+            if self._closed or (self._closing and not flush):
                 return
-            self._closing = True
+            self._closing = True  # a close whose flush failed may be called again
         with self._compaction_lock:
             pass  # waits for a running compaction
         if flush:
-            self.flush()
+            self._flush_until_empty()
         with self._flush_lock, self._compaction_lock:
             with self._state_lock:
                 self._closed = True
@@ -747,6 +763,17 @@ class Region:
         if flush and self.wal is not None:
             self.wal.forget_region(self.name)
         self._notify_progress()
+
+    def _flush_until_empty(self) -> None:
+        """Flush until no memstore holds a cell; raises if a flush fails (the WAL keeps the
+        edits, and close may be called again). One flush is not always enough: after a failed
+        flush, the next one writes that flush's snapshot alone, and what was written since
+        waits in the active segment."""
+        for _ in range(3):
+            self.flush()
+            if all(s.memstore.is_empty() for s in self.stores.values()):
+                return
+        raise RegionTooBusyError(f"region {self.name}: memstores not empty after 3 flushes")
 
     def __repr__(self) -> str:
         return f"Region({self.name})"

@@ -341,12 +341,30 @@ class Store:
             self._compacting.difference_update(files)
             self.files_changed.notify_all()
 
+    def discard_unused(self, sf: StoreFile) -> None:
+        """Delete a file this store wrote but never installed (a flush or compaction that
+        failed after writing it)."""
+        self._close_file(sf)
+        try:
+            os.unlink(sf.path)
+        except FileNotFoundError:
+            pass
+        layout.fsync_dir(self.dir)
+
     def replace_files(self, old: list[StoreFile], new: StoreFile | None) -> None:
         """Swap compacted files for their output atomically. The inputs are unlinked at once (an
-        open reader keeps an unlinked file readable on POSIX) and closed once no view uses them."""
-        from storage.compaction import write_manifest, remove_manifest
+        open reader keeps an unlinked file readable on POSIX) and closed once no view uses them.
+        If the manifest cannot be written, the output is deleted unless a manifest naming the
+        inputs made it to disk after all (then a reopen finishes the swap with that output)."""
+        from storage.compaction import manifest_path, remove_manifest, write_manifest
 
-        manifest = write_manifest(self.dir, new.file_id if new else 0, [f.path for f in old])
+        output_id = new.file_id if new else 0
+        try:
+            manifest = write_manifest(self.dir, output_id, [f.path for f in old])
+        except BaseException:
+            if new is not None and not os.path.exists(manifest_path(self.dir, output_id)):
+                self.discard_unused(new)
+            raise
         doomed = []
         with self._lock:
             gone = set(old)

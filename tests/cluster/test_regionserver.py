@@ -7,6 +7,7 @@ test_regionserver_process.py; both use the helpers here.
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 
@@ -19,6 +20,7 @@ from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import from_rpc_error
 from regionserver.server import RegionServer, ServerConfig
+from storage import layout
 from storage.cell import LATEST_TIMESTAMP
 from storage.schema import RegionInfo
 
@@ -413,3 +415,24 @@ def test_too_many_wal_segments_force_flushes_that_release_the_oldest(zookeeper, 
         assert get_row(stub, region, b"r0-0") == {b"q": b"v" * 100}
     finally:
         rs.stop()
+
+
+def test_region_whose_closing_flush_fails_aborts_the_server_keeping_its_wal(server, stub,
+                                                                             monkeypatch):
+    """Disk full while closing a region: the close fails, and the server aborts instead of
+    serving on without the region, so that the master splits its WAL before the region opens
+    anywhere else (a failed close is otherwise read as 'not serving': closed)."""
+    from storage.store import Store
+
+    region = open_region(stub)
+    multi(stub, region, {b"r": {b"q": b"acknowledged"}})
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device (injected)")
+
+    monkeypatch.setattr(Store, "write_snapshot", disk_full)
+    err = call(stub.CloseRegion, pb.CloseRegionRequest(region=region, flush=True))
+    assert isinstance(err, Exception), err
+    assert server.wait(10) == 1 and "could not be flushed" in server.abort_reason
+    wal_dir = layout.wal_dir(server.config.rootdir, server.name)
+    assert any(os.scandir(wal_dir)), "the WAL holding the edit is gone"

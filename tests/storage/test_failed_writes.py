@@ -1,0 +1,139 @@
+"""A flush or compaction whose file write fails inside a running server (disk full, an I/O
+error): nothing acknowledged is lost, nothing deleted comes back, and the store keeps working
+once the disk does. Faults are injected where the engine writes files."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from minihbase.errors import CorruptionError
+from storage import compaction, layout
+from storage.config import RegionConfig
+from storage.query import Get, Mutation
+from storage.region import Region
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from storage.store import Store
+from storage.wal import WAL
+from tests.storage.helpers import Clock
+
+TABLE = TableDescriptor("t", (FamilyDescriptor(b"a"), FamilyDescriptor(b"b")))
+INFO = RegionInfo("t", b"", b"", 1)
+
+
+class NoBackground:
+    """Background flushes and compactions never run: the test runs them by hand."""
+
+    def submit(self, fn):
+        pass
+
+
+def disk_full(*_args, **_kwargs):
+    raise OSError(28, "No space left on device (injected)")
+
+
+def open_region(root, wal=None):
+    return Region.open(root, INFO, TABLE, wal=wal, background=NoBackground(),
+                       config=RegionConfig(clock=Clock()))
+
+
+def values(region, row):
+    return {(c.family, c.qualifier): c.value for c in region.get(Get(row))}
+
+
+def hfiles(region, family):
+    return sorted(n for n in os.listdir(os.path.join(region.path, family.decode()))
+                  if n.endswith(layout.HFILE_SUFFIX))
+
+
+def test_clean_close_after_a_failed_flush_keeps_writes_acknowledged_since(tmp_path,
+                                                                          monkeypatch):
+    root = str(tmp_path)
+    wal = WAL(layout.wal_dir(root, "s,1,1"), archive_dir=layout.old_wal_dir(root))
+    r = open_region(root, wal)
+    r.mutate(Mutation(b"r1").put(b"a", b"q", b"v1"))
+    with monkeypatch.context() as m:
+        m.setattr(Store, "write_snapshot", disk_full)
+        with pytest.raises(OSError):
+            r.flush()
+    r.mutate(Mutation(b"r2").put(b"a", b"q", b"v2"))  # acknowledged after the failure
+    r.close(flush=True)  # the retried snapshot alone would leave r2 in the memstore
+    wal.close()
+    r = open_region(root)
+    assert values(r, b"r1") == {(b"a", b"q"): b"v1"}
+    assert values(r, b"r2") == {(b"a", b"q"): b"v2"}
+    r.close()
+
+
+def test_close_whose_flush_fails_keeps_the_wal_and_can_be_retried(tmp_path, monkeypatch):
+    root = str(tmp_path)
+    wal = WAL(layout.wal_dir(root, "s,1,1"), archive_dir=layout.old_wal_dir(root))
+    r = open_region(root, wal)
+    r.mutate(Mutation(b"r1").put(b"a", b"q", b"v1"))
+    with monkeypatch.context() as m:
+        m.setattr(Store, "write_snapshot", disk_full)
+        with pytest.raises(OSError):
+            r.close(flush=True)
+    assert not r.is_closed and wal.segment_count() >= 1
+    r.close(flush=True)  # the disk works again
+    assert r.is_closed
+    wal.close()
+    assert values(open_region(root), b"r1") == {(b"a", b"q"): b"v1"}
+
+
+def test_flush_failing_in_one_family_leaves_no_file_that_could_resurrect_deleted_cells(
+        tmp_path, monkeypatch):
+    root = str(tmp_path)
+    r = open_region(root)
+    r.mutate(Mutation(b"x").put(b"a", b"q", b"old").put(b"b", b"q", b"bv"))
+    real = Store.write_snapshot
+
+    def family_b_fails(self, snapshot, seqid):
+        if self.name == b"b":
+            disk_full()
+        return real(self, snapshot, seqid)
+
+    with monkeypatch.context() as m:
+        m.setattr(Store, "write_snapshot", family_b_fails)
+        with pytest.raises(OSError):
+            r.flush()
+    assert hfiles(r, b"a") == [], "family a's file of the failed flush was left on disk"
+    r.flush()
+    r.mutate(Mutation(b"x").delete_column(b"a", b"q"))
+    r.compact(major=True)  # drops the put and its marker
+    r.close()
+    r = open_region(root)
+    assert values(r, b"x") == {(b"b", b"q"): b"bv"}
+    r.close()
+
+
+def test_compaction_whose_swap_fails_releases_its_files_and_leaves_no_output(tmp_path,
+                                                                             monkeypatch):
+    root = str(tmp_path)
+    r = open_region(root)
+    for i in range(3):
+        r.mutate(Mutation(b"x").put(b"a", b"q%d" % i, b"v"))
+        r.flush()
+    with monkeypatch.context() as m:
+        m.setattr(compaction.layout, "atomic_write", disk_full)  # the manifest's write
+        with pytest.raises(OSError):
+            r.compact(major=True)
+    assert len(hfiles(r, b"a")) == 3, "the failed compaction's output was left on disk"
+    r.compact(major=True)  # not stuck: the inputs were released
+    assert len(hfiles(r, b"a")) == 1
+    assert len(values(r, b"x")) == 3
+    r.close()
+
+
+def test_a_corrupt_compaction_manifest_is_reported_not_ignored(tmp_path):
+    root = str(tmp_path)
+    r = open_region(root)
+    r.mutate(Mutation(b"x").put(b"a", b"q", b"v"))
+    r.close()
+    manifest = compaction.manifest_path(os.path.join(r.path, "a"), 99)
+    with open(manifest, "wb") as f:
+        f.write(b"MHCM" + b"\0" * 4 + b'["00000000000000000001.hfile"]')
+    with pytest.raises(CorruptionError, match="compaction manifest"):
+        open_region(root)
+    assert os.path.exists(manifest)
