@@ -33,9 +33,9 @@ from kazoo.client import KazooState
 from kazoo.exceptions import NodeExistsError
 
 from coordination import zk as zk_mod
-from coordination.znodes import (CLOSED, CLOSING, CRASHED, DEAD, DISABLED, DISABLING, ENABLED,
-                                 ENABLING, FAILED_OPEN, OFFLINE, ONLINE, OPEN, OPENING,
-                                 SPLITTING_WAL, MasterRecord, Paths, server_name)
+from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, ENABLED, ENABLING,
+                                 FAILED_OPEN, OFFLINE, ONLINE, OPEN, OPENING, MasterRecord, Paths,
+                                 server_name)
 from hmaster.assignment import AssignmentManager
 from hmaster.balancer import Balancer
 from hmaster.crash import CrashHandler
@@ -271,7 +271,8 @@ class MasterServer:
                 continue
             try:
                 load = self.clients.server_load(r.server)
-                is_open = any(rl.region == r.info.name for rl in load.regions)
+                is_open = any(rl.region == r.info.name and rl.state == OPEN
+                              for rl in load.regions)  # not merely OPENING or CLOSING
             except Exception:  # noqa: BLE001
                 is_open = False
             tstate = self.meta.read_table(r.info.table).state
@@ -311,10 +312,18 @@ class MasterServer:
                     log.exception("chore failed")
 
     def _resume_crashes(self) -> None:
-        """Chore: retry crash procedures that failed (e.g. a WAL split hit an I/O error)."""
-        for name, st in self.meta.server_states().items():
-            if st.state in (CRASHED, SPLITTING_WAL) and not self.servers.is_live(name):
-                threading.Thread(target=self.crash.handle, args=(name,), daemon=True).start()
+        """Chore: retry crash procedures that failed, also one that failed before it could
+        record CRASHED (a ZooKeeper error): by recover()'s rule, any server not DEAD whose znode
+        is gone, and any server holding regions in meta that is neither live nor DEAD."""
+        live = self.servers.live()
+        states = self.meta.server_states()
+        todo = {n for n, st in states.items()
+                if st.state != DEAD and (n not in live or not self.servers.is_live(n))}
+        todo |= {r.server for r in self.meta.all_regions()
+                 if r.server and r.server not in live and r.state in (OPEN, OPENING, CLOSING)
+                 and (r.server not in states or states[r.server].state != DEAD)}
+        for name in sorted(todo):
+            threading.Thread(target=self.crash.handle, args=(name,), daemon=True).start()
 
     def _prune_dead_servers(self, keep: int = 50) -> None:
         """Keep the newest `keep` DEAD entries (status shows them); drop older ones."""

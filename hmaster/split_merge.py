@@ -31,11 +31,12 @@ import threading
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from coordination.znodes import (ENABLED, MERGING, OFFLINE, OPEN, OPENING, SPLITTING,
+from coordination.znodes import (CLOSING, ENABLED, MERGING, OFFLINE, OPEN, OPENING, SPLITTING,
                                  RegionRecord, now_ms)
 from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
-from minihbase.errors import HBaseError, InvalidArgumentError, RegionOfflineError
+from minihbase.errors import (HBaseError, InvalidArgumentError, NotServingRegionError,
+                              RegionOfflineError)
 from storage import layout
 from storage.schema import RegionInfo
 
@@ -103,7 +104,11 @@ class SplitMergeCoordinator:
             else:
                 failure = None
             if failure is None:
-                daughters = self._commit_split(enc, journal, splitting, version, left, right)
+                try:
+                    daughters = self._commit_split(enc, journal, splitting, version, left,
+                                                   right)
+                except RegionOfflineError as e:  # abandoned: a crash took the parent over
+                    reopen, failure = self._rollback(journal, enc), e
         if failure is not None:
             self.assignment.assign_many(reopen, preferred=server)
             raise failure
@@ -128,7 +133,6 @@ class SplitMergeCoordinator:
             # are intact; the daughters were never in meta nor open anywhere
             log.warning("split of %s abandoned: its server crashed meanwhile", info.name)
             self._delete_unborn([left, right])
-            self.meta.delete_journal(enc)
             raise RegionOfflineError(f"split of {info.name} abandoned: {server} crashed")
         return daughters
 
@@ -171,7 +175,10 @@ class SplitMergeCoordinator:
                 reopen = self._rollback(journal, enc)
                 failure = e
             if failure is None:
-                m = self._commit_merge(enc, journal, ma, va, mb, vb, merged, server)
+                try:
+                    m = self._commit_merge(enc, journal, ma, va, mb, vb, merged, server)
+                except RegionOfflineError as e:  # abandoned: a crash took a parent over
+                    reopen, failure = self._rollback(journal, enc), e
         if failure is not None:
             self.assignment.assign_many(reopen, preferred=server)
             raise failure
@@ -194,7 +201,6 @@ class SplitMergeCoordinator:
             log.warning("merge of %s and %s abandoned: a server crashed meanwhile",
                         a.info.name, b.info.name)
             self._delete_unborn([merged])
-            self.meta.delete_journal(enc)
             raise RegionOfflineError(f"merge of {a.info.name} abandoned: server crashed")
         return m
 
@@ -221,26 +227,40 @@ class SplitMergeCoordinator:
         self.janitor()
 
     def _rollback(self, journal: dict, enc: str) -> list[RegionRecord]:
-        """Undo a split/merge that did not reach its meta swap: parents set OFFLINE (returned:
-        the caller assigns them once it holds no region lock)."""
+        """Undo a split/merge that did not reach its meta swap. A parent closed on its live
+        server (or never opened there) goes OFFLINE and is returned: the caller assigns it once
+        it holds no region lock. A parent whose server is gone or could not close it stays
+        with that server as CLOSING: its edits may be only in that server's WAL, so its crash
+        procedure (or the repair chore's retried close) must take it, not a reassignment."""
         parents = []
+        kind = journal["kind"]
         for d in journal["parents"]:
             info = RegionInfo.from_dict(d)
             rec, version = self.meta.read_region_versioned(info.table, info.encoded_name)
             if rec is None or rec.state not in (SPLITTING, MERGING):
                 continue  # the crash procedure already took it over
+            closed = not rec.server
             if rec.server and self.servers.is_live(rec.server):
                 try:
                     self.clients.close_region(rec.server, info.name, True)
-                except HBaseError:
-                    pass  # not open there any more: fine
+                    closed = True
+                except NotServingRegionError:
+                    closed = True  # not open there any more
+                except HBaseError as e:
+                    log.warning("rollback of %s of %s: close on %s failed: %s", kind,
+                                info.name, rec.server, e)
+            if closed:
+                new = RegionRecord(info, OFFLINE, "", now_ms(), f"reopen after failed {kind}")
+            else:
+                new = RegionRecord(info, CLOSING, rec.server, now_ms(),
+                                   f"close on {rec.server} after failed {kind}, or crash "
+                                   f"handling of {rec.server}")
             try:
-                new = RegionRecord(info, OFFLINE, "", now_ms(),
-                                   f"reopen after failed {journal['kind']}")
                 self.meta.commit([self.meta.put_region_op(new, version)])
-                parents.append(new)
             except (BadVersionError, NoNodeError):
                 continue
+            if closed:
+                parents.append(new)
         self.meta.delete_journal(enc)
         return parents
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 
 import pytest
 
 from coordination import meta_reader
 from coordination import zk as zk_mod
-from coordination.znodes import (DEAD, FAILED_OPEN, OFFLINE, ONLINE, OPEN, SPLITTING,
+from coordination.znodes import (CRASHED, DEAD, FAILED_OPEN, OFFLINE, ONLINE, OPEN, SPLITTING,
                                  SPLITTING_WAL, Paths, RegionRecord, TableRecord)
 from hmaster.meta import MetaStore
 from hmaster.server import MasterConfig, MasterServer
@@ -321,6 +322,8 @@ def test_split_racing_its_servers_crash_is_abandoned_not_half_applied(env):
     with pytest.raises(RegionOfflineError, match="abandoned"):
         master.splits._commit_split(parent.info.encoded_name, journal, stale, version_now - 1,
                                     left, right)
+    # what split() does next: nothing to roll back, the crash procedure has the parent
+    assert master.splits._rollback(journal, parent.info.encoded_name) == []
     assert [(r.info, r.state) for r in regions(zk, "race")] == [(parent.info, OPEN)]
     assert zk.get_children(Paths().splits) == []
     assert not any(os.path.exists(p) for p in unborn), "the abandoned daughters were kept"
@@ -364,3 +367,118 @@ def test_server_restarted_on_the_same_address_gets_its_old_regions_only_after_th
         edits = layout.recovered_edits_dir(layout.region_dir(rootdir, r.info))
         assert os.listdir(edits), f"{r.info.name} reopened without its WAL split"
     assert old.zk is not None, "the old session was still alive: no expiry was waited for"
+
+
+class _DiesDuringSplit(FakeRegionServer):
+    """The process dies while splitting, before its flush: the znode lives until the session
+    expires, and the parent's edits are only in its WAL."""
+
+    def SplitRegion(self, request, context):
+        threading.Thread(target=self.server.stop, args=(0,)).start()
+        time.sleep(1)
+        return super().SplitRegion(request, context)
+
+
+class _GatedMerge(FakeRegionServer):
+    gate: threading.Event | None = None
+
+    def MergeRegions(self, request, context):
+        if self.gate is not None:
+            self.gate.wait(30)
+        return super().MergeRegions(request, context)
+
+
+def _wait_dead(master, name):
+    wait_for(lambda: (master.meta.read_server_state(name) or None) is not None
+             and master.meta.read_server_state(name).state == DEAD, 20, f"{name} DEAD")
+
+
+def test_split_whose_server_dies_mid_call_leaves_the_parent_to_the_crash_procedure(env):
+    """The rollback must not reassign the parent itself: its edits are only in the dead
+    server's WAL, which only the crash procedure splits."""
+    quorum, rootdir, start_master, add_server, zk = env
+    host = _DiesDuringSplit(quorum).start()
+    master = start_master()
+    wait_for(lambda: master.servers.online() == [host.name], 10, "the server online")
+    create(master, "t")
+    (parent,) = regions(zk, "t")
+    other = add_server()
+    wait_for(lambda: other.name in master.servers.online(), 10, "a second server online")
+    _unflushed_edit(rootdir, host.name, parent.info)
+    with pytest.raises(Exception):
+        master.splits.split(parent.info.name, b"k")
+    (rec,) = regions(zk, "t")
+    assert rec.server == host.name, f"rolled back away from its server: {rec}"
+    host.vanish()  # the session expires
+    _wait_dead(master, host.name)
+    wait_for(lambda: [(r.info, r.state, r.server) for r in regions(zk, "t")] ==
+             [(parent.info, OPEN, other.name)], 20, "the parent reopened on the other server")
+    edits = layout.recovered_edits_dir(layout.region_dir(rootdir, parent.info))
+    assert os.listdir(edits), "the parent reopened without its WAL split"
+
+
+def test_merge_abandoned_by_one_parents_crash_reopens_the_other_parent(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    s1, s2 = _GatedMerge(quorum).start(), _GatedMerge(quorum).start()
+    master = start_master()
+    wait_for(lambda: len(master.servers.online()) == 2, 10, "both servers online")
+    create(master, "t", [b"m"])
+    a, b = regions(zk, "t")
+    if a.server == b.server:
+        pytest.skip("the create put both regions on one server")
+    by_name = {s1.name: s1, s2.name: s2}
+    host_a, host_b = by_name[a.server], by_name[b.server]
+    host_a.gate = threading.Event()
+    outcome = {}
+
+    def merge():
+        try:
+            outcome["merged"] = master.splits.merge(a.info.name, b.info.name)
+        except Exception as e:  # noqa: BLE001
+            outcome["error"] = e
+    t = threading.Thread(target=merge)
+    t.start()
+    wait_for(lambda: all(r.state == "MERGING" for r in regions(zk, "t")), 10, "both MERGING")
+    host_b.vanish()  # b's server crashes while a's server writes the merged region
+    wait_for(lambda: master.meta.read_region("t", b.info.encoded_name).state != "MERGING", 20,
+             "the crash procedure to take b over")
+    host_a.gate.set()
+    t.join(30)
+    assert "error" in outcome, outcome
+    _wait_dead(master, host_b.name)
+    wait_for(lambda: [(r.info, r.state) for r in regions(zk, "t")] ==
+             [(a.info, OPEN), (b.info, OPEN)], 20, "both parents open again")
+    assert zk.get_children(Paths().splits) == []
+
+
+def test_crash_procedure_failing_before_it_records_crashed_is_retried_by_the_chore(
+        env, monkeypatch):
+    """A ZooKeeper error at the procedure's first write leaves servers/<name> ONLINE for a
+    server whose znode is gone: the chore must still find and finish it."""
+    from kazoo.exceptions import ConnectionLoss
+
+    quorum, rootdir, start_master, add_server, zk = env
+    a, b = add_server(), add_server()
+    master = start_master()
+    wait_for(lambda: len(master.servers.online()) == 2, 10, "both servers online")
+    create(master, "t", [b"m"])
+    on_a = [r for r in regions(zk, "t") if r.server == a.name]
+    assert on_a
+    real = master.meta.write_server_state
+    failed = []
+
+    def lose_connection_once(name, state, *rest):
+        if name == a.name and state == CRASHED and not failed:
+            failed.append(state)
+            raise ConnectionLoss()
+        return real(name, state, *rest)
+
+    monkeypatch.setattr(master.meta, "write_server_state", lose_connection_once)
+    a.vanish()
+    wait_for(lambda: failed, 10, "the crash procedure to hit the error")
+    time.sleep(0.5)
+    assert master.meta.read_server_state(a.name).state == ONLINE
+    master._resume_crashes()
+    _wait_dead(master, a.name)
+    wait_for(lambda: all(r.state == OPEN and r.server == b.name for r in regions(zk, "t")), 20,
+             "the dead server's regions reopened")
