@@ -46,6 +46,7 @@ from hmaster.rs_client import RegionServerClients
 from hmaster.server_manager import ServerManager, superseded
 from hmaster.servicer import MasterServicer
 from hmaster.split_merge import SplitMergeCoordinator
+from minihbase.errors import TableNotFoundError
 from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2_grpc as pb_grpc
 
@@ -254,15 +255,28 @@ class MasterServer:
             w.start()
         for w in workers:
             w.join()
-        self._settle_in_flight()
-        self.splits.resume()
+        # Each step on its own: one that fails (a table dropped meanwhile, a ZooKeeper error)
+        # must not skip the others; the chores retry what is left (repair, janitor, crashes).
+        for step in (self._settle_in_flight, self.splits.resume, self._finish_table_transitions,
+                     self._assign_waiting):
+            try:
+                step()
+            except Exception:  # noqa: BLE001
+                if self._stopped.is_set():
+                    raise
+                log.exception("recovery step %s failed; going on", step.__name__)
+
+    def _finish_table_transitions(self) -> None:
+        """Finish enables and disables the old master left half-done, table by table."""
         for t in self.meta.tables():
-            rec = self.meta.read_table(t)
-            if rec.state == ENABLING:
-                self.ddl.finish_enable(rec)
-            elif rec.state == DISABLING:
-                self.ddl.finish_disable(rec)
-        self._assign_waiting()
+            try:
+                rec = self.meta.read_table(t)
+                if rec.state == ENABLING:
+                    self.ddl.finish_enable(rec)
+                elif rec.state == DISABLING:
+                    self.ddl.finish_disable(rec)
+            except Exception:  # noqa: BLE001 -- e.g. dropped meanwhile
+                log.exception("finishing the enable/disable of table %s failed", t)
 
     def _settle_in_flight(self) -> None:
         """Regions the old master left OPENING/CLOSING on a live server: ask that server."""
@@ -275,7 +289,10 @@ class MasterServer:
                               for rl in load.regions)  # not merely OPENING or CLOSING
             except Exception:  # noqa: BLE001
                 is_open = False
-            tstate = self.meta.read_table(r.info.table).state
+            try:
+                tstate = self.meta.read_table(r.info.table).state
+            except TableNotFoundError:
+                continue  # dropped meanwhile
             if r.state == OPENING:
                 if is_open:
                     self.meta.set_region(r, OPEN)
@@ -288,8 +305,11 @@ class MasterServer:
     def _assign_waiting(self) -> None:
         todo = []
         for t in self.meta.tables():
-            if self.meta.read_table(t).state != ENABLED:
-                continue
+            try:
+                if self.meta.read_table(t).state != ENABLED:
+                    continue
+            except TableNotFoundError:
+                continue  # dropped meanwhile
             todo += [r for r in self.meta.regions(t)
                      if r.state in (OFFLINE, FAILED_OPEN, CLOSED)]
         self.assignment.assign_many(todo)

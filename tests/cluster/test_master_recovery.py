@@ -482,3 +482,27 @@ def test_crash_procedure_failing_before_it_records_crashed_is_retried_by_the_cho
     _wait_dead(master, a.name)
     wait_for(lambda: all(r.state == OPEN and r.server == b.name for r in regions(zk, "t")), 20,
              "the dead server's regions reopened")
+
+
+def test_a_failing_recovery_step_does_not_skip_the_ones_after_it(env, monkeypatch):
+    """A new master whose split/merge resumption fails (a table dropped meanwhile, a ZooKeeper
+    error) still assigns the regions the old master left waiting, at once."""
+    from hmaster.split_merge import SplitMergeCoordinator
+
+    quorum, rootdir, start_master, add_server, zk = env
+    rs = add_server()
+    meta = MetaStore(zk, Paths())
+    meta.ensure_layout()
+    desc = TableDescriptor("waiting", (FamilyDescriptor(b"cf"),))
+    waiting = RegionRecord(RegionInfo("waiting", b"", b"", 9), OFFLINE, "",
+                           int(time.time() * 1000), "assignment after create")
+    meta.create_table(TableRecord(desc), [waiting])
+
+    def resume_fails(self):
+        raise RuntimeError("injected: resuming split journals failed")
+
+    monkeypatch.setattr(SplitMergeCoordinator, "resume", resume_fails)
+    start_master()
+    # (the repair chore would only re-drive it after 10 s)
+    (rec,) = regions(zk, "waiting")
+    assert (rec.state, rec.server) == (OPEN, rs.name)
