@@ -15,8 +15,10 @@ Split of P on server S:
 Merge of A+B is the same with two parents: both MERGING, both closed, RS.MergeRegions on A's
 server writes the merged region, one multi-op swaps A and B for M (OPENING), M opened, janitor.
 
-Failure before step 3 rolls back (parents reopened; daughters whose names the master knows are
-deleted, others left orphaned and logged). If the server crashes meanwhile, the crash procedure takes the parents over (their
+Failure before step 3 rolls back: a parent its server closed is reopened; one whose server is
+gone or could not close it stays CLOSING on that server, for its crash procedure (its edits may
+be only in that WAL). Daughters whose names the master knows are deleted, others left orphaned
+and logged. If the server crashes meanwhile, the crash procedure takes the parents over (their
 version changes, so step 3's transaction fails and the split is abandoned, never half-applied).
 A new master resumes: SPLITTING/MERGING journals roll back, OPENING ones open their children,
 CLEANUP ones wait for the janitor.
