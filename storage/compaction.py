@@ -129,9 +129,11 @@ def major_items(items, max_versions: int, ttl_cutoff: int, min_versions: int = 0
         yield kv
 
 
-def compact_store(store, files: list, major: bool, now_ms: int):
+def compact_store(store, files: list, major: bool, now_ms: int, before_swap=None):
     """Rewrite `files` (reserved by store.take_for_compaction) into one file and swap it in.
-    Returns the new StoreFile (None if nothing survived a major compaction)."""
+    Returns the new StoreFile (None if nothing survived a major compaction). `before_swap()`
+    may raise to abandon the output before any input is deleted (the region's WAL was
+    fenced)."""
     try:
         items = merged_items(files)
         fd = store.family
@@ -143,6 +145,12 @@ def compact_store(store, files: list, major: bool, now_ms: int):
         max_seqid = max(f.max_seqid for f in files)
         # An empty output file is still written: it carries max_seqid, which recovery needs.
         new = store.write_file(items, max_seqid)
+        try:
+            if before_swap is not None:
+                before_swap()
+        except BaseException:
+            store.discard_unused(new)
+            raise
         store.replace_files(files, new)
     except BaseException:
         store.untake(files)  # else the store could never compact again, and writes block

@@ -226,7 +226,10 @@ class HFileWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            os.replace(self.tmp_path, self.path)
+            # link, not replace: never clobber a file of that name (one a region's next owner
+            # wrote, if this server was declared dead mid-flush); FileExistsError instead
+            os.link(self.tmp_path, self.path)
+            os.unlink(self.tmp_path)
             fsync_dir(os.path.dirname(os.path.abspath(self.path)))
         except BaseException:
             self.abort()

@@ -38,7 +38,7 @@ import time
 import zlib
 
 from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColumnFamilyError,
-                              NotServingRegionError, RegionTooBusyError)
+                              NotServingRegionError, RegionTooBusyError, ServerAbortedError)
 from storage import layout
 from storage.cell import LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
 from storage.compaction import compact_store
@@ -648,11 +648,15 @@ class Region:
                 self._updates.release_exclusive()
             if not snaps:
                 return False
+            self._check_wal_owner()
             t0 = time.perf_counter()
             written = []
             try:
                 for store, seg in snaps:
                     written.append((store, store.write_snapshot(seg, seg.flush_seqid)))
+                self._check_wal_owner()  # fenced while writing: install nothing
+            except ServerAbortedError:
+                raise  # fenced: the region's next owner may have loaded these files; leave them
             except BaseException:
                 # Never installed, so no compaction would ever include or delete them, and a
                 # reopen would load them beside the retry's copies: after a delete and a
@@ -686,7 +690,8 @@ class Region:
                 files = store.take_for_compaction(major)
                 if files:
                     t0 = time.perf_counter()
-                    compact_store(store, files, major, self.config.now_ms())
+                    compact_store(store, files, major, self.config.now_ms(),
+                                  before_swap=self._check_wal_owner)
                     self.compactions += 1
                     self.compaction_seconds += time.perf_counter() - t0
         self._notify_progress()
@@ -763,6 +768,12 @@ class Region:
         if flush and self.wal is not None:
             self.wal.forget_region(self.name)
         self._notify_progress()
+
+    def _check_wal_owner(self) -> None:
+        """Still this server's region? A fenced WAL means the master declared this server
+        dead and may have reopened the region elsewhere: write or delete no file of it."""
+        if self.wal is not None:
+            self.wal.check_not_fenced()
 
     def _flush_until_empty(self) -> None:
         """Flush until no memstore holds a cell; raises if a flush fails (the WAL keeps the

@@ -354,6 +354,16 @@ class WAL:
             log.error("WAL %s unusable: %s", self.directory, self._failure)
         raise self._failure
 
+    def check_not_fenced(self) -> None:
+        """Raise (WALFencedError, or the failure that poisoned this WAL) once the WAL is fenced
+        or failed. Flushes and compactions call it before writing or deleting region files: a
+        server declared dead must not touch files that the regions' next owner now holds."""
+        with self._lock:
+            if self._failure is None and self._fenced_now():
+                self._fail(WALFencedError(self._fenced_message()), "flush or compaction")
+            if self._failure is not None:
+                raise self._failure
+
     def _check_usable(self) -> None:
         failure = self._failure
         if failure is not None:

@@ -137,3 +137,38 @@ def test_a_corrupt_compaction_manifest_is_reported_not_ignored(tmp_path):
     with pytest.raises(CorruptionError, match="compaction manifest"):
         open_region(root)
     assert os.path.exists(manifest)
+
+
+def test_a_fenced_server_neither_flushes_nor_compacts_its_regions(tmp_path):
+    """Once the master renamed the WAL directory (this server was declared dead and its
+    regions may be open elsewhere), flushes and compactions touch no region file."""
+    from minihbase.errors import WALFencedError
+
+    root = str(tmp_path)
+    wal_dir = layout.wal_dir(root, "s,1,1")
+    r = open_region(root, WAL(wal_dir, archive_dir=layout.old_wal_dir(root)))
+    for i in range(3):
+        r.mutate(Mutation(b"x").put(b"a", b"q%d" % i, b"v"))
+        r.flush()
+    r.mutate(Mutation(b"y").put(b"a", b"q", b"unflushed"))
+    before = hfiles(r, b"a")
+    os.rename(wal_dir, layout.splitting_wal_dir(root, "s,1,1"))  # the master's fence
+    with pytest.raises(WALFencedError):
+        r.flush()
+    with pytest.raises(WALFencedError):
+        r.compact(major=True)
+    assert hfiles(r, b"a") == before
+
+
+def test_an_hfile_is_never_renamed_over_an_existing_one(tmp_path):
+    from storage.hfile import HFileWriter
+
+    path = str(tmp_path / "00000000000000000007.hfile")
+    with open(path, "wb") as f:
+        f.write(b"another writer's file")
+    w = HFileWriter(path, family=b"a")
+    w.append((b"r", b"q", -1, -4), b"v")
+    with pytest.raises(FileExistsError):
+        w.finish(max_seqid=1)
+    assert open(path, "rb").read() == b"another writer's file"
+    assert os.listdir(tmp_path) == [os.path.basename(path)]  # no temp file left

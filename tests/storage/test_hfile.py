@@ -283,7 +283,7 @@ def test_crash_before_rename_never_exposes_a_half_written_file(tmp_path):
         HFileReader(str(tmp_path / leftovers[0]))
 
 
-def test_failed_rename_leaves_no_file_and_no_temp(tmp_path, monkeypatch):
+def test_failed_move_into_place_leaves_no_file_and_no_temp(tmp_path, monkeypatch):
     path = tmp_path / "f.hfile"
     w = HFileWriter(str(path), family=b"cf")
     w.append(k(b"r"), b"v")
@@ -291,7 +291,7 @@ def test_failed_rename_leaves_no_file_and_no_temp(tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError("disk gone")
 
-    monkeypatch.setattr(os, "replace", boom)
+    monkeypatch.setattr(os, "link", boom)  # the file is linked into place, never renamed over
     with pytest.raises(OSError, match="disk gone"):
         w.finish(max_seqid=1)
     assert os.listdir(tmp_path) == []
