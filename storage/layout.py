@@ -104,6 +104,26 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def make_dirs(path: str) -> None:
+    """os.makedirs, durably: every directory level it creates is fsynced into its parent, so a
+    power loss cannot drop a directory whose files were fsynced (a new region's first flush,
+    after which the WAL that held its edits is archived)."""
+    path = os.path.abspath(path)
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d)
+        except FileExistsError:
+            pass  # created meanwhile by another thread or process
+        fsync_dir(os.path.dirname(d))
+
+
 def atomic_write(path: str, data: bytes) -> None:
     """Write `data` to `path` all-or-nothing: temp file, fsync, rename, fsync the directory."""
     directory = os.path.dirname(path) or "."

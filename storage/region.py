@@ -132,7 +132,7 @@ class Region:
              nonces: NonceManager | None = None) -> "Region":
         r = cls(rootdir, info, table, wal, block_cache, config or RegionConfig(), background,
                 nonces)
-        os.makedirs(r.path, exist_ok=True)
+        layout.make_dirs(r.path)
         ri = layout.region_info_path(r.path)
         if not os.path.exists(ri):
             write_region_info(ri, info)

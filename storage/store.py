@@ -190,7 +190,7 @@ class Store:
 
         from storage.compaction import recover_interrupted_compactions
 
-        os.makedirs(self.dir, exist_ok=True)
+        layout.make_dirs(self.dir)
         recover_interrupted_compactions(self.dir)
         files = []
         max_id = 0

@@ -69,12 +69,9 @@ class WAL:
         self._segment_bytes = segment_bytes
         self._do_sync = sync
         self.stats = WALStats()
-        created = not os.path.isdir(directory)
-        os.makedirs(directory, exist_ok=True)
-        if created:
-            layout.fsync_dir(os.path.dirname(os.path.abspath(directory)))
+        layout.make_dirs(directory)
         if archive_dir is not None:
-            os.makedirs(archive_dir, exist_ok=True)
+            layout.make_dirs(archive_dir)
         st = os.stat(directory)
         self._dir_identity = (st.st_dev, st.st_ino)  # fencing check: same directory, same path
         self._prefix = os.path.basename(os.path.normpath(directory))
