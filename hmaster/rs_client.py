@@ -82,17 +82,20 @@ class RegionServerClients:
 
     def open_region(self, server: str, info: RegionInfo, desc: TableDescriptor) -> None:
         self.call(server, "OpenRegion",
-                  pb.OpenRegionRequest(region=region_info_pb(info), schema=schema_pb(desc)),
+                  pb.OpenRegionRequest(region=region_info_pb(info), schema=schema_pb(desc),
+                                       server=server),
                   OPEN_TIMEOUT_S)
 
     def close_region(self, server: str, region: str, flush: bool = True) -> None:
-        self.call(server, "CloseRegion", pb.CloseRegionRequest(region=region, flush=flush),
+        self.call(server, "CloseRegion",
+                  pb.CloseRegionRequest(region=region, flush=flush, server=server),
                   CLOSE_TIMEOUT_S)
 
     def split_region(self, server: str, region: str,
                      split_key: bytes | None) -> tuple[RegionInfo, RegionInfo]:
         r = self.call(server, "SplitRegion",
-                      pb.SplitRegionRequest(region=region, split_key=split_key or b""),
+                      pb.SplitRegionRequest(region=region, split_key=split_key or b"",
+                                            server=server),
                       OPEN_TIMEOUT_S)
         return region_info_from_pb(r.left), region_info_from_pb(r.right)
 
@@ -100,7 +103,8 @@ class RegionServerClients:
                       desc: TableDescriptor) -> RegionInfo:
         r = self.call(server, "MergeRegions", pb.MergeRegionsRequest(
             region_a=a.name, region_b=b.name, region_a_info=region_info_pb(a),
-            region_b_info=region_info_pb(b), schema=schema_pb(desc)), OPEN_TIMEOUT_S)
+            region_b_info=region_info_pb(b), schema=schema_pb(desc), server=server),
+            OPEN_TIMEOUT_S)
         return region_info_from_pb(r.merged)
 
     def server_load(self, server: str) -> pb.ServerLoad:

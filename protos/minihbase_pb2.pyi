@@ -247,12 +247,14 @@ class ScanResponse(_message.Message):
     def __init__(self, scanner_id: _Optional[int] = ..., results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ..., more_in_region: _Optional[bool] = ...) -> None: ...
 
 class OpenRegionRequest(_message.Message):
-    __slots__ = ("region", "schema")
+    __slots__ = ("region", "schema", "server")
     REGION_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
     region: RegionInfo
     schema: TableSchema
-    def __init__(self, region: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ...) -> None: ...
+    server: str
+    def __init__(self, region: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ..., server: _Optional[str] = ...) -> None: ...
 
 class RegionRequest(_message.Message):
     __slots__ = ("region",)
@@ -261,12 +263,14 @@ class RegionRequest(_message.Message):
     def __init__(self, region: _Optional[str] = ...) -> None: ...
 
 class CloseRegionRequest(_message.Message):
-    __slots__ = ("region", "flush")
+    __slots__ = ("region", "flush", "server")
     REGION_FIELD_NUMBER: _ClassVar[int]
     FLUSH_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
     region: str
     flush: bool
-    def __init__(self, region: _Optional[str] = ..., flush: _Optional[bool] = ...) -> None: ...
+    server: str
+    def __init__(self, region: _Optional[str] = ..., flush: _Optional[bool] = ..., server: _Optional[str] = ...) -> None: ...
 
 class CompactRegionRequest(_message.Message):
     __slots__ = ("region", "major")
@@ -277,12 +281,14 @@ class CompactRegionRequest(_message.Message):
     def __init__(self, region: _Optional[str] = ..., major: _Optional[bool] = ...) -> None: ...
 
 class SplitRegionRequest(_message.Message):
-    __slots__ = ("region", "split_key")
+    __slots__ = ("region", "split_key", "server")
     REGION_FIELD_NUMBER: _ClassVar[int]
     SPLIT_KEY_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
     region: str
     split_key: bytes
-    def __init__(self, region: _Optional[str] = ..., split_key: _Optional[bytes] = ...) -> None: ...
+    server: str
+    def __init__(self, region: _Optional[str] = ..., split_key: _Optional[bytes] = ..., server: _Optional[str] = ...) -> None: ...
 
 class SplitRegionResponse(_message.Message):
     __slots__ = ("left", "right")
@@ -293,18 +299,20 @@ class SplitRegionResponse(_message.Message):
     def __init__(self, left: _Optional[_Union[RegionInfo, _Mapping]] = ..., right: _Optional[_Union[RegionInfo, _Mapping]] = ...) -> None: ...
 
 class MergeRegionsRequest(_message.Message):
-    __slots__ = ("region_a", "region_b", "region_a_info", "region_b_info", "schema")
+    __slots__ = ("region_a", "region_b", "region_a_info", "region_b_info", "schema", "server")
     REGION_A_FIELD_NUMBER: _ClassVar[int]
     REGION_B_FIELD_NUMBER: _ClassVar[int]
     REGION_A_INFO_FIELD_NUMBER: _ClassVar[int]
     REGION_B_INFO_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
     region_a: str
     region_b: str
     region_a_info: RegionInfo
     region_b_info: RegionInfo
     schema: TableSchema
-    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ..., region_a_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., region_b_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ...) -> None: ...
+    server: str
+    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ..., region_a_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., region_b_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ..., server: _Optional[str] = ...) -> None: ...
 
 class MergeRegionsResponse(_message.Message):
     __slots__ = ("merged",)

@@ -72,6 +72,15 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         if reason is not None:
             raise ServerAbortedError(f"region server {self._server.name} aborted: {reason}")
 
+    def _check_addressee(self, server: str) -> None:
+        """A master command names the server it is meant for: one restarted on the same address
+        (a new startcode) must not act on its predecessor's regions. Not NotServingRegion: the
+        master would take that for "closed"."""
+        if server and server != self._server.name:
+            raise ServerUnavailableError(
+                f"this is region server {self._server.name}, not {server}: restarted on the same "
+                "address")
+
     def _fail(self, context, exc: BaseException):
         """End the call with `exc`; a WAL fence/failure aborts the whole server first."""
         if isinstance(exc, ServerAbortedError):
@@ -215,6 +224,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
     def OpenRegion(self, request, context):
         try:
             self._check_alive()
+            self._check_addressee(request.server)
             if self._server.stopping_cleanly:
                 raise ServerUnavailableError(
                     f"region server {self._server.name} is stopping: open the region elsewhere")
@@ -232,6 +242,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
     def CloseRegion(self, request, context):
         try:
             self._check_alive()
+            self._check_addressee(request.server)
             self._online.close(request.region, flush=request.flush)
             return _EMPTY
         except Exception as e:
@@ -256,6 +267,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
     def SplitRegion(self, request, context):
         try:
             self._check_alive()
+            self._check_addressee(request.server)
             left, right = self._online.split(request.region, request.split_key or None)
             return pb.SplitRegionResponse(left=region_info_to_pb(left),
                                           right=region_info_to_pb(right))
@@ -265,6 +277,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
     def MergeRegions(self, request, context):
         try:
             self._check_alive()
+            self._check_addressee(request.server)
             a = region_info_from_pb(request.region_a_info)
             b = region_info_from_pb(request.region_b_info)
             table = table_from_pb(request.schema)

@@ -436,3 +436,19 @@ def test_region_whose_closing_flush_fails_aborts_the_server_keeping_its_wal(serv
     assert server.wait(10) == 1 and "could not be flushed" in server.abort_reason
     wal_dir = layout.wal_dir(server.config.rootdir, server.name)
     assert any(os.scandir(wal_dir)), "the WAL holding the edit is gone"
+
+
+def test_commands_meant_for_a_predecessor_on_the_same_address_are_refused(server, stub):
+    """A master command names its addressee (host,port,startcode); a server restarted on the
+    same address must not close (or open, split) regions for the one before it."""
+    region = open_region(stub)
+    multi(stub, region, {b"r": {b"q": b"v"}})
+    host, port, startcode = server.name.rsplit(",", 2)
+    predecessor = f"{host},{port},{int(startcode) - 1}"
+    err = call(stub.CloseRegion, pb.CloseRegionRequest(region=region, flush=True,
+                                                       server=predecessor))
+    assert isinstance(err, errors.ServerUnavailableError) and predecessor in str(err)
+    assert get_row(stub, region, b"r") == {b"q": b"v"}  # still open here
+    ok = call(stub.CloseRegion, pb.CloseRegionRequest(region=region, flush=True,
+                                                      server=server.name))
+    assert not isinstance(ok, Exception), ok
