@@ -46,8 +46,8 @@ def env(zookeeper, tmp_path):
         wait_for(m.recovered.is_set, 30, "master recovered")
         return m
 
-    def add_server(**kw):
-        s = FakeRegionServer(quorum, **kw).start()
+    def add_server(cls=FakeRegionServer, **kw):
+        s = cls(quorum, **kw).start()
         started_servers.append(s)
         return s
 
@@ -397,7 +397,7 @@ def test_split_whose_server_dies_mid_call_leaves_the_parent_to_the_crash_procedu
     """The rollback must not reassign the parent itself: its edits are only in the dead
     server's WAL, which only the crash procedure splits."""
     quorum, rootdir, start_master, add_server, zk = env
-    host = _DiesDuringSplit(quorum).start()
+    host = add_server(cls=_DiesDuringSplit)
     master = start_master()
     wait_for(lambda: master.servers.online() == [host.name], 10, "the server online")
     create(master, "t")
@@ -419,7 +419,7 @@ def test_split_whose_server_dies_mid_call_leaves_the_parent_to_the_crash_procedu
 
 def test_merge_abandoned_by_one_parents_crash_reopens_the_other_parent(env):
     quorum, rootdir, start_master, add_server, zk = env
-    s1, s2 = _GatedMerge(quorum).start(), _GatedMerge(quorum).start()
+    s1, s2 = add_server(cls=_GatedMerge), add_server(cls=_GatedMerge)
     master = start_master()
     wait_for(lambda: len(master.servers.online()) == 2, 10, "both servers online")
     create(master, "t", [b"m"])
