@@ -38,6 +38,14 @@ def open_region(root, wal=None):
                        config=RegionConfig(clock=Clock()))
 
 
+def region_with_wal(root):
+    """A region logging to a real WAL, holding one acknowledged, unflushed row r1."""
+    wal = WAL(layout.wal_dir(root, "s,1,1"), archive_dir=layout.old_wal_dir(root))
+    r = open_region(root, wal)
+    r.mutate(Mutation(b"r1").put(b"a", b"q", b"v1"))
+    return r, wal
+
+
 def values(region, row):
     return {(c.family, c.qualifier): c.value for c in region.get(Get(row))}
 
@@ -50,9 +58,7 @@ def hfiles(region, family):
 def test_clean_close_after_a_failed_flush_keeps_writes_acknowledged_since(tmp_path,
                                                                           monkeypatch):
     root = str(tmp_path)
-    wal = WAL(layout.wal_dir(root, "s,1,1"), archive_dir=layout.old_wal_dir(root))
-    r = open_region(root, wal)
-    r.mutate(Mutation(b"r1").put(b"a", b"q", b"v1"))
+    r, wal = region_with_wal(root)
     with monkeypatch.context() as m:
         m.setattr(Store, "write_snapshot", disk_full)
         with pytest.raises(OSError):
@@ -68,9 +74,7 @@ def test_clean_close_after_a_failed_flush_keeps_writes_acknowledged_since(tmp_pa
 
 def test_close_whose_flush_fails_keeps_the_wal_and_can_be_retried(tmp_path, monkeypatch):
     root = str(tmp_path)
-    wal = WAL(layout.wal_dir(root, "s,1,1"), archive_dir=layout.old_wal_dir(root))
-    r = open_region(root, wal)
-    r.mutate(Mutation(b"r1").put(b"a", b"q", b"v1"))
+    r, wal = region_with_wal(root)
     with monkeypatch.context() as m:
         m.setattr(Store, "write_snapshot", disk_full)
         with pytest.raises(OSError):
@@ -145,14 +149,14 @@ def test_a_fenced_server_neither_flushes_nor_compacts_its_regions(tmp_path):
     from minihbase.errors import WALFencedError
 
     root = str(tmp_path)
-    wal_dir = layout.wal_dir(root, "s,1,1")
-    r = open_region(root, WAL(wal_dir, archive_dir=layout.old_wal_dir(root)))
+    r, _ = region_with_wal(root)
     for i in range(3):
         r.mutate(Mutation(b"x").put(b"a", b"q%d" % i, b"v"))
         r.flush()
     r.mutate(Mutation(b"y").put(b"a", b"q", b"unflushed"))
     before = hfiles(r, b"a")
-    os.rename(wal_dir, layout.splitting_wal_dir(root, "s,1,1"))  # the master's fence
+    os.rename(layout.wal_dir(root, "s,1,1"),
+              layout.splitting_wal_dir(root, "s,1,1"))  # the master's fence
     with pytest.raises(WALFencedError):
         r.flush()
     with pytest.raises(WALFencedError):
