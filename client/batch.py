@@ -49,6 +49,9 @@ class MultiSend:
                                   self.connection.channels)
         self.tries += 1
         self.failed, self.last_error = [], None
+        if self.tries == 1:
+            self.fatal: HBaseError | None = None  # the first non-retryable error
+            self.fatal_rows = 0  # rows it (and any later ones) left unwritten
         # address -> region name -> mutations
         groups: dict[str, dict[str, list]] = {}
         table = self.table
@@ -79,32 +82,46 @@ class MultiSend:
                                stub.Multi.future(request, timeout=rpc_timeout)))
 
     def _collect(self) -> None:
+        """Read every call's outcome. A non-retryable error (a bad row rejects its region's
+        group) is kept for later, never raised at once: the other calls' retryable failures
+        must still be resent, or their rows would be lost without a word."""
         for address, by_region, future in self.calls:
             try:
                 response = future.result()
             except grpc.RpcError as err:
-                exc = from_rpc_error(err, address)
-                if not exc.retryable:
-                    raise exc from None
-                for ms in by_region.values():
-                    self.failed.extend(ms)
-                self.last_error = exc
+                self._failed(from_rpc_error(err, address),
+                             [m for ms in by_region.values() for m in ms])
                 continue
             for result in response.results:
-                if result.ok:
-                    continue
-                exc = error_from_name(result.error_class, result.error_message)
-                if not exc.retryable:
-                    raise exc
-                self.failed.extend(by_region.get(result.region, ()))
-                self.last_error = exc
+                if not result.ok:
+                    self._failed(error_from_name(result.error_class, result.error_message),
+                                 by_region.get(result.region, ()))
         self.calls = []
+
+    def _failed(self, exc: HBaseError, mutations) -> None:
+        if exc.retryable:
+            self.failed.extend(mutations)
+            self.last_error = exc
+            return
+        if self.fatal is None:
+            self.fatal = exc
+        self.fatal_rows += len(mutations)
+
+    def _raise_fatal(self) -> None:
+        exc = self.fatal
+        raise type(exc)(f"{exc} ({self.fatal_rows} row(s) of this {self.what} not written; "
+                        "the others were)") from None
 
     def wait(self) -> None:
         retry = self.connection.retry
+        # The caller waits here at most the operation timeout, however long it took to fill
+        # the next buffer while this one was in flight.
+        self.deadline = max(self.deadline, retry.clock() + retry.timeout)
         while True:
             self._collect()
             if not self.failed:
+                if self.fatal is not None:
+                    self._raise_fatal()
                 return
             self.connection.locations.invalidate(self.table)
             left = self.deadline - retry.clock()
@@ -114,7 +131,8 @@ class MultiSend:
                     f"written after {self.tries} attempt(s) in "
                     f"{retry.clock() - self.start:.1f}s (operation timeout "
                     f"{retry.timeout:g}s); last error: {type(self.last_error).__name__}: "
-                    f"{self.last_error}")
+                    f"{self.last_error}" + (f"; and {self.fatal_rows} row(s) rejected: "
+                                            f"{self.fatal}" if self.fatal else ""))
             retry.sleep(min(backoff_delay(retry.pause, self.tries - 1), left - MIN_ATTEMPT_S))
             self._issue(self.failed)
 

@@ -215,7 +215,12 @@ class _Scanner:
         spec.CopyFrom(self.spec)
         spec.start_row = self.region_start
         if self.limit is not None:
-            spec.limit = self.limit - self.returned + (1 if self.skip_row else 0)
+            # Rows the server counts but the caller never sees: a resumed scan's first row
+            # (returned already), and a reversed prefix scan's start row, the prefix's
+            # successor, which the server includes if it exists and the client drops.
+            unseen = (1 if self.skip_row else 0) + (
+                1 if self.reverse and self.prefix is not None else 0)
+            spec.limit = self.limit - self.returned + unseen
         return pb.ScanRequest(region=loc.name, spec=spec, max_rows=self.batch_size)
 
     def _prefetch_open(self) -> None:

@@ -142,12 +142,37 @@ def test_stale_location_after_region_move_is_retried_transparently(cluster, tabl
     assert [v[b"cf:q"] for _, v in table.scan(row_start=b"151", row_stop=b"153")] == \
         [b"batched", b"batched"]
 
+    # a row rejected outright (unknown family) must not make the batch drop the rows that
+    # only needed a resend (a stale location): they are written, then the rejection raised
+    conn.locations._tables["cl"] = stale
+    with pytest.raises(errors.NoSuchColumnFamilyError, match="1 row.* not written"):
+        with table.batch(batch_size=10) as b:
+            b.put(b"160", {b"cf:q": b"resent"})
+            b.put(b"060", {b"nope:q": b"rejected"})
+    assert table.row(b"160") == {b"cf:q": b"resent"}
+    assert table.row(b"060") == {}
+
     # a scan whose next region is stale: the open it sends ahead while the caller reads the
     # first region's rows fails at the old server, and the scan resumes after the last row
     expected = [r for r, _ in table.scan(batch_size=7)]
     assert {b"050", b"150", b"350"} <= set(expected)
     conn.locations._tables["cl"] = stale
     assert [r for r, _ in table.scan(batch_size=7)] == expected
+
+
+def test_reversed_prefix_scan_with_a_limit_returns_the_rows_asked_for(table):
+    """The reversed prefix scan starts at the prefix's successor (user2 for user1), which the
+    server counts against the limit when it exists, and the client drops."""
+    conn = table.connection
+    conn.create_table("revp", {"cf": dict()})
+    t = conn.table("revp")
+    for row in (b"user10", b"user11", b"user2"):
+        t.put(row, {b"cf:q": row})
+    assert [r for r, _ in t.scan(row_prefix=b"user1", reverse=True, limit=1)] == [b"user11"]
+    assert [r for r, _ in t.scan(row_prefix=b"user1", reverse=True, limit=2)] == \
+        [b"user11", b"user10"]
+    assert [r for r, _ in t.scan(row_prefix=b"user1", reverse=True)] == [b"user11", b"user10"]
+    conn.delete_table("revp", disable=True)
 
 
 def _open_scanners(cluster) -> list[int]:
