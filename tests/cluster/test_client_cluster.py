@@ -148,9 +148,9 @@ def test_stale_location_after_region_move_is_retried_transparently(cluster, tabl
     with pytest.raises(errors.NoSuchColumnFamilyError, match="1 row.* not written"):
         with table.batch(batch_size=10) as b:
             b.put(b"160", {b"cf:q": b"resent"})
-            b.put(b"060", {b"nope:q": b"rejected"})
+            b.put(b"061", {b"nope:q": b"rejected"})
     assert table.row(b"160") == {b"cf:q": b"resent"}
-    assert table.row(b"060") == {}
+    assert table.row(b"061") == {}
 
     # a scan whose next region is stale: the open it sends ahead while the caller reads the
     # first region's rows fails at the old server, and the scan resumes after the last row
