@@ -30,6 +30,10 @@ from storage.schema import RegionInfo, TableDescriptor
 log = logging.getLogger(__name__)
 
 
+class _OpenCancelled(Exception):
+    """close() of a region still opening: its open will drop it."""
+
+
 class OnlineRegions:
     def __init__(self, rootdir: str, *, wal, block_cache, region_config, background=None,
                  server_name: str = "", scanners=None,
@@ -58,6 +62,10 @@ class OnlineRegions:
         # request for a reopened region by split_request_interval.
         self._split_requested: dict[str, float] = {}
         self._families: dict[str, frozenset] = {}  # name -> family names; copy-on-write
+        # OPENING regions whose close was asked for meanwhile (the master gave up on a slow
+        # open and will open the region elsewhere): dropped when their open ends; guarded by
+        # _lock
+        self._cancelled_opens: set[str] = set()
         self.flushes_forced = 0  # written by the chore thread only; read by web and tests
         self.split_requests = 0  # idem
 
@@ -112,7 +120,17 @@ class OnlineRegions:
         except BaseException:
             with self._lock:
                 self._states.pop(name, None)
+                self._cancelled_opens.discard(name)
             raise
+        with self._lock:
+            cancelled = name in self._cancelled_opens
+            self._cancelled_opens.discard(name)
+            if cancelled:
+                self._states.pop(name, None)
+        if cancelled:
+            region.close(flush=False)  # it served nothing; its replayed edits are flushed
+            raise RegionOfflineError(f"open of region {name} on {self.server_name} was "
+                                     "cancelled by a close while it was opening")
         with self._lock:
             self._regions = {**self._regions, name: region}
             self._families = {**self._families, name: frozenset(table.family_names())}
@@ -125,6 +143,11 @@ class OnlineRegions:
         with self._lock:
             region = self._regions.get(name)
             if region is None:
+                if state == "CLOSING" and self._states.get(name) == "OPENING":
+                    # never served yet: it is closed (not served) as soon as its open ends,
+                    # so that it cannot end up open here and where the master opens it next
+                    self._cancelled_opens.add(name)
+                    raise _OpenCancelled()
                 raise NotServingRegionError(f"region {name} is not online on {self.server_name}")
             regions = dict(self._regions)
             del regions[name]
@@ -157,7 +180,11 @@ class OnlineRegions:
             self._states[name] = "OPEN"
 
     def close(self, name: str, flush: bool = True) -> None:
-        region = self._take(name, "CLOSING")
+        try:
+            region = self._take(name, "CLOSING")
+        except _OpenCancelled:
+            log.info("region %s is still opening: it will be closed when its open ends", name)
+            return
         try:
             region.close(flush=flush)
         except BaseException as e:

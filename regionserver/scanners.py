@@ -35,7 +35,7 @@ class ScannerLease:
     call while the first is still running must not interleave two next() calls)."""
 
     __slots__ = ("scanner_id", "region_name", "scanner", "batch", "limit", "rows_returned",
-                 "last_row", "carry", "expires_at", "lock", "closed", "prefetch")
+                 "last_row", "carry", "expires_at", "lock", "closed", "prefetch", "call_lock")
 
     def __init__(self, scanner_id: int, region_name: str, scanner, batch: int, limit: int,
                  expires_at: float):
@@ -50,7 +50,10 @@ class ScannerLease:
         self.expires_at = expires_at
         self.lock = threading.Lock()
         self.closed = False  # guarded by lock
-        self.prefetch: Future | None = None  # the next response, being computed in background
+        self.prefetch: Future | None = None  # guarded by call_lock: the next response
+        # One call at a time takes the prefetched response and starts the next one (two calls
+        # on one id must neither both get the same batch nor lose one).
+        self.call_lock = threading.Lock()
 
 
 class ScannerRegistry:
@@ -138,18 +141,19 @@ class ScannerRegistry:
         client and the client works through it -- a scan then costs the client about one
         round trip per batch instead of round trip + server work. A prefetched response is
         always delivered to the next call (its rows are already consumed from the scanner)."""
-        fut = lease.prefetch
-        lease.prefetch = None
-        if fut is not None:
-            out, more = fut.result()  # re-raises what the background computation raised
-        else:
-            out, more = self._compute(lease, max_rows, max_cells, render)
-        if more and prefetch and self._prefetch_pool is not None:
-            try:
-                lease.prefetch = self._prefetch_pool.submit(self._compute, lease, max_rows,
-                                                            max_cells, render)
-            except RuntimeError:  # the pool is shut down: the server is stopping
-                pass
+        with lease.call_lock:
+            fut = lease.prefetch
+            lease.prefetch = None
+            if fut is not None:
+                out, more = fut.result()  # re-raises what the background computation raised
+            else:
+                out, more = self._compute(lease, max_rows, max_cells, render)
+            if more and prefetch and self._prefetch_pool is not None:
+                try:
+                    lease.prefetch = self._prefetch_pool.submit(self._compute, lease, max_rows,
+                                                                max_cells, render)
+                except RuntimeError:  # the pool is shut down: the server is stopping
+                    pass
         if not more:
             self.close(lease.scanner_id)
         return out, more

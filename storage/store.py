@@ -16,6 +16,7 @@ import threading
 from heapq import merge
 from operator import itemgetter
 
+from minihbase.errors import NotServingRegionError
 from storage import layout
 from storage.config import RegionConfig
 from storage.hfile import HFileReader, HFileWriter, is_temp_file
@@ -181,6 +182,7 @@ class Store:
         self._files_plain = True  # guarded by self._lock: no file holds a delete marker
         self._compacting: set[StoreFile] = set()  # guarded by self._lock
         self._next_file_id = 1  # guarded by self._lock
+        self._closed = False  # guarded by self._lock: no view may be taken any more
         self.files_changed = threading.Condition(self._lock)  # notified when the set shrinks
 
     # --- opening and closing ----------------------------------------------------------------
@@ -214,10 +216,18 @@ class Store:
             self._next_file_id = max_id + 1
 
     def close(self) -> None:
+        """No new views; files close as soon as no view uses them (a reader that took its
+        view just before the close finishes on it instead of failing)."""
+        doomed = []
         with self._lock:
+            self._closed = True
             files, self._files = self._files, ()
-        for f in files:
-            f.reader.close()
+            for f in files:
+                f.removed = True
+                if f.refcount == 0:
+                    doomed.append(f)
+        for f in doomed:
+            self._close_file(f)
 
     def _set_files(self, files: tuple) -> None:  # self._lock held
         self._files = files
@@ -227,6 +237,8 @@ class Store:
 
     def acquire(self) -> StoreView:
         with self._lock:  # segments and files together: a flush swaps both under this lock
+            if self._closed:  # a reader that checked the region open just before it closed
+                raise NotServingRegionError(f"store {self.dir} is closed")
             segments = self.memstore.segments()
             files = self._files
             for f in files:
@@ -268,12 +280,15 @@ class Store:
 
     def mid_row(self) -> bytes | None:
         """Middle row of the largest file: where a split would cut."""
-        with self._lock:
-            files = [f for f in self._files if not f.empty]
-        if not files:
-            return None
-        # a reference answers only if the parent's middle row falls in its half
-        return max(files, key=lambda f: f.size).reader.mid_row()
+        view = self.acquire()  # pinned: a compaction must not close it while it is read
+        try:
+            files = [f for f in view.files if not f.empty]
+            if not files:
+                return None
+            # a reference answers only if the parent's middle row falls in its half
+            return max(files, key=lambda f: f.size).reader.mid_row()
+        finally:
+            view.release()
 
     # --- writing files --------------------------------------------------------------------------
 

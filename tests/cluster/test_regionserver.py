@@ -452,3 +452,35 @@ def test_commands_meant_for_a_predecessor_on_the_same_address_are_refused(server
     ok = call(stub.CloseRegion, pb.CloseRegionRequest(region=region, flush=True,
                                                       server=server.name))
     assert not isinstance(ok, Exception), ok
+
+
+def test_close_of_a_region_still_opening_drops_it_when_the_open_ends(server, stub,
+                                                                     monkeypatch):
+    """The master gives up on a slow open, closes it (best effort) and opens the region
+    elsewhere: the slow open must not end with the region served here as well."""
+    import threading
+
+    from storage.region import Region
+
+    gate = threading.Event()
+    real_open = Region.open.__func__
+
+    def slow_open(cls, *args, **kwargs):
+        gate.wait(10)
+        return real_open(cls, *args, **kwargs)
+
+    monkeypatch.setattr(Region, "open", classmethod(slow_open))
+    info = region_pb()
+    outcome = []
+    opener = threading.Thread(target=lambda: outcome.append(call(
+        stub.OpenRegion, pb.OpenRegionRequest(region=info, schema=schema()), timeout=30)))
+    opener.start()
+    time.sleep(0.3)  # the open is under way
+    closed = call(stub.CloseRegion, pb.CloseRegionRequest(region=info.name, flush=False))
+    assert not isinstance(closed, Exception), closed
+    gate.set()
+    opener.join(30)
+    assert isinstance(outcome[0], errors.RegionOfflineError), outcome
+    err = call(stub.Get, pb.GetRequest(region=info.name, row=b"r"))
+    assert isinstance(err, errors.NotServingRegionError), err
+    assert info.name not in server.online.states()

@@ -347,3 +347,22 @@ def test_unknown_family_and_oversize_value_are_rejected_whole(tmp_path, clock):
         r.get(Get(b"r", columns=((b"nope", None),)))
     assert r.get(Get(b"r")) == []  # nothing of the rejected mutations was applied
     r.close()
+
+
+def test_a_reader_racing_a_close_gets_not_serving_never_an_empty_answer(tmp_path, clock):
+    """A get or scan that found the region open, then lost the CPU while the region closed:
+    its view must not come back empty (a client would be told the row does not exist, or a
+    scan would skip the region); one taken just before the close finishes normally."""
+    r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Inline(),
+                    config=RegionConfig(clock=clock))
+    put(r, b"row1", b"q", b"v", 1)
+    r.flush()
+    early = r.stores[CF].acquire()  # a reader already under way
+    r.close(flush=True)
+    with pytest.raises(NotServingRegionError):
+        r._get_cells(Get(b"row1"))  # past _check_open, as in the race
+    with pytest.raises(NotServingRegionError):
+        r._acquire_views(r._row_wire_stores)  # the whole-row get's fast path, likewise
+    items, _ = early.row_items(b"row1", 10 ** 9, 0)  # its files stay open until released
+    assert [k[0] for k, _ in items] == [b"row1"]
+    early.release()
