@@ -257,7 +257,9 @@ class Table:
         if qualifier is None:
             raise ValueError(f"check needs a family:qualifier column, got {column!r}")
         request = pb.CheckAndMutateRequest(row=row, family=family, qualifier=qualifier,
-                                           mutation=mutation)
+                                           mutation=mutation,
+                                           nonce_group=self.connection.nonce_group,
+                                           nonce=secrets.randbits(64) or 1)  # as counter_inc
         if expected is None:
             request.expect_absent = True
         else:

@@ -177,7 +177,7 @@ class IncrementResponse(_message.Message):
     def __init__(self, value: _Optional[int] = ...) -> None: ...
 
 class CheckAndMutateRequest(_message.Message):
-    __slots__ = ("region", "row", "family", "qualifier", "expect_absent", "expected", "mutation")
+    __slots__ = ("region", "row", "family", "qualifier", "expect_absent", "expected", "mutation", "nonce_group", "nonce")
     REGION_FIELD_NUMBER: _ClassVar[int]
     ROW_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +185,8 @@ class CheckAndMutateRequest(_message.Message):
     EXPECT_ABSENT_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_FIELD_NUMBER: _ClassVar[int]
     MUTATION_FIELD_NUMBER: _ClassVar[int]
+    NONCE_GROUP_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     region: str
     row: bytes
     family: bytes
@@ -192,7 +194,9 @@ class CheckAndMutateRequest(_message.Message):
     expect_absent: bool
     expected: bytes
     mutation: RowMutation
-    def __init__(self, region: _Optional[str] = ..., row: _Optional[bytes] = ..., family: _Optional[bytes] = ..., qualifier: _Optional[bytes] = ..., expect_absent: _Optional[bool] = ..., expected: _Optional[bytes] = ..., mutation: _Optional[_Union[RowMutation, _Mapping]] = ...) -> None: ...
+    nonce_group: int
+    nonce: int
+    def __init__(self, region: _Optional[str] = ..., row: _Optional[bytes] = ..., family: _Optional[bytes] = ..., qualifier: _Optional[bytes] = ..., expect_absent: _Optional[bool] = ..., expected: _Optional[bytes] = ..., mutation: _Optional[_Union[RowMutation, _Mapping]] = ..., nonce_group: _Optional[int] = ..., nonce: _Optional[int] = ...) -> None: ...
 
 class CheckAndMutateResponse(_message.Message):
     __slots__ = ("processed",)

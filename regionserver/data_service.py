@@ -177,8 +177,9 @@ class RegionServerService(pb_grpc.RegionServerServicer):
                 rm = pb.RowMutation(row=row, cells=rm.cells)
             m = mutation_from_pb(rm, region.table, families, self._max_value_bytes)
             expected = None if request.expect_absent else request.expected
+            nonce = (request.nonce_group, request.nonce) if request.nonce else None
             processed = region.check_and_mutate(row, request.family, request.qualifier,
-                                                expected, m)
+                                                expected, m, nonce)
             self._check_alive()
             return pb.CheckAndMutateResponse(processed=processed)
         except Exception as e:

@@ -409,19 +409,38 @@ class Region:
         return new
 
     def check_and_mutate(self, row: bytes, family: bytes, qualifier: bytes,
-                         expected: bytes | None, m: Mutation) -> bool:
-        """Apply `m` iff the column's latest value equals `expected` (None = column absent)."""
+                         expected: bytes | None, m: Mutation,
+                         nonce: NonceKey | None = None) -> bool:
+        """Apply `m` iff the column's latest value equals `expected` (None = column absent).
+        With a nonce, a retry of a call that already ran gets that call's answer (the check
+        is not made again: the first attempt's own put would now fail it)."""
         self._check_open()
         self._check_row(row)
         self._store(family)
         if m.row != row:
             raise InvalidArgumentError(f"mutation row {m.row!r} differs from checked row {row!r}")
+        if nonce is None:
+            return self._check_and_mutate(row, family, qualifier, expected, m, None)
+        proceed, result = self.nonces.start(nonce)
+        if not proceed:
+            return bool(result)
+        try:
+            return self._check_and_mutate(row, family, qualifier, expected, m, nonce)
+        finally:
+            self.nonces.end(nonce, None)  # failed before it ran: a retry may proceed
+
+    def _check_and_mutate(self, row: bytes, family: bytes, qualifier: bytes,
+                          expected: bytes | None, m: Mutation, nonce: NonceKey | None) -> bool:
         self._wait_if_busy()
         with self._row_locks[hash(row) % _ROW_LOCK_STRIPES]:
             cells = self._get_cells(Get(row, ((family, qualifier),)), count=False)
             ok = (not cells) if expected is None else (bool(cells) and cells[0].value == expected)
             if ok and m.cells:
-                self._apply_locked([m])
+                wal_only = () if nonce is None else (
+                    nonce_cell(row, family, nonce, 1, self.config.now_ms()),)
+                self._apply_locked([m], wal_only)
+            if nonce is not None:
+                self.nonces.end(nonce, int(ok))  # ran: from here on a retry gets this answer
         if ok:
             self._after_write()
         return ok

@@ -121,6 +121,32 @@ def test_increment_whose_answer_was_lost_is_retried_without_applying_it_twice(ta
     assert table.counter_inc(b"lost-answer", b"cf:n", 5) == 10  # a new call: a new nonce
 
 
+def test_check_and_put_whose_answer_was_lost_still_reports_it_applied(table, monkeypatch):
+    """Taking a lock with check-and-put: if the answer of the call that took it is lost, the
+    retry must report True (its nonce), not fail the check on its own put."""
+    conn = table.connection
+    real = conn.channels.region_server
+    sent = []
+
+    class LoseFirstAnswer:
+        def __init__(self, stub):
+            self._stub = stub
+
+        def CheckAndMutate(self, request, timeout=None):
+            answer = self._stub.CheckAndMutate(request, timeout=timeout)  # applied
+            sent.append(request.nonce)
+            if len(sent) == 1:
+                raise _AnswerLost()
+            return answer
+
+    monkeypatch.setattr(conn.channels, "region_server",
+                        lambda address: LoseFirstAnswer(real(address)))
+    assert table.check_and_put(b"lock-row", b"cf:owner", None, {b"cf:owner": b"me"}) is True
+    assert len(sent) == 2 and sent[0] == sent[1] != 0
+    monkeypatch.undo()
+    assert table.check_and_put(b"lock-row", b"cf:owner", None, {b"cf:owner": b"you"}) is False
+
+
 def test_stale_location_after_region_move_is_retried_transparently(cluster, table):
     conn = table.connection
     table.put(b"150", {b"cf:q": b"before"})

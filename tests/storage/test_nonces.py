@@ -194,3 +194,20 @@ def test_a_client_mutation_cannot_carry_the_wal_only_nonce_type(tmp_path, clock)
     with pytest.raises(InvalidArgumentError, match="unknown cell type"):
         r.mutate(m)
     r.close()
+
+
+def test_check_and_put_retried_with_its_nonce_gets_its_first_answer(tmp_path, clock):
+    """A lock taken with check-and-put (expect absent): the retry of the call that took it
+    must say True, not fail the check on its own put; also after a crash and WAL split."""
+    root = str(tmp_path)
+    wal = WAL(layout.wal_dir(root, "host,1,1"))
+    r = open_region(root, clock, wal=wal)
+    take = Mutation(b"lock").put(CF, b"owner", b"me")
+    assert r.check_and_mutate(b"lock", CF, b"owner", None, take, (GROUP, 1)) is True
+    assert r.check_and_mutate(b"lock", CF, b"owner", None, take, (GROUP, 1)) is True
+    assert r.check_and_mutate(b"lock", CF, b"owner", None, take, (GROUP, 2)) is False
+    assert r.check_and_mutate(b"lock", CF, b"owner", None, take, (GROUP, 2)) is False
+    r = crash_and_recover(root, clock, r, wal)
+    assert r.check_and_mutate(b"lock", CF, b"owner", None, take, (GROUP, 1)) is True
+    assert r.check_and_mutate(b"lock", CF, b"owner", None, take) is False  # no nonce: checks
+    r.close()
