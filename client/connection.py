@@ -133,12 +133,14 @@ class Connection:
             what, lambda deadline: self._region_attempt(table, row, fn, deadline),
             lambda exc: self.on_region_error(table, exc), started=started)
 
-    def region_get(self, table: str, row: bytes, request, what):
+    def region_get(self, table: str, row: bytes, request, what, started: float | None = None):
         """Get `request` (its region field set here) from the region holding `row`: the same
         semantics as region_call (one fast attempt, then the retry policy), minus two
-        closures and a stub lookup per call -- this is the single-row get's hot path."""
+        closures and a stub lookup per call -- this is the single-row get's hot path.
+        `started` (retry.clock()): the operation began earlier (its time counts)."""
         retry = self.retry
-        started = retry.clock()
+        if started is None:
+            started = retry.clock()
         try:
             loc = self.locations.locate(table, row)
             request.region = loc.name

@@ -207,8 +207,14 @@ class _Scanner:
             # this one (HBase's scanner prefetch).
             self.prefetch = self.stub.Scan.future(
                 pb.ScanRequest(scanner_id=self.scanner_id, max_rows=self.batch_size),
-                timeout=self.conn.retry.rpc_timeout)
+                timeout=self._rpc_timeout())
         return response.results
+
+    def _rpc_timeout(self) -> float:
+        """A call sent ahead waits at most what one attempt may, never past the operation
+        timeout (a hung server must not stall the scan longer than the caller allows)."""
+        retry = self.conn.retry
+        return min(retry.rpc_timeout, retry.timeout)
 
     def _open_request(self, loc) -> pb.ScanRequest:
         spec = pb.ScanSpec()
@@ -233,7 +239,7 @@ class _Scanner:
             loc = self._locate()
             stub = self.conn.channels.region_server(loc.address)
             future = stub.Scan.future(self._open_request(loc),
-                                      timeout=self.conn.retry.rpc_timeout)
+                                      timeout=self._rpc_timeout())
         except Exception:  # noqa: BLE001 -- never lose the batch in hand over a prefetch
             return
         self.loc, self.stub, self.prefetch = loc, stub, future

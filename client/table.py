@@ -107,6 +107,7 @@ class Table:
              include_timestamp: bool = False) -> list[tuple[bytes, dict]]:
         """[(row, data)] for the rows that exist, in the order asked. The Gets are sent
         concurrently (gRPC futures); a row whose first attempt fails is retried on its own."""
+        started = self.connection.retry.clock()  # one operation: one timeout for all rows
         rows = [_row(r) for r in rows]
         cols = protocol.column_protos(columns)
         tr = protocol.time_range(timestamp)
@@ -135,8 +136,11 @@ class Table:
                     if not exc.retryable:
                         raise exc from None
                     cache.invalidate(self.name)
-            if data is None:
-                data = self.row(r, columns, timestamp, include_timestamp)
+            if data is None:  # retried on its own, within what is left of the timeout
+                response = self.connection.region_get(
+                    self.name, r, pb.GetRequest(row=r, columns=cols, time_range=tr),
+                    _What("get of row %r from table %r", r, self.name), started)
+                data = protocol.cells_to_dict(response.result.cells, include_timestamp)
             if data:
                 out.append((r, data))
         return out
