@@ -186,8 +186,13 @@ class Connection:
             except grpc.RpcError as err:
                 raise from_rpc_error(err, f"master {address}") from None
 
+        # An admin call (create, split, flush...) may take the master a while and is not
+        # idempotent: it waits for as long as the operation may take instead of being sent
+        # again after the per-call deadline (a slow create would end in TableExistsError). A
+        # master that is down fails fast and is looked up again (a backup took over).
         return self.retry.call(what or f"{method} on the master", attempt,
-                               lambda exc: self._forget_master())  # re-read /hbase/master
+                               lambda exc: self._forget_master(),  # re-read /hbase/master
+                               whole_budget_per_attempt=True)
 
     # -- admin: tables -----------------------------------------------------------------------
     def tables(self) -> list[str]:

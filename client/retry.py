@@ -58,12 +58,14 @@ class RetryPolicy:
     def call(self, what: str, attempt: Callable[[float], T],
              on_error: Callable[[BaseException], None] | None = None,
              retryable: Callable[[BaseException], bool] = is_retryable,
-             started: float | None = None) -> T:
+             started: float | None = None, whole_budget_per_attempt: bool = False) -> T:
         """Run `attempt(rpc_deadline_seconds)` with back-off until it succeeds or time runs out.
 
         `on_error(exc)` runs after every retryable failure (e.g. drop cached locations) before
         the pause. `what` names the operation in the timeout message ("put to table 't1'").
         `started` (a clock() reading) counts time already spent, e.g. by a first fast attempt.
+        `whole_budget_per_attempt`: an attempt may use all the time left instead of at most
+        rpc_timeout (slow, non-idempotent calls: a retry after a deadline could run them twice).
         """
         start = self.clock() if started is None else started
         deadline = start + self.timeout
@@ -73,7 +75,9 @@ class RetryPolicy:
             remaining = deadline - self.clock()
             tries += 1
             try:
-                return attempt(max(0.001, min(self.rpc_timeout, remaining)))
+                per_attempt = remaining if whole_budget_per_attempt else min(self.rpc_timeout,
+                                                                             remaining)
+                return attempt(max(0.001, per_attempt))
             except Exception as exc:  # noqa: BLE001 - classified right below
                 if not retryable(exc):
                     raise

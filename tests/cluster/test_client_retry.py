@@ -96,3 +96,14 @@ def test_time_spent_before_the_retry_loop_counts_against_the_budget():
     with pytest.raises(OperationTimeoutError):
         p.call("get", lambda d: (_ for _ in ()).throw(NotServingRegionError("x")), started=0.0)
     assert clock.now <= 1.0
+
+
+def test_whole_budget_attempts_may_use_all_the_time_left():
+    p, clock = policy(timeout=60.0, rpc_timeout=10.0)
+    seen = []
+    assert p.call("admin", lambda deadline: seen.append(deadline) or "ok",
+                  whole_budget_per_attempt=True) == "ok"
+    assert seen == [pytest.approx(60.0)]
+    seen.clear()
+    p.call("data", lambda deadline: seen.append(deadline) or "ok")
+    assert seen == [pytest.approx(10.0)]
