@@ -259,7 +259,7 @@ class Region:
 
     def _apply_locked(self, ms: list[Mutation], wal_only: tuple = ()) -> None:
         """Row locks held by the caller. `wal_only`: cells logged in the same WAL entry but
-        applied to no store (an increment's nonce cell)."""
+        applied to no store (the nonce cell of an increment or check-and-mutate)."""
         stores = self.stores
         max_value = self.config.max_value_bytes
         now = self.config.now_ms()
@@ -371,15 +371,20 @@ class Region:
         self._check_open()
         self._check_row(row)
         self._store(family)
+        return self._once(nonce, lambda n: self._increment(row, family, qualifier, amount, n))
+
+    def _once(self, nonce: NonceKey | None, run, answer=int):
+        """run(nonce) unless an earlier attempt with this nonce already ran: then answer(its
+        result). `run` records its result (nonces.end) as soon as its edit is applied."""
         if nonce is None:
-            return self._increment(row, family, qualifier, amount, None)
+            return run(None)
         proceed, result = self.nonces.start(nonce)
         if not proceed:
-            return result
+            return answer(result)
         try:
-            return self._increment(row, family, qualifier, amount, nonce)
+            return run(nonce)
         finally:
-            self.nonces.end(nonce, None)  # failed before it was applied: a retry may proceed
+            self.nonces.end(nonce, None)  # failed before it ran: a retry may proceed
 
     def _increment(self, row: bytes, family: bytes, qualifier: bytes, amount: int,
                    nonce: NonceKey | None) -> int:
@@ -419,15 +424,8 @@ class Region:
         self._store(family)
         if m.row != row:
             raise InvalidArgumentError(f"mutation row {m.row!r} differs from checked row {row!r}")
-        if nonce is None:
-            return self._check_and_mutate(row, family, qualifier, expected, m, None)
-        proceed, result = self.nonces.start(nonce)
-        if not proceed:
-            return bool(result)
-        try:
-            return self._check_and_mutate(row, family, qualifier, expected, m, nonce)
-        finally:
-            self.nonces.end(nonce, None)  # failed before it ran: a retry may proceed
+        return self._once(
+            nonce, lambda n: self._check_and_mutate(row, family, qualifier, expected, m, n), bool)
 
     def _check_and_mutate(self, row: bytes, family: bytes, qualifier: bytes,
                           expected: bytes | None, m: Mutation, nonce: NonceKey | None) -> bool:
