@@ -93,27 +93,39 @@ class _AnswerLost(grpc.RpcError):
         return ()
 
 
+def lose_first_answer(conn, monkeypatch, method: str) -> list:
+    """Route the connection's region server calls through stubs whose `method` is applied on
+    the server but whose first answer is lost; returns (nonce_group, nonce) per attempt."""
+    real = conn.channels.region_server
+    sent = []
+
+    class LossyStub:
+        def __init__(self, stub):
+            self._stub = stub
+
+        def __getattr__(self, name):
+            call = getattr(self._stub, name)
+            if name != method:
+                return call
+
+            def lossy(request, timeout=None):
+                answer = call(request, timeout=timeout)  # applied on the server
+                sent.append((request.nonce_group, request.nonce))
+                if len(sent) == 1:
+                    raise _AnswerLost()
+                return answer
+            return lossy
+
+    monkeypatch.setattr(conn.channels, "region_server",
+                        lambda address: LossyStub(real(address)))
+    return sent
+
+
 def test_increment_whose_answer_was_lost_is_retried_without_applying_it_twice(table,
                                                                               monkeypatch):
     """counter_inc sends one nonce with every attempt: the region server recognises the retry
     of an increment it already applied and answers with that result."""
-    conn = table.connection
-    real = conn.channels.region_server
-    sent = []
-
-    class LoseFirstAnswer:
-        def __init__(self, stub):
-            self._stub = stub
-
-        def Increment(self, request, timeout=None):
-            answer = self._stub.Increment(request, timeout=timeout)  # applied on the server
-            sent.append((request.nonce_group, request.nonce))
-            if len(sent) == 1:
-                raise _AnswerLost()
-            return answer
-
-    monkeypatch.setattr(conn.channels, "region_server",
-                        lambda address: LoseFirstAnswer(real(address)))
+    sent = lose_first_answer(table.connection, monkeypatch, "Increment")
     assert table.counter_inc(b"lost-answer", b"cf:n", 5) == 5
     assert len(sent) == 2 and sent[0] == sent[1] and sent[0][1] != 0, sent
     monkeypatch.undo()
@@ -124,25 +136,9 @@ def test_increment_whose_answer_was_lost_is_retried_without_applying_it_twice(ta
 def test_check_and_put_whose_answer_was_lost_still_reports_it_applied(table, monkeypatch):
     """Taking a lock with check-and-put: if the answer of the call that took it is lost, the
     retry must report True (its nonce), not fail the check on its own put."""
-    conn = table.connection
-    real = conn.channels.region_server
-    sent = []
-
-    class LoseFirstAnswer:
-        def __init__(self, stub):
-            self._stub = stub
-
-        def CheckAndMutate(self, request, timeout=None):
-            answer = self._stub.CheckAndMutate(request, timeout=timeout)  # applied
-            sent.append(request.nonce)
-            if len(sent) == 1:
-                raise _AnswerLost()
-            return answer
-
-    monkeypatch.setattr(conn.channels, "region_server",
-                        lambda address: LoseFirstAnswer(real(address)))
+    sent = lose_first_answer(table.connection, monkeypatch, "CheckAndMutate")
     assert table.check_and_put(b"lock-row", b"cf:owner", None, {b"cf:owner": b"me"}) is True
-    assert len(sent) == 2 and sent[0] == sent[1] != 0
+    assert len(sent) == 2 and sent[0] == sent[1] and sent[0][1] != 0, sent
     monkeypatch.undo()
     assert table.check_and_put(b"lock-row", b"cf:owner", None, {b"cf:owner": b"you"}) is False
 
