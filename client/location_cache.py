@@ -136,6 +136,7 @@ class LocationCache:
         self._generation: dict[str, int] = {}      # bumped by invalidate; guarded by self._lock
         self._servers: dict[str, str] = {}         # server name -> address (names never reuse)
         self._watches: dict[str, Watch] = {}       # one stable callable per table
+        self._load_locks: dict[str, threading.Lock] = {}  # one per table; guarded by _lock
         self._lock = threading.Lock()
         self.loads = 0  # meta reads performed (tests assert on it)
 
@@ -193,6 +194,15 @@ class LocationCache:
 
     # -- loading -----------------------------------------------------------------------------
     def _load(self, table: str) -> _TableEntry:
+        with self._lock:
+            load_lock = self._load_locks.setdefault(table, threading.Lock())
+        # One load per table at a time: the threads that missed together (after an error
+        # dropped the table) wait for that load and use its entry, instead of each reading
+        # meta from ZooKeeper.
+        with load_lock:
+            return self._load_one(table)
+
+    def _load_one(self, table: str) -> _TableEntry:
         with self._lock:
             entry = self._tables.get(table)
             if entry is not None:

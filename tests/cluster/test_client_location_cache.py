@@ -67,6 +67,35 @@ def test_lookups_hit_the_cache_without_reading_meta_again(meta):
     assert meta.reads == 1 and cache.loads == 1
 
 
+def test_threads_missing_together_share_one_meta_read(meta):
+    """16 threads sharing a Connection all miss after an error dropped the table: one of
+    them reads meta, the others wait for its entry instead of reading it again."""
+    import threading
+    import time
+
+    slow_table = meta.table
+
+    def slow(table, watch=None):
+        time.sleep(0.05)
+        return slow_table(table, watch)
+
+    meta.table = slow
+    cache = LocationCache(meta)
+    start = threading.Barrier(16)
+    found = []
+
+    def look():
+        start.wait()
+        found.append(cache.locate("t1", b"150").info.start_key)
+    threads = [threading.Thread(target=look) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert found == [b"100"] * 16
+    assert meta.reads == 1 and cache.loads == 1
+
+
 def test_invalidate_rereads_meta_and_sees_the_region_moved(meta):
     cache = LocationCache(meta)
     assert cache.locate("t1", b"200").server == "rs1,16020,1"
