@@ -51,8 +51,7 @@ class Connection:
         self._meta: ZkMetaReader | None = None
         self.locations: LocationCache | None = None
         self._master_address: str | None = None  # cached; dropped on error or watch
-        # HBase's nonce group: names this client in the nonces of its increments, so that a
-        # retried increment is applied once (storage/nonces.py)
+        # HBase's nonce group: names this client in the nonces of its operations (new_nonce)
         self.nonce_group = secrets.randbits(64)
         if autoconnect:
             self.open()
@@ -98,6 +97,13 @@ class Connection:
         if state in ("LOST", "CONNECTED") and self.locations is not None:
             self.locations.invalidate()
             self._master_address = None
+
+    def new_nonce(self) -> dict:
+        """Request fields naming one non-idempotent operation (increment, check-and-mutate),
+        sent again by every retry of it: if an attempt was applied but its answer lost (a
+        server killed after its WAL sync), the retry gets the first attempt's answer instead of
+        being applied again (storage/nonces.py)."""
+        return {"nonce_group": self.nonce_group, "nonce": secrets.randbits(64) or 1}
 
     def table(self, name: str, use_prefix: bool = True):
         from client.table import Table

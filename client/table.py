@@ -8,7 +8,6 @@ Every call finishes within the connection's operation timeout, retrying moved re
 
 from __future__ import annotations
 
-import secrets
 import struct
 
 import grpc
@@ -86,9 +85,14 @@ class Table:
         else:
             request = _GetRequest(row=row, columns=protocol.column_protos(columns),
                                   time_range=protocol.time_range(timestamp))
+        return self._fetch_row(row, request, include_timestamp)
+
+    def _fetch_row(self, row: bytes, request, include_timestamp: bool,
+                   started: float | None = None) -> dict:
+        """One row's Get with the retry policy; `started`: the operation began earlier."""
         response = self.connection.region_get(self.name, row, request,
                                               _What("get of row %r from table %r", row,
-                                                    self.name))
+                                                    self.name), started)
         return protocol.cells_to_dict(response.result.cells, include_timestamp)
 
     def get_cells(self, row, columns=None, versions: int = 1,
@@ -137,10 +141,8 @@ class Table:
                         raise exc from None
                     cache.invalidate(self.name)
             if data is None:  # retried on its own, within what is left of the timeout
-                response = self.connection.region_get(
-                    self.name, r, pb.GetRequest(row=r, columns=cols, time_range=tr),
-                    _What("get of row %r from table %r", r, self.name), started)
-                data = protocol.cells_to_dict(response.result.cells, include_timestamp)
+                data = self._fetch_row(r, pb.GetRequest(row=r, columns=cols, time_range=tr),
+                                       include_timestamp, started)
             if data:
                 out.append((r, data))
         return out
@@ -224,12 +226,8 @@ class Table:
         family, qualifier = protocol.split_column(column)
         if qualifier is None:
             raise ValueError(f"counter needs a family:qualifier column, got {column!r}")
-        # One nonce for the operation, sent again by every retry: if an attempt was applied
-        # but its answer lost (a server killed after its WAL sync), the retry is not applied
-        # a second time and returns the first attempt's value.
         request = pb.IncrementRequest(row=row, family=family, qualifier=qualifier,
-                                      amount=int(value), nonce_group=self.connection.nonce_group,
-                                      nonce=secrets.randbits(64) or 1)
+                                      amount=int(value), **self.connection.new_nonce())
 
         def call(loc, stub, deadline):
             request.region = loc.name
@@ -261,9 +259,7 @@ class Table:
         if qualifier is None:
             raise ValueError(f"check needs a family:qualifier column, got {column!r}")
         request = pb.CheckAndMutateRequest(row=row, family=family, qualifier=qualifier,
-                                           mutation=mutation,
-                                           nonce_group=self.connection.nonce_group,
-                                           nonce=secrets.randbits(64) or 1)  # as counter_inc
+                                           mutation=mutation, **self.connection.new_nonce())
         if expected is None:
             request.expect_absent = True
         else:

@@ -236,21 +236,10 @@ class MasterServer:
     # --- recovery ----------------------------------------------------------------------------
 
     def recover(self) -> None:
-        live = self.servers.live()
-        states = self.meta.server_states()
-        for name in sorted(live):
+        for name in sorted(self.servers.live()):
             self.servers.register_online(name)
-        # not DEAD and either gone, or declared crashed by the old master (a znode of that name
-        # still there belongs to a process that will abort: the name never comes back)
-        gone = {n for n, st in states.items()
-                if st.state != DEAD and (n not in live or st.state != ONLINE)}
-        gone |= superseded(live)  # restarted on the same address: the old one is dead
-        regions = self.meta.all_regions()
-        gone |= {r.server for r in regions
-                 if r.server and r.server not in live and r.state in (OPEN, OPENING, CLOSING)
-                 and (r.server not in states or states[r.server].state != DEAD)}
         workers = [threading.Thread(target=self.crash.handle, args=(n,), daemon=True)
-                   for n in sorted(gone)]
+                   for n in sorted(self._servers_to_crash_handle())]
         for w in workers:
             w.start()
         for w in workers:
@@ -331,18 +320,24 @@ class MasterServer:
                 if not self._stopped.is_set():
                     log.exception("chore failed")
 
-    def _resume_crashes(self) -> None:
-        """Chore: retry crash procedures that failed, also one that failed before it could
-        record CRASHED (a ZooKeeper error): by recover()'s rule, any server not DEAD whose znode
-        is gone, and any server holding regions in meta that is neither live nor DEAD."""
+    def _servers_to_crash_handle(self) -> set[str]:
+        """Servers not DEAD that are gone (znode vanished), declared crashed (by this master
+        or an old one: a znode of that name still there belongs to a process that will abort,
+        the name never comes back), restarted on the same address, or holding regions in meta
+        while not live. recover() handles them; the chore retries them (a procedure may have
+        failed, even before it could record CRASHED)."""
         live = self.servers.live()
         states = self.meta.server_states()
         todo = {n for n, st in states.items()
-                if st.state != DEAD and (n not in live or not self.servers.is_live(n))}
+                if n not in live or st.state != ONLINE or not self.servers.is_live(n)}
+        todo |= superseded(live)
         todo |= {r.server for r in self.meta.all_regions()
-                 if r.server and r.server not in live and r.state in (OPEN, OPENING, CLOSING)
-                 and (r.server not in states or states[r.server].state != DEAD)}
-        for name in sorted(todo):
+                 if r.server and r.server not in live and r.state in (OPEN, OPENING, CLOSING)}
+        return {n for n in todo if n not in states or states[n].state != DEAD}
+
+    def _resume_crashes(self) -> None:
+        """Chore: retry crash procedures that failed or never started."""
+        for name in sorted(self._servers_to_crash_handle()):
             threading.Thread(target=self.crash.handle, args=(name,), daemon=True).start()
 
     def _prune_dead_servers(self, keep: int = 50) -> None:

@@ -54,6 +54,11 @@ def add_to_server(service: "RegionServerService", grpc_server) -> None:
         (grpc.method_handlers_generic_handler(desc.full_name, handlers),))
 
 
+def _nonce(request):
+    """(nonce group, nonce) of an Increment or CheckAndMutate request; None without one."""
+    return (request.nonce_group, request.nonce) if request.nonce else None
+
+
 class RegionServerService(pb_grpc.RegionServerServicer):
     """Binds the RPCs to a RegionServer (regionserver.server), which owns online regions,
     scanners, the abort state and the stop/abort procedures."""
@@ -152,9 +157,8 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             check_row(request.row)
             if request.family not in families:
                 raise no_such_family(request.family, region.table)
-            nonce = (request.nonce_group, request.nonce) if request.nonce else None
             value = region.increment(request.row, request.family, request.qualifier,
-                                     request.amount, nonce)
+                                     request.amount, _nonce(request))
             self._check_alive()
             return pb.IncrementResponse(value=value)
         except Exception as e:
@@ -177,9 +181,8 @@ class RegionServerService(pb_grpc.RegionServerServicer):
                 rm = pb.RowMutation(row=row, cells=rm.cells)
             m = mutation_from_pb(rm, region.table, families, self._max_value_bytes)
             expected = None if request.expect_absent else request.expected
-            nonce = (request.nonce_group, request.nonce) if request.nonce else None
             processed = region.check_and_mutate(row, request.family, request.qualifier,
-                                                expected, m, nonce)
+                                                expected, m, _nonce(request))
             self._check_alive()
             return pb.CheckAndMutateResponse(processed=processed)
         except Exception as e:

@@ -30,10 +30,6 @@ from storage.schema import RegionInfo, TableDescriptor
 log = logging.getLogger(__name__)
 
 
-class _OpenCancelled(Exception):
-    """close() of a region still opening: its open will drop it."""
-
-
 class OnlineRegions:
     def __init__(self, rootdir: str, *, wal, block_cache, region_config, background=None,
                  server_name: str = "", scanners=None,
@@ -143,11 +139,6 @@ class OnlineRegions:
         with self._lock:
             region = self._regions.get(name)
             if region is None:
-                if state == "CLOSING" and self._states.get(name) == "OPENING":
-                    # never served yet: it is closed (not served) as soon as its open ends,
-                    # so that it cannot end up open here and where the master opens it next
-                    self._cancelled_opens.add(name)
-                    raise _OpenCancelled()
                 raise NotServingRegionError(f"region {name} is not online on {self.server_name}")
             regions = dict(self._regions)
             del regions[name]
@@ -180,11 +171,16 @@ class OnlineRegions:
             self._states[name] = "OPEN"
 
     def close(self, name: str, flush: bool = True) -> None:
-        try:
-            region = self._take(name, "CLOSING")
-        except _OpenCancelled:
+        with self._lock:
+            opening = name not in self._regions and self._states.get(name) == "OPENING"
+            if opening:
+                # never served yet: it is closed (not served) as soon as its open ends, so it
+                # cannot end up open here and where the master opens it next
+                self._cancelled_opens.add(name)
+        if opening:
             log.info("region %s is still opening: it will be closed when its open ends", name)
             return
+        region = self._take(name, "CLOSING")
         try:
             region.close(flush=flush)
         except BaseException as e:

@@ -145,12 +145,12 @@ def compact_store(store, files: list, major: bool, now_ms: int, before_swap=None
         max_seqid = max(f.max_seqid for f in files)
         # An empty output file is still written: it carries max_seqid, which recovery needs.
         new = store.write_file(items, max_seqid)
-        try:
-            if before_swap is not None:
+        if before_swap is not None:
+            try:
                 before_swap()
-        except BaseException:
-            store.discard_unused(new)
-            raise
+            except BaseException:
+                store.discard_unused(new)
+                raise
         store.replace_files(files, new)
     except BaseException:
         store.untake(files)  # else the store could never compact again, and writes block

@@ -386,6 +386,13 @@ class Region:
         finally:
             self.nonces.end(nonce, None)  # failed before it ran: a retry may proceed
 
+    def _nonce_cells(self, row: bytes, family: bytes, nonce: NonceKey | None,
+                     result: int) -> tuple:
+        """The WAL-only cells logged with an operation's edit: its nonce, if it has one."""
+        if nonce is None:
+            return ()
+        return (nonce_cell(row, family, nonce, result, self.config.now_ms()),)
+
     def _increment(self, row: bytes, family: bytes, qualifier: bytes, amount: int,
                    nonce: NonceKey | None) -> int:
         self._wait_if_busy()
@@ -403,11 +410,9 @@ class Region:
             new = cur + amount
             if not -(1 << 63) <= new < (1 << 63):
                 raise InvalidArgumentError(f"counter overflow: {cur} + {amount}")
-            wal_only = () if nonce is None else (
-                nonce_cell(row, family, nonce, new, self.config.now_ms()),)
             self._apply_locked([Mutation(row).put(family, qualifier,
                                                   new.to_bytes(8, "big", signed=True), ts)],
-                               wal_only)
+                               self._nonce_cells(row, family, nonce, new))
             if nonce is not None:
                 self.nonces.end(nonce, new)  # applied: from here on a retry gets `new`
         self._after_write()
@@ -434,9 +439,7 @@ class Region:
             cells = self._get_cells(Get(row, ((family, qualifier),)), count=False)
             ok = (not cells) if expected is None else (bool(cells) and cells[0].value == expected)
             if ok and m.cells:
-                wal_only = () if nonce is None else (
-                    nonce_cell(row, family, nonce, 1, self.config.now_ms()),)
-                self._apply_locked([m], wal_only)
+                self._apply_locked([m], self._nonce_cells(row, family, nonce, 1))
             if nonce is not None:
                 self.nonces.end(nonce, int(ok))  # ran: from here on a retry gets this answer
         if ok:

@@ -76,9 +76,7 @@ def split_wal(wal_dir: str, rootdir: str, *, regions: set[str] | None = None) ->
             parts.append(frame(payload))
             parts.append(payload)
         edits_dir = layout.recovered_edits_dir(region_path)
-        if not os.path.isdir(edits_dir):
-            os.makedirs(edits_dir, exist_ok=True)
-            layout.fsync_dir(region_path)
+        layout.make_dirs(edits_dir)
         path = os.path.join(edits_dir, layout.recovered_edits_name(records[0][0]))
         layout.atomic_write(path, b"".join(parts))
         written[region] = path
