@@ -20,7 +20,7 @@ from __future__ import annotations
 import grpc
 
 from client import protocol
-from client.retry import MIN_ATTEMPT_S, backoff_delay
+from client.retry import MIN_ATTEMPT_S, backoff_delay, bounded_waits
 from minihbase.errors import HBaseError, OperationTimeoutError
 from protos import minihbase_pb2 as pb
 from protos.status import error_from_name, from_rpc_error
@@ -43,18 +43,30 @@ class MultiSend:
         self.deadline = self.start + retry.timeout
         self.tries = 0
         self._issue(mutations)
+        self.issue_time = retry.clock() - self.start  # meta reads included
 
     def _issue(self, pending: list) -> None:
-        retry, cache, channels = (self.connection.retry, self.connection.locations,
-                                  self.connection.channels)
+        retry, channels = self.connection.retry, self.connection.channels
         self.tries += 1
         self.failed, self.last_error = [], None
         if self.tries == 1:
             self.fatal: HBaseError | None = None  # the first non-retryable error
             self.fatal_rows = 0  # rows it (and any later ones) left unwritten
-        # address -> region name -> mutations
+        with bounded_waits(max(0.001, self.deadline - retry.clock())):  # meta reads
+            groups = self._group(pending)
+        rpc_timeout = max(MIN_ATTEMPT_S, min(retry.rpc_timeout, self.deadline - retry.clock()))
+        self.calls = []
+        for address, by_region in groups.items():
+            request = pb.MultiRequest(regions=[pb.RegionMutations(region=r, mutations=ms)
+                                               for r, ms in by_region.items()])
+            stub = channels.region_server(address)
+            self.calls.append((address, by_region,
+                               stub.Multi.future(request, timeout=rpc_timeout)))
+
+    def _group(self, pending: list) -> dict[str, dict[str, list]]:
+        """address -> region name -> mutations; unlocatable rows go to self.failed."""
         groups: dict[str, dict[str, list]] = {}
-        table = self.table
+        cache, table = self.connection.locations, self.table
         for m in pending:
             try:
                 loc = cache.locate(table, m.row)
@@ -72,14 +84,7 @@ class MultiSend:
                 by_region[loc.name] = [m]
             else:
                 ms.append(m)
-        rpc_timeout = max(MIN_ATTEMPT_S, min(retry.rpc_timeout, self.deadline - retry.clock()))
-        self.calls = []
-        for address, by_region in groups.items():
-            request = pb.MultiRequest(regions=[pb.RegionMutations(region=r, mutations=ms)
-                                               for r, ms in by_region.items()])
-            stub = channels.region_server(address)
-            self.calls.append((address, by_region,
-                               stub.Multi.future(request, timeout=rpc_timeout)))
+        return groups
 
     def _collect(self) -> None:
         """Read every call's outcome. A non-retryable error (a bad row rejects its region's
@@ -114,9 +119,9 @@ class MultiSend:
 
     def wait(self) -> None:
         retry = self.connection.retry
-        # The caller waits here at most the operation timeout, however long it took to fill
-        # the next buffer while this one was in flight.
-        self.deadline = max(self.deadline, retry.clock() + retry.timeout)
+        # The caller waits here at most the operation timeout less the time issuing took,
+        # however long it took to fill the next buffer while this one was in flight.
+        self.deadline = max(self.deadline, retry.clock() + retry.timeout - self.issue_time)
         while True:
             self._collect()
             if not self.failed:

@@ -115,9 +115,12 @@ class Connection:
                     fn: Callable[[RegionLocation, object, float], object]):
         """Run fn(location, region server stub, rpc deadline) for the region holding `row`,
         retrying with a fresh location on retryable errors."""
-        # Fast path: one attempt without the retry machinery (the usual case).
+        # Fast path: one attempt without the retry machinery (the usual case: locations
+        # cached). A meta read runs under the retry policy, which bounds it by the time left.
         retry = self.retry
         started = retry.clock()
+        if not self.locations.cached(table):
+            return self._retry_region_call(table, row, what, fn, started)
         try:
             return self._region_attempt(table, row, fn, min(retry.rpc_timeout, retry.timeout))
         except HBaseError as exc:
@@ -147,6 +150,8 @@ class Connection:
         retry = self.retry
         if started is None:
             started = retry.clock()
+        if not self.locations.cached(table):  # read meta under the retry policy's bounds
+            return self._retry_region_call(table, row, what, self.get_call(request), started)
         try:
             loc = self.locations.locate(table, row)
             request.region = loc.name
@@ -159,12 +164,16 @@ class Connection:
             if not exc.retryable:
                 raise
             self.on_region_error(table, exc)
+        return self._retry_region_call(table, row, what, self.get_call(request), started)
 
+    @staticmethod
+    def get_call(request):
+        """region_call's fn for a Get of `request`."""
         def call(loc, stub, deadline):
             request.region = loc.name
             return stub.Get(request, timeout=deadline)
 
-        return self._retry_region_call(table, row, what, call, started)
+        return call
 
     def on_region_error(self, table: str, exc: BaseException) -> None:
         self.locations.invalidate(table)

@@ -24,12 +24,16 @@ from typing import Callable, NamedTuple, Protocol
 
 from coordination import znodes
 from coordination.znodes import MasterRecord, Paths, RegionRecord, ServerRecord, TableRecord
+from client.retry import attempt_time_left
 from minihbase.errors import (HBaseError, RegionOfflineError, ServerUnavailableError,
                               TableNotEnabledError, TableNotFoundError)
 from storage.schema import RegionInfo, TableDescriptor
 
 # Records of parents that were split or merged away: their range is covered by their children.
 _RETIRED = (znodes.SPLIT, znodes.MERGED)
+# Outside a retried attempt, the longest wait for another thread's load of the same table
+# (that load's own reads are bounded by their timeout).
+_LOAD_WAIT_S = 60.0
 
 
 class RegionLocation(NamedTuple):
@@ -69,7 +73,7 @@ class ZkMetaReader:
         from kazoo.exceptions import NoNodeError
 
         try:
-            return async_result.get(timeout=self.timeout)
+            return async_result.get(timeout=attempt_time_left(self.timeout))
         except NoNodeError:
             return None
         except HBaseError:
@@ -141,6 +145,10 @@ class LocationCache:
         self.loads = 0  # meta reads performed (tests assert on it)
 
     # -- lookups -----------------------------------------------------------------------------
+    def cached(self, table: str) -> bool:
+        """Whether `table`'s locations are at hand (a lookup reads no meta)."""
+        return table in self._tables
+
     def locate(self, table: str, row: bytes) -> RegionLocation:
         entry = self._tables.get(table) or self._load(table)
         i = bisect.bisect_right(entry.starts, row) - 1
@@ -199,8 +207,14 @@ class LocationCache:
         # One load per table at a time: the threads that missed together (after an error
         # dropped the table) wait for that load and use its entry, instead of each reading
         # meta from ZooKeeper.
-        with load_lock:
+        # The wait is bounded like a meta read: by the attempt's time left.
+        if not load_lock.acquire(timeout=attempt_time_left(_LOAD_WAIT_S)):
+            raise ServerUnavailableError(
+                f"timed out waiting for another thread's meta read of table {table!r}")
+        try:
             return self._load_one(table)
+        finally:
+            load_lock.release()
 
     def _load_one(self, table: str) -> _TableEntry:
         with self._lock:

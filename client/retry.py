@@ -13,6 +13,8 @@ The clock and sleep are injected (kazoo's KazooRetry does the same) so tests nev
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import time
 from typing import Callable, TypeVar
 
@@ -29,6 +31,32 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_RPC_TIMEOUT_S = 10.0
 # Below this much time left, another attempt could not even complete an RPC: give up.
 MIN_ATTEMPT_S = 0.05
+
+
+# When the running attempt must end (time.monotonic()), for the waits inside it that are not
+# its RPC: ZooKeeper meta reads, waiting for another thread's meta read (attempt_time_left).
+_attempt_ends: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "minihbase_attempt_ends", default=None)
+
+
+def attempt_time_left(limit: float) -> float:
+    """How long a blocking wait may take: at most `limit` seconds and, inside an attempt run by
+    RetryPolicy.call, no longer than that attempt may (so a meta read cannot outlast the
+    operation timeout)."""
+    ends = _attempt_ends.get()
+    if ends is None:
+        return limit
+    return max(0.0, min(limit, ends - time.monotonic()))
+
+
+@contextlib.contextmanager
+def bounded_waits(seconds: float):
+    """Within this block, attempt_time_left() never exceeds `seconds` from now."""
+    ends = _attempt_ends.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _attempt_ends.reset(ends)
 
 
 def backoff_delay(pause: float, attempt: int) -> float:
@@ -74,10 +102,11 @@ class RetryPolicy:
         while True:
             remaining = deadline - self.clock()
             tries += 1
+            per_attempt = max(0.001, remaining if whole_budget_per_attempt
+                              else min(self.rpc_timeout, remaining))
             try:
-                per_attempt = remaining if whole_budget_per_attempt else min(self.rpc_timeout,
-                                                                             remaining)
-                return attempt(max(0.001, per_attempt))
+                with bounded_waits(per_attempt):
+                    return attempt(per_attempt)
             except Exception as exc:  # noqa: BLE001 - classified right below
                 if not retryable(exc):
                     raise

@@ -68,11 +68,8 @@ class Table:
 
     # -- reads -------------------------------------------------------------------------------
     def _get(self, row: bytes, request: pb.GetRequest, what: str) -> pb.GetResponse:
-        def call(loc, stub, deadline):
-            request.region = loc.name
-            return stub.Get(request, timeout=deadline)
-
-        return self.connection.region_call(self.name, row, what, call)
+        return self.connection.region_call(self.name, row, what,
+                                           self.connection.get_call(request))
 
     def row(self, row, columns=None, timestamp: int | None = None,
             include_timestamp: bool = False) -> dict:

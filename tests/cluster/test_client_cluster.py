@@ -307,6 +307,42 @@ def test_operation_timeout_when_every_region_server_hangs(cluster_factory):
         c.stop(timeout=20)
 
 
+def test_operation_timeout_holds_when_zookeeper_hangs_during_a_meta_read(tmp_path):
+    """Locations are not cached and ZooKeeper is frozen: the meta reads are cut off by the
+    time the operation has left (not 5 s each), so get and batched put still end in a clear
+    OperationTimeoutError within the operation timeout."""
+    import client
+    from minihbase.zookeeper import ZooKeeperServer
+
+    zk = ZooKeeperServer(str(tmp_path)).start()
+    conn = client.Connection(zk.quorum, timeout=6)
+    try:
+        zk.process.send_signal(signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + 10
+            while not _stopped(zk.process.pid) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            t = conn.table("anywhere")
+
+            def batch():
+                with t.batch() as b:
+                    b.put(b"r", {b"cf:q": b"v"})
+
+            for what, call in (("get of row", lambda: t.row(b"r")),
+                               ("put of row", lambda: t.put(b"r", {b"cf:q": b"v"})),
+                               ("batch on table", batch)):
+                start = time.monotonic()
+                with pytest.raises(errors.OperationTimeoutError, match=what) as info:
+                    call()
+                assert "ZooKeeper" in str(info.value)
+                assert time.monotonic() - start < 6 + 1.0, what
+        finally:
+            zk.process.send_signal(signal.SIGCONT)
+    finally:
+        conn.close()
+        zk.stop()
+
+
 def test_cli_reports_missing_master_within_the_timeout(zookeeper):
     from coordination.zk import connect
     admin = connect(zookeeper.quorum)

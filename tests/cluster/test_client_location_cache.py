@@ -1,12 +1,17 @@
 """Region location cache (client/location_cache.py) over an in-memory meta: bisect in byte
 order, state filtering, invalidation by errors and by watches."""
 
+import threading
+import time
+
 import pytest
 
 from client.location_cache import LocationCache
+from client.retry import bounded_waits
 from coordination import znodes
 from coordination.znodes import RegionRecord, TableRecord
-from minihbase.errors import RegionOfflineError, TableNotEnabledError, TableNotFoundError
+from minihbase.errors import (RegionOfflineError, ServerUnavailableError, TableNotEnabledError,
+                              TableNotFoundError)
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
 
 
@@ -70,8 +75,6 @@ def test_lookups_hit_the_cache_without_reading_meta_again(meta):
 def test_threads_missing_together_share_one_meta_read(meta):
     """16 threads sharing a Connection all miss after an error dropped the table: one of
     them reads meta, the others wait for its entry instead of reading it again."""
-    import threading
-    import time
 
     slow_table = meta.table
 
@@ -190,3 +193,29 @@ def test_unresolvable_advertised_host_is_dialled_on_the_zookeeper_host(monkeypat
     assert dialable("rs1:16021", "127.0.0.1") == "127.0.0.1:16021"
     assert dialable("localhost:16021", "127.0.0.1") == "localhost:16021"
     assert dialable("rs1:16021", None) == "rs1:16021"
+
+
+def test_waiting_for_another_threads_meta_read_ends_with_the_attempt(meta):
+    """A thread that missed while another reads meta waits no longer than its attempt may:
+    a retryable error, so the retry policy decides (and times out) instead of a hang."""
+    release = threading.Event()
+    slow_table = meta.table
+
+    def stuck(table, watch=None):
+        release.wait(10)
+        return slow_table(table, watch)
+
+    meta.table = stuck
+    cache = LocationCache(meta)
+    first = threading.Thread(target=cache.locate, args=("t1", b"150"))
+    first.start()
+    try:
+        time.sleep(0.05)  # the first thread holds the table's load
+        start = time.monotonic()
+        with bounded_waits(0.2), pytest.raises(ServerUnavailableError, match="meta read"):
+            cache.locate("t1", b"150")
+        assert time.monotonic() - start < 1.0
+    finally:
+        release.set()
+        first.join(10)
+    assert cache.locate("t1", b"150").info.start_key == b"100"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from client.retry import BACKOFF, RetryPolicy, backoff_delay
+from client.retry import BACKOFF, RetryPolicy, attempt_time_left, backoff_delay
 from minihbase.errors import (NotServingRegionError, OperationTimeoutError,
                               ServerUnavailableError, TableNotFoundError)
 
@@ -107,3 +107,13 @@ def test_whole_budget_attempts_may_use_all_the_time_left():
     seen.clear()
     p.call("data", lambda deadline: seen.append(deadline) or "ok")
     assert seen == [pytest.approx(10.0)]
+
+
+def test_waits_inside_an_attempt_are_bounded_by_its_deadline():
+    """A meta read inside an attempt (attempt_time_left) may not outlast the attempt, and
+    outside any attempt keeps its own limit."""
+    p, clock = policy(timeout=2.0, rpc_timeout=10.0)
+    seen = []
+    p.call("get", lambda deadline: seen.append(attempt_time_left(5.0)))
+    assert 1.9 < seen[0] <= 2.0
+    assert attempt_time_left(5.0) == 5.0
