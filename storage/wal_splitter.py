@@ -15,6 +15,9 @@ replays the edits newer than its HFiles, flushes and deletes the file.
   cleaned up) are skipped and logged.
 - Records are copied as raw checksummed payloads, sorted by seqid (stable, so a duplicate keeps
   log order): only the entry head (region, seqid) is decoded, which keeps recovery fast.
+- Memory: records are spooled per region to a file in the region's .tmp directory as the log
+  is read, so a split holds at most one region's edits (when its seqids were out of log order
+  and must be sorted), not the whole log (up to max_wal_segments x 64 MB).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from minihbase.errors import CorruptionError
 from storage import layout
 from storage.wal import list_segments
 from storage.wal_format import (FILE_HEADER, WALEntry, decode_entry_head, frame, iter_entries,
-                                iter_log_payloads)
+                                iter_log_payloads, iter_payloads)
 
 __all__ = ["split_wal", "read_recovered_edits", "region_dir_for_name"]
 
@@ -44,44 +47,119 @@ def region_dir_for_name(rootdir: str, region: str) -> str | None:
     return layout.region_dir_by_name(rootdir, table, encoded)
 
 
-def _group_by_region(wal_dir: str, regions: set[str] | None) -> dict[str, list[tuple[int, bytes]]]:
-    grouped: dict[str, list[tuple[int, bytes]]] = {}
-    for path, off, payload in iter_log_payloads(list_segments(wal_dir)):
+class _Spool:
+    """One region's edits, appended as they are read (so a split holds one region's edits in
+    memory at most, not the whole log) to a file in the region's .tmp directory that is a
+    valid recovered-edits file itself: renamed into place when the log already had the
+    region's seqids in order, else sorted first."""
+
+    def __init__(self, region_path: str):
+        self.region_path = region_path
+        tmp = layout.tmp_dir(region_path)
+        layout.make_dirs(tmp)
+        self.path = os.path.join(tmp, f"recovered.{os.getpid()}.spool")
+        self.file = open(self.path, "wb")
+        self.file.write(FILE_HEADER)
+        self.count, self.first, self.last, self.in_order = 0, None, 0, True
+
+    def add(self, seqid: int, payload: bytes) -> None:
+        self.file.write(frame(payload))
+        self.file.write(payload)
+        self.count += 1
+        self.in_order = self.in_order and seqid >= self.last
+        self.first = seqid if self.first is None else min(self.first, seqid)
+        self.last = max(self.last, seqid)
+
+    def commit(self) -> str:
+        """The recovered-edits file, fsynced and renamed into place (atomic, idempotent)."""
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        edits_dir = layout.recovered_edits_dir(self.region_path)
+        layout.make_dirs(edits_dir)
+        path = os.path.join(edits_dir, layout.recovered_edits_name(self.first))
+        if self.in_order:
+            os.replace(self.path, path)
+            layout.fsync_dir(edits_dir)
+        else:
+            records = [(decode_entry_head(payload)[1], payload)
+                       for _, payload in iter_payloads(self.path, _read(self.path),
+                                                       tolerate_torn_tail=False)]
+            records.sort(key=lambda r: r[0])  # stable: a duplicate keeps log order
+            parts = [FILE_HEADER]
+            for _, payload in records:
+                parts.append(frame(payload))
+                parts.append(payload)
+            layout.atomic_write(path, b"".join(parts))
+            os.unlink(self.path)
+        return path
+
+    def discard(self) -> None:
+        self.file.close()
         try:
-            region, seqid = decode_entry_head(payload)
-        except (struct.error, UnicodeDecodeError) as e:
-            raise CorruptionError(f"{path}: malformed WAL record at offset {off}: {e}") from None
-        if regions is not None and region not in regions:
-            continue
-        grouped.setdefault(region, []).append((seqid, payload))
-    return grouped
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _spool_by_region(wal_dir: str, rootdir: str,
+                     regions: set[str] | None) -> dict[str, _Spool]:
+    """Every record of the log, spooled per region; regions without a directory are skipped
+    (logged). On any error the spools are deleted and nothing is left behind."""
+    spools: dict[str, _Spool] = {}
+    skipped: dict[str, int] = {}
+    try:
+        for path, off, payload in iter_log_payloads(list_segments(wal_dir)):
+            try:
+                region, seqid = decode_entry_head(payload)
+            except (struct.error, UnicodeDecodeError) as e:
+                raise CorruptionError(
+                    f"{path}: malformed WAL record at offset {off}: {e}") from None
+            if regions is not None and region not in regions:
+                continue
+            spool = spools.get(region)
+            if spool is None:
+                if region in skipped:
+                    skipped[region] += 1
+                    continue
+                region_path = region_dir_for_name(rootdir, region)
+                if region_path is None or not os.path.isdir(region_path):
+                    skipped[region] = 1
+                    log.warning("split of %s: skipping the edits of region %s: no region "
+                                "directory %s", wal_dir, region, region_path)
+                    continue
+                spool = spools[region] = _Spool(region_path)
+            spool.add(seqid, payload)
+    except BaseException:
+        for spool in spools.values():
+            spool.discard()
+        raise
+    for region, count in skipped.items():
+        log.warning("split of %s: skipped %d edits of region %s", wal_dir, count, region)
+    return spools
 
 
 def split_wal(wal_dir: str, rootdir: str, *, regions: set[str] | None = None) -> dict[str, str]:
     """Write one recovered-edits file per region found in `wal_dir`; returns {region: path}.
 
     `regions` limits the split to those region names. Raises CorruptionError on corruption in
-    the middle of a segment (before writing anything)."""
-    grouped = _group_by_region(wal_dir, regions)
+    the middle of a segment (before writing any recovered-edits file)."""
+    spools = _spool_by_region(wal_dir, rootdir, regions)
     written: dict[str, str] = {}
-    for region, records in sorted(grouped.items()):
-        region_path = region_dir_for_name(rootdir, region)
-        if region_path is None or not os.path.isdir(region_path):
-            log.warning("split of %s: skipping %d edits of region %s: no region directory %s",
-                        wal_dir, len(records), region, region_path)
-            continue
-        records.sort(key=lambda r: r[0])
-        parts = [FILE_HEADER]
-        for _, payload in records:
-            parts.append(frame(payload))
-            parts.append(payload)
-        edits_dir = layout.recovered_edits_dir(region_path)
-        layout.make_dirs(edits_dir)
-        path = os.path.join(edits_dir, layout.recovered_edits_name(records[0][0]))
-        layout.atomic_write(path, b"".join(parts))
-        written[region] = path
-        log.info("split of %s: %d edits of region %s (seqids %d..%d) -> %s", wal_dir,
-                 len(records), region, records[0][0], records[-1][0], path)
+    try:
+        for region, spool in sorted(spools.items()):
+            path = written[region] = spool.commit()
+            log.info("split of %s: %d edits of region %s (seqids %d..%d) -> %s", wal_dir,
+                     spool.count, region, spool.first, spool.last, path)
+    finally:
+        for region, spool in spools.items():
+            if region not in written:
+                spool.discard()
     return written
 
 

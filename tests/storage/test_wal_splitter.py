@@ -100,9 +100,13 @@ def test_split_tolerates_the_torn_tail_of_the_last_segment(rootdir):
     assert [e.seqid for e in read_recovered_edits(written[R2.name])] == [3, 4]
 
 
-def test_split_raises_on_corruption_in_the_middle_and_writes_nothing(rootdir):
-    wal_dir = write_dead_server_wal(rootdir)
-    first = list_segments(wal_dir)[0]
+@pytest.mark.parametrize("segment", [0, 1])
+def test_split_raises_on_corruption_in_the_middle_and_writes_nothing(rootdir, segment):
+    """Segment 1: the records of segment 0 were already spooled when the bad one is read;
+    the spools go too."""
+    wal_dir = write_dead_server_wal(rootdir, segment_bytes=200)
+    assert len(list_segments(wal_dir)) > 2
+    first = list_segments(wal_dir)[segment]
     with open(first, "r+b") as f:
         f.seek(8 + RECORD_HEAD_SIZE + 20)  # inside the payload of the first record
         byte = f.read(1)
@@ -111,7 +115,10 @@ def test_split_raises_on_corruption_in_the_middle_and_writes_nothing(rootdir):
     with pytest.raises(CorruptionError, match=first):
         split_wal(wal_dir, rootdir)
     for info in (R1, R2, R3):
-        assert not os.path.exists(layout.recovered_edits_dir(layout.region_dir(rootdir, info)))
+        region_path = layout.region_dir(rootdir, info)
+        assert not os.path.exists(layout.recovered_edits_dir(region_path))
+        assert not os.listdir(layout.tmp_dir(region_path)) if os.path.isdir(
+            layout.tmp_dir(region_path)) else True
 
 
 def test_split_of_an_empty_wal_dir_writes_nothing(rootdir):
