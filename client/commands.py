@@ -146,9 +146,12 @@ def put(conn, out: Output, table: str, row: bytes, column: bytes, value: bytes,
 
 
 def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int = 1,
-        ts: int | None = None) -> None:
+        ts: int | None = None, time_range: tuple[int, int] | None = None) -> None:
+    """ts: cells at or before it (the CLI's --ts); time_range: (min, max), min <= ts < max
+    (the shell's TIMESTAMP and TIMERANGE)."""
     cells = conn.table(table).get_cells(row, columns=columns or None, versions=versions or 1,
-                                        timestamp=None if ts is None else ts + 1)
+                                        timestamp=None if ts is None else ts + 1,
+                                        time_range=time_range)
     out.result(fmt.get_table(cells),
                {"row": fmt.binary(row),
                 "cells": [{"column": fmt.binary(c), "timestamp": t, "value": fmt.binary(v)}
@@ -156,11 +159,11 @@ def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int =
 
 
 def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, columns=None,
-         limit=None, reverse=False, versions=None) -> None:
+         limit=None, reverse=False, versions=None, time_range=None) -> None:
     """Streams: a scan of a big table prints as it goes (widths set by the first rows)."""
     results = conn.table(table).scan(row_start=start, row_stop=stop, row_prefix=prefix,
                                      columns=columns or None, limit=limit, reverse=reverse,
-                                     versions=versions, raw=True)
+                                     versions=versions, raw=True, time_range=time_range)
     if out.as_json:
         out.out.write("[")
         for i, item in enumerate(results):

@@ -8,6 +8,7 @@ pairs with include_timestamp).
 
 from __future__ import annotations
 
+from minihbase.errors import InvalidArgumentError
 from protos import minihbase_pb2 as pb
 from storage.cell import LATEST_TIMESTAMP, CellType
 
@@ -108,9 +109,26 @@ def cells_to_dict(cells, include_timestamp: bool = False, single_version: bool =
     return out
 
 
-def time_range(timestamp: int | None) -> pb.TimeRange | None:
-    """happybase's `timestamp` argument: only cells strictly older than it."""
-    return None if timestamp is None else pb.TimeRange(min=0, max=int(timestamp))
+def time_range(timestamp: int | None,
+               between: tuple[int, int] | None = None) -> pb.TimeRange | None:
+    """happybase's `timestamp` argument (only cells strictly older than it), or `between`
+    = (min, max): cells with min <= timestamp < max (HBase's TimeRange). None: no bound."""
+    if between is not None:
+        if timestamp is not None:
+            raise InvalidArgumentError("give either timestamp or time_range, not both")
+        low, high = (int(t) for t in between)
+    elif timestamp is None:
+        return None
+    else:
+        low, high = 0, int(timestamp)
+    if low < 0 or high < 0:
+        asked = timestamp if between is None else between
+        raise InvalidArgumentError(f"timestamps must be >= 0, got {asked}")
+    if high <= low:
+        # Matches nothing. On the wire max 0 means "no upper bound", so [0, 0) would read as
+        # everything: [1, 1) is the same empty range.
+        return pb.TimeRange(min=1, max=1)
+    return pb.TimeRange(min=low, max=high)
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -134,18 +152,24 @@ def family_schema(name, options: dict | None) -> pb.FamilySchema:
     for key, value in (options or {}).items():
         field = _FAMILY_OPTION_ALIASES.get(str(key).lower())
         if field is None:
-            raise ValueError(f"unknown column family option {key!r} for family {name!r}; "
-                             f"known: {sorted(set(_FAMILY_OPTION_ALIASES))}")
+            raise InvalidArgumentError(
+                f"unknown column family option {key!r} for family {name!r}; "
+                f"known: {sorted(set(_FAMILY_OPTION_ALIASES))}")
         if value is None:
             continue
         if field in ("bloom", "compression"):
             setattr(fs, field, str(value).upper())
         else:
             try:
-                setattr(fs, field, int(value))
+                number = int(value)
             except (TypeError, ValueError):
-                raise ValueError(f"family {name!r}: {key} must be an integer, got {value!r}") \
-                    from None
+                raise InvalidArgumentError(
+                    f"family {name!r}: {key} must be an integer, got {value!r}") from None
+            if field == "max_versions" and number < 1:  # on the wire 0 would mean "default"
+                raise InvalidArgumentError(
+                    f"family {name!r}: {key} must be >= 1 (HBase: maximum versions must be "
+                    f"positive), got {number}")
+            setattr(fs, field, number)
     return fs
 
 

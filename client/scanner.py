@@ -20,7 +20,7 @@ from __future__ import annotations
 import grpc
 
 from client import protocol
-from minihbase.errors import HBaseError, UnknownScannerError
+from minihbase.errors import HBaseError, InvalidArgumentError, UnknownScannerError
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
 
@@ -43,13 +43,14 @@ def _restartable(exc: BaseException) -> bool:
 
 def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
          timestamp=None, include_timestamp=False, batch_size=1000, scan_batching=None,
-         limit=None, reverse=False, versions=None, raw=False):
+         limit=None, reverse=False, versions=None, raw=False, time_range=None):
     """raw=True yields (row, [(b"cf:q", value, timestamp), ...]) with every version returned
-    (what the shell prints) instead of happybase's {column: value} dicts."""
+    (what the shell prints) instead of happybase's {column: value} dicts. time_range: (min,
+    max), cells with min <= timestamp < max (instead of `timestamp`)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+    if limit is not None and limit < 1:
+        raise InvalidArgumentError(f"limit must be >= 1, got {limit}")  # as happybase
     if scan_batching is not None and scan_batching < 1:
         raise ValueError(f"scan_batching must be >= 1, got {scan_batching}")
     start = b"" if row_start is None else protocol.to_bytes(row_start, "row_start")
@@ -67,8 +68,8 @@ def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
     spec = pb.ScanSpec(stop_row=stop, reversed=reverse,
                        columns=protocol.column_protos(columns),
                        max_versions=versions or 0, batch=scan_batching or 0)
-    if timestamp is not None:
-        spec.time_range.CopyFrom(protocol.time_range(timestamp))
+    if timestamp is not None or time_range is not None:
+        spec.time_range.CopyFrom(protocol.time_range(timestamp, time_range))
     scanner = _Scanner(table, start, stop, spec, batch_size, limit, include_timestamp,
                        prefix, low_bound)
     scanner.raw = raw

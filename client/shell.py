@@ -24,9 +24,10 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
   truncate 't1' | truncate_preserve 't1'
   put 't1', 'r1', 'cf:q', 'value'[, ts]
-  get 't1', 'r1'[, 'cf:q' | ['cf:a', 'cf:b'] | {COLUMN => 'cf:q', VERSIONS => 3}]
+  get 't1', 'r1'[, 'cf:q' | ['cf:a', 'cf:b'] | {COLUMN => 'cf:q', VERSIONS => 3,
+                 TIMESTAMP => ts | TIMERANGE => [min, max]}]
   scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10, COLUMNS => ['cf:q'],
-               REVERSED => true, ROWPREFIXFILTER => 'x', VERSIONS => 2}]
+               REVERSED => true, ROWPREFIXFILTER => 'x', VERSIONS => 2, TIMERANGE => [1, 9]}]
   delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
   incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c'
   status | balance | split 't1'[, 'key'] | merge_region 'a', 'b' | flush 't1'
@@ -76,6 +77,22 @@ def _columns(value) -> list[bytes]:
     if isinstance(value, list):
         return [_b(v, "column") for v in value]
     return [_b(value, "column")]
+
+
+def _time_range(spec: dict) -> tuple[int, int] | None:
+    """The HBase shell's TIMESTAMP => ts (exactly that version: [ts, ts + 1)) or TIMERANGE =>
+    [min, max] (min <= ts < max)."""
+    if "TIMESTAMP" in spec and "TIMERANGE" in spec:
+        raise commands.UsageError("give either TIMESTAMP or TIMERANGE, not both")
+    if "TIMESTAMP" in spec:
+        ts = _int(spec["TIMESTAMP"], "TIMESTAMP")
+        return ts, ts + 1
+    if "TIMERANGE" in spec:
+        bounds = spec["TIMERANGE"]
+        if not isinstance(bounds, list) or len(bounds) != 2:
+            raise commands.UsageError(f"TIMERANGE must be [min, max], got {bounds!r}")
+        return _int(bounds[0], "TIMERANGE min"), _int(bounds[1], "TIMERANGE max")
+    return None
 
 
 def _check_keys(h: dict, allowed: set, command: str) -> None:
@@ -149,24 +166,27 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                      _b(args[2], "column"), _b(args[3], "value"), ts)
     elif n == "get":
         _nargs(cmd, 2, 3, "get 't1', 'r1'[, 'cf:q' | {COLUMN => 'cf:q', VERSIONS => 3}]")
-        columns, versions, ts = [], 1, None
+        columns, versions, time_range = [], 1, None
         if len(args) == 3:
             spec = args[2]
             if isinstance(spec, dict):
-                _check_keys(spec, {"COLUMN", "COLUMNS", "VERSIONS", "TIMESTAMP"}, "get")
+                _check_keys(spec, {"COLUMN", "COLUMNS", "VERSIONS", "TIMESTAMP", "TIMERANGE"},
+                            "get")
                 col = spec.get("COLUMN", spec.get("COLUMNS"))
                 columns = [] if col is None else _columns(col)
                 versions = _int(spec.get("VERSIONS", 1), "VERSIONS")
-                ts = _int(spec["TIMESTAMP"], "TIMESTAMP") if "TIMESTAMP" in spec else None
+                time_range = _time_range(spec)
             else:
                 columns = _columns(spec)
         commands.get(conn, out, _s(args[0], "table name"), _b(args[1], "row"), columns,
-                     versions, ts)
+                     versions, time_range=time_range)
     elif n == "scan":
         _nargs(cmd, 1, 2, "scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10}]")
         spec = _hash(args[1], "scan options") if len(args) == 2 else {}
         _check_keys(spec, {"STARTROW", "STOPROW", "LIMIT", "COLUMNS", "COLUMN", "REVERSED",
-                           "ROWPREFIXFILTER", "VERSIONS", "CACHE"}, "scan")
+                           "ROWPREFIXFILTER", "VERSIONS", "CACHE", "TIMESTAMP", "TIMERANGE"},
+                    "scan")
+        limit = _int(spec["LIMIT"], "LIMIT") if "LIMIT" in spec else 0
         col = spec.get("COLUMNS", spec.get("COLUMN"))
 
         def opt(key):
@@ -175,10 +195,10 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.scan(conn, out, _s(args[0], "table name"), start=opt("STARTROW"),
                       stop=opt("STOPROW"), prefix=opt("ROWPREFIXFILTER"),
                       columns=None if col is None else _columns(col),
-                      limit=_int(spec["LIMIT"], "LIMIT") if "LIMIT" in spec else None,
+                      limit=limit if limit > 0 else None,  # the HBase shell: <= 0 is none
                       reverse=bool(spec.get("REVERSED", False)),
                       versions=_int(spec["VERSIONS"], "VERSIONS") if "VERSIONS" in spec
-                      else None)
+                      else None, time_range=_time_range(spec))
     elif n == "delete":
         _nargs(cmd, 3, 4, "delete 't1', 'r1', 'cf:q'[, ts]")
         ts = _int(args[3], "timestamp") if len(args) == 4 else None

@@ -92,13 +92,14 @@ class Table:
                                                     self.name), started)
         return protocol.cells_to_dict(response.result.cells, include_timestamp)
 
-    def get_cells(self, row, columns=None, versions: int = 1,
-                  timestamp: int | None = None) -> list[tuple[bytes, bytes, int]]:
+    def get_cells(self, row, columns=None, versions: int = 1, timestamp: int | None = None,
+                  time_range: tuple[int, int] | None = None) -> list[tuple[bytes, bytes, int]]:
         """Every returned cell of `row` as (b"cf:q", value, timestamp), HBase order (newest
-        version first within a column): what the shell's `get` prints."""
+        version first within a column): what the shell's `get` prints. time_range: (min, max),
+        cells with min <= timestamp < max (instead of `timestamp`)."""
         row = _row(row)
         request = pb.GetRequest(row=row, columns=protocol.column_protos(columns),
-                                time_range=protocol.time_range(timestamp),
+                                time_range=protocol.time_range(timestamp, time_range),
                                 max_versions=max(1, int(versions)))
         response = self._get(row, request, f"get of row {row!r} from table {self.name!r}")
         return [(c.family + b":" + c.qualifier, c.value, c.timestamp)
@@ -166,13 +167,14 @@ class Table:
              timestamp: int | None = None, include_timestamp: bool = False,
              batch_size: int = 1000, scan_batching: int | None = None,
              limit: int | None = None, reverse: bool = False, versions: int | None = None,
-             raw: bool = False):
+             raw: bool = False, time_range: tuple[int, int] | None = None):
         """Yield (row, data) in row order; see client/scanner.py for exact semantics.
         raw=True: data is [(b"cf:q", value, ts)] with every version returned."""
         from client.scanner import scan
 
         return scan(self, row_start=row_start, row_stop=row_stop, row_prefix=row_prefix,
-                    columns=columns, timestamp=timestamp, include_timestamp=include_timestamp,
+                    columns=columns, timestamp=timestamp, time_range=time_range,
+                    include_timestamp=include_timestamp,
                     batch_size=batch_size, scan_batching=scan_batching, limit=limit,
                     reverse=reverse, versions=versions, raw=raw)
 
@@ -270,8 +272,8 @@ class Table:
 
     def check_and_put(self, row, column, expected, data: dict,
                       timestamp: int | None = None) -> bool:
-        """Put `data` only if `column`'s latest value equals `expected` (None: is absent),
-        atomically; True when the put was applied."""
+        """Put `data` only if `column`'s latest value equals `expected` (None or b"": the column
+        is absent or empty, as in HBase), atomically; True when the put was applied."""
         row = _row(row)
         return self._check_and_mutate(row, column, expected,
                                       protocol.put_mutation(row, data, timestamp),

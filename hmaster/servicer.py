@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from coordination.znodes import OPEN
+from coordination.znodes import MERGED, OPEN, SPLIT
 from hmaster import status as status_mod
 from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
-                              TableNotFoundError)
+                              RegionOfflineError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
@@ -104,18 +104,29 @@ class MasterServicer(pb_grpc.MasterServicer):
             key = bytes(request.split_key) or None
             if request.region:
                 self.m.splits.split(request.region, key)
-            elif request.table:
+            elif request.table and key is None:  # HBase: every region, at its midpoint
                 for r in self.m.meta.regions(request.table):  # TableNotFoundError
                     if r.state == OPEN:
-                        self.m.splits.split(r.info.name, key if self._inside(r, key) else None)
+                        self.m.splits.split(r.info.name, None)
+            elif request.table:  # HBase: only the region holding the split point
+                self.m.splits.split(self._holding(request.table, key).info.name, key)
             else:
                 raise InvalidArgumentError("split needs a table or a region name")
             return pb.Empty()
         return self._call(context, run)
 
-    @staticmethod
-    def _inside(rec, key) -> bool:
-        return key is not None and rec.info.contains_row(key) and key != rec.info.start_key
+    def _holding(self, table: str, key: bytes):
+        """The live region of `table` that holds row `key`; a key that is already a region
+        boundary is refused, as HBase does."""
+        for r in self.m.meta.regions(table):  # TableNotFoundError
+            if r.state not in (SPLIT, MERGED) and r.info.contains_row(key):
+                if key == r.info.start_key:
+                    raise InvalidArgumentError(
+                        f"split key {key!r} is the start key of region {r.info.name}: "
+                        "already a region boundary")
+                return r
+        raise RegionOfflineError(f"no region of table {table!r} holds split key {key!r} "
+                                 "right now (split or merge in progress?)")
 
     def Merge(self, request, context):
         return self._call(context, lambda: (self.m.splits.merge(request.region_a,

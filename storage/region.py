@@ -406,7 +406,9 @@ class Region:
                         f"{row!r} {family!r}:{qualifier!r} holds {len(cells[0].value)} bytes, "
                         "not an 8-byte counter")
                 cur = int.from_bytes(cells[0].value, "big", signed=True)
-                ts = max(ts, cells[0].timestamp)  # the new version must be the newest
+                # the new version must be the newest, even in the same millisecond (HBase's
+                # reckonDelta), or a version of the counter would be overwritten
+                ts = max(ts, cells[0].timestamp + 1)
             new = cur + amount
             if not -(1 << 63) <= new < (1 << 63):
                 raise InvalidArgumentError(f"counter overflow: {cur} + {amount}")
@@ -421,7 +423,8 @@ class Region:
     def check_and_mutate(self, row: bytes, family: bytes, qualifier: bytes,
                          expected: bytes | None, m: Mutation,
                          nonce: NonceKey | None = None) -> bool:
-        """Apply `m` iff the column's latest value equals `expected` (None = column absent).
+        """Apply `m` iff the column's latest value equals `expected` (None or b"": the column is
+        absent or empty, as in HBase).
         With a nonce, a retry of a call that already ran gets that call's answer (the check
         is not made again: the first attempt's own put would now fail it)."""
         self._check_open()
@@ -437,14 +440,28 @@ class Region:
         self._wait_if_busy()
         with self._row_locks[hash(row) % _ROW_LOCK_STRIPES]:
             cells = self._get_cells(Get(row, ((family, qualifier),)), count=False)
-            ok = (not cells) if expected is None else (bool(cells) and cells[0].value == expected)
+            if expected:
+                ok = bool(cells) and cells[0].value == expected
+            else:  # None or b"": HBase matches an absent column or an empty value
+                ok = not cells or not cells[0].value
             if ok and m.cells:
+                if cells:
+                    m = self._not_eclipsed(m, cells[0].timestamp)
                 self._apply_locked([m], self._nonce_cells(row, family, nonce, 1))
             if nonce is not None:
                 self.nonces.end(nonce, int(ok))  # ran: from here on a retry gets this answer
         if ok:
             self._after_write()
         return ok
+
+    def _not_eclipsed(self, m: Mutation, checked_ts: int) -> Mutation:
+        """`m` with its server-clock puts at max(now, the checked cell's timestamp), so a write
+        that passed the check is never hidden under the cell it checked (a clock behind that
+        cell's: HBase's check-and-mutate does the same, HBASE-14054)."""
+        ts = max(self.config.now_ms(), checked_ts)
+        return Mutation(m.row, [c._replace(timestamp=ts)
+                                if c.timestamp == LATEST_TIMESTAMP and c.type == CellType.PUT
+                                else c for c in m.cells])
 
     # --- reads ------------------------------------------------------------------------------
 

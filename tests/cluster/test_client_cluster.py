@@ -366,3 +366,23 @@ def test_shell_scan_with_versions_prints_every_version(cluster, table):
             "VERSIONS => 3}\n")
     assert p.returncode == 0, p.stderr
     assert "value=two" in p.stdout and "value=one" in p.stdout and "1 row(s)" in p.stdout
+
+
+def test_time_ranges_and_limits_follow_hbase_and_happybase(cluster, table):
+    for ts in (10, 20, 30):
+        table.put(b"tr", {b"cf:q": b"v%d" % ts}, timestamp=ts)
+    assert table.row(b"tr", timestamp=0) == {}  # strictly older than 0: nothing
+    assert table.row(b"tr", timestamp=25) == {b"cf:q": b"v20"}
+    assert table.get_cells(b"tr", [b"cf:q"], versions=3, time_range=(20, 21)) == [
+        (b"cf:q", b"v20", 20)]
+    assert [(r, d) for r, d in table.scan(row_prefix=b"tr", time_range=(10, 20))] == [
+        (b"tr", {b"cf:q": b"v10"})]
+    with pytest.raises(errors.InvalidArgumentError, match="limit must be >= 1"):
+        list(table.scan(limit=0))
+    with pytest.raises(errors.InvalidArgumentError, match="timestamps must be >= 0"):
+        table.row(b"tr", timestamp=-1)
+    p = cli(cluster, "shell", input="get 'cl', 'tr', {COLUMN => 'cf:q', TIMESTAMP => 20, "
+            "VERSIONS => 3}\nget 'cl', 'tr', {TIMESTAMP => 25}\n")
+    assert p.returncode == 0, p.stderr
+    assert "value=v20" in p.stdout and "value=v10" not in p.stdout
+    assert "value=v30" not in p.stdout and "1 row(s)" in p.stdout and "0 row(s)" in p.stdout

@@ -222,3 +222,23 @@ def test_info_port_lists_servers_tables_and_regions(cluster):
     assert {s["state"] for s in doc["servers"]} == {"ONLINE"}
     metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
     assert 'minihbase_master_servers{state="ONLINE"} 2.0' in metrics
+
+
+def test_split_of_a_table_at_a_key_splits_only_the_region_holding_it(cluster):
+    """HBase: `split 't', 'key'` splits the one region holding the key (the others stay
+    whole), and a key that is already a region boundary is refused."""
+    master, _, zk, _ = cluster
+    call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("splitkey"),
+                                                        split_keys=[b"m"]))
+    wait_for(lambda: all(r.state == OPEN for r in meta_reader.list_regions(zk, "splitkey")),
+             30, "regions open")
+    call(master.stub.Split, pb.SplitRequest(table="splitkey", split_key=b"c"))
+
+    def live_starts():
+        regions = meta_reader.list_regions(zk, "splitkey")
+        return sorted(r.info.start_key for r in regions if r.state == OPEN)
+    assert wait_for(lambda: live_starts() == [b"", b"c", b"m"] and live_starts(), 30,
+                    "the daughters of ['', m) open")
+    with pytest.raises(errors.InvalidArgumentError, match="already a region boundary"):
+        call(master.stub.Split, pb.SplitRequest(table="splitkey", split_key=b"m"))
+    assert live_starts() == [b"", b"c", b"m"]

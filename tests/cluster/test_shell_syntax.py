@@ -118,7 +118,22 @@ def test_create_maps_families_attributes_and_splits(rec):
 
 def test_get_with_column_hash_and_versions(rec):
     run("get 't1', 'r1', {COLUMN => ['cf:a', 'cf:b'], VERSIONS => 4}")
-    assert rec.calls == [("get", ("t1", b"r1", [b"cf:a", b"cf:b"], 4, None), {})]
+    assert rec.calls == [("get", ("t1", b"r1", [b"cf:a", b"cf:b"], 4), {"time_range": None})]
+
+
+def test_get_timestamp_is_one_exact_version_and_timerange_is_half_open(rec):
+    """HBase shell: TIMESTAMP => ts is Get.setTimestamp (the version at exactly ts, [ts, ts+1)),
+    TIMERANGE => [a, b] is [a, b)."""
+    run("get 't1', 'r1', {COLUMN => 'cf:q', TIMESTAMP => 20, VERSIONS => 3}")
+    run("get 't1', 'r1', {TIMERANGE => [10, 30]}")
+    assert [kw["time_range"] for _, _, kw in rec.calls] == [(20, 21), (10, 30)]
+
+
+def test_scan_limit_zero_means_no_limit_and_timestamp_an_exact_version(rec):
+    run("scan 't1', {LIMIT => 0, TIMESTAMP => 5}")
+    run("scan 't1', {LIMIT => -1, TIMERANGE => [1, 9]}")
+    assert [(kw["limit"], kw["time_range"]) for _, _, kw in rec.calls] == [(None, (5, 6)),
+                                                                         (None, (1, 9))]
 
 
 def test_scan_options_map_to_the_scan_command(rec):
@@ -127,7 +142,7 @@ def test_scan_options_map_to_the_scan_command(rec):
     _, args, kw = rec.calls[0]
     assert args == ("t1",)
     assert kw == dict(start=b"a", stop=b"b", prefix=None, columns=[b"cf:q"], limit=10,
-                      reverse=True, versions=None)
+                      reverse=True, versions=None, time_range=None)
 
 
 def test_alter_delete_forms_and_put_timestamp(rec):

@@ -215,6 +215,38 @@ def test_increment_is_atomic_under_threads(region):
     assert region.increment(b"ctr", CF, b"n", -800) == 0
 
 
+def test_increments_in_one_millisecond_keep_every_version(region):
+    """HBase's reckonDelta: each increment is stamped after the previous version, so with a
+    frozen clock three increments leave three versions (cf keeps 3), newest = the total."""
+    for _ in range(3):
+        region.increment(b"ctr", CF, b"n", 1)
+    cells = region.get(Get(b"ctr", max_versions=3))
+    assert [int.from_bytes(c.value, "big") for c in cells] == [3, 2, 1]
+    assert len({c.timestamp for c in cells}) == 3
+
+
+def test_check_and_put_is_not_hidden_under_a_future_checked_cell(region, clock):
+    """The checked cell is newer than the server's clock (written with an explicit future
+    timestamp, or by a server whose clock ran ahead): the put that passes the check is stamped
+    no older than it, as HBase does, so it is what a read returns."""
+    future = int(clock() * 1000) + 60_000
+    region.mutate(Mutation(b"r").put(CF, b"a", b"1", future))
+    assert region.check_and_mutate(b"r", CF, b"a", b"1", Mutation(b"r").put(CF, b"a", b"2"))
+    assert [(c.value, c.timestamp) for c in region.get(Get(b"r"))] == [(b"2", future)]
+
+
+@pytest.mark.parametrize("stored", [None, b""], ids=["absent", "empty"])
+@pytest.mark.parametrize("expected", [None, b""], ids=["expect-None", "expect-empty"])
+def test_check_for_none_or_empty_matches_an_absent_or_empty_column(region, stored, expected):
+    """HBase: a null or empty expected value matches a column that is absent or empty."""
+    if stored is not None:
+        region.mutate(Mutation(b"r").put(CF, b"a", stored))
+    assert region.check_and_mutate(b"r", CF, b"a", expected, Mutation(b"r").put(CF, b"b", b"x"))
+    region.mutate(Mutation(b"r").put(CF, b"a", b"taken"))
+    assert not region.check_and_mutate(b"r", CF, b"a", expected,
+                                       Mutation(b"r").put(CF, b"b", b"y"))
+
+
 def test_check_and_mutate_is_atomic_under_threads(region):
     wins = []
 
