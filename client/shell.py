@@ -308,14 +308,12 @@ def run_shell(quorum: str, timeout: float, as_json: bool = False,
     try:
         if script is not None:
             try:
-                with open(script) as f:
+                with open(script, "rb") as f:
                     lines = f.read().splitlines()
             except OSError as exc:
                 print(f"ERROR: cannot read {script}: {exc.strerror}", file=sys.stderr)
                 return 1
-            for line in lines:
-                if not shell.run_line(line):
-                    break
+            _run_lines(shell, lines, script)
         elif sys.stdin.isatty():
             try:
                 import readline  # noqa: F401 - line editing and history for input()
@@ -334,9 +332,22 @@ def run_shell(quorum: str, timeout: float, as_json: bool = False,
                 if not shell.run_line(line):
                     break
         else:
-            for line in sys.stdin:
-                if not shell.run_line(line):
-                    break
+            _run_lines(shell, sys.stdin.buffer, "standard input")
     finally:
         shell.close()
     return 1 if shell.failed else 0
+
+
+def _run_lines(shell: Shell, lines, source: str) -> None:
+    """Run raw lines (bytes) of a script; a line that is not UTF-8 is an error, not a crash
+    (binary row keys are written with backslash-x escapes, as in the HBase shell)."""
+    for number, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            print(f"ERROR: {source}, line {number}: not UTF-8 text (byte {exc.start + 1}); "
+                  'write binary bytes as "\\xHH" escapes', file=sys.stderr)
+            shell.failed += 1
+            continue
+        if not shell.run_line(line):
+            break

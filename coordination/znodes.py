@@ -25,7 +25,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-from storage.schema import RegionInfo, TableDescriptor
+from storage.schema import RegionInfo, TableDescriptor, validate_table_name
 
 DEFAULT_PARENT = "/hbase"
 SESSION_TIMEOUT_S = 15.0
@@ -83,14 +83,19 @@ class Paths:
     def server_state(self, server: str) -> str:
         return f"{self.servers}/{server}"
 
+    # Table names are validated before they become paths: "/t1", "t1/" or "" would otherwise
+    # name another znode (ZooKeeper paths collapse nothing, but a client lookup of "/t1"
+    # resolved to t1 while the data directory became "/t1").
     def table(self, table: str) -> str:
+        validate_table_name(table)
         return f"{self.tables}/{table}"
 
     def table_meta(self, table: str) -> str:
+        validate_table_name(table)
         return f"{self.meta}/{table}"
 
     def region(self, table: str, encoded_name: str) -> str:
-        return f"{self.meta}/{table}/{encoded_name}"
+        return f"{self.table_meta(table)}/{encoded_name}"
 
     def split_journal(self, encoded_name: str) -> str:
         return f"{self.splits}/{encoded_name}"

@@ -135,6 +135,8 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         try:
             self._check_alive()
             groups = request.regions
+            if not groups:
+                return pb.MultiResponse()
             if len(groups) == 1:
                 results = [self._apply_region_mutations(groups[0])]
             else:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-from storage.schema import RegionInfo
+from storage.schema import RegionInfo, validate_table_name
 
 WALS = "WALs"
 OLD_WALS = "oldWALs"
@@ -56,6 +56,9 @@ def parse_wal_segment(name: str) -> int | None:
 
 
 def table_dir(rootdir: str, table: str) -> str:
+    # Validated here too: a name like "/t1" or ".." must never turn into a path outside the
+    # data directory (a drop removes this directory).
+    validate_table_name(table)
     return os.path.join(rootdir, DATA, table)
 
 

@@ -15,8 +15,9 @@ from minihbase.errors import InvalidArgumentError
 
 BLOOM_TYPES = ("NONE", "ROW", "ROWCOL")
 COMPRESSIONS = ("NONE", "ZSTD")
-_TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
-_FAMILY_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,126}$")
+# Used with fullmatch: "$" alone would also accept a name ending in a newline.
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+_FAMILY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,126}")
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class RegionInfo:
 
 
 def validate_table_name(name: str) -> None:
-    if not isinstance(name, str) or not _TABLE_NAME.match(name):
+    if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
         raise InvalidArgumentError(
             f"invalid table name {name!r}: use 1-128 characters of letters, digits, '_', '-', '.',"
             " not starting with '-' or '.'"
@@ -149,7 +150,7 @@ def validate_family_name(name: bytes) -> None:
         text = name.decode("ascii")
     except (UnicodeDecodeError, AttributeError):
         raise InvalidArgumentError(f"invalid column family name {name!r}") from None
-    if not _FAMILY_NAME.match(text):
+    if not _FAMILY_NAME.fullmatch(text):
         raise InvalidArgumentError(
             f"invalid column family name {text!r}: use 1-127 letters, digits, '_', '-', '.'"
         )

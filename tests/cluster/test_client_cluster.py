@@ -386,3 +386,20 @@ def test_time_ranges_and_limits_follow_hbase_and_happybase(cluster, table):
     assert p.returncode == 0, p.stderr
     assert "value=v20" in p.stdout and "value=v10" not in p.stdout
     assert "value=v30" not in p.stdout and "1 row(s)" in p.stdout and "0 row(s)" in p.stdout
+
+
+def test_shell_reports_a_line_that_is_not_utf8_and_goes_on(cluster, table):
+    p = subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "--timeout",
+                        "10", "shell"], input=b"\xff\xfe 'cl'\nexists 'cl'\n",
+                       capture_output=True, timeout=60)
+    assert p.returncode == 1
+    assert b"standard input, line 1: not UTF-8" in p.stderr and b"Traceback" not in p.stderr
+    assert b"Table cl does exist" in p.stdout
+
+
+def test_an_empty_multi_request_is_answered_not_an_internal_error(cluster, table):
+    from protos import minihbase_pb2 as pb
+    conn = table.connection
+    address = conn.locations.locate("cl", b"a").address
+    assert list(conn.channels.region_server(address).Multi(pb.MultiRequest(),
+                                                           timeout=10).results) == []

@@ -242,3 +242,22 @@ def test_split_of_a_table_at_a_key_splits_only_the_region_holding_it(cluster):
     with pytest.raises(errors.InvalidArgumentError, match="already a region boundary"):
         call(master.stub.Split, pb.SplitRequest(table="splitkey", split_key=b"m"))
     assert live_starts() == [b"", b"c", b"m"]
+
+
+@pytest.mark.parametrize("alias", ["/pathy", "pathy/", "", "..", "pathy\n"])
+def test_names_that_are_not_table_names_are_refused_and_touch_nothing(cluster, alias):
+    """"/pathy" used to reach table pathy through ZooKeeper while a drop removed the
+    directory "/pathy" on the master's host: every DDL call now refuses such names."""
+    master, _, zk, rootdir = cluster
+    if "pathy" not in meta_reader.list_tables(zk):
+        call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("pathy")))
+        call(master.stub.DisableTable, pb.TableName(name="pathy"))
+    os.makedirs(layout.table_dir(rootdir, "pathy"), exist_ok=True)
+    for fn in (master.stub.DescribeTable, master.stub.EnableTable, master.stub.DisableTable,
+               master.stub.DeleteTable):
+        with pytest.raises(errors.InvalidArgumentError, match="invalid table name"):
+            call(fn, pb.TableName(name=alias))
+    with pytest.raises(errors.InvalidArgumentError, match="invalid table name"):
+        call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema(alias)))
+    assert meta_reader.read_table(zk, "pathy").state == DISABLED
+    assert os.path.isdir(layout.table_dir(rootdir, "pathy"))
