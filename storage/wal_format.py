@@ -208,14 +208,54 @@ def _next_valid_record(data: bytes, after: int) -> int | None:
     return None
 
 
+def _length_damaged(data: bytes, start: int, length: int, crc: int) -> bool:
+    """Whether one flipped bit of a record's length field explains why it is bad: a payload
+    one bit of length away has the record's checksum (at most 32 checksums)."""
+    view = memoryview(data)
+    room = len(data) - start
+    for bit in range(32):
+        other = length ^ (1 << bit)
+        if other <= room and zlib.crc32(view[start:start + other]) == crc:
+            return True
+    return False
+
+
+def _corruption(data: bytes, off: int) -> str | None:
+    """Why the bad record at `off` is corruption, or None when it is a torn tail.
+
+    A crash mid-write (kill -9) leaves a prefix of the last write: a header cut short, or a
+    record whose length runs past the end of the file. Everything after such a record's head
+    is its own bytes, never searched for records: a value may hold record-like bytes (a value
+    holding a WAL file), which would turn an ordinary torn tail into a log that can never be
+    split. A damaged length field is told apart by its checksum. A bad marker, or a complete
+    record whose checksum fails, is corruption if a valid record follows it; if nothing valid
+    follows it is the unsynced tail a power loss can leave, and tolerated as HBase does."""
+    end = len(data)
+    if end - off < RECORD_HEAD_SIZE:
+        return None
+    marker, length, crc = _RECORD_HEAD.unpack_from(data, off)
+    if marker != RECORD_MARKER:
+        search_from = off
+    else:
+        start = off + RECORD_HEAD_SIZE
+        if _length_damaged(data, start, length, crc):
+            return "its length field is damaged (a payload one bit of length away matches its " \
+                   "checksum)"
+        if length > end - start:
+            return None
+        search_from = start + length - 1  # after its own bytes
+    later = _next_valid_record(data, search_from)
+    return None if later is None else f"a valid record follows at offset {later}"
+
+
 def iter_payloads(path: str, data: bytes, *, tolerate_torn_tail: bool = True,
                   torn: list | None = None) -> Iterator[tuple[int, bytes]]:
     """(offset, payload) of every record of a whole file's bytes.
 
-    A bad record with no valid record after it is a torn tail (a crash mid-write, or the zero
-    fill some filesystems leave): iteration stops there when `tolerate_torn_tail`, appending
-    (offset, reason) to `torn` if given. A bad record followed by a valid one is corruption and
-    raises CorruptionError naming file and offset.
+    A torn tail (a crash mid-write, or the zero fill some filesystems leave; see _corruption
+    for how it is told from corruption) ends the iteration when `tolerate_torn_tail`,
+    appending (offset, reason) to `torn` if given. Corruption raises CorruptionError naming
+    file and offset.
     """
     if len(data) < FILE_HEADER_SIZE or data[:FILE_HEADER_SIZE] != FILE_HEADER:
         head = data[:FILE_HEADER_SIZE]
@@ -231,13 +271,13 @@ def iter_payloads(path: str, data: bytes, *, tolerate_torn_tail: bool = True,
     while off < end:
         payload, why = _record_at(data, off)
         if payload is None:
-            later = _next_valid_record(data, off)
-            if later is None and tolerate_torn_tail:
+            corrupt = _corruption(data, off)
+            if corrupt is None and tolerate_torn_tail:
                 if torn is not None:
                     torn.append((off, why))
                 return
-            follows = f"; a valid record follows at offset {later}" if later is not None else ""
-            raise CorruptionError(f"{path}: corrupt WAL record at offset {off}: {why}{follows}")
+            detail = f"; {corrupt}" if corrupt else ""
+            raise CorruptionError(f"{path}: corrupt WAL record at offset {off}: {why}{detail}")
         yield off, payload
         off += RECORD_HEAD_SIZE + len(payload)
 

@@ -300,6 +300,19 @@ def test_bad_last_record_with_nothing_valid_after_it_is_a_torn_tail(wal_dir):
     assert [e.seqid for e in read_segment(path)] == [1, 2]
 
 
+def test_torn_record_whose_value_holds_a_valid_record_is_still_a_torn_tail(wal_dir):
+    """A kill -9 cut the last write short, and its value holds the bytes of a whole WAL record
+    (a WAL file stored as a value). Those bytes belong to the torn record: they are not a
+    "valid record after a bad one", which would make the log unsplittable forever."""
+    path = write_three_records(wal_dir)
+    inner = encode_entries([(REGION_B, 9, [put(b"inner", b"x")])])
+    torn = encode_entries([(REGION_A, 4, [put(b"row4", b"blob" + inner + b"y" * 100)])])
+    with open(path, "ab") as f:
+        f.write(torn[:len(torn) - 50])  # the crash: the record's last 50 bytes never written
+    assert [e.seqid for e in read_segment(path)] == [1, 2, 3]
+    assert [e.seqid for e in read_wal_dir(wal_dir)] == [1, 2, 3]
+
+
 def test_corruption_in_a_middle_segment_stops_read_wal_dir(wal_dir):
     wal = WAL(wal_dir, segment_bytes=300)  # two ~130-byte records per segment
     for seqid in range(1, 7):
