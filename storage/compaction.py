@@ -191,6 +191,14 @@ def recover_interrupted_compactions(store_dir: str) -> None:
             # dropping it could leave a major compaction's masked puts beside its output
             raise CorruptionError(f"{path}: compaction manifest failed its checksum; it names "
                                   "the inputs of an interrupted compaction")
+        stem = name[:-len(MANIFEST_SUFFIX)]
+        output_id = int(stem) if stem.isdigit() else 0
+        output = os.path.join(store_dir, layout.hfile_name(output_id))
+        if output_id and not os.path.exists(output):
+            # written only once its output is in place: without it, deleting the inputs
+            # would lose their cells
+            raise CorruptionError(f"{path}: compaction manifest names the output {output}, "
+                                  "which does not exist; its inputs are kept")
         for input_name in json.loads(body):
             try:
                 os.unlink(os.path.join(store_dir, os.path.basename(input_name)))

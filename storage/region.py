@@ -138,9 +138,16 @@ class Region:
             write_region_info(ri, info)
             layout.fsync_dir(r.path)
         shutil.rmtree(layout.tmp_dir(r.path), ignore_errors=True)
-        for store in r.stores.values():
-            store.open_files()
-        r._replay_recovered_edits()
+        try:
+            for store in r.stores.values():
+                store.open_files()
+            r._replay_recovered_edits()
+        except BaseException:
+            # A failed open (a corrupt file...) keeps no file open: the master retries opens,
+            # and each attempt would otherwise leak the readers it had opened.
+            for store in r.stores.values():
+                store.close()
+            raise
         if r.has_references():
             # a fresh daughter (or merged region): rewrite its references soon, as HBase does,
             # so that the parent's files can be deleted and the region can split again
@@ -156,7 +163,11 @@ class Region:
         edits_dir = layout.recovered_edits_dir(self.path)
         names = []
         if os.path.isdir(edits_dir):
-            names = sorted(n for n in os.listdir(edits_dir) if n.endswith(layout.EDITS_SUFFIX))
+            present = os.listdir(edits_dir)
+            names = sorted(n for n in present if n.endswith(layout.EDITS_SUFFIX))
+            for n in present:  # a split that died mid-write (its files are rewritten whole)
+                if ".tmp." in n:
+                    os.unlink(os.path.join(edits_dir, n))
         replayed = 0
         if names:
             from storage.wal_splitter import read_recovered_edits

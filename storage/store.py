@@ -196,20 +196,26 @@ class Store:
         recover_interrupted_compactions(self.dir)
         files = []
         max_id = 0
-        for name in sorted(os.listdir(self.dir)):
-            path = os.path.join(self.dir, name)
-            if is_temp_file(name) or ".tmp." in name:
-                os.unlink(path)  # a crashed writer's leftover, never renamed into place
-                continue
-            stem, ext = os.path.splitext(name)
-            if not stem.isdigit():
-                continue
-            fid = int(stem)
-            max_id = max(max_id, fid)
-            if ext == layout.HFILE_SUFFIX:
-                files.append(StoreFile(path, fid, HFileReader(path, block_cache=self.block_cache)))
-            elif ext == layout.REFERENCE_SUFFIX:
-                files.append(open_reference(self.rootdir, path, fid, self.block_cache))
+        try:
+            for name in sorted(os.listdir(self.dir)):
+                path = os.path.join(self.dir, name)
+                if is_temp_file(name) or ".tmp." in name:
+                    os.unlink(path)  # a crashed writer's leftover, never renamed into place
+                    continue
+                stem, ext = os.path.splitext(name)
+                if not stem.isdigit():
+                    continue
+                fid = int(stem)
+                max_id = max(max_id, fid)
+                if ext == layout.HFILE_SUFFIX:
+                    files.append(StoreFile(path, fid,
+                                           HFileReader(path, block_cache=self.block_cache)))
+                elif ext == layout.REFERENCE_SUFFIX:
+                    files.append(open_reference(self.rootdir, path, fid, self.block_cache))
+        except BaseException:
+            for f in files:  # a corrupt file fails the open: keep none of the others open
+                self._close_file(f)
+            raise
         files.sort(key=StoreFile.sort_key, reverse=True)
         with self._lock:
             self._set_files(tuple(files))

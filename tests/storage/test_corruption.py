@@ -235,6 +235,23 @@ def test_flipped_byte_in_hfile_metadata_fails_open(rootdir, from_end):
             region.close(flush=False)
 
 
+def test_failed_opens_keep_no_file_open(rootdir):
+    """The master retries a failed open; each attempt used to leak the readers of the files it
+    had opened before the corrupt one, until the server ran out of descriptors."""
+    files = _write_flushed(rootdir)
+    _flip(files[b"z"], os.path.getsize(files[b"z"]) - 1)  # cf's file opens first, then z fails
+
+    def descriptors():
+        return len(os.listdir("/proc/self/fd"))
+    with pytest.raises(CorruptionError):
+        _open(rootdir)
+    before = descriptors()
+    for _ in range(20):
+        with pytest.raises(CorruptionError):
+            _open(rootdir)
+    assert descriptors() == before
+
+
 def test_truncated_hfile_fails_open(rootdir):
     files = _write_flushed(rootdir)
     path = files[b"cf"]

@@ -143,6 +143,21 @@ def test_a_corrupt_compaction_manifest_is_reported_not_ignored(tmp_path):
     assert os.path.exists(manifest)
 
 
+def test_a_manifest_whose_output_is_missing_keeps_its_inputs(tmp_path):
+    """A manifest is written only once its output is in place; one naming an output that is
+    not there (a stray file, a zombie writer) must not delete the inputs' cells."""
+    root = str(tmp_path)
+    r = open_region(root)
+    r.mutate(Mutation(b"x").put(b"a", b"q", b"v"))
+    r.close()
+    family = os.path.join(r.path, "a")
+    inputs = [os.path.join(family, n) for n in os.listdir(family) if n.endswith(".hfile")]
+    manifest = compaction.write_manifest(family, 99, inputs)
+    with pytest.raises(CorruptionError, match="does not exist; its inputs are kept"):
+        open_region(root)
+    assert all(os.path.exists(p) for p in inputs) and os.path.exists(manifest)
+
+
 def test_a_fenced_server_neither_flushes_nor_compacts_its_regions(tmp_path):
     """Once the master renamed the WAL directory (this server was declared dead and its
     regions may be open elsewhere), flushes and compactions touch no region file."""
@@ -176,3 +191,16 @@ def test_an_hfile_is_never_renamed_over_an_existing_one(tmp_path):
         w.finish(max_seqid=1)
     assert open(path, "rb").read() == b"another writer's file"
     assert os.listdir(tmp_path) == [os.path.basename(path)]  # no temp file left
+
+
+def test_a_split_writers_leftover_temp_file_is_removed_at_open(tmp_path):
+    root = str(tmp_path)
+    r = open_region(root)
+    r.close()
+    edits = layout.recovered_edits_dir(r.path)
+    layout.make_dirs(edits)
+    leftover = os.path.join(edits, layout.recovered_edits_name(7) + ".tmp.4242")
+    with open(leftover, "wb") as f:
+        f.write(b"half a file")
+    open_region(root).close()
+    assert not os.path.exists(leftover)
