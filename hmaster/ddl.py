@@ -17,6 +17,7 @@ creates only meta; region directories are created by the region server when it o
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 
@@ -150,7 +151,22 @@ class TableDDL:
         log.info("table %s altered: %s", name, [f.name.decode() for f in desc.families])
         if rec.state == ENABLED:
             self.reopen(name)
+        if remove:  # no region has the families open any more
+            self._delete_family_files(name, remove)
         return desc
+
+    def _delete_family_files(self, table: str, families: list[str]) -> None:
+        """Delete removed families' files in every region directory of the table (split
+        parents too), as HBase does: adding a family of the same name back must not bring
+        its old cells back."""
+        tdir = layout.table_dir(self.rootdir, table)
+        regions = os.listdir(tdir) if os.path.isdir(tdir) else []
+        for region in regions:
+            for family in families:
+                path = layout.family_dir(os.path.join(tdir, region), family.encode())
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+        log.info("table %s: deleted the files of removed families %s", table, families)
 
     def reopen(self, name: str) -> None:
         """Close and reopen every open region on its server so it reads the new descriptor."""

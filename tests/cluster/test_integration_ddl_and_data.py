@@ -39,6 +39,16 @@ def test_ddl_lifecycle_create_alter_disable_enable_drop(cluster, connection_for)
     assert conn.table("ddl_t").row(b"r1") == {b"cf:a": b"1", b"cf2:b": b"2"}, \
         "data must survive disable/enable"
 
+    # A removed family takes its cells with it (flushed and unflushed): adding it back
+    # starts empty, as in HBase.
+    conn.flush("ddl_t")
+    t.put(b"r2", {b"cf2:b": b"unflushed"})
+    conn.alter_table("ddl_t", remove=["cf2"])
+    wait_serving(cluster, "ddl_t")
+    conn.alter_table("ddl_t", add={"cf2": dict()})
+    wait_serving(cluster, "ddl_t")
+    assert t.row(b"r1") == {b"cf:a": b"1"} and t.row(b"r2") == {}
+
     conn.delete_table("ddl_t", disable=True)
     assert "ddl_t" not in [t.decode() if isinstance(t, bytes) else t for t in conn.tables()]
     with pytest.raises(errors.TableNotFoundError):
