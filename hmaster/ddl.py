@@ -29,6 +29,7 @@ from minihbase.errors import (InvalidArgumentError, NoSuchColumnFamilyError,
                               TableNotDisabledError, TableNotEnabledError)
 from protos import minihbase_pb2 as pb
 from storage import layout
+from storage.cell import MAX_ROW_LENGTH
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor, validate_table_name
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,11 @@ def region_boundaries(split_keys: list[bytes]) -> list[tuple[bytes, bytes]]:
         raise InvalidArgumentError("split keys must not be empty")
     if len(keys) != len(split_keys):
         raise InvalidArgumentError("split keys must be distinct")
+    too_long = [k for k in keys if len(k) > MAX_ROW_LENGTH]
+    if too_long:
+        raise InvalidArgumentError(
+            f"a split key is a row key: at most {MAX_ROW_LENGTH} bytes, got one of "
+            f"{len(too_long[0])} bytes")
     starts = [b""] + keys
     ends = keys + [b""]
     return list(zip(starts, ends))

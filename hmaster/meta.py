@@ -22,9 +22,14 @@ from kazoo.exceptions import NoNodeError, NodeExistsError, NotEmptyError, Rolled
 
 from coordination import meta_reader
 from coordination.znodes import (Paths, RegionRecord, ServerState, TableRecord, now_ms)
-from minihbase.errors import TableExistsError, TableNotFoundError
+from minihbase.errors import InvalidArgumentError, TableExistsError, TableNotFoundError
 
 log = logging.getLogger(__name__)
+
+
+# What one ZooKeeper transaction may carry (paths + data), safely under ZooKeeper's default
+# jute.maxbuffer of 1 MB for the whole request.
+MAX_TRANSACTION_BYTES = 900_000
 
 
 class Op:
@@ -58,6 +63,14 @@ class MetaStore:
         """Apply `ops` all-or-nothing. Raises the kazoo error of the op that failed."""
         if not ops:
             return
+        size = sum(len(op.path) + len(op.data or b"") for op in ops)
+        if size > MAX_TRANSACTION_BYTES:
+            # ZooKeeper drops the connection of a request over its 1 MB jute.maxbuffer, failing
+            # every operation of this master that is in flight: refuse it before sending
+            raise InvalidArgumentError(
+                f"this change needs {size} bytes of region metadata in one ZooKeeper "
+                f"transaction, over its limit of {MAX_TRANSACTION_BYTES} (use fewer or "
+                "shorter split keys)")
         t = self.zk.transaction()
         for op in ops:
             if op.kind == "create":

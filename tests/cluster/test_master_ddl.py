@@ -109,6 +109,17 @@ def test_empty_or_duplicate_split_keys_are_invalid_argument(cluster):
     with pytest.raises(errors.InvalidArgumentError, match="distinct"):
         call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("sk2"),
                                                             split_keys=[b"a", b"a"]))
+    with pytest.raises(errors.InvalidArgumentError, match="at most 32767 bytes"):
+        call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("sk3"),
+                                                            split_keys=[b"k" * 40_000]))
+    # Each key fits, all together would not fit one ZooKeeper transaction (1 MB): refused
+    # before it is sent, instead of ZooKeeper dropping the master's connection.
+    with pytest.raises(errors.InvalidArgumentError, match="one ZooKeeper transaction"):
+        call(master.stub.CreateTable, pb.CreateTableRequest(
+            schema=schema("sk4"), split_keys=[b"%02d" % i + b"k" * 30_000 for i in range(20)]))
+    master_log = master.log()
+    assert "connection suspended" not in master_log.lower(), master_log[-2000:]
+    assert "sk4" not in [t.schema.name for t in call(master.stub.ListTables, pb.Empty()).tables]
 
 
 def test_unknown_table_is_table_not_found_for_every_call(cluster):
