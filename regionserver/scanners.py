@@ -28,6 +28,21 @@ from minihbase.errors import UnknownScannerError
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ROWS = 100
+MAX_RESPONSE_BYTES = 2 << 20  # a scan response stops adding rows past this (HBase: 2 MB)
+
+
+def _cut_at_bytes(results: list) -> tuple[list, list]:
+    """(what fits one response, the rest): results up to about MAX_RESPONSE_BYTES, at least
+    one. HBase caps a scan response by size (hbase.client.scanner.max.result.size, 2 MB) for
+    the same reason: rows of large values must not add up past the RPC's message limit."""
+    total = 0
+    last = len(results) - 1
+    for i, cells in enumerate(results):
+        for c in cells:
+            total += len(c[0]) + len(c[2]) + len(c[5]) + 32
+        if total >= MAX_RESPONSE_BYTES and i < last:
+            return results[:i + 1], results[i + 1:]
+    return results, []
 
 
 class ScannerLease:
@@ -171,13 +186,14 @@ class ScannerRegistry:
                     lease.scanner.next(want)
                 if got:
                     results = results + got if results else got
+            results, lease.carry = _cut_at_bytes(results)
             results, more = self._apply_limit(lease, results)
             if more:
-                peek = lease.scanner.next(1)
-                if peek:
-                    lease.carry = peek
+                if not lease.carry:  # look ahead: is there more?
+                    lease.carry = lease.scanner.next(1)
+                if lease.carry:
                     if lease.limit and lease.rows_returned >= lease.limit and \
-                            peek[0][0].row != lease.last_row:
+                            lease.carry[0][0].row != lease.last_row:
                         more = False
                 else:
                     more = False

@@ -41,7 +41,7 @@ from storage import layout
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 64 << 20
+MAX_MESSAGE_BYTES = 256 << 20  # one row (a Get) may be this large; scans send ~2 MB per response
 # The gRPC server's options; bench/cluster.py gives its echo baseline the same ones.
 GRPC_SERVER_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

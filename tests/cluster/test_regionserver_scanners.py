@@ -93,3 +93,36 @@ def test_closing_a_region_closes_only_its_scanners():
     assert reg.close_region("r1") == 1
     assert s1.closed and not s2.closed
     assert reg.lookup(keep_lease.scanner_id) is keep_lease
+
+
+def big_row(key: bytes, value_bytes: int):
+    return [Cell(key, b"cf", b"q", 1, 4, b"x" * value_bytes)]
+
+
+@pytest.mark.parametrize("limit", [0, 5])
+def test_a_response_stops_near_two_megabytes_and_the_rest_follows(limit):
+    """Rows of large values: a response carries ~MAX_RESPONSE_BYTES (at least one row), so
+    rows that each fit never add up past the RPC message limit (HBase's max result size);
+    every row comes exactly once, and the scan's limit still holds."""
+    from regionserver.scanners import MAX_RESPONSE_BYTES
+
+    reg = ScannerRegistry(60, prefetch_threads=0)
+    rows = [big_row(b"%02d" % i, MAX_RESPONSE_BYTES // 3) for i in range(10)]
+    lease = reg.open("r1", ListScanner(rows), batch=0, limit=limit)
+    seen, sizes, more = [], [], True
+    while more:
+        out, more = reg.next_batch(lease, 1000, 0, keep)
+        seen += [key for key, _, _ in out]
+        sizes.append(len(out))
+    assert seen == [b"%02d" % i for i in range(limit or 10)]
+    assert max(sizes) == 3  # the third row reaches the budget
+
+
+def test_one_row_over_the_budget_still_goes_alone():
+    from regionserver.scanners import MAX_RESPONSE_BYTES
+
+    reg = ScannerRegistry(60, prefetch_threads=0)
+    lease = reg.open("r1", ListScanner([big_row(b"a", 2 * MAX_RESPONSE_BYTES), row(b"b")]),
+                     batch=0, limit=0)
+    assert reg.next_batch(lease, 1000, 0, keep) == ([(b"a", 1, False)], True)
+    assert reg.next_batch(lease, 1000, 0, keep) == ([(b"b", 1, False)], False)
