@@ -9,6 +9,8 @@ one "ERROR: ..." line and an exit code.
 
 from __future__ import annotations
 
+import itertools
+
 import sys
 import time
 
@@ -149,7 +151,8 @@ def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int =
         ts: int | None = None, time_range: tuple[int, int] | None = None) -> None:
     """ts: cells at or before it (the CLI's --ts); time_range: (min, max), min <= ts < max
     (the shell's TIMESTAMP and TIMERANGE)."""
-    cells = conn.table(table).get_cells(row, columns=columns or None, versions=versions or 1,
+    cells = conn.table(table).get_cells(row, columns=columns or None,
+                                        versions=1 if versions is None else versions,
                                         timestamp=None if ts is None else ts + 1,
                                         time_range=time_range)
     out.result(fmt.get_table(cells),
@@ -165,8 +168,10 @@ def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, colu
                                      columns=columns or None, limit=limit, reverse=reverse,
                                      versions=versions, raw=True, time_range=time_range)
     if out.as_json:
+        items = iter(results)
+        first = next(items, None)  # an unknown table or a timeout fails before any output
         out.out.write("[")
-        for i, item in enumerate(results):
+        for i, item in enumerate(items if first is None else itertools.chain([first], items)):
             out.out.write((", " if i else "") + fmt.to_json(fmt.scan_json([item])[0]))
         out.out.write("]\n")
         out.out.flush()

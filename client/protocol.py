@@ -160,17 +160,34 @@ def family_schema(name, options: dict | None) -> pb.FamilySchema:
         if field in ("bloom", "compression"):
             setattr(fs, field, str(value).upper())
         else:
-            try:
-                number = int(value)
-            except (TypeError, ValueError):
-                raise InvalidArgumentError(
-                    f"family {name!r}: {key} must be an integer, got {value!r}") from None
-            if field == "max_versions" and number < 1:  # on the wire 0 would mean "default"
-                raise InvalidArgumentError(
-                    f"family {name!r}: {key} must be >= 1 (HBase: maximum versions must be "
-                    f"positive), got {number}")
-            setattr(fs, field, number)
+            setattr(fs, field, _family_number(name, key, field, value))
     return fs
+
+
+# The lowest value of each numeric family option, as HBase checks them (0 would read as
+# "the default" on the wire); block sizes at most 16 MiB.
+_FAMILY_MINIMUM = {"max_versions": 1, "min_versions": 0, "ttl_seconds": 1, "block_size": 1024}
+_MAX_BLOCK_SIZE = 16 << 20
+
+
+def _family_number(family: str, key, field: str, value) -> int:
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value)
+        except ValueError:
+            pass
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise InvalidArgumentError(
+            f"family {family!r}: {key} must be a whole number, got {value!r}")
+    low = _FAMILY_MINIMUM[field]
+    high = _MAX_BLOCK_SIZE if field == "block_size" else (1 << 31) - 1
+    if not low <= number <= high:
+        raise InvalidArgumentError(
+            f"family {family!r}: {key} must be between {low} and {high}, got {number}"
+            + (" (no TTL: leave it out, or FOREVER in the shell)" if field == "ttl_seconds"
+               else ""))
+    return number
 
 
 def family_dict(fs: pb.FamilySchema) -> dict:

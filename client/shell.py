@@ -112,6 +112,9 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         for a in args[1:]:
             if isinstance(a, dict):
                 if "SPLITS" in a:
+                    if not isinstance(a["SPLITS"], list):
+                        raise commands.UsageError(
+                            f"SPLITS must be a list ['k1', 'k2'], got {a['SPLITS']!r}")
                     splits = [_b(k, "split key") for k in a["SPLITS"]]
                     rest = {k: v for k, v in a.items() if k != "SPLITS"}
                     if rest and "NAME" not in rest:
@@ -139,6 +142,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                 if "delete" in a:
                     remove.append(_s(a["delete"], "family name"))
                 elif method is not None and _s(method, "METHOD").lower() == "delete":
+                    if "NAME" not in a:
+                        raise commands.UsageError("alter: METHOD => 'delete' needs NAME => 'cf'")
                     remove.append(_s(a["NAME"], "family name"))
                 elif "NAME" in a:
                     add[_s(a["NAME"], "family name")] = commands.family_options(

@@ -403,3 +403,11 @@ def test_an_empty_multi_request_is_answered_not_an_internal_error(cluster, table
     address = conn.locations.locate("cl", b"a").address
     assert list(conn.channels.region_server(address).Multi(pb.MultiRequest(),
                                                            timeout=10).results) == []
+
+
+def test_json_scan_of_an_unknown_table_prints_no_partial_document(cluster):
+    p = cli(cluster, "--json", "scan", "nosuchtable")
+    assert p.returncode == 1 and p.stdout == "", p.stdout
+    assert "does not exist" in p.stderr and "Traceback" not in p.stderr
+    p = cli(cluster, "get", "cl", "r", "--versions", "-3")
+    assert p.returncode == 1 and "versions must be a whole number >= 1" in p.stderr, p.stderr

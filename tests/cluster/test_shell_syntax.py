@@ -161,6 +161,29 @@ def test_usage_errors_name_the_command_and_its_usage(rec):
         run("scan 't1', {FILTER => 'x'}")
     with pytest.raises(commands.UsageError, match="unknown command 'frobnicate'"):
         run("frobnicate 't1'")
+    with pytest.raises(commands.UsageError, match="METHOD => 'delete' needs NAME"):
+        run("alter 't1', METHOD => 'delete'")
+    with pytest.raises(commands.UsageError, match="SPLITS must be a list"):
+        run("create 't1', 'cf', SPLITS => 'abc'")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"ttl": 0}, "ttl must be between 1 and"),
+    ({"block_size": 0}, "block_size must be between 1024 and"),
+    ({"max_versions": 0}, "max_versions must be between 1 and"),
+    ({"max_versions": 1.7}, "must be a whole number"),
+    ({"versions": True}, "must be a whole number"),
+    ({"ttl": "ten"}, "must be a whole number"),
+])
+def test_family_options_that_hbase_refuses_are_refused_not_defaulted(options, message):
+    """On the wire 0 means "the default": without these checks TTL 0 became FOREVER,
+    block size 0 became 64 KiB and 1.7 versions became 1."""
+    from client import protocol
+    from minihbase.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=message):
+        protocol.family_schema("cf", options)
+    assert protocol.family_schema("cf", {"ttl": "60", "versions": 3}).ttl_seconds == 60
 
 
 def test_shell_reports_errors_on_one_line_and_goes_on(rec):
