@@ -228,8 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.command is None:
         parser.print_help(sys.stderr)
         return 2
-    if a.timeout <= 0:
-        print("ERROR: --timeout must be > 0 seconds", file=sys.stderr)
+    if not 0 < a.timeout < float("inf"):  # also nan
+        print(f"ERROR: --timeout must be a positive number of seconds, got {a.timeout}",
+              file=sys.stderr)
         return 2
     quorum = zk_quorum(a.zk)
     quiet_libraries()

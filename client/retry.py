@@ -75,8 +75,8 @@ class RetryPolicy:
                  rpc_timeout: float = DEFAULT_RPC_TIMEOUT_S,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
-        if timeout <= 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        if not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.timeout = float(timeout)
         self.pause = float(pause)
         self.rpc_timeout = float(rpc_timeout)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from coordination.znodes import MERGED, OPEN, SPLIT
+from coordination.znodes import ENABLED, MERGED, OPEN, SPLIT
 from hmaster import status as status_mod
 from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
-                              RegionOfflineError, TableNotFoundError)
+                              RegionOfflineError, TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
@@ -105,15 +105,25 @@ class MasterServicer(pb_grpc.MasterServicer):
             if request.region:
                 self.m.splits.split(request.region, key)
             elif request.table and key is None:  # HBase: every region, at its midpoint
-                for r in self.m.meta.regions(request.table):  # TableNotFoundError
+                for r in self._enabled_regions(request.table, "split"):
                     if r.state == OPEN:
                         self.m.splits.split(r.info.name, None)
             elif request.table:  # HBase: only the region holding the split point
+                self._enabled_regions(request.table, "split")
                 self.m.splits.split(self._holding(request.table, key).info.name, key)
             else:
                 raise InvalidArgumentError("split needs a table or a region name")
             return pb.Empty()
         return self._call(context, run)
+
+    def _enabled_regions(self, table: str, action: str) -> list:
+        """The table's regions; a table that is not enabled has none open, and saying "done"
+        for a flush, compaction or split that did nothing would mislead (HBase refuses too)."""
+        state = self.m.meta.read_table(table).state  # TableNotFoundError
+        if state != ENABLED:
+            raise TableNotEnabledError(f"table {table!r} is {state.lower()}: cannot {action} "
+                                       "its regions (enable it first)")
+        return self.m.meta.regions(table)
 
     def _holding(self, table: str, key: bytes):
         """The live region of `table` that holds row `key`; a key that is already a region
@@ -136,7 +146,8 @@ class MasterServicer(pb_grpc.MasterServicer):
         if request.region:
             targets = [self._region(request.region)]
         elif request.table:
-            targets = self.m.meta.regions(request.table)
+            targets = self._enabled_regions(request.table,
+                                            method.replace("Region", "").lower())
         else:
             raise InvalidArgumentError(f"{method} needs a table or a region name")
         for r in targets:

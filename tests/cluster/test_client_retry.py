@@ -117,3 +117,9 @@ def test_waits_inside_an_attempt_are_bounded_by_its_deadline():
     p.call("get", lambda deadline: seen.append(attempt_time_left(5.0)))
     assert 1.9 < seen[0] <= 2.0
     assert attempt_time_left(5.0) == 5.0
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf")])
+def test_a_timeout_that_is_not_a_positive_number_is_refused(timeout):
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        RetryPolicy(timeout)

@@ -154,6 +154,12 @@ def test_disable_closes_every_region_enable_reopens_drop_deletes_meta_and_dir(cl
     with pytest.raises(errors.TableNotDisabledError, match="already enabled"):
         call(master.stub.EnableTable, pb.TableName(name="life"))
     call(master.stub.DisableTable, pb.TableName(name="life"))
+    for fn, request in ((master.stub.Flush, pb.TableActionRequest(table="life")),
+                        (master.stub.Compact, pb.TableActionRequest(table="life")),
+                        (master.stub.Split, pb.SplitRequest(table="life")),
+                        (master.stub.Split, pb.SplitRequest(table="life", split_key=b"q"))):
+        with pytest.raises(errors.TableNotEnabledError, match="is disabled: cannot"):
+            call(fn, request)  # nothing is open: "done" would mislead
     os.makedirs(layout.table_dir(rootdir, "life") + "/somefile-dir")  # what region servers made
     call(master.stub.DeleteTable, pb.TableName(name="life"))
     assert "life" not in meta_reader.list_tables(zk)
