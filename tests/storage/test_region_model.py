@@ -276,7 +276,8 @@ class RegionMachine(RuleBasedStateMachine):
         if data.draw(st.booleans()):
             got = region.increment(row, CF2, COUNTER, amount)
             assert got == cur + amount, f"increment of {cur} by {amount} returned {got}"
-            ts = max(self.now_ms, newest.ts) if newest else self.now_ms
+            # HBase's reckonDelta: strictly newer than the version it read
+            ts = max(self.now_ms, newest.ts + 1) if newest else self.now_ms
             self.model.apply(row, [(CF2, COUNTER, ts, PUT,
                                     (cur + amount).to_bytes(8, "big", signed=True))])
         else:
@@ -287,8 +288,9 @@ class RegionMachine(RuleBasedStateMachine):
             ok = region.check_and_mutate(row, CF2, COUNTER, expected,
                                          Mutation(row).put(CF2, COUNTER, new))
             assert ok == right, f"check_and_mutate(expected={expected!r}) on {current!r}: {ok}"
-            if ok:
-                self.model.apply(row, [(CF2, COUNTER, self.now_ms, PUT, new)])
+            if ok:  # stamped no older than the checked cell (HBASE-14054)
+                ts = max(self.now_ms, newest.ts) if newest else self.now_ms
+                self.model.apply(row, [(CF2, COUNTER, ts, PUT, new)])
         self.check_get(data, row)
 
     @rule(row=st.sampled_from(ROWS))

@@ -13,7 +13,7 @@ from storage import layout
 from storage.cell import Cell, CellType
 from storage.schema import RegionInfo
 from storage.wal import WAL, list_segments
-from storage.wal_format import RECORD_HEAD_SIZE, WALEntry
+from storage.wal_format import RECORD_HEAD_SIZE, WALEntry, iter_payloads
 from storage.wal_splitter import read_recovered_edits, region_dir_for_name, split_wal
 
 SERVER = "host,16020,1700000000000"
@@ -134,6 +134,22 @@ def test_truncated_recovered_edits_file_is_corruption_not_a_torn_tail(rootdir):
         f.truncate(os.path.getsize(path) - 1)  # it was written atomically: this is damage
     with pytest.raises(CorruptionError, match=path):
         list(read_recovered_edits(path))
+
+
+@pytest.mark.parametrize("region", [R1, R3], ids=["sorted", "renamed-spool"])
+def test_recovered_edits_cut_at_a_record_boundary_are_corruption(rootdir, region):
+    """Cut exactly between records, the file parses cleanly: only its end record (the count
+    of edits) tells that edits are missing. Every cut is refused, none replays short."""
+    path = split_wal(write_dead_server_wal(rootdir), rootdir)[region.name]
+    with open(path, "rb") as f:
+        data = f.read()
+    offsets = [off for off, _ in iter_payloads(path, data)]
+    assert len(offsets) >= 2  # the edits, then the end record
+    for cut in offsets:
+        with open(path, "wb") as f:
+            f.write(data[:cut])
+        with pytest.raises(CorruptionError, match="cut short"):
+            list(read_recovered_edits(path))
 
 
 def test_region_dir_is_parsed_from_the_full_region_name(rootdir):
