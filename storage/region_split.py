@@ -246,10 +246,13 @@ def write_merged(rootdir: str, a: RegionInfo, b: RegionInfo, table: TableDescrip
 
 def references_to(rootdir: str, parent: RegionInfo, children: list[RegionInfo]) -> int:
     """How many reference files of `children` still point into `parent`'s directory."""
+    return _references_in([layout.region_dir(rootdir, c) for c in children], rootdir, parent)
+
+
+def _references_in(region_paths: list[str], rootdir: str, parent: RegionInfo) -> int:
     prefix = os.path.relpath(layout.region_dir(rootdir, parent), rootdir) + os.sep
     n = 0
-    for child in children:
-        cpath = layout.region_dir(rootdir, child)
+    for cpath in region_paths:
         if not os.path.isdir(cpath):
             continue
         for fam in os.listdir(cpath):
@@ -265,12 +268,18 @@ def references_to(rootdir: str, parent: RegionInfo, children: list[RegionInfo]) 
 
 def delete_parent_if_unreferenced(rootdir: str, parent: RegionInfo,
                                   children: list[RegionInfo]) -> bool:
-    """The janitor step after a split or merge: delete the parent's directory once no child
-    reads through a reference into it. Returns True if it was deleted (or already gone)."""
+    """The janitor step after a split or merge: delete the parent's directory once no region
+    of the table (its children, or theirs) reads through a reference into it. Returns True if
+    it was deleted (or already gone)."""
     path = layout.region_dir(rootdir, parent)
     if not os.path.exists(path):
         return True
-    if references_to(rootdir, parent, children):
+    # Every region directory of the table, not only `children`: a daughter that split again
+    # leaves grand-daughters whose references point straight into this parent's files.
+    table_dir = os.path.dirname(path)
+    others = [os.path.join(table_dir, n) for n in os.listdir(table_dir)
+              if os.path.join(table_dir, n) != path]
+    if _references_in(others, rootdir, parent):
         return False
     shutil.rmtree(path)
     layout.fsync_dir(os.path.dirname(path))

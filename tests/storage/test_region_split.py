@@ -88,6 +88,27 @@ def test_split_daughters_hold_exactly_the_parents_data(tmp_path):
     rb.close()
 
 
+def test_a_parent_stays_while_grand_daughters_still_read_it(tmp_path):
+    """A daughter that splits again before compacting leaves grand-daughters whose references
+    point straight into the first parent: the janitor must not delete it for them."""
+    root = str(tmp_path)
+    parent = _open(root, ROOT_INFO)
+    _fill(parent)
+    before = _dump(parent)
+    a, b = parent.split()
+    ra = _open(root, a)
+    a1, a2 = ra.split(b"r015")
+    ra.close()
+    # a holds only references, and its daughters point past it, into the first parent
+    assert delete_parent_if_unreferenced(root, a, [a1, a2])
+    assert not delete_parent_if_unreferenced(root, ROOT_INFO, [a, b])
+    assert os.path.exists(layout.region_dir(root, ROOT_INFO))
+    r1, r2, rb = _open(root, a1), _open(root, a2), _open(root, b)
+    assert _dump(r1) + _dump(r2) + _dump(rb) == before
+    for r in (r1, r2, rb):
+        r.close()
+
+
 def test_after_compaction_no_references_remain_and_the_parent_can_go(tmp_path):
     root = str(tmp_path)
     parent = _open(root, ROOT_INFO)
