@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Callable
 
-from minihbase.errors import NotServingRegionError, RegionOfflineError
+from minihbase.errors import InvalidArgumentError, NotServingRegionError, RegionOfflineError
 from storage.nonces import NonceManager
 from storage.schema import RegionInfo, TableDescriptor
 
@@ -220,7 +220,10 @@ class OnlineRegions:
                 self._forget(name)
                 self._abort_unflushed(name, e)
                 raise
-            log.exception("split of %s failed; serving it again", name)
+            if isinstance(e, InvalidArgumentError):  # the caller's key, or nothing to split
+                log.warning("split of %s refused: %s; serving it again", name, e)
+            else:
+                log.exception("split of %s failed; serving it again", name)
             self._put_back(name, region)
             raise
         try:

@@ -165,6 +165,8 @@ def test_usage_errors_name_the_command_and_its_usage(rec):
         run("alter 't1', METHOD => 'delete'")
     with pytest.raises(commands.UsageError, match="SPLITS must be a list"):
         run("create 't1', 'cf', SPLITS => 'abc'")
+    with pytest.raises(commands.UsageError, match="family 'cf' is given twice"):
+        run("create 't1', 'cf', {NAME => 'cf', VERSIONS => 2}")
 
 
 @pytest.mark.parametrize("options, message", [
