@@ -10,7 +10,6 @@ one "ERROR: ..." line and an exit code.
 from __future__ import annotations
 
 import itertools
-
 import sys
 import time
 

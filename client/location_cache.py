@@ -22,9 +22,9 @@ import bisect
 import threading
 from typing import Callable, NamedTuple, Protocol
 
+from client.retry import attempt_time_left
 from coordination import znodes
 from coordination.znodes import MasterRecord, Paths, RegionRecord, ServerRecord, TableRecord
-from client.retry import attempt_time_left
 from minihbase.errors import (HBaseError, RegionOfflineError, ServerUnavailableError,
                               TableNotEnabledError, TableNotFoundError)
 from storage.schema import RegionInfo, TableDescriptor
