@@ -31,8 +31,9 @@ from typing import Iterator, Sequence
 from minihbase.errors import ServerAbortedError, WALFencedError
 from storage import layout
 from storage.cell import Cell
-from storage.wal_format import (FILE_HEADER, WALEntry, decode_or_raise, encode_entries,
-                                iter_entries, iter_log_payloads, torn_tail_offset)
+from storage.wal_format import (FILE_HEADER, WALEntry, closing_end_record, decode_or_raise,
+                                encode_entries, end_record, iter_entries, iter_log_payloads,
+                                torn_tail_offset)
 
 __all__ = ["WAL", "WALEntry", "WALStats", "read_segment", "read_wal_dir", "list_segments"]
 
@@ -55,6 +56,7 @@ class _Segment:
     number: int
     path: str
     size: int = 0
+    records: int = 0  # records appended (its end record counts them)
     # region -> highest seqid logged in this segment
     max_seqids: dict[str, int] = field(default_factory=dict)
 
@@ -94,6 +96,7 @@ class WAL:
         existing = list_segments(directory)
         if existing:
             self._repair_torn_tail(existing[-1])
+            self._end_segment(existing[-1])
         numbers = [layout.parse_wal_segment(os.path.basename(p)) for p in existing]
         if archive_dir is not None:  # never reuse a number that is already archived
             archived = self._prefix + "."
@@ -114,6 +117,17 @@ class WAL:
         log.warning("WAL segment %s: truncating a torn tail at offset %d", path, cut)
         with open(path, "r+b") as f:
             f.truncate(cut)
+            f.flush()
+            os.fsync(f.fileno())
+
+    @staticmethod
+    def _end_segment(path: str) -> None:
+        """Give the last segment of a previous run its end record: segments follow it now."""
+        record = closing_end_record(path)
+        if record is None:
+            return
+        with open(path, "ab") as f:
+            f.write(record)
             f.flush()
             os.fsync(f.fileno())
 
@@ -142,6 +156,7 @@ class WAL:
                 self._fail(e, "write")
             seg = self._current
             seg.size += len(data)
+            seg.records += len(entries)
             max_seqids = seg.max_seqids
             for region, seqid in batch_max.items():
                 if seqid > max_seqids.get(region, -1):
@@ -234,6 +249,16 @@ class WAL:
         return fd, _Segment(number, path, len(FILE_HEADER))
 
     def _roll(self) -> None:  # called with self._lock held
+        try:
+            # The end record first: a segment that a later one follows is complete only with
+            # it, so a reader tells a cut-short segment from a complete one (wal_format).
+            record = end_record(self._current.records)
+            view = memoryview(record)
+            while view:
+                view = view[os.write(self._fd, view):]
+            self._current.size += len(record)
+        except OSError as e:
+            self._fail(e, "roll")
         try:
             fd, seg = self._create_segment(self._current.number + 1)
         except OSError as e:

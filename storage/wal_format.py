@@ -27,6 +27,11 @@ A file (WAL segment or recovered-edits file) is a file header followed by record
     | u16    | u8     | u32     | u32       |               | u8   |     |     |     |
     +--------+--------+---------+-----------+---------------+------+=====+=====+=====+=====+
 
+    end record (version 2): an entry of the empty region name, no cells, whose seqid counts
+    the records before it in the file. It ends every WAL segment that a later segment follows
+    (written when the WAL rolls) and every recovered-edits file, so a file cut short exactly
+    at a record boundary is told from a complete one.
+
     nonce cell (a WAL-only cell type, never in a memstore or HFile): logged in the same entry as
     the increment it guards, so replaying the entry replays the nonce (storage/nonces.py)
       row, family = the increment's; type = NONCE_CELL_TYPE; timestamp = when it was applied (ms)
@@ -51,9 +56,12 @@ from minihbase.errors import CorruptionError, InvalidArgumentError
 from storage.cell import Cell
 
 FILE_MAGIC = b"mhWAL\x00"  # on disk: never change
-FILE_VERSION = 1  # on disk: bump for any layout change
+# on disk: bump for any layout change. 2: a file that is complete ends with an end record (a
+# WAL segment once a later one follows it; every recovered-edits file). 1: no end records.
+FILE_VERSION = 2
 FILE_HEADER = FILE_MAGIC + struct.pack(">H", FILE_VERSION)
 FILE_HEADER_SIZE = len(FILE_HEADER)  # 8
+_HEADERS = {FILE_MAGIC + struct.pack(">H", v): v for v in (1, 2)}  # versions a reader takes
 
 RECORD_MARKER = b"\xa5\x57"  # on disk: never change
 _RECORD_HEAD = struct.Struct(">2sII")  # marker, payload length, crc32
@@ -174,6 +182,26 @@ def decode_payload(payload: bytes) -> WALEntry:
     return WALEntry(region, seqid, cells)
 
 
+END_REGION = ""  # no region has an empty name
+
+
+def end_record(count: int) -> bytes:
+    """The end record (header and payload) of a file holding `count` records before it."""
+    return encode_entries([(END_REGION, count, [])])
+
+
+def end_count(payload: bytes) -> int | None:
+    """The count of an end record's payload; None for any other payload."""
+    if payload[:2] != b"\x00\x00":  # region_len 0 is only ever an end record
+        return None
+    return _ENTRY_HEAD.unpack_from(payload, 0)[1]
+
+
+def file_version(data: bytes) -> int | None:
+    """The version of a file's header, None if it is not a WAL-format header."""
+    return _HEADERS.get(bytes(data[:FILE_HEADER_SIZE]))
+
+
 def decode_entry_head(payload: bytes) -> tuple[str, int]:
     """(region, seqid) of a payload without decoding its cells (the splitter's fast path)."""
     region_len, seqid, _ = _ENTRY_HEAD.unpack_from(payload, 0)
@@ -257,7 +285,7 @@ def iter_payloads(path: str, data: bytes, *, tolerate_torn_tail: bool = True,
     appending (offset, reason) to `torn` if given. Corruption raises CorruptionError naming
     file and offset.
     """
-    if len(data) < FILE_HEADER_SIZE or data[:FILE_HEADER_SIZE] != FILE_HEADER:
+    if len(data) < FILE_HEADER_SIZE or file_version(data) is None:
         head = data[:FILE_HEADER_SIZE]
         torn_header = FILE_HEADER.startswith(head) or not head.strip(b"\0")
         if torn_header and _next_valid_record(data, -1) is None and tolerate_torn_tail:
@@ -283,25 +311,55 @@ def iter_payloads(path: str, data: bytes, *, tolerate_torn_tail: bool = True,
 
 
 def iter_log_payloads(paths: Sequence[str]) -> Iterator[tuple[str, int, bytes]]:
-    """(path, offset, payload) of every record of a sequence of segments read as ONE log.
+    """(path, offset, payload) of every record of a sequence of segments read as ONE log
+    (end records are checked, not yielded).
 
-    Only the end of the log may be torn: a segment with a torn tail followed by a later segment
-    holding a valid record means lost data in the middle, so CorruptionError (never a skip).
-    That is sound because the writer fsyncs a rolled segment before any later acknowledgement.
+    Only the end of the log may be cut short. A segment with a torn tail, or a version-2
+    segment without its end record (cut exactly at a record boundary), followed by a later
+    segment holding a valid record means lost data in the middle: CorruptionError, never a
+    skip. That is sound because the writer writes the end record before it creates the next
+    segment, and fsyncs a rolled segment before any later acknowledgement.
     """
-    torn_at: tuple[str, int, str] | None = None
+    cut: tuple[str, str] | None = None  # (segment, why): where the log ended early
     for path in paths:
         with open(path, "rb") as f:
             data = f.read()
         torn: list = []
+        records, ended = 0, False
         for off, payload in iter_payloads(path, data, torn=torn):
-            if torn_at is not None:
+            n = end_count(payload)
+            if ended or (n is not None and n != records):
                 raise CorruptionError(
-                    f"{torn_at[0]}: corrupt WAL record at offset {torn_at[1]}: {torn_at[2]}; "
-                    f"valid records follow in the later segment {path}")
+                    f"{path}: record at offset {off} " + ("follows the end record" if ended
+                    else f"is an end record counting {n} records, but {records} precede it"))
+            if n is not None:
+                ended = True
+                continue
+            if cut is not None:
+                raise CorruptionError(f"{cut[0]}: {cut[1]}; valid records follow in the later "
+                                      f"segment {path}")
+            records += 1
             yield path, off, payload
         if torn:
-            torn_at = (path, torn[0][0], torn[0][1])
+            cut = (path, f"corrupt WAL record at offset {torn[0][0]}: {torn[0][1]}")
+        elif not ended and file_version(data) == 2:
+            cut = (path, f"the segment ends at offset {len(data)} without its end record "
+                         "(cut short)")
+
+
+def closing_end_record(path: str) -> bytes | None:
+    """The end record a version-2 segment still lacks (it was the last of a WAL that is now
+    reopened and gets later segments), or None."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if file_version(data) != 2:
+        return None
+    records = 0
+    for _, payload in iter_payloads(path, data):
+        if end_count(payload) is not None:
+            return None
+        records += 1
+    return end_record(records)
 
 
 def torn_tail_offset(path: str) -> int | None:

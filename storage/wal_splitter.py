@@ -30,8 +30,8 @@ from typing import Iterator
 from minihbase.errors import CorruptionError
 from storage import layout
 from storage.wal import list_segments
-from storage.wal_format import (FILE_HEADER, WALEntry, decode_entry_head, encode_entries, frame,
-                                iter_entries, iter_log_payloads, iter_payloads)
+from storage.wal_format import (END_REGION, FILE_HEADER, WALEntry, decode_entry_head, end_record,
+                                frame, iter_entries, iter_log_payloads, iter_payloads)
 
 __all__ = ["split_wal", "read_recovered_edits", "region_dir_for_name"]
 
@@ -72,7 +72,7 @@ class _Spool:
 
     def commit(self) -> str:
         """The recovered-edits file, fsynced and renamed into place (atomic, idempotent)."""
-        self.file.write(_end_record(self.count))
+        self.file.write(end_record(self.count))
         self.file.flush()
         os.fsync(self.file.fileno())
         self.file.close()
@@ -91,7 +91,7 @@ class _Spool:
             for _, payload in records:
                 parts.append(frame(payload))
                 parts.append(payload)
-            parts.append(_end_record(len(records)))
+            parts.append(end_record(len(records)))
             layout.atomic_write(path, b"".join(parts))
             os.unlink(self.path)
         return path
@@ -165,23 +165,13 @@ def split_wal(wal_dir: str, rootdir: str, *, regions: set[str] | None = None) ->
     return written
 
 
-def _end_record(count: int) -> bytes:
-    """The last record of a recovered-edits file: an entry of no region whose seqid is the
-    number of records before it. Without it, a file cut exactly at a record boundary would
-    replay as complete and be deleted, its missing edits lost without a word."""
-    return encode_entries([(_END_REGION, count, [])])
-
-
-_END_REGION = ""  # no region has an empty name
-
-
 def read_recovered_edits(path: str) -> Iterator[WALEntry]:
     """Every entry of a recovered-edits file, in seqid order. The file was written atomically,
     so unlike a WAL segment any bad byte, torn tail included, raises CorruptionError, and so
     does a file that does not end with its end record (cut short at a record boundary)."""
     count = 0
     for entry in iter_entries(path, tolerate_torn_tail=False):
-        if entry.region == _END_REGION:
+        if entry.region == END_REGION:
             if entry.seqid != count:
                 raise CorruptionError(f"{path}: its end record counts {entry.seqid} edits, "
                                       f"but {count} precede it")

@@ -335,11 +335,39 @@ def test_torn_tail_in_an_earlier_segment_with_later_records_is_corruption(wal_di
         wal.sync(wal.append(REGION_A, seqid, [put(b"r", b"x" * 60)]))
     wal.close()
     first = list_segments(wal_dir)[0]
+    _, record_end = record_offsets(first)[0]
     with open(first, "r+b") as f:
-        f.truncate(os.path.getsize(first) - 5)
+        f.truncate(record_end - 5)
     with pytest.raises(CorruptionError, match="later segment"):
         list(read_wal_dir(wal_dir))
     assert [e.seqid for e in read_segment(first)] == []  # alone, it just looks torn
+
+
+@pytest.mark.parametrize("records_lost", [0, 1])
+def test_an_earlier_segment_cut_at_a_record_boundary_is_corruption(wal_dir, records_lost):
+    """Cut exactly between records, a segment parses cleanly; the end record written when the
+    WAL rolled is what tells that its last records are missing (0: only the end record)."""
+    wal = WAL(wal_dir, segment_bytes=300)  # two records per segment
+    for seqid in range(1, 6):
+        wal.sync(wal.append(REGION_A, seqid, [put(b"r", b"x" * 60)]))
+    wal.close()
+    first = list_segments(wal_dir)[0]
+    offsets = record_offsets(first)
+    assert len(offsets) == 3  # two records and the end record
+    with open(first, "r+b") as f:
+        f.truncate(offsets[-1 - records_lost][0])
+    with pytest.raises(CorruptionError, match="without its end record.*later segment"):
+        list(read_wal_dir(wal_dir))
+
+
+def test_a_reopened_wal_ends_its_previous_last_segment(wal_dir):
+    wal = WAL(wal_dir)
+    wal.sync(wal.append(REGION_A, 1, [put(b"r1")]))
+    wal.close()
+    wal = WAL(wal_dir)  # a new segment follows the previous run's last one
+    wal.sync(wal.append(REGION_A, 2, [put(b"r2")]))
+    wal.close()
+    assert [e.seqid for e in read_wal_dir(wal_dir)] == [1, 2]
 
 
 def test_reopening_a_wal_cuts_the_torn_tail_of_its_last_segment(wal_dir):

@@ -13,7 +13,7 @@ from storage import layout
 from storage.cell import Cell, CellType
 from storage.schema import RegionInfo
 from storage.wal import WAL, list_segments
-from storage.wal_format import RECORD_HEAD_SIZE, WALEntry, iter_payloads
+from storage.wal_format import RECORD_HEAD_SIZE, WALEntry, end_count, iter_payloads
 from storage.wal_splitter import read_recovered_edits, region_dir_for_name, split_wal
 
 SERVER = "host,16020,1700000000000"
@@ -91,11 +91,19 @@ def test_split_is_idempotent_when_run_twice(rootdir):
         assert len(os.listdir(layout.recovered_edits_dir(layout.region_dir(rootdir, info)))) == 1
 
 
+def _payloads(path: str) -> list[tuple[int, bytes]]:
+    with open(path, "rb") as f:
+        return list(iter_payloads(path, f.read()))
+
+
 def test_split_tolerates_the_torn_tail_of_the_last_segment(rootdir):
     wal_dir = write_dead_server_wal(rootdir)
-    last = list_segments(wal_dir)[-1]
+    # the segment holding the last record (a roll may have started an empty one after it)
+    last, record_end = [(path, off + RECORD_HEAD_SIZE + len(p))
+                        for path in list_segments(wal_dir) for off, p in _payloads(path)
+                        if end_count(p) is None][-1]
     with open(last, "r+b") as f:
-        f.truncate(os.path.getsize(last) - 4)  # the crash cut the last record (R2 seqid 2)
+        f.truncate(record_end - 4)  # the crash cut the last record (R2 seqid 2)
     written = split_wal(wal_dir, rootdir)
     assert [e.seqid for e in read_recovered_edits(written[R2.name])] == [3, 4]
 
@@ -143,7 +151,7 @@ def test_recovered_edits_cut_at_a_record_boundary_are_corruption(rootdir, region
     path = split_wal(write_dead_server_wal(rootdir), rootdir)[region.name]
     with open(path, "rb") as f:
         data = f.read()
-    offsets = [off for off, _ in iter_payloads(path, data)]
+    offsets = [off for off, _ in _payloads(path)]
     assert len(offsets) >= 2  # the edits, then the end record
     for cut in offsets:
         with open(path, "wb") as f:
