@@ -28,8 +28,8 @@ from client.retry import RetryPolicy
 from client.rpc_channels import ChannelPool
 from coordination import znodes
 from coordination.znodes import Paths
-from minihbase.errors import (HBaseError, MasterNotRunningError, OperationTimeoutError,
-                              TableExistsError, TableNotFoundError)
+from minihbase.errors import (ConnectionClosedError, HBaseError, MasterNotRunningError,
+                              OperationTimeoutError, TableExistsError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
 
@@ -74,6 +74,8 @@ class Connection:
         self.locations = LocationCache(self._meta)
 
     def close(self) -> None:
+        if self.locations is not None:
+            self.locations.close()
         zk, self._zk = self._zk, None
         if zk is not None:
             try:
@@ -180,6 +182,8 @@ class Connection:
 
     # -- master plumbing ---------------------------------------------------------------------
     def _master(self, deadline: float) -> tuple[str, object]:
+        if self._zk is None:
+            raise ConnectionClosedError("this Connection is closed (or was never opened)")
         address = self._master_address
         if address is None:
             rec = self._meta.master(self._forget_master)

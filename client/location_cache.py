@@ -25,8 +25,8 @@ from typing import Callable, NamedTuple, Protocol
 from client.retry import attempt_time_left
 from coordination import znodes
 from coordination.znodes import MasterRecord, Paths, RegionRecord, ServerRecord, TableRecord
-from minihbase.errors import (HBaseError, RegionOfflineError, ServerUnavailableError,
-                              TableNotEnabledError, TableNotFoundError)
+from minihbase.errors import (ConnectionClosedError, HBaseError, RegionOfflineError,
+                              ServerUnavailableError, TableNotEnabledError, TableNotFoundError)
 from storage.schema import RegionInfo, TableDescriptor
 
 # Records of parents that were split or merged away: their range is covered by their children.
@@ -142,6 +142,7 @@ class LocationCache:
         self._watches: dict[str, Watch] = {}       # one stable callable per table
         self._load_locks: dict[str, threading.Lock] = {}  # one per table; guarded by _lock
         self._lock = threading.Lock()
+        self._closed = False
         self.loads = 0  # meta reads performed (tests assert on it)
 
     # -- lookups -----------------------------------------------------------------------------
@@ -187,6 +188,12 @@ class LocationCache:
     def descriptor(self, table: str) -> TableDescriptor:
         return (self._tables.get(table) or self._load(table)).descriptor
 
+    def close(self) -> None:
+        """Every later lookup raises ConnectionClosedError (the Connection was closed)."""
+        with self._lock:
+            self._closed = True
+            self._tables.clear()
+
     def invalidate(self, table: str | None = None) -> None:
         with self._lock:
             if table is None:
@@ -202,6 +209,8 @@ class LocationCache:
 
     # -- loading -----------------------------------------------------------------------------
     def _load(self, table: str) -> _TableEntry:
+        if self._closed:
+            raise ConnectionClosedError("this Connection is closed (or was never opened)")
         with self._lock:
             load_lock = self._load_locks.setdefault(table, threading.Lock())
         # One load per table at a time: the threads that missed together (after an error

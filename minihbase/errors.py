@@ -96,6 +96,10 @@ class UnknownScannerError(HBaseError):
     """The scanner id is unknown: expired lease, or the region moved."""
 
 
+class ConnectionClosedError(HBaseError):
+    """A call on a client Connection after its close() (client-side only)."""
+
+
 class OperationTimeoutError(HBaseError):
     """The client's overall operation timeout ran out while retrying."""
 

@@ -411,3 +411,17 @@ def test_json_scan_of_an_unknown_table_prints_no_partial_document(cluster):
     assert "does not exist" in p.stderr and "Traceback" not in p.stderr
     p = cli(cluster, "get", "cl", "r", "--versions", "-3")
     assert p.returncode == 1 and "versions must be a whole number >= 1" in p.stderr, p.stderr
+
+
+def test_a_closed_connection_fails_at_once_and_says_so(cluster, table):
+    import client
+    conn = client.Connection(cluster.quorum, timeout=20)
+    t = conn.table("cl")
+    t.row(b"r")  # locations cached
+    conn.close()
+    start = time.monotonic()
+    for call in (lambda: t.row(b"r"), lambda: t.put(b"r", {b"cf:q": b"v"}),
+                 lambda: list(t.scan(limit=1)), conn.tables):
+        with pytest.raises(errors.ConnectionClosedError, match="closed"):
+            call()
+    assert time.monotonic() - start < 2  # not the whole 20 s timeout

@@ -10,8 +10,8 @@ from client.location_cache import LocationCache
 from client.retry import bounded_waits
 from coordination import znodes
 from coordination.znodes import RegionRecord, TableRecord
-from minihbase.errors import (RegionOfflineError, ServerUnavailableError, TableNotEnabledError,
-                              TableNotFoundError)
+from minihbase.errors import (ConnectionClosedError, RegionOfflineError, ServerUnavailableError,
+                              TableNotEnabledError, TableNotFoundError)
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
 
 
@@ -219,3 +219,12 @@ def test_waiting_for_another_threads_meta_read_ends_with_the_attempt(meta):
         release.set()
         first.join(10)
     assert cache.locate("t1", b"150").info.start_key == b"100"
+
+
+def test_a_closed_cache_refuses_lookups_at_once(meta):
+    cache = LocationCache(meta)
+    cache.locate("t1", b"150")
+    cache.close()
+    assert not cache.cached("t1")
+    with pytest.raises(ConnectionClosedError, match="closed"):
+        cache.locate("t1", b"150")
