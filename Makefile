@@ -20,6 +20,8 @@ deps:
 	@scripts/install-system-deps.sh
 
 $(STAMP): pyproject.toml
+	@# Debian's python3 has no venv module until python3-venv is installed
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || scripts/apt-install.sh python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'

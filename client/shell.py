@@ -27,7 +27,8 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   get 't1', 'r1'[, 'cf:q' | ['cf:a', 'cf:b'] | {COLUMN => 'cf:q', VERSIONS => 3,
                  TIMESTAMP => ts | TIMERANGE => [min, max]}]
   scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10, COLUMNS => ['cf:q'],
-               REVERSED => true, ROWPREFIXFILTER => 'x', VERSIONS => 2, TIMERANGE => [1, 9]}]
+               VERSIONS => 2, TIMERANGE => [1, 9]}] | scan 't1', {ROWPREFIXFILTER => 'x'}
+  (REVERSED => true: from STARTROW down to STOPROW)
   delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
   incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c'
   status | balance | split 't1'[, 'key'] | merge_region 'a', 'b' | flush 't1'

@@ -8,11 +8,7 @@ need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
 command -v debootstrap >/dev/null || need+=(debootstrap)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+"$(dirname "$0")/apt-install.sh" ${need[@]+"${need[@]}"}
 if ! docker info >/dev/null 2>&1; then
   echo "starting dockerd (log: /tmp/minihbase-dockerd.log)"
   $SUDO sh -c 'nohup dockerd >/tmp/minihbase-dockerd.log 2>&1 &'
