@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("families", nargs="+")
     c.add_argument("--splits", nargs="+", default=[], metavar="KEY")
     _family_flags(c)
-    cmd("list", "list tables")
+    c = cmd("list", "list tables (those whose whole name matches REGEX)")
+    c.add_argument("regex", nargs="?")
     c = cmd("describe", "schema and regions of a table")
     c.add_argument("table")
     c = cmd("alter", "add/modify a family (alter t1 cf --versions 3) or delete one (--delete cf)")
@@ -159,7 +160,7 @@ def run(a, conn, out: commands.Output) -> None:
         commands.create(conn, out, a.table, {f: dict(opts) for f in a.families},
                         [b(k) for k in a.splits])
     elif name == "list":
-        commands.list_tables(conn, out)
+        commands.list_tables(conn, out, a.regex)
     elif name == "describe":
         commands.describe(conn, out, a.table)
     elif name == "alter":

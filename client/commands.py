@@ -10,6 +10,7 @@ one "ERROR: ..." line and an exit code.
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 import time
 
@@ -77,8 +78,15 @@ def create(conn, out: Output, table: str, families: dict, splits=None) -> None:
                {"created": table, "regions": n})
 
 
-def list_tables(conn, out: Output) -> None:
+def list_tables(conn, out: Output, regex: str | None = None) -> None:
+    """Every table, or (as the HBase shell's `list 'abc.*'`) those whose whole name matches."""
     tables = conn.list_tables()
+    if regex is not None:
+        try:
+            pattern = re.compile(regex)
+        except re.error as exc:
+            raise UsageError(f"list: invalid regex {regex!r}: {exc}") from None
+        tables = [t for t in tables if pattern.fullmatch(t["name"])]
     out.result(fmt.list_text(tables),
                [{"name": t["name"], "state": t["state"], "regions": len(t["regions"]),
                  "families": [f["name"] for f in t["families"]]} for t in tables])

@@ -20,11 +20,11 @@ from client.shell_syntax import Command, Const, ShellSyntaxError, parse
 
 HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}):
   create 't1', 'cf' | create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, SPLITS => ['a']
-  list | describe 't1' | alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
+  list ['regex'] | describe 't1' | alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
   disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
   truncate 't1' | truncate_preserve 't1'
   put 't1', 'r1', 'cf:q', 'value'[, ts]
-  get 't1', 'r1'[, 'cf:q' | ['cf:a', 'cf:b'] | {COLUMN => 'cf:q', VERSIONS => 3,
+  get 't1', 'r1'[, 'cf:q' | 'cf:a', 'cf:b' | ['cf:a', 'cf:b'] | {COLUMN => 'cf:q', VERSIONS => 3,
                  TIMESTAMP => ts | TIMERANGE => [min, max]}]
   scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10, COLUMNS => ['cf:q'],
                VERSIONS => 2, TIMERANGE => [1, 9]}] | scan 't1', {ROWPREFIXFILTER => 'x'}
@@ -136,7 +136,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                 _add_family(families, _s(a, "family name"), {})
         commands.create(conn, out, table, families, splits)
     elif n == "list":
-        commands.list_tables(conn, out)
+        _nargs(cmd, 0, 1, "list ['regex']")
+        commands.list_tables(conn, out, _s(args[0], "regex") if args else None)
     elif n in ("describe", "desc"):
         _nargs(cmd, 1, 1, "describe 't1'")
         commands.describe(conn, out, _s(args[0], "table name"))
@@ -178,9 +179,12 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.put(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
                      _b(args[2], "column"), _b(args[3], "value"), ts)
     elif n == "get":
-        _nargs(cmd, 2, 3, "get 't1', 'r1'[, 'cf:q' | {COLUMN => 'cf:q', VERSIONS => 3}]")
+        _nargs(cmd, 2, 1000, "get 't1', 'r1'[, 'cf:q' | 'cf:a', 'cf:b' | {COLUMN => 'cf:q', "
+               "VERSIONS => 3}]")
         columns, versions, time_range = [], 1, None
-        if len(args) == 3:
+        if len(args) > 3:  # get 't1', 'r1', 'c1', 'c2' (HBase shell)
+            columns = [_b(c, "column") for c in args[2:]]
+        elif len(args) == 3:
             spec = args[2]
             if isinstance(spec, dict):
                 _check_keys(spec, {"COLUMN", "COLUMNS", "VERSIONS", "TIMESTAMP", "TIMERANGE"},

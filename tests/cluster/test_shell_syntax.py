@@ -2,6 +2,7 @@
 (client/shell.py), for every everyday HBase-shell form. No cluster: a recording connection."""
 
 import io
+import json
 
 import pytest
 
@@ -152,6 +153,31 @@ def test_alter_delete_forms_and_put_timestamp(rec):
     assert rec.calls[0] == ("alter", ("t1",), {"add": {}, "remove": ["cf"]})
     assert rec.calls[1] == ("alter", ("t1",), {"add": {}, "remove": ["cf"]})
     assert rec.calls[2] == ("put", ("t1", b"r1", b"cf:q", b"v", 42), {})
+
+
+def test_get_takes_several_columns_as_arguments(rec):
+    run("get 't1', 'r1', 'cf:a', 'cf:b'")
+    assert rec.calls == [("get", ("t1", b"r1", [b"cf:a", b"cf:b"], 1), {"time_range": None})]
+
+
+def test_list_takes_an_optional_regex(rec):
+    run("list")
+    run("list 'user.*'")
+    assert [a for _, a, _ in rec.calls] == [(None,), ("user.*",)]
+
+
+def test_list_keeps_the_tables_whose_whole_name_matches():
+    class Conn:
+        def list_tables(self):
+            return [{"name": n, "state": "ENABLED", "regions": [], "families": []}
+                    for n in ("users", "user_events", "orders")]
+
+    out = io.StringIO()
+    commands.list_tables(Conn(), commands.Output(out=out, err=io.StringIO(), as_json=True),
+                         "user.*")
+    assert [t["name"] for t in json.loads(out.getvalue())] == ["users", "user_events"]
+    with pytest.raises(commands.UsageError, match="invalid regex"):
+        commands.list_tables(Conn(), commands.Output(out=out, err=io.StringIO()), "(")
 
 
 def test_usage_errors_name_the_command_and_its_usage(rec):
