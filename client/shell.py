@@ -20,7 +20,8 @@ from client.shell_syntax import Command, Const, ShellSyntaxError, parse
 
 HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}):
   create 't1', 'cf' | create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, SPLITS => ['a']
-  list ['regex'] | describe 't1' | alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
+  list ['regex'] | describe 't1'
+  alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
   disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
   truncate 't1' | truncate_preserve 't1'
   put 't1', 'r1', 'cf:q', 'value'[, ts]
