@@ -62,12 +62,12 @@ def _time_range(msg, has: bool) -> tuple[int, int]:
     return (msg.min, msg.max or LATEST_TIMESTAMP)
 
 
-def columns_from_pb(columns, families: frozenset) -> tuple:
+def columns_from_pb(columns, families: frozenset, table: TableDescriptor | None = None) -> tuple:
     out = []
     for c in columns:
         fam = c.family
         if fam not in families:
-            raise no_such_family(fam, None)
+            raise no_such_family(fam, table)
         out.append((fam, None) if c.whole_family else (fam, c.qualifier))
     return tuple(out)
 
@@ -78,20 +78,22 @@ def no_such_family(family: bytes, table: TableDescriptor | None) -> NoSuchColumn
         f"column family {family.decode(errors='replace')!r} does not exist{where}")
 
 
-def get_from_pb(req: pb.GetRequest, families: frozenset) -> Get:
+def get_from_pb(req: pb.GetRequest, families: frozenset,
+                table: TableDescriptor | None = None) -> Get:
     row = req.row
     check_row(row)
-    return Get(row, columns_from_pb(req.columns, families) if req.columns else (),
+    return Get(row, columns_from_pb(req.columns, families, table) if req.columns else (),
                _time_range(req.time_range, req.HasField("time_range")),
                req.max_versions or 1)
 
 
-def scan_from_pb(spec: pb.ScanSpec, families: frozenset) -> Scan:
+def scan_from_pb(spec: pb.ScanSpec, families: frozenset,
+                 table: TableDescriptor | None = None) -> Scan:
     return Scan(
         start_row=spec.start_row,
         stop_row=spec.stop_row,
         reversed=spec.reversed,
-        columns=columns_from_pb(spec.columns, families) if spec.columns else (),
+        columns=columns_from_pb(spec.columns, families, table) if spec.columns else (),
         time_range=_time_range(spec.time_range, spec.HasField("time_range")),
         max_versions=spec.max_versions or 1,
         limit=max(spec.limit, 0),

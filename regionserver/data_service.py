@@ -109,7 +109,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
                 row = request.row
                 check_row(row)
                 return get_response(region.get_row_wire(row, encode_result))
-            return encode_get_response(region.get(get_from_pb(request, families)))
+            return encode_get_response(region.get(get_from_pb(request, families, region.table)))
         except Exception as e:
             self._fail(context, e)
 
@@ -203,7 +203,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
                     return pb.ScanResponse(scanner_id=lease.scanner_id, more_in_region=False)
             else:
                 region, families = self._online.get_with_families(request.region)
-                scan = scan_from_pb(request.spec, families)
+                scan = scan_from_pb(request.spec, families, region.table)
                 lease = scanners.open(request.region, region.scanner(scan), scan.batch,
                                       scan.limit)
             sid = lease.scanner_id

@@ -210,6 +210,10 @@ BAD_CLIENT_CALLS = [
      errors.TableNotFoundError, "no_such_table"),
     ("unknown family", lambda conn: conn.table("bad_in").put(b"r", {b"nope:q": b"v"}),
      errors.NoSuchColumnFamilyError, "nope"),
+    ("unknown family in a get", lambda conn: conn.table("bad_in").row(b"r", [b"nope:q"]),
+     errors.NoSuchColumnFamilyError, "'nope' does not exist in table 'bad_in'"),
+    ("unknown family in a scan", lambda conn: list(conn.table("bad_in").scan(
+        columns=[b"nope"])), errors.NoSuchColumnFamilyError, "in table 'bad_in'"),
     ("empty row key", lambda conn: conn.table("bad_in").put(b"", {b"cf:q": b"v"}),
      errors.InvalidArgumentError, "row"),
     ("row key over 32767 bytes", lambda conn: conn.table("bad_in").put(b"r" * 32768,
