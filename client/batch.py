@@ -42,6 +42,8 @@ class MultiSend:
         self.start = retry.clock()
         self.deadline = self.start + retry.timeout
         self.tries = 0
+        self.fatal: HBaseError | None = None  # the first non-retryable error
+        self.fatal_rows = 0  # rows it (and any later ones) left unwritten
         self._issue(mutations)
         self.issue_time = retry.clock() - self.start  # meta reads included
 
@@ -49,9 +51,6 @@ class MultiSend:
         retry, channels = self.connection.retry, self.connection.channels
         self.tries += 1
         self.failed, self.last_error = [], None
-        if self.tries == 1:
-            self.fatal: HBaseError | None = None  # the first non-retryable error
-            self.fatal_rows = 0  # rows it (and any later ones) left unwritten
         with bounded_waits(max(0.001, self.deadline - retry.clock())):  # meta reads
             groups = self._group(pending)
         rpc_timeout = max(MIN_ATTEMPT_S, min(retry.rpc_timeout, self.deadline - retry.clock()))

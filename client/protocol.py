@@ -109,6 +109,13 @@ def cells_to_dict(cells, include_timestamp: bool = False, single_version: bool =
     return out
 
 
+def versions(n) -> int:
+    """A number of versions to read: a whole number >= 1 (0 would mean "1" on the wire)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InvalidArgumentError(f"versions must be a whole number >= 1, got {n!r}")
+    return n
+
+
 def time_range(timestamp: int | None,
                between: tuple[int, int] | None = None) -> pb.TimeRange | None:
     """happybase's `timestamp` argument (only cells strictly older than it), or `between`

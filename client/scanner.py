@@ -51,9 +51,8 @@ def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if limit is not None and limit < 1:
         raise InvalidArgumentError(f"limit must be >= 1, got {limit}")  # as happybase
-    if versions is not None and (isinstance(versions, bool) or not isinstance(versions, int)
-                                 or versions < 1):
-        raise InvalidArgumentError(f"versions must be a whole number >= 1, got {versions!r}")
+    if versions is not None:
+        protocol.versions(versions)
     if scan_batching is not None and scan_batching < 1:
         raise ValueError(f"scan_batching must be >= 1, got {scan_batching}")
     start = b"" if row_start is None else protocol.to_bytes(row_start, "row_start")

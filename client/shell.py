@@ -364,7 +364,7 @@ def _run_lines(shell: Shell, lines, source: str) -> None:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             print(f"ERROR: {source}, line {number}: not UTF-8 text (byte {exc.start + 1}); "
-                  'write binary bytes as "\\xHH" escapes', file=sys.stderr)
+                  'write binary bytes as "\\xHH" escapes', file=shell.out.err)
             shell.failed += 1
             continue
         if not shell.run_line(line):

@@ -41,12 +41,6 @@ class _What:
 _COUNTER = struct.Struct(">q")
 
 
-def _versions(versions) -> int:
-    if isinstance(versions, bool) or not isinstance(versions, int) or versions < 1:
-        raise InvalidArgumentError(f"versions must be a whole number >= 1, got {versions!r}")
-    return versions
-
-
 def _row(row) -> bytes:
     row = protocol.to_bytes(row, "row")
     if not row:
@@ -106,7 +100,7 @@ class Table:
         row = _row(row)
         request = pb.GetRequest(row=row, columns=protocol.column_protos(columns),
                                 time_range=protocol.time_range(timestamp, time_range),
-                                max_versions=_versions(versions))
+                                max_versions=protocol.versions(versions))
         response = self._get(row, request, f"get of row {row!r} from table {self.name!r}")
         return [(c.family + b":" + c.qualifier, c.value, c.timestamp)
                 for c in response.result.cells]

@@ -109,8 +109,8 @@ class MasterServicer(pb_grpc.MasterServicer):
                     if r.state == OPEN:
                         self.m.splits.split(r.info.name, None)
             elif request.table:  # HBase: only the region holding the split point
-                self._enabled_regions(request.table, "split")
-                self.m.splits.split(self._holding(request.table, key).info.name, key)
+                regions = self._enabled_regions(request.table, "split")
+                self.m.splits.split(self._holding(regions, request.table, key).info.name, key)
             else:
                 raise InvalidArgumentError("split needs a table or a region name")
             return pb.Empty()
@@ -125,10 +125,11 @@ class MasterServicer(pb_grpc.MasterServicer):
                                        "its regions (enable it first)")
         return self.m.meta.regions(table)
 
-    def _holding(self, table: str, key: bytes):
-        """The live region of `table` that holds row `key`; a key that is already a region
-        boundary is refused, as HBase does."""
-        for r in self.m.meta.regions(table):  # TableNotFoundError
+    @staticmethod
+    def _holding(regions: list, table: str, key: bytes):
+        """The live region of `table` (its `regions`) that holds row `key`; a key that is
+        already a region boundary is refused, as HBase does."""
+        for r in regions:
             if r.state not in (SPLIT, MERGED) and r.info.contains_row(key):
                 if key == r.info.start_key:
                     raise InvalidArgumentError(

@@ -62,7 +62,7 @@ def _time_range(msg, has: bool) -> tuple[int, int]:
     return (msg.min, msg.max or LATEST_TIMESTAMP)
 
 
-def columns_from_pb(columns, families: frozenset, table: TableDescriptor | None = None) -> tuple:
+def columns_from_pb(columns, families: frozenset, table: TableDescriptor) -> tuple:
     out = []
     for c in columns:
         fam = c.family
@@ -72,14 +72,13 @@ def columns_from_pb(columns, families: frozenset, table: TableDescriptor | None 
     return tuple(out)
 
 
-def no_such_family(family: bytes, table: TableDescriptor | None) -> NoSuchColumnFamilyError:
-    where = f" in table {table.name!r}" if table is not None else ""
+def no_such_family(family: bytes, table: TableDescriptor) -> NoSuchColumnFamilyError:
     return NoSuchColumnFamilyError(
-        f"column family {family.decode(errors='replace')!r} does not exist{where}")
+        f"column family {family.decode(errors='replace')!r} does not exist in table "
+        f"{table.name!r}")
 
 
-def get_from_pb(req: pb.GetRequest, families: frozenset,
-                table: TableDescriptor | None = None) -> Get:
+def get_from_pb(req: pb.GetRequest, families: frozenset, table: TableDescriptor) -> Get:
     row = req.row
     check_row(row)
     return Get(row, columns_from_pb(req.columns, families, table) if req.columns else (),
@@ -87,8 +86,7 @@ def get_from_pb(req: pb.GetRequest, families: frozenset,
                req.max_versions or 1)
 
 
-def scan_from_pb(spec: pb.ScanSpec, families: frozenset,
-                 table: TableDescriptor | None = None) -> Scan:
+def scan_from_pb(spec: pb.ScanSpec, families: frozenset, table: TableDescriptor) -> Scan:
     return Scan(
         start_row=spec.start_row,
         stop_row=spec.stop_row,

@@ -322,8 +322,7 @@ def iter_log_payloads(paths: Sequence[str]) -> Iterator[tuple[str, int, bytes]]:
     """
     cut: tuple[str, str] | None = None  # (segment, why): where the log ended early
     for path in paths:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_file(path)
         torn: list = []
         records, ended = 0, False
         for off, payload in iter_payloads(path, data, torn=torn):
@@ -350,8 +349,7 @@ def iter_log_payloads(paths: Sequence[str]) -> Iterator[tuple[str, int, bytes]]:
 def closing_end_record(path: str) -> bytes | None:
     """The end record a version-2 segment still lacks (it was the last of a WAL that is now
     reopened and gets later segments), or None."""
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_file(path)
     if file_version(data) != 2:
         return None
     records = 0
@@ -364,12 +362,17 @@ def closing_end_record(path: str) -> bytes | None:
 
 def torn_tail_offset(path: str) -> int | None:
     """Where the torn tail of a segment starts, or None if the segment ends cleanly."""
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_file(path)
     torn: list = []
     for _ in iter_payloads(path, data, torn=torn):
         pass
     return torn[0][0] if torn else None
+
+
+def read_file(path: str) -> bytes:
+    """A whole segment or recovered-edits file (they are read whole, then parsed)."""
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def decode_or_raise(path: str, off: int, payload: bytes) -> WALEntry:
@@ -381,8 +384,7 @@ def decode_or_raise(path: str, off: int, payload: bytes) -> WALEntry:
 
 
 def iter_entries(path: str, *, tolerate_torn_tail: bool = True) -> Iterator[WALEntry]:
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_file(path)
     for off, payload in iter_payloads(path, data, tolerate_torn_tail=tolerate_torn_tail):
         try:
             yield decode_payload(payload)

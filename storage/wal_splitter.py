@@ -31,7 +31,8 @@ from minihbase.errors import CorruptionError
 from storage import layout
 from storage.wal import list_segments
 from storage.wal_format import (END_REGION, FILE_HEADER, WALEntry, decode_entry_head, end_record,
-                                frame, iter_entries, iter_log_payloads, iter_payloads)
+                                frame, iter_entries, iter_log_payloads, iter_payloads,
+                                read_file)
 
 __all__ = ["split_wal", "read_recovered_edits", "region_dir_for_name"]
 
@@ -84,7 +85,7 @@ class _Spool:
             layout.fsync_dir(edits_dir)
         else:
             records = [(decode_entry_head(payload)[1], payload)
-                       for _, payload in iter_payloads(self.path, _read(self.path),
+                       for _, payload in iter_payloads(self.path, read_file(self.path),
                                                        tolerate_torn_tail=False)][:-1]
             records.sort(key=lambda r: r[0])  # stable: a duplicate keeps log order
             parts = [FILE_HEADER]
@@ -104,17 +105,12 @@ class _Spool:
             pass
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def _spool_by_region(wal_dir: str, rootdir: str,
                      regions: set[str] | None) -> dict[str, _Spool]:
     """Every record of the log, spooled per region; regions without a directory are skipped
     (logged). On any error the spools are deleted and nothing is left behind."""
     spools: dict[str, _Spool] = {}
-    skipped: dict[str, int] = {}
+    skipped: dict[str, list] = {}  # region -> [its directory's path, edits skipped]
     try:
         for path, off, payload in iter_log_payloads(list_segments(wal_dir)):
             try:
@@ -127,13 +123,11 @@ def _spool_by_region(wal_dir: str, rootdir: str,
             spool = spools.get(region)
             if spool is None:
                 if region in skipped:
-                    skipped[region] += 1
+                    skipped[region][1] += 1
                     continue
                 region_path = region_dir_for_name(rootdir, region)
                 if region_path is None or not os.path.isdir(region_path):
-                    skipped[region] = 1
-                    log.warning("split of %s: skipping the edits of region %s: no region "
-                                "directory %s", wal_dir, region, region_path)
+                    skipped[region] = [region_path, 1]
                     continue
                 spool = spools[region] = _Spool(region_path)
             spool.add(seqid, payload)
@@ -141,8 +135,9 @@ def _spool_by_region(wal_dir: str, rootdir: str,
         for spool in spools.values():
             spool.discard()
         raise
-    for region, count in skipped.items():
-        log.warning("split of %s: skipped %d edits of region %s", wal_dir, count, region)
+    for region, (region_path, count) in skipped.items():
+        log.warning("split of %s: skipped %d edits of region %s: no region directory %s",
+                    wal_dir, count, region, region_path)
     return spools
 
 

@@ -72,17 +72,20 @@ def test_lookups_hit_the_cache_without_reading_meta_again(meta):
     assert meta.reads == 1 and cache.loads == 1
 
 
+def _slow_table_reads(meta, wait) -> None:
+    """Every meta.table read calls wait() first (a slow ZooKeeper)."""
+    read = meta.table
+
+    def slow(table, watch=None):
+        wait()
+        return read(table, watch)
+    meta.table = slow
+
+
 def test_threads_missing_together_share_one_meta_read(meta):
     """16 threads sharing a Connection all miss after an error dropped the table: one of
     them reads meta, the others wait for its entry instead of reading it again."""
-
-    slow_table = meta.table
-
-    def slow(table, watch=None):
-        time.sleep(0.05)
-        return slow_table(table, watch)
-
-    meta.table = slow
+    _slow_table_reads(meta, lambda: time.sleep(0.05))
     cache = LocationCache(meta)
     start = threading.Barrier(16)
     found = []
@@ -199,13 +202,7 @@ def test_waiting_for_another_threads_meta_read_ends_with_the_attempt(meta):
     """A thread that missed while another reads meta waits no longer than its attempt may:
     a retryable error, so the retry policy decides (and times out) instead of a hang."""
     release = threading.Event()
-    slow_table = meta.table
-
-    def stuck(table, watch=None):
-        release.wait(10)
-        return slow_table(table, watch)
-
-    meta.table = stuck
+    _slow_table_reads(meta, lambda: release.wait(10))
     cache = LocationCache(meta)
     first = threading.Thread(target=cache.locate, args=("t1", b"150"))
     first.start()
