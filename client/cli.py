@@ -1,9 +1,10 @@
 """`minihbase`: the command-line client (docs/cli.md).
 
-    minihbase [--zk HOST:PORT] [--timeout S] [--json] COMMAND ARGS...
+    minihbase [--zk HOST:PORT] [--zk-parent /hbase] [--timeout S] [--json] COMMAND ARGS...
     minihbase shell                      # interactive HBase-shell syntax (client/shell.py)
 
-ZooKeeper: --zk, else $MINIHBASE_ZK, else 127.0.0.1:2181. Rows, columns and values on the
+ZooKeeper: --zk, else $MINIHBASE_ZK, else 127.0.0.1:2181; the cluster's parent znode:
+--zk-parent, else $MINIHBASE_ZK_PARENT, else /hbase (the daemons' flag of the same name). Rows, columns and values on the
 command line may contain "\\xHH" escapes (HBase's Bytes.toBytesBinary), so anything `scan`
 prints can be typed back. Output: readable tables, or one JSON document with --json.
 Every error is one line "ERROR: <message>" on stderr and exit code 1 (2 for usage errors);
@@ -20,6 +21,7 @@ from client import commands
 from client.formatting import parse_binary
 
 DEFAULT_ZK = "127.0.0.1:2181"
+DEFAULT_PARENT = "/hbase"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="minihbase", description="minihbase client: admin and data commands")
     p.add_argument("--zk", default=None,
                    help=f"ZooKeeper quorum (default $MINIHBASE_ZK or {DEFAULT_ZK})")
+    p.add_argument("--zk-parent", default=None,
+                   help=f"the cluster's parent znode (default $MINIHBASE_ZK_PARENT or "
+                        f"{DEFAULT_PARENT})")
     p.add_argument("--timeout", type=float, default=30.0,
                    help="overall timeout of each operation, seconds (default 30)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -63,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                        help=argparse.SUPPRESS)
         c.add_argument("--zk", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        c.add_argument("--zk-parent", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         c.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return c
 
@@ -151,6 +157,10 @@ def zk_quorum(flag: str | None) -> str:
     return flag or os.environ.get("MINIHBASE_ZK") or DEFAULT_ZK
 
 
+def zk_parent(flag: str | None) -> str:
+    return flag or os.environ.get("MINIHBASE_ZK_PARENT") or DEFAULT_PARENT
+
+
 def run(a, conn, out: commands.Output) -> None:
     """Dispatch one parsed CLI command."""
     b = parse_binary
@@ -233,18 +243,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: --timeout must be a positive number of seconds, got {a.timeout}",
               file=sys.stderr)
         return 2
-    quorum = zk_quorum(a.zk)
+    quorum, parent = zk_quorum(a.zk), zk_parent(a.zk_parent)
     quiet_libraries()
     if a.command == "shell":
         from client.shell import run_shell
 
-        return run_shell(quorum, a.timeout, a.json, a.script)
+        return run_shell(quorum, a.timeout, a.json, a.script, parent)
     out = commands.Output(a.json)
     conn = None
     try:
         from client.connection import Connection
 
-        conn = Connection(quorum, timeout=a.timeout)
+        conn = Connection(quorum, timeout=a.timeout, zk_parent=parent)
         run(a, conn, out)
         return 0
     except commands.UsageError as exc:

@@ -271,8 +271,8 @@ class Shell:
     """Runs lines against one lazily opened Connection (so `help` works without a cluster)."""
 
     def __init__(self, quorum: str, timeout: float, as_json: bool = False, out=None, err=None,
-                 connect=None):
-        self.quorum, self.timeout = quorum, timeout
+                 connect=None, zk_parent: str = "/hbase"):
+        self.quorum, self.timeout, self.zk_parent = quorum, timeout, zk_parent
         self.out = commands.Output(as_json, out, err)
         self._connect = connect
         self.conn = None
@@ -285,7 +285,8 @@ class Shell:
             else:
                 from client.connection import Connection
 
-                self.conn = Connection(self.quorum, timeout=self.timeout)
+                self.conn = Connection(self.quorum, timeout=self.timeout,
+                                       zk_parent=self.zk_parent)
         return self.conn
 
     def run_line(self, line: str) -> bool:
@@ -321,8 +322,8 @@ class Shell:
 
 
 def run_shell(quorum: str, timeout: float, as_json: bool = False,
-              script: str | None = None) -> int:
-    shell = Shell(quorum, timeout, as_json)
+              script: str | None = None, zk_parent: str = "/hbase") -> int:
+    shell = Shell(quorum, timeout, as_json, zk_parent=zk_parent)
     try:
         if script is not None:
             try:

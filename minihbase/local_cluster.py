@@ -500,6 +500,7 @@ class LocalCluster:
             "directory": self.directory,
             "rootdir": self.rootdir,
             "quorum": self._external_zk or (zk.quorum if zk else ""),
+            "zk_parent": self.zk_parent,
             "zookeeper": None if (zk is None or zk.process is None) else
             {"pid": zk.process.pid, "port": zk.port, "log_path": zk.log_path},
             "daemons": [] if stopped else [d.to_json() for d in self.all_daemons()],
@@ -514,6 +515,10 @@ class LocalCluster:
 
     def connect_help(self) -> str:
         q = self.quorum
+        if self.zk_parent.rstrip("/") != "/hbase":  # the clients must be told the parent too
+            cli, py = f"{q} --zk-parent {self.zk_parent}", f"'{q}', zk_parent='{self.zk_parent}'"
+        else:
+            cli, py = q, f"'{q}'"
         masters = ", ".join(f"{d.address} (UI http://127.0.0.1:{d.info_port})"
                             for d in self.masters)
         rss = ", ".join(d.address for d in self.regionservers)
@@ -523,8 +528,8 @@ class LocalCluster:
                 f"  region servers   : {rss}\n"
                 f"  logs             : {self.log_dir}/\n"
                 f"Connect:\n"
-                f"  shell   : minihbase --zk {q} shell      (or python -m client.cli --zk {q})\n"
-                f"  python  : import client; conn = client.Connection('{q}')\n"
+                f"  shell   : minihbase --zk {cli} shell      (or python -m client.cli --zk {cli})\n"
+                f"  python  : import client; conn = client.Connection({py})\n"
                 f"Stop      : python -m minihbase.local_cluster stop --dir {self.directory}"
                 f"   (or: make local-down)")
 
@@ -616,7 +621,7 @@ def status_from_state(directory: str, out=print) -> int:
             from coordination.znodes import MasterRecord
             zkc = connect(state["quorum"], session_timeout=10.0, connect_timeout=5.0)
             try:
-                parent = "/hbase"
+                parent = state.get("zk_parent", "/hbase").rstrip("/")
                 if zkc.exists(parent + "/master"):
                     out(f"active master  {MasterRecord.from_bytes(zkc.get(parent + '/master')[0]).name}")
                 out(f"region servers {sorted(zkc.get_children(parent + '/rs'))}")

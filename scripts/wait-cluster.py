@@ -15,12 +15,13 @@ from coordination.znodes import MasterRecord, Paths
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--zk", default="127.0.0.1:2181")
+    ap.add_argument("--zk-parent", default="/hbase", help="the cluster's parent znode")
     ap.add_argument("--regionservers", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=90)
     args = ap.parse_args()
     start = time.monotonic()
     deadline = start + args.timeout
-    paths = Paths()
+    paths = Paths(args.zk_parent)
     zk = KazooClient(hosts=args.zk, timeout=15)
     while True:
         try:
