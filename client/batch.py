@@ -21,7 +21,7 @@ import grpc
 
 from client import protocol
 from client.retry import MIN_ATTEMPT_S, backoff_delay, bounded_waits
-from minihbase.errors import HBaseError, OperationTimeoutError
+from minihbase.errors import HBaseError, InvalidArgumentError, OperationTimeoutError
 from protos import minihbase_pb2 as pb
 from protos.status import error_from_name, from_rpc_error
 
@@ -147,7 +147,7 @@ class Batch:
     def __init__(self, table, timestamp: int | None = None, batch_size: int | None = None,
                  transaction: bool = False, wal: bool = True):
         if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
         if batch_size is not None and transaction:
             raise TypeError("batch_size and transaction=True cannot be combined")
         self.table = table

@@ -227,8 +227,11 @@ def incr(conn, out: Output, table: str, row: bytes, column: bytes, amount: int =
 
 
 def get_counter(conn, out: Output, table: str, row: bytes, column: bytes) -> None:
-    value = conn.table(table).counter_get(row, column)
-    out.result(f"COUNTER VALUE = {value}", {"value": value})
+    value = conn.table(table).counter_value(row, column)
+    if value is None:  # the HBase shell's words; JSON says null
+        out.result("No counter found at specified coordinates", {"value": None})
+    else:
+        out.result(f"COUNTER VALUE = {value}", {"value": value})
 
 
 # -- cluster -----------------------------------------------------------------------------------

@@ -28,8 +28,9 @@ from client.retry import RetryPolicy
 from client.rpc_channels import ChannelPool
 from coordination import znodes
 from coordination.znodes import Paths
-from minihbase.errors import (ConnectionClosedError, HBaseError, MasterNotRunningError,
-                              OperationTimeoutError, TableExistsError, TableNotFoundError)
+from minihbase.errors import (ConnectionClosedError, HBaseError, InvalidArgumentError,
+                              MasterNotRunningError, OperationTimeoutError, TableExistsError,
+                              TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
 
@@ -246,7 +247,7 @@ class Connection:
         split_keys: n keys pre-split the table into n+1 regions. With wait, returns once every
         region is open (or raises OperationTimeoutError naming the regions still waiting)."""
         if not families:
-            raise ValueError(f"table {name!r} needs at least one column family")
+            raise InvalidArgumentError(f"table {name!r} needs at least one column family")
         schema = pb.TableSchema(name=name, families=[protocol.family_schema(f, opts)
                                                      for f, opts in families.items()])
         keys = [protocol.to_bytes(k, "split key") for k in (split_keys or [])]

@@ -1,9 +1,7 @@
 """How the CLI and the shell print things: readable tables by default, JSON with --json.
 
-Binary bytes print as HBase prints them (Bytes.toStringBinary): letters, digits and printable
-punctuation as themselves, everything else -- including the backslash -- as "\\xHH" (upper-case
-hex). `parse_binary` is the inverse (Bytes.toBytesBinary), so anything printed can be typed
-back. JSON output uses the same text form for rows, columns and values.
+Binary bytes print as HBase prints them (Bytes.toStringBinary, minihbase.bytes_text), and
+JSON output uses the same text form for rows, columns and values.
 """
 
 from __future__ import annotations
@@ -11,37 +9,7 @@ from __future__ import annotations
 import json
 import time
 
-_PRINTABLE = frozenset(
-    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-    b" `~!@#$%^&*()-_=+[]{}|;:'\",.<>/?"
-)
-_ESCAPED = [chr(b) if b in _PRINTABLE else f"\\x{b:02X}" for b in range(256)]
-
-
-def binary(data: bytes) -> str:
-    """HBase's Bytes.toStringBinary."""
-    if isinstance(data, str):
-        return data
-    return "".join([_ESCAPED[b] for b in data])
-
-
-def parse_binary(text: str) -> bytes:
-    """HBase's Bytes.toBytesBinary: "\\xHH" is one byte, everything else UTF-8 text."""
-    out = bytearray()
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\" and i + 3 < n and text[i + 1] in "xX":
-            pair = text[i + 2:i + 4]
-            try:
-                out.append(int(pair, 16))
-                i += 4
-                continue
-            except ValueError:
-                pass
-        out += ch.encode()
-        i += 1
-    return bytes(out)
+from minihbase.bytes_text import binary, parse_binary  # noqa: F401 - the CLI's names
 
 
 def jsonable(obj):
@@ -60,15 +28,12 @@ def to_json(obj) -> str:
 
 
 def grid(headers: list[str], rows: list[list], indent: str = " ") -> str:
-    """A plain text table: header line, then one line per row, columns padded to fit."""
-    cells = [[h for h in headers]] + [[_text(v) for v in r] for r in rows]
+    """A plain text table: header line, then one line per row indented by `indent` (as the
+    HBase shell does), columns padded to fit and aligned with their headers."""
+    cells = [list(headers)] + [[indent + _text(r[0])] + [_text(v) for v in r[1:]] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = []
-    for k, r in enumerate(cells):
-        pad = "" if k == 0 else indent
-        line = "  ".join(v.ljust(widths[i]) for i, v in enumerate(r)).rstrip()
-        lines.append(pad + line)
-    return "\n".join(lines)
+    return "\n".join("  ".join(v.ljust(widths[i]) for i, v in enumerate(r)).rstrip()
+                     for r in cells)
 
 
 def _text(v) -> str:

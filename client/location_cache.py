@@ -25,6 +25,7 @@ from typing import Callable, NamedTuple, Protocol
 from client.retry import attempt_time_left
 from coordination import znodes
 from coordination.znodes import MasterRecord, Paths, RegionRecord, ServerRecord, TableRecord
+from minihbase.bytes_text import quoted
 from minihbase.errors import (ConnectionClosedError, HBaseError, RegionOfflineError,
                               ServerUnavailableError, TableNotEnabledError, TableNotFoundError)
 from storage.schema import RegionInfo, TableDescriptor
@@ -157,7 +158,7 @@ class LocationCache:
         if loc is None or not loc.info.contains_row(row):
             self.invalidate(table)
             raise RegionOfflineError(
-                f"no region of table {table!r} covers row {row!r} right now (split or merge "
+                f"no region of table {table!r} covers row {quoted(row)} right now (split or merge "
                 "in progress?)")
         return _usable(loc)
 
@@ -177,7 +178,7 @@ class LocationCache:
         if loc is None or loc.info.end_key != key:
             self.invalidate(table)
             raise RegionOfflineError(
-                f"no region of table {table!r} ends at {key!r} right now (split or merge "
+                f"no region of table {table!r} ends at {quoted(key)} right now (split or merge "
                 "in progress?)")
         return _usable(loc)
 

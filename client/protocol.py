@@ -8,6 +8,7 @@ pairs with include_timestamp).
 
 from __future__ import annotations
 
+from minihbase.bytes_text import quoted
 from minihbase.errors import InvalidArgumentError
 from protos import minihbase_pb2 as pb
 from storage.cell import LATEST_TIMESTAMP, CellType
@@ -34,8 +35,16 @@ def split_column(column) -> tuple[bytes, bytes | None]:
     column = to_bytes(column, "column")
     family, sep, qualifier = column.partition(b":")
     if not family:
-        raise ValueError(f"column {column!r} has no family: use b'family:qualifier'")
+        raise InvalidArgumentError(f"column {quoted(column)} has no family: use b'family:qualifier'")
     return family, (qualifier if sep else None)
+
+
+def qualified_column(column, what: str) -> tuple[bytes, bytes]:
+    """(family, qualifier) of a column that must name one qualifier (`what` needs it)."""
+    family, qualifier = split_column(column)
+    if qualifier is None:
+        raise InvalidArgumentError(f"{what} needs a family:qualifier column, got {quoted(column)}")
+    return family, qualifier
 
 
 def column_protos(columns) -> list:
@@ -62,12 +71,12 @@ def put_mutation(row: bytes, data: dict, timestamp: int | None) -> pb.RowMutatio
             column = to_bytes(column, "column")
         family, sep, qualifier = column.partition(b":")
         if not sep or not family:
-            raise ValueError(f"put needs family:qualifier columns, got {column!r}")
+            raise InvalidArgumentError(f"put needs family:qualifier columns, got {quoted(column)}")
         if type(value) is not bytes:
-            value = to_bytes(value, f"value of {column!r}")
+            value = to_bytes(value, f"value of {quoted(column)}")
         add(row=row, family=family, qualifier=qualifier, timestamp=ts, type=PUT, value=value)
     if not data:
-        raise ValueError("put needs at least one column")
+        raise InvalidArgumentError("put needs at least one column")
     return m
 
 

@@ -18,7 +18,7 @@ import contextvars
 import time
 from typing import Callable, TypeVar
 
-from minihbase.errors import HBaseError, OperationTimeoutError
+from minihbase.errors import HBaseError, InvalidArgumentError, OperationTimeoutError
 
 T = TypeVar("T")
 
@@ -76,7 +76,7 @@ class RetryPolicy:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
         if not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+            raise InvalidArgumentError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.timeout = float(timeout)
         self.pause = float(pause)
         self.rpc_timeout = float(rpc_timeout)

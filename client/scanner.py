@@ -48,13 +48,13 @@ def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
     (what the shell prints) instead of happybase's {column: value} dicts. time_range: (min,
     max), cells with min <= timestamp < max (instead of `timestamp`)."""
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
     if limit is not None and limit < 1:
         raise InvalidArgumentError(f"limit must be >= 1, got {limit}")  # as happybase
     if versions is not None:
         protocol.versions(versions)
     if scan_batching is not None and scan_batching < 1:
-        raise ValueError(f"scan_batching must be >= 1, got {scan_batching}")
+        raise InvalidArgumentError(f"scan_batching must be >= 1, got {scan_batching}")
     start = b"" if row_start is None else protocol.to_bytes(row_start, "row_start")
     stop = b"" if row_stop is None else protocol.to_bytes(row_stop, "row_stop")
     low_bound = b""  # reversed: rows must be >= this (exact prefix bound)

@@ -14,6 +14,7 @@ import grpc
 
 from client import protocol
 from client.batch import Batch
+from minihbase.bytes_text import quoted
 from minihbase.errors import HBaseError, InvalidArgumentError
 from protos import minihbase_pb2 as pb
 from protos.status import error_from_name, from_rpc_error
@@ -36,6 +37,18 @@ class _What:
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
+
+
+class _Quoted:
+    """A row key shown as in HBase ('r\\x00'), rendered only when a _What is."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def __str__(self) -> str:
+        return quoted(self.data)
 
 
 _COUNTER = struct.Struct(">q")
@@ -88,7 +101,7 @@ class Table:
                    started: float | None = None) -> dict:
         """One row's Get with the retry policy; `started`: the operation began earlier."""
         response = self.connection.region_get(self.name, row, request,
-                                              _What("get of row %r from table %r", row,
+                                              _What("get of row %s from table %r", _Quoted(row),
                                                     self.name), started)
         return protocol.cells_to_dict(response.result.cells, include_timestamp)
 
@@ -101,7 +114,7 @@ class Table:
         request = pb.GetRequest(row=row, columns=protocol.column_protos(columns),
                                 time_range=protocol.time_range(timestamp, time_range),
                                 max_versions=protocol.versions(versions))
-        response = self._get(row, request, f"get of row {row!r} from table {self.name!r}")
+        response = self._get(row, request, f"get of row {quoted(row)} from table {self.name!r}")
         return [(c.family + b":" + c.qualifier, c.value, c.timestamp)
                 for c in response.result.cells]
 
@@ -150,15 +163,13 @@ class Table:
         """Versions of one column, newest first: [value] or [(value, ts)]. versions=None: all
         that the family keeps."""
         row = _row(row)
-        if versions is not None and versions < 1:
-            raise ValueError(f"versions must be >= 1, got {versions}")
-        family, qualifier = protocol.split_column(column)
-        if qualifier is None:
-            raise ValueError(f"cells needs a family:qualifier column, got {column!r}")
+        if versions is not None:
+            protocol.versions(versions)
+        family, qualifier = protocol.qualified_column(column, "cells")
         request = pb.GetRequest(row=row, columns=[pb.Column(family=family, qualifier=qualifier)],
                                 time_range=protocol.time_range(timestamp),
                                 max_versions=versions or _ALL_VERSIONS)
-        response = self._get(row, request, f"get of {column!r} in row {row!r}")
+        response = self._get(row, request, f"get of {quoted(column)} in row {quoted(row)}")
         if include_timestamp:
             return [(c.value, c.timestamp) for c in response.result.cells]
         return [c.value for c in response.result.cells]
@@ -211,7 +222,7 @@ class Table:
             if not result.ok:
                 raise error_from_name(result.error_class, result.error_message)
 
-        self.connection.region_call(self.name, row, f"{what} of row {row!r} in table "
+        self.connection.region_call(self.name, row, f"{what} of row {quoted(row)} in table "
                                     f"{self.name!r}", call)
 
     def batch(self, timestamp: int | None = None, batch_size: int | None = None,
@@ -222,9 +233,7 @@ class Table:
     def counter_inc(self, row, column, value: int = 1) -> int:
         """Atomically add `value` to the 8-byte big-endian counter in `column`; the new value."""
         row = _row(row)
-        family, qualifier = protocol.split_column(column)
-        if qualifier is None:
-            raise ValueError(f"counter needs a family:qualifier column, got {column!r}")
+        family, qualifier = protocol.qualified_column(column, "counter")
         request = pb.IncrementRequest(row=row, family=family, qualifier=qualifier,
                                       amount=int(value), **self.connection.new_nonce())
 
@@ -232,21 +241,29 @@ class Table:
             request.region = loc.name
             return stub.Increment(request, timeout=deadline)
 
-        return self.connection.region_call(self.name, row, f"increment of {column!r} in "
-                                           f"row {row!r}", call).value
+        return self.connection.region_call(self.name, row, f"increment of {quoted(column)} in "
+                                           f"row {quoted(row)}", call).value
 
     def counter_dec(self, row, column, value: int = 1) -> int:
         return self.counter_inc(row, column, -value)
 
     def counter_get(self, row, column) -> int:
         """The counter's value (0 when absent), read without writing."""
-        data = self.row(row, [column])
-        raw = data.get(protocol.to_bytes(column, "column"))
+        value = self.counter_value(row, column)
+        return 0 if value is None else value
+
+    def counter_value(self, row, column) -> int | None:
+        """The counter's value, None when the cell does not exist (the shell's get_counter
+        says so instead of printing 0)."""
+        family, qualifier = protocol.qualified_column(column, "counter")
+        raw = self.row(row, [family + b":" + qualifier]).get(family + b":" + qualifier)
         if raw is None:
-            return 0
+            return None
         if len(raw) != 8:
-            raise ValueError(f"{column!r} in row {row!r} holds {len(raw)} bytes, not an 8-byte "
-                             "counter")
+            raise InvalidArgumentError(
+                f"{quoted(family + b':' + qualifier)} in row "
+                f"{quoted(_row(row))} of table {self.name!r} holds {len(raw)} "
+                "bytes, not an 8-byte counter")
         return _COUNTER.unpack(raw)[0]
 
     def counter_set(self, row, column, value: int = 0) -> None:
@@ -254,9 +271,7 @@ class Table:
 
     def _check_and_mutate(self, row, column, expected, mutation: pb.RowMutation,
                           what: str) -> bool:
-        family, qualifier = protocol.split_column(column)
-        if qualifier is None:
-            raise ValueError(f"check needs a family:qualifier column, got {column!r}")
+        family, qualifier = protocol.qualified_column(column, "check")
         request = pb.CheckAndMutateRequest(row=row, family=family, qualifier=qualifier,
                                            mutation=mutation, **self.connection.new_nonce())
         if expected is None:
@@ -277,11 +292,11 @@ class Table:
         row = _row(row)
         return self._check_and_mutate(row, column, expected,
                                       protocol.put_mutation(row, data, timestamp),
-                                      f"check-and-put of row {row!r}")
+                                      f"check-and-put of row {quoted(row)}")
 
     def check_and_delete(self, row, column, expected, columns=None) -> bool:
         row = _row(row)
         families = self.family_names() if columns is None else []
         return self._check_and_mutate(row, column, expected,
                                       protocol.delete_mutation(row, columns, None, families),
-                                      f"check-and-delete of row {row!r}")
+                                      f"check-and-delete of row {quoted(row)}")

@@ -14,6 +14,7 @@ import threading
 
 from coordination.znodes import ENABLED, MERGED, OPEN, SPLIT
 from hmaster import status as status_mod
+from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
                               RegionOfflineError, TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
@@ -133,10 +134,10 @@ class MasterServicer(pb_grpc.MasterServicer):
             if r.state not in (SPLIT, MERGED) and r.info.contains_row(key):
                 if key == r.info.start_key:
                     raise InvalidArgumentError(
-                        f"split key {key!r} is the start key of region {r.info.name}: "
+                        f"split key {quoted(key)} is the start key of region {r.info.name}: "
                         "already a region boundary")
                 return r
-        raise RegionOfflineError(f"no region of table {table!r} holds split key {key!r} "
+        raise RegionOfflineError(f"no region of table {table!r} holds split key {quoted(key)} "
                                  "right now (split or merge in progress?)")
 
     def Merge(self, request, context):

@@ -37,6 +37,7 @@ from coordination.znodes import (CLOSING, ENABLED, MERGING, OFFLINE, OPEN, OPENI
                                  RegionRecord, now_ms)
 from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
+from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, NotServingRegionError,
                               RegionOfflineError)
 from storage import layout
@@ -82,8 +83,8 @@ class SplitMergeCoordinator:
         if split_key and (split_key <= info.start_key or
                           (info.end_key and split_key >= info.end_key)):
             raise InvalidArgumentError(
-                f"split key {split_key!r} is not inside region {info.name} "
-                f"[{info.start_key!r}, {info.end_key!r})")
+                f"split key {quoted(split_key)} is not inside region {info.name} "
+                f"[{quoted(info.start_key)}, {quoted(info.end_key)})")
         enc, server = info.encoded_name, rec.server
         journal = {"kind": "split", "table": info.table, "parents": [info.to_dict()],
                    "server": server, "split_key": (split_key or b"").hex(),

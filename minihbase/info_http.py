@@ -20,6 +20,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote, urlsplit
 
+from minihbase.bytes_text import binary
+
 log = logging.getLogger(__name__)
 
 HTML = "text/html; charset=utf-8"
@@ -133,17 +135,8 @@ def path_part(name: str) -> str:
 
 
 def readable_key(key: bytes, empty: str = "") -> str:
-    """Row key as text: printable ASCII as is, everything else as \\xNN (like HBase's
-    Bytes.toStringBinary). Not yet HTML-escaped."""
-    if not key:
-        return empty
-    out = []
-    for b in key:
-        if 0x20 <= b < 0x7F and b != 0x5C:
-            out.append(chr(b))
-        else:
-            out.append(f"\\x{b:02X}")
-    return "".join(out)
+    """Row key as text (HBase's Bytes.toStringBinary); `empty` for b"". Not yet HTML-escaped."""
+    return binary(key) if key else empty
 
 
 def key_range(start: bytes, end: bytes) -> str:

@@ -9,6 +9,7 @@ the hot responses (Get, Scan) are not built as messages at all but encoded by re
 from __future__ import annotations
 
 from protos import minihbase_pb2 as pb
+from minihbase.bytes_text import quoted
 from minihbase.errors import InvalidArgumentError, NoSuchColumnFamilyError
 from storage.cell import LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell
 from storage.query import Get, Mutation, Scan
@@ -110,7 +111,7 @@ def mutation_from_pb(rm: pb.RowMutation, table: TableDescriptor, families: froze
     cells = [Cell(row, c.family, c.qualifier, c.timestamp, c.type or 4, c.value)
              for c in rm.cells]
     if not cells:
-        raise InvalidArgumentError(f"mutation of row {row[:64]!r} has no cells")
+        raise InvalidArgumentError(f"mutation of row {quoted(row)} has no cells")
     for cell in cells:
         if cell[1] not in families or len(cell[5]) > max_value_bytes:
             _bad_cell(cell, table, families, max_value_bytes)
@@ -122,5 +123,5 @@ def _bad_cell(cell: Cell, table, families, max_value_bytes: int):
     if fam not in families:
         raise no_such_family(fam, table)
     raise InvalidArgumentError(
-        f"value of {fam.decode(errors='replace')}:{cell[2].decode(errors='replace')} is "
+        f"value of row {quoted(cell[0])} column {quoted(fam + b':' + cell[2])} is "
         f"{len(cell[5])} bytes, over the limit of {max_value_bytes} bytes")

@@ -37,6 +37,7 @@ import threading
 import time
 import zlib
 
+from minihbase.bytes_text import quoted
 from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColumnFamilyError,
                               NotServingRegionError, RegionTooBusyError, ServerAbortedError)
 from storage import layout
@@ -206,7 +207,7 @@ class Region:
         try:
             key, result = nonce_of(c)
         except ValueError as e:  # its record's checksum matched: written this way
-            raise CorruptionError(f"region {self.name}: recovered edit of {c.row!r}: {e}")
+            raise CorruptionError(f"region {self.name}: recovered edit of row {quoted(c.row)}: {e}")
         self.nonces.record(key, result, c.timestamp / 1000)
 
     # --- state ------------------------------------------------------------------------------
@@ -221,13 +222,13 @@ class Region:
 
             validate_row(row)
         if not self.info.contains_row(row):
-            raise NotServingRegionError(f"row {row!r} is not in region {self.name}")
+            raise NotServingRegionError(f"row {quoted(row)} is not in region {self.name}")
 
     def _store(self, family: bytes) -> Store:
         s = self.stores.get(family)
         if s is None:
             raise NoSuchColumnFamilyError(
-                f"column family {family!r} does not exist in table {self.table.name!r}")
+                f"column family {quoted(family)} does not exist in table {self.table.name!r}")
         return s
 
     @property
@@ -333,14 +334,14 @@ class Region:
     def _reject(self, m: Mutation, c: Cell):
         if c.family not in self.stores:
             raise NoSuchColumnFamilyError(
-                f"column family {c.family!r} does not exist in table {self.table.name!r}")
+                f"column family {quoted(c.family)} does not exist in table {self.table.name!r}")
         if c.type not in _VALID_TYPES:
             raise InvalidArgumentError(f"unknown cell type {c.type!r}")
         if len(c.value) > self.config.max_value_bytes:
             raise InvalidArgumentError(
-                f"value of {m.row!r} {c.family!r}:{c.qualifier!r} is {len(c.value)} bytes, over "
+                f"value of row {quoted(m.row)} column {quoted(c.family + b':' + c.qualifier)} is {len(c.value)} bytes, over "
                 f"max_value_bytes={self.config.max_value_bytes}")
-        raise InvalidArgumentError(f"cell row {c.row!r} differs from its mutation's row {m.row!r}")
+        raise InvalidArgumentError(f"cell row {quoted(c.row)} differs from its mutation's row {quoted(m.row)}")
 
     def _latest_put_ts(self, row: bytes, family: bytes, qualifier: bytes, now: int) -> int:
         """HBase's Delete-latest-version: the marker takes the newest visible put's timestamp."""
@@ -414,7 +415,8 @@ class Region:
             if cells:
                 if len(cells[0].value) != 8:
                     raise InvalidArgumentError(
-                        f"{row!r} {family!r}:{qualifier!r} holds {len(cells[0].value)} bytes, "
+                        f"row {quoted(row)} column {quoted(family + b':' + qualifier)} holds "
+                        f"{len(cells[0].value)} bytes, "
                         "not an 8-byte counter")
                 cur = int.from_bytes(cells[0].value, "big", signed=True)
                 # the new version must be the newest, even in the same millisecond (HBase's
@@ -442,7 +444,7 @@ class Region:
         self._check_row(row)
         self._store(family)
         if m.row != row:
-            raise InvalidArgumentError(f"mutation row {m.row!r} differs from checked row {row!r}")
+            raise InvalidArgumentError(f"mutation row {quoted(m.row)} differs from checked row {quoted(row)}")
         return self._once(
             nonce, lambda n: self._check_and_mutate(row, family, qualifier, expected, m, n), bool)
 
@@ -782,7 +784,7 @@ class Region:
         if key is None:
             raise InvalidArgumentError(f"region {self.name} has no split point")
         if key <= self.info.start_key or (self.info.end_key and key >= self.info.end_key):
-            raise InvalidArgumentError(f"split key {key!r} is not inside region {self.name}")
+            raise InvalidArgumentError(f"split key {quoted(key)} is not inside region {self.name}")
         self.close(flush=True)
         return write_daughters(self.rootdir, self.info, self.table, key, self.config.now_ms())
 

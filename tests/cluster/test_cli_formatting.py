@@ -22,7 +22,8 @@ def test_scan_table_has_hbase_shell_layout():
     text = fmt.scan_table([(b"r1", {b"cf:q": (b"v\x01", 5)}), (b"r2", {b"cf:a": (b"x", 6)})])
     lines = text.splitlines()
     assert lines[0].split() == ["ROW", "COLUMN+CELL"]
-    assert lines[1] == " r1   column=cf:q, timestamp=5, value=v\\x01"
+    assert lines[1] == " r1  column=cf:q, timestamp=5, value=v\\x01"
+    assert lines[0].index("COLUMN+CELL") == lines[1].index("column=")
     assert lines[-1] == "2 row(s)"
 
 
@@ -38,11 +39,12 @@ def test_json_output_is_valid_and_escapes_binary_like_the_tables():
                                                 "value": "\\xFF"}]}]
 
 
-def test_grid_pads_columns_to_the_widest_cell():
+def test_grid_pads_columns_to_the_widest_cell_and_aligns_headers():
     lines = fmt.grid(["A", "LONG HEADER"], [["xxxxx", 1], ["y", None]]).splitlines()
-    assert lines[0] == "A      LONG HEADER"
+    assert lines[0] == "A       LONG HEADER"
     assert lines[1] == " xxxxx  1"
     assert lines[2] == " y"
+    assert lines[0].index("LONG") == lines[1].index("1")  # the HBase shell's layout
 
 
 def test_status_text_counts_live_and_dead_servers():

@@ -4,6 +4,7 @@ output, exit codes and one-line errors. Few and focused; cluster behaviour is te
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -297,7 +298,7 @@ def test_operation_timeout_when_every_region_server_hangs(cluster_factory):
         try:
             c.wait_for(lambda: _stopped(rs.pid), 10, "the region server to be stopped")
             start = time.monotonic()
-            with pytest.raises(errors.OperationTimeoutError, match="get of row b'r'"):
+            with pytest.raises(errors.OperationTimeoutError, match="get of row 'r'"):
                 t.row(b"r")
             assert time.monotonic() - start < 4.0
         finally:
@@ -425,3 +426,45 @@ def test_a_closed_connection_fails_at_once_and_says_so(cluster, table):
         with pytest.raises(errors.ConnectionClosedError, match="closed"):
             call()
     assert time.monotonic() - start < 2  # not the whole 20 s timeout
+
+
+def test_cli_reaches_a_cluster_under_another_parent_znode(cluster, table):
+    # The shared cluster sits under a chroot: name it as the parent znode instead.
+    quorum, chroot = cluster.quorum.split("/", 1)
+    parent = f"/{chroot}/hbase"
+
+    def run(*args, env=None, input=None):
+        return subprocess.run([sys.executable, "-m", "client.cli", "--zk", quorum,
+                               "--timeout", "3", *args], capture_output=True, text=True,
+                              timeout=60, env=env, input=input)
+
+    assert "cl" in run("--zk-parent", parent, "list").stdout
+    env = dict(os.environ, MINIHBASE_ZK_PARENT=parent)
+    shell = run("shell", env=env, input="list\n")
+    assert shell.returncode == 0 and "cl" in shell.stdout, shell.stderr
+    default = run("list")  # /hbase of the bare quorum holds no cluster
+    assert default.returncode == 1 and "no active master" in default.stderr
+
+
+def test_get_counter_says_when_there_is_none_and_refuses_other_values(cluster, table):
+    missing = cli(cluster, "get_counter", "cl", "no-counter", "cf:n")
+    assert missing.returncode == 0
+    assert missing.stdout.strip() == "No counter found at specified coordinates"
+    assert table.counter_get(b"no-counter", b"cf:n") == 0  # happybase's answer
+    table.put(b"not-a-counter\x00", {b"cf:n": b"abc"})
+    bad = cli(cluster, "get_counter", "cl", "not-a-counter\\x00", "cf:n")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == ("ERROR: 'cf:n' in row 'not-a-counter\\x00' of table 'cl' "
+                                  "holds 3 bytes, not an 8-byte counter")
+    with pytest.raises(errors.InvalidArgumentError):
+        table.counter_get(b"not-a-counter\x00", b"cf:n")
+    incr = cli(cluster, "incr", "cl", "not-a-counter\\x00", "cf:n")
+    assert incr.returncode == 1 and "'cf:n'" in incr.stderr and "b'" not in incr.stderr
+
+
+def test_errors_name_binary_rows_as_the_hbase_shell_prints_them(cluster, table):
+    big = "x" * (64 * 1024 + 1)  # the shared cluster's max_value_bytes is 64 KiB
+    p = cli(cluster, "put", "cl", "r\\x00\\xFF", "cf:q", big)
+    assert p.returncode == 1
+    assert "row 'r\\x00\\xFF' column 'cf:q' is 65537 bytes" in p.stderr, p.stderr
+    assert "b'" not in p.stderr
