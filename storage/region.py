@@ -79,7 +79,28 @@ def read_region_info(path: str) -> RegionInfo:
     body = data[_RI_HEADER.size:]
     if magic != _RI_MAGIC or zlib.crc32(body) != crc:
         raise CorruptionError(f"{path} failed its checksum")
-    return RegionInfo.from_dict(json.loads(body))
+    try:
+        return RegionInfo.from_dict(json.loads(body))
+    except (ValueError, KeyError, TypeError) as e:
+        raise CorruptionError(f"{path} holds no region info: {e}") from None
+
+
+def _check_region_info(region_path: str, info: RegionInfo) -> None:
+    """HBase's checkRegionInfoOnFilesystem: meta is the truth, so a missing .regioninfo is
+    written, and one that fails its checksum or names another region is reported and
+    rewritten (tools that rebuild meta from the file system read these files)."""
+    path = layout.region_info_path(region_path)
+    try:
+        found = read_region_info(path)
+        if found == info:
+            return
+        log.warning("%s names region %s, not %s: rewriting it", path, found.name, info.name)
+    except FileNotFoundError:
+        pass
+    except CorruptionError as e:
+        log.warning("%s: rewriting it from meta", e)
+    write_region_info(path, info)
+    layout.fsync_dir(region_path)
 
 
 class Region:
@@ -134,10 +155,7 @@ class Region:
         r = cls(rootdir, info, table, wal, block_cache, config or RegionConfig(), background,
                 nonces)
         layout.make_dirs(r.path)
-        ri = layout.region_info_path(r.path)
-        if not os.path.exists(ri):
-            write_region_info(ri, info)
-            layout.fsync_dir(r.path)
+        _check_region_info(r.path, info)
         shutil.rmtree(layout.tmp_dir(r.path), ignore_errors=True)
         try:
             for store in r.stores.values():

@@ -11,7 +11,8 @@ Region.open, Region.get and scans -- not only the low-level readers:
 * a flipped byte in an HFile data block (plain or zstd) raises CorruptionError on the get or
   scan that reads the block; a flipped byte in the trailer/index/bloom/file info raises it at
   Region.open. The flipped value is never returned;
-* a flipped byte in a daughter's reference file fails that daughter's open only.
+* a flipped byte in a daughter's reference file fails that daughter's open only;
+* a damaged .regioninfo is reported and rewritten from meta (the truth) at Region.open.
 
 Run: .venv/bin/python -m pytest -q tests/storage/test_corruption.py
 """
@@ -277,3 +278,26 @@ def test_flipped_byte_in_reference_file_fails_daughter_open(rootdir):
         assert other.get(Get(row(0)))[0].value == value(0)
     finally:
         other.close(flush=False)
+
+
+def test_damaged_or_foreign_regioninfo_is_reported_and_rewritten_from_meta(rootdir, caplog):
+    from storage.region import read_region_info
+    _write_flushed(rootdir)
+    path = layout.region_info_path(layout.region_dir(rootdir, INFO))
+    _flip(path, os.path.getsize(path) - 3)
+    with pytest.raises(CorruptionError, match="checksum"):
+        read_region_info(path)
+    with caplog.at_level("WARNING", logger="storage.region"):
+        region = _open(rootdir)
+    assert "failed its checksum: rewriting it from meta" in caplog.text
+    assert read_region_info(path) == INFO
+    assert len(_rows_read(region)) == N  # the region's data was never in doubt
+    region.close()
+    # A .regioninfo that names another region (a copied directory) is replaced too.
+    from storage.region import write_region_info
+    write_region_info(path, RegionInfo("c", b"a", b"b", 7))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="storage.region"):
+        _open(rootdir).close()
+    assert "names region c,61,7" in caplog.text
+    assert read_region_info(path) == INFO
