@@ -21,7 +21,11 @@ from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
 def region_info_from_pb(m: pb.RegionInfo) -> RegionInfo:
     if not m.table:
         raise InvalidArgumentError("RegionInfo has no table name")
-    return RegionInfo(m.table, bytes(m.start_key), bytes(m.end_key), int(m.region_id))
+    start, end = bytes(m.start_key), bytes(m.end_key)
+    if end and start >= end:
+        raise InvalidArgumentError(f"RegionInfo of table {m.table!r}: start key {quoted(start)} "
+                                   f"is not below end key {quoted(end)}")
+    return RegionInfo(m.table, start, end, int(m.region_id))
 
 
 def region_info_to_pb(info: RegionInfo) -> pb.RegionInfo:

@@ -227,6 +227,10 @@ def test_bad_input_gets_precise_errors_and_server_keeps_serving(stub):
     e = call(stub.Increment, pb.IncrementRequest(region=region, row=b"r", family=b"zz",
                                                  qualifier=b"n", amount=1))
     assert isinstance(e, errors.NoSuchColumnFamilyError)
+    for start, end in ((b"m", b"a"), (b"m", b"m")):  # an empty or inverted key range
+        e = call(stub.OpenRegion, pb.OpenRegionRequest(region=region_pb("t", start, end, 9),
+                                                       schema=schema()))
+        assert isinstance(e, errors.InvalidArgumentError) and "is not below end key" in str(e)
     # 32767 bytes is the largest legal row key; the valid row written first is intact.
     assert multi(stub, region, {b"k" * 32767: {b"q": b"ok"}}).results[0].ok
     assert get_row(stub, region, b"keep") == {b"a": b"safe"}
