@@ -11,11 +11,18 @@ regions, the servers called in parallel (gRPC futures). Regions that fail with a
 error (NotServingRegion after a split or move, a dead server...) are re-located and resent with
 HBase's back-off; the whole send finishes within the connection's operation timeout.
 A full buffer is sent in the background while the next one fills (at most one in flight, like
-HBase's BufferedMutator); its error, if any, is raised by the next full buffer, `send()` or
-the end of the `with` block. Each row's mutation is atomic; a batch as a whole is not (HBase's rule).
+HBase's BufferedMutator). Its resends run in the background too, so its rows are written even
+if nobody calls `send()` again; its error, if any, is raised by the next full buffer, `send()`
+or the end of the `with` block, and `Connection.close()` waits for it. An invalid row (unknown
+family, oversize value...) is rejected on its own; the other rows are written (HBase's
+per-action results) and the error says how many were not. Each row's mutation is atomic; a
+batch as a whole is not (HBase's rule).
 """
 
 from __future__ import annotations
+
+import logging
+import threading
 
 import grpc
 
@@ -24,6 +31,8 @@ from client.retry import MIN_ATTEMPT_S, backoff_delay, bounded_waits
 from minihbase.errors import HBaseError, InvalidArgumentError, OperationTimeoutError
 from protos import minihbase_pb2 as pb
 from protos.status import error_from_name, from_rpc_error
+
+log = logging.getLogger(__name__)
 
 
 def send_mutations(connection, table: str, mutations: list, what: str = "batch") -> None:
@@ -44,6 +53,8 @@ class MultiSend:
         self.tries = 0
         self.fatal: HBaseError | None = None  # the first non-retryable error
         self.fatal_rows = 0  # rows it (and any later ones) left unwritten
+        self._thread: threading.Thread | None = None  # finishing the send (in_background)
+        self._error: BaseException | None = None  # what the background finish raised
         self._issue(mutations)
         self.issue_time = retry.clock() - self.start  # meta reads included
 
@@ -100,6 +111,9 @@ class MultiSend:
                 if not result.ok:
                     self._failed(error_from_name(result.error_class, result.error_message),
                                  by_region.get(result.region, ()))
+                for rejected in result.rejected:  # invalid rows: never resent
+                    self._rejected(error_from_name(rejected.error_class,
+                                                   rejected.error_message), 1)
         self.calls = []
 
     def _failed(self, exc: HBaseError, mutations) -> None:
@@ -107,16 +121,52 @@ class MultiSend:
             self.failed.extend(mutations)
             self.last_error = exc
             return
+        self._rejected(exc, len(mutations))
+
+    def _rejected(self, exc: HBaseError, rows: int) -> None:
         if self.fatal is None:
             self.fatal = exc
-        self.fatal_rows += len(mutations)
+        self.fatal_rows += rows
 
     def _raise_fatal(self) -> None:
         exc = self.fatal
         raise type(exc)(f"{exc} ({self.fatal_rows} row(s) of this {self.what} not written; "
                         "the others were)") from None
 
+    def in_background(self) -> "MultiSend":
+        """Finish the send (collect, resend what failed) on a thread of its own, so the rows
+        are written even if nobody waits; wait() joins it and raises its error. The thread
+        is not a daemon: a program that ends right after its last put still writes it."""
+        self._thread = threading.Thread(target=self._finish, daemon=False,
+                                        name=f"batch send to {self.table}")
+        self.connection.track(self)
+        self._thread.start()
+        return self
+
+    def _finish(self) -> None:
+        try:
+            self._complete()
+        except BaseException as exc:  # noqa: BLE001 - kept for wait(), which raises it
+            self._error = exc
+            log.warning("background %s send to table %r failed (raised by the next put, "
+                        "send or close of the batch): %s", self.what, self.table, exc)
+        finally:
+            self.connection.untrack(self)
+
     def wait(self) -> None:
+        if self._thread is None:
+            self._complete()
+            return
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def end_for_close(self) -> None:
+        """Connection.close: let a background finish end (it is bounded by its deadline)."""
+        if self._thread is not None:
+            self._thread.join(max(0.0, self.deadline - self.connection.retry.clock()) + 1.0)
+
+    def _complete(self) -> None:
         retry = self.connection.retry
         # The caller waits here at most the operation timeout less the time issuing took,
         # however long it took to fill the next buffer while this one was in flight.
@@ -159,13 +209,15 @@ class Batch:
         self._families: list[bytes] | None = None
 
     def put(self, row, data: dict, wal: bool | None = None) -> None:
-        row = protocol.to_bytes(row, "row")
+        row = protocol.row_key(row)
         self._mutations.append(protocol.put_mutation(row, data, self.timestamp))
         if self.batch_size is not None and len(self._mutations) >= self.batch_size:
             self._send_async()
 
     def delete(self, row, columns=None, wal: bool | None = None) -> None:
-        row = protocol.to_bytes(row, "row")
+        row = protocol.row_key(row)
+        if columns is not None and not isinstance(columns, (bytes, str)) and not columns:
+            return  # no columns: nothing to delete (happybase)
         if columns is None and self._families is None:
             self._families = self.table.family_names()
         self._mutations.append(protocol.delete_mutation(row, columns, self.timestamp,
@@ -183,7 +235,8 @@ class Batch:
         if previous is not None:
             previous.wait()
         mutations, self._mutations = self._mutations, []
-        self._in_flight = MultiSend(self.table.connection, self.table.name, mutations)
+        self._in_flight = MultiSend(self.table.connection, self.table.name,
+                                    mutations).in_background()
 
     def send(self) -> None:
         """Send everything buffered and wait until it is written (or raise)."""

@@ -17,13 +17,15 @@ OperationTimeoutError names the operation, the attempts and the last error.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
+import weakref
 from typing import Callable
 
 import grpc
 
 from client import protocol
-from client.location_cache import LocationCache, RegionLocation, ZkMetaReader
+from client.location_cache import CLOSED, LocationCache, RegionLocation, ZkMetaReader
 from client.retry import RetryPolicy
 from client.rpc_channels import ChannelPool
 from coordination import znodes
@@ -39,7 +41,7 @@ _EMPTY = pb.Empty()
 
 
 class Connection:
-    def __init__(self, zk_quorum: str = DEFAULT_QUORUM, timeout: float = 30.0, *,
+    def __init__(self, zk_quorum: str = DEFAULT_QUORUM, *, timeout: float = 30.0,
                  zk_parent: str = znodes.DEFAULT_PARENT, retry: RetryPolicy | None = None,
                  autoconnect: bool = True):
         self.quorum = zk_quorum
@@ -54,6 +56,10 @@ class Connection:
         self._master_address: str | None = None  # cached; dropped on error or watch
         # HBase's nonce group: names this client in the nonces of its operations (new_nonce)
         self.nonce_group = secrets.randbits(64)
+        # Work that close() must end first: batches finishing in the background (waited for)
+        # and open scans (their server scanners closed). Guarded by _in_flight_lock.
+        self._in_flight: weakref.WeakSet = weakref.WeakSet()
+        self._in_flight_lock = threading.Lock()
         if autoconnect:
             self.open()
 
@@ -74,7 +80,20 @@ class Connection:
         self._meta = ZkMetaReader(zk, self.quorum, self.paths, timeout=min(self.timeout, 5.0))
         self.locations = LocationCache(self._meta)
 
+    @property
+    def closed(self) -> bool:
+        return self._zk is None
+
     def close(self) -> None:
+        """Wait for batches still being sent in the background (each within its operation
+        timeout) and close open scans' server scanners, then ZooKeeper and the channels."""
+        with self._in_flight_lock:
+            work = list(self._in_flight)
+        for item in work:
+            try:
+                item.end_for_close()
+            except Exception:  # noqa: BLE001 - best effort: closing goes on
+                pass
         if self.locations is not None:
             self.locations.close()
         zk, self._zk = self._zk, None
@@ -100,6 +119,15 @@ class Connection:
         if state in ("LOST", "CONNECTED") and self.locations is not None:
             self.locations.invalidate()
             self._master_address = None
+
+    def track(self, item) -> None:
+        """`item.end_for_close()` runs when this Connection closes, unless untracked first."""
+        with self._in_flight_lock:
+            self._in_flight.add(item)
+
+    def untrack(self, item) -> None:
+        with self._in_flight_lock:
+            self._in_flight.discard(item)
 
     def new_nonce(self) -> dict:
         """Request fields naming one non-idempotent operation (increment, check-and-mutate),
@@ -184,7 +212,7 @@ class Connection:
     # -- master plumbing ---------------------------------------------------------------------
     def _master(self, deadline: float) -> tuple[str, object]:
         if self._zk is None:
-            raise ConnectionClosedError("this Connection is closed (or was never opened)")
+            raise ConnectionClosedError(CLOSED)
         address = self._master_address
         if address is None:
             rec = self._meta.master(self._forget_master)

@@ -36,6 +36,8 @@ _RETIRED = (znodes.SPLIT, znodes.MERGED)
 # (that load's own reads are bounded by their timeout).
 _LOAD_WAIT_S = 60.0
 
+CLOSED = "this Connection is closed (or was never opened)"
+
 
 class RegionLocation(NamedTuple):
     info: RegionInfo
@@ -211,7 +213,7 @@ class LocationCache:
     # -- loading -----------------------------------------------------------------------------
     def _load(self, table: str) -> _TableEntry:
         if self._closed:
-            raise ConnectionClosedError("this Connection is closed (or was never opened)")
+            raise ConnectionClosedError(CLOSED)
         with self._lock:
             load_lock = self._load_locks.setdefault(table, threading.Lock())
         # One load per table at a time: the threads that missed together (after an error

@@ -30,6 +30,14 @@ def to_bytes(value, what: str) -> bytes:
     raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
 
 
+def row_key(row) -> bytes:
+    """A row key to write or read: bytes (or text), not empty."""
+    row = to_bytes(row, "row")
+    if not row:
+        raise InvalidArgumentError("row key must not be empty")
+    return row
+
+
 def split_column(column) -> tuple[bytes, bytes | None]:
     """b"cf:q" -> (b"cf", b"q"); b"cf" -> (b"cf", None) meaning the whole family."""
     column = to_bytes(column, "column")

@@ -20,7 +20,9 @@ from __future__ import annotations
 import grpc
 
 from client import protocol
-from minihbase.errors import HBaseError, InvalidArgumentError, UnknownScannerError
+from client.location_cache import CLOSED
+from minihbase.errors import (ConnectionClosedError, HBaseError, InvalidArgumentError,
+                              UnknownScannerError)
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
 
@@ -127,6 +129,7 @@ class _Scanner:
         self.done = False
 
     def rows(self):
+        self.conn.track(self)  # a close() of the Connection closes this scan's server scanner
         try:
             while not self.done:
                 results = self.conn.retry.call(
@@ -159,6 +162,10 @@ class _Scanner:
                             break
         finally:
             self._close()
+            self.conn.untrack(self)
+
+    def end_for_close(self) -> None:
+        self._close()
 
     def _reset(self) -> None:
         """After an error: forget the scanner and the location; resume after the last row."""
@@ -184,6 +191,8 @@ class _Scanner:
         if self.limit is not None and self.returned >= self.limit:
             self.done = True
             return []
+        if self.conn.closed:  # its channels are gone: say so, not gRPC's "closed channel"
+            raise ConnectionClosedError(CLOSED)
         future, self.prefetch = self.prefetch, None
         if future is None:
             if self.scanner_id == 0:

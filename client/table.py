@@ -54,11 +54,7 @@ class _Quoted:
 _COUNTER = struct.Struct(">q")
 
 
-def _row(row) -> bytes:
-    row = protocol.to_bytes(row, "row")
-    if not row:
-        raise InvalidArgumentError("row key must not be empty")
-    return row
+_row = protocol.row_key
 
 
 class Table:
@@ -210,6 +206,8 @@ class Table:
         """Delete the whole row (columns=None), whole families (b"cf") or every version of
         columns (b"cf:q") with timestamp <= `timestamp` (default: all)."""
         row = _row(row)
+        if columns is not None and not isinstance(columns, (bytes, str)) and not columns:
+            return  # no columns: nothing to delete (happybase)
         families = self.family_names() if columns is None else []
         self._mutate(row, protocol.delete_mutation(row, columns, timestamp, families), "delete")
 
@@ -221,6 +219,8 @@ class Table:
             result = stub.Multi(request, timeout=deadline).results[0]
             if not result.ok:
                 raise error_from_name(result.error_class, result.error_message)
+            for rejected in result.rejected:
+                raise error_from_name(rejected.error_class, rejected.error_message)
 
         self.connection.region_call(self.name, row, f"{what} of row {quoted(row)} in table "
                                     f"{self.name!r}", call)

@@ -135,16 +135,28 @@ class MultiRequest(_message.Message):
     def __init__(self, regions: _Optional[_Iterable[_Union[RegionMutations, _Mapping]]] = ...) -> None: ...
 
 class RegionActionResult(_message.Message):
-    __slots__ = ("region", "ok", "error_class", "error_message")
+    __slots__ = ("region", "ok", "error_class", "error_message", "rejected")
     REGION_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
     ERROR_CLASS_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
     region: str
     ok: bool
     error_class: str
     error_message: str
-    def __init__(self, region: _Optional[str] = ..., ok: _Optional[bool] = ..., error_class: _Optional[str] = ..., error_message: _Optional[str] = ...) -> None: ...
+    rejected: _containers.RepeatedCompositeFieldContainer[RejectedMutation]
+    def __init__(self, region: _Optional[str] = ..., ok: _Optional[bool] = ..., error_class: _Optional[str] = ..., error_message: _Optional[str] = ..., rejected: _Optional[_Iterable[_Union[RejectedMutation, _Mapping]]] = ...) -> None: ...
+
+class RejectedMutation(_message.Message):
+    __slots__ = ("index", "error_class", "error_message")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CLASS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    error_class: str
+    error_message: str
+    def __init__(self, index: _Optional[int] = ..., error_class: _Optional[str] = ..., error_message: _Optional[str] = ...) -> None: ...
 
 class MultiResponse(_message.Message):
     __slots__ = ("results",)

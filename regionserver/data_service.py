@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from minihbase.errors import (HBaseError, InvalidArgumentError, ServerAbortedError,
-                              ServerUnavailableError)
+from minihbase.errors import (HBaseError, InvalidArgumentError, NoSuchColumnFamilyError,
+                              ServerAbortedError, ServerUnavailableError)
 from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
@@ -115,15 +115,23 @@ class RegionServerService(pb_grpc.RegionServerServicer):
 
     def _apply_region_mutations(self, rm) -> pb.RegionActionResult:
         """Convert and apply one region's rows with one Region.batch_mutate (one WAL sync).
-        Caller's errors become a per-region result; ServerAbortedError propagates."""
+        An invalid row is rejected on its own and the others are applied (HBase's per-action
+        results); a region-wide error (not serving, closing...) fails the whole group.
+        ServerAbortedError propagates."""
         name = rm.region
         try:
             region, families = self._online.get_with_families(name)
             table = region.table
             maxv = self._max_value_bytes
-            region.batch_mutate([mutation_from_pb(m, table, families, maxv)
-                                 for m in rm.mutations])
-            return pb.RegionActionResult(region=name, ok=True)
+            mutations, rejected = [], []
+            for i, m in enumerate(rm.mutations):
+                try:
+                    mutations.append(mutation_from_pb(m, table, families, maxv))
+                except (InvalidArgumentError, NoSuchColumnFamilyError) as e:
+                    rejected.append(pb.RejectedMutation(index=i, error_class=type(e).__name__,
+                                                        error_message=str(e)))
+            region.batch_mutate(mutations)
+            return pb.RegionActionResult(region=name, ok=True, rejected=rejected)
         except HBaseError as e:
             if isinstance(e, ServerAbortedError):
                 raise

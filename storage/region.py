@@ -357,7 +357,8 @@ class Region:
             raise InvalidArgumentError(f"unknown cell type {c.type!r}")
         if len(c.value) > self.config.max_value_bytes:
             raise InvalidArgumentError(
-                f"value of row {quoted(m.row)} column {quoted(c.family + b':' + c.qualifier)} is {len(c.value)} bytes, over "
+                f"value of row {quoted(m.row)} column {quoted(c.family + b':' + c.qualifier)} is "
+                f"{len(c.value)} bytes, over "
                 f"max_value_bytes={self.config.max_value_bytes}")
         raise InvalidArgumentError(f"cell row {quoted(c.row)} differs from its mutation's row {quoted(m.row)}")
 

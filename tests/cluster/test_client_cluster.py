@@ -187,6 +187,44 @@ def test_stale_location_after_region_move_is_retried_transparently(cluster, tabl
     assert [r for r, _ in table.scan(batch_size=7)] == expected
 
 
+def _stale_locations(cluster, conn, row: bytes):
+    """Move the region holding `row` and return the cache entry from before the move."""
+    loc = conn.locations.locate("cl", row)
+    stale = conn.locations._tables["cl"]
+    conn.move(loc.name)
+    cluster.wait_for(lambda: _moved(conn, loc), 60, "region to reopen elsewhere")
+    return stale
+
+
+def test_a_full_batch_is_written_even_if_nobody_sends_again(cluster, table):
+    """happybase users fill a batch to a multiple of batch_size and drop it: the last full
+    buffer went out in the background and must be resent there when its region moved."""
+    conn = table.connection
+    conn.locations._tables["cl"] = _stale_locations(cluster, conn, b"170")
+    b = table.batch(batch_size=2)
+    b.put(b"170", {b"cf:q": b"bg"})
+    b.put(b"171", {b"cf:q": b"bg"})  # full: sent in the background, NotServingRegion first
+    assert len(b) == 0
+    del b
+    cluster.wait_for(lambda: table.row(b"171") == {b"cf:q": b"bg"}, 20, "the resend")
+    assert table.row(b"170") == {b"cf:q": b"bg"}
+
+
+def test_a_rejected_row_does_not_take_its_region_neighbours_down(cluster, table):
+    with pytest.raises(errors.NoSuchColumnFamilyError, match="1 row.* not written"):
+        with table.batch(batch_size=10) as b:
+            b.put(b"180", {b"cf:q": b"kept"})
+            b.put(b"181", {b"nope:q": b"rejected"})
+            b.put(b"182", {b"cf:q": b"kept"})
+            b.delete(b"183", columns=[])  # nothing to delete: no mutation at all (happybase)
+    assert table.row(b"180") == {b"cf:q": b"kept"} and table.row(b"182") == {b"cf:q": b"kept"}
+    assert table.row(b"181") == {}
+    table.delete(b"180", columns=[])
+    assert table.row(b"180") == {b"cf:q": b"kept"}
+    with pytest.raises(errors.InvalidArgumentError, match="must not be empty"):
+        table.batch().put(b"", {b"cf:q": b"v"})  # refused at once, as Table.put does
+
+
 def test_reversed_prefix_scan_with_a_limit_returns_the_rows_asked_for(table):
     """The reversed prefix scan starts at the prefix's successor (user2 for user1), which the
     server counts against the limit when it exists, and the client drops."""
@@ -426,6 +464,28 @@ def test_a_closed_connection_fails_at_once_and_says_so(cluster, table):
         with pytest.raises(errors.ConnectionClosedError, match="closed"):
             call()
     assert time.monotonic() - start < 2  # not the whole 20 s timeout
+
+
+
+def test_closing_a_connection_ends_its_open_scans_and_waits_for_its_batches(cluster, table):
+    import client
+    with table.batch(batch_size=100) as b:
+        for i in range(40):
+            b.put(b"2%02d" % i, {b"cf:q": b"v"})
+    conn = client.Connection(cluster.quorum, timeout=20)
+    t = conn.table("cl")
+    rows = t.scan(row_start=b"200", row_stop=b"240", batch_size=5)
+    assert next(rows)[0] == b"200"  # a server scanner is open, its next batch asked for
+    b = t.batch(batch_size=3)
+    for r in (b"bg1", b"bg2", b"bg3"):  # full: goes out in the background
+        b.put(r, {b"cf:q": b"x"})
+    conn.close()
+    with pytest.raises(errors.ConnectionClosedError, match="closed"):
+        for _ in range(10):
+            next(rows)
+    cluster.wait_for(lambda: sum(_open_scanners(cluster)) == 0, 5,
+                     "the closed connection's scanner to be closed")
+    assert [r for r, _ in table.rows([b"bg1", b"bg2", b"bg3"])] == [b"bg1", b"bg2", b"bg3"]
 
 
 def test_cli_reaches_a_cluster_under_another_parent_znode(cluster, table):

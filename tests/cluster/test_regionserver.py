@@ -202,7 +202,8 @@ def test_bad_input_gets_precise_errors_and_server_keeps_serving(stub):
         if isinstance(resp, Exception):
             return resp
         r = resp.results[0]
-        assert not r.ok
+        if r.ok:  # an invalid row is rejected on its own (the region is fine)
+            (r,) = r.rejected
         return errors.__dict__[r.error_class](r.error_message)
 
     e = one(b"")
@@ -235,6 +236,31 @@ def test_bad_input_gets_precise_errors_and_server_keeps_serving(stub):
     assert multi(stub, region, {b"k" * 32767: {b"q": b"ok"}}).results[0].ok
     assert get_row(stub, region, b"keep") == {b"a": b"safe"}
     assert get_row(stub, region, b"k" * 32767) == {b"q": b"ok"}
+
+
+def test_an_invalid_row_is_rejected_alone_and_its_neighbours_are_written(stub):
+    region = open_region(stub, table="pr")
+    good = pb.RowMutation(row=b"good1", cells=[pb.Cell(family=b"cf", qualifier=b"q", value=b"1",
+                                                       type=4)])
+    bad_family = pb.RowMutation(row=b"bad1", cells=[pb.Cell(family=b"nope", qualifier=b"q",
+                                                            value=b"x", type=4)])
+    empty = pb.RowMutation(row=b"bad2")
+    bad_type = pb.RowMutation(row=b"bad3", cells=[pb.Cell(family=b"cf", qualifier=b"q",
+                                                          value=b"x", type=99)])
+    good2 = pb.RowMutation(row=b"good2", cells=[pb.Cell(family=b"cf", qualifier=b"q",
+                                                        value=b"2", type=4)])
+    resp = stub.Multi(pb.MultiRequest(regions=[pb.RegionMutations(
+        region=region, mutations=[good, bad_family, empty, bad_type, good2])]), timeout=10)
+    (r,) = resp.results
+    assert r.ok
+    assert [(x.index, x.error_class) for x in r.rejected] == [
+        (1, "NoSuchColumnFamilyError"), (2, "InvalidArgumentError"),
+        (3, "InvalidArgumentError")]
+    assert "'nope'" in r.rejected[0].error_message and "no cells" in r.rejected[1].error_message
+    assert "unknown cell type 99" in r.rejected[2].error_message
+    assert get_row(stub, region, b"good1") == {b"q": b"1"}
+    assert get_row(stub, region, b"good2") == {b"q": b"2"}
+    assert get_row(stub, region, b"bad1") == {} and get_row(stub, region, b"bad3") == {}
 
 
 def test_row_outside_region_range_is_not_serving(stub):
@@ -339,10 +365,13 @@ def test_multi_reports_errors_per_region_and_applies_the_good_ones(stub):
             row=b"a", cells=[put_cell(b"", b"q", b"1")])]),
         pb.RegionMutations(region=right, mutations=[pb.RowMutation(
             row=b"z", cells=[put_cell(b"", b"q", b"2", family=b"bad")])]),
+        pb.RegionMutations(region="t,,9.notopen", mutations=[pb.RowMutation(
+            row=b"b", cells=[put_cell(b"", b"q", b"3")])]),
     ])
     resp = call(stub.Multi, req)
     assert [(r.region, r.ok, r.error_class) for r in resp.results] == [
-        (left, True, ""), (right, False, "NoSuchColumnFamilyError")]
+        (left, True, ""), (right, True, ""), ("t,,9.notopen", False, "NotServingRegionError")]
+    assert [x.error_class for x in resp.results[1].rejected] == ["NoSuchColumnFamilyError"]
     assert get_row(stub, left, b"a") == {b"q": b"1"}
 
 
