@@ -109,11 +109,18 @@ class MasterServer:
         self.rpc_metrics = RpcMetrics()  # latency by method, for the info port's /metrics
         self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=32,
                                                                   thread_name_prefix="rpc"),
-                                       interceptors=[self.rpc_metrics.interceptor()])
+                                       interceptors=[self.rpc_metrics.interceptor()],
+                                       # a second master on a taken port must fail to bind,
+                                       # not share it (gRPC's default SO_REUSEPORT)
+                                       options=[("grpc.so_reuseport", 0)])
         pb_grpc.add_MasterServicer_to_server(MasterServicer(self), self.grpc_server)
-        port = self.grpc_server.add_insecure_port(f"{self.config.bind}:{self.config.port}")
+        try:
+            port = self.grpc_server.add_insecure_port(f"{self.config.bind}:{self.config.port}")
+        except RuntimeError:  # grpcio's "Failed to bind"; C-core logged the reason
+            port = 0
         if port == 0:
-            raise RuntimeError(f"cannot bind {self.config.bind}:{self.config.port}")
+            raise RuntimeError(f"cannot bind {self.config.bind}:{self.config.port} (is another "
+                               "process, maybe an old master, using the port?)")
         self.port = port
         self.name = server_name(self.host, port, self.startcode)
         self.grpc_server.start()

@@ -137,8 +137,9 @@ class MasterProcess:
     """`python -m hmaster.main` as a real process."""
 
     def __init__(self, quorum: str, rootdir: str, log_dir: str, *, session_timeout: float = 4.0,
-                 balancer_period: float = 300.0, extra: list[str] | None = None):
-        self.port = free_port()
+                 balancer_period: float = 300.0, extra: list[str] | None = None,
+                 port: int | None = None):
+        self.port = port or free_port()
         self.log_path = os.path.join(log_dir, f"master-{self.port}.log")
         args = [sys.executable, "-m", "hmaster.main", "--zk", quorum, "--rootdir", rootdir,
                 "--port", str(self.port), "--info-port", "0", "--advertise", "127.0.0.1",

@@ -71,6 +71,16 @@ def test_backup_answers_master_not_running_and_registers_itself(masters, quorum)
     assert "not the active master" in str(exc) and str(a.port) in str(exc)
 
 
+def test_a_second_master_on_a_taken_port_fails_instead_of_sharing_it(masters, quorum):
+    first = masters()
+    wait_for(lambda: _status(first).active_master, 30, "the first master to serve")
+    second = masters(port=first.port)  # as a supervisor restarting a lingering master would
+    assert second.proc.wait(30) != 0
+    assert "cannot bind" in second.log()
+    assert f",{first.port}," in _active_name(quorum)
+    assert not _status(first).backup_masters  # the second never registered
+
+
 def test_backup_takes_over_within_session_timeout_after_sigkill(masters, quorum):
     a = masters()
     wait_for(lambda: _status(a).active_master, 30, "first master active")
