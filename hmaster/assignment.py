@@ -111,6 +111,13 @@ class AssignmentManager:
                 # its server is gone but not yet recovered: opening it elsewhere now would
                 # skip the WAL split; the crash procedure reassigns it
                 return cur
+            if cur.state in (OPENING, CLOSING) and cur.server and self.servers.is_live(cur.server):
+                # an open or close that did not finish, on a server still registered (maybe
+                # killed, its session not expired yet): close it there first, or two servers
+                # could serve the region, or its edits in that server's WAL be skipped
+                closed = self._close_first(cur)
+                if closed is not cur:
+                    return closed
             state = self._table_state(cur.info.table)
             if state is None:
                 return None
@@ -148,6 +155,24 @@ class AssignmentManager:
                 log.info("region %s waits for a live region server", cur.info.name)
                 return self.meta.set_region(cur, OFFLINE, server="", waiting_for=NO_SERVER)
             return self._failed_open(cur, last_error)
+
+    def _close_first(self, cur: RegionRecord) -> RegionRecord:
+        """Close `cur` on its server (region lock held). Returns `cur` when it is closed (or
+        was never open there); else its record, left CLOSING for the repair chore or the
+        server's crash handling."""
+        server = cur.server
+        try:
+            self.clients.close_region(server, cur.info.name, True)
+        except NotServingRegionError:
+            return cur
+        except HBaseError as e:
+            log.warning("close of %s on %s before reopening it failed: %s", cur.info.name,
+                        server, e)
+            return self.meta.set_region(
+                cur, CLOSING, waiting_for=f"retry of RS.CloseRegion on {server}: {e}")
+        self._bump(server, -1)
+        log.info("region %s closed on %s before reopening it", cur.info.name, server)
+        return cur
 
     def _abort_open(self, server: str, cur: RegionRecord) -> None:
         """An open that timed out may still complete on `server`: ask it to drop the region

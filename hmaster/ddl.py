@@ -26,7 +26,7 @@ from coordination.znodes import (CLOSED, DISABLED, DISABLING, ENABLED, ENABLING,
 from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
 from minihbase.errors import (InvalidArgumentError, NoSuchColumnFamilyError,
-                              TableNotDisabledError, TableNotEnabledError)
+                              TableNotDisabledError, TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from storage import layout
 from storage.cell import MAX_ROW_LENGTH
@@ -110,13 +110,41 @@ class TableDDL:
                 raise TableNotEnabledError(f"table {name!r} is already disabled")
             self.finish_disable(TableRecord(rec.descriptor, DISABLING))
 
-    def finish_disable(self, rec: TableRecord) -> None:
+    def finish_disable(self, rec: TableRecord) -> bool:
+        """Close every region; DISABLED once all are CLOSED. A region whose close could not
+        finish (its server died, or is dying and still registered) keeps the table DISABLING
+        until crash handling or the repair chore closes it (finish_disables): a region still
+        CLOSING on a server may hold acknowledged edits only that server's WAL has, so the
+        table must not look disabled (and be enabled elsewhere) before they are recovered.
+        Returns whether the table is DISABLED."""
         name = rec.descriptor.name
         self.meta.write_table(TableRecord(rec.descriptor, DISABLING))
         regions = [r for r in self.meta.regions(name) if r.state != CLOSED]
-        self.assignment.unassign_many(regions, final_state=CLOSED)
+        closed = self.assignment.unassign_many(regions, final_state=CLOSED)
+        waiting = [r for r in closed if r is not None and r.state != CLOSED]
+        if waiting:
+            log.warning("table %s stays DISABLING: %d region(s) not closed yet, e.g. %s: %s",
+                        name, len(waiting), waiting[0].info.name, waiting[0].waiting_for)
+            return False
         self.meta.write_table(TableRecord(rec.descriptor, DISABLED))
         log.info("table %s disabled (%d regions closed)", name, len(regions))
+        return True
+
+    def finish_disables(self) -> None:
+        """Chore: finish the disables that waited for a region's close (see finish_disable);
+        a table whose DDL is running right now is left to it."""
+        for name in self.meta.tables():
+            lock = self.table_lock(name)
+            if not lock.acquire(blocking=False):
+                continue
+            try:
+                rec = self.meta.read_table(name)
+                if rec.state == DISABLING:
+                    self.finish_disable(rec)
+            except TableNotFoundError:
+                pass  # dropped meanwhile
+            finally:
+                lock.release()
 
     def enable(self, name: str) -> None:
         with self.table_lock(name):

@@ -319,6 +319,7 @@ class MasterServer:
                 self.splits.janitor()
                 self._resume_crashes()
                 self.assignment.repair()
+                self.ddl.finish_disables()
                 self._prune_dead_servers()
                 if time.monotonic() >= next_balance:
                     next_balance = time.monotonic() + period
