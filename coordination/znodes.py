@@ -163,14 +163,23 @@ class ServerState(_FlatRecord):
 class TableRecord:
     descriptor: TableDescriptor
     state: str = ENABLED
+    # An alter in progress, written with its new descriptor: the families whose files it has
+    # yet to delete (maybe none) after reopening every region. None: no alter in progress.
+    # A master that takes over finishes it (hmaster/ddl.py finish_alter).
+    alter_pending: tuple[str, ...] | None = None
 
     def to_bytes(self) -> bytes:
-        return _dumps({"descriptor": self.descriptor.to_dict(), "state": self.state})
+        d = {"descriptor": self.descriptor.to_dict(), "state": self.state}
+        if self.alter_pending is not None:
+            d["alter_pending"] = list(self.alter_pending)
+        return _dumps(d)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "TableRecord":
         d = json.loads(data)
-        return cls(TableDescriptor.from_dict(d["descriptor"]), d["state"])
+        pending = d.get("alter_pending")
+        return cls(TableDescriptor.from_dict(d["descriptor"]), d["state"],
+                   None if pending is None else tuple(pending))
 
 
 @dataclass

@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import threading
+from dataclasses import replace
 
 from coordination.znodes import (CLOSED, DISABLED, DISABLING, ENABLED, ENABLING, OFFLINE, OPEN,
                                  RegionRecord, TableRecord, now_ms)
@@ -108,7 +109,7 @@ class TableDDL:
             rec = self.meta.read_table(name)  # TableNotFoundError
             if rec.state == DISABLED:
                 raise TableNotEnabledError(f"table {name!r} is already disabled")
-            self.finish_disable(TableRecord(rec.descriptor, DISABLING))
+            self.finish_disable(replace(rec, state=DISABLING))
 
     def finish_disable(self, rec: TableRecord) -> bool:
         """Close every region; DISABLED once all are CLOSED. A region whose close could not
@@ -118,7 +119,7 @@ class TableDDL:
         table must not look disabled (and be enabled elsewhere) before they are recovered.
         Returns whether the table is DISABLED."""
         name = rec.descriptor.name
-        self.meta.write_table(TableRecord(rec.descriptor, DISABLING))
+        self.meta.write_table(replace(rec, state=DISABLING))
         regions = [r for r in self.meta.regions(name) if r.state != CLOSED]
         closed = self.assignment.unassign_many(regions, final_state=CLOSED)
         waiting = [r for r in closed if r is not None and r.state != CLOSED]
@@ -126,7 +127,7 @@ class TableDDL:
             log.warning("table %s stays DISABLING: %d region(s) not closed yet, e.g. %s: %s",
                         name, len(waiting), waiting[0].info.name, waiting[0].waiting_for)
             return False
-        self.meta.write_table(TableRecord(rec.descriptor, DISABLED))
+        self.meta.write_table(replace(rec, state=DISABLED))
         log.info("table %s disabled (%d regions closed)", name, len(regions))
         return True
 
@@ -155,10 +156,10 @@ class TableDDL:
 
     def finish_enable(self, rec: TableRecord) -> None:
         name = rec.descriptor.name
-        self.meta.write_table(TableRecord(rec.descriptor, ENABLING))
+        self.meta.write_table(replace(rec, state=ENABLING))
         regions = [r for r in self.meta.regions(name) if r.state != OPEN]
         self.assignment.assign_many(regions)
-        self.meta.write_table(TableRecord(rec.descriptor, ENABLED))
+        self.meta.write_table(replace(rec, state=ENABLED))
         log.info("table %s enabled (%d regions assigned)", name, len(regions))
 
     def alter(self, name: str, add_or_modify: list[pb.FamilySchema],
@@ -181,13 +182,34 @@ class TableDDL:
         if not families:
             raise InvalidArgumentError(f"alter would leave table {name!r} without any family")
         desc = TableDescriptor(name, tuple(families.values()))
-        self.meta.write_table(TableRecord(desc, rec.state))
+        pending = TableRecord(desc, rec.state, tuple(remove))
+        self.meta.write_table(pending)  # the new descriptor and what is left to do, at once
         log.info("table %s altered: %s", name, [f.name.decode() for f in desc.families])
+        self.finish_alter(pending)
+        return desc
+
+    def finish_alter(self, rec: TableRecord) -> None:
+        """Reopen every open region (they read the new descriptor), delete the removed
+        families' files (no region has them open any more), then clear alter_pending. Every
+        step is idempotent: a master that takes over runs it again (resume_alters)."""
+        name = rec.descriptor.name
         if rec.state == ENABLED:
             self.reopen(name)
-        if remove:  # no region has the families open any more
-            self._delete_family_files(name, remove)
-        return desc
+        if rec.alter_pending:
+            self._delete_family_files(name, list(rec.alter_pending))
+        self.meta.write_table(replace(self.meta.read_table(name), alter_pending=None))
+
+    def resume_alters(self) -> None:
+        """Master start: finish the alters an old master left half-done (alter_pending)."""
+        for name in self.meta.tables():
+            with self.table_lock(name):
+                try:
+                    rec = self.meta.read_table(name)
+                except TableNotFoundError:
+                    continue  # dropped meanwhile
+                if rec.alter_pending is not None:
+                    log.info("table %s: finishing an alter left half-done", name)
+                    self.finish_alter(rec)
 
     def _delete_family_files(self, table: str, families: list[str]) -> None:
         """Delete removed families' files in every region directory of the table (split

@@ -254,7 +254,7 @@ class MasterServer:
         # Each step on its own: one that fails (a table dropped meanwhile, a ZooKeeper error)
         # must not skip the others; the chores retry what is left (repair, janitor, crashes).
         for step in (self._settle_in_flight, self.splits.resume, self._finish_table_transitions,
-                     self._assign_waiting):
+                     self.ddl.resume_alters, self._assign_waiting):
             try:
                 step()
             except Exception:  # noqa: BLE001

@@ -278,3 +278,34 @@ def test_names_that_are_not_table_names_are_refused_and_touch_nothing(cluster, a
         call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema(alias)))
     assert meta_reader.read_table(zk, "pathy").state == DISABLED
     assert os.path.isdir(layout.table_dir(rootdir, "pathy"))
+
+
+def test_a_new_master_finishes_an_alter_its_predecessor_left_half_done(zookeeper, tmp_path):
+    """An alter writes its new descriptor and what it has left to do in one step; a master
+    killed before it deleted a removed family's files must not leave them to come back when
+    the family is added again: the next master finishes the alter."""
+    quorum = new_chroot(zookeeper.quorum)
+    rootdir = str(tmp_path / "root")
+    zk = zk_mod.connect(quorum, session_timeout=10.0)
+    master = None
+    try:
+        meta = MetaStore(zk, Paths())
+        meta.ensure_layout()
+        info = RegionInfo("half", b"", b"", 1)
+        desc = TableDescriptor("half", (FamilyDescriptor(b"cf"),))  # cf2 already removed
+        meta.create_table(TableRecord(desc, DISABLED, alter_pending=("cf2",)),
+                          [RegionRecord(info, CLOSED)])
+        old_files = layout.family_dir(layout.region_dir(rootdir, info), b"cf2")
+        os.makedirs(old_files)
+        assert TableRecord.from_bytes(zk.get(Paths().table("half"))[0]).alter_pending == ("cf2",)
+        master = MasterProcess(quorum, rootdir, str(tmp_path))
+        wait_for(lambda: meta_reader.read_table(zk, "half").alter_pending is None, 30,
+                 "the new master to finish the alter")
+        assert not os.path.exists(old_files)
+        assert os.path.isdir(layout.region_dir(rootdir, info))  # the rest of the region stays
+        assert meta_reader.read_table(zk, "half").state == DISABLED
+    finally:
+        if master is not None:
+            master.stop()
+        zk.stop()
+        zk.close()
