@@ -111,14 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--limit", type=int)
     c.add_argument("--reverse", action="store_true")
     c.add_argument("--versions", type=int)
-    c = cmd("delete", "delete every version of one column: delete TABLE ROW COLUMN")
+    c = cmd("delete", "delete one version of a column (the newest, or the one at --ts), as "
+                      "the HBase shell: delete TABLE ROW COLUMN [--ts MS]")
     c.add_argument("table")
     c.add_argument("row")
     c.add_argument("column")
     c.add_argument("--ts", type=int)
-    c = cmd("deleteall", "delete a whole row: deleteall TABLE ROW")
+    c = cmd("deleteall", "delete a whole row, or every version of a column or family "
+                         "(those <= --ts): deleteall TABLE ROW [COLUMN] [--ts MS]")
     c.add_argument("table")
     c.add_argument("row")
+    c.add_argument("column", nargs="?")
     c.add_argument("--ts", type=int)
     c = cmd("count", "count rows of a table")
     c.add_argument("table")
@@ -193,7 +196,8 @@ def run(a, conn, out: commands.Output) -> None:
     elif name == "delete":
         commands.delete(conn, out, a.table, b(a.row), b(a.column), a.ts)
     elif name == "deleteall":
-        commands.deleteall(conn, out, a.table, b(a.row), None, a.ts)
+        commands.deleteall(conn, out, a.table, b(a.row),
+                           None if a.column is None else b(a.column), a.ts)
     elif name == "count":
         commands.count(conn, out, a.table, a.interval)
     elif name == "incr":

@@ -203,7 +203,9 @@ def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, colu
 
 def delete(conn, out: Output, table: str, row: bytes, column: bytes,
            ts: int | None = None) -> None:
-    conn.table(table).delete(row, columns=[column], timestamp=ts)
+    """The HBase shell's delete: ONE version (the newest, or the one at ts); deleteall with a
+    column deletes every version <= ts."""
+    conn.table(table).delete_version(row, column, timestamp=ts)
     out.result(None, {"ok": True})
 
 

@@ -14,6 +14,8 @@ from protos import minihbase_pb2 as pb
 from storage.cell import LATEST_TIMESTAMP, CellType
 
 PUT = int(CellType.PUT)
+DELETE = int(CellType.DELETE)
+DELETE_FAMILY_VERSION = int(CellType.DELETE_FAMILY_VERSION)
 DELETE_COLUMN = int(CellType.DELETE_COLUMN)
 DELETE_FAMILY = int(CellType.DELETE_FAMILY)
 
@@ -86,6 +88,18 @@ def put_mutation(row: bytes, data: dict, timestamp: int | None) -> pb.RowMutatio
     if not data:
         raise InvalidArgumentError("put needs at least one column")
     return m
+
+
+def delete_version_mutation(row: bytes, column, timestamp: int | None) -> pb.RowMutation:
+    """HBase's Delete.addColumn (b"cf:q"): the version at `timestamp`, or the newest one
+    (None); Delete.addFamilyVersion (b"cf"): every column's version at exactly `timestamp`."""
+    ts = LATEST_TIMESTAMP if timestamp is None else int(timestamp)
+    family, qualifier = split_column(column)
+    if qualifier is None:
+        cell = pb.Cell(row=row, family=family, timestamp=ts, type=DELETE_FAMILY_VERSION)
+    else:
+        cell = pb.Cell(row=row, family=family, qualifier=qualifier, timestamp=ts, type=DELETE)
+    return pb.RowMutation(row=row, cells=[cell])
 
 
 def delete_mutation(row: bytes, columns, timestamp: int | None,

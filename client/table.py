@@ -211,6 +211,13 @@ class Table:
         families = self.family_names() if columns is None else []
         self._mutate(row, protocol.delete_mutation(row, columns, timestamp, families), "delete")
 
+    def delete_version(self, row, column, timestamp: int | None = None) -> None:
+        """Delete one version of `column` (b"cf:q"): the one at `timestamp`, or the newest
+        (HBase's Delete.addColumn, what the HBase shell's `delete` does). With b"cf": the
+        family's cells at exactly `timestamp` (Delete.addFamilyVersion)."""
+        row = _row(row)
+        self._mutate(row, protocol.delete_version_mutation(row, column, timestamp), "delete")
+
     def _mutate(self, row: bytes, mutation: pb.RowMutation, what: str) -> None:
         """One row's mutation as a blocking Multi of one region (cheaper than a batch)."""
         def call(loc, stub, deadline):

@@ -528,3 +528,19 @@ def test_errors_name_binary_rows_as_the_hbase_shell_prints_them(cluster, table):
     assert p.returncode == 1
     assert "row 'r\\x00\\xFF' column 'cf:q' is 65537 bytes" in p.stderr, p.stderr
     assert "b'" not in p.stderr
+
+
+def test_shell_delete_removes_one_version_and_deleteall_every_older_one(cluster, table):
+    """HBase 2.x: `delete` is Delete.addColumn (the version at ts, or the newest), `deleteall`
+    with a column is addColumns (every version <= ts)."""
+    for ts in (1000, 2000, 3000):
+        table.put(b"dv", {b"cf:a": b"v%d" % ts}, timestamp=ts)
+    versions = lambda: [ts for _, _, ts in table.get_cells(b"dv", [b"cf:a"], versions=3)]
+    shell = cli(cluster, "shell", input="delete 'cl', 'dv', 'cf:a', 2000\n")
+    assert shell.returncode == 0, shell.stderr
+    assert versions() == [3000, 1000]
+    assert cli(cluster, "delete", "cl", "dv", "cf:a").returncode == 0  # the newest
+    assert versions() == [1000]
+    table.put(b"dv", {b"cf:a": b"again"}, timestamp=4000)
+    assert cli(cluster, "deleteall", "cl", "dv", "cf:a", "--ts", "4000").returncode == 0
+    assert versions() == []
