@@ -544,3 +544,22 @@ def test_shell_delete_removes_one_version_and_deleteall_every_older_one(cluster,
     table.put(b"dv", {b"cf:a": b"again"}, timestamp=4000)
     assert cli(cluster, "deleteall", "cl", "dv", "cf:a", "--ts", "4000").returncode == 0
     assert versions() == []
+
+
+def test_split_of_a_table_skips_regions_that_cannot_split(cluster, table):
+    conn = table.connection
+    conn.create_table("sp", {"cf": dict()}, split_keys=[b"m"])
+    t = conn.table("sp")
+    for r in (b"n1", b"n5", b"n9"):  # the first region stays empty: no split point
+        t.put(r, {b"cf:q": b"v"})
+    conn.flush("sp")  # split points come from files, as in HBase
+    p = cli(cluster, "split", "sp")
+    assert p.returncode == 0, p.stderr
+    cluster.wait_for(lambda: len([r for r in conn.regions("sp") if r["state"] == "OPEN"]) == 3,
+                     30, "the region holding the rows to split")
+    assert [r for r, _ in t.scan()] == [b"n1", b"n5", b"n9"]
+    conn.create_table("sp_empty", {"cf": dict()})
+    p = cli(cluster, "split", "sp_empty")  # not one region could split: that is an error
+    assert p.returncode == 1 and "split point" in p.stderr, p.stderr
+    for name in ("sp", "sp_empty"):
+        conn.delete_table(name, disable=True)
