@@ -170,7 +170,7 @@ def run(a, conn, out: commands.Output) -> None:
     name = a.command
     if name == "create":
         opts = _family_opts(a)
-        commands.create(conn, out, a.table, {f: dict(opts) for f in a.families},
+        commands.create(conn, out, a.table, [(f, dict(opts)) for f in a.families],
                         [b(k) for k in a.splits])
     elif name == "list":
         commands.list_tables(conn, out, a.regex)

@@ -15,6 +15,7 @@ import sys
 import time
 
 from client import formatting as fmt
+from storage.cell import LATEST_TIMESTAMP
 
 
 class UsageError(Exception):
@@ -70,6 +71,14 @@ def text(value) -> str:
 # -- table admin -------------------------------------------------------------------------------
 
 def create(conn, out: Output, table: str, families: dict, splits=None) -> None:
+    """families: {name: options}; the CLI passes a list of (name, options) pairs so that a
+    family named twice is an error, as in the shell and HBase."""
+    if isinstance(families, list):
+        names = [f for f, _ in families]
+        twice = sorted({f for f in names if names.count(f) > 1})
+        if twice:
+            raise UsageError(f"create: family {twice[0]!r} is given twice")
+        families = dict(families)
     if not families:
         raise UsageError("create needs at least one column family: create 't1', 'cf'")
     conn.create_table(table, families, split_keys=splits or None, progress=out.progress)
@@ -158,6 +167,10 @@ def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int =
         ts: int | None = None, time_range: tuple[int, int] | None = None) -> None:
     """ts: cells at or before it (the CLI's --ts); time_range: (min, max), min <= ts < max
     (the shell's TIMESTAMP and TIMERANGE)."""
+    if ts is not None and ts < 0:
+        raise UsageError(f"--ts must be a timestamp >= 0, got {ts}")
+    if ts is not None and ts >= LATEST_TIMESTAMP:  # HBase's "latest": no upper bound
+        ts = None
     cells = conn.table(table).get_cells(row, columns=columns or None,
                                         versions=1 if versions is None else versions,
                                         timestamp=None if ts is None else ts + 1,

@@ -162,6 +162,8 @@ def time_range(timestamp: int | None,
     if low < 0 or high < 0:
         asked = timestamp if between is None else between
         raise InvalidArgumentError(f"timestamps must be >= 0, got {asked}")
+    if between is not None and high < low:  # HBase's TimeRange refuses it too
+        raise InvalidArgumentError(f"time range max {high} is smaller than min {low}")
     if high <= low:
         # Matches nothing. On the wire max 0 means "no upper bound", so [0, 0) would read as
         # everything: [1, 1) is the same empty range.

@@ -258,6 +258,9 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.flush(conn, out, _s(args[0], "table or region"))
     elif n in ("compact", "major_compact"):
         _nargs(cmd, 1, 2, f"{n} 't1'")
+        if len(args) == 2:  # HBase compacts one family; saying "requested" would mislead
+            raise commands.UsageError(f"{n} of one column family is not supported: "
+                                      f"{n} the whole table or region")
         commands.compact(conn, out, _s(args[0], "table or region"), major=n == "major_compact")
     elif n == "move":
         _nargs(cmd, 1, 2, "move 'region'[, 'server']")

@@ -563,3 +563,19 @@ def test_split_of_a_table_skips_regions_that_cannot_split(cluster, table):
     assert p.returncode == 1 and "split point" in p.stderr, p.stderr
     for name in ("sp", "sp_empty"):
         conn.delete_table(name, disable=True)
+
+
+def test_cli_refuses_what_hbase_refuses_and_reads_latest_timestamp(cluster, table):
+    dup = cli(cluster, "create", "dupf", "cf", "cf")
+    assert dup.returncode == 2 and "'cf' is given twice" in dup.stderr, dup.stderr
+    assert not table.connection.exists("dupf")
+    table.put(b"tsrow", {b"cf:a": b"v"})
+    latest = cli(cluster, "get", "cl", "tsrow", "--ts", "9223372036854775807")
+    assert latest.returncode == 0 and "value=v" in latest.stdout, latest.stderr
+    negative = cli(cluster, "get", "cl", "tsrow", "--ts", "-1")
+    assert negative.returncode == 2 and ">= 0" in negative.stderr
+    shell = cli(cluster, "shell", input="get 'cl', 'tsrow', {TIMERANGE => [3000, 1000]}\n"
+                "major_compact 'cl', 'cf'\n")
+    assert shell.returncode == 1
+    assert "max 1000 is smaller than min 3000" in shell.stderr
+    assert "of one column family is not supported" in shell.stderr
