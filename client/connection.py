@@ -31,8 +31,9 @@ from client.rpc_channels import ChannelPool
 from coordination import znodes
 from coordination.znodes import Paths
 from minihbase.errors import (ConnectionClosedError, HBaseError, InvalidArgumentError,
-                              MasterNotRunningError, OperationTimeoutError, TableExistsError,
-                              TableNotFoundError)
+                              MasterNotRunningError, NoSuchColumnFamilyError,
+                              OperationTimeoutError, TableExistsError, TableNotDisabledError,
+                              TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
 
@@ -226,20 +227,34 @@ class Connection:
     def _forget_master(self, _event=None) -> None:
         self._master_address = None
 
-    def master_call(self, method: str, request, what: str | None = None):
+    def master_call(self, method: str, request, what: str | None = None, done_if=()):
+        """`done_if`: errors that mean "already done" when an earlier attempt may have been
+        applied -- its answer lost with a master that died, the backup that took over having
+        finished the operation (a resent create finds the table, a resent disable finds it
+        disabled). HBase matches such resends to the first call with a nonce."""
+        maybe_applied = False
+
         def attempt(deadline):
             address, stub = self._master(deadline)
             try:
                 return getattr(stub, method)(request, timeout=deadline)
             except grpc.RpcError as err:
-                raise from_rpc_error(err, f"master {address}") from None
+                exc = from_rpc_error(err, f"master {address}")
+                if maybe_applied and isinstance(exc, done_if):
+                    return None
+                raise exc from None
+
+        def on_error(exc):
+            nonlocal maybe_applied
+            self._forget_master()  # re-read /hbase/master
+            # a backup that answered "not the active master" did not run the call
+            maybe_applied = maybe_applied or not isinstance(exc, MasterNotRunningError)
 
         # An admin call (create, split, flush...) may take the master a while and is not
         # idempotent: it waits for as long as the operation may take instead of being sent
         # again after the per-call deadline (a slow create would end in TableExistsError). A
         # master that is down fails fast and is looked up again (a backup took over).
-        return self.retry.call(what or f"{method} on the master", attempt,
-                               lambda exc: self._forget_master(),  # re-read /hbase/master
+        return self.retry.call(what or f"{method} on the master", attempt, on_error,
                                whole_budget_per_attempt=True)
 
     # -- admin: tables -----------------------------------------------------------------------
@@ -280,14 +295,15 @@ class Connection:
                                                      for f, opts in families.items()])
         keys = [protocol.to_bytes(k, "split key") for k in (split_keys or [])]
         self.master_call("CreateTable", pb.CreateTableRequest(schema=schema, split_keys=keys),
-                         f"create table {name!r}")
+                         f"create table {name!r}", done_if=TableExistsError)
         if wait:
             self.wait_for_regions_open(name, progress)
 
     def delete_table(self, name: str, disable: bool = False) -> None:
         if disable and self.is_table_enabled(name):
             self.disable_table(name)
-        self.master_call("DeleteTable", pb.TableName(name=name), f"drop table {name!r}")
+        self.master_call("DeleteTable", pb.TableName(name=name), f"drop table {name!r}",
+                         done_if=TableNotFoundError)
         self.locations.invalidate(name)
 
     def truncate_table(self, name: str, preserve_splits: bool = False, progress=None) -> None:
@@ -318,13 +334,15 @@ class Connection:
         self.wait_for_regions_open(name, progress)
 
     def disable_table(self, name: str, *, wait: bool = True, progress=None) -> None:
-        self.master_call("DisableTable", pb.TableName(name=name), f"disable table {name!r}")
+        self.master_call("DisableTable", pb.TableName(name=name), f"disable table {name!r}",
+                         done_if=TableNotEnabledError)
         self.locations.invalidate(name)
         if wait:
             self.wait_for_table_state(name, znodes.DISABLED, progress)
 
     def enable_table(self, name: str, *, wait: bool = True, progress=None) -> None:
-        self.master_call("EnableTable", pb.TableName(name=name), f"enable table {name!r}")
+        self.master_call("EnableTable", pb.TableName(name=name), f"enable table {name!r}",
+                         done_if=TableNotDisabledError)
         self.locations.invalidate(name)
         if wait:
             self.wait_for_regions_open(name, progress)
@@ -335,7 +353,8 @@ class Connection:
             name=name,
             add_or_modify=[protocol.family_schema(f, o) for f, o in (add or {}).items()],
             remove=[r.decode() if isinstance(r, bytes) else r for r in (remove or [])])
-        self.master_call("AlterTable", req, f"alter table {name!r}")
+        self.master_call("AlterTable", req, f"alter table {name!r}",
+                         done_if=NoSuchColumnFamilyError)  # a removal done before
         self.locations.invalidate(name)
 
     # -- admin: cluster ----------------------------------------------------------------------

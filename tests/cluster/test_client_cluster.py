@@ -94,10 +94,11 @@ class _AnswerLost(grpc.RpcError):
         return ()
 
 
-def lose_first_answer(conn, monkeypatch, method: str) -> list:
-    """Route the connection's region server calls through stubs whose `method` is applied on
-    the server but whose first answer is lost; returns (nonce_group, nonce) per attempt."""
-    real = conn.channels.region_server
+def lose_first_answer(conn, monkeypatch, method: str, via: str = "region_server") -> list:
+    """Route the connection's region server (or master) calls through stubs whose `method` is
+    applied on the server but whose first answer is lost; returns (nonce_group, nonce) per
+    attempt."""
+    real = getattr(conn.channels, via)
     sent = []
 
     class LossyStub:
@@ -110,15 +111,15 @@ def lose_first_answer(conn, monkeypatch, method: str) -> list:
                 return call
 
             def lossy(request, timeout=None):
+                sent.append((getattr(request, "nonce_group", None),
+                             getattr(request, "nonce", None)))
                 answer = call(request, timeout=timeout)  # applied on the server
-                sent.append((request.nonce_group, request.nonce))
                 if len(sent) == 1:
                     raise _AnswerLost()
                 return answer
             return lossy
 
-    monkeypatch.setattr(conn.channels, "region_server",
-                        lambda address: LossyStub(real(address)))
+    monkeypatch.setattr(conn.channels, via, lambda address: LossyStub(real(address)))
     return sent
 
 
@@ -132,6 +133,33 @@ def test_increment_whose_answer_was_lost_is_retried_without_applying_it_twice(ta
     monkeypatch.undo()
     assert table.counter_get(b"lost-answer", b"cf:n") == 5
     assert table.counter_inc(b"lost-answer", b"cf:n", 5) == 10  # a new call: a new nonce
+
+
+@pytest.mark.parametrize("method", ["CreateTable", "DisableTable", "EnableTable", "DeleteTable",
+                                    "AlterTable"])
+def test_ddl_whose_answer_was_lost_with_the_master_is_not_reported_failed(table, monkeypatch,
+                                                                          method):
+    """The master applied the call and died before answering; the backup that took over
+    finished it. The resent call finds the work done: that is success, not TableExistsError
+    or 'already disabled' (HBase matches the resend to the first call with a nonce)."""
+    conn = table.connection
+    name = f"lost_{method.lower()}"
+    conn.create_table(name, {"cf": dict(), "cf2": dict()})
+    if method in ("EnableTable", "DeleteTable"):
+        conn.disable_table(name)
+    if method == "CreateTable":
+        conn.delete_table(name, disable=True)
+    sent = lose_first_answer(conn, monkeypatch, method, via="master")
+    {"CreateTable": lambda: conn.create_table(name, {"cf": dict()}),
+     "DisableTable": lambda: conn.disable_table(name),
+     "EnableTable": lambda: conn.enable_table(name),
+     "DeleteTable": lambda: conn.delete_table(name),
+     "AlterTable": lambda: conn.alter_table(name, remove=["cf2"])}[method]()
+    assert len(sent) == 2
+    monkeypatch.undo()
+    if method != "DeleteTable":
+        conn.delete_table(name, disable=True)
+    assert not conn.exists(name)
 
 
 def test_check_and_put_whose_answer_was_lost_still_reports_it_applied(table, monkeypatch):
