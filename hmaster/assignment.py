@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, FAILED_OPEN,
-                                 OFFLINE, OPEN, OPENING, RegionRecord)
+                                 MERGING, OFFLINE, OPEN, OPENING, SPLITTING, RegionRecord)
 from hmaster.meta import MetaStore
 from hmaster.rs_client import RegionServerClients
 from hmaster.server_manager import ServerManager
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_S = (1, 2, 3, 5, 10, 20, 30, 60)  # FAILED_OPEN re-tries; HBase-like growth
 NO_SERVER = "a live region server to open it on"
+SPLIT_OR_MERGE = (SPLITTING, MERGING)
 
 
 class AssignmentManager:
@@ -106,6 +107,8 @@ class AssignmentManager:
                 return None
             if cur.state == OPEN and self.servers.is_live(cur.server):
                 return cur
+            if cur.state in SPLIT_OR_MERGE:
+                return cur  # the split/merge procedure owns it: it opens or drops it
             if (cur.state in (OPEN, OPENING, CLOSING) and cur.server
                     and not self.servers.is_live(cur.server) and not self._is_dead(cur.server)):
                 # its server is gone but not yet recovered: opening it elsewhere now would
@@ -246,6 +249,10 @@ class AssignmentManager:
             cur = self.meta.read_region(rec.info.table, enc)
             if cur is None:
                 return None
+            if cur.state in SPLIT_OR_MERGE:
+                # still open on its server, owned by the split/merge procedure (after a master
+                # failover, until splits.resume ends it): marking it closed would be a lie
+                return cur
             self._cancel_retry(enc)
             if cur.state in (OPEN, OPENING, CLOSING) and cur.server:
                 server = cur.server
@@ -325,7 +332,7 @@ class AssignmentManager:
         """Close on the current server, open on `target` (or the least loaded other server)."""
         source = rec.server
         closed = self.unassign(rec, waiting_for=f"move from {source}")
-        if closed is None or closed.state == CLOSING:
+        if closed is None or closed.state in (CLOSING,) + SPLIT_OR_MERGE:
             return closed
         if target is None:
             self.refresh_load()

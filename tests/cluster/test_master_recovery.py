@@ -14,8 +14,8 @@ import pytest
 
 from coordination import meta_reader
 from coordination import zk as zk_mod
-from coordination.znodes import (CRASHED, DEAD, FAILED_OPEN, OFFLINE, ONLINE, OPEN, SPLITTING,
-                                 SPLITTING_WAL, Paths, RegionRecord, TableRecord)
+from coordination.znodes import (CLOSED, CRASHED, DEAD, FAILED_OPEN, OFFLINE, ONLINE, OPEN,
+                                 SPLITTING, SPLITTING_WAL, Paths, RegionRecord, TableRecord)
 from hmaster.meta import MetaStore
 from hmaster.server import MasterConfig, MasterServer
 from protos import minihbase_pb2 as pb
@@ -251,6 +251,26 @@ def test_new_master_rolls_back_a_split_that_never_reached_meta(env):
     (rec,) = regions(zk, "half")
     assert (rec.info, rec.state, rec.server) == (parent.info, OPEN, rs.name)
     assert zk.get_children(Paths().splits) == []
+
+
+def test_a_region_being_split_is_neither_closed_nor_reopened_by_assignment(env):
+    """After a failover, until splits.resume ends it, a SPLITTING parent is still open on its
+    server: a disable (unassign) must not mark it closed, nor a move or an enable open it
+    on a second server."""
+    quorum, rootdir, start_master, add_server, zk = env
+    rs, other = add_server(), add_server()
+    master = start_master()
+    create(master, "busy")
+    (rec,) = regions(zk, "busy")
+    splitting = master.meta.set_region(rec, SPLITTING, waiting_for="RS.SplitRegion")
+    opened = len(other.opened) + len(rs.opened)
+    assert master.assignment.unassign(splitting, final_state=CLOSED).state == SPLITTING
+    assert master.assignment.assign(splitting).state == SPLITTING
+    assert master.assignment.move(splitting, other.name).state == SPLITTING
+    (now,) = regions(zk, "busy")
+    assert (now.state, now.server) == (SPLITTING, rec.server)
+    assert len(other.opened) + len(rs.opened) == opened
+    assert not any(rec.info.name in s.closed for s in (rs, other))
 
 
 def test_region_stuck_in_transition_is_redriven_by_the_repair_chore(env):
