@@ -15,6 +15,7 @@ import sys
 import time
 
 from client import formatting as fmt
+from minihbase.errors import RegionOfflineError
 from storage.cell import LATEST_TIMESTAMP
 
 
@@ -104,6 +105,62 @@ def list_tables(conn, out: Output, regex: str | None = None) -> None:
 def describe(conn, out: Output, table: str) -> None:
     d = conn.describe_table(table)
     out.result(fmt.describe_text(d), d)
+
+
+def _live_regions(conn, table: str) -> list[dict]:
+    """The table's regions in key order, without split or merge parents on their way out."""
+    return [r for r in conn.regions(table) if r["state"] not in ("SPLIT", "MERGED")]
+
+
+def list_regions(conn, out: Output, table: str) -> None:
+    """The HBase shell's list_regions: each region, its key range and server."""
+    regions = _live_regions(conn, table)
+    out.result(fmt.regions_table(regions) + "\n" + fmt.rows_count(len(regions)), regions)
+
+
+def get_splits(conn, out: Output, table: str) -> None:
+    """The HBase shell's get_splits: the start keys of every region but the first."""
+    keys = [r["start_key"] for r in _live_regions(conn, table) if r["start_key"]]
+    out.result("\n".join([f"Total number of splits = {len(keys) + 1}"]
+                         + [fmt.binary(k) for k in keys]), [fmt.binary(k) for k in keys])
+
+
+def locate_region(conn, out: Output, table: str, row: bytes) -> None:
+    """The HBase shell's locate_region: the region holding `row` and where it is served."""
+    for r in _live_regions(conn, table):
+        if r["start_key"] <= row and (not r["end_key"] or row < r["end_key"]):
+            out.result(fmt.regions_table([r]), r)
+            return
+    raise RegionOfflineError(f"no region of table {table!r} holds row {fmt.binary(row)!r} "
+                             "right now (split or merge in progress?)")
+
+
+# HBase's RegionSplitter algorithms for create's NUMREGIONS => n, SPLITALGO => name.
+def _hex_splits(n: int) -> list[bytes]:
+    return [b"%08x" % (0x100000000 * i // n) for i in range(1, n)]
+
+
+def _decimal_splits(n: int) -> list[bytes]:
+    return [b"%08d" % (100000000 * i // n) for i in range(1, n)]
+
+
+def _uniform_splits(n: int) -> list[bytes]:
+    return [((1 << 64) * i // n).to_bytes(8, "big") for i in range(1, n)]
+
+
+SPLIT_ALGORITHMS = {"HexStringSplit": _hex_splits, "DecimalStringSplit": _decimal_splits,
+                    "UniformSplit": _uniform_splits}
+
+
+def presplit_keys(regions: int, algorithm: str) -> list[bytes]:
+    """Split keys that make `regions` regions, as HBase's RegionSplitter `algorithm` does."""
+    make = SPLIT_ALGORITHMS.get(algorithm)
+    if make is None:
+        raise UsageError(f"unknown SPLITALGO {algorithm!r}; known: "
+                         f"{', '.join(sorted(SPLIT_ALGORITHMS))}")
+    if not 2 <= regions <= 10000:
+        raise UsageError(f"NUMREGIONS must be between 2 and 10000, got {regions}")
+    return make(regions)
 
 
 def alter(conn, out: Output, table: str, add: dict | None = None, remove=None) -> None:

@@ -20,6 +20,8 @@ from client.shell_syntax import Command, Const, ShellSyntaxError, parse
 
 HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}):
   create 't1', 'cf' | create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, SPLITS => ['a']
+  create 't1', 'cf', {NUMREGIONS => 8, SPLITALGO => 'HexStringSplit'}  (or UniformSplit,
+                 DecimalStringSplit)
   list ['regex'] | describe 't1'
   alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
   disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
@@ -33,6 +35,7 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
   incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c'
   status | balance | split 't1'[, 'key'] | merge_region 'a', 'b' | flush 't1'
+  list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | version | whoami
   compact 't1' | major_compact 't1' | move 'region'[, 'server'] | help | exit
 Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase."""
 
@@ -119,6 +122,14 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         table, families, splits = _s(args[0], "table name"), {}, []
         for a in args[1:]:
             if isinstance(a, dict):
+                if "NUMREGIONS" in a or "SPLITALGO" in a:
+                    if "NUMREGIONS" not in a or "SPLITALGO" not in a or "SPLITS" in a:
+                        raise commands.UsageError(
+                            "create: NUMREGIONS => n needs SPLITALGO => 'HexStringSplit' "
+                            "(or 'UniformSplit', 'DecimalStringSplit'), without SPLITS")
+                    a = dict(a, SPLITS=commands.presplit_keys(
+                        _int(a.pop("NUMREGIONS"), "NUMREGIONS"),
+                        _s(a.pop("SPLITALGO"), "SPLITALGO")))
                 if "SPLITS" in a:
                     if not isinstance(a["SPLITS"], list):
                         raise commands.UsageError(
@@ -210,8 +221,10 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         def opt(key):
             return _b(spec[key], key) if key in spec else None
 
-        commands.scan(conn, out, _s(args[0], "table name"), start=opt("STARTROW"),
-                      stop=opt("STOPROW"), prefix=opt("ROWPREFIXFILTER"),
+        prefix = opt("ROWPREFIXFILTER")  # HBase's setRowPrefixFilter replaces both rows
+        commands.scan(conn, out, _s(args[0], "table name"),
+                      start=None if prefix is not None else opt("STARTROW"),
+                      stop=None if prefix is not None else opt("STOPROW"), prefix=prefix,
                       columns=None if col is None else _columns(col),
                       limit=limit if limit > 0 else None,  # the HBase shell: <= 0 is none
                       reverse=bool(spec.get("REVERSED", False)),
@@ -244,6 +257,21 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                              _b(args[2], "column"))
     elif n == "status":
         commands.status(conn, out)
+    elif n == "list_regions":
+        _nargs(cmd, 1, 1, "list_regions 't1'")
+        commands.list_regions(conn, out, _s(args[0], "table name"))
+    elif n == "get_splits":
+        _nargs(cmd, 1, 1, "get_splits 't1'")
+        commands.get_splits(conn, out, _s(args[0], "table name"))
+    elif n == "locate_region":
+        _nargs(cmd, 2, 2, "locate_region 't1', 'row'")
+        commands.locate_region(conn, out, _s(args[0], "table name"), _b(args[1], "row"))
+    elif n == "version":
+        from minihbase import __version__
+        out.result(f"minihbase {__version__} (HBase shell syntax)", {"version": __version__})
+    elif n == "whoami":
+        import getpass
+        out.result(getpass.getuser(), {"user": getpass.getuser()})
     elif n in ("balance", "balancer"):
         commands.balance(conn, out)
     elif n == "split":

@@ -5,6 +5,7 @@ output, exit codes and one-line errors. Few and focused; cluster behaviour is te
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -607,3 +608,27 @@ def test_cli_refuses_what_hbase_refuses_and_reads_latest_timestamp(cluster, tabl
     assert shell.returncode == 1
     assert "max 1000 is smaller than min 3000" in shell.stderr
     assert "of one column family is not supported" in shell.stderr
+
+
+def test_shell_presplits_with_an_algorithm_and_shows_where_regions_are(cluster, table):
+    shell = cli(cluster, "shell", input=(
+        "create 'hexs', 'cf', {NUMREGIONS => 4, SPLITALGO => 'HexStringSplit'}\n"
+        "get_splits 'hexs'\n"
+        "list_regions 'hexs'\n"
+        "locate_region 'hexs', '90'\n"
+        "put 'hexs', '81', 'cf:q', 'x'\n"
+        "put 'hexs', '90', 'cf:q', 'y'\n"
+        "scan 'hexs', {STARTROW => '0', STOPROW => '1', ROWPREFIXFILTER => '8'}\n"
+        "version\n"
+        "whoami\n"))
+    assert shell.returncode == 0, shell.stderr
+    out = shell.stdout
+    assert "Total number of splits = 4\n40000000\n80000000\nc0000000\n" in out
+    assert "4 row(s)" in out  # list_regions
+    located = out.split("4 row(s)")[1]
+    assert re.search(r" 80000000 +c0000000 +OPEN", located), out  # the region of row '90'
+    assert "column=cf:q, timestamp=" in out and "value=x" in out and "value=y" not in out
+    assert "minihbase " in out
+    bad = cli(cluster, "shell", input="create 'hexb', 'cf', {NUMREGIONS => 4}\n")
+    assert bad.returncode == 1 and "needs SPLITALGO" in bad.stderr
+    table.connection.delete_table("hexs", disable=True)

@@ -281,8 +281,10 @@ def test_bad_input_sent_straight_to_daemons_is_rejected_by_them(cluster, connect
                 resp = stub.Multi(pb.MultiRequest(regions=[pb.RegionMutations(
                     region=region.info.name, mutations=[m])]), timeout=10)
                 result = resp.results[0]
-                assert not result.ok, f"region server accepted {m.row[:20]!r}"
-                got = error_from_name(result.error_class, result.error_message)
+                assert result.ok and len(result.rejected) == 1, \
+                    f"region server accepted {m.row[:20]!r}"  # the row alone is rejected
+                got = error_from_name(result.rejected[0].error_class,
+                                      result.rejected[0].error_message)
             except grpc.RpcError as exc:
                 got = from_rpc_error(exc)
             assert isinstance(got, error), f"expected {error.__name__}, got {got!r}"
