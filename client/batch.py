@@ -216,8 +216,8 @@ class Batch:
 
     def delete(self, row, columns=None, wal: bool | None = None) -> None:
         row = protocol.row_key(row)
-        if columns is not None and not isinstance(columns, (bytes, str)) and not columns:
-            return  # no columns: nothing to delete (happybase)
+        if protocol.deletes_nothing(columns):
+            return
         if columns is None and self._families is None:
             self._families = self.table.family_names()
         self._mutations.append(protocol.delete_mutation(row, columns, self.timestamp,

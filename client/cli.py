@@ -4,8 +4,8 @@
     minihbase shell                      # interactive HBase-shell syntax (client/shell.py)
 
 ZooKeeper: --zk, else $MINIHBASE_ZK, else 127.0.0.1:2181; the cluster's parent znode:
---zk-parent, else $MINIHBASE_ZK_PARENT, else /hbase (the daemons' flag of the same name). Rows, columns and values on the
-command line may contain "\\xHH" escapes (HBase's Bytes.toBytesBinary), so anything `scan`
+--zk-parent, else $MINIHBASE_ZK_PARENT, else /hbase (the daemons' flag of the same name).
+Rows, columns and values on the command line may contain "\\xHH" escapes (HBase's Bytes.toBytesBinary), so anything `scan`
 prints can be typed back. Output: readable tables, or one JSON document with --json.
 Every error is one line "ERROR: <message>" on stderr and exit code 1 (2 for usage errors);
 never a traceback.

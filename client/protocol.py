@@ -45,7 +45,8 @@ def split_column(column) -> tuple[bytes, bytes | None]:
     column = to_bytes(column, "column")
     family, sep, qualifier = column.partition(b":")
     if not family:
-        raise InvalidArgumentError(f"column {quoted(column)} has no family: use b'family:qualifier'")
+        raise InvalidArgumentError(
+            f"column {quoted(column)} has no family: use b'family:qualifier'")
     return family, (qualifier if sep else None)
 
 
@@ -88,6 +89,11 @@ def put_mutation(row: bytes, data: dict, timestamp: int | None) -> pb.RowMutatio
     if not data:
         raise InvalidArgumentError("put needs at least one column")
     return m
+
+
+def deletes_nothing(columns) -> bool:
+    """delete(row, columns=[]): happybase deletes nothing (None means the whole row)."""
+    return columns is not None and not isinstance(columns, (bytes, str)) and not columns
 
 
 def delete_version_mutation(row: bytes, column, timestamp: int | None) -> pb.RowMutation:

@@ -76,7 +76,8 @@ class RetryPolicy:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
         if not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
-            raise InvalidArgumentError(f"timeout must be a positive number of seconds, got {timeout!r}")
+            raise InvalidArgumentError(
+                f"timeout must be a positive number of seconds, got {timeout!r}")
         self.timeout = float(timeout)
         self.pause = float(pause)
         self.rpc_timeout = float(rpc_timeout)

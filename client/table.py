@@ -206,8 +206,8 @@ class Table:
         """Delete the whole row (columns=None), whole families (b"cf") or every version of
         columns (b"cf:q") with timestamp <= `timestamp` (default: all)."""
         row = _row(row)
-        if columns is not None and not isinstance(columns, (bytes, str)) and not columns:
-            return  # no columns: nothing to delete (happybase)
+        if protocol.deletes_nothing(columns):
+            return
         families = self.family_names() if columns is None else []
         self._mutate(row, protocol.delete_mutation(row, columns, timestamp, families), "delete")
 

@@ -111,13 +111,12 @@ class TableDDL:
                 raise TableNotEnabledError(f"table {name!r} is already disabled")
             self.finish_disable(replace(rec, state=DISABLING))
 
-    def finish_disable(self, rec: TableRecord) -> bool:
+    def finish_disable(self, rec: TableRecord) -> None:
         """Close every region; DISABLED once all are CLOSED. A region whose close could not
         finish (its server died, or is dying and still registered) keeps the table DISABLING
         until crash handling or the repair chore closes it (finish_disables): a region still
         CLOSING on a server may hold acknowledged edits only that server's WAL has, so the
-        table must not look disabled (and be enabled elsewhere) before they are recovered.
-        Returns whether the table is DISABLED."""
+        table must not look disabled (and be enabled elsewhere) before they are recovered."""
         name = rec.descriptor.name
         self.meta.write_table(replace(rec, state=DISABLING))
         regions = [r for r in self.meta.regions(name) if r.state != CLOSED]
@@ -126,10 +125,9 @@ class TableDDL:
         if waiting:
             log.warning("table %s stays DISABLING: %d region(s) not closed yet, e.g. %s: %s",
                         name, len(waiting), waiting[0].info.name, waiting[0].waiting_for)
-            return False
+            return
         self.meta.write_table(replace(rec, state=DISABLED))
         log.info("table %s disabled (%d regions closed)", name, len(regions))
-        return True
 
     def finish_disables(self) -> None:
         """Chore: finish the disables that waited for a region's close (see finish_disable);

@@ -528,7 +528,8 @@ class LocalCluster:
                 f"  region servers   : {rss}\n"
                 f"  logs             : {self.log_dir}/\n"
                 f"Connect:\n"
-                f"  shell   : minihbase --zk {cli} shell      (or python -m client.cli --zk {cli})\n"
+                f"  shell   : minihbase --zk {cli} shell"
+                f"      (or python -m client.cli --zk {cli})\n"
                 f"  python  : import client; conn = client.Connection({py})\n"
                 f"Stop      : python -m minihbase.local_cluster stop --dir {self.directory}"
                 f"   (or: make local-down)")
@@ -623,7 +624,8 @@ def status_from_state(directory: str, out=print) -> int:
             try:
                 parent = state.get("zk_parent", "/hbase").rstrip("/")
                 if zkc.exists(parent + "/master"):
-                    out(f"active master  {MasterRecord.from_bytes(zkc.get(parent + '/master')[0]).name}")
+                    master = MasterRecord.from_bytes(zkc.get(parent + "/master")[0])
+                    out(f"active master  {master.name}")
                 out(f"region servers {sorted(zkc.get_children(parent + '/rs'))}")
             finally:
                 zkc.stop()

@@ -360,7 +360,8 @@ class Region:
                 f"value of row {quoted(m.row)} column {quoted(c.family + b':' + c.qualifier)} is "
                 f"{len(c.value)} bytes, over "
                 f"max_value_bytes={self.config.max_value_bytes}")
-        raise InvalidArgumentError(f"cell row {quoted(c.row)} differs from its mutation's row {quoted(m.row)}")
+        raise InvalidArgumentError(
+            f"cell row {quoted(c.row)} differs from its mutation's row {quoted(m.row)}")
 
     def _latest_put_ts(self, row: bytes, family: bytes, qualifier: bytes, now: int) -> int:
         """HBase's Delete-latest-version: the marker takes the newest visible put's timestamp."""
@@ -463,7 +464,8 @@ class Region:
         self._check_row(row)
         self._store(family)
         if m.row != row:
-            raise InvalidArgumentError(f"mutation row {quoted(m.row)} differs from checked row {quoted(row)}")
+            raise InvalidArgumentError(
+                f"mutation row {quoted(m.row)} differs from checked row {quoted(row)}")
         return self._once(
             nonce, lambda n: self._check_and_mutate(row, family, qualifier, expected, m, n), bool)
 

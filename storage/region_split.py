@@ -214,7 +214,8 @@ def write_daughters(rootdir: str, parent: RegionInfo, table: TableDescriptor, sp
                     now_ms: int) -> tuple[RegionInfo, RegionInfo]:
     """Create both daughters' directories of a closed, flushed parent."""
     if not (split_key > parent.start_key and (not parent.end_key or split_key < parent.end_key)):
-        raise InvalidArgumentError(f"split key {quoted(split_key)} is not inside region {parent.name}")
+        raise InvalidArgumentError(
+            f"split key {quoted(split_key)} is not inside region {parent.name}")
     rid = max(now_ms, parent.region_id + 1)
     a = RegionInfo(parent.table, parent.start_key, split_key, rid)
     b = RegionInfo(parent.table, split_key, parent.end_key, rid)
