@@ -25,7 +25,8 @@ _GetRequest = pb.GetRequest
 
 class _What:
     """An operation's name for error messages, formatted only when one is raised (the hot
-    path would otherwise pay two reprs per call for a string that is almost never read)."""
+    path would otherwise render a key per call for a string that is almost never read).
+    Bytes arguments show as HBase shows keys ('r\\x00')."""
 
     __slots__ = ("fmt", "args")
 
@@ -33,22 +34,10 @@ class _What:
         self.fmt, self.args = fmt, args
 
     def __str__(self) -> str:
-        return self.fmt % self.args
+        return self.fmt % tuple(quoted(a) if isinstance(a, bytes) else a for a in self.args)
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
-
-
-class _Quoted:
-    """A row key shown as in HBase ('r\\x00'), rendered only when a _What is."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes):
-        self.data = data
-
-    def __str__(self) -> str:
-        return quoted(self.data)
 
 
 _COUNTER = struct.Struct(">q")
@@ -97,8 +86,8 @@ class Table:
                    started: float | None = None) -> dict:
         """One row's Get with the retry policy; `started`: the operation began earlier."""
         response = self.connection.region_get(self.name, row, request,
-                                              _What("get of row %s from table %r", _Quoted(row),
-                                                    self.name), started)
+                                              _What("get of row %s from table %r", row, self.name),
+                                              started)
         return protocol.cells_to_dict(response.result.cells, include_timestamp)
 
     def get_cells(self, row, columns=None, versions: int = 1, timestamp: int | None = None,
@@ -226,8 +215,9 @@ class Table:
             result = stub.Multi(request, timeout=deadline).results[0]
             if not result.ok:
                 raise error_from_name(result.error_class, result.error_message)
-            for rejected in result.rejected:
-                raise error_from_name(rejected.error_class, rejected.error_message)
+            if result.rejected:  # the one row was invalid
+                bad = result.rejected[0]
+                raise error_from_name(bad.error_class, bad.error_message)
 
         self.connection.region_call(self.name, row, f"{what} of row {quoted(row)} in table "
                                     f"{self.name!r}", call)
@@ -263,14 +253,14 @@ class Table:
         """The counter's value, None when the cell does not exist (the shell's get_counter
         says so instead of printing 0)."""
         family, qualifier = protocol.qualified_column(column, "counter")
-        raw = self.row(row, [family + b":" + qualifier]).get(family + b":" + qualifier)
+        column = family + b":" + qualifier
+        raw = self.row(row, [column]).get(column)
         if raw is None:
             return None
         if len(raw) != 8:
             raise InvalidArgumentError(
-                f"{quoted(family + b':' + qualifier)} in row "
-                f"{quoted(_row(row))} of table {self.name!r} holds {len(raw)} "
-                "bytes, not an 8-byte counter")
+                f"{quoted(column)} in row {quoted(_row(row))} of table {self.name!r} holds "
+                f"{len(raw)} bytes, not an 8-byte counter")
         return _COUNTER.unpack(raw)[0]
 
     def counter_set(self, row, column, value: int = 0) -> None:

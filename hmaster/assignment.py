@@ -118,9 +118,9 @@ class AssignmentManager:
                 # an open or close that did not finish, on a server still registered (maybe
                 # killed, its session not expired yet): close it there first, or two servers
                 # could serve the region, or its edits in that server's WAL be skipped
-                closed = self._close_first(cur)
-                if closed is not cur:
-                    return closed
+                cur = self._close_locked(cur, OFFLINE, "reopening", flush=True)
+                if cur.state == CLOSING:
+                    return cur  # for the repair chore or the server's crash handling
             state = self._table_state(cur.info.table)
             if state is None:
                 return None
@@ -158,24 +158,6 @@ class AssignmentManager:
                 log.info("region %s waits for a live region server", cur.info.name)
                 return self.meta.set_region(cur, OFFLINE, server="", waiting_for=NO_SERVER)
             return self._failed_open(cur, last_error)
-
-    def _close_first(self, cur: RegionRecord) -> RegionRecord:
-        """Close `cur` on its server (region lock held). Returns `cur` when it is closed (or
-        was never open there); else its record, left CLOSING for the repair chore or the
-        server's crash handling."""
-        server = cur.server
-        try:
-            self.clients.close_region(server, cur.info.name, True)
-        except NotServingRegionError:
-            return cur
-        except HBaseError as e:
-            log.warning("close of %s on %s before reopening it failed: %s", cur.info.name,
-                        server, e)
-            return self.meta.set_region(
-                cur, CLOSING, waiting_for=f"retry of RS.CloseRegion on {server}: {e}")
-        self._bump(server, -1)
-        log.info("region %s closed on %s before reopening it", cur.info.name, server)
-        return cur
 
     def _abort_open(self, server: str, cur: RegionRecord) -> None:
         """An open that timed out may still complete on `server`: ask it to drop the region
@@ -253,28 +235,34 @@ class AssignmentManager:
                 # still open on its server, owned by the split/merge procedure (after a master
                 # failover, until splits.resume ends it): marking it closed would be a lie
                 return cur
-            self._cancel_retry(enc)
-            if cur.state in (OPEN, OPENING, CLOSING) and cur.server:
-                server = cur.server
+            return self._close_locked(cur, final_state, waiting_for, flush)
+
+    def _close_locked(self, cur: RegionRecord, final_state: str, waiting_for: str,
+                      flush: bool) -> RegionRecord:
+        """unassign's work, the region lock held: close `cur` on its server, then record
+        `final_state`; left CLOSING when the close could not be done (server gone or failing)."""
+        self._cancel_retry(cur.info.encoded_name)
+        if cur.state in (OPEN, OPENING, CLOSING) and cur.server:
+            server = cur.server
+            if not self.servers.is_live(server):
+                return self.meta.set_region(
+                    cur, CLOSING, waiting_for=f"crash handling of {server}")
+            cur = self.meta.set_region(cur, CLOSING,
+                                       waiting_for=f"RS.CloseRegion on {server}")
+            try:
+                self.clients.close_region(server, cur.info.name, flush)
+            except NotServingRegionError:
+                pass  # not there: nothing to close
+            except HBaseError as e:
                 if not self.servers.is_live(server):
                     return self.meta.set_region(
                         cur, CLOSING, waiting_for=f"crash handling of {server}")
-                cur = self.meta.set_region(cur, CLOSING,
-                                           waiting_for=f"RS.CloseRegion on {server}")
-                try:
-                    self.clients.close_region(server, cur.info.name, flush)
-                except NotServingRegionError:
-                    pass  # not there: nothing to close
-                except HBaseError as e:
-                    if not self.servers.is_live(server):
-                        return self.meta.set_region(
-                            cur, CLOSING, waiting_for=f"crash handling of {server}")
-                    log.warning("close of %s on %s failed: %s", cur.info.name, server, e)
-                    return self.meta.set_region(
-                        cur, CLOSING, waiting_for=f"retry of RS.CloseRegion on {server}: {e}")
-                self._bump(server, -1)
-                log.info("region %s closed on %s", cur.info.name, server)
-            return self.meta.set_region(cur, final_state, server="", waiting_for=waiting_for)
+                log.warning("close of %s on %s failed: %s", cur.info.name, server, e)
+                return self.meta.set_region(
+                    cur, CLOSING, waiting_for=f"retry of RS.CloseRegion on {server}: {e}")
+            self._bump(server, -1)
+            log.info("region %s closed on %s", cur.info.name, server)
+        return self.meta.set_region(cur, final_state, server="", waiting_for=waiting_for)
 
     def unassign_many(self, recs: list[RegionRecord], **kw) -> list[RegionRecord | None]:
         futures = [self.pool.submit(self.unassign, r, **kw) for r in recs]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from protos import minihbase_pb2 as pb
 from minihbase.bytes_text import quoted
 from minihbase.errors import InvalidArgumentError, NoSuchColumnFamilyError
-from storage.cell import LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
+from storage.cell import CELL_TYPES, LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell
 from storage.query import Get, Mutation, Scan
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
 
@@ -117,20 +117,17 @@ def mutation_from_pb(rm: pb.RowMutation, table: TableDescriptor, families: froze
     if not cells:
         raise InvalidArgumentError(f"mutation of row {quoted(row)} has no cells")
     for cell in cells:
-        if cell[1] not in families or len(cell[5]) > max_value_bytes or cell[4] not in _TYPES \
-                or cell[3] < 0:
+        if (cell[1] not in families or len(cell[5]) > max_value_bytes
+                or cell[4] not in CELL_TYPES or cell[3] < 0):
             _bad_cell(cell, table, families, max_value_bytes)
     return Mutation(row, cells)
-
-
-_TYPES = frozenset(int(t) for t in CellType)
 
 
 def _bad_cell(cell: Cell, table, families, max_value_bytes: int):
     fam = cell[1]
     if fam not in families:
         raise no_such_family(fam, table)
-    if cell[4] not in _TYPES:
+    if cell[4] not in CELL_TYPES:
         raise InvalidArgumentError(f"unknown cell type {cell[4]} in row {quoted(cell[0])}")
     if cell[3] < 0:
         raise InvalidArgumentError(f"negative timestamp {cell[3]} in row {quoted(cell[0])}")

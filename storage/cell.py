@@ -30,6 +30,8 @@ class CellType(enum.IntEnum):
 DELETE_TYPES = frozenset(
     (CellType.DELETE, CellType.DELETE_FAMILY_VERSION, CellType.DELETE_COLUMN, CellType.DELETE_FAMILY)
 )
+# Every valid type code, as plain ints (what the WAL, wire and memstore carry).
+CELL_TYPES = frozenset(int(t) for t in CellType)
 
 # "No timestamp given": the region server replaces it with its clock (ms) when it applies the edit.
 LATEST_TIMESTAMP = (1 << 63) - 1

@@ -41,7 +41,7 @@ from minihbase.bytes_text import quoted
 from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColumnFamilyError,
                               NotServingRegionError, RegionTooBusyError, ServerAbortedError)
 from storage import layout
-from storage.cell import LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
+from storage.cell import CELL_TYPES, LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
 from storage.compaction import compact_store
 from storage.config import RegionConfig, default_background
 from storage.memstore import ENTRY_OVERHEAD
@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 _RI_HEADER = struct.Struct(">4sI")
 _RI_MAGIC = b"MHRI"  # .regioninfo: magic | crc32 u32 of body | body (JSON); never change
 _ROW_LOCK_STRIPES = 128
-_VALID_TYPES = frozenset(int(t) for t in CellType)
 _PUT = int(CellType.PUT)
 _DELETE = int(CellType.DELETE)
 _CELL_OVERHEAD = ENTRY_OVERHEAD
@@ -321,8 +320,8 @@ class Region:
                             append = acc[0].append
                             size = deletes = 0
                             last_fam = fam
-                        if lv > max_value or t not in _VALID_TYPES or (crow is not row
-                                                                       and crow != row):
+                        if lv > max_value or t not in CELL_TYPES or (crow is not row
+                                                                     and crow != row):
                             self._reject(m, c)
                         if ts == LATEST_TIMESTAMP:
                             ts = self._latest_put_ts(row, fam, q, now) if t == _DELETE else now
@@ -353,7 +352,7 @@ class Region:
         if c.family not in self.stores:
             raise NoSuchColumnFamilyError(
                 f"column family {quoted(c.family)} does not exist in table {self.table.name!r}")
-        if c.type not in _VALID_TYPES:
+        if c.type not in CELL_TYPES:
             raise InvalidArgumentError(f"unknown cell type {c.type!r}")
         if len(c.value) > self.config.max_value_bytes:
             raise InvalidArgumentError(
