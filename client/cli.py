@@ -5,10 +5,10 @@
 
 ZooKeeper: --zk, else $MINIHBASE_ZK, else 127.0.0.1:2181; the cluster's parent znode:
 --zk-parent, else $MINIHBASE_ZK_PARENT, else /hbase (the daemons' flag of the same name).
-Rows, columns and values on the command line may contain "\\xHH" escapes (HBase's Bytes.toBytesBinary), so anything `scan`
-prints can be typed back. Output: readable tables, or one JSON document with --json.
-Every error is one line "ERROR: <message>" on stderr and exit code 1 (2 for usage errors);
-never a traceback.
+Rows, columns and values on the command line may contain "\\xHH" escapes (HBase's
+Bytes.toBytesBinary), so anything `scan` prints can be typed back. Output: readable tables,
+or one JSON document with --json. Every error is one line "ERROR: <message>" on stderr and
+exit code 1 (2 for usage errors); never a traceback.
 """
 
 from __future__ import annotations
@@ -170,7 +170,10 @@ def run(a, conn, out: commands.Output) -> None:
     name = a.command
     if name == "create":
         opts = _family_opts(a)
-        commands.create(conn, out, a.table, [(f, dict(opts)) for f in a.families],
+        families: dict = {}
+        for f in a.families:
+            commands.add_family(families, f, dict(opts))
+        commands.create(conn, out, a.table, families,
                         [b(k) for k in a.splits])
     elif name == "list":
         commands.list_tables(conn, out, a.regex)

@@ -71,15 +71,15 @@ def text(value) -> str:
 
 # -- table admin -------------------------------------------------------------------------------
 
+def add_family(families: dict, name: str, options: dict) -> None:
+    """Collect create's families; one named twice is an error, as in HBase (not silently
+    merged into the first)."""
+    if name in families:
+        raise UsageError(f"create: family {name!r} is given twice")
+    families[name] = options
+
+
 def create(conn, out: Output, table: str, families: dict, splits=None) -> None:
-    """families: {name: options}; the CLI passes a list of (name, options) pairs so that a
-    family named twice is an error, as in the shell and HBase."""
-    if isinstance(families, list):
-        names = [f for f, _ in families]
-        twice = sorted({f for f in names if names.count(f) > 1})
-        if twice:
-            raise UsageError(f"create: family {twice[0]!r} is given twice")
-        families = dict(families)
     if not families:
         raise UsageError("create needs at least one column family: create 't1', 'cf'")
     conn.create_table(table, families, split_keys=splits or None, progress=out.progress)

@@ -84,12 +84,6 @@ def _columns(value) -> list[bytes]:
     return [_b(value, "column")]
 
 
-def _add_family(families: dict, name: str, options: dict) -> None:
-    if name in families:  # as HBase: not silently merged into the first
-        raise commands.UsageError(f"create: family {name!r} is given twice")
-    families[name] = options
-
-
 def _time_range(spec: dict) -> tuple[int, int] | None:
     """The HBase shell's TIMESTAMP => ts (exactly that version: [ts, ts + 1)) or TIMERANGE =>
     [min, max] (min <= ts < max)."""
@@ -142,10 +136,10 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                 if a:
                     if "NAME" not in a:
                         raise commands.UsageError("a column family hash needs NAME => 'cf'")
-                    _add_family(families, _s(a["NAME"], "family name"),
+                    commands.add_family(families, _s(a["NAME"], "family name"),
                                 commands.family_options(a))
             else:
-                _add_family(families, _s(a, "family name"), {})
+                commands.add_family(families, _s(a, "family name"), {})
         commands.create(conn, out, table, families, splits)
     elif n == "list":
         _nargs(cmd, 0, 1, "list ['regex']")
