@@ -105,6 +105,7 @@ class OperationTimeoutError(HBaseError):
 
 
 class RegionTooBusyError(HBaseError):
-    """Writes are blocked while the region flushes or compacts (too many store files)."""
+    """Writes are blocked while the region flushes or compacts (too many store files), or
+    while its region server's memstores are at their global limit."""
 
     retryable = True

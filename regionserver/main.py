@@ -31,6 +31,8 @@ FLAGS = [
     ("zk-parent", "/hbase", str, "parent znode"),
     ("session-timeout", 15.0, float, "ZooKeeper session timeout, seconds"),
     ("flush-size", 128 << 20, int, "memstore bytes that trigger a flush"),
+    ("global-memstore-size", 1 << 30, int,
+     "all regions' memstore bytes at which writes wait for flushes (flushes start at 95 %)"),
     ("split-size", 10 << 30, int, "store bytes past which the master is asked to split"),
     ("max-value-bytes", 10 << 20, int, "largest cell value accepted"),
     ("block-cache-bytes", 64 << 20, int, "block cache capacity"),
@@ -49,7 +51,8 @@ def config_from_args(a: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
         zk=a.zk, rootdir=os.path.abspath(a.rootdir), bind=a.bind, port=a.port,
         advertise=a.advertise, info_port=a.info_port, zk_parent=a.zk_parent,
-        session_timeout=a.session_timeout, flush_size=a.flush_size, split_size=a.split_size,
+        session_timeout=a.session_timeout, flush_size=a.flush_size,
+        global_memstore_size=a.global_memstore_size, split_size=a.split_size,
         max_value_bytes=a.max_value_bytes, block_cache_bytes=a.block_cache_bytes,
         scanner_lease=a.scanner_lease, report_period=a.report_period,
         handler_threads=a.handler_threads)

@@ -35,6 +35,7 @@ from coordination.znodes import DEFAULT_PARENT, Paths, ServerRecord, server_name
 from protos import minihbase_pb2 as pb
 from regionserver.data_service import RegionServerService, add_to_server
 from regionserver.load_reporter import LoadReporter
+from regionserver.memstore_flusher import MemstoreFlusher
 from regionserver.online_regions import OnlineRegions
 from regionserver.scanners import ScannerRegistry
 from storage import layout
@@ -59,6 +60,7 @@ class ServerConfig:
     zk_parent: str = DEFAULT_PARENT
     session_timeout: float = 15.0
     flush_size: int = 128 << 20
+    global_memstore_size: int = 1 << 30  # all regions' memstores together (memstore_flusher)
     split_size: int = 10 << 30
     max_value_bytes: int = 10 << 20
     block_cache_bytes: int = 64 << 20
@@ -84,6 +86,7 @@ class RegionServer:
         self._threads_stop = threading.Event()
         self.zk = self.wal = self.block_cache = self.grpc_server = None
         self.online = self.scanners = self.reporter = self.service = self.info_server = None
+        self.flusher = None
         self._started_at = time.monotonic()
         self._last_rate = (time.monotonic(), 0)  # guarded by _rate_lock
         self._rate_lock = threading.Lock()
@@ -113,8 +116,11 @@ class RegionServer:
                        segment_bytes=cfg.wal_segment_bytes)
         self.block_cache = BlockCache(cfg.block_cache_bytes)
         self.scanners = ScannerRegistry(cfg.scanner_lease).start()
+        self.flusher = MemstoreFlusher(lambda: self.online.regions(), cfg.global_memstore_size,
+                                       stopped=self._threads_stop, on_fenced=self.abort).start()
         region_config = RegionConfig(flush_size=cfg.flush_size, split_size=cfg.split_size,
-                                     max_value_bytes=cfg.max_value_bytes)
+                                     max_value_bytes=cfg.max_value_bytes,
+                                     memstore_room=self.flusher.room)
         self.online = OnlineRegions(cfg.rootdir, wal=self.wal, block_cache=self.block_cache,
                                     region_config=region_config, server_name=self.name,
                                     scanners=self.scanners, request_split=self._request_split,

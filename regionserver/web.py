@@ -105,12 +105,16 @@ class InfoServer:
         bc = srv.block_cache.stats() if srv.block_cache is not None else {}
         lookups = bc.get("hits", 0) + bc.get("misses", 0)
         rpc = self._rpc()
+        fl = getattr(srv, "flusher", None)
         return {
             "server": srv.name, "state": self._state(), "abort_reason": srv.abort_reason,
             "uptime_seconds": round(time.monotonic() - srv._started_at, 1),
             "regions": [{**r, "start_key": readable_key(r["start_key"]),
                          "end_key": readable_key(r["end_key"])} for r in regions],
             "memstore_bytes": sum(r["memstore_bytes"] for r in regions),
+            "memstore_limit_bytes": fl.limit if fl else 0,
+            "global_memstore_flushes": fl.flushes if fl else 0,
+            "blocked_writes": fl.blocked_writes if fl else 0,
             "store_bytes": sum(r["store_bytes"] for r in regions),
             "store_files": sum(r["store_files"] for r in regions),
             "flush_queue": sum(r["flush_queued"] for r in regions),
@@ -167,6 +171,14 @@ class InfoServer:
         yield g("minihbase_regionserver_regions", "regions online", len(doc["regions"]))
         yield g("minihbase_regionserver_memstore_bytes", "MemStore bytes, all regions",
                 doc["memstore_bytes"])
+        yield g("minihbase_regionserver_memstore_limit_bytes",
+                "global memstore size: writes wait at it, flushes start at 95 %",
+                doc["memstore_limit_bytes"])
+        yield c("minihbase_regionserver_global_memstore_flushes",
+                "flushes made to keep all memstores under the global limit",
+                doc["global_memstore_flushes"])
+        yield c("minihbase_regionserver_blocked_writes",
+                "writes that waited at the global memstore limit", doc["blocked_writes"])
         yield g("minihbase_regionserver_store_bytes", "store file bytes, all regions",
                 doc["store_bytes"])
         yield g("minihbase_regionserver_store_files", "store files, all regions",
@@ -254,7 +266,8 @@ class InfoServer:
         summary = cards([
             ("state", badge(doc["state"])), ("uptime", esc(f'{doc["uptime_seconds"]:.0f} s')),
             ("regions", str(len(doc["regions"]))),
-            ("MemStore", esc(human_bytes(doc["memstore_bytes"]))),
+            ("MemStore", esc(f'{human_bytes(doc["memstore_bytes"])} / '
+                             f'{human_bytes(doc["memstore_limit_bytes"])}')),
             ("store files", f'{doc["store_files"]} ({esc(human_bytes(doc["store_bytes"]))})'),
             ("block cache hit ratio", "-" if ratio is None else f"{ratio:.1%}"),
             ("block cache", esc(f'{human_bytes(bc.get("size_bytes", 0))} / '

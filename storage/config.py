@@ -29,6 +29,9 @@ class RegionConfig:
     memstore_segment_rows: int = 100_000  # rows per in-memory segment before it is frozen
     split_size: int = 10 << 30  # largest store's file bytes past which the region wants a split
     clock: Callable[[], float] = field(default=time.time)  # seconds, like time.time
+    # The server-wide memstore limit (regionserver/memstore_flusher.py), called before every
+    # write: may wait for flushes, then raise RegionTooBusyError. None: no server-wide limit.
+    memstore_room: Callable[[], None] | None = None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -13,7 +13,8 @@ which are then installed in every family at once (`_views_lock`) and reported to
 compaction when a store reaches `compaction_min_files` files (or holds references); both run on
 `background` (anything with submit(fn); default: one shared daemon pool per process). Writes
 wait, then fail with RegionTooBusyError, while a store has `blocking_store_files` files or the
-memstores exceed `memstore_block_multiplier` x `flush_size`.
+memstores exceed `memstore_block_multiplier` x `flush_size`, and first ask `memstore_room` (the server-wide
+memstore limit, when the region server sets one).
 
 Reads: `get` and `scanner` take the read point, then one StoreView per selected family (pinned
 memstore segments + store files); scanner.py merges and filters. Recovery: `open` replays
@@ -369,6 +370,8 @@ class Region:
 
     def _wait_if_busy(self) -> None:
         cfg = self.config
+        if cfg.memstore_room is not None:
+            cfg.memstore_room()
         deadline = None
         while True:
             too_many = any(s.file_count() >= cfg.blocking_store_files for s in self.stores.values())

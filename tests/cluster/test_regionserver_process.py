@@ -19,7 +19,7 @@ from coordination.znodes import Paths, parse_server_name
 from minihbase import errors
 from protos import minihbase_pb2 as pb
 from storage import layout
-from tests.cluster.test_regionserver import call, multi, open_region, stub_for
+from tests.cluster.test_regionserver import call, get_row, multi, open_region, stub_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -143,6 +143,29 @@ def test_expired_session_aborts_the_server(daemon):
         d.proc.send_signal(signal.SIGCONT)
     assert d.wait_exit() != 0, d.logs()
     assert "session expired" in d.logs()
+
+
+def test_the_global_memstore_limit_flushes_regions_that_never_reach_their_flush_size(daemon):
+    d = daemon("--flush-size", str(1 << 40), "--global-memstore-size", "200000")
+    left = open_region(d.stub, end=b"m", region_id=1)
+    right = open_region(d.stub, start=b"m", region_id=2)
+    value = b"v" * 1000
+    written = {}
+    for i in range(60):  # ~10 times the limit, in batches of 10 rows to both regions
+        for region, prefix in ((left, b"a"), (right, b"x")):
+            rows = {prefix + b"%03d%d" % (i, j): {b"q": value} for j in range(5)}
+            response = multi(d.stub, region, rows)
+            assert not isinstance(response, Exception), response
+            assert all(r.ok for r in response.results)
+            written.update({row: region for row in rows})
+    log = d.logs()
+    assert log.count("low-water mark") >= 4, log  # a flush each time the total reached it
+    for region in (left, right):  # (compactions may have merged some of the flushed files)
+        region_dir = layout.region_dir_by_name(d.rootdir, "t", region.rsplit(".", 1)[-1])
+        assert any(f.endswith(layout.HFILE_SUFFIX) for _, _, files in os.walk(region_dir)
+                   for f in files), log
+    for row, region in written.items():
+        assert get_row(d.stub, region, row) == {b"q": value}
 
 
 def test_env_vars_configure_the_daemon(zookeeper, tmp_path, monkeypatch):

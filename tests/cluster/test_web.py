@@ -168,6 +168,8 @@ def test_region_server_page_and_metrics_after_writes(web_cluster, loaded_table):
     assert metric(text, "minihbase_rpc_latency_seconds_count", method="Multi") >= 1
     assert metric(text, "minihbase_wal_sync_seconds_count") >= 1
     assert metric(text, "minihbase_regionserver_regions") == len(doc["regions"])
+    assert metric(text, "minihbase_regionserver_memstore_limit_bytes") == \
+        doc["memstore_limit_bytes"] == 1 << 30  # the default global memstore size
     z = records[-1].info.name
     assert metric(text, "minihbase_region_write_requests_total", table=TABLE, region=z) >= 60
     assert metric(text, "minihbase_region_flush_seconds_count", table=TABLE, region=z) >= 1
