@@ -96,13 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     for a in ("table", "row", "column", "value"):
         c.add_argument(a)
     c.add_argument("--ts", type=int)
+    filter_help = "HBase filter language, e.g. \"PrefixFilter('a') AND KeyOnlyFilter()\""
     c = cmd("get", "get TABLE ROW [COLUMN...] [--versions N]")
     c.add_argument("table")
     c.add_argument("row")
     c.add_argument("columns", nargs="*")
     c.add_argument("--versions", type=int, default=1)
     c.add_argument("--ts", type=int, help="only cells with timestamp <= this")
-    c = cmd("scan", "scan TABLE [--start R] [--stop R] [--prefix P] [--limit N] [--reverse]")
+    c.add_argument("--filter", help=filter_help)
+    c = cmd("scan", "scan TABLE [--start R] [--stop R] [--prefix P] [--limit N] [--reverse] "
+                    "[--filter F]")
     c.add_argument("table")
     c.add_argument("--start", help="first row (inclusive)")
     c.add_argument("--stop", help="stop row (exclusive)")
@@ -111,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--limit", type=int)
     c.add_argument("--reverse", action="store_true")
     c.add_argument("--versions", type=int)
+    c.add_argument("--filter", help=filter_help)
     c = cmd("delete", "delete one version of a column (the newest, or the one at --ts), as "
                       "the HBase shell: delete TABLE ROW COLUMN [--ts MS]")
     c.add_argument("table")
@@ -126,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("count", "count rows of a table")
     c.add_argument("table")
     c.add_argument("--interval", type=int, default=1000, help="progress every N rows")
+    c.add_argument("--filter", help="count only the rows this filter returns")
     c = cmd("incr", "increment a counter: incr TABLE ROW COLUMN [AMOUNT]")
     for a in ("table", "row", "column"):
         c.add_argument(a)
@@ -190,19 +195,19 @@ def run(a, conn, out: commands.Output) -> None:
         commands.put(conn, out, a.table, b(a.row), b(a.column), b(a.value), a.ts)
     elif name == "get":
         commands.get(conn, out, a.table, b(a.row), [b(c) for c in a.columns], a.versions,
-                     a.ts)
+                     a.ts, row_filter=a.filter and b(a.filter))
     elif name == "scan":
         commands.scan(conn, out, a.table, start=a.start and b(a.start),
                       stop=a.stop and b(a.stop), prefix=a.prefix and b(a.prefix),
                       columns=[b(c) for c in a.columns], limit=a.limit, reverse=a.reverse,
-                      versions=a.versions)
+                      versions=a.versions, row_filter=a.filter and b(a.filter))
     elif name == "delete":
         commands.delete(conn, out, a.table, b(a.row), b(a.column), a.ts)
     elif name == "deleteall":
         commands.deleteall(conn, out, a.table, b(a.row),
                            None if a.column is None else b(a.column), a.ts)
     elif name == "count":
-        commands.count(conn, out, a.table, a.interval)
+        commands.count(conn, out, a.table, a.interval, row_filter=a.filter and b(a.filter))
     elif name == "incr":
         commands.incr(conn, out, a.table, b(a.row), b(a.column), a.amount)
     elif name == "get_counter":

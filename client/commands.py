@@ -221,9 +221,10 @@ def put(conn, out: Output, table: str, row: bytes, column: bytes, value: bytes,
 
 
 def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int = 1,
-        ts: int | None = None, time_range: tuple[int, int] | None = None) -> None:
+        ts: int | None = None, time_range: tuple[int, int] | None = None,
+        row_filter=None) -> None:
     """ts: cells at or before it (the CLI's --ts); time_range: (min, max), min <= ts < max
-    (the shell's TIMESTAMP and TIMERANGE)."""
+    (the shell's TIMESTAMP and TIMERANGE); row_filter: HBase filter language (FILTER)."""
     if ts is not None and ts < 0:
         raise UsageError(f"--ts must be a timestamp >= 0, got {ts}")
     if ts is not None and ts >= LATEST_TIMESTAMP:  # HBase's "latest": no upper bound
@@ -231,7 +232,7 @@ def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int =
     cells = conn.table(table).get_cells(row, columns=columns or None,
                                         versions=1 if versions is None else versions,
                                         timestamp=None if ts is None else ts + 1,
-                                        time_range=time_range)
+                                        time_range=time_range, filter=row_filter)
     out.result(fmt.get_table(cells),
                {"row": fmt.binary(row),
                 "cells": [{"column": fmt.binary(c), "timestamp": t, "value": fmt.binary(v)}
@@ -239,11 +240,12 @@ def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int =
 
 
 def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, columns=None,
-         limit=None, reverse=False, versions=None, time_range=None) -> None:
+         limit=None, reverse=False, versions=None, time_range=None, row_filter=None) -> None:
     """Streams: a scan of a big table prints as it goes (widths set by the first rows)."""
     results = conn.table(table).scan(row_start=start, row_stop=stop, row_prefix=prefix,
                                      columns=columns or None, limit=limit, reverse=reverse,
-                                     versions=versions, raw=True, time_range=time_range)
+                                     versions=versions, raw=True, time_range=time_range,
+                                     filter=row_filter)
     if out.as_json:
         items = iter(results)
         first = next(items, None)  # an unknown table or a timeout fails before any output
@@ -285,11 +287,11 @@ def deleteall(conn, out: Output, table: str, row: bytes, column: bytes | None = 
     out.result(None, {"ok": True})
 
 
-def count(conn, out: Output, table: str, interval: int = 1000) -> None:
+def count(conn, out: Output, table: str, interval: int = 1000, row_filter=None) -> None:
     def progress(n, row):
         out.progress(f"Current count: {n}, row: {fmt.binary(row)}")
 
-    n = conn.table(table).count(progress=progress, interval=max(1, interval))
+    n = conn.table(table).count(progress=progress, interval=max(1, interval), filter=row_filter)
     out.result(f"{n} row(s)", {"count": n})
 
 

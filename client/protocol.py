@@ -32,6 +32,17 @@ def to_bytes(value, what: str) -> bytes:
     raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
 
 
+def filter_text(text) -> bytes:
+    """A filter in HBase's filter language as bytes for the wire (b"" = none); the region
+    servers parse it and answer a bad one with InvalidArgumentError."""
+    if text is None:
+        return b""
+    text = to_bytes(text, "filter")
+    if not text.strip():
+        raise InvalidArgumentError("filter is empty")
+    return text
+
+
 def row_key(row) -> bytes:
     """A row key to write or read: bytes (or text), not empty."""
     row = to_bytes(row, "row")

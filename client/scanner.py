@@ -45,10 +45,11 @@ def _restartable(exc: BaseException) -> bool:
 
 def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
          timestamp=None, include_timestamp=False, batch_size=1000, scan_batching=None,
-         limit=None, reverse=False, versions=None, raw=False, time_range=None):
+         limit=None, reverse=False, versions=None, raw=False, time_range=None, filter=None):
     """raw=True yields (row, [(b"cf:q", value, timestamp), ...]) with every version returned
     (what the shell prints) instead of happybase's {column: value} dicts. time_range: (min,
-    max), cells with min <= timestamp < max (instead of `timestamp`)."""
+    max), cells with min <= timestamp < max (instead of `timestamp`). filter: HBase's filter
+    language, applied by the region servers (storage/filters.py), as happybase's `filter`."""
     if batch_size < 1:
         raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
     if limit is not None and limit < 1:
@@ -71,7 +72,8 @@ def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
             start, stop = prefix, prefix_successor(prefix)
     spec = pb.ScanSpec(stop_row=stop, reversed=reverse,
                        columns=protocol.column_protos(columns),
-                       max_versions=versions or 0, batch=scan_batching or 0)
+                       max_versions=versions or 0, batch=scan_batching or 0,
+                       filter=protocol.filter_text(filter))
     if timestamp is not None or time_range is not None:
         spec.time_range.CopyFrom(protocol.time_range(timestamp, time_range))
     scanner = _Scanner(table, start, stop, spec, batch_size, limit, include_timestamp,
@@ -211,6 +213,9 @@ class _Scanner:
         self.scanner_id = response.scanner_id
         if not response.more_in_region:
             self.scanner_id = 0
+            if response.scan_done:  # the filter ended the scan (WHILE, PageFilter...)
+                self.done = True
+                return response.results
             self._next_region()
             if not self.done and self.limit is None:
                 self._prefetch_open()

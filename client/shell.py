@@ -100,6 +100,11 @@ def _time_range(spec: dict) -> tuple[int, int] | None:
     return None
 
 
+def _filter(spec: dict) -> bytes | None:
+    """FILTER => "PrefixFilter('a') AND ..." (HBase's filter language, as a string)."""
+    return _b(spec["FILTER"], "FILTER") if "FILTER" in spec else None
+
+
 def _check_keys(h: dict, allowed: set, command: str) -> None:
     unknown = [k for k in h if k not in allowed]
     if unknown:
@@ -187,28 +192,29 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "get":
         _nargs(cmd, 2, 1000, "get 't1', 'r1'[, 'cf:q' | 'cf:a', 'cf:b' | {COLUMN => 'cf:q', "
                "VERSIONS => 3}]")
-        columns, versions, time_range = [], 1, None
+        columns, versions, time_range, row_filter = [], 1, None, None
         if len(args) > 3:  # get 't1', 'r1', 'c1', 'c2' (HBase shell)
             columns = [_b(c, "column") for c in args[2:]]
         elif len(args) == 3:
             spec = args[2]
             if isinstance(spec, dict):
-                _check_keys(spec, {"COLUMN", "COLUMNS", "VERSIONS", "TIMESTAMP", "TIMERANGE"},
-                            "get")
+                _check_keys(spec, {"COLUMN", "COLUMNS", "VERSIONS", "TIMESTAMP", "TIMERANGE",
+                                   "FILTER"}, "get")
                 col = spec.get("COLUMN", spec.get("COLUMNS"))
                 columns = [] if col is None else _columns(col)
                 versions = _int(spec.get("VERSIONS", 1), "VERSIONS")
                 time_range = _time_range(spec)
+                row_filter = _filter(spec)
             else:
                 columns = _columns(spec)
         commands.get(conn, out, _s(args[0], "table name"), _b(args[1], "row"), columns,
-                     versions, time_range=time_range)
+                     versions, time_range=time_range, row_filter=row_filter)
     elif n == "scan":
         _nargs(cmd, 1, 2, "scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10}]")
         spec = _hash(args[1], "scan options") if len(args) == 2 else {}
         _check_keys(spec, {"STARTROW", "STOPROW", "LIMIT", "COLUMNS", "COLUMN", "REVERSED",
-                           "ROWPREFIXFILTER", "VERSIONS", "CACHE", "TIMESTAMP", "TIMERANGE"},
-                    "scan")
+                           "ROWPREFIXFILTER", "VERSIONS", "CACHE", "TIMESTAMP", "TIMERANGE",
+                           "FILTER"}, "scan")
         limit = _int(spec["LIMIT"], "LIMIT") if "LIMIT" in spec else 0
         col = spec.get("COLUMNS", spec.get("COLUMN"))
 
@@ -223,7 +229,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                       limit=limit if limit > 0 else None,  # the HBase shell: <= 0 is none
                       reverse=bool(spec.get("REVERSED", False)),
                       versions=_int(spec["VERSIONS"], "VERSIONS") if "VERSIONS" in spec
-                      else None, time_range=_time_range(spec))
+                      else None, time_range=_time_range(spec), row_filter=_filter(spec))
     elif n == "delete":
         _nargs(cmd, 3, 4, "delete 't1', 'r1', 'cf:q'[, ts]")
         ts = _int(args[3], "timestamp") if len(args) == 4 else None
@@ -237,9 +243,9 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "count":
         _nargs(cmd, 1, 2, "count 't1'[, INTERVAL => 1000]")
         spec = _hash(args[1], "count options") if len(args) == 2 else {}
-        _check_keys(spec, {"INTERVAL", "CACHE"}, "count")
+        _check_keys(spec, {"INTERVAL", "CACHE", "FILTER"}, "count")
         commands.count(conn, out, _s(args[0], "table name"),
-                       _int(spec.get("INTERVAL", 1000), "INTERVAL"))
+                       _int(spec.get("INTERVAL", 1000), "INTERVAL"), row_filter=_filter(spec))
     elif n == "incr":
         _nargs(cmd, 3, 4, "incr 't1', 'r1', 'cf:c'[, amount]")
         amount = _int(args[3], "amount") if len(args) == 4 else 1

@@ -91,14 +91,16 @@ class Table:
         return protocol.cells_to_dict(response.result.cells, include_timestamp)
 
     def get_cells(self, row, columns=None, versions: int = 1, timestamp: int | None = None,
-                  time_range: tuple[int, int] | None = None) -> list[tuple[bytes, bytes, int]]:
+                  time_range: tuple[int, int] | None = None,
+                  filter=None) -> list[tuple[bytes, bytes, int]]:
         """Every returned cell of `row` as (b"cf:q", value, timestamp), HBase order (newest
         version first within a column): what the shell's `get` prints. time_range: (min, max),
-        cells with min <= timestamp < max (instead of `timestamp`)."""
+        cells with min <= timestamp < max (instead of `timestamp`). filter: as in scan()."""
         row = _row(row)
         request = pb.GetRequest(row=row, columns=protocol.column_protos(columns),
                                 time_range=protocol.time_range(timestamp, time_range),
-                                max_versions=protocol.versions(versions))
+                                max_versions=protocol.versions(versions),
+                                filter=protocol.filter_text(filter))
         response = self._get(row, request, f"get of row {quoted(row)} from table {self.name!r}")
         return [(c.family + b":" + c.qualifier, c.value, c.timestamp)
                 for c in response.result.cells]
@@ -163,22 +165,27 @@ class Table:
              timestamp: int | None = None, include_timestamp: bool = False,
              batch_size: int = 1000, scan_batching: int | None = None,
              limit: int | None = None, reverse: bool = False, versions: int | None = None,
-             raw: bool = False, time_range: tuple[int, int] | None = None):
+             raw: bool = False, time_range: tuple[int, int] | None = None, filter=None):
         """Yield (row, data) in row order; see client/scanner.py for exact semantics.
-        raw=True: data is [(b"cf:q", value, ts)] with every version returned."""
+        raw=True: data is [(b"cf:q", value, ts)] with every version returned. filter: HBase
+        filter language, e.g. "PrefixFilter('a') AND ValueFilter(=, 'binary:x')"."""
         from client.scanner import scan
 
         return scan(self, row_start=row_start, row_stop=row_stop, row_prefix=row_prefix,
                     columns=columns, timestamp=timestamp, time_range=time_range,
                     include_timestamp=include_timestamp,
                     batch_size=batch_size, scan_batching=scan_batching, limit=limit,
-                    reverse=reverse, versions=versions, raw=raw)
+                    reverse=reverse, versions=versions, raw=raw, filter=filter)
 
     def count(self, row_start=None, row_stop=None, row_prefix=None, progress=None,
-              interval: int = 1000) -> int:
-        """Rows in the range (HBase shell `count`); `progress(count, row)` every `interval`."""
+              interval: int = 1000, filter=None) -> int:
+        """Rows in the range (HBase shell `count`); `progress(count, row)` every `interval`.
+        As HBase's, it fetches only each row's first key (FirstKeyOnlyFilter) or, with a
+        `filter`, only keys (KeyOnlyFilter after it)."""
+        only_keys = b"FirstKeyOnlyFilter() AND KeyOnlyFilter()" if filter is None else \
+            b"(" + protocol.filter_text(filter) + b") AND KeyOnlyFilter()"
         n = 0
-        for row, _ in self.scan(row_start=row_start, row_stop=row_stop,
+        for row, _ in self.scan(row_start=row_start, row_stop=row_stop, filter=only_keys,
                                 row_prefix=row_prefix, batch_size=1000):
             n += 1
             if progress is not None and n % interval == 0:

@@ -101,18 +101,20 @@ class Empty(_message.Message):
     def __init__(self) -> None: ...
 
 class GetRequest(_message.Message):
-    __slots__ = ("region", "row", "columns", "time_range", "max_versions")
+    __slots__ = ("region", "row", "columns", "time_range", "max_versions", "filter")
     REGION_FIELD_NUMBER: _ClassVar[int]
     ROW_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
     TIME_RANGE_FIELD_NUMBER: _ClassVar[int]
     MAX_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     region: str
     row: bytes
     columns: _containers.RepeatedCompositeFieldContainer[Column]
     time_range: TimeRange
     max_versions: int
-    def __init__(self, region: _Optional[str] = ..., row: _Optional[bytes] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., max_versions: _Optional[int] = ...) -> None: ...
+    filter: bytes
+    def __init__(self, region: _Optional[str] = ..., row: _Optional[bytes] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., max_versions: _Optional[int] = ..., filter: _Optional[bytes] = ...) -> None: ...
 
 class GetResponse(_message.Message):
     __slots__ = ("result",)
@@ -217,7 +219,7 @@ class CheckAndMutateResponse(_message.Message):
     def __init__(self, processed: _Optional[bool] = ...) -> None: ...
 
 class ScanSpec(_message.Message):
-    __slots__ = ("start_row", "stop_row", "reversed", "columns", "time_range", "max_versions", "limit", "batch")
+    __slots__ = ("start_row", "stop_row", "reversed", "columns", "time_range", "max_versions", "limit", "batch", "filter")
     START_ROW_FIELD_NUMBER: _ClassVar[int]
     STOP_ROW_FIELD_NUMBER: _ClassVar[int]
     REVERSED_FIELD_NUMBER: _ClassVar[int]
@@ -226,6 +228,7 @@ class ScanSpec(_message.Message):
     MAX_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     start_row: bytes
     stop_row: bytes
     reversed: bool
@@ -234,7 +237,8 @@ class ScanSpec(_message.Message):
     max_versions: int
     limit: int
     batch: int
-    def __init__(self, start_row: _Optional[bytes] = ..., stop_row: _Optional[bytes] = ..., reversed: _Optional[bool] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., max_versions: _Optional[int] = ..., limit: _Optional[int] = ..., batch: _Optional[int] = ...) -> None: ...
+    filter: bytes
+    def __init__(self, start_row: _Optional[bytes] = ..., stop_row: _Optional[bytes] = ..., reversed: _Optional[bool] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., max_versions: _Optional[int] = ..., limit: _Optional[int] = ..., batch: _Optional[int] = ..., filter: _Optional[bytes] = ...) -> None: ...
 
 class ScanRequest(_message.Message):
     __slots__ = ("region", "spec", "scanner_id", "max_rows", "max_cells", "close")
@@ -253,14 +257,16 @@ class ScanRequest(_message.Message):
     def __init__(self, region: _Optional[str] = ..., spec: _Optional[_Union[ScanSpec, _Mapping]] = ..., scanner_id: _Optional[int] = ..., max_rows: _Optional[int] = ..., max_cells: _Optional[int] = ..., close: _Optional[bool] = ...) -> None: ...
 
 class ScanResponse(_message.Message):
-    __slots__ = ("scanner_id", "results", "more_in_region")
+    __slots__ = ("scanner_id", "results", "more_in_region", "scan_done")
     SCANNER_ID_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     MORE_IN_REGION_FIELD_NUMBER: _ClassVar[int]
+    SCAN_DONE_FIELD_NUMBER: _ClassVar[int]
     scanner_id: int
     results: _containers.RepeatedCompositeFieldContainer[Result]
     more_in_region: bool
-    def __init__(self, scanner_id: _Optional[int] = ..., results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ..., more_in_region: _Optional[bool] = ...) -> None: ...
+    scan_done: bool
+    def __init__(self, scanner_id: _Optional[int] = ..., results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ..., more_in_region: _Optional[bool] = ..., scan_done: _Optional[bool] = ...) -> None: ...
 
 class OpenRegionRequest(_message.Message):
     __slots__ = ("region", "schema", "server")

@@ -12,6 +12,7 @@ from protos import minihbase_pb2 as pb
 from minihbase.bytes_text import quoted
 from minihbase.errors import InvalidArgumentError, NoSuchColumnFamilyError
 from storage.cell import CELL_TYPES, LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell
+from storage.filters import parse_filter
 from storage.query import Get, Mutation, Scan
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
 
@@ -88,7 +89,7 @@ def get_from_pb(req: pb.GetRequest, families: frozenset, table: TableDescriptor)
     check_row(row)
     return Get(row, columns_from_pb(req.columns, families, table) if req.columns else (),
                _time_range(req.time_range, req.HasField("time_range")),
-               req.max_versions or 1)
+               req.max_versions or 1, parse_filter(req.filter) if req.filter else None)
 
 
 def scan_from_pb(spec: pb.ScanSpec, families: frozenset, table: TableDescriptor) -> Scan:
@@ -101,6 +102,7 @@ def scan_from_pb(spec: pb.ScanSpec, families: frozenset, table: TableDescriptor)
         max_versions=spec.max_versions or 1,
         limit=max(spec.limit, 0),
         batch=max(spec.batch, 0),
+        filter=parse_filter(spec.filter, spec.reversed) if spec.filter else None,
     )
 
 

@@ -104,7 +104,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             if self._server.abort_reason is not None:
                 self._check_alive()
             region, families = self._online.get_with_families(request.region)
-            if not request.columns and request.max_versions <= 1 \
+            if not request.columns and request.max_versions <= 1 and not request.filter \
                     and not request.HasField("time_range"):  # a whole row, newest versions
                 row = request.row
                 check_row(row)
@@ -218,14 +218,15 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             if request.close:  # one batch, then done: no prefetch, and say "no more"
                 out, _ = scanners.next_batch(
                     lease, request.max_rows, request.max_cells,
-                    lambda results, partial, more: encode_scan_response(sid, results, partial,
-                                                                        False),
+                    lambda results, partial, more: encode_scan_response(
+                        sid, results, partial, False, lease.scanner.filter_done),
                     prefetch=False)
                 scanners.close(sid)
                 return out
             out, more = scanners.next_batch(
                 lease, request.max_rows, request.max_cells,
-                lambda results, partial, more: encode_scan_response(sid, results, partial, more))
+                lambda results, partial, more: encode_scan_response(
+                    sid, results, partial, more, lease.scanner.filter_done))
             if more and not request.scanner_id and not context.is_active():
                 scanners.close(sid)  # its caller left during the open: nobody will close it
             return out

@@ -82,7 +82,8 @@ def get_response(result: bytes) -> bytes:
     return b"\x0a" + _len(len(result)) + result
 
 
-def encode_scan_response(scanner_id: int, results, partial_flags, more: bool) -> bytes:
+def encode_scan_response(scanner_id: int, results, partial_flags, more: bool,
+                         scan_done: bool = False) -> bytes:
     ts_cache: dict = {}
     parts = [b"\x08" + _varint(scanner_id)] if scanner_id else []
     for cells, partial in zip(results, partial_flags):
@@ -91,6 +92,8 @@ def encode_scan_response(scanner_id: int, results, partial_flags, more: bool) ->
         parts.append(res)
     if more:
         parts.append(b"\x18\x01")
+    if scan_done:
+        parts.append(b"\x20\x01")
     return b"".join(parts)
 
 

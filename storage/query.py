@@ -73,6 +73,7 @@ class Scan:
     max_versions: int = 1
     limit: int = 0
     batch: int = 0
+    filter: object = None  # a storage.filters.Filter, applied before limit and batch
 
     def __post_init__(self):
         self.columns = tuple(self.columns)
@@ -86,10 +87,12 @@ class Get:
     columns: tuple = ()
     time_range: tuple[int, int] = (0, LATEST_TIMESTAMP)
     max_versions: int = 1
+    filter: object = None  # a storage.filters.Filter
 
     def __post_init__(self):
         self.columns = tuple(self.columns)
 
     def as_scan(self) -> Scan:
         return Scan(start_row=self.row, stop_row=self.row + b"\x00", columns=self.columns,
-                    time_range=self.time_range, max_versions=self.max_versions)
+                    time_range=self.time_range, max_versions=self.max_versions,
+                    filter=self.filter)

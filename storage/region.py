@@ -12,9 +12,9 @@ which are then installed in every family at once (`_views_lock`) and reported to
 (`mark_flushed`). A flush is requested when the region's memstores pass `flush_size`; a minor
 compaction when a store reaches `compaction_min_files` files (or holds references); both run on
 `background` (anything with submit(fn); default: one shared daemon pool per process). Writes
-wait, then fail with RegionTooBusyError, while a store has `blocking_store_files` files or the
-memstores exceed `memstore_block_multiplier` x `flush_size`, and first ask `memstore_room` (the server-wide
-memstore limit, when the region server sets one).
+first ask `memstore_room` (the server-wide memstore limit, when the region server sets one),
+then wait, and fail with RegionTooBusyError, while a store has `blocking_store_files` files or
+the memstores exceed `memstore_block_multiplier` x `flush_size`.
 
 Reads: `get` and `scanner` take the read point, then one StoreView per selected family (pinned
 memstore segments + store files); scanner.py merges and filters. Recovery: `open` replays
@@ -45,6 +45,7 @@ from storage import layout
 from storage.cell import CELL_TYPES, LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
 from storage.compaction import compact_store
 from storage.config import RegionConfig, default_background
+from storage.filters import filter_rows
 from storage.memstore import ENTRY_OVERHEAD
 from storage.mvcc import MVCC, UpdatesLock
 from storage.nonces import NonceKey, NonceManager
@@ -553,7 +554,10 @@ class Region:
     def get(self, g: Get) -> list[Cell]:
         self._check_open()
         self._check_row(g.row)
-        return self._get_cells(g)
+        cells = self._get_cells(g)
+        if g.filter is None or not cells:
+            return cells
+        return next((kept for _, kept in filter_rows([(g.row, cells)], g.filter)), [])
 
     def get_row_wire(self, row: bytes, encode) -> bytes:
         """encode(self.get(Get(row))): the whole row, newest version of every column, as the
@@ -627,12 +631,14 @@ class Region:
                     items, n = v.iter_from(start, stop, rp, self._skip_before(p))
                     streams.append(rows_of(items, p, stop or None, v.plain, n))
                 rows = merge_family_rows(streams)
+            if s.filter is not None:
+                rows = filter_rows(rows, s.filter)
         except BaseException:
             for v in views:
                 v.release()
             mvcc.end_read(rp)
             raise
-        return RegionScanner(rows, views, limit=s.limit, batch=s.batch,
+        return RegionScanner(rows, views, limit=s.limit, batch=s.batch, row_filter=s.filter,
                              on_close=lambda: mvcc.end_read(rp))
 
     def _reversed_rows(self, views, plans, upper, stop_row: bytes, rp: int):

@@ -150,8 +150,10 @@ class RegionScanner:
 
     `rows` is an iterator of (row, [Cell]) in scan order, already merged across families."""
 
-    def __init__(self, rows, views, *, limit: int = 0, batch: int = 0, on_close=None):
+    def __init__(self, rows, views, *, limit: int = 0, batch: int = 0, row_filter=None,
+                 on_close=None):
         self._rows = rows
+        self._filter = row_filter
         self._views = views
         self._limit = limit  # complete rows still allowed; 0 = unbounded
         self._rows_done = 0
@@ -159,6 +161,11 @@ class RegionScanner:
         self._pending: list | None = None  # remaining cells of a row split across calls
         self._on_close = on_close
         self.closed = False
+
+    @property
+    def filter_done(self) -> bool:
+        """The scan's filter ended the whole scan (WHILE, PageFilter, InclusiveStopFilter)."""
+        return self._filter is not None and self._filter.done
 
     def __iter__(self):
         while True:

@@ -632,3 +632,64 @@ def test_shell_presplits_with_an_algorithm_and_shows_where_regions_are(cluster, 
     bad = cli(cluster, "shell", input="create 'hexb', 'cf', {NUMREGIONS => 4}\n")
     assert bad.returncode == 1 and "needs SPLITALGO" in bad.stderr
     table.connection.delete_table("hexs", disable=True)
+
+
+@pytest.fixture(scope="module")
+def filtered(cluster):
+    """Table `flt`: regions [, b) [b, d) [d, ) on the servers, rows a*, c*, e* in each."""
+    import client
+    conn = client.Connection(cluster.quorum, timeout=30)
+    conn.create_table("flt", {"cf": {}}, split_keys=[b"b", b"d"])
+    t = conn.table("flt")
+    for key, kind in ((b"a1", b"keep"), (b"a2", b"keep"), (b"c1", b"keep"), (b"c2", b"stop"),
+                      (b"e1", b"keep"), (b"e2", b"keep")):
+        t.put(key, {b"cf:kind": kind, b"cf:n": key[1:]})
+    yield t
+    conn.close()
+
+
+KEEP = "SingleColumnValueFilter('cf', 'kind', =, 'binary:keep')"
+
+
+def test_filters_run_in_every_region_and_end_the_whole_scan_when_they_say_so(filtered):
+    def keys(**kw):
+        return [k for k, _ in filtered.scan(**kw)]
+
+    assert keys(filter=KEEP) == [b"a1", b"a2", b"c1", b"e1", b"e2"]
+    assert keys(filter=KEEP, reverse=True, limit=3) == [b"e2", b"e1", b"c1"]
+    # WHILE stops at c2; the third region's matching rows must not be scanned at all
+    assert keys(filter="WHILE " + KEEP) == [b"a1", b"a2", b"c1"]
+    assert keys(filter="PageFilter(2)") == [b"a1", b"a2"]  # not two per region
+    assert dict(filtered.scan(filter="ColumnPrefixFilter('n') AND PrefixFilter('e')")) == {
+        b"e1": {b"cf:n": b"1"}, b"e2": {b"cf:n": b"2"}}
+    assert filtered.count() == 6 and filtered.count(filter=KEEP) == 5
+    assert filtered.get_cells(b"c2", filter="ValueFilter(=, 'binary:stop')") == [
+        (b"cf:kind", b"stop", filtered.get_cells(b"c2", [b"cf:kind"])[0][2])]
+
+
+def test_a_bad_filter_is_an_invalid_argument_and_the_servers_go_on(cluster, filtered):
+    with pytest.raises(errors.InvalidArgumentError, match=r"filter \"PrefixFilter\('a'\) "
+                       r"PageFilter\(1\)\": unexpected 'PageFilter'"):
+        list(filtered.scan(filter="PrefixFilter('a') PageFilter(1)"))
+    with pytest.raises(errors.InvalidArgumentError, match="unknown filter 'Nope'"):
+        filtered.get_cells(b"a1", filter="Nope()")
+    assert filtered.row(b"a1") == {b"cf:kind": b"keep", b"cf:n": b"1"}
+    bad = cli(cluster, "scan", "flt", "--filter", "ValueFilter(<, 'substring:x')")
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines() == [
+        "ERROR: filter \"ValueFilter(<, 'substring:x')\": only = and != compare with a "
+        "substring comparator"]
+
+
+def test_cli_and_shell_take_hbase_filter_strings(cluster, filtered):
+    p = cli(cluster, "scan", "flt", "--filter", "PrefixFilter('c')")
+    assert p.returncode == 0, p.stderr
+    assert "c1" in p.stdout and "c2" in p.stdout and "a1" not in p.stdout
+    assert "2 row(s)" in p.stdout
+    shell = cli(cluster, "shell", input=(
+        f'scan \'flt\', {{FILTER => "{KEEP} AND KeyOnlyFilter()"}}\n'
+        f'count \'flt\', {{FILTER => "{KEEP}"}}\n'
+        'get \'flt\', \'a1\', {FILTER => "QualifierFilter(=, \'binary:n\')"}\n'))
+    assert shell.returncode == 0, shell.stderr
+    assert "5 row(s)" in shell.stdout and "value=keep" not in shell.stdout
+    assert "column=cf:n" in shell.stdout and "1 row(s)" in shell.stdout

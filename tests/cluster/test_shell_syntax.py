@@ -119,7 +119,8 @@ def test_create_maps_families_attributes_and_splits(rec):
 
 def test_get_with_column_hash_and_versions(rec):
     run("get 't1', 'r1', {COLUMN => ['cf:a', 'cf:b'], VERSIONS => 4}")
-    assert rec.calls == [("get", ("t1", b"r1", [b"cf:a", b"cf:b"], 4), {"time_range": None})]
+    assert rec.calls == [("get", ("t1", b"r1", [b"cf:a", b"cf:b"], 4),
+                          {"time_range": None, "row_filter": None})]
 
 
 def test_get_timestamp_is_one_exact_version_and_timerange_is_half_open(rec):
@@ -143,7 +144,16 @@ def test_scan_options_map_to_the_scan_command(rec):
     _, args, kw = rec.calls[0]
     assert args == ("t1",)
     assert kw == dict(start=b"a", stop=b"b", prefix=None, columns=[b"cf:q"], limit=10,
-                      reverse=True, versions=None, time_range=None)
+                      reverse=True, versions=None, time_range=None, row_filter=None)
+
+
+def test_filter_goes_with_scan_get_and_count_as_hbase_filter_language(rec):
+    run("""scan 't1', {FILTER => "PrefixFilter('r') AND ValueFilter(=, 'binary:x')"}""")
+    run("""get 't1', 'r1', {FILTER => "KeyOnlyFilter()"}""")
+    run("""count 't1', {FILTER => "FirstKeyOnlyFilter()", INTERVAL => 10}""")
+    assert [kw["row_filter"] for _, _, kw in rec.calls] == [
+        b"PrefixFilter('r') AND ValueFilter(=, 'binary:x')", b"KeyOnlyFilter()",
+        b"FirstKeyOnlyFilter()"]
 
 
 def test_alter_delete_forms_and_put_timestamp(rec):
@@ -157,7 +167,8 @@ def test_alter_delete_forms_and_put_timestamp(rec):
 
 def test_get_takes_several_columns_as_arguments(rec):
     run("get 't1', 'r1', 'cf:a', 'cf:b'")
-    assert rec.calls == [("get", ("t1", b"r1", [b"cf:a", b"cf:b"], 1), {"time_range": None})]
+    assert rec.calls == [("get", ("t1", b"r1", [b"cf:a", b"cf:b"], 1),
+                          {"time_range": None, "row_filter": None})]
 
 
 def test_list_takes_an_optional_regex(rec):
@@ -183,8 +194,8 @@ def test_list_keeps_the_tables_whose_whole_name_matches():
 def test_usage_errors_name_the_command_and_its_usage(rec):
     with pytest.raises(commands.UsageError, match="usage: put 't1'"):
         run("put 't1', 'r1'")
-    with pytest.raises(commands.UsageError, match="unsupported option.*FILTER"):
-        run("scan 't1', {FILTER => 'x'}")
+    with pytest.raises(commands.UsageError, match="unsupported option.*RAW"):
+        run("scan 't1', {RAW => true}")
     with pytest.raises(commands.UsageError, match="unknown command 'frobnicate'"):
         run("frobnicate 't1'")
     with pytest.raises(commands.UsageError, match="METHOD => 'delete' needs NAME"):

@@ -1,0 +1,158 @@
+"""Filters in HBase's filter language (storage/filters.py): parsing, each filter's meaning,
+and their place in a region's scan and get (before limit; ending the scan)."""
+
+from __future__ import annotations
+
+import pytest
+
+from minihbase.errors import InvalidArgumentError
+from storage.cell import Cell
+from storage.filters import filter_rows, parse_filter
+from storage.query import Get, Mutation, Scan
+from storage.region import Region
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from tests.storage.helpers import Inline
+
+
+def row(key: bytes, *cols):
+    return key, [Cell(key, b"cf", q, ts, 4, v) for q, v, ts in cols]
+
+
+ROWS = [row(b"a1", (b"x", b"1", 5), (b"y", b"err here", 5)),
+        row(b"a2", (b"x", b"7", 5)),
+        row(b"b1", (b"status", b"ok", 5), (b"z", b"9", 3)),
+        row(b"c1", (b"status", b"bad", 5))]
+
+
+def run(text: str, rows=ROWS, reversed_=False):
+    f = parse_filter(text, reversed_)
+    return [(key, [(c.qualifier, c.value) for c in cells])
+            for key, cells in filter_rows(iter(rows), f)]
+
+
+def keys(text: str, **kw):
+    return [key for key, _ in run(text, **kw)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("PrefixFilter('a')", [b"a1", b"a2"]),
+    ("RowFilter(>=, 'binary:b')", [b"b1", b"c1"]),
+    ("RowFilter(=, 'regexstring:^[ac]')", [b"a1", b"a2", b"c1"]),
+    ("SingleColumnValueFilter('cf', 'status', =, 'binary:ok')", [b"a1", b"a2", b"b1"]),
+    ("SingleColumnValueFilter('cf', 'status', =, 'binary:ok', true, true)", [b"b1"]),
+    ("SingleColumnValueFilter('cf', 'status', !=, 'binaryprefix:o', true, true)", [b"c1"]),
+    ("WHILE RowFilter(<, 'binary:b')", [b"a1", b"a2"]),
+    ("SKIP ValueFilter(!=, 'binary:7')", [b"a1", b"b1", b"c1"]),
+    ("PageFilter(2)", [b"a1", b"a2"]),
+    ("PageFilter(0)", []),
+    ("InclusiveStopFilter('b1')", [b"a1", b"a2", b"b1"]),
+    ("(PrefixFilter('a') OR PrefixFilter('c')) AND PageFilter(2)", [b"a1", b"a2"]),
+    ("PrefixFilter('c') OR PrefixFilter('a') AND PageFilter(1)", [b"a1", b"c1"]),
+])
+def test_row_selection(text, expected):
+    assert keys(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ValueFilter(<, 'binary:5')", [(b"a1", [(b"x", b"1")])]),
+    ("ValueFilter(=, 'substring:ERR')", [(b"a1", [(b"y", b"err here")])]),
+    ("SingleColumnValueExcludeFilter('cf', 'status', =, 'binary:ok', true, true)",
+     [(b"b1", [(b"z", b"9")])]),
+    ("QualifierFilter(>=, 'binary:y') OR PrefixFilter('c')",
+     [(b"a1", [(b"y", b"err here")]), (b"b1", [(b"z", b"9")]), (b"c1", [(b"status", b"bad")])]),
+    ("ColumnRangeFilter('x', false, '', true)",
+     [(b"a1", [(b"y", b"err here")]), (b"b1", [(b"z", b"9")])]),
+    ("TimestampsFilter(3, 4)", [(b"b1", [(b"z", b"9")])]),
+    ("ColumnPaginationFilter(1, 1)", [(b"a1", [(b"y", b"err here")]), (b"b1", [(b"z", b"9")])]),
+    ("MultipleColumnPrefixFilter('st', 'z') AND PrefixFilter('b')",
+     [(b"b1", [(b"status", b"ok"), (b"z", b"9")])]),
+    ("ColumnValueFilter('cf', 'x', >, 'binary:5')", [(b"a2", [(b"x", b"7")])]),
+    ("FirstKeyOnlyFilter() AND KeyOnlyFilter() AND PrefixFilter('b')",
+     [(b"b1", [(b"status", b"")])]),
+    ("KeyOnlyFilter(true) AND PrefixFilter('c')", [(b"c1", [(b"status", b"\0\0\0\3")])]),
+    ("FamilyFilter(=, 'binary:other')", []),
+])
+def test_cell_selection_and_values(text, expected):
+    assert run(text) == expected
+
+
+def test_inclusive_stop_in_a_reversed_scan_stops_below_the_row():
+    assert keys("InclusiveStopFilter('a2')", rows=ROWS[::-1], reversed_=True) == [
+        b"c1", b"b1", b"a2"]
+
+
+def test_each_parse_has_its_own_state():
+    f = parse_filter("PageFilter(1)")
+    assert len(list(filter_rows(iter(ROWS), f))) == 1 and f.done
+    assert len(list(filter_rows(iter(ROWS), parse_filter("PageFilter(1)")))) == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty filter"),
+    ("Foo()", "unknown filter 'Foo'; known: ColumnCountGetFilter"),
+    ("PrefixFilter(a)", "PrefixFilter: expected a quoted string, found 'a' at position 13"),
+    ("PrefixFilter('a'", "expected ), found the end"),
+    ("PrefixFilter('a') PrefixFilter('b')", "join filters with AND or OR"),
+    ("PrefixFilter('a') AND", "expected a filter name, found the end"),
+    ("ValueFilter(<, 'substring:x')", "only = and != compare with a substring comparator"),
+    ("ValueFilter(=, 'x')", "comparator 'x' needs a type"),
+    ("ValueFilter(=, 'bytes:x')", "unknown comparator type 'bytes'"),
+    ("PageFilter(-1)", "PageFilter needs a number >= 0"),
+    ("RowFilter(=, 'regexstring:(')", "bad regular expression '('"),
+    ("SingleColumnValueFilter('a')", "takes 4 to 6 arguments, got 1"),
+    ("KeyOnlyFilter(1)", "expected true or false, found '1'"),
+    ("PrefixFilter('a') # b", "unexpected '# b' at position 18"),
+])
+def test_bad_filters_are_invalid_arguments_that_say_what_is_wrong(text, message):
+    with pytest.raises(InvalidArgumentError) as e:
+        parse_filter(text)
+    assert message in str(e.value)
+    if text:
+        assert str(e.value).startswith(f"filter {text!r}")
+
+
+def test_quotes_inside_strings_are_doubled():
+    rows = [row(b"it's", (b"q", b"v", 1)), row(b"its", (b"q", b"v", 1))]
+    assert keys("PrefixFilter('it''s')", rows=rows) == [b"it's"]
+
+
+# --- in a region -------------------------------------------------------------------------------
+@pytest.fixture
+def region(tmp_path):
+    table = TableDescriptor("t", (FamilyDescriptor(b"cf", max_versions=3),))
+    r = Region.open(str(tmp_path), RegionInfo("t", b"", b"", 1), table, wal=None,
+                    background=Inline())
+    for i in range(20):
+        r.mutate(Mutation(b"r%02d" % i).put(b"cf", b"n", b"%d" % (i % 3))
+                 .put(b"cf", b"v", b"x" * i))
+    r.flush()
+    r.mutate(Mutation(b"r05").put(b"cf", b"n", b"2"))  # memstore over the file: newest wins
+    yield r
+    r.close(flush=False)
+
+
+def scan_keys(region, **kw):
+    return [cells[0].row for cells in region.scanner(Scan(**kw))]
+
+
+def test_a_region_scan_filters_before_its_limit(region):
+    f = parse_filter("SingleColumnValueFilter('cf', 'n', =, 'binary:2')")
+    assert scan_keys(region, filter=f, limit=3) == [b"r02", b"r05", b"r08"]
+    f = parse_filter("SingleColumnValueFilter('cf', 'n', =, 'binary:2')", reversed_=True)
+    assert scan_keys(region, filter=f, reversed=True, limit=2) == [b"r17", b"r14"]
+
+
+def test_a_region_scanner_says_when_its_filter_ended_the_scan(region):
+    scanner = region.scanner(Scan(filter=parse_filter("WHILE RowFilter(<, 'binary:r03')")))
+    assert [cells[0].row for cells in scanner] == [b"r00", b"r01", b"r02"]
+    assert scanner.filter_done
+    plain = region.scanner(Scan(filter=parse_filter("PrefixFilter('r1')")))
+    assert len(list(plain)) == 10 and not plain.filter_done
+
+
+def test_a_get_applies_its_filter_to_the_row(region):
+    cells = region.get(Get(b"r07", filter=parse_filter("QualifierFilter(=, 'binary:v')")))
+    assert [(c.qualifier, c.value) for c in cells] == [(b"v", b"x" * 7)]
+    assert region.get(Get(b"r07", filter=parse_filter("PrefixFilter('s')"))) == []
+    assert [c.value for c in region.get(Get(b"r05", filter=parse_filter(
+        "ColumnValueFilter('cf', 'n', =, 'binary:2')")))] == [b"2"]
