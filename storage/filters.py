@@ -181,19 +181,18 @@ class _SingleColumnValue(Filter):
         return [True] * len(cells)
 
 
-class _Not(Filter):
+class _SkipOrWhile(Filter):
     """SKIP (drop the row when the inner filter drops any of its cells) and WHILE (end the
     scan there)."""
 
     def __init__(self, inner: Filter, ends_scan: bool):
         self.inner, self.ends_scan = inner, ends_scan
         self.key_only = inner.key_only
+        self._ended = False
 
     @property
     def done(self):
         return self.inner.done or self._ended
-
-    _ended = False
 
     def keep(self, row, cells):
         mask = self.inner.keep(row, cells)
@@ -236,6 +235,7 @@ class _List(Filter):
 def filter_rows(rows, f: Filter):
     """(row, cells) pairs -> the same, filtered; stops once the filter is done."""
     key_only = f.key_only
+    as_length = any(getattr(p, "len_as_value", False) for p in _walk(f))
     for row, cells in rows:
         mask = f.keep(row, cells)
         if mask is not None:
@@ -243,21 +243,16 @@ def filter_rows(rows, f: Filter):
             if kept:
                 f.returned()
                 if key_only:
-                    kept = _keys_only(f, kept)
+                    kept = [c._replace(value=len(c.value).to_bytes(4, "big") if as_length
+                                       else b"") for c in kept]
                 yield row, kept
         if f.done:
             return
 
 
-def _keys_only(f: Filter, cells: list) -> list:
-    as_len = any(getattr(p, "len_as_value", False) for p in _walk(f))
-    return [c._replace(value=len(c.value).to_bytes(4, "big") if as_len else b"")
-            for c in cells]
-
-
 def _walk(f: Filter):
     yield f
-    for child in getattr(f, "parts", ()) or ((f.inner,) if isinstance(f, _Not) else ()):
+    for child in getattr(f, "parts", ()) or ((f.inner,) if isinstance(f, _SkipOrWhile) else ()):
         yield from _walk(child)
 
 
@@ -321,9 +316,9 @@ class _Parser:
 
     def unary(self) -> Filter:
         if self.word(b"SKIP"):
-            return _Not(self.unary(), ends_scan=False)
+            return _SkipOrWhile(self.unary(), ends_scan=False)
         if self.word(b"WHILE"):
-            return _Not(self.unary(), ends_scan=True)
+            return _SkipOrWhile(self.unary(), ends_scan=True)
         if self.peek()[0] == "punct" and self.peek()[1] == b"(":
             self.i += 1
             inner = self.expr()
