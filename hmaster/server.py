@@ -12,8 +12,9 @@ Lifecycle:
      left OPENING/CLOSING, resume split/merge journals, finish ENABLING/DISABLING tables, and
      assign every region still OFFLINE/FAILED_OPEN;
   5. chores, every min(5 s, --balancer-period): the split/merge janitor, retries of failed
-     crash procedures, re-driving regions stuck in transition, pruning old DEAD entries; the
-     balancer every --balancer-period seconds.
+     crash procedures, re-driving regions stuck in transition, pruning old DEAD entries,
+     deleting archived WALs older than --oldwals-ttl (log_cleaner.py); the balancer every
+     --balancer-period seconds.
 SIGTERM (main.py) calls stop(): gRPC stops, the session closes, /hbase/master vanishes and a
 backup takes over at once.
 """
@@ -41,6 +42,7 @@ from hmaster.balancer import Balancer
 from hmaster.crash import CrashHandler
 from hmaster.ddl import TableDDL
 from hmaster.election import MasterElection
+from hmaster.log_cleaner import clean_old_wals
 from hmaster.meta import MetaStore
 from hmaster.rs_client import RegionServerClients
 from hmaster.server_manager import ServerManager, superseded
@@ -67,6 +69,7 @@ class MasterConfig:
     session_timeout: float = 15.0
     balancer_period: float = 30.0
     backup: bool = False  # HBase's --backup: wait for an active master before contending
+    oldwals_ttl: float = 600.0  # archived WAL segments are deleted this long after (log_cleaner)
 
 
 class MasterServer:
@@ -321,6 +324,7 @@ class MasterServer:
                 self.assignment.repair()
                 self.ddl.finish_disables()
                 self._prune_dead_servers()
+                clean_old_wals(self.rootdir, self.config.oldwals_ttl)
                 if time.monotonic() >= next_balance:
                     next_balance = time.monotonic() + period
                     self.balancer.balance()

@@ -59,6 +59,10 @@ class ZooKeeperServer:
                 "maxClientCnxns=0\n"
                 "admin.enableServer=false\n"
                 "4lw.commands.whitelist=ruok,stat,srvr,mntr\n"
+                # keep the newest 3 snapshots and their logs, purged hourly; ZooKeeper keeps
+                # every one forever otherwise
+                "autopurge.snapRetainCount=3\n"
+                "autopurge.purgeInterval=1\n"
             )
         # zkServer.sh reads log4j/logback settings from ZOOCFGDIR; keep Debian's beside ours.
         for name in ("log4j.properties", "logback.xml", "java.env"):
