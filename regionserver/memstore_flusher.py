@@ -93,8 +93,6 @@ class MemstoreFlusher:
                 if not self._wanted:  # also look once a second: the last write may have
                     self._cond.wait(1.0)  # crossed the mark after its own check
                 self._wanted = False
-            if self.total() < self.low_water:
-                continue
             try:
                 self._flush_down()
             except ServerAbortedError as e:  # the WAL was fenced: this server must stop

@@ -105,7 +105,7 @@ class InfoServer:
         bc = srv.block_cache.stats() if srv.block_cache is not None else {}
         lookups = bc.get("hits", 0) + bc.get("misses", 0)
         rpc = self._rpc()
-        fl = getattr(srv, "flusher", None)
+        fl = srv.flusher
         return {
             "server": srv.name, "state": self._state(), "abort_reason": srv.abort_reason,
             "uptime_seconds": round(time.monotonic() - srv._started_at, 1),

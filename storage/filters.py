@@ -77,7 +77,6 @@ def _comparator(text: bytes, op: bytes):
 # --- filters -----------------------------------------------------------------------------------
 class Filter:
     done = False  # True: the scan ends after this row
-    key_only = False  # values are replaced (KeyOnlyFilter)
 
     def keep(self, row: bytes, cells: list):
         """A list of bools (keep each cell) or None (drop the row)."""
@@ -85,6 +84,9 @@ class Filter:
 
     def returned(self) -> None:
         """The row was returned to the caller (PageFilter counts these)."""
+
+    def children(self) -> tuple:
+        return ()
 
 
 class _CellTest(Filter):
@@ -107,7 +109,7 @@ class _RowTest(Filter):
 class _Columns(Filter):
     """Keeps the columns (all versions) whose index in the row is in [first, stop)."""
 
-    def __init__(self, first: int, stop: int | None):
+    def __init__(self, first: int, stop: int):
         self.first, self.stop = first, stop
 
     def keep(self, row, cells):
@@ -115,7 +117,7 @@ class _Columns(Filter):
         for c in cells:
             if (c.family, c.qualifier) != last:
                 index, last = index + 1, (c.family, c.qualifier)
-            mask.append(self.first <= index and (self.stop is None or index < self.stop))
+            mask.append(self.first <= index < self.stop)
         return mask
 
 
@@ -125,8 +127,6 @@ class _FirstKeyOnly(Filter):
 
 
 class _KeyOnly(Filter):
-    key_only = True
-
     def __init__(self, len_as_value: bool = False):
         self.len_as_value = len_as_value
 
@@ -187,7 +187,6 @@ class _SkipOrWhile(Filter):
 
     def __init__(self, inner: Filter, ends_scan: bool):
         self.inner, self.ends_scan = inner, ends_scan
-        self.key_only = inner.key_only
         self._ended = False
 
     @property
@@ -205,11 +204,13 @@ class _SkipOrWhile(Filter):
     def returned(self):
         self.inner.returned()
 
+    def children(self):
+        return (self.inner,)
+
 
 class _List(Filter):
     def __init__(self, parts: list[Filter], all_: bool):
         self.parts, self.all = parts, all_
-        self.key_only = any(p.key_only for p in parts)
 
     @property
     def done(self):
@@ -231,11 +232,14 @@ class _List(Filter):
         for p in self.parts:
             p.returned()
 
+    def children(self):
+        return tuple(self.parts)
+
 
 def filter_rows(rows, f: Filter):
     """(row, cells) pairs -> the same, filtered; stops once the filter is done."""
-    key_only = f.key_only
-    as_length = any(getattr(p, "len_as_value", False) for p in _walk(f))
+    key_only = [p for p in _walk(f) if isinstance(p, _KeyOnly)]  # values are replaced
+    as_length = any(p.len_as_value for p in key_only)
     for row, cells in rows:
         mask = f.keep(row, cells)
         if mask is not None:
@@ -252,7 +256,7 @@ def filter_rows(rows, f: Filter):
 
 def _walk(f: Filter):
     yield f
-    for child in getattr(f, "parts", ()) or ((f.inner,) if isinstance(f, _SkipOrWhile) else ()):
+    for child in f.children():
         yield from _walk(child)
 
 
@@ -417,6 +421,11 @@ def _positive(name: str, n: int) -> int:
     return n
 
 
+def _columns_page(name: str, limit: int, offset: int) -> _Columns:
+    """Columns offset .. offset + limit - 1 of each row."""
+    return _Columns(_positive(name, offset), offset + _positive(name, limit))
+
+
 _FILTERS = {
     "PrefixFilter": (["str"], lambda p: _RowTest(lambda r: r.startswith(p))),
     "RowFilter": (["op", "str"], _row_compare),
@@ -429,11 +438,9 @@ _FILTERS = {
     "MultipleColumnPrefixFilter": ("*", lambda *ps: _CellTest(
         lambda c: c.qualifier.startswith(tuple(ps)))),
     "ColumnRangeFilter": (["str", "bool", "str", "bool"], _column_range),
-    "ColumnCountGetFilter": (["num"], lambda n: _Columns(0, _positive("ColumnCountGetFilter",
-                                                                      n))),
-    "ColumnPaginationFilter": (["num", "num"], lambda limit, offset: _Columns(
-        _positive("ColumnPaginationFilter", offset), offset + _positive(
-            "ColumnPaginationFilter", limit))),
+    "ColumnCountGetFilter": (["num"], lambda n: _columns_page("ColumnCountGetFilter", n, 0)),
+    "ColumnPaginationFilter": (["num", "num"], lambda limit, offset: _columns_page(
+        "ColumnPaginationFilter", limit, offset)),
     "FirstKeyOnlyFilter": ([], _FirstKeyOnly),
     "KeyOnlyFilter": (["bool?"], _KeyOnly),
     "TimestampsFilter": ("*", lambda *ts: _CellTest(lambda c, s=frozenset(ts): c.timestamp in s)),
