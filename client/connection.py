@@ -80,6 +80,8 @@ class Connection:
         self._zk = zk
         self._meta = ZkMetaReader(zk, self.quorum, self.paths, timeout=min(self.timeout, 5.0))
         self.locations = LocationCache(self._meta)
+        self._live_servers: set[str] = set()
+        zk.ChildrenWatch(self.paths.rs, self._on_live_servers)
 
     @property
     def closed(self) -> bool:
@@ -120,6 +122,17 @@ class Connection:
         if state in ("LOST", "CONNECTED") and self.locations is not None:
             self.locations.invalidate()
             self._master_address = None
+
+    def _on_live_servers(self, children) -> bool:
+        # kazoo's thread; /hbase/rs changed. Channels to servers that left are closed (their
+        # calls fail anyway); a server that restarts comes back under a new name.
+        if self._zk is None:
+            return False  # closed: stop watching
+        live = set(children)
+        gone, self._live_servers = self._live_servers - live, live
+        for address in self.locations.servers_gone(gone):
+            self.channels.forget(address)
+        return True
 
     def track(self, item) -> None:
         """`item.end_for_close()` runs when this Connection closes, unless untracked first."""

@@ -210,6 +210,14 @@ class LocationCache:
     def cached_tables(self) -> list[str]:
         return list(self._tables)
 
+    def servers_gone(self, names) -> list[str]:
+        """Forget the addresses of region servers whose znode vanished (crashed or stopped);
+        returns those no live server uses any more, whose channels can be closed. Without it a
+        long-lived client keeps one entry and one channel per server incarnation it ever saw."""
+        with self._lock:
+            gone = {self._servers.pop(n) for n in names if n in self._servers}
+            return sorted(gone - set(self._servers.values()))
+
     # -- loading -----------------------------------------------------------------------------
     def _load(self, table: str) -> _TableEntry:
         if self._closed:

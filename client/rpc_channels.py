@@ -3,8 +3,9 @@
 HBase keeps one connection per region server; so do we: channels and stubs are created once
 per "host:port" and reused for every call (creating a channel per call would cost a TCP and
 HTTP/2 handshake each time, the main thing that separates a client from a bare echo server on
-the benchmark). A channel that failed is dropped with `forget(address)` so the next call dials
-again (the server may have restarted on the same port).
+the benchmark). The channel of a region server whose znode vanished (crashed or stopped) is
+closed with `forget(address)`: Connection watches /hbase/rs, so a long-lived client does not keep
+one channel per server incarnation it ever saw.
 
 Advertised names that do not resolve here (a region server in Docker advertising its service
 name `rs1` to a client on the host) are dialled at `fallback_host` instead, with the same port:
@@ -76,6 +77,10 @@ class ChannelPool:
 
     def master(self, address: str) -> pb_grpc.MasterStub:
         return self._endpoint(address).master
+
+    def addresses(self) -> list[str]:
+        """The addresses with an open channel."""
+        return sorted(self._endpoints)
 
     def forget(self, address: str) -> None:
         with self._lock:

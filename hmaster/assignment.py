@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, FAILED_OPEN,
                                  MERGING, OFFLINE, OPEN, OPENING, SPLITTING, RegionRecord)
@@ -37,6 +38,36 @@ NO_SERVER = "a live region server to open it on"
 SPLIT_OR_MERGE = (SPLITTING, MERGING)
 
 
+class KeyedLocks:
+    """One lock per key, kept only while a thread holds or waits for it: a map of every region
+    ever assigned would grow for as long as the master runs (splits retire regions for good)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: dict[str, list] = {}  # key -> [lock, holders and waiters]; under _lock
+
+    @contextmanager
+    def hold(self, key: str):
+        with self._lock:
+            entry = self._entries.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._lock:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._entries[key]
+
+    def busy(self, key: str) -> bool:
+        """Whether a thread holds or waits for `key`'s lock right now."""
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class AssignmentManager:
     def __init__(self, meta: MetaStore, clients: RegionServerClients, servers: ServerManager,
                  *, attempts: int = 3, pool_size: int = 16, backoff=RETRY_BACKOFF_S):
@@ -47,7 +78,7 @@ class AssignmentManager:
         self.backoff = backoff
         self.pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="assign")
         self._lock = threading.Lock()
-        self._region_locks: dict[str, threading.Lock] = {}  # guarded by _lock
+        self.region_locks = KeyedLocks()
         self._load: dict[str, int] = {}  # guarded by _lock: regions OPEN/OPENING per server
         self._retries: dict[str, tuple[int, threading.Timer]] = {}  # guarded by _lock
         # Set once by stop(), read without the lock: a retry timer started after stop()
@@ -56,9 +87,9 @@ class AssignmentManager:
 
     # --- bookkeeping -------------------------------------------------------------------------
 
-    def region_lock(self, encoded: str) -> threading.Lock:
-        with self._lock:
-            return self._region_locks.setdefault(encoded, threading.Lock())
+    def region_lock(self, encoded: str):
+        """Held while deciding about one region (a context manager)."""
+        return self.region_locks.hold(encoded)
 
     def refresh_load(self) -> dict[str, int]:
         """Recount regions per online server from meta (the balancer's and picker's input)."""
@@ -282,10 +313,8 @@ class AssignmentManager:
             with self._lock:
                 if enc in self._retries:
                     continue
-            lock = self.region_lock(enc)
-            if not lock.acquire(blocking=False):
+            if self.region_locks.busy(enc):
                 continue  # an assignment is working on it right now
-            lock.release()
             if r.state == OFFLINE and not self.servers.online():
                 continue
             if r.state == CLOSING and r.server and not self.servers.is_live(r.server):

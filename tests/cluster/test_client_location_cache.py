@@ -225,3 +225,16 @@ def test_a_closed_cache_refuses_lookups_at_once(meta):
     assert not cache.cached("t1")
     with pytest.raises(ConnectionClosedError, match="closed"):
         cache.locate("t1", b"150")
+
+
+def test_servers_that_left_are_forgotten_unless_a_live_name_shares_the_address(meta):
+    """A restarted server comes back under a new name (new start code): the old name's
+    address is returned for closing only when no known live name still uses it."""
+    meta.add_table("t2", [], server="rs2,16020,1")
+    meta.add_table("t3", [], server="rs1,16020,2")  # rs1 restarted on the same port
+    cache = LocationCache(meta)
+    for table in ("t1", "t2", "t3"):
+        cache.locate(table, b"a")
+    assert cache.servers_gone(["rs1,16020,1"]) == []          # rs1,16020,2 still dials it
+    assert cache.servers_gone(["rs2,16020,1", "rs9,1,1"]) == ["rs2:16020"]
+    assert cache.servers_gone(["rs2,16020,1"]) == []          # already forgotten

@@ -84,6 +84,10 @@ def test_sigkilled_region_server_at_default_session_timeout_loses_no_acknowledge
         records = _create_spread_table(cluster, conn, "crash")
         victim = _victim(records)
         victim_regions = [r.info.name for r in records if r.server == victim]
+        victim_rec = server_record(cluster, victim)
+        victim_address = f"{victim_rec.host}:{victim_rec.port}"
+        _get_every_region(conn, "crash", records)
+        assert victim_address in conn.channels.addresses()
         writer = BoundedWriter(connection_for(cluster, timeout=60), "crash", count=100000,
                                seconds=75, key_fn=spread_key, pause=0.002)
         writer.start()
@@ -130,6 +134,8 @@ def test_sigkilled_region_server_at_default_session_timeout_loses_no_acknowledge
         # The dead server's WAL was fenced and split, and nothing of it remains live.
         wals = os.listdir(os.path.join(cluster.rootdir, "WALs"))
         assert victim not in wals, f"the dead server's WAL directory was not fenced: {wals}"
+        # The client closed its channel to the dead server when its znode vanished.
+        assert victim_address not in conn.channels.addresses()
     finally:
         stop_cluster(cluster)
 

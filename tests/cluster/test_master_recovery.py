@@ -16,6 +16,7 @@ from coordination import meta_reader
 from coordination import zk as zk_mod
 from coordination.znodes import (CLOSED, CRASHED, DEAD, FAILED_OPEN, OFFLINE, ONLINE, OPEN,
                                  SPLITTING, SPLITTING_WAL, Paths, RegionRecord, TableRecord)
+from hmaster.assignment import KeyedLocks
 from hmaster.meta import MetaStore
 from hmaster.server import MasterConfig, MasterServer
 from protos import minihbase_pb2 as pb
@@ -232,6 +233,27 @@ def test_merge_of_adjacent_regions_records_one_region(env):
     assert [(r.info.start_key, r.info.end_key, r.state) for r in after] == [
         (b"", b"p", OPEN), (b"p", b"", OPEN)]
     assert after[0].info == merged
+    assert len(master.assignment.region_locks) == 0  # retired regions keep no lock
+
+
+def test_region_locks_serialise_one_key_and_keep_nothing_once_released():
+    locks, inside, overlaps = KeyedLocks(), [], []
+
+    def worker(key):
+        for _ in range(200):
+            with locks.hold(key):
+                inside.append(key)
+                if inside.count(key) > 1:
+                    overlaps.append(key)
+                assert locks.busy(key)
+                inside.remove(key)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in "aabbc"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert overlaps == [] and len(locks) == 0 and not locks.busy("a")
 
 
 def test_new_master_rolls_back_a_split_that_never_reached_meta(env):
