@@ -49,7 +49,7 @@ STATE_FILE = "cluster.json"
 MASTER_FLAGS = {"session_timeout", "balancer_period", "oldwals_ttl", "zk_parent"}
 REGIONSERVER_FLAGS = {"session_timeout", "flush_size", "global_memstore_size", "split_size",
                       "max_value_bytes", "block_cache_bytes", "scanner_lease", "report_period",
-                      "zk_parent"}
+                      "periodic_flush_interval", "wal_roll_period", "zk_parent"}
 
 # HBase's port conventions, used by the command line when the ports are free.
 DEFAULT_PORTS = {"zookeeper": 2181, "master": 16000, "master_info": 16010,

@@ -33,6 +33,9 @@ FLAGS = [
     ("flush-size", 128 << 20, int, "memstore bytes that trigger a flush"),
     ("global-memstore-size", 1 << 30, int,
      "all regions' memstore bytes at which writes wait for flushes (flushes start at 95 %)"),
+    ("periodic-flush-interval", 3600.0, float,
+     "seconds after which a memstore's oldest edit is flushed, however small"),
+    ("wal-roll-period", 3600.0, float, "seconds after which the WAL's segment is rolled"),
     ("split-size", 10 << 30, int, "store bytes past which the master is asked to split"),
     ("max-value-bytes", 10 << 20, int, "largest cell value accepted"),
     ("block-cache-bytes", 64 << 20, int, "block cache capacity"),
@@ -55,7 +58,8 @@ def config_from_args(a: argparse.Namespace) -> ServerConfig:
         global_memstore_size=a.global_memstore_size, split_size=a.split_size,
         max_value_bytes=a.max_value_bytes, block_cache_bytes=a.block_cache_bytes,
         scanner_lease=a.scanner_lease, report_period=a.report_period,
-        handler_threads=a.handler_threads)
+        handler_threads=a.handler_threads,
+        periodic_flush_interval=a.periodic_flush_interval, wal_roll_period=a.wal_roll_period)
 
 
 def main(argv=None) -> int:

@@ -36,7 +36,8 @@ class OnlineRegions:
                  request_split: Callable[[str, bytes], None] | None = None,
                  max_wal_segments: int = 32, split_request_interval: float = 30.0,
                  clock=time.monotonic, nonces=None,
-                 abort: Callable[[str], None] | None = None):
+                 abort: Callable[[str], None] | None = None,
+                 periodic_flush_interval: float = 3600.0, wal_roll_period: float = 3600.0):
         self.rootdir = rootdir
         self.wal = wal
         self.block_cache = block_cache
@@ -49,6 +50,8 @@ class OnlineRegions:
         self.split_request_interval = split_request_interval
         self.nonces = nonces if nonces is not None else NonceManager()  # shared by every region
         self.abort = abort  # the server's: called when a region cannot be closed cleanly
+        self.periodic_flush_interval = periodic_flush_interval
+        self.wal_roll_period = wal_roll_period
         self._clock = clock
         self._lock = threading.Lock()  # serialises changes to the maps below
         self._regions: dict[str, object] = {}  # name -> Region; copy-on-write, guarded by _lock
@@ -62,7 +65,11 @@ class OnlineRegions:
         # open and will open the region elsewhere): dropped when their open ends; guarded by
         # _lock
         self._cancelled_opens: set[str] = set()
+        # name -> (region.flushes, clock) when the chore first saw edits in its memstore since
+        # that flush: the age of its oldest unflushed edit, to the chore's period. Chore only.
+        self._edits_seen: dict[str, tuple[int, float]] = {}
         self.flushes_forced = 0  # written by the chore thread only; read by web and tests
+        self.flushes_periodic = 0  # idem
         self.split_requests = 0  # idem
 
     # --- hot path ----------------------------------------------------------------------------
@@ -152,6 +159,7 @@ class OnlineRegions:
         with self._lock:
             self._states.pop(name, None)
             self._split_requested.pop(name, None)
+            self._edits_seen.pop(name, None)
             families = dict(self._families)
             families.pop(name, None)
             self._families = families
@@ -252,9 +260,11 @@ class OnlineRegions:
         flush_size = self.region_config.flush_size
         split_size = self.region_config.split_size
         self.nonces.expire()
+        now = self._clock()
         for name, region in list(self._regions.items()):
             try:
-                if region.memstore_size() >= flush_size:
+                size = region.memstore_size()
+                if size >= flush_size or self._edits_too_old(name, region, size, now):
                     region.flush()
                 if split_size and self.request_split is not None and \
                         region.store_size() >= split_size and region.mid_key() is not None:
@@ -262,6 +272,26 @@ class OnlineRegions:
             except Exception as e:
                 log.warning("background work on region %s failed: %s", name, e)
         self._force_flush_for_wal()
+        if self.wal is not None:
+            self.wal.roll_if_older(self.wal_roll_period)
+
+    def _edits_too_old(self, name: str, region, size: int, now: float) -> bool:
+        """HBase's periodic flush (hbase.regionserver.optionalcacheflushinterval): a memstore
+        holding an edit older than the interval is flushed however small, so a quiet region
+        does not pin WAL segments, and a crash replays little, for as long as it stays open."""
+        if not size:
+            self._edits_seen.pop(name, None)
+            return False
+        seen = self._edits_seen.get(name)
+        if seen is None or seen[0] != region.flushes:
+            self._edits_seen[name] = (region.flushes, now)
+            return False
+        if now - seen[1] < self.periodic_flush_interval:
+            return False
+        log.info("region %s has held unflushed edits for %.0f s (periodic flush interval %g "
+                 "s): flushing", name, now - seen[1], self.periodic_flush_interval)
+        self.flushes_periodic += 1
+        return True
 
     def _maybe_request_split(self, name: str, region) -> None:
         now = self._clock()

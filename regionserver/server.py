@@ -69,6 +69,8 @@ class ServerConfig:
     handler_threads: int = 24
     max_wal_segments: int = 32
     wal_segment_bytes: int = 64 << 20
+    wal_roll_period: float = 3600.0  # roll a segment this old (hbase.regionserver.logroll.period)
+    periodic_flush_interval: float = 3600.0  # flush edits this old (optionalcacheflushinterval)
     chore_period: float = 1.0
 
 
@@ -124,7 +126,9 @@ class RegionServer:
         self.online = OnlineRegions(cfg.rootdir, wal=self.wal, block_cache=self.block_cache,
                                     region_config=region_config, server_name=self.name,
                                     scanners=self.scanners, request_split=self._request_split,
-                                    max_wal_segments=cfg.max_wal_segments, abort=self.abort)
+                                    max_wal_segments=cfg.max_wal_segments, abort=self.abort,
+                                    periodic_flush_interval=cfg.periodic_flush_interval,
+                                    wal_roll_period=cfg.wal_roll_period)
         self.service = RegionServerService(self)
         add_to_server(self.service, self.grpc_server)
         self.grpc_server.start()

@@ -131,6 +131,7 @@ class InfoServer:
             "slow_operations": rpc.recent_slow() if rpc else [],
             "slow_threshold_seconds": rpc.slow_seconds if rpc else None,
             "forced_flushes": getattr(srv.online, "flushes_forced", 0),
+            "periodic_flushes": getattr(srv.online, "flushes_periodic", 0),
             "split_requests": getattr(srv.online, "split_requests", 0),
             "nonce_duplicates": srv.online.nonces.duplicates if srv.online else 0,
             "open_scanners": len(srv.scanners) if srv.scanners is not None else 0,
@@ -204,6 +205,9 @@ class InfoServer:
                 bc.get("capacity_bytes", 0))
         yield c("minihbase_regionserver_forced_flushes",
                 "flushes forced to release old WAL segments", doc["forced_flushes"])
+        yield c("minihbase_regionserver_periodic_flushes",
+                "flushes of memstores whose oldest edit passed the periodic flush interval",
+                doc["periodic_flushes"])
         yield g("minihbase_regionserver_open_scanners", "server-side scanners open (leased)",
                 doc["open_scanners"])
         yield c("minihbase_regionserver_nonce_duplicates",

@@ -10,7 +10,8 @@ Contract:
   master renamed it (fencing, `WALs/<server>` -> `WALs/<server>-splitting`), every caller and
   every later call raises WALFencedError: a fenced server acknowledges nothing more. The
   directory is created only in __init__, never again.
-- Segments roll once they pass `segment_bytes`. A segment that is not the current one and whose
+- Segments roll once they pass `segment_bytes`, and when `roll_if_older` finds the current one
+  older than the server's roll period (an idle server's segment is not kept forever). A segment that is not the current one and whose
   edits are all flushed (`mark_flushed`/`forget_region`) moves to `archive_dir` (or is deleted).
 - Any I/O error while writing or syncing poisons the WAL (ServerAbortedError from then on): after
   a failed write or fsync the file's content is unknown, so the server must abort.
@@ -57,6 +58,7 @@ class _Segment:
     path: str
     size: int = 0
     records: int = 0  # records appended (its end record counts them)
+    started: float = field(default_factory=time.monotonic)
     # region -> highest seqid logged in this segment
     max_seqids: dict[str, int] = field(default_factory=dict)
 
@@ -189,6 +191,11 @@ class WAL:
                     break
                 self._sync_cond.wait()
             self._sync_running = True
+        self._lead_sync_round()
+
+    def _lead_sync_round(self) -> None:
+        """Run one sync round as the leader (the caller set _sync_running) and hand its
+        outcome to every waiter."""
         target, error = 0, None
         try:
             target = self._sync_round()
@@ -273,6 +280,31 @@ class WAL:
         self._fd, self._current = fd, seg
         self._dir_dirty = True
         log.debug("WAL %s rolled to segment %d", self.directory, seg.number)
+
+    def roll_if_older(self, seconds: float) -> bool:
+        """Roll the current segment if it holds records and was started `seconds` ago or more
+        (HBase's hbase.regionserver.logroll.period). A server that goes quiet would otherwise
+        keep its last segment, and everything in it to replay after a crash, for as long as
+        it lives; rolled, the segment is archived once its regions flush. Returns whether it
+        rolled."""
+        with self._lock:
+            self._check_usable()
+            age = time.monotonic() - self._current.started
+            if not self._current.records or age < seconds:
+                return False
+            self._roll()
+            to_archive = self._take_archivable()
+        self._archive(to_archive)
+        # No write may follow to sync the rolled segment's end record and close it: do it now.
+        with self._sync_cond:
+            while self._sync_running:
+                self._sync_cond.wait()
+            self._check_usable()
+            self._sync_running = True
+        self._lead_sync_round()
+        log.info("WAL %s: rolled a segment started %.0f s ago (roll period %g s)",
+                 self.directory, age, seconds)
+        return True
 
     def mark_flushed(self, region: str, seqid: int) -> None:
         """Every edit of `region` with seqid <= `seqid` is in HFiles."""

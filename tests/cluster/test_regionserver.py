@@ -431,6 +431,34 @@ def test_max_cells_caps_a_response_and_marks_split_rows_partial(stub):
         (b"w", 2, False), (b"x", 1, False)]
 
 
+def test_a_quiet_server_flushes_old_edits_and_rolls_its_wal_so_nothing_stays_to_replay(
+        zookeeper, tmp_path):
+    """HBase's periodic flush and log roll: a few writes, then silence. The region's small
+    memstore is flushed once its oldest edit is past the interval, the WAL segment holding
+    the writes is rolled and archived, and the rows read back from HFiles."""
+    cfg = server_config(zookeeper, tmp_path, "/hbase-quiet", chore_period=0.1,
+                        periodic_flush_interval=1.0, wal_roll_period=1.0)
+    rs = RegionServer(cfg).start()
+    try:
+        stub = stub_for(rs.port)
+        region = open_region(stub)
+        multi(stub, region, {b"r%d" % i: {b"q": b"v%d" % i} for i in range(5)})
+        first_segment = rs.wal.current_segment_path
+        oldwals = layout.old_wal_dir(cfg.rootdir)
+        deadline = time.monotonic() + 15
+        while not os.listdir(oldwals) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert os.listdir(oldwals) == [f"{rs.name}.{os.path.basename(first_segment)}"]
+        assert rs.online.flushes_periodic == 1
+        assert rs.online.get(region).memstore_size() == 0 and rs.wal.segment_count() == 1
+        time.sleep(1.5)  # quiet: an empty segment is not rolled, nothing is flushed again
+        assert rs.wal.current_segment_path != first_segment and len(os.listdir(oldwals)) == 1
+        assert rs.online.flushes_periodic == 1
+        assert get_row(stub, region, b"r3") == {b"q": b"v3"}
+    finally:
+        rs.stop()
+
+
 def test_too_many_wal_segments_force_flushes_that_release_the_oldest(zookeeper, tmp_path):
     cfg = server_config(zookeeper, tmp_path, "/hbase-walroll", chore_period=0.1,
                         wal_segment_bytes=2048, max_wal_segments=2)

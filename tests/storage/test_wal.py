@@ -177,6 +177,25 @@ def test_segments_roll_by_size(wal_dir):
     assert [e.seqid for e in read_wal_dir(wal_dir)] == list(range(1, 21))
 
 
+def test_roll_by_age_skips_an_empty_or_young_segment_and_ends_the_rolled_one(wal_dir, tmp_path):
+    """The server's roll period: a quiet server's segment is rolled (its end record synced
+    and its file closed at once, no write follows to do it), then archived once flushed."""
+    archive = str(tmp_path / "oldWALs")
+    wal = WAL(wal_dir, archive_dir=archive)
+    assert not wal.roll_if_older(0)  # nothing in it: nothing to roll
+    wal.sync(wal.append(REGION_A, 1, [put(b"a")]))
+    assert not wal.roll_if_older(60)
+    assert wal.roll_if_older(0) and wal.segment_count() == 2
+    assert wal._retired_fds == []
+    # Read as a crash would leave it (no close): the rolled segment is complete.
+    assert [e.seqid for e in read_wal_dir(wal_dir)] == [1]
+    wal.sync(wal.append(REGION_A, 2, [put(b"b")]))
+    assert [e.seqid for e in read_wal_dir(wal_dir)] == [1, 2]
+    wal.mark_flushed(REGION_A, 1)
+    assert wal.segment_count() == 1 and len(os.listdir(archive)) == 1
+    wal.close()
+
+
 def test_segment_is_archived_only_after_every_region_in_it_is_flushed(wal_dir, tmp_path):
     archive = str(tmp_path / "oldWALs")
     wal = WAL(wal_dir, segment_bytes=300, archive_dir=archive)  # records are ~190 bytes
