@@ -244,7 +244,10 @@ class _Scanner:
             unseen = (1 if self.skip_row else 0) + (
                 1 if self.reverse and self.prefix is not None else 0)
             spec.limit = self.limit - self.returned + unseen
-        return pb.ScanRequest(region=loc.name, spec=spec, max_rows=self.batch_size)
+        # The server answers within half of a call's deadline even if its filter has matched
+        # nothing yet (HBase's heartbeat); the next call goes on from there.
+        return pb.ScanRequest(region=loc.name, spec=spec, max_rows=self.batch_size,
+                              time_limit_ms=int(self._rpc_timeout() * 500))
 
     def _prefetch_open(self) -> None:
         """Open the next region's scanner now, while the caller consumes this region's last

@@ -241,20 +241,22 @@ class ScanSpec(_message.Message):
     def __init__(self, start_row: _Optional[bytes] = ..., stop_row: _Optional[bytes] = ..., reversed: _Optional[bool] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., max_versions: _Optional[int] = ..., limit: _Optional[int] = ..., batch: _Optional[int] = ..., filter: _Optional[bytes] = ...) -> None: ...
 
 class ScanRequest(_message.Message):
-    __slots__ = ("region", "spec", "scanner_id", "max_rows", "max_cells", "close")
+    __slots__ = ("region", "spec", "scanner_id", "max_rows", "max_cells", "close", "time_limit_ms")
     REGION_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     SCANNER_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
     MAX_CELLS_FIELD_NUMBER: _ClassVar[int]
     CLOSE_FIELD_NUMBER: _ClassVar[int]
+    TIME_LIMIT_MS_FIELD_NUMBER: _ClassVar[int]
     region: str
     spec: ScanSpec
     scanner_id: int
     max_rows: int
     max_cells: int
     close: bool
-    def __init__(self, region: _Optional[str] = ..., spec: _Optional[_Union[ScanSpec, _Mapping]] = ..., scanner_id: _Optional[int] = ..., max_rows: _Optional[int] = ..., max_cells: _Optional[int] = ..., close: _Optional[bool] = ...) -> None: ...
+    time_limit_ms: int
+    def __init__(self, region: _Optional[str] = ..., spec: _Optional[_Union[ScanSpec, _Mapping]] = ..., scanner_id: _Optional[int] = ..., max_rows: _Optional[int] = ..., max_cells: _Optional[int] = ..., close: _Optional[bool] = ..., time_limit_ms: _Optional[int] = ...) -> None: ...
 
 class ScanResponse(_message.Message):
     __slots__ = ("scanner_id", "results", "more_in_region", "scan_done")

@@ -29,6 +29,7 @@ from regionserver.wire import (encode_get_response, encode_result, encode_scan_r
 from regionserver.convert import (check_row, get_from_pb, mutation_from_pb,
                                   no_such_family, region_info_from_pb, region_info_to_pb,
                                   scan_from_pb, table_from_pb)
+from regionserver.scanners import DEFAULT_TIME_LIMIT_S
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +213,11 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             else:
                 region, families = self._online.get_with_families(request.region)
                 scan = scan_from_pb(request.spec, families, region.table)
+                # One batch then done (close) must search until it has it: no heartbeat.
+                time_limit = None if request.close else \
+                    (request.time_limit_ms / 1000 or DEFAULT_TIME_LIMIT_S)
                 lease = scanners.open(request.region, region.scanner(scan), scan.batch,
-                                      scan.limit)
+                                      scan.limit, time_limit)
             sid = lease.scanner_id
             if request.close:  # one batch, then done: no prefetch, and say "no more"
                 out, _ = scanners.next_batch(

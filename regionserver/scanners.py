@@ -28,6 +28,7 @@ from minihbase.errors import UnknownScannerError
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ROWS = 100
+DEFAULT_TIME_LIMIT_S = 5.0  # a response is sent after this long even with no rows (heartbeat)
 MAX_RESPONSE_BYTES = 2 << 20  # a scan response stops adding rows past this (HBase: 2 MB)
 
 
@@ -49,16 +50,18 @@ class ScannerLease:
     """One open scanner. Calls on one lease are serialised by its lock (a client that retries a
     call while the first is still running must not interleave two next() calls)."""
 
-    __slots__ = ("scanner_id", "region_name", "scanner", "batch", "limit", "rows_returned",
-                 "last_row", "carry", "expires_at", "lock", "closed", "prefetch", "call_lock")
+    __slots__ = ("scanner_id", "region_name", "scanner", "batch", "limit", "time_limit",
+                 "rows_returned", "last_row", "carry", "expires_at", "lock", "closed",
+                 "prefetch", "call_lock")
 
     def __init__(self, scanner_id: int, region_name: str, scanner, batch: int, limit: int,
-                 expires_at: float):
+                 expires_at: float, time_limit: float | None):
         self.scanner_id = scanner_id
         self.region_name = region_name
         self.scanner = scanner
         self.batch = batch
         self.limit = limit
+        self.time_limit = time_limit  # seconds one response may search; None = unbounded
         self.rows_returned = 0  # distinct rows handed out so far (for limit)
         self.last_row = None  # row of the last result handed out (a continued row is not new)
         self.carry: list = []  # look-ahead results not yet handed out
@@ -108,13 +111,18 @@ class ScannerRegistry:
         return len(self._leases)
 
     # --- calls -------------------------------------------------------------------------------
-    def open(self, region_name: str, scanner, batch: int, limit: int) -> ScannerLease:
+    def open(self, region_name: str, scanner, batch: int, limit: int,
+             time_limit: float | None = DEFAULT_TIME_LIMIT_S) -> ScannerLease:
+        """Register `scanner`. time_limit: seconds a response may spend looking for rows before
+        it is sent with what it has (capped at half the lease); None: until it has them."""
+        if time_limit is not None:
+            time_limit = min(time_limit, self.lease_seconds / 2)
         with self._lock:
             sid = self._rand.getrandbits(63) or 1
             while sid in self._leases:
                 sid = self._rand.getrandbits(63) or 1
             lease = ScannerLease(sid, region_name, scanner, batch, limit,
-                                 self._clock() + self.lease_seconds)
+                                 self._clock() + self.lease_seconds, time_limit)
             self._leases[sid] = lease
         return lease
 
@@ -175,28 +183,29 @@ class ScannerRegistry:
 
     def _compute(self, lease: ScannerLease, max_rows: int, max_cells: int, render):
         max_rows = max_rows if max_rows > 0 else DEFAULT_MAX_ROWS
+        deadline = None if lease.time_limit is None else time.monotonic() + lease.time_limit
         with lease.lock:
             if lease.closed:
                 raise UnknownScannerError(f"scanner {lease.scanner_id} was closed")
+            scanner = lease.scanner
             results = lease.carry
             lease.carry = []
             want = max_rows - len(results)
             if want > 0:
-                got = lease.scanner.next(want, max_cells) if max_cells > 0 else \
-                    lease.scanner.next(want)
+                got = scanner.next(want, max_cells, deadline)
                 if got:
                     results = results + got if results else got
             results, lease.carry = _cut_at_bytes(results)
             results, more = self._apply_limit(lease, results)
             if more:
-                if not lease.carry:  # look ahead: is there more?
-                    lease.carry = lease.scanner.next(1)
+                if not lease.carry and not scanner.closed:  # look ahead: is there more?
+                    lease.carry = scanner.next(1, 0, deadline)
                 if lease.carry:
                     if lease.limit and lease.rows_returned >= lease.limit and \
                             lease.carry[0][0].row != lease.last_row:
                         more = False
-                else:
-                    more = False
+                else:  # the region is exhausted, unless the deadline cut the search short
+                    more = not scanner.closed
             partial = self._partial_flags(lease, results)
             return render(results, partial, more), more
 

@@ -236,22 +236,34 @@ class _List(Filter):
         return tuple(self.parts)
 
 
+TICK = (None, None)  # yielded by filter_rows after TICK_ROWS rows in a row were dropped
+TICK_ROWS = 256
+
+
 def filter_rows(rows, f: Filter):
-    """(row, cells) pairs -> the same, filtered; stops once the filter is done."""
+    """(row, cells) pairs -> the same, filtered; stops once the filter is done. After every
+    TICK_ROWS rows dropped in a row it yields TICK instead, so that the scanner pulling from it
+    can see the time pass (RegionScanner.next's deadline) while nothing matches."""
     key_only = [p for p in _walk(f) if isinstance(p, _KeyOnly)]  # values are replaced
     as_length = any(p.len_as_value for p in key_only)
+    dropped = 0
     for row, cells in rows:
         mask = f.keep(row, cells)
-        if mask is not None:
-            kept = [c for c, k in zip(cells, mask) if k]
-            if kept:
-                f.returned()
-                if key_only:
-                    kept = [c._replace(value=len(c.value).to_bytes(4, "big") if as_length
-                                       else b"") for c in kept]
-                yield row, kept
+        kept = None if mask is None else [c for c, k in zip(cells, mask) if k]
+        if kept:
+            dropped = 0
+            f.returned()
+            if key_only:
+                kept = [c._replace(value=len(c.value).to_bytes(4, "big") if as_length
+                                   else b"") for c in kept]
+            yield row, kept
         if f.done:
             return
+        if not kept:
+            dropped += 1
+            if dropped == TICK_ROWS:
+                dropped = 0
+                yield TICK
 
 
 def _walk(f: Filter):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from heapq import merge
 from itertools import islice
 from operator import itemgetter
+from time import monotonic
 
 from storage.cell import LATEST_TIMESTAMP, Cell
 
@@ -174,13 +175,19 @@ class RegionScanner:
                 return
             yield from page
 
-    def next(self, max_rows: int = 100, max_cells: int = 0) -> list[list[Cell]]:
+    def next(self, max_rows: int = 100, max_cells: int = 0,
+             deadline: float | None = None) -> list[list[Cell]]:
         """Up to max_rows results; stops once max_cells cells are returned (0 = no cap),
-        splitting a row if needed. [] means the scan is done."""
+        splitting a row if needed. [] with `closed` set means the scan is done.
+
+        deadline (time.monotonic()): rows a filter drops take time but return nothing; past
+        the deadline the call returns what it has, maybe [], and the scanner stays open (the
+        region server's heartbeat, so one call never outlasts the client's deadline)."""
         if self.closed:
             return []
         batch = self._batch
-        if not batch and max_cells <= 0 and self._pending is None:  # whole rows: C-speed loop
+        if not batch and max_cells <= 0 and self._pending is None and self._filter is None:
+            # whole rows: C-speed loop
             n = max_rows
             if self._limit:
                 n = min(n, self._limit - self._rows_done)
@@ -201,6 +208,10 @@ class RegionScanner:
                 if nxt is None:
                     break
                 cells = nxt[1]
+                if cells is None:  # filter_rows's TICK: rows dropped, time passing
+                    if deadline is not None and monotonic() >= deadline:
+                        return out
+                    continue
                 self._rows_done += 1
             take = len(cells)
             if batch and take > batch:

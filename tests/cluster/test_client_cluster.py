@@ -693,3 +693,31 @@ def test_cli_and_shell_take_hbase_filter_strings(cluster, filtered):
     assert shell.returncode == 0, shell.stderr
     assert "5 row(s)" in shell.stdout and "value=keep" not in shell.stdout
     assert "column=cf:n" in shell.stdout and "1 row(s)" in shell.stdout
+
+
+def test_a_selective_filter_scan_outlasting_the_call_deadline_gets_heartbeats(cluster):
+    """One region of 100k rows and a filter that matches only the last: searching takes the
+    server longer than a call's deadline (50 ms here), so each call answers within half of it
+    with what it found, maybe nothing (HBase's heartbeat), and the scan goes on from there."""
+    import client
+    from client.retry import RetryPolicy
+
+    conn = client.Connection(cluster.quorum, timeout=60)
+    conn.create_table("sel", {"cf": {}})
+    t = conn.table("sel")
+    with t.batch(batch_size=5000) as b:
+        for i in range(100_000):
+            b.put(b"r%06d" % i, {b"cf:q": b"v"})
+    wanted = "RowFilter(=, 'binary:r099999')"
+    t0 = time.monotonic()
+    assert [k for k, _ in t.scan(filter=wanted)] == [b"r099999"]
+    searched = time.monotonic() - t0
+    short = client.Connection(cluster.quorum, retry=RetryPolicy(60, rpc_timeout=0.05))
+    try:
+        assert searched > 0.05, "the search is too quick to need a heartbeat"
+        assert [k for k, _ in short.table("sel").scan(filter=wanted)] == [b"r099999"]
+        assert short.table("sel").count(filter="PrefixFilter('r09999')") == 10
+    finally:
+        short.close()
+        conn.delete_table("sel", disable=True)
+        conn.close()

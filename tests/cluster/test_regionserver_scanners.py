@@ -11,14 +11,15 @@ from storage.cell import Cell
 
 
 class ListScanner:
-    """RegionScanner stand-in: pages over prepared results; [] = done."""
+    """RegionScanner stand-in: pages over prepared results; [] = done (and closed)."""
 
     def __init__(self, results):
         self.results = list(results)
         self.closed = False
 
-    def next(self, max_rows=100, max_cells=0):
+    def next(self, max_rows=100, max_cells=0, deadline=None):
         out, self.results = self.results[:max_rows], self.results[max_rows:]
+        self.closed = self.closed or not out
         return out
 
     def close(self):
@@ -126,3 +127,34 @@ def test_one_row_over_the_budget_still_goes_alone():
                      batch=0, limit=0)
     assert reg.next_batch(lease, 1000, 0, keep) == ([(b"a", 1, False)], True)
     assert reg.next_batch(lease, 1000, 0, keep) == ([(b"b", 1, False)], False)
+
+
+class SlowFilterScanner(ListScanner):
+    """A filtered scan whose first calls run out of time before any row matches."""
+
+    def __init__(self, results, empty_calls):
+        super().__init__(results)
+        self.empty_calls = empty_calls
+        self.deadlines = []
+
+    def next(self, max_rows=100, max_cells=0, deadline=None):
+        self.deadlines.append(deadline)
+        if self.empty_calls:
+            self.empty_calls -= 1
+            return []  # the deadline passed: nothing yet, not closed
+        return super().next(max_rows, max_cells, deadline)
+
+
+def test_a_response_cut_short_by_its_time_limit_says_more_until_the_scanner_is_done():
+    reg = ScannerRegistry(10.0, prefetch_threads=0)
+    sc = SlowFilterScanner([row(b"a"), row(b"b")], empty_calls=2)  # next + look-ahead
+    lease = reg.open("r1", sc, batch=0, limit=0, time_limit=60.0)
+    assert lease.time_limit == 5.0  # at most half the lease
+    answers = [reg.next_batch(lease, 1, 0, keep)]
+    while answers[-1][1] and len(answers) < 10:
+        answers.append(reg.next_batch(lease, 1, 0, keep))
+    assert answers == [([], True), ([(b"a", 1, False)], True), ([(b"b", 1, False)], False)]
+    assert all(d is not None for d in sc.deadlines)
+    untimed = SlowFilterScanner([], empty_calls=0)
+    reg.next_batch(reg.open("r2", untimed, 0, 0, time_limit=None), 1, 0, keep)
+    assert untimed.deadlines == [None]
