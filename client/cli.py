@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ts", type=int, help="only cells with timestamp <= this")
     c.add_argument("--filter", help=filter_help)
     c = cmd("scan", "scan TABLE [--start R] [--stop R] [--prefix P] [--limit N] [--reverse] "
-                    "[--filter F]")
+                    "[--filter F] [--raw]")
     c.add_argument("table")
     c.add_argument("--start", help="first row (inclusive)")
     c.add_argument("--stop", help="stop row (exclusive)")
@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--reverse", action="store_true")
     c.add_argument("--versions", type=int)
     c.add_argument("--filter", help=filter_help)
+    c.add_argument("--raw", action="store_true",
+                   help="HBase's RAW scan: delete markers and the cells they mask too")
     c = cmd("delete", "delete one version of a column (the newest, or the one at --ts), as "
                       "the HBase shell: delete TABLE ROW COLUMN [--ts MS]")
     c.add_argument("table")
@@ -200,7 +202,7 @@ def run(a, conn, out: commands.Output) -> None:
         commands.scan(conn, out, a.table, start=a.start and b(a.start),
                       stop=a.stop and b(a.stop), prefix=a.prefix and b(a.prefix),
                       columns=[b(c) for c in a.columns], limit=a.limit, reverse=a.reverse,
-                      versions=a.versions, row_filter=a.filter and b(a.filter))
+                      versions=a.versions, row_filter=a.filter and b(a.filter), raw=a.raw)
     elif name == "delete":
         commands.delete(conn, out, a.table, b(a.row), b(a.column), a.ts)
     elif name == "deleteall":

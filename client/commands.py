@@ -240,12 +240,14 @@ def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int =
 
 
 def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, columns=None,
-         limit=None, reverse=False, versions=None, time_range=None, row_filter=None) -> None:
-    """Streams: a scan of a big table prints as it goes (widths set by the first rows)."""
+         limit=None, reverse=False, versions=None, time_range=None, row_filter=None,
+         raw=False) -> None:
+    """Streams: a scan of a big table prints as it goes (widths set by the first rows).
+    raw: HBase's RAW scan (delete markers print as type=...)."""
     results = conn.table(table).scan(row_start=start, row_stop=stop, row_prefix=prefix,
                                      columns=columns or None, limit=limit, reverse=reverse,
-                                     versions=versions, raw=True, time_range=time_range,
-                                     filter=row_filter)
+                                     versions=versions, as_cells=True, time_range=time_range,
+                                     filter=row_filter, raw=raw)
     if out.as_json:
         items = iter(results)
         first = next(items, None)  # an unknown table or a timeout fails before any output
@@ -266,9 +268,9 @@ def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, colu
     n = len(head)
     for row, data in results:  # the rest, streamed with the same column width
         n += 1
-        for column, value, ts in fmt.cell_list(data):
-            print(f"{(' ' + fmt.binary(row)).ljust(width)}  column={fmt.binary(column)}, "
-                  f"{fmt.cell_text(value, ts)}", file=out.out)
+        for cell in fmt.cell_list(data):
+            print(f"{(' ' + fmt.binary(row)).ljust(width)}  {fmt.column_cell(*cell)}",
+                  file=out.out)
     print(fmt.rows_count(n), file=out.out)
     out.out.flush()
 

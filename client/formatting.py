@@ -56,20 +56,28 @@ def rows_count(n: int) -> str:
 
 # -- data --------------------------------------------------------------------------------------
 
-def cell_text(value: bytes, ts: int | None) -> str:
+def cell_text(value: bytes, ts: int | None, kind: str | None = None) -> str:
+    """`timestamp=..., value=...`; a raw scan's delete marker shows `type=...` instead."""
+    if kind is not None and kind != "Put":
+        return f"timestamp={ts}, type={kind}"
     return (f"timestamp={ts}, value={binary(value)}" if ts is not None
             else f"value={binary(value)}")
 
 
-def cell_list(data) -> list[tuple[bytes, bytes, int | None]]:
-    """A row as [(column, value, ts)]: from a raw cell list, or a happybase dict whose values
-    are value or (value, ts)."""
+def column_cell(column: bytes, value: bytes, ts: int | None, kind: str | None = None) -> str:
+    """The COLUMN+CELL text of a scan line."""
+    return f"column={binary(column)}, {cell_text(value, ts, kind)}"
+
+
+def cell_list(data) -> list[tuple[bytes, bytes, int | None, str | None]]:
+    """A row as [(column, value, ts, type)]: from a cell list ([(column, value, ts)], or with
+    a type from a raw scan), or a happybase dict whose values are value or (value, ts)."""
     if isinstance(data, list):
-        return data
+        return [c if len(c) == 4 else (*c, None) for c in data]
     out = []
     for column, v in data.items():
         value, ts = v if isinstance(v, tuple) else (v, None)
-        out.append((column, value, ts))
+        out.append((column, value, ts, None))
     return out
 
 
@@ -77,8 +85,8 @@ def scan_table(results: list) -> str:
     """HBase shell's scan layout: ROW / COLUMN+CELL, one line per cell (every version)."""
     lines = []
     for row, data in results:
-        for column, value, ts in cell_list(data):
-            lines.append([binary(row), f"column={binary(column)}, {cell_text(value, ts)}"])
+        for cell in cell_list(data):
+            lines.append([binary(row), column_cell(*cell)])
     return grid(["ROW", "COLUMN+CELL"], lines) + "\n" + rows_count(len(results))
 
 
@@ -93,8 +101,11 @@ def scan_json(results: list) -> list:
     out = []
     for row, data in results:
         cells = []
-        for column, value, ts in cell_list(data):
-            cells.append({"column": binary(column), "timestamp": ts, "value": binary(value)})
+        for column, value, ts, kind in cell_list(data):
+            cell = {"column": binary(column), "timestamp": ts, "value": binary(value)}
+            if kind is not None:
+                cell["type"] = kind
+            cells.append(cell)
         out.append({"row": binary(row), "cells": cells})
     return out
 

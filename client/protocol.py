@@ -32,6 +32,10 @@ def to_bytes(value, what: str) -> bytes:
     raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
 
 
+CELL_TYPE_NAMES = {4: "Put", 8: "Delete", 10: "DeleteFamilyVersion", 12: "DeleteColumn",
+                   14: "DeleteFamily"}  # what HBase's shell prints as type=
+
+
 def filter_text(text) -> bytes:
     """A filter in HBase's filter language as bytes for the wire (b"" = none); the region
     servers parse it and answer a bad one with InvalidArgumentError."""

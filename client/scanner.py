@@ -26,6 +26,8 @@ from minihbase.errors import (ConnectionClosedError, HBaseError, InvalidArgument
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
 
+_TYPE_NAMES = protocol.CELL_TYPE_NAMES
+
 
 def prefix_successor(prefix: bytes) -> bytes:
     """The smallest key greater than every key starting with `prefix` (b"" if none)."""
@@ -45,11 +47,14 @@ def _restartable(exc: BaseException) -> bool:
 
 def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
          timestamp=None, include_timestamp=False, batch_size=1000, scan_batching=None,
-         limit=None, reverse=False, versions=None, raw=False, time_range=None, filter=None):
-    """raw=True yields (row, [(b"cf:q", value, timestamp), ...]) with every version returned
-    (what the shell prints) instead of happybase's {column: value} dicts. time_range: (min,
-    max), cells with min <= timestamp < max (instead of `timestamp`). filter: HBase's filter
-    language, applied by the region servers (storage/filters.py), as happybase's `filter`."""
+         limit=None, reverse=False, versions=None, as_cells=False, time_range=None, filter=None,
+         raw=False):
+    """as_cells=True yields (row, [(b"cf:q", value, timestamp), ...]) with every version
+    returned (what the shell prints) instead of happybase's {column: value} dicts. time_range:
+    (min, max), cells with min <= timestamp < max (instead of `timestamp`). filter: HBase's
+    filter language, applied by the region servers (storage/filters.py), as happybase's
+    `filter`. raw=True: HBase's raw scan (delete markers and the cells they mask), yielding
+    (row, [(b"cf:q", value, timestamp, type), ...]) with type as protocol.CELL_TYPE_NAMES."""
     if batch_size < 1:
         raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
     if limit is not None and limit < 1:
@@ -73,12 +78,12 @@ def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
     spec = pb.ScanSpec(stop_row=stop, reversed=reverse,
                        columns=protocol.column_protos(columns),
                        max_versions=versions or 0, batch=scan_batching or 0,
-                       filter=protocol.filter_text(filter))
+                       filter=protocol.filter_text(filter), raw=raw)
     if timestamp is not None or time_range is not None:
         spec.time_range.CopyFrom(protocol.time_range(timestamp, time_range))
     scanner = _Scanner(table, start, stop, spec, batch_size, limit, include_timestamp,
                        prefix, low_bound)
-    scanner.raw = raw
+    scanner.as_cells = as_cells or raw
     return scanner.rows()
 
 
@@ -116,7 +121,7 @@ class _Scanner:
         self.prefix, self.low_bound = prefix, low_bound
         self.reverse = spec.reversed
         self.single_version = spec.max_versions <= 1
-        self.raw = False
+        self.as_cells = False
         self.prefetch = None  # future of the next batch, asked before this one is consumed
         # Where the next scanner opens: the region holding `region_start` (reversed and b"":
         # the last region), or with `before` set (reversed) the region ending at `before`.
@@ -150,7 +155,10 @@ class _Scanner:
                             self.done = True
                             break
                         continue
-                    if self.raw:
+                    if self.spec.raw:
+                        yield row, [(c.family + b":" + c.qualifier, c.value, c.timestamp,
+                                     _TYPE_NAMES[c.type or 4]) for c in result.cells]
+                    elif self.as_cells:
                         yield row, [(c.family + b":" + c.qualifier, c.value, c.timestamp)
                                     for c in result.cells]
                     else:

@@ -31,7 +31,7 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
                  TIMESTAMP => ts | TIMERANGE => [min, max]}]
   scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10, COLUMNS => ['cf:q'],
                VERSIONS => 2, TIMERANGE => [1, 9]}] | scan 't1', {ROWPREFIXFILTER => 'x'}
-  (REVERSED => true: from STARTROW down to STOPROW)
+  (REVERSED => true: from STARTROW down to STOPROW; RAW => true: delete markers too)
   delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
   incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c'
   status | balance | split 't1'[, 'key'] | merge_region 'a', 'b' | flush 't1'
@@ -214,7 +214,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         spec = _hash(args[1], "scan options") if len(args) == 2 else {}
         _check_keys(spec, {"STARTROW", "STOPROW", "LIMIT", "COLUMNS", "COLUMN", "REVERSED",
                            "ROWPREFIXFILTER", "VERSIONS", "CACHE", "TIMESTAMP", "TIMERANGE",
-                           "FILTER"}, "scan")
+                           "FILTER", "RAW"}, "scan")
         limit = _int(spec["LIMIT"], "LIMIT") if "LIMIT" in spec else 0
         col = spec.get("COLUMNS", spec.get("COLUMN"))
 
@@ -229,7 +229,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                       limit=limit if limit > 0 else None,  # the HBase shell: <= 0 is none
                       reverse=bool(spec.get("REVERSED", False)),
                       versions=_int(spec["VERSIONS"], "VERSIONS") if "VERSIONS" in spec
-                      else None, time_range=_time_range(spec), row_filter=_filter(spec))
+                      else None, time_range=_time_range(spec), row_filter=_filter(spec),
+                      raw=bool(spec.get("RAW", False)))
     elif n == "delete":
         _nargs(cmd, 3, 4, "delete 't1', 'r1', 'cf:q'[, ts]")
         ts = _int(args[3], "timestamp") if len(args) == 4 else None

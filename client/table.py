@@ -165,17 +165,22 @@ class Table:
              timestamp: int | None = None, include_timestamp: bool = False,
              batch_size: int = 1000, scan_batching: int | None = None,
              limit: int | None = None, reverse: bool = False, versions: int | None = None,
-             raw: bool = False, time_range: tuple[int, int] | None = None, filter=None):
+             as_cells: bool = False, time_range: tuple[int, int] | None = None, filter=None,
+             raw: bool = False):
         """Yield (row, data) in row order; see client/scanner.py for exact semantics.
-        raw=True: data is [(b"cf:q", value, ts)] with every version returned. filter: HBase
-        filter language, e.g. "PrefixFilter('a') AND ValueFilter(=, 'binary:x')"."""
+        as_cells=True: data is [(b"cf:q", value, ts)] with every version returned. filter:
+        HBase filter language, e.g. "PrefixFilter('a') AND ValueFilter(=, 'binary:x')".
+        raw=True: HBase's raw scan, data is [(b"cf:q", value, ts, type)] with delete markers
+        (type "Delete", "DeleteColumn", "DeleteFamily", "DeleteFamilyVersion") and the puts
+        ("Put") they mask."""
         from client.scanner import scan
 
         return scan(self, row_start=row_start, row_stop=row_stop, row_prefix=row_prefix,
                     columns=columns, timestamp=timestamp, time_range=time_range,
                     include_timestamp=include_timestamp,
                     batch_size=batch_size, scan_batching=scan_batching, limit=limit,
-                    reverse=reverse, versions=versions, raw=raw, filter=filter)
+                    reverse=reverse, versions=versions, as_cells=as_cells, filter=filter,
+                    raw=raw)
 
     def count(self, row_start=None, row_stop=None, row_prefix=None, progress=None,
               interval: int = 1000, filter=None) -> int:

@@ -219,7 +219,7 @@ class CheckAndMutateResponse(_message.Message):
     def __init__(self, processed: _Optional[bool] = ...) -> None: ...
 
 class ScanSpec(_message.Message):
-    __slots__ = ("start_row", "stop_row", "reversed", "columns", "time_range", "max_versions", "limit", "batch", "filter")
+    __slots__ = ("start_row", "stop_row", "reversed", "columns", "time_range", "max_versions", "limit", "batch", "filter", "raw")
     START_ROW_FIELD_NUMBER: _ClassVar[int]
     STOP_ROW_FIELD_NUMBER: _ClassVar[int]
     REVERSED_FIELD_NUMBER: _ClassVar[int]
@@ -229,6 +229,7 @@ class ScanSpec(_message.Message):
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    RAW_FIELD_NUMBER: _ClassVar[int]
     start_row: bytes
     stop_row: bytes
     reversed: bool
@@ -238,7 +239,8 @@ class ScanSpec(_message.Message):
     limit: int
     batch: int
     filter: bytes
-    def __init__(self, start_row: _Optional[bytes] = ..., stop_row: _Optional[bytes] = ..., reversed: _Optional[bool] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., max_versions: _Optional[int] = ..., limit: _Optional[int] = ..., batch: _Optional[int] = ..., filter: _Optional[bytes] = ...) -> None: ...
+    raw: bool
+    def __init__(self, start_row: _Optional[bytes] = ..., stop_row: _Optional[bytes] = ..., reversed: _Optional[bool] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., max_versions: _Optional[int] = ..., limit: _Optional[int] = ..., batch: _Optional[int] = ..., filter: _Optional[bytes] = ..., raw: _Optional[bool] = ...) -> None: ...
 
 class ScanRequest(_message.Message):
     __slots__ = ("region", "spec", "scanner_id", "max_rows", "max_cells", "close", "time_limit_ms")

@@ -103,6 +103,7 @@ def scan_from_pb(spec: pb.ScanSpec, families: frozenset, table: TableDescriptor)
         limit=max(spec.limit, 0),
         batch=max(spec.batch, 0),
         filter=parse_filter(spec.filter, spec.reversed) if spec.filter else None,
+        raw=spec.raw,
     )
 
 

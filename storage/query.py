@@ -61,8 +61,9 @@ class Scan:
     stop_row (exclusive; b"" = the first row), as HBase's reversed scan does.
     columns: () = every family; (family, None) = the whole family; (family, qualifier) = one
     column. time_range is [min, max) on cell timestamps. max_versions is capped by each family's
-    max_versions. limit caps rows returned (0 = no cap). batch caps cells per result, splitting
-    wide rows into several results (0 = whole rows).
+    max_versions (not when raw). limit caps rows returned (0 = no cap). batch caps cells per
+    result, splitting wide rows into several results (0 = whole rows). raw: HBase's raw scan
+    (storage/scanner.py raw_rows).
     """
 
     start_row: bytes = b""
@@ -74,6 +75,7 @@ class Scan:
     limit: int = 0
     batch: int = 0
     filter: object = None  # a storage.filters.Filter, applied before limit and batch
+    raw: bool = False  # every stored cell: delete markers and the versions they mask too
 
     def __post_init__(self):
         self.columns = tuple(self.columns)

@@ -502,21 +502,22 @@ class Region:
 
     # --- reads ------------------------------------------------------------------------------
 
-    def _plan(self, columns, time_range, max_versions: int) -> list[tuple[Store, ReadParams]]:
+    def _plan(self, columns, time_range, max_versions: int,
+              raw: bool = False) -> list[tuple[Store, ReadParams]]:
         if self._plan_cacheable:
-            key = (columns, tuple(time_range), max_versions)
+            key = (columns, tuple(time_range), max_versions, raw)
             try:
                 plans = self._plan_cache.get(key)
             except TypeError:  # unhashable column spec: plan without the cache
-                return self._make_plan(columns, time_range, max_versions)
+                return self._make_plan(*key)
             if plans is None:
                 if len(self._plan_cache) > 256:
                     self._plan_cache.clear()
-                plans = self._plan_cache[key] = self._make_plan(columns, time_range, max_versions)
+                plans = self._plan_cache[key] = self._make_plan(*key)
             return plans
-        return self._make_plan(columns, time_range, max_versions)
+        return self._make_plan(columns, time_range, max_versions, raw)
 
-    def _make_plan(self, columns, time_range, max_versions: int):
+    def _make_plan(self, columns, time_range, max_versions: int, raw: bool = False):
         if not columns:
             wanted = {f: None for f in self._family_order}
         else:
@@ -534,10 +535,11 @@ class Region:
             store = self.stores[fam]
             fd = store.family
             quals = wanted[fam]
+            # A raw scan shows versions past the family's until a compaction drops them.
+            versions = max(1, max_versions if raw else min(max_versions, fd.max_versions))
             plans.append((store, ReadParams(
-                fam, frozenset(quals) if quals is not None else None, lo, hi,
-                max(1, min(max_versions, fd.max_versions)), fd.max_versions,
-                now - fd.ttl * 1000 if fd.ttl else -1, fd.min_versions)))
+                fam, frozenset(quals) if quals is not None else None, lo, hi, versions,
+                fd.max_versions, now - fd.ttl * 1000 if fd.ttl else -1, fd.min_versions, raw)))
         return plans
 
     @staticmethod
@@ -608,7 +610,7 @@ class Region:
         """Rows of the scan within this region, newest data as of now (MVCC read point)."""
         self._check_open()
         self.read_requests += 1
-        plans = self._plan(s.columns, s.time_range, s.max_versions)
+        plans = self._plan(s.columns, s.time_range, s.max_versions, s.raw)
         mvcc = self._mvcc
         rp = mvcc.begin_read()  # registered until the scanner closes (memstore keeps versions)
         views = []

@@ -39,6 +39,7 @@ class ReadParams:
     family_max_versions: int
     ttl_cutoff: int  # puts with ts < cutoff are expired; -1 = no TTL
     min_versions: int = 0
+    raw: bool = False  # raw_rows: delete markers and masked puts too
 
 
 _tuple_new = tuple.__new__  # Cell(...) without the Python-level NamedTuple constructor
@@ -46,6 +47,8 @@ _tuple_new = tuple.__new__  # Cell(...) without the Python-level NamedTuple cons
 
 def rows_of(items, p: ReadParams, stop_row: bytes | None, plain: bool, sources: int):
     """visible_rows, or the fast path when nothing can mask, expire or filter a cell."""
+    if p.raw:
+        return raw_rows(items, p, stop_row)
     if (plain and p.qualifiers is None and p.ttl_cutoff < 0 and p.min_ts <= 0
             and p.max_ts == LATEST_TIMESTAMP and (sources <= 1 or p.max_versions == 1)):
         return plain_rows(items, p.family, stop_row, p.max_versions)
@@ -74,6 +77,44 @@ def plain_rows(items, family: bytes, stop_row: bytes | None, max_versions: int):
             if count > max_versions:
                 continue
         out.append(new(Cell, (r, family, q, -nts, 4, value)))
+    if out:
+        yield row, out
+
+
+def raw_rows(items, p: ReadParams, stop_row: bytes | None = None):
+    """HBase's raw scan: the cells as stored, delete markers and the puts they mask included,
+    for debugging deletes. Per column the newest max_versions puts (which may exceed the
+    family's: surplus versions stay stored until a compaction); markers are all shown. The
+    query's columns and time range apply, and so does TTL (an expired put is gone for good
+    at the next compaction)."""
+    family, quals = p.family, p.qualifiers
+    lo, hi, cutoff, keep, vmax = p.min_ts, p.max_ts, p.ttl_cutoff, p.min_versions, p.max_versions
+    new = _tuple_new
+    row = col = prev = None
+    out: list = []
+    count = 0
+    for key, value in items:
+        r, q, nts, nt = key
+        if r != row:
+            if out:
+                yield row, out
+                out = []
+            if stop_row is not None and r >= stop_row:
+                return
+            row, col = r, None
+        elif key == prev:
+            continue  # the same cell from an older source
+        prev = key
+        ts = -nts
+        if (quals is not None and q not in quals) or ts < lo or ts >= hi:
+            continue
+        if nt == -4:
+            if q != col:
+                col, count = q, 0
+            count += 1
+            if count > vmax or (ts < cutoff and count > keep):
+                continue
+        out.append(new(Cell, (r, family, q, ts, -nt, value)))
     if out:
         yield row, out
 

@@ -4,6 +4,7 @@ output, exit codes and one-line errors. Few and focused; cluster behaviour is te
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -434,6 +435,23 @@ def test_shell_scan_with_versions_prints_every_version(cluster, table):
             "VERSIONS => 3}\n")
     assert p.returncode == 0, p.stderr
     assert "value=two" in p.stdout and "value=one" in p.stdout and "1 row(s)" in p.stdout
+
+
+def test_raw_scans_show_delete_markers_in_the_client_shell_and_cli(cluster, table):
+    table.put(b"raw1", {b"cf:q": b"kept", b"cf:gone": b"x"}, timestamp=5)
+    table.delete(b"raw1", columns=[b"cf:gone"], timestamp=6)
+    assert dict(table.scan(row_prefix=b"raw")) == {b"raw1": {b"cf:q": b"kept"}}
+    assert list(table.scan(row_prefix=b"raw", raw=True)) == [(b"raw1", [
+        (b"cf:gone", b"", 6, "DeleteColumn"), (b"cf:gone", b"x", 5, "Put"),
+        (b"cf:q", b"kept", 5, "Put")])]
+    p = cli(cluster, "shell", input="scan 'cl', {ROWPREFIXFILTER => 'raw', RAW => true}\n")
+    assert p.returncode == 0, p.stderr
+    assert "column=cf:gone, timestamp=6, type=DeleteColumn" in p.stdout
+    assert "column=cf:gone, timestamp=5, value=x" in p.stdout and "1 row(s)" in p.stdout
+    p = cli(cluster, "scan", "cl", "--prefix", "raw", "--raw", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)[0]["cells"][0] == {
+        "column": "cf:gone", "timestamp": 6, "value": "", "type": "DeleteColumn"}
 
 
 def test_time_ranges_and_limits_follow_hbase_and_happybase(cluster, table):

@@ -141,10 +141,12 @@ def test_scan_limit_zero_means_no_limit_and_timestamp_an_exact_version(rec):
 def test_scan_options_map_to_the_scan_command(rec):
     run("scan 't1', {STARTROW => 'a', STOPROW => 'b', LIMIT => 10, COLUMNS => ['cf:q'], "
         "REVERSED => true}")
+    run("scan 't1', {RAW => true, VERSIONS => 10}")
     _, args, kw = rec.calls[0]
     assert args == ("t1",)
     assert kw == dict(start=b"a", stop=b"b", prefix=None, columns=[b"cf:q"], limit=10,
-                      reverse=True, versions=None, time_range=None, row_filter=None)
+                      reverse=True, versions=None, time_range=None, row_filter=None, raw=False)
+    assert (rec.calls[1][2]["raw"], rec.calls[1][2]["versions"]) == (True, 10)
 
 
 def test_filter_goes_with_scan_get_and_count_as_hbase_filter_language(rec):
@@ -194,8 +196,8 @@ def test_list_keeps_the_tables_whose_whole_name_matches():
 def test_usage_errors_name_the_command_and_its_usage(rec):
     with pytest.raises(commands.UsageError, match="usage: put 't1'"):
         run("put 't1', 'r1'")
-    with pytest.raises(commands.UsageError, match="unsupported option.*RAW"):
-        run("scan 't1', {RAW => true}")
+    with pytest.raises(commands.UsageError, match="unsupported option.*CACHE_BLOCKS"):
+        run("scan 't1', {CACHE_BLOCKS => false}")
     with pytest.raises(commands.UsageError, match="unknown command 'frobnicate'"):
         run("frobnicate 't1'")
     with pytest.raises(commands.UsageError, match="METHOD => 'delete' needs NAME"):

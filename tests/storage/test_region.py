@@ -97,6 +97,36 @@ def test_delete_with_latest_timestamp_deletes_the_latest_version(region, clock):
     assert vals(region.get(Get(b"r"))) == [(b"r", CF, b"a", 10, b"v1"), (b"r", CF, b"zz", 5, b"y")]
 
 
+def raw_scan(region, **kw):
+    return [(c.row, c.qualifier, c.timestamp, c.type, c.value)
+            for cells in region.scanner(Scan(raw=True, max_versions=10, **kw)) for c in cells]
+
+
+def test_a_raw_scan_shows_markers_and_what_they_mask_until_a_major_compaction(region):
+    """HBase's RAW scan: for debugging deletes."""
+    for ts in (1, 2, 3, 4, 5):
+        put(region, b"r", b"a", b"v%d" % ts, ts)
+    region.mutate(Mutation(b"r").delete_version(CF, b"a", 4))
+    region.mutate(Mutation(b"s").put(CF, b"b", b"x", 7).delete_family(CF, 6))
+    put(region, b"s", b"c", b"old", 5)
+    assert [c.timestamp for c in region.get(Get(b"r", max_versions=10))] == [5, 3, 2]
+    stored = [(b"r", b"a", 5, 4, b"v5"), (b"r", b"a", 4, 8, b""), (b"r", b"a", 4, 4, b"v4"),
+              (b"r", b"a", 3, 4, b"v3"), (b"r", b"a", 2, 4, b"v2"), (b"r", b"a", 1, 4, b"v1"),
+              (b"s", b"", 6, 14, b""), (b"s", b"b", 7, 4, b"x"), (b"s", b"c", 5, 4, b"old")]
+    assert raw_scan(region) == stored  # versions past the family's 3 until a compaction
+    region.flush()
+    assert raw_scan(region) == stored
+    assert raw_scan(region, columns=((CF, b"c"),)) == [(b"s", b"c", 5, 4, b"old")]
+    assert raw_scan(region, time_range=(4, 6)) == [(b"r", b"a", 5, 4, b"v5"),
+                                                   (b"r", b"a", 4, 8, b""),
+                                                   (b"r", b"a", 4, 4, b"v4"),
+                                                   (b"s", b"c", 5, 4, b"old")]
+    assert [c[2] for c in raw_scan(region, reversed=True)][:3] == [6, 7, 5]  # row s first
+    region.compact(major=True)
+    assert raw_scan(region) == [(b"r", b"a", 5, 4, b"v5"), (b"r", b"a", 3, 4, b"v3"),
+                                (b"r", b"a", 2, 4, b"v2"), (b"s", b"b", 7, 4, b"x")]
+
+
 def test_max_versions_and_time_range(region):
     for ts in (1, 2, 3, 4, 5):
         put(region, b"r", b"a", b"v%d" % ts, ts)
