@@ -83,7 +83,7 @@ def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
         spec.time_range.CopyFrom(protocol.time_range(timestamp, time_range))
     scanner = _Scanner(table, start, stop, spec, batch_size, limit, include_timestamp,
                        prefix, low_bound)
-    scanner.as_cells = as_cells or raw
+    scanner.as_cells = as_cells
     return scanner.rows()
 
 
@@ -157,7 +157,8 @@ class _Scanner:
                         continue
                     if self.spec.raw:
                         yield row, [(c.family + b":" + c.qualifier, c.value, c.timestamp,
-                                     _TYPE_NAMES[c.type or 4]) for c in result.cells]
+                                     _TYPE_NAMES.get(c.type or 4, str(c.type)))
+                                    for c in result.cells]
                     elif self.as_cells:
                         yield row, [(c.family + b":" + c.qualifier, c.value, c.timestamp)
                                     for c in result.cells]

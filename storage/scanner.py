@@ -12,8 +12,10 @@ ordered newest source first (the first one wins). Per row and column, in this or
   3. TTL: a put older than now - ttl is invisible (unless within the family's min_versions).
   4. the query's columns, time range [min, max) and max_versions (<= the family's).
 
-RegionScanner pages the rows of a region: `next(max_rows, max_cells)`; Scan.batch splits wide
-rows into several results; Scan.limit caps complete rows.
+A raw scan (Scan.raw, HBase's RAW) skips 1-3 and shows the cells as stored (raw_rows).
+
+RegionScanner pages the rows of a region: `next(max_rows, max_cells, deadline)`; Scan.batch
+splits wide rows into several results; Scan.limit caps complete rows.
 """
 
 from __future__ import annotations

@@ -288,6 +288,8 @@ class WAL:
         it lives; rolled, the segment is archived once its regions flush. Returns whether it
         rolled."""
         with self._lock:
+            if self._closed and self._failure is None:
+                return False  # a clean stop closed it under the server's chore
             self._check_usable()
             age = time.monotonic() - self._current.started
             if not self._current.records or age < seconds:
@@ -299,6 +301,8 @@ class WAL:
         with self._sync_cond:
             while self._sync_running:
                 self._sync_cond.wait()
+            if self._closed and self._failure is None:
+                return True  # close() synced and closed the files
             self._check_usable()
             self._sync_running = True
         self._lead_sync_round()
