@@ -18,7 +18,7 @@ import os
 import sys
 
 from client import commands
-from client.formatting import parse_binary
+from client.formatting import STATUS_FORMATS, parse_binary
 
 DEFAULT_ZK = "127.0.0.1:2181"
 DEFAULT_PARENT = "/hbase"
@@ -140,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("get_counter", "read a counter: get_counter TABLE ROW COLUMN")
     for a in ("table", "row", "column"):
         c.add_argument(a)
-    cmd("status", "cluster status: masters, servers, regions in transition")
+    c = cmd("status", "cluster status: masters, servers, regions in transition; simple: load "
+                      "per server, detailed: and per region")
+    c.add_argument("format", nargs="?", default="summary", choices=STATUS_FORMATS)
     cmd("balance", "run the balancer now")
     c = cmd("split", "split a table's regions or one region: split TABLE|REGION [KEY]")
     c.add_argument("target")
@@ -215,7 +217,7 @@ def run(a, conn, out: commands.Output) -> None:
     elif name == "get_counter":
         commands.get_counter(conn, out, a.table, b(a.row), b(a.column))
     elif name == "status":
-        commands.status(conn, out)
+        commands.status(conn, out, a.format)
     elif name == "balance":
         commands.balance(conn, out)
     elif name == "split":

@@ -312,9 +312,13 @@ def get_counter(conn, out: Output, table: str, row: bytes, column: bytes) -> Non
 
 # -- cluster -----------------------------------------------------------------------------------
 
-def status(conn, out: Output) -> None:
+def status(conn, out: Output, format: str = "summary") -> None:
+    """The HBase shell's status: 'summary' (default), 'simple' or 'detailed'."""
+    if format not in fmt.STATUS_FORMATS:
+        raise UsageError(f"status format must be one of {', '.join(fmt.STATUS_FORMATS)}, not "
+                         f"{format!r}")
     s = conn.status()
-    out.result(fmt.status_text(s), s)
+    out.result(fmt.status_text(s, format), s)
 
 
 def balance(conn, out: Output) -> None:

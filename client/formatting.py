@@ -145,7 +145,47 @@ def list_text(tables: list[dict]) -> str:
     return grid(["TABLE", "STATE", "REGIONS", "FAMILIES"], rows) + "\n" + rows_count(len(rows))
 
 
-def status_text(s: dict) -> str:
+STATUS_FORMATS = ("summary", "simple", "detailed")  # the HBase shell's status 'format'
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):.1f}"
+
+
+def _server_lines(x: dict, detailed: bool) -> list[str]:
+    """HBase's status 'simple' server line (and 'detailed': one line per region under it)."""
+    loads = x["region_loads"]
+    lookups = x["block_cache_hits"] + x["block_cache_misses"]
+    lines = [f"    {x['name']} ({x['state']})",
+             f"        requestsPerSecond={x['requests_per_second']}, numberOfOnlineRegions="
+             f"{x['regions']}, memstoreSizeMB={_mb(sum(r['memstore_bytes'] for r in loads))}, "
+             f"storefileSizeMB={_mb(sum(r['store_bytes'] for r in loads))}, "
+             f"numberOfStorefiles={sum(r['store_files'] for r in loads)}, "
+             f"walSizeMB={_mb(x['wal_bytes'])}, walSegments={x['wal_segments']}, "
+             f"blockCacheHitRatio={x['block_cache_hits'] / lookups if lookups else 0:.2f}"]
+    if detailed:
+        for r in loads:
+            lines.append(f'        "{r["name"]}"')
+            lines.append(f"            state={r['state']}, numberOfStorefiles={r['store_files']}"
+                         f", storefileSizeMB={_mb(r['store_bytes'])}, memstoreSizeMB="
+                         f"{_mb(r['memstore_bytes'])}, readRequestsCount={r['read_requests']}"
+                         f", writeRequestsCount={r['write_requests']}")
+    return lines
+
+
+def status_text(s: dict, format: str = "summary") -> str:
+    """The HBase shell's `status` (summary, the default), `status 'simple'` (a line of load
+    per server) and `status 'detailed'` (and a line per region)."""
+    text = _status_summary(s)
+    if format == "summary":
+        return text
+    lines = [text, "", f"{len(s['servers'])} servers (load as last reported):"]
+    for x in s["servers"]:
+        lines += _server_lines(x, format == "detailed")
+    return "\n".join(lines)
+
+
+def _status_summary(s: dict) -> str:
     live = [x for x in s["servers"] if x["state"] == "ONLINE"]
     dead = [x for x in s["servers"] if x["state"] != "ONLINE"]
     avg = (sum(x["regions"] for x in live) / len(live)) if live else 0.0

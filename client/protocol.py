@@ -278,13 +278,26 @@ def table_dict(td: pb.TableDescription) -> dict:
             "regions": [region_dict(r) for r in td.regions]}
 
 
+def region_load_dict(rl: pb.RegionLoad) -> dict:
+    """What a region server last reported about one of its regions."""
+    return {"name": rl.region, "table": rl.table, "state": rl.state,
+            "memstore_bytes": rl.memstore_bytes, "store_bytes": rl.store_bytes,
+            "store_files": rl.store_files, "read_requests": rl.read_requests,
+            "write_requests": rl.write_requests}
+
+
 def status_dict(cs: pb.ClusterStatus) -> dict:
     servers = []
     for s in cs.servers:
+        load = s.load
         servers.append({"name": s.name, "state": s.state, "state_since_ms": s.state_since_ms,
                         "regions": s.region_count,
                         "requests_per_second": round(s.requests_per_second, 1),
-                        "info_port": s.info_port})
+                        "info_port": s.info_port, "wal_bytes": load.wal_bytes,
+                        "wal_segments": load.wal_segments,
+                        "block_cache_hits": load.block_cache_hits,
+                        "block_cache_misses": load.block_cache_misses,
+                        "region_loads": [region_load_dict(r) for r in load.regions]})
     return {"active_master": cs.active_master, "backup_masters": list(cs.backup_masters),
             "cluster_id": cs.cluster_id, "servers": servers,
             "regions_in_transition": [region_dict(r) for r in cs.regions_in_transition],

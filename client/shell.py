@@ -34,7 +34,7 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   (REVERSED => true: from STARTROW down to STOPROW; RAW => true: delete markers too)
   delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
   incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c'
-  status | balance | split 't1'[, 'key'] | merge_region 'a', 'b' | flush 't1'
+  status ['simple' | 'detailed'] | balance | split 't1'[, 'key'] | merge_region 'a', 'b' | flush 't1'
   list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | version | whoami
   compact 't1' | major_compact 't1' | move 'region'[, 'server'] | help | exit
 Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase."""
@@ -257,7 +257,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.get_counter(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
                              _b(args[2], "column"))
     elif n == "status":
-        commands.status(conn, out)
+        _nargs(cmd, 0, 1, "status ['summary' | 'simple' | 'detailed']")
+        commands.status(conn, out, _s(args[0], "status format") if args else "summary")
     elif n == "list_regions":
         _nargs(cmd, 1, 1, "list_regions 't1'")
         commands.list_regions(conn, out, _s(args[0], "table name"))

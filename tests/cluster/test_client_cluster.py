@@ -323,6 +323,24 @@ def test_cli_data_commands_print_tables_and_json(cluster, table):
     assert "value=x" in shell.stdout and "row(s)" in shell.stdout
 
 
+def test_status_simple_and_detailed_show_load_per_server_and_region(cluster, table):
+    table.put(b"st1", {b"cf:q": b"v"})
+    regions = {r["name"] for r in table.regions()}
+    p = cli(cluster, "status", "detailed")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("numberOfOnlineRegions=") == 3  # one line per server
+    listed = {line.strip().strip('"') for line in p.stdout.splitlines()
+              if line.strip().startswith('"')}
+    assert regions <= listed  # the table's regions, each under the server hosting it
+    assert "writeRequestsCount=" in p.stdout and "walSizeMB=" in p.stdout
+    shell = cli(cluster, "shell", input="status 'simple'\nstatus 'nope'\n")
+    assert shell.stdout.count("numberOfOnlineRegions=") == 3
+    assert "readRequestsCount" not in shell.stdout
+    assert "status format must be one of summary, simple, detailed, not 'nope'" in shell.stderr
+    js = json.loads(cli(cluster, "--json", "status").stdout)
+    assert regions <= {r["name"] for s in js["servers"] for r in s["region_loads"]}
+
+
 def test_cli_errors_are_one_line_with_exit_codes(cluster, table):
     missing = cli(cluster, "get", "no_such_table", "r")
     assert missing.returncode == 1
