@@ -7,6 +7,7 @@
 
 from client.batch import Batch
 from client.connection import Connection
+from client.pool import ConnectionPool, NoConnectionsAvailable
 from client.table import Table
 
-__all__ = ["Batch", "Connection", "Table"]
+__all__ = ["Batch", "Connection", "ConnectionPool", "NoConnectionsAvailable", "Table"]

@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import grpc
@@ -339,6 +340,46 @@ def test_status_simple_and_detailed_show_load_per_server_and_region(cluster, tab
     assert "status format must be one of summary, simple, detailed, not 'nope'" in shell.stderr
     js = json.loads(cli(cluster, "--json", "status").stdout)
     assert regions <= {r["name"] for s in js["servers"] for r in s["region_loads"]}
+
+
+def test_a_happybase_connection_pool_lends_each_connection_to_one_thread(cluster, table):
+    import client
+
+    pool = client.ConnectionPool(2, cluster.quorum, timeout=30)
+    lent, errors, release = [], [], threading.Event()
+
+    def borrower(i):
+        try:
+            with pool.connection() as conn:
+                with pool.connection() as again:  # nested: the same one (happybase)
+                    assert again is conn
+                conn.table("cl").put(b"pool%d" % i, {b"cf:q": b"%d" % i})
+                lent.append(conn)
+                release.wait(30)
+        except Exception as e:  # noqa: BLE001 -- reported by the assert below
+            errors.append(e)
+
+    threads = [threading.Thread(target=borrower, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        wait_until = time.monotonic() + 30
+        while len(lent) + len(errors) < 2 and time.monotonic() < wait_until:
+            time.sleep(0.05)
+        with pytest.raises(client.NoConnectionsAvailable, match="pool of 2 within 0.2 s"):
+            with pool.connection(timeout=0.2):
+                pass
+    finally:
+        release.set()
+        for t in threads:
+            t.join(60)
+    assert errors == [] and len({id(c) for c in lent}) == 2
+    with pool.connection(timeout=5) as conn:  # returned: lent again
+        assert conn in lent and conn.table("cl").row(b"pool1") == {b"cf:q": b"1"}
+    pool.close()
+    with pool.connection() as conn:  # closed ones are reopened on demand
+        assert conn not in lent and conn.table("cl").row(b"pool0") == {b"cf:q": b"0"}
+    pool.close()
 
 
 def test_cli_errors_are_one_line_with_exit_codes(cluster, table):
