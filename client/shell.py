@@ -34,9 +34,9 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   (REVERSED => true: from STARTROW down to STOPROW; RAW => true: delete markers too)
   delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
   incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c'
-  status ['simple' | 'detailed'] | balance | split 't1'[, 'key'] | merge_region 'a', 'b' | flush 't1'
+  status ['simple' | 'detailed'] | balance | split 't1'[, 'key'] | merge_region 'a', 'b'
   list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | version | whoami
-  compact 't1' | major_compact 't1' | move 'region'[, 'server'] | help | exit
+  flush 't1' | compact 't1' | major_compact 't1' | move 'region'[, 'server'] | help | exit
 Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase."""
 
 

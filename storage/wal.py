@@ -11,8 +11,9 @@ Contract:
   every later call raises WALFencedError: a fenced server acknowledges nothing more. The
   directory is created only in __init__, never again.
 - Segments roll once they pass `segment_bytes`, and when `roll_if_older` finds the current one
-  older than the server's roll period (an idle server's segment is not kept forever). A segment that is not the current one and whose
-  edits are all flushed (`mark_flushed`/`forget_region`) moves to `archive_dir` (or is deleted).
+  older than the server's roll period (an idle server's segment is not kept forever). A
+  segment that is not the current one and whose edits are all flushed
+  (`mark_flushed`/`forget_region`) moves to `archive_dir` (or is deleted).
 - Any I/O error while writing or syncing poisons the WAL (ServerAbortedError from then on): after
   a failed write or fsync the file's content is unknown, so the server must abort.
 
