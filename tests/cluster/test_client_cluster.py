@@ -363,9 +363,8 @@ def test_a_happybase_connection_pool_lends_each_connection_to_one_thread(cluster
     for t in threads:
         t.start()
     try:
-        wait_until = time.monotonic() + 30
-        while len(lent) + len(errors) < 2 and time.monotonic() < wait_until:
-            time.sleep(0.05)
+        cluster.wait_for(lambda: len(lent) + len(errors) >= 2, 30,
+                         "both borrowers to hold a connection")
         with pytest.raises(client.NoConnectionsAvailable, match="pool of 2 within 0.2 s"):
             with pool.connection(timeout=0.2):
                 pass

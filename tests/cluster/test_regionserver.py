@@ -23,6 +23,7 @@ from regionserver.server import RegionServer, ServerConfig
 from storage import layout
 from storage.cell import LATEST_TIMESTAMP
 from storage.schema import RegionInfo
+from tests.cluster.conftest import wait_for
 
 PUT = 4
 
@@ -445,9 +446,7 @@ def test_a_quiet_server_flushes_old_edits_and_rolls_its_wal_so_nothing_stays_to_
         multi(stub, region, {b"r%d" % i: {b"q": b"v%d" % i} for i in range(5)})
         first_segment = rs.wal.current_segment_path
         oldwals = layout.old_wal_dir(cfg.rootdir)
-        deadline = time.monotonic() + 15
-        while not os.listdir(oldwals) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: os.listdir(oldwals), 15, "the rolled segment to be archived")
         assert os.listdir(oldwals) == [f"{rs.name}.{os.path.basename(first_segment)}"]
         assert rs.online.flushes_periodic == 1
         assert rs.online.get(region).memstore_size() == 0 and rs.wal.segment_count() == 1
