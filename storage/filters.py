@@ -36,6 +36,7 @@ import operator
 import re
 
 from minihbase.errors import InvalidArgumentError
+from storage.scanner import TICK_ROWS
 
 _OPS = {b"<": operator.lt, b"<=": operator.le, b"=": operator.eq, b"!=": operator.ne,
         b">": operator.gt, b">=": operator.ge}
@@ -236,22 +237,20 @@ class _List(Filter):
         return tuple(self.parts)
 
 
-TICK = (None, None)  # yielded by filter_rows after TICK_ROWS rows in a row were dropped
-TICK_ROWS = 256
-
-
 def filter_rows(rows, f: Filter):
-    """(row, cells) pairs -> the same, filtered; stops once the filter is done. After every
-    TICK_ROWS rows dropped in a row it yields TICK instead, so that the scanner pulling from it
-    can see the time pass (RegionScanner.next's deadline) while nothing matches."""
+    """(row, cells) pairs -> the same, filtered; stops once the filter is done. Ticks (see
+    storage/scanner.py) pass through, and after every TICK_ROWS rows the filter drops it yields
+    one more, so that the scanner pulling from it sees the time pass while nothing matches."""
     key_only = [p for p in _walk(f) if isinstance(p, _KeyOnly)]  # values are replaced
     as_length = any(p.len_as_value for p in key_only)
     dropped = 0
     for row, cells in rows:
+        if cells is None:
+            yield row, None
+            continue
         mask = f.keep(row, cells)
         kept = None if mask is None else [c for c, k in zip(cells, mask) if k]
         if kept:
-            dropped = 0
             f.returned()
             if key_only:
                 kept = [c._replace(value=len(c.value).to_bytes(4, "big") if as_length
@@ -263,7 +262,7 @@ def filter_rows(rows, f: Filter):
             dropped += 1
             if dropped == TICK_ROWS:
                 dropped = 0
-                yield TICK
+                yield row, None
 
 
 def _walk(f: Filter):

@@ -50,7 +50,8 @@ from storage.memstore import ENTRY_OVERHEAD
 from storage.mvcc import MVCC, UpdatesLock
 from storage.nonces import NonceKey, NonceManager
 from storage.query import Get, Mutation, Scan
-from storage.scanner import ReadParams, RegionScanner, merge_family_rows, rows_of
+from storage.scanner import (TICK_ROWS, ReadParams, RegionScanner, merge_family_rows,
+                             rows_of)
 from storage.schema import RegionInfo, TableDescriptor
 from storage.store import Store
 from storage.wal_format import NONCE_CELL_TYPE, nonce_cell, nonce_of
@@ -645,6 +646,7 @@ class Region:
 
     def _reversed_rows(self, views, plans, upper, stop_row: bytes, rp: int):
         start_key = self.info.start_key
+        empty = 0
         while True:
             best = None
             for v in views:
@@ -661,6 +663,11 @@ class Region:
                         cells.extend(cs)
             if cells:
                 yield best, cells
+            else:
+                empty += 1
+                if empty == TICK_ROWS:  # a tick (storage/scanner.py)
+                    empty = 0
+                    yield best, None
             upper = best
 
     # --- flush and compaction ---------------------------------------------------------------

@@ -16,19 +16,25 @@ A raw scan (Scan.raw, HBase's RAW) skips 1-3 and shows the cells as stored (raw_
 
 RegionScanner pages the rows of a region: `next(max_rows, max_cells, deadline)`; Scan.batch
 splits wide rows into several results; Scan.limit caps complete rows.
+
+Ticks: a row may have no cell to show (all deleted or expired, or none in the scanned columns or
+time range, or dropped by a filter). After every TICK_ROWS such rows the row streams yield a
+tick, (row, None), in place of a row, so that RegionScanner.next can see the time pass and keep
+its deadline (the region server's heartbeat) even while nothing is found. Ticks come only
+between rows: one row's items (a Get) never yield one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from heapq import merge
-from itertools import islice
 from operator import itemgetter
 from time import monotonic
 
 from storage.cell import LATEST_TIMESTAMP, Cell
 
 _row_of = itemgetter(0)
+TICK_ROWS = 256  # rows without a cell to show between two ticks
 
 
 @dataclass
@@ -94,13 +100,18 @@ def raw_rows(items, p: ReadParams, stop_row: bytes | None = None):
     new = _tuple_new
     row = col = prev = None
     out: list = []
-    count = 0
+    count = empty = 0
     for key, value in items:
         r, q, nts, nt = key
         if r != row:
             if out:
                 yield row, out
                 out = []
+            elif row is not None:
+                empty += 1
+                if empty == TICK_ROWS:
+                    empty = 0
+                    yield row, None
             if stop_row is not None and r >= stop_row:
                 return
             row, col = r, None
@@ -122,7 +133,8 @@ def raw_rows(items, p: ReadParams, stop_row: bytes | None = None):
 
 
 def visible_rows(items, p: ReadParams, stop_row: bytes | None = None):
-    """Yield (row, [Cell]) for each row with at least one visible cell, until stop_row."""
+    """Yield (row, [Cell]) for each row with at least one visible cell, until stop_row (and
+    a tick after every TICK_ROWS rows without one)."""
     family = p.family
     fam_max, qmax = p.family_max_versions, p.max_versions
     lo, hi, cutoff, keep = p.min_ts, p.max_ts, p.ttl_cutoff, p.min_versions
@@ -133,13 +145,18 @@ def visible_rows(items, p: ReadParams, stop_row: bytes | None = None):
     prev = None
     fam_del = -1
     fam_vers = col = col_vers = None
-    col_del = count = qcount = 0
+    col_del = count = qcount = empty = 0
     for key, value in items:
         r, q, nts, nt = key
         if r != row:
             if out:
                 yield row, out
                 out = []
+            elif row is not None:  # a row with nothing to show: deleted, expired, not asked for
+                empty += 1
+                if empty == TICK_ROWS:
+                    empty = 0
+                    yield row, None
             if stop_row is not None and r >= stop_row:
                 return
             row = r
@@ -196,7 +213,7 @@ class RegionScanner:
 
     def __init__(self, rows, views, *, limit: int = 0, batch: int = 0, row_filter=None,
                  on_close=None):
-        self._rows = rows
+        self._rows = iter(rows)
         self._filter = row_filter
         self._views = views
         self._limit = limit  # complete rows still allowed; 0 = unbounded
@@ -223,18 +240,31 @@ class RegionScanner:
         """Up to max_rows results; stops once max_cells cells are returned (0 = no cap),
         splitting a row if needed. [] with `closed` set means the scan is done.
 
-        deadline (time.monotonic()): rows a filter drops take time but return nothing; past
-        the deadline the call returns what it has, maybe [], and the scanner stays open (the
-        region server's heartbeat, so one call never outlasts the client's deadline)."""
+        deadline (time.monotonic()): rows with nothing to show (deleted, expired, outside the
+        scanned columns, dropped by the filter) take time but return nothing; past the
+        deadline the call returns what it has, maybe [], and the scanner stays open (the region
+        server's heartbeat, so one call never outlasts the client's deadline). It is checked
+        at each tick."""
         if self.closed:
             return []
         batch = self._batch
         if not batch and max_cells <= 0 and self._pending is None and self._filter is None:
-            # whole rows: C-speed loop
+            # whole rows, the common case: a tight loop
             n = max_rows
             if self._limit:
                 n = min(n, self._limit - self._rows_done)
-            out = [cells for _, cells in islice(self._rows, max(n, 0))]
+            out = []
+            if n > 0:
+                append = out.append
+                for _, cells in self._rows:
+                    if cells is None:  # a tick: rows without cells to show, time passing
+                        if deadline is not None and monotonic() >= deadline:
+                            self._rows_done += len(out)
+                            return out
+                        continue
+                    append(cells)
+                    if len(out) == n:
+                        break
             self._rows_done += len(out)
             if not out:
                 self.close()
@@ -251,7 +281,7 @@ class RegionScanner:
                 if nxt is None:
                     break
                 cells = nxt[1]
-                if cells is None:  # filter_rows's TICK: rows dropped, time passing
+                if cells is None:  # a tick: rows without cells to show, time passing
                     if deadline is not None and monotonic() >= deadline:
                         return out
                     continue
@@ -302,6 +332,9 @@ def _group_rows(merged):
     row = None
     cells: list = []
     for r, cs in merged:
+        if cs is None:  # a family's tick: pass it on (the row being grouped is not ended)
+            yield r, None
+            continue
         if r != row:
             if cells:
                 yield row, cells

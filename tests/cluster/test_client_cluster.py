@@ -774,7 +774,8 @@ def test_cli_and_shell_take_hbase_filter_strings(cluster, filtered):
 def test_a_selective_filter_scan_outlasting_the_call_deadline_gets_heartbeats(cluster):
     """One region of 100k rows and a filter that matches only the last: searching takes the
     server longer than a call's deadline (50 ms here), so each call answers within half of it
-    with what it found, maybe nothing (HBase's heartbeat), and the scan goes on from there."""
+    with what it found, maybe nothing (HBase's heartbeat), and the scan goes on from there.
+    The same without a filter once all rows but the last are deleted."""
     import client
     from client.retry import RetryPolicy
 
@@ -793,6 +794,15 @@ def test_a_selective_filter_scan_outlasting_the_call_deadline_gets_heartbeats(cl
         assert searched > 0.05, "the search is too quick to need a heartbeat"
         assert [k for k, _ in short.table("sel").scan(filter=wanted)] == [b"r099999"]
         assert short.table("sel").count(filter="PrefixFilter('r09999')") == 10
+        # No filter, but every row deleted except the last: as long to search, same heartbeat.
+        with t.batch(batch_size=5000) as b:
+            for i in range(99_999):
+                b.delete(b"r%06d" % i)
+        t0 = time.monotonic()
+        assert [k for k, _ in t.scan()] == [b"r099999"]
+        assert time.monotonic() - t0 > 0.05, "the search is too quick to need a heartbeat"
+        assert [k for k, _ in short.table("sel").scan()] == [b"r099999"]
+        assert [k for k, _ in short.table("sel").scan(reverse=True)] == [b"r099999"]
     finally:
         short.close()
         conn.delete_table("sel", disable=True)

@@ -7,10 +7,11 @@ import pytest
 
 from minihbase.errors import InvalidArgumentError
 from storage.cell import Cell
-from storage.filters import TICK_ROWS, filter_rows, parse_filter
+from storage.filters import filter_rows, parse_filter
 from storage.query import Get, Mutation, Scan
 from storage.region import Region
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from storage.scanner import TICK_ROWS
 from tests.storage.helpers import Inline
 
 
@@ -177,5 +178,48 @@ def test_a_scanner_past_its_deadline_returns_what_it_has_and_stays_open(tmp_path
         assert calls == 2000 // TICK_ROWS + 2  # a tick per TICK_ROWS dropped, then the end
         unbounded = r.scanner(Scan(filter=parse_filter("RowFilter(=, 'binary:r1999')")))
         assert [cells[0].row for cells in unbounded.next(10)] == [b"r1999"]
+    finally:
+        r.close(flush=False)
+
+
+@pytest.mark.parametrize("hidden, scan", [
+    ("deleted", Scan()),
+    ("deleted", Scan(reversed=True)),
+    ("deleted", Scan(columns=((b"cf", None), (b"other", None)))),  # two families merged
+    ("other column", Scan(columns=((b"cf", b"wanted"),))),
+    ("before the time range", Scan(time_range=(100, 2**62))),
+    ("before the time range", Scan(time_range=(100, 2**62), raw=True)),
+], ids=["deleted", "deleted-reversed", "deleted-two-families", "other-column", "time-range",
+        "time-range-raw"])
+def test_rows_with_nothing_to_show_tick_so_the_deadline_holds_without_a_filter(tmp_path,
+                                                                              hidden, scan):
+    """The heartbeat does not need a filter: rows whose cells are all deleted, in other columns
+    or outside the time range also take time and return nothing, and the stores' row streams
+    tick after every TICK_ROWS of them, so a scan past its deadline answers at once (maybe
+    empty) and stays open, and the one row to show comes in the end."""
+    table = TableDescriptor("t", (FamilyDescriptor(b"cf"), FamilyDescriptor(b"other")))
+    r = Region.open(str(tmp_path), RegionInfo("t", b"", b"", 1), table, wal=None,
+                    background=Inline())
+    try:
+        for i in range(2000):
+            m = Mutation(b"r%04d" % i)
+            if i == (0 if scan.reversed else 1999):
+                m.put(b"cf", b"wanted", b"v", ts=200)
+            elif hidden == "deleted":
+                m.put(b"cf", b"wanted", b"v", ts=200).delete_family(b"cf", ts=300)
+            elif hidden == "other column":
+                m.put(b"cf", b"unwanted", b"v", ts=200)
+            else:
+                m.put(b"cf", b"wanted", b"v", ts=50)
+            r.mutate(m)
+        scanner = r.scanner(scan)
+        calls, found = 0, []
+        while not scanner.closed and calls < 100:
+            calls += 1
+            found += scanner.next(10, 0, deadline=0.0)  # always already past
+        assert [cells[0].row for cells in found] == [b"r1999" if not scan.reversed else b"r0000"]
+        assert calls == 1999 // TICK_ROWS + 2  # a tick per TICK_ROWS hidden rows, then the end
+        assert [cells[0].row for cells in r.scanner(scan).next(10)] == \
+            [cells[0].row for cells in found]  # no deadline: one call finds it
     finally:
         r.close(flush=False)
