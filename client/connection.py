@@ -379,13 +379,15 @@ class Connection:
 
     def _target(self, table_or_region: str) -> tuple[str, str]:
         """A region name contains ',' (table,start,id.encoded); a 32-hex-digit name is an
-        encoded region name; anything else is a table."""
+        encoded region name; anything else is a table. A trailing "." (as HBase prints region
+        names) is ignored."""
         if "," in table_or_region:
             return "", table_or_region
-        if len(table_or_region) == 32 and all(c in "0123456789abcdef" for c in table_or_region):
+        encoded = table_or_region.removesuffix(".")
+        if len(encoded) == 32 and all(c in "0123456789abcdef" for c in encoded):
             for t in self.tables():
                 for r in self.regions(t):
-                    if r["encoded"] == table_or_region:
+                    if r["encoded"] == encoded:
                         return "", r["name"]
         return table_or_region, ""
 

@@ -15,6 +15,7 @@ Thread-safe: kazoo serialises requests; callers serialise per-region decisions t
 from __future__ import annotations
 
 import json
+import re
 import logging
 
 from kazoo.client import KazooClient
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 # What one ZooKeeper transaction may carry (paths + data), safely under ZooKeeper's default
 # jute.maxbuffer of 1 MB for the whole request.
 MAX_TRANSACTION_BYTES = 900_000
+_ENCODED = re.compile(r"[0-9a-f]{32}")  # a region's encoded name: md5 hex (storage/schema.py)
 
 
 class Op:
@@ -176,9 +178,17 @@ class MetaStore:
         return (None, -1) if data is None else (RegionRecord.from_bytes(data), version)
 
     def find_region(self, region_name: str) -> RegionRecord | None:
-        """The record of a full region name "table,start,id.encoded" (None if unknown)."""
+        """The record of a full region name "table,start,id.encoded" (None if unknown). HBase
+        prints region names with a trailing ".", so one is ignored; the whole name must match,
+        not only its encoded part."""
+        if region_name.endswith("."):
+            region_name = region_name[:-1]
         table = region_name.partition(",")[0]
-        return self.read_region(table, meta_reader.encoded_name_of(region_name))
+        encoded = meta_reader.encoded_name_of(region_name)
+        if not (table and _ENCODED.fullmatch(encoded)):
+            return None
+        rec = self.read_region(table, encoded)
+        return rec if rec is not None and rec.info.name == region_name else None
 
     def set_region(self, rec: RegionRecord, state: str, *, server: str | None = None,
                    waiting_for: str = "") -> RegionRecord:
