@@ -34,10 +34,22 @@ class _Parser(argparse.ArgumentParser):
         return " ".join(parts) + " " if parts else ""
 
 
+def seconds_or_forever(text: str):
+    """--ttl: whole seconds, or FOREVER (no TTL; in alter, removes one)."""
+    if text.upper() == "FOREVER":
+        return "FOREVER"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"TTL must be whole seconds or FOREVER, got {text!r}") from None
+
+
 def _family_flags(p) -> None:
     p.add_argument("--versions", type=int, help="max versions per column (default 1)")
     p.add_argument("--min-versions", type=int)
-    p.add_argument("--ttl", type=int, help="seconds (default forever)")
+    p.add_argument("--ttl", type=seconds_or_forever,
+                   help="seconds, or FOREVER (the default; in alter, removes a TTL)")
     p.add_argument("--bloom", choices=["NONE", "ROW", "ROWCOL"])
     p.add_argument("--compression", choices=["NONE", "ZSTD"])
     p.add_argument("--block-size", type=int)
@@ -46,7 +58,10 @@ def _family_flags(p) -> None:
 def _family_opts(a) -> dict:
     opts = {"max_versions": a.versions, "min_versions": a.min_versions, "ttl": a.ttl,
             "bloom": a.bloom, "compression": a.compression, "block_size": a.block_size}
-    return {k: v for k, v in opts.items() if v is not None}
+    opts = {k: v for k, v in opts.items() if v is not None}
+    if opts.get("ttl") == "FOREVER":
+        opts["ttl"] = None  # no TTL (alter keeps the options not given, so None is not left out)
+    return opts
 
 
 def build_parser() -> argparse.ArgumentParser:

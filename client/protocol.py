@@ -61,16 +61,15 @@ def split_column(column) -> tuple[bytes, bytes | None]:
     family, sep, qualifier = column.partition(b":")
     if not family:
         raise InvalidArgumentError(
-            f"column {quoted(column)} has no family: use b'family:qualifier'")
+            f"column {quoted(column)} has no family: use family:qualifier")
     return family, (qualifier if sep else None)
 
 
-def qualified_column(column, what: str) -> tuple[bytes, bytes]:
-    """(family, qualifier) of a column that must name one qualifier (`what` needs it)."""
+def qualified_column(column) -> tuple[bytes, bytes]:
+    """(family, qualifier) of a column that names one cell's column (a counter, a check): as in
+    HBase, b"cf" alone is the empty qualifier, b"cf:"."""
     family, qualifier = split_column(column)
-    if qualifier is None:
-        raise InvalidArgumentError(f"{what} needs a family:qualifier column, got {quoted(column)}")
-    return family, qualifier
+    return family, qualifier or b""
 
 
 def column_protos(columns) -> list:
@@ -95,9 +94,10 @@ def put_mutation(row: bytes, data: dict, timestamp: int | None) -> pb.RowMutatio
     for column, value in data.items():
         if type(column) is not bytes:
             column = to_bytes(column, "column")
-        family, sep, qualifier = column.partition(b":")
-        if not sep or not family:
-            raise InvalidArgumentError(f"put needs family:qualifier columns, got {quoted(column)}")
+        family, _, qualifier = column.partition(b":")  # b"cf" alone: b"cf:", as in HBase
+        if not family:
+            raise InvalidArgumentError(f"column {quoted(column)} has no family: use "
+                                       "family:qualifier")
         if type(value) is not bytes:
             value = to_bytes(value, f"value of {quoted(column)}")
         add(row=row, family=family, qualifier=qualifier, timestamp=ts, type=PUT, value=value)
@@ -246,7 +246,7 @@ def _family_number(family: str, key, field: str, value) -> int:
     if not low <= number <= high:
         raise InvalidArgumentError(
             f"family {family!r}: {key} must be between {low} and {high}, got {number}"
-            + (" (no TTL: leave it out, or FOREVER in the shell)" if field == "ttl_seconds"
+            + (" (no TTL: FOREVER)" if field == "ttl_seconds"
                else ""))
     return number
 

@@ -152,7 +152,7 @@ class Table:
         row = _row(row)
         if versions is not None:
             protocol.versions(versions)
-        family, qualifier = protocol.qualified_column(column, "cells")
+        family, qualifier = protocol.qualified_column(column)
         request = pb.GetRequest(row=row, columns=[pb.Column(family=family, qualifier=qualifier)],
                                 time_range=protocol.time_range(timestamp),
                                 max_versions=versions or _ALL_VERSIONS)
@@ -242,7 +242,7 @@ class Table:
     def counter_inc(self, row, column, value: int = 1) -> int:
         """Atomically add `value` to the 8-byte big-endian counter in `column`; the new value."""
         row = _row(row)
-        family, qualifier = protocol.qualified_column(column, "counter")
+        family, qualifier = protocol.qualified_column(column)
         request = pb.IncrementRequest(row=row, family=family, qualifier=qualifier,
                                       amount=int(value), **self.connection.new_nonce())
 
@@ -264,7 +264,7 @@ class Table:
     def counter_value(self, row, column) -> int | None:
         """The counter's value, None when the cell does not exist (the shell's get_counter
         says so instead of printing 0)."""
-        family, qualifier = protocol.qualified_column(column, "counter")
+        family, qualifier = protocol.qualified_column(column)
         column = family + b":" + qualifier
         raw = self.row(row, [column]).get(column)
         if raw is None:
@@ -280,7 +280,7 @@ class Table:
 
     def _check_and_mutate(self, row, column, expected, mutation: pb.RowMutation,
                           what: str) -> bool:
-        family, qualifier = protocol.qualified_column(column, "check")
+        family, qualifier = protocol.qualified_column(column)
         request = pb.CheckAndMutateRequest(row=row, family=family, qualifier=qualifier,
                                            mutation=mutation, **self.connection.new_nonce())
         if expected is None:

@@ -175,6 +175,50 @@ def test_check_and_put_whose_answer_was_lost_still_reports_it_applied(table, mon
     assert table.check_and_put(b"lock-row", b"cf:owner", None, {b"cf:owner": b"you"}) is False
 
 
+def test_cli_ttl_forever_and_a_family_alone_as_the_empty_qualifier(cluster):
+    """`--ttl FOREVER` removes a TTL (alter keeps the options it is not given); as in HBase, a
+    put or increment naming only a family writes its empty qualifier, `cf:`."""
+    def family_line(table):
+        got = cli(cluster, "describe", table)
+        return next(line for line in got.stdout.splitlines() if "NAME => 'cf'" in line)
+
+    assert cli(cluster, "create", "ttlt", "cf", "--ttl", "86400").returncode == 0
+    assert cli(cluster, "alter", "ttlt", "cf", "--versions", "5").returncode == 0
+    assert "TTL => '86400 SECONDS'" in family_line("ttlt")
+    assert cli(cluster, "alter", "ttlt", "cf", "--ttl", "forever").returncode == 0
+    assert "TTL => 'FOREVER'" in family_line("ttlt") and "VERSIONS => '5'" in family_line("ttlt")
+    bad = cli(cluster, "alter", "ttlt", "cf", "--ttl", "soon")
+    assert bad.returncode == 2 and "TTL must be whole seconds or FOREVER, got 'soon'" in bad.stderr
+
+    shell = cli(cluster, "shell", input="put 'ttlt', 'r', 'cf', 'v'\nincr 'ttlt', 'r2', 'cf'\n"
+                                         "scan 'ttlt'\n")
+    assert shell.returncode == 0, shell.stderr
+    assert "COUNTER VALUE = 1" in shell.stdout
+    assert "r   column=cf:, timestamp=" in shell.stdout and "value=v" in shell.stdout
+    assert "r2  column=cf:, timestamp=" in shell.stdout
+    assert cli(cluster, "disable", "ttlt").returncode == 0
+    assert cli(cluster, "drop", "ttlt").returncode == 0
+
+
+def test_region_names_as_hbase_prints_them_work_and_wrong_ones_are_unknown(cluster, table):
+    """HBase prints region names with a trailing "." and users paste them back; a full name
+    whose id does not match the region is unknown to every command, not half-matched."""
+    conn = table.connection
+    loc = conn.locations.locate("cl", b"150")
+    conn.flush(loc.name + ".")
+    conn.compact(loc.name.rsplit(".", 1)[1] + ".")  # the encoded name alone, dotted
+    conn.move(loc.name + ".")
+    cluster.wait_for(lambda: _moved(conn, loc), 60, "region to reopen elsewhere")
+    table_name, start, rest = loc.name.split(",")
+    wrong = f"{table_name},{start},1{rest}"  # another region id, the same encoded name
+    for name in (wrong, loc.name.rpartition(".")[0] + ".", "cl,,nonsense"):
+        for call in (conn.flush, conn.move, conn.split, lambda n: conn.merge(n, n)):
+            with pytest.raises(errors.InvalidArgumentError, match="unknown region"):
+                call(name)
+    table.put(b"1509", {b"cf:q": b"served"})  # nothing was split, merged or closed
+    assert table.row(b"1509") == {b"cf:q": b"served"} and len(conn.regions("cl")) == 3
+
+
 def test_stale_location_after_region_move_is_retried_transparently(cluster, table):
     conn = table.connection
     table.put(b"150", {b"cf:q": b"before"})
