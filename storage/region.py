@@ -819,6 +819,9 @@ class Region:
 
         self._check_open()
         key = split_key if split_key is not None else self.mid_key()
+        if key is None and self.memstore_size():  # its rows are still all in memory: as
+            self.flush()                           # HBase does, flush and look again
+            key = self.mid_key()
         if key is None:
             raise InvalidArgumentError(f"region {self.name} has no split point")
         if key <= self.info.start_key or (self.info.end_key and key >= self.info.end_key):

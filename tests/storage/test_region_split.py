@@ -207,6 +207,28 @@ def test_split_key_must_be_inside_the_region(tmp_path):
     r.close()
 
 
+def test_a_split_without_a_key_flushes_a_region_whose_rows_are_all_in_memory(tmp_path):
+    """The split point comes from the files; with every row still in the memstore, split
+    flushes first and looks again (as HBase does), rather than refusing."""
+    root = str(tmp_path)
+    r = _open(root, ROOT_INFO)
+    for i in range(50):
+        r.mutate(Mutation(b"r%03d" % i).put(CF, b"a", b"v%d" % i, 1))
+    assert r.store_file_count() == 0 and r.mid_key() is None
+    before = _dump(r)
+    a, b = r.split()
+    assert a.end_key == b.start_key and b"r000" < a.end_key <= b"r049"
+    ra, rb = _open(root, a), _open(root, b)
+    assert _dump(ra) + _dump(rb) == before
+    ra.close()
+    rb.close()
+    single = _open(root, RegionInfo("t", b"x1", b"", 2))  # only its first row: nowhere to split
+    single.mutate(Mutation(b"x1").put(CF, b"a", b"v", 1))
+    with pytest.raises(InvalidArgumentError, match="no split point"):
+        single.split()
+    single.close()
+
+
 def test_opening_a_daughter_schedules_the_compaction_that_rewrites_its_references(tmp_path):
     root = str(tmp_path)
     parent = _open(root, ROOT_INFO)
