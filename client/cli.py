@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "per server, detailed: and per region")
     c.add_argument("format", nargs="?", default="summary", choices=STATUS_FORMATS)
     cmd("balance", "run the balancer now")
+    c = cmd("balance_switch", "switch the balancer on or off (periodic runs and balance)")
+    c.add_argument("state", choices=["on", "off", "true", "false"])
+    cmd("balancer_enabled", "is the balancer switched on")
     c = cmd("split", "split a table's regions or one region: split TABLE|REGION [KEY]")
     c.add_argument("target")
     c.add_argument("key", nargs="?")
@@ -235,6 +238,10 @@ def run(a, conn, out: commands.Output) -> None:
         commands.status(conn, out, a.format)
     elif name == "balance":
         commands.balance(conn, out)
+    elif name == "balance_switch":
+        commands.balance_switch(conn, out, a.state in ("on", "true"))
+    elif name == "balancer_enabled":
+        commands.balancer_enabled(conn, out)
     elif name == "split":
         commands.split(conn, out, a.target, None if a.key is None else b(a.key))
     elif name == "merge":

@@ -323,7 +323,21 @@ def status(conn, out: Output, format: str = "summary") -> None:
 
 def balance(conn, out: Output) -> None:
     moves = conn.balance()
-    out.result(f"Balancer ran: {moves} region move(s)", {"moves": moves})
+    if moves is None:
+        out.result("false: the balancer is switched off (balance_switch true)",
+                   {"moves": 0, "ran": False})
+    else:
+        out.result(f"Balancer ran: {moves} region move(s)", {"moves": moves, "ran": True})
+
+
+def balance_switch(conn, out: Output, on: bool) -> None:
+    before = conn.balance_switch(on)
+    out.result(f"Previous balancer state : {str(before).lower()}", {"previous": before})
+
+
+def balancer_enabled(conn, out: Output) -> None:
+    on = conn.balancer_enabled()
+    out.result(str(on).lower(), {"enabled": on})
 
 
 def split(conn, out: Output, target: str, key: bytes | None = None) -> None:

@@ -374,8 +374,20 @@ class Connection:
     def status(self) -> dict:
         return protocol.status_dict(self.master_call("GetClusterStatus", _EMPTY, "status"))
 
-    def balance(self) -> int:
-        return self.master_call("Balance", _EMPTY, "balance").moves
+    def balance(self) -> int | None:
+        """Run the balancer now: the number of regions it moved, or None if it is switched
+        off (balance_switch)."""
+        response = self.master_call("Balance", _EMPTY, "balance")
+        return None if response.switched_off else response.moves
+
+    def balance_switch(self, on: bool) -> bool:
+        """Switch the balancer on or off, the periodic runs and balance() alike (HBase's
+        balance_switch; kept across master failovers). Returns the state before."""
+        return self.master_call("SetBalancerSwitch", pb.BalancerSwitch(on=bool(on)),
+                                "balance_switch").on
+
+    def balancer_enabled(self) -> bool:
+        return self._meta.balancer_on()
 
     def _target(self, table_or_region: str) -> tuple[str, str]:
         """A region name contains ',' (table,start,id.encoded); a 32-hex-digit name is an

@@ -24,7 +24,8 @@ from typing import Callable, NamedTuple, Protocol
 
 from client.retry import attempt_time_left
 from coordination import znodes
-from coordination.znodes import MasterRecord, Paths, RegionRecord, ServerRecord, TableRecord
+from coordination.znodes import (BALANCER_OFF, MasterRecord, Paths, RegionRecord, ServerRecord,
+                                 TableRecord)
 from minihbase.bytes_text import quoted
 from minihbase.errors import (ConnectionClosedError, HBaseError, RegionOfflineError,
                               ServerUnavailableError, TableNotEnabledError, TableNotFoundError)
@@ -89,6 +90,9 @@ class ZkMetaReader:
     def _get(self, path: str, watch=None) -> bytes | None:
         got = self._wait(self.zk.get_async(path, watch=watch), path)
         return None if got is None else got[0]
+
+    def balancer_on(self) -> bool:
+        return self._get(self.paths.balancer) != BALANCER_OFF
 
     def table(self, table, watch=None):
         data = self._get(self.paths.table(table), watch)

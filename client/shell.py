@@ -34,7 +34,8 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   (REVERSED => true: from STARTROW down to STOPROW; RAW => true: delete markers too)
   delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
   incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c'
-  status ['simple' | 'detailed'] | balance | split 't1'[, 'key'] | merge_region 'a', 'b'
+  status ['simple' | 'detailed'] | balance | balance_switch true|false | balancer_enabled
+  split 't1'[, 'key'] | merge_region 'a', 'b'
   list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | version | whoami
   flush 't1' | compact 't1' | major_compact 't1' | move 'region'[, 'server'] | help | exit
 Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase."""
@@ -276,6 +277,14 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         out.result(getpass.getuser(), {"user": getpass.getuser()})
     elif n in ("balance", "balancer"):
         commands.balance(conn, out)
+    elif n == "balance_switch":
+        _nargs(cmd, 1, 1, "balance_switch true|false")
+        if not isinstance(args[0], bool):
+            raise commands.UsageError(f"balance_switch takes true or false, got {args[0]!r}")
+        commands.balance_switch(conn, out, args[0])
+    elif n == "balancer_enabled":
+        _nargs(cmd, 0, 0, "balancer_enabled")
+        commands.balancer_enabled(conn, out)
     elif n == "split":
         _nargs(cmd, 1, 2, "split 't1'[, 'split key']")
         key = _b(args[1], "split key") if len(args) == 2 else None

@@ -18,11 +18,12 @@ from __future__ import annotations
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
-from coordination.znodes import Paths, RegionRecord, ServerRecord, TableRecord
+from coordination.znodes import (BALANCER_OFF, Paths, RegionRecord, ServerRecord,
+                                 TableRecord)
 from minihbase.errors import TableNotFoundError
 
 __all__ = ["list_regions", "read_table", "read_server", "list_tables", "live_servers",
-           "encoded_name_of"]
+           "encoded_name_of", "balancer_on"]
 
 
 def _paths(paths: Paths | str | None) -> Paths:
@@ -42,6 +43,15 @@ def list_tables(zk: KazooClient, paths: Paths | str | None = None) -> list[str]:
         return sorted(zk.get_children(p.tables))
     except NoNodeError:
         return []
+
+
+def balancer_on(zk: KazooClient, paths: Paths | str | None = None) -> bool:
+    """The balancer's switch (HBase's balance_switch): on unless switched off."""
+    try:
+        data, _ = zk.get(_paths(paths).balancer)
+    except NoNodeError:
+        return True
+    return data != BALANCER_OFF
 
 
 def read_table(zk: KazooClient, table: str, paths: Paths | str | None = None) -> TableRecord:

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from storage.schema import RegionInfo, TableDescriptor, validate_table_name
 
 DEFAULT_PARENT = "/hbase"
+BALANCER_OFF = b"false"  # data of Paths.balancer when the balancer is switched off
 SESSION_TIMEOUT_S = 15.0
 
 # Region states (visible through status; never "silently stuck": each carries since + why).
@@ -69,6 +70,7 @@ class Paths:
         self.tables = f"{self.parent}/tables"
         self.meta = f"{self.parent}/meta"
         self.splits = f"{self.parent}/splits"
+        self.balancer = f"{self.parent}/balancer"  # BALANCER_OFF: switched off; else on
 
     def all_dirs(self) -> list[str]:
         return [self.parent, self.backup_masters, self.rs, self.servers, self.tables, self.meta,

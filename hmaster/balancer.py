@@ -5,7 +5,8 @@ or the idlest fewer than floor(average), move one region from the busiest to the
 HBase, it does nothing while any region is in transition (moves would race recovery), and each
 move is an ordinary close-then-open through the assignment manager.
 
-Runs periodically (--balancer-period) and on demand (Master.Balance), and after a server joins.
+Runs periodically (--balancer-period) and on demand (Master.Balance), and after a server joins,
+unless switched off (Master.SetBalancerSwitch, kept in ZooKeeper at /hbase/balancer).
 """
 
 from __future__ import annotations
@@ -49,9 +50,13 @@ class Balancer:
         self.assignment = assignment
         self._lock = threading.Lock()  # one balancer run at a time
 
-    def balance(self) -> int:
-        """Run once; returns the number of regions moved (0 while regions are in transition)."""
+    def balance(self) -> int | None:
+        """Run once; returns the number of regions moved (0 while regions are in transition),
+        or None when the balancer is switched off (HBase's balance_switch)."""
         with self._lock:
+            if not self.meta.balancer_on():
+                log.info("balancer: switched off (balance_switch), not run")
+                return None
             records = self.meta.all_regions()
             tables = {t: self.meta.read_table(t).state for t in {r.info.table for r in records}}
             rit = [r for r in records if in_transition(r, tables.get(r.info.table, ""))]

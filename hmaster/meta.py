@@ -22,7 +22,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError, NodeExistsError, NotEmptyError, RolledBackError
 
 from coordination import meta_reader
-from coordination.znodes import (Paths, RegionRecord, ServerState, TableRecord, now_ms)
+from coordination.znodes import (BALANCER_OFF, Paths, RegionRecord, ServerState, TableRecord,
+                                 now_ms)
 from minihbase.errors import InvalidArgumentError, TableExistsError, TableNotFoundError
 
 log = logging.getLogger(__name__)
@@ -214,18 +215,23 @@ class MetaStore:
 
     def write_server_state(self, name: str, state: str, waiting_for: str = "") -> ServerState:
         st = ServerState(name, state, now_ms(), waiting_for)
-        path = self.paths.server_state(name)
-        try:
-            self.zk.set(path, st.to_bytes())
-        except NoNodeError:
-            try:
-                self.zk.create(path, st.to_bytes())
-            except NodeExistsError:
-                self.zk.set(path, st.to_bytes())
+        self._put(self.paths.server_state(name), st.to_bytes())
         return st
 
     def delete_server_state(self, name: str) -> None:
         self._delete_if_exists(self.paths.server_state(name))
+
+    # --- switches ---------------------------------------------------------------------------
+
+    def balancer_on(self) -> bool:
+        return meta_reader.balancer_on(self.zk, self.paths)
+
+    def set_balancer(self, on: bool) -> bool:
+        """Switch the balancer on or off (kept across master failovers); returns the state
+        before. Serialised by the caller (the master's servicer)."""
+        before = self.balancer_on()
+        self._put(self.paths.balancer, b"true" if on else BALANCER_OFF)
+        return before
 
     # --- split / merge journals ----------------------------------------------------------
 
@@ -252,6 +258,16 @@ class MetaStore:
         except NoNodeError:
             return None, -1
         return data, stat.version
+
+    def _put(self, path: str, data: bytes) -> None:
+        """Set a znode's data, creating it if it does not exist."""
+        try:
+            self.zk.set(path, data)
+        except NoNodeError:
+            try:
+                self.zk.create(path, data)
+            except NodeExistsError:
+                self.zk.set(path, data)
 
     def _children(self, path: str) -> list[str]:
         try:

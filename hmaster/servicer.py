@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 class MasterServicer(pb_grpc.MasterServicer):
     def __init__(self, master):
         self.m = master
+        self._switch_lock = threading.Lock()  # a switch returns the state it replaced
 
     def _call(self, context, fn, *, need_active: bool = True):
         try:
@@ -98,7 +99,19 @@ class MasterServicer(pb_grpc.MasterServicer):
             self.m.meta, self.m.servers, self.m.election, self.m.cluster_id))
 
     def Balance(self, request, context):
-        return self._call(context, lambda: pb.BalanceResponse(moves=self.m.balancer.balance()))
+        def run():
+            moves = self.m.balancer.balance()
+            return pb.BalanceResponse(moves=moves or 0, switched_off=moves is None)
+        return self._call(context, run)
+
+    def SetBalancerSwitch(self, request, context):
+        def run():
+            with self._switch_lock:
+                before = self.m.meta.set_balancer(request.on)
+            log.info("balancer switched %s (was %s)", "on" if request.on else "off",
+                     "on" if before else "off")
+            return pb.BalancerSwitch(on=before)
+        return self._call(context, run)
 
     def Split(self, request, context):
         def run():

@@ -479,10 +479,18 @@ class ClusterStatus(_message.Message):
     def __init__(self, active_master: _Optional[str] = ..., backup_masters: _Optional[_Iterable[str]] = ..., servers: _Optional[_Iterable[_Union[ServerDescription, _Mapping]]] = ..., regions_in_transition: _Optional[_Iterable[_Union[RegionDescription, _Mapping]]] = ..., table_count: _Optional[int] = ..., region_count: _Optional[int] = ..., cluster_id: _Optional[str] = ...) -> None: ...
 
 class BalanceResponse(_message.Message):
-    __slots__ = ("moves",)
+    __slots__ = ("moves", "switched_off")
     MOVES_FIELD_NUMBER: _ClassVar[int]
+    SWITCHED_OFF_FIELD_NUMBER: _ClassVar[int]
     moves: int
-    def __init__(self, moves: _Optional[int] = ...) -> None: ...
+    switched_off: bool
+    def __init__(self, moves: _Optional[int] = ..., switched_off: _Optional[bool] = ...) -> None: ...
+
+class BalancerSwitch(_message.Message):
+    __slots__ = ("on",)
+    ON_FIELD_NUMBER: _ClassVar[int]
+    on: bool
+    def __init__(self, on: _Optional[bool] = ...) -> None: ...
 
 class SplitRequest(_message.Message):
     __slots__ = ("table", "region", "split_key")

@@ -668,6 +668,11 @@ class MasterStub:
                 request_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.BalanceResponse.FromString,
                 _registered_method=True)
+        self.SetBalancerSwitch = channel.unary_unary(
+                '/minihbase.Master/SetBalancerSwitch',
+                request_serializer=protos_dot_minihbase__pb2.BalancerSwitch.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.BalancerSwitch.FromString,
+                _registered_method=True)
         self.Split = channel.unary_unary(
                 '/minihbase.Master/Split',
                 request_serializer=protos_dot_minihbase__pb2.SplitRequest.SerializeToString,
@@ -763,6 +768,12 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetBalancerSwitch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Split(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -852,6 +863,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Balance,
                     request_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
                     response_serializer=protos_dot_minihbase__pb2.BalanceResponse.SerializeToString,
+            ),
+            'SetBalancerSwitch': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBalancerSwitch,
+                    request_deserializer=protos_dot_minihbase__pb2.BalancerSwitch.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.BalancerSwitch.SerializeToString,
             ),
             'Split': grpc.unary_unary_rpc_method_handler(
                     servicer.Split,
@@ -1132,6 +1148,33 @@ class Master:
             '/minihbase.Master/Balance',
             protos_dot_minihbase__pb2.Empty.SerializeToString,
             protos_dot_minihbase__pb2.BalanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBalancerSwitch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/SetBalancerSwitch',
+            protos_dot_minihbase__pb2.BalancerSwitch.SerializeToString,
+            protos_dot_minihbase__pb2.BalancerSwitch.FromString,
             options,
             channel_credentials,
             insecure,

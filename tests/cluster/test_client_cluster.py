@@ -200,6 +200,20 @@ def test_cli_ttl_forever_and_a_family_alone_as_the_empty_qualifier(cluster):
     assert cli(cluster, "drop", "ttlt").returncode == 0
 
 
+def test_balance_switch_from_the_shell_and_the_cli(cluster):
+    shell = cli(cluster, "shell", input="balancer_enabled\nbalance_switch false\nbalance\n"
+                                         "balancer_enabled\nbalance_switch 'yes'\n")
+    assert shell.stdout.split("\n")[0] == "true", shell.stdout
+    assert "Previous balancer state : true" in shell.stdout
+    assert "false: the balancer is switched off (balance_switch true)" in shell.stdout
+    assert "\nfalse\n" in shell.stdout
+    assert "balance_switch takes true or false" in shell.stderr + shell.stdout
+    on = cli(cluster, "--json", "balance_switch", "on")
+    assert on.returncode == 0 and '"previous": false' in on.stdout
+    assert cli(cluster, "balancer_enabled").stdout.strip() == "true"
+    assert cli(cluster, "balance").stdout.startswith("Balancer ran: ")
+
+
 def test_region_names_as_hbase_prints_them_work_and_wrong_ones_are_unknown(cluster, table):
     """HBase prints region names with a trailing "." and users paste them back; a full name
     whose id does not match the region is unknown to every command, not half-matched."""
