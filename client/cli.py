@@ -104,9 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_ in (("disable", "disable a table"), ("enable", "enable a table"),
                         ("drop", "drop a (disabled) table"), ("exists", "does a table exist"),
                         ("is_enabled", "is a table enabled"),
+                        ("is_disabled", "is a table disabled"),
+                        ("list_regions", "a table's regions: name, server, keys, state"),
+                        ("get_splits", "a table's split keys"),
                         ("truncate", "delete every row: disable, drop, re-create the table"),
                         ("truncate_preserve", "truncate, keeping the region boundaries")):
         cmd(name, help_).add_argument("table")
+    c = cmd("locate_region", "the region holding a row, and its server")
+    c.add_argument("table")
+    c.add_argument("row")
+    cmd("version", "the client's version")
+    cmd("whoami", "the user running the client")
     c = cmd("put", "put TABLE ROW FAMILY:QUALIFIER VALUE [--ts MS]")
     for a in ("table", "row", "column", "value"):
         c.add_argument(a)
@@ -209,8 +217,13 @@ def run(a, conn, out: commands.Output) -> None:
     elif name == "alter":
         add = {a.family: _family_opts(a)} if a.family else {}
         commands.alter(conn, out, a.table, add=add, remove=a.delete)
-    elif name in ("disable", "enable", "drop", "exists", "is_enabled"):
+    elif name in ("disable", "enable", "drop", "exists", "is_enabled", "is_disabled",
+                  "list_regions", "get_splits"):
         getattr(commands, name)(conn, out, a.table)
+    elif name == "locate_region":
+        commands.locate_region(conn, out, a.table, b(a.row))
+    elif name in ("version", "whoami"):
+        getattr(commands, name)(conn, out)
     elif name in ("truncate", "truncate_preserve"):
         commands.truncate(conn, out, a.table, preserve_splits=name == "truncate_preserve")
     elif name == "put":
@@ -292,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from client.connection import Connection
 
-        conn = Connection(quorum, timeout=a.timeout, zk_parent=parent)
+        if a.command not in ("version", "whoami"):  # these two need no cluster
+            conn = Connection(quorum, timeout=a.timeout, zk_parent=parent)
         run(a, conn, out)
         return 0
     except commands.UsageError as exc:

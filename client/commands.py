@@ -212,6 +212,28 @@ def is_enabled(conn, out: Output, table: str) -> None:
     out.result(str(enabled).lower(), {"enabled": enabled})
 
 
+def is_disabled(conn, out: Output, table: str) -> None:
+    disabled = not conn.is_table_enabled(table)
+    out.result(str(disabled).lower(), {"disabled": disabled})
+
+
+def show_filters(conn, out: Output) -> None:
+    from storage.filters import filter_names
+
+    names = filter_names()
+    out.result("\n".join(names), {"filters": names})
+
+
+def version(conn, out: Output) -> None:
+    from minihbase import __version__
+    out.result(f"minihbase {__version__} (HBase shell syntax)", {"version": __version__})
+
+
+def whoami(conn, out: Output) -> None:
+    import getpass
+    out.result(getpass.getuser(), {"user": getpass.getuser()})
+
+
 # -- data --------------------------------------------------------------------------------------
 
 def put(conn, out: Output, table: str, row: bytes, column: bytes, value: bytes,

@@ -36,9 +36,27 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c'
   status ['simple' | 'detailed'] | balance | balance_switch true|false | balancer_enabled
   split 't1'[, 'key'] | merge_region 'a', 'b'
-  list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | version | whoami
+  list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | show_filters | version | whoami
   flush 't1' | compact 't1' | major_compact 't1' | move 'region'[, 'server'] | help | exit
 Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase."""
+
+
+def command_help(name: str) -> str:
+    """HBase's help 'command': the lines of HELP whose usage starts with it (and the lines
+    continuing them)."""
+    lines, taking = [], False
+    for line in HELP.splitlines()[1:]:
+        if line.startswith("      ") or line.lstrip().startswith("("):  # a continuation
+            if taking:
+                lines.append(line)
+            continue
+        parts = [p.strip() for p in line.split(" | ")]
+        taking = any(p == name or p.startswith((name + " ", name + "[")) for p in parts)
+        if taking:
+            lines.append(line)
+    if not lines:
+        raise commands.UsageError(f"unknown command {name!r}; type 'help' for the list")
+    return "\n".join(lines)
 
 
 def _s(value, what: str) -> str:
@@ -183,8 +201,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                           preserve_splits=n == "truncate_preserve")
     elif n == "is_disabled":
         _nargs(cmd, 1, 1, "is_disabled 't1'")
-        enabled = conn.is_table_enabled(_s(args[0], "table name"))
-        out.result(str(not enabled).lower(), {"disabled": not enabled})
+        commands.is_disabled(conn, out, _s(args[0], "table name"))
     elif n == "put":
         _nargs(cmd, 4, 5, "put 't1', 'r1', 'cf:q', 'value'[, ts]")
         ts = _int(args[4], "timestamp") if len(args) == 5 else None
@@ -269,12 +286,9 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "locate_region":
         _nargs(cmd, 2, 2, "locate_region 't1', 'row'")
         commands.locate_region(conn, out, _s(args[0], "table name"), _b(args[1], "row"))
-    elif n == "version":
-        from minihbase import __version__
-        out.result(f"minihbase {__version__} (HBase shell syntax)", {"version": __version__})
-    elif n == "whoami":
-        import getpass
-        out.result(getpass.getuser(), {"user": getpass.getuser()})
+    elif n in ("version", "whoami", "show_filters"):
+        _nargs(cmd, 0, 0, n)
+        getattr(commands, n)(conn, out)
     elif n in ("balance", "balancer"):
         commands.balance(conn, out)
     elif n == "balance_switch":
@@ -341,7 +355,9 @@ class Shell:
             if cmd.name in ("exit", "quit"):
                 return False
             if cmd.name == "help":
-                print(HELP, file=self.out.out)
+                _nargs(cmd, 0, 1, "help ['command']")
+                print(command_help(_s(cmd.args[0], "command")) if cmd.args else HELP,
+                      file=self.out.out)
                 return True
             start = time.monotonic()
             execute(cmd, self.connection(), self.out)

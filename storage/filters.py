@@ -462,6 +462,11 @@ _FILTERS = {
 }
 
 
+def filter_names() -> list[str]:
+    """The filters parse_filter knows (HBase shell's show_filters)."""
+    return sorted(_FILTERS)
+
+
 def parse_filter(text, reversed_: bool = False) -> Filter:
     """A fresh filter (with its own state) from HBase filter-language text (str or bytes)."""
     if isinstance(text, str):

@@ -200,6 +200,20 @@ def test_cli_ttl_forever_and_a_family_alone_as_the_empty_qualifier(cluster):
     assert cli(cluster, "drop", "ttlt").returncode == 0
 
 
+def test_cli_region_and_info_commands(cluster, table):
+    """The shell's list_regions, get_splits, locate_region, is_disabled, version and whoami
+    are CLI commands too (with --json for scripts); version needs no cluster."""
+    regions = cli(cluster, "--json", "list_regions", "cl")
+    assert regions.returncode == 0 and regions.stdout.count('"name": "cl,') == 3
+    assert "Total number of splits = 3" in cli(cluster, "get_splits", "cl").stdout
+    located = json.loads(cli(cluster, "--json", "locate_region", "cl", "150").stdout)
+    assert (located["start_key"], located["end_key"], located["state"]) == ("100", "300", "OPEN")
+    assert cli(cluster, "is_disabled", "cl").stdout.strip() == "false"
+    offline = subprocess.run([sys.executable, "-m", "client.cli", "--zk", "127.0.0.1:1",
+                              "version"], capture_output=True, text=True, timeout=30)
+    assert offline.returncode == 0 and offline.stdout.startswith("minihbase ")
+
+
 def test_balance_switch_from_the_shell_and_the_cli(cluster):
     shell = cli(cluster, "shell", input="balancer_enabled\nbalance_switch false\nbalance\n"
                                          "balancer_enabled\nbalance_switch 'yes'\n")

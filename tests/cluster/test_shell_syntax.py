@@ -236,3 +236,13 @@ def test_shell_reports_errors_on_one_line_and_goes_on(rec):
     assert err.getvalue().startswith("ERROR: unterminated string")
     assert len(err.getvalue().splitlines()) == 1
     assert shell.failed == 1 and rec.calls[0][0] == "put"
+
+
+def test_help_for_one_command_shows_its_usage_lines():
+    from client.shell import command_help
+
+    assert "ROWPREFIXFILTER" in command_help("scan") and "create" not in command_help("scan")
+    assert "DecimalStringSplit" in command_help("create")  # a continuation line comes too
+    assert "balance_switch true|false" in command_help("balance_switch")
+    with pytest.raises(commands.UsageError, match="unknown command 'nosuch'"):
+        command_help("nosuch")
