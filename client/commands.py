@@ -15,7 +15,7 @@ import sys
 import time
 
 from client import formatting as fmt
-from minihbase.errors import RegionOfflineError
+from minihbase.errors import RegionOfflineError, TableNotFoundError
 from storage.cell import LATEST_TIMESTAMP
 
 
@@ -200,6 +200,13 @@ def truncate(conn, out: Output, table: str, preserve_splits: bool = False) -> No
     conn.truncate_table(table, preserve_splits=preserve_splits, progress=out.progress)
     out.result(f"Truncated table {table}", {"truncated": table,
                                             "preserve_splits": preserve_splits})
+
+
+def get_table(conn, out: Output, table: str) -> None:
+    """The shell's table reference (t = get_table 't1'): the table must exist."""
+    if not conn.exists(table):
+        raise TableNotFoundError(f"table {table!r} does not exist")
+    out.result(f"Hbase::Table - {table}", {"table": table})
 
 
 def exists(conn, out: Output, table: str) -> None:

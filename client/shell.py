@@ -38,6 +38,8 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   split 't1'[, 'key'] | merge_region 'a', 'b'
   list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | show_filters | version | whoami
   flush 't1' | compact 't1' | major_compact 't1' | move 'region'[, 'server'] | help | exit
+  t = get_table 't1' (or t = create 't1', 'cf'), then t.put 'r1', 'cf:q', 'v' | t.scan | t.get 'r1'
+                 | t.count ... (put get scan delete deleteall count incr get_counter describe ...)
 Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase."""
 
 
@@ -315,6 +317,9 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
             raise commands.UsageError(f"{n} of one column family is not supported: "
                                       f"{n} the whole table or region")
         commands.compact(conn, out, _s(args[0], "table or region"), major=n == "major_compact")
+    elif n == "get_table":
+        _nargs(cmd, 1, 1, "t = get_table 't1'")
+        commands.get_table(conn, out, _s(args[0], "table name"))
     elif n == "move":
         _nargs(cmd, 1, 2, "move 'region'[, 'server']")
         server = _s(args[1], "server") if len(args) == 2 else ""
@@ -323,8 +328,15 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         raise commands.UsageError(f"unknown command {n!r}; type 'help' for the list")
 
 
+# What a table reference (t = get_table 't1') can do: t.put ... is put 't1', ...
+TABLE_METHODS = ("put", "get", "scan", "delete", "deleteall", "count", "incr", "get_counter",
+                 "describe", "disable", "enable", "drop", "flush", "truncate", "exists",
+                 "is_enabled", "is_disabled", "list_regions", "get_splits", "locate_region")
+
+
 class Shell:
-    """Runs lines against one lazily opened Connection (so `help` works without a cluster)."""
+    """Runs lines against one lazily opened Connection (so `help` works without a cluster).
+    Keeps the shell's table references: `t = get_table 't1'` (or `t = create ...`)."""
 
     def __init__(self, quorum: str, timeout: float, as_json: bool = False, out=None, err=None,
                  connect=None, zk_parent: str = "/hbase"):
@@ -333,6 +345,7 @@ class Shell:
         self._connect = connect
         self.conn = None
         self.failed = 0
+        self.tables: dict[str, str] = {}  # table references: variable -> table name
 
     def connection(self):
         if self.conn is None:
@@ -344,6 +357,19 @@ class Shell:
                 self.conn = Connection(self.quorum, timeout=self.timeout,
                                        zk_parent=self.zk_parent)
         return self.conn
+
+    def _on_table(self, cmd: Command) -> Command:
+        """t.put 'r1', ... -> put 't1', 'r1', ... for a table reference t."""
+        if cmd.target is None:
+            return cmd
+        table = self.tables.get(cmd.target)
+        if table is None:
+            raise commands.UsageError(f"{cmd.target!r} is not a table reference; make one "
+                                      f"with {cmd.target} = get_table 't1'")
+        if cmd.name not in TABLE_METHODS:
+            raise commands.UsageError(f"a table has no method {cmd.name!r}; it has "
+                                      f"{', '.join(TABLE_METHODS)}")
+        return cmd._replace(args=[table.encode()] + cmd.args, target=None)
 
     def run_line(self, line: str) -> bool:
         """Run one line; False when the shell should exit."""
@@ -359,8 +385,15 @@ class Shell:
                 print(command_help(_s(cmd.args[0], "command")) if cmd.args else HELP,
                       file=self.out.out)
                 return True
+            cmd = self._on_table(cmd)
+            if cmd.assign is not None and cmd.name not in ("get_table", "create"):
+                raise commands.UsageError(
+                    "only a table reference can be assigned: t = get_table 't1' or "
+                    "t = create 't1', 'cf'")
             start = time.monotonic()
             execute(cmd, self.connection(), self.out)
+            if cmd.assign is not None:
+                self.tables[cmd.assign] = _s(cmd.args[0], "table name")
             if not self.out.as_json:
                 print(f"Took {time.monotonic() - start:.4f} seconds", file=self.out.out)
         except (ShellSyntaxError, commands.UsageError) as exc:

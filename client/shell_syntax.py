@@ -2,7 +2,9 @@
 
 Accepted grammar (the subset of Ruby the HBase shell's everyday commands use):
 
-    line     := NAME [arg {"," arg}] [";"]
+    line     := [NAME "="] [NAME "."] NAME [arg {"," arg}] [";"]
+                # t = get_table 't1' (a table reference), then t.put 'r1', 'cf:q', 'v'
+
     arg      := value | pairs                 # bare `KEY => v, KEY => v` is one hash
     value    := string | number | true | false | nil | hash | array | NAME
     hash     := "{" [pair {"," pair}] "}"      pair := (NAME | string) "=>" value
@@ -59,7 +61,7 @@ def tokenize(line: str) -> list[Token]:
         elif line.startswith("=>", i):
             tokens.append(Token("SYM", "=>", i))
             i += 2
-        elif ch in ",{}[]();":
+        elif ch in ",{}[]();=.":
             tokens.append(Token("SYM", ch, i))
             i += 1
         elif ch == ":" and i + 1 < n and (line[i + 1].isalpha() or line[i + 1] == "_"):
@@ -122,6 +124,8 @@ def _string(line: str, i: int) -> tuple[bytes, int]:
 class Command(NamedTuple):
     name: str
     args: list
+    assign: str | None = None  # `t = get_table 't1'`: the variable named
+    target: str | None = None  # `t.put ...`: the variable the command is called on
 
 
 class _Parser:
@@ -150,6 +154,13 @@ class _Parser:
         tok = self.take()
         if tok.kind == "EOF" or (tok.kind == "SYM" and tok.value == ";"):
             return None
+        assign = target = None
+        if tok.kind == "NAME" and self.at("="):
+            self.take()
+            assign, tok = tok.value, self.take()
+        if tok.kind == "NAME" and self.at("."):
+            self.take()
+            target, tok = tok.value, self.take()
         if tok.kind != "NAME":
             raise ShellSyntaxError(f"a command must start with a command name, got {_show(tok)}")
         args = []
@@ -167,7 +178,7 @@ class _Parser:
         if self.peek().kind != "EOF":
             raise ShellSyntaxError(f"unexpected {_show(self.peek())} at column "
                                    f"{self.peek().pos + 1}")
-        return Command(tok.value, args)
+        return Command(tok.value, args, assign, target)
 
     def _pair_ahead(self) -> bool:
         return self.peek(1).kind == "SYM" and self.peek(1).value == "=>" and \

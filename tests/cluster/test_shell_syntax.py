@@ -246,3 +246,23 @@ def test_help_for_one_command_shows_its_usage_lines():
     assert "balance_switch true|false" in command_help("balance_switch")
     with pytest.raises(commands.UsageError, match="unknown command 'nosuch'"):
         command_help("nosuch")
+
+
+def test_table_references_parse_and_run_their_commands_on_the_table(rec, monkeypatch):
+    """HBase's `t = get_table 't1'` (or `t = create ...`) then `t.put ...`: a method of a table
+    reference is the shell command with the table first; nothing else can be assigned."""
+    assert parse("t = get_table 't1'") == Command("get_table", [b"t1"], assign="t")
+    assert parse("t.get('r1', 'cf:q')") == Command("get", [b"r1", b"cf:q"], target="t")
+    monkeypatch.setattr(commands, "get_table", rec._record("get_table"))
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell("unused:1", 1.0, out=out, err=err, connect=lambda: None)
+    for line in ("t = get_table 't1'", "t.put 'r1', 'cf:q', 'v'", "u = create 't2', 'cf'",
+                 "u.scan {LIMIT => 2}", "t.split", "x.get 'r1'", "n = list", "t.count"):
+        shell.run_line(line)
+    assert [(name, args[0]) for name, args, _ in rec.calls] == [
+        ("get_table", "t1"), ("put", "t1"), ("create", "t2"), ("scan", "t2"), ("count", "t1")]
+    assert rec.calls[1][1][1:] == (b"r1", b"cf:q", b"v", None)
+    errors = err.getvalue()
+    assert "a table has no method 'split'" in errors
+    assert "'x' is not a table reference; make one with x = get_table 't1'" in errors
+    assert "only a table reference can be assigned" in errors and shell.failed == 3
