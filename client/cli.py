@@ -232,6 +232,10 @@ def run(a, conn, out: commands.Output) -> None:
         commands.get(conn, out, a.table, b(a.row), [b(c) for c in a.columns], a.versions,
                      a.ts, row_filter=a.filter and b(a.filter))
     elif name == "scan":
+        if a.prefix is not None and (a.start is not None or a.stop is not None):
+            raise commands.UsageError("--prefix cannot be combined with --start or --stop")
+        if a.limit is not None and a.limit < 1:
+            raise commands.UsageError(f"--limit must be >= 1, got {a.limit}")
         commands.scan(conn, out, a.table, start=a.start and b(a.start),
                       stop=a.stop and b(a.stop), prefix=a.prefix and b(a.prefix),
                       columns=[b(c) for c in a.columns], limit=a.limit, reverse=a.reverse,

@@ -87,8 +87,19 @@ def column_protos(columns) -> list:
     return out
 
 
+def cell_timestamp(timestamp: int | None) -> int:
+    """A write's timestamp: None is the server's clock (LATEST_TIMESTAMP, HBase's)."""
+    if timestamp is None:
+        return LATEST_TIMESTAMP
+    ts = int(timestamp)
+    if not 0 <= ts <= LATEST_TIMESTAMP:
+        raise InvalidArgumentError(
+            f"timestamp must be between 0 and {LATEST_TIMESTAMP}, got {ts}")
+    return ts
+
+
 def put_mutation(row: bytes, data: dict, timestamp: int | None) -> pb.RowMutation:
-    ts = LATEST_TIMESTAMP if timestamp is None else int(timestamp)
+    ts = cell_timestamp(timestamp)
     m = pb.RowMutation(row=row)
     add = m.cells.add  # building in place is ~25% cheaper than Cell(...) + list
     for column, value in data.items():
@@ -114,7 +125,7 @@ def deletes_nothing(columns) -> bool:
 def delete_version_mutation(row: bytes, column, timestamp: int | None) -> pb.RowMutation:
     """HBase's Delete.addColumn (b"cf:q"): the version at `timestamp`, or the newest one
     (None); Delete.addFamilyVersion (b"cf"): every column's version at exactly `timestamp`."""
-    ts = LATEST_TIMESTAMP if timestamp is None else int(timestamp)
+    ts = cell_timestamp(timestamp)
     family, qualifier = split_column(column)
     if qualifier is None:
         cell = pb.Cell(row=row, family=family, timestamp=ts, type=DELETE_FAMILY_VERSION)
@@ -127,7 +138,7 @@ def delete_mutation(row: bytes, columns, timestamp: int | None,
                     families: list[bytes]) -> pb.RowMutation:
     """columns None: the whole row (one DeleteFamily marker per family, HBase's deleteall);
     b"cf": the whole family; b"cf:q": every version of the column (HBase shell `delete`)."""
-    ts = LATEST_TIMESTAMP if timestamp is None else int(timestamp)
+    ts = cell_timestamp(timestamp)
     cells = []
     if columns is None:
         for family in families:

@@ -17,6 +17,7 @@ import time
 
 from client import commands
 from client.shell_syntax import Command, Const, ShellSyntaxError, parse
+from storage.cell import LATEST_TIMESTAMP
 
 HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}):
   create 't1', 'cf' | create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, SPLITS => ['a']
@@ -111,14 +112,21 @@ def _time_range(spec: dict) -> tuple[int, int] | None:
     if "TIMESTAMP" in spec and "TIMERANGE" in spec:
         raise commands.UsageError("give either TIMESTAMP or TIMERANGE, not both")
     if "TIMESTAMP" in spec:
-        ts = _int(spec["TIMESTAMP"], "TIMESTAMP")
+        ts = _timestamp(spec["TIMESTAMP"], "TIMESTAMP")
         return ts, ts + 1
     if "TIMERANGE" in spec:
         bounds = spec["TIMERANGE"]
         if not isinstance(bounds, list) or len(bounds) != 2:
             raise commands.UsageError(f"TIMERANGE must be [min, max], got {bounds!r}")
-        return _int(bounds[0], "TIMERANGE min"), _int(bounds[1], "TIMERANGE max")
+        return _timestamp(bounds[0], "TIMERANGE min"), _timestamp(bounds[1], "TIMERANGE max")
     return None
+
+
+def _timestamp(value, what: str) -> int:
+    ts = _int(value, what)
+    if not 0 <= ts <= LATEST_TIMESTAMP:
+        raise commands.UsageError(f"{what} must be between 0 and {LATEST_TIMESTAMP}, got {ts}")
+    return ts
 
 
 def _filter(spec: dict) -> bytes | None:
@@ -206,7 +214,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.is_disabled(conn, out, _s(args[0], "table name"))
     elif n == "put":
         _nargs(cmd, 4, 5, "put 't1', 'r1', 'cf:q', 'value'[, ts]")
-        ts = _int(args[4], "timestamp") if len(args) == 5 else None
+        ts = _timestamp(args[4], "timestamp") if len(args) == 5 else None
         commands.put(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
                      _b(args[2], "column"), _b(args[3], "value"), ts)
     elif n == "get":
@@ -253,13 +261,13 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                       raw=bool(spec.get("RAW", False)))
     elif n == "delete":
         _nargs(cmd, 3, 4, "delete 't1', 'r1', 'cf:q'[, ts]")
-        ts = _int(args[3], "timestamp") if len(args) == 4 else None
+        ts = _timestamp(args[3], "timestamp") if len(args) == 4 else None
         commands.delete(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
                         _b(args[2], "column"), ts)
     elif n == "deleteall":
         _nargs(cmd, 2, 4, "deleteall 't1', 'r1'[, 'cf:q'][, ts]")
         column = _b(args[2], "column") if len(args) >= 3 and args[2] is not None else None
-        ts = _int(args[3], "timestamp") if len(args) == 4 else None
+        ts = _timestamp(args[3], "timestamp") if len(args) == 4 else None
         commands.deleteall(conn, out, _s(args[0], "table name"), _b(args[1], "row"), column, ts)
     elif n == "count":
         _nargs(cmd, 1, 2, "count 't1'[, INTERVAL => 1000]")
@@ -307,6 +315,10 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.split(conn, out, _s(args[0], "table or region"), key)
     elif n in ("merge", "merge_region"):
         _nargs(cmd, 2, 3, "merge_region 'region a', 'region b'")
+        if len(args) == 3 and args[2] is True:
+            raise commands.UsageError("merge_region with force (regions that are not adjacent, "
+                                      "leaving an overlap) is not supported: merge adjacent "
+                                      "regions")
         commands.merge(conn, out, _s(args[0], "region"), _s(args[1], "region"))
     elif n == "flush":
         _nargs(cmd, 1, 1, "flush 't1'")

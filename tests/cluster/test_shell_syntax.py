@@ -266,3 +266,26 @@ def test_table_references_parse_and_run_their_commands_on_the_table(rec, monkeyp
     assert "a table has no method 'split'" in errors
     assert "'x' is not a table reference; make one with x = get_table 't1'" in errors
     assert "only a table reference can be assigned" in errors and shell.failed == 3
+
+
+@pytest.mark.parametrize("line, message", [
+    ("get 't1', 'r', {TIMESTAMP => -1}", "TIMESTAMP must be between 0 and 9223372036854775807"),
+    ("scan 't1', {TIMERANGE => [-5, 9]}", "TIMERANGE min must be between 0 and"),
+    ("put 't1', 'r', 'cf:q', 'v', 99999999999999999999999", "timestamp must be between 0 and"),
+    ("delete 't1', 'r', 'cf:q', -3", "timestamp must be between 0 and"),
+    ("merge_region 'a', 'b', true", "merge_region with force .* is not supported"),
+])
+def test_out_of_range_timestamps_and_force_merge_are_usage_errors(rec, line, message):
+    with pytest.raises(commands.UsageError, match=message):
+        run(line)
+    assert rec.calls == []
+
+
+def test_a_write_timestamp_out_of_range_is_refused_by_the_client():
+    from client import protocol
+    from minihbase.errors import InvalidArgumentError
+
+    assert protocol.cell_timestamp(None) == protocol.cell_timestamp(2**63 - 1)
+    for ts in (-1, 2**63):
+        with pytest.raises(InvalidArgumentError, match="timestamp must be between 0 and"):
+            protocol.put_mutation(b"r", {b"cf:q": b"v"}, ts)
