@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("table")
     c.add_argument("families", nargs="+")
     c.add_argument("--splits", nargs="+", default=[], metavar="KEY")
+    c.add_argument("--max-filesize", type=int, metavar="BYTES",
+                   help="the table's split size (HBase's MAX_FILESIZE; default: the servers')")
     _family_flags(c)
     c = cmd("list", "list tables (those whose whole name matches REGEX)")
     c.add_argument("regex", nargs="?")
@@ -100,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("table")
     c.add_argument("family", nargs="?")
     c.add_argument("--delete", action="append", default=[], metavar="FAMILY")
+    c.add_argument("--max-filesize", type=int, metavar="BYTES",
+                   help="the table's split size (HBase's MAX_FILESIZE); 0: the servers' default")
     _family_flags(c)
     for name, help_ in (("disable", "disable a table"), ("enable", "enable a table"),
                         ("drop", "drop a (disabled) table"), ("exists", "does a table exist"),
@@ -208,15 +212,16 @@ def run(a, conn, out: commands.Output) -> None:
         families: dict = {}
         for f in a.families:
             commands.add_family(families, f, dict(opts))
-        commands.create(conn, out, a.table, families,
-                        [b(k) for k in a.splits])
+        commands.create(conn, out, a.table, families, [b(k) for k in a.splits],
+                        a.max_filesize)
     elif name == "list":
         commands.list_tables(conn, out, a.regex)
     elif name == "describe":
         commands.describe(conn, out, a.table)
     elif name == "alter":
         add = {a.family: _family_opts(a)} if a.family else {}
-        commands.alter(conn, out, a.table, add=add, remove=a.delete)
+        commands.alter(conn, out, a.table, add=add, remove=a.delete,
+                       max_filesize=a.max_filesize)
     elif name in ("disable", "enable", "drop", "exists", "is_enabled", "is_disabled",
                   "list_regions", "get_splits"):
         getattr(commands, name)(conn, out, a.table)

@@ -79,10 +79,12 @@ def add_family(families: dict, name: str, options: dict) -> None:
     families[name] = options
 
 
-def create(conn, out: Output, table: str, families: dict, splits=None) -> None:
+def create(conn, out: Output, table: str, families: dict, splits=None,
+           max_filesize: int | None = None) -> None:
     if not families:
         raise UsageError("create needs at least one column family: create 't1', 'cf'")
-    conn.create_table(table, families, split_keys=splits or None, progress=out.progress)
+    conn.create_table(table, families, split_keys=splits or None, progress=out.progress,
+                      max_filesize=max_filesize)
     n = len(splits or []) + 1
     out.result(f"Created table {table} ({n} region{'s' if n > 1 else ''})",
                {"created": table, "regions": n})
@@ -163,7 +165,9 @@ def presplit_keys(regions: int, algorithm: str) -> list[bytes]:
     return make(regions)
 
 
-def alter(conn, out: Output, table: str, add: dict | None = None, remove=None) -> None:
+def alter(conn, out: Output, table: str, add: dict | None = None, remove=None,
+          max_filesize: int | None = None) -> None:
+    """max_filesize: the table's new MAX_FILESIZE (0: back to the servers' split size)."""
     add = dict(add or {})
     if add:  # modifying a family keeps the attributes not mentioned
         current = {f["name"]: f for f in conn.describe_table(table)["families"]}
@@ -173,9 +177,9 @@ def alter(conn, out: Output, table: str, add: dict | None = None, remove=None) -
                                                       "bloom", "compression", "block_size")}
                 base.update(opts)
                 add[name] = base
-    if not add and not remove:
-        raise UsageError("alter needs a family to add/modify or one to delete")
-    conn.alter_table(table, add=add, remove=list(remove or []))
+    if not add and not remove and max_filesize is None:
+        raise UsageError("alter needs a family to add/modify or one to delete, or MAX_FILESIZE")
+    conn.alter_table(table, add=add, remove=list(remove or []), max_filesize=max_filesize)
     out.result(f"Altered table {table}", {"altered": table})
 
 

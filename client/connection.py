@@ -298,14 +298,18 @@ class Connection:
         return record.state == znodes.ENABLED
 
     def create_table(self, name: str, families: dict, split_keys=None, *, wait: bool = True,
-                     progress: Callable[[str], None] | None = None) -> None:
+                     progress: Callable[[str], None] | None = None,
+                     max_filesize: int | None = None) -> None:
         """families: {"cf": {max_versions, min_versions, ttl, bloom, compression, block_size}}.
         split_keys: n keys pre-split the table into n+1 regions. With wait, returns once every
-        region is open (or raises OperationTimeoutError naming the regions still waiting)."""
+        region is open (or raises OperationTimeoutError naming the regions still waiting).
+        max_filesize: HBase's MAX_FILESIZE, the store bytes past which a region of this table
+        is split (default: the region servers' --split-size)."""
         if not families:
             raise InvalidArgumentError(f"table {name!r} needs at least one column family")
         schema = pb.TableSchema(name=name, families=[protocol.family_schema(f, opts)
-                                                     for f, opts in families.items()])
+                                                     for f, opts in families.items()],
+                                max_filesize=max_filesize or 0)
         keys = [protocol.to_bytes(k, "split key") for k in (split_keys or [])]
         self.master_call("CreateTable", pb.CreateTableRequest(schema=schema, split_keys=keys),
                          f"create table {name!r}", done_if=TableExistsError)
@@ -360,12 +364,15 @@ class Connection:
         if wait:
             self.wait_for_regions_open(name, progress)
 
-    def alter_table(self, name: str, add: dict | None = None, remove=None) -> None:
-        """add: {"cf": {options}} adds or modifies families; remove: family names to drop."""
+    def alter_table(self, name: str, add: dict | None = None, remove=None,
+                    max_filesize: int | None = None) -> None:
+        """add: {"cf": {options}} adds or modifies families; remove: family names to drop;
+        max_filesize: the table's new MAX_FILESIZE (0: back to the servers' split size)."""
         req = pb.AlterTableRequest(
             name=name,
             add_or_modify=[protocol.family_schema(f, o) for f, o in (add or {}).items()],
-            remove=[r.decode() if isinstance(r, bytes) else r for r in (remove or [])])
+            remove=[r.decode() if isinstance(r, bytes) else r for r in (remove or [])],
+            max_filesize=max_filesize)
         self.master_call("AlterTable", req, f"alter table {name!r}",
                          done_if=NoSuchColumnFamilyError)  # a removal done before
         self.locations.invalidate(name)

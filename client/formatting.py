@@ -130,7 +130,11 @@ def regions_table(regions: list[dict]) -> str:
 
 
 def describe_text(d: dict) -> str:
-    lines = [f"Table {d['name']} is {d['state']}", "COLUMN FAMILIES DESCRIPTION"]
+    lines = [f"Table {d['name']} is {d['state']}"]
+    if d.get("max_filesize"):
+        lines.append(f"{d['name']}, {{TABLE_ATTRIBUTES => {{MAX_FILESIZE => "
+                     f"'{d['max_filesize']}'}}}}")
+    lines.append("COLUMN FAMILIES DESCRIPTION")
     lines += [family_text(f) for f in d["families"]]
     lines.append(f"{len(d['families'])} row(s)")
     lines.append("")

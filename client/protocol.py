@@ -284,7 +284,7 @@ def region_dict(rd: pb.RegionDescription) -> dict:
 
 
 def table_dict(td: pb.TableDescription) -> dict:
-    return {"name": td.schema.name, "state": td.state,
+    return {"name": td.schema.name, "state": td.state, "max_filesize": td.schema.max_filesize,
             "families": [family_dict(f) for f in td.schema.families],
             "regions": [region_dict(r) for r in td.regions]}
 

@@ -122,6 +122,13 @@ def _time_range(spec: dict) -> tuple[int, int] | None:
     return None
 
 
+def _max_filesize(spec: dict, current: int | None) -> int | None:
+    """Pops HBase's table attribute MAX_FILESIZE from a create or alter hash."""
+    if "MAX_FILESIZE" not in spec:
+        return current
+    return _int(spec.pop("MAX_FILESIZE"), "MAX_FILESIZE")
+
+
 def _timestamp(value, what: str) -> int:
     ts = _int(value, what)
     if not 0 <= ts <= LATEST_TIMESTAMP:
@@ -147,9 +154,11 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     if n == "create":
         if not args:
             raise commands.UsageError("usage: create 't1', 'cf1'[, 'cf2'][, SPLITS => [...]]")
-        table, families, splits = _s(args[0], "table name"), {}, []
+        table, families, splits, max_filesize = _s(args[0], "table name"), {}, [], None
         for a in args[1:]:
             if isinstance(a, dict):
+                a = dict(a)
+                max_filesize = _max_filesize(a, max_filesize)
                 if "NUMREGIONS" in a or "SPLITALGO" in a:
                     if "NUMREGIONS" not in a or "SPLITALGO" not in a or "SPLITS" in a:
                         raise commands.UsageError(
@@ -174,7 +183,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                                 commands.family_options(a))
             else:
                 commands.add_family(families, _s(a, "family name"), {})
-        commands.create(conn, out, table, families, splits)
+        commands.create(conn, out, table, families, splits, max_filesize)
     elif n == "list":
         _nargs(cmd, 0, 1, "list ['regex']")
         commands.list_tables(conn, out, _s(args[0], "regex") if args else None)
@@ -184,13 +193,28 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "alter":
         if len(args) < 2:
             raise commands.UsageError("usage: alter 't1', NAME => 'cf', VERSIONS => 3")
-        add, remove = {}, []
+        add, remove, max_filesize = {}, [], None
         for a in args[1:]:
             if isinstance(a, dict):
+                a = dict(a)
                 method = a.get("METHOD")
+                method = None if method is None else _s(method, "METHOD").lower()
+                if method == "table_att_unset":
+                    if _s(a.get("NAME", ""), "NAME").upper() != "MAX_FILESIZE":
+                        raise commands.UsageError("alter: table_att_unset takes NAME => "
+                                                  "'MAX_FILESIZE' (the only table attribute)")
+                    max_filesize = 0
+                    continue
+                max_filesize = _max_filesize(a, max_filesize)
+                if method == "table_att" or (set(a) <= {"METHOD"} and max_filesize is not None):
+                    if set(a) - {"METHOD"}:
+                        raise commands.UsageError(f"alter: unsupported table attribute(s) "
+                                                  f"{sorted(set(a) - {'METHOD'})}: only "
+                                                  "MAX_FILESIZE")
+                    continue
                 if "delete" in a:
                     remove.append(_s(a["delete"], "family name"))
-                elif method is not None and _s(method, "METHOD").lower() == "delete":
+                elif method == "delete":
                     if "NAME" not in a:
                         raise commands.UsageError("alter: METHOD => 'delete' needs NAME => 'cf'")
                     remove.append(_s(a["NAME"], "family name"))
@@ -201,7 +225,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                     raise commands.UsageError("alter: a hash needs NAME => 'cf'")
             else:
                 add[_s(a, "family name")] = {}
-        commands.alter(conn, out, _s(args[0], "table name"), add=add, remove=remove)
+        commands.alter(conn, out, _s(args[0], "table name"), add=add, remove=remove,
+                       max_filesize=max_filesize)
     elif n in ("disable", "enable", "drop", "exists", "is_enabled"):
         _nargs(cmd, 1, 1, f"{n} 't1'")
         getattr(commands, n)(conn, out, _s(args[0], "table name"))

@@ -56,7 +56,7 @@ def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
 
 def descriptor_from_pb(s: pb.TableSchema) -> TableDescriptor:
     validate_table_name(s.name)
-    return TableDescriptor(s.name, tuple(family_from_pb(f) for f in s.families))
+    return TableDescriptor(s.name, tuple(family_from_pb(f) for f in s.families), s.max_filesize)
 
 
 def region_boundaries(split_keys: list[bytes]) -> list[tuple[bytes, bytes]]:
@@ -160,13 +160,15 @@ class TableDDL:
         self.meta.write_table(replace(rec, state=ENABLED))
         log.info("table %s enabled (%d regions assigned)", name, len(regions))
 
-    def alter(self, name: str, add_or_modify: list[pb.FamilySchema],
-              remove: list[str]) -> TableDescriptor:
+    def alter(self, name: str, add_or_modify: list[pb.FamilySchema], remove: list[str],
+              max_filesize: int | None = None) -> TableDescriptor:
+        """max_filesize: the table's new MAX_FILESIZE (0: the servers' split size); None keeps
+        it."""
         with self.table_lock(name):
-            return self._alter(name, add_or_modify, remove)
+            return self._alter(name, add_or_modify, remove, max_filesize)
 
-    def _alter(self, name: str, add_or_modify: list[pb.FamilySchema],
-               remove: list[str]) -> TableDescriptor:
+    def _alter(self, name: str, add_or_modify: list[pb.FamilySchema], remove: list[str],
+               max_filesize: int | None) -> TableDescriptor:
         rec = self.meta.read_table(name)
         families = {f.name: f for f in rec.descriptor.families}
         for fname in remove:
@@ -179,7 +181,9 @@ class TableDDL:
             families[fd.name] = fd
         if not families:
             raise InvalidArgumentError(f"alter would leave table {name!r} without any family")
-        desc = TableDescriptor(name, tuple(families.values()))
+        desc = TableDescriptor(name, tuple(families.values()),
+                               rec.descriptor.max_filesize if max_filesize is None
+                               else max_filesize)
         pending = TableRecord(desc, rec.state, tuple(remove))
         self.meta.write_table(pending)  # the new descriptor and what is left to do, at once
         log.info("table %s altered: %s", name, [f.name.decode() for f in desc.families])

@@ -38,7 +38,7 @@ def schema_pb(desc: TableDescriptor) -> pb.TableSchema:
         pb.FamilySchema(name=f.name.decode(), max_versions=f.max_versions,
                         min_versions=f.min_versions, ttl_seconds=f.ttl or 0, bloom=f.bloom,
                         compression=f.compression, block_size=f.block_size)
-        for f in desc.families])
+        for f in desc.families], max_filesize=desc.max_filesize)
 
 
 class RegionServerClients:

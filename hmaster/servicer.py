@@ -73,7 +73,8 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def AlterTable(self, request, context):
         def run():
-            self.m.ddl.alter(request.name, list(request.add_or_modify), list(request.remove))
+            self.m.ddl.alter(request.name, list(request.add_or_modify), list(request.remove),
+                             request.max_filesize if request.HasField("max_filesize") else None)
             return pb.Empty()
         return self._call(context, run)
 

@@ -89,12 +89,14 @@ class FamilySchema(_message.Message):
     def __init__(self, name: _Optional[str] = ..., max_versions: _Optional[int] = ..., min_versions: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., bloom: _Optional[str] = ..., compression: _Optional[str] = ..., block_size: _Optional[int] = ...) -> None: ...
 
 class TableSchema(_message.Message):
-    __slots__ = ("name", "families")
+    __slots__ = ("name", "families", "max_filesize")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FAMILIES_FIELD_NUMBER: _ClassVar[int]
+    MAX_FILESIZE_FIELD_NUMBER: _ClassVar[int]
     name: str
     families: _containers.RepeatedCompositeFieldContainer[FamilySchema]
-    def __init__(self, name: _Optional[str] = ..., families: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ...) -> None: ...
+    max_filesize: int
+    def __init__(self, name: _Optional[str] = ..., families: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., max_filesize: _Optional[int] = ...) -> None: ...
 
 class Empty(_message.Message):
     __slots__ = ()
@@ -401,14 +403,16 @@ class CreateTableRequest(_message.Message):
     def __init__(self, schema: _Optional[_Union[TableSchema, _Mapping]] = ..., split_keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class AlterTableRequest(_message.Message):
-    __slots__ = ("name", "add_or_modify", "remove")
+    __slots__ = ("name", "add_or_modify", "remove", "max_filesize")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ADD_OR_MODIFY_FIELD_NUMBER: _ClassVar[int]
     REMOVE_FIELD_NUMBER: _ClassVar[int]
+    MAX_FILESIZE_FIELD_NUMBER: _ClassVar[int]
     name: str
     add_or_modify: _containers.RepeatedCompositeFieldContainer[FamilySchema]
     remove: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., add_or_modify: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ...) -> None: ...
+    max_filesize: int
+    def __init__(self, name: _Optional[str] = ..., add_or_modify: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ..., max_filesize: _Optional[int] = ...) -> None: ...
 
 class ListTablesResponse(_message.Message):
     __slots__ = ("tables",)

@@ -47,7 +47,8 @@ def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
 
 
 def table_from_pb(t: pb.TableSchema) -> TableDescriptor:
-    return TableDescriptor(t.name, tuple(family_from_pb(f) for f in t.families))
+    return TableDescriptor(t.name, tuple(family_from_pb(f) for f in t.families),
+                           t.max_filesize)
 
 
 # --- requests ---------------------------------------------------------------------------------

@@ -258,7 +258,6 @@ class OnlineRegions:
     def chore(self) -> None:
         """One round of background maintenance (called every second by the server)."""
         flush_size = self.region_config.flush_size
-        split_size = self.region_config.split_size
         self.nonces.expire()
         now = self._clock()
         for name, region in list(self._regions.items()):
@@ -266,8 +265,8 @@ class OnlineRegions:
                 size = region.memstore_size()
                 if size >= flush_size or self._edits_too_old(name, region, size, now):
                     region.flush()
-                if split_size and self.request_split is not None and \
-                        region.store_size() >= split_size and region.mid_key() is not None:
+                if self.request_split is not None and region.split_size() and \
+                        region.needs_split():
                     self._maybe_request_split(name, region)
             except Exception as e:
                 log.warning("background work on region %s failed: %s", name, e)
@@ -301,7 +300,7 @@ class OnlineRegions:
         self._split_requested[name] = now
         self.split_requests += 1
         log.info("region %s holds %d bytes (split size %d): asking the master to split it",
-                 name, region.store_size(), self.region_config.split_size)
+                 name, region.store_size(), region.split_size())
         self.request_split(name, b"")
 
     def _force_flush_for_wal(self) -> None:

@@ -798,8 +798,13 @@ class Region:
     def has_references(self) -> bool:
         return any(s.has_references() for s in self.stores.values())
 
+    def split_size(self) -> int:
+        """Store bytes past which the region asks to be split: the table's MAX_FILESIZE, else
+        the server's split size."""
+        return self.table.max_filesize or self.config.split_size
+
     def needs_split(self) -> bool:
-        return self.store_size() >= self.config.split_size and self.mid_key() is not None
+        return self.store_size() >= self.split_size() and self.mid_key() is not None
 
     def mid_key(self) -> bytes | None:
         """A row strictly inside the region to split at, or None (nothing to split)."""

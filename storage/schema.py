@@ -15,6 +15,7 @@ from minihbase.errors import InvalidArgumentError
 
 BLOOM_TYPES = ("NONE", "ROW", "ROWCOL")
 COMPRESSIONS = ("NONE", "ZSTD")
+MIN_MAX_FILESIZE = 64 << 10  # a smaller MAX_FILESIZE would split regions of a few rows
 # Used with fullmatch: "$" alone would also accept a name ending in a newline.
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 _FAMILY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,126}")
@@ -69,9 +70,14 @@ class FamilyDescriptor:
 class TableDescriptor:
     name: str
     families: tuple[FamilyDescriptor, ...] = field(default_factory=tuple)
+    max_filesize: int = 0  # HBase's MAX_FILESIZE: split size of this table; 0 = the server's
 
     def __post_init__(self):
         validate_table_name(self.name)
+        if self.max_filesize and not MIN_MAX_FILESIZE <= self.max_filesize < 1 << 63:
+            raise InvalidArgumentError(
+                f"table {self.name!r}: MAX_FILESIZE must be at least {MIN_MAX_FILESIZE} bytes "
+                f"(or 0: the region servers' split size), got {self.max_filesize}")
         object.__setattr__(self, "families", tuple(self.families))
         if not self.families:
             raise InvalidArgumentError(f"table {self.name!r} needs at least one column family")
@@ -93,11 +99,15 @@ class TableDescriptor:
         return [f.name for f in self.families]
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "families": [f.to_dict() for f in self.families]}
+        d = {"name": self.name, "families": [f.to_dict() for f in self.families]}
+        if self.max_filesize:
+            d["max_filesize"] = self.max_filesize
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "TableDescriptor":
-        return cls(d["name"], tuple(FamilyDescriptor.from_dict(f) for f in d["families"]))
+        return cls(d["name"], tuple(FamilyDescriptor.from_dict(f) for f in d["families"]),
+                   d.get("max_filesize", 0))
 
 
 @dataclass(frozen=True)

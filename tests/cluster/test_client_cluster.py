@@ -214,6 +214,29 @@ def test_cli_region_and_info_commands(cluster, table):
     assert offline.returncode == 0 and offline.stdout.startswith("minihbase ")
 
 
+def test_a_tables_max_filesize_splits_it_at_its_own_size(cluster, connection_for):
+    """HBase's MAX_FILESIZE: a table's own split size, under the servers' --split-size (10 GiB
+    here); describe shows it, and alter changes or unsets it (the regions reopen with it)."""
+    created = cli(cluster, "shell", input="create 'small', 'cf', {MAX_FILESIZE => 65536}\n"
+                                           "describe 'small'\n")
+    assert "small, {TABLE_ATTRIBUTES => {MAX_FILESIZE => '65536'}}" in created.stdout, created
+    conn = connection_for(cluster)
+    t = conn.table("small")
+    with t.batch(batch_size=100) as b:
+        for i in range(400):
+            b.put(b"r%04d" % i, {b"cf:q": b"x" * 500})
+    conn.flush("small")
+    cluster.wait_for(lambda: len([r for r in conn.regions("small") if r["state"] == "OPEN"]) > 1,
+                     60, "the 200 KB table to split at its 64 KiB MAX_FILESIZE")
+    assert len(list(t.scan())) == 400
+    too_small = cli(cluster, "alter", "small", "--max-filesize", "1000")
+    assert too_small.returncode == 1 and "MAX_FILESIZE must be at least 65536" in too_small.stderr
+    assert cli(cluster, "alter", "small", "--max-filesize", "0").returncode == 0
+    assert conn.describe_table("small")["max_filesize"] == 0
+    assert "TABLE_ATTRIBUTES" not in cli(cluster, "describe", "small").stdout
+    conn.delete_table("small", disable=True)
+
+
 def test_balance_switch_from_the_shell_and_the_cli(cluster):
     shell = cli(cluster, "shell", input="balancer_enabled\nbalance_switch false\nbalance\n"
                                          "balancer_enabled\nbalance_switch 'yes'\n")

@@ -114,7 +114,7 @@ def run(line):
 def test_create_maps_families_attributes_and_splits(rec):
     run("create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, 'cf2', SPLITS => ['100','300']")
     assert rec.calls == [("create", ("t1", {"cf": {"max_versions": 3, "ttl": 60}, "cf2": {}},
-                                     [b"100", b"300"]), {})]
+                                     [b"100", b"300"], None), {})]
 
 
 def test_get_with_column_hash_and_versions(rec):
@@ -162,8 +162,8 @@ def test_alter_delete_forms_and_put_timestamp(rec):
     run("alter 't1', 'delete' => 'cf'")
     run("alter 't1', NAME => 'cf', METHOD => 'delete'")
     run("put 't1', 'r1', 'cf:q', 'v', 42")
-    assert rec.calls[0] == ("alter", ("t1",), {"add": {}, "remove": ["cf"]})
-    assert rec.calls[1] == ("alter", ("t1",), {"add": {}, "remove": ["cf"]})
+    assert rec.calls[0] == ("alter", ("t1",), {"add": {}, "remove": ["cf"], "max_filesize": None})
+    assert rec.calls[1] == ("alter", ("t1",), {"add": {}, "remove": ["cf"], "max_filesize": None})
     assert rec.calls[2] == ("put", ("t1", b"r1", b"cf:q", b"v", 42), {})
 
 
@@ -289,3 +289,23 @@ def test_a_write_timestamp_out_of_range_is_refused_by_the_client():
     for ts in (-1, 2**63):
         with pytest.raises(InvalidArgumentError, match="timestamp must be between 0 and"):
             protocol.put_mutation(b"r", {b"cf:q": b"v"}, ts)
+
+
+def test_max_filesize_is_a_table_attribute_of_create_and_alter(rec):
+    """HBase's MAX_FILESIZE (the table's split size): at create, and in alter as a bare table
+    attribute, with METHOD => 'table_att', or unset with 'table_att_unset'."""
+    run("create 't1', 'cf', {MAX_FILESIZE => '1048576'}")
+    run("create 't2', {NAME => 'cf'}, {MAX_FILESIZE => 2097152, SPLITS => ['m']}")
+    run("alter 't1', MAX_FILESIZE => '134217728'")
+    run("alter 't1', METHOD => 'table_att', MAX_FILESIZE => 65536")
+    run("alter 't1', METHOD => 'table_att_unset', NAME => 'MAX_FILESIZE'")
+    run("alter 't1', {NAME => 'cf', VERSIONS => 2}, MAX_FILESIZE => 65536")
+    assert [c[1][-1] if c[0] == "create" else c[2]["max_filesize"] for c in rec.calls] == \
+        [1048576, 2097152, 134217728, 65536, 0, 65536]
+    assert rec.calls[1][1][2] == [b"m"] and rec.calls[-1][2]["add"] == {"cf": {"max_versions": 2}}
+    for line, message in (("alter 't1', METHOD => 'table_att', DURABILITY => 'ASYNC_WAL'",
+                           "unsupported table attribute.*DURABILITY"),
+                          ("alter 't1', METHOD => 'table_att_unset', NAME => 'OWNER'",
+                           "table_att_unset takes NAME => 'MAX_FILESIZE'")):
+        with pytest.raises(commands.UsageError, match=message):
+            run(line)

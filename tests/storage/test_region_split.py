@@ -229,6 +229,21 @@ def test_a_split_without_a_key_flushes_a_region_whose_rows_are_all_in_memory(tmp
     single.close()
 
 
+def test_a_tables_max_filesize_overrides_the_servers_split_size(tmp_path):
+    from dataclasses import replace
+
+    root = str(tmp_path)
+    r = Region.open(root, ROOT_INFO, replace(TABLE, max_filesize=64 << 10), wal=None,
+                    background=Deferred(), config=RegionConfig(split_size=10 << 30))
+    for i in range(300):
+        r.mutate(Mutation(b"r%03d" % i).put(CF, b"a", b"x" * 400, 1))
+    r.flush()
+    assert r.split_size() == 64 << 10 and r.store_size() > 64 << 10 and r.needs_split()
+    r.close()
+    with pytest.raises(InvalidArgumentError, match="MAX_FILESIZE must be at least 65536"):
+        replace(TABLE, max_filesize=1000)
+
+
 def test_opening_a_daughter_schedules_the_compaction_that_rewrites_its_references(tmp_path):
     root = str(tmp_path)
     parent = _open(root, ROOT_INFO)
