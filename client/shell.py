@@ -148,6 +148,42 @@ def _check_keys(h: dict, allowed: set, command: str) -> None:
                                   f"; supported: {', '.join(sorted(allowed))}")
 
 
+def _alter_spec(args: list) -> tuple[dict, list, int | None]:
+    """alter's arguments -> (families to add or modify, families to delete, the table's new
+    MAX_FILESIZE or None)."""
+    add, remove, max_filesize = {}, [], None
+    for a in args:
+        if not isinstance(a, dict):
+            add[_s(a, "family name")] = {}
+            continue
+        a = dict(a)
+        method = a.get("METHOD")
+        method = None if method is None else _s(method, "METHOD").lower()
+        table_att = "MAX_FILESIZE" in a
+        max_filesize = _max_filesize(a, max_filesize)
+        if method == "table_att_unset":
+            if _s(a.get("NAME", ""), "NAME").upper() != "MAX_FILESIZE":
+                raise commands.UsageError("alter: table_att_unset takes NAME => "
+                                          "'MAX_FILESIZE' (the only table attribute)")
+            max_filesize = 0
+        elif method == "table_att" or (table_att and set(a) <= {"METHOD"}):
+            if set(a) - {"METHOD"}:
+                raise commands.UsageError(f"alter: unsupported table attribute(s) "
+                                          f"{sorted(set(a) - {'METHOD'})}: only MAX_FILESIZE")
+        elif "delete" in a:
+            remove.append(_s(a["delete"], "family name"))
+        elif method == "delete":
+            if "NAME" not in a:
+                raise commands.UsageError("alter: METHOD => 'delete' needs NAME => 'cf'")
+            remove.append(_s(a["NAME"], "family name"))
+        elif "NAME" in a:
+            add[_s(a["NAME"], "family name")] = commands.family_options(
+                {k: v for k, v in a.items() if k != "METHOD"})
+        else:
+            raise commands.UsageError("alter: a hash needs NAME => 'cf'")
+    return add, remove, max_filesize
+
+
 def execute(cmd: Command, conn, out: commands.Output) -> None:
     """Run one parsed shell command."""
     n, args = cmd.name, cmd.args
@@ -193,38 +229,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "alter":
         if len(args) < 2:
             raise commands.UsageError("usage: alter 't1', NAME => 'cf', VERSIONS => 3")
-        add, remove, max_filesize = {}, [], None
-        for a in args[1:]:
-            if isinstance(a, dict):
-                a = dict(a)
-                method = a.get("METHOD")
-                method = None if method is None else _s(method, "METHOD").lower()
-                if method == "table_att_unset":
-                    if _s(a.get("NAME", ""), "NAME").upper() != "MAX_FILESIZE":
-                        raise commands.UsageError("alter: table_att_unset takes NAME => "
-                                                  "'MAX_FILESIZE' (the only table attribute)")
-                    max_filesize = 0
-                    continue
-                max_filesize = _max_filesize(a, max_filesize)
-                if method == "table_att" or (set(a) <= {"METHOD"} and max_filesize is not None):
-                    if set(a) - {"METHOD"}:
-                        raise commands.UsageError(f"alter: unsupported table attribute(s) "
-                                                  f"{sorted(set(a) - {'METHOD'})}: only "
-                                                  "MAX_FILESIZE")
-                    continue
-                if "delete" in a:
-                    remove.append(_s(a["delete"], "family name"))
-                elif method == "delete":
-                    if "NAME" not in a:
-                        raise commands.UsageError("alter: METHOD => 'delete' needs NAME => 'cf'")
-                    remove.append(_s(a["NAME"], "family name"))
-                elif "NAME" in a:
-                    add[_s(a["NAME"], "family name")] = commands.family_options(
-                        {k: v for k, v in a.items() if k != "METHOD"})
-                else:
-                    raise commands.UsageError("alter: a hash needs NAME => 'cf'")
-            else:
-                add[_s(a, "family name")] = {}
+        add, remove, max_filesize = _alter_spec(args[1:])
         commands.alter(conn, out, _s(args[0], "table name"), add=add, remove=remove,
                        max_filesize=max_filesize)
     elif n in ("disable", "enable", "drop", "exists", "is_enabled"):
