@@ -15,8 +15,8 @@ Thread-safe: kazoo serialises requests; callers serialise per-region decisions t
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError, NodeExistsError, NotEmptyError, RolledBackError
