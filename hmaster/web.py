@@ -226,6 +226,7 @@ class InfoServer:
             ("tables", str(doc["table_count"])), ("regions", str(doc["region_count"])),
             ("in transition", str(len(doc["regions_in_transition"]))),
             ("initialised", "yes" if m.recovered.is_set() else "recovering..."),
+            ("balancer", "on" if m.meta.balancer_on() else "off (balance_switch)"),
         ])
         body = [summary, f'<p class="dim">cluster id {esc(doc["cluster_id"])}</p>']
         body.append("<h2>Live region servers</h2>")

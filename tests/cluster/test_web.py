@@ -98,6 +98,7 @@ def loaded_table(web_cluster):
 
 
 def test_master_page_lists_created_table_servers_and_regions(web_cluster, loaded_table):
+    import client
     base = master_ui(web_cluster)
     code, page = fetch(base + "/")
     assert code == 200
@@ -106,6 +107,14 @@ def test_master_page_lists_created_table_servers_and_regions(web_cluster, loaded
     for name in web_cluster.live_regionservers():
         assert name in page
     assert loaded_table["backup_masters"][0] in page  # the standby is named
+    balancer = '<div class="label">balancer</div><div class="value">{}</div>'
+    assert balancer.format("on") in page
+    with client.Connection(web_cluster.quorum, timeout=30) as conn:
+        conn.balance_switch(False)
+        try:
+            assert balancer.format("off (balance_switch)") in fetch(base + "/")[1]
+        finally:
+            conn.balance_switch(True)
 
     code, tpage = fetch(base + f"/table/{TABLE}")
     assert code == 200 and "<script" not in tpage
