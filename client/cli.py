@@ -19,6 +19,7 @@ import sys
 
 from client import commands
 from client.formatting import STATUS_FORMATS, parse_binary
+from storage.schema import COMPRESSIONS
 
 DEFAULT_ZK = "127.0.0.1:2181"
 DEFAULT_PARENT = "/hbase"
@@ -51,7 +52,7 @@ def _family_flags(p) -> None:
     p.add_argument("--ttl", type=seconds_or_forever,
                    help="seconds, or FOREVER (the default; in alter, removes a TTL)")
     p.add_argument("--bloom", choices=["NONE", "ROW", "ROWCOL"])
-    p.add_argument("--compression", choices=["NONE", "ZSTD"])
+    p.add_argument("--compression", choices=COMPRESSIONS)
     p.add_argument("--block-size", type=int)
 
 

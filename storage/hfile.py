@@ -179,7 +179,7 @@ class HFileWriter:
             self._b_rows, self._b_row_idx, list(self._b_quals), self._b_qual_idx,
             neg_ts, neg_type, self._b_values,
         )
-        stored = fmt.zstd_compress(raw) if self._codec == fmt.CODEC_ZSTD else raw
+        stored = fmt.compress(self._codec, raw)
         block = fmt.frame_block(fmt.BLOCK_DATA, self._codec, len(raw), stored)
         self._index.append((self._offset, len(block), first_key))
         self._write(block)

@@ -29,7 +29,8 @@ Every block is framed the same way; the crc covers the header and the stored pay
     +------+-------+--------------+---------------+------------------+-----------+
     | kind | codec | raw_len  u32 | stored_len u32| payload (stored) | crc32 u32 |
     +------+-------+--------------+---------------+------------------+-----------+
-    kind: 1 data, 2 index, 3 bloom, 4 file info.   codec: 0 none, 1 zstd (data blocks only).
+    kind: 1 data, 2 index, 3 bloom, 4 file info.   codec: 0 none, 1 zstd, 2 gz (zlib deflate)
+    (data blocks only).
     raw_len is the payload length after decompression.
 
 Data block payload (raw), columnar; n cells, R distinct rows, Q distinct qualifiers::
@@ -94,7 +95,9 @@ BLOCK_KIND_NAMES = {
 
 CODEC_NONE = 0
 CODEC_ZSTD = 1
-CODECS = {"NONE": CODEC_NONE, "ZSTD": CODEC_ZSTD}
+CODEC_GZ = 2
+CODECS = {"NONE": CODEC_NONE, "ZSTD": CODEC_ZSTD, "GZ": CODEC_GZ}
+CODEC_NAMES = {v: k for k, v in CODECS.items()}
 
 BLOOM_NONE = "NONE"
 BLOOM_ROW = "ROW"
@@ -118,6 +121,7 @@ TRAILER_CRC_OFFSET = TRAILER_SIZE - CRC.size
 # ---------------------------------------------------------------------------------------------
 
 ZSTD_LEVEL = 3
+GZ_LEVEL = 6  # zlib's default: what HBase's GZ codec uses too
 
 
 def frame_block(kind: int, codec: int, raw_len: int, stored: bytes) -> bytes:
@@ -144,7 +148,7 @@ def unframe_block(buf: bytes, kind: int, path: str, offset: int) -> tuple[int, i
         )
     got_kind, codec, raw_len, stored_len = BLOCK_HEADER.unpack_from(buf, 0)
     if (got_kind != kind or stored_len != end - BLOCK_HEADER_SIZE
-            or codec not in (CODEC_NONE, CODEC_ZSTD)):
+            or codec not in CODEC_NAMES):
         raise CorruptionError(
             f"{path}: malformed {BLOCK_KIND_NAMES.get(kind)} block at offset {offset} "
             f"(kind {got_kind}, codec {codec}, stored_len {stored_len})"
@@ -173,14 +177,29 @@ def zstd_decompress(data, raw_len: int) -> bytes:
     return dctx.decompress(data, max_output_size=raw_len)
 
 
+def compress(codec: int, raw: bytes) -> bytes:
+    if codec == CODEC_ZSTD:
+        return zstd_compress(raw)
+    if codec == CODEC_GZ:
+        return zlib.compress(raw, GZ_LEVEL)
+    return raw
+
+
 def decode_payload(codec: int, raw_len: int, stored, path: str, offset: int) -> bytes:
     if codec == CODEC_NONE:
         raw = bytes(stored)
     else:
         try:
-            raw = zstd_decompress(stored, raw_len)
-        except Exception as e:  # zstd.ZstdError: crc matched, so this is a writer bug or attack
-            raise CorruptionError(f"{path}: undecodable zstd block at offset {offset}: {e}") from e
+            if codec == CODEC_GZ:  # at most raw_len bytes out, whatever the input claims
+                inflate = zlib.decompressobj()
+                raw = inflate.decompress(stored, max(raw_len, 1))  # 0 would mean no limit
+                if not inflate.eof or inflate.unconsumed_tail:
+                    raise ValueError("the deflate stream does not end where the header says")
+            else:
+                raw = zstd_decompress(stored, raw_len)
+        except Exception as e:  # crc matched, so this is a writer bug or an attack
+            raise CorruptionError(f"{path}: undecodable {CODEC_NAMES[codec].lower()} block at "
+                                  f"offset {offset}: {e}") from e
     if len(raw) != raw_len:
         raise CorruptionError(
             f"{path}: block at offset {offset} decodes to {len(raw)} bytes, not {raw_len}")

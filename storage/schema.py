@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from minihbase.errors import InvalidArgumentError
 
 BLOOM_TYPES = ("NONE", "ROW", "ROWCOL")
-COMPRESSIONS = ("NONE", "ZSTD")
+COMPRESSIONS = ("NONE", "ZSTD", "GZ")
 MIN_MAX_FILESIZE = 64 << 10  # a smaller MAX_FILESIZE would split regions of a few rows
 # Used with fullmatch: "$" alone would also accept a name ending in a newline.
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
@@ -28,7 +28,7 @@ class FamilyDescriptor:
     min_versions: int = 0
     ttl: int | None = None  # seconds; None = forever
     bloom: str = "ROW"  # NONE | ROW | ROWCOL
-    compression: str = "NONE"  # NONE | ZSTD
+    compression: str = "NONE"  # NONE | ZSTD | GZ (data blocks)
     block_size: int = 64 * 1024
 
     def __post_init__(self):
@@ -50,8 +50,9 @@ class FamilyDescriptor:
         compression = self.compression.upper()
         if compression not in COMPRESSIONS:
             raise InvalidArgumentError(
-                f"compression must be one of {COMPRESSIONS}, got {self.compression!r}"
-            )
+                f"compression must be one of {', '.join(COMPRESSIONS)}, got "
+                f"{self.compression!r}" + (" (not available here: no codec library)"
+                                           if compression in ("SNAPPY", "LZ4", "LZO") else ""))
         object.__setattr__(self, "compression", compression)
         if not 512 <= self.block_size <= 16 * 1024 * 1024:
             raise InvalidArgumentError(f"block_size out of range: {self.block_size}")

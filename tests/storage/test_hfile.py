@@ -6,6 +6,7 @@ import struct
 import subprocess
 import sys
 import threading
+import zlib
 from bisect import bisect_left
 
 import pytest
@@ -58,7 +59,7 @@ def cells():
     return mixed_cells()
 
 
-@pytest.mark.parametrize("compression", ["NONE", "ZSTD"])
+@pytest.mark.parametrize("compression", ["NONE", "ZSTD", "GZ"])
 def test_roundtrip_of_many_cells_with_delete_markers_empty_and_large_values(tmp_path, cells, compression):
     path = tmp_path / "f.hfile"
     info = write(path, cells, compression=compression)
@@ -193,16 +194,29 @@ def test_full_scan_without_caching_leaves_the_cache_untouched(tmp_path, cells):
         assert len(cache) == 0
 
 
-def test_zstd_compression_roundtrips_and_makes_the_file_smaller(tmp_path):
+@pytest.mark.parametrize("compression", ["ZSTD", "GZ"])
+def test_compression_roundtrips_and_makes_the_file_smaller(tmp_path, compression):
     cells = [(k(b"user%06d" % i, b"profile"), b"name=user%06d;city=Springfield;plan=basic;" % i * 3)
              for i in range(3000)]
     plain = write(tmp_path / "plain.hfile", cells, block_size=4096)
-    packed = write(tmp_path / "zstd.hfile", cells, block_size=4096, compression="ZSTD")
+    packed = write(tmp_path / "packed.hfile", cells, block_size=4096, compression=compression)
     assert packed.file_size < plain.file_size / 3
-    assert packed.compression == "ZSTD"
-    with HFileReader(str(tmp_path / "zstd.hfile")) as r:
+    assert packed.compression == compression
+    with HFileReader(str(tmp_path / "packed.hfile")) as r:
         assert list(r.iter_from()) == cells
         assert r.row_cells(b"user001234") == [cells[1234]]
+
+
+def test_an_undecodable_gz_block_with_a_good_checksum_is_corruption():
+    """A writer bug (or a forged block): the crc passes, the payload does not inflate to the
+    length the header promises. Reported, never served short or unbounded."""
+    raw = b"x" * 1000
+    for stored in (b"not deflate at all", zlib.compress(raw)[:-8], zlib.compress(raw * 2)):
+        framed = fmt.frame_block(fmt.BLOCK_DATA, fmt.CODEC_GZ, len(raw), stored)
+        codec, raw_len, payload = fmt.unframe_block(framed, fmt.BLOCK_DATA, "f", 0)
+        with pytest.raises(CorruptionError, match="f: (undecodable gz block|block at offset 0 "
+                                                  "decodes to)"):
+            fmt.decode_payload(codec, raw_len, payload, "f", 0)
 
 
 def test_file_info_records_key_range_time_range_seqid_and_counts(tmp_path, cells):
@@ -413,7 +427,7 @@ cell_st = st.tuples(
 
 @settings(max_examples=40, deadline=None)
 @given(raw=st.lists(cell_st, max_size=200), block_size=st.sampled_from([1, 64, 512, 65536]),
-       compression=st.sampled_from(["NONE", "ZSTD"]), probes=st.lists(st.binary(max_size=7), max_size=10))
+       compression=st.sampled_from(["NONE", "ZSTD", "GZ"]), probes=st.lists(st.binary(max_size=7), max_size=10))
 def test_reader_agrees_with_a_sorted_list_model(tmp_path_factory, raw, block_size, compression, probes):
     model = sorted({store_key(r, q, ts, t): v for r, q, ts, t, v in raw}.items())
     path = str(tmp_path_factory.mktemp("model") / "f.hfile")
