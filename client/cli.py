@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     _family_flags(c)
     c = cmd("list", "list tables (those whose whole name matches REGEX)")
     c.add_argument("regex", nargs="?")
+    for name, help_ in (("create_namespace", "create a namespace (tables are named NS:NAME)"),
+                        ("drop_namespace", "drop an empty namespace"),
+                        ("list_namespace_tables", "the tables of a namespace"),
+                        ("describe_namespace", "a namespace and its tables")):
+        cmd(name, help_).add_argument("namespace")
+    c = cmd("list_namespace", "list namespaces (those whose whole name matches REGEX)")
+    c.add_argument("regex", nargs="?")
     c = cmd("describe", "schema and regions of a table")
     c.add_argument("table")
     c = cmd("alter", "add/modify a family (alter t1 cf --versions 3) or delete one (--delete cf)")
@@ -215,8 +222,11 @@ def run(a, conn, out: commands.Output) -> None:
             commands.add_family(families, f, dict(opts))
         commands.create(conn, out, a.table, families, [b(k) for k in a.splits],
                         a.max_filesize)
-    elif name == "list":
-        commands.list_tables(conn, out, a.regex)
+    elif name in ("list", "list_namespace"):
+        (commands.list_tables if name == "list" else commands.list_namespace)(conn, out, a.regex)
+    elif name in ("create_namespace", "drop_namespace", "list_namespace_tables",
+                  "describe_namespace"):
+        getattr(commands, name)(conn, out, a.namespace)
     elif name == "describe":
         commands.describe(conn, out, a.table)
     elif name == "alter":

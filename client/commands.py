@@ -93,15 +93,51 @@ def create(conn, out: Output, table: str, families: dict, splits=None,
 def list_tables(conn, out: Output, regex: str | None = None) -> None:
     """Every table, or (as the HBase shell's `list 'abc.*'`) those whose whole name matches."""
     tables = conn.list_tables()
-    if regex is not None:
-        try:
-            pattern = re.compile(regex)
-        except re.error as exc:
-            raise UsageError(f"list: invalid regex {regex!r}: {exc}") from None
-        tables = [t for t in tables if pattern.fullmatch(t["name"])]
+    names = set(_matching([t["name"] for t in tables], regex, "list"))
+    tables = [t for t in tables if t["name"] in names]
     out.result(fmt.list_text(tables),
                [{"name": t["name"], "state": t["state"], "regions": len(t["regions"]),
                  "families": [f["name"] for f in t["families"]]} for t in tables])
+
+
+def create_namespace(conn, out: Output, name: str) -> None:
+    conn.create_namespace(name)
+    out.result(f"Created namespace {name}", {"created": name})
+
+
+def drop_namespace(conn, out: Output, name: str) -> None:
+    conn.delete_namespace(name)
+    out.result(f"Dropped namespace {name}", {"dropped": name})
+
+
+def list_namespace(conn, out: Output, regex: str | None = None) -> None:
+    names = _matching(conn.list_namespaces(), regex, "list_namespace")
+    out.result(fmt.grid(["NAMESPACE"], [[n] for n in names]) + "\n" + fmt.rows_count(len(names)),
+               names)
+
+
+def list_namespace_tables(conn, out: Output, namespace: str) -> None:
+    tables = conn.list_namespace_tables(namespace)
+    out.result(fmt.grid(["TABLE"], [[t] for t in tables]) + "\n" + fmt.rows_count(len(tables)),
+               tables)
+
+
+def describe_namespace(conn, out: Output, namespace: str) -> None:
+    tables = conn.list_namespace_tables(namespace)  # NamespaceNotFoundError
+    out.result(f"DESCRIPTION\n{{NAME => '{namespace}'}}\n{len(tables)} table(s)",
+               {"name": namespace, "tables": tables})
+
+
+def _matching(names: list[str], regex: str | None, what: str) -> list[str]:
+    """The names that the HBase shell's `list 'abc.*'` shows: all, or those the regex matches
+    whole."""
+    if regex is None:
+        return names
+    try:
+        pattern = re.compile(regex)
+    except re.error as exc:
+        raise UsageError(f"{what}: invalid regex {regex!r}: {exc}") from None
+    return [n for n in names if pattern.fullmatch(n)]
 
 
 def describe(conn, out: Output, table: str) -> None:

@@ -31,11 +31,13 @@ from client.rpc_channels import ChannelPool
 from coordination import znodes
 from coordination.znodes import Paths
 from minihbase.errors import (ConnectionClosedError, HBaseError, InvalidArgumentError,
-                              MasterNotRunningError, NoSuchColumnFamilyError,
+                              MasterNotRunningError, NamespaceExistsError,
+                              NamespaceNotFoundError, NoSuchColumnFamilyError,
                               OperationTimeoutError, TableExistsError, TableNotDisabledError,
                               TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
+from storage.schema import canonical_table_name, namespace_of
 
 DEFAULT_QUORUM = "127.0.0.1:2181"
 _EMPTY = pb.Empty()
@@ -153,7 +155,8 @@ class Connection:
     def table(self, name: str, use_prefix: bool = True):
         from client.table import Table
 
-        return Table(name.decode() if isinstance(name, bytes) else name, self)
+        name = name.decode() if isinstance(name, bytes) else name
+        return Table(canonical_table_name(name), self)  # "default:t1" is "t1", as in HBase
 
     # -- data-call plumbing (used by Table and Batch) ----------------------------------------
     def region_call(self, table: str, row: bytes, what: str,
@@ -269,6 +272,25 @@ class Connection:
         # master that is down fails fast and is looked up again (a backup took over).
         return self.retry.call(what or f"{method} on the master", attempt, on_error,
                                whole_budget_per_attempt=True)
+
+    # -- admin: namespaces (HBase's; "default" and "hbase" always exist) ---------------------
+    def create_namespace(self, name: str) -> None:
+        self.master_call("CreateNamespace", pb.NamespaceName(name=name),
+                         f"create namespace {name!r}", done_if=NamespaceExistsError)
+
+    def delete_namespace(self, name: str) -> None:
+        """Drop an empty namespace (NamespaceNotEmptyError while it has tables)."""
+        self.master_call("DeleteNamespace", pb.NamespaceName(name=name),
+                         f"drop namespace {name!r}", done_if=NamespaceNotFoundError)
+
+    def list_namespaces(self) -> list[str]:
+        return list(self.master_call("ListNamespaces", _EMPTY, "list namespaces").names)
+
+    def list_namespace_tables(self, namespace: str) -> list[str]:
+        """The names of a namespace's tables, without the namespace (HBase's shell)."""
+        if namespace not in self.list_namespaces():
+            raise NamespaceNotFoundError(f"namespace {namespace!r} does not exist")
+        return [t.rpartition(":")[2] for t in self.tables() if namespace_of(t) == namespace]
 
     # -- admin: tables -----------------------------------------------------------------------
     def tables(self) -> list[str]:

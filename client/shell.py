@@ -24,6 +24,8 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   create 't1', 'cf', {NUMREGIONS => 8, SPLITALGO => 'HexStringSplit'}  (or UniformSplit,
                  DecimalStringSplit)
   list ['regex'] | describe 't1'
+  create_namespace 'ns1' | create 'ns1:t1', 'cf' | list_namespace ['regex']
+  list_namespace_tables 'ns1' | describe_namespace 'ns1' | drop_namespace 'ns1' (once empty)
   alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
   disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
   truncate 't1' | truncate_preserve 't1'
@@ -223,6 +225,15 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "list":
         _nargs(cmd, 0, 1, "list ['regex']")
         commands.list_tables(conn, out, _s(args[0], "regex") if args else None)
+    elif n == "list_namespace":
+        _nargs(cmd, 0, 1, "list_namespace ['regex']")
+        commands.list_namespace(conn, out, _s(args[0], "regex") if args else None)
+    elif n == "create_namespace":
+        _nargs(cmd, 1, 1, "create_namespace 'ns1'")  # no namespace properties here
+        commands.create_namespace(conn, out, _s(args[0], "namespace"))
+    elif n in ("drop_namespace", "list_namespace_tables", "describe_namespace"):
+        _nargs(cmd, 1, 1, f"{n} 'ns1'")
+        getattr(commands, n)(conn, out, _s(args[0], "namespace"))
     elif n in ("describe", "desc"):
         _nargs(cmd, 1, 1, "describe 't1'")
         commands.describe(conn, out, _s(args[0], "table name"))

@@ -25,7 +25,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-from storage.schema import RegionInfo, TableDescriptor, validate_table_name
+from storage.schema import RegionInfo, TableDescriptor, validate_namespace, validate_table_name
 
 DEFAULT_PARENT = "/hbase"
 BALANCER_OFF = b"false"  # data of Paths.balancer when the balancer is switched off
@@ -71,6 +71,7 @@ class Paths:
         self.meta = f"{self.parent}/meta"
         self.splits = f"{self.parent}/splits"
         self.balancer = f"{self.parent}/balancer"  # BALANCER_OFF: switched off; else on
+        self.namespaces = f"{self.parent}/namespaces"
 
     def all_dirs(self) -> list[str]:
         return [self.parent, self.backup_masters, self.rs, self.servers, self.tables, self.meta,
@@ -87,17 +88,19 @@ class Paths:
 
     # Table names are validated before they become paths: "/t1", "t1/" or "" would otherwise
     # name another znode (ZooKeeper paths collapse nothing, but a client lookup of "/t1"
-    # resolved to t1 while the data directory became "/t1").
+    # resolved to t1 while the data directory became "/t1"). And made canonical: "default:t1"
+    # is "t1".
     def table(self, table: str) -> str:
-        validate_table_name(table)
-        return f"{self.tables}/{table}"
+        return f"{self.tables}/{validate_table_name(table)}"
 
     def table_meta(self, table: str) -> str:
-        validate_table_name(table)
-        return f"{self.meta}/{table}"
+        return f"{self.meta}/{validate_table_name(table)}"
 
     def region(self, table: str, encoded_name: str) -> str:
         return f"{self.table_meta(table)}/{encoded_name}"
+
+    def namespace(self, name: str) -> str:
+        return f"{self.namespaces}/{validate_namespace(name)}"
 
     def split_journal(self, encoded_name: str) -> str:
         return f"{self.splits}/{encoded_name}"

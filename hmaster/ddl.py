@@ -26,12 +26,15 @@ from coordination.znodes import (CLOSED, DISABLED, DISABLING, ENABLED, ENABLING,
                                  RegionRecord, TableRecord, now_ms)
 from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
-from minihbase.errors import (InvalidArgumentError, NoSuchColumnFamilyError,
+from minihbase.errors import (InvalidArgumentError, NamespaceExistsError, NamespaceNotEmptyError,
+                              NamespaceNotFoundError, NoSuchColumnFamilyError,
                               TableNotDisabledError, TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from storage import layout
 from storage.cell import MAX_ROW_LENGTH
-from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor, validate_table_name
+from storage.schema import (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, FamilyDescriptor, RegionInfo,
+                            TableDescriptor, namespace_of, validate_namespace,
+                            validate_table_name)
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +85,49 @@ class TableDDL:
         self.rootdir = rootdir
         self._lock = threading.Lock()
         self._table_locks: dict[str, threading.Lock] = {}  # guarded by _lock
+        # A namespace is not dropped between a create's check that it exists and the create.
+        self._namespace_lock = threading.Lock()
 
     def table_lock(self, name: str) -> threading.Lock:
         """DDL on one table is serialised (a drop never races a disable or an enable)."""
+        name = validate_table_name(name)  # "default:t1" and "t1" are one table
         with self._lock:
             return self._table_locks.setdefault(name, threading.Lock())
+
+    # --- namespaces (HBase's; "default" and "hbase" always exist) -----------------------------
+
+    def create_namespace(self, name: str) -> None:
+        name = validate_namespace(name)
+        with self._namespace_lock:
+            if self.meta.namespace_exists(name):
+                raise NamespaceExistsError(f"namespace {name!r} already exists")
+            self.meta.create_namespace(name)
+        log.info("namespace %s created", name)
+
+    def drop_namespace(self, name: str) -> None:
+        name = validate_namespace(name)
+        with self._namespace_lock:
+            if name in (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE):
+                raise NamespaceNotEmptyError(f"namespace {name!r} is reserved: it cannot be "
+                                             "dropped")
+            if not self.meta.namespace_exists(name):
+                raise NamespaceNotFoundError(f"namespace {name!r} does not exist")
+            tables = [t for t in self.meta.tables() if namespace_of(t) == name]
+            if tables:
+                raise NamespaceNotEmptyError(
+                    f"namespace {name!r} has {len(tables)} table(s) ({', '.join(tables[:5])}): "
+                    "only an empty namespace can be dropped")
+            self.meta.delete_namespace(name)
+        log.info("namespace %s dropped", name)
+
+    def _check_namespace(self, table: str) -> None:
+        ns = namespace_of(table)
+        if ns == SYSTEM_NAMESPACE:
+            raise InvalidArgumentError(f"table {table!r}: namespace {ns!r} is reserved for "
+                                       "system tables")
+        if not self.meta.namespace_exists(ns):
+            raise NamespaceNotFoundError(f"table {table!r}: namespace {ns!r} does not exist; "
+                                         f"create_namespace '{ns}' first")
 
     def create(self, schema: pb.TableSchema, split_keys: list[bytes]) -> TableDescriptor:
         desc = descriptor_from_pb(schema)
@@ -98,7 +139,9 @@ class TableDDL:
         region_id = now_ms()
         regions = [RegionRecord(RegionInfo(desc.name, s, e, region_id), OFFLINE, "", now_ms(),
                                 "assignment after create") for s, e in bounds]
-        self.meta.create_table(TableRecord(desc, ENABLING), regions)  # TableExistsError
+        with self._namespace_lock:
+            self._check_namespace(desc.name)
+            self.meta.create_table(TableRecord(desc, ENABLING), regions)  # TableExistsError
         log.info("table %s created with %d regions", desc.name, len(regions))
         self.assignment.assign_many(regions)
         self.meta.write_table(TableRecord(desc, ENABLED))

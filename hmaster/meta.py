@@ -25,6 +25,7 @@ from coordination import meta_reader
 from coordination.znodes import (BALANCER_OFF, Paths, RegionRecord, ServerState, TableRecord,
                                  now_ms)
 from minihbase.errors import InvalidArgumentError, TableExistsError, TableNotFoundError
+from storage.schema import DEFAULT_NAMESPACE, SYSTEM_NAMESPACE
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,21 @@ class MetaStore:
 
     def delete_server_state(self, name: str) -> None:
         self._delete_if_exists(self.paths.server_state(name))
+
+    # --- namespaces -------------------------------------------------------------------------
+
+    def namespaces(self) -> list[str]:
+        return sorted({DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, *self._children(self.paths.namespaces)})
+
+    def namespace_exists(self, name: str) -> bool:
+        return name in (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE) or \
+            self.zk.exists(self.paths.namespace(name)) is not None
+
+    def create_namespace(self, name: str) -> None:
+        self.zk.create(self.paths.namespace(name), makepath=True)
+
+    def delete_namespace(self, name: str) -> None:
+        self._delete_if_exists(self.paths.namespace(name))
 
     # --- switches ---------------------------------------------------------------------------
 

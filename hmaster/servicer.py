@@ -78,6 +78,18 @@ class MasterServicer(pb_grpc.MasterServicer):
             return pb.Empty()
         return self._call(context, run)
 
+    def CreateNamespace(self, request, context):
+        return self._call(context, lambda: (self.m.ddl.create_namespace(request.name),
+                                            pb.Empty())[1])
+
+    def DeleteNamespace(self, request, context):
+        return self._call(context, lambda: (self.m.ddl.drop_namespace(request.name),
+                                            pb.Empty())[1])
+
+    def ListNamespaces(self, request, context):
+        return self._call(context, lambda: pb.ListNamespacesResponse(
+            names=self.m.meta.namespaces()))
+
     def ListTables(self, request, context):
         def run():
             out = pb.ListTablesResponse()

@@ -42,6 +42,18 @@ class NoSuchColumnFamilyError(HBaseError):
     """The named column family is not in the table's schema."""
 
 
+class NamespaceNotFoundError(HBaseError):
+    """The named namespace does not exist (create_namespace first)."""
+
+
+class NamespaceExistsError(HBaseError):
+    """create_namespace was asked for a namespace that already exists."""
+
+
+class NamespaceNotEmptyError(HBaseError):
+    """drop_namespace of a namespace that still has tables, or of a reserved one."""
+
+
 # --- storage ----------------------------------------------------------------------------------
 
 class CorruptionError(HBaseError):

@@ -673,6 +673,21 @@ class MasterStub:
                 request_serializer=protos_dot_minihbase__pb2.BalancerSwitch.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.BalancerSwitch.FromString,
                 _registered_method=True)
+        self.CreateNamespace = channel.unary_unary(
+                '/minihbase.Master/CreateNamespace',
+                request_serializer=protos_dot_minihbase__pb2.NamespaceName.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                _registered_method=True)
+        self.DeleteNamespace = channel.unary_unary(
+                '/minihbase.Master/DeleteNamespace',
+                request_serializer=protos_dot_minihbase__pb2.NamespaceName.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListNamespaces = channel.unary_unary(
+                '/minihbase.Master/ListNamespaces',
+                request_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.ListNamespacesResponse.FromString,
+                _registered_method=True)
         self.Split = channel.unary_unary(
                 '/minihbase.Master/Split',
                 request_serializer=protos_dot_minihbase__pb2.SplitRequest.SerializeToString,
@@ -774,6 +789,25 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateNamespace(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteNamespace(self, request, context):
+        """only an empty one
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNamespaces(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Split(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -868,6 +902,21 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.SetBalancerSwitch,
                     request_deserializer=protos_dot_minihbase__pb2.BalancerSwitch.FromString,
                     response_serializer=protos_dot_minihbase__pb2.BalancerSwitch.SerializeToString,
+            ),
+            'CreateNamespace': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateNamespace,
+                    request_deserializer=protos_dot_minihbase__pb2.NamespaceName.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'DeleteNamespace': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteNamespace,
+                    request_deserializer=protos_dot_minihbase__pb2.NamespaceName.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'ListNamespaces': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNamespaces,
+                    request_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.ListNamespacesResponse.SerializeToString,
             ),
             'Split': grpc.unary_unary_rpc_method_handler(
                     servicer.Split,
@@ -1175,6 +1224,87 @@ class Master:
             '/minihbase.Master/SetBalancerSwitch',
             protos_dot_minihbase__pb2.BalancerSwitch.SerializeToString,
             protos_dot_minihbase__pb2.BalancerSwitch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateNamespace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/CreateNamespace',
+            protos_dot_minihbase__pb2.NamespaceName.SerializeToString,
+            protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteNamespace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/DeleteNamespace',
+            protos_dot_minihbase__pb2.NamespaceName.SerializeToString,
+            protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNamespaces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/ListNamespaces',
+            protos_dot_minihbase__pb2.Empty.SerializeToString,
+            protos_dot_minihbase__pb2.ListNamespacesResponse.FromString,
             options,
             channel_credentials,
             insecure,

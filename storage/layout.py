@@ -58,8 +58,7 @@ def parse_wal_segment(name: str) -> int | None:
 def table_dir(rootdir: str, table: str) -> str:
     # Validated here too: a name like "/t1" or ".." must never turn into a path outside the
     # data directory (a drop removes this directory).
-    validate_table_name(table)
-    return os.path.join(rootdir, DATA, table)
+    return os.path.join(rootdir, DATA, validate_table_name(table))
 
 
 def region_dir(rootdir: str, info: RegionInfo) -> str:

@@ -17,7 +17,10 @@ BLOOM_TYPES = ("NONE", "ROW", "ROWCOL")
 COMPRESSIONS = ("NONE", "ZSTD", "GZ")
 MIN_MAX_FILESIZE = 64 << 10  # a smaller MAX_FILESIZE would split regions of a few rows
 # Used with fullmatch: "$" alone would also accept a name ending in a newline.
-_TABLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+_TABLE_NAME = re.compile(r"(?:[A-Za-z0-9_]{1,128}:)?[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+_NAMESPACE = re.compile(r"[A-Za-z0-9_]{1,128}")
+DEFAULT_NAMESPACE = "default"  # tables named without a namespace are in it
+SYSTEM_NAMESPACE = "hbase"  # HBase's system tables' namespace: reserved
 _FAMILY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,126}")
 
 
@@ -74,7 +77,7 @@ class TableDescriptor:
     max_filesize: int = 0  # HBase's MAX_FILESIZE: split size of this table; 0 = the server's
 
     def __post_init__(self):
-        validate_table_name(self.name)
+        object.__setattr__(self, "name", validate_table_name(self.name))
         if self.max_filesize and not MIN_MAX_FILESIZE <= self.max_filesize < 1 << 63:
             raise InvalidArgumentError(
                 f"table {self.name!r}: MAX_FILESIZE must be at least {MIN_MAX_FILESIZE} bytes "
@@ -148,12 +151,33 @@ class RegionInfo:
                    int(d["region_id"]))
 
 
-def validate_table_name(name: str) -> None:
+def validate_table_name(name: str) -> str:
+    """The table's canonical name (as HBase's TableName: "default:t1" is "t1"), or
+    InvalidArgumentError. A name is [namespace:]qualifier."""
     if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
         raise InvalidArgumentError(
-            f"invalid table name {name!r}: use 1-128 characters of letters, digits, '_', '-', '.',"
-            " not starting with '-' or '.'"
-        )
+            f"invalid table name {name!r}: [namespace:]name, the name 1-128 characters of "
+            "letters, digits, '_', '-', '.', not starting with '-' or '.', the namespace letters, "
+            "digits and '_'")
+    return canonical_table_name(name)
+
+
+def canonical_table_name(name: str) -> str:
+    """As HBase's TableName: a table of the default namespace is named without it."""
+    return name.removeprefix(DEFAULT_NAMESPACE + ":")
+
+
+def namespace_of(table: str) -> str:
+    """The namespace of a (valid) table name."""
+    ns, sep, _ = table.rpartition(":")
+    return ns if sep else DEFAULT_NAMESPACE
+
+
+def validate_namespace(name: str) -> str:
+    if not isinstance(name, str) or not _NAMESPACE.fullmatch(name):
+        raise InvalidArgumentError(
+            f"invalid namespace name {name!r}: 1-128 letters, digits or '_'")
+    return name
 
 
 def validate_family_name(name: bytes) -> None:

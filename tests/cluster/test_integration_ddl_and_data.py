@@ -55,6 +55,46 @@ def test_ddl_lifecycle_create_alter_disable_enable_drop(cluster, connection_for)
         conn.table("ddl_t").row(b"r1")
 
 
+def test_namespaces_hold_tables_and_only_an_empty_one_is_dropped(cluster, connection_for):
+    """HBase's namespaces: a table ns:name needs its namespace; "default:t" is the table t;
+    "default" and "hbase" always exist and cannot be dropped; a namespace with tables cannot."""
+    conn = connection_for(cluster)
+    with pytest.raises(errors.NamespaceNotFoundError, match="create_namespace 'ns8' first"):
+        conn.create_table("ns8:t", {"cf": {}})
+    conn.create_namespace("ns8")
+    with pytest.raises(errors.NamespaceExistsError):
+        conn.create_namespace("ns8")
+    conn.create_table("ns8:t", {"cf": {}}, split_keys=[b"m"])
+    t = conn.table("ns8:t")
+    t.put(b"a", {b"cf:q": b"1"})
+    t.put(b"z", {b"cf:q": b"2"})
+    assert dict(t.scan()) == {b"a": {b"cf:q": b"1"}, b"z": {b"cf:q": b"2"}}
+    assert "ns8:t" in conn.tables() and conn.list_namespace_tables("ns8") == ["t"]
+    assert {"default", "hbase", "ns8"} <= set(conn.list_namespaces())
+    with pytest.raises(errors.NamespaceNotEmptyError, match="has 1 table"):
+        conn.delete_namespace("ns8")
+
+    conn.create_table("default:plain8", {"cf": {}})
+    conn.table("plain8").put(b"r", {b"cf:q": b"v"})
+    assert conn.table("default:plain8").row(b"r") == {b"cf:q": b"v"}
+    assert "plain8" in conn.tables() and "default:plain8" not in conn.tables()
+    with pytest.raises(errors.TableExistsError):
+        conn.create_table("plain8", {"cf": {}})
+    with pytest.raises(errors.InvalidArgumentError, match="reserved for system tables"):
+        conn.create_table("hbase:x", {"cf": {}})
+    with pytest.raises(errors.NamespaceNotEmptyError, match="reserved"):
+        conn.delete_namespace("default")
+    with pytest.raises(errors.InvalidArgumentError, match="invalid table name"):
+        conn.create_table("a:b:c", {"cf": {}})
+
+    conn.delete_table("ns8:t", disable=True)
+    conn.delete_table("default:plain8", disable=True)
+    conn.delete_namespace("ns8")
+    assert "ns8" not in conn.list_namespaces() and "plain8" not in conn.tables()
+    with pytest.raises(errors.NamespaceNotFoundError):
+        conn.list_namespace_tables("ns8")
+
+
 def test_truncate_deletes_every_row_and_keeps_the_schema(cluster, connection_for):
     """truncate_preserve keeps the families and the region boundaries; truncate (here from
     the CLI) keeps the families and leaves one region, as in the HBase shell."""

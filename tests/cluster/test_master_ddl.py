@@ -87,6 +87,9 @@ def test_create_existing_table_is_table_exists_error(cluster):
 @pytest.mark.parametrize("bad, message", [
     (schema("bad name!"), "invalid table name 'bad name!'"),
     (schema("-dash"), "invalid table name '-dash'"),
+    (schema("a:b:c"), "invalid table name 'a:b:c'"),  # [namespace:]name
+    (schema(":t"), "invalid table name ':t'"),
+    (schema("n-s:t"), "invalid table name 'n-s:t'"),  # namespaces take no '-' or '.'
     (pb.TableSchema(name="nofam"), "needs at least one column family"),
     (schema("badbloom", pb.FamilySchema(name="cf", bloom="BIG")), "bloom must be one of"),
     (schema("badcomp", pb.FamilySchema(name="cf", compression="LZO")), "compression must be"),

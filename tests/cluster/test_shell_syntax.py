@@ -309,3 +309,20 @@ def test_max_filesize_is_a_table_attribute_of_create_and_alter(rec):
                            "table_att_unset takes NAME => 'MAX_FILESIZE'")):
         with pytest.raises(commands.UsageError, match=message):
             run(line)
+
+
+def test_namespace_commands_dispatch(monkeypatch):
+    calls = []
+    for name in ("create_namespace", "drop_namespace", "list_namespace",
+                 "list_namespace_tables", "describe_namespace"):
+        monkeypatch.setattr(commands, name,
+                            lambda conn, out, *args, name=name: calls.append((name, args)))
+    for line in ("create_namespace 'ns1'", "list_namespace", "list_namespace 'n.*'",
+                 "list_namespace_tables 'ns1'", "describe_namespace 'ns1'",
+                 "drop_namespace 'ns1'"):
+        run(line)
+    assert calls == [("create_namespace", ("ns1",)), ("list_namespace", (None,)),
+                     ("list_namespace", ("n.*",)), ("list_namespace_tables", ("ns1",)),
+                     ("describe_namespace", ("ns1",)), ("drop_namespace", ("ns1",))]
+    with pytest.raises(commands.UsageError, match="create_namespace 'ns1'"):
+        run("create_namespace 'ns1', {'PROPERTY_NAME' => 'x'}")
