@@ -95,6 +95,7 @@ def test_master_page_shows_stuck_region_and_recovering_server_with_why_and_how_l
                             now - 65_000, "retry 3 on another server: <disk full>")]
     meta = types.SimpleNamespace(
         tables=lambda: ["stuck"], read_table=lambda t: TableRecord(desc, ENABLED),
+        balancer_on=lambda: True,
         regions=lambda t: list(regions), all_regions=lambda: list(regions),
         server_states=lambda: {"rs-b,2,2": ServerState("rs-b,2,2", SPLITTING_WAL, now - 4_000,
                                                         "WAL split and reassignment")})
