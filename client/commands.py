@@ -17,6 +17,7 @@ import time
 from client import formatting as fmt
 from minihbase.errors import RegionOfflineError, TableNotFoundError
 from storage.cell import LATEST_TIMESTAMP
+from storage.schema import canonical_table_name
 
 
 class UsageError(Exception):
@@ -83,6 +84,7 @@ def create(conn, out: Output, table: str, families: dict, splits=None,
            max_filesize: int | None = None) -> None:
     if not families:
         raise UsageError("create needs at least one column family: create 't1', 'cf'")
+    table = canonical_table_name(table)  # "default:t1" is created (and named) as "t1"
     conn.create_table(table, families, split_keys=splits or None, progress=out.progress,
                       max_filesize=max_filesize)
     n = len(splits or []) + 1
