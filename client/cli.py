@@ -52,7 +52,7 @@ def _family_flags(p) -> None:
     p.add_argument("--ttl", type=seconds_or_forever,
                    help="seconds, or FOREVER (the default; in alter, removes a TTL)")
     p.add_argument("--bloom", choices=["NONE", "ROW", "ROWCOL"])
-    p.add_argument("--compression", choices=COMPRESSIONS)
+    p.add_argument("--compression", choices=COMPRESSIONS, type=str.upper)
     p.add_argument("--block-size", type=int)
 
 

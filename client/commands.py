@@ -262,7 +262,7 @@ def is_enabled(conn, out: Output, table: str) -> None:
 
 
 def is_disabled(conn, out: Output, table: str) -> None:
-    disabled = not conn.is_table_enabled(table)
+    disabled = conn.is_table_disabled(table)
     out.result(str(disabled).lower(), {"disabled": disabled})
 
 
@@ -395,7 +395,7 @@ def status(conn, out: Output, format: str = "summary") -> None:
 def balance(conn, out: Output) -> None:
     moves = conn.balance()
     if moves is None:
-        out.result("false: the balancer is switched off (balance_switch true)",
+        out.result("false: the balancer is switched off (balance_switch true turns it on)",
                    {"moves": 0, "ran": False})
     else:
         out.result(f"Balancer ran: {moves} region move(s)", {"moves": moves, "ran": True})

@@ -314,10 +314,17 @@ class Connection:
         return self._meta.table(name) is not None
 
     def is_table_enabled(self, name: str) -> bool:
+        return self._table_state(name) == znodes.ENABLED
+
+    def is_table_disabled(self, name: str) -> bool:
+        """HBase's is_disabled: DISABLED only (a table being enabled or disabled is neither)."""
+        return self._table_state(name) == znodes.DISABLED
+
+    def _table_state(self, name: str) -> str:
         record = self._meta.table(name)
         if record is None:
             raise TableNotFoundError(f"table {name!r} does not exist")
-        return record.state == znodes.ENABLED
+        return record.state
 
     def create_table(self, name: str, families: dict, split_keys=None, *, wait: bool = True,
                      progress: Callable[[str], None] | None = None,
@@ -346,8 +353,8 @@ class Connection:
         self.locations.invalidate(name)
 
     def truncate_table(self, name: str, preserve_splits: bool = False, progress=None) -> None:
-        """Delete every row: disable, drop and re-create the table with the same families
-        (HBase shell's truncate; with preserve_splits, truncate_preserve: the same region
+        """Delete every row: disable, drop and re-create the table with the same families and
+        MAX_FILESIZE (HBase shell's truncate; with preserve_splits, truncate_preserve: the same region
         boundaries). Not atomic, as in the HBase shell: if it stops between the drop and the
         create, the schema is in the error raised and the table is gone."""
         desc = self.describe_table(name)
@@ -363,13 +370,15 @@ class Connection:
             except TableNotFoundError:
                 pass  # a retried drop whose first attempt succeeded
             try:
-                self.create_table(name, families, split_keys=splits, wait=False)
+                self.create_table(name, families, split_keys=splits, wait=False,
+                                  max_filesize=desc["max_filesize"])
             except TableExistsError:
                 pass  # a retried create whose first attempt succeeded
         except HBaseError as exc:
             raise type(exc)(f"truncate of {name!r} stopped between drop and create ({exc}); "
-                            f"if it is missing, create it again with families {families} "
-                            f"and split keys {splits}") from None
+                            f"if it is missing, create it again with families {families}, "
+                            f"split keys {splits} and max_filesize {desc['max_filesize']}"
+                            ) from None
         self.wait_for_regions_open(name, progress)
 
     def disable_table(self, name: str, *, wait: bool = True, progress=None) -> None:

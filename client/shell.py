@@ -46,9 +46,14 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
 Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase."""
 
 
+# Other names the shell accepts for a command (help 'alias' shows the command's usage).
+_ALIASES = {"balancer": "balance", "merge": "merge_region", "quit": "exit", "desc": "describe"}
+
+
 def command_help(name: str) -> str:
     """HBase's help 'command': the lines of HELP whose usage starts with it (and the lines
     continuing them)."""
+    name = _ALIASES.get(name, name)
     lines, taking = [], False
     for line in HELP.splitlines()[1:]:
         if line.startswith("      ") or line.lstrip().startswith("("):  # a continuation
@@ -56,7 +61,8 @@ def command_help(name: str) -> str:
                 lines.append(line)
             continue
         parts = [p.strip() for p in line.split(" | ")]
-        taking = any(p == name or p.startswith((name + " ", name + "[")) for p in parts)
+        taking = any(p == name or p.startswith((name + " ", name + "[", f"t = {name} "))
+                     for p in parts)
         if taking:
             lines.append(line)
     if not lines:
@@ -115,7 +121,7 @@ def _time_range(spec: dict) -> tuple[int, int] | None:
         raise commands.UsageError("give either TIMESTAMP or TIMERANGE, not both")
     if "TIMESTAMP" in spec:
         ts = _timestamp(spec["TIMESTAMP"], "TIMESTAMP")
-        return ts, ts + 1
+        return ts, min(ts + 1, LATEST_TIMESTAMP)  # no cell is stamped LATEST: matches none
     if "TIMERANGE" in spec:
         bounds = spec["TIMERANGE"]
         if not isinstance(bounds, list) or len(bounds) != 2:
@@ -172,6 +178,9 @@ def _alter_spec(args: list) -> tuple[dict, list, int | None]:
             if set(a) - {"METHOD"}:
                 raise commands.UsageError(f"alter: unsupported table attribute(s) "
                                           f"{sorted(set(a) - {'METHOD'})}: only MAX_FILESIZE")
+            if not table_att:
+                raise commands.UsageError("alter: METHOD => 'table_att' needs MAX_FILESIZE => "
+                                          "bytes (the only table attribute)")
         elif "delete" in a:
             remove.append(_s(a["delete"], "family name"))
         elif method == "delete":

@@ -50,12 +50,19 @@ class Balancer:
         self.assignment = assignment
         self._lock = threading.Lock()  # one balancer run at a time
 
+    def switch(self, on: bool) -> bool:
+        """Switch the balancer on or off; returns the state before. Waits for a run in
+        progress, so that once switched off no move is still under way (as HBase's
+        synchronous balance switch)."""
+        with self._lock:
+            return self.meta.set_balancer(on)
+
     def balance(self) -> int | None:
         """Run once; returns the number of regions moved (0 while regions are in transition),
         or None when the balancer is switched off (HBase's balance_switch)."""
         with self._lock:
             if not self.meta.balancer_on():
-                log.info("balancer: switched off (balance_switch), not run")
+                log.debug("balancer: switched off (balance_switch), not run")
                 return None
             records = self.meta.all_regions()
             tables = {t: self.meta.read_table(t).state for t in {r.info.table for r in records}}

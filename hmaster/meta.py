@@ -244,7 +244,7 @@ class MetaStore:
 
     def set_balancer(self, on: bool) -> bool:
         """Switch the balancer on or off (kept across master failovers); returns the state
-        before. Serialised by the caller (the master's servicer)."""
+        before. Serialised by the caller (Balancer.switch)."""
         before = self.balancer_on()
         self._put(self.paths.balancer, b"true" if on else BALANCER_OFF)
         return before

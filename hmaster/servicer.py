@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 class MasterServicer(pb_grpc.MasterServicer):
     def __init__(self, master):
         self.m = master
-        self._switch_lock = threading.Lock()  # a switch returns the state it replaced
 
     def _call(self, context, fn, *, need_active: bool = True):
         try:
@@ -119,8 +118,7 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def SetBalancerSwitch(self, request, context):
         def run():
-            with self._switch_lock:
-                before = self.m.meta.set_balancer(request.on)
+            before = self.m.balancer.switch(request.on)
             log.info("balancer switched %s (was %s)", "on" if request.on else "off",
                      "on" if before else "off")
             return pb.BalancerSwitch(on=before)

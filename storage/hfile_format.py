@@ -193,7 +193,7 @@ def decode_payload(codec: int, raw_len: int, stored, path: str, offset: int) -> 
             if codec == CODEC_GZ:  # at most raw_len bytes out, whatever the input claims
                 inflate = zlib.decompressobj()
                 raw = inflate.decompress(stored, max(raw_len, 1))  # 0 would mean no limit
-                if not inflate.eof or inflate.unconsumed_tail:
+                if not inflate.eof or inflate.unconsumed_tail or inflate.unused_data:
                     raise ValueError("the deflate stream does not end where the header says")
             else:
                 raw = zstd_decompress(stored, raw_len)

@@ -244,6 +244,7 @@ def test_help_for_one_command_shows_its_usage_lines():
     assert "ROWPREFIXFILTER" in command_help("scan") and "create" not in command_help("scan")
     assert "DecimalStringSplit" in command_help("create")  # a continuation line comes too
     assert "balance_switch true|false" in command_help("balance_switch")
+    assert "balance |" in command_help("balancer") and "t = get_table" in command_help("get_table")
     with pytest.raises(commands.UsageError, match="unknown command 'nosuch'"):
         command_help("nosuch")
 
@@ -326,3 +327,8 @@ def test_namespace_commands_dispatch(monkeypatch):
                      ("describe_namespace", ("ns1",)), ("drop_namespace", ("ns1",))]
     with pytest.raises(commands.UsageError, match="create_namespace 'ns1'"):
         run("create_namespace 'ns1', {'PROPERTY_NAME' => 'x'}")
+
+
+def test_timestamp_latest_is_a_range_matching_nothing_not_an_overflow(rec):
+    run("get 't1', 'r1', {TIMESTAMP => 9223372036854775807}")
+    assert rec.calls[0][2]["time_range"] == (2**63 - 1, 2**63 - 1)

@@ -211,7 +211,8 @@ def test_an_undecodable_gz_block_with_a_good_checksum_is_corruption():
     """A writer bug (or a forged block): the crc passes, the payload does not inflate to the
     length the header promises. Reported, never served short or unbounded."""
     raw = b"x" * 1000
-    for stored in (b"not deflate at all", zlib.compress(raw)[:-8], zlib.compress(raw * 2)):
+    for stored in (b"not deflate at all", zlib.compress(raw)[:-8], zlib.compress(raw * 2),
+                   zlib.compress(raw) + b"trailing"):
         framed = fmt.frame_block(fmt.BLOCK_DATA, fmt.CODEC_GZ, len(raw), stored)
         codec, raw_len, payload = fmt.unframe_block(framed, fmt.BLOCK_DATA, "f", 0)
         with pytest.raises(CorruptionError, match="f: (undecodable gz block|block at offset 0 "
