@@ -191,13 +191,15 @@ def test_disable_and_enable_right_after_a_kill_keep_the_dead_servers_edits(clust
                                                                           connection_for):
     """An operator's reflex when a table fails: disable and enable it. Issued while a killed
     server is still registered (its session not expired), the disable must wait for that
-    server's crash handling: enabling its regions elsewhere first would skip its WAL."""
+    server's crash handling: enabling its regions elsewhere first would skip its WAL. (The
+    table is in a namespace: its WAL split and recovered edits go to data/ops:dk.)"""
     cluster = cluster_factory("disablekill", session_timeout=SHORT_SESSION_S,
                               balancer_period=3600)  # no flush: the edits are only in the WAL
     try:
         conn = connection_for(cluster, timeout=60)
-        records = _create_spread_table(cluster, conn, "dk")
-        t = conn.table("dk")
+        conn.create_namespace("ops")
+        records = _create_spread_table(cluster, conn, "ops:dk")
+        t = conn.table("ops:dk")
         rows = {spread_key(i): b"v%d" % i for i in range(120)}
         with t.batch(batch_size=50) as b:
             for r, v in rows.items():
@@ -205,10 +207,10 @@ def test_disable_and_enable_right_after_a_kill_keep_the_dead_servers_edits(clust
         victim = _victim(records)
         daemon_of(cluster, victim).signal(signal.SIGKILL)
         assert victim in cluster.live_regionservers()  # still registered for a few seconds
-        conn.disable_table("dk")
+        conn.disable_table("ops:dk")
         assert victim not in cluster.live_regionservers(), "disabled before crash handling"
-        conn.enable_table("dk")
-        cluster.wait_for(lambda: serving_regions(cluster, "dk", avoid=victim), 60,
+        conn.enable_table("ops:dk")
+        cluster.wait_for(lambda: serving_regions(cluster, "ops:dk", avoid=victim), 60,
                          "every region to open on a live server")
         assert {k: v[b"cf:q"] for k, v in t.scan()} == rows
     finally:
