@@ -45,7 +45,7 @@ class Output:
 # HBase shell family attributes -> client option names.
 FAMILY_OPTIONS = {"VERSIONS": "max_versions", "MIN_VERSIONS": "min_versions", "TTL": "ttl",
                   "BLOOMFILTER": "bloom", "COMPRESSION": "compression",
-                  "BLOCKSIZE": "block_size"}
+                  "BLOCKSIZE": "block_size", "BLOCKCACHE": "block_cache"}
 
 
 def family_options(attrs: dict) -> dict:
@@ -212,7 +212,8 @@ def alter(conn, out: Output, table: str, add: dict | None = None, remove=None,
         for name, opts in list(add.items()):
             if name in current:
                 base = {k: current[name][k] for k in ("max_versions", "min_versions", "ttl",
-                                                      "bloom", "compression", "block_size")}
+                                                      "bloom", "compression", "block_size",
+                                                      "block_cache")}
                 base.update(opts)
                 add[name] = base
     if not add and not remove and max_filesize is None:

@@ -117,7 +117,8 @@ def family_text(f: dict) -> str:
     ttl = "FOREVER" if not f.get("ttl") else f"{f['ttl']} SECONDS"
     return (f"{{NAME => '{f['name']}', VERSIONS => '{f['max_versions']}', MIN_VERSIONS => "
             f"'{f['min_versions']}', TTL => '{ttl}', BLOOMFILTER => '{f['bloom']}', "
-            f"COMPRESSION => '{f['compression']}', BLOCKSIZE => '{f['block_size']}'}}")
+            f"COMPRESSION => '{f['compression']}', BLOCKSIZE => '{f['block_size']}', "
+            f"BLOCKCACHE => '{str(f.get('block_cache', True)).lower()}'}}")
 
 
 def regions_table(regions: list[dict]) -> str:

@@ -212,7 +212,19 @@ _FAMILY_OPTION_ALIASES = {
     "bloom": "bloom", "bloom_filter_type": "bloom", "bloomfilter": "bloom",
     "compression": "compression",
     "block_size": "block_size", "blocksize": "block_size",
+    "block_cache": "block_cache", "block_cache_enabled": "block_cache",
+    "blockcache": "block_cache",
 }
+
+
+def _flag(family: str, key, value) -> bool:
+    """A boolean family option: True/False, or the HBase shell's 'true'/'false'."""
+    if isinstance(value, bool):
+        return value
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    raise InvalidArgumentError(f"family {family!r}: {key} must be true or false, got {value!r}")
 
 
 def family_schema(name, options: dict | None) -> pb.FamilySchema:
@@ -231,6 +243,8 @@ def family_schema(name, options: dict | None) -> pb.FamilySchema:
             continue
         if field in ("bloom", "compression"):
             setattr(fs, field, str(value).upper())
+        elif field == "block_cache":
+            fs.no_block_cache = not _flag(name, key, value)
         else:
             setattr(fs, field, _family_number(name, key, field, value))
     return fs
@@ -266,7 +280,7 @@ def family_dict(fs: pb.FamilySchema) -> dict:
     return {"name": fs.name, "max_versions": fs.max_versions or 1,
             "min_versions": fs.min_versions, "ttl": fs.ttl_seconds or None,
             "bloom": fs.bloom or "ROW", "compression": fs.compression or "NONE",
-            "block_size": fs.block_size or 65536}
+            "block_size": fs.block_size or 65536, "block_cache": not fs.no_block_cache}
 
 
 def region_dict(rd: pb.RegionDescription) -> dict:

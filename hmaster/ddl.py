@@ -52,7 +52,8 @@ def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
         return FamilyDescriptor(
             name=f.name.encode(), max_versions=f.max_versions or 1, min_versions=f.min_versions,
             ttl=f.ttl_seconds or None, bloom=f.bloom or "ROW",
-            compression=f.compression or "NONE", block_size=f.block_size or 64 * 1024)
+            compression=f.compression or "NONE", block_size=f.block_size or 64 * 1024,
+            block_cache=not f.no_block_cache)
     except InvalidArgumentError as e:
         raise InvalidArgumentError(f"column family {f.name!r}: {e}") from None
 

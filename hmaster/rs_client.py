@@ -37,7 +37,8 @@ def schema_pb(desc: TableDescriptor) -> pb.TableSchema:
     return pb.TableSchema(name=desc.name, families=[
         pb.FamilySchema(name=f.name.decode(), max_versions=f.max_versions,
                         min_versions=f.min_versions, ttl_seconds=f.ttl or 0, bloom=f.bloom,
-                        compression=f.compression, block_size=f.block_size)
+                        compression=f.compression, block_size=f.block_size,
+                        no_block_cache=not f.block_cache)
         for f in desc.families], max_filesize=desc.max_filesize)
 
 

@@ -71,7 +71,7 @@ class RegionInfo(_message.Message):
     def __init__(self, table: _Optional[str] = ..., start_key: _Optional[bytes] = ..., end_key: _Optional[bytes] = ..., region_id: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
 
 class FamilySchema(_message.Message):
-    __slots__ = ("name", "max_versions", "min_versions", "ttl_seconds", "bloom", "compression", "block_size")
+    __slots__ = ("name", "max_versions", "min_versions", "ttl_seconds", "bloom", "compression", "block_size", "no_block_cache")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MAX_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     MIN_VERSIONS_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,7 @@ class FamilySchema(_message.Message):
     BLOOM_FIELD_NUMBER: _ClassVar[int]
     COMPRESSION_FIELD_NUMBER: _ClassVar[int]
     BLOCK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NO_BLOCK_CACHE_FIELD_NUMBER: _ClassVar[int]
     name: str
     max_versions: int
     min_versions: int
@@ -86,7 +87,8 @@ class FamilySchema(_message.Message):
     bloom: str
     compression: str
     block_size: int
-    def __init__(self, name: _Optional[str] = ..., max_versions: _Optional[int] = ..., min_versions: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., bloom: _Optional[str] = ..., compression: _Optional[str] = ..., block_size: _Optional[int] = ...) -> None: ...
+    no_block_cache: bool
+    def __init__(self, name: _Optional[str] = ..., max_versions: _Optional[int] = ..., min_versions: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., bloom: _Optional[str] = ..., compression: _Optional[str] = ..., block_size: _Optional[int] = ..., no_block_cache: _Optional[bool] = ...) -> None: ...
 
 class TableSchema(_message.Message):
     __slots__ = ("name", "families", "max_filesize")

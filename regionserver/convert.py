@@ -43,6 +43,7 @@ def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
         bloom=f.bloom or "ROW",
         compression=f.compression or "NONE",
         block_size=f.block_size or 65536,
+        block_cache=not f.no_block_cache,
     )
 
 

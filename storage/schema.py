@@ -33,6 +33,7 @@ class FamilyDescriptor:
     bloom: str = "ROW"  # NONE | ROW | ROWCOL
     compression: str = "NONE"  # NONE | ZSTD | GZ (data blocks)
     block_size: int = 64 * 1024
+    block_cache: bool = True  # HBase's BLOCKCACHE: reads keep this family's data blocks cached
 
     def __post_init__(self):
         if isinstance(self.name, str):

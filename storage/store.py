@@ -175,7 +175,7 @@ class Store:
         self.rootdir = rootdir
         self.dir = layout.family_dir(region_path, family.name)
         self.config = config
-        self.block_cache = block_cache
+        self.block_cache = block_cache if family.block_cache else None  # BLOCKCACHE => false
         self.memstore = MemStore(config.memstore_segment_rows)
         self._lock = threading.Lock()
         self._files: tuple[StoreFile, ...] = ()  # guarded by self._lock; newest first

@@ -95,6 +95,29 @@ def test_namespaces_hold_tables_and_only_an_empty_one_is_dropped(cluster, connec
         conn.list_namespace_tables("ns8")
 
 
+def test_happybase_documented_create_table_with_block_cache_disabled(cluster, connection_for):
+    """happybase's own create_table example; BLOCKCACHE => false in the shell and describe."""
+    conn = connection_for(cluster)
+    conn.create_table("mytable", {"cf1": dict(max_versions=10),
+                                  "cf2": dict(max_versions=1, block_cache_enabled=False),
+                                  "cf3": dict()})
+    families = conn.families("mytable")
+    assert [families[f]["block_cache"] for f in (b"cf1", b"cf2", b"cf3")] == [True, False, True]
+    t = conn.table("mytable")
+    t.put(b"row-key", {b"cf1:col1": b"value1", b"cf2:col2": b"value2"})
+    conn.flush("mytable")
+    assert t.row(b"row-key", columns=[b"cf2:col2"]) == {b"cf2:col2": b"value2"}
+    shell = subprocess.run(
+        [sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
+        input="alter 'mytable', NAME => 'cf1', BLOCKCACHE => 'false'\ndescribe 'mytable'\n",
+        capture_output=True, text=True, timeout=60)
+    assert shell.stdout.count("BLOCKCACHE => 'false'") == 2, shell.stdout + shell.stderr
+    assert "VERSIONS => '10'" in shell.stdout  # alter kept cf1's other options
+    with pytest.raises(errors.InvalidArgumentError, match="block_cache_enabled must be true or"):
+        conn.create_table("badcache", {"cf": dict(block_cache_enabled="sometimes")})
+    conn.delete_table("mytable", disable=True)
+
+
 def test_truncate_deletes_every_row_and_keeps_the_schema(cluster, connection_for):
     """truncate_preserve keeps the families and the region boundaries; truncate (here from
     the CLI) keeps the families and leaves one region, as in the HBase shell."""

@@ -103,3 +103,32 @@ def test_concurrent_put_get_evict_keeps_accounting_consistent():
     assert c.size_bytes <= c.capacity_bytes
     assert c.size_bytes == sum(size for _, size in c._entries.values())
     assert sum(len(keys) for keys in c._by_file.values()) == len(c._entries)
+
+
+def test_a_family_with_block_cache_off_reads_from_disk_and_caches_nothing(tmp_path):
+    """HBase's BLOCKCACHE => false (happybase's block_cache_enabled=False): the family's data
+    blocks are read from its files each time and never take cache room; other families of
+    the region still cache theirs."""
+    from storage.query import Get, Mutation
+    from storage.region import Region
+    from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+    from tests.storage.helpers import Inline
+
+    table = TableDescriptor("t", (FamilyDescriptor(b"raw", block_cache=False),
+                                  FamilyDescriptor(b"hot")))
+    assert TableDescriptor.from_dict(table.to_dict()) == table
+    cache = BlockCache(1 << 20)
+    r = Region.open(str(tmp_path), RegionInfo("t", b"", b"", 1), table, wal=None,
+                    block_cache=cache, background=Inline())
+    try:
+        for i in range(50):
+            r.mutate(Mutation(b"r%02d" % i).put(b"raw", b"q", b"x%d" % i).put(b"hot", b"q", b"y"))
+        r.flush()
+        for _ in range(3):
+            assert [c.value for c in r.get(Get(b"r07", columns=((b"raw", None),)))] == [b"x7"]
+        assert cache.size_bytes == 0 and cache.hits == 0
+        for _ in range(3):
+            assert [c.value for c in r.get(Get(b"r07", columns=((b"hot", None),)))] == [b"y"]
+        assert cache.size_bytes > 0 and cache.hits == 2
+    finally:
+        r.close(flush=False)
