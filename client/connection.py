@@ -40,14 +40,29 @@ from protos.status import from_rpc_error
 from storage.schema import canonical_table_name, namespace_of
 
 DEFAULT_QUORUM = "127.0.0.1:2181"
+
+
+def _text(value, what: str) -> str:
+    """A name given as str or bytes (happybase takes both)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be str or bytes, got {type(value).__name__}")
+    return value
 _EMPTY = pb.Empty()
 
 
 class Connection:
+    """table_prefix (happybase's): table(), tables(), create_table(), delete_table(),
+    enable_table(), disable_table(), is_table_enabled() and compact_table() name tables
+    without it, as happybase does; the other admin calls take full table names."""
+
     def __init__(self, zk_quorum: str = DEFAULT_QUORUM, *, timeout: float = 30.0,
                  zk_parent: str = znodes.DEFAULT_PARENT, retry: RetryPolicy | None = None,
-                 autoconnect: bool = True):
+                 autoconnect: bool = True, table_prefix=None, table_prefix_separator="_"):
         self.quorum = zk_quorum
+        self.table_prefix = None if table_prefix is None else _text(table_prefix, "table_prefix")
+        self.table_prefix_separator = _text(table_prefix_separator, "table_prefix_separator")
         self.timeout = float(timeout)
         self.paths = Paths(zk_parent)
         self.retry = retry or RetryPolicy(self.timeout)
@@ -155,8 +170,17 @@ class Connection:
     def table(self, name: str, use_prefix: bool = True):
         from client.table import Table
 
-        name = name.decode() if isinstance(name, bytes) else name
+        name = _text(name, "table name")
+        if use_prefix:
+            name = self._table_name(name)
         return Table(canonical_table_name(name), self)  # "default:t1" is "t1", as in HBase
+
+    def _table_name(self, name) -> str:
+        """happybase's table_prefix + table_prefix_separator + name."""
+        name = _text(name, "table name")
+        if self.table_prefix is None:
+            return name
+        return self.table_prefix + self.table_prefix_separator + name
 
     # -- data-call plumbing (used by Table and Batch) ----------------------------------------
     def region_call(self, table: str, row: bytes, what: str,
@@ -290,10 +314,18 @@ class Connection:
         """The names of a namespace's tables, without the namespace (HBase's shell)."""
         if namespace not in self.list_namespaces():
             raise NamespaceNotFoundError(f"namespace {namespace!r} does not exist")
-        return [t.rpartition(":")[2] for t in self.tables() if namespace_of(t) == namespace]
+        return [t.rpartition(":")[2] for t in self._all_tables() if namespace_of(t) == namespace]
 
     # -- admin: tables -----------------------------------------------------------------------
     def tables(self) -> list[str]:
+        """Every table's name; with a table_prefix, the tables that have it, without it."""
+        names = self._all_tables()
+        if self.table_prefix is None:
+            return names
+        prefix = self._table_name("")
+        return [n[len(prefix):] for n in names if n.startswith(prefix)]
+
+    def _all_tables(self) -> list[str]:
         return [t.schema.name for t in self.master_call("ListTables", _EMPTY, "list").tables]
 
     def list_tables(self) -> list[dict]:
@@ -314,7 +346,7 @@ class Connection:
         return self._meta.table(name) is not None
 
     def is_table_enabled(self, name: str) -> bool:
-        return self._table_state(name) == znodes.ENABLED
+        return self._table_state(self._table_name(name)) == znodes.ENABLED
 
     def is_table_disabled(self, name: str) -> bool:
         """HBase's is_disabled: DISABLED only (a table being enabled or disabled is neither)."""
@@ -334,6 +366,10 @@ class Connection:
         region is open (or raises OperationTimeoutError naming the regions still waiting).
         max_filesize: HBase's MAX_FILESIZE, the store bytes past which a region of this table
         is split (default: the region servers' --split-size)."""
+        self._create(self._table_name(name), families, split_keys, wait, progress, max_filesize)
+
+    def _create(self, name: str, families: dict, split_keys, wait: bool, progress,
+                max_filesize: int | None) -> None:
         if not families:
             raise InvalidArgumentError(f"table {name!r} needs at least one column family")
         schema = pb.TableSchema(name=name, families=[protocol.family_schema(f, opts)
@@ -346,32 +382,35 @@ class Connection:
             self.wait_for_regions_open(name, progress)
 
     def delete_table(self, name: str, disable: bool = False) -> None:
-        if disable and self.is_table_enabled(name):
-            self.disable_table(name)
+        name = self._table_name(name)
+        if disable and self._table_state(name) == znodes.ENABLED:
+            self._disable(name)
+        self._drop(name)
+
+    def _drop(self, name: str) -> None:
         self.master_call("DeleteTable", pb.TableName(name=name), f"drop table {name!r}",
                          done_if=TableNotFoundError)
         self.locations.invalidate(name)
 
     def truncate_table(self, name: str, preserve_splits: bool = False, progress=None) -> None:
         """Delete every row: disable, drop and re-create the table with the same families and
-        MAX_FILESIZE (HBase shell's truncate; with preserve_splits, truncate_preserve: the same region
-        boundaries). Not atomic, as in the HBase shell: if it stops between the drop and the
-        create, the schema is in the error raised and the table is gone."""
+        MAX_FILESIZE (HBase shell's truncate; with preserve_splits, truncate_preserve: the same
+        region boundaries). Not atomic, as in the HBase shell: if it stops between the drop and
+        the create, the schema is in the error raised and the table is gone."""
         desc = self.describe_table(name)
         families = {f["name"]: {k: v for k, v in f.items() if k != "name" and v is not None}
                     for f in desc["families"]}
         splits = sorted(r["start_key"] for r in desc["regions"] if r["start_key"]) \
             if preserve_splits else []
         if desc["state"] != znodes.DISABLED:
-            self.disable_table(name, progress=progress)
+            self._disable(name, progress=progress)
         try:
             try:
-                self.delete_table(name)
+                self._drop(name)
             except TableNotFoundError:
                 pass  # a retried drop whose first attempt succeeded
             try:
-                self.create_table(name, families, split_keys=splits, wait=False,
-                                  max_filesize=desc["max_filesize"])
+                self._create(name, families, splits, False, None, desc["max_filesize"])
             except TableExistsError:
                 pass  # a retried create whose first attempt succeeded
         except HBaseError as exc:
@@ -382,6 +421,9 @@ class Connection:
         self.wait_for_regions_open(name, progress)
 
     def disable_table(self, name: str, *, wait: bool = True, progress=None) -> None:
+        self._disable(self._table_name(name), wait=wait, progress=progress)
+
+    def _disable(self, name: str, *, wait: bool = True, progress=None) -> None:
         self.master_call("DisableTable", pb.TableName(name=name), f"disable table {name!r}",
                          done_if=TableNotEnabledError)
         self.locations.invalidate(name)
@@ -389,6 +431,7 @@ class Connection:
             self.wait_for_table_state(name, znodes.DISABLED, progress)
 
     def enable_table(self, name: str, *, wait: bool = True, progress=None) -> None:
+        name = self._table_name(name)
         self.master_call("EnableTable", pb.TableName(name=name), f"enable table {name!r}",
                          done_if=TableNotDisabledError)
         self.locations.invalidate(name)
@@ -435,7 +478,7 @@ class Connection:
             return "", table_or_region
         encoded = table_or_region.removesuffix(".")
         if len(encoded) == 32 and all(c in "0123456789abcdef" for c in encoded):
-            for t in self.tables():
+            for t in self._all_tables():
                 for r in self.regions(t):
                     if r["encoded"] == encoded:
                         return "", r["name"]
@@ -458,6 +501,10 @@ class Connection:
         table, region = self._target(table_or_region)
         self.master_call("Flush", pb.TableActionRequest(table=table, region=region),
                          f"flush {table_or_region!r}")
+
+    def compact_table(self, name: str, major: bool = False) -> None:
+        """happybase's compact_table (the table name takes the table_prefix)."""
+        self.compact(self._table_name(name), major)
 
     def compact(self, table_or_region: str, major: bool = False) -> None:
         table, region = self._target(table_or_region)

@@ -239,6 +239,35 @@ def test_a_tables_max_filesize_splits_it_at_its_own_size(cluster, connection_for
     conn.delete_table("small", disable=True)
 
 
+def test_happybase_table_prefix_names_tables_for_happybases_calls(cluster):
+    """happybase's Connection(table_prefix=..., table_prefix_separator=...): its table calls
+    name tables without the prefix; with ':' as the separator the prefix is a namespace."""
+    import client
+
+    with client.Connection(cluster.quorum, timeout=30, table_prefix="app") as app, \
+            client.Connection(cluster.quorum, timeout=30) as plain:
+        app.create_table("users", {"cf": {}})
+        assert "app_users" in plain.tables() and "users" in app.tables()
+        assert "cl" in plain.tables() and "cl" not in app.tables()
+        app.table("users").put(b"r", {b"cf:q": b"v"})
+        assert plain.table("app_users").row(b"r") == {b"cf:q": b"v"}
+        assert app.table("app_users", use_prefix=False).row(b"r") == {b"cf:q": b"v"}
+        app.compact_table("users", major=True)
+        app.disable_table("users")
+        assert not app.is_table_enabled("users") and plain.is_table_disabled("app_users")
+        app.enable_table("users")
+        app.delete_table("users", disable=True)
+        assert "app_users" not in plain.tables()
+
+        plain.create_namespace("tenant")
+        with client.Connection(cluster.quorum, timeout=30, table_prefix=b"tenant",
+                               table_prefix_separator=b":") as tenant:
+            tenant.create_table("t", {"cf": {}})
+            assert tenant.tables() == ["t"] and "tenant:t" in plain.tables()
+            tenant.delete_table("t", disable=True)
+        plain.delete_namespace("tenant")
+
+
 def test_balance_switch_from_the_shell_and_the_cli(cluster):
     shell = cli(cluster, "shell", input="balancer_enabled\nbalance_switch false\nbalance\n"
                                          "balancer_enabled\nbalance_switch 'yes'\n")
