@@ -40,6 +40,7 @@ from protos.status import from_rpc_error
 from storage.schema import canonical_table_name, namespace_of
 
 DEFAULT_QUORUM = "127.0.0.1:2181"
+_EMPTY = pb.Empty()
 
 
 def _text(value, what: str) -> str:
@@ -49,7 +50,6 @@ def _text(value, what: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{what} must be str or bytes, got {type(value).__name__}")
     return value
-_EMPTY = pb.Empty()
 
 
 class Connection:
