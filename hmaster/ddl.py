@@ -30,37 +30,14 @@ from minihbase.errors import (InvalidArgumentError, NamespaceExistsError, Namesp
                               NamespaceNotFoundError, NoSuchColumnFamilyError,
                               TableNotDisabledError, TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
+from protos.schema import family_from_pb, table_from_pb
 from storage import layout
 from storage.cell import MAX_ROW_LENGTH
-from storage.schema import (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, FamilyDescriptor, RegionInfo,
+from storage.schema import (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, RegionInfo,
                             TableDescriptor, namespace_of, validate_namespace,
                             validate_table_name)
 
 log = logging.getLogger(__name__)
-
-
-def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
-    """Proto defaults (0 / "") mean HBase's defaults; bad options raise InvalidArgumentError."""
-    if not f.name:
-        raise InvalidArgumentError("column family name must not be empty")
-    if f.max_versions < 0 or f.ttl_seconds < 0 or f.block_size < 0 or f.min_versions < 0:
-        raise InvalidArgumentError(
-            f"column family {f.name!r}: max_versions, min_versions, ttl_seconds and block_size "
-            f"must not be negative (got {f.max_versions}, {f.min_versions}, {f.ttl_seconds}, "
-            f"{f.block_size})")
-    try:
-        return FamilyDescriptor(
-            name=f.name.encode(), max_versions=f.max_versions or 1, min_versions=f.min_versions,
-            ttl=f.ttl_seconds or None, bloom=f.bloom or "ROW",
-            compression=f.compression or "NONE", block_size=f.block_size or 64 * 1024,
-            block_cache=not f.no_block_cache)
-    except InvalidArgumentError as e:
-        raise InvalidArgumentError(f"column family {f.name!r}: {e}") from None
-
-
-def descriptor_from_pb(s: pb.TableSchema) -> TableDescriptor:
-    validate_table_name(s.name)
-    return TableDescriptor(s.name, tuple(family_from_pb(f) for f in s.families), s.max_filesize)
 
 
 def region_boundaries(split_keys: list[bytes]) -> list[tuple[bytes, bytes]]:
@@ -131,7 +108,7 @@ class TableDDL:
                                          f"create_namespace '{ns}' first")
 
     def create(self, schema: pb.TableSchema, split_keys: list[bytes]) -> TableDescriptor:
-        desc = descriptor_from_pb(schema)
+        desc = table_from_pb(schema)
         with self.table_lock(desc.name):
             return self._create(desc, split_keys)
 

@@ -16,30 +16,13 @@ from coordination.znodes import Paths
 from minihbase.errors import ServerUnavailableError
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
+from protos.schema import region_info_from_pb, region_info_to_pb, table_to_pb
 from protos.status import from_rpc_error
 from storage.schema import RegionInfo, TableDescriptor
 
 OPEN_TIMEOUT_S = 60.0  # an open replays recovered edits, which can take a while
 CLOSE_TIMEOUT_S = 60.0  # a close flushes
 SHORT_TIMEOUT_S = 10.0
-
-
-def region_info_pb(info: RegionInfo) -> pb.RegionInfo:
-    return pb.RegionInfo(table=info.table, start_key=info.start_key, end_key=info.end_key,
-                         region_id=info.region_id, name=info.name)
-
-
-def region_info_from_pb(m: pb.RegionInfo) -> RegionInfo:
-    return RegionInfo(m.table, bytes(m.start_key), bytes(m.end_key), int(m.region_id))
-
-
-def schema_pb(desc: TableDescriptor) -> pb.TableSchema:
-    return pb.TableSchema(name=desc.name, families=[
-        pb.FamilySchema(name=f.name.decode(), max_versions=f.max_versions,
-                        min_versions=f.min_versions, ttl_seconds=f.ttl or 0, bloom=f.bloom,
-                        compression=f.compression, block_size=f.block_size,
-                        no_block_cache=not f.block_cache)
-        for f in desc.families], max_filesize=desc.max_filesize)
 
 
 class RegionServerClients:
@@ -83,7 +66,7 @@ class RegionServerClients:
 
     def open_region(self, server: str, info: RegionInfo, desc: TableDescriptor) -> None:
         self.call(server, "OpenRegion",
-                  pb.OpenRegionRequest(region=region_info_pb(info), schema=schema_pb(desc),
+                  pb.OpenRegionRequest(region=region_info_to_pb(info), schema=table_to_pb(desc),
                                        server=server),
                   OPEN_TIMEOUT_S)
 
@@ -103,8 +86,8 @@ class RegionServerClients:
     def merge_regions(self, server: str, a: RegionInfo, b: RegionInfo,
                       desc: TableDescriptor) -> RegionInfo:
         r = self.call(server, "MergeRegions", pb.MergeRegionsRequest(
-            region_a=a.name, region_b=b.name, region_a_info=region_info_pb(a),
-            region_b_info=region_info_pb(b), schema=schema_pb(desc), server=server),
+            region_a=a.name, region_b=b.name, region_a_info=region_info_to_pb(a),
+            region_b_info=region_info_to_pb(b), schema=table_to_pb(desc), server=server),
             OPEN_TIMEOUT_S)
         return region_info_from_pb(r.merged)
 

@@ -10,7 +10,7 @@ silently stuck.
 from __future__ import annotations
 
 from coordination.znodes import CLOSED, DISABLED, DISABLING, OPEN, RegionRecord, ServerState
-from hmaster.rs_client import region_info_pb, schema_pb
+from protos.schema import region_info_to_pb, table_to_pb
 from protos import minihbase_pb2 as pb
 
 
@@ -21,7 +21,7 @@ def in_transition(rec: RegionRecord, table_state: str) -> bool:
 
 
 def region_description(rec: RegionRecord, loads: dict) -> pb.RegionDescription:
-    d = pb.RegionDescription(info=region_info_pb(rec.info), state=rec.state, server=rec.server,
+    d = pb.RegionDescription(info=region_info_to_pb(rec.info), state=rec.state, server=rec.server,
                              state_since_ms=rec.since_ms, waiting_for=rec.waiting_for)
     load = loads.get(rec.server)
     if load is not None:
@@ -40,7 +40,7 @@ def table_description(meta, servers, table: str) -> pb.TableDescription:
     rec = meta.read_table(table)  # TableNotFoundError
     loads = _loads(servers)
     return pb.TableDescription(
-        schema=schema_pb(rec.descriptor), state=rec.state,
+        schema=table_to_pb(rec.descriptor), state=rec.state,
         regions=[region_description(r, loads) for r in meta.regions(table)])
 
 

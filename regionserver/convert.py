@@ -14,42 +14,7 @@ from minihbase.errors import InvalidArgumentError, NoSuchColumnFamilyError
 from storage.cell import CELL_TYPES, LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell
 from storage.filters import parse_filter
 from storage.query import Get, Mutation, Scan
-from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
-
-
-# --- schema and region values ----------------------------------------------------------------
-
-def region_info_from_pb(m: pb.RegionInfo) -> RegionInfo:
-    if not m.table:
-        raise InvalidArgumentError("RegionInfo has no table name")
-    start, end = bytes(m.start_key), bytes(m.end_key)
-    if end and start >= end:
-        raise InvalidArgumentError(f"RegionInfo of table {m.table!r}: start key {quoted(start)} "
-                                   f"is not below end key {quoted(end)}")
-    return RegionInfo(m.table, start, end, int(m.region_id))
-
-
-def region_info_to_pb(info: RegionInfo) -> pb.RegionInfo:
-    return pb.RegionInfo(table=info.table, start_key=info.start_key, end_key=info.end_key,
-                         region_id=info.region_id, name=info.name)
-
-
-def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
-    return FamilyDescriptor(
-        name=f.name.encode(),
-        max_versions=f.max_versions or 1,
-        min_versions=f.min_versions,
-        ttl=f.ttl_seconds or None,
-        bloom=f.bloom or "ROW",
-        compression=f.compression or "NONE",
-        block_size=f.block_size or 65536,
-        block_cache=not f.no_block_cache,
-    )
-
-
-def table_from_pb(t: pb.TableSchema) -> TableDescriptor:
-    return TableDescriptor(t.name, tuple(family_from_pb(f) for f in t.families),
-                           t.max_filesize)
+from storage.schema import TableDescriptor
 
 
 # --- requests ---------------------------------------------------------------------------------

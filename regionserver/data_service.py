@@ -26,9 +26,9 @@ from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
 from regionserver.wire import (encode_get_response, encode_result, encode_scan_response,
                                get_response, raw_or_serialize)
-from regionserver.convert import (check_row, get_from_pb, mutation_from_pb,
-                                  no_such_family, region_info_from_pb, region_info_to_pb,
-                                  scan_from_pb, table_from_pb)
+from protos.schema import region_info_from_pb, region_info_to_pb, table_from_pb
+from regionserver.convert import (check_row, get_from_pb, mutation_from_pb, no_such_family,
+                                  scan_from_pb)
 from regionserver.scanners import DEFAULT_TIME_LIMIT_S
 
 log = logging.getLogger(__name__)

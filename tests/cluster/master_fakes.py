@@ -24,7 +24,7 @@ import grpc
 
 from coordination import zk as zk_mod
 from coordination.znodes import Paths, ServerRecord, server_name
-from hmaster.rs_client import region_info_from_pb, region_info_pb
+from protos.schema import region_info_from_pb, region_info_to_pb
 from minihbase.errors import NotServingRegionError
 from minihbase.zookeeper import free_port
 from protos import minihbase_pb2 as pb
@@ -118,13 +118,13 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         rid = info.region_id + 1
         left = RegionInfo(info.table, info.start_key, key, rid)
         right = RegionInfo(info.table, key, info.end_key, rid)
-        return pb.SplitRegionResponse(left=region_info_pb(left), right=region_info_pb(right))
+        return pb.SplitRegionResponse(left=region_info_to_pb(left), right=region_info_to_pb(right))
 
     def MergeRegions(self, request, context):
         a = region_info_from_pb(request.region_a_info)
         b = region_info_from_pb(request.region_b_info)
         merged = RegionInfo(a.table, a.start_key, b.end_key, max(a.region_id, b.region_id) + 1)
-        return pb.MergeRegionsResponse(merged=region_info_pb(merged))
+        return pb.MergeRegionsResponse(merged=region_info_to_pb(merged))
 
     def GetServerLoad(self, request, context):
         with self.lock:

@@ -1,0 +1,56 @@
+"""Schema and region values to and from their protobuf messages, in one place for the master
+(which sends them) and the region servers (which read them). Proto defaults (0 / "") mean
+HBase's defaults; a value that cannot be valid raises InvalidArgumentError naming it."""
+
+from __future__ import annotations
+
+from minihbase.bytes_text import quoted
+from minihbase.errors import InvalidArgumentError
+from protos import minihbase_pb2 as pb
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+
+
+def region_info_to_pb(info: RegionInfo) -> pb.RegionInfo:
+    return pb.RegionInfo(table=info.table, start_key=info.start_key, end_key=info.end_key,
+                         region_id=info.region_id, name=info.name)
+
+
+def region_info_from_pb(m: pb.RegionInfo) -> RegionInfo:
+    if not m.table:
+        raise InvalidArgumentError("RegionInfo has no table name")
+    start, end = bytes(m.start_key), bytes(m.end_key)
+    if end and start >= end:
+        raise InvalidArgumentError(f"RegionInfo of table {m.table!r}: start key {quoted(start)} "
+                                   f"is not below end key {quoted(end)}")
+    return RegionInfo(m.table, start, end, int(m.region_id))
+
+
+def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
+    if not f.name:
+        raise InvalidArgumentError("column family name must not be empty")
+    if f.max_versions < 0 or f.ttl_seconds < 0 or f.block_size < 0 or f.min_versions < 0:
+        raise InvalidArgumentError(
+            f"column family {f.name!r}: max_versions, min_versions, ttl_seconds and block_size "
+            f"must not be negative (got {f.max_versions}, {f.min_versions}, {f.ttl_seconds}, "
+            f"{f.block_size})")
+    try:
+        return FamilyDescriptor(
+            name=f.name.encode(), max_versions=f.max_versions or 1, min_versions=f.min_versions,
+            ttl=f.ttl_seconds or None, bloom=f.bloom or "ROW",
+            compression=f.compression or "NONE", block_size=f.block_size or 64 * 1024,
+            block_cache=not f.no_block_cache)
+    except InvalidArgumentError as e:
+        raise InvalidArgumentError(f"column family {f.name!r}: {e}") from None
+
+
+def table_from_pb(s: pb.TableSchema) -> TableDescriptor:
+    return TableDescriptor(s.name, tuple(family_from_pb(f) for f in s.families), s.max_filesize)
+
+
+def table_to_pb(desc: TableDescriptor) -> pb.TableSchema:
+    return pb.TableSchema(name=desc.name, families=[
+        pb.FamilySchema(name=f.name.decode(), max_versions=f.max_versions,
+                        min_versions=f.min_versions, ttl_seconds=f.ttl or 0, bloom=f.bloom,
+                        compression=f.compression, block_size=f.block_size,
+                        no_block_cache=not f.block_cache)
+        for f in desc.families], max_filesize=desc.max_filesize)
