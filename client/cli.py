@@ -125,6 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
                         ("truncate", "delete every row: disable, drop, re-create the table"),
                         ("truncate_preserve", "truncate, keeping the region boundaries")):
         cmd(name, help_).add_argument("table")
+    c = cmd("snapshot", "snapshot a table: snapshot TABLE NAME [--skip-flush]")
+    c.add_argument("table")
+    c.add_argument("name")
+    c.add_argument("--skip-flush", action="store_true",
+                   help="leave out what is only in memstores (HBase's SKIP_FLUSH)")
+    c = cmd("list_snapshots", "list snapshots (those whose whole name matches REGEX)")
+    c.add_argument("regex", nargs="?")
+    c = cmd("list_table_snapshots", "the snapshots of the tables matching TABLE_REGEX")
+    c.add_argument("table_regex")
+    c.add_argument("regex", nargs="?")
+    for name, help_ in (("delete_snapshot", "delete a snapshot"),
+                        ("restore_snapshot", "put a (disabled) table back as its snapshot was")):
+        cmd(name, help_).add_argument("name")
+    c = cmd("clone_snapshot", "a new table from a snapshot: clone_snapshot NAME TABLE")
+    c.add_argument("name")
+    c.add_argument("table")
     c = cmd("locate_region", "the region holding a row, and its server")
     c.add_argument("table")
     c.add_argument("row")
@@ -241,6 +257,14 @@ def run(a, conn, out: commands.Output) -> None:
         getattr(commands, name)(conn, out, a.table)
     elif name == "locate_region":
         commands.locate_region(conn, out, a.table, b(a.row))
+    elif name == "snapshot":
+        commands.snapshot(conn, out, a.table, a.name, skip_flush=a.skip_flush)
+    elif name in ("list_snapshots", "list_table_snapshots"):
+        commands.list_snapshots(conn, out, a.regex, getattr(a, "table_regex", None))
+    elif name in ("delete_snapshot", "restore_snapshot"):
+        getattr(commands, name)(conn, out, a.name)
+    elif name == "clone_snapshot":
+        commands.clone_snapshot(conn, out, a.name, a.table)
     elif name in ("version", "whoami"):
         getattr(commands, name)(conn, out)
     elif name in ("truncate", "truncate_preserve"):

@@ -142,6 +142,41 @@ def _matching(names: list[str], regex: str | None, what: str) -> list[str]:
     return [n for n in names if pattern.fullmatch(n)]
 
 
+def snapshot(conn, out: Output, table: str, name: str, skip_flush: bool = False) -> None:
+    conn.snapshot(table, name, skip_flush=skip_flush)
+    out.result(f"Took snapshot {name} of table {table}", {"snapshot": name, "table": table})
+
+
+def list_snapshots(conn, out: Output, regex: str | None = None,
+                   table_regex: str | None = None) -> None:
+    """Every snapshot, or those whose whole name matches `regex`; list_table_snapshots: those
+    of the tables whose whole name matches `table_regex`."""
+    snaps = conn.list_snapshots()
+    names = set(_matching([s["name"] for s in snaps], regex, "list_snapshots"))
+    if table_regex is not None:
+        tables = set(_matching([s["table"] for s in snaps], table_regex, "list_table_snapshots"))
+        names &= {s["name"] for s in snaps if s["table"] in tables}
+    snaps = [s for s in snaps if s["name"] in names]
+    out.result(fmt.snapshots_text(snaps), snaps)
+
+
+def delete_snapshot(conn, out: Output, name: str) -> None:
+    conn.delete_snapshot(name)
+    out.result(f"Deleted snapshot {name}", {"deleted": name})
+
+
+def clone_snapshot(conn, out: Output, name: str, table: str) -> None:
+    conn.clone_snapshot(name, table, progress=out.progress)
+    out.result(f"Cloned snapshot {name} to table {table}", {"snapshot": name, "table": table})
+
+
+def restore_snapshot(conn, out: Output, name: str) -> None:
+    table = conn.restore_snapshot(name, progress=out.progress)
+    state = "enabled" if conn.is_table_enabled(table) else "disabled: enable it to serve it"
+    out.result(f"Restored table {table} from snapshot {name} ({state})",
+               {"snapshot": name, "table": table})
+
+
 def describe(conn, out: Output, table: str) -> None:
     d = conn.describe_table(table)
     out.result(fmt.describe_text(d), d)

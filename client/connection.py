@@ -33,7 +33,8 @@ from coordination.znodes import Paths
 from minihbase.errors import (ConnectionClosedError, HBaseError, InvalidArgumentError,
                               MasterNotRunningError, NamespaceExistsError,
                               NamespaceNotFoundError, NoSuchColumnFamilyError,
-                              OperationTimeoutError, TableExistsError, TableNotDisabledError,
+                              OperationTimeoutError, SnapshotExistsError,
+                              SnapshotNotFoundError, TableExistsError, TableNotDisabledError,
                               TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
@@ -450,6 +451,49 @@ class Connection:
         self.master_call("AlterTable", req, f"alter table {name!r}",
                          done_if=NoSuchColumnFamilyError)  # a removal done before
         self.locations.invalidate(name)
+
+    # -- admin: snapshots (HBase's; kept under <rootdir>/.hbase-snapshot) ---------------------
+    def snapshot(self, table: str, name: str, *, skip_flush: bool = False) -> None:
+        """Snapshot table `table` (enabled or disabled) as `name`: its schema and every
+        region's store files, each region flushed first unless skip_flush (then what is only in
+        memstores is left out). No data is copied: store files are immutable, so they are hard
+        linked."""
+        table = self._table_name(table)
+        self.master_call("Snapshot", pb.SnapshotRequest(name=name, table=table,
+                                                        skip_flush=skip_flush),
+                         f"snapshot {name!r} of table {table!r}", done_if=SnapshotExistsError)
+
+    def list_snapshots(self) -> list[dict]:
+        """Every snapshot: name, table, created_ms, regions, size_bytes, and "problem" if its
+        manifest is damaged (such a snapshot cannot be cloned or restored)."""
+        return [protocol.snapshot_dict(s) for s in
+                self.master_call("ListSnapshots", _EMPTY, "list snapshots").snapshots]
+
+    def delete_snapshot(self, name: str) -> None:
+        self.master_call("DeleteSnapshot", pb.SnapshotName(name=name),
+                         f"delete snapshot {name!r}", done_if=SnapshotNotFoundError)
+
+    def clone_snapshot(self, name: str, table: str, *, wait: bool = True,
+                       progress=None) -> None:
+        """A new table `table` with the snapshot's schema, regions and cells. It shares the
+        snapshot's files until it compacts them; writes to either never show in the other."""
+        table = self._table_name(table)
+        self.master_call("CloneSnapshot", pb.CloneSnapshotRequest(name=name, table=table),
+                         f"clone snapshot {name!r} to table {table!r}",
+                         done_if=TableExistsError)
+        if wait:
+            self.wait_for_regions_open(table, progress)
+
+    def restore_snapshot(self, name: str, *, wait: bool = True, progress=None) -> str:
+        """Put the snapshot's table back as it was: schema, regions and cells (HBase's rule:
+        the table must be disabled; it stays disabled). A table dropped since is cloned back,
+        enabled. Returns the table's name."""
+        table = self.master_call("RestoreSnapshot", pb.SnapshotName(name=name),
+                                 f"restore snapshot {name!r}").name
+        self.locations.invalidate(table)
+        if wait and self._table_state(table) == znodes.ENABLED:
+            self.wait_for_regions_open(table, progress)
+        return table
 
     # -- admin: cluster ----------------------------------------------------------------------
     def status(self) -> dict:

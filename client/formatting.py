@@ -150,6 +150,14 @@ def list_text(tables: list[dict]) -> str:
     return grid(["TABLE", "STATE", "REGIONS", "FAMILIES"], rows) + "\n" + rows_count(len(rows))
 
 
+def snapshots_text(snaps: list[dict]) -> str:
+    rows = [[s["name"], s["table"] or "-", when(s["created_ms"]) if s["created_ms"] else "-",
+             s["regions"], s["size_bytes"], "DAMAGED: " + s["problem"] if "problem" in s else ""]
+            for s in snaps]
+    return grid(["SNAPSHOT", "TABLE", "CREATION TIME", "REGIONS", "BYTES", ""], rows) + "\n" \
+        + rows_count(len(rows))
+
+
 STATUS_FORMATS = ("summary", "simple", "detailed")  # the HBase shell's status 'format'
 
 

@@ -303,6 +303,14 @@ def table_dict(td: pb.TableDescription) -> dict:
             "regions": [region_dict(r) for r in td.regions]}
 
 
+def snapshot_dict(sd: pb.SnapshotDescription) -> dict:
+    d = {"name": sd.name, "table": sd.table, "created_ms": sd.created_ms,
+         "regions": sd.regions, "size_bytes": sd.size_bytes}
+    if sd.problem:
+        d["problem"] = sd.problem
+    return d
+
+
 def region_load_dict(rl: pb.RegionLoad) -> dict:
     """What a region server last reported about one of its regions."""
     return {"name": rl.region, "table": rl.table, "state": rl.state,

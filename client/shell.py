@@ -37,6 +37,9 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   (REVERSED => true: from STARTROW down to STOPROW; RAW => true: delete markers too)
   delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
   incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c'
+  snapshot 't1', 's1'[, {SKIP_FLUSH => true}] | list_snapshots ['regex'] | delete_snapshot 's1'
+  list_table_snapshots 't1'[, 'regex'] | clone_snapshot 's1', 't2' | restore_snapshot 's1'
+                 (restore: the table disabled first; it stays disabled)
   status ['simple' | 'detailed'] | balance | balance_switch true|false | balancer_enabled
   split 't1'[, 'key'] | merge_region 'a', 'b'
   list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | show_filters | version | whoami
@@ -195,6 +198,37 @@ def _alter_spec(args: list) -> tuple[dict, list, int | None]:
     return add, remove, max_filesize
 
 
+SNAPSHOT_COMMANDS = ("snapshot", "list_snapshots", "list_table_snapshots", "delete_snapshot",
+                     "clone_snapshot", "restore_snapshot")
+
+
+def _snapshot_command(cmd: Command, conn, out: commands.Output) -> None:
+    n, args = cmd.name, cmd.args
+    if n == "snapshot":
+        _nargs(cmd, 2, 3, "snapshot 't1', 'snapshot1'[, {SKIP_FLUSH => true}]")
+        spec = _hash(args[2], "snapshot options") if len(args) == 3 else {}
+        _check_keys(spec, {"SKIP_FLUSH"}, "snapshot")
+        skip = spec.get("SKIP_FLUSH", False)
+        if not isinstance(skip, bool):
+            raise commands.UsageError(f"SKIP_FLUSH takes true or false, got {skip!r}")
+        commands.snapshot(conn, out, _s(args[0], "table name"), _s(args[1], "snapshot name"),
+                          skip_flush=skip)
+    elif n == "list_snapshots":
+        _nargs(cmd, 0, 1, "list_snapshots ['regex']")
+        commands.list_snapshots(conn, out, _s(args[0], "regex") if args else None)
+    elif n == "list_table_snapshots":
+        _nargs(cmd, 1, 2, "list_table_snapshots 'table regex'[, 'snapshot regex']")
+        commands.list_snapshots(conn, out, _s(args[1], "regex") if len(args) == 2 else None,
+                                table_regex=_s(args[0], "table regex"))
+    elif n in ("delete_snapshot", "restore_snapshot"):
+        _nargs(cmd, 1, 1, f"{n} 'snapshot1'")
+        getattr(commands, n)(conn, out, _s(args[0], "snapshot name"))
+    else:
+        _nargs(cmd, 2, 2, "clone_snapshot 'snapshot1', 'new_table'")
+        commands.clone_snapshot(conn, out, _s(args[0], "snapshot name"),
+                                _s(args[1], "table name"))
+
+
 def execute(cmd: Command, conn, out: commands.Output) -> None:
     """Run one parsed shell command."""
     n, args = cmd.name, cmd.args
@@ -351,6 +385,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         getattr(commands, n)(conn, out)
     elif n in ("balance", "balancer"):
         commands.balance(conn, out)
+    elif n in SNAPSHOT_COMMANDS:
+        _snapshot_command(cmd, conn, out)
     elif n == "balance_switch":
         _nargs(cmd, 1, 1, "balance_switch true|false")
         if not isinstance(args[0], bool):

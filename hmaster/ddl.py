@@ -11,7 +11,8 @@
              record and all its region records; then rootdir/data/<t> is deleted.
 
 An interrupted ENABLING/DISABLING is finished by the next active master (server.py). The master
-creates only meta; region directories are created by the region server when it opens a region.
+creates only meta; region directories are created by the region server when it opens a region
+(except a clone's, which the master fills with a snapshot's files: hmaster/snapshots.py).
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from coordination.znodes import (CLOSED, DISABLED, DISABLING, ENABLED, ENABLING,
 from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
 from minihbase.errors import (InvalidArgumentError, NamespaceExistsError, NamespaceNotEmptyError,
-                              NamespaceNotFoundError, NoSuchColumnFamilyError,
+                              NamespaceNotFoundError, NoSuchColumnFamilyError, TableExistsError,
                               TableNotDisabledError, TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos.schema import family_from_pb, table_from_pb
 from storage import layout
 from storage.cell import MAX_ROW_LENGTH
+from storage.region_split import remove_region_dirs
 from storage.schema import (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, RegionInfo,
                             TableDescriptor, namespace_of, validate_namespace,
                             validate_table_name)
@@ -115,11 +117,28 @@ class TableDDL:
     def _create(self, desc: TableDescriptor, split_keys: list[bytes]) -> TableDescriptor:
         bounds = region_boundaries(list(split_keys))
         region_id = now_ms()
-        regions = [RegionRecord(RegionInfo(desc.name, s, e, region_id), OFFLINE, "", now_ms(),
-                                "assignment after create") for s, e in bounds]
+        return self.create_regions(desc, [RegionInfo(desc.name, s, e, region_id)
+                                          for s, e in bounds])
+
+    def create_regions(self, desc: TableDescriptor, infos: list[RegionInfo],
+                       write_dirs=None) -> TableDescriptor:
+        """Create table `desc` with regions `infos`, the table lock held. write_dirs(), if
+        given, first writes the regions' directories (a clone; they are removed if the create
+        fails); otherwise each region server creates its region's directory on opening it."""
+        regions = [RegionRecord(i, OFFLINE, "", now_ms(), "assignment after create")
+                   for i in infos]
         with self._namespace_lock:
             self._check_namespace(desc.name)
-            self.meta.create_table(TableRecord(desc, ENABLING), regions)  # TableExistsError
+            if desc.name in self.meta.tables():
+                raise TableExistsError(f"table {desc.name!r} already exists")
+            try:
+                if write_dirs is not None:
+                    write_dirs()
+                self.meta.create_table(TableRecord(desc, ENABLING), regions)
+            except BaseException:
+                if write_dirs is not None:
+                    remove_region_dirs(self.rootdir, infos)
+                raise
         log.info("table %s created with %d regions", desc.name, len(regions))
         self.assignment.assign_many(regions)
         self.meta.write_table(TableRecord(desc, ENABLED))

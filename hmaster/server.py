@@ -47,6 +47,7 @@ from hmaster.meta import MetaStore
 from hmaster.rs_client import RegionServerClients
 from hmaster.server_manager import ServerManager, superseded
 from hmaster.servicer import MasterServicer
+from hmaster.snapshots import SnapshotManager
 from hmaster.split_merge import SplitMergeCoordinator
 from minihbase.errors import TableNotFoundError
 from minihbase.metrics import RpcMetrics
@@ -108,6 +109,7 @@ class MasterServer:
         self.ddl = TableDDL(self.meta, self.assignment, self.rootdir)
         self.splits = SplitMergeCoordinator(self.meta, self.assignment, self.rootdir)
         self.balancer = Balancer(self.meta, self.assignment)
+        self.snapshots = SnapshotManager(self.meta, self.assignment, self.ddl, self.rootdir)
 
         self.rpc_metrics = RpcMetrics()  # latency by method, for the info port's /metrics
         self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=32,

@@ -215,6 +215,31 @@ class MasterServicer(pb_grpc.MasterServicer):
             return pb.Empty()
         return self._call(context, run)
 
+    # --- snapshots ---------------------------------------------------------------------------
+
+    def Snapshot(self, request, context):
+        def run():
+            m = self.m.snapshots.snapshot(request.table, request.name, request.skip_flush)
+            return pb.SnapshotDescription(name=m.name, table=m.table.name,
+                                          created_ms=m.created_ms, regions=len(m.regions))
+        return self._call(context, run)
+
+    def ListSnapshots(self, request, context):
+        return self._call(context, lambda: pb.ListSnapshotsResponse(
+            snapshots=self.m.snapshots.describe_all()))
+
+    def DeleteSnapshot(self, request, context):
+        return self._call(context, lambda: (self.m.snapshots.delete(request.name),
+                                            pb.Empty())[1])
+
+    def CloneSnapshot(self, request, context):
+        return self._call(context, lambda: (self.m.snapshots.clone(request.name, request.table),
+                                            pb.Empty())[1])
+
+    def RestoreSnapshot(self, request, context):
+        return self._call(context, lambda: pb.TableName(
+            name=self.m.snapshots.restore(request.name)))
+
     # --- from region servers -----------------------------------------------------------------
 
     def RegionServerReport(self, request, context):

@@ -2,7 +2,8 @@
 
     GET /                  cluster page: masters, live and dead region servers (regions,
                            requests/s, what a recovering server waits for and since when),
-                           regions in transition (why, for how long), tables and their regions
+                           regions in transition (why, for how long), tables and their
+                           regions, snapshots
     GET /table/<t>         one table: state, families, every region ([start, end) readable,
                            server, state, size, store files, reads, writes)
     GET /rs/<server>       one region server as the master sees it, with a link to its own UI
@@ -263,6 +264,12 @@ class InfoServer:
         body.append(table(["table", "state", "families", "regions", "size"], rows,
                           "no tables yet"))
         body += details
+        body.append("<h2>Snapshots</h2>")
+        body.append(table(["snapshot", "table", "taken", "regions", "size", "problem"],
+                          [[esc(d.name), esc(d.table or "-"),
+                            esc(age(d.created_ms) + " ago" if d.created_ms else "-"),
+                            str(d.regions), esc(human_bytes(d.size_bytes)), esc(d.problem)]
+                           for d in m.snapshots.describe_all()], "no snapshots"))
         return html_response(page(f"minihbase master {m.name}", "minihbase master",
                                   self._nav(), "".join(body)))
 

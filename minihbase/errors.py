@@ -54,6 +54,19 @@ class NamespaceNotEmptyError(HBaseError):
     """drop_namespace of a namespace that still has tables, or of a reserved one."""
 
 
+class SnapshotNotFoundError(HBaseError):
+    """The named snapshot does not exist (HBase's SnapshotDoesNotExistException)."""
+
+
+class SnapshotExistsError(HBaseError):
+    """A snapshot of that name already exists."""
+
+
+class SnapshotCreationError(HBaseError):
+    """A snapshot could not be taken (a region in transition, a server gone); nothing of it is
+    kept, and taking it again may succeed."""
+
+
 # --- storage ----------------------------------------------------------------------------------
 
 class CorruptionError(HBaseError):

@@ -350,6 +350,18 @@ class MergeRegionsResponse(_message.Message):
     merged: RegionInfo
     def __init__(self, merged: _Optional[_Union[RegionInfo, _Mapping]] = ...) -> None: ...
 
+class SnapshotRegionRequest(_message.Message):
+    __slots__ = ("region", "snapshot", "skip_flush", "server")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    SKIP_FLUSH_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    snapshot: str
+    skip_flush: bool
+    server: str
+    def __init__(self, region: _Optional[str] = ..., snapshot: _Optional[str] = ..., skip_flush: _Optional[bool] = ..., server: _Optional[str] = ...) -> None: ...
+
 class RegionLoad(_message.Message):
     __slots__ = ("region", "table", "memstore_bytes", "store_bytes", "store_files", "read_requests", "write_requests", "state")
     REGION_FIELD_NUMBER: _ClassVar[int]
@@ -509,6 +521,52 @@ class BalancerSwitch(_message.Message):
     ON_FIELD_NUMBER: _ClassVar[int]
     on: bool
     def __init__(self, on: _Optional[bool] = ...) -> None: ...
+
+class SnapshotRequest(_message.Message):
+    __slots__ = ("name", "table", "skip_flush")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    SKIP_FLUSH_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    table: str
+    skip_flush: bool
+    def __init__(self, name: _Optional[str] = ..., table: _Optional[str] = ..., skip_flush: _Optional[bool] = ...) -> None: ...
+
+class SnapshotDescription(_message.Message):
+    __slots__ = ("name", "table", "created_ms", "regions", "size_bytes", "problem")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    table: str
+    created_ms: int
+    regions: int
+    size_bytes: int
+    problem: str
+    def __init__(self, name: _Optional[str] = ..., table: _Optional[str] = ..., created_ms: _Optional[int] = ..., regions: _Optional[int] = ..., size_bytes: _Optional[int] = ..., problem: _Optional[str] = ...) -> None: ...
+
+class ListSnapshotsResponse(_message.Message):
+    __slots__ = ("snapshots",)
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotDescription]
+    def __init__(self, snapshots: _Optional[_Iterable[_Union[SnapshotDescription, _Mapping]]] = ...) -> None: ...
+
+class SnapshotName(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class CloneSnapshotRequest(_message.Message):
+    __slots__ = ("name", "table")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    table: str
+    def __init__(self, name: _Optional[str] = ..., table: _Optional[str] = ...) -> None: ...
 
 class SplitRequest(_message.Message):
     __slots__ = ("table", "region", "split_key")

@@ -89,6 +89,11 @@ class RegionServerStub:
                 request_serializer=protos_dot_minihbase__pb2.MergeRegionsRequest.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.MergeRegionsResponse.FromString,
                 _registered_method=True)
+        self.SnapshotRegion = channel.unary_unary(
+                '/minihbase.RegionServer/SnapshotRegion',
+                request_serializer=protos_dot_minihbase__pb2.SnapshotRegionRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                _registered_method=True)
         self.GetServerLoad = channel.unary_unary(
                 '/minihbase.RegionServer/GetServerLoad',
                 request_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
@@ -170,6 +175,12 @@ class RegionServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SnapshotRegion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetServerLoad(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -240,6 +251,11 @@ def add_RegionServerServicer_to_server(servicer, server):
                     servicer.MergeRegions,
                     request_deserializer=protos_dot_minihbase__pb2.MergeRegionsRequest.FromString,
                     response_serializer=protos_dot_minihbase__pb2.MergeRegionsResponse.SerializeToString,
+            ),
+            'SnapshotRegion': grpc.unary_unary_rpc_method_handler(
+                    servicer.SnapshotRegion,
+                    request_deserializer=protos_dot_minihbase__pb2.SnapshotRegionRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
             ),
             'GetServerLoad': grpc.unary_unary_rpc_method_handler(
                     servicer.GetServerLoad,
@@ -560,6 +576,33 @@ class RegionServer:
             _registered_method=True)
 
     @staticmethod
+    def SnapshotRegion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.RegionServer/SnapshotRegion',
+            protos_dot_minihbase__pb2.SnapshotRegionRequest.SerializeToString,
+            protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetServerLoad(request,
             target,
             options=(),
@@ -713,6 +756,31 @@ class MasterStub:
                 request_serializer=protos_dot_minihbase__pb2.MoveRequest.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
                 _registered_method=True)
+        self.Snapshot = channel.unary_unary(
+                '/minihbase.Master/Snapshot',
+                request_serializer=protos_dot_minihbase__pb2.SnapshotRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.SnapshotDescription.FromString,
+                _registered_method=True)
+        self.ListSnapshots = channel.unary_unary(
+                '/minihbase.Master/ListSnapshots',
+                request_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.ListSnapshotsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSnapshot = channel.unary_unary(
+                '/minihbase.Master/DeleteSnapshot',
+                request_serializer=protos_dot_minihbase__pb2.SnapshotName.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                _registered_method=True)
+        self.CloneSnapshot = channel.unary_unary(
+                '/minihbase.Master/CloneSnapshot',
+                request_serializer=protos_dot_minihbase__pb2.CloneSnapshotRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RestoreSnapshot = channel.unary_unary(
+                '/minihbase.Master/RestoreSnapshot',
+                request_serializer=protos_dot_minihbase__pb2.SnapshotName.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.TableName.FromString,
+                _registered_method=True)
         self.RegionServerReport = channel.unary_unary(
                 '/minihbase.Master/RegionServerReport',
                 request_serializer=protos_dot_minihbase__pb2.RegionServerReportRequest.SerializeToString,
@@ -838,6 +906,37 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Snapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSnapshots(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloneSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreSnapshot(self, request, context):
+        """the snapshot's table, disabled (or dropped: then it is cloned); returns the table's name
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RegionServerReport(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -942,6 +1041,31 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Move,
                     request_deserializer=protos_dot_minihbase__pb2.MoveRequest.FromString,
                     response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'Snapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.Snapshot,
+                    request_deserializer=protos_dot_minihbase__pb2.SnapshotRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.SnapshotDescription.SerializeToString,
+            ),
+            'ListSnapshots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSnapshots,
+                    request_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.ListSnapshotsResponse.SerializeToString,
+            ),
+            'DeleteSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSnapshot,
+                    request_deserializer=protos_dot_minihbase__pb2.SnapshotName.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'CloneSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloneSnapshot,
+                    request_deserializer=protos_dot_minihbase__pb2.CloneSnapshotRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'RestoreSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreSnapshot,
+                    request_deserializer=protos_dot_minihbase__pb2.SnapshotName.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.TableName.SerializeToString,
             ),
             'RegionServerReport': grpc.unary_unary_rpc_method_handler(
                     servicer.RegionServerReport,
@@ -1440,6 +1564,141 @@ class Master:
             '/minihbase.Master/Move',
             protos_dot_minihbase__pb2.MoveRequest.SerializeToString,
             protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Snapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/Snapshot',
+            protos_dot_minihbase__pb2.SnapshotRequest.SerializeToString,
+            protos_dot_minihbase__pb2.SnapshotDescription.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSnapshots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/ListSnapshots',
+            protos_dot_minihbase__pb2.Empty.SerializeToString,
+            protos_dot_minihbase__pb2.ListSnapshotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/DeleteSnapshot',
+            protos_dot_minihbase__pb2.SnapshotName.SerializeToString,
+            protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloneSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/CloneSnapshot',
+            protos_dot_minihbase__pb2.CloneSnapshotRequest.SerializeToString,
+            protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/RestoreSnapshot',
+            protos_dot_minihbase__pb2.SnapshotName.SerializeToString,
+            protos_dot_minihbase__pb2.TableName.FromString,
             options,
             channel_credentials,
             insecure,

@@ -305,6 +305,15 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         except Exception as e:
             self._fail(context, e)
 
+    def SnapshotRegion(self, request, context):
+        try:
+            self._check_alive()
+            self._check_addressee(request.server)
+            self._online.snapshot(request.region, request.snapshot, flush=not request.skip_flush)
+            return _EMPTY
+        except Exception as e:
+            self._fail(context, e)
+
     def GetServerLoad(self, request, context):
         try:
             return self._server.load()

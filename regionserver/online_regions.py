@@ -19,11 +19,13 @@ NotServingRegionError and the client re-reads meta.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Callable
 
 from minihbase.errors import InvalidArgumentError, NotServingRegionError, RegionOfflineError
+from storage import layout
 from storage.nonces import NonceManager
 from storage.schema import RegionInfo, TableDescriptor
 
@@ -217,6 +219,13 @@ class OnlineRegions:
 
     def compact(self, name: str, major: bool = False) -> None:
         self.get(name).compact(major=major)
+
+    def snapshot(self, name: str, snapshot: str, flush: bool = True) -> None:
+        """Link the region's files into snapshot `snapshot`'s working directory."""
+        region = self.get(name)
+        dest = os.path.join(layout.snapshot_tmp_dir(self.rootdir, snapshot),
+                            region.info.encoded_name)
+        region.snapshot(dest, flush=flush)
 
     def split(self, name: str, split_key: bytes | None = None):
         region = self._take(name, "SPLITTING")

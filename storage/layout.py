@@ -10,6 +10,10 @@
           <family>/<file id>.ref                  reference to half of a parent's store file
           recovered.edits/<first seqid:020d>.edits  edits split out of a dead server's WAL
           .tmp/                                   files being written (renamed into place)
+      .hbase-snapshot/<snapshot>/                 a table snapshot (storage/snapshots.py)
+          .snapshotinfo                           its manifest (checksummed JSON)
+          <encoded region>/<family>/<id>.hfile    hard links of the table's store files
+      .hbase-snapshot/.tmp/<snapshot>/            a snapshot being taken (renamed when complete)
 
 Server names are HBase's `host,port,startcode`.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import os
 
-from storage.schema import RegionInfo, validate_table_name
+from storage.schema import RegionInfo, validate_snapshot_name, validate_table_name
 
 WALS = "WALs"
 OLD_WALS = "oldWALs"
@@ -31,6 +35,8 @@ RECOVERED_EDITS = "recovered.edits"
 EDITS_SUFFIX = ".edits"
 REGION_INFO = ".regioninfo"
 TMP = ".tmp"
+SNAPSHOTS = ".hbase-snapshot"
+SNAPSHOT_INFO = ".snapshotinfo"
 
 
 def wal_dir(rootdir: str, server: str) -> str:
@@ -95,6 +101,19 @@ def region_info_path(region_path: str) -> str:
 
 def tmp_dir(region_path: str) -> str:
     return os.path.join(region_path, TMP)
+
+
+def snapshots_dir(rootdir: str) -> str:
+    return os.path.join(rootdir, SNAPSHOTS)
+
+
+def snapshot_dir(rootdir: str, name: str) -> str:
+    # validated here too, as table_dir: a name must never reach outside the snapshots dir
+    return os.path.join(rootdir, SNAPSHOTS, validate_snapshot_name(name))
+
+
+def snapshot_tmp_dir(rootdir: str, name: str) -> str:
+    return os.path.join(rootdir, SNAPSHOTS, TMP, validate_snapshot_name(name))
 
 
 def fsync_dir(path: str) -> None:

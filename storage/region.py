@@ -843,6 +843,26 @@ class Region:
         return write_merged(rootdir, a, b, table,
                             now_ms if now_ms is not None else int(time.time() * 1000))
 
+    def snapshot(self, dest_region_dir: str, flush: bool = True) -> None:
+        """Put this region's store files into a snapshot's directory (storage/snapshots.py),
+        flushed first unless flush=False (HBase's SKIP_FLUSH: what is only in the memstores is
+        not in the snapshot). No flush adds a file and no compaction swaps files meanwhile, so
+        every family is taken at the same point."""
+        from storage.snapshots import link_store_files
+
+        self._check_open()
+        if flush:
+            self.flush()
+        with self._flush_lock, self._compaction_lock:
+            self._check_open()
+            for store in self.stores.values():
+                view = store.acquire()
+                try:
+                    link_store_files(view.files, store.family,
+                                     layout.family_dir(dest_region_dir, store.name))
+                finally:
+                    view.release()
+
     # --- closing ----------------------------------------------------------------------------
 
     def close(self, flush: bool = True) -> None:

@@ -188,8 +188,9 @@ def _family_file_refs(rootdir: str, region_path: str, family: bytes, lo, hi, hal
     return refs
 
 
-def _write_region_dir(rootdir: str, info: RegionInfo, table: TableDescriptor, refs_by_family):
-    """Build the region dir beside its final place, then rename it in (all or nothing)."""
+def write_region_dir(rootdir: str, info: RegionInfo, table: TableDescriptor, fill_family):
+    """Build a new region's dir beside its final place, then rename it in (all or nothing).
+    fill_family(family, family_dir) writes one family's files (references, hard links)."""
     from storage.region import write_region_info
 
     final = layout.region_dir(rootdir, info)
@@ -197,17 +198,31 @@ def _write_region_dir(rootdir: str, info: RegionInfo, table: TableDescriptor, re
         raise InvalidArgumentError(f"region directory {final} already exists")
     tmp = final + ".creating"
     shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    layout.make_dirs(tmp)
     write_region_info(layout.region_info_path(tmp), info)
     for fam in table.family_names():
         fdir = layout.family_dir(tmp, fam)
         os.makedirs(fdir)
-        for i, ref in enumerate(refs_by_family.get(fam, ()), start=1):
-            layout.atomic_write(os.path.join(fdir, layout.reference_name(i)), ref.encode())
+        fill_family(fam, fdir)
         layout.fsync_dir(fdir)
     layout.fsync_dir(tmp)
     os.rename(tmp, final)
     layout.fsync_dir(os.path.dirname(final))
+
+
+def remove_region_dirs(rootdir: str, infos: list[RegionInfo]) -> None:
+    """Undo write_region_dir for regions that never made it into meta."""
+    for info in infos:
+        path = layout.region_dir(rootdir, info)
+        shutil.rmtree(path + ".creating", ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_references(refs_by_family):
+    def fill(fam: bytes, fdir: str) -> None:
+        for i, ref in enumerate(refs_by_family.get(fam, ()), start=1):
+            layout.atomic_write(os.path.join(fdir, layout.reference_name(i)), ref.encode())
+    return fill
 
 
 def write_daughters(rootdir: str, parent: RegionInfo, table: TableDescriptor, split_key: bytes,
@@ -223,7 +238,7 @@ def write_daughters(rootdir: str, parent: RegionInfo, table: TableDescriptor, sp
     for d, lo, hi, half in ((a, None, split_key, "bottom"), (b, split_key, None, "top")):
         refs = {fam: _family_file_refs(rootdir, ppath, fam, lo, hi, half, parent.name)
                 for fam in table.family_names()}
-        _write_region_dir(rootdir, d, table, refs)
+        write_region_dir(rootdir, d, table, _write_references(refs))
     return a, b
 
 
@@ -242,7 +257,7 @@ def write_merged(rootdir: str, a: RegionInfo, b: RegionInfo, table: TableDescrip
         for fam in table.family_names():
             refs.setdefault(fam, []).extend(_family_file_refs(
                 rootdir, ppath, fam, p.start_key or None, p.end_key or None, "range", p.name))
-    _write_region_dir(rootdir, merged, table, refs)
+    write_region_dir(rootdir, merged, table, _write_references(refs))
     return merged
 
 

@@ -19,6 +19,7 @@ MIN_MAX_FILESIZE = 64 << 10  # a smaller MAX_FILESIZE would split regions of a f
 # Used with fullmatch: "$" alone would also accept a name ending in a newline.
 _TABLE_NAME = re.compile(r"(?:[A-Za-z0-9_]{1,128}:)?[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9_]{1,128}")
+_SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")  # as a table qualifier
 DEFAULT_NAMESPACE = "default"  # tables named without a namespace are in it
 SYSTEM_NAMESPACE = "hbase"  # HBase's system tables' namespace: reserved
 _FAMILY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,126}")
@@ -178,6 +179,14 @@ def validate_namespace(name: str) -> str:
     if not isinstance(name, str) or not _NAMESPACE.fullmatch(name):
         raise InvalidArgumentError(
             f"invalid namespace name {name!r}: 1-128 letters, digits or '_'")
+    return name
+
+
+def validate_snapshot_name(name: str) -> str:
+    if not isinstance(name, str) or not _SNAPSHOT_NAME.fullmatch(name):
+        raise InvalidArgumentError(
+            f"invalid snapshot name {name!r}: 1-128 characters of letters, digits, '_', '-', "
+            "'.', not starting with '-' or '.'")
     return name
 
 

@@ -86,6 +86,7 @@ def test_master_page_shows_stuck_region_and_recovering_server_with_why_and_how_l
     from coordination.znodes import (ENABLED, FAILED_OPEN, OPEN, SPLITTING_WAL, RegionRecord,
                                      ServerState, TableRecord)
     from hmaster.web import InfoServer
+    from protos import minihbase_pb2 as pb
     from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
 
     now = int(time.time() * 1000)
@@ -105,10 +106,17 @@ def test_master_page_shows_stuck_region_and_recovering_server_with_why_and_how_l
     master = types.SimpleNamespace(
         meta=meta, servers=servers, election=election, cluster_id="cid", active=True,
         name="m,1,1", recovered=threading.Event(), crash=types.SimpleNamespace(
-            last_recovery_s={}), zk=None, paths=None)
+            last_recovery_s={}), zk=None, paths=None,
+        snapshots=types.SimpleNamespace(describe_all=lambda: [
+            pb.SnapshotDescription(name="s1", table="stuck", created_ms=now - 90_000,
+                                   regions=2, size_bytes=3 << 20),
+            pb.SnapshotDescription(name="bad", problem="manifest failed its checksum")]))
     web = InfoServer(master, "127.0.0.1", 0)
     code, _, page = web._http.dispatch("/")
     assert code == 200
+    snaps = page.split("<h2>Snapshots", 1)[1]
+    assert "s1" in snaps and "1 min 30 s ago" in snaps and "3.0 MiB" in snaps
+    assert "manifest failed its checksum" in snaps
     rit = page.split("Regions in transition", 1)[1].split("<h2>", 1)[0]
     assert "FAILED_OPEN" in rit and "retry 3 on another server: &lt;disk full&gt;" in rit
     assert "1 min 5 s" in rit and "[k\\x01, " in rit

@@ -1,0 +1,181 @@
+"""Table snapshots against real daemons: snapshot, clone, restore, delete (HBase's semantics),
+taken while a writer runs, and their errors (one shared cluster)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from minihbase import errors
+from tests.cluster.conftest import serving_regions
+
+SPLITS = [b"g", b"p"]
+
+
+def _rows(table) -> dict:
+    return {k: v for k, v in table.scan()}
+
+
+def _servers(cluster, table) -> set:
+    regions = cluster.wait_for(lambda: serving_regions(cluster, table), 60,
+                               f"every region of {table} to be OPEN")
+    return {r.server for r in regions}
+
+
+def test_clone_and_restore_give_back_the_snapshot_and_nothing_since(cluster, connection_for):
+    conn = connection_for(cluster)
+    conn.create_table("snap_t", {"cf": dict(max_versions=2)}, split_keys=SPLITS)
+    conn.balance()
+    t = conn.table("snap_t")
+    for i in range(300):
+        t.put(b"%s%03d" % (b"aku"[i % 3:i % 3 + 1], i), {b"cf:a": b"v%d" % i})
+    conn.flush("snap_t")
+    t.put(b"a000", {b"cf:a": b"second version"})  # only in a memstore: the snapshot flushes
+    t.delete(b"k001")
+    before = _rows(t)
+    assert len(before) == 299
+    conn.snapshot("snap_t", "snap_1")
+
+    # After the snapshot: updates, a delete, new rows, a new family, a major compaction that
+    # deletes every file the snapshot links to.
+    t.put(b"a000", {b"cf:a": b"after"})
+    t.delete(b"u002")
+    t.put(b"zzz", {b"cf:a": b"new"})
+    conn.alter_table("snap_t", add={"cf2": {}})
+    t.put(b"a003", {b"cf2:b": b"other family"})
+    conn.compact("snap_t", major=True)
+
+    (listed,) = [s for s in conn.list_snapshots() if s["name"] == "snap_1"]
+    assert listed["table"] == "snap_t" and listed["regions"] == 3 and listed["size_bytes"] > 0
+
+    conn.clone_snapshot("snap_1", "snap_clone")
+    clone = conn.table("snap_clone")
+    assert _rows(clone) == before
+    assert clone.cells(b"a000", b"cf:a", versions=2) == [b"second version", b"v0"]
+    assert sorted(r["start_key"] for r in conn.regions("snap_clone")) == [b""] + SPLITS
+    assert len(_servers(cluster, "snap_clone")) > 1, "a clone's regions are assigned as a create's"
+    assert list(conn.families("snap_clone")) == [b"cf"]
+    clone.put(b"a000", {b"cf:a": b"clone only"})
+    assert t.row(b"a000") == {b"cf:a": b"after"}
+
+    conn.disable_table("snap_t")
+    assert conn.restore_snapshot("snap_1") == "snap_t"
+    assert conn.is_table_disabled("snap_t"), "HBase leaves a restored table disabled"
+    conn.enable_table("snap_t")
+    assert _rows(t) == before
+    assert list(conn.families("snap_t")) == [b"cf"], "the schema is the snapshot's too"
+    assert t.row(b"a000") == {b"cf:a": b"second version"}
+
+    # Deleting the snapshot leaves the clone whole (its own links to the files); restoring a
+    # dropped table clones it back.
+    conn.delete_snapshot("snap_1")
+    assert "snap_1" not in [s["name"] for s in conn.list_snapshots()]
+    conn.compact("snap_clone", major=True)
+    assert len(_rows(clone)) == 299 and clone.row(b"a000") == {b"cf:a": b"clone only"}
+    conn.disable_table("snap_clone")
+    conn.snapshot("snap_clone", "snap_2")  # a disabled table: the master links its files
+    conn.delete_table("snap_clone")
+    assert conn.restore_snapshot("snap_2") == "snap_clone"
+    assert conn.is_table_enabled("snap_clone")
+    assert clone.row(b"a000") == {b"cf:a": b"clone only"} and len(_rows(clone)) == 299
+    conn.delete_snapshot("snap_2")
+
+
+def test_a_snapshot_under_writes_holds_every_row_acknowledged_before_it(cluster,
+                                                                        connection_for):
+    conn = connection_for(cluster)
+    conn.create_table("snap_w", {"cf": {}}, split_keys=SPLITS)
+    t = conn.table("snap_w")
+    acked: list[bytes] = []
+    stop = threading.Event()
+
+    def writer():
+        deadline = time.monotonic() + 60
+        i = 0
+        while not stop.is_set() and time.monotonic() < deadline and i < 20000:
+            row = b"%s%05d" % (b"aku"[i % 3:i % 3 + 1], i)
+            t.put(row, {b"cf:a": row})
+            acked.append(row)
+            i += 1
+
+    w = threading.Thread(target=writer)
+    w.start()
+    try:
+        time.sleep(1.0)
+        before = len(acked)
+        conn.snapshot("snap_w", "snap_w1")
+        after = len(acked)
+    finally:
+        stop.set()
+        w.join()
+    assert before > 0 and after > before, "the writer kept writing through the snapshot"
+    conn.clone_snapshot("snap_w1", "snap_w_clone")
+    got = set(_rows(conn.table("snap_w_clone")))
+    assert set(acked[:before]) <= got, "a row acknowledged before the snapshot is missing"
+    assert got <= set(acked), "the clone holds a row that was never written"
+    conn.delete_snapshot("snap_w1")
+
+
+def test_snapshot_errors_are_clear_and_change_nothing(cluster, connection_for):
+    conn = connection_for(cluster)
+    conn.create_table("snap_e", {"cf": {}})
+    t = conn.table("snap_e")
+    t.put(b"r", {b"cf:a": b"1"})
+    conn.snapshot("snap_e", "snap_e1")
+    cases = [
+        (lambda: conn.snapshot("snap_e", "snap_e1"), errors.SnapshotExistsError, "snap_e1"),
+        (lambda: conn.snapshot("no_such_table", "x"), errors.TableNotFoundError, "no_such_table"),
+        (lambda: conn.snapshot("snap_e", "-bad"), errors.InvalidArgumentError, "-bad"),
+        (lambda: conn.clone_snapshot("nope", "x"), errors.SnapshotNotFoundError, "nope"),
+        (lambda: conn.clone_snapshot("snap_e1", "snap_e"), errors.TableExistsError, "snap_e"),
+        (lambda: conn.clone_snapshot("snap_e1", "nons:t"), errors.NamespaceNotFoundError,
+         "nons"),
+        (lambda: conn.clone_snapshot("snap_e1", "bad/name"), errors.InvalidArgumentError,
+         "bad/name"),
+        (lambda: conn.restore_snapshot("snap_e1"), errors.TableNotDisabledError, "disable"),
+        (lambda: conn.restore_snapshot("nope"), errors.SnapshotNotFoundError, "nope"),
+        (lambda: conn.delete_snapshot("nope"), errors.SnapshotNotFoundError, "nope"),
+    ]
+    for call, error, named in cases:
+        with pytest.raises(error, match=named):
+            call()
+    assert t.row(b"r") == {b"cf:a": b"1"}
+    assert [s["name"] for s in conn.list_snapshots() if s["name"].startswith("snap_e")] == \
+        ["snap_e1"]
+    assert "nons:t" not in conn.tables()
+
+
+def test_cli_and_shell_snapshot_commands(cluster):
+    def cli(*args, input=None):
+        return subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum,
+                               "--timeout", "30", *args], input=input, capture_output=True,
+                              text=True, timeout=120)
+
+    assert cli("create", "snap_c", "cf").returncode == 0
+    assert cli("put", "snap_c", "r1", "cf:q", "v1").returncode == 0
+    r = cli("snapshot", "snap_c", "snap_c1")
+    assert r.returncode == 0 and "Took snapshot snap_c1 of table snap_c" in r.stdout
+    listed = json.loads(cli("list_table_snapshots", "snap_c", "--json").stdout)
+    assert [(s["name"], s["table"], s["regions"]) for s in listed] == [("snap_c1", "snap_c", 1)]
+    r = cli("restore_snapshot", "snap_c1")
+    assert r.returncode == 1 and "disable it before restoring" in r.stderr
+    assert "Traceback" not in r.stderr
+    script = ("put 'snap_c', 'r2', 'cf:q', 'v2'\n"
+              "snapshot 'snap_c', 'snap_c2', {SKIP_FLUSH => true}\n"
+              "clone_snapshot 'snap_c2', 'snap_c_clone'\n"
+              "scan 'snap_c_clone'\n"
+              "list_snapshots 'snap_c.*'\n"
+              "delete_snapshot 'snap_c1'\n"
+              "delete_snapshot 'snap_c2'\n")
+    r = cli("shell", input=script)
+    assert r.returncode == 0, r.stderr
+    # SKIP_FLUSH: r2 was only in the memstore, so the clone has r1 alone
+    assert "Cloned snapshot snap_c2 to table snap_c_clone" in r.stdout
+    assert "value=v1" in r.stdout and "value=v2" not in r.stdout
+    assert " snap_c1 " in r.stdout and " snap_c2 " in r.stdout
+    assert json.loads(cli("list_snapshots", "snap_c.*", "--json").stdout) == []

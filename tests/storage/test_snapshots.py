@@ -1,0 +1,165 @@
+"""Snapshots on disk (storage/snapshots.py): hard links, references written out, manifests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from minihbase.errors import CorruptionError, InvalidArgumentError
+from storage import layout, snapshots
+from storage.query import Mutation
+from storage.region_split import write_daughters
+from storage.schema import RegionInfo
+from storage.snapshots import SnapshotManifest
+from tests.storage.test_region_split import CF, CG, ROOT_INFO, TABLE, _dump, _fill, _open
+
+
+def _take(root, name, regions):
+    """Snapshot open regions (Region objects) as the master does: link, then commit."""
+    tmp = snapshots.begin(root, name)
+    for r in regions:
+        r.snapshot(os.path.join(tmp, r.info.encoded_name))
+    snapshots.commit(root, SnapshotManifest(name, TABLE, 1234, tuple(r.info for r in regions)))
+
+
+def _clone(root, name, region_id):
+    m = snapshots.read_manifest(root, name)
+    out = []
+    for info in m.regions:
+        target = RegionInfo(info.table, info.start_key, info.end_key, region_id)
+        snapshots.write_region_from(root, m, info, target, TABLE)
+        out.append(target)
+    return out
+
+
+def _inodes(path):
+    return {os.stat(os.path.join(d, n)).st_ino for d, _, files in os.walk(path) for n in files
+            if n.endswith(layout.HFILE_SUFFIX)}
+
+
+def test_a_snapshot_links_files_and_a_clone_reads_the_same_cells(tmp_path):
+    root = str(tmp_path)
+    r = _open(root, ROOT_INFO)
+    _fill(r)  # flushed files, deletes, and one row only in the memstore
+    before = _dump(r)
+    _take(root, "s1", [r])
+    # the snapshot shares the region's files (hard links), it copied nothing
+    snap = layout.snapshot_dir(root, "s1")
+    assert _inodes(layout.region_dir(root, ROOT_INFO)) == _inodes(snap)
+    r.mutate(Mutation(b"r001").put(CF, b"a", b"after", 9))
+    r.compact(major=True)  # the table's old files are deleted: the snapshot's links remain
+    (clone,) = _clone(root, "s1", 2)
+    c = _open(root, clone)
+    assert _dump(c) == before
+    c.mutate(Mutation(b"r002").put(CF, b"a", b"clone only", 9))
+    c.flush()
+    assert b"after" in [x[4] for x in _dump(r)] and b"clone only" not in [x[4] for x in _dump(r)]
+    assert snapshots.read_manifest(root, "s1").regions == (ROOT_INFO,)
+    c.close()
+    r.close()
+
+
+def test_skip_flush_leaves_the_memstore_out(tmp_path):
+    root = str(tmp_path)
+    r = _open(root, ROOT_INFO)
+    r.mutate(Mutation(b"a").put(CF, b"q", b"flushed", 1))
+    r.flush()
+    r.mutate(Mutation(b"b").put(CF, b"q", b"memstore only", 1))
+    tmp = snapshots.begin(root, "s")
+    r.snapshot(os.path.join(tmp, r.info.encoded_name), flush=False)
+    snapshots.commit(root, SnapshotManifest("s", TABLE, 1, (r.info,)))
+    (clone,) = _clone(root, "s", 2)
+    c = _open(root, clone)
+    assert [x[0] for x in _dump(c)] == [b"a"]
+    c.close()
+    r.close()
+
+
+def test_references_are_written_out_so_the_snapshot_stands_alone(tmp_path):
+    root = str(tmp_path)
+    parent = _open(root, ROOT_INFO)
+    _fill(parent)
+    before = _dump(parent)
+    a, b = parent.split(b"r030")
+    ra, rb = _open(root, a), _open(root, b)
+    assert ra.has_references() and rb.has_references()
+    _take(root, "s", [ra, rb])
+    ra.close()
+    rb.close()
+    # the parent and both daughters gone: the snapshot still has every cell
+    shutil.rmtree(layout.table_dir(root, "t"))
+    clones = [_open(root, i) for i in _clone(root, "s", 7)]
+    assert _dump(clones[0]) + _dump(clones[1]) == before
+    assert not any(c.has_references() for c in clones)
+    for c in clones:
+        c.close()
+
+
+def test_a_closed_region_is_snapshot_from_its_directory(tmp_path):
+    root = str(tmp_path)
+    parent = _open(root, ROOT_INFO)
+    _fill(parent)
+    before = _dump(parent)
+    a, b = parent.split(b"r030")  # closed regions with reference files, as a disabled table
+    tmp = snapshots.begin(root, "s")
+    for info in (a, b):
+        snapshots.link_closed_region(root, info, TABLE, os.path.join(tmp, info.encoded_name))
+    snapshots.commit(root, SnapshotManifest("s", TABLE, 1, (a, b)))
+    clones = [_open(root, i) for i in _clone(root, "s", 9)]
+    assert _dump(clones[0]) + _dump(clones[1]) == before
+    for c in clones:
+        c.close()
+
+
+def test_a_damaged_manifest_or_file_is_reported(tmp_path):
+    root = str(tmp_path)
+    r = _open(root, ROOT_INFO)
+    r.mutate(Mutation(b"a").put(CG, b"q", b"v", 1))
+    _take(root, "s", [r])
+    r.close()
+    path = os.path.join(layout.snapshot_dir(root, "s"), layout.SNAPSHOT_INFO)
+    good = open(path, "rb").read()
+    open(path, "wb").write(good[:-3] + b"xyz")
+    with pytest.raises(CorruptionError, match="failed its checksum"):
+        snapshots.read_manifest(root, "s")
+    open(path, "wb").write(good)
+    m = snapshots.read_manifest(root, "s")
+    (hfile,) = [os.path.join(d, n) for d, _, fs in os.walk(layout.snapshot_dir(root, "s"))
+                for n in fs if n.endswith(layout.HFILE_SUFFIX)]
+    data = bytearray(open(hfile, "rb").read())
+    data[-5] ^= 0xFF  # the trailer
+    os.unlink(hfile)  # a new inode: the region's own link keeps the good bytes
+    open(hfile, "wb").write(bytes(data))
+    target = RegionInfo("t", b"", b"", 5)
+    with pytest.raises(CorruptionError):
+        snapshots.write_region_from(root, m, ROOT_INFO, target, TABLE)
+    assert not os.path.exists(layout.region_dir(root, target))
+
+
+def test_names_list_and_delete(tmp_path):
+    root = str(tmp_path)
+    assert snapshots.names(root) == []
+    r = _open(root, ROOT_INFO)
+    _take(root, "b", [r])
+    _take(root, "a.1", [r])
+    snapshots.begin(root, "unfinished")  # a working dir is never listed
+    assert snapshots.names(root) == ["a.1", "b"]
+    snapshots.delete(root, "b")
+    assert snapshots.names(root) == ["a.1"] and not snapshots.exists(root, "b")
+    r.close()
+    for bad in ("", ".x", "-x", "a/b", "..", "a:b"):
+        with pytest.raises(InvalidArgumentError, match="invalid snapshot name"):
+            layout.snapshot_dir(root, bad)
+
+
+def test_write_daughters_still_writes_references(tmp_path):
+    """write_region_dir is shared with split and merge: their directories are unchanged."""
+    root = str(tmp_path)
+    r = _open(root, ROOT_INFO)
+    _fill(r)
+    r.close()
+    a, _ = write_daughters(root, ROOT_INFO, TABLE, b"r030", 99)
+    names = os.listdir(layout.family_dir(layout.region_dir(root, a), CF))
+    assert names and all(n.endswith(layout.REFERENCE_SUFFIX) for n in names)
