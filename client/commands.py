@@ -172,7 +172,7 @@ def clone_snapshot(conn, out: Output, name: str, table: str) -> None:
 
 def restore_snapshot(conn, out: Output, name: str) -> None:
     table = conn.restore_snapshot(name, progress=out.progress)
-    state = "enabled" if conn.is_table_enabled(table) else "disabled: enable it to serve it"
+    state = "disabled: enable it to serve it" if conn.is_table_disabled(table) else "enabled"
     out.result(f"Restored table {table} from snapshot {name} ({state})",
                {"snapshot": name, "table": table})
 

@@ -458,7 +458,6 @@ class Connection:
         region's store files, each region flushed first unless skip_flush (then what is only in
         memstores is left out). No data is copied: store files are immutable, so they are hard
         linked."""
-        table = self._table_name(table)
         self.master_call("Snapshot", pb.SnapshotRequest(name=name, table=table,
                                                         skip_flush=skip_flush),
                          f"snapshot {name!r} of table {table!r}", done_if=SnapshotExistsError)
@@ -477,7 +476,6 @@ class Connection:
                        progress=None) -> None:
         """A new table `table` with the snapshot's schema, regions and cells. It shares the
         snapshot's files until it compacts them; writes to either never show in the other."""
-        table = self._table_name(table)
         self.master_call("CloneSnapshot", pb.CloneSnapshotRequest(name=name, table=table),
                          f"clone snapshot {name!r} to table {table!r}",
                          done_if=TableExistsError)

@@ -135,9 +135,9 @@ class TableDDL:
                 if write_dirs is not None:
                     write_dirs()
                 self.meta.create_table(TableRecord(desc, ENABLING), regions)
-            except BaseException:
-                if write_dirs is not None:
-                    remove_region_dirs(self.rootdir, infos)
+            except BaseException as e:
+                if write_dirs is not None and not self.meta.outcome_unknown(e):
+                    remove_region_dirs(self.rootdir, infos)  # not created: nothing uses them
                 raise
         log.info("table %s created with %d regions", desc.name, len(regions))
         self.assignment.assign_many(regions)

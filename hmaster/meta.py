@@ -19,7 +19,11 @@ import logging
 import re
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import NoNodeError, NodeExistsError, NotEmptyError, RolledBackError
+from kazoo.exceptions import ConnectionClosedError as KazooConnectionClosed
+from kazoo.exceptions import (ConnectionLoss, NoNodeError, NodeExistsError, NotEmptyError,
+                              RolledBackError, SessionExpiredError)
+from kazoo.exceptions import OperationTimeoutError as KazooOperationTimeout
+from kazoo.handlers.threading import KazooTimeoutError
 
 from coordination import meta_reader
 from coordination.znodes import (BALANCER_OFF, Paths, RegionRecord, ServerState, TableRecord,
@@ -92,6 +96,13 @@ class MetaStore:
             if isinstance(result, Exception) and not isinstance(result, RolledBackError):
                 log.debug("transaction failed at %r: %r", op, result)
                 raise result
+
+    @staticmethod
+    def outcome_unknown(exc: BaseException) -> bool:
+        """Whether a failed commit may have been applied all the same: the connection was lost
+        after the request left, so only reading meta again can tell."""
+        return isinstance(exc, (ConnectionLoss, SessionExpiredError, KazooOperationTimeout,
+                                KazooConnectionClosed, KazooTimeoutError))
 
     # region record ops, for composing transactions
     def region_path(self, rec: RegionRecord) -> str:
@@ -262,6 +273,9 @@ class MetaStore:
     def journal_op(self, encoded: str, journal: dict, *, create: bool = False) -> Op:
         return Op("create" if create else "set", self.paths.split_journal(encoded),
                   json.dumps(journal, sort_keys=True).encode())
+
+    def delete_journal_op(self, encoded: str) -> Op:
+        return Op("delete", self.paths.split_journal(encoded))
 
     def delete_journal(self, encoded: str) -> None:
         self._delete_if_exists(self.paths.split_journal(encoded))

@@ -9,8 +9,8 @@ Lifecycle:
   4. when active: ensure the znode layout, watch /hbase/rs, then rebuild from ZooKeeper and the
      file system in the background ("recovery"): resume crash procedures (servers/ not DEAD),
      declare crashed any server meta points at that is neither live nor known, settle regions
-     left OPENING/CLOSING, resume split/merge journals, finish ENABLING/DISABLING tables, and
-     assign every region still OFFLINE/FAILED_OPEN;
+     left OPENING/CLOSING, resume split/merge journals, finish ENABLING/DISABLING tables,
+     assign every region still OFFLINE/FAILED_OPEN, and remove unfinished snapshot attempts;
   5. chores, every min(5 s, --balancer-period): the split/merge janitor, retries of failed
      crash procedures, re-driving regions stuck in transition, pruning old DEAD entries,
      deleting archived WALs older than --oldwals-ttl (log_cleaner.py); the balancer every
@@ -259,7 +259,8 @@ class MasterServer:
         # Each step on its own: one that fails (a table dropped meanwhile, a ZooKeeper error)
         # must not skip the others; the chores retry what is left (repair, janitor, crashes).
         for step in (self._settle_in_flight, self.splits.resume, self._finish_table_transitions,
-                     self.ddl.resume_alters, self._assign_waiting):
+                     self.ddl.resume_alters, self._assign_waiting,
+                     self.snapshots.remove_unfinished):
             try:
                 step()
             except Exception:  # noqa: BLE001

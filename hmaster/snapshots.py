@@ -3,15 +3,17 @@
 
     snapshot  the table lock held (no DDL meanwhile). Enabled table: each region's lock held
               (no move, split or merge of it meanwhile), its server flushes it (unless
-              SKIP_FLUSH) and links its files into .hbase-snapshot/.tmp/<name>/; a region not
-              OPEN fails the attempt (tried 3 times). Disabled table: the master links the
-              closed regions' files itself. Then the manifest, and one rename makes it exist.
+              SKIP_FLUSH) and links its files into the attempt's working directory
+              (.hbase-snapshot/.tmp/<name>.<attempt>/); a region not OPEN fails the attempt
+              (tried 3 times). Disabled table: the master links the closed regions' files
+              itself. Then the manifest, and one rename makes it exist.
     clone     a new table with the snapshot's schema and region boundaries: its region
               directories are written first (hard links), then ONE multi-op creates the table
               and its regions, which are assigned as for a create.
     restore   the table disabled: new region directories, then ONE multi-op swaps the table's
-              schema and every region record for the snapshot's; the old directories are
-              deleted after. The table stays disabled. A table that no longer exists is cloned.
+              schema and every region record for the snapshot's (and drops its split/merge
+              journals); the old directories are deleted after. The table stays disabled. A
+              table that no longer exists is cloned.
     delete    the snapshot's directory, renamed away first.
 
 Snapshot calls run one at a time (a delete never pulls files from under a clone).
@@ -28,8 +30,8 @@ from dataclasses import replace
 
 from coordination.znodes import (CLOSED, DISABLED, ENABLED, OPEN, RegionRecord, TableRecord,
                                  now_ms)
-from minihbase.errors import (HBaseError, SnapshotCreationError, SnapshotExistsError,
-                              SnapshotNotFoundError, TableNotDisabledError)
+from minihbase.errors import (CorruptionError, HBaseError, SnapshotCreationError,
+                              SnapshotExistsError, SnapshotNotFoundError, TableNotDisabledError)
 from protos import minihbase_pb2 as pb
 from storage import layout, snapshots
 from storage.region_split import remove_region_dirs
@@ -74,23 +76,24 @@ class SnapshotManager:
         if rec.state not in (ENABLED, DISABLED):
             raise SnapshotCreationError(f"table {table!r} is {rec.state}: snapshot not taken "
                                         "(try again once it is enabled or disabled)")
-        tmp = snapshots.begin(self.rootdir, name)
+        attempt = snapshots.begin(self.rootdir, name)
+        work = layout.snapshot_work_dir(self.rootdir, name, attempt)
         try:
             regions = sorted((r.info for r in self.meta.regions(table)),
                              key=lambda i: i.start_key)
             _check_covers_the_table(table, regions)
             for info in regions:
-                self._link_region(rec, info, name, skip_flush,
-                                  os.path.join(tmp, info.encoded_name))
-            manifest = SnapshotManifest(name, rec.descriptor, now_ms(), tuple(regions))
-            snapshots.commit(self.rootdir, manifest)
+                self._link_region(rec, info, name, attempt, skip_flush,
+                                  os.path.join(work, info.encoded_name))
+            manifest = snapshots.commit(self.rootdir, name, attempt, rec.descriptor, regions,
+                                        now_ms())
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
             raise
         log.info("snapshot %s of table %s taken (%d regions)", name, table, len(regions))
         return manifest
 
-    def _link_region(self, table_rec: TableRecord, info: RegionInfo, name: str,
+    def _link_region(self, table_rec: TableRecord, info: RegionInfo, name: str, attempt: str,
                      skip_flush: bool, dest: str) -> None:
         with self.assignment.region_lock(info.encoded_name):
             cur = self.meta.read_region(info.table, info.encoded_name)
@@ -105,8 +108,8 @@ class SnapshotManager:
                 return
             try:
                 self.clients.call(cur.server, "SnapshotRegion", pb.SnapshotRegionRequest(
-                    region=info.name, snapshot=name, skip_flush=skip_flush, server=cur.server),
-                    REGION_TIMEOUT_S)
+                    region=info.name, snapshot=name, attempt=attempt, skip_flush=skip_flush,
+                    server=cur.server), REGION_TIMEOUT_S)
             except HBaseError as e:
                 raise SnapshotCreationError(
                     f"snapshot {name!r}: region {info.name} on {cur.server} failed: "
@@ -120,8 +123,10 @@ class SnapshotManager:
             size = _tree_bytes(layout.snapshot_dir(self.rootdir, name))
             try:
                 m = snapshots.read_manifest(self.rootdir, name)
-            except FileNotFoundError:
-                continue  # deleted meanwhile
+            except FileNotFoundError:  # listed, so that its name is explained
+                out.append(pb.SnapshotDescription(name=name, size_bytes=size,
+                                                  problem="no manifest (.snapshotinfo)"))
+                continue
             except HBaseError as e:  # CorruptionError: listed, never used
                 out.append(pb.SnapshotDescription(name=name, size_bytes=size, problem=str(e)))
                 continue
@@ -129,6 +134,13 @@ class SnapshotManager:
                                               created_ms=m.created_ms, regions=len(m.regions),
                                               size_bytes=size))
         return out
+
+    def remove_unfinished(self) -> None:
+        """Master start: attempts an earlier master left (nothing is being taken now)."""
+        with self._lock:
+            n = snapshots.remove_unfinished(self.rootdir)
+        if n:
+            log.info("removed %d unfinished snapshot attempt(s)", n)
 
     def delete(self, name: str) -> None:
         with self._lock:
@@ -145,8 +157,8 @@ class SnapshotManager:
         try:
             return snapshots.read_manifest(self.rootdir, name)
         except FileNotFoundError:
-            raise SnapshotNotFoundError(f"snapshot {name!r} has no manifest (an unfinished "
-                                        "delete?)") from None
+            raise CorruptionError(f"snapshot {name!r} has no manifest (.snapshotinfo): it "
+                                  "cannot be used; delete it") from None
 
     # --- clone, restore ----------------------------------------------------------------------
 
@@ -190,20 +202,22 @@ class SnapshotManager:
         old = self.meta.regions(table)
         region_id = max([now_ms()] + [r.info.region_id + 1 for r in old])
         new = [RegionInfo(table, src.start_key, src.end_key, region_id) for src in m.regions]
+        # The old regions' split/merge journals go in the same multi-op: if it fails, the
+        # table is as it was, journals included.
+        journals = [enc for enc, j in self.meta.journals().items() if j.get("table") == table]
         try:
             for src, target in zip(m.regions, new):
                 snapshots.write_region_from(self.rootdir, m, src, target, m.table)
-            for enc, journal in self.meta.journals().items():  # old regions' splits/merges
-                if journal.get("table") == table:
-                    self.meta.delete_journal(enc)
             self.meta.write_table(
                 TableRecord(m.table, DISABLED),
-                [self.meta.delete_region_op(r) for r in old]
+                [self.meta.delete_journal_op(enc) for enc in journals]
+                + [self.meta.delete_region_op(r) for r in old]
                 + [self.meta.create_region_op(RegionRecord(i, CLOSED, "", now_ms(),
                                                            "restored from a snapshot"))
                    for i in new])
-        except BaseException:
-            remove_region_dirs(self.rootdir, new)
+        except BaseException as e:
+            if not self.meta.outcome_unknown(e):
+                remove_region_dirs(self.rootdir, new)  # not in meta: nothing uses them
             raise
         keep = {i.encoded_name for i in new}
         tdir = layout.table_dir(self.rootdir, table)

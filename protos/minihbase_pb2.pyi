@@ -351,16 +351,18 @@ class MergeRegionsResponse(_message.Message):
     def __init__(self, merged: _Optional[_Union[RegionInfo, _Mapping]] = ...) -> None: ...
 
 class SnapshotRegionRequest(_message.Message):
-    __slots__ = ("region", "snapshot", "skip_flush", "server")
+    __slots__ = ("region", "snapshot", "skip_flush", "attempt", "server")
     REGION_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     SKIP_FLUSH_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
     region: str
     snapshot: str
     skip_flush: bool
+    attempt: str
     server: str
-    def __init__(self, region: _Optional[str] = ..., snapshot: _Optional[str] = ..., skip_flush: _Optional[bool] = ..., server: _Optional[str] = ...) -> None: ...
+    def __init__(self, region: _Optional[str] = ..., snapshot: _Optional[str] = ..., skip_flush: _Optional[bool] = ..., attempt: _Optional[str] = ..., server: _Optional[str] = ...) -> None: ...
 
 class RegionLoad(_message.Message):
     __slots__ = ("region", "table", "memstore_bytes", "store_bytes", "store_files", "read_requests", "write_requests", "state")

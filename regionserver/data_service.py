@@ -309,7 +309,8 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         try:
             self._check_alive()
             self._check_addressee(request.server)
-            self._online.snapshot(request.region, request.snapshot, flush=not request.skip_flush)
+            self._online.snapshot(request.region, request.snapshot, request.attempt,
+                                  flush=not request.skip_flush)
             return _EMPTY
         except Exception as e:
             self._fail(context, e)

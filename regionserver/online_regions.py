@@ -220,12 +220,13 @@ class OnlineRegions:
     def compact(self, name: str, major: bool = False) -> None:
         self.get(name).compact(major=major)
 
-    def snapshot(self, name: str, snapshot: str, flush: bool = True) -> None:
-        """Link the region's files into snapshot `snapshot`'s working directory."""
+    def snapshot(self, name: str, snapshot: str, attempt: str, flush: bool = True) -> None:
+        """Link the region's files into the working directory of an attempt at a snapshot."""
+        work = layout.snapshot_work_dir(self.rootdir, snapshot, attempt)
+        if not os.path.isdir(work):  # the master gave this attempt up
+            raise InvalidArgumentError(f"snapshot {snapshot!r}: attempt {attempt} is over")
         region = self.get(name)
-        dest = os.path.join(layout.snapshot_tmp_dir(self.rootdir, snapshot),
-                            region.info.encoded_name)
-        region.snapshot(dest, flush=flush)
+        region.snapshot(os.path.join(work, region.info.encoded_name), flush=flush)
 
     def split(self, name: str, split_key: bytes | None = None):
         region = self._take(name, "SPLITTING")

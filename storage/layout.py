@@ -13,7 +13,7 @@
       .hbase-snapshot/<snapshot>/                 a table snapshot (storage/snapshots.py)
           .snapshotinfo                           its manifest (checksummed JSON)
           <encoded region>/<family>/<id>.hfile    hard links of the table's store files
-      .hbase-snapshot/.tmp/<snapshot>/            a snapshot being taken (renamed when complete)
+      .hbase-snapshot/.tmp/<snapshot>.<attempt>/  a snapshot being taken (renamed when complete)
 
 Server names are HBase's `host,port,startcode`.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 
+from minihbase.errors import InvalidArgumentError
 from storage.schema import RegionInfo, validate_snapshot_name, validate_table_name
 
 WALS = "WALs"
@@ -112,8 +113,16 @@ def snapshot_dir(rootdir: str, name: str) -> str:
     return os.path.join(rootdir, SNAPSHOTS, validate_snapshot_name(name))
 
 
-def snapshot_tmp_dir(rootdir: str, name: str) -> str:
-    return os.path.join(rootdir, SNAPSHOTS, TMP, validate_snapshot_name(name))
+def snapshot_work_dir(rootdir: str, name: str, attempt: str) -> str:
+    """Where one attempt at taking snapshot `name` links files (attempt: hex digits)."""
+    if not (isinstance(attempt, str) and 0 < len(attempt) <= 32
+            and all(c in "0123456789abcdef" for c in attempt)):
+        raise InvalidArgumentError(f"invalid snapshot attempt id {attempt!r}")
+    return os.path.join(snapshot_work_root(rootdir), f"{validate_snapshot_name(name)}.{attempt}")
+
+
+def snapshot_work_root(rootdir: str) -> str:
+    return os.path.join(rootdir, SNAPSHOTS, TMP)
 
 
 def fsync_dir(path: str) -> None:

@@ -846,22 +846,29 @@ class Region:
     def snapshot(self, dest_region_dir: str, flush: bool = True) -> None:
         """Put this region's store files into a snapshot's directory (storage/snapshots.py),
         flushed first unless flush=False (HBase's SKIP_FLUSH: what is only in the memstores is
-        not in the snapshot). No flush adds a file and no compaction swaps files meanwhile, so
-        every family is taken at the same point."""
-        from storage.snapshots import link_store_files
+        not in the snapshot). Views of every family are taken and their HFiles linked while no
+        flush adds a file and no compaction swaps files, so all families are taken at one
+        point; reference halves are written out after, from the views' pinned readers, so
+        flushes (and the writes waiting for them) are not held up by that copy."""
+        from storage.snapshots import link_plain_files, write_halves
 
         self._check_open()
         if flush:
             self.flush()
-        with self._flush_lock, self._compaction_lock:
-            self._check_open()
-            for store in self.stores.values():
-                view = store.acquire()
-                try:
-                    link_store_files(view.files, store.family,
-                                     layout.family_dir(dest_region_dir, store.name))
-                finally:
-                    view.release()
+        views, halves = [], []
+        try:
+            with self._flush_lock, self._compaction_lock:
+                self._check_open()
+                for store in self.stores.values():
+                    view = store.acquire()
+                    views.append(view)
+                    dest = layout.family_dir(dest_region_dir, store.name)
+                    halves.append((link_plain_files(view.files, dest), store.family, dest))
+            for refs, family, dest in halves:
+                write_halves(refs, family, dest)
+        finally:
+            for view in views:
+                view.release()
 
     # --- closing ----------------------------------------------------------------------------
 

@@ -11,23 +11,32 @@ new HFile, so a snapshot never depends on another region's directory.
     <rootdir>/.hbase-snapshot/<name>/
         .snapshotinfo                           manifest: "MHSS" | crc32 u32 of body | body
         <encoded region>/<family>/<id>.hfile    the region's store files when it was taken
-    <rootdir>/.hbase-snapshot/.tmp/<name>/      one being taken, renamed into place when done
+    <rootdir>/.hbase-snapshot/.tmp/<name>.<attempt>/   one attempt at taking it, renamed into
+                                                place when complete (each attempt its own, so
+                                                a late region server never writes into another)
 
     manifest body (JSON): {"version": 1, "name": ..., "created_ms": ...,
-                           "table": TableDescriptor dict, "regions": [RegionInfo dict, ...]}
+        "table": TableDescriptor dict,
+        "regions": [{"region": RegionInfo dict, "files": {family: [[file name, bytes], ...]}}]}
+
+The manifest lists every file with its size, so a file missing from a snapshot, or one cut
+short, is reported (CorruptionError) when the snapshot is cloned or restored, never turned into
+an empty region.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import struct
 import zlib
 from dataclasses import dataclass
 
-from minihbase.errors import CorruptionError
+from minihbase.errors import CorruptionError, SnapshotCreationError
 from storage import layout
+from storage.compaction import MANIFEST_SUFFIX
 from storage.hfile import HFileReader, HFileWriter
 from storage.region_split import open_reference, write_region_dir
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
@@ -43,11 +52,15 @@ class SnapshotManifest:
     table: TableDescriptor  # the schema when the snapshot was taken
     created_ms: int
     regions: tuple[RegionInfo, ...]
+    # encoded region name -> family name -> ((file name, bytes), ...)
+    files: dict
 
     def encode(self) -> bytes:
         body = json.dumps({
             "version": MANIFEST_VERSION, "name": self.name, "created_ms": self.created_ms,
-            "table": self.table.to_dict(), "regions": [r.to_dict() for r in self.regions],
+            "table": self.table.to_dict(),
+            "regions": [{"region": r.to_dict(), "files": self.files[r.encoded_name]}
+                        for r in self.regions],
         }, sort_keys=True).encode()
         return _MANIFEST_HEADER.pack(MANIFEST_MAGIC, zlib.crc32(body)) + body
 
@@ -63,8 +76,12 @@ class SnapshotManifest:
             d = json.loads(body)
             if d["version"] != MANIFEST_VERSION:
                 raise ValueError(f"unknown version {d['version']}")
+            regions = tuple(RegionInfo.from_dict(r["region"]) for r in d["regions"])
+            files = {info.encoded_name: {fam: tuple((str(n), int(size)) for n, size in names)
+                                         for fam, names in r["files"].items()}
+                     for info, r in zip(regions, d["regions"])}
             return cls(d["name"], TableDescriptor.from_dict(d["table"]), int(d["created_ms"]),
-                       tuple(RegionInfo.from_dict(r) for r in d["regions"]))
+                       regions, files)
         except (ValueError, KeyError, TypeError) as e:
             raise CorruptionError(f"snapshot manifest {path} is malformed: {e}") from None
 
@@ -72,56 +89,75 @@ class SnapshotManifest:
 # --- taking a snapshot ------------------------------------------------------------------------
 
 def begin(rootdir: str, name: str) -> str:
-    """An empty working directory for snapshot `name` (a leftover of a crashed attempt is
-    removed first)."""
-    tmp = layout.snapshot_tmp_dir(rootdir, name)
-    shutil.rmtree(tmp, ignore_errors=True)
-    layout.make_dirs(tmp)
-    return tmp
+    """Start an attempt at taking snapshot `name`: returns the attempt's id, whose working
+    directory (layout.snapshot_work_dir) exists and is empty. Earlier attempts' directories
+    (a crash, a failed attempt) are removed."""
+    work_root = layout.snapshot_work_root(rootdir)
+    if os.path.isdir(work_root):
+        for entry in os.listdir(work_root):
+            if entry.rpartition(".")[0] == name:
+                shutil.rmtree(os.path.join(work_root, entry), ignore_errors=True)
+    attempt = secrets.token_hex(6)
+    layout.make_dirs(layout.snapshot_work_dir(rootdir, name, attempt))
+    return attempt
 
 
-def link_store_files(files, family: FamilyDescriptor, dest_dir: str) -> None:
-    """Put `files` (StoreFiles of one family, pinned or closed: nothing deletes them meanwhile)
-    into `dest_dir`: a hard link per HFile, the rows of a reference's half written out."""
+def link_plain_files(files, dest_dir: str) -> list:
+    """Hard-link the plain HFiles among `files` (StoreFiles of one family, pinned or closed:
+    nothing deletes them meanwhile) into `dest_dir`; returns the references among them, for
+    write_halves."""
     layout.make_dirs(dest_dir)
     for f in files:
-        dest = os.path.join(dest_dir, layout.hfile_name(f.file_id))
         if f.reference is None:
-            os.link(f.path, dest)
-        else:
-            _write_rows(f.reader, family, dest)
+            os.link(f.path, os.path.join(dest_dir, layout.hfile_name(f.file_id)))
     layout.fsync_dir(dest_dir)
+    return [f for f in files if f.reference is not None]
 
 
-def _write_rows(reader, family: FamilyDescriptor, dest: str) -> None:
-    w = HFileWriter(dest, family=family.name, block_size=family.block_size, bloom=family.bloom,
-                    compression=family.compression)
-    with w:
-        for key, value in reader.iter_from(cache_blocks=False):
-            w.append(key, value)
-        w.finish(max_seqid=reader.info.max_seqid)
+def write_halves(references, family: FamilyDescriptor, dest_dir: str) -> None:
+    """Write the rows each reference reads (its half of a parent's file) as a new HFile."""
+    for f in references:
+        w = HFileWriter(os.path.join(dest_dir, layout.hfile_name(f.file_id)),
+                        family=family.name, block_size=family.block_size, bloom=family.bloom,
+                        compression=family.compression)
+        with w:
+            for key, value in f.reader.iter_from(cache_blocks=False):
+                w.append(key, value)
+            w.finish(max_seqid=f.reader.info.max_seqid)
 
 
 def link_closed_region(rootdir: str, info: RegionInfo, table: TableDescriptor,
                        dest_region_dir: str) -> None:
-    """link_store_files for a region no server has open (its table is disabled): its files are
-    read from its directory."""
+    """What Region.snapshot does, for a region no server has open (its table is disabled):
+    its files are read from its directory. A region with edits not replayed yet (its server
+    died while the table was being disabled) or an interrupted compaction is refused: its
+    files alone are not its data."""
     region_path = layout.region_dir(rootdir, info)
+    edits = layout.recovered_edits_dir(region_path)
+    if os.path.isdir(edits) and any(n.endswith(layout.EDITS_SUFFIX) for n in os.listdir(edits)):
+        raise SnapshotCreationError(
+            f"region {info.name} holds recovered edits not replayed yet (its server died while "
+            "the table was being disabled): enable and disable the table, then snapshot it")
     for fd in table.families:
         files = []
         fdir = layout.family_dir(region_path, fd.name)
         try:
             for name in sorted(os.listdir(fdir) if os.path.isdir(fdir) else ()):
                 stem, ext = os.path.splitext(name)
+                path = os.path.join(fdir, name)
+                if name.endswith(MANIFEST_SUFFIX):
+                    raise SnapshotCreationError(
+                        f"region {info.name} has an interrupted compaction ({path}): enable "
+                        "and disable the table, then snapshot it")
                 if not stem.isdigit():
                     continue
-                path = os.path.join(fdir, name)
                 if ext == layout.HFILE_SUFFIX:
                     files.append(_ClosedFile(path, int(stem), None, None))
                 elif ext == layout.REFERENCE_SUFFIX:
                     sf = open_reference(rootdir, path, int(stem))
                     files.append(_ClosedFile(path, int(stem), sf.reference, sf.reader))
-            link_store_files(files, fd, layout.family_dir(dest_region_dir, fd.name))
+            dest = layout.family_dir(dest_region_dir, fd.name)
+            write_halves(link_plain_files(files, dest), fd, dest)
         finally:
             for f in files:
                 if f.reader is not None:
@@ -129,47 +165,64 @@ def link_closed_region(rootdir: str, info: RegionInfo, table: TableDescriptor,
 
 
 @dataclass(frozen=True)
-class _ClosedFile:  # the parts of a StoreFile that link_store_files reads
+class _ClosedFile:  # the parts of a StoreFile that link_plain_files and write_halves read
     path: str
     file_id: int
     reference: object
     reader: object
 
 
-def commit(rootdir: str, manifest: SnapshotManifest) -> None:
-    """Write the manifest and rename the working directory into place: the snapshot exists
-    from this rename on, complete."""
-    tmp = layout.snapshot_tmp_dir(rootdir, manifest.name)
-    layout.atomic_write(os.path.join(tmp, layout.SNAPSHOT_INFO), manifest.encode())
-    final = layout.snapshot_dir(rootdir, manifest.name)
-    os.rename(tmp, final)
+def commit(rootdir: str, name: str, attempt: str, table: TableDescriptor,
+           regions: list[RegionInfo], created_ms: int) -> SnapshotManifest:
+    """Write the manifest (listing every file the attempt's directory holds) and rename the
+    directory into place: the snapshot exists from this rename on, complete."""
+    work = layout.snapshot_work_dir(rootdir, name, attempt)
+    files = {}
+    for info in regions:
+        files[info.encoded_name] = by_family = {}
+        for fam in table.family_names():
+            fdir = layout.family_dir(os.path.join(work, info.encoded_name), fam)
+            by_family[fam.decode()] = tuple(
+                (n, os.stat(os.path.join(fdir, n)).st_size)
+                for n in sorted(os.listdir(fdir)) if n.endswith(layout.HFILE_SUFFIX))
+    manifest = SnapshotManifest(name, table, created_ms, tuple(regions), files)
+    layout.atomic_write(os.path.join(work, layout.SNAPSHOT_INFO), manifest.encode())
+    final = layout.snapshot_dir(rootdir, name)
+    os.rename(work, final)
     layout.fsync_dir(os.path.dirname(final))
+    return manifest
 
 
 # --- reading, deleting ------------------------------------------------------------------------
 
 def exists(rootdir: str, name: str) -> bool:
-    return os.path.isdir(layout.snapshot_dir(rootdir, name))
+    return os.path.lexists(layout.snapshot_dir(rootdir, name))
 
 
 def names(rootdir: str) -> list[str]:
     top = layout.snapshots_dir(rootdir)
     if not os.path.isdir(top):
         return []
-    return sorted(n for n in os.listdir(top) if not n.startswith("."))
+    return sorted(n for n in os.listdir(top)
+                  if not n.startswith(".") and os.path.isdir(os.path.join(top, n)))
 
 
 def read_manifest(rootdir: str, name: str) -> SnapshotManifest:
-    """FileNotFoundError if there is no such snapshot; CorruptionError if its manifest is bad."""
+    """FileNotFoundError if the snapshot has no manifest; CorruptionError if it is bad or
+    names another snapshot (a directory renamed by hand)."""
     path = os.path.join(layout.snapshot_dir(rootdir, name), layout.SNAPSHOT_INFO)
     with open(path, "rb") as f:
-        return SnapshotManifest.decode(f.read(), path)
+        m = SnapshotManifest.decode(f.read(), path)
+    if m.name != name:
+        raise CorruptionError(f"snapshot manifest {path} names snapshot {m.name!r}, not "
+                              f"{name!r} (was its directory renamed?)")
+    return m
 
 
 def delete(rootdir: str, name: str) -> None:
     """Rename out of sight first, so a crash mid-delete leaves no half snapshot listed."""
     final = layout.snapshot_dir(rootdir, name)
-    doomed = layout.snapshot_tmp_dir(rootdir, name) + ".deleting"
+    doomed = os.path.join(layout.snapshot_work_root(rootdir), f"{name}.deleting")
     layout.make_dirs(os.path.dirname(doomed))
     shutil.rmtree(doomed, ignore_errors=True)
     os.rename(final, doomed)
@@ -177,21 +230,38 @@ def delete(rootdir: str, name: str) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
+def remove_unfinished(rootdir: str) -> int:
+    """Remove every attempt's working directory and every half-deleted snapshot (the active
+    master, when it starts: nothing is being taken then). Returns how many."""
+    work_root = layout.snapshot_work_root(rootdir)
+    entries = os.listdir(work_root) if os.path.isdir(work_root) else []
+    for entry in entries:
+        shutil.rmtree(os.path.join(work_root, entry), ignore_errors=True)
+    return len(entries)
+
+
 # --- clone and restore ------------------------------------------------------------------------
 
 def write_region_from(rootdir: str, manifest: SnapshotManifest, source: RegionInfo,
                       target: RegionInfo, table: TableDescriptor) -> None:
     """Create region `target`'s directory holding hard links of region `source`'s files in the
-    snapshot (every file is verified to open first: a damaged snapshot file is reported here,
-    not served)."""
+    snapshot. Every file the manifest lists must be there, at its size, and open (trailer,
+    file info and index checksums): a damaged snapshot is reported here, not served."""
     src = os.path.join(layout.snapshot_dir(rootdir, manifest.name), source.encoded_name)
+    listed = manifest.files.get(source.encoded_name, {})
 
     def fill(family: bytes, fdir: str) -> None:
         sdir = layout.family_dir(src, family)
-        for name in sorted(os.listdir(sdir) if os.path.isdir(sdir) else ()):
-            if name.endswith(layout.HFILE_SUFFIX):
-                path = os.path.join(sdir, name)
-                HFileReader(path).close()  # CorruptionError names the file
-                os.link(path, os.path.join(fdir, name))
+        for name, size in listed.get(family.decode(), ()):
+            path = os.path.join(sdir, name)
+            try:
+                found = os.stat(path).st_size
+            except FileNotFoundError:
+                raise CorruptionError(f"snapshot {manifest.name!r}: {path} is missing") from None
+            if found != size or not name.endswith(layout.HFILE_SUFFIX):
+                raise CorruptionError(f"snapshot {manifest.name!r}: {path} has {found} bytes, "
+                                      f"its manifest says {size}")
+            HFileReader(path).close()  # CorruptionError names the file
+            os.link(path, os.path.join(fdir, name))
 
     write_region_dir(rootdir, target, table, fill)

@@ -4,6 +4,7 @@ taken while a writer runs, and their errors (one shared cluster)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ import time
 import pytest
 
 from minihbase import errors
+from storage import layout
 from tests.cluster.conftest import serving_regions
 
 SPLITS = [b"g", b"p"]
@@ -145,6 +147,13 @@ def test_snapshot_errors_are_clear_and_change_nothing(cluster, connection_for):
         with pytest.raises(error, match=named):
             call()
     assert t.row(b"r") == {b"cf:a": b"1"}
+    # a snapshot directory without its manifest: listed with why, refused, deletable
+    os.makedirs(os.path.join(layout.snapshot_dir(cluster.rootdir, "snap_e_broken"), "x"))
+    (broken,) = [s for s in conn.list_snapshots() if s["name"] == "snap_e_broken"]
+    assert broken["problem"] == "no manifest (.snapshotinfo)"
+    with pytest.raises(errors.CorruptionError, match="snap_e_broken"):
+        conn.clone_snapshot("snap_e_broken", "snap_e_from_broken")
+    conn.delete_snapshot("snap_e_broken")
     assert [s["name"] for s in conn.list_snapshots() if s["name"].startswith("snap_e")] == \
         ["snap_e1"]
     assert "nons:t" not in conn.tables()

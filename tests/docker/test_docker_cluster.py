@@ -1,8 +1,9 @@
 """The cluster as users meet it: the project's images on a private Docker network, driven by the
 client from the host. Containers are really killed (docker kill = SIGKILL) and really restarted.
 
-The tests share one cluster and run in file order: data across all servers, a region server
-killed, the active master killed, then every container stopped and started again.
+The tests share one cluster and run in file order: data across all servers, a snapshot cloned
+across containers, a region server killed, the active master killed, then every container
+stopped and started again.
 """
 
 import json
@@ -18,6 +19,7 @@ from minihbase import errors
 pytestmark = pytest.mark.docker
 
 TABLE = "usertable"
+CLONE = "usertable_clone"
 SPLITS = [b"row-1", b"row-2", b"row-3", b"row-4", b"row-5"]
 
 
@@ -49,6 +51,20 @@ def test_ddl_and_data_across_regions_on_every_server(docker_cluster, conn):
     assert [r for r, _ in scanned] == sorted(_row(i) for i in range(600))
     table.delete(_row(7))
     assert table.row(_row(7)) == {}
+
+
+def test_snapshot_and_clone_link_files_across_containers(docker_cluster, conn):
+    """Each region server links its regions' files into the shared volume's .hbase-snapshot,
+    and the master links them into the clone's region directories, which other containers
+    open: hard links between files that different containers wrote."""
+    conn.snapshot(TABLE, "usertable_snap")
+    conn.clone_snapshot("usertable_snap", CLONE)
+    clone = conn.table(CLONE)
+    assert len(list(clone.scan())) == 599
+    clone.put(_row(42), {b"cf:v": b"clone only"})
+    assert conn.table(TABLE).row(_row(42)) == {b"cf:v": b"42"}
+    conn.delete_snapshot("usertable_snap")  # the clone keeps its own links
+    assert clone.row(_row(43)) == {b"cf:v": b"43"}
 
 
 def test_master_web_ui_is_reachable_from_the_host(docker_cluster, conn):
@@ -135,5 +151,7 @@ def test_every_container_restarted_on_same_volumes_keeps_all_data(docker_cluster
         and docker_cluster.all_open_on_live_servers(TABLE), 120, "cluster serving again")
     with Connection(docker_cluster.quorum, timeout=60) as fresh:  # closed: no reconnect loop
         rows = dict(fresh.table(TABLE).scan(columns=[b"cf:v"]))  # after the cluster is gone
+        cloned = dict(fresh.table(CLONE).scan())
     assert len(rows) == 599
     assert rows[_row(42)] == {b"cf:v": b"42"}
+    assert len(cloned) == 599 and cloned[_row(42)] == {b"cf:v": b"clone only"}

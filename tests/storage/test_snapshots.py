@@ -7,21 +7,21 @@ import shutil
 
 import pytest
 
-from minihbase.errors import CorruptionError, InvalidArgumentError
+from minihbase.errors import CorruptionError, InvalidArgumentError, SnapshotCreationError
 from storage import layout, snapshots
 from storage.query import Mutation
 from storage.region_split import write_daughters
 from storage.schema import RegionInfo
-from storage.snapshots import SnapshotManifest
 from tests.storage.test_region_split import CF, CG, ROOT_INFO, TABLE, _dump, _fill, _open
 
 
-def _take(root, name, regions):
+def _take(root, name, regions, flush=True):
     """Snapshot open regions (Region objects) as the master does: link, then commit."""
-    tmp = snapshots.begin(root, name)
+    attempt = snapshots.begin(root, name)
+    work = layout.snapshot_work_dir(root, name, attempt)
     for r in regions:
-        r.snapshot(os.path.join(tmp, r.info.encoded_name))
-    snapshots.commit(root, SnapshotManifest(name, TABLE, 1234, tuple(r.info for r in regions)))
+        r.snapshot(os.path.join(work, r.info.encoded_name), flush=flush)
+    return snapshots.commit(root, name, attempt, TABLE, [r.info for r in regions], 1234)
 
 
 def _clone(root, name, region_id):
@@ -67,9 +67,7 @@ def test_skip_flush_leaves_the_memstore_out(tmp_path):
     r.mutate(Mutation(b"a").put(CF, b"q", b"flushed", 1))
     r.flush()
     r.mutate(Mutation(b"b").put(CF, b"q", b"memstore only", 1))
-    tmp = snapshots.begin(root, "s")
-    r.snapshot(os.path.join(tmp, r.info.encoded_name), flush=False)
-    snapshots.commit(root, SnapshotManifest("s", TABLE, 1, (r.info,)))
+    _take(root, "s", [r], flush=False)
     (clone,) = _clone(root, "s", 2)
     c = _open(root, clone)
     assert [x[0] for x in _dump(c)] == [b"a"]
@@ -103,10 +101,11 @@ def test_a_closed_region_is_snapshot_from_its_directory(tmp_path):
     _fill(parent)
     before = _dump(parent)
     a, b = parent.split(b"r030")  # closed regions with reference files, as a disabled table
-    tmp = snapshots.begin(root, "s")
+    attempt = snapshots.begin(root, "s")
+    work = layout.snapshot_work_dir(root, "s", attempt)
     for info in (a, b):
-        snapshots.link_closed_region(root, info, TABLE, os.path.join(tmp, info.encoded_name))
-    snapshots.commit(root, SnapshotManifest("s", TABLE, 1, (a, b)))
+        snapshots.link_closed_region(root, info, TABLE, os.path.join(work, info.encoded_name))
+    snapshots.commit(root, "s", attempt, TABLE, [a, b], 1)
     clones = [_open(root, i) for i in _clone(root, "s", 9)]
     assert _dump(clones[0]) + _dump(clones[1]) == before
     for c in clones:
@@ -163,3 +162,63 @@ def test_write_daughters_still_writes_references(tmp_path):
     a, _ = write_daughters(root, ROOT_INFO, TABLE, b"r030", 99)
     names = os.listdir(layout.family_dir(layout.region_dir(root, a), CF))
     assert names and all(n.endswith(layout.REFERENCE_SUFFIX) for n in names)
+
+
+def test_a_missing_or_short_file_and_a_renamed_snapshot_are_reported(tmp_path):
+    root = str(tmp_path)
+    r = _open(root, ROOT_INFO)
+    _fill(r)
+    _take(root, "s", [r])
+    r.close()
+    snap = layout.snapshot_dir(root, "s")
+    hfiles = sorted(os.path.join(d, n) for d, _, fs in os.walk(snap) for n in fs
+                    if n.endswith(layout.HFILE_SUFFIX))
+    m = snapshots.read_manifest(root, "s")
+    target = RegionInfo("t", b"", b"", 5)
+    os.rename(hfiles[0], hfiles[0] + ".away")
+    with pytest.raises(CorruptionError, match="is missing"):
+        snapshots.write_region_from(root, m, ROOT_INFO, target, TABLE)
+    os.rename(hfiles[0] + ".away", hfiles[0])
+    data = open(hfiles[1], "rb").read()
+    os.unlink(hfiles[1])
+    open(hfiles[1], "wb").write(data[:-1])
+    with pytest.raises(CorruptionError, match="its manifest says"):
+        snapshots.write_region_from(root, m, ROOT_INFO, target, TABLE)
+    assert not os.path.exists(layout.region_dir(root, target))
+    os.rename(snap, layout.snapshot_dir(root, "renamed"))
+    with pytest.raises(CorruptionError, match="names snapshot 's'"):
+        snapshots.read_manifest(root, "renamed")
+
+
+def test_a_closed_region_with_edits_to_replay_or_a_half_done_compaction_is_refused(tmp_path):
+    root = str(tmp_path)
+    r = _open(root, ROOT_INFO)
+    _fill(r)
+    r.close()
+    path = layout.region_dir(root, ROOT_INFO)
+    attempt = snapshots.begin(root, "s")
+    dest = os.path.join(layout.snapshot_work_dir(root, "s", attempt), ROOT_INFO.encoded_name)
+    edits = layout.recovered_edits_dir(path)
+    os.makedirs(edits)
+    open(os.path.join(edits, layout.recovered_edits_name(7)), "wb").close()
+    with pytest.raises(SnapshotCreationError, match="recovered edits not replayed"):
+        snapshots.link_closed_region(root, ROOT_INFO, TABLE, dest)
+    shutil.rmtree(edits)
+    open(os.path.join(layout.family_dir(path, CF), "00000000000000000009.compacted"),
+         "wb").close()
+    with pytest.raises(SnapshotCreationError, match="interrupted compaction"):
+        snapshots.link_closed_region(root, ROOT_INFO, TABLE, dest)
+
+
+def test_each_attempt_has_its_own_directory_and_leftovers_are_removed(tmp_path):
+    root = str(tmp_path)
+    first = snapshots.begin(root, "s.1")
+    other = snapshots.begin(root, "s")
+    second = snapshots.begin(root, "s.1")  # a retry: the failed attempt's directory goes
+    assert first != second
+    assert not os.path.exists(layout.snapshot_work_dir(root, "s.1", first))
+    assert os.path.isdir(layout.snapshot_work_dir(root, "s", other))
+    assert snapshots.remove_unfinished(root) == 2
+    assert os.listdir(layout.snapshot_work_root(root)) == []
+    with pytest.raises(InvalidArgumentError, match="attempt"):
+        layout.snapshot_work_dir(root, "s", "../x")
