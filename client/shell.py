@@ -16,7 +16,7 @@ import sys
 import time
 
 from client import commands
-from client.shell_syntax import Command, Const, ShellSyntaxError, parse
+from client.shell_syntax import Command, Const, ShellSyntaxError, parse_line
 from storage.cell import LATEST_TIMESTAMP
 
 HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}):
@@ -46,7 +46,8 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   flush 't1' | compact 't1' | major_compact 't1' | move 'region'[, 'server'] | help | exit
   t = get_table 't1' (or t = create 't1', 'cf'), then t.put 'r1', 'cf:q', 'v' | t.scan | t.get 'r1'
                  | t.count ... (put get scan delete deleteall count incr get_counter describe ...)
-Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase."""
+Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase.
+Several commands on one line: separate them with ';'."""
 
 
 # Other names the shell accepts for a command (help 'alias' shows the command's usage).
@@ -469,41 +470,43 @@ class Shell:
                                       f"{', '.join(TABLE_METHODS)}")
         return cmd._replace(args=[table.encode()] + cmd.args, target=None)
 
-    def run_line(self, line: str) -> bool:
-        """Run one line; False when the shell should exit."""
+    def run_line(self, line: str, where: str = "") -> bool:
+        """Run the commands of one line, stopping at the first that fails; False when the
+        shell should exit. `where` prefixes error messages (a script's file and line)."""
         err = self.out.err
         try:
-            cmd = parse(line)
-            if cmd is None:
-                return True
-            if cmd.name in ("exit", "quit"):
-                return False
-            if cmd.name == "help":
-                _nargs(cmd, 0, 1, "help ['command']")
-                print(command_help(_s(cmd.args[0], "command")) if cmd.args else HELP,
-                      file=self.out.out)
-                return True
-            cmd = self._on_table(cmd)
-            if cmd.assign is not None and cmd.name not in ("get_table", "create"):
-                raise commands.UsageError(
-                    "only a table reference can be assigned: t = get_table 't1' or "
-                    "t = create 't1', 'cf'")
-            start = time.monotonic()
-            execute(cmd, self.connection(), self.out)
-            if cmd.assign is not None:
-                self.tables[cmd.assign] = _s(cmd.args[0], "table name")
-            if not self.out.as_json:
-                print(f"Took {time.monotonic() - start:.4f} seconds", file=self.out.out)
+            for cmd in parse_line(line):
+                if cmd.name in ("exit", "quit"):
+                    return False
+                self._run(cmd)
         except (ShellSyntaxError, commands.UsageError) as exc:
             self.failed += 1
-            print(f"ERROR: {exc}", file=err)
+            print(f"ERROR: {where}{exc}", file=err)
         except KeyboardInterrupt:
             print("ERROR: interrupted", file=err)
         except Exception as exc:  # noqa: BLE001 - the shell reports and carries on
             self.failed += 1
-            print(f"ERROR: {str(exc).strip() or type(exc).__name__}", file=err)
+            print(f"ERROR: {where}{str(exc).strip() or type(exc).__name__}", file=err)
         err.flush()
         return True
+
+    def _run(self, cmd: Command) -> None:
+        if cmd.name == "help":
+            _nargs(cmd, 0, 1, "help ['command']")
+            print(command_help(_s(cmd.args[0], "command")) if cmd.args else HELP,
+                  file=self.out.out)
+            return
+        cmd = self._on_table(cmd)
+        if cmd.assign is not None and cmd.name not in ("get_table", "create"):
+            raise commands.UsageError(
+                "only a table reference can be assigned: t = get_table 't1' or "
+                "t = create 't1', 'cf'")
+        start = time.monotonic()
+        execute(cmd, self.connection(), self.out)
+        if cmd.assign is not None:
+            self.tables[cmd.assign] = _s(cmd.args[0], "table name")
+        if not self.out.as_json:
+            print(f"Took {time.monotonic() - start:.4f} seconds", file=self.out.out)
 
     def close(self) -> None:
         if self.conn is not None:
@@ -557,5 +560,5 @@ def _run_lines(shell: Shell, lines, source: str) -> None:
                   'write binary bytes as "\\xHH" escapes', file=shell.out.err)
             shell.failed += 1
             continue
-        if not shell.run_line(line):
+        if not shell.run_line(line, f"{source}, line {number}: "):
             break

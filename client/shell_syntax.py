@@ -2,7 +2,8 @@
 
 Accepted grammar (the subset of Ruby the HBase shell's everyday commands use):
 
-    line     := [NAME "="] [NAME "."] NAME [arg {"," arg}] [";"]
+    line     := [command] {";" [command]}     # several commands, as Ruby's ";"
+    command  := [NAME "="] [NAME "."] NAME [arg {"," arg}]
                 # t = get_table 't1' (a table reference), then t.put 'r1', 'cf:q', 'v'
 
     arg      := value | pairs                 # bare `KEY => v, KEY => v` is one hash
@@ -175,10 +176,18 @@ class _Parser:
             self.expect(")")
         if self.at(";"):
             self.take()
-        if self.peek().kind != "EOF":
+        elif self.peek().kind != "EOF":
             raise ShellSyntaxError(f"unexpected {_show(self.peek())} at column "
                                    f"{self.peek().pos + 1}")
         return Command(tok.value, args, assign, target)
+
+    def commands(self) -> list[Command]:
+        out = []
+        while self.peek().kind != "EOF":
+            cmd = self.command()
+            if cmd is not None:
+                out.append(cmd)
+        return out
 
     def _pair_ahead(self) -> bool:
         return self.peek(1).kind == "SYM" and self.peek(1).value == "=>" and \
@@ -258,5 +267,13 @@ def _show(tok: Token) -> str:
 
 
 def parse(line: str) -> Command | None:
-    """One command line -> Command(name, args), or None for a blank/comment line."""
-    return _Parser(tokenize(line)).command()
+    """A line of one command -> Command(name, args), or None for a blank/comment line."""
+    found = parse_line(line)
+    if len(found) > 1:
+        raise ShellSyntaxError(f"one command expected, got {len(found)}")
+    return found[0] if found else None
+
+
+def parse_line(line: str) -> list[Command]:
+    """Every command of a line (separated by ";"), all parsed before any runs."""
+    return _Parser(tokenize(line)).commands()

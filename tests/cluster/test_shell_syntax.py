@@ -332,3 +332,30 @@ def test_namespace_commands_dispatch(monkeypatch):
 def test_timestamp_latest_is_a_range_matching_nothing_not_an_overflow(rec):
     run("get 't1', 'r1', {TIMESTAMP => 9223372036854775807}")
     assert rec.calls[0][2]["time_range"] == (2**63 - 1, 2**63 - 1)
+
+
+def test_several_commands_on_a_line_run_in_order_until_one_fails(rec):
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell("unused:1", 1.0, out=out, err=err, connect=lambda: None)
+    assert shell.run_line("put 't1', 'r1', 'cf:q', 'v'; get 't1', 'r1' ;") is True
+    assert [c[0] for c in rec.calls] == ["put", "get"]
+    # parsed whole first: a syntax error anywhere runs nothing of the line
+    assert shell.run_line("put 't1', 'r2', 'cf:q', 'v'; get 't1', 'r2") is True
+    assert len(rec.calls) == 2 and "unterminated string" in err.getvalue()
+    # a usage error stops the rest of the line, as an exception does in Ruby
+    assert shell.run_line("get 't1'; put 't1', 'r3', 'cf:q', 'v'") is True
+    assert len(rec.calls) == 2 and shell.failed == 2
+    assert shell.run_line("put 't1', 'r4', 'cf:q', 'v'; exit; put 't1', 'r5', 'cf:q', 'v'") \
+        is False
+    assert [c[0] for c in rec.calls] == ["put", "get", "put"]
+    with pytest.raises(ShellSyntaxError, match="one command expected, got 2"):
+        parse("list; list")
+
+
+def test_script_errors_name_the_line(rec, tmp_path):
+    from client.shell import _run_lines
+
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell("unused:1", 1.0, out=out, err=err, connect=lambda: None)
+    _run_lines(shell, [b"put 't1', 'r1', 'cf:q', 'v'", b"", b"get 't1'"], "s.hb")
+    assert err.getvalue().startswith("ERROR: s.hb, line 3: wrong number of arguments for get")
