@@ -16,7 +16,7 @@ import sys
 import time
 
 from client import commands
-from client.shell_syntax import Command, Const, ShellSyntaxError, parse_line
+from client.shell_syntax import Command, Const, ShellSyntaxError, parse_line, shell_text
 from storage.cell import LATEST_TIMESTAMP
 
 HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}):
@@ -79,7 +79,7 @@ def _s(value, what: str) -> str:
         return value.decode() if isinstance(value, bytes) else value
     if isinstance(value, Const):
         return value.name
-    raise commands.UsageError(f"{what} must be a quoted string, got {value!r}")
+    raise commands.UsageError(f"{what} must be a quoted string, got {shell_text(value)}")
 
 
 def _b(value, what: str) -> bytes:
@@ -89,16 +89,16 @@ def _b(value, what: str) -> bytes:
         return value.encode()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value).encode()
-    raise commands.UsageError(f"{what} must be a quoted string, got {value!r}")
+    raise commands.UsageError(f"{what} must be a quoted string, got {shell_text(value)}")
 
 
 def _int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, bytes, str)):
-        raise commands.UsageError(f"{what} must be a number, got {value!r}")
+        raise commands.UsageError(f"{what} must be a number, got {shell_text(value)}")
     try:
         return int(value)
     except ValueError:
-        raise commands.UsageError(f"{what} must be a number, got {value!r}") from None
+        raise commands.UsageError(f"{what} must be a number, got {shell_text(value)}") from None
 
 
 def _nargs(cmd: Command, low: int, high: int, usage: str) -> None:
@@ -108,7 +108,8 @@ def _nargs(cmd: Command, low: int, high: int, usage: str) -> None:
 
 def _hash(value, what: str) -> dict:
     if not isinstance(value, dict):
-        raise commands.UsageError(f"{what} must be a hash {{KEY => value}}, got {value!r}")
+        raise commands.UsageError(
+            f"{what} must be a hash {{KEY => value}}, got {shell_text(value)}")
     return value
 
 
@@ -129,7 +130,8 @@ def _time_range(spec: dict) -> tuple[int, int] | None:
     if "TIMERANGE" in spec:
         bounds = spec["TIMERANGE"]
         if not isinstance(bounds, list) or len(bounds) != 2:
-            raise commands.UsageError(f"TIMERANGE must be [min, max], got {bounds!r}")
+            raise commands.UsageError(
+                f"TIMERANGE must be [min, max], got {shell_text(bounds)}")
         return _timestamp(bounds[0], "TIMERANGE min"), _timestamp(bounds[1], "TIMERANGE max")
     return None
 
@@ -211,7 +213,8 @@ def _snapshot_command(cmd: Command, conn, out: commands.Output) -> None:
         _check_keys(spec, {"SKIP_FLUSH"}, "snapshot")
         skip = spec.get("SKIP_FLUSH", False)
         if not isinstance(skip, bool):
-            raise commands.UsageError(f"SKIP_FLUSH takes true or false, got {skip!r}")
+            raise commands.UsageError(
+                f"SKIP_FLUSH takes true or false, got {shell_text(skip)}")
         commands.snapshot(conn, out, _s(args[0], "table name"), _s(args[1], "snapshot name"),
                           skip_flush=skip)
     elif n == "list_snapshots":
@@ -252,7 +255,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                 if "SPLITS" in a:
                     if not isinstance(a["SPLITS"], list):
                         raise commands.UsageError(
-                            f"SPLITS must be a list ['k1', 'k2'], got {a['SPLITS']!r}")
+                            "SPLITS must be a list ['k1', 'k2'], got "
+                            f"{shell_text(a['SPLITS'])}")
                     splits = [_b(k, "split key") for k in a["SPLITS"]]
                     rest = {k: v for k, v in a.items() if k != "SPLITS"}
                     if rest and "NAME" not in rest:
@@ -391,7 +395,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "balance_switch":
         _nargs(cmd, 1, 1, "balance_switch true|false")
         if not isinstance(args[0], bool):
-            raise commands.UsageError(f"balance_switch takes true or false, got {args[0]!r}")
+            raise commands.UsageError(
+                f"balance_switch takes true or false, got {shell_text(args[0])}")
         commands.balance_switch(conn, out, args[0])
     elif n == "balancer_enabled":
         _nargs(cmd, 0, 0, "balancer_enabled")

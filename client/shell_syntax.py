@@ -262,8 +262,29 @@ def _show(tok: Token) -> str:
     if tok.kind == "EOF":
         return "end of line"
     if tok.kind == "STR":
-        return f"string {tok.value!r}"
+        return f"string {shell_text(tok.value)}"
     return repr(tok.value)
+
+
+def shell_text(value) -> str:
+    """A parsed value written back in shell syntax, for messages: 'x', VERSIONS, true, [1]."""
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", errors="replace")
+        if text.isprintable() and "\ufffd" not in text:
+            return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return '"' + "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\x{b:02x}"
+                             for b in value) + '"'
+    if isinstance(value, Const):
+        return value.name
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nil"
+    if isinstance(value, list):
+        return "[" + ", ".join(shell_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} => {shell_text(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def parse(line: str) -> Command | None:

@@ -138,6 +138,10 @@ class TableDDL:
             except BaseException as e:
                 if write_dirs is not None and not self.meta.outcome_unknown(e):
                     remove_region_dirs(self.rootdir, infos)  # not created: nothing uses them
+                    try:
+                        os.rmdir(layout.table_dir(self.rootdir, desc.name))
+                    except OSError:
+                        pass  # not empty: another table's leftovers, or never made
                 raise
         log.info("table %s created with %d regions", desc.name, len(regions))
         self.assignment.assign_many(regions)

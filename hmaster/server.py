@@ -109,7 +109,8 @@ class MasterServer:
         self.ddl = TableDDL(self.meta, self.assignment, self.rootdir)
         self.splits = SplitMergeCoordinator(self.meta, self.assignment, self.rootdir)
         self.balancer = Balancer(self.meta, self.assignment)
-        self.snapshots = SnapshotManager(self.meta, self.assignment, self.ddl, self.rootdir)
+        self.snapshots = SnapshotManager(self.meta, self.assignment, self.ddl, self.splits,
+                                         self.rootdir)
 
         self.rpc_metrics = RpcMetrics()  # latency by method, for the info port's /metrics
         self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=32,

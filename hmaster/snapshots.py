@@ -4,9 +4,11 @@
     snapshot  the table lock held (no DDL meanwhile). Enabled table: each region's lock held
               (no move, split or merge of it meanwhile), its server flushes it (unless
               SKIP_FLUSH) and links its files into the attempt's working directory
-              (.hbase-snapshot/.tmp/<name>.<attempt>/); a region not OPEN fails the attempt
-              (tried 3 times). Disabled table: the master links the closed regions' files
-              itself. Then the manifest, and one rename makes it exist.
+              (.hbase-snapshot/.tmp/<name>.<attempt>/). Splits and merges of the table are
+              paused; a region not OPEN (moving, a split under way) fails the attempt, and
+              another is made a moment later, for up to WAIT_S. Disabled table: the master
+              links the closed regions' files itself. Then the manifest, and one rename
+              makes it exist.
     clone     a new table with the snapshot's schema and region boundaries: its region
               directories are written first (hard links), then ONE multi-op creates the table
               and its regions, which are assigned as for a create.
@@ -40,42 +42,53 @@ from storage.snapshots import SnapshotManifest
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 3  # a region in transition (moving, splitting) fails an attempt; the next may pass
+WAIT_S = 20.0  # how long a snapshot waits for regions in transition (moves, splits) to settle
+RETRY_PAUSE_S = 0.5
 REGION_TIMEOUT_S = 120.0
 
 
+class _InTransition(Exception):
+    """A region is moving, or a split or merge is between two of its steps: another attempt,
+    a moment later, may pass."""
+
+
 class SnapshotManager:
-    def __init__(self, meta, assignment, ddl, rootdir: str, *, retry_pause: float = 1.0):
+    def __init__(self, meta, assignment, ddl, splits, rootdir: str, *,
+                 wait_s: float = WAIT_S):
         self.meta = meta
         self.assignment = assignment
         self.clients = assignment.clients
         self.ddl = ddl
+        self.splits = splits
         self.rootdir = rootdir
-        self._retry_pause = retry_pause
+        self._wait_s = wait_s
         self._lock = threading.Lock()
 
     # --- snapshot ----------------------------------------------------------------------------
 
     def snapshot(self, table: str, name: str, skip_flush: bool = False) -> SnapshotManifest:
+        """The table's DDL lock held, and its splits and merges paused (as HBase's exclusive
+        table lock): a split or move already under way is waited for, up to WAIT_S."""
         name, table = validate_snapshot_name(name), validate_table_name(table)
-        with self._lock, self.ddl.table_lock(table):
+        with self._lock, self.ddl.table_lock(table), self.splits.paused(table):
             if snapshots.exists(self.rootdir, name):
                 raise SnapshotExistsError(f"snapshot {name!r} already exists")
-            for attempt in range(1, ATTEMPTS + 1):
+            deadline = time.monotonic() + self._wait_s
+            while True:
                 try:
                     return self._take(table, name, skip_flush)
-                except SnapshotCreationError as e:
-                    if attempt == ATTEMPTS:
-                        raise
-                    log.info("snapshot %s of %s: attempt %d failed (%s); trying again", name,
-                             table, attempt, e)
-                    time.sleep(self._retry_pause)
+                except _InTransition as e:
+                    if time.monotonic() >= deadline:
+                        raise SnapshotCreationError(
+                            f"snapshot {name!r} not taken: {e}, still after "
+                            f"{self._wait_s:g} s; try again") from None
+                    log.info("snapshot %s of %s waits: %s", name, table, e)
+                    time.sleep(RETRY_PAUSE_S)
 
     def _take(self, table: str, name: str, skip_flush: bool) -> SnapshotManifest:
         rec = self.meta.read_table(table)  # TableNotFoundError
         if rec.state not in (ENABLED, DISABLED):
-            raise SnapshotCreationError(f"table {table!r} is {rec.state}: snapshot not taken "
-                                        "(try again once it is enabled or disabled)")
+            raise _InTransition(f"table {table!r} is {rec.state}")
         attempt = snapshots.begin(self.rootdir, name)
         work = layout.snapshot_work_dir(self.rootdir, name, attempt)
         try:
@@ -100,9 +113,7 @@ class SnapshotManager:
             wanted = OPEN if table_rec.state == ENABLED else CLOSED
             if cur is None or cur.state != wanted:
                 state = "gone (split or merged)" if cur is None else cur.state
-                raise SnapshotCreationError(
-                    f"snapshot {name!r}: region {info.name} is {state}, not {wanted}: snapshot "
-                    "not taken (try again)")
+                raise _InTransition(f"region {info.name} is {state}, not {wanted}")
             if wanted == CLOSED:
                 snapshots.link_closed_region(self.rootdir, info, table_rec.descriptor, dest)
                 return
@@ -111,6 +122,9 @@ class SnapshotManager:
                     region=info.name, snapshot=name, attempt=attempt, skip_flush=skip_flush,
                     server=cur.server), REGION_TIMEOUT_S)
             except HBaseError as e:
+                if e.retryable:  # NotServingRegion (moving), a server going away...
+                    raise _InTransition(f"region {info.name} on {cur.server}: "
+                                        f"{type(e).__name__}: {e}") from None
                 raise SnapshotCreationError(
                     f"snapshot {name!r}: region {info.name} on {cur.server} failed: "
                     f"{type(e).__name__}: {e}") from None
@@ -206,8 +220,9 @@ class SnapshotManager:
         # table is as it was, journals included.
         journals = [enc for enc, j in self.meta.journals().items() if j.get("table") == table]
         try:
-            for src, target in zip(m.regions, new):
-                snapshots.write_region_from(self.rootdir, m, src, target, m.table)
+            for src, target in zip(m.regions, new):  # every block checked: the old data goes
+                snapshots.write_region_from(self.rootdir, m, src, target, m.table,
+                                            verify_blocks=True)
             self.meta.write_table(
                 TableRecord(m.table, DISABLED),
                 [self.meta.delete_journal_op(enc) for enc in journals]
@@ -233,9 +248,8 @@ def _check_covers_the_table(table: str, regions: list[RegionInfo]) -> None:
     ends = [b""] + [r.end_key for r in regions]
     starts = [r.start_key for r in regions] + [b""]
     if not regions or ends != starts:
-        raise SnapshotCreationError(f"the regions of table {table!r} do not cover its key space "
-                                    "right now (a split or merge in progress): snapshot not "
-                                    "taken (try again)")
+        raise _InTransition(f"the regions of table {table!r} do not cover its key space (a "
+                            "split or merge in progress)")
 
 
 def _tree_bytes(path: str) -> int:

@@ -26,6 +26,7 @@ CLEANUP ones wait for the janitor.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -39,7 +40,7 @@ from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
 from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, NotServingRegionError,
-                              RegionOfflineError)
+                              RegionOfflineError, RegionTooBusyError)
 from storage import layout
 from storage.schema import RegionInfo
 
@@ -58,6 +59,22 @@ class SplitMergeCoordinator:
         self.servers = assignment.servers
         self.rootdir = rootdir
         self._janitor_lock = threading.Lock()  # one janitor pass at a time (chore, tests)
+        self._paused_lock = threading.Lock()
+        self._paused: dict[str, int] = {}  # guarded by _paused_lock: table -> pausers
+
+    @contextlib.contextmanager
+    def paused(self, table: str):
+        """No split or merge of `table` starts meanwhile (a snapshot is being taken): they are
+        refused with a retryable error (a region server asks again later)."""
+        with self._paused_lock:
+            self._paused[table] = self._paused.get(table, 0) + 1
+        try:
+            yield
+        finally:
+            with self._paused_lock:
+                self._paused[table] -= 1
+                if not self._paused[table]:
+                    del self._paused[table]
 
     # --- lookups -----------------------------------------------------------------------------
 
@@ -73,6 +90,10 @@ class SplitMergeCoordinator:
                                      "live server; retry later")
         if self.meta.read_table(rec.info.table).state != ENABLED:
             raise RegionOfflineError(f"{what}: table {rec.info.table!r} is not enabled")
+        with self._paused_lock:
+            if rec.info.table in self._paused:
+                raise RegionTooBusyError(f"{what} of region {name}: a snapshot of table "
+                                         f"{rec.info.table!r} is being taken; retry later")
         return rec, version
 
     # --- split -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
     GET /api/status        the same facts as `minihbase status --json` (client.protocol's
                            status_dict of GetClusterStatus), plus servers' waiting_for
     GET /api/tables, /api/table/<t>, /api/rs/<server>    JSON behind the other pages
+    GET /api/snapshots     the snapshots, as `minihbase list_snapshots --json` prints them
     GET /metrics           Prometheus text (this master's registry only)
     GET /health            200 {"status": "ok", "role": "active"|"backup"} while the process
                            serves; for container health checks
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import time
 
-from client.protocol import status_dict, table_dict
+from client.protocol import snapshot_dict, status_dict, table_dict
 from coordination.znodes import DEAD, MasterRecord, ONLINE
 from hmaster import status as status_mod
 from minihbase import metrics
@@ -48,7 +49,8 @@ class InfoServer:
             ("/health", self._health), ("/metrics", self._metrics),
             ("/api/status", self._api_status), ("/status.json", self._api_status),
             ("/api/tables", self._api_tables), ("/api/table", self._api_table),
-            ("/api/rs", self._api_server), ("/table", self._table_page),
+            ("/api/rs", self._api_server), ("/api/snapshots", self._api_snapshots),
+            ("/table", self._table_page),
             ("/rs", self._server_page), ("/", self._cluster_page)], name="master-info")
         self.port = self._http.port
 
@@ -124,6 +126,11 @@ class InfoServer:
         if not self._m.active:
             return self._not_active()
         return json_response(_jsonable(table_dict(self._describe(rest))))
+
+    def _api_snapshots(self, rest, query):
+        if not self._m.active:
+            return self._not_active()
+        return json_response([snapshot_dict(d) for d in self._m.snapshots.describe_all()])
 
     def _api_server(self, rest, query):
         if not self._m.active:

@@ -338,6 +338,13 @@ class HFileReader:
             cache.put((self.file_key, offset), block, raw_len + _CACHED_CELL_OVERHEAD * len(keys))
         return block
 
+    def verify_blocks(self) -> None:
+        """Read every data block from disk and check its checksum and framing (no decoding):
+        CorruptionError naming the file and offset of the first bad one."""
+        for offset, size in zip(self._offsets, self._sizes):
+            fmt.unframe_block(os.pread(self._fd, size, offset), fmt.BLOCK_DATA, self.path,
+                              offset)
+
     # --- lookups ------------------------------------------------------------------------------
 
     def might_contain_row(self, row: bytes) -> bool:

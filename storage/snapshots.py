@@ -21,7 +21,9 @@ new HFile, so a snapshot never depends on another region's directory.
 
 The manifest lists every file with its size, so a file missing from a snapshot, or one cut
 short, is reported (CorruptionError) when the snapshot is cloned or restored, never turned into
-an empty region.
+an empty region; a restore also reads every data block's checksum before it touches the table.
+Never edit a file under .hbase-snapshot in place: it is the same inode as the table's file (and
+other snapshots'), so the edit would change them all.
 """
 
 from __future__ import annotations
@@ -243,10 +245,12 @@ def remove_unfinished(rootdir: str) -> int:
 # --- clone and restore ------------------------------------------------------------------------
 
 def write_region_from(rootdir: str, manifest: SnapshotManifest, source: RegionInfo,
-                      target: RegionInfo, table: TableDescriptor) -> None:
+                      target: RegionInfo, table: TableDescriptor,
+                      verify_blocks: bool = False) -> None:
     """Create region `target`'s directory holding hard links of region `source`'s files in the
     snapshot. Every file the manifest lists must be there, at its size, and open (trailer,
-    file info and index checksums): a damaged snapshot is reported here, not served."""
+    file info and index checksums); with verify_blocks (a restore, which replaces the table's
+    data), every data block's checksum too: a damaged snapshot is reported here, not served."""
     src = os.path.join(layout.snapshot_dir(rootdir, manifest.name), source.encoded_name)
     listed = manifest.files.get(source.encoded_name, {})
 
@@ -261,7 +265,9 @@ def write_region_from(rootdir: str, manifest: SnapshotManifest, source: RegionIn
             if found != size or not name.endswith(layout.HFILE_SUFFIX):
                 raise CorruptionError(f"snapshot {manifest.name!r}: {path} has {found} bytes, "
                                       f"its manifest says {size}")
-            HFileReader(path).close()  # CorruptionError names the file
+            with HFileReader(path) as reader:  # CorruptionError names the file
+                if verify_blocks:
+                    reader.verify_blocks()
             os.link(path, os.path.join(fdir, name))
 
     write_region_dir(rootdir, target, table, fill)

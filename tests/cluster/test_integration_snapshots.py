@@ -188,3 +188,36 @@ def test_cli_and_shell_snapshot_commands(cluster):
     assert "value=v1" in r.stdout and "value=v2" not in r.stdout
     assert " snap_c1 " in r.stdout and " snap_c2 " in r.stdout
     assert json.loads(cli("list_snapshots", "snap_c.*", "--json").stdout) == []
+
+
+def test_a_snapshot_waits_for_splits_and_moves_instead_of_failing(cluster, connection_for):
+    """Regions moving (each closed, then opened elsewhere) and a table-wide split while the
+    snapshot is taken: it waits for them instead of failing, and holds every row."""
+    conn = connection_for(cluster, timeout=60)
+    conn.create_table("snap_sp", {"cf": {}}, split_keys=[b"%s%d" % (p, d) for p in (b"a", b"k", b"u")
+                                                          for d in range(1, 10, 2)])
+    t = conn.table("snap_sp")
+    with t.batch(batch_size=500) as b:
+        for i in range(3000):
+            b.put(b"%s%04d" % (b"aku"[i % 3:i % 3 + 1], i), {b"cf:a": b"%d" % i})
+    conn.flush("snap_sp")
+    before = _rows(t)
+    for round_ in range(3):
+        errors_seen: list = []
+
+        def churn():
+            try:
+                for r in conn.regions("snap_sp"):
+                    conn.move(r["name"])
+                conn.split("snap_sp")
+            except Exception as e:  # noqa: BLE001 -- asserted below
+                errors_seen.append(e)
+
+        worker = threading.Thread(target=churn)
+        worker.start()
+        time.sleep(0.2)
+        conn.snapshot("snap_sp", f"snap_sp{round_}")
+        worker.join(60)
+        assert not worker.is_alive() and not errors_seen, errors_seen
+        conn.clone_snapshot(f"snap_sp{round_}", f"snap_sp_clone{round_}")
+        assert _rows(conn.table(f"snap_sp_clone{round_}")) == before

@@ -359,3 +359,17 @@ def test_script_errors_name_the_line(rec, tmp_path):
     shell = Shell("unused:1", 1.0, out=out, err=err, connect=lambda: None)
     _run_lines(shell, [b"put 't1', 'r1', 'cf:q', 'v'", b"", b"get 't1'"], "s.hb")
     assert err.getvalue().startswith("ERROR: s.hb, line 3: wrong number of arguments for get")
+
+
+def test_errors_show_values_in_shell_syntax(rec):
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell("unused:1", 1.0, out=out, err=err, connect=lambda: None)
+    shell.run_line("snapshot 't1', 's1', {SKIP_FLUSH => yes}")
+    shell.run_line("snapshot 't1', 's1', {SKIP_FLUSH => 'true'}")
+    shell.run_line("clone_snapshot 's1' 't2'")
+    shell.run_line("put 't1', 'r1', 'cf:q', \"\\x00\\xff\", [1]")
+    lines = err.getvalue().splitlines()
+    assert lines[0].endswith("SKIP_FLUSH takes true or false, got yes")
+    assert lines[1].endswith("SKIP_FLUSH takes true or false, got 'true'")
+    assert lines[2].endswith("expected ',' at column 25, got string 't2'")
+    assert lines[3].endswith("got [1]") and not rec.calls

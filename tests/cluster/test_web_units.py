@@ -4,6 +4,7 @@ wrapper (counts, errors, slow-call log)."""
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 
@@ -117,6 +118,8 @@ def test_master_page_shows_stuck_region_and_recovering_server_with_why_and_how_l
     snaps = page.split("<h2>Snapshots", 1)[1]
     assert "s1" in snaps and "1 min 30 s ago" in snaps and "3.0 MiB" in snaps
     assert "manifest failed its checksum" in snaps
+    code, _, body = web._http.dispatch("/api/snapshots")
+    assert code == 200 and [s["name"] for s in json.loads(body)] == ["s1", "bad"]
     rit = page.split("Regions in transition", 1)[1].split("<h2>", 1)[0]
     assert "FAILED_OPEN" in rit and "retry 3 on another server: &lt;disk full&gt;" in rit
     assert "1 min 5 s" in rit and "[k\\x01, " in rit
@@ -124,7 +127,6 @@ def test_master_page_shows_stuck_region_and_recovering_server_with_why_and_how_l
     assert "rs-b,2,2" in dead and "SPLITTING_WAL" in dead and "WAL split and reassignment" in dead
     assert "4." in dead and " s<" in dead  # for ~4 s
     code, _, body = web._http.dispatch("/api/status")
-    import json
     doc = json.loads(body)
     assert [r["waiting_for"] for r in doc["regions_in_transition"]] == \
         ["retry 3 on another server: <disk full>"]

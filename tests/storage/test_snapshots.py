@@ -222,3 +222,25 @@ def test_each_attempt_has_its_own_directory_and_leftovers_are_removed(tmp_path):
     assert os.listdir(layout.snapshot_work_root(root)) == []
     with pytest.raises(InvalidArgumentError, match="attempt"):
         layout.snapshot_work_dir(root, "s", "../x")
+
+
+def test_a_restore_reads_every_block_a_clone_only_the_metadata(tmp_path):
+    root = str(tmp_path)
+    r = _open(root, ROOT_INFO)
+    _fill(r)
+    _take(root, "s", [r])
+    r.close()
+    m = snapshots.read_manifest(root, "s")
+    snap = layout.snapshot_dir(root, "s")
+    path = max((os.path.join(d, n) for d, _, fs in os.walk(snap) for n in fs
+                if n.endswith(layout.HFILE_SUFFIX)), key=os.path.getsize)
+    data = bytearray(open(path, "rb").read())
+    data[40] ^= 0xFF  # inside the first data block; same size, metadata intact
+    os.unlink(path)  # a new inode: the region's own link keeps the good bytes
+    open(path, "wb").write(bytes(data))
+    clone = RegionInfo("t", b"", b"", 5)
+    snapshots.write_region_from(root, m, ROOT_INFO, clone, TABLE)
+    restored = RegionInfo("t", b"", b"", 6)
+    with pytest.raises(CorruptionError, match="checksum mismatch in data block at offset"):
+        snapshots.write_region_from(root, m, ROOT_INFO, restored, TABLE, verify_blocks=True)
+    assert not os.path.exists(layout.region_dir(root, restored))
