@@ -53,15 +53,13 @@ class _InTransition(Exception):
 
 
 class SnapshotManager:
-    def __init__(self, meta, assignment, ddl, splits, rootdir: str, *,
-                 wait_s: float = WAIT_S):
+    def __init__(self, meta, assignment, ddl, splits, rootdir: str):
         self.meta = meta
         self.assignment = assignment
         self.clients = assignment.clients
         self.ddl = ddl
         self.splits = splits
         self.rootdir = rootdir
-        self._wait_s = wait_s
         self._lock = threading.Lock()
 
     # --- snapshot ----------------------------------------------------------------------------
@@ -73,7 +71,7 @@ class SnapshotManager:
         with self._lock, self.ddl.table_lock(table), self.splits.paused(table):
             if snapshots.exists(self.rootdir, name):
                 raise SnapshotExistsError(f"snapshot {name!r} already exists")
-            deadline = time.monotonic() + self._wait_s
+            deadline = time.monotonic() + WAIT_S
             while True:
                 try:
                     return self._take(table, name, skip_flush)
@@ -81,7 +79,7 @@ class SnapshotManager:
                     if time.monotonic() >= deadline:
                         raise SnapshotCreationError(
                             f"snapshot {name!r} not taken: {e}, still after "
-                            f"{self._wait_s:g} s; try again") from None
+                            f"{WAIT_S:g} s; try again") from None
                     log.info("snapshot %s of %s waits: %s", name, table, e)
                     time.sleep(RETRY_PAUSE_S)
 
