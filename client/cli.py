@@ -138,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_ in (("delete_snapshot", "delete a snapshot"),
                         ("restore_snapshot", "put a (disabled) table back as its snapshot was")):
         cmd(name, help_).add_argument("name")
+    for name, help_ in (("disable_all", "disable the tables whose whole name matches REGEX"),
+                        ("enable_all", "enable the tables whose whole name matches REGEX"),
+                        ("drop_all", "drop the (disabled) tables whose name matches REGEX"),
+                        ("delete_all_snapshot", "delete the snapshots matching REGEX")):
+        c = cmd(name, help_ + " (lists them and asks first, unless --yes)")
+        c.add_argument("regex")
+        c.add_argument("--yes", action="store_true", help="do not ask")
+    c = cmd("delete_table_snapshots", "delete the snapshots of the tables matching TABLE_REGEX "
+            "(lists them and asks first, unless --yes)")
+    c.add_argument("table_regex")
+    c.add_argument("regex", nargs="?")
+    c.add_argument("--yes", action="store_true", help="do not ask")
     c = cmd("clone_snapshot", "a new table from a snapshot: clone_snapshot NAME TABLE")
     c.add_argument("name")
     c.add_argument("table")
@@ -265,6 +277,10 @@ def run(a, conn, out: commands.Output) -> None:
         getattr(commands, name)(conn, out, a.name)
     elif name == "clone_snapshot":
         commands.clone_snapshot(conn, out, a.name, a.table)
+    elif name in ("disable_all", "enable_all", "drop_all"):
+        commands.tables_all(conn, out, name, a.regex)
+    elif name in ("delete_all_snapshot", "delete_table_snapshots"):
+        commands.delete_snapshots(conn, out, name, a.regex, getattr(a, "table_regex", None))
     elif name in ("version", "whoami"):
         getattr(commands, name)(conn, out)
     elif name in ("truncate", "truncate_preserve"):
@@ -348,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_shell(quorum, a.timeout, a.json, a.script, parent)
     out = commands.Output(a.json)
+    if getattr(a, "yes", False):
+        out.confirm = lambda question: True
     conn = None
     try:
         from client.connection import Connection

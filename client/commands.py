@@ -15,7 +15,7 @@ import sys
 import time
 
 from client import formatting as fmt
-from minihbase.errors import RegionOfflineError, TableNotFoundError
+from minihbase.errors import HBaseError, RegionOfflineError, TableNotFoundError
 from storage.cell import LATEST_TIMESTAMP
 from storage.schema import canonical_table_name
 
@@ -40,6 +40,15 @@ class Output:
     def progress(self, message: str) -> None:
         print(f"... {message}", file=self.err)
         self.err.flush()
+
+    def confirm(self, question: str) -> bool:
+        """Ask `question` (y/n) before a command acts on many things (disable_all...): at a
+        terminal; elsewhere the caller must have said yes (the shell reads the answer from
+        the script's next line, the CLI takes --yes)."""
+        if not sys.stdin.isatty():
+            raise UsageError(f"{question}? needs an answer: run it at a terminal, or pass "
+                             "--yes")
+        return input(f"{question} (y/n)? ").strip().lower() in ("y", "yes")
 
 
 # HBase shell family attributes -> client option names.
@@ -152,12 +161,17 @@ def list_snapshots(conn, out: Output, regex: str | None = None,
     """Every snapshot, or those whose whole name matches `regex`; list_table_snapshots: those
     of the tables whose whole name matches `table_regex`."""
     snaps = conn.list_snapshots()
-    names = set(_matching([s["name"] for s in snaps], regex, "list_snapshots"))
-    if table_regex is not None:
-        tables = set(_matching([s["table"] for s in snaps], table_regex, "list_table_snapshots"))
-        names &= {s["name"] for s in snaps if s["table"] in tables}
+    names = _snapshot_names(snaps, regex, table_regex, "list_snapshots")
     snaps = [s for s in snaps if s["name"] in names]
     out.result(fmt.snapshots_text(snaps), snaps)
+
+
+def _snapshot_names(snaps: list[dict], regex, table_regex, command: str) -> set[str]:
+    names = set(_matching([s["name"] for s in snaps], regex, command))
+    if table_regex is not None:
+        tables = set(_matching([s["table"] for s in snaps], table_regex, command))
+        names &= {s["name"] for s in snaps if s["table"] in tables}
+    return names
 
 
 def delete_snapshot(conn, out: Output, name: str) -> None:
@@ -175,6 +189,48 @@ def restore_snapshot(conn, out: Output, name: str) -> None:
     state = "disabled: enable it to serve it" if conn.is_table_disabled(table) else "enabled"
     out.result(f"Restored table {table} from snapshot {name} ({state})",
                {"snapshot": name, "table": table})
+
+
+def _for_all(out: Output, names: list[str], what: str, verb: str, action) -> None:
+    """The HBase shell's disable_all and kin: list the matches, ask, then act on each; a
+    failure does not stop the others, and the command fails at the end naming them."""
+    done_key = {"Disable": "disabled", "Enable": "enabled", "Drop": "dropped",
+                "Delete": "deleted"}[verb]
+    if not names:
+        out.result(f"No {what} matched", {done_key: [], "failed": {}})
+        return
+    if not out.as_json:
+        print("\n".join(names), file=out.out)
+    if not out.confirm(f"{verb} the above {len(names)} {what}"):
+        out.result("Nothing done", {done_key: [], "failed": {}})
+        return
+    failed = {}
+    for name in names:
+        try:
+            action(name)
+        except HBaseError as exc:
+            failed[name] = str(exc)
+    done = [n for n in names if n not in failed]
+    out.result(f"{len(done)} {what} successfully {done_key}",
+               {done_key: done, "failed": failed})
+    if failed:
+        raise HBaseError(f"{len(failed)} of {len(names)} {what} could not be {done_key}: "
+                         + "; ".join(f"{n}: {e}" for n, e in failed.items()))
+
+
+def tables_all(conn, out: Output, command: str, regex: str) -> None:
+    """disable_all / enable_all / drop_all 'regex': the tables whose whole name matches."""
+    verb = command.removesuffix("_all")
+    act = getattr(conn, {"disable": "disable_table", "enable": "enable_table",
+                         "drop": "delete_table"}[verb])
+    _for_all(out, _matching(conn.tables(), regex, command), "tables", verb.capitalize(), act)
+
+
+def delete_snapshots(conn, out: Output, command: str, regex: str | None,
+                     table_regex: str | None = None) -> None:
+    """delete_all_snapshot 'regex' / delete_table_snapshots 'table regex'[, 'regex']."""
+    names = _snapshot_names(conn.list_snapshots(), regex, table_regex, command)
+    _for_all(out, sorted(names), "snapshots", "Delete", conn.delete_snapshot)
 
 
 def describe(conn, out: Output, table: str) -> None:

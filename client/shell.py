@@ -28,6 +28,7 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   list_namespace_tables 'ns1' | describe_namespace 'ns1' | drop_namespace 'ns1' (once empty)
   alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
   disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
+  disable_all 't.*' | enable_all 't.*' | drop_all 't.*'  (list the tables, then ask y/n)
   truncate 't1' | truncate_preserve 't1'
   put 't1', 'r1', 'cf:q', 'value'[, ts]
   get 't1', 'r1'[, 'cf:q' | 'cf:a', 'cf:b' | ['cf:a', 'cf:b'] | {COLUMN => 'cf:q', VERSIONS => 3,
@@ -40,6 +41,7 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   snapshot 't1', 's1'[, {SKIP_FLUSH => true}] | list_snapshots ['regex'] | delete_snapshot 's1'
   list_table_snapshots 't1'[, 'regex'] | clone_snapshot 's1', 't2' | restore_snapshot 's1'
                  (restore: the table disabled first; it stays disabled)
+  delete_all_snapshot 's.*' | delete_table_snapshots 't1'[, 's.*']  (list, then ask y/n)
   status ['simple' | 'detailed'] | balance | balance_switch true|false | balancer_enabled
   split 't1'[, 'key'] | merge_region 'a', 'b'
   list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | show_filters | version | whoami
@@ -47,7 +49,8 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   t = get_table 't1' (or t = create 't1', 'cf'), then t.put 'r1', 'cf:q', 'v' | t.scan | t.get 'r1'
                  | t.count ... (put get scan delete deleteall count incr get_counter describe ...)
 Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase.
-Several commands on one line: separate them with ';'."""
+Several commands on one line: separate them with ';'. In a script, a y/n question is answered
+by the script's next line, as in HBase's shell."""
 
 
 # Other names the shell accepts for a command (help 'alias' shows the command's usage).
@@ -202,7 +205,8 @@ def _alter_spec(args: list) -> tuple[dict, list, int | None]:
 
 
 SNAPSHOT_COMMANDS = ("snapshot", "list_snapshots", "list_table_snapshots", "delete_snapshot",
-                     "clone_snapshot", "restore_snapshot")
+                     "clone_snapshot", "restore_snapshot", "delete_all_snapshot",
+                     "delete_table_snapshots")
 
 
 def _snapshot_command(cmd: Command, conn, out: commands.Output) -> None:
@@ -227,6 +231,13 @@ def _snapshot_command(cmd: Command, conn, out: commands.Output) -> None:
     elif n in ("delete_snapshot", "restore_snapshot"):
         _nargs(cmd, 1, 1, f"{n} 'snapshot1'")
         getattr(commands, n)(conn, out, _s(args[0], "snapshot name"))
+    elif n == "delete_all_snapshot":
+        _nargs(cmd, 1, 1, "delete_all_snapshot 'regex'")
+        commands.delete_snapshots(conn, out, n, _s(args[0], "regex"))
+    elif n == "delete_table_snapshots":
+        _nargs(cmd, 1, 2, "delete_table_snapshots 'table regex'[, 'snapshot regex']")
+        commands.delete_snapshots(conn, out, n, _s(args[1], "regex") if len(args) == 2
+                                  else None, table_regex=_s(args[0], "table regex"))
     else:
         _nargs(cmd, 2, 2, "clone_snapshot 'snapshot1', 'new_table'")
         commands.clone_snapshot(conn, out, _s(args[0], "snapshot name"),
@@ -392,6 +403,9 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.balance(conn, out)
     elif n in SNAPSHOT_COMMANDS:
         _snapshot_command(cmd, conn, out)
+    elif n in ("disable_all", "enable_all", "drop_all"):
+        _nargs(cmd, 1, 1, f"{n} 'regex'")
+        commands.tables_all(conn, out, n, _s(args[0], "regex"))
     elif n == "balance_switch":
         _nargs(cmd, 1, 1, "balance_switch true|false")
         if not isinstance(args[0], bool):
@@ -446,6 +460,8 @@ class Shell:
                  connect=None, zk_parent: str = "/hbase"):
         self.quorum, self.timeout, self.zk_parent = quorum, timeout, zk_parent
         self.out = commands.Output(as_json, out, err)
+        self.out.confirm = self._confirm
+        self.answers = None  # a script's remaining (number, line) pairs, while it runs
         self._connect = connect
         self.conn = None
         self.failed = 0
@@ -474,6 +490,16 @@ class Shell:
             raise commands.UsageError(f"a table has no method {cmd.name!r}; it has "
                                       f"{', '.join(TABLE_METHODS)}")
         return cmd._replace(args=[table.encode()] + cmd.args, target=None)
+
+    def _confirm(self, question: str) -> bool:
+        """At a terminal, ask; in a script, as HBase's shell, the next line is the answer."""
+        if self.answers is None:
+            return commands.Output.confirm(self.out, question)
+        print(f"{question} (y/n)?", file=self.out.out)
+        answer = next(self.answers, None)
+        if answer is None:
+            raise commands.UsageError(f"{question}? got no answer: the script ended")
+        return answer[1].strip().lower() in (b"y", b"yes")
 
     def run_line(self, line: str, where: str = "") -> bool:
         """Run the commands of one line, stopping at the first that fails; False when the
@@ -557,7 +583,8 @@ def run_shell(quorum: str, timeout: float, as_json: bool = False,
 def _run_lines(shell: Shell, lines, source: str) -> None:
     """Run raw lines (bytes) of a script; a line that is not UTF-8 is an error, not a crash
     (binary row keys are written with backslash-x escapes, as in the HBase shell)."""
-    for number, raw in enumerate(lines, 1):
+    shell.answers = numbered = enumerate(lines, 1)  # a y/n question takes the next line
+    for number, raw in numbered:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -194,8 +194,8 @@ def test_a_snapshot_waits_for_splits_and_moves_instead_of_failing(cluster, conne
     """Regions moving (each closed, then opened elsewhere) and a table-wide split while the
     snapshot is taken: it waits for them instead of failing, and holds every row."""
     conn = connection_for(cluster, timeout=60)
-    conn.create_table("snap_sp", {"cf": {}}, split_keys=[b"%s%d" % (p, d) for p in (b"a", b"k", b"u")
-                                                          for d in range(1, 10, 2)])
+    keys = [b"%s%d" % (p, d) for p in (b"a", b"k", b"u") for d in range(1, 10, 2)]
+    conn.create_table("snap_sp", {"cf": {}}, split_keys=keys)
     t = conn.table("snap_sp")
     with t.batch(batch_size=500) as b:
         for i in range(3000):
@@ -221,3 +221,25 @@ def test_a_snapshot_waits_for_splits_and_moves_instead_of_failing(cluster, conne
         assert not worker.is_alive() and not errors_seen, errors_seen
         conn.clone_snapshot(f"snap_sp{round_}", f"snap_sp_clone{round_}")
         assert _rows(conn.table(f"snap_sp_clone{round_}")) == before
+
+
+def test_cli_disable_all_and_delete_all_snapshot_ask_first(cluster):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum,
+                               "--timeout", "30", *args], capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL)
+
+    for t in ("snap_all_a", "snap_all_b"):
+        assert cli("create", t, "cf").returncode == 0
+        assert cli("snapshot", t, t + "_s").returncode == 0
+    asked = cli("disable_all", "snap_all_.*")
+    assert asked.returncode == 2 and "pass --yes" in asked.stderr
+    assert json.loads(cli("is_enabled", "snap_all_a", "--json").stdout) == {"enabled": True}
+    done = cli("disable_all", "snap_all_.*", "--yes")
+    assert done.returncode == 0 and "2 tables successfully disabled" in done.stdout
+    again = cli("disable_all", "snap_all_.*", "--yes")  # each already disabled: both named
+    assert again.returncode == 1 and "2 of 2 tables could not be disabled" in again.stderr
+    assert cli("drop_all", "snap_all_.*", "--yes").returncode == 0
+    gone = cli("delete_table_snapshots", "snap_all_.*", "--yes", "--json")
+    assert json.loads(gone.stdout) == {"deleted": ["snap_all_a_s", "snap_all_b_s"],
+                                       "failed": {}}

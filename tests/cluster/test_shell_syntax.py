@@ -9,6 +9,7 @@ import pytest
 from client.shell import Shell, execute
 from client.shell_syntax import Command, Const, ShellSyntaxError, parse, tokenize
 from client import commands
+from minihbase import errors
 
 
 @pytest.mark.parametrize("line, expected", [
@@ -373,3 +374,51 @@ def test_errors_show_values_in_shell_syntax(rec):
     assert lines[1].endswith("SKIP_FLUSH takes true or false, got 'true'")
     assert lines[2].endswith("expected ',' at column 25, got string 't2'")
     assert lines[3].endswith("got [1]") and not rec.calls
+
+
+class FakeAdmin:
+    """The admin calls disable_all and kin make, on tables in memory (the commands' logic is
+    under test here; the calls themselves are tested against real daemons elsewhere)."""
+
+    def __init__(self):
+        self.enabled = {"t1": True, "t2": False, "other": True}
+        self.snaps = {"s1": "t1", "s2": "t2", "x": "other"}
+
+    def tables(self):
+        return sorted(self.enabled)
+
+    def disable_table(self, name):
+        if not self.enabled[name]:
+            raise errors.TableNotEnabledError(f"table {name!r} is already disabled")
+        self.enabled[name] = False
+
+    def delete_table(self, name):
+        raise AssertionError("drop_all must not drop anything before the answer")
+
+    def list_snapshots(self):
+        return [{"name": n, "table": t} for n, t in sorted(self.snaps.items())]
+
+    def delete_snapshot(self, name):
+        del self.snaps[name]
+
+
+def test_disable_all_lists_asks_and_reports_each_failure(tmp_path):
+    from client.shell import _run_lines
+
+    admin = FakeAdmin()
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell("unused:1", 1.0, out=out, err=err, connect=lambda: admin)
+    _run_lines(shell, [b"disable_all 't.*'", b"n", b"disable_all 't.*'", b"y",
+                       b"delete_table_snapshots 't.*', 's.*'", b"yes", b"drop_all '.*'"],
+               "s.hb")
+    text = out.getvalue()
+    assert "t1\nt2\nDisable the above 2 tables (y/n)?\nNothing done" in text
+    assert "1 tables successfully disabled" in text and admin.enabled == \
+        {"t1": False, "t2": False, "other": True}
+    assert err.getvalue().splitlines()[0] == (
+        "ERROR: s.hb, line 3: 1 of 2 tables could not be disabled: t2: table 't2' is already "
+        "disabled")
+    assert "2 snapshots successfully deleted" in text and admin.snaps == {"x": "other"}
+    assert err.getvalue().splitlines()[1] == (
+        "ERROR: s.hb, line 7: Drop the above 3 tables? got no answer: the script ended")
+    assert shell.failed == 2
