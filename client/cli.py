@@ -56,12 +56,14 @@ def _family_flags(p) -> None:
     p.add_argument("--block-size", type=int)
     p.add_argument("--block-cache", choices=["true", "false"], type=str.lower,
                    help="cache the family's data blocks on reads (HBase's BLOCKCACHE; true)")
+    p.add_argument("--in-memory", choices=["true", "false"], type=str.lower,
+                   help="evict the family's cached blocks last (HBase's IN_MEMORY; false)")
 
 
 def _family_opts(a) -> dict:
     opts = {"max_versions": a.versions, "min_versions": a.min_versions, "ttl": a.ttl,
             "bloom": a.bloom, "compression": a.compression, "block_size": a.block_size,
-            "block_cache": a.block_cache}
+            "block_cache": a.block_cache, "in_memory": a.in_memory}
     opts = {k: v for k, v in opts.items() if v is not None}
     if opts.get("ttl") == "FOREVER":
         opts["ttl"] = None  # no TTL (alter keeps the options not given, so None is not left out)

@@ -54,7 +54,8 @@ class Output:
 # HBase shell family attributes -> client option names.
 FAMILY_OPTIONS = {"VERSIONS": "max_versions", "MIN_VERSIONS": "min_versions", "TTL": "ttl",
                   "BLOOMFILTER": "bloom", "COMPRESSION": "compression",
-                  "BLOCKSIZE": "block_size", "BLOCKCACHE": "block_cache"}
+                  "BLOCKSIZE": "block_size", "BLOCKCACHE": "block_cache",
+                  "IN_MEMORY": "in_memory"}
 
 
 def family_options(attrs: dict) -> dict:
@@ -304,7 +305,7 @@ def alter(conn, out: Output, table: str, add: dict | None = None, remove=None,
             if name in current:
                 base = {k: current[name][k] for k in ("max_versions", "min_versions", "ttl",
                                                       "bloom", "compression", "block_size",
-                                                      "block_cache")}
+                                                      "block_cache", "in_memory")}
                 base.update(opts)
                 add[name] = base
     if not add and not remove and max_filesize is None:

@@ -118,7 +118,8 @@ def family_text(f: dict) -> str:
     return (f"{{NAME => '{f['name']}', VERSIONS => '{f['max_versions']}', MIN_VERSIONS => "
             f"'{f['min_versions']}', TTL => '{ttl}', BLOOMFILTER => '{f['bloom']}', "
             f"COMPRESSION => '{f['compression']}', BLOCKSIZE => '{f['block_size']}', "
-            f"BLOCKCACHE => '{str(f.get('block_cache', True)).lower()}'}}")
+            f"BLOCKCACHE => '{str(f.get('block_cache', True)).lower()}', "
+            f"IN_MEMORY => '{str(f.get('in_memory', False)).lower()}'}}")
 
 
 def regions_table(regions: list[dict]) -> str:

@@ -213,7 +213,7 @@ _FAMILY_OPTION_ALIASES = {
     "compression": "compression",
     "block_size": "block_size", "blocksize": "block_size",
     "block_cache": "block_cache", "block_cache_enabled": "block_cache",
-    "blockcache": "block_cache",
+    "blockcache": "block_cache", "in_memory": "in_memory",
 }
 
 
@@ -245,6 +245,8 @@ def family_schema(name, options: dict | None) -> pb.FamilySchema:
             setattr(fs, field, str(value).upper())
         elif field == "block_cache":
             fs.no_block_cache = not _flag(name, key, value)
+        elif field == "in_memory":
+            fs.in_memory = _flag(name, key, value)
         else:
             setattr(fs, field, _family_number(name, key, field, value))
     return fs
@@ -280,7 +282,8 @@ def family_dict(fs: pb.FamilySchema) -> dict:
     return {"name": fs.name, "max_versions": fs.max_versions or 1,
             "min_versions": fs.min_versions, "ttl": fs.ttl_seconds or None,
             "bloom": fs.bloom or "ROW", "compression": fs.compression or "NONE",
-            "block_size": fs.block_size or 65536, "block_cache": not fs.no_block_cache}
+            "block_size": fs.block_size or 65536, "block_cache": not fs.no_block_cache,
+            "in_memory": fs.in_memory}
 
 
 def region_dict(rd: pb.RegionDescription) -> dict:

@@ -15,47 +15,68 @@ import threading
 from collections import OrderedDict
 
 
+# HBase's hbase.lru.blockcache.memory.percentage: the share of the cache that IN_MEMORY
+# families' blocks keep however many other blocks pass through it.
+IN_MEMORY_SHARE = 0.25
+
+
 class BlockCache:
-    """LRU bounded in bytes, shared by every region of a server. Thread-safe."""
+    """LRU bounded in bytes, shared by every region of a server. Thread-safe.
+
+    Blocks of IN_MEMORY families (put with in_memory=True, see in_memory_view) live in their
+    own LRU, as HBase's in-memory priority: other blocks are evicted first, so a large scan
+    cannot push them out, while they hold at most IN_MEMORY_SHARE of the capacity (beyond it,
+    or when nothing else is cached, their least recently used go)."""
 
     def __init__(self, capacity_bytes: int = 64 << 20):
         if capacity_bytes < 0:
             raise ValueError(f"capacity_bytes must be >= 0, got {capacity_bytes}")
         self.capacity_bytes = capacity_bytes
         self._lock = threading.Lock()
-        # guarded by self._lock: key -> (value, size), least recently used first
+        # guarded by self._lock: key -> (value, size), least recently used first; the blocks
+        # of IN_MEMORY families in _memory, every other block in _entries
         self._entries: OrderedDict = OrderedDict()
+        self._memory: OrderedDict = OrderedDict()
         # guarded by self._lock: file_key -> set of cache keys of that file (for evict_file)
         self._by_file: dict = {}
         self.size_bytes = 0  # guarded by self._lock
+        self.memory_bytes = 0  # guarded by self._lock: the part of size_bytes in _memory
         self.hits = 0
         self.misses = 0
         self.evictions = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._memory)
+
+    def in_memory_view(self) -> "InMemoryView":
+        """This cache as an IN_MEMORY family's files use it (their blocks go in first)."""
+        return InMemoryView(self)
 
     def get(self, key) -> object | None:
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            else:
+                entry = self._memory.get(key)
+                if entry is None:
+                    self.misses += 1
+                    return None
+                self._memory.move_to_end(key)
             self.hits += 1
             return entry[0]
 
-    def put(self, key, value, size: int) -> None:
+    def put(self, key, value, size: int, in_memory: bool = False) -> None:
         """Cache `value` under `key` (a (file_key, offset) tuple), evicting least recently
         used blocks until the total fits. A block larger than the whole cache is not kept."""
         if size > self.capacity_bytes:
             return
         file_key = key[0]
         with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.size_bytes -= old[1]
-            self._entries[key] = (value, size)
+            self._pop(key)
+            (self._memory if in_memory else self._entries)[key] = (value, size)
+            if in_memory:
+                self.memory_bytes += size
             self._by_file.setdefault(file_key, set()).add(key)
             self.size_bytes += size
             self._evict_to_fit()
@@ -65,12 +86,25 @@ class BlockCache:
         its memo of row encodings) and evict least recently used blocks until the total fits;
         nothing when the block is no longer cached."""
         with self._lock:
-            entry = self._entries.get(key)
+            bucket = self._entries if key in self._entries else self._memory
+            entry = bucket.get(key)
             if entry is None:
                 return
-            self._entries[key] = (entry[0], entry[1] + size)
+            bucket[key] = (entry[0], entry[1] + size)
             self.size_bytes += size
+            if bucket is self._memory:
+                self.memory_bytes += size
             self._evict_to_fit()
+
+    def _pop(self, key):  # caller holds self._lock; the (value, size) removed, or None
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            entry = self._memory.pop(key, None)
+            if entry is not None:
+                self.memory_bytes -= entry[1]
+        if entry is not None:
+            self.size_bytes -= entry[1]
+        return entry
 
     def evict_file(self, file_key) -> int:
         """Drop every block of one file (deleted or compacted away); returns how many.
@@ -88,16 +122,16 @@ class BlockCache:
             dropped = 0
             for fk in file_keys:
                 for key in self._by_file.pop(fk):
-                    _, size = self._entries.pop(key)
-                    self.size_bytes -= size
+                    self._pop(key)
                     dropped += 1
             return dropped
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._memory.clear()
             self._by_file.clear()
-            self.size_bytes = 0
+            self.size_bytes = self.memory_bytes = 0
 
     def stats(self) -> dict:
         with self._lock:
@@ -106,13 +140,21 @@ class BlockCache:
                 "misses": self.misses,
                 "evictions": self.evictions,
                 "size_bytes": self.size_bytes,
+                "in_memory_bytes": self.memory_bytes,
                 "capacity_bytes": self.capacity_bytes,
-                "blocks": len(self._entries),
+                "blocks": len(self._entries) + len(self._memory),
             }
 
     def _evict_to_fit(self) -> None:  # caller holds self._lock
-        while self.size_bytes > self.capacity_bytes and self._entries:
-            victim, (_, vsize) = self._entries.popitem(last=False)
+        memory_share = self.capacity_bytes * IN_MEMORY_SHARE
+        while self.size_bytes > self.capacity_bytes:
+            if self._memory and (self.memory_bytes > memory_share or not self._entries):
+                victim, (_, vsize) = self._memory.popitem(last=False)
+                self.memory_bytes -= vsize
+            elif self._entries:
+                victim, (_, vsize) = self._entries.popitem(last=False)
+            else:
+                break
             self._forget(victim)
             self.size_bytes -= vsize
             self.evictions += 1
@@ -123,3 +165,25 @@ class BlockCache:
             keys.discard(key)
             if not keys:
                 del self._by_file[key[0]]
+
+
+class InMemoryView:
+    """A BlockCache as the files of an IN_MEMORY family see it: the same blocks and counters,
+    but what they put is cached with in-memory priority (HFileReader needs no flag)."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self, cache: BlockCache):
+        self._cache = cache
+
+    def get(self, key):
+        return self._cache.get(key)
+
+    def put(self, key, value, size: int) -> None:
+        self._cache.put(key, value, size, in_memory=True)
+
+    def charge(self, key, size: int) -> None:
+        self._cache.charge(key, size)
+
+    def evict_file(self, file_key) -> int:
+        return self._cache.evict_file(file_key)

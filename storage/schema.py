@@ -35,6 +35,7 @@ class FamilyDescriptor:
     compression: str = "NONE"  # NONE | ZSTD | GZ (data blocks)
     block_size: int = 64 * 1024
     block_cache: bool = True  # HBase's BLOCKCACHE: reads keep this family's data blocks cached
+    in_memory: bool = False  # HBase's IN_MEMORY: its cached blocks are evicted last
 
     def __post_init__(self):
         if isinstance(self.name, str):

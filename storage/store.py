@@ -175,6 +175,8 @@ class Store:
         self.rootdir = rootdir
         self.dir = layout.family_dir(region_path, family.name)
         self.config = config
+        if block_cache is not None and family.in_memory:  # IN_MEMORY => true
+            block_cache = block_cache.in_memory_view()
         self.block_cache = block_cache if family.block_cache else None  # BLOCKCACHE => false
         self.memstore = MemStore(config.memstore_segment_rows)
         self._lock = threading.Lock()

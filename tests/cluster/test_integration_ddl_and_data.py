@@ -100,18 +100,22 @@ def test_happybase_documented_create_table_with_block_cache_disabled(cluster, co
     conn = connection_for(cluster)
     conn.create_table("mytable", {"cf1": dict(max_versions=10),
                                   "cf2": dict(max_versions=1, block_cache_enabled=False),
-                                  "cf3": dict()})
+                                  "cf3": dict(),
+                                  "cf4": dict(in_memory=True)})  # happybase's in_memory too
     families = conn.families("mytable")
     assert [families[f]["block_cache"] for f in (b"cf1", b"cf2", b"cf3")] == [True, False, True]
+    assert [families[f]["in_memory"] for f in (b"cf1", b"cf4")] == [False, True]
     t = conn.table("mytable")
     t.put(b"row-key", {b"cf1:col1": b"value1", b"cf2:col2": b"value2"})
     conn.flush("mytable")
     assert t.row(b"row-key", columns=[b"cf2:col2"]) == {b"cf2:col2": b"value2"}
     shell = subprocess.run(
         [sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
-        input="alter 'mytable', NAME => 'cf1', BLOCKCACHE => 'false'\ndescribe 'mytable'\n",
+        input="alter 'mytable', NAME => 'cf1', BLOCKCACHE => 'false'\n"
+              "alter 'mytable', NAME => 'cf3', IN_MEMORY => true\ndescribe 'mytable'\n",
         capture_output=True, text=True, timeout=60)
     assert shell.stdout.count("BLOCKCACHE => 'false'") == 2, shell.stdout + shell.stderr
+    assert shell.stdout.count("IN_MEMORY => 'true'") == 2
     assert "VERSIONS => '10'" in shell.stdout  # alter kept cf1's other options
     with pytest.raises(errors.InvalidArgumentError, match="block_cache_enabled must be true or"):
         conn.create_table("badcache", {"cf": dict(block_cache_enabled="sometimes")})

@@ -4,6 +4,10 @@ import random
 import threading
 
 from storage.block_cache import BlockCache
+from storage.query import Get, Mutation, Scan
+from storage.region import Region
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from tests.storage.helpers import Inline
 
 F1 = ("/d/f1.hfile", 11, 100)
 F2 = ("/d/f2.hfile", 12, 100)
@@ -109,11 +113,6 @@ def test_a_family_with_block_cache_off_reads_from_disk_and_caches_nothing(tmp_pa
     """HBase's BLOCKCACHE => false (happybase's block_cache_enabled=False): the family's data
     blocks are read from its files each time and never take cache room; other families of
     the region still cache theirs."""
-    from storage.query import Get, Mutation
-    from storage.region import Region
-    from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
-    from tests.storage.helpers import Inline
-
     table = TableDescriptor("t", (FamilyDescriptor(b"raw", block_cache=False),
                                   FamilyDescriptor(b"hot")))
     assert TableDescriptor.from_dict(table.to_dict()) == table
@@ -130,5 +129,54 @@ def test_a_family_with_block_cache_off_reads_from_disk_and_caches_nothing(tmp_pa
         for _ in range(3):
             assert [c.value for c in r.get(Get(b"r07", columns=((b"hot", None),)))] == [b"y"]
         assert cache.size_bytes > 0 and cache.hits == 2
+    finally:
+        r.close(flush=False)
+
+
+def test_in_memory_blocks_outlive_a_flood_of_other_blocks_within_their_share():
+    c = BlockCache(1000)
+    mem = c.in_memory_view()
+    for off in range(2):
+        mem.put((F1, off), f"m{off}", 100)
+    for off in range(30):  # a scan passing through ten times the rest of the cache
+        c.put((F2, off), f"s{off}", 100)
+    assert [c.get((F1, o)) for o in range(2)] == ["m0", "m1"]
+    assert c.size_bytes == 1000 and c.memory_bytes == 200
+    for off in range(2, 6):  # past their 25 % share, their own least recent go first
+        mem.put((F1, off), f"m{off}", 100)
+    assert c.memory_bytes == 250 - 50 and c.get((F1, 0)) is None and c.get((F1, 5)) == "m5"
+    mem.charge((F1, 5), 60)  # a block's memo grows: charged in its own bucket
+    assert c.memory_bytes <= 250 and c.size_bytes <= 1000
+    cached = len([o for o in range(6) if c.get((F1, o)) is not None])
+    assert cached > 0 and c.evict_file(F1) == cached
+    assert c.memory_bytes == 0 and c.stats()["in_memory_bytes"] == 0
+    assert c.size_bytes == sum(100 for o in range(30) if c.get((F2, o)) is not None)
+
+
+def test_an_in_memory_family_keeps_its_blocks_through_a_scan_of_another(tmp_path):
+    """HBase's IN_MEMORY => true: a family's cached blocks are evicted after every other."""
+    table = TableDescriptor("t", (FamilyDescriptor(b"meta", in_memory=True, block_size=1024),
+                                  FamilyDescriptor(b"bulk", block_size=1024)))
+    assert TableDescriptor.from_dict(table.to_dict()) == table
+    cache = BlockCache(256 << 10)
+    r = Region.open(str(tmp_path), RegionInfo("t", b"", b"", 1), table, wal=None,
+                    block_cache=cache, background=Inline())
+    try:
+        for i in range(2000):
+            r.mutate(Mutation(b"r%04d" % i).put(b"meta", b"q", b"m%d" % i)
+                     .put(b"bulk", b"q", b"x" * 400))
+        r.flush()
+        meta_rows = [b"r%04d" % i for i in range(0, 2000, 400)]
+        for row in meta_rows:
+            r.get(Get(row, columns=((b"meta", None),)))
+        assert 0 < cache.memory_bytes <= cache.capacity_bytes // 4
+        for _ in range(2):  # the bulk family's ~1 MB pass through a 256 KB cache
+            assert sum(1 for _ in r.scanner(Scan(columns=((b"bulk", None),)))) == 2000
+        assert cache.evictions > 0
+        hits = cache.hits
+        for row in meta_rows:
+            assert [c.value for c in r.get(Get(row, columns=((b"meta", None),)))] == \
+                [b"m%d" % int(row[1:])]
+        assert cache.hits == hits + len(meta_rows), "an IN_MEMORY block was evicted"
     finally:
         r.close(flush=False)
