@@ -15,6 +15,7 @@ import sys
 import time
 
 from client import formatting as fmt
+from client.shell_syntax import Const
 from minihbase.errors import HBaseError, RegionOfflineError, TableNotFoundError
 from storage.cell import LATEST_TIMESTAMP
 from storage.schema import canonical_table_name
@@ -48,7 +49,14 @@ class Output:
         if not sys.stdin.isatty():
             raise UsageError(f"{question}? needs an answer: run it at a terminal, or pass "
                              "--yes")
-        return input(f"{question} (y/n)? ").strip().lower() in ("y", "yes")
+        print(f"{question} (y/n)? ", end="", file=self.chatter, flush=True)
+        return sys.stdin.readline().strip().lower() in ("y", "yes")  # "" at end of input
+
+    @property
+    def chatter(self):
+        """Where listings and questions go: stdout, as the HBase shell prints them, except
+        with --json, whose stdout holds only JSON."""
+        return self.err if self.as_json else self.out
 
 
 # HBase shell family attributes -> client option names.
@@ -70,6 +78,8 @@ def family_options(attrs: dict) -> dict:
                              f"{', '.join(sorted(FAMILY_OPTIONS))}")
         if isinstance(value, bytes):
             value = value.decode()
+        elif isinstance(value, Const):  # a bare word: IN_MEMORY => yes
+            value = value.name
         if option == "ttl" and str(value).upper() == "FOREVER":
             value = None
         out[option] = value
@@ -169,8 +179,9 @@ def list_snapshots(conn, out: Output, regex: str | None = None,
 
 def _snapshot_names(snaps: list[dict], regex, table_regex, command: str) -> set[str]:
     names = set(_matching([s["name"] for s in snaps], regex, command))
-    if table_regex is not None:
-        tables = set(_matching([s["table"] for s in snaps], table_regex, command))
+    if table_regex is not None:  # a damaged snapshot names no table: never matched by one
+        tables = set(_matching([s["table"] for s in snaps if s["table"]], table_regex,
+                               command))
         names &= {s["name"] for s in snaps if s["table"] in tables}
     return names
 
@@ -198,12 +209,11 @@ def _for_all(out: Output, names: list[str], what: str, verb: str, action) -> Non
     done_key = {"Disable": "disabled", "Enable": "enabled", "Drop": "dropped",
                 "Delete": "deleted"}[verb]
     if not names:
-        out.result(f"No {what} matched", {done_key: [], "failed": {}})
+        out.result(f"No {what} matched", {done_key: [], "failed": {}, "confirmed": None})
         return
-    if not out.as_json:
-        print("\n".join(names), file=out.out)
+    print("\n".join(names), file=out.chatter)
     if not out.confirm(f"{verb} the above {len(names)} {what}"):
-        out.result("Nothing done", {done_key: [], "failed": {}})
+        out.result("Nothing done", {done_key: [], "failed": {}, "confirmed": False})
         return
     failed = {}
     for name in names:
@@ -213,7 +223,7 @@ def _for_all(out: Output, names: list[str], what: str, verb: str, action) -> Non
             failed[name] = str(exc)
     done = [n for n in names if n not in failed]
     out.result(f"{len(done)} {what} successfully {done_key}",
-               {done_key: done, "failed": failed})
+               {done_key: done, "failed": failed, "confirmed": True})
     if failed:
         raise HBaseError(f"{len(failed)} of {len(names)} {what} could not be {done_key}: "
                          + "; ".join(f"{n}: {e}" for n, e in failed.items()))

@@ -495,7 +495,7 @@ class Shell:
         """At a terminal, ask; in a script, as HBase's shell, the next line is the answer."""
         if self.answers is None:
             return commands.Output.confirm(self.out, question)
-        print(f"{question} (y/n)?", file=self.out.out)
+        print(f"{question} (y/n)?", file=self.out.chatter)
         answer = next(self.answers, None)
         if answer is None:
             raise commands.UsageError(f"{question}? got no answer: the script ended")

@@ -219,7 +219,9 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def Snapshot(self, request, context):
         def run():
-            m = self.m.snapshots.snapshot(request.table, request.name, request.skip_flush)
+            left = context.time_remaining()  # None without a client deadline
+            m = self.m.snapshots.snapshot(request.table, request.name, request.skip_flush,
+                                          None if left is None else left - 2.0)
             return pb.SnapshotDescription(name=m.name, table=m.table.name,
                                           created_ms=m.created_ms, regions=len(m.regions))
         return self._call(context, run)

@@ -23,6 +23,7 @@ Snapshot calls run one at a time (a delete never pulls files from under a clone)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -64,22 +65,27 @@ class SnapshotManager:
 
     # --- snapshot ----------------------------------------------------------------------------
 
-    def snapshot(self, table: str, name: str, skip_flush: bool = False) -> SnapshotManifest:
+    def snapshot(self, table: str, name: str, skip_flush: bool = False,
+                 seconds: float | None = None) -> SnapshotManifest:
         """The table's DDL lock held, and its splits and merges paused (as HBase's exclusive
-        table lock): a split or move already under way is waited for, up to WAIT_S."""
+        table lock): a split or move already under way is waited for, up to WAIT_S and within
+        `seconds` (the caller's remaining time: an attempt is not started that could outlast
+        the caller, who would not learn that the snapshot was taken)."""
         name, table = validate_snapshot_name(name), validate_table_name(table)
-        with self._lock, self.ddl.table_lock(table), self.splits.paused(table):
+        deadline = time.monotonic() + min(WAIT_S, seconds if seconds is not None else WAIT_S)
+        with _acquired(self._lock, deadline, "another snapshot call"), \
+                _acquired(self.ddl.table_lock(table), deadline, f"DDL on table {table!r}"), \
+                self.splits.paused(table):
             if snapshots.exists(self.rootdir, name):
                 raise SnapshotExistsError(f"snapshot {name!r} already exists")
-            deadline = time.monotonic() + WAIT_S
             while True:
                 try:
                     return self._take(table, name, skip_flush)
                 except _InTransition as e:
-                    if time.monotonic() >= deadline:
+                    if time.monotonic() + RETRY_PAUSE_S >= deadline:
                         raise SnapshotCreationError(
-                            f"snapshot {name!r} not taken: {e}, still after "
-                            f"{WAIT_S:g} s; try again") from None
+                            f"snapshot {name!r} not taken: {e}, still after waiting; try "
+                            "again") from None
                     log.info("snapshot %s of %s waits: %s", name, table, e)
                     time.sleep(RETRY_PAUSE_S)
 
@@ -87,12 +93,17 @@ class SnapshotManager:
         rec = self.meta.read_table(table)  # TableNotFoundError
         if rec.state not in (ENABLED, DISABLED):
             raise _InTransition(f"table {table!r} is {rec.state}")
+        records = self.meta.regions(table)
+        wanted = OPEN if rec.state == ENABLED else CLOSED
+        moving = [r for r in records if r.state != wanted]
+        if moving:  # checked for all at once: no region is flushed for an attempt in vain
+            raise _InTransition(f"region {moving[0].info.name} is {moving[0].state}, not "
+                                f"{wanted}")
+        regions = sorted((r.info for r in records), key=lambda i: i.start_key)
+        _check_covers_the_table(table, regions)
         attempt = snapshots.begin(self.rootdir, name)
         work = layout.snapshot_work_dir(self.rootdir, name, attempt)
         try:
-            regions = sorted((r.info for r in self.meta.regions(table)),
-                             key=lambda i: i.start_key)
-            _check_covers_the_table(table, regions)
             for info in regions:
                 self._link_region(rec, info, name, attempt, skip_flush,
                                   os.path.join(work, info.encoded_name))
@@ -238,6 +249,17 @@ class SnapshotManager:
             if entry not in keep:
                 shutil.rmtree(os.path.join(tdir, entry), ignore_errors=True)
         log.info("table %s restored from snapshot %s (%d regions)", table, m.name, len(new))
+
+
+@contextlib.contextmanager
+def _acquired(lock, deadline: float, holder: str):
+    if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        raise SnapshotCreationError(f"snapshot not taken: {holder} is still running; try "
+                                    "again")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _check_covers_the_table(table: str, regions: list[RegionInfo]) -> None:

@@ -90,11 +90,15 @@ class SplitMergeCoordinator:
                                      "live server; retry later")
         if self.meta.read_table(rec.info.table).state != ENABLED:
             raise RegionOfflineError(f"{what}: table {rec.info.table!r} is not enabled")
-        with self._paused_lock:
-            if rec.info.table in self._paused:
-                raise RegionTooBusyError(f"{what} of region {name}: a snapshot of table "
-                                         f"{rec.info.table!r} is being taken; retry later")
         return rec, version
+
+    def _check_not_paused(self, table: str, what: str) -> None:
+        """Called with the region lock(s) held, so a snapshot that paused the table either
+        sees this split or merge finished or never sees it start."""
+        with self._paused_lock:
+            if table in self._paused:
+                raise RegionTooBusyError(f"{what}: a snapshot of table {table!r} is being "
+                                         "taken; retry later")
 
     # --- split -------------------------------------------------------------------------------
 
@@ -111,6 +115,7 @@ class SplitMergeCoordinator:
                    "server": server, "split_key": (split_key or b"").hex(),
                    "step": SPLITTING, "children": []}
         with self.assignment.region_lock(enc):
+            self._check_not_paused(info.table, f"split of region {info.name}")
             splitting = RegionRecord(info, SPLITTING, server, now_ms(),
                                      f"RS.SplitRegion on {server}")
             try:
@@ -178,6 +183,7 @@ class SplitMergeCoordinator:
                    "split_key": "", "step": MERGING, "children": []}
         first, second = sorted([a.info.encoded_name, b.info.encoded_name])
         with self.assignment.region_lock(first), self.assignment.region_lock(second):
+            self._check_not_paused(a.info.table, f"merge of {a.info.name} and {b.info.name}")
             ma = RegionRecord(a.info, MERGING, a.server, now_ms(), f"merge into {server}")
             mb = RegionRecord(b.info, MERGING, b.server, now_ms(), f"merge into {server}")
             try:

@@ -242,4 +242,4 @@ def test_cli_disable_all_and_delete_all_snapshot_ask_first(cluster):
     assert cli("drop_all", "snap_all_.*", "--yes").returncode == 0
     gone = cli("delete_table_snapshots", "snap_all_.*", "--yes", "--json")
     assert json.loads(gone.stdout) == {"deleted": ["snap_all_a_s", "snap_all_b_s"],
-                                       "failed": {}}
+                                       "failed": {}, "confirmed": True}

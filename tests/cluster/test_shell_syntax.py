@@ -422,3 +422,26 @@ def test_disable_all_lists_asks_and_reports_each_failure(tmp_path):
     assert err.getvalue().splitlines()[1] == (
         "ERROR: s.hb, line 7: Drop the above 3 tables? got no answer: the script ended")
     assert shell.failed == 2
+
+
+def test_a_bare_word_family_flag_is_named_as_typed():
+    from client import protocol
+
+    opts = commands.family_options(parse("create 'x', {NAME => 'cf', IN_MEMORY => yes}").args[1])
+    with pytest.raises(errors.InvalidArgumentError, match="in_memory must be true or false, "
+                                                          "got 'yes'"):
+        protocol.family_schema("cf", opts)
+
+
+def test_with_json_the_listing_and_the_question_stay_off_stdout():
+    from client.shell import _run_lines
+
+    admin = FakeAdmin()
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell("unused:1", 1.0, as_json=True, out=out, err=err, connect=lambda: admin)
+    _run_lines(shell, [b"disable_all 't1'", b"n", b"delete_all_snapshot 'x'", b"y"], "s.hb")
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [
+        {"disabled": [], "failed": {}, "confirmed": False},
+        {"deleted": ["x"], "failed": {}, "confirmed": True}]
+    assert err.getvalue() == ("t1\nDisable the above 1 tables (y/n)?\n"
+                              "x\nDelete the above 1 snapshots (y/n)?\n")
