@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("table_regex")
     c.add_argument("regex", nargs="?")
     c.add_argument("--yes", action="store_true", help="do not ask")
+    c = cmd("clone_table_schema", "a new empty table with a table's schema and region "
+            "boundaries: clone_table_schema TABLE NEW_TABLE [--no-splits]")
+    c.add_argument("table")
+    c.add_argument("new_table")
+    c.add_argument("--no-splits", action="store_true", help="one region (HBase's false)")
     c = cmd("clone_snapshot", "a new table from a snapshot: clone_snapshot NAME TABLE")
     c.add_argument("name")
     c.add_argument("table")
@@ -279,6 +284,8 @@ def run(a, conn, out: commands.Output) -> None:
         getattr(commands, name)(conn, out, a.name)
     elif name == "clone_snapshot":
         commands.clone_snapshot(conn, out, a.name, a.table)
+    elif name == "clone_table_schema":
+        commands.clone_table_schema(conn, out, a.table, a.new_table, not a.no_splits)
     elif name in ("disable_all", "enable_all", "drop_all"):
         commands.tables_all(conn, out, name, a.regex)
     elif name in ("delete_all_snapshot", "delete_table_snapshots"):

@@ -347,6 +347,14 @@ def truncate(conn, out: Output, table: str, preserve_splits: bool = False) -> No
                                             "preserve_splits": preserve_splits})
 
 
+def clone_table_schema(conn, out: Output, table: str, new_table: str,
+                       preserve_splits: bool = True) -> None:
+    conn.clone_table_schema(table, new_table, preserve_splits, progress=out.progress)
+    out.result(f"Created table {new_table} with the schema of {table}"
+               + ("" if preserve_splits else " (one region)"),
+               {"created": new_table, "schema_of": table, "preserve_splits": preserve_splits})
+
+
 def get_table(conn, out: Output, table: str) -> None:
     """The shell's table reference (t = get_table 't1'): the table must exist."""
     if not conn.exists(table):

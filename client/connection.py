@@ -398,11 +398,7 @@ class Connection:
         MAX_FILESIZE (HBase shell's truncate; with preserve_splits, truncate_preserve: the same
         region boundaries). Not atomic, as in the HBase shell: if it stops between the drop and
         the create, the schema is in the error raised and the table is gone."""
-        desc = self.describe_table(name)
-        families = {f["name"]: {k: v for k, v in f.items() if k != "name" and v is not None}
-                    for f in desc["families"]}
-        splits = sorted(r["start_key"] for r in desc["regions"] if r["start_key"]) \
-            if preserve_splits else []
+        desc, families, splits = self._schema(name, preserve_splits)
         if desc["state"] != znodes.DISABLED:
             self._disable(name, progress=progress)
         try:
@@ -420,6 +416,23 @@ class Connection:
                             f"split keys {splits} and max_filesize {desc['max_filesize']}"
                             ) from None
         self.wait_for_regions_open(name, progress)
+
+    def _schema(self, name: str, with_splits: bool) -> tuple[dict, dict, list]:
+        """describe_table(name), its families as create_table takes them, and (with_splits)
+        its regions' start keys."""
+        desc = self.describe_table(name)
+        families = {f["name"]: {k: v for k, v in f.items() if k != "name" and v is not None}
+                    for f in desc["families"]}
+        splits = sorted(r["start_key"] for r in desc["regions"] if r["start_key"]) \
+            if with_splits else []
+        return desc, families, splits
+
+    def clone_table_schema(self, name: str, new_name: str, preserve_splits: bool = True,
+                           progress=None) -> None:
+        """A new, empty table with `name`'s families, MAX_FILESIZE and (preserve_splits) region
+        boundaries: HBase's cloneTableSchema (no data is copied; for that, clone_snapshot)."""
+        desc, families, splits = self._schema(name, preserve_splits)
+        self._create(new_name, families, splits, True, progress, desc["max_filesize"])
 
     def disable_table(self, name: str, *, wait: bool = True, progress=None) -> None:
         self._disable(self._table_name(name), wait=wait, progress=progress)

@@ -29,7 +29,7 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
   disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
   disable_all 't.*' | enable_all 't.*' | drop_all 't.*'  (list the tables, then ask y/n)
-  truncate 't1' | truncate_preserve 't1'
+  truncate 't1' | truncate_preserve 't1' | clone_table_schema 't1', 't2'[, false]  (no data)
   put 't1', 'r1', 'cf:q', 'value'[, ts]
   get 't1', 'r1'[, 'cf:q' | 'cf:a', 'cf:b' | ['cf:a', 'cf:b'] | {COLUMN => 'cf:q', VERSIONS => 3,
                  TIMESTAMP => ts | TIMERANGE => [min, max]}]
@@ -403,6 +403,14 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.balance(conn, out)
     elif n in SNAPSHOT_COMMANDS:
         _snapshot_command(cmd, conn, out)
+    elif n == "clone_table_schema":
+        _nargs(cmd, 2, 3, "clone_table_schema 't1', 't2'[, false]")
+        keep = args[2] if len(args) == 3 else True
+        if not isinstance(keep, bool):
+            raise commands.UsageError(f"clone_table_schema: the third argument keeps the "
+                                      f"region boundaries, true or false; got {shell_text(keep)}")
+        commands.clone_table_schema(conn, out, _s(args[0], "table name"),
+                                    _s(args[1], "table name"), keep)
     elif n in ("disable_all", "enable_all", "drop_all"):
         _nargs(cmd, 1, 1, f"{n} 'regex'")
         commands.tables_all(conn, out, n, _s(args[0], "regex"))
