@@ -313,9 +313,7 @@ def alter(conn, out: Output, table: str, add: dict | None = None, remove=None,
         current = {f["name"]: f for f in conn.describe_table(table)["families"]}
         for name, opts in list(add.items()):
             if name in current:
-                base = {k: current[name][k] for k in ("max_versions", "min_versions", "ttl",
-                                                      "bloom", "compression", "block_size",
-                                                      "block_cache", "in_memory")}
+                base = {k: v for k, v in current[name].items() if k != "name"}
                 base.update(opts)
                 add[name] = base
     if not add and not remove and max_filesize is None:

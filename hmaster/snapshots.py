@@ -143,19 +143,20 @@ class SnapshotManager:
     def describe_all(self) -> list[pb.SnapshotDescription]:
         out = []
         for name in snapshots.names(self.rootdir):
-            size = _tree_bytes(layout.snapshot_dir(self.rootdir, name))
             try:
                 m = snapshots.read_manifest(self.rootdir, name)
             except FileNotFoundError:  # listed, so that its name is explained
-                out.append(pb.SnapshotDescription(name=name, size_bytes=size,
-                                                  problem="no manifest (.snapshotinfo)"))
-                continue
+                problem = "no manifest (.snapshotinfo)"
             except HBaseError as e:  # CorruptionError: listed, never used
-                out.append(pb.SnapshotDescription(name=name, size_bytes=size, problem=str(e)))
+                problem = str(e)
+            else:
+                out.append(pb.SnapshotDescription(name=name, table=m.table.name,
+                                                  created_ms=m.created_ms,
+                                                  regions=len(m.regions),
+                                                  size_bytes=m.size_bytes()))
                 continue
-            out.append(pb.SnapshotDescription(name=name, table=m.table.name,
-                                              created_ms=m.created_ms, regions=len(m.regions),
-                                              size_bytes=size))
+            size = _tree_bytes(layout.snapshot_dir(self.rootdir, name))  # no manifest to say
+            out.append(pb.SnapshotDescription(name=name, size_bytes=size, problem=problem))
         return out
 
     def remove_unfinished(self) -> None:

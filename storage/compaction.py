@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
-import zlib
 from heapq import merge
 from operator import itemgetter
 
@@ -35,8 +33,7 @@ from storage.config import RegionConfig
 # of deleting inputs could leave some inputs beside the output and resurrect masked puts.
 # Layout: magic "MHCM" | crc32 u32 of body | body (JSON list of input file names). Never change.
 MANIFEST_SUFFIX = ".compacted"
-_MANIFEST_HEADER = struct.Struct(">4sI")
-_MANIFEST_MAGIC = b"MHCM"
+_MANIFEST_MAGIC = b"MHCM"  # layout.checksummed JSON; never change
 
 _key0 = itemgetter(0)
 
@@ -165,7 +162,7 @@ def manifest_path(store_dir: str, output_id: int) -> str:
 def write_manifest(store_dir: str, output_id: int, input_paths: list[str]) -> str:
     body = json.dumps([os.path.basename(p) for p in input_paths]).encode()
     path = manifest_path(store_dir, output_id)
-    layout.atomic_write(path, _MANIFEST_HEADER.pack(_MANIFEST_MAGIC, zlib.crc32(body)) + body)
+    layout.atomic_write(path, layout.checksummed(_MANIFEST_MAGIC, body))
     return path
 
 
@@ -184,13 +181,13 @@ def recover_interrupted_compactions(store_dir: str) -> None:
         path = os.path.join(store_dir, name)
         with open(path, "rb") as f:
             data = f.read()
-        magic, crc = _MANIFEST_HEADER.unpack_from(data) if len(data) >= 8 else (b"", 0)
-        body = data[_MANIFEST_HEADER.size:]
-        if magic != _MANIFEST_MAGIC or zlib.crc32(body) != crc:
+        try:
+            body = layout.checked_body(_MANIFEST_MAGIC, data, f"{path}: compaction manifest")
+        except CorruptionError as e:
             # a torn manifest cannot exist (atomic_write): this is corruption, and silently
             # dropping it could leave a major compaction's masked puts beside its output
-            raise CorruptionError(f"{path}: compaction manifest failed its checksum; it names "
-                                  "the inputs of an interrupted compaction")
+            raise CorruptionError(f"{e}; it names the inputs of an interrupted "
+                                  "compaction") from None
         stem = name[:-len(MANIFEST_SUFFIX)]
         output_id = int(stem) if stem.isdigit() else 0
         output = os.path.join(store_dir, layout.hfile_name(output_id))

@@ -21,8 +21,10 @@ Server names are HBase's `host,port,startcode`.
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 
-from minihbase.errors import InvalidArgumentError
+from minihbase.errors import CorruptionError, InvalidArgumentError
 from storage.schema import RegionInfo, validate_snapshot_name, validate_table_name
 
 WALS = "WALs"
@@ -123,6 +125,27 @@ def snapshot_work_dir(rootdir: str, name: str, attempt: str) -> str:
 
 def snapshot_work_root(rootdir: str) -> str:
     return os.path.join(rootdir, SNAPSHOTS, TMP)
+
+
+# The framing of the small metadata files (.regioninfo, compaction and snapshot manifests):
+# magic (4 bytes) | crc32 u32 of body | body. Written to disk: never change.
+_CHECKED_HEADER = struct.Struct(">4sI")
+
+
+def checksummed(magic: bytes, body: bytes) -> bytes:
+    return _CHECKED_HEADER.pack(magic, zlib.crc32(body)) + body
+
+
+def checked_body(magic: bytes, data: bytes, what: str) -> bytes:
+    """The body of `checksummed` bytes; CorruptionError ("<what> is truncated" or "<what>
+    failed its checksum") for anything else."""
+    if len(data) < _CHECKED_HEADER.size:
+        raise CorruptionError(f"{what} is truncated")
+    found, crc = _CHECKED_HEADER.unpack_from(data)
+    body = data[_CHECKED_HEADER.size:]
+    if found != magic or zlib.crc32(body) != crc:
+        raise CorruptionError(f"{what} failed its checksum")
+    return body
 
 
 def fsync_dir(path: str) -> None:

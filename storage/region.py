@@ -33,10 +33,8 @@ import json
 import logging
 import os
 import shutil
-import struct
 import threading
 import time
-import zlib
 
 from minihbase.bytes_text import quoted
 from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColumnFamilyError,
@@ -58,8 +56,7 @@ from storage.wal_format import NONCE_CELL_TYPE, nonce_cell, nonce_of
 
 log = logging.getLogger(__name__)
 
-_RI_HEADER = struct.Struct(">4sI")
-_RI_MAGIC = b"MHRI"  # .regioninfo: magic | crc32 u32 of body | body (JSON); never change
+_RI_MAGIC = b"MHRI"  # .regioninfo: layout.checksummed JSON; never change
 _ROW_LOCK_STRIPES = 128
 _PUT = int(CellType.PUT)
 _DELETE = int(CellType.DELETE)
@@ -69,18 +66,12 @@ _tuple_new = tuple.__new__  # builds a Cell without the NamedTuple constructor's
 
 def write_region_info(path: str, info: RegionInfo) -> None:
     body = json.dumps(info.to_dict(), sort_keys=True).encode()
-    layout.atomic_write(path, _RI_HEADER.pack(_RI_MAGIC, zlib.crc32(body)) + body)
+    layout.atomic_write(path, layout.checksummed(_RI_MAGIC, body))
 
 
 def read_region_info(path: str) -> RegionInfo:
     with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < _RI_HEADER.size:
-        raise CorruptionError(f"{path} is truncated")
-    magic, crc = _RI_HEADER.unpack_from(data)
-    body = data[_RI_HEADER.size:]
-    if magic != _RI_MAGIC or zlib.crc32(body) != crc:
-        raise CorruptionError(f"{path} failed its checksum")
+        body = layout.checked_body(_RI_MAGIC, f.read(), path)
     try:
         return RegionInfo.from_dict(json.loads(body))
     except (ValueError, KeyError, TypeError) as e:

@@ -32,8 +32,6 @@ import json
 import os
 import secrets
 import shutil
-import struct
-import zlib
 from dataclasses import dataclass
 
 from minihbase.errors import CorruptionError, SnapshotCreationError
@@ -43,9 +41,8 @@ from storage.hfile import HFileReader, HFileWriter
 from storage.region_split import open_reference, write_region_dir
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
 
-MANIFEST_MAGIC = b"MHSS"  # on disk: never change
+MANIFEST_MAGIC = b"MHSS"  # on disk (layout.checksummed JSON): never change
 MANIFEST_VERSION = 1
-_MANIFEST_HEADER = struct.Struct(">4sI")
 
 
 @dataclass(frozen=True)
@@ -57,6 +54,11 @@ class SnapshotManifest:
     # encoded region name -> family name -> ((file name, bytes), ...)
     files: dict
 
+    def size_bytes(self) -> int:
+        """The bytes of the snapshot's store files (as listed when it was taken)."""
+        return sum(size for by_family in self.files.values() for names in by_family.values()
+                   for _, size in names)
+
     def encode(self) -> bytes:
         body = json.dumps({
             "version": MANIFEST_VERSION, "name": self.name, "created_ms": self.created_ms,
@@ -64,16 +66,11 @@ class SnapshotManifest:
             "regions": [{"region": r.to_dict(), "files": self.files[r.encoded_name]}
                         for r in self.regions],
         }, sort_keys=True).encode()
-        return _MANIFEST_HEADER.pack(MANIFEST_MAGIC, zlib.crc32(body)) + body
+        return layout.checksummed(MANIFEST_MAGIC, body)
 
     @classmethod
     def decode(cls, data: bytes, path: str) -> "SnapshotManifest":
-        if len(data) < _MANIFEST_HEADER.size:
-            raise CorruptionError(f"snapshot manifest {path} is truncated")
-        magic, crc = _MANIFEST_HEADER.unpack_from(data)
-        body = data[_MANIFEST_HEADER.size:]
-        if magic != MANIFEST_MAGIC or zlib.crc32(body) != crc:
-            raise CorruptionError(f"snapshot manifest {path} failed its checksum")
+        body = layout.checked_body(MANIFEST_MAGIC, data, f"snapshot manifest {path}")
         try:
             d = json.loads(body)
             if d["version"] != MANIFEST_VERSION:

@@ -34,9 +34,22 @@ def _clone(root, name, region_id):
     return out
 
 
+def _hfiles(path):
+    return sorted(os.path.join(d, n) for d, _, files in os.walk(path) for n in files
+                  if n.endswith(layout.HFILE_SUFFIX))
+
+
 def _inodes(path):
-    return {os.stat(os.path.join(d, n)).st_ino for d, _, files in os.walk(path) for n in files
-            if n.endswith(layout.HFILE_SUFFIX)}
+    return {os.stat(f).st_ino for f in _hfiles(path)}
+
+
+def _replace_with_damaged_copy(path, offset):
+    """Flip the byte at `offset` in a new file of that name (a new inode: the region's own
+    link keeps the good bytes)."""
+    data = bytearray(open(path, "rb").read())
+    data[offset] ^= 0xFF
+    os.unlink(path)
+    open(path, "wb").write(bytes(data))
 
 
 def test_a_snapshot_links_files_and_a_clone_reads_the_same_cells(tmp_path):
@@ -125,12 +138,8 @@ def test_a_damaged_manifest_or_file_is_reported(tmp_path):
         snapshots.read_manifest(root, "s")
     open(path, "wb").write(good)
     m = snapshots.read_manifest(root, "s")
-    (hfile,) = [os.path.join(d, n) for d, _, fs in os.walk(layout.snapshot_dir(root, "s"))
-                for n in fs if n.endswith(layout.HFILE_SUFFIX)]
-    data = bytearray(open(hfile, "rb").read())
-    data[-5] ^= 0xFF  # the trailer
-    os.unlink(hfile)  # a new inode: the region's own link keeps the good bytes
-    open(hfile, "wb").write(bytes(data))
+    (hfile,) = _hfiles(layout.snapshot_dir(root, "s"))
+    _replace_with_damaged_copy(hfile, -5)  # the trailer
     target = RegionInfo("t", b"", b"", 5)
     with pytest.raises(CorruptionError):
         snapshots.write_region_from(root, m, ROOT_INFO, target, TABLE)
@@ -171,8 +180,7 @@ def test_a_missing_or_short_file_and_a_renamed_snapshot_are_reported(tmp_path):
     _take(root, "s", [r])
     r.close()
     snap = layout.snapshot_dir(root, "s")
-    hfiles = sorted(os.path.join(d, n) for d, _, fs in os.walk(snap) for n in fs
-                    if n.endswith(layout.HFILE_SUFFIX))
+    hfiles = _hfiles(snap)
     m = snapshots.read_manifest(root, "s")
     target = RegionInfo("t", b"", b"", 5)
     os.rename(hfiles[0], hfiles[0] + ".away")
@@ -232,12 +240,8 @@ def test_a_restore_reads_every_block_a_clone_only_the_metadata(tmp_path):
     r.close()
     m = snapshots.read_manifest(root, "s")
     snap = layout.snapshot_dir(root, "s")
-    path = max((os.path.join(d, n) for d, _, fs in os.walk(snap) for n in fs
-                if n.endswith(layout.HFILE_SUFFIX)), key=os.path.getsize)
-    data = bytearray(open(path, "rb").read())
-    data[40] ^= 0xFF  # inside the first data block; same size, metadata intact
-    os.unlink(path)  # a new inode: the region's own link keeps the good bytes
-    open(path, "wb").write(bytes(data))
+    path = max(_hfiles(snap), key=os.path.getsize)
+    _replace_with_damaged_copy(path, 40)  # inside the first data block; metadata intact
     clone = RegionInfo("t", b"", b"", 5)
     snapshots.write_region_from(root, m, ROOT_INFO, clone, TABLE)
     restored = RegionInfo("t", b"", b"", 6)
