@@ -216,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("status", "cluster status: masters, servers, regions in transition; simple: load "
                       "per server, detailed: and per region")
     c.add_argument("format", nargs="?", default="summary", choices=STATUS_FORMATS)
+    c = cmd("hbck", "HBase's HBCK report: holes, overlaps, orphaned directories, stuck "
+                    "regions; exit 1 when it finds any")
+    c.add_argument("--clean", action="store_true",
+                   help="also delete orphaned region directories older than the master's "
+                        "--orphan-grace (as its chore does every minute)")
     cmd("balance", "run the balancer now")
     c = cmd("balance_switch", "switch the balancer on or off (periodic runs and balance)")
     c.add_argument("state", choices=["on", "off", "true", "false"])
@@ -321,6 +326,8 @@ def run(a, conn, out: commands.Output) -> None:
         commands.get_counter(conn, out, a.table, b(a.row), b(a.column))
     elif name == "status":
         commands.status(conn, out, a.format)
+    elif name == "hbck":
+        commands.hbck(conn, out, a.clean)
     elif name == "balance":
         commands.balance(conn, out)
     elif name == "balance_switch":

@@ -501,6 +501,14 @@ def status(conn, out: Output, format: str = "summary") -> None:
     out.result(fmt.status_text(s, format), s)
 
 
+def hbck(conn, out: Output, clean: bool = False) -> None:
+    """HBase's HBCK report; fails (exit 1) when it lists inconsistencies, so scripts notice."""
+    report = conn.hbck(clean=clean)
+    out.result(fmt.hbck_text(report), report)
+    if report["problems"]:
+        raise HBaseError(f"hbck found {fmt.inconsistencies(len(report['problems']))}")
+
+
 def balance(conn, out: Output) -> None:
     moves = conn.balance()
     if moves is None:

@@ -481,6 +481,15 @@ class Connection:
         return [protocol.snapshot_dict(s) for s in
                 self.master_call("ListSnapshots", _EMPTY, "list snapshots").snapshots]
 
+    def hbck(self, clean: bool = False) -> dict:
+        """HBase's HBCK report, checked now by the master: holes and overlaps in meta, OPEN
+        regions without their directory or on a server that is gone, regions stuck in
+        transition, orphaned directories (see protocol.hbck_dict). clean: the master also
+        deletes orphaned region directories older than its --orphan-grace (listed in
+        "removed"), as its chore does every minute."""
+        return protocol.hbck_dict(self.master_call("Hbck", pb.HbckRequest(clean=clean),
+                                                   "consistency check"))
+
     def delete_snapshot(self, name: str) -> None:
         self.master_call("DeleteSnapshot", pb.SnapshotName(name=name),
                          f"delete snapshot {name!r}", done_if=SnapshotNotFoundError)

@@ -159,6 +159,22 @@ def snapshots_text(snaps: list[dict]) -> str:
         + rows_count(len(rows))
 
 
+def inconsistencies(n: int) -> str:
+    return f"{n} inconsistenc{'y' if n == 1 else 'ies'}"
+
+
+def hbck_text(report: dict) -> str:
+    lines = [f"HBCK report, checked {when(report['checked_ms'])}: "
+             + (inconsistencies(len(report["problems"])) if report["problems"]
+                else "no inconsistencies found")]
+    if report["problems"]:
+        lines.append(grid(["PROBLEM", "TABLE", "DETAIL"],
+                          [[p["kind"], p["table"], p["detail"]] for p in report["problems"]]))
+    for p in report["removed"]:
+        lines.append(f"Deleted orphaned region directory {p['path']} ({p['bytes']} bytes)")
+    return "\n".join(lines)
+
+
 STATUS_FORMATS = ("summary", "simple", "detailed")  # the HBase shell's status 'format'
 
 

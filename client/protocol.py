@@ -314,6 +314,16 @@ def snapshot_dict(sd: pb.SnapshotDescription) -> dict:
     return d
 
 
+def hbck_dict(report: pb.HbckReport) -> dict:
+    """The master's HBCK report: checked_ms, problems and removed (orphans it deleted), each
+    problem a dict of kind, table, detail, region, path, bytes, age_s."""
+    def problem(p: pb.HbckProblem) -> dict:
+        return {"kind": p.kind, "table": p.table, "detail": p.detail, "region": p.region,
+                "path": p.path, "bytes": p.bytes, "age_s": round(p.age_s, 1)}
+    return {"checked_ms": report.checked_ms, "problems": [problem(p) for p in report.problems],
+            "removed": [problem(p) for p in report.removed]}
+
+
 def region_load_dict(rl: pb.RegionLoad) -> dict:
     """What a region server last reported about one of its regions."""
     return {"name": rl.region, "table": rl.table, "state": rl.state,

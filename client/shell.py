@@ -43,6 +43,7 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
                  (restore: the table disabled first; it stays disabled)
   delete_all_snapshot 's.*' | delete_table_snapshots 't1'[, 's.*']  (list, then ask y/n)
   status ['simple' | 'detailed'] | balance | balance_switch true|false | balancer_enabled
+  hbck_chore_run (the HBCK report) | cleaner_chore_run (and delete old orphaned regions)
   split 't1'[, 'key'] | merge_region 'a', 'b'
   list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | show_filters | version | whoami
   flush 't1' | compact 't1' | major_compact 't1' | move 'region'[, 'server'] | help | exit
@@ -423,6 +424,9 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "balancer_enabled":
         _nargs(cmd, 0, 0, "balancer_enabled")
         commands.balancer_enabled(conn, out)
+    elif n in ("hbck_chore_run", "cleaner_chore_run"):  # HBase 2's names; both report
+        _nargs(cmd, 0, 0, n)
+        commands.hbck(conn, out, clean=n == "cleaner_chore_run")
     elif n == "split":
         _nargs(cmd, 1, 2, "split 't1'[, 'split key']")
         key = _b(args[1], "split key") if len(args) == 2 else None

@@ -30,6 +30,8 @@ FLAGS = [
     ("session-timeout", 15.0, float, "ZooKeeper session timeout, seconds"),
     ("balancer-period", 30.0, float, "seconds between balancer runs"),
     ("oldwals-ttl", 600.0, float, "seconds after which archived WAL segments are deleted"),
+    ("orphan-grace", 600.0, float, "seconds after which orphaned region directories are deleted; "
+     "0 = never"),
     ("backup", False, bool, "start as a backup: do not contend until some master has been active"),
     ("log-level", "INFO", str, "DEBUG, INFO, WARNING..."),
 ]
@@ -43,7 +45,8 @@ def config_from_args(a: argparse.Namespace) -> MasterConfig:
     return MasterConfig(zk=a.zk, rootdir=os.path.abspath(a.rootdir), bind=a.bind, port=a.port,
                         advertise=a.advertise, info_port=a.info_port, zk_parent=a.zk_parent,
                         session_timeout=a.session_timeout, balancer_period=a.balancer_period,
-                        backup=a.backup, oldwals_ttl=a.oldwals_ttl)
+                        backup=a.backup, oldwals_ttl=a.oldwals_ttl,
+                        orphan_grace=a.orphan_grace)
 
 
 def main(argv=None) -> int:

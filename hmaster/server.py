@@ -14,7 +14,8 @@ Lifecycle:
   5. chores, every min(5 s, --balancer-period): the split/merge janitor, retries of failed
      crash procedures, re-driving regions stuck in transition, pruning old DEAD entries,
      deleting archived WALs older than --oldwals-ttl (log_cleaner.py); the balancer every
-     --balancer-period seconds.
+     --balancer-period seconds; every ORPHAN_CHECK_S the consistency check (hbck.py), which
+     deletes orphaned region directories older than --orphan-grace.
 SIGTERM (main.py) calls stop(): gRPC stops, the session closes, /hbase/master vanishes and a
 backup takes over at once.
 """
@@ -40,6 +41,7 @@ from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, ENA
 from hmaster.assignment import AssignmentManager
 from hmaster.balancer import Balancer
 from hmaster.crash import CrashHandler
+from hmaster import hbck
 from hmaster.ddl import TableDDL
 from hmaster.election import MasterElection
 from hmaster.log_cleaner import clean_old_wals
@@ -55,6 +57,7 @@ from protos import minihbase_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
+ORPHAN_CHECK_S = 60.0  # the consistency check (and orphan cleaner) runs this often
 JOIN_SETTLE_S = 0.5  # joins this close together are handled as one (see _on_server_join)
 
 
@@ -71,11 +74,15 @@ class MasterConfig:
     balancer_period: float = 30.0
     backup: bool = False  # HBase's --backup: wait for an active master before contending
     oldwals_ttl: float = 600.0  # archived WAL segments are deleted this long after (log_cleaner)
+    orphan_grace: float = 600.0  # orphaned region directories are deleted this long after (hbck)
 
 
 class MasterServer:
     def __init__(self, config: MasterConfig, *, on_session_lost=None):
         self.config = config
+        self._hbck_lock = threading.Lock()  # one consistency check at a time (chore, RPC)
+        self.hbck_report: tuple[float, list] | None = None  # (when, problems) of the last check
+        self._hbck_seen: set = set()  # guarded by _hbck_lock: keys of the last check's problems
         self.rootdir = os.path.abspath(config.rootdir)
         self.paths = Paths(config.zk_parent)
         self.startcode = int(time.time() * 1000)
@@ -321,6 +328,7 @@ class MasterServer:
         period = max(0.5, self.config.balancer_period)
         janitor_period = min(period, 5.0)
         next_balance = time.monotonic() + period
+        next_check = time.monotonic() + ORPHAN_CHECK_S
         while not self._stopped.wait(janitor_period):
             try:
                 self.splits.janitor()
@@ -329,12 +337,32 @@ class MasterServer:
                 self.ddl.finish_disables()
                 self._prune_dead_servers()
                 clean_old_wals(self.rootdir, self.config.oldwals_ttl)
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + ORPHAN_CHECK_S
+                    self.consistency_check(clean=True)
                 if time.monotonic() >= next_balance:
                     next_balance = time.monotonic() + period
                     self.balancer.balance()
             except Exception:  # noqa: BLE001
                 if not self._stopped.is_set():
                     log.exception("chore failed")
+
+    def consistency_check(self, clean: bool = False) -> tuple[list, list]:
+        """HBase's HBCK report (hbck.py), kept for the web page: (problems, removed). clean:
+        also delete orphaned region directories older than --orphan-grace (0: never); those
+        are `removed` and no longer problems."""
+        removed: list = []
+        with self._hbck_lock:
+            problems = hbck.check(self.meta, self.servers.live(), self.rootdir)
+            if clean and self.config.orphan_grace > 0 and self.recovered.is_set():
+                removed = hbck.remove_orphans(self.meta, problems, self.config.orphan_grace)
+                problems = [p for p in problems if p not in removed]
+            self.hbck_report = (time.time(), problems)
+            seen, self._hbck_seen = self._hbck_seen, {p.key() for p in problems}
+        for p in problems:
+            if p.key() not in seen:  # each problem is logged once, when first found
+                log.warning("hbck: %s %s", p.kind, p.detail)
+        return problems, removed
 
     def _servers_to_crash_handle(self) -> set[str]:
         """Servers not DEAD that are gone (znode vanished), declared crashed (by this master

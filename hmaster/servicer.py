@@ -242,6 +242,14 @@ class MasterServicer(pb_grpc.MasterServicer):
         return self._call(context, lambda: pb.TableName(
             name=self.m.snapshots.restore(request.name)))
 
+    def Hbck(self, request, context):
+        def run():
+            problems, removed = self.m.consistency_check(clean=request.clean)
+            return pb.HbckReport(checked_ms=int(self.m.hbck_report[0] * 1000),
+                                 problems=[pb.HbckProblem(**p.to_dict()) for p in problems],
+                                 removed=[pb.HbckProblem(**p.to_dict()) for p in removed])
+        return self._call(context, run)
+
     # --- from region servers -----------------------------------------------------------------
 
     def RegionServerReport(self, request, context):

@@ -3,7 +3,7 @@
     GET /                  cluster page: masters, live and dead region servers (regions,
                            requests/s, what a recovering server waits for and since when),
                            regions in transition (why, for how long), tables and their
-                           regions, snapshots
+                           regions, snapshots, the HBCK report
     GET /table/<t>         one table: state, families, every region ([start, end) readable,
                            server, state, size, store files, reads, writes)
     GET /rs/<server>       one region server as the master sees it, with a link to its own UI
@@ -11,6 +11,8 @@
                            status_dict of GetClusterStatus), plus servers' waiting_for
     GET /api/tables, /api/table/<t>, /api/rs/<server>    JSON behind the other pages
     GET /api/snapshots     the snapshots, as `minihbase list_snapshots --json` prints them
+    GET /api/hbck          the last HBCK report of the master's chore (`minihbase hbck` checks
+                           now)
     GET /metrics           Prometheus text (this master's registry only)
     GET /health            200 {"status": "ok", "role": "active"|"backup"} while the process
                            serves; for container health checks
@@ -50,6 +52,7 @@ class InfoServer:
             ("/api/status", self._api_status), ("/status.json", self._api_status),
             ("/api/tables", self._api_tables), ("/api/table", self._api_table),
             ("/api/rs", self._api_server), ("/api/snapshots", self._api_snapshots),
+            ("/api/hbck", self._api_hbck),
             ("/table", self._table_page),
             ("/rs", self._server_page), ("/", self._cluster_page)], name="master-info")
         self.port = self._http.port
@@ -131,6 +134,25 @@ class InfoServer:
         if not self._m.active:
             return self._not_active()
         return json_response([snapshot_dict(d) for d in self._m.snapshots.describe_all()])
+
+    def _api_hbck(self, rest, query):
+        if not self._m.active:
+            return self._not_active()
+        checked, problems = self._m.hbck_report or (None, [])
+        return json_response({"checked_ms": int(checked * 1000) if checked else None,
+                              "problems": [p.to_dict() for p in problems]})
+
+    def _hbck_section(self) -> str:
+        """HBase's HBCK report: the master's last consistency check (every minute)."""
+        report = self._m.hbck_report
+        if report is None:
+            return "<h2>HBCK report</h2><p class=\"dim\">not checked yet (every minute)</p>"
+        checked, problems = report
+        return (f"<h2>HBCK report</h2><p class=\"dim\">checked {esc(age(int(checked * 1000)))}"
+                f" ago; <code>minihbase hbck</code> checks now</p>"
+                + table(["problem", "table", "detail"],
+                        [[badge(p.kind), esc(p.table), esc(p.detail)] for p in problems],
+                        "no inconsistencies found"))
 
     def _api_server(self, rest, query):
         if not self._m.active:
@@ -277,6 +299,7 @@ class InfoServer:
                             esc(age(d.created_ms) + " ago" if d.created_ms else "-"),
                             str(d.regions), esc(human_bytes(d.size_bytes)), esc(d.problem)]
                            for d in m.snapshots.describe_all()], "no snapshots"))
+        body.append(self._hbck_section())
         return html_response(page(f"minihbase master {m.name}", "minihbase master",
                                   self._nav(), "".join(body)))
 

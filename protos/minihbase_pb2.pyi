@@ -558,6 +558,40 @@ class ListSnapshotsResponse(_message.Message):
     snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotDescription]
     def __init__(self, snapshots: _Optional[_Iterable[_Union[SnapshotDescription, _Mapping]]] = ...) -> None: ...
 
+class HbckRequest(_message.Message):
+    __slots__ = ("clean",)
+    CLEAN_FIELD_NUMBER: _ClassVar[int]
+    clean: bool
+    def __init__(self, clean: _Optional[bool] = ...) -> None: ...
+
+class HbckProblem(_message.Message):
+    __slots__ = ("kind", "table", "detail", "region", "path", "bytes", "age_s")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    AGE_S_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    table: str
+    detail: str
+    region: str
+    path: str
+    bytes: int
+    age_s: float
+    def __init__(self, kind: _Optional[str] = ..., table: _Optional[str] = ..., detail: _Optional[str] = ..., region: _Optional[str] = ..., path: _Optional[str] = ..., bytes: _Optional[int] = ..., age_s: _Optional[float] = ...) -> None: ...
+
+class HbckReport(_message.Message):
+    __slots__ = ("checked_ms", "problems", "removed")
+    CHECKED_MS_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    checked_ms: int
+    problems: _containers.RepeatedCompositeFieldContainer[HbckProblem]
+    removed: _containers.RepeatedCompositeFieldContainer[HbckProblem]
+    def __init__(self, checked_ms: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[HbckProblem, _Mapping]]] = ..., removed: _Optional[_Iterable[_Union[HbckProblem, _Mapping]]] = ...) -> None: ...
+
 class SnapshotName(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]

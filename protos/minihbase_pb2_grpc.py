@@ -781,6 +781,11 @@ class MasterStub:
                 request_serializer=protos_dot_minihbase__pb2.SnapshotName.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.TableName.FromString,
                 _registered_method=True)
+        self.Hbck = channel.unary_unary(
+                '/minihbase.Master/Hbck',
+                request_serializer=protos_dot_minihbase__pb2.HbckRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.HbckReport.FromString,
+                _registered_method=True)
         self.RegionServerReport = channel.unary_unary(
                 '/minihbase.Master/RegionServerReport',
                 request_serializer=protos_dot_minihbase__pb2.RegionServerReportRequest.SerializeToString,
@@ -937,6 +942,13 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Hbck(self, request, context):
+        """HBase's HBCK report, checked now
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RegionServerReport(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -1066,6 +1078,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.RestoreSnapshot,
                     request_deserializer=protos_dot_minihbase__pb2.SnapshotName.FromString,
                     response_serializer=protos_dot_minihbase__pb2.TableName.SerializeToString,
+            ),
+            'Hbck': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hbck,
+                    request_deserializer=protos_dot_minihbase__pb2.HbckRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.HbckReport.SerializeToString,
             ),
             'RegionServerReport': grpc.unary_unary_rpc_method_handler(
                     servicer.RegionServerReport,
@@ -1699,6 +1716,33 @@ class Master:
             '/minihbase.Master/RestoreSnapshot',
             protos_dot_minihbase__pb2.SnapshotName.SerializeToString,
             protos_dot_minihbase__pb2.TableName.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hbck(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/Hbck',
+            protos_dot_minihbase__pb2.HbckRequest.SerializeToString,
+            protos_dot_minihbase__pb2.HbckReport.FromString,
             options,
             channel_credentials,
             insecure,

@@ -86,6 +86,7 @@ def test_master_page_shows_stuck_region_and_recovering_server_with_why_and_how_l
 
     from coordination.znodes import (ENABLED, FAILED_OPEN, OPEN, SPLITTING_WAL, RegionRecord,
                                      ServerState, TableRecord)
+    from hmaster.hbck import Problem
     from hmaster.web import InfoServer
     from protos import minihbase_pb2 as pb
     from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
@@ -108,6 +109,8 @@ def test_master_page_shows_stuck_region_and_recovering_server_with_why_and_how_l
         meta=meta, servers=servers, election=election, cluster_id="cid", active=True,
         name="m,1,1", recovered=threading.Event(), crash=types.SimpleNamespace(
             last_recovery_s={}), zk=None, paths=None,
+        hbck_report=(time.time() - 20, [Problem("ORPHAN_REGION_DIR", "stuck",
+                                                "/d/x is not a region of stuck in meta")]),
         snapshots=types.SimpleNamespace(describe_all=lambda: [
             pb.SnapshotDescription(name="s1", table="stuck", created_ms=now - 90_000,
                                    regions=2, size_bytes=3 << 20),
@@ -118,6 +121,8 @@ def test_master_page_shows_stuck_region_and_recovering_server_with_why_and_how_l
     snaps = page.split("<h2>Snapshots", 1)[1]
     assert "s1" in snaps and "1 min 30 s ago" in snaps and "3.0 MiB" in snaps
     assert "manifest failed its checksum" in snaps
+    hbck = page.split("<h2>HBCK report", 1)[1]
+    assert "checked 20.0 s ago" in hbck and "ORPHAN_REGION_DIR" in hbck and "/d/x is not" in hbck
     code, _, body = web._http.dispatch("/api/snapshots")
     assert code == 200 and [s["name"] for s in json.loads(body)] == ["s1", "bad"]
     rit = page.split("Regions in transition", 1)[1].split("<h2>", 1)[0]

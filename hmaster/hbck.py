@@ -1,0 +1,261 @@
+"""HBase's HBCK report and the part of its cleaner chores that removes orphaned regions (see
+docs/coordination.md, "Consistency check").
+
+check() compares meta with itself and with the file system and returns every problem found:
+
+    HOLE                 keys no region of a table covers (meta's regions must tile the key space)
+    OVERLAP              keys two regions of a table both cover
+    MISSING_REGION_DIR   an OPEN region without its directory (its data is gone)
+    BAD_REGIONINFO       a region directory whose .regioninfo is unreadable or names another region
+    UNKNOWN_SERVER       a region OPEN on a server that is not live (its crash is not handled yet)
+    STUCK_IN_TRANSITION  a region in transition for longer than STUCK_S
+    ORPHAN_REGION_DIR    a directory in a table's directory that no region record, split/merge
+                         journal or reference file names (left by a master killed in the middle
+                         of a split, merge, clone or restore)
+    ORPHAN_TABLE_DIR     a table directory of a table not in meta (a master killed mid-drop)
+    BAD_REFERENCE        a region's reference file is unreadable: the directory it points into
+                         is unknown, so that table's orphans are not looked for
+
+Orphans younger than SETTLE_S are not reported: operations in flight (a split writing its
+daughters, a clone writing its regions) create directories moments before meta names them.
+
+remove_orphans() is the cleaner: an ORPHAN_REGION_DIR untouched for `grace` seconds (nothing
+in it written; st_mtime, which a test can set) is deleted, as HBase's HFileCleaner deletes files
+past hbase.master.hfilecleaner.ttl, once meta and the journals, read again, still do not name
+it. Reference files of every directory of the table are read first: a directory one points
+into is never an orphan. Only region directories of tables meta knows are deleted:
+a table directory without a table in meta is reported and left, because that is also what a
+wiped or mispointed ZooKeeper looks like, and deleting then would delete every table.
+Snapshots hard link their files, so deleting an orphan never takes a snapshot's data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+
+from coordination.znodes import OPEN, RegionRecord
+from hmaster.status import in_transition
+from minihbase.bytes_text import quoted
+from minihbase.errors import CorruptionError, TableNotFoundError
+from storage import layout
+from storage.region import read_region_info
+from storage.region_split import read_reference
+from storage.schema import RegionInfo
+
+log = logging.getLogger(__name__)
+
+SETTLE_S = 30.0   # orphans younger than this are operations in flight, not reported
+STUCK_S = 60.0    # a region in transition longer than this is reported
+CREATING_SUFFIX = ".creating"  # region_split.write_region_dir's directory before its rename
+
+
+@dataclass
+class Problem:
+    kind: str
+    table: str
+    detail: str
+    region: str = ""  # encoded name(s), or a directory name
+    path: str = ""    # on-disk directory, for orphans
+    bytes: int = 0
+    age_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def key(self) -> tuple:
+        """The same problem in two checks has the same key (ages and sizes aside)."""
+        return self.kind, self.table, self.region or self.detail
+
+
+def check(meta, live_servers: set[str], rootdir: str, now: float | None = None) -> list[Problem]:
+    """Every inconsistency between meta, the live servers and the file system."""
+    now = time.time() if now is None else now
+    problems: list[Problem] = []
+    tables: dict[str, list[RegionRecord]] = {}
+    for table in meta.tables():
+        try:
+            state = meta.read_table(table).state
+            records = meta.regions(table)
+            chain = _chain_problems(table, [r.info for r in records])
+            if chain:  # a split or merge may have committed while the records were listed
+                records = meta.regions(table)
+                chain = _chain_problems(table, [r.info for r in records])
+        except TableNotFoundError:
+            continue  # dropped meanwhile
+        tables[table] = records
+        problems += chain
+        for rec in records:
+            problems += _region_problems(rec, state, live_servers, rootdir, now)
+    # Journals are read after meta: a parent a split or merge removed from meta while it was
+    # listed is still in its journal until the janitor has deleted its directory.
+    journal_regions = _journal_regions(meta)
+    for table, records in tables.items():
+        problems += _orphan_region_dirs(table, records, journal_regions, rootdir, now)
+    problems += _orphan_table_dirs(set(tables), rootdir, now)
+    return problems
+
+
+def remove_orphans(meta, problems: list[Problem], grace: float) -> list[Problem]:
+    """Delete the ORPHAN_REGION_DIRs of `problems` at least `grace` seconds old that meta and
+    the journals still do not name (read again, just before); returns them."""
+    removed = []
+    candidates = [p for p in problems if p.kind == "ORPHAN_REGION_DIR" and p.age_s >= grace]
+    journal_regions = _journal_regions(meta) if candidates else set()
+    for p in candidates:
+        name = p.region.removesuffix(CREATING_SUFFIX)
+        if name in journal_regions or meta.read_region(p.table, name) is not None:
+            continue
+        shutil.rmtree(p.path, ignore_errors=True)
+        if not os.path.exists(p.path):
+            layout.fsync_dir(os.path.dirname(p.path))
+            log.info("cleaner: deleted orphaned region directory %s (%d bytes, untouched for "
+                     "%.0f s)", p.path, p.bytes, p.age_s)
+            removed.append(p)
+    return removed
+
+
+def _journal_regions(meta) -> set[str]:
+    """Encoded names a split or merge journal still needs (parents until the janitor, children
+    until they are in meta)."""
+    names = set()
+    for journal in meta.journals().values():
+        for d in journal.get("parents", []) + journal.get("children", []):
+            names.add(RegionInfo.from_dict(d).encoded_name)
+    return names
+
+
+def _chain_problems(table: str, infos: list[RegionInfo]) -> list[Problem]:
+    """Holes and overlaps: sorted by start key, each region must start where the last ended."""
+    problems = []
+    infos = sorted(infos, key=lambda i: (i.start_key, i.region_id))
+    covered_to = b""  # keys before this are covered; None: up to the end of the key space
+    last = None
+    for info in infos:
+        if covered_to is None or (last is not None and info.start_key < covered_to):
+            problems.append(Problem("OVERLAP", table, f"regions {last.name} and {info.name} "
+                                    f"both cover keys from {quoted(info.start_key)}",
+                                    f"{last.encoded_name},{info.encoded_name}"))
+        elif info.start_key > covered_to:
+            problems.append(Problem("HOLE", table, f"no region covers keys "
+                                    f"{_key_range(covered_to, info.start_key)}"))
+        if covered_to is not None and (not info.end_key or info.end_key > covered_to):
+            covered_to, last = (info.end_key or None), info
+    if covered_to is not None:
+        problems.append(Problem("HOLE", table, f"no region covers keys "
+                                f"{_key_range(covered_to, b'')}"))
+    return problems
+
+
+def _key_range(start: bytes, end: bytes) -> str:
+    return f"[{quoted(start)}, {quoted(end) if end else 'end of table'})"
+
+
+def _region_problems(rec: RegionRecord, table_state: str, live_servers: set[str],
+                     rootdir: str, now: float) -> list[Problem]:
+    info, problems = rec.info, []
+    path = layout.region_dir(rootdir, info)
+    if rec.state == OPEN and rec.server not in live_servers:
+        problems.append(Problem("UNKNOWN_SERVER", info.table, f"region {info.name} is OPEN on "
+                                f"{rec.server}, which is not live", info.encoded_name))
+    if in_transition(rec, table_state) and now - rec.since_ms / 1000 > STUCK_S:
+        why = f", waiting for {rec.waiting_for}" if rec.waiting_for else ""
+        problems.append(Problem("STUCK_IN_TRANSITION", info.table, f"region {info.name} is "
+                                f"{rec.state} on {rec.server or 'no server'} since "
+                                f"{now - rec.since_ms / 1000:.0f} s{why}", info.encoded_name))
+    if not os.path.isdir(path):
+        if rec.state == OPEN:  # never-opened regions have no directory yet
+            problems.append(Problem("MISSING_REGION_DIR", info.table, f"region {info.name} is "
+                                    f"OPEN but {path} does not exist", info.encoded_name, path))
+        return problems
+    try:
+        on_disk = read_region_info(layout.region_info_path(path))
+        if on_disk != info:
+            problems.append(Problem("BAD_REGIONINFO", info.table, f"{path}/.regioninfo names "
+                                    f"region {on_disk.name}, meta {info.name}",
+                                    info.encoded_name, path))
+    except FileNotFoundError:
+        pass  # a region server writes it when it opens the region
+    except (CorruptionError, OSError) as e:
+        problems.append(Problem("BAD_REGIONINFO", info.table, str(e), info.encoded_name, path))
+    return problems
+
+
+def _orphan_region_dirs(table: str, records: list[RegionRecord], journal_regions: set[str],
+                        rootdir: str, now: float) -> list[Problem]:
+    tdir = layout.table_dir(rootdir, table)
+    try:
+        names = sorted(os.listdir(tdir))
+    except FileNotFoundError:
+        return []
+    named = {r.info.encoded_name for r in records} | journal_regions
+    candidates = [n for n in names if n.removesuffix(CREATING_SUFFIX) not in named]
+    if not candidates:
+        return []
+    try:  # every directory's references, named or not: a new daughter's may be the only ones
+        targets = _reference_targets([os.path.join(tdir, n) for n in names], rootdir)
+    except (CorruptionError, OSError) as e:  # it might point into any of them: keep them all
+        return [Problem("BAD_REFERENCE", table, f"{e}; orphaned directories of {table} are not "
+                        f"looked for until it is fixed")]
+    problems = []
+    for name in candidates:
+        path = os.path.join(tdir, name)
+        if os.path.relpath(path, rootdir) not in targets and os.path.isdir(path):
+            problems += _orphan("ORPHAN_REGION_DIR", table, name, path, now,
+                                f"is not a region of {table} in meta")
+    return problems
+
+
+def _reference_targets(region_paths: list[str], rootdir: str) -> set[str]:
+    """Region directories (relative to rootdir) that reference files in `region_paths` read."""
+    targets = set()
+    for rpath in region_paths:
+        for fdir, _, files in os.walk(rpath):
+            for f in files:
+                if f.endswith(layout.REFERENCE_SUFFIX):
+                    target = read_reference(os.path.join(fdir, f)).target
+                    targets.add(os.path.dirname(os.path.dirname(target)))
+    return targets
+
+
+def _orphan_table_dirs(known_tables: set[str], rootdir: str, now: float) -> list[Problem]:
+    data = os.path.join(rootdir, layout.DATA)
+    try:
+        names = sorted(os.listdir(data))
+    except FileNotFoundError:
+        return []
+    problems = []
+    for name in names:
+        path = os.path.join(data, name)
+        if name not in known_tables and os.path.isdir(path):
+            problems += _orphan("ORPHAN_TABLE_DIR", name, name, path, now,
+                                "belongs to no table in meta; left in place")
+    return problems
+
+
+def _orphan(kind: str, table: str, name: str, path: str, now: float,
+            what: str) -> list[Problem]:
+    """[the problem] once nothing in `path` changed for SETTLE_S; [] while it may be in use."""
+    size, age = _size_and_age(path, now)
+    if age < SETTLE_S:
+        return []
+    return [Problem(kind, table, f"{path} {what} ({size} bytes, untouched for {age:.0f} s)",
+                    name, path, size, round(age, 1))]
+
+
+def _size_and_age(path: str, now: float) -> tuple[int, float]:
+    """Bytes of the files under `path`, and seconds since anything in it last changed."""
+    size, newest = 0, 0.0
+    for dirpath, _, files in os.walk(path):
+        for p in [dirpath] + [os.path.join(dirpath, f) for f in files]:
+            try:
+                st = os.lstat(p)
+            except FileNotFoundError:
+                continue
+            newest = max(newest, st.st_mtime)
+            if p != dirpath:
+                size += st.st_size
+    return size, max(0.0, now - newest)

@@ -1,0 +1,217 @@
+"""The consistency check (hmaster/hbck.py) on a real ZooKeeper and file system: what it
+reports, and that its cleaner deletes only old orphaned region directories, never a region
+meta names, one a reference reads, or a table meta does not know. Then end to end against real
+daemons: the Hbck RPC, the CLI and the shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from coordination import zk as zk_mod
+from coordination.znodes import OPEN, OPENING, Paths, RegionRecord, TableRecord
+from hmaster import hbck
+from hmaster.meta import MetaStore
+from storage import layout
+from storage.region import write_region_info
+from storage.region_split import Reference
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from tests.cluster.conftest import new_chroot
+
+SERVER = "h,1,1"
+LATER = 10_000.0  # seconds after the directories were written: past SETTLE_S and any grace
+
+
+@pytest.fixture
+def meta(zookeeper):
+    zk = zk_mod.connect(new_chroot(zookeeper.quorum), session_timeout=10.0)
+    m = MetaStore(zk, Paths())
+    m.ensure_layout()
+    yield m
+    zk.stop()
+    zk.close()
+
+
+def _table(meta, rootdir, name: str, bounds: list[tuple[bytes, bytes]], region_id: int = 1,
+           state: str = OPEN) -> list[RegionRecord]:
+    """A table in meta with regions `bounds`, each with its directory and .regioninfo."""
+    recs = [RegionRecord(RegionInfo(name, s, e, region_id), state, SERVER) for s, e in bounds]
+    meta.create_table(TableRecord(TableDescriptor(name, (FamilyDescriptor(b"cf"),))), recs)
+    for r in recs:
+        _region_dir(rootdir, r.info)
+    return recs
+
+
+def _region_dir(rootdir: str, info: RegionInfo) -> str:
+    path = layout.region_dir(rootdir, info)
+    os.makedirs(os.path.join(path, "cf"))
+    write_region_info(layout.region_info_path(path), info)
+    with open(os.path.join(path, "cf", layout.hfile_name(1)), "wb") as f:
+        f.write(b"x" * 100)
+    return path
+
+
+def _kinds(problems) -> list[tuple[str, str]]:
+    return sorted((p.kind, p.region) for p in problems)
+
+
+def test_a_consistent_cluster_has_no_problems(meta, tmp_path):
+    rootdir = str(tmp_path)
+    _table(meta, rootdir, "ok", [(b"", b"g"), (b"g", b"p"), (b"p", b"")])
+    assert hbck.check(meta, {SERVER}, rootdir, now=time.time() + LATER) == []
+
+
+def test_holes_and_overlaps_in_meta_are_reported_with_their_keys():
+    def chain(bounds):
+        return [(p.kind, p.detail) for p in hbck._chain_problems(
+            "t", [RegionInfo("t", s, e, i) for i, (s, e) in enumerate(bounds)])]
+
+    assert chain([(b"", b"g"), (b"g", b"")]) == []
+    assert chain([(b"", b"g"), (b"k", b"")]) == [("HOLE", "no region covers keys ['g', 'k')")]
+    assert chain([(b"a", b"g"), (b"g", b"p")]) == [
+        ("HOLE", "no region covers keys ['', 'a')"),
+        ("HOLE", "no region covers keys ['p', end of table)")]
+    (kind, detail), = chain([(b"", b"k"), (b"g", b"")])
+    assert kind == "OVERLAP" and "both cover keys from 'g'" in detail
+    assert [k for k, _ in chain([(b"", b""), (b"", b"g")])] == ["OVERLAP"]
+    assert chain([]) == [("HOLE", "no region covers keys ['', end of table)")]
+
+
+def test_region_problems_open_without_directory_bad_regioninfo_unknown_server_stuck(
+        meta, tmp_path):
+    rootdir = str(tmp_path)
+    recs = _table(meta, rootdir, "bad", [(b"", b"g"), (b"g", b"p"), (b"p", b"")])
+    os.rename(layout.region_dir(rootdir, recs[0].info), str(tmp_path / "moved-away"))
+    write_region_info(layout.region_info_path(layout.region_dir(rootdir, recs[1].info)),
+                      recs[2].info)  # names another region
+    now = time.time() + LATER
+    problems = hbck.check(meta, {SERVER}, rootdir, now=now)
+    assert _kinds(problems) == [("BAD_REGIONINFO", recs[1].info.encoded_name),
+                                ("MISSING_REGION_DIR", recs[0].info.encoded_name)]
+    # The same regions seen by a master whose live servers do not include theirs, and one
+    # region that has been OPENING for longer than STUCK_S.
+    meta.set_region(recs[2], OPENING, server=SERVER)
+    problems = hbck.check(meta, {"other,1,1"}, rootdir, now=time.time() + hbck.STUCK_S + 5)
+    assert ("UNKNOWN_SERVER", recs[1].info.encoded_name) in _kinds(problems)
+    (stuck,) = [p for p in problems if p.kind == "STUCK_IN_TRANSITION"]
+    assert stuck.region == recs[2].info.encoded_name and "OPENING" in stuck.detail
+    # A region never opened has no directory yet, and that is no problem.
+    _table(meta, rootdir, "fresh", [(b"", b"")], state=OPENING)
+    os.rename(layout.table_dir(rootdir, "fresh"), str(tmp_path / "fresh-away"))
+    assert [p for p in hbck.check(meta, {SERVER}, rootdir) if p.table == "fresh"] == []
+
+
+def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(meta, tmp_path):
+    rootdir = str(tmp_path)
+    recs = _table(meta, rootdir, "t", [(b"", b"m"), (b"m", b"")])
+    orphan = _region_dir(rootdir, RegionInfo("t", b"", b"m", 7))           # a failed clone's
+    referenced = _region_dir(rootdir, RegionInfo("t", b"", b"", 3))         # a split parent
+    in_journal = _region_dir(rootdir, RegionInfo("t", b"a", b"b", 9))
+    creating = _region_dir(rootdir, RegionInfo("t", b"", b"m", 8)) + hbck.CREATING_SUFFIX
+    os.rename(creating.removesuffix(hbck.CREATING_SUFFIX), creating)
+    ref = Reference(os.path.relpath(os.path.join(referenced, "cf", layout.hfile_name(1)),
+                                    rootdir), "bottom", None, b"m", "parent")
+    ref_path = os.path.join(layout.region_dir(rootdir, recs[0].info), "cf",
+                            layout.reference_name(2))
+    with open(ref_path, "wb") as f:
+        f.write(ref.encode())
+    meta.commit([meta.journal_op("j", {"kind": "split", "parents": [],
+                                       "children": [RegionInfo("t", b"a", b"b", 9).to_dict()]},
+                                 create=True)])
+    os.makedirs(os.path.join(rootdir, layout.DATA, "gone_table", "abc", "cf"))
+
+    assert hbck.check(meta, {SERVER}, rootdir) == []  # just written: operations in flight
+    later = time.time() + LATER
+    problems = hbck.check(meta, {SERVER}, rootdir, now=later)
+    assert _kinds(problems) == [("ORPHAN_REGION_DIR", os.path.basename(orphan)),
+                                ("ORPHAN_REGION_DIR", os.path.basename(creating)),
+                                ("ORPHAN_TABLE_DIR", "gone_table")]
+    assert all(p.bytes > 100 and p.age_s >= LATER - 60 for p in problems
+               if p.kind == "ORPHAN_REGION_DIR")
+
+    assert hbck.remove_orphans(meta, problems, grace=LATER * 2) == []  # none old enough
+    # Named by meta after the check (read again before deleting): kept.
+    late = RegionRecord(RegionInfo("t", b"", b"m", 7))
+    meta.commit([meta.create_region_op(late)])
+    assert [p.path for p in hbck.remove_orphans(meta, problems, grace=600)] == [creating]
+    meta.commit([meta.delete_region_op(late)])
+    os.makedirs(creating)
+    removed = hbck.remove_orphans(meta, problems, grace=600)
+    assert sorted(p.path for p in removed) == sorted([orphan, creating])  # creating: empty
+    assert not os.path.exists(orphan) and not os.path.exists(creating)
+    for kept in (referenced, in_journal, os.path.join(rootdir, layout.DATA, "gone_table"),
+                 *(layout.region_dir(rootdir, r.info) for r in recs)):
+        assert os.path.isdir(kept), kept
+    assert _kinds(hbck.check(meta, {SERVER}, rootdir, now=later)) == [
+        ("ORPHAN_TABLE_DIR", "gone_table")]
+
+    # A damaged reference could point anywhere: the table's orphans are kept until it is fixed.
+    with open(ref_path, "r+b") as f:
+        f.write(b"junk")
+    os.rename(in_journal, orphan)
+    problems = hbck.check(meta, {SERVER}, rootdir, now=later)
+    assert _kinds(problems) == [("BAD_REFERENCE", ""), ("ORPHAN_TABLE_DIR", "gone_table")]
+    assert ref_path in problems[0].detail
+    assert hbck.remove_orphans(meta, problems, grace=600) == [] and os.path.isdir(orphan)
+
+
+def _cli(cluster, *args):
+    return subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum,
+                           "--timeout", "20", *args], capture_output=True, text=True, timeout=60)
+
+
+def _backdate(path: str, seconds: float) -> None:
+    then = time.time() - seconds
+    for dirpath, _, files in os.walk(path):
+        for p in [dirpath] + [os.path.join(dirpath, f) for f in files]:
+            os.utime(p, (then, then))
+
+
+def test_hbck_through_the_master_cli_and_shell(cluster, connection_for):
+    conn = connection_for(cluster)
+    conn.create_table("hbck_t", {"cf": {}}, split_keys=[b"m"])
+    t = conn.table("hbck_t")
+    rows = {b"r%03d" % i: {b"cf:a": b"v%d" % i} for i in range(0, 200, 7)}
+    for row, data in rows.items():
+        t.put(row, data)
+    conn.flush("hbck_t")
+    assert conn.hbck()["problems"] == []
+    assert _cli(cluster, "hbck").returncode == 0
+
+    # Two copies of a region directory no region record names, as a master killed mid-clone
+    # leaves: one untouched for longer than --orphan-grace (600 s), one for 100 s.
+    tdir = layout.table_dir(cluster.rootdir, "hbck_t")
+    a_region = os.path.join(tdir, sorted(os.listdir(tdir))[0])
+    old, young = os.path.join(tdir, "0" * 32), os.path.join(tdir, "1" * 32)
+    for path, age in ((old, 1000), (young, 100)):
+        shutil.copytree(a_region, path)
+        _backdate(path, age)
+
+    report = conn.hbck()
+    assert sorted(p["region"] for p in report["problems"]) == ["0" * 32, "1" * 32]
+    assert all(p["kind"] == "ORPHAN_REGION_DIR" and p["table"] == "hbck_t" and p["bytes"] > 0
+               for p in report["problems"])
+    listed = _cli(cluster, "hbck")
+    assert listed.returncode == 1, listed
+    assert "ORPHAN_REGION_DIR" in listed.stdout and "2 inconsistencies" in listed.stderr
+    assert "Traceback" not in listed.stderr
+
+    cleaned = _cli(cluster, "--json", "hbck", "--clean")
+    assert cleaned.returncode == 1, cleaned  # the young orphan is still there
+    doc = json.loads(cleaned.stdout)
+    assert [p["path"] for p in doc["removed"]] == [old]
+    assert [p["path"] for p in doc["problems"]] == [young]
+    assert not os.path.exists(old) and os.path.isdir(young)
+    assert {k: v for k, v in t.scan()} == rows  # the table's own regions untouched
+
+    shell = subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
+                           input="hbck_chore_run\n", capture_output=True, text=True, timeout=60)
+    assert "ORPHAN_REGION_DIR" in shell.stdout and "1 inconsistency" in shell.stderr
+    shutil.rmtree(young)
+    assert conn.hbck()["problems"] == []
