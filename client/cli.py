@@ -210,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     for a in ("table", "row", "column"):
         c.add_argument(a)
     c.add_argument("amount", nargs="?", type=int, default=1)
+    c = cmd("append", "append bytes to a column's value: append TABLE ROW COLUMN VALUE")
+    for a in ("table", "row", "column", "value"):
+        c.add_argument(a)
     c = cmd("get_counter", "read a counter: get_counter TABLE ROW COLUMN")
     for a in ("table", "row", "column"):
         c.add_argument(a)
@@ -322,6 +325,8 @@ def run(a, conn, out: commands.Output) -> None:
         commands.count(conn, out, a.table, a.interval, row_filter=a.filter and b(a.filter))
     elif name == "incr":
         commands.incr(conn, out, a.table, b(a.row), b(a.column), a.amount)
+    elif name == "append":
+        commands.append(conn, out, a.table, b(a.row), b(a.column), b(a.value))
     elif name == "get_counter":
         commands.get_counter(conn, out, a.table, b(a.row), b(a.column))
     elif name == "status":

@@ -482,6 +482,13 @@ def incr(conn, out: Output, table: str, row: bytes, column: bytes, amount: int =
     out.result(f"COUNTER VALUE = {value}", {"value": value})
 
 
+def append(conn, out: Output, table: str, row: bytes, column: bytes, value: bytes) -> None:
+    """The HBase shell's append: prints the column's value after it."""
+    new = conn.table(table).append(row, {column: value})
+    (current,) = new.values()
+    out.result(f"CURRENT VALUE = {fmt.binary(current)}", {"value": fmt.binary(current)})
+
+
 def get_counter(conn, out: Output, table: str, row: bytes, column: bytes) -> None:
     value = conn.table(table).counter_value(row, column)
     if value is None:  # the HBase shell's words; JSON says null

@@ -37,7 +37,7 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
                VERSIONS => 2, TIMERANGE => [1, 9]}] | scan 't1', {ROWPREFIXFILTER => 'x'}
   (REVERSED => true: from STARTROW down to STOPROW; RAW => true: delete markers too)
   delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
-  incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c'
+  incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c' | append 't1', 'r1', 'cf:q', 'more'
   snapshot 't1', 's1'[, {SKIP_FLUSH => true}] | list_snapshots ['regex'] | delete_snapshot 's1'
   list_table_snapshots 't1'[, 'regex'] | clone_snapshot 's1', 't2' | restore_snapshot 's1'
                  (restore: the table disabled first; it stays disabled)
@@ -381,6 +381,10 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         amount = _int(args[3], "amount") if len(args) == 4 else 1
         commands.incr(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
                       _b(args[2], "column"), amount)
+    elif n == "append":
+        _nargs(cmd, 4, 4, "append 't1', 'r1', 'cf:q', 'value'")
+        commands.append(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
+                        _b(args[2], "column"), _b(args[3], "value"))
     elif n == "get_counter":
         _nargs(cmd, 3, 3, "get_counter 't1', 'r1', 'cf:c'")
         commands.get_counter(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
@@ -460,7 +464,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
 
 # What a table reference (t = get_table 't1') can do: t.put ... is put 't1', ...
 TABLE_METHODS = ("put", "get", "scan", "delete", "deleteall", "count", "incr", "get_counter",
-                 "describe", "disable", "enable", "drop", "flush", "truncate", "exists",
+                 "append", "describe", "disable", "enable", "drop", "flush", "truncate", "exists",
                  "is_enabled", "is_disabled", "list_regions", "get_splits", "locate_region")
 
 

@@ -253,6 +253,25 @@ class Table:
         return self.connection.region_call(self.name, row, f"increment of {quoted(column)} in "
                                            f"row {quoted(row)}", call).value
 
+    def append(self, row, data: dict, include_timestamp: bool = False) -> dict:
+        """HBase's Append: add each value's bytes to the end of its column's newest value (an
+        absent column starts empty), atomically for the row; returns the new values, as row()
+        would ({b"cf:q": value}, or (value, timestamp) with include_timestamp). Retries carry
+        one nonce, so an append is applied once even when its answer was lost."""
+        row = _row(row)
+        if not data:
+            raise InvalidArgumentError(f"append to row {quoted(row)} names no column")
+        request = pb.AppendRequest(row=row, cells=protocol.put_mutation(row, data, None).cells,
+                                   **self.connection.new_nonce())
+
+        def call(loc, stub, deadline):
+            request.region = loc.name
+            return stub.Append(request, timeout=deadline)
+
+        response = self.connection.region_call(self.name, row, f"append to row {quoted(row)}",
+                                               call)
+        return protocol.cells_to_dict(response.result.cells, include_timestamp)
+
     def counter_dec(self, row, column, value: int = 1) -> int:
         return self.counter_inc(row, column, -value)
 

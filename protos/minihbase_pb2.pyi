@@ -196,6 +196,26 @@ class IncrementResponse(_message.Message):
     value: int
     def __init__(self, value: _Optional[int] = ...) -> None: ...
 
+class AppendRequest(_message.Message):
+    __slots__ = ("region", "row", "cells", "nonce_group", "nonce")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    CELLS_FIELD_NUMBER: _ClassVar[int]
+    NONCE_GROUP_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    row: bytes
+    cells: _containers.RepeatedCompositeFieldContainer[Cell]
+    nonce_group: int
+    nonce: int
+    def __init__(self, region: _Optional[str] = ..., row: _Optional[bytes] = ..., cells: _Optional[_Iterable[_Union[Cell, _Mapping]]] = ..., nonce_group: _Optional[int] = ..., nonce: _Optional[int] = ...) -> None: ...
+
+class AppendResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Result
+    def __init__(self, result: _Optional[_Union[Result, _Mapping]] = ...) -> None: ...
+
 class CheckAndMutateRequest(_message.Message):
     __slots__ = ("region", "row", "family", "qualifier", "expect_absent", "expected", "mutation", "nonce_group", "nonce")
     REGION_FIELD_NUMBER: _ClassVar[int]

@@ -49,6 +49,11 @@ class RegionServerStub:
                 request_serializer=protos_dot_minihbase__pb2.IncrementRequest.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.IncrementResponse.FromString,
                 _registered_method=True)
+        self.Append = channel.unary_unary(
+                '/minihbase.RegionServer/Append',
+                request_serializer=protos_dot_minihbase__pb2.AppendRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.AppendResponse.FromString,
+                _registered_method=True)
         self.CheckAndMutate = channel.unary_unary(
                 '/minihbase.RegionServer/CheckAndMutate',
                 request_serializer=protos_dot_minihbase__pb2.CheckAndMutateRequest.SerializeToString,
@@ -122,6 +127,12 @@ class RegionServerServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Increment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Append(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -211,6 +222,11 @@ def add_RegionServerServicer_to_server(servicer, server):
                     servicer.Increment,
                     request_deserializer=protos_dot_minihbase__pb2.IncrementRequest.FromString,
                     response_serializer=protos_dot_minihbase__pb2.IncrementResponse.SerializeToString,
+            ),
+            'Append': grpc.unary_unary_rpc_method_handler(
+                    servicer.Append,
+                    request_deserializer=protos_dot_minihbase__pb2.AppendRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.AppendResponse.SerializeToString,
             ),
             'CheckAndMutate': grpc.unary_unary_rpc_method_handler(
                     servicer.CheckAndMutate,
@@ -349,6 +365,33 @@ class RegionServer:
             '/minihbase.RegionServer/Increment',
             protos_dot_minihbase__pb2.IncrementRequest.SerializeToString,
             protos_dot_minihbase__pb2.IncrementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Append(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.RegionServer/Append',
+            protos_dot_minihbase__pb2.AppendRequest.SerializeToString,
+            protos_dot_minihbase__pb2.AppendResponse.FromString,
             options,
             channel_credentials,
             insecure,

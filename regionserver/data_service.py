@@ -56,7 +56,8 @@ def add_to_server(service: "RegionServerService", grpc_server) -> None:
 
 
 def _nonce(request):
-    """(nonce group, nonce) of an Increment or CheckAndMutate request; None without one."""
+    """(nonce group, nonce) of an Increment, Append or CheckAndMutate request; None without
+    one."""
     return (request.nonce_group, request.nonce) if request.nonce else None
 
 
@@ -172,6 +173,19 @@ class RegionServerService(pb_grpc.RegionServerServicer):
                                      request.amount, _nonce(request))
             self._check_alive()
             return pb.IncrementResponse(value=value)
+        except Exception as e:
+            self._fail(context, e)
+
+    def Append(self, request, context):
+        self.requests += 1
+        try:
+            self._check_alive()
+            region, _ = self._online.get_with_families(request.region)
+            check_row(request.row)
+            cells = region.append(request.row, [(c.family, c.qualifier, c.value)
+                                                for c in request.cells], _nonce(request))
+            self._check_alive()
+            return encode_get_response(cells)  # AppendResponse is laid out as GetResponse
         except Exception as e:
             self._fail(context, e)
 

@@ -9,7 +9,7 @@ protos/minihbase.proto (tests parse them back and compare), and the gRPC method 
     Cell         = 0a len row | 12 len family | 1a len qualifier | 20 varint(timestamp)
                    | 28 varint(type) | 32 len value
     Result       = (0a len Cell)* | [10 01  partial]
-    GetResponse  = 0a len Result
+    GetResponse  = 0a len Result       (AppendResponse too: its Result is field 1 as well)
     ScanResponse = 08 varint(scanner_id) | (12 len Result)* | [18 01  more_in_region]
 
 Field numbers come from the .proto (never renumbered). proto3 omits default values, but a

@@ -448,6 +448,42 @@ class Region:
         self._after_write()
         return new
 
+    def append(self, row: bytes, columns: list[tuple[bytes, bytes, bytes]],
+               nonce: NonceKey | None = None) -> list[Cell]:
+        """HBase's Append: atomically add bytes to the end of each (family, qualifier)'s newest
+        value (an absent column starts empty); returns the new cells. With a nonce, a retry of
+        an append that already ran is not applied again: it gets the columns' current cells
+        (as HBase's region server answers a repeated Append)."""
+        self._check_open()
+        self._check_row(row)
+        if not columns:
+            raise InvalidArgumentError(f"append to row {quoted(row)} names no column")
+        for family, _, _ in columns:
+            self._store(family)
+        wanted = Get(row, tuple((f, q) for f, q, _ in columns))
+        return self._once(nonce, lambda n: self._append(row, columns, n),
+                          lambda _: self._get_cells(wanted, count=False))
+
+    def _append(self, row: bytes, columns: list[tuple[bytes, bytes, bytes]],
+                nonce: NonceKey | None) -> list[Cell]:
+        self._wait_if_busy()
+        with self._row_locks[hash(row) % _ROW_LOCK_STRIPES]:
+            now = self.config.now_ms()
+            current = {(c.family, c.qualifier): c for c in self._get_cells(
+                Get(row, tuple((f, q) for f, q, _ in columns)), count=False)}
+            m = Mutation(row)
+            for family, qualifier, suffix in columns:
+                old = current.get((family, qualifier))
+                # newest even in the same millisecond, as increment (HBase's reckonDelta)
+                ts = now if old is None else max(now, old.timestamp + 1)
+                m.put(family, qualifier, (old.value if old else b"") + suffix, ts)
+                current[(family, qualifier)] = m.cells[-1]
+            self._apply_locked([m], self._nonce_cells(row, columns[0][0], nonce, 1))
+            if nonce is not None:
+                self.nonces.end(nonce, 1)  # applied: from here on a retry reads the result
+        self._after_write()
+        return sorted(current.values(), key=lambda c: (c.family, c.qualifier))
+
     def check_and_mutate(self, row: bytes, family: bytes, qualifier: bytes,
                          expected: bytes | None, m: Mutation,
                          nonce: NonceKey | None = None) -> bool:

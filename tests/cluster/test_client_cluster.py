@@ -138,6 +138,40 @@ def test_increment_whose_answer_was_lost_is_retried_without_applying_it_twice(ta
     assert table.counter_inc(b"lost-answer", b"cf:n", 5) == 10  # a new call: a new nonce
 
 
+def test_append_adds_bytes_atomically_once_even_when_its_answer_was_lost(table, cluster,
+                                                                         monkeypatch):
+    table.put(b"app", {b"cf:a": b"x"})
+    assert table.append(b"app", {b"cf:a": b"y", b"cf:b": b"1"}) == {b"cf:a": b"xy",
+                                                                    b"cf:b": b"1"}
+    sent = lose_first_answer(table.connection, monkeypatch, "Append")
+    assert table.append(b"app", {b"cf:a": b"z"}) == {b"cf:a": b"xyz"}
+    assert len(sent) == 2 and sent[0] == sent[1] and sent[0][1] != 0, sent
+    monkeypatch.undo()
+    assert table.row(b"app") == {b"cf:a": b"xyz", b"cf:b": b"1"}
+    (value, ts), = table.append(b"app", {b"cf:a": b"!"}, include_timestamp=True).values()
+    assert value == b"xyz!" and ts > 0
+
+    # Bad input: an unknown family, an empty row, a result over the value size limit (64 KiB
+    # in this cluster) -- each a clear error, and the row keeps its value.
+    with pytest.raises(errors.NoSuchColumnFamilyError, match="nope"):
+        table.append(b"app", {b"nope:a": b"1"})
+    with pytest.raises(errors.InvalidArgumentError):
+        table.append(b"", {b"cf:a": b"1"})
+    table.put(b"big", {b"cf:a": b"x" * 40_000})
+    with pytest.raises(errors.InvalidArgumentError, match="max_value_bytes"):
+        table.append(b"big", {b"cf:a": b"y" * 40_000})
+    assert len(table.row(b"big")[b"cf:a"]) == 40_000
+    assert table.row(b"app")[b"cf:a"] == b"xyz!"
+
+    done = cli(cluster, "append", "cl", "app", "cf:a", "\\x00?")
+    assert done.returncode == 0 and done.stdout.strip() == "CURRENT VALUE = xyz!\\x00?", done
+    shell = cli(cluster, "shell", input="append 'cl', 'app', 'cf:a', '.'\nt = get_table 'cl'\n"
+                                        "t.append 'app', 'cf:b', '2'\n")
+    assert "CURRENT VALUE = xyz!\\x00?." in shell.stdout and "CURRENT VALUE = 12" in shell.stdout
+    bad = cli(cluster, "append", "cl", "app", "nope:a", "1")
+    assert bad.returncode == 1 and "nope" in bad.stderr and "Traceback" not in bad.stderr
+
+
 @pytest.mark.parametrize("method", ["CreateTable", "DisableTable", "EnableTable", "DeleteTable",
                                     "AlterTable"])
 def test_ddl_whose_answer_was_lost_with_the_master_is_not_reported_failed(table, monkeypatch,

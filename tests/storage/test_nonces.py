@@ -211,3 +211,29 @@ def test_check_and_put_retried_with_its_nonce_gets_its_first_answer(tmp_path, cl
     assert r.check_and_mutate(b"lock", CF, b"owner", None, take, (GROUP, 1)) is True
     assert r.check_and_mutate(b"lock", CF, b"owner", None, take) is False  # no nonce: checks
     r.close()
+
+
+def test_append_retried_with_its_nonce_is_applied_once_also_after_a_crash(tmp_path, clock):
+    """HBase's Append: bytes added to each column's newest value, atomically for the row. A
+    retry with the same nonce (the first answer was lost) gets the current cells and appends
+    nothing, on the same server and on the next after a WAL split."""
+    root = str(tmp_path)
+    wal = WAL(layout.wal_dir(root, "host,1,1"))
+    r = open_region(root, clock, wal=wal)
+
+    def values(cells):
+        return [(c.qualifier, c.value) for c in cells]
+
+    r.mutate(Mutation(b"r").put(CF, b"a", b"x"))
+    assert values(r.append(b"r", [(CF, b"a", b"y"), (CF, b"b", b"1")], (GROUP, 1))) == [
+        (b"a", b"xy"), (b"b", b"1")]
+    assert values(r.append(b"r", [(CF, b"a", b"y"), (CF, b"b", b"1")], (GROUP, 1))) == [
+        (b"a", b"xy"), (b"b", b"1")]  # the retry
+    assert values(r.append(b"r", [(CF, b"a", b"z")], (GROUP, 2))) == [(b"a", b"xyz")]
+    r = crash_and_recover(root, clock, r, wal)
+    assert values(r.append(b"r", [(CF, b"a", b"z")], (GROUP, 2))) == [(b"a", b"xyz")]
+    assert values(r.append(b"r", [(CF, b"a", b"!")])) == [(b"a", b"xyz!")]
+    assert values(r.get(Get(b"r"))) == [(b"a", b"xyz!"), (b"b", b"1")]
+    with pytest.raises(InvalidArgumentError, match="names no column"):
+        r.append(b"r", [])
+    r.close()
