@@ -9,7 +9,8 @@ Major compaction merges ALL files of the store and drops what no reader can see 
 delete markers and the puts they mask, expired cells (TTL) and versions beyond max_versions.
 A put written after the marker with an older timestamp that is still in the memstore becomes
 visible once the marker is gone (HBase behaves the same); Region.compact(major=True) flushes
-first so that only puts written after the compaction started can do this.
+first so that only puts written after the compaction started can do this. A family with
+KEEP_DELETED_CELLS keeps its markers and deleted cells instead (major_items_keeping_deleted).
 
 Selection (minor): files oldest first; HBase's ratio rule skips old files larger than
 ratio x the sum of the newer ones, then at most compaction_max_files are taken. The input
@@ -126,6 +127,78 @@ def major_items(items, max_versions: int, ttl_cutoff: int, min_versions: int = 0
         yield kv
 
 
+def major_items_keeping_deleted(items, max_versions: int, ttl_cutoff: int,
+                                min_versions: int = 0, ttl_mode: bool = False):
+    """Major compaction of a KEEP_DELETED_CELLS family, as HBase's compaction matchers: markers
+    are kept and do not drop the puts they mask, which count as versions like any put: a
+    column keeps its max_versions newest puts, deleted or not, and TTL drops expired ones
+    (unless within min_versions). Also kept: the puts a plain read sees (the max_versions
+    newest not masked), so a major compaction never changes what a read without a time
+    range returns.
+
+    An expired marker (older than the TTL cutoff) is applied as in a family without the
+    option -- it masks, and goes with the puts it masks -- with KEEP_DELETED_CELLS => TTL,
+    and with TRUE when min_versions is 0 (what it masks has expired anyway); with TRUE and
+    min_versions > 0 it stays, as in HBase. A column marker met once the column already has
+    max_versions puts goes: every older put goes too unless a plain read sees it, and then
+    the marker does not mask it."""
+    row = prev = col = None
+    fam: _Masks = _Masks()  # every marker of the row: what a plain read applies
+    dead_fam: _Masks = _Masks()  # the applied (expired) ones only
+    cols, dead_cols = _Masks(), _Masks()  # the same for the current column
+    count = live = 0  # the column's puts so far: all of them / those a plain read sees
+    for kv in items:
+        key = kv[0]
+        r, q, nts, nt = key
+        if r != row:
+            row, col, fam, dead_fam = r, None, _Masks(), _Masks()
+        elif key == prev:
+            continue
+        prev = key
+        ts = -nts
+        family_wide = nt == -14 or nt == -10  # at the empty qualifier, in no column's run
+        if q != col and not family_wide:
+            col, cols, dead_cols, count, live = q, _Masks(), _Masks(), 0, 0
+        if nt != -4:
+            applied = ts < ttl_cutoff and (ttl_mode or min_versions == 0)
+            (fam if family_wide else cols).add(nt, ts)
+            if applied:
+                (dead_fam if family_wide else dead_cols).add(nt, ts)
+            elif family_wide or count < max_versions:
+                yield kv  # (a column marker past max_versions puts can mask only puts that go)
+            continue
+        if dead_fam.masks(ts) or dead_cols.masks(ts):
+            continue  # an applied marker masks it: both go
+        count += 1
+        visible = not (fam.masks(ts) or cols.masks(ts))
+        live += visible
+        versions = max_versions if ts >= ttl_cutoff else min_versions
+        if count <= versions or (visible and live <= versions):
+            yield kv
+
+
+class _Masks:
+    """The markers met so far in a row (family-wide) or column: every timestamp <= `upto`
+    (DeleteFamily, DeleteColumn), and single timestamps (DeleteFamilyVersion, Delete)."""
+
+    __slots__ = ("upto", "exact")
+
+    def __init__(self):
+        self.upto = -1
+        self.exact = None
+
+    def add(self, type_code: int, ts: int) -> None:
+        if type_code in (-14, -12):
+            self.upto = max(self.upto, ts)
+        else:
+            if self.exact is None:
+                self.exact = set()
+            self.exact.add(ts)
+
+    def masks(self, ts: int) -> bool:
+        return ts <= self.upto or (self.exact is not None and ts in self.exact)
+
+
 def compact_store(store, files: list, major: bool, now_ms: int, before_swap=None):
     """Rewrite `files` (reserved by store.take_for_compaction) into one file and swap it in.
     Returns the new StoreFile (None if nothing survived a major compaction). `before_swap()`
@@ -136,7 +209,12 @@ def compact_store(store, files: list, major: bool, now_ms: int, before_swap=None
         fd = store.family
         if major:
             cutoff = now_ms - fd.ttl * 1000 if fd.ttl else -1
-            items = major_items(items, fd.max_versions, cutoff, fd.min_versions)
+            if fd.keeps_deleted:
+                items = major_items_keeping_deleted(items, fd.max_versions, cutoff,
+                                                    fd.min_versions,
+                                                    fd.keep_deleted_cells == "TTL")
+            else:
+                items = major_items(items, fd.max_versions, cutoff, fd.min_versions)
         else:
             items = minor_items(items)
         max_seqid = max(f.max_seqid for f in files)

@@ -567,7 +567,8 @@ class Region:
             versions = max(1, max_versions if raw else min(max_versions, fd.max_versions))
             plans.append((store, ReadParams(
                 fam, frozenset(quals) if quals is not None else None, lo, hi, versions,
-                fd.max_versions, now - fd.ttl * 1000 if fd.ttl else -1, fd.min_versions, raw)))
+                fd.max_versions, now - fd.ttl * 1000 if fd.ttl else -1, fd.min_versions, raw,
+                fd.keeps_deleted)))
         return plans
 
     @staticmethod

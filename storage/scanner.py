@@ -4,7 +4,9 @@ Input is one store's (key, value) stream in HBase order, with equal keys from se
 ordered newest source first (the first one wins). Per row and column, in this order:
   1. delete markers mask puts: DeleteFamily <= ts (all columns), DeleteFamilyVersion == ts (all
      columns), DeleteColumn <= ts, Delete == ts. Family markers sort at the empty qualifier, so
-     they are always met before any put they can mask.
+     they are always met before any put they can mask. In a KEEP_DELETED_CELLS family only the
+     markers inside the query's time range apply (HBase's seePastDeleteMarkers), so a read
+     whose range ends before a marker sees the cells it masks.
   2. a column keeps the family's max_versions newest surviving puts; older ones are invisible
      whatever the query's time range (minihbase choice: retention first, then the query filters;
      HBase counts versions inside the time range and may show a surplus version until the next
@@ -48,6 +50,7 @@ class ReadParams:
     ttl_cutoff: int  # puts with ts < cutoff are expired; -1 = no TTL
     min_versions: int = 0
     raw: bool = False  # raw_rows: delete markers and masked puts too
+    keep_deleted: bool = False  # KEEP_DELETED_CELLS: markers at or past max_ts do not apply
 
 
 _tuple_new = tuple.__new__  # Cell(...) without the Python-level NamedTuple constructor
@@ -139,6 +142,7 @@ def visible_rows(items, p: ReadParams, stop_row: bytes | None = None):
     fam_max, qmax = p.family_max_versions, p.max_versions
     lo, hi, cutoff, keep = p.min_ts, p.max_ts, p.ttl_cutoff, p.min_versions
     quals = p.qualifiers
+    keep_deleted = p.keep_deleted
     new = _tuple_new
     row = None
     out: list = []
@@ -167,6 +171,10 @@ def visible_rows(items, p: ReadParams, stop_row: bytes | None = None):
         prev = key
         ts = -nts
         if nt != -4:  # a delete marker
+            if keep_deleted and ts >= hi:
+                # HBase applies only markers within the range; one older than min_ts masks
+                # only puts below the range, which come after it and are not shown anyway
+                continue
             if nt == -14:
                 if ts > fam_del:
                     fam_del = ts

@@ -15,6 +15,7 @@ from minihbase.errors import InvalidArgumentError
 
 BLOOM_TYPES = ("NONE", "ROW", "ROWCOL")
 COMPRESSIONS = ("NONE", "ZSTD", "GZ")
+KEEP_DELETED_CELLS = ("FALSE", "TRUE", "TTL")  # HBase's KeepDeletedCells enum
 MIN_MAX_FILESIZE = 64 << 10  # a smaller MAX_FILESIZE would split regions of a few rows
 # Used with fullmatch: "$" alone would also accept a name ending in a newline.
 _TABLE_NAME = re.compile(r"(?:[A-Za-z0-9_]{1,128}:)?[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
@@ -36,6 +37,9 @@ class FamilyDescriptor:
     block_size: int = 64 * 1024
     block_cache: bool = True  # HBase's BLOCKCACHE: reads keep this family's data blocks cached
     in_memory: bool = False  # HBase's IN_MEMORY: its cached blocks are evicted last
+    # HBase's KEEP_DELETED_CELLS: FALSE | TRUE (markers and deleted cells survive major
+    # compactions) | TTL (the same until they pass the family's TTL); docs/storage.md
+    keep_deleted_cells: str = "FALSE"
 
     def __post_init__(self):
         if isinstance(self.name, str):
@@ -62,6 +66,14 @@ class FamilyDescriptor:
         object.__setattr__(self, "compression", compression)
         if not 512 <= self.block_size <= 16 * 1024 * 1024:
             raise InvalidArgumentError(f"block_size out of range: {self.block_size}")
+        object.__setattr__(self, "keep_deleted_cells",
+                           keep_deleted_cells_value(self.keep_deleted_cells))
+
+    @property
+    def keeps_deleted(self) -> bool:
+        """KEEP_DELETED_CELLS is TRUE or TTL: reads apply only the markers inside their time
+        range, and major compactions keep markers and deleted cells."""
+        return self.keep_deleted_cells != "FALSE"
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -189,6 +201,17 @@ def validate_snapshot_name(name: str) -> str:
             f"invalid snapshot name {name!r}: 1-128 characters of letters, digits, '_', '-', "
             "'.', not starting with '-' or '.'")
     return name
+
+
+def keep_deleted_cells_value(value) -> str:
+    """KEEP_DELETED_CELLS as stored ("FALSE", "TRUE" or "TTL") from True/False or the HBase
+    shell's spellings in any case; anything else is InvalidArgumentError naming the option."""
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    if text.upper() in KEEP_DELETED_CELLS:
+        return text.upper()
+    raise InvalidArgumentError(
+        f"KEEP_DELETED_CELLS must be one of {', '.join(KEEP_DELETED_CELLS)} (or true/false), "
+        f"got {value!r}")
 
 
 def validate_family_name(name: bytes) -> None:
