@@ -19,7 +19,7 @@ import sys
 
 from client import commands
 from client.formatting import STATUS_FORMATS, parse_binary
-from storage.schema import COMPRESSIONS
+from storage.schema import COMPRESSIONS, KEEP_DELETED_CELLS
 
 DEFAULT_ZK = "127.0.0.1:2181"
 DEFAULT_PARENT = "/hbase"
@@ -58,12 +58,16 @@ def _family_flags(p) -> None:
                    help="cache the family's data blocks on reads (HBase's BLOCKCACHE; true)")
     p.add_argument("--in-memory", choices=["true", "false"], type=str.lower,
                    help="evict the family's cached blocks last (HBase's IN_MEMORY; false)")
+    p.add_argument("--keep-deleted-cells", choices=KEEP_DELETED_CELLS, type=str.upper,
+                   help="keep deleted cells for reads with a time range before the delete "
+                        "(HBase's KEEP_DELETED_CELLS; FALSE, TRUE or TTL)")
 
 
 def _family_opts(a) -> dict:
     opts = {"max_versions": a.versions, "min_versions": a.min_versions, "ttl": a.ttl,
             "bloom": a.bloom, "compression": a.compression, "block_size": a.block_size,
-            "block_cache": a.block_cache, "in_memory": a.in_memory}
+            "block_cache": a.block_cache, "in_memory": a.in_memory,
+            "keep_deleted_cells": a.keep_deleted_cells}
     opts = {k: v for k, v in opts.items() if v is not None}
     if opts.get("ttl") == "FOREVER":
         opts["ttl"] = None  # no TTL (alter keeps the options not given, so None is not left out)

@@ -63,7 +63,7 @@ class Output:
 FAMILY_OPTIONS = {"VERSIONS": "max_versions", "MIN_VERSIONS": "min_versions", "TTL": "ttl",
                   "BLOOMFILTER": "bloom", "COMPRESSION": "compression",
                   "BLOCKSIZE": "block_size", "BLOCKCACHE": "block_cache",
-                  "IN_MEMORY": "in_memory"}
+                  "IN_MEMORY": "in_memory", "KEEP_DELETED_CELLS": "keep_deleted_cells"}
 
 
 def family_options(attrs: dict) -> dict:

@@ -119,7 +119,8 @@ def family_text(f: dict) -> str:
             f"'{f['min_versions']}', TTL => '{ttl}', BLOOMFILTER => '{f['bloom']}', "
             f"COMPRESSION => '{f['compression']}', BLOCKSIZE => '{f['block_size']}', "
             f"BLOCKCACHE => '{str(f.get('block_cache', True)).lower()}', "
-            f"IN_MEMORY => '{str(f.get('in_memory', False)).lower()}'}}")
+            f"IN_MEMORY => '{str(f.get('in_memory', False)).lower()}', "
+            f"KEEP_DELETED_CELLS => '{f.get('keep_deleted_cells', 'FALSE')}'}}")
 
 
 def regions_table(regions: list[dict]) -> str:

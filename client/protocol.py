@@ -12,6 +12,7 @@ from minihbase.bytes_text import quoted
 from minihbase.errors import InvalidArgumentError
 from protos import minihbase_pb2 as pb
 from storage.cell import LATEST_TIMESTAMP, CellType
+from storage.schema import keep_deleted_cells_value
 
 PUT = int(CellType.PUT)
 DELETE = int(CellType.DELETE)
@@ -214,6 +215,7 @@ _FAMILY_OPTION_ALIASES = {
     "block_size": "block_size", "blocksize": "block_size",
     "block_cache": "block_cache", "block_cache_enabled": "block_cache",
     "blockcache": "block_cache", "in_memory": "in_memory",
+    "keep_deleted_cells": "keep_deleted_cells",
 }
 
 
@@ -225,6 +227,14 @@ def _flag(family: str, key, value) -> bool:
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
     raise InvalidArgumentError(f"family {family!r}: {key} must be true or false, got {value!r}")
+
+
+def _keep_deleted_cells(family: str, value) -> str:
+    """True/False, or the HBase shell's 'true'/'false'/'TTL' in any case."""
+    try:
+        return keep_deleted_cells_value(value)
+    except InvalidArgumentError as e:
+        raise InvalidArgumentError(f"family {family!r}: {e}") from None
 
 
 def family_schema(name, options: dict | None) -> pb.FamilySchema:
@@ -247,6 +257,8 @@ def family_schema(name, options: dict | None) -> pb.FamilySchema:
             fs.no_block_cache = not _flag(name, key, value)
         elif field == "in_memory":
             fs.in_memory = _flag(name, key, value)
+        elif field == "keep_deleted_cells":
+            fs.keep_deleted_cells = _keep_deleted_cells(name, value)
         else:
             setattr(fs, field, _family_number(name, key, field, value))
     return fs
@@ -283,7 +295,8 @@ def family_dict(fs: pb.FamilySchema) -> dict:
             "min_versions": fs.min_versions, "ttl": fs.ttl_seconds or None,
             "bloom": fs.bloom or "ROW", "compression": fs.compression or "NONE",
             "block_size": fs.block_size or 65536, "block_cache": not fs.no_block_cache,
-            "in_memory": fs.in_memory}
+            "in_memory": fs.in_memory,
+            "keep_deleted_cells": fs.keep_deleted_cells or "FALSE"}
 
 
 def region_dict(rd: pb.RegionDescription) -> dict:

@@ -71,7 +71,7 @@ class RegionInfo(_message.Message):
     def __init__(self, table: _Optional[str] = ..., start_key: _Optional[bytes] = ..., end_key: _Optional[bytes] = ..., region_id: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
 
 class FamilySchema(_message.Message):
-    __slots__ = ("name", "max_versions", "min_versions", "ttl_seconds", "bloom", "compression", "block_size", "no_block_cache", "in_memory")
+    __slots__ = ("name", "max_versions", "min_versions", "ttl_seconds", "bloom", "compression", "block_size", "no_block_cache", "in_memory", "keep_deleted_cells")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MAX_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     MIN_VERSIONS_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,7 @@ class FamilySchema(_message.Message):
     BLOCK_SIZE_FIELD_NUMBER: _ClassVar[int]
     NO_BLOCK_CACHE_FIELD_NUMBER: _ClassVar[int]
     IN_MEMORY_FIELD_NUMBER: _ClassVar[int]
+    KEEP_DELETED_CELLS_FIELD_NUMBER: _ClassVar[int]
     name: str
     max_versions: int
     min_versions: int
@@ -90,7 +91,8 @@ class FamilySchema(_message.Message):
     block_size: int
     no_block_cache: bool
     in_memory: bool
-    def __init__(self, name: _Optional[str] = ..., max_versions: _Optional[int] = ..., min_versions: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., bloom: _Optional[str] = ..., compression: _Optional[str] = ..., block_size: _Optional[int] = ..., no_block_cache: _Optional[bool] = ..., in_memory: _Optional[bool] = ...) -> None: ...
+    keep_deleted_cells: str
+    def __init__(self, name: _Optional[str] = ..., max_versions: _Optional[int] = ..., min_versions: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., bloom: _Optional[str] = ..., compression: _Optional[str] = ..., block_size: _Optional[int] = ..., no_block_cache: _Optional[bool] = ..., in_memory: _Optional[bool] = ..., keep_deleted_cells: _Optional[str] = ...) -> None: ...
 
 class TableSchema(_message.Message):
     __slots__ = ("name", "families", "max_filesize")

@@ -38,7 +38,8 @@ def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
             name=f.name.encode(), max_versions=f.max_versions or 1, min_versions=f.min_versions,
             ttl=f.ttl_seconds or None, bloom=f.bloom or "ROW",
             compression=f.compression or "NONE", block_size=f.block_size or 64 * 1024,
-            block_cache=not f.no_block_cache, in_memory=f.in_memory)
+            block_cache=not f.no_block_cache, in_memory=f.in_memory,
+            keep_deleted_cells=f.keep_deleted_cells or "FALSE")
     except InvalidArgumentError as e:
         raise InvalidArgumentError(f"column family {f.name!r}: {e}") from None
 
@@ -52,5 +53,6 @@ def table_to_pb(desc: TableDescriptor) -> pb.TableSchema:
         pb.FamilySchema(name=f.name.decode(), max_versions=f.max_versions,
                         min_versions=f.min_versions, ttl_seconds=f.ttl or 0, bloom=f.bloom,
                         compression=f.compression, block_size=f.block_size,
-                        no_block_cache=not f.block_cache, in_memory=f.in_memory)
+                        no_block_cache=not f.block_cache, in_memory=f.in_memory,
+                        keep_deleted_cells=f.keep_deleted_cells)
         for f in desc.families], max_filesize=desc.max_filesize)

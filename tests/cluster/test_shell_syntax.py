@@ -1,6 +1,7 @@
 """The shell's tokenizer/parser (client/shell_syntax.py) and its mapping onto commands
 (client/shell.py), for every everyday HBase-shell form. No cluster: a recording connection."""
 
+import contextlib
 import io
 import json
 
@@ -445,3 +446,33 @@ def test_with_json_the_listing_and_the_question_stay_off_stdout():
         {"deleted": ["x"], "failed": {}, "confirmed": True}]
     assert err.getvalue() == ("t1\nDisable the above 1 tables (y/n)?\n"
                               "x\nDelete the above 1 snapshots (y/n)?\n")
+
+
+def test_keep_deleted_cells_takes_hbase_values_and_names_the_allowed_ones(rec):
+    """KEEP_DELETED_CELLS => true | false | 'TTL' in create/alter; anything else is an error
+    that names the option and its values (shell, client and CLI alike)."""
+    from client import cli, protocol
+
+    run("create 't1', {NAME => 'cf', KEEP_DELETED_CELLS => true}, "
+        "{NAME => 'cg', KEEP_DELETED_CELLS => 'TTL'}")
+    run("alter 't1', NAME => 'cf', KEEP_DELETED_CELLS => false")
+    assert rec.calls[0][1][1] == {"cf": {"keep_deleted_cells": True},
+                                  "cg": {"keep_deleted_cells": "TTL"}}
+    assert rec.calls[1][2]["add"] == {"cf": {"keep_deleted_cells": False}}
+    kept = [protocol.family_schema("cf", {"keep_deleted_cells": v}).keep_deleted_cells
+            for v in (True, False, "ttl", b"TRUE")]
+    assert kept == ["TRUE", "FALSE", "TTL", "TRUE"]
+    assert protocol.family_dict(protocol.family_schema("cf", {}))["keep_deleted_cells"] == "FALSE"
+    opts = commands.family_options(
+        parse("create 'x', {NAME => 'cf', KEEP_DELETED_CELLS => 'maybe'}").args[1])
+    with pytest.raises(errors.InvalidArgumentError,
+                       match="family 'cf': KEEP_DELETED_CELLS must be one of FALSE, TRUE, TTL "
+                             r"\(or true/false\), got 'maybe'"):
+        protocol.family_schema("cf", opts)
+    a = cli.build_parser().parse_args(["create", "t1", "cf", "--keep-deleted-cells", "ttl"])
+    assert cli._family_opts(a) == {"keep_deleted_cells": "TTL"}
+    err = io.StringIO()
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(err):
+        cli.build_parser().parse_args(["create", "t1", "cf", "--keep-deleted-cells", "maybe"])
+    assert "--keep-deleted-cells: invalid choice: 'MAYBE'" in err.getvalue()
+    assert "'FALSE', 'TRUE', 'TTL'" in err.getvalue()
