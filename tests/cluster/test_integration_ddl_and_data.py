@@ -122,6 +122,38 @@ def test_happybase_documented_create_table_with_block_cache_disabled(cluster, co
     conn.delete_table("mytable", disable=True)
 
 
+def test_keep_deleted_cells_table_reads_deleted_cells_before_the_delete_after_major_compaction(
+        cluster, connection_for):
+    """KEEP_DELETED_CELLS => true through the client, a delete, a major compaction on the
+    region servers, then a read with a time range that ends before the delete; the shell's
+    alter/describe and a wrong value, as HBase users write them."""
+    conn = connection_for(cluster)
+    conn.create_table("kdc_t", {"cf": dict(max_versions=3, keep_deleted_cells=True),
+                                "plain": dict(max_versions=3)})
+    families = conn.families("kdc_t")
+    assert [families[f]["keep_deleted_cells"] for f in (b"cf", b"plain")] == ["TRUE", "FALSE"]
+    t = conn.table("kdc_t")
+    t.put(b"r", {b"cf:q": b"old", b"plain:q": b"old"}, timestamp=100)
+    t.delete(b"r", timestamp=200)  # a DeleteFamily at 200 in each family
+    conn.compact("kdc_t", major=True)  # flushes first
+    assert t.row(b"r") == {}
+    assert t.get_cells(b"r", time_range=(0, 200)) == [(b"cf:q", b"old", 100)]
+    assert [d for _, d in t.scan(raw=True)] == [[(b"cf:", b"", 200, "DeleteFamily"),
+                                                 (b"cf:q", b"old", 100, "Put")]]
+    shell = subprocess.run(
+        [sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
+        input="alter 'kdc_t', NAME => 'plain', KEEP_DELETED_CELLS => 'TTL'\n"
+              "describe 'kdc_t'\n"
+              "alter 'kdc_t', NAME => 'plain', KEEP_DELETED_CELLS => 'maybe'\n",
+        capture_output=True, text=True, timeout=60)
+    assert "KEEP_DELETED_CELLS => 'TRUE'" in shell.stdout, shell.stdout + shell.stderr
+    assert "KEEP_DELETED_CELLS => 'TTL'" in shell.stdout
+    assert "KEEP_DELETED_CELLS must be one of FALSE, TRUE, TTL" in shell.stderr
+    with pytest.raises(errors.InvalidArgumentError, match="KEEP_DELETED_CELLS must be one of"):
+        conn.create_table("badkdc", {"cf": dict(keep_deleted_cells="maybe")})
+    conn.delete_table("kdc_t", disable=True)
+
+
 def test_truncate_deletes_every_row_and_keeps_the_schema(cluster, connection_for):
     """truncate_preserve keeps the families and the region boundaries; truncate (here from
     the CLI) keeps the families and leaves one region, as in the HBase shell."""
