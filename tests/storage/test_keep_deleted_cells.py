@@ -154,3 +154,51 @@ def test_the_option_accepts_hbase_spellings_and_names_itself_when_wrong():
     assert FamilyDescriptor.from_dict(d).keep_deleted_cells == "TTL"
     del d["keep_deleted_cells"]  # a schema stored before the option existed
     assert FamilyDescriptor.from_dict(d).keep_deleted_cells == "FALSE"
+
+
+@pytest.mark.parametrize("keep", ["TRUE", "TTL"])
+@pytest.mark.parametrize("seed", range(20))
+def test_plain_reads_match_a_family_without_the_option_before_and_after_compactions(
+        tmp_path, seed, keep):
+    """Random puts and all four deletes at few timestamps, some past the TTL, with flushes: a
+    read without a time range sees the same in a KEEP_DELETED_CELLS family as in one without,
+    and a major compaction changes neither."""
+    import random
+
+    rnd = random.Random(seed)
+    versions = rnd.choice([1, 2, 3])
+    family = dict(max_versions=versions, min_versions=rnd.choice([0, 1]), ttl=1)
+    clock = Clock(1.004)  # now 1004 ms, a TTL of 1 s: timestamps below 4 have expired
+    kept = _open(tmp_path / "kept", clock, keep_deleted_cells=keep, **family)
+    plain = _open(tmp_path / "plain", clock, **family)
+    rows, quals = [b"a", b"b"], [b"x", b"y"]
+    for _ in range(60):
+        row, q, ts = rnd.choice(rows), rnd.choice(quals), rnd.randint(1, 8)
+        m = Mutation(row)
+        kind = rnd.random()
+        if kind < 0.6:
+            m.put(CF, q, b"%d" % rnd.randint(0, 99), ts)
+        elif kind < 0.7:
+            m.delete_version(CF, q, ts)
+        elif kind < 0.8:
+            m.delete_column(CF, q, ts)
+        elif kind < 0.9:
+            m.delete_family_version(CF, ts)
+        else:
+            m.delete_family(CF, ts)
+        for r in (kept, plain):
+            r.mutate(m)
+            if rnd.random() < 0.1:
+                r.flush()
+
+    def read(r):
+        return [[tuple(c) for c in r.get(Get(row, max_versions=versions))] for row in rows]
+
+    expected = read(plain)
+    assert read(kept) == expected
+    kept.compact(major=True)
+    assert read(kept) == expected
+    plain.compact(major=True)
+    assert read(plain) == expected
+    for r in (kept, plain):
+        r.close()
