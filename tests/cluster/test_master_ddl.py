@@ -93,6 +93,8 @@ def test_create_existing_table_is_table_exists_error(cluster):
     (pb.TableSchema(name="nofam"), "needs at least one column family"),
     (schema("badbloom", pb.FamilySchema(name="cf", bloom="BIG")), "bloom must be one of"),
     (schema("badcomp", pb.FamilySchema(name="cf", compression="LZO")), "compression must be"),
+    (schema("badkdc", pb.FamilySchema(name="cf", keep_deleted_cells="maybe")),
+     "column family 'cf': KEEP_DELETED_CELLS must be one of FALSE, TRUE, TTL"),
     (schema("badver", pb.FamilySchema(name="cf", max_versions=-2)), "must not be negative"),
     (schema("badfam", pb.FamilySchema(name="c f")), "invalid column family name 'c f'"),
     (schema("twice", pb.FamilySchema(name="cf"), pb.FamilySchema(name="cf")), "twice"),
