@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 
-from client.protocol import snapshot_dict, status_dict, table_dict
+from client.protocol import family_dict, snapshot_dict, status_dict, table_dict
 from coordination.znodes import DEAD, MasterRecord, ONLINE
 from hmaster import status as status_mod
 from minihbase import metrics
@@ -315,11 +315,9 @@ class InfoServer:
         if not self._m.active:
             return self._backup_page()
         td = self._describe(rest)
-        fams = table(["family", "max versions", "TTL", "bloom", "compression", "block size"],
-                     [[esc(f.name), str(f.max_versions or 1),
-                       esc(f"{f.ttl_seconds} s" if f.ttl_seconds else "forever"),
-                       esc(f.bloom or "ROW"), esc(f.compression or "NONE"),
-                       esc(human_bytes(f.block_size or 65536))] for f in td.schema.families])
+        fams = table(["family", "versions", "min versions", "TTL", "bloom", "compression",
+                      "block size", "block cache", "in memory", "keep deleted cells"],
+                     [_family_row(family_dict(f)) for f in td.schema.families])
         body = (cards([("state", badge(td.state)), ("regions", str(len(td.regions))),
                        ("open", str(sum(r.state == "OPEN" for r in td.regions)))]) +
                 f"<h2>Families</h2>{fams}<h2>Regions</h2>{_regions_table(td.regions)}")
@@ -373,3 +371,12 @@ def _jsonable(value):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
+
+
+def _family_row(f: dict) -> list[str]:
+    """One family's options as describe shows them (client.protocol.family_dict)."""
+    return [esc(f["name"]), str(f["max_versions"]), str(f["min_versions"]),
+            esc(f"{f['ttl']} s" if f["ttl"] else "forever"), esc(f["bloom"]),
+            esc(f["compression"]), esc(human_bytes(f["block_size"])),
+            "yes" if f["block_cache"] else "no", "yes" if f["in_memory"] else "no",
+            esc(f["keep_deleted_cells"])]
