@@ -240,11 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("region_b")
     c = cmd("flush", "flush a table or region")
     c.add_argument("target")
-    c = cmd("compact", "compact a table or region")
+    c = cmd("compact", "compact a table or region [only one column FAMILY]")
     c.add_argument("target")
+    c.add_argument("family", nargs="?")
     c.add_argument("--major", action="store_true")
-    c = cmd("major_compact", "major-compact a table or region")
+    c = cmd("major_compact", "major-compact a table or region [only one column FAMILY]")
     c.add_argument("target")
+    c.add_argument("family", nargs="?")
     c = cmd("move", "move a region: move REGION [SERVER]")
     c.add_argument("region")
     c.add_argument("server", nargs="?", default="")
@@ -350,7 +352,8 @@ def run(a, conn, out: commands.Output) -> None:
     elif name == "flush":
         commands.flush(conn, out, a.target)
     elif name in ("compact", "major_compact"):
-        commands.compact(conn, out, a.target, major=name == "major_compact" or a.major)
+        commands.compact(conn, out, a.target, major=name == "major_compact" or a.major,
+                         family=b(a.family) if a.family else None)
     elif name == "move":
         commands.move(conn, out, a.region, a.server)
     else:  # pragma: no cover - argparse only lets known commands through

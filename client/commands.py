@@ -550,10 +550,13 @@ def flush(conn, out: Output, target: str) -> None:
     out.result(f"Flushed {target}", {"flushed": target})
 
 
-def compact(conn, out: Output, target: str, major: bool = False) -> None:
-    conn.compact(target, major=major)
+def compact(conn, out: Output, target: str, major: bool = False,
+            family: bytes | None = None) -> None:
+    conn.compact(target, major=major, family=family)
     kind = "Major compaction" if major else "Compaction"
-    out.result(f"{kind} requested for {target}", {"compacted": target, "major": major})
+    of = f" family {fmt.binary(family)} of" if family else ""
+    out.result(f"{kind} requested for{of} {target}",
+               {"compacted": target, "major": major, "family": family})
 
 
 def move(conn, out: Output, region: str, server: str = "") -> None:

@@ -30,6 +30,7 @@ from client.retry import RetryPolicy
 from client.rpc_channels import ChannelPool
 from coordination import znodes
 from coordination.znodes import Paths
+from minihbase.bytes_text import quoted
 from minihbase.errors import (ConnectionClosedError, HBaseError, InvalidArgumentError,
                               MasterNotRunningError, NamespaceExistsError,
                               NamespaceNotFoundError, NoSuchColumnFamilyError,
@@ -570,11 +571,15 @@ class Connection:
         """happybase's compact_table (the table name takes the table_prefix)."""
         self.compact(self._table_name(name), major)
 
-    def compact(self, table_or_region: str, major: bool = False) -> None:
+    def compact(self, table_or_region: str, major: bool = False, family=None) -> None:
+        """Compact a table's regions or one region; family: only that column family's store
+        (HBase's major_compact 't1', 'cf')."""
         table, region = self._target(table_or_region)
+        family = protocol.to_bytes(family, "family") if family is not None else b""
         self.master_call("Compact", pb.TableActionRequest(table=table, region=region,
-                                                          major=major),
-                         f"{'major ' if major else ''}compact {table_or_region!r}")
+                                                          major=major, family=family),
+                         f"{'major ' if major else ''}compact {table_or_region!r}"
+                         + (f" family {quoted(family)}" if family else ""))
 
     def move(self, region: str, server: str = "") -> None:
         region = self._target(region)[1] or region

@@ -16,7 +16,8 @@ from coordination.znodes import ENABLED, MERGED, OPEN, SPLIT
 from hmaster import status as status_mod
 from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
-                              RegionOfflineError, TableNotEnabledError, TableNotFoundError)
+                              NoSuchColumnFamilyError, RegionOfflineError, TableNotEnabledError,
+                              TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
@@ -201,9 +202,17 @@ class MasterServicer(pb_grpc.MasterServicer):
             request, "FlushRegion", lambda r: pb.RegionRequest(region=r.info.name)))
 
     def Compact(self, request, context):
-        return self._call(context, lambda: self._table_action(
-            request, "CompactRegion",
-            lambda r: pb.CompactRegionRequest(region=r.info.name, major=request.major)))
+        def run():
+            if request.family:  # checked once here, not as an error from every region
+                table = request.table or self._region(request.region).info.table
+                if request.family not in self.m.meta.read_table(table).descriptor.family_names():
+                    raise NoSuchColumnFamilyError(f"column family {quoted(request.family)} "
+                                                  f"does not exist in table {table!r}")
+            return self._table_action(
+                request, "CompactRegion",
+                lambda r: pb.CompactRegionRequest(region=r.info.name, major=request.major,
+                                                  family=request.family))
+        return self._call(context, run)
 
     def Move(self, request, context):
         def run():

@@ -327,12 +327,14 @@ class CloseRegionRequest(_message.Message):
     def __init__(self, region: _Optional[str] = ..., flush: _Optional[bool] = ..., server: _Optional[str] = ...) -> None: ...
 
 class CompactRegionRequest(_message.Message):
-    __slots__ = ("region", "major")
+    __slots__ = ("region", "major", "family")
     REGION_FIELD_NUMBER: _ClassVar[int]
     MAJOR_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
     region: str
     major: bool
-    def __init__(self, region: _Optional[str] = ..., major: _Optional[bool] = ...) -> None: ...
+    family: bytes
+    def __init__(self, region: _Optional[str] = ..., major: _Optional[bool] = ..., family: _Optional[bytes] = ...) -> None: ...
 
 class SplitRegionRequest(_message.Message):
     __slots__ = ("region", "split_key", "server")
@@ -647,14 +649,16 @@ class MergeRequest(_message.Message):
     def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ...) -> None: ...
 
 class TableActionRequest(_message.Message):
-    __slots__ = ("table", "region", "major")
+    __slots__ = ("table", "region", "major", "family")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     MAJOR_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
     table: str
     region: str
     major: bool
-    def __init__(self, table: _Optional[str] = ..., region: _Optional[str] = ..., major: _Optional[bool] = ...) -> None: ...
+    family: bytes
+    def __init__(self, table: _Optional[str] = ..., region: _Optional[str] = ..., major: _Optional[bool] = ..., family: _Optional[bytes] = ...) -> None: ...
 
 class MoveRequest(_message.Message):
     __slots__ = ("region", "server")

@@ -292,7 +292,8 @@ class RegionServerService(pb_grpc.RegionServerServicer):
     def CompactRegion(self, request, context):
         try:
             self._check_alive()
-            self._online.compact(request.region, major=request.major)
+            self._online.compact(request.region, major=request.major,
+                                 family=request.family or None)
             return _EMPTY
         except Exception as e:
             self._fail(context, e)

@@ -217,8 +217,8 @@ class OnlineRegions:
     def flush(self, name: str) -> bool:
         return self.get(name).flush()
 
-    def compact(self, name: str, major: bool = False) -> None:
-        self.get(name).compact(major=major)
+    def compact(self, name: str, major: bool = False, family: bytes | None = None) -> None:
+        self.get(name).compact(major=major, family=family)
 
     def snapshot(self, name: str, snapshot: str, attempt: str, flush: bool = True) -> None:
         """Link the region's files into the working directory of an attempt at a snapshot."""

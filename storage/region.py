@@ -794,15 +794,17 @@ class Region:
             self._request_compaction()
         return True
 
-    def compact(self, major: bool = False) -> None:
+    def compact(self, major: bool = False, family: bytes | None = None) -> None:
         """Minor: compact stores that have enough files (and rewrite references). Major:
-        rewrite every store into one file, dropping deleted, expired and surplus cells."""
+        rewrite every store into one file, dropping deleted, expired and surplus cells.
+        family: only that family's store (NoSuchColumnFamilyError if it has none)."""
+        stores = [self._store(family)] if family else list(self.stores.values())
         if major:
             self.flush()
         with self._compaction_lock:
             if self._closed:
                 return
-            for store in self.stores.values():
+            for store in stores:
                 files = store.take_for_compaction(major)
                 if files:
                     t0 = time.perf_counter()

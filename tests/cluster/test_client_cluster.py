@@ -172,6 +172,22 @@ def test_append_adds_bytes_atomically_once_even_when_its_answer_was_lost(table, 
     assert bad.returncode == 1 and "nope" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_major_compaction_of_one_family(table, cluster):
+    """HBase's major_compact 't1', 'cf': through the CLI, the shell and the client; an unknown
+    family is refused once, by the master, naming it."""
+    table.put(b"mc", {b"cf:a": b"1"})
+    done = cli(cluster, "major_compact", "cl", "cf")
+    assert done.returncode == 0, done
+    assert done.stdout.strip() == "Major compaction requested for family cf of cl"
+    shell = cli(cluster, "shell", input="compact 'cl', 'cf'\n")
+    assert "Compaction requested for family cf of cl" in shell.stdout, shell
+    bad = cli(cluster, "major_compact", "cl", "nope")
+    assert bad.returncode == 1 and "'nope' does not exist in table 'cl'" in bad.stderr, bad
+    with pytest.raises(errors.NoSuchColumnFamilyError):
+        table.connection.compact("cl", major=True, family="nope")
+    assert table.row(b"mc") == {b"cf:a": b"1"}
+
+
 @pytest.mark.parametrize("method", ["CreateTable", "DisableTable", "EnableTable", "DeleteTable",
                                     "AlterTable"])
 def test_ddl_whose_answer_was_lost_with_the_master_is_not_reported_failed(table, monkeypatch,

@@ -428,3 +428,21 @@ def test_a_reader_racing_a_close_gets_not_serving_never_an_empty_answer(tmp_path
     items, _ = early.row_items(b"row1", 10 ** 9, 0)  # its files stay open until released
     assert [k[0] for k, _ in items] == [b"row1"]
     early.release()
+
+
+def test_compaction_of_one_family_rewrites_only_its_store(tmp_path, clock):
+    """HBase's major_compact 't1', 'cf': the other family's files stay as they are."""
+    r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Inline(),
+                    config=RegionConfig(clock=clock, compaction_min_files=100))
+    for i in range(2):
+        r.mutate(Mutation(b"r%d" % i).put(CF, b"q", b"v").put(CG, b"q", b"w"))
+        r.flush()
+    r.mutate(Mutation(b"r0").delete_column(CG, b"q"))
+    cf_files = r.stores[CF].files()
+    r.compact(major=True, family=CG)
+    assert r.stores[CF].files() == cf_files and len(cf_files) == 2
+    assert len(r.stores[CG].files()) == 1
+    assert [c.value for c in r.get(Get(b"r0"))] == [b"v"]  # r0's cg:q deleted, cf:q kept
+    with pytest.raises(NoSuchColumnFamilyError, match="nope"):
+        r.compact(major=True, family=b"nope")
+    r.close(flush=False)
