@@ -857,10 +857,10 @@ def test_cli_refuses_what_hbase_refuses_and_reads_latest_timestamp(cluster, tabl
     negative = cli(cluster, "get", "cl", "tsrow", "--ts", "-1")
     assert negative.returncode == 2 and ">= 0" in negative.stderr
     shell = cli(cluster, "shell", input="get 'cl', 'tsrow', {TIMERANGE => [3000, 1000]}\n"
-                "major_compact 'cl', 'cf'\n")
+                "major_compact 'cl', 'nope'\n")
     assert shell.returncode == 1
     assert "max 1000 is smaller than min 3000" in shell.stderr
-    assert "of one column family is not supported" in shell.stderr
+    assert "'nope' does not exist in table 'cl'" in shell.stderr
 
 
 def test_shell_presplits_with_an_algorithm_and_shows_where_regions_are(cluster, table):
