@@ -240,13 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("region_b")
     c = cmd("flush", "flush a table or region")
     c.add_argument("target")
-    c = cmd("compact", "compact a table or region [only one column FAMILY]")
-    c.add_argument("target")
-    c.add_argument("family", nargs="?")
-    c.add_argument("--major", action="store_true")
-    c = cmd("major_compact", "major-compact a table or region [only one column FAMILY]")
-    c.add_argument("target")
-    c.add_argument("family", nargs="?")
+    for name, help_ in (("compact", "request a compaction of a table or region [only one "
+                                    "column FAMILY]"),
+                        ("major_compact", "request a major compaction of a table or region "
+                                          "[only one column FAMILY]")):
+        c = cmd(name, help_)
+        c.add_argument("target")
+        c.add_argument("family", nargs="?")
+        c.add_argument("--wait", action="store_true",
+                       help="return once every region has compacted (within --timeout)")
+        if name == "compact":
+            c.add_argument("--major", action="store_true")
+    c = cmd("compaction_state", "NONE, MINOR, MAJOR or MAJOR_AND_MINOR: what a table's "
+                                "regions are compacting or have queued")
+    c.add_argument("table")
     c = cmd("move", "move a region: move REGION [SERVER]")
     c.add_argument("region")
     c.add_argument("server", nargs="?", default="")
@@ -353,7 +360,9 @@ def run(a, conn, out: commands.Output) -> None:
         commands.flush(conn, out, a.target)
     elif name in ("compact", "major_compact"):
         commands.compact(conn, out, a.target, major=name == "major_compact" or a.major,
-                         family=b(a.family) if a.family else None)
+                         family=b(a.family) if a.family else None, wait=a.wait)
+    elif name == "compaction_state":
+        commands.compaction_state(conn, out, a.table)
     elif name == "move":
         commands.move(conn, out, a.region, a.server)
     else:  # pragma: no cover - argparse only lets known commands through

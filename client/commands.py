@@ -551,12 +551,19 @@ def flush(conn, out: Output, target: str) -> None:
 
 
 def compact(conn, out: Output, target: str, major: bool = False,
-            family: bytes | None = None) -> None:
-    conn.compact(target, major=major, family=family)
+            family: bytes | None = None, wait: bool = False) -> None:
+    """HBase's compact / major_compact: requested (queued on the region servers), or with
+    wait, done."""
+    conn.compact(target, major=major, family=family, wait=wait)
     kind = "Major compaction" if major else "Compaction"
     of = f" family {fmt.binary(family)} of" if family else ""
-    out.result(f"{kind} requested for{of} {target}",
-               {"compacted": target, "major": major, "family": family})
+    out.result(f"{kind} {'done' if wait else 'requested'} for{of} {target}",
+               {"compacted": target, "major": major, "family": family, "done": wait})
+
+
+def compaction_state(conn, out: Output, table: str) -> None:
+    state = conn.compaction_state(table)
+    out.result(state, {"table": table, "compaction_state": state})
 
 
 def move(conn, out: Output, region: str, server: str = "") -> None:

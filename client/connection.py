@@ -571,15 +571,25 @@ class Connection:
         """happybase's compact_table (the table name takes the table_prefix)."""
         self.compact(self._table_name(name), major)
 
-    def compact(self, table_or_region: str, major: bool = False, family=None) -> None:
-        """Compact a table's regions or one region; family: only that column family's store
-        (HBase's major_compact 't1', 'cf')."""
+    def compact(self, table_or_region: str, major: bool = False, family=None,
+                wait: bool = False) -> None:
+        """Request a compaction of a table's regions or of one region, as HBase's Admin does:
+        the region servers queue it and this returns at once (compaction_state() tells when
+        it has run). wait: return once every region has compacted. family: only that column
+        family's store (HBase's major_compact 't1', 'cf')."""
         table, region = self._target(table_or_region)
         family = protocol.to_bytes(family, "family") if family is not None else b""
         self.master_call("Compact", pb.TableActionRequest(table=table, region=region,
-                                                          major=major, family=family),
+                                                          major=major, family=family,
+                                                          wait=wait),
                          f"{'major ' if major else ''}compact {table_or_region!r}"
                          + (f" family {quoted(family)}" if family else ""))
+
+    def compaction_state(self, table: str) -> str:
+        """HBase's compaction state of `table`: NONE, MINOR, MAJOR or MAJOR_AND_MINOR (some
+        region is compacting, or has a compaction queued)."""
+        return self.master_call("GetCompactionState", pb.TableName(name=table),
+                                f"compaction state of table {table!r}").state
 
     def move(self, region: str, server: str = "") -> None:
         region = self._target(region)[1] or region

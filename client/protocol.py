@@ -309,7 +309,8 @@ def region_dict(rd: pb.RegionDescription) -> dict:
     if rd.HasField("load"):
         d.update(memstore_bytes=rd.load.memstore_bytes, store_bytes=rd.load.store_bytes,
                  store_files=rd.load.store_files, read_requests=rd.load.read_requests,
-                 write_requests=rd.load.write_requests)
+                 write_requests=rd.load.write_requests,
+                 compaction_state=rd.load.compaction_state or "NONE")
     return d
 
 

@@ -46,8 +46,8 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   hbck_chore_run (the HBCK report) | cleaner_chore_run (and delete old orphaned regions)
   split 't1'[, 'key'] | merge_region 'a', 'b'
   list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | show_filters | version | whoami
-  flush 't1' | compact 't1'[, 'cf'] | major_compact 't1'[, 'cf'] | move 'region'[, 'server']
-  help | exit
+  flush 't1' | compact 't1'[, 'cf'] | major_compact 't1'[, 'cf'] | compaction_state 't1'
+  move 'region'[, 'server'] | help | exit
   t = get_table 't1' (or t = create 't1', 'cf'), then t.put 'r1', 'cf:q', 'v' | t.scan | t.get 'r1'
                  | t.count ... (put get scan delete deleteall count incr get_counter describe ...)
 Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase.
@@ -451,6 +451,9 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         family = _b(args[1], "column family") if len(args) == 2 else None
         commands.compact(conn, out, _s(args[0], "table or region"), major=n == "major_compact",
                          family=family)
+    elif n == "compaction_state":
+        _nargs(cmd, 1, 1, "compaction_state 't1'")
+        commands.compaction_state(conn, out, _s(args[0], "table name"))
     elif n == "get_table":
         _nargs(cmd, 1, 1, "t = get_table 't1'")
         commands.get_table(conn, out, _s(args[0], "table name"))

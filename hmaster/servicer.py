@@ -21,6 +21,7 @@ from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunning
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
+from storage.compaction import compaction_state
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,20 @@ class MasterServicer(pb_grpc.MasterServicer):
             return self._table_action(
                 request, "CompactRegion",
                 lambda r: pb.CompactRegionRequest(region=r.info.name, major=request.major,
-                                                  family=request.family))
+                                                  family=request.family, wait=request.wait))
+        return self._call(context, run)
+
+    def GetCompactionState(self, request, context):
+        def run():
+            regions = self._enabled_regions(request.name, "report the compactions of")
+            names = {r.info.name for r in regions}
+            major = minor = False
+            for server in sorted({r.server for r in regions if r.state == OPEN}):
+                for load in self.m.clients.call(server, "GetServerLoad", pb.Empty()).regions:
+                    if load.region in names:
+                        major |= load.compaction_state in ("MAJOR", "MAJOR_AND_MINOR")
+                        minor |= load.compaction_state in ("MINOR", "MAJOR_AND_MINOR")
+            return pb.CompactionState(state=compaction_state(major, minor))
         return self._call(context, run)
 
     def Move(self, request, context):

@@ -327,14 +327,16 @@ class CloseRegionRequest(_message.Message):
     def __init__(self, region: _Optional[str] = ..., flush: _Optional[bool] = ..., server: _Optional[str] = ...) -> None: ...
 
 class CompactRegionRequest(_message.Message):
-    __slots__ = ("region", "major", "family")
+    __slots__ = ("region", "major", "family", "wait")
     REGION_FIELD_NUMBER: _ClassVar[int]
     MAJOR_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
     region: str
     major: bool
     family: bytes
-    def __init__(self, region: _Optional[str] = ..., major: _Optional[bool] = ..., family: _Optional[bytes] = ...) -> None: ...
+    wait: bool
+    def __init__(self, region: _Optional[str] = ..., major: _Optional[bool] = ..., family: _Optional[bytes] = ..., wait: _Optional[bool] = ...) -> None: ...
 
 class SplitRegionRequest(_message.Message):
     __slots__ = ("region", "split_key", "server")
@@ -391,7 +393,7 @@ class SnapshotRegionRequest(_message.Message):
     def __init__(self, region: _Optional[str] = ..., snapshot: _Optional[str] = ..., skip_flush: _Optional[bool] = ..., attempt: _Optional[str] = ..., server: _Optional[str] = ...) -> None: ...
 
 class RegionLoad(_message.Message):
-    __slots__ = ("region", "table", "memstore_bytes", "store_bytes", "store_files", "read_requests", "write_requests", "state")
+    __slots__ = ("region", "table", "memstore_bytes", "store_bytes", "store_files", "read_requests", "write_requests", "state", "compaction_state")
     REGION_FIELD_NUMBER: _ClassVar[int]
     TABLE_FIELD_NUMBER: _ClassVar[int]
     MEMSTORE_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -400,6 +402,7 @@ class RegionLoad(_message.Message):
     READ_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     WRITE_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    COMPACTION_STATE_FIELD_NUMBER: _ClassVar[int]
     region: str
     table: str
     memstore_bytes: int
@@ -408,7 +411,8 @@ class RegionLoad(_message.Message):
     read_requests: int
     write_requests: int
     state: str
-    def __init__(self, region: _Optional[str] = ..., table: _Optional[str] = ..., memstore_bytes: _Optional[int] = ..., store_bytes: _Optional[int] = ..., store_files: _Optional[int] = ..., read_requests: _Optional[int] = ..., write_requests: _Optional[int] = ..., state: _Optional[str] = ...) -> None: ...
+    compaction_state: str
+    def __init__(self, region: _Optional[str] = ..., table: _Optional[str] = ..., memstore_bytes: _Optional[int] = ..., store_bytes: _Optional[int] = ..., store_files: _Optional[int] = ..., read_requests: _Optional[int] = ..., write_requests: _Optional[int] = ..., state: _Optional[str] = ..., compaction_state: _Optional[str] = ...) -> None: ...
 
 class ServerLoad(_message.Message):
     __slots__ = ("server", "regions", "wal_bytes", "wal_segments", "requests_per_second", "block_cache_hits", "block_cache_misses", "info_port")
@@ -649,16 +653,24 @@ class MergeRequest(_message.Message):
     def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ...) -> None: ...
 
 class TableActionRequest(_message.Message):
-    __slots__ = ("table", "region", "major", "family")
+    __slots__ = ("table", "region", "major", "family", "wait")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     MAJOR_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
     table: str
     region: str
     major: bool
     family: bytes
-    def __init__(self, table: _Optional[str] = ..., region: _Optional[str] = ..., major: _Optional[bool] = ..., family: _Optional[bytes] = ...) -> None: ...
+    wait: bool
+    def __init__(self, table: _Optional[str] = ..., region: _Optional[str] = ..., major: _Optional[bool] = ..., family: _Optional[bytes] = ..., wait: _Optional[bool] = ...) -> None: ...
+
+class CompactionState(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    def __init__(self, state: _Optional[str] = ...) -> None: ...
 
 class MoveRequest(_message.Message):
     __slots__ = ("region", "server")

@@ -794,6 +794,11 @@ class MasterStub:
                 request_serializer=protos_dot_minihbase__pb2.TableActionRequest.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
                 _registered_method=True)
+        self.GetCompactionState = channel.unary_unary(
+                '/minihbase.Master/GetCompactionState',
+                request_serializer=protos_dot_minihbase__pb2.TableName.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.CompactionState.FromString,
+                _registered_method=True)
         self.Move = channel.unary_unary(
                 '/minihbase.Master/Move',
                 request_serializer=protos_dot_minihbase__pb2.MoveRequest.SerializeToString,
@@ -948,6 +953,13 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCompactionState(self, request, context):
+        """HBase's getCompactionState: asked of the region servers now (no load-report lag)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Move(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -1091,6 +1103,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Compact,
                     request_deserializer=protos_dot_minihbase__pb2.TableActionRequest.FromString,
                     response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'GetCompactionState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCompactionState,
+                    request_deserializer=protos_dot_minihbase__pb2.TableName.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.CompactionState.SerializeToString,
             ),
             'Move': grpc.unary_unary_rpc_method_handler(
                     servicer.Move,
@@ -1597,6 +1614,33 @@ class Master:
             '/minihbase.Master/Compact',
             protos_dot_minihbase__pb2.TableActionRequest.SerializeToString,
             protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCompactionState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/GetCompactionState',
+            protos_dot_minihbase__pb2.TableName.SerializeToString,
+            protos_dot_minihbase__pb2.CompactionState.FromString,
             options,
             channel_credentials,
             insecure,

@@ -293,7 +293,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         try:
             self._check_alive()
             self._online.compact(request.region, major=request.major,
-                                 family=request.family or None)
+                                 family=request.family or None, wait=request.wait)
             return _EMPTY
         except Exception as e:
             self._fail(context, e)

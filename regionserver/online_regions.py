@@ -26,6 +26,7 @@ from typing import Callable
 
 from minihbase.errors import InvalidArgumentError, NotServingRegionError, RegionOfflineError
 from storage import layout
+from storage.config import DaemonExecutor
 from storage.nonces import NonceManager
 from storage.schema import RegionInfo, TableDescriptor
 
@@ -55,6 +56,7 @@ class OnlineRegions:
         self.periodic_flush_interval = periodic_flush_interval
         self.wal_roll_period = wal_roll_period
         self._clock = clock
+        self._compactions = DaemonExecutor(threads=1, name="compactions")  # requested ones
         self._lock = threading.Lock()  # serialises changes to the maps below
         self._regions: dict[str, object] = {}  # name -> Region; copy-on-write, guarded by _lock
         self._states: dict[str, str] = {}  # name -> OPENING/OPEN/CLOSING...; guarded by _lock
@@ -217,8 +219,16 @@ class OnlineRegions:
     def flush(self, name: str) -> bool:
         return self.get(name).flush()
 
-    def compact(self, name: str, major: bool = False, family: bytes | None = None) -> None:
-        self.get(name).compact(major=major, family=family)
+    def compact(self, name: str, major: bool = False, family: bytes | None = None,
+                wait: bool = True) -> None:
+        """Compact region `name` now (wait), or request it (HBase's compaction request: run
+        by the one compaction thread, apart from flushes, so a table's worth of major
+        compactions never delays a flush)."""
+        region = self.get(name)
+        if wait:
+            region.compact(major=major, family=family)
+        else:
+            region.request_compaction(self._compactions, major, family)
 
     def snapshot(self, name: str, snapshot: str, attempt: str, flush: bool = True) -> None:
         """Link the region's files into the working directory of an attempt at a snapshot."""

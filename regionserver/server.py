@@ -199,7 +199,7 @@ class RegionServer:
                 region=name, table=region.info.table, memstore_bytes=region.memstore_size(),
                 store_bytes=region.store_size(), store_files=region.store_file_count(),
                 read_requests=region.read_requests, write_requests=region.write_requests,
-                state=states.get(name, "OPEN")))
+                state=states.get(name, "OPEN"), compaction_state=region.compaction_state()))
         open_names = {r.region for r in regions}
         for name, state in states.items():
             if name not in open_names:

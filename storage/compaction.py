@@ -199,6 +199,13 @@ class _Masks:
         return ts <= self.upto or (self.exact is not None and ts in self.exact)
 
 
+def compaction_state(major: bool, minor: bool) -> str:
+    """HBase's CompactionState name for major and/or minor compactions running or queued."""
+    if major:
+        return "MAJOR_AND_MINOR" if minor else "MAJOR"
+    return "MINOR" if minor else "NONE"
+
+
 def compact_store(store, files: list, major: bool, now_ms: int, before_swap=None):
     """Rewrite `files` (reserved by store.take_for_compaction) into one file and swap it in.
     Returns the new StoreFile (None if nothing survived a major compaction). `before_swap()`

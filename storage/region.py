@@ -41,7 +41,7 @@ from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColum
                               NotServingRegionError, RegionTooBusyError, ServerAbortedError)
 from storage import layout
 from storage.cell import CELL_TYPES, LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
-from storage.compaction import compact_store
+from storage.compaction import compact_store, compaction_state as compaction_state_name
 from storage.config import RegionConfig, default_background
 from storage.filters import filter_rows
 from storage.memstore import ENTRY_OVERHEAD
@@ -132,6 +132,10 @@ class Region:
         self._closed = False  # guarded by _state_lock
         self._flush_queued = False  # guarded by _state_lock
         self._compaction_queued = False  # guarded by _state_lock
+        # Requested compactions waiting (compaction_state): {major: count}; guarded by
+        # _state_lock. _compacting: "MAJOR" or "MINOR" while compact() runs (one at a time).
+        self._requested = {True: 0, False: 0}
+        self._compacting: str | None = None
         self.read_requests = 0  # approximate counters (unsynchronised increments)
         self.write_requests = 0
         self.flushes = 0
@@ -804,15 +808,52 @@ class Region:
         with self._compaction_lock:
             if self._closed:
                 return
-            for store in stores:
-                files = store.take_for_compaction(major)
-                if files:
-                    t0 = time.perf_counter()
-                    compact_store(store, files, major, self.config.now_ms(),
-                                  before_swap=self._check_wal_owner)
-                    self.compactions += 1
-                    self.compaction_seconds += time.perf_counter() - t0
+            self._compacting = "MAJOR" if major else "MINOR"
+            try:
+                for store in stores:
+                    files = store.take_for_compaction(major)
+                    if files:
+                        t0 = time.perf_counter()
+                        compact_store(store, files, major, self.config.now_ms(),
+                                      before_swap=self._check_wal_owner)
+                        self.compactions += 1
+                        self.compaction_seconds += time.perf_counter() - t0
+            finally:
+                self._compacting = None
         self._notify_progress()
+
+    def request_compaction(self, executor, major: bool = False,
+                           family: bytes | None = None) -> None:
+        """HBase's compaction request: checked now (NoSuchColumnFamilyError), run on
+        `executor`; compaction_state() counts it from now until it has run."""
+        if family:
+            self._store(family)
+        with self._state_lock:
+            self._requested[major] += 1
+
+        def run():
+            try:
+                self.compact(major, family)
+            except Exception:  # noqa: BLE001 -- nobody waits for it: log it
+                log.exception("requested compaction of region %s failed", self.name)
+            finally:
+                with self._state_lock:
+                    self._requested[major] -= 1
+        try:
+            executor.submit(run)
+        except RuntimeError:  # shut down: the server is stopping
+            with self._state_lock:
+                self._requested[major] -= 1
+            raise
+
+    def compaction_state(self) -> str:
+        """HBase's CompactionState: NONE, MINOR, MAJOR or MAJOR_AND_MINOR, counting the
+        compactions running and those requested or queued (after a flush) but not yet run."""
+        running = self._compacting
+        with self._state_lock:
+            major = self._requested[True] > 0 or running == "MAJOR"
+            minor = self._requested[False] > 0 or self._compaction_queued or running == "MINOR"
+        return compaction_state_name(major, minor)
 
     # --- sizes and split --------------------------------------------------------------------
 

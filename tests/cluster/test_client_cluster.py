@@ -172,6 +172,33 @@ def test_append_adds_bytes_atomically_once_even_when_its_answer_was_lost(table, 
     assert bad.returncode == 1 and "nope" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def _store_files(conn, table: str) -> list[int]:
+    return [r["store_files"] for r in conn.describe_table(table)["regions"]
+            if "store_files" in r]
+
+
+def test_compactions_are_requested_and_compaction_state_says_when_they_ran(table, cluster):
+    """As HBase's Admin: compact and major_compact queue the work on the region servers and
+    answer at once; compaction_state is NONE once it has run. --wait waits for it."""
+    conn = table.connection
+    for i in range(2):
+        table.put(b"mc%d" % i, {b"cf:a": b"%d" % i})
+        conn.flush("cl")
+    conn.compact("cl", major=True)
+    cluster.wait_for(lambda: conn.compaction_state("cl") == "NONE" and
+                     max(_store_files(conn, "cl")) <= 1, 30, "the major compaction to run")
+    state = cli(cluster, "compaction_state", "cl")
+    assert state.returncode == 0 and state.stdout.strip() == "NONE", state
+    table.put(b"mc2", {b"cf:a": b"2"})
+    done = cli(cluster, "major_compact", "cl", "--wait")
+    assert done.stdout.strip() == "Major compaction done for cl", done
+    cluster.wait_for(lambda: max(_store_files(conn, "cl")) <= 1, 5, "the next load report")
+    shell = cli(cluster, "shell", input="compaction_state 'cl'\n")
+    assert shell.stdout.startswith("NONE"), shell
+    missing = cli(cluster, "compaction_state", "nosuch")
+    assert missing.returncode == 1 and "nosuch" in missing.stderr
+
+
 def test_major_compaction_of_one_family(table, cluster):
     """HBase's major_compact 't1', 'cf': through the CLI, the shell and the client; an unknown
     family is refused once, by the master, naming it."""

@@ -135,7 +135,7 @@ def test_keep_deleted_cells_table_reads_deleted_cells_before_the_delete_after_ma
     t = conn.table("kdc_t")
     t.put(b"r", {b"cf:q": b"old", b"plain:q": b"old"}, timestamp=100)
     t.delete(b"r", timestamp=200)  # a DeleteFamily at 200 in each family
-    conn.compact("kdc_t", major=True)  # flushes first
+    conn.compact("kdc_t", major=True, wait=True)  # flushes first
     assert t.row(b"r") == {}
     assert t.get_cells(b"r", time_range=(0, 200)) == [(b"cf:q", b"old", 100)]
     assert [d for _, d in t.scan(raw=True)] == [[(b"cf:", b"", 200, "DeleteFamily"),

@@ -50,7 +50,7 @@ def test_clone_and_restore_give_back_the_snapshot_and_nothing_since(cluster, con
     t.put(b"zzz", {b"cf:a": b"new"})
     conn.alter_table("snap_t", add={"cf2": {}})
     t.put(b"a003", {b"cf2:b": b"other family"})
-    conn.compact("snap_t", major=True)
+    conn.compact("snap_t", major=True, wait=True)
 
     (listed,) = [s for s in conn.list_snapshots() if s["name"] == "snap_1"]
     assert listed["table"] == "snap_t" and listed["regions"] == 3 and listed["size_bytes"] > 0
@@ -77,7 +77,7 @@ def test_clone_and_restore_give_back_the_snapshot_and_nothing_since(cluster, con
     # dropped table clones it back.
     conn.delete_snapshot("snap_1")
     assert "snap_1" not in [s["name"] for s in conn.list_snapshots()]
-    conn.compact("snap_clone", major=True)
+    conn.compact("snap_clone", major=True, wait=True)
     assert len(_rows(clone)) == 299 and clone.row(b"a000") == {b"cf:a": b"clone only"}
     conn.disable_table("snap_clone")
     conn.snapshot("snap_clone", "snap_2")  # a disabled table: the master links its files
