@@ -333,7 +333,8 @@ def hbck_dict(report: pb.HbckReport) -> dict:
     problem a dict of kind, table, detail, region, path, bytes, age_s."""
     def problem(p: pb.HbckProblem) -> dict:
         return {"kind": p.kind, "table": p.table, "detail": p.detail, "region": p.region,
-                "path": p.path, "bytes": p.bytes, "age_s": round(p.age_s, 1)}
+                "path": p.path, "bytes": p.bytes, "age_s": round(p.age_s, 1),
+                "cleanable": p.cleanable}
     return {"checked_ms": report.checked_ms, "problems": [problem(p) for p in report.problems],
             "removed": [problem(p) for p in report.removed]}
 

@@ -5,7 +5,7 @@ check() compares meta with itself and with the file system and returns every pro
 
     HOLE                 keys no region of a table covers (meta's regions must tile the key space)
     OVERLAP              keys two regions of a table both cover
-    MISSING_REGION_DIR   an OPEN region without its directory (its data is gone)
+    MISSING_REGION_DIR   an OPEN or CLOSED region without its directory (its data is gone)
     BAD_REGIONINFO       a region directory whose .regioninfo is unreadable or names another region
     UNKNOWN_SERVER       a region OPEN on a server that is not live (its crash is not handled yet)
     STUCK_IN_TRANSITION  a region in transition for longer than STUCK_S
@@ -15,18 +15,27 @@ check() compares meta with itself and with the file system and returns every pro
     ORPHAN_TABLE_DIR     a table directory of a table not in meta (a master killed mid-drop)
     BAD_REFERENCE        a region's reference file is unreadable: the directory it points into
                          is unknown, so that table's orphans are not looked for
+    CLUSTER_ID_MISMATCH  the root directory belongs to another cluster than ZooKeeper (added by
+                         the master, which then deletes nothing)
 
 Orphans younger than SETTLE_S are not reported: operations in flight (a split writing its
 daughters, a clone writing its regions) create directories moments before meta names them.
 
-remove_orphans() is the cleaner: an ORPHAN_REGION_DIR untouched for `grace` seconds (nothing
-in it written; st_mtime, which a test can set) is deleted, as HBase's HFileCleaner deletes files
-past hbase.master.hfilecleaner.ttl, once meta and the journals, read again, still do not name
-it. Reference files of every directory of the table are read first: a directory one points
-into is never an orphan. Only region directories of tables meta knows are deleted:
-a table directory without a table in meta is reported and left, because that is also what a
-wiped or mispointed ZooKeeper looks like, and deleting then would delete every table.
-Snapshots hard link their files, so deleting an orphan never takes a snapshot's data.
+remove_orphans() is the cleaner, as HBase's HFileCleaner deletes files past
+hbase.master.hfilecleaner.ttl. Deleting is the one thing here that can lose data, so an
+ORPHAN_REGION_DIR is deleted only when every one of these holds:
+  - it is `cleanable`: its .regioninfo names a region of this table created after the table
+    (the table znode's creation time), so it is not a region of an earlier table of the same
+    name, found by a table created again after ZooKeeper was wiped or mispointed; and no split
+    or merge of the table is between its region server's work and its meta update (whose
+    journal does not name the new regions yet);
+  - nothing in it was written for `grace` seconds (st_mtime) *and* the master has seen it
+    orphaned for `grace` seconds on its own clock (a file server's clock may run ahead);
+  - the table's DDL lock is free (a restore or snapshot writes directories long before meta
+    names them), and, read again under it, neither meta nor a journal names it.
+A table directory without a table in meta is reported and left: that is also what a wiped or
+mispointed ZooKeeper looks like. Snapshots hard link their files, so deleting an orphan never
+takes a snapshot's data (`bytes` counts hard-linked files in full).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 
-from coordination.znodes import OPEN, RegionRecord
+from coordination.znodes import CLOSED, MERGING, OPEN, SPLITTING, RegionRecord
 from hmaster.status import in_transition
 from minihbase.bytes_text import quoted
 from minihbase.errors import CorruptionError, TableNotFoundError
@@ -62,6 +71,7 @@ class Problem:
     path: str = ""    # on-disk directory, for orphans
     bytes: int = 0
     age_s: float = 0.0
+    cleanable: bool = False  # an orphan the cleaner deletes once old enough (see above)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,40 +102,61 @@ def check(meta, live_servers: set[str], rootdir: str, now: float | None = None) 
             problems += _region_problems(rec, state, live_servers, rootdir, now)
     # Journals are read after meta: a parent a split or merge removed from meta while it was
     # listed is still in its journal until the janitor has deleted its directory.
-    journal_regions = _journal_regions(meta)
+    journal_regions, busy_tables = _journals(meta)
     for table, records in tables.items():
-        problems += _orphan_region_dirs(table, records, journal_regions, rootdir, now)
+        problems += _orphan_region_dirs(table, records, journal_regions, rootdir, now,
+                                        meta.table_created_ms(table), table in busy_tables)
     problems += _orphan_table_dirs(set(tables), rootdir, now)
     return problems
 
 
-def remove_orphans(meta, problems: list[Problem], grace: float) -> list[Problem]:
-    """Delete the ORPHAN_REGION_DIRs of `problems` at least `grace` seconds old that meta and
-    the journals still do not name (read again, just before); returns them."""
+def remove_orphans(meta, problems: list[Problem], grace: float, seen_for: dict[str, float],
+                   table_lock) -> list[Problem]:
+    """Delete the cleanable ORPHAN_REGION_DIRs of `problems` untouched for `grace` seconds
+    and seen orphaned by the master for as long (`seen_for`: path -> seconds), under the
+    table's lock (`table_lock(table)`; a busy table is skipped) and once meta and the journals,
+    read again, still do not name them; returns those deleted."""
     removed = []
-    candidates = [p for p in problems if p.kind == "ORPHAN_REGION_DIR" and p.age_s >= grace]
-    journal_regions = _journal_regions(meta) if candidates else set()
-    for p in candidates:
-        name = p.region.removesuffix(CREATING_SUFFIX)
-        if name in journal_regions or meta.read_region(p.table, name) is not None:
-            continue
-        shutil.rmtree(p.path, ignore_errors=True)
-        if not os.path.exists(p.path):
-            layout.fsync_dir(os.path.dirname(p.path))
-            log.info("cleaner: deleted orphaned region directory %s (%d bytes, untouched for "
-                     "%.0f s)", p.path, p.bytes, p.age_s)
-            removed.append(p)
+    by_table: dict[str, list[Problem]] = {}
+    for p in problems:
+        if p.kind == "ORPHAN_REGION_DIR" and p.cleanable and p.age_s >= grace and \
+                seen_for.get(p.path, 0.0) >= grace:
+            by_table.setdefault(p.table, []).append(p)
+    for table, orphans in by_table.items():
+        lock = table_lock(table)
+        if not lock.acquire(blocking=False):
+            continue  # DDL, a restore or a snapshot at work: next time
+        try:
+            journal_regions, busy_tables = _journals(meta)
+            if table in busy_tables:
+                continue
+            for p in orphans:
+                name = p.region.removesuffix(CREATING_SUFFIX)
+                if name in journal_regions or meta.read_region(table, name) is not None \
+                        or not os.path.isdir(p.path):
+                    continue
+                shutil.rmtree(p.path, ignore_errors=True)
+                if not os.path.exists(p.path):
+                    layout.fsync_dir(os.path.dirname(p.path))
+                    log.info("cleaner: deleted orphaned region directory %s (%d bytes, "
+                             "untouched for %.0f s)", p.path, p.bytes, p.age_s)
+                    removed.append(p)
+        finally:
+            lock.release()
     return removed
 
 
-def _journal_regions(meta) -> set[str]:
-    """Encoded names a split or merge journal still needs (parents until the janitor, children
-    until they are in meta)."""
-    names = set()
+def _journals(meta) -> tuple[set[str], set[str]]:
+    """(encoded names split and merge journals still need: parents until the janitor,
+    children until they are in meta; tables with a split or merge whose journal does not name
+    its new regions yet)."""
+    names, busy = set(), set()
     for journal in meta.journals().values():
+        if journal.get("step") in (SPLITTING, MERGING):
+            busy.add(journal.get("table", ""))
         for d in journal.get("parents", []) + journal.get("children", []):
             names.add(RegionInfo.from_dict(d).encoded_name)
-    return names
+    return names, busy
 
 
 def _chain_problems(table: str, infos: list[RegionInfo]) -> list[Problem]:
@@ -167,9 +198,10 @@ def _region_problems(rec: RegionRecord, table_state: str, live_servers: set[str]
                                 f"{rec.state} on {rec.server or 'no server'} since "
                                 f"{now - rec.since_ms / 1000:.0f} s{why}", info.encoded_name))
     if not os.path.isdir(path):
-        if rec.state == OPEN:  # never-opened regions have no directory yet
+        if rec.state in (OPEN, CLOSED):  # others may never have been opened: no directory yet
             problems.append(Problem("MISSING_REGION_DIR", info.table, f"region {info.name} is "
-                                    f"OPEN but {path} does not exist", info.encoded_name, path))
+                                    f"{rec.state} but {path} does not exist", info.encoded_name,
+                                    path))
         return problems
     try:
         on_disk = read_region_info(layout.region_info_path(path))
@@ -185,7 +217,8 @@ def _region_problems(rec: RegionRecord, table_state: str, live_servers: set[str]
 
 
 def _orphan_region_dirs(table: str, records: list[RegionRecord], journal_regions: set[str],
-                        rootdir: str, now: float) -> list[Problem]:
+                        rootdir: str, now: float, created_ms: int | None,
+                        splitting: bool) -> list[Problem]:
     tdir = layout.table_dir(rootdir, table)
     try:
         names = sorted(os.listdir(tdir))
@@ -203,10 +236,31 @@ def _orphan_region_dirs(table: str, records: list[RegionRecord], journal_regions
     problems = []
     for name in candidates:
         path = os.path.join(tdir, name)
-        if os.path.relpath(path, rootdir) not in targets and os.path.isdir(path):
-            problems += _orphan("ORPHAN_REGION_DIR", table, name, path, now,
-                                f"is not a region of {table} in meta")
+        if os.path.relpath(path, rootdir) in targets or not os.path.isdir(path):
+            continue
+        why_kept = _why_kept(path, table, created_ms, splitting)
+        for p in _orphan("ORPHAN_REGION_DIR", table, name, path, now,
+                         f"is not a region of {table} in meta"
+                         + (f"; left in place: {why_kept}" if why_kept else "")):
+            p.cleanable = why_kept is None
+            problems.append(p)
     return problems
+
+
+def _why_kept(path: str, table: str, created_ms: int | None, splitting: bool) -> str | None:
+    """Why the cleaner must not delete orphan `path` (None: it may, once old enough)."""
+    if splitting:
+        return f"a split or merge of {table} is under way"
+    try:
+        info = read_region_info(layout.region_info_path(path))
+    except (CorruptionError, OSError) as e:
+        return f"its .regioninfo cannot be read ({e})"
+    if info.table != table:
+        return f"its .regioninfo names table {info.table!r}"
+    if created_ms is None or info.region_id < created_ms:
+        return (f"region {info.name} is older than table {table} (an earlier table of that "
+                f"name, or ZooKeeper was wiped or mispointed)")
+    return None
 
 
 def _reference_targets(region_paths: list[str], rootdir: str) -> set[str]:
@@ -216,7 +270,10 @@ def _reference_targets(region_paths: list[str], rootdir: str) -> set[str]:
         for fdir, _, files in os.walk(rpath):
             for f in files:
                 if f.endswith(layout.REFERENCE_SUFFIX):
-                    target = read_reference(os.path.join(fdir, f)).target
+                    try:
+                        target = read_reference(os.path.join(fdir, f)).target
+                    except FileNotFoundError:
+                        continue  # compacted away meanwhile: it references nothing now
                     targets.add(os.path.dirname(os.path.dirname(target)))
     return targets
 
@@ -238,17 +295,24 @@ def _orphan_table_dirs(known_tables: set[str], rootdir: str, now: float) -> list
 
 def _orphan(kind: str, table: str, name: str, path: str, now: float,
             what: str) -> list[Problem]:
-    """[the problem] once nothing in `path` changed for SETTLE_S; [] while it may be in use."""
-    size, age = _size_and_age(path, now)
-    if age < SETTLE_S:
+    """[the problem] once nothing in `path` changed for SETTLE_S; [] while it may be in use
+    (or once it is gone: renamed into place, deleted)."""
+    measured = _size_and_age(path, now)
+    if measured is None or measured[1] < SETTLE_S:
         return []
+    size, age = measured
     return [Problem(kind, table, f"{path} {what} ({size} bytes, untouched for {age:.0f} s)",
                     name, path, size, round(age, 1))]
 
 
-def _size_and_age(path: str, now: float) -> tuple[int, float]:
-    """Bytes of the files under `path`, and seconds since anything in it last changed."""
-    size, newest = 0, 0.0
+def _size_and_age(path: str, now: float) -> tuple[int, float] | None:
+    """Bytes of the files under `path`, and seconds since anything in it last changed; None
+    if `path` is gone."""
+    try:
+        newest = os.lstat(path).st_mtime
+    except FileNotFoundError:
+        return None
+    size = 0
     for dirpath, _, files in os.walk(path):
         for p in [dirpath] + [os.path.join(dirpath, f) for f in files]:
             try:

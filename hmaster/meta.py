@@ -128,13 +128,26 @@ class MetaStore:
     def create_table(self, record: TableRecord, regions: list[RegionRecord]) -> None:
         """Table znode, its meta directory and every region record, in one transaction."""
         name = record.descriptor.name
+        # The meta directory's data says when this incarnation of the table began: the
+        # smallest region id it was created with. Every later region of it (split, merge,
+        # restore) gets a larger id; the orphan cleaner (hbck.py) relies on that.
+        created = {"created_ms": min((r.info.region_id for r in regions), default=0)}
         ops = [Op("create", self.paths.table(name), record.to_bytes()),
-               Op("create", self.paths.table_meta(name))]
+               Op("create", self.paths.table_meta(name), json.dumps(created).encode())]
         ops += [self.create_region_op(r) for r in regions]
         try:
             self.commit(ops)
         except NodeExistsError:
             raise TableExistsError(f"table {name!r} already exists") from None
+
+    def table_created_ms(self, name: str) -> int | None:
+        """The smallest region id the table was created with (no region of it has a smaller
+        one); None if unknown (it does not exist, or was created before this was recorded)."""
+        data, _ = self._get(self.paths.table_meta(name))
+        try:
+            return int(json.loads(data)["created_ms"]) if data else None
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def write_table(self, record: TableRecord, extra: list[Op] | None = None) -> None:
         name = record.descriptor.name

@@ -54,6 +54,7 @@ from hmaster.split_merge import SplitMergeCoordinator
 from minihbase.errors import TableNotFoundError
 from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2_grpc as pb_grpc
+from storage import layout
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ class MasterServer:
         self._hbck_lock = threading.Lock()  # one consistency check at a time (chore, RPC)
         self.hbck_report: tuple[float, list] | None = None  # (when, problems) of the last check
         self._hbck_seen: set = set()  # guarded by _hbck_lock: keys of the last check's problems
+        # guarded by _hbck_lock: orphan path -> when (monotonic) checks began to find it
+        self._orphans_since: dict[str, float] = {}
+        self.cluster_id_problem: str | None = None  # set when rootdir and ZooKeeper disagree
         self.rootdir = os.path.abspath(config.rootdir)
         self.paths = Paths(config.zk_parent)
         self.startcode = int(time.time() * 1000)
@@ -208,11 +212,32 @@ class MasterServer:
         self._chores()
 
     def _ensure_cluster_id(self) -> str:
+        """The cluster id, kept in ZooKeeper and in the root directory (HBase's hbase.id).
+        The root directory's wins when ZooKeeper has none (it was wiped); when they differ,
+        this ZooKeeper belongs to another cluster than the data, and the orphan cleaner, which
+        would take the data for orphans, is switched off."""
+        path = os.path.join(self.rootdir, layout.CLUSTER_ID)
         try:
-            self.zk.create(self.paths.cluster_id, str(uuid.uuid4()).encode(), makepath=True)
+            with open(path) as f:
+                on_disk = f.read().strip() or None
+        except FileNotFoundError:
+            on_disk = None
+        try:
+            self.zk.create(self.paths.cluster_id, (on_disk or str(uuid.uuid4())).encode(),
+                           makepath=True)
         except NodeExistsError:
             pass
-        return self.zk.get(self.paths.cluster_id)[0].decode()
+        cluster_id = self.zk.get(self.paths.cluster_id)[0].decode()
+        if on_disk is None:
+            layout.make_dirs(self.rootdir)
+            layout.atomic_write(path, cluster_id.encode())
+        elif on_disk != cluster_id:
+            self.cluster_id_problem = (
+                f"{path} says cluster {on_disk}, ZooKeeper {self.config.zk}"
+                f"{self.config.zk_parent} says {cluster_id}: they belong to different "
+                f"clusters; nothing is deleted as an orphan until they agree")
+            log.error("%s", self.cluster_id_problem)
+        return cluster_id
 
     def _on_server_join(self, name: str) -> None:
         if self._stopped.is_set():
@@ -354,8 +379,15 @@ class MasterServer:
         removed: list = []
         with self._hbck_lock:
             problems = hbck.check(self.meta, self.servers.live(), self.rootdir)
-            if clean and self.config.orphan_grace > 0 and self.recovered.is_set():
-                removed = hbck.remove_orphans(self.meta, problems, self.config.orphan_grace)
+            now = time.monotonic()
+            self._orphans_since = {p.path: self._orphans_since.get(p.path, now)
+                                   for p in problems if p.kind == "ORPHAN_REGION_DIR"}
+            if self.cluster_id_problem:
+                problems.append(hbck.Problem("CLUSTER_ID_MISMATCH", "", self.cluster_id_problem))
+            elif clean and self.config.orphan_grace > 0 and self.recovered.is_set():
+                seen_for = {path: now - t for path, t in self._orphans_since.items()}
+                removed = hbck.remove_orphans(self.meta, problems, self.config.orphan_grace,
+                                              seen_for, self.ddl.table_lock)
                 problems = [p for p in problems if p not in removed]
             self.hbck_report = (time.time(), problems)
             seen, self._hbck_seen = self._hbck_seen, {p.key() for p in problems}

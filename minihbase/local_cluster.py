@@ -647,6 +647,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--session-timeout", type=float, default=None)
     p.add_argument("--flush-size", type=int, default=None)
     p.add_argument("--split-size", type=int, default=None)
+    p.add_argument("--orphan-grace", type=float, default=None,
+                   help="master: seconds before orphaned region directories are deleted")
     p.add_argument("--free-ports", action="store_true",
                    help="always pick free ports (default: HBase's ports when they are free)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for start/stop")
@@ -660,7 +662,8 @@ def main(argv: list[str] | None = None) -> int:
         return status_from_state(args.dir)
     flags = {k: v for k, v in dict(session_timeout=args.session_timeout,
                                    flush_size=args.flush_size,
-                                   split_size=args.split_size).items() if v is not None}
+                                   split_size=args.split_size,
+                                   orphan_grace=args.orphan_grace).items() if v is not None}
     cluster = LocalCluster(args.dir, regionservers=args.regionservers, masters=args.masters,
                            prefer_default_ports=not args.free_ports, start_timeout=args.timeout,
                            **flags)

@@ -593,7 +593,7 @@ class HbckRequest(_message.Message):
     def __init__(self, clean: _Optional[bool] = ...) -> None: ...
 
 class HbckProblem(_message.Message):
-    __slots__ = ("kind", "table", "detail", "region", "path", "bytes", "age_s")
+    __slots__ = ("kind", "table", "detail", "region", "path", "bytes", "age_s", "cleanable")
     KIND_FIELD_NUMBER: _ClassVar[int]
     TABLE_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
@@ -601,6 +601,7 @@ class HbckProblem(_message.Message):
     PATH_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
     AGE_S_FIELD_NUMBER: _ClassVar[int]
+    CLEANABLE_FIELD_NUMBER: _ClassVar[int]
     kind: str
     table: str
     detail: str
@@ -608,7 +609,8 @@ class HbckProblem(_message.Message):
     path: str
     bytes: int
     age_s: float
-    def __init__(self, kind: _Optional[str] = ..., table: _Optional[str] = ..., detail: _Optional[str] = ..., region: _Optional[str] = ..., path: _Optional[str] = ..., bytes: _Optional[int] = ..., age_s: _Optional[float] = ...) -> None: ...
+    cleanable: bool
+    def __init__(self, kind: _Optional[str] = ..., table: _Optional[str] = ..., detail: _Optional[str] = ..., region: _Optional[str] = ..., path: _Optional[str] = ..., bytes: _Optional[int] = ..., age_s: _Optional[float] = ..., cleanable: _Optional[bool] = ...) -> None: ...
 
 class HbckReport(_message.Message):
     __slots__ = ("checked_ms", "problems", "removed")

@@ -40,6 +40,7 @@ REGION_INFO = ".regioninfo"
 TMP = ".tmp"
 SNAPSHOTS = ".hbase-snapshot"
 SNAPSHOT_INFO = ".snapshotinfo"
+CLUSTER_ID = "hbase.id"  # the cluster id, as in ZooKeeper (HBase's file of that name)
 
 
 def wal_dir(rootdir: str, server: str) -> str:

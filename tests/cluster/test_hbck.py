@@ -8,21 +8,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 from coordination import zk as zk_mod
-from coordination.znodes import OPEN, OPENING, Paths, RegionRecord, TableRecord
+from coordination.znodes import OPEN, OPENING, SPLITTING, Paths, RegionRecord, TableRecord
 from hmaster import hbck
 from hmaster.meta import MetaStore
 from storage import layout
 from storage.region import write_region_info
 from storage.region_split import Reference
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
-from tests.cluster.conftest import new_chroot
+from tests.cluster.conftest import new_chroot, stop_cluster
 
 SERVER = "h,1,1"
 LATER = 10_000.0  # seconds after the directories were written: past SETTLE_S and any grace
@@ -109,19 +111,21 @@ def test_region_problems_open_without_directory_bad_regioninfo_unknown_server_st
 
 def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(meta, tmp_path):
     rootdir = str(tmp_path)
-    recs = _table(meta, rootdir, "t", [(b"", b"m"), (b"m", b"")])
+    recs = _table(meta, rootdir, "t", [(b"", b"m"), (b"m", b"")], region_id=5)
     orphan = _region_dir(rootdir, RegionInfo("t", b"", b"m", 7))           # a failed clone's
-    referenced = _region_dir(rootdir, RegionInfo("t", b"", b"", 3))         # a split parent
+    referenced = _region_dir(rootdir, RegionInfo("t", b"", b"", 6))         # a split parent
     in_journal = _region_dir(rootdir, RegionInfo("t", b"a", b"b", 9))
     creating = _region_dir(rootdir, RegionInfo("t", b"", b"m", 8)) + hbck.CREATING_SUFFIX
     os.rename(creating.removesuffix(hbck.CREATING_SUFFIX), creating)
+    stale = _region_dir(rootdir, RegionInfo("t", b"", b"", 2))  # an earlier table "t"'s
     ref = Reference(os.path.relpath(os.path.join(referenced, "cf", layout.hfile_name(1)),
                                     rootdir), "bottom", None, b"m", "parent")
     ref_path = os.path.join(layout.region_dir(rootdir, recs[0].info), "cf",
                             layout.reference_name(2))
     with open(ref_path, "wb") as f:
         f.write(ref.encode())
-    meta.commit([meta.journal_op("j", {"kind": "split", "parents": [],
+    meta.commit([meta.journal_op("j", {"kind": "split", "table": "t", "step": "CLEANUP",
+                                       "parents": [],
                                        "children": [RegionInfo("t", b"a", b"b", 9).to_dict()]},
                                  create=True)])
     os.makedirs(os.path.join(rootdir, layout.DATA, "gone_table", "abc", "cf"))
@@ -129,27 +133,45 @@ def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(
     assert hbck.check(meta, {SERVER}, rootdir) == []  # just written: operations in flight
     later = time.time() + LATER
     problems = hbck.check(meta, {SERVER}, rootdir, now=later)
-    assert _kinds(problems) == [("ORPHAN_REGION_DIR", os.path.basename(orphan)),
-                                ("ORPHAN_REGION_DIR", os.path.basename(creating)),
-                                ("ORPHAN_TABLE_DIR", "gone_table")]
+    assert _kinds(problems) == sorted([("ORPHAN_REGION_DIR", os.path.basename(orphan)),
+                                       ("ORPHAN_REGION_DIR", os.path.basename(creating)),
+                                       ("ORPHAN_REGION_DIR", os.path.basename(stale)),
+                                       ("ORPHAN_TABLE_DIR", "gone_table")])
     assert all(p.bytes > 100 and p.age_s >= LATER - 60 for p in problems
                if p.kind == "ORPHAN_REGION_DIR")
+    assert sorted(p.path for p in problems if p.cleanable) == sorted([orphan, creating])
+    (old,) = [p for p in problems if p.path == stale]
+    assert "older than table t" in old.detail and "left in place" in old.detail
 
-    assert hbck.remove_orphans(meta, problems, grace=LATER * 2) == []  # none old enough
+    seen = {p.path: LATER for p in problems}  # seconds the master has seen each orphaned
+
+    def free(table):
+        return threading.Lock()
+
+    assert hbck.remove_orphans(meta, problems, LATER * 2, seen, free) == []  # untouched < grace
+    assert hbck.remove_orphans(meta, problems, 600, {}, free) == []  # seen orphaned < grace
+    busy = threading.Lock()
+    with busy:  # the table's DDL lock is held (a restore writing its regions): skipped
+        assert hbck.remove_orphans(meta, problems, 600, seen, lambda table: busy) == []
+    # A split between its region server's work and its meta update: its journal does not name
+    # the daughters yet, so nothing of the table is deleted.
+    meta.commit([meta.journal_op("k", {"kind": "split", "table": "t", "step": SPLITTING,
+                                       "parents": [], "children": []}, create=True)])
+    assert not any(p.cleanable for p in hbck.check(meta, {SERVER}, rootdir, now=later))
+    assert hbck.remove_orphans(meta, problems, 600, seen, free) == []
+    meta.delete_journal("k")
     # Named by meta after the check (read again before deleting): kept.
     late = RegionRecord(RegionInfo("t", b"", b"m", 7))
     meta.commit([meta.create_region_op(late)])
-    assert [p.path for p in hbck.remove_orphans(meta, problems, grace=600)] == [creating]
+    assert [p.path for p in hbck.remove_orphans(meta, problems, 600, seen, free)] == [creating]
     meta.commit([meta.delete_region_op(late)])
-    os.makedirs(creating)
-    removed = hbck.remove_orphans(meta, problems, grace=600)
-    assert sorted(p.path for p in removed) == sorted([orphan, creating])  # creating: empty
+    assert [p.path for p in hbck.remove_orphans(meta, problems, 600, seen, free)] == [orphan]
     assert not os.path.exists(orphan) and not os.path.exists(creating)
-    for kept in (referenced, in_journal, os.path.join(rootdir, layout.DATA, "gone_table"),
+    for kept in (referenced, in_journal, stale, os.path.join(rootdir, layout.DATA, "gone_table"),
                  *(layout.region_dir(rootdir, r.info) for r in recs)):
         assert os.path.isdir(kept), kept
     assert _kinds(hbck.check(meta, {SERVER}, rootdir, now=later)) == [
-        ("ORPHAN_TABLE_DIR", "gone_table")]
+        ("ORPHAN_REGION_DIR", os.path.basename(stale)), ("ORPHAN_TABLE_DIR", "gone_table")]
 
     # A damaged reference could point anywhere: the table's orphans are kept until it is fixed.
     with open(ref_path, "r+b") as f:
@@ -158,7 +180,7 @@ def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(
     problems = hbck.check(meta, {SERVER}, rootdir, now=later)
     assert _kinds(problems) == [("BAD_REFERENCE", ""), ("ORPHAN_TABLE_DIR", "gone_table")]
     assert ref_path in problems[0].detail
-    assert hbck.remove_orphans(meta, problems, grace=600) == [] and os.path.isdir(orphan)
+    assert hbck.remove_orphans(meta, problems, 600, seen, free) == [] and os.path.isdir(orphan)
 
 
 def _cli(cluster, *args):
@@ -173,6 +195,14 @@ def _backdate(path: str, seconds: float) -> None:
             os.utime(p, (then, then))
 
 
+@pytest.fixture(scope="module")
+def cluster(cluster_factory):
+    """This module's cluster: a master that deletes orphans seen for 2 s (not 10 minutes)."""
+    c = cluster_factory("hbck", orphan_grace=2.0, balancer_period=3600)
+    yield c
+    stop_cluster(c)
+
+
 def test_hbck_through_the_master_cli_and_shell(cluster, connection_for):
     conn = connection_for(cluster)
     conn.create_table("hbck_t", {"cf": {}}, split_keys=[b"m"])
@@ -183,35 +213,56 @@ def test_hbck_through_the_master_cli_and_shell(cluster, connection_for):
     conn.flush("hbck_t")
     assert conn.hbck()["problems"] == []
     assert _cli(cluster, "hbck").returncode == 0
+    with open(os.path.join(cluster.rootdir, layout.CLUSTER_ID)) as f:
+        assert f.read() == conn.status()["cluster_id"]  # HBase's hbase.id
 
-    # Two copies of a region directory no region record names, as a master killed mid-clone
-    # leaves: one untouched for longer than --orphan-grace (600 s), one for 100 s.
+    # A copy of a region directory no region record names, as a master killed mid-clone
+    # leaves, untouched for 1000 s; and the region of an earlier table of that name.
     tdir = layout.table_dir(cluster.rootdir, "hbck_t")
-    a_region = os.path.join(tdir, sorted(os.listdir(tdir))[0])
-    old, young = os.path.join(tdir, "0" * 32), os.path.join(tdir, "1" * 32)
-    for path, age in ((old, 1000), (young, 100)):
-        shutil.copytree(a_region, path)
-        _backdate(path, age)
+    a_region = os.path.join(tdir, conn.regions("hbck_t")[0]["encoded"])
+    copy = os.path.join(tdir, "0" * 32)
+    shutil.copytree(a_region, copy)
+    earlier = RegionInfo("hbck_t", b"", b"", 1)
+    stale = _region_dir(cluster.rootdir, earlier)
+    for path in (copy, stale):
+        _backdate(path, 1000)
 
     report = conn.hbck()
-    assert sorted(p["region"] for p in report["problems"]) == ["0" * 32, "1" * 32]
+    assert sorted((p["region"], p["cleanable"]) for p in report["problems"]) == [
+        ("0" * 32, True), (earlier.encoded_name, False)]
     assert all(p["kind"] == "ORPHAN_REGION_DIR" and p["table"] == "hbck_t" and p["bytes"] > 0
                for p in report["problems"])
+    # Untouched long enough, but the master has seen it orphaned for less than its grace.
+    assert conn.hbck(clean=True)["removed"] == []
     listed = _cli(cluster, "hbck")
     assert listed.returncode == 1, listed
     assert "ORPHAN_REGION_DIR" in listed.stdout and "2 inconsistencies" in listed.stderr
     assert "Traceback" not in listed.stderr
 
+    time.sleep(2.5)
     cleaned = _cli(cluster, "--json", "hbck", "--clean")
-    assert cleaned.returncode == 1, cleaned  # the young orphan is still there
+    assert cleaned.returncode == 1, cleaned  # the earlier table's region is left in place
     doc = json.loads(cleaned.stdout)
-    assert [p["path"] for p in doc["removed"]] == [old]
-    assert [p["path"] for p in doc["problems"]] == [young]
-    assert not os.path.exists(old) and os.path.isdir(young)
+    assert [p["path"] for p in doc["removed"]] == [copy]
+    assert [p["path"] for p in doc["problems"]] == [stale]
+    assert not os.path.exists(copy) and os.path.isdir(stale)
     assert {k: v for k, v in t.scan()} == rows  # the table's own regions untouched
 
     shell = subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
                            input="hbck_chore_run\n", capture_output=True, text=True, timeout=60)
-    assert "ORPHAN_REGION_DIR" in shell.stdout and "1 inconsistency" in shell.stderr
-    shutil.rmtree(young)
-    assert conn.hbck()["problems"] == []
+    assert "older than table hbck_t" in shell.stdout and "1 inconsistency" in shell.stderr
+
+    # The root directory of another cluster: a master taking over deletes nothing.
+    with open(os.path.join(cluster.rootdir, layout.CLUSTER_ID), "w") as f:
+        f.write("another-cluster")
+    shutil.copytree(a_region, copy)  # cleanable, as before
+    _backdate(copy, 1000)
+    cluster.kill_master(active=True, sig=signal.SIGTERM)
+    cluster.wait_for(lambda: "CLUSTER_ID_MISMATCH" in {
+        p["kind"] for p in conn.hbck(clean=True)["problems"]}, 60, "the new master's report")
+    time.sleep(2.5)
+    report = conn.hbck(clean=True)
+    assert report["removed"] == [] and os.path.isdir(copy)
+    assert [p["cleanable"] for p in report["problems"] if p["path"] == copy] == [True]
+    (mismatch,) = [p for p in report["problems"] if p["kind"] == "CLUSTER_ID_MISMATCH"]
+    assert "another-cluster" in mismatch["detail"]
