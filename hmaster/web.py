@@ -351,12 +351,13 @@ def _regions_table(regions, limit: int | None = None, table_name: str = "") -> s
                   else '<span class="dim">-</span>')
         rows.append([key_range(r.info.start_key, r.info.end_key), server, badge(r.state),
                      esc(human_bytes(ld.store_bytes + ld.memstore_bytes)), str(ld.store_files),
+                     esc(ld.compaction_state or "NONE"),
                      str(ld.read_requests), str(ld.write_requests),
                      esc(r.waiting_for) + (f' <span class="dim">({esc(age(r.state_since_ms))})'
                                            f"</span>" if r.waiting_for else ""),
                      f'<span class="key dim">{esc(r.info.name.rsplit(".", 1)[-1])}</span>'])
-    out = table(["[start, end)", "server", "state", "size", "store files", "reads", "writes",
-                 "waiting for", "encoded name"], rows, "no regions", "regions")
+    out = table(["[start, end)", "server", "state", "size", "store files", "compaction",
+                 "reads", "writes", "waiting for", "encoded name"], rows, "no regions", "regions")
     if limit and len(regions) > limit:
         out += f"<p>{link('/table/' + path_part(table_name), f'all {len(regions)} regions')}</p>"
     return out

@@ -85,6 +85,7 @@ class InfoServer:
                 "compaction_seconds": getattr(region, "compaction_seconds", 0.0),
                 "flush_queued": bool(getattr(region, "_flush_queued", False)),
                 "compaction_queued": bool(getattr(region, "_compaction_queued", False)),
+                "compaction_state": region.compaction_state(),
             })
         for name, state in sorted(states.items()):  # opening/closing: no Region object yet
             if name not in open_names:
@@ -94,7 +95,7 @@ class InfoServer:
                             "write_requests": 0, "flushes": 0, "compactions": 0,
                             "flush_seconds": 0.0, "compaction_seconds": 0.0,
                             "flush_queued": False, "compaction_queued": False,
-                            "transitional": True})
+                            "compaction_state": "NONE", "transitional": True})
         return out
 
     def _server_doc(self, regions: list[dict] | None = None) -> dict:
@@ -286,8 +287,10 @@ class InfoServer:
             body.append(f'<p class="badge bad">aborted: {esc(doc["abort_reason"])}</p>')
         rows = []
         for r in doc["regions"]:
-            queued = " ".join(x for x, on in (("flush", r["flush_queued"]),
-                                               ("compaction", r["compaction_queued"])) if on)
+            queued = " ".join(x for x, on in (  # the state counts queued compactions too
+                ("flush", r["flush_queued"]),
+                (r["compaction_state"].lower().replace("_", " ") + " compaction",
+                 r["compaction_state"] != "NONE")) if on)
             rows.append([esc(r["table"]),
                          '<span class="dim">(opening/closing)</span>' if r.get("transitional")
                          else key_range(r["start_raw"], r["end_raw"]), badge(r["state"]),
