@@ -134,14 +134,20 @@ class _Scanner:
         self.stub = None
         self.returned = 0
         self.done = False
+        # Since when (retry clock) the scan has failed without getting further: a new row for
+        # the caller, or a region boundary beyond any reached before, ends it. The retry
+        # budget counts from there, so a region that stays offline ends the scan with a timeout
+        # even though resuming in the region before it keeps succeeding.
+        self.stalled_since: float | None = None
+        self.furthest: bytes | None = None  # the furthest region boundary reached
 
     def rows(self):
         self.conn.track(self)  # a close() of the Connection closes this scan's server scanner
         try:
             while not self.done:
                 results = self.conn.retry.call(
-                    f"scan of table {self.table.name!r}", self._step,
-                    lambda exc: self._reset(), retryable=_restartable)
+                    f"scan of table {self.table.name!r}", self._step, self._on_error,
+                    retryable=_restartable, started=self.stalled_since)
                 for result in results:
                     if not result.cells:
                         continue
@@ -165,6 +171,7 @@ class _Scanner:
                     else:
                         yield row, protocol.cells_to_dict(result.cells, self.include_timestamp,
                                                           self.single_version)
+                    self.stalled_since = None  # a new row: the scan got further
                     if not result.partial:
                         self.last_row = row
                         self.returned += 1
@@ -177,6 +184,11 @@ class _Scanner:
 
     def end_for_close(self) -> None:
         self._close()
+
+    def _on_error(self, exc: BaseException) -> None:
+        if self.stalled_since is None:
+            self.stalled_since = self.conn.retry.clock()
+        self._reset()
 
     def _reset(self) -> None:
         """After an error: forget the scanner and the location; resume after the last row."""
@@ -282,11 +294,16 @@ class _Scanner:
                 self.done = True
                 return
             self.before, self.region_start = info.start_key, b""  # from that region's end
+            boundary = info.start_key
         else:
             if not info.end_key or (self.stop and info.end_key >= self.stop):
                 self.done = True
                 return
             self.before, self.region_start = None, info.end_key
+            boundary = info.end_key
+        if self.furthest is None or (boundary < self.furthest if self.reverse
+                                     else boundary > self.furthest):
+            self.furthest, self.stalled_since = boundary, None  # past a new region
 
     def _close(self) -> None:
         future, self.prefetch = self.prefetch, None

@@ -638,6 +638,42 @@ def test_operation_timeout_when_every_region_server_hangs(cluster_factory):
         c.stop(timeout=20)
 
 
+def test_scan_ends_with_a_timeout_when_a_later_region_stays_unreachable(cluster_factory):
+    """A scan that resumes in the region before a dead server's keeps getting that far and no
+    further (until the session expires, meta points at the dead server, whose calls fail at
+    once): the operation timeout still ends it. It used to restart the retry budget on every
+    resume, so it went on until the region was back, or forever if it never came back."""
+    import client
+    from tests.cluster.conftest import daemon_of
+    c = cluster_factory("scanhang", regionservers=2, masters=1)
+    conn = client.Connection(c.quorum, timeout=30)
+    try:
+        conn.create_table("scanhang", {"cf": {}}, split_keys=[b"m"])
+        t = conn.table("scanhang")
+        for row in (b"a", b"b", b"x", b"y"):
+            t.put(row, {b"cf:q": row})
+        first, second = sorted(conn.regions("scanhang"), key=lambda r: r["start_key"])
+        if second["server"] == first["server"]:
+            other = next(s["name"] for s in conn.status()["servers"]
+                         if s["name"] != first["server"])
+            conn.move(second["name"], other)
+            c.wait_for(lambda: {r["server"] for r in conn.regions("scanhang")
+                                if r["state"] == "OPEN"} == {first["server"], other}, 30,
+                       "the second region to move")
+            second = next(r for r in conn.regions("scanhang") if r["start_key"] == b"m")
+        assert [r for r, _ in t.scan()] == [b"a", b"b", b"x", b"y"]
+        daemon_of(c, second["server"]).signal(signal.SIGKILL)
+        conn.retry.timeout = 3.0
+        start, got = time.monotonic(), []
+        with pytest.raises(errors.OperationTimeoutError, match="scan of table 'scanhang'"):
+            for row, _ in t.scan(batch_size=1):
+                got.append(row)
+        assert got == [b"a", b"b"] and time.monotonic() - start < 6.0
+    finally:
+        conn.close()
+        c.stop(timeout=20)
+
+
 def test_operation_timeout_holds_when_zookeeper_hangs_during_a_meta_read(tmp_path):
     """Locations are not cached and ZooKeeper is frozen: the meta reads are cut off by the
     time the operation has left (not 5 s each), so get and batched put still end in a clear
