@@ -27,6 +27,7 @@ from hashlib import blake2b
 from typing import Iterator
 
 from minihbase.errors import CorruptionError
+from storage import block_encoding
 from storage import hfile_format as fmt
 from storage.block_cache import BlockCache
 from storage.bloom import BloomBuilder, BloomFilter, element_hash, rowcol_element
@@ -67,8 +68,14 @@ class HFileWriter:
     """Builds one HFile. Use as a context manager to abort on an exception."""
 
     def __init__(self, path: str, *, family: bytes, block_size: int = 65536, bloom: str = "ROW",
-                 compression: str = "NONE", bloom_fp_rate: float = 0.01):
+                 compression: str = "NONE", bloom_fp_rate: float = 0.01,
+                 data_block_encoding: str = "NONE"):
         bloom, compression = bloom.upper(), compression.upper()
+        encoding = data_block_encoding.upper()
+        if encoding not in block_encoding.ENCODING_IDS:
+            raise ValueError(f"data_block_encoding must be one of "
+                             f"{', '.join(block_encoding.ENCODING_IDS)}, "
+                             f"got {data_block_encoding!r}")
         if bloom not in (fmt.BLOOM_NONE, fmt.BLOOM_ROW, fmt.BLOOM_ROWCOL):
             raise ValueError(f"bloom must be NONE, ROW or ROWCOL, got {bloom!r}")
         if compression not in fmt.CODECS:
@@ -82,6 +89,7 @@ class HFileWriter:
         self.bloom = bloom
         self.compression = compression
         self._codec = fmt.CODECS[compression]
+        self.data_block_encoding = encoding
         self._bloom_fp_rate = bloom_fp_rate
         # element digests, turned into a filter sized for their real count in finish()
         self._bloom = BloomBuilder(bloom) if bloom != fmt.BLOOM_NONE else None
@@ -175,10 +183,14 @@ class HFileWriter:
         self._delete_count += n - neg_type.count(_PUT)
         self._family_delete_count += sum(map(neg_type.count, _FAMILY_DELETES))
         self._cell_count += n
-        raw = fmt.encode_data_block(
-            self._b_rows, self._b_row_idx, list(self._b_quals), self._b_qual_idx,
-            neg_ts, neg_type, self._b_values,
-        )
+        # Blocks are cut on their unencoded size (HBase's default), so an encoding keeps the
+        # same cells per block and the same index, and only makes each block smaller.
+        columns = (self._b_rows, self._b_row_idx, list(self._b_quals), self._b_qual_idx,
+                   neg_ts, neg_type, self._b_values)
+        if self.data_block_encoding == block_encoding.NONE:
+            raw = fmt.encode_data_block(*columns)
+        else:
+            raw = block_encoding.encode(self.data_block_encoding, *columns)
         stored = fmt.compress(self._codec, raw)
         block = fmt.frame_block(fmt.BLOCK_DATA, self._codec, len(raw), stored)
         self._index.append((self._offset, len(block), first_key))
@@ -213,6 +225,7 @@ class HFileWriter:
                 block_size=self.block_size, file_size=0, data_block_count=len(self._index),
                 delete_count=self._delete_count, created_ms=int(time.time() * 1000),
                 family_delete_count=self._family_delete_count,
+                data_block_encoding=self.data_block_encoding,
             )
             payload = fmt.encode_file_info(info)
             info_offset, info_size = self._write(
@@ -221,7 +234,7 @@ class HFileWriter:
             index_offset, index_size = self._write(
                 fmt.frame_block(fmt.BLOCK_INDEX, fmt.CODEC_NONE, len(payload), payload))
             self._write(fmt.encode_trailer(index_offset, index_size, info_offset, info_size,
-                                       bloom_offset, bloom_size, data_end))
+                                           bloom_offset, bloom_size, data_end, info.version))
             info.file_size = self._offset
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -278,11 +291,11 @@ class HFileReader:
         trailer = b""
         if size >= fmt.TRAILER_SIZE:
             trailer = os.pread(self._fd, fmt.TRAILER_SIZE, size - fmt.TRAILER_SIZE)
-        (index_offset, index_size, info_offset, info_size, bloom_offset, bloom_size,
+        (version, index_offset, index_size, info_offset, info_size, bloom_offset, bloom_size,
          data_end) = fmt.decode_trailer(trailer, self.path, size)
         try:
             self.info = fmt.decode_file_info(
-                self._read_meta(fmt.BLOCK_INFO, info_offset, info_size), size)
+                self._read_meta(fmt.BLOCK_INFO, info_offset, info_size), size, version)
             self._offsets, self._sizes, self._first_keys = fmt.decode_index(
                 self._read_meta(fmt.BLOCK_INDEX, index_offset, index_size))
             self._bloom = None
@@ -294,6 +307,12 @@ class HFileReader:
         except (struct.error, ValueError, IndexError, UnicodeDecodeError) as e:
             raise CorruptionError(f"{self.path}: malformed metadata: {e}") from e
         info = self.info
+        # None for NONE: _block then takes exactly the pre-encoding path
+        self._encoding = (None if info.data_block_encoding == block_encoding.NONE
+                          else info.data_block_encoding)
+        if self._encoding is not None and self._encoding not in block_encoding.ENCODING_IDS:
+            raise CorruptionError(
+                f"{self.path}: unknown data block encoding {info.data_block_encoding!r}")
         ends = [o + s for o, s in zip(self._offsets, self._sizes)]
         if (len(self._offsets) != info.data_block_count
                 or any(e > data_end for e in ends)
@@ -325,9 +344,14 @@ class HFileReader:
         self.data_blocks_read += 1
         codec, raw_len, stored = fmt.unframe_block(buf, fmt.BLOCK_DATA, self.path, offset)
         raw = fmt.decode_payload(codec, raw_len, stored, self.path, offset)
+        encoding = self._encoding
         try:
-            block = (*fmt.decode_data_block(raw), {})
-        except (struct.error, IndexError) as e:
+            if encoding is None:
+                block = (*fmt.decode_data_block(raw), {})
+            else:  # the cache holds the decoded block: a hit costs the same in every encoding
+                block = (*block_encoding.decode(encoding, raw), {})
+                raw_len = block_encoding.decoded_size(block)
+        except (struct.error, IndexError, KeyError) as e:
             raise CorruptionError(
                 f"{self.path}: malformed data block at offset {offset}: {e}") from e
         keys = block[0]

@@ -62,7 +62,12 @@ File info payload:
     min_ts i64 | max_ts i64 | max_seqid u64 | cell_count u64 | delete_count u64 |
     family_delete_count u64 | data_block_count u32 | block_size u32 | created_ms u64 | has_keys u8 |
     family (u8 len + bytes) | bloom (u8 len + ascii) | compression (u8 len + ascii) |
+    [version 2 only: data block encoding (u8 len + ascii: PREFIX or FAST_DIFF)] |
     first key, last key (encoded keys, only when has_keys)
+
+Version 1 files (NONE encoding, and every file written before DATA_BLOCK_ENCODING existed) and
+version 2 files (data blocks encoded as storage/block_encoding.py draws) are both read; a NONE
+file is still written as version 1, byte for byte as before.
 
 Trailer (fixed TRAILER_SIZE bytes, at the very end):
     magic 8 "MHBHFTRL" | version u16 | reserved u16 |
@@ -82,7 +87,9 @@ from operator import itemgetter
 from minihbase.errors import CorruptionError
 
 # --- written to disk: never renumber ------------------------------------------------------------
-VERSION = 1
+VERSION = 1  # data blocks as drawn above
+VERSION_ENCODED = 2  # data blocks encoded; the file info names the encoding
+VERSIONS = (VERSION, VERSION_ENCODED)
 TRAILER_MAGIC = b"MHBHFTRL"
 
 BLOCK_DATA = 1
@@ -314,6 +321,12 @@ class HFileInfo:
     delete_count: int  # cells that are delete markers
     created_ms: int
     family_delete_count: int = 0  # DeleteFamily + DeleteFamilyVersion markers
+    data_block_encoding: str = "NONE"  # NONE, PREFIX or FAST_DIFF (storage/block_encoding.py)
+
+    @property
+    def version(self) -> int:
+        """The file format version this info is written with (see the module docstring)."""
+        return VERSION if self.data_block_encoding == "NONE" else VERSION_ENCODED
 
     @property
     def first_row(self) -> bytes | None:
@@ -344,19 +357,22 @@ def encode_file_info(info: HFileInfo) -> bytes:
                         info.block_size,
                         info.created_ms, 1 if has_keys else 0),
     ]
-    for field in (info.family, info.bloom.encode(), info.compression.encode()):
+    fields = [info.family, info.bloom.encode(), info.compression.encode()]
+    if info.version == VERSION_ENCODED:
+        fields.append(info.data_block_encoding.encode())
+    for field in fields:
         parts += [bytes((len(field),)), field]
     if has_keys:
         parts += [encode_key(info.first_key), encode_key(info.last_key)]
     return b"".join(parts)
 
 
-def decode_file_info(buf, file_size: int) -> HFileInfo:
+def decode_file_info(buf, file_size: int, version: int = VERSION) -> HFileInfo:
     (min_ts, max_ts, max_seqid, cell_count, delete_count, family_deletes, blocks, block_size,
      created_ms, has_keys) = INFO_FIXED.unpack_from(buf, 0)
     pos = INFO_FIXED.size
     fields = []
-    for _ in range(3):
+    for _ in range(3 if version == VERSION else 4):
         n = buf[pos]
         fields.append(bytes(buf[pos + 1:pos + 1 + n]))
         pos += 1 + n
@@ -368,7 +384,8 @@ def decode_file_info(buf, file_size: int) -> HFileInfo:
         raise struct.error("trailing bytes in file info")
     return HFileInfo(first_key, last_key, min_ts, max_ts, max_seqid, cell_count, fields[0],
                      fields[1].decode(), fields[2].decode(), block_size, file_size, blocks,
-                     delete_count, created_ms, family_deletes)
+                     delete_count, created_ms, family_deletes,
+                     fields[3].decode() if version == VERSION_ENCODED else "NONE")
 
 
 def encode_index(entries: list[tuple[int, int, tuple]]) -> bytes:
@@ -394,15 +411,16 @@ def decode_index(buf) -> tuple[list[int], list[int], list[tuple]]:
 
 
 def encode_trailer(index_offset, index_size, info_offset, info_size, bloom_offset, bloom_size,
-                   data_end) -> bytes:
-    body = TRAILER_BODY.pack(TRAILER_MAGIC, VERSION, 0, index_offset, index_size,
+                   data_end, version: int = VERSION) -> bytes:
+    body = TRAILER_BODY.pack(TRAILER_MAGIC, version, 0, index_offset, index_size,
                                  info_offset, info_size, bloom_offset, bloom_size, data_end)
     body = body.ljust(TRAILER_CRC_OFFSET, b"\0")
     return body + CRC.pack(zlib.crc32(body))
 
 
 def decode_trailer(buf: bytes, path: str, file_size: int) -> tuple:
-    """-> (index_offset, index_size, info_offset, info_size, bloom_offset, bloom_size, data_end)."""
+    """-> (version, index_offset, index_size, info_offset, info_size, bloom_offset, bloom_size,
+    data_end)."""
     trailer_offset = file_size - TRAILER_SIZE
     if len(buf) != TRAILER_SIZE:
         raise CorruptionError(f"{path}: file of {file_size} bytes is too short to be an HFile")
@@ -412,11 +430,11 @@ def decode_trailer(buf: bytes, path: str, file_size: int) -> tuple:
     magic, version, _, *fields = TRAILER_BODY.unpack_from(buf, 0)
     if magic != TRAILER_MAGIC:
         raise CorruptionError(f"{path}: bad trailer magic at offset {trailer_offset}: not an HFile")
-    if version != VERSION:
+    if version not in VERSIONS:
         raise CorruptionError(f"{path}: unsupported HFile version {version}")
     index_offset, index_size, info_offset, info_size, bloom_offset, bloom_size, data_end = fields
     regions = ((index_offset, index_size), (info_offset, info_size), (bloom_offset, bloom_size))
     for offset, size in regions:
         if offset + size > trailer_offset:
             raise CorruptionError(f"{path}: trailer points past the end of the file ({offset}+{size})")
-    return tuple(fields)
+    return (version, *fields)

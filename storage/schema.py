@@ -16,6 +16,8 @@ from minihbase.errors import InvalidArgumentError
 BLOOM_TYPES = ("NONE", "ROW", "ROWCOL")
 COMPRESSIONS = ("NONE", "ZSTD", "GZ")
 KEEP_DELETED_CELLS = ("FALSE", "TRUE", "TTL")  # HBase's KeepDeletedCells enum
+DATA_BLOCK_ENCODINGS = ("NONE", "PREFIX", "FAST_DIFF")  # storage/block_encoding.py
+_UNBUILT_ENCODINGS = ("DIFF", "ROW_INDEX_V1")  # HBase has them; minihbase does not
 MIN_MAX_FILESIZE = 64 << 10  # a smaller MAX_FILESIZE would split regions of a few rows
 # Used with fullmatch: "$" alone would also accept a name ending in a newline.
 _TABLE_NAME = re.compile(r"(?:[A-Za-z0-9_]{1,128}:)?[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
@@ -40,6 +42,9 @@ class FamilyDescriptor:
     # HBase's KEEP_DELETED_CELLS: FALSE | TRUE (markers and deleted cells survive major
     # compactions) | TTL (the same until they pass the family's TTL); docs/storage.md
     keep_deleted_cells: str = "FALSE"
+    # HBase's DATA_BLOCK_ENCODING: how keys are encoded in the data blocks of new HFiles
+    # (flushes and compactions); each file records its own, so an ALTER needs no rewrite
+    data_block_encoding: str = "NONE"
 
     def __post_init__(self):
         if isinstance(self.name, str):
@@ -68,6 +73,8 @@ class FamilyDescriptor:
             raise InvalidArgumentError(f"block_size out of range: {self.block_size}")
         object.__setattr__(self, "keep_deleted_cells",
                            keep_deleted_cells_value(self.keep_deleted_cells))
+        object.__setattr__(self, "data_block_encoding",
+                           data_block_encoding_value(self.data_block_encoding))
 
     @property
     def keeps_deleted(self) -> bool:
@@ -212,6 +219,20 @@ def keep_deleted_cells_value(value) -> str:
     raise InvalidArgumentError(
         f"KEEP_DELETED_CELLS must be one of {', '.join(KEEP_DELETED_CELLS)} (or true/false), "
         f"got {value!r}")
+
+
+def data_block_encoding_value(value) -> str:
+    """DATA_BLOCK_ENCODING as stored (NONE, PREFIX or FAST_DIFF) from any case; anything else
+    is InvalidArgumentError naming the option and the supported values."""
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    if text.upper() in DATA_BLOCK_ENCODINGS:
+        return text.upper()
+    allowed = ", ".join(DATA_BLOCK_ENCODINGS)
+    if text.upper() in _UNBUILT_ENCODINGS:
+        raise InvalidArgumentError(
+            f"DATA_BLOCK_ENCODING {text.upper()} is not supported by minihbase; use one of "
+            f"{allowed}")
+    raise InvalidArgumentError(f"DATA_BLOCK_ENCODING must be one of {allowed}, got {value!r}")
 
 
 def validate_family_name(name: bytes) -> None:

@@ -118,7 +118,8 @@ def write_halves(references, family: FamilyDescriptor, dest_dir: str) -> None:
     for f in references:
         w = HFileWriter(os.path.join(dest_dir, layout.hfile_name(f.file_id)),
                         family=family.name, block_size=family.block_size, bloom=family.bloom,
-                        compression=family.compression)
+                        compression=family.compression,
+                        data_block_encoding=family.data_block_encoding)
         with w:
             for key, value in f.reader.iter_from(cache_blocks=False):
                 w.append(key, value)

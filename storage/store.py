@@ -311,7 +311,8 @@ class Store:
         fid, path = self._new_file_path()
         fd = self.family
         w = HFileWriter(path, family=fd.name, block_size=fd.block_size, bloom=fd.bloom,
-                        compression=fd.compression)
+                        compression=fd.compression,
+                        data_block_encoding=fd.data_block_encoding)
         try:
             append = w.append
             for k, v in items:
