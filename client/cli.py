@@ -19,7 +19,7 @@ import sys
 
 from client import commands
 from client.formatting import STATUS_FORMATS, parse_binary
-from storage.schema import COMPRESSIONS, KEEP_DELETED_CELLS
+from storage.schema import COMPRESSIONS, DATA_BLOCK_ENCODINGS, KEEP_DELETED_CELLS
 
 DEFAULT_ZK = "127.0.0.1:2181"
 DEFAULT_PARENT = "/hbase"
@@ -61,13 +61,17 @@ def _family_flags(p) -> None:
     p.add_argument("--keep-deleted-cells", choices=KEEP_DELETED_CELLS, type=str.upper,
                    help="keep deleted cells for reads with a time range before the delete "
                         "(HBase's KEEP_DELETED_CELLS; FALSE, TRUE or TTL)")
+    p.add_argument("--data-block-encoding", choices=DATA_BLOCK_ENCODINGS, type=str.upper,
+                   help="how keys are encoded in new HFiles' data blocks (HBase's "
+                        "DATA_BLOCK_ENCODING; NONE, PREFIX or FAST_DIFF)")
 
 
 def _family_opts(a) -> dict:
     opts = {"max_versions": a.versions, "min_versions": a.min_versions, "ttl": a.ttl,
             "bloom": a.bloom, "compression": a.compression, "block_size": a.block_size,
             "block_cache": a.block_cache, "in_memory": a.in_memory,
-            "keep_deleted_cells": a.keep_deleted_cells}
+            "keep_deleted_cells": a.keep_deleted_cells,
+            "data_block_encoding": a.data_block_encoding}
     opts = {k: v for k, v in opts.items() if v is not None}
     if opts.get("ttl") == "FOREVER":
         opts["ttl"] = None  # no TTL (alter keeps the options not given, so None is not left out)

@@ -63,7 +63,8 @@ class Output:
 FAMILY_OPTIONS = {"VERSIONS": "max_versions", "MIN_VERSIONS": "min_versions", "TTL": "ttl",
                   "BLOOMFILTER": "bloom", "COMPRESSION": "compression",
                   "BLOCKSIZE": "block_size", "BLOCKCACHE": "block_cache",
-                  "IN_MEMORY": "in_memory", "KEEP_DELETED_CELLS": "keep_deleted_cells"}
+                  "IN_MEMORY": "in_memory", "KEEP_DELETED_CELLS": "keep_deleted_cells",
+                  "DATA_BLOCK_ENCODING": "data_block_encoding"}
 
 
 def family_options(attrs: dict) -> dict:

@@ -120,7 +120,8 @@ def family_text(f: dict) -> str:
             f"COMPRESSION => '{f['compression']}', BLOCKSIZE => '{f['block_size']}', "
             f"BLOCKCACHE => '{str(f.get('block_cache', True)).lower()}', "
             f"IN_MEMORY => '{str(f.get('in_memory', False)).lower()}', "
-            f"KEEP_DELETED_CELLS => '{f.get('keep_deleted_cells', 'FALSE')}'}}")
+            f"KEEP_DELETED_CELLS => '{f.get('keep_deleted_cells', 'FALSE')}', "
+            f"DATA_BLOCK_ENCODING => '{f.get('data_block_encoding', 'NONE')}'}}")
 
 
 def regions_table(regions: list[dict]) -> str:

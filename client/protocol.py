@@ -12,7 +12,7 @@ from minihbase.bytes_text import quoted
 from minihbase.errors import InvalidArgumentError
 from protos import minihbase_pb2 as pb
 from storage.cell import LATEST_TIMESTAMP, CellType
-from storage.schema import keep_deleted_cells_value
+from storage.schema import data_block_encoding_value, keep_deleted_cells_value
 
 PUT = int(CellType.PUT)
 DELETE = int(CellType.DELETE)
@@ -216,6 +216,7 @@ _FAMILY_OPTION_ALIASES = {
     "block_cache": "block_cache", "block_cache_enabled": "block_cache",
     "blockcache": "block_cache", "in_memory": "in_memory",
     "keep_deleted_cells": "keep_deleted_cells",
+    "data_block_encoding": "data_block_encoding",
 }
 
 
@@ -229,10 +230,10 @@ def _flag(family: str, key, value) -> bool:
     raise InvalidArgumentError(f"family {family!r}: {key} must be true or false, got {value!r}")
 
 
-def _keep_deleted_cells(family: str, value) -> str:
-    """True/False, or the HBase shell's 'true'/'false'/'TTL' in any case."""
+def _checked(family: str, check, value) -> str:
+    """check(value) (a storage.schema validator), its error naming the family."""
     try:
-        return keep_deleted_cells_value(value)
+        return check(value)
     except InvalidArgumentError as e:
         raise InvalidArgumentError(f"family {family!r}: {e}") from None
 
@@ -258,7 +259,9 @@ def family_schema(name, options: dict | None) -> pb.FamilySchema:
         elif field == "in_memory":
             fs.in_memory = _flag(name, key, value)
         elif field == "keep_deleted_cells":
-            fs.keep_deleted_cells = _keep_deleted_cells(name, value)
+            fs.keep_deleted_cells = _checked(name, keep_deleted_cells_value, value)
+        elif field == "data_block_encoding":
+            fs.data_block_encoding = _checked(name, data_block_encoding_value, value)
         else:
             setattr(fs, field, _family_number(name, key, field, value))
     return fs
@@ -296,7 +299,8 @@ def family_dict(fs: pb.FamilySchema) -> dict:
             "bloom": fs.bloom or "ROW", "compression": fs.compression or "NONE",
             "block_size": fs.block_size or 65536, "block_cache": not fs.no_block_cache,
             "in_memory": fs.in_memory,
-            "keep_deleted_cells": fs.keep_deleted_cells or "FALSE"}
+            "keep_deleted_cells": fs.keep_deleted_cells or "FALSE",
+            "data_block_encoding": fs.data_block_encoding or "NONE"}
 
 
 def region_dict(rd: pb.RegionDescription) -> dict:

@@ -316,7 +316,8 @@ class InfoServer:
             return self._backup_page()
         td = self._describe(rest)
         fams = table(["family", "versions", "min versions", "TTL", "bloom", "compression",
-                      "block size", "block cache", "in memory", "keep deleted cells"],
+                      "block size", "block cache", "in memory", "keep deleted cells",
+                      "data block encoding"],
                      [_family_row(family_dict(f)) for f in td.schema.families])
         body = (cards([("state", badge(td.state)), ("regions", str(len(td.regions))),
                        ("open", str(sum(r.state == "OPEN" for r in td.regions)))]) +
@@ -380,4 +381,4 @@ def _family_row(f: dict) -> list[str]:
             esc(f"{f['ttl']} s" if f["ttl"] else "forever"), esc(f["bloom"]),
             esc(f["compression"]), esc(human_bytes(f["block_size"])),
             "yes" if f["block_cache"] else "no", "yes" if f["in_memory"] else "no",
-            esc(f["keep_deleted_cells"])]
+            esc(f["keep_deleted_cells"]), esc(f.get("data_block_encoding", "NONE"))]

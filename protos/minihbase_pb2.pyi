@@ -71,7 +71,7 @@ class RegionInfo(_message.Message):
     def __init__(self, table: _Optional[str] = ..., start_key: _Optional[bytes] = ..., end_key: _Optional[bytes] = ..., region_id: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
 
 class FamilySchema(_message.Message):
-    __slots__ = ("name", "max_versions", "min_versions", "ttl_seconds", "bloom", "compression", "block_size", "no_block_cache", "in_memory", "keep_deleted_cells")
+    __slots__ = ("name", "max_versions", "min_versions", "ttl_seconds", "bloom", "compression", "block_size", "no_block_cache", "in_memory", "keep_deleted_cells", "data_block_encoding")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MAX_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     MIN_VERSIONS_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,7 @@ class FamilySchema(_message.Message):
     NO_BLOCK_CACHE_FIELD_NUMBER: _ClassVar[int]
     IN_MEMORY_FIELD_NUMBER: _ClassVar[int]
     KEEP_DELETED_CELLS_FIELD_NUMBER: _ClassVar[int]
+    DATA_BLOCK_ENCODING_FIELD_NUMBER: _ClassVar[int]
     name: str
     max_versions: int
     min_versions: int
@@ -92,7 +93,8 @@ class FamilySchema(_message.Message):
     no_block_cache: bool
     in_memory: bool
     keep_deleted_cells: str
-    def __init__(self, name: _Optional[str] = ..., max_versions: _Optional[int] = ..., min_versions: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., bloom: _Optional[str] = ..., compression: _Optional[str] = ..., block_size: _Optional[int] = ..., no_block_cache: _Optional[bool] = ..., in_memory: _Optional[bool] = ..., keep_deleted_cells: _Optional[str] = ...) -> None: ...
+    data_block_encoding: str
+    def __init__(self, name: _Optional[str] = ..., max_versions: _Optional[int] = ..., min_versions: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., bloom: _Optional[str] = ..., compression: _Optional[str] = ..., block_size: _Optional[int] = ..., no_block_cache: _Optional[bool] = ..., in_memory: _Optional[bool] = ..., keep_deleted_cells: _Optional[str] = ..., data_block_encoding: _Optional[str] = ...) -> None: ...
 
 class TableSchema(_message.Message):
     __slots__ = ("name", "families", "max_filesize")

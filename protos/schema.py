@@ -39,7 +39,8 @@ def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
             ttl=f.ttl_seconds or None, bloom=f.bloom or "ROW",
             compression=f.compression or "NONE", block_size=f.block_size or 64 * 1024,
             block_cache=not f.no_block_cache, in_memory=f.in_memory,
-            keep_deleted_cells=f.keep_deleted_cells or "FALSE")
+            keep_deleted_cells=f.keep_deleted_cells or "FALSE",
+            data_block_encoding=f.data_block_encoding or "NONE")
     except InvalidArgumentError as e:
         raise InvalidArgumentError(f"column family {f.name!r}: {e}") from None
 
@@ -54,5 +55,6 @@ def table_to_pb(desc: TableDescriptor) -> pb.TableSchema:
                         min_versions=f.min_versions, ttl_seconds=f.ttl or 0, bloom=f.bloom,
                         compression=f.compression, block_size=f.block_size,
                         no_block_cache=not f.block_cache, in_memory=f.in_memory,
-                        keep_deleted_cells=f.keep_deleted_cells)
+                        keep_deleted_cells=f.keep_deleted_cells,
+                        data_block_encoding=f.data_block_encoding)
         for f in desc.families], max_filesize=desc.max_filesize)

@@ -476,3 +476,34 @@ def test_keep_deleted_cells_takes_hbase_values_and_names_the_allowed_ones(rec):
         cli.build_parser().parse_args(["create", "t1", "cf", "--keep-deleted-cells", "maybe"])
     assert "--keep-deleted-cells: invalid choice: 'MAYBE'" in err.getvalue()
     assert "'FALSE', 'TRUE', 'TTL'" in err.getvalue()
+
+
+def test_data_block_encoding_takes_hbase_values_and_names_the_allowed_ones(rec):
+    """DATA_BLOCK_ENCODING => 'FAST_DIFF' | 'PREFIX' | 'NONE' in create/alter, any case; 'ZIP',
+    DIFF and ROW_INDEX_V1 are errors naming the supported values (shell, client and CLI)."""
+    from client import cli, formatting, protocol
+
+    run("create 't1', {NAME => 'cf', DATA_BLOCK_ENCODING => 'FAST_DIFF'}")
+    run("alter 't1', NAME => 'cf', DATA_BLOCK_ENCODING => 'prefix'")
+    assert rec.calls[0][1][1] == {"cf": {"data_block_encoding": "FAST_DIFF"}}
+    assert rec.calls[1][2]["add"] == {"cf": {"data_block_encoding": "prefix"}}
+    fs = protocol.family_schema("cf", {"data_block_encoding": "prefix"})
+    assert fs.data_block_encoding == "PREFIX"
+    assert protocol.family_dict(fs)["data_block_encoding"] == "PREFIX"
+    assert protocol.family_dict(protocol.family_schema("cf", {}))["data_block_encoding"] == "NONE"
+    assert "DATA_BLOCK_ENCODING => 'PREFIX'" in formatting.family_text(protocol.family_dict(fs))
+    opts = commands.family_options(
+        parse("create 'x', {NAME => 'cf', DATA_BLOCK_ENCODING => 'ZIP'}").args[1])
+    with pytest.raises(errors.InvalidArgumentError,
+                       match="family 'cf': DATA_BLOCK_ENCODING must be one of NONE, PREFIX, "
+                             "FAST_DIFF, got 'ZIP'"):
+        protocol.family_schema("cf", opts)
+    with pytest.raises(errors.InvalidArgumentError, match="ROW_INDEX_V1 is not supported"):
+        protocol.family_schema("cf", {"data_block_encoding": "ROW_INDEX_V1"})
+    a = cli.build_parser().parse_args(["create", "t1", "cf", "--data-block-encoding", "fast_diff"])
+    assert cli._family_opts(a) == {"data_block_encoding": "FAST_DIFF"}
+    err = io.StringIO()
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(err):
+        cli.build_parser().parse_args(["create", "t1", "cf", "--data-block-encoding", "zip"])
+    assert "--data-block-encoding: invalid choice: 'ZIP'" in err.getvalue()
+    assert "'NONE', 'PREFIX', 'FAST_DIFF'" in err.getvalue()

@@ -82,7 +82,8 @@ def loaded_table(web_cluster):
     conn = client.Connection(web_cluster.quorum, timeout=30)
     try:
         conn.create_table(TABLE, {"cf": {}, "meta": {"max_versions": 3,
-                                                     "keep_deleted_cells": "TTL"}},
+                                                     "keep_deleted_cells": "TTL",
+                                                     "data_block_encoding": "FAST_DIFF"}},
                           split_keys=SPLITS)
         t = conn.table(TABLE)
         with t.batch() as b:
@@ -125,7 +126,8 @@ def test_master_page_lists_created_table_servers_and_regions(web_cluster, loaded
     assert "[\\x00\\xFFbin, m)" in tpage and "[m, (last))" in tpage
     assert "cf" in tpage and "meta" in tpage
     assert "keep deleted cells" in tpage  # every family option is shown
-    assert "meta30foreverROWNONE64.0 KiByesnoTTL" in tpage  # (text of its table row)
+    assert "meta30foreverROWNONE64.0 KiByesnoTTLFAST_DIFF" in tpage  # (text of its table row)
+    assert "cf10foreverROWNONE64.0 KiByesnoFALSENONE" in tpage
 
 
 def test_api_table_matches_meta_and_counts_real_operations(web_cluster, loaded_table):
