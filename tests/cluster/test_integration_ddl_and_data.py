@@ -154,6 +154,63 @@ def test_keep_deleted_cells_table_reads_deleted_cells_before_the_delete_after_ma
     conn.delete_table("kdc_t", disable=True)
 
 
+def _hfile_encodings(cluster, table: str) -> list[str]:
+    """The data block encoding each store file of `table` was written with, read from disk."""
+    import glob
+    import os
+
+    from storage import layout
+    from storage.hfile import HFileReader
+
+    out = []
+    pattern = os.path.join(layout.table_dir(cluster.rootdir, table), "*", "*", "*.hfile")
+    for path in sorted(glob.glob(pattern)):
+        with HFileReader(path) as r:
+            out.append(r.info.data_block_encoding)
+    return out
+
+
+def test_fast_diff_table_created_through_the_client_reads_back_after_flush(
+        cluster, connection_for):
+    """DATA_BLOCK_ENCODING => 'FAST_DIFF' through the client: the region servers write
+    FAST_DIFF files on flush and serve gets and scans from them; describe shows it; the shell's
+    alter takes PREFIX and refuses 'ZIP' naming the allowed values."""
+    conn = connection_for(cluster)
+    conn.create_table("enc_t", {"cf": dict(max_versions=2, data_block_encoding="fast_diff")},
+                      split_keys=[b"user/0100"])
+    assert conn.families("enc_t")[b"cf"]["data_block_encoding"] == "FAST_DIFF"
+    t = conn.table("enc_t")
+    with t.batch(timestamp=10) as b:
+        for i in range(200):
+            b.put(b"user/%04d" % i, {b"cf:a": b"a%d" % i, b"cf:b": b"b%d" % i})
+    t.put(b"user/0007", {b"cf:a": b"newer"}, timestamp=20)
+    t.delete(b"user/0008", columns=[b"cf:b"])
+    conn.flush("enc_t")
+    assert _hfile_encodings(cluster, "enc_t") == ["FAST_DIFF", "FAST_DIFF"]
+    assert t.row(b"user/0150") == {b"cf:a": b"a150", b"cf:b": b"b150"}
+    assert t.row(b"user/0007") == {b"cf:a": b"newer", b"cf:b": b"b7"}
+    assert t.row(b"user/0008") == {b"cf:a": b"a8"}
+    rows = list(t.scan(row_start=b"user/0095", row_stop=b"user/0105"))
+    assert [k for k, _ in rows] == [b"user/%04d" % i for i in range(95, 105)]
+    assert rows[5][1] == {b"cf:a": b"a100", b"cf:b": b"b100"}
+    assert sum(1 for _ in t.scan()) == 200
+    shell = subprocess.run(
+        [sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
+        input="alter 'enc_t', NAME => 'cf', DATA_BLOCK_ENCODING => 'PREFIX'\n"
+              "describe 'enc_t'\n"
+              "alter 'enc_t', NAME => 'cf', DATA_BLOCK_ENCODING => 'ZIP'\n",
+        capture_output=True, text=True, timeout=60)
+    assert "DATA_BLOCK_ENCODING => 'PREFIX'" in shell.stdout, shell.stdout + shell.stderr
+    assert ("DATA_BLOCK_ENCODING must be one of NONE, PREFIX, FAST_DIFF, got 'ZIP'"
+            in shell.stderr), shell.stderr
+    wait_serving(cluster, "enc_t")
+    conn.compact("enc_t", major=True, wait=True)  # rewrites the FAST_DIFF files as PREFIX
+    assert _hfile_encodings(cluster, "enc_t") == ["PREFIX", "PREFIX"]
+    assert t.row(b"user/0007") == {b"cf:a": b"newer", b"cf:b": b"b7"}
+    assert sum(1 for _ in t.scan()) == 200
+    conn.delete_table("enc_t", disable=True)
+
+
 def test_truncate_deletes_every_row_and_keeps_the_schema(cluster, connection_for):
     """truncate_preserve keeps the families and the region boundaries; truncate (here from
     the CLI) keeps the families and leaves one region, as in the HBase shell."""
