@@ -4,6 +4,8 @@
     .venv/bin/python bench/storage.py --cells 200000  # quicker
     .venv/bin/python bench/storage.py --profile puts  # cProfile one phase (puts|gets|scan)
     .venv/bin/python bench/storage.py --server-gc     # with the region server's GC thresholds
+    .venv/bin/python bench/storage.py --encoding FAST_DIFF  # the family's DATA_BLOCK_ENCODING
+    (bench/encoding.py compares the encodings with each other in one run)
 
 Phases (each printed as a rate and as a ratio to a baseline measured in the same run, in slices
 interleaved with the phase, because the machine is shared and its load changes by the second):
@@ -280,7 +282,8 @@ class Bench:
 
         print(f"minihbase storage benchmark: {n:,} cells, 100-byte values, batches of {BATCH}, "
               f"WAL synced; python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
-              f"gc thresholds {gc.get_threshold()}", flush=True)
+              f"gc thresholds {gc.get_threshold()}, data block encoding "
+              f"{TABLE.families[0].data_block_encoding}", flush=True)
         # Every baseline runs in slices interleaved with the phase it is compared with: the
         # load of a shared machine changes by the second, a ratio taken apart means little.
         wal = WAL(layout.wal_dir(self.root, "bench,1,1"), sync=True,
@@ -388,7 +391,13 @@ def main(argv=None):
     ap.add_argument("--server-gc", action="store_true",
                     help="run with the region server's own GC thresholds "
                          "(storage.config.SERVER_GC_THRESHOLDS), as a region server hosts regions")
+    ap.add_argument("--encoding", default="NONE", type=str.upper,
+                    choices=["NONE", "PREFIX", "FAST_DIFF"],
+                    help="the family's DATA_BLOCK_ENCODING (default NONE)")
     args = ap.parse_args(argv)
+    global TABLE
+    TABLE = TableDescriptor("bench", (FamilyDescriptor(FAMILY, bloom="ROW",
+                                                       data_block_encoding=args.encoding),))
     if args.gc_threshold or args.server_gc:
         import gc
 

@@ -118,16 +118,17 @@ def _decode_dictionary(raw: bytes, pos: int, count: int) -> tuple[tuple, int]:
 
 def _rebuild(raw: bytes, pos: int, prefixes, lengths) -> tuple[list, int]:
     """Dictionary entries from shared-prefix lengths and suffixes starting at `pos`."""
+    ends = list(accumulate(lengths, initial=pos))
     out = []
+    append = out.append
     prev = b""
-    for p, n in zip(prefixes, lengths):
-        if p > len(prev):
-            raise struct.error(f"shared prefix of {p} bytes after an entry of {len(prev)}")
-        end = pos + n
-        prev = prev[:p] + raw[pos:end]
-        out.append(prev)
-        pos = end
-    return out, pos
+    for p, a, b in zip(prefixes, ends, ends[1:]):  # the one per-entry Python loop of a decode
+        prev = prev[:p] + raw[a:b]
+        append(prev)
+    # a prefix longer than the entry before it would have been cut short: a lie, not data
+    if any(map(int.__ne__, map(len, out), map(int.__add__, prefixes, lengths))):
+        raise struct.error("a shared prefix is longer than the entry it is shared with")
+    return out, ends[-1]
 
 
 def encode(encoding: str, rows: list, row_idx: list, quals: list, qual_idx: list, neg_ts: list,
