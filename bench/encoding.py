@@ -91,17 +91,17 @@ def bench(name: str, cells: list, root: str, gets: int) -> None:
             rates[e]["get cold"].append(get_rate(paths[e], rows[: gets // 4], None))
     size = {e: os.path.getsize(paths[e]) for e in ENCODINGS}
     print(f"\n{name}: {len(cells):,} cells, {size['NONE'] / len(cells):.1f} bytes/cell as NONE")
-    print(f"  {'encoding':10} {'file size':>12} {'ratio':>6} {'write':>6} "
-          f"{'scan cells/s':>13} {'ratio':>6} {'warm gets/s':>12} {'ratio':>6} "
-          f"{'cold gets/s':>12} {'ratio':>6}")
+    print(f"  {'encoding':9} {'file bytes':>11} {'ratio':>5} {'write':>5} "
+          f"{'scan cells/s':>12} {'ratio':>5} {'warm gets/s':>11} {'ratio':>5} "
+          f"{'cold gets/s':>11} {'ratio':>5}")
     base = {k: statistics.median(v) for k, v in rates["NONE"].items()}
     for e in ENCODINGS:
         med = {k: statistics.median(v) for k, v in rates[e].items()}
-        print(f"  {e:10} {size[e]:>12,} {size[e] / size['NONE']:>6.3f} "
-              f"{write_s[e] / write_s['NONE']:>6.2f} "
-              f"{med['scan']:>13,.0f} {med['scan'] / base['scan']:>6.2f} "
-              f"{med['get warm']:>12,.0f} {med['get warm'] / base['get warm']:>6.2f} "
-              f"{med['get cold']:>12,.0f} {med['get cold'] / base['get cold']:>6.2f}")
+        print(f"  {e:9} {size[e]:>11,} {size[e] / size['NONE']:>5.3f} "
+              f"{write_s[e] / write_s['NONE']:>5.2f} "
+              f"{med['scan']:>12,.0f} {med['scan'] / base['scan']:>5.2f} "
+              f"{med['get warm']:>11,.0f} {med['get warm'] / base['get warm']:>5.2f} "
+              f"{med['get cold']:>11,.0f} {med['get cold'] / base['get cold']:>5.2f}")
 
 
 def main(argv=None) -> None:
@@ -110,7 +110,7 @@ def main(argv=None) -> None:
     ap.add_argument("--gets", type=int, default=20_000)
     args = ap.parse_args(argv)
     print(f"minihbase data block encoding benchmark: python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} cpus; medians of {ROUNDS} alternating rounds; ratios to NONE")
+          f"{os.cpu_count()} cpus;\nmedians of {ROUNDS} alternating rounds; ratios to NONE")
     root = tempfile.mkdtemp(prefix="minihbase-bench-enc-")
     try:
         bench("narrow", narrow_cells(args.cells), root, args.gets)
