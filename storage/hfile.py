@@ -9,7 +9,8 @@ half-written file under the final name. One writer is used by one thread.
 
 Reader contract: opening reads and verifies the trailer, file info, block index and bloom filter
 (all kept in memory). Data blocks are read with `os.pread` (no shared file position), verified,
-decoded into parallel sequences (keys, values, rows) and kept in the shared BlockCache. Any checksum
+decoded (in the file's own data block encoding, NONE/PREFIX/FAST_DIFF, recorded in its file
+info) into parallel sequences (keys, values, rows) and kept in the shared BlockCache. Any checksum
 mismatch raises CorruptionError naming the file and offset; bad data is never served. A reader
 is safe to use from many threads at once. `close` lets started scans finish (see close());
 gets after close are served from the cache or raise ValueError.

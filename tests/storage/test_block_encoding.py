@@ -299,3 +299,18 @@ def test_packed_columns_round_trip_at_every_width(values):
     packed = block_encoding.pack_column(values)
     assert block_encoding.unpack_column(b"xx" + packed, 2, len(values)) == (
         tuple(values), 2 + len(packed))
+
+
+@pytest.mark.parametrize("encoding", ["PREFIX", "FAST_DIFF"])
+def test_the_cache_charges_a_decoded_encoded_block_as_much_as_a_none_block(tmp_path, encoding):
+    """The cache holds decoded blocks; a smaller file must not let them overfill it."""
+    cells = wide_rows()
+    charged = {}
+    for enc in ("NONE", encoding):
+        write(tmp_path / enc, cells, enc, block_size=8192)
+        cache = BlockCache(1 << 30)
+        with HFileReader(str(tmp_path / enc), block_cache=cache) as r:
+            for key in r._first_keys:
+                r.row_cells(key[0])
+            charged[enc] = cache.size_bytes
+    assert 0.95 < charged[encoding] / charged["NONE"] < 1.05
