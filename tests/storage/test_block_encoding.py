@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import zlib
-from bisect import bisect_left
 
 import pytest
 from hypothesis import HealthCheck, given, settings
