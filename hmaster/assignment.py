@@ -23,8 +23,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, FAILED_OPEN,
-                                 MERGING, OFFLINE, OPEN, OPENING, SPLITTING, RegionRecord)
+from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, ENABLED,
+                                 FAILED_OPEN, MERGING, OFFLINE, OPEN, OPENING, SPLITTING,
+                                 RegionRecord)
 from hmaster.meta import MetaStore
 from hmaster.rs_client import RegionServerClients
 from hmaster.server_manager import ServerManager
@@ -299,15 +300,26 @@ class AssignmentManager:
         futures = [self.pool.submit(self.unassign, r, **kw) for r in recs]
         return [f.result() for f in futures]
 
-    def repair(self, min_age_s: float = 10.0) -> int:
+    def repair(self, min_age_s: float = 10.0, table_lock=None) -> int:
         """Chore: re-drive regions in transition for longer than min_age_s that nobody is
         working on (their lock is free and no retry timer is pending): a close that failed on a
         live server, an open interrupted by an error, a region left CLOSING for a server whose
-        crash handling already finished. Returns how many were re-driven."""
+        crash handling already finished, or a region left CLOSED in an ENABLED table (an enable
+        whose assignment failed, say on a lost ZooKeeper connection; only with `table_lock`,
+        the DDL lock, which a disable holds). Returns how many were re-driven."""
         now = time.time() * 1000
         todo = []
+        enabled = set()
+        for t in self.meta.tables() if table_lock is not None else ():
+            try:
+                if self.meta.read_table(t).state == ENABLED:
+                    enabled.add(t)
+            except TableNotFoundError:
+                continue  # dropped meanwhile
         for r in self.meta.all_regions():
-            if r.state not in (OPENING, CLOSING, OFFLINE) or now - r.since_ms < min_age_s * 1000:
+            stuck = r.state in (OPENING, CLOSING, OFFLINE) or (
+                r.state == CLOSED and r.info.table in enabled)
+            if not stuck or now - r.since_ms < min_age_s * 1000:
                 continue
             enc = r.info.encoded_name
             with self._lock:
@@ -315,7 +327,7 @@ class AssignmentManager:
                     continue
             if self.region_locks.busy(enc):
                 continue  # an assignment is working on it right now
-            if r.state == OFFLINE and not self.servers.online():
+            if r.state in (OFFLINE, CLOSED) and not self.servers.online():
                 continue
             if r.state == CLOSING and r.server and not self.servers.is_live(r.server):
                 st = self.meta.read_server_state(r.server)
@@ -325,8 +337,27 @@ class AssignmentManager:
         for r in todo:
             log.info("re-driving region %s stuck in %s since %d ms: %s", r.info.name, r.state,
                      r.since_ms, r.waiting_for)
-            self.pool.submit(self._redrive, r)
+            if r.state == CLOSED:
+                self.pool.submit(self._reopen_closed, r, table_lock(r.info.table))
+            else:
+                self.pool.submit(self._redrive, r)
         return len(todo)
+
+    def _reopen_closed(self, r: RegionRecord, table_lock) -> None:
+        """Assign a region left CLOSED in an ENABLED table, under the table's DDL lock (taken
+        without waiting: DDL at work will settle it) and only if both are still so."""
+        if not table_lock.acquire(blocking=False):
+            return
+        try:
+            if self.meta.read_table(r.info.table).state != ENABLED:
+                return
+            cur = self.meta.read_region(r.info.table, r.info.encoded_name)
+            if cur is not None and cur.state == CLOSED:
+                self.assign(cur)
+        except Exception:  # noqa: BLE001 -- the next chore round tries again
+            log.exception("reopening %s failed", r.info.name)
+        finally:
+            table_lock.release()
 
     def _redrive(self, r: RegionRecord) -> None:
         try:

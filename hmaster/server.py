@@ -358,7 +358,7 @@ class MasterServer:
             try:
                 self.splits.janitor()
                 self._resume_crashes()
-                self.assignment.repair()
+                self.assignment.repair(table_lock=self.ddl.table_lock)
                 self.ddl.finish_disables()
                 self._prune_dead_servers()
                 clean_old_wals(self.rootdir, self.config.oldwals_ttl)

@@ -548,3 +548,28 @@ def test_a_failing_recovery_step_does_not_skip_the_ones_after_it(env, monkeypatc
     # (the repair chore would only re-drive it after 10 s)
     (rec,) = regions(zk, "waiting")
     assert (rec.state, rec.server) == (OPEN, rs.name)
+
+
+def test_regions_left_closed_in_an_enabled_table_are_reopened_by_the_chore(env):
+    """An enable whose assignments failed (a lost ZooKeeper connection) used to mark the table
+    ENABLED and leave regions CLOSED for good. repair() reopens them under the table's DDL
+    lock, and leaves a disabled table's closed regions (and a table busy with DDL) alone."""
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server()
+    master = start_master()
+    create(master, "stuck_closed", [b"m"])
+    create(master, "off", [])
+    master.ddl.disable("off")
+    wait_for(lambda: all(r.state == OPEN for r in regions(zk, "stuck_closed")), 30, "open")
+    long_ago = int(time.time() * 1000) - 60_000
+    with master.ddl.table_lock("stuck_closed"):  # DDL at work on the table: it is left to it
+        master.meta.commit([master.meta.put_region_op(RegionRecord(r.info, CLOSED, "", long_ago,
+                                                                   ""))
+                            for r in regions(zk, "stuck_closed")])
+        master.assignment.repair(table_lock=master.ddl.table_lock)
+        time.sleep(0.5)
+        assert {r.state for r in regions(zk, "stuck_closed")} == {CLOSED}
+    master.assignment.repair(table_lock=master.ddl.table_lock)
+    wait_for(lambda: all(r.state == OPEN for r in regions(zk, "stuck_closed")), 30,
+             "the closed regions of the enabled table to reopen")
+    assert {r.state for r in regions(zk, "off")} == {CLOSED}
