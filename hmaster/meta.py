@@ -278,10 +278,14 @@ class MetaStore:
     def journals(self) -> dict[str, dict]:
         out = {}
         for name in self._children(self.paths.splits):
-            data, _ = self._get(self.paths.split_journal(name))
-            if data is not None:  # else finished meanwhile
-                out[name] = json.loads(data)
+            journal = self.read_journal(name)
+            if journal is not None:  # else finished meanwhile
+                out[name] = journal
         return out
+
+    def read_journal(self, encoded: str) -> dict | None:
+        data, _ = self._get(self.paths.split_journal(encoded))
+        return None if data is None else json.loads(data)
 
     def journal_op(self, encoded: str, journal: dict, *, create: bool = False) -> Op:
         return Op("create" if create else "set", self.paths.split_journal(encoded),

@@ -357,6 +357,7 @@ class MasterServer:
         while not self._stopped.wait(janitor_period):
             try:
                 self.splits.janitor()
+                self.splits.resume_stalled()
                 self._resume_crashes()
                 self.assignment.repair(table_lock=self.ddl.table_lock)
                 self.ddl.finish_disables()

@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 
+from kazoo.exceptions import ConnectionLoss, SessionExpiredError
+from kazoo.handlers.threading import KazooTimeoutError
+
 from coordination.znodes import ENABLED, MERGED, OPEN, SPLIT
 from hmaster import status as status_mod
 from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
-                              NoSuchColumnFamilyError, RegionOfflineError, TableNotEnabledError,
-                              TableNotFoundError)
+                              NoSuchColumnFamilyError, RegionOfflineError,
+                              ServerUnavailableError, TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
@@ -45,6 +48,13 @@ class MasterServicer(pb_grpc.MasterServicer):
         except HBaseError as e:
             log.info("call failed: %s: %s", type(e).__name__, e)
             abort_with(context, e)
+        except (ConnectionLoss, SessionExpiredError, KazooTimeoutError) as e:
+            # Retryable: a resend finds the work done or not (see the client's DDL resend);
+            # the chores finish or undo what the lost commit left (repair, resume_stalled).
+            log.warning("call failed: ZooKeeper connection lost: %s", type(e).__name__)
+            abort_with(context, ServerUnavailableError(
+                f"master {self.m.name} lost its ZooKeeper connection during the call "
+                f"({type(e).__name__}); it may or may not have been applied: retry"))
         except Exception as e:  # noqa: BLE001
             log.exception("internal error in master call")
             abort_with(context, e)

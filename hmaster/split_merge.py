@@ -61,6 +61,9 @@ class SplitMergeCoordinator:
         self._janitor_lock = threading.Lock()  # one janitor pass at a time (chore, tests)
         self._paused_lock = threading.Lock()
         self._paused: dict[str, int] = {}  # guarded by _paused_lock: table -> pausers
+        # Journals (first parent's encoded name) a split, merge or resume of this master is
+        # working on; the chore resumes the others. Guarded by _paused_lock.
+        self._working: set[str] = set()
 
     @contextlib.contextmanager
     def paused(self, table: str):
@@ -92,6 +95,19 @@ class SplitMergeCoordinator:
             raise RegionOfflineError(f"{what}: table {rec.info.table!r} is not enabled")
         return rec, version
 
+    @contextlib.contextmanager
+    def _working_on(self, enc: str):
+        """The journal `enc` is this thread's until the block ends (resume_stalled leaves it)."""
+        with self._paused_lock:
+            if enc in self._working:
+                raise RegionOfflineError(f"region {enc} is already splitting or merging")
+            self._working.add(enc)
+        try:
+            yield
+        finally:
+            with self._paused_lock:
+                self._working.discard(enc)
+
     def _check_not_paused(self, table: str, what: str) -> None:
         """Called with the region lock(s) held, so a snapshot that paused the table either
         sees this split or merge finished or never sees it start."""
@@ -114,6 +130,12 @@ class SplitMergeCoordinator:
         journal = {"kind": "split", "table": info.table, "parents": [info.to_dict()],
                    "server": server, "split_key": (split_key or b"").hex(),
                    "step": SPLITTING, "children": []}
+        with self._working_on(enc):
+            return self._split(rec, version, split_key, enc, journal)
+
+    def _split(self, rec: RegionRecord, version: int, split_key: bytes | None, enc: str,
+               journal: dict) -> tuple[RegionInfo, RegionInfo]:
+        info, server = rec.info, rec.server
         with self.assignment.region_lock(enc):
             self._check_not_paused(info.table, f"split of region {info.name}")
             splitting = RegionRecord(info, SPLITTING, server, now_ms(),
@@ -177,10 +199,16 @@ class SplitMergeCoordinator:
             (a, va), (b, vb) = (b, vb), (a, va)
         if a.info.end_key != b.info.start_key or not a.info.end_key:
             raise InvalidArgumentError(f"regions {name_a} and {name_b} are not adjacent")
-        enc, server = a.info.encoded_name, a.server
+        enc = a.info.encoded_name
         journal = {"kind": "merge", "table": a.info.table,
-                   "parents": [a.info.to_dict(), b.info.to_dict()], "server": server,
+                   "parents": [a.info.to_dict(), b.info.to_dict()], "server": a.server,
                    "split_key": "", "step": MERGING, "children": []}
+        with self._working_on(enc):
+            return self._merge(a, va, b, vb, enc, journal)
+
+    def _merge(self, a: RegionRecord, va: int, b: RegionRecord, vb: int, enc: str,
+               journal: dict) -> RegionInfo:
+        server = a.server
         first, second = sorted([a.info.encoded_name, b.info.encoded_name])
         with self.assignment.region_lock(first), self.assignment.region_lock(second):
             self._check_not_paused(a.info.table, f"merge of {a.info.name} and {b.info.name}")
@@ -297,22 +325,42 @@ class SplitMergeCoordinator:
     def resume(self) -> None:
         """Called by a new active master: finish or roll back every journal."""
         for enc, journal in self.meta.journals().items():
-            step = journal.get("step")
-            log.info("resuming %s journal of %s at step %s", journal.get("kind"), enc, step)
-            try:
-                if step in (SPLITTING, MERGING):
-                    self.assignment.assign_many(self._rollback(journal, enc))
-                elif step == STEP_OPENING:
-                    children = []
-                    for d in journal["children"]:
-                        info = RegionInfo.from_dict(d)
-                        rec = self.meta.read_region(info.table, info.encoded_name)
-                        if rec is not None and rec.state != OPEN:
-                            children.append(rec)
-                    self._finish_opening(enc, journal, children, None)
-            except Exception:  # noqa: BLE001 -- one bad journal must not block the others
-                log.exception("resuming journal %s failed", enc)
+            self._resume_one(enc, journal)
         self.janitor()
+
+    def resume_stalled(self) -> int:
+        """Chore: finish or roll back the journals no split or merge of this master is
+        working on any more, as a new master would: their thread gave up on an error whose
+        outcome it could not know (ZooKeeper's connection dropped during a commit that may
+        have applied). Returns how many were resumed."""
+        resumed = 0
+        for enc in list(self.meta.journals()):
+            try:
+                with self._working_on(enc):
+                    journal = self.meta.read_journal(enc)  # now that no one else works on it
+                    if journal is not None and journal.get("step") != STEP_CLEANUP:
+                        self._resume_one(enc, journal)
+                        resumed += 1
+            except RegionOfflineError:
+                continue  # a split or merge is working on it
+        return resumed
+
+    def _resume_one(self, enc: str, journal: dict) -> None:
+        step = journal.get("step")
+        log.info("resuming %s journal of %s at step %s", journal.get("kind"), enc, step)
+        try:
+            if step in (SPLITTING, MERGING):
+                self.assignment.assign_many(self._rollback(journal, enc))
+            elif step == STEP_OPENING:
+                children = []
+                for d in journal["children"]:
+                    info = RegionInfo.from_dict(d)
+                    rec = self.meta.read_region(info.table, info.encoded_name)
+                    if rec is not None and rec.state != OPEN:
+                        children.append(rec)
+                self._finish_opening(enc, journal, children, None)
+        except Exception:  # noqa: BLE001 -- one bad journal must not block the others
+            log.exception("resuming journal %s failed", enc)
 
     def janitor(self) -> int:
         """Delete parents' directories once no child holds a reference; returns how many."""

@@ -573,3 +573,28 @@ def test_regions_left_closed_in_an_enabled_table_are_reopened_by_the_chore(env):
     wait_for(lambda: all(r.state == OPEN for r in regions(zk, "stuck_closed")), 30,
              "the closed regions of the enabled table to reopen")
     assert {r.state for r in regions(zk, "off")} == {CLOSED}
+
+
+def test_a_split_whose_thread_gave_up_is_rolled_back_by_the_live_master(env):
+    """ZooKeeper's connection dropped during a split's commit, which applied: the split's
+    thread gave up (the outcome was unknown), leaving the journal at SPLITTING. The live
+    master's chore (resume_stalled) rolls it back as a new master would, instead of leaving
+    the parent SPLITTING until a failover; a journal a split is working on is left alone."""
+    quorum, rootdir, start_master, add_server, zk = env
+    rs = add_server()
+    master = start_master()
+    create(master, "gaveup")
+    (rec,) = regions(zk, "gaveup")
+    enc = rec.info.encoded_name
+    journal = {"kind": "split", "table": "gaveup", "parents": [rec.info.to_dict()],
+               "server": rec.server, "split_key": "", "step": SPLITTING, "children": []}
+    with master.splits._working_on(enc):  # as while the split's own thread runs
+        master.meta.commit([master.meta.journal_op(enc, journal, create=True),
+                            master.meta.put_region_op(RegionRecord(rec.info, SPLITTING,
+                                                                   rec.server, 0, ""))])
+        assert master.splits.resume_stalled() == 0
+        assert [r.state for r in regions(zk, "gaveup")] == [SPLITTING]
+    master.splits.resume_stalled()  # (or the chore, every 5 s, got there first)
+    wait_for(lambda: [(r.state, r.server) for r in regions(zk, "gaveup")] == [(OPEN, rs.name)],
+             30, "the parent to be open again")
+    assert zk.get_children(Paths().splits) == []
