@@ -25,7 +25,8 @@ from typing import Callable
 import grpc
 
 from client import protocol
-from client.location_cache import CLOSED, LocationCache, RegionLocation, ZkMetaReader
+from client.location_cache import (CLOSED, LocationCache, RegionLocation, ZkMetaReader,
+                                   is_change)
 from client.retry import RetryPolicy
 from client.rpc_channels import ChannelPool
 from coordination import znodes
@@ -266,8 +267,9 @@ class Connection:
             address = self._master_address = f"{rec.host}:{rec.port}"
         return address, self.channels.master(address)
 
-    def _forget_master(self, _event=None) -> None:
-        self._master_address = None
+    def _forget_master(self, event=None) -> None:
+        if is_change(event):  # see location_cache.is_change
+            self._master_address = None
 
     def master_call(self, method: str, request, what: str | None = None, done_if=()):
         """`done_if`: errors that mean "already done" when an earlier attempt may have been

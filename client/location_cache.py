@@ -22,6 +22,8 @@ import bisect
 import threading
 from typing import Callable, NamedTuple, Protocol
 
+from kazoo.protocol.states import EventType
+
 from client.retry import attempt_time_left
 from coordination import znodes
 from coordination.znodes import (BALANCER_OFF, MasterRecord, Paths, RegionRecord, ServerRecord,
@@ -124,6 +126,14 @@ class ZkMetaReader:
             return f"{host}:{port}"
         rec = ServerRecord.from_bytes(data)
         return f"{rec.host}:{rec.port}"
+
+
+def is_change(event) -> bool:
+    """A watch fired because what it watched changed -- not kazoo telling every watch that the
+    connection dropped (EventType.NONE). While ZooKeeper is unreachable, cached locations stay
+    usable: region servers may well be fine (HBase's clients keep theirs too). Once connected
+    again the Connection drops the whole cache, changes missed meanwhile included."""
+    return event is None or event.type != EventType.NONE
 
 
 class _TableEntry:
@@ -250,7 +260,8 @@ class LocationCache:
         # generation, and then this snapshot is returned to the caller but not cached.
         watch = self._watches.get(table)
         if watch is None:
-            watch = self._watches.setdefault(table, lambda _event=None: self.invalidate(table))
+            watch = self._watches.setdefault(
+                table, lambda event=None: self.invalidate(table) if is_change(event) else None)
         record = self.meta.table(table, watch)
         if record is None:
             raise TableNotFoundError(f"table {table!r} does not exist")

@@ -674,6 +674,43 @@ def test_scan_ends_with_a_timeout_when_a_later_region_stays_unreachable(cluster_
         c.stop(timeout=20)
 
 
+def test_cached_locations_serve_reads_and_writes_while_zookeeper_is_down(tmp_path):
+    """ZooKeeper killed (a crash, or `docker compose restart zookeeper`): the client keeps its
+    cached locations, so gets and puts to region servers that are fine go on, as with HBase's
+    clients. They used to stop, because kazoo fires every watch when the connection drops
+    and each watch dropped the cache. Afterwards ZooKeeper comes back and all is current."""
+    import client
+    from minihbase.local_cluster import LocalCluster
+    from minihbase.zookeeper import ZooKeeperServer
+
+    zk = ZooKeeperServer(str(tmp_path / "zk")).start()
+    c = LocalCluster(str(tmp_path / "c"), regionservers=1, masters=1, zk_quorum=zk.quorum,
+                     start_timeout=90.0)
+    conn = None
+    try:
+        c.start()
+        conn = client.Connection(c.quorum, timeout=5)
+        conn.create_table("zkdown", {"cf": {}})
+        t = conn.table("zkdown")
+        t.put(b"before", {b"cf:q": b"1"})
+        assert t.row(b"before") == {b"cf:q": b"1"}
+        os.killpg(zk.process.pid, signal.SIGKILL)
+        zk.process.wait(10)
+        c.wait_for(lambda: conn._zk.state == "SUSPENDED", 20, "the client to see ZooKeeper gone")
+        time.sleep(0.5)  # kazoo's watch callbacks run on its own thread
+        t.put(b"during", {b"cf:q": b"2"})
+        assert t.row(b"before") == {b"cf:q": b"1"} and t.row(b"during") == {b"cf:q": b"2"}
+        zk = ZooKeeperServer(zk.directory, port=zk.port).start()
+        c.wait_for(lambda: conn._zk.state == "CONNECTED", 30, "the client to reconnect")
+        t.put(b"after", {b"cf:q": b"3"})
+        assert [r for r, _ in t.scan()] == [b"after", b"before", b"during"]
+    finally:
+        if conn is not None:
+            conn.close()
+        c.stop(timeout=20)
+        zk.stop()
+
+
 def test_operation_timeout_holds_when_zookeeper_hangs_during_a_meta_read(tmp_path):
     """Locations are not cached and ZooKeeper is frozen: the meta reads are cut off by the
     time the operation has left (not 5 s each), so get and batched put still end in a clear
