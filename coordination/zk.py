@@ -7,6 +7,7 @@ means the session expired: a region server aborts (HBase's "YouAreDead"), a mast
 from __future__ import annotations
 
 import logging
+import threading
 
 from kazoo.client import KazooClient
 from kazoo.retry import KazooRetry
@@ -38,5 +39,20 @@ def connect(quorum: str, *, session_timeout: float = SESSION_TIMEOUT_S,
         read_only=read_only,
         logger=logging.getLogger("kazoo"),
     )
-    zk.start(timeout=connect_timeout)
+    # kazoo's start(timeout) stops the client before raising, and that stop waits for a
+    # handshake stuck on a frozen server (up to the session timeout): a caller with a 3 s
+    # budget waited 11 s. Give up on time and let the client stop in the background.
+    zk.start_async().wait(connect_timeout)
+    if not zk.connected:
+        threading.Thread(target=_stop_quietly, args=(zk,), name="kazoo-stop",
+                         daemon=True).start()
+        raise zk.handler.timeout_exception("Connection time-out")
     return zk
+
+
+def _stop_quietly(zk: KazooClient) -> None:
+    try:
+        zk.stop()
+        zk.close()
+    except Exception:  # noqa: BLE001 -- nothing is waiting for it
+        pass

@@ -711,6 +711,26 @@ def test_cached_locations_serve_reads_and_writes_while_zookeeper_is_down(tmp_pat
         zk.stop()
 
 
+def test_cli_gives_up_on_a_frozen_zookeeper_within_its_timeout(tmp_path):
+    """A ZooKeeper that accepts connections but never answers (frozen): the CLI's --timeout
+    holds. kazoo's own start() waited for the stuck handshake (11 s for --timeout 3)."""
+    from minihbase.zookeeper import ZooKeeperServer
+
+    zk = ZooKeeperServer(str(tmp_path)).start()
+    zk.process.send_signal(signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        p = subprocess.run([sys.executable, "-m", "client.cli", "--zk", zk.quorum,
+                            "--timeout", "3", "list"], capture_output=True, text=True,
+                           timeout=60)
+        took = time.monotonic() - start
+        assert p.returncode == 1 and p.stderr.startswith("ERROR: cannot reach ZooKeeper"), p
+        assert took < 6.0, took
+    finally:
+        zk.process.send_signal(signal.SIGCONT)
+        zk.stop()
+
+
 def test_operation_timeout_holds_when_zookeeper_hangs_during_a_meta_read(tmp_path):
     """Locations are not cached and ZooKeeper is frozen: the meta reads are cut off by the
     time the operation has left (not 5 s each), so get and batched put still end in a clear
