@@ -230,8 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("hbck", "HBase's HBCK report: holes, overlaps, orphaned directories, stuck "
                     "regions; exit 1 when it finds any")
     c.add_argument("--clean", action="store_true",
-                   help="also delete orphaned region directories older than the master's "
-                        "--orphan-grace (as its chore does every minute)")
+                   help="also run the master's orphan cleaner now, with its chore's rules "
+                        "(docs/coordination.md, 'Consistency check')")
     cmd("balance", "run the balancer now")
     c = cmd("balance_switch", "switch the balancer on or off (periodic runs and balance)")
     c.add_argument("state", choices=["on", "off", "true", "false"])

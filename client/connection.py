@@ -488,8 +488,8 @@ class Connection:
         """HBase's HBCK report, checked now by the master: holes and overlaps in meta, OPEN
         regions without their directory or on a server that is gone, regions stuck in
         transition, orphaned directories (see protocol.hbck_dict). clean: the master also
-        deletes orphaned region directories older than its --orphan-grace (listed in
-        "removed"), as its chore does every minute."""
+        runs its orphan cleaner now, with its chore's rules (those deleted are listed in
+        "removed"; docs/coordination.md, "Consistency check")."""
         return protocol.hbck_dict(self.master_call("Hbck", pb.HbckRequest(clean=clean),
                                                    "consistency check"))
 
