@@ -158,7 +158,7 @@ class TableDDL:
     def finish_disable(self, rec: TableRecord) -> None:
         """Close every region; DISABLED once all are CLOSED. A region whose close could not
         finish (its server died, or is dying and still registered) keeps the table DISABLING
-        until crash handling or the repair chore closes it (finish_disables): a region still
+        until crash handling or the repair chore closes it (finish_interrupted): a region still
         CLOSING on a server may hold acknowledged edits only that server's WAL has, so the
         table must not look disabled (and be enabled elsewhere) before they are recovered."""
         name = rec.descriptor.name
@@ -173,9 +173,11 @@ class TableDDL:
         self.meta.write_table(replace(rec, state=DISABLED))
         log.info("table %s disabled (%d regions closed)", name, len(regions))
 
-    def finish_disables(self) -> None:
-        """Chore: finish the disables that waited for a region's close (see finish_disable);
-        a table whose DDL is running right now is left to it."""
+    def finish_interrupted(self) -> None:
+        """Chore: finish the disables that waited for a region's close (see finish_disable),
+        and the creates, enables and alters whose call gave up half-way (a lost ZooKeeper
+        connection: the table left ENABLING, or an alter_pending), as a new master would; a
+        table whose DDL is running right now is left to it."""
         for name in self.meta.tables():
             lock = self.table_lock(name)
             if not lock.acquire(blocking=False):
@@ -184,6 +186,12 @@ class TableDDL:
                 rec = self.meta.read_table(name)
                 if rec.state == DISABLING:
                     self.finish_disable(rec)
+                elif rec.state == ENABLING:
+                    log.info("table %s: finishing an enable left half-done", name)
+                    self.finish_enable(rec)
+                elif rec.alter_pending is not None:
+                    log.info("table %s: finishing an alter left half-done", name)
+                    self.finish_alter(rec)
             except TableNotFoundError:
                 pass  # dropped meanwhile
             finally:

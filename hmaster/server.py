@@ -360,7 +360,7 @@ class MasterServer:
                 self.splits.resume_stalled()
                 self._resume_crashes()
                 self.assignment.repair(table_lock=self.ddl.table_lock)
-                self.ddl.finish_disables()
+                self.ddl.finish_interrupted()
                 self._prune_dead_servers()
                 clean_old_wals(self.rootdir, self.config.oldwals_ttl)
                 if time.monotonic() >= next_check:

@@ -19,8 +19,8 @@ from coordination.znodes import ENABLED, MERGED, OPEN, SPLIT
 from hmaster import status as status_mod
 from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
-                              NoSuchColumnFamilyError, RegionOfflineError,
-                              ServerUnavailableError, TableNotEnabledError, TableNotFoundError)
+                              NoSuchColumnFamilyError, OutcomeUnknownError, RegionOfflineError,
+                              TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
@@ -49,12 +49,14 @@ class MasterServicer(pb_grpc.MasterServicer):
             log.info("call failed: %s: %s", type(e).__name__, e)
             abort_with(context, e)
         except (ConnectionLoss, SessionExpiredError, KazooTimeoutError) as e:
-            # Retryable: a resend finds the work done or not (see the client's DDL resend);
-            # the chores finish or undo what the lost commit left (repair, resume_stalled).
+            # Not retryable: a split, merge or move sent again could be applied twice. The
+            # chores finish or undo what the lost commit left (repair, resume_stalled,
+            # finish_enables, resume_alters).
             log.warning("call failed: ZooKeeper connection lost: %s", type(e).__name__)
-            abort_with(context, ServerUnavailableError(
+            abort_with(context, OutcomeUnknownError(
                 f"master {self.m.name} lost its ZooKeeper connection during the call "
-                f"({type(e).__name__}); it may or may not have been applied: retry"))
+                f"({type(e).__name__}): it may or may not have been applied; check before "
+                f"trying again"))
         except Exception as e:  # noqa: BLE001
             log.exception("internal error in master call")
             abort_with(context, e)

@@ -129,6 +129,12 @@ class OperationTimeoutError(HBaseError):
     """The client's overall operation timeout ran out while retrying."""
 
 
+class OutcomeUnknownError(HBaseError):
+    """The master lost its ZooKeeper connection in the middle of the call: it may or may not
+    have been applied (its chores finish or undo what it left half-done). Not retried: a
+    split, merge or move sent again could be applied twice. Look, then decide."""
+
+
 class RegionTooBusyError(HBaseError):
     """Writes are blocked while the region flushes or compacts (too many store files), or
     while its region server's memstores are at their global limit."""

@@ -37,6 +37,7 @@ STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
     errors.MasterNotRunningError: grpc.StatusCode.UNAVAILABLE,
     errors.RegionTooBusyError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.OperationTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
+    errors.OutcomeUnknownError: grpc.StatusCode.ABORTED,
 }
 
 

@@ -14,8 +14,9 @@ import pytest
 
 from coordination import meta_reader
 from coordination import zk as zk_mod
-from coordination.znodes import (CLOSED, CRASHED, DEAD, FAILED_OPEN, OFFLINE, ONLINE, OPEN,
-                                 SPLITTING, SPLITTING_WAL, Paths, RegionRecord, TableRecord)
+from coordination.znodes import (CLOSED, CRASHED, DEAD, ENABLED, ENABLING, FAILED_OPEN, OFFLINE,
+                                 ONLINE, OPEN, SPLITTING, SPLITTING_WAL, Paths, RegionRecord,
+                                 TableRecord)
 from hmaster.assignment import KeyedLocks
 from hmaster.meta import MetaStore
 from hmaster.server import MasterConfig, MasterServer
@@ -598,3 +599,47 @@ def test_a_split_whose_thread_gave_up_is_rolled_back_by_the_live_master(env):
     wait_for(lambda: [(r.state, r.server) for r in regions(zk, "gaveup")] == [(OPEN, rs.name)],
              30, "the parent to be open again")
     assert zk.get_children(Paths().splits) == []
+
+
+def _lose_after(master, match):
+    """The first commit whose ops satisfy match(ops) is applied, then raises ConnectionLoss:
+    what a ZooKeeper connection dropped right after the request looks like."""
+    from kazoo.exceptions import ConnectionLoss
+    real, fired = master.meta.commit, []
+
+    def commit(ops):
+        real(ops)
+        if not fired and match(ops):
+            fired.append(True)
+            raise ConnectionLoss()
+    master.meta.commit = commit
+
+
+def test_a_call_cut_by_a_lost_zookeeper_connection_is_not_resent_and_the_chore_finishes_it(env):
+    """The caller is told the outcome is unknown (a resent split or move could be applied
+    twice); a create left ENABLING and an alter left pending are finished by the chore
+    (finish_interrupted), as a new master would, not left so until a failover."""
+    import client
+    from minihbase.errors import OutcomeUnknownError
+
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server()
+    master = start_master()
+    path = master.meta.paths.table("cut")
+    _lose_after(master, lambda ops: any(op.kind == "create" and op.path == path for op in ops))
+    with client.Connection(quorum, timeout=20) as conn:
+        with pytest.raises(OutcomeUnknownError, match="may or may not have been applied"):
+            conn.create_table("cut", {"cf": {}, "cf2": {}}, split_keys=[b"m"])
+        assert master.meta.read_table("cut").state == ENABLING  # what the cut call left
+        master.ddl.finish_interrupted()  # (or the chore, every 5 s)
+        wait_for(lambda: master.meta.read_table("cut").state == ENABLED and
+                 all(r.state == OPEN for r in regions(zk, "cut")), 30, "the create finished")
+        _lose_after(master, lambda ops: any(op.path == path and b"alter_pending" in op.data
+                                            for op in ops))
+        with pytest.raises(OutcomeUnknownError):
+            conn.alter_table("cut", remove=["cf2"])
+        assert master.meta.read_table("cut").alter_pending == ("cf2",)
+        master.ddl.finish_interrupted()
+        wait_for(lambda: master.meta.read_table("cut").alter_pending is None, 30,
+                 "the alter finished")
+        assert master.meta.read_table("cut").descriptor.family_names() == [b"cf"]
