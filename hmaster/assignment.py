@@ -334,28 +334,30 @@ class AssignmentManager:
                 if st is None or st.state != DEAD:
                     continue  # its crash procedure will take it
             todo.append(r)
+        closed_tables = set()
         for r in todo:
             log.info("re-driving region %s stuck in %s since %d ms: %s", r.info.name, r.state,
                      r.since_ms, r.waiting_for)
             if r.state == CLOSED:
-                self.pool.submit(self._reopen_closed, r, table_lock(r.info.table))
+                closed_tables.add(r.info.table)
             else:
                 self.pool.submit(self._redrive, r)
+        for table in closed_tables:  # its own thread: assign_many waits on the pool
+            threading.Thread(target=self._reopen_closed, args=(table, table_lock(table)),
+                             name=f"reopen-{table}", daemon=True).start()
         return len(todo)
 
-    def _reopen_closed(self, r: RegionRecord, table_lock) -> None:
-        """Assign a region left CLOSED in an ENABLED table, under the table's DDL lock (taken
-        without waiting: DDL at work will settle it) and only if both are still so."""
+    def _reopen_closed(self, table: str, table_lock) -> None:
+        """Assign the regions left CLOSED in ENABLED table `table`, all at once, under its DDL
+        lock (taken without waiting: DDL at work will settle them) and only if the table is
+        still enabled and they still closed."""
         if not table_lock.acquire(blocking=False):
             return
         try:
-            if self.meta.read_table(r.info.table).state != ENABLED:
-                return
-            cur = self.meta.read_region(r.info.table, r.info.encoded_name)
-            if cur is not None and cur.state == CLOSED:
-                self.assign(cur)
+            if self.meta.read_table(table).state == ENABLED:
+                self.assign_many([r for r in self.meta.regions(table) if r.state == CLOSED])
         except Exception:  # noqa: BLE001 -- the next chore round tries again
-            log.exception("reopening %s failed", r.info.name)
+            log.exception("reopening the closed regions of table %s failed", table)
         finally:
             table_lock.release()
 
