@@ -803,10 +803,12 @@ class Region:
         rewrite every store into one file, dropping deleted, expired and surplus cells.
         family: only that family's store (NoSuchColumnFamilyError if it has none)."""
         stores = [self._store(family)] if family else list(self.stores.values())
+        if self._closing:  # a close (move, split, disable) must not wait for it
+            return
         if major:
             self.flush()
         with self._compaction_lock:
-            if self._closed:
+            if self._closed or self._closing:
                 return
             self._compacting = "MAJOR" if major else "MINOR"
             try:

@@ -475,3 +475,24 @@ def test_requested_compactions_run_on_the_executor_and_show_in_the_compaction_st
         time.sleep(0.01)
     assert r.compaction_state() == "NONE" and len(r.stores[CF].files()) == 1
     r.close(flush=False)
+
+
+def test_a_requested_compaction_does_not_run_once_its_region_is_closing(tmp_path, clock):
+    """A close (move, split, disable) must not wait for a major compaction queued before it."""
+    from storage.config import DaemonExecutor
+
+    r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Inline(),
+                    config=RegionConfig(clock=clock, compaction_min_files=100))
+    for i in range(2):
+        r.mutate(Mutation(b"r%d" % i).put(CF, b"q", b"v"))
+        r.flush()
+    executor = DaemonExecutor(threads=1, name="test-compactions")
+    gate = threading.Event()
+    executor.submit(gate.wait, 10)
+    r.request_compaction(executor, major=True)
+    r.close(flush=False)
+    gate.set()
+    deadline = time.monotonic() + 10
+    while r.compaction_state() != "NONE" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert r.compaction_state() == "NONE" and r.compactions == 0
