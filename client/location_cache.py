@@ -155,6 +155,7 @@ class LocationCache:
         self.meta = meta
         self._tables: dict[str, _TableEntry] = {}  # writes guarded by self._lock
         self._generation: dict[str, int] = {}      # bumped by invalidate; guarded by self._lock
+        self._epoch = 0  # bumped when every table is invalidated; guarded by self._lock
         self._servers: dict[str, str] = {}         # server name -> address (names never reuse)
         self._watches: dict[str, Watch] = {}       # one stable callable per table
         self._load_locks: dict[str, threading.Lock] = {}  # one per table; guarded by _lock
@@ -214,12 +215,21 @@ class LocationCache:
     def invalidate(self, table: str | None = None) -> None:
         with self._lock:
             if table is None:
-                for t in list(self._tables):
-                    self._generation[t] = self._generation.get(t, 0) + 1
+                self._epoch += 1  # loads in flight (of any table) are not cached either
                 self._tables.clear()
             else:
                 self._generation[table] = self._generation.get(table, 0) + 1
                 self._tables.pop(table, None)
+
+    def _watch_fired(self, table: str, event=None) -> None:
+        """A watch on `table`'s meta fired. A change drops its entry. kazoo's "connection
+        dropped" (see is_change) keeps it usable, but a load in flight, whose watches that just
+        consumed, must not be cached: nothing would tell it about later changes."""
+        if is_change(event):
+            self.invalidate(table)
+        else:
+            with self._lock:
+                self._generation[table] = self._generation.get(table, 0) + 1
 
     def cached_tables(self) -> list[str]:
         return list(self._tables)
@@ -255,13 +265,13 @@ class LocationCache:
             entry = self._tables.get(table)
             if entry is not None:
                 return entry
-            generation = self._generation.get(table, 0)
+            generation = (self._epoch, self._generation.get(table, 0))
         # Read outside the lock (ZooKeeper round trips); a watch firing meanwhile bumps the
         # generation, and then this snapshot is returned to the caller but not cached.
         watch = self._watches.get(table)
         if watch is None:
             watch = self._watches.setdefault(
-                table, lambda event=None: self.invalidate(table) if is_change(event) else None)
+                table, lambda event=None: self._watch_fired(table, event))
         record = self.meta.table(table, watch)
         if record is None:
             raise TableNotFoundError(f"table {table!r} does not exist")
@@ -271,7 +281,7 @@ class LocationCache:
         entry = _TableEntry(record.descriptor, locations)
         with self._lock:
             self.loads += 1
-            if self._generation.get(table, 0) == generation:
+            if (self._epoch, self._generation.get(table, 0)) == generation:
                 self._tables[table] = entry
         return entry
 
