@@ -448,37 +448,9 @@ def test_compaction_of_one_family_rewrites_only_its_store(tmp_path, clock):
     r.close(flush=False)
 
 
-def test_requested_compactions_run_on_the_executor_and_show_in_the_compaction_state(
-        tmp_path, clock):
-    """HBase's compaction request: queued, counted by compaction_state until it has run."""
-    from storage.config import DaemonExecutor
-
-    r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Inline(),
-                    config=RegionConfig(clock=clock, compaction_min_files=100))
-    for i in range(2):
-        r.mutate(Mutation(b"r%d" % i).put(CF, b"q", b"v"))
-        r.flush()
-    executor = DaemonExecutor(threads=1, name="test-compactions")
-    gate = threading.Event()
-    executor.submit(gate.wait, 10)  # the compaction thread is busy: requests queue
-    assert r.compaction_state() == "NONE"
-    r.request_compaction(executor, major=True)
-    assert r.compaction_state() == "MAJOR"
-    r.request_compaction(executor, major=False, family=CG)
-    assert r.compaction_state() == "MAJOR_AND_MINOR"
-    with pytest.raises(NoSuchColumnFamilyError):
-        r.request_compaction(executor, family=b"nope")
-    assert len(r.stores[CF].files()) == 2  # nothing ran yet
-    gate.set()
-    deadline = time.monotonic() + 10
-    while r.compaction_state() != "NONE" and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert r.compaction_state() == "NONE" and len(r.stores[CF].files()) == 1
-    r.close(flush=False)
-
-
-def test_a_requested_compaction_does_not_run_once_its_region_is_closing(tmp_path, clock):
-    """A close (move, split, disable) must not wait for a major compaction queued before it."""
+def _two_files_and_a_busy_compaction_thread(tmp_path, clock):
+    """A region whose cf has two files, and a compaction executor busy until gate is set
+    (requests queue): (region, executor, gate)."""
     from storage.config import DaemonExecutor
 
     r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Inline(),
@@ -489,10 +461,38 @@ def test_a_requested_compaction_does_not_run_once_its_region_is_closing(tmp_path
     executor = DaemonExecutor(threads=1, name="test-compactions")
     gate = threading.Event()
     executor.submit(gate.wait, 10)
-    r.request_compaction(executor, major=True)
-    r.close(flush=False)
-    gate.set()
+    return r, executor, gate
+
+
+def _wait_until_no_compaction(r) -> None:
     deadline = time.monotonic() + 10
     while r.compaction_state() != "NONE" and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def test_requested_compactions_run_on_the_executor_and_show_in_the_compaction_state(
+        tmp_path, clock):
+    """HBase's compaction request: queued, counted by compaction_state until it has run."""
+    r, executor, gate = _two_files_and_a_busy_compaction_thread(tmp_path, clock)
+    assert r.compaction_state() == "NONE"
+    r.request_compaction(executor, major=True)
+    assert r.compaction_state() == "MAJOR"
+    r.request_compaction(executor, major=False, family=CG)
+    assert r.compaction_state() == "MAJOR_AND_MINOR"
+    with pytest.raises(NoSuchColumnFamilyError):
+        r.request_compaction(executor, family=b"nope")
+    assert len(r.stores[CF].files()) == 2  # nothing ran yet
+    gate.set()
+    _wait_until_no_compaction(r)
+    assert r.compaction_state() == "NONE" and len(r.stores[CF].files()) == 1
+    r.close(flush=False)
+
+
+def test_a_requested_compaction_does_not_run_once_its_region_is_closing(tmp_path, clock):
+    """A close (move, split, disable) must not wait for a major compaction queued before it."""
+    r, executor, gate = _two_files_and_a_busy_compaction_thread(tmp_path, clock)
+    r.request_compaction(executor, major=True)
+    r.close(flush=False)
+    gate.set()
+    _wait_until_no_compaction(r)
     assert r.compaction_state() == "NONE" and r.compactions == 0
