@@ -195,6 +195,10 @@ def visible_rows(items, p: ReadParams, stop_row: bytes | None = None):
             continue
         if q != col:
             col, col_del, col_vers, count, qcount = q, -1, None, 0, 0
+        if keep_deleted and ts >= hi:
+            # nor is a put after the range counted: a deleted one would otherwise take a
+            # version from those a point-in-time read must see (HBase counts in the range)
+            continue
         if ts <= fam_del or ts <= col_del:
             continue
         if (col_vers is not None and ts in col_vers) or (fam_vers is not None and ts in fam_vers):

@@ -202,3 +202,20 @@ def test_plain_reads_match_a_family_without_the_option_before_and_after_compacti
     assert read(plain) == expected
     for r in (kept, plain):
         r.close()
+
+
+def test_a_deleted_version_after_the_time_range_does_not_hide_an_older_one(tmp_path):
+    """An acceptance test's case: VERSIONS => 2, puts at 10, 15 and 20, the one at 20 deleted.
+    A read of [0, 19) must see 15 and 10, as HBase's (and as with KEEP_DELETED_CELLS false):
+    the deleted cell after the range must not count as one of the two versions."""
+    for keep in ("TRUE", "FALSE"):
+        r = _open(tmp_path / keep, max_versions=2, keep_deleted_cells=keep)
+        for ts in (10, 15, 20):
+            _put(r, ts)
+        r.mutate(Mutation(b"r").delete_version(CF, b"q", 20))
+        for flush in (False, True):
+            if flush:
+                r.flush()
+            assert _timestamps(r.get(Get(b"r", time_range=(0, 19), max_versions=3))) == [15, 10]
+            assert _timestamps(r.get(Get(b"r", time_range=(0, 12), max_versions=3))) == [10]
+        r.close()
