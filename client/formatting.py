@@ -172,6 +172,11 @@ def hbck_text(report: dict) -> str:
     if report["problems"]:
         lines.append(grid(["PROBLEM", "TABLE", "DETAIL"],
                           [[p["kind"], p["table"], p["detail"]] for p in report["problems"]]))
+    cleanable = sum(p["cleanable"] for p in report["problems"])
+    if cleanable:  # say why they are still there, --clean or not
+        lines.append(f"{cleanable} of these orphaned region directories will be deleted by the "
+                     f"master's cleaner once untouched, and seen orphaned by it, for its "
+                     f"--orphan-grace (10 minutes by default); the others are left in place")
     for p in report["removed"]:
         lines.append(f"Deleted orphaned region directory {p['path']} ({p['bytes']} bytes)")
     return "\n".join(lines)

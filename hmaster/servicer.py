@@ -229,7 +229,9 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def GetCompactionState(self, request, context):
         def run():
-            regions = self._enabled_regions(request.name, "report the compactions of")
+            if self.m.meta.read_table(request.name).state != ENABLED:  # TableNotFoundError
+                return pb.CompactionState(state="NONE")  # nothing open compacts (HBase's)
+            regions = self.m.meta.regions(request.name)
             names = {r.info.name for r in regions}
             major = minor = False
             for server in sorted({r.server for r in regions if r.state == OPEN}):
