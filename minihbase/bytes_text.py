@@ -44,6 +44,8 @@ def parse_binary(text: str) -> bytes:
                 continue
             except ValueError:
                 pass
-        out += ch.encode()
+        # surrogateescape: raw bytes given on a command line (not UTF-8) arrive as lone
+        # surrogates (Python's os.fsdecode) and go back to those bytes
+        out += ch.encode("utf-8", "surrogateescape")
         i += 1
     return bytes(out)

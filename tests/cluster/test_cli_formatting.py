@@ -1,6 +1,7 @@
 """How the CLI prints (client/formatting.py): HBase's binary escaping, tables, JSON."""
 
 import json
+import os
 
 from client import formatting as fmt
 
@@ -16,6 +17,8 @@ def test_printed_binary_parses_back_to_the_same_bytes():
         assert fmt.parse_binary(fmt.binary(data)) == data
     assert fmt.parse_binary("a\\x00b") == b"a\x00b"
     assert fmt.parse_binary("trailing\\x4") == b"trailing\\x4"  # incomplete escape stays text
+    # raw non-UTF-8 bytes on a command line (argv decodes them with surrogateescape)
+    assert fmt.parse_binary(os.fsdecode(b"\xff\x01r")) == b"\xff\x01r"
 
 
 def test_scan_table_has_hbase_shell_layout():
