@@ -108,6 +108,10 @@ def _int(value, what: str) -> int:
 
 def _nargs(cmd: Command, low: int, high: int, usage: str) -> None:
     if not low <= len(cmd.args) <= high:
+        if len(cmd.args) > high and isinstance(cmd.args[-1], dict):  # HBase's options hash
+            raise commands.UsageError(
+                f"{cmd.name}: options {', '.join(map(str, cmd.args[-1]))} are not supported "
+                f"by minihbase; usage: {usage}")
         raise commands.UsageError(f"wrong number of arguments for {cmd.name}; usage: {usage}")
 
 

@@ -507,3 +507,13 @@ def test_data_block_encoding_takes_hbase_values_and_names_the_allowed_ones(rec):
         cli.build_parser().parse_args(["create", "t1", "cf", "--data-block-encoding", "zip"])
     assert "--data-block-encoding: invalid choice: 'ZIP'" in err.getvalue()
     assert "'NONE', 'PREFIX', 'FAST_DIFF'" in err.getvalue()
+
+
+def test_an_unsupported_options_hash_is_named_not_counted(rec):
+    """HBase's append/incr take ATTRIBUTES and VISIBILITY; refused by name, not as a count."""
+    with pytest.raises(commands.UsageError, match="append: options ATTRIBUTES are not "
+                                                  "supported by minihbase"):
+        run("append 't1', 'r2', 'cf:q', 'v', {ATTRIBUTES => {'a' => 'b'}}")
+    with pytest.raises(commands.UsageError, match="wrong number of arguments for append"):
+        run("append 't1', 'r2', 'cf:q'")
+    assert rec.calls == []
