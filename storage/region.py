@@ -465,16 +465,16 @@ class Region:
         for family, _, _ in columns:
             self._store(family)
         wanted = Get(row, tuple((f, q) for f, q, _ in columns))
-        return self._once(nonce, lambda n: self._append(row, columns, n),
+        return self._once(nonce, lambda n: self._append(wanted, columns, n),
                           lambda _: self._get_cells(wanted, count=False))
 
-    def _append(self, row: bytes, columns: list[tuple[bytes, bytes, bytes]],
+    def _append(self, wanted: Get, columns: list[tuple[bytes, bytes, bytes]],
                 nonce: NonceKey | None) -> list[Cell]:
+        row = wanted.row
         self._wait_if_busy()
         with self._row_locks[hash(row) % _ROW_LOCK_STRIPES]:
             now = self.config.now_ms()
-            current = {(c.family, c.qualifier): c for c in self._get_cells(
-                Get(row, tuple((f, q) for f, q, _ in columns)), count=False)}
+            current = {(c.family, c.qualifier): c for c in self._get_cells(wanted, count=False)}
             m = Mutation(row)
             for family, qualifier, suffix in columns:
                 old = current.get((family, qualifier))
@@ -841,12 +841,7 @@ class Region:
             finally:
                 with self._state_lock:
                     self._requested[major] -= 1
-        try:
-            executor.submit(run)
-        except RuntimeError:  # shut down: the server is stopping
-            with self._state_lock:
-                self._requested[major] -= 1
-            raise
+        executor.submit(run)  # a DaemonExecutor: it has no shutdown, submit cannot fail
 
     def compaction_state(self) -> str:
         """HBase's CompactionState: NONE, MINOR, MAJOR or MAJOR_AND_MINOR, counting the

@@ -210,12 +210,17 @@ def validate_snapshot_name(name: str) -> str:
     return name
 
 
+def _upper_text(value) -> str:
+    """An option's value as upper-case text (bytes, str, or True/False as the shell gives)."""
+    return (value.decode() if isinstance(value, bytes) else str(value)).upper()
+
+
 def keep_deleted_cells_value(value) -> str:
     """KEEP_DELETED_CELLS as stored ("FALSE", "TRUE" or "TTL") from True/False or the HBase
     shell's spellings in any case; anything else is InvalidArgumentError naming the option."""
-    text = value.decode() if isinstance(value, bytes) else str(value)
-    if text.upper() in KEEP_DELETED_CELLS:
-        return text.upper()
+    text = _upper_text(value)
+    if text in KEEP_DELETED_CELLS:
+        return text
     raise InvalidArgumentError(
         f"KEEP_DELETED_CELLS must be one of {', '.join(KEEP_DELETED_CELLS)} (or true/false), "
         f"got {value!r}")
@@ -224,14 +229,13 @@ def keep_deleted_cells_value(value) -> str:
 def data_block_encoding_value(value) -> str:
     """DATA_BLOCK_ENCODING as stored (NONE, PREFIX or FAST_DIFF) from any case; anything else
     is InvalidArgumentError naming the option and the supported values."""
-    text = value.decode() if isinstance(value, bytes) else str(value)
-    if text.upper() in DATA_BLOCK_ENCODINGS:
-        return text.upper()
+    text = _upper_text(value)
+    if text in DATA_BLOCK_ENCODINGS:
+        return text
     allowed = ", ".join(DATA_BLOCK_ENCODINGS)
-    if text.upper() in _UNBUILT_ENCODINGS:
+    if text in _UNBUILT_ENCODINGS:
         raise InvalidArgumentError(
-            f"DATA_BLOCK_ENCODING {text.upper()} is not supported by minihbase; use one of "
-            f"{allowed}")
+            f"DATA_BLOCK_ENCODING {text} is not supported by minihbase; use one of {allowed}")
     raise InvalidArgumentError(f"DATA_BLOCK_ENCODING must be one of {allowed}, got {value!r}")
 
 
