@@ -12,6 +12,12 @@ from minihbase import errors
 from tests.cluster.conftest import rs_stub, server_record, serving_regions
 
 
+def _cli(cluster, *args, input=None, timeout=60):
+    """The minihbase CLI (or its shell, with `input` as the script) against `cluster`."""
+    return subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum, *args],
+                          input=input, capture_output=True, text=True, timeout=timeout)
+
+
 def wait_serving(cluster, table, timeout=60):
     return cluster.wait_for(lambda: serving_regions(cluster, table), timeout,
                             f"every region of {table} to be OPEN")
@@ -109,11 +115,9 @@ def test_happybase_documented_create_table_with_block_cache_disabled(cluster, co
     t.put(b"row-key", {b"cf1:col1": b"value1", b"cf2:col2": b"value2"})
     conn.flush("mytable")
     assert t.row(b"row-key", columns=[b"cf2:col2"]) == {b"cf2:col2": b"value2"}
-    shell = subprocess.run(
-        [sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
-        input="alter 'mytable', NAME => 'cf1', BLOCKCACHE => 'false'\n"
-              "alter 'mytable', NAME => 'cf3', IN_MEMORY => true\ndescribe 'mytable'\n",
-        capture_output=True, text=True, timeout=60)
+    shell = _cli(cluster, "shell",
+                 input="alter 'mytable', NAME => 'cf1', BLOCKCACHE => 'false'\n"
+                       "alter 'mytable', NAME => 'cf3', IN_MEMORY => true\ndescribe 'mytable'\n")
     assert shell.stdout.count("BLOCKCACHE => 'false'") == 2, shell.stdout + shell.stderr
     assert shell.stdout.count("IN_MEMORY => 'true'") == 2
     assert "VERSIONS => '10'" in shell.stdout  # alter kept cf1's other options
@@ -140,12 +144,10 @@ def test_keep_deleted_cells_table_reads_deleted_cells_before_the_delete_after_ma
     assert t.get_cells(b"r", time_range=(0, 200)) == [(b"cf:q", b"old", 100)]
     assert [d for _, d in t.scan(raw=True)] == [[(b"cf:", b"", 200, "DeleteFamily"),
                                                  (b"cf:q", b"old", 100, "Put")]]
-    shell = subprocess.run(
-        [sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
-        input="alter 'kdc_t', NAME => 'plain', KEEP_DELETED_CELLS => 'TTL'\n"
-              "describe 'kdc_t'\n"
-              "alter 'kdc_t', NAME => 'plain', KEEP_DELETED_CELLS => 'maybe'\n",
-        capture_output=True, text=True, timeout=60)
+    shell = _cli(cluster, "shell",
+                 input="alter 'kdc_t', NAME => 'plain', KEEP_DELETED_CELLS => 'TTL'\n"
+                       "describe 'kdc_t'\n"
+                       "alter 'kdc_t', NAME => 'plain', KEEP_DELETED_CELLS => 'maybe'\n")
     assert "KEEP_DELETED_CELLS => 'TRUE'" in shell.stdout, shell.stdout + shell.stderr
     assert "KEEP_DELETED_CELLS => 'TTL'" in shell.stdout
     assert "KEEP_DELETED_CELLS must be one of FALSE, TRUE, TTL" in shell.stderr
@@ -194,12 +196,10 @@ def test_fast_diff_table_created_through_the_client_reads_back_after_flush(
     assert [k for k, _ in rows] == [b"user/%04d" % i for i in range(95, 105)]
     assert rows[5][1] == {b"cf:a": b"a100", b"cf:b": b"b100"}
     assert sum(1 for _ in t.scan()) == 200
-    shell = subprocess.run(
-        [sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
-        input="alter 'enc_t', NAME => 'cf', DATA_BLOCK_ENCODING => 'PREFIX'\n"
-              "describe 'enc_t'\n"
-              "alter 'enc_t', NAME => 'cf', DATA_BLOCK_ENCODING => 'ZIP'\n",
-        capture_output=True, text=True, timeout=60)
+    shell = _cli(cluster, "shell",
+                 input="alter 'enc_t', NAME => 'cf', DATA_BLOCK_ENCODING => 'PREFIX'\n"
+                       "describe 'enc_t'\n"
+                       "alter 'enc_t', NAME => 'cf', DATA_BLOCK_ENCODING => 'ZIP'\n")
     assert "DATA_BLOCK_ENCODING => 'PREFIX'" in shell.stdout, shell.stdout + shell.stderr
     assert ("DATA_BLOCK_ENCODING must be one of NONE, PREFIX, FAST_DIFF, got 'ZIP'"
             in shell.stderr), shell.stderr
@@ -232,22 +232,18 @@ def test_truncate_deletes_every_row_and_keeps_the_schema(cluster, connection_for
     assert t.row(b"h") == {b"cf:q": b"after"}
 
     conn.disable_table("trunc")  # truncate takes a disabled table too
-    out = subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum,
-                          "truncate", "trunc"], capture_output=True, text=True, timeout=120)
+    out = _cli(cluster, "truncate", "trunc", timeout=120)
     assert out.returncode == 0 and "Truncated table trunc" in out.stdout, out.stderr
     desc = conn.describe_table("trunc")
     assert desc["families"] == families and len(desc["regions"]) == 1
     assert list(conn.table("trunc").scan()) == []
-    shell = subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
-                           input="put 'trunc', 'x', 'cf:q', 'v'\ncount 'trunc'\n"
-                                 "truncate_preserve 'trunc'\ncount 'trunc'\n",
-                           capture_output=True, text=True, timeout=120)
+    shell = _cli(cluster, "shell", input="put 'trunc', 'x', 'cf:q', 'v'\ncount 'trunc'\n"
+                                         "truncate_preserve 'trunc'\ncount 'trunc'\n",
+                 timeout=120)
     assert shell.returncode == 0, shell.stderr
     assert shell.stdout.count("1 row(s)") == 1 and shell.stdout.count("0 row(s)") == 1 \
         and "Truncated table trunc" in shell.stdout, shell.stdout
-    missing = subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum,
-                              "truncate", "no_such_table"], capture_output=True, text=True,
-                             timeout=60)
+    missing = _cli(cluster, "truncate", "no_such_table")
     assert missing.returncode == 1 and "no_such_table" in missing.stderr \
         and "Traceback" not in missing.stderr
     conn.delete_table("trunc", disable=True)
@@ -338,8 +334,7 @@ def test_row_20000_routes_to_second_region_in_byte_order(cluster, connection_for
     desc = conn.describe_table("route")
     text = str(desc)
     assert "100" in text and "300" in text
-    cli = subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum,
-                          "describe", "route"], capture_output=True, text=True, timeout=60)
+    cli = _cli(cluster, "describe", "route")
     assert cli.returncode == 0, cli.stderr
     assert "100" in cli.stdout and "300" in cli.stdout
     assert records[1].server in cli.stdout or records[1].server.split(",")[1] in cli.stdout
@@ -484,10 +479,8 @@ def test_clone_table_schema_copies_schema_and_boundaries_but_no_data(cluster, co
         conn.clone_table_schema("schema_src", "schema_copy")
     with pytest.raises(errors.TableNotFoundError, match="no_such_src"):
         conn.clone_table_schema("no_such_src", "schema_other")
-    shell = subprocess.run(
-        [sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "shell"],
-        input="clone_table_schema 'schema_src', 'schema_one', false\n",
-        capture_output=True, text=True, timeout=60)
+    shell = _cli(cluster, "shell",
+                 input="clone_table_schema 'schema_src', 'schema_one', false\n")
     assert "Created table schema_one with the schema of schema_src (one region)" in shell.stdout
     assert len(conn.regions("schema_one")) == 1
     assert conn.families("schema_one") == conn.families("schema_src")

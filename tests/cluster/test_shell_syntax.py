@@ -448,6 +448,16 @@ def test_with_json_the_listing_and_the_question_stay_off_stdout():
                               "x\nDelete the above 1 snapshots (y/n)?\n")
 
 
+def _cli_usage_error(argv: list[str]) -> str:
+    """What the CLI's argument parser prints (to stderr) when it refuses `argv`."""
+    from client import cli
+
+    err = io.StringIO()
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(err):
+        cli.build_parser().parse_args(argv)
+    return err.getvalue()
+
+
 def test_keep_deleted_cells_takes_hbase_values_and_names_the_allowed_ones(rec):
     """KEEP_DELETED_CELLS => true | false | 'TTL' in create/alter; anything else is an error
     that names the option and its values (shell, client and CLI alike)."""
@@ -471,11 +481,9 @@ def test_keep_deleted_cells_takes_hbase_values_and_names_the_allowed_ones(rec):
         protocol.family_schema("cf", opts)
     a = cli.build_parser().parse_args(["create", "t1", "cf", "--keep-deleted-cells", "ttl"])
     assert cli._family_opts(a) == {"keep_deleted_cells": "TTL"}
-    err = io.StringIO()
-    with pytest.raises(SystemExit), contextlib.redirect_stderr(err):
-        cli.build_parser().parse_args(["create", "t1", "cf", "--keep-deleted-cells", "maybe"])
-    assert "--keep-deleted-cells: invalid choice: 'MAYBE'" in err.getvalue()
-    assert "'FALSE', 'TRUE', 'TTL'" in err.getvalue()
+    err = _cli_usage_error(["create", "t1", "cf", "--keep-deleted-cells", "maybe"])
+    assert "--keep-deleted-cells: invalid choice: 'MAYBE'" in err
+    assert "'FALSE', 'TRUE', 'TTL'" in err
 
 
 def test_data_block_encoding_takes_hbase_values_and_names_the_allowed_ones(rec):
@@ -502,11 +510,9 @@ def test_data_block_encoding_takes_hbase_values_and_names_the_allowed_ones(rec):
         protocol.family_schema("cf", {"data_block_encoding": "ROW_INDEX_V1"})
     a = cli.build_parser().parse_args(["create", "t1", "cf", "--data-block-encoding", "fast_diff"])
     assert cli._family_opts(a) == {"data_block_encoding": "FAST_DIFF"}
-    err = io.StringIO()
-    with pytest.raises(SystemExit), contextlib.redirect_stderr(err):
-        cli.build_parser().parse_args(["create", "t1", "cf", "--data-block-encoding", "zip"])
-    assert "--data-block-encoding: invalid choice: 'ZIP'" in err.getvalue()
-    assert "'NONE', 'PREFIX', 'FAST_DIFF'" in err.getvalue()
+    err = _cli_usage_error(["create", "t1", "cf", "--data-block-encoding", "zip"])
+    assert "--data-block-encoding: invalid choice: 'ZIP'" in err
+    assert "'NONE', 'PREFIX', 'FAST_DIFF'" in err
 
 
 def test_an_unsupported_options_hash_is_named_not_counted(rec):
