@@ -34,7 +34,7 @@ from protos import minihbase_pb2 as pb
 from protos.schema import family_from_pb, table_from_pb
 from storage import layout
 from storage.cell import MAX_ROW_LENGTH
-from storage.region_split import remove_region_dirs
+from storage.region_split import remove_region_dirs, write_region_dir
 from storage.schema import (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, RegionInfo,
                             TableDescriptor, namespace_of, validate_namespace,
                             validate_table_name)
@@ -117,14 +117,18 @@ class TableDDL:
     def _create(self, desc: TableDescriptor, split_keys: list[bytes]) -> TableDescriptor:
         bounds = region_boundaries(list(split_keys))
         region_id = now_ms()
-        return self.create_regions(desc, [RegionInfo(desc.name, s, e, region_id)
-                                          for s, e in bounds])
+        infos = [RegionInfo(desc.name, s, e, region_id) for s, e in bounds]
+
+        def write_dirs():  # as HBase's CreateTableProcedure: a region exists on disk first
+            for info in infos:
+                write_region_dir(self.rootdir, info, desc, lambda family, family_dir: None)
+        return self.create_regions(desc, infos, write_dirs)
 
     def create_regions(self, desc: TableDescriptor, infos: list[RegionInfo],
-                       write_dirs=None) -> TableDescriptor:
-        """Create table `desc` with regions `infos`, the table lock held. write_dirs(), if
-        given, first writes the regions' directories (a clone; they are removed if the create
-        fails); otherwise each region server creates its region's directory on opening it."""
+                       write_dirs) -> TableDescriptor:
+        """Create table `desc` with regions `infos`, the table lock held. write_dirs() first
+        writes the regions' directories (empty, or a clone's links); they are removed if the
+        create fails. Region servers refuse to open a region whose directory is missing."""
         regions = [RegionRecord(i, OFFLINE, "", now_ms(), "assignment after create")
                    for i in infos]
         with self._namespace_lock:
@@ -132,11 +136,10 @@ class TableDDL:
             if desc.name in self.meta.tables():
                 raise TableExistsError(f"table {desc.name!r} already exists")
             try:
-                if write_dirs is not None:
-                    write_dirs()
+                write_dirs()
                 self.meta.create_table(TableRecord(desc, ENABLING), regions)
             except BaseException as e:
-                if write_dirs is not None and not self.meta.outcome_unknown(e):
+                if not self.meta.outcome_unknown(e):
                     remove_region_dirs(self.rootdir, infos)  # not created: nothing uses them
                     try:
                         os.rmdir(layout.table_dir(self.rootdir, desc.name))

@@ -5,7 +5,7 @@ check() compares meta with itself and with the file system and returns every pro
 
     HOLE                 keys no region of a table covers (meta's regions must tile the key space)
     OVERLAP              keys two regions of a table both cover
-    MISSING_REGION_DIR   an OPEN or CLOSED region without its directory (its data is gone)
+    MISSING_REGION_DIR   a region in meta without its directory (its data is gone)
     BAD_REGIONINFO       a region directory whose .regioninfo is unreadable or names another region
     UNKNOWN_SERVER       a region OPEN on a server that is not live (its crash is not handled yet)
     STUCK_IN_TRANSITION  a region in transition for longer than STUCK_S
@@ -46,7 +46,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 
-from coordination.znodes import CLOSED, MERGING, OPEN, SPLITTING, RegionRecord
+from coordination.znodes import MERGED, MERGING, OPEN, SPLIT, SPLITTING, RegionRecord
 from hmaster.status import in_transition
 from minihbase.bytes_text import quoted
 from minihbase.errors import CorruptionError, TableNotFoundError
@@ -198,7 +198,7 @@ def _region_problems(rec: RegionRecord, table_state: str, live_servers: set[str]
                                 f"{rec.state} on {rec.server or 'no server'} since "
                                 f"{now - rec.since_ms / 1000:.0f} s{why}", info.encoded_name))
     if not os.path.isdir(path):
-        if rec.state in (OPEN, CLOSED):  # others may never have been opened: no directory yet
+        if rec.state not in (SPLIT, MERGED):  # every other region's dir precedes its meta
             problems.append(Problem("MISSING_REGION_DIR", info.table, f"region {info.name} is "
                                     f"{rec.state} but {path} does not exist", info.encoded_name,
                                     path))

@@ -17,7 +17,8 @@ import time
 import pytest
 
 from coordination import zk as zk_mod
-from coordination.znodes import OPEN, OPENING, SPLITTING, Paths, RegionRecord, TableRecord
+from coordination.znodes import (FAILED_OPEN, OPEN, OPENING, SPLITTING, Paths, RegionRecord,
+                                 TableRecord)
 from hmaster import hbck
 from hmaster.meta import MetaStore
 from storage import layout
@@ -103,10 +104,12 @@ def test_region_problems_open_without_directory_bad_regioninfo_unknown_server_st
     assert ("UNKNOWN_SERVER", recs[1].info.encoded_name) in _kinds(problems)
     (stuck,) = [p for p in problems if p.kind == "STUCK_IN_TRANSITION"]
     assert stuck.region == recs[2].info.encoded_name and "OPENING" in stuck.detail
-    # A region never opened has no directory yet, and that is no problem.
-    _table(meta, rootdir, "fresh", [(b"", b"")], state=OPENING)
+    # The master writes a region's directory before meta names it, so a region in any state
+    # without one has lost its data (region servers refuse to open it: FAILED_OPEN).
+    (fresh,) = _table(meta, rootdir, "fresh", [(b"", b"")], state=FAILED_OPEN)
     os.rename(layout.table_dir(rootdir, "fresh"), str(tmp_path / "fresh-away"))
-    assert [p for p in hbck.check(meta, {SERVER}, rootdir) if p.table == "fresh"] == []
+    assert [(p.kind, p.region) for p in hbck.check(meta, {SERVER}, rootdir)
+            if p.table == "fresh"] == [("MISSING_REGION_DIR", fresh.info.encoded_name)]
 
 
 def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(meta, tmp_path):

@@ -79,9 +79,9 @@ def test_regions_of_a_vanished_server_reopen_elsewhere_within_3s_after_wal_split
     create(master, "t", [b"d", b"h", b"p"])
     on_a = [r for r in regions(zk, "t") if r.server == a.name]
     assert on_a, "the create spread regions over both servers"
-    # a's WAL holds an unflushed edit of one of its regions, whose directory exists
+    # a's WAL holds an unflushed edit of one of its regions, whose directory the create wrote
     victim = on_a[0].info
-    os.makedirs(layout.region_dir(rootdir, victim))
+    assert os.path.isdir(layout.region_dir(rootdir, victim))
     wal = WAL(layout.wal_dir(rootdir, a.name))
     wal.sync(wal.append(victim.name, 7, [Cell(victim.start_key + b"row", b"cf", b"q", 1,
                                               CellType.PUT, b"v")]))
@@ -187,7 +187,7 @@ def test_split_swaps_parent_for_daughters_and_janitor_deletes_parent_dir(env):
     create(master, "s")
     (parent,) = regions(zk, "s")
     parent_dir = layout.region_dir(rootdir, parent.info)
-    os.makedirs(parent_dir)
+    assert os.path.isdir(parent_dir)  # the create wrote it
     left, right = master.splits.split(parent.info.name, b"k")
     after = regions(zk, "s")
     assert [(r.info.start_key, r.info.end_key, r.state, r.server) for r in after] == [
@@ -207,7 +207,7 @@ def test_split_waits_for_daughter_references_before_deleting_parent(env):
     create(master, "sr")
     (parent,) = regions(zk, "sr")
     parent_dir = layout.region_dir(rootdir, parent.info)
-    os.makedirs(parent_dir)
+    assert os.path.isdir(parent_dir)  # the create wrote it
     left_info = RegionInfo("sr", b"", b"k", parent.info.region_id + 1)  # what the fake returns
     ref = os.path.join(layout.region_dir(rootdir, left_info), "cf", layout.reference_name(1))
     os.makedirs(os.path.dirname(ref))
