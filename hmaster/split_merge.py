@@ -370,8 +370,7 @@ class SplitMergeCoordinator:
                 if journal.get("step") != STEP_CLEANUP:
                     continue
                 children = [RegionInfo.from_dict(d) for d in journal["children"]]
-                if any(self._has_references(layout.region_dir(self.rootdir, c))
-                       for c in children):
+                if any(self._needs_parents(c) for c in children):
                     continue
                 for d in journal["parents"]:
                     parent = layout.region_dir(self.rootdir, RegionInfo.from_dict(d))
@@ -381,10 +380,22 @@ class SplitMergeCoordinator:
                 cleaned += 1
         return cleaned
 
+    def _needs_parents(self, child: RegionInfo) -> bool:
+        """Whether `child` may still read its parents' files: it holds a reference file, or it
+        is in meta but its directory is gone (hbck's MISSING_REGION_DIR: the parents' files
+        may then be the only copy of its data). A child gone from meta (split or merged in
+        turn, or its table dropped) needs nothing."""
+        path = layout.region_dir(self.rootdir, child)
+        if os.path.isdir(path):
+            return self._has_references(path)
+        if self.meta.read_region(child.table, child.encoded_name) is None:
+            return False
+        log.warning("janitor: keeping the parents of %s, whose directory %s is missing",
+                    child.name, path)
+        return True
+
     @staticmethod
     def _has_references(region_path: str) -> bool:
-        if not os.path.isdir(region_path):
-            return False
         for _, _, files in os.walk(region_path):
             if any(f.endswith(layout.REFERENCE_SUFFIX) for f in files):
                 return True

@@ -49,7 +49,7 @@ def env(zookeeper, tmp_path):
         return m
 
     def add_server(cls=FakeRegionServer, **kw):
-        s = cls(quorum, **kw).start()
+        s = cls(quorum, rootdir=rootdir, **kw).start()
         started_servers.append(s)
         return s
 
@@ -220,6 +220,30 @@ def test_split_waits_for_daughter_references_before_deleting_parent(env):
     assert not os.path.exists(parent_dir)
 
 
+class _LosesLeftDaughter(FakeRegionServer):
+    def _write_dirs(self, *infos):
+        super()._write_dirs(*infos[1:])  # the left daughter's directory is lost
+
+
+def test_janitor_keeps_the_parent_of_a_daughter_in_meta_whose_directory_is_gone(env):
+    """The parent's files may be the only copy of such a daughter's data (hbck reports it
+    MISSING_REGION_DIR): they stay until the daughter's directory is back."""
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server(_LosesLeftDaughter)
+    master = start_master()
+    wait_for(lambda: master.servers.online(), 10, "server online")
+    create(master, "sl")
+    (parent,) = regions(zk, "sl")
+    parent_dir = layout.region_dir(rootdir, parent.info)
+    left, _ = master.splits.split(parent.info.name, b"k")
+    (journal,) = master.meta.journals().values()
+    assert journal["step"] == "CLEANUP" and os.path.isdir(parent_dir)
+    assert master.splits.janitor() == 0 and os.path.isdir(parent_dir)
+    os.makedirs(layout.region_dir(rootdir, left))  # restored (here: empty, no references)
+    assert master.splits.janitor() == 1
+    assert not os.path.exists(parent_dir)
+
+
 def test_merge_of_adjacent_regions_records_one_region(env):
     quorum, rootdir, start_master, add_server, zk = env
     add_server(), add_server()
@@ -357,9 +381,9 @@ def test_split_racing_its_servers_crash_is_abandoned_not_half_applied(env):
     journal = {"kind": "split", "table": "race", "parents": [parent.info.to_dict()],
                "server": host.name, "split_key": "", "step": SPLITTING, "children": []}
     master.meta.commit([master.meta.journal_op(parent.info.encoded_name, journal, create=True)])
-    left, right = write_daughters(rootdir, parent.info,
+    left, right = write_daughters(rootdir, parent.info,  # ids beside the cut split's
                                   TableDescriptor("race", (FamilyDescriptor(b"cf"),)), b"k",
-                                  parent.info.region_id + 1)
+                                  parent.info.region_id + 2)
     unborn = [layout.region_dir(rootdir, d) for d in (left, right)]
     assert all(os.path.isdir(p) for p in unborn)
     with pytest.raises(RegionOfflineError, match="abandoned"):
