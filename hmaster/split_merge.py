@@ -59,6 +59,7 @@ class SplitMergeCoordinator:
         self.servers = assignment.servers
         self.rootdir = rootdir
         self._janitor_lock = threading.Lock()  # one janitor pass at a time (chore, tests)
+        self._warned_missing: set[str] = set()  # children the janitor warned about, under it
         self._paused_lock = threading.Lock()
         self._paused: dict[str, int] = {}  # guarded by _paused_lock: table -> pausers
         # Journals (first parent's encoded name) a split, merge or resume of this master is
@@ -390,8 +391,10 @@ class SplitMergeCoordinator:
             return self._has_references(path)
         if self.meta.read_region(child.table, child.encoded_name) is None:
             return False
-        log.warning("janitor: keeping the parents of %s, whose directory %s is missing",
-                    child.name, path)
+        if child.name not in self._warned_missing:  # once: the janitor runs every 5 s
+            self._warned_missing.add(child.name)
+            log.warning("janitor: keeping the parents of %s, whose directory %s is missing",
+                        child.name, path)
         return True
 
     @staticmethod
