@@ -15,68 +15,19 @@ from __future__ import annotations
 import sys
 import time
 
-from client import commands
+from client import commands, help_texts
+from client.help_texts import TABLE_METHODS
 from client.shell_syntax import Command, Const, ShellSyntaxError, parse_line, shell_text
 from storage.cell import LATEST_TIMESTAMP
 
-HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}):
-  create 't1', 'cf' | create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, SPLITS => ['a']
-  create 't1', 'cf', {NUMREGIONS => 8, SPLITALGO => 'HexStringSplit'}  (or UniformSplit,
-                 DecimalStringSplit)
-  list ['regex'] | describe 't1'
-  create_namespace 'ns1' | create 'ns1:t1', 'cf' | list_namespace ['regex']
-  list_namespace_tables 'ns1' | describe_namespace 'ns1' | drop_namespace 'ns1' (once empty)
-  alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
-  disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
-  disable_all 't.*' | enable_all 't.*' | drop_all 't.*'  (list the tables, then ask y/n)
-  truncate 't1' | truncate_preserve 't1' | clone_table_schema 't1', 't2'[, false]  (no data)
-  put 't1', 'r1', 'cf:q', 'value'[, ts]
-  get 't1', 'r1'[, 'cf:q' | 'cf:a', 'cf:b' | ['cf:a', 'cf:b'] | {COLUMN => 'cf:q', VERSIONS => 3,
-                 TIMESTAMP => ts | TIMERANGE => [min, max]}]
-  scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10, COLUMNS => ['cf:q'],
-               VERSIONS => 2, TIMERANGE => [1, 9]}] | scan 't1', {ROWPREFIXFILTER => 'x'}
-  (REVERSED => true: from STARTROW down to STOPROW; RAW => true: delete markers too)
-  delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
-  incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c' | append 't1', 'r1', 'cf:q', 'more'
-  snapshot 't1', 's1'[, {SKIP_FLUSH => true}] | list_snapshots ['regex'] | delete_snapshot 's1'
-  list_table_snapshots 't1'[, 'regex'] | clone_snapshot 's1', 't2' | restore_snapshot 's1'
-                 (restore: the table disabled first; it stays disabled)
-  delete_all_snapshot 's.*' | delete_table_snapshots 't1'[, 's.*']  (list, then ask y/n)
-  status ['simple' | 'detailed'] | balance | balance_switch true|false | balancer_enabled
-  hbck_chore_run (the HBCK report) | cleaner_chore_run (and delete old orphaned regions)
-  split 't1'[, 'key'] | merge_region 'a', 'b'
-  list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | show_filters | version | whoami
-  flush 't1' | compact 't1'[, 'cf'] | major_compact 't1'[, 'cf'] | compaction_state 't1'
-  move 'region'[, 'server'] | help | exit
-  t = get_table 't1' (or t = create 't1', 'cf'), then t.put 'r1', 'cf:q', 'v' | t.scan | t.get 'r1'
-                 | t.count ... (put get scan delete deleteall count incr get_counter describe ...)
-Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase.
-Several commands on one line: separate them with ';'. In a script, a y/n question is answered
-by the script's next line, as in HBase's shell."""
-
-
-# Other names the shell accepts for a command (help 'alias' shows the command's usage).
-_ALIASES = {"balancer": "balance", "merge": "merge_region", "quit": "exit", "desc": "describe"}
-
-
-def command_help(name: str) -> str:
-    """HBase's help 'command': the lines of HELP whose usage starts with it (and the lines
-    continuing them)."""
-    name = _ALIASES.get(name, name)
-    lines, taking = [], False
-    for line in HELP.splitlines()[1:]:
-        if line.startswith("      ") or line.lstrip().startswith("("):  # a continuation
-            if taking:
-                lines.append(line)
-            continue
-        parts = [p.strip() for p in line.split(" | ")]
-        taking = any(p == name or p.startswith((name + " ", name + "[", f"t = {name} "))
-                     for p in parts)
-        if taking:
-            lines.append(line)
-    if not lines:
-        raise commands.UsageError(f"unknown command {name!r}; type 'help' for the list")
-    return "\n".join(lines)
+def help_text(topic: str) -> str:
+    """HBase's help 'command' (its help) and help 'group' (the help of each command in it)."""
+    if topic in help_texts.GROUPS:
+        return help_texts.group_text(topic)
+    if help_texts.command(topic) is None:
+        raise commands.UsageError(f"unknown command or command group {topic!r}; type 'help' "
+                                  f"for the list")
+    return help_texts.command_text(topic)
 
 
 def _s(value, what: str) -> str:
@@ -469,12 +420,6 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         raise commands.UsageError(f"unknown command {n!r}; type 'help' for the list")
 
 
-# What a table reference (t = get_table 't1') can do: t.put ... is put 't1', ...
-TABLE_METHODS = ("put", "get", "scan", "delete", "deleteall", "count", "incr", "get_counter",
-                 "append", "describe", "disable", "enable", "drop", "flush", "truncate", "exists",
-                 "is_enabled", "is_disabled", "list_regions", "get_splits", "locate_region")
-
-
 class Shell:
     """Runs lines against one lazily opened Connection (so `help` works without a cluster).
     Keeps the shell's table references: `t = get_table 't1'` (or `t = create ...`)."""
@@ -546,8 +491,8 @@ class Shell:
 
     def _run(self, cmd: Command) -> None:
         if cmd.name == "help":
-            _nargs(cmd, 0, 1, "help ['command']")
-            print(command_help(_s(cmd.args[0], "command")) if cmd.args else HELP,
+            _nargs(cmd, 0, 1, "help ['command' | 'group']")
+            print(help_text(_s(cmd.args[0], "command")) if cmd.args else help_texts.overview(),
                   file=self.out.out)
             return
         cmd = self._on_table(cmd)

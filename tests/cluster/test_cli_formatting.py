@@ -102,3 +102,48 @@ def test_global_options_are_accepted_after_the_command():
     assert (after.json, after.zk, after.timeout) == (True, "h:1", 3.0)
     before = build_parser().parse_args(["--json", "--zk", "h:2", "scan", "t1"])
     assert (before.json, before.zk, before.timeout) == (True, "h:2", 30.0)
+
+
+def _subcommands() -> dict:
+    import argparse
+
+    from client.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub.choices
+
+
+def test_every_cli_command_has_a_description_argument_help_and_examples_it_accepts():
+    import shlex
+
+    from client import help_texts
+    from client.cli import build_parser
+
+    for name, parser in _subcommands().items():
+        h = help_texts.cli_help(name)
+        assert parser.description == h.summary, name
+        assert h.cli and parser.epilog.startswith("examples:\n  minihbase "), name
+        for action in parser._actions:
+            assert action.help, f"{name}: {action.dest} has no help"
+        for example in h.cli:
+            argv = shlex.split(example)
+            assert argv[0] == "minihbase" and name in argv, example
+            build_parser().parse_args(argv[1:])  # a usage error exits (SystemExit)
+
+
+def test_cli_help_shows_the_shell_commands_summary_and_where_the_shell_help_is(capsys):
+    import re
+
+    import pytest
+
+    from client.cli import main
+    from client.shell import help_text
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["merge", "--help"])
+    text = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert help_text("merge_region").splitlines()[0] in text
+    assert re.search(r"region_a\s+a region's full or encoded name", text)
+    assert "examples:\n  minihbase merge " in text
+    assert text.rstrip().endswith("in minihbase shell: help 'merge_region'")
