@@ -113,15 +113,41 @@ def scan_json(results: list) -> list:
 # -- admin -------------------------------------------------------------------------------------
 
 def family_text(f: dict) -> str:
-    """HBase's describe line: {NAME => 'cf', VERSIONS => '1', ...}."""
-    ttl = "FOREVER" if not f.get("ttl") else f"{f['ttl']} SECONDS"
-    return (f"{{NAME => '{f['name']}', VERSIONS => '{f['max_versions']}', MIN_VERSIONS => "
-            f"'{f['min_versions']}', TTL => '{ttl}', BLOOMFILTER => '{f['bloom']}', "
-            f"COMPRESSION => '{f['compression']}', BLOCKSIZE => '{f['block_size']}', "
-            f"BLOCKCACHE => '{str(f.get('block_cache', True)).lower()}', "
-            f"IN_MEMORY => '{str(f.get('in_memory', False)).lower()}', "
-            f"KEEP_DELETED_CELLS => '{f.get('keep_deleted_cells', 'FALSE')}', "
-            f"DATA_BLOCK_ENCODING => '{f.get('data_block_encoding', 'NONE')}'}}")
+    """HBase 2's describe line, its attributes in its order (the one HBase's reference guide
+    shows): {NAME => 'cf', BLOOMFILTER => 'ROW', ...}. No REPLICATION_SCOPE: minihbase does
+    not replicate."""
+    attributes = {"NAME": f["name"], "BLOOMFILTER": f["bloom"],
+                  "IN_MEMORY": str(f.get("in_memory", False)).lower(),
+                  "VERSIONS": f["max_versions"],
+                  "KEEP_DELETED_CELLS": f.get("keep_deleted_cells", "FALSE"),
+                  "DATA_BLOCK_ENCODING": f.get("data_block_encoding", "NONE"),
+                  "COMPRESSION": f["compression"], "TTL": ttl_text(f.get("ttl")),
+                  "MIN_VERSIONS": f["min_versions"],
+                  "BLOCKCACHE": str(f.get("block_cache", True)).lower(),
+                  "BLOCKSIZE": f["block_size"]}
+    return "{" + ", ".join(f"{k} => '{v}'" for k, v in attributes.items()) + "}"
+
+
+HBASE_FOREVER = (1 << 31) - 1  # HBase's HConstants.FOREVER: the largest TTL, shown as FOREVER
+
+
+def ttl_text(seconds: int | None) -> str:
+    """A TTL as HBase's PrettyPrinter shows it: FOREVER, '59 SECONDS', or '90061 SECONDS
+    (1 DAY 1 HOUR 1 MINUTE 1 SECOND)'."""
+    if not seconds or seconds >= HBASE_FOREVER:
+        return "FOREVER"
+    if seconds < 60:
+        return _units(seconds, "SECOND")
+    parts, rest = [], seconds
+    for unit, size in (("DAY", 86400), ("HOUR", 3600), ("MINUTE", 60), ("SECOND", 1)):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(_units(count, unit))
+    return f"{seconds} SECONDS ({' '.join(parts)})"
+
+
+def _units(n: int, unit: str) -> str:
+    return f"{n} {unit}{'' if n == 1 else 'S'}"
 
 
 def regions_table(regions: list[dict]) -> str:
@@ -138,8 +164,11 @@ def describe_text(d: dict) -> str:
     if d.get("max_filesize"):
         lines.append(f"{d['name']}, {{TABLE_ATTRIBUTES => {{MAX_FILESIZE => "
                      f"'{d['max_filesize']}'}}}}")
+    else:
+        lines.append(d["name"])  # as HBase 2: the table's name, then its attributes if any
     lines.append("COLUMN FAMILIES DESCRIPTION")
-    lines += [family_text(f) for f in d["families"]]
+    for f in d["families"]:
+        lines += [family_text(f), ""]
     lines.append(f"{len(d['families'])} row(s)")
     lines.append("")
     lines.append(f"REGIONS ({len(d['regions'])})")

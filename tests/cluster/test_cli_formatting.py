@@ -147,3 +147,35 @@ def test_cli_help_shows_the_shell_commands_summary_and_where_the_shell_help_is(c
     assert re.search(r"region_a\s+a region's full or encoded name", text)
     assert "examples:\n  minihbase merge " in text
     assert text.rstrip().endswith("in minihbase shell: help 'merge_region'")
+
+
+def test_ttl_prints_as_hbase_pretty_printer_does():
+    assert fmt.ttl_text(None) == "FOREVER" and fmt.ttl_text((1 << 31) - 1) == "FOREVER"
+    assert fmt.ttl_text(1) == "1 SECOND" and fmt.ttl_text(59) == "59 SECONDS"
+    assert fmt.ttl_text(60) == "60 SECONDS (1 MINUTE)"
+    assert fmt.ttl_text(86400) == "86400 SECONDS (1 DAY)"
+    assert fmt.ttl_text(90061) == "90061 SECONDS (1 DAY 1 HOUR 1 MINUTE 1 SECOND)"
+    assert fmt.ttl_text(2 * 86400 + 7200 + 62) == \
+        "180062 SECONDS (2 DAYS 2 HOURS 1 MINUTE 2 SECONDS)"  # HBase says 2 SECOND: its bug
+
+
+def _family(**changed) -> dict:
+    f = {"name": "cf", "max_versions": 1, "min_versions": 0, "ttl": None, "bloom": "ROW",
+         "compression": "NONE", "block_size": 65536, "block_cache": True, "in_memory": False,
+         "keep_deleted_cells": "FALSE", "data_block_encoding": "NONE"}
+    return dict(f, **changed)
+
+
+def test_describe_prints_families_in_hbase_2s_order_and_spelling():
+    assert fmt.family_text(_family()) == (
+        "{NAME => 'cf', BLOOMFILTER => 'ROW', IN_MEMORY => 'false', VERSIONS => '1', "
+        "KEEP_DELETED_CELLS => 'FALSE', DATA_BLOCK_ENCODING => 'NONE', COMPRESSION => 'NONE', "
+        "TTL => 'FOREVER', MIN_VERSIONS => '0', BLOCKCACHE => 'true', BLOCKSIZE => '65536'}")
+    assert "TTL => '86400 SECONDS (1 DAY)'" in fmt.family_text(_family(ttl=86400))
+    d = {"name": "t1", "state": "ENABLED", "families": [_family(), _family(name="cf2")],
+         "regions": []}
+    lines = fmt.describe_text(d).splitlines()
+    assert lines[:3] == ["Table t1 is ENABLED", "t1", "COLUMN FAMILIES DESCRIPTION"]
+    assert lines[4:8] == ["", lines[5], "", "2 row(s)"] and "'cf2'" in lines[5]
+    with_size = fmt.describe_text(dict(d, max_filesize=65536)).splitlines()
+    assert with_size[1] == "t1, {TABLE_ATTRIBUTES => {MAX_FILESIZE => '65536'}}"
