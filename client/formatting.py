@@ -190,6 +190,10 @@ def snapshots_text(snaps: list[dict]) -> str:
         + rows_count(len(rows))
 
 
+def _directories(n: int) -> str:
+    return f"{n} director{'y' if n == 1 else 'ies'}"
+
+
 def inconsistencies(n: int) -> str:
     return f"{n} inconsistenc{'y' if n == 1 else 'ies'}"
 
@@ -208,6 +212,10 @@ def hbck_text(report: dict) -> str:
                      f"--orphan-grace (10 minutes by default); the others are left in place")
     for p in report["removed"]:
         lines.append(f"Deleted orphaned region directory {p['path']} ({p['bytes']} bytes)")
+    if report["too_new"]:  # not problems: an operation in flight writes such directories
+        lines.append(f"{_directories(report['too_new'])} not named by meta changed too "
+                     f"recently to judge yet (an operation may still be writing them); not "
+                     f"counted as inconsistencies")
     return "\n".join(lines)
 
 

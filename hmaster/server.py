@@ -373,13 +373,14 @@ class MasterServer:
                 if not self._stopped.is_set():
                     log.exception("chore failed")
 
-    def consistency_check(self, clean: bool = False) -> tuple[list, list]:
-        """HBase's HBCK report (hbck.py), kept for the web page: (problems, removed). clean:
-        also delete orphaned region directories older than --orphan-grace (0: never); those
-        are `removed` and no longer problems."""
+    def consistency_check(self, clean: bool = False) -> tuple[list, list, int]:
+        """HBase's HBCK report (hbck.py), kept for the web page: (problems, removed, too_new:
+        orphan-looking directories too new to judge). clean: also delete orphaned region
+        directories older than --orphan-grace (0: never); those are `removed` and no longer
+        problems."""
         removed: list = []
         with self._hbck_lock:
-            problems = hbck.check(self.meta, self.servers.live(), self.rootdir)
+            problems, too_new = hbck.check(self.meta, self.servers.live(), self.rootdir)
             now = time.monotonic()
             self._orphans_since = {p.path: self._orphans_since.get(p.path, now)
                                    for p in problems if p.kind == "ORPHAN_REGION_DIR"}
@@ -395,7 +396,7 @@ class MasterServer:
         for p in problems:
             if p.key() not in seen:  # each problem is logged once, when first found
                 log.warning("hbck: %s %s", p.kind, p.detail)
-        return problems, removed
+        return problems, removed, too_new
 
     def _servers_to_crash_handle(self) -> set[str]:
         """Servers not DEAD that are gone (znode vanished), declared crashed (by this master

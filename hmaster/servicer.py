@@ -281,10 +281,11 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def Hbck(self, request, context):
         def run():
-            problems, removed = self.m.consistency_check(clean=request.clean)
+            problems, removed, too_new = self.m.consistency_check(clean=request.clean)
             return pb.HbckReport(checked_ms=int(self.m.hbck_report[0] * 1000),
                                  problems=[pb.HbckProblem(**p.to_dict()) for p in problems],
-                                 removed=[pb.HbckProblem(**p.to_dict()) for p in removed])
+                                 removed=[pb.HbckProblem(**p.to_dict()) for p in removed],
+                                 too_new=too_new)
         return self._call(context, run)
 
     # --- from region servers -----------------------------------------------------------------

@@ -615,14 +615,16 @@ class HbckProblem(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., table: _Optional[str] = ..., detail: _Optional[str] = ..., region: _Optional[str] = ..., path: _Optional[str] = ..., bytes: _Optional[int] = ..., age_s: _Optional[float] = ..., cleanable: _Optional[bool] = ...) -> None: ...
 
 class HbckReport(_message.Message):
-    __slots__ = ("checked_ms", "problems", "removed")
+    __slots__ = ("checked_ms", "problems", "removed", "too_new")
     CHECKED_MS_FIELD_NUMBER: _ClassVar[int]
     PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
+    TOO_NEW_FIELD_NUMBER: _ClassVar[int]
     checked_ms: int
     problems: _containers.RepeatedCompositeFieldContainer[HbckProblem]
     removed: _containers.RepeatedCompositeFieldContainer[HbckProblem]
-    def __init__(self, checked_ms: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[HbckProblem, _Mapping]]] = ..., removed: _Optional[_Iterable[_Union[HbckProblem, _Mapping]]] = ...) -> None: ...
+    too_new: int
+    def __init__(self, checked_ms: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[HbckProblem, _Mapping]]] = ..., removed: _Optional[_Iterable[_Union[HbckProblem, _Mapping]]] = ..., too_new: _Optional[int] = ...) -> None: ...
 
 class SnapshotName(_message.Message):
     __slots__ = ("name",)

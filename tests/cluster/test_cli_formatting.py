@@ -179,3 +179,11 @@ def test_describe_prints_families_in_hbase_2s_order_and_spelling():
     assert lines[4:8] == ["", lines[5], "", "2 row(s)"] and "'cf2'" in lines[5]
     with_size = fmt.describe_text(dict(d, max_filesize=65536)).splitlines()
     assert with_size[1] == "t1, {TABLE_ATTRIBUTES => {MAX_FILESIZE => '65536'}}"
+
+
+def test_hbck_counts_directories_too_new_to_judge_apart_from_inconsistencies():
+    report = {"checked_ms": 0, "problems": [], "removed": [], "too_new": 1}
+    lines = fmt.hbck_text(report).splitlines()
+    assert lines[0].endswith("no inconsistencies found")
+    assert lines[1].startswith("1 directory not named by meta changed too recently to judge")
+    assert "too recently" not in fmt.hbck_text(dict(report, too_new=0))
