@@ -57,7 +57,7 @@ The report lists holes and overlaps between a table's regions, regions without t
 directory or on a server that is gone, regions stuck in transition, and orphaned region and
 table directories; directories changed in the last 30 s are only counted, too new to judge."""
 
-_REGION = ("A region is named by its full name (t1,<start key>,<id>.<encoded>.) or its\n"
+_REGION = ("A region is named by its full name (t1,<start key in hex>,<id>.<encoded>) or its\n"
            "32-hex-digit encoded name, as describe and list_regions print them.")
 
 COMMANDS: dict[str, CommandHelp] = {
