@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def cmd(name):
         h = help_texts.cli_help(name)
-        c = sub.add_parser(name, help=h.summary, description=h.summary,
+        c = sub.add_parser(name, help=h.summary, description=help_texts.cli_description(name),
                            epilog=help_texts.cli_epilog(name),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         # The global options are accepted after the command too (`minihbase scan t1 --json`);

@@ -136,9 +136,9 @@ Table attributes:
     "describe": CommandHelp(
         "ddl", "Show a table's state, attributes, column families and regions.",
         """\
-Families are printed as HBase prints them ({NAME => 'cf', VERSIONS => '1', ...}); then every
-region: its encoded name, key range, state, server, since when, and what it waits for if it
-is in transition. Also: desc.""",
+Families are printed as HBase 2 prints them ({NAME => 'cf', BLOOMFILTER => 'ROW', ...}); then
+every region: its encoded name, key range, state, server, since when, and what it waits for
+if it is in transition. Also: desc.""",
         ("describe 't1'", "desc 'ns1:t1'"),
         ("minihbase describe t1",)),
     "disable": CommandHelp(
@@ -546,6 +546,12 @@ def overview() -> str:
 def cli_help(name: str) -> CommandHelp:
     """The help of CLI command `name`: its own, or the shell command's of that name."""
     return CLI_ONLY.get(name) or command(name)
+
+
+def cli_description(name: str) -> str:
+    """The summary; for a command only the CLI has, also its text (written for the CLI)."""
+    h = cli_help(name)
+    return f"{h.summary}\n\n{h.text}" if name in CLI_ONLY and h.text else h.summary
 
 
 def cli_epilog(name: str) -> str:
