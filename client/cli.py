@@ -242,10 +242,52 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("move")
     c.add_argument("region")
     c.add_argument("server", nargs="?", default="")
+    _admin_parsers(cmd)
     c = cmd("shell")
     c.add_argument("script", nargs="?")
     _describe_arguments(sub)
     return p
+
+
+def _admin_parsers(cmd) -> None:
+    """HBase's operator commands: decommissioning, switches, the janitor, dead servers."""
+    c = cmd("decommission_regionservers")
+    c.add_argument("servers", nargs="+")
+    c.add_argument("--no-offload", action="store_true")
+    c = cmd("recommission_regionserver")
+    c.add_argument("server")
+    c.add_argument("regions", nargs="*")
+    for name in ("splitormerge_switch", "splitormerge_enabled"):
+        c = cmd(name)
+        c.add_argument("kind", type=str.upper, choices=["SPLIT", "MERGE"])
+        if name == "splitormerge_switch":
+            c.add_argument("state", choices=["on", "off", "true", "false"])
+    cmd("catalogjanitor_switch").add_argument("state", choices=["on", "off", "true", "false"])
+    cmd("assign").add_argument("region")
+    cmd("clear_deadservers").add_argument("servers", nargs="*")
+    for name in ("rit", "list_deadservers", "list_decommissioned_regionservers",
+                 "catalogjanitor_run", "catalogjanitor_enabled", "zk_dump"):
+        cmd(name)
+
+
+def _run_admin(a, conn, out: commands.Output) -> None:
+    name = a.command
+    if name == "decommission_regionservers":
+        commands.decommission_regionservers(conn, out, a.servers, not a.no_offload)
+    elif name == "recommission_regionserver":
+        commands.recommission_regionserver(conn, out, a.server, a.regions)
+    elif name == "splitormerge_switch":
+        commands.splitormerge_switch(conn, out, a.kind, a.state in ("on", "true"))
+    elif name == "splitormerge_enabled":
+        commands.splitormerge_enabled(conn, out, a.kind)
+    elif name == "catalogjanitor_switch":
+        commands.catalogjanitor_switch(conn, out, a.state in ("on", "true"))
+    elif name == "assign":
+        commands.assign(conn, out, a.region)
+    elif name == "clear_deadservers":
+        commands.clear_deadservers(conn, out, a.servers)
+    else:
+        getattr(commands, name)(conn, out)
 
 
 def _describe_arguments(sub) -> None:
@@ -360,8 +402,8 @@ def run(a, conn, out: commands.Output) -> None:
         commands.compaction_state(conn, out, a.table)
     elif name == "move":
         commands.move(conn, out, a.region, a.server)
-    else:  # pragma: no cover - argparse only lets known commands through
-        raise commands.UsageError(f"unknown command {name!r}")
+    else:  # argparse lets only known commands through: the rest are the operator commands
+        _run_admin(a, conn, out)
 
 
 def error_message(exc: BaseException) -> str:

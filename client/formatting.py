@@ -271,8 +271,9 @@ def _status_summary(s: dict) -> str:
         f"{s['table_count']} tables, {s['region_count']} regions",
         "",
         grid(["SERVER", "STATE", "SINCE", "REGIONS", "REQUESTS/S"],
-             [[x["name"], x["state"], when(x["state_since_ms"]), x["regions"],
-               x["requests_per_second"]] for x in s["servers"]]),
+             [[x["name"], x["state"] + (" (decommissioned)" if x["decommissioned"] else ""),
+               when(x["state_since_ms"]), x["regions"], x["requests_per_second"]]
+              for x in s["servers"]]),
     ]
     rit = s["regions_in_transition"]
     lines.append("")
@@ -281,4 +282,20 @@ def _status_summary(s: dict) -> str:
         lines.append(regions_table(rit))
     else:
         lines.append("no regions in transition")
+    return "\n".join(lines)
+
+
+def zk_dump_text(d: dict) -> str:
+    """HBase's zk_dump layout: the root, masters, region servers, then each quorum server."""
+    def listed(names):
+        return [f" {n}" for n in names] or [" (none)"]
+    switches = ", ".join(f"{k} {'on' if v else 'off'}" for k, v in d["switches"].items())
+    lines = [f"HBase is rooted at {d['parent']} (cluster id {d['cluster_id'] or 'not set'})",
+             f"Active master address: {d['active_master'] or '(none)'}",
+             "Backup master addresses:", *listed(d["backup_masters"]),
+             "Region servers:", *listed(d["region_servers"]),
+             "Decommissioned region servers:", *listed(d["decommissioned"]),
+             f"Switches: {switches}", "Quorum Server Statistics:"]
+    for server, answer in d["quorum"].items():
+        lines += [f" {server}", *(f"  {line}" for line in answer.splitlines())]
     return "\n".join(lines)

@@ -439,6 +439,73 @@ left out). No data is copied: the store files are hard-linked.""",
         "snapshots", "List the snapshots of the tables matching a regex (and a name regex).", "",
         ("list_table_snapshots 't1'", "list_table_snapshots 't.*', 'daily_.*'"),
         ("minihbase list_table_snapshots t1",)),
+    "assign": CommandHelp(
+        "tools", "Open a region that is not open now, without waiting for its next retry.",
+        f"""\
+For a region FAILED_OPEN (its open is retried with a growing back-off) once what failed is
+fixed, e.g. its directory restored. A region already open stays where it is.
+{_REGION}""",
+        ("assign '0123456789abcdef0123456789abcdef'",),
+        ("minihbase assign 0123456789abcdef0123456789abcdef",)),
+    "rit": CommandHelp(
+        "tools", "List the regions in transition, with their state and what they wait for.",
+        "", ("rit",), ("minihbase rit",)),
+    "decommission_regionservers": CommandHelp(
+        "tools", "Stop assigning regions to region servers; by default move theirs away.",
+        """\
+Each server is a full name host,port,startcode, host,port or a host (all of its servers). With
+true (the default) their regions move to the other servers before this returns; with false
+they stay until moved. The balancer leaves decommissioned servers out. Refused when no other
+server would be left. A decommissioned server that stops is forgotten (a restarted one has a
+new name).""",
+        ("decommission_regionservers 'rs1,16020,1732250000000'",
+         "decommission_regionservers ['rs1', 'rs2'], false"),
+        ("minihbase decommission_regionservers rs1,16020,1732250000000",
+         "minihbase decommission_regionservers rs1 --no-offload")),
+    "recommission_regionserver": CommandHelp(
+        "tools", "Let regions be assigned to a decommissioned region server again.",
+        "Named regions (full or encoded names) move back onto it at once; the balancer brings "
+        "others over time.",
+        ("recommission_regionserver 'rs1,16020,1732250000000'",
+         "recommission_regionserver 'rs1,16020,1732250000000', "
+         "['0123456789abcdef0123456789abcdef']"),
+        ("minihbase recommission_regionserver rs1,16020,1732250000000",)),
+    "list_decommissioned_regionservers": CommandHelp(
+        "tools", "List the decommissioned region servers.", "",
+        ("list_decommissioned_regionservers",),
+        ("minihbase list_decommissioned_regionservers",)),
+    "splitormerge_switch": CommandHelp(
+        "tools", "Switch region splits or merges on or off for the whole cluster.",
+        "Off, the master refuses them, asked for (split, merge_region) or automatic. Prints the "
+        "state before; the switch survives a master failover.",
+        ("splitormerge_switch 'SPLIT', false", "splitormerge_switch 'MERGE', true"),
+        ("minihbase splitormerge_switch SPLIT off",)),
+    "splitormerge_enabled": CommandHelp(
+        "tools", "Say whether splits (or merges) are switched on.", "",
+        ("splitormerge_enabled 'SPLIT'",), ("minihbase splitormerge_enabled MERGE",)),
+    "catalogjanitor_run": CommandHelp(
+        "tools", "Run the split/merge janitor now, even when it is switched off.",
+        "It deletes the directories of split or merged parents no child references any more; "
+        "prints how many.", ("catalogjanitor_run",), ("minihbase catalogjanitor_run",)),
+    "catalogjanitor_switch": CommandHelp(
+        "tools", "Switch the master's periodic split/merge janitor on or off.",
+        "Prints the state before; the switch survives a master failover.",
+        ("catalogjanitor_switch false",), ("minihbase catalogjanitor_switch on",)),
+    "catalogjanitor_enabled": CommandHelp(
+        "tools", "Say whether the split/merge janitor is switched on.", "",
+        ("catalogjanitor_enabled",), ("minihbase catalogjanitor_enabled",)),
+    "list_deadservers": CommandHelp(
+        "tools", "List the region servers the master declared dead and recovered.", "",
+        ("list_deadservers",), ("minihbase list_deadservers",)),
+    "clear_deadservers": CommandHelp(
+        "tools", "Forget dead region servers (all of them when none is named).",
+        "Servers whose crash handling is still running are kept, and listed.",
+        ("clear_deadservers", "clear_deadservers 'rs1,16020,1732250000000'"),
+        ("minihbase clear_deadservers",)),
+    "zk_dump": CommandHelp(
+        "tools", "Show the cluster as ZooKeeper records it, and each quorum server's status.",
+        "Read from ZooKeeper itself, so it works while no master is active.",
+        ("zk_dump",), ("minihbase zk_dump",)),
 }
 
 # Commands only the CLI has.
@@ -495,6 +562,12 @@ ARGUMENTS = {
     "wait": "return once every region has compacted (within --timeout)",
     "major": "a major compaction",
     "clean": "also run the master's orphan cleaner now (docs/coordination.md)",
+    "servers": "full names host,port,startcode, host,port or host names",
+    "no_offload": "leave their regions where they are",
+    "regions": "regions to move back onto it (full or encoded names)",
+    "kind": "SPLIT or MERGE",
+    "recommission_regionserver.server": "the decommissioned server's full name",
+    "clear_deadservers.servers": "dead servers' full names (default: every dead server)",
 }
 
 

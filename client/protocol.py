@@ -357,7 +357,7 @@ def status_dict(cs: pb.ClusterStatus) -> dict:
     for s in cs.servers:
         load = s.load
         servers.append({"name": s.name, "state": s.state, "state_since_ms": s.state_since_ms,
-                        "regions": s.region_count,
+                        "regions": s.region_count, "decommissioned": s.decommissioned,
                         "requests_per_second": round(s.requests_per_second, 1),
                         "info_port": s.info_port, "wal_bytes": load.wal_bytes,
                         "wal_segments": load.wal_segments,

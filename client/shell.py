@@ -201,6 +201,57 @@ def _snapshot_command(cmd: Command, conn, out: commands.Output) -> None:
                                 _s(args[1], "table name"))
 
 
+# HBase's operator commands (tools group): decommissioning, switches, janitor, dead servers.
+ADMIN_COMMANDS = ("decommission_regionservers", "recommission_regionserver",
+                  "list_decommissioned_regionservers", "splitormerge_switch",
+                  "splitormerge_enabled", "catalogjanitor_run", "catalogjanitor_switch",
+                  "catalogjanitor_enabled", "assign", "rit", "list_deadservers",
+                  "clear_deadservers", "zk_dump")
+
+
+def _names(value, what: str) -> list[str]:
+    """One name or a list of names ('s1' or ['s1', 's2'])."""
+    return [_s(v, what) for v in value] if isinstance(value, list) else [_s(value, what)]
+
+
+def _bool(value, command: str) -> bool:
+    if not isinstance(value, bool):
+        raise commands.UsageError(f"{command} takes true or false, got {shell_text(value)}")
+    return value
+
+
+def _admin_command(cmd: Command, conn, out: commands.Output) -> None:
+    n, args = cmd.name, cmd.args
+    if n == "decommission_regionservers":
+        _nargs(cmd, 1, 2, "decommission_regionservers 'server' | ['s1', 's2'][, true|false]")
+        offload = _bool(args[1], n) if len(args) == 2 else True
+        commands.decommission_regionservers(conn, out, _names(args[0], "server"), offload)
+    elif n == "recommission_regionserver":
+        _nargs(cmd, 1, 2, "recommission_regionserver 'server'[, ['region', ...]]")
+        regions = _names(args[1], "region") if len(args) == 2 else []
+        commands.recommission_regionserver(conn, out, _s(args[0], "server"), regions)
+    elif n in ("splitormerge_switch", "splitormerge_enabled"):
+        switch = n == "splitormerge_switch"
+        _nargs(cmd, 1 + switch, 1 + switch, f"{n} 'SPLIT'|'MERGE'" + (", true|false" * switch))
+        kind = _s(args[0], "switch type")
+        if switch:
+            commands.splitormerge_switch(conn, out, kind, _bool(args[1], n))
+        else:
+            commands.splitormerge_enabled(conn, out, kind)
+    elif n == "catalogjanitor_switch":
+        _nargs(cmd, 1, 1, "catalogjanitor_switch true|false")
+        commands.catalogjanitor_switch(conn, out, _bool(args[0], n))
+    elif n == "assign":
+        _nargs(cmd, 1, 1, "assign 'region'")
+        commands.assign(conn, out, _s(args[0], "region"))
+    elif n == "clear_deadservers":
+        servers = [name for a in args for name in _names(a, "server")]
+        commands.clear_deadservers(conn, out, servers)
+    else:  # rit, zk_dump, list_deadservers, list_decommissioned_regionservers, catalogjanitor_*
+        _nargs(cmd, 0, 0, n)
+        getattr(commands, n)(conn, out)
+
+
 def execute(cmd: Command, conn, out: commands.Output) -> None:
     """Run one parsed shell command."""
     n, args = cmd.name, cmd.args
@@ -364,6 +415,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.balance(conn, out)
     elif n in SNAPSHOT_COMMANDS:
         _snapshot_command(cmd, conn, out)
+    elif n in ADMIN_COMMANDS:
+        _admin_command(cmd, conn, out)
     elif n == "clone_table_schema":
         _nargs(cmd, 2, 3, "clone_table_schema 't1', 't2'[, false]")
         keep = args[2] if len(args) == 3 else True
@@ -377,10 +430,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.tables_all(conn, out, n, _s(args[0], "regex"))
     elif n == "balance_switch":
         _nargs(cmd, 1, 1, "balance_switch true|false")
-        if not isinstance(args[0], bool):
-            raise commands.UsageError(
-                f"balance_switch takes true or false, got {shell_text(args[0])}")
-        commands.balance_switch(conn, out, args[0])
+        commands.balance_switch(conn, out, _bool(args[0], n))
     elif n == "balancer_enabled":
         _nargs(cmd, 0, 0, "balancer_enabled")
         commands.balancer_enabled(conn, out)

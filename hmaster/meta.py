@@ -26,7 +26,7 @@ from kazoo.exceptions import OperationTimeoutError as KazooOperationTimeout
 from kazoo.handlers.threading import KazooTimeoutError
 
 from coordination import meta_reader
-from coordination.znodes import (BALANCER_OFF, Paths, RegionRecord, ServerState, TableRecord,
+from coordination.znodes import (SWITCH_OFF, Paths, RegionRecord, ServerState, TableRecord,
                                  now_ms)
 from minihbase.errors import InvalidArgumentError, TableExistsError, TableNotFoundError
 from storage.schema import DEFAULT_NAMESPACE, SYSTEM_NAMESPACE
@@ -270,8 +270,32 @@ class MetaStore:
         """Switch the balancer on or off (kept across master failovers); returns the state
         before. Serialised by the caller (Balancer.switch)."""
         before = self.balancer_on()
-        self._put(self.paths.balancer, b"true" if on else BALANCER_OFF)
+        self._put(self.paths.balancer, b"true" if on else SWITCH_OFF)
         return before
+
+    def switch_on(self, name: str) -> bool:
+        return meta_reader.switch_on(self.zk, name, self.paths)
+
+    def set_switch(self, name: str, on: bool) -> bool:
+        """Switch `name` (SWITCHES) on or off, kept across master failovers; returns the state
+        before."""
+        before = self.switch_on(name)
+        self._put(self.paths.switch(name), b"true" if on else SWITCH_OFF)
+        return before
+
+    # --- decommissioned region servers (HBase's draining servers) ----------------------------
+
+    def decommissioned(self) -> list[str]:
+        return meta_reader.decommissioned(self.zk, self.paths)
+
+    def decommission(self, server: str) -> None:
+        try:
+            self.zk.create(self.paths.draining_server(server))
+        except NodeExistsError:
+            pass
+
+    def recommission(self, server: str) -> None:
+        self._delete_if_exists(self.paths.draining_server(server))
 
     # --- split / merge journals ----------------------------------------------------------
 

@@ -356,12 +356,14 @@ class MasterServer:
         next_check = time.monotonic() + ORPHAN_CHECK_S
         while not self._stopped.wait(janitor_period):
             try:
-                self.splits.janitor()
+                if self.meta.switch_on("catalogjanitor"):  # HBase's catalogjanitor_switch
+                    self.splits.janitor()
                 self.splits.resume_stalled()
                 self._resume_crashes()
                 self.assignment.repair(table_lock=self.ddl.table_lock)
                 self.ddl.finish_interrupted()
                 self._prune_dead_servers()
+                self._prune_decommissioned()
                 clean_old_wals(self.rootdir, self.config.oldwals_ttl)
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + ORPHAN_CHECK_S
@@ -424,6 +426,13 @@ class MasterServer:
                       if st.state == DEAD)
         for _, name in dead[:-keep]:
             self.meta.delete_server_state(name)
+
+    def _prune_decommissioned(self) -> None:
+        """A decommissioned server that is gone stays gone (restarted, it has a new name)."""
+        live = self.servers.live()
+        for name in self.meta.decommissioned():
+            if name not in live:
+                self.meta.recommission(name)
 
     # --- stop --------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
 from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, NotServingRegionError,
-                              RegionOfflineError, RegionTooBusyError)
+                              OperationNotAllowedError, RegionOfflineError, RegionTooBusyError)
 from storage import layout
 from storage.schema import RegionInfo
 
@@ -119,7 +119,14 @@ class SplitMergeCoordinator:
 
     # --- split -------------------------------------------------------------------------------
 
+    def _check_switch(self, kind: str, region_name: str) -> None:
+        if not self.meta.switch_on(kind):
+            raise OperationNotAllowedError(
+                f"{kind} of region {region_name} refused: the cluster's {kind} switch is off "
+                f"(splitormerge_switch '{kind.upper()}', true turns it on)")
+
     def split(self, region_name: str, split_key: bytes | None) -> tuple[RegionInfo, RegionInfo]:
+        self._check_switch("split", region_name)
         rec, version = self._open_region(region_name, "split")
         info = rec.info
         if split_key and (split_key <= info.start_key or
@@ -191,6 +198,7 @@ class SplitMergeCoordinator:
     # --- merge -------------------------------------------------------------------------------
 
     def merge(self, name_a: str, name_b: str) -> RegionInfo:
+        self._check_switch("merge", name_a)
         a, va = self._open_region(name_a, "merge")
         b, vb = self._open_region(name_b, "merge")
         if a.info.table != b.info.table:

@@ -135,6 +135,11 @@ class OutcomeUnknownError(HBaseError):
     split, merge or move sent again could be applied twice. Look, then decide."""
 
 
+class OperationNotAllowedError(HBaseError):
+    """The cluster forbids this operation right now: its switch is off (splitormerge_switch),
+    or its target is decommissioned. Not retried: an admin must change that first."""
+
+
 class RegionTooBusyError(HBaseError):
     """Writes are blocked while the region flushes or compacts (too many store files), or
     while its region server's memstores are at their global limit."""

@@ -495,7 +495,7 @@ class TableDescription(_message.Message):
     def __init__(self, schema: _Optional[_Union[TableSchema, _Mapping]] = ..., state: _Optional[str] = ..., regions: _Optional[_Iterable[_Union[RegionDescription, _Mapping]]] = ...) -> None: ...
 
 class ServerDescription(_message.Message):
-    __slots__ = ("name", "state", "state_since_ms", "region_count", "requests_per_second", "info_port", "load")
+    __slots__ = ("name", "state", "state_since_ms", "region_count", "requests_per_second", "info_port", "load", "decommissioned")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STATE_SINCE_MS_FIELD_NUMBER: _ClassVar[int]
@@ -503,6 +503,7 @@ class ServerDescription(_message.Message):
     REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     INFO_PORT_FIELD_NUMBER: _ClassVar[int]
     LOAD_FIELD_NUMBER: _ClassVar[int]
+    DECOMMISSIONED_FIELD_NUMBER: _ClassVar[int]
     name: str
     state: str
     state_since_ms: int
@@ -510,7 +511,8 @@ class ServerDescription(_message.Message):
     requests_per_second: float
     info_port: int
     load: ServerLoad
-    def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ..., state_since_ms: _Optional[int] = ..., region_count: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., info_port: _Optional[int] = ..., load: _Optional[_Union[ServerLoad, _Mapping]] = ...) -> None: ...
+    decommissioned: bool
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ..., state_since_ms: _Optional[int] = ..., region_count: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., info_port: _Optional[int] = ..., load: _Optional[_Union[ServerLoad, _Mapping]] = ..., decommissioned: _Optional[bool] = ...) -> None: ...
 
 class ClusterStatus(_message.Message):
     __slots__ = ("active_master", "backup_masters", "servers", "regions_in_transition", "table_count", "region_count", "cluster_id")
@@ -685,6 +687,56 @@ class MoveRequest(_message.Message):
     region: str
     server: str
     def __init__(self, region: _Optional[str] = ..., server: _Optional[str] = ...) -> None: ...
+
+class DecommissionRequest(_message.Message):
+    __slots__ = ("servers", "offload")
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    OFFLOAD_FIELD_NUMBER: _ClassVar[int]
+    servers: _containers.RepeatedScalarFieldContainer[str]
+    offload: bool
+    def __init__(self, servers: _Optional[_Iterable[str]] = ..., offload: _Optional[bool] = ...) -> None: ...
+
+class DecommissionResponse(_message.Message):
+    __slots__ = ("servers", "moved")
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    servers: _containers.RepeatedScalarFieldContainer[str]
+    moved: int
+    def __init__(self, servers: _Optional[_Iterable[str]] = ..., moved: _Optional[int] = ...) -> None: ...
+
+class RecommissionRequest(_message.Message):
+    __slots__ = ("server", "regions")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    regions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, server: _Optional[str] = ..., regions: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Switch(_message.Message):
+    __slots__ = ("name", "on")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    on: bool
+    def __init__(self, name: _Optional[str] = ..., on: _Optional[bool] = ...) -> None: ...
+
+class CatalogJanitorResponse(_message.Message):
+    __slots__ = ("cleaned",)
+    CLEANED_FIELD_NUMBER: _ClassVar[int]
+    cleaned: int
+    def __init__(self, cleaned: _Optional[int] = ...) -> None: ...
+
+class RegionName(_message.Message):
+    __slots__ = ("region",)
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    def __init__(self, region: _Optional[str] = ...) -> None: ...
+
+class ServerNames(_message.Message):
+    __slots__ = ("servers",)
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    servers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, servers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RegionServerReportRequest(_message.Message):
     __slots__ = ("load",)

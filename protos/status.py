@@ -38,6 +38,7 @@ STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
     errors.RegionTooBusyError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.OperationTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.OutcomeUnknownError: grpc.StatusCode.ABORTED,
+    errors.OperationNotAllowedError: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 

@@ -53,13 +53,31 @@ def test_grid_pads_columns_to_the_widest_cell_and_aligns_headers():
 def test_status_text_counts_live_and_dead_servers():
     s = {"active_master": "m,1,1", "backup_masters": ["m2,1,2"], "cluster_id": "x",
          "servers": [{"name": "a,1,1", "state": "ONLINE", "state_since_ms": 0, "regions": 2,
-                      "requests_per_second": 1.0, "info_port": 0},
+                      "requests_per_second": 1.0, "info_port": 0, "decommissioned": False},
+                     {"name": "c,1,1", "state": "ONLINE", "state_since_ms": 0, "regions": 0,
+                      "requests_per_second": 0.0, "info_port": 0, "decommissioned": True},
                      {"name": "b,1,1", "state": "DEAD", "state_since_ms": 0, "regions": 0,
-                      "requests_per_second": 0.0, "info_port": 0}],
+                      "requests_per_second": 0.0, "info_port": 0, "decommissioned": False}],
          "regions_in_transition": [], "table_count": 1, "region_count": 2}
     text = fmt.status_text(s)
-    assert "1 servers, 1 dead, 2.0000 average load" in text
+    assert "2 servers, 1 dead, 1.0000 average load" in text
     assert "no regions in transition" in text
+    (line,) = [x for x in text.splitlines() if "c,1,1" in x]
+    assert "ONLINE (decommissioned)" in line
+    assert "decommissioned" not in "".join(x for x in text.splitlines() if "a,1,1" in x)
+
+
+def test_zk_dump_text_lists_masters_servers_switches_and_quorum_answers():
+    d = {"parent": "/hbase", "cluster_id": "abc", "active_master": "m,1,1",
+         "backup_masters": [], "region_servers": ["a,1,1", "b,1,1"], "decommissioned": ["b,1,1"],
+         "switches": {"balancer": True, "split": False},
+         "quorum": {"h:2181": "Zookeeper version: 3.8\nMode: standalone"}}
+    lines = fmt.zk_dump_text(d).splitlines()
+    assert lines[0] == "HBase is rooted at /hbase (cluster id abc)"
+    assert lines[lines.index("Backup master addresses:") + 1] == " (none)"
+    assert lines[lines.index("Decommissioned region servers:") + 1] == " b,1,1"
+    assert "Switches: balancer on, split off" in lines
+    assert lines[-2:] == ["  Zookeeper version: 3.8", "  Mode: standalone"]
 
 
 class _FakeTable:

@@ -248,7 +248,7 @@ def _dispatched_commands() -> set[str]:
 
     from client import shell
 
-    names = set(shell.SNAPSHOT_COMMANDS)
+    names = set(shell.SNAPSHOT_COMMANDS) | set(shell.ADMIN_COMMANDS)
     for node in ast.walk(ast.parse(inspect.getsource(shell))):
         if isinstance(node, ast.Compare) and ast.unparse(node.left) in ("n", "cmd.name"):
             for const in ast.walk(node.comparators[0]):
