@@ -114,9 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     _family_flags(c)
     c = cmd("list")
     c.add_argument("regex", nargs="?")
-    for name in ("create_namespace", "drop_namespace", "list_namespace_tables",
-                 "describe_namespace"):
+    for name in ("drop_namespace", "list_namespace_tables", "describe_namespace"):
         cmd(name).add_argument("namespace")
+    for name in ("create_namespace", "alter_namespace"):
+        c = cmd(name)
+        c.add_argument("namespace")
+        c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       type=_key_value)
+        if name == "alter_namespace":
+            c.add_argument("--unset", action="append", default=[], metavar="KEY")
     c = cmd("list_namespace")
     c.add_argument("regex", nargs="?")
     c = cmd("describe")
@@ -249,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def _admin_parsers(cmd) -> None:
     """HBase's operator commands: decommissioning, switches, the janitor, dead servers."""
     c = cmd("decommission_regionservers")
@@ -320,9 +333,12 @@ def run(a, conn, out: commands.Output) -> None:
                         a.max_filesize)
     elif name in ("list", "list_namespace"):
         (commands.list_tables if name == "list" else commands.list_namespace)(conn, out, a.regex)
-    elif name in ("create_namespace", "drop_namespace", "list_namespace_tables",
-                  "describe_namespace"):
+    elif name in ("drop_namespace", "list_namespace_tables", "describe_namespace"):
         getattr(commands, name)(conn, out, a.namespace)
+    elif name == "create_namespace":
+        commands.create_namespace(conn, out, a.namespace, dict(a.set))
+    elif name == "alter_namespace":
+        commands.alter_namespace(conn, out, a.namespace, dict(a.set), a.unset)
     elif name == "describe":
         commands.describe(conn, out, a.table)
     elif name == "alter":

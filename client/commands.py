@@ -123,9 +123,15 @@ def list_tables(conn, out: Output, regex: str | None = None) -> None:
                  "families": [f["name"] for f in t["families"]]} for t in tables])
 
 
-def create_namespace(conn, out: Output, name: str) -> None:
-    conn.create_namespace(name)
-    out.result(f"Created namespace {name}", {"created": name})
+def create_namespace(conn, out: Output, name: str, properties: dict[str, str]) -> None:
+    conn.create_namespace(name, properties)
+    out.result(f"Created namespace {name}", {"created": name, "properties": properties})
+
+
+def alter_namespace(conn, out: Output, name: str, set_: dict[str, str],
+                    unset: list[str]) -> None:
+    conn.alter_namespace(name, set_, unset)
+    out.result(f"Altered namespace {name}", {"altered": name, "set": set_, "unset": unset})
 
 
 def drop_namespace(conn, out: Output, name: str) -> None:
@@ -146,9 +152,11 @@ def list_namespace_tables(conn, out: Output, namespace: str) -> None:
 
 
 def describe_namespace(conn, out: Output, namespace: str) -> None:
-    tables = conn.list_namespace_tables(namespace)  # NamespaceNotFoundError
-    out.result(f"DESCRIPTION\n{{NAME => '{namespace}'}}\n{len(tables)} table(s)",
-               {"name": namespace, "tables": tables})
+    properties = conn.namespace_properties(namespace)  # NamespaceNotFoundError
+    tables = conn.list_namespace_tables(namespace)
+    attrs = "".join(f", {k} => '{v}'" for k, v in sorted(properties.items()))
+    out.result(f"DESCRIPTION\n{{NAME => '{namespace}'{attrs}}}\n{len(tables)} table(s)",
+               {"name": namespace, "properties": properties, "tables": tables})
 
 
 def _matching(names: list[str], regex: str | None, what: str) -> list[str]:

@@ -303,9 +303,25 @@ class Connection:
                                whole_budget_per_attempt=True)
 
     # -- admin: namespaces (HBase's; "default" and "hbase" always exist) ---------------------
-    def create_namespace(self, name: str) -> None:
-        self.master_call("CreateNamespace", pb.NamespaceName(name=name),
+    def create_namespace(self, name: str, properties: dict[str, str] | None = None) -> None:
+        """properties: HBase's namespace configuration, any key; the master enforces the
+        quotas hbase.namespace.quota.maxtables and hbase.namespace.quota.maxregions."""
+        self.master_call("CreateNamespace",
+                         pb.NamespaceName(name=name, properties=_properties(properties)),
                          f"create namespace {name!r}", done_if=NamespaceExistsError)
+
+    def alter_namespace(self, name: str, set: dict[str, str] | None = None,
+                        unset=()) -> None:
+        """HBase's alter_namespace: set some properties (METHOD => 'set'), remove others
+        (METHOD => 'unset')."""
+        self.master_call("AlterNamespace",
+                         pb.AlterNamespaceRequest(name=name, set=_properties(set),
+                                                  unset=list(unset)),
+                         f"alter namespace {name!r}")
+
+    def namespace_properties(self, name: str) -> dict[str, str]:
+        return dict(self.master_call("DescribeNamespace", pb.NamespaceName(name=name),
+                                     f"describe namespace {name!r}").properties)
 
     def delete_namespace(self, name: str) -> None:
         """Drop an empty namespace (NamespaceNotEmptyError while it has tables)."""
@@ -726,6 +742,16 @@ class Connection:
             return record.state == state, f"table {name!r} is {record.state}"
 
         self._poll(f"waiting for table {name!r} to be {state}", check, progress)
+
+
+def _properties(properties) -> dict[str, str]:
+    if not properties:
+        return {}
+    if not isinstance(properties, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in properties.items()):
+        raise InvalidArgumentError(f"namespace properties must map text to text, got "
+                                   f"{properties!r}")
+    return properties
 
 
 def _switch_name(kind: str) -> str:

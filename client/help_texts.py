@@ -206,13 +206,28 @@ boundaries, not the data: for the data too, take a snapshot and clone_snapshot i
     # -- namespace -------------------------------------------------------------------------
     "create_namespace": CommandHelp(
         "namespace", "Create a namespace; its tables are named NS:TABLE.",
-        "Namespace properties are not supported.",
-        ("create_namespace 'ns1'",), ("minihbase create_namespace ns1",)),
+        """\
+Properties are kept with the namespace (describe_namespace shows them). Two are quotas the
+master enforces: hbase.namespace.quota.maxtables (tables in the namespace) and
+hbase.namespace.quota.maxregions (regions of its tables together; splits count). A create,
+clone or split that would pass one is refused (QuotaExceededError).""",
+        ("create_namespace 'ns1'",
+         "create_namespace 'ns2', {'hbase.namespace.quota.maxtables' => '5'}"),
+        ("minihbase create_namespace ns1",
+         "minihbase create_namespace ns2 --set hbase.namespace.quota.maxregions=20")),
+    "alter_namespace": CommandHelp(
+        "namespace", "Set or remove a namespace's properties (its quotas among them).",
+        "A quota lowered below what the namespace holds takes nothing away: it only refuses "
+        "growth.",
+        ("alter_namespace 'ns1', {METHOD => 'set', 'hbase.namespace.quota.maxtables' => '8'}",
+         "alter_namespace 'ns1', {METHOD => 'unset', NAME => 'hbase.namespace.quota.maxtables'}"),
+        ("minihbase alter_namespace ns1 --set hbase.namespace.quota.maxtables=8",
+         "minihbase alter_namespace ns1 --unset hbase.namespace.quota.maxtables")),
     "drop_namespace": CommandHelp(
         "namespace", "Drop an empty namespace ('default' and 'hbase' always exist).", "",
         ("drop_namespace 'ns1'",), ("minihbase drop_namespace ns1",)),
     "describe_namespace": CommandHelp(
-        "namespace", "Show a namespace and its tables.", "",
+        "namespace", "Show a namespace, its properties and how many tables it has.", "",
         ("describe_namespace 'ns1'",), ("minihbase describe_namespace ns1",)),
     "list_namespace": CommandHelp(
         "namespace", "List the namespaces, or those whose whole name matches a regex.", "",
@@ -563,6 +578,8 @@ ARGUMENTS = {
     "major": "a major compaction",
     "clean": "also run the master's orphan cleaner now (docs/coordination.md)",
     "servers": "full names host,port,startcode, host,port or host names",
+    "set": "a property to set, KEY=VALUE (repeatable)",
+    "unset": "a property to remove (repeatable)",
     "no_offload": "leave their regions where they are",
     "regions": "regions to move back onto it (full or encoded names)",
     "kind": "SPLIT or MERGE",

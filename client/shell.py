@@ -103,6 +103,25 @@ def _max_filesize(spec: dict, current: int | None) -> int | None:
     return _int(spec.pop("MAX_FILESIZE"), "MAX_FILESIZE")
 
 
+def _properties(value) -> dict[str, str]:
+    """Namespace properties: {'key' => 'value'}, numbers taken as their text."""
+    return {_s(k, "property name"): _b(v, f"property {k!r}").decode()
+            for k, v in _hash(value, "namespace properties").items()}
+
+
+def _alter_namespace_spec(value) -> tuple[dict[str, str], list[str]]:
+    """HBase's {METHOD => 'set', 'k' => 'v', ...} or {METHOD => 'unset', NAME => 'k'}: the
+    properties to set and those to remove."""
+    spec = dict(_hash(value, "alter_namespace"))
+    method = _s(spec.pop("METHOD", ""), "METHOD")
+    if method == "set" and spec:
+        return _properties(spec), []
+    if method == "unset" and set(spec) == {"NAME"}:
+        return {}, [_s(spec["NAME"], "property name")]
+    raise commands.UsageError("alter_namespace takes {METHOD => 'set', 'PROPERTY' => 'value'} "
+                              "or {METHOD => 'unset', NAME => 'PROPERTY'}")
+
+
 def _timestamp(value, what: str) -> int:
     ts = _int(value, what)
     if not 0 <= ts <= LATEST_TIMESTAMP:
@@ -296,8 +315,13 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         _nargs(cmd, 0, 1, "list_namespace ['regex']")
         commands.list_namespace(conn, out, _s(args[0], "regex") if args else None)
     elif n == "create_namespace":
-        _nargs(cmd, 1, 1, "create_namespace 'ns1'")  # no namespace properties here
-        commands.create_namespace(conn, out, _s(args[0], "namespace"))
+        _nargs(cmd, 1, 2, "create_namespace 'ns1'[, {'PROPERTY' => 'value'}]")
+        properties = _properties(args[1]) if len(args) == 2 else {}
+        commands.create_namespace(conn, out, _s(args[0], "namespace"), properties)
+    elif n == "alter_namespace":
+        _nargs(cmd, 2, 2, "alter_namespace 'ns1', {METHOD => 'set'|'unset', ...}")
+        commands.alter_namespace(conn, out, _s(args[0], "namespace"),
+                                 *_alter_namespace_spec(args[1]))
     elif n in ("drop_namespace", "list_namespace_tables", "describe_namespace"):
         _nargs(cmd, 1, 1, f"{n} 'ns1'")
         getattr(commands, n)(conn, out, _s(args[0], "namespace"))

@@ -25,6 +25,7 @@ from dataclasses import replace
 
 from coordination.znodes import (CLOSED, DISABLED, DISABLING, ENABLED, ENABLING, OFFLINE, OPEN,
                                  RegionRecord, TableRecord, now_ms)
+from hmaster import quotas
 from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
 from minihbase.errors import (InvalidArgumentError, NamespaceExistsError, NamespaceNotEmptyError,
@@ -76,13 +77,32 @@ class TableDDL:
 
     # --- namespaces (HBase's; "default" and "hbase" always exist) -----------------------------
 
-    def create_namespace(self, name: str) -> None:
+    def create_namespace(self, name: str, properties: dict[str, str]) -> None:
         name = validate_namespace(name)
+        quotas.validate(name, properties)
         with self._namespace_lock:
             if self.meta.namespace_exists(name):
                 raise NamespaceExistsError(f"namespace {name!r} already exists")
-            self.meta.create_namespace(name)
+            self.meta.create_namespace(name, properties)
         log.info("namespace %s created", name)
+
+    def alter_namespace(self, name: str, set_: dict[str, str], unset: list[str]) -> None:
+        """HBase's alter_namespace: set some properties, remove others."""
+        with self._namespace_lock:
+            properties = self.namespace_properties(name)
+            missing = [k for k in unset if k not in properties]
+            if missing:
+                raise InvalidArgumentError(f"namespace {name!r} has no property {missing[0]!r}")
+            properties = {k: v for k, v in properties.items() if k not in unset} | set_
+            quotas.validate(name, properties)
+            self.meta.set_namespace_properties(name, properties)
+        log.info("namespace %s altered: %s", name, properties)
+
+    def namespace_properties(self, name: str) -> dict[str, str]:
+        name = validate_namespace(name)
+        if not self.meta.namespace_exists(name):
+            raise NamespaceNotFoundError(f"namespace {name!r} does not exist")
+        return self.meta.namespace_properties(name)
 
     def drop_namespace(self, name: str) -> None:
         name = validate_namespace(name)
@@ -133,6 +153,7 @@ class TableDDL:
                    for i in infos]
         with self._namespace_lock:
             self._check_namespace(desc.name)
+            quotas.check_create(self.meta, desc.name, len(infos))
             if desc.name in self.meta.tables():
                 raise TableExistsError(f"table {desc.name!r} already exists")
             try:

@@ -255,8 +255,18 @@ class MetaStore:
         return name in (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE) or \
             self.zk.exists(self.paths.namespace(name)) is not None
 
-    def create_namespace(self, name: str) -> None:
-        self.zk.create(self.paths.namespace(name), makepath=True)
+    def create_namespace(self, name: str, properties: dict[str, str]) -> None:
+        self.zk.create(self.paths.namespace(name), _properties_bytes(properties), makepath=True)
+
+    def namespace_properties(self, name: str) -> dict[str, str]:
+        """Its properties (HBase's namespace configuration, quotas included); "default" and
+        "hbase" have a znode only once properties were set on them."""
+        data, _ = self._get(self.paths.namespace(name))
+        return json.loads(data)["properties"] if data else {}
+
+    def set_namespace_properties(self, name: str, properties: dict[str, str]) -> None:
+        self.zk.ensure_path(self.paths.namespaces)
+        self._put(self.paths.namespace(name), _properties_bytes(properties))
 
     def delete_namespace(self, name: str) -> None:
         self._delete_if_exists(self.paths.namespace(name))
@@ -351,3 +361,7 @@ class MetaStore:
             self.zk.delete(path)
         except NoNodeError:
             pass
+
+
+def _properties_bytes(properties: dict[str, str]) -> bytes:
+    return json.dumps({"properties": properties}, sort_keys=True).encode()

@@ -93,8 +93,16 @@ class MasterServicer(pb_grpc.MasterServicer):
         return self._call(context, run)
 
     def CreateNamespace(self, request, context):
-        return self._call(context, lambda: (self.m.ddl.create_namespace(request.name),
-                                            pb.Empty())[1])
+        return self._call(context, lambda: (self.m.ddl.create_namespace(
+            request.name, dict(request.properties)), pb.Empty())[1])
+
+    def AlterNamespace(self, request, context):
+        return self._call(context, lambda: (self.m.ddl.alter_namespace(
+            request.name, dict(request.set), list(request.unset)), pb.Empty())[1])
+
+    def DescribeNamespace(self, request, context):
+        return self._call(context, lambda: pb.NamespaceName(
+            name=request.name, properties=self.m.ddl.namespace_properties(request.name)))
 
     def DeleteNamespace(self, request, context):
         return self._call(context, lambda: (self.m.ddl.drop_namespace(request.name),

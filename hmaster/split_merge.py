@@ -36,6 +36,7 @@ from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from coordination.znodes import (CLOSING, ENABLED, MERGING, OFFLINE, OPEN, OPENING, SPLITTING,
                                  RegionRecord, now_ms)
+from hmaster import quotas
 from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
 from minihbase.bytes_text import quoted
@@ -128,6 +129,7 @@ class SplitMergeCoordinator:
     def split(self, region_name: str, split_key: bytes | None) -> tuple[RegionInfo, RegionInfo]:
         self._check_switch("split", region_name)
         rec, version = self._open_region(region_name, "split")
+        quotas.check_split(self.meta, rec.info.name, rec.info.table)
         info = rec.info
         if split_key and (split_key <= info.start_key or
                           (info.end_key and split_key >= info.end_key)):

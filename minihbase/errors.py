@@ -140,6 +140,11 @@ class OperationNotAllowedError(HBaseError):
     or its target is decommissioned. Not retried: an admin must change that first."""
 
 
+class QuotaExceededError(HBaseError):
+    """The operation would pass a namespace quota (hbase.namespace.quota.maxtables or
+    maxregions). Not retried."""
+
+
 class RegionTooBusyError(HBaseError):
     """Writes are blocked while the region flushes or compacts (too many store files), or
     while its region server's memstores are at their global limit."""

@@ -774,6 +774,16 @@ class MasterStub:
                 request_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.ListNamespacesResponse.FromString,
                 _registered_method=True)
+        self.AlterNamespace = channel.unary_unary(
+                '/minihbase.Master/AlterNamespace',
+                request_serializer=protos_dot_minihbase__pb2.AlterNamespaceRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                _registered_method=True)
+        self.DescribeNamespace = channel.unary_unary(
+                '/minihbase.Master/DescribeNamespace',
+                request_serializer=protos_dot_minihbase__pb2.NamespaceName.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.NamespaceName.FromString,
+                _registered_method=True)
         self.Split = channel.unary_unary(
                 '/minihbase.Master/Split',
                 request_serializer=protos_dot_minihbase__pb2.SplitRequest.SerializeToString,
@@ -955,6 +965,19 @@ class MasterServicer:
 
     def ListNamespaces(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AlterNamespace(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeNamespace(self, request, context):
+        """its properties
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -1152,6 +1175,16 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.ListNamespaces,
                     request_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
                     response_serializer=protos_dot_minihbase__pb2.ListNamespacesResponse.SerializeToString,
+            ),
+            'AlterNamespace': grpc.unary_unary_rpc_method_handler(
+                    servicer.AlterNamespace,
+                    request_deserializer=protos_dot_minihbase__pb2.AlterNamespaceRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'DescribeNamespace': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeNamespace,
+                    request_deserializer=protos_dot_minihbase__pb2.NamespaceName.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.NamespaceName.SerializeToString,
             ),
             'Split': grpc.unary_unary_rpc_method_handler(
                     servicer.Split,
@@ -1605,6 +1638,60 @@ class Master:
             '/minihbase.Master/ListNamespaces',
             protos_dot_minihbase__pb2.Empty.SerializeToString,
             protos_dot_minihbase__pb2.ListNamespacesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AlterNamespace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/AlterNamespace',
+            protos_dot_minihbase__pb2.AlterNamespaceRequest.SerializeToString,
+            protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeNamespace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/DescribeNamespace',
+            protos_dot_minihbase__pb2.NamespaceName.SerializeToString,
+            protos_dot_minihbase__pb2.NamespaceName.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,7 @@ STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
     errors.OperationTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.OutcomeUnknownError: grpc.StatusCode.ABORTED,
     errors.OperationNotAllowedError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.QuotaExceededError: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 

@@ -122,3 +122,42 @@ def test_split_and_merge_switches_the_catalog_janitor_assign_rit_and_zk_dump(clu
     assert sorted(s.strip() for s in servers) == _online(conn)
     assert "Switches: balancer on, split on, merge on, catalogjanitor on" in lines
     assert any(x.strip().startswith("Mode: ") for x in lines)
+
+
+def test_namespace_properties_and_quotas_on_tables_regions_and_splits(cluster,
+                                                                       connection_for):
+    conn = connection_for(cluster)
+    quota = "hbase.namespace.quota."
+    conn.create_namespace("q", {quota + "maxtables": "2", quota + "maxregions": "4",
+                                "owner": "ops"})
+    conn.create_table("q:a", {"cf": {}}, split_keys=[b"m"])
+    with pytest.raises(errors.QuotaExceededError, match="holds 2 and allows 4"):
+        conn.create_table("q:b", {"cf": {}}, split_keys=[b"d", b"h"])
+    assert not conn.exists("q:b")
+    conn.create_table("q:b", {"cf": {}})
+    with pytest.raises(errors.QuotaExceededError, match="holds 2 table"):
+        conn.create_table("q:c", {"cf": {}})
+    t = conn.table("q:b")
+    for row in (b"a", b"k", b"x"):
+        t.put(row, {b"cf:q": b"v"})
+    conn.split("q:b", b"k")  # the 4th region
+    refused = cli(cluster, "split", "q:b", "x")
+    assert refused.returncode == 1 and refused.stderr.startswith("ERROR: split of region q:b,")
+    assert "namespace 'q' holds 4 region(s) and allows 4" in refused.stderr
+    assert len(conn.regions("q:b")) == 2
+
+    described = cli(cluster, "describe_namespace", "q")
+    assert described.stdout.splitlines()[:3] == [
+        "DESCRIPTION", f"{{NAME => 'q', {quota}maxregions => '4', {quota}maxtables => '2', "
+        "owner => 'ops'}", "2 table(s)"]
+    assert cli(cluster, "alter_namespace", "q", "--unset", quota + "maxregions").returncode == 0
+    conn.split("q:b", b"x")
+    assert len(conn.regions("q:b")) == 3 and dict(t.scan()) == {
+        r: {b"cf:q": b"v"} for r in (b"a", b"k", b"x")}
+    shell = cli(cluster, "shell", input="alter_namespace 'q', {METHOD => 'set', "
+                                        f"'{quota}maxtables' => '0'}}\n")
+    assert "must be a whole number of at least 1, got '0'" in shell.stderr
+    with pytest.raises(errors.InvalidArgumentError, match="has no property 'nope'"):
+        conn.alter_namespace("q", unset=["nope"])
+    assert conn.namespace_properties("q") == {quota + "maxtables": "2", "owner": "ops"}
+    assert conn.namespace_properties("default") == {}

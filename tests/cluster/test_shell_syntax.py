@@ -401,18 +401,29 @@ def test_max_filesize_is_a_table_attribute_of_create_and_alter(rec):
 def test_namespace_commands_dispatch(monkeypatch):
     calls = []
     for name in ("create_namespace", "drop_namespace", "list_namespace",
-                 "list_namespace_tables", "describe_namespace"):
+                 "list_namespace_tables", "describe_namespace", "alter_namespace"):
         monkeypatch.setattr(commands, name,
                             lambda conn, out, *args, name=name: calls.append((name, args)))
     for line in ("create_namespace 'ns1'", "list_namespace", "list_namespace 'n.*'",
                  "list_namespace_tables 'ns1'", "describe_namespace 'ns1'",
-                 "drop_namespace 'ns1'"):
+                 "drop_namespace 'ns1'",
+                 "create_namespace 'ns2', {'hbase.namespace.quota.maxtables' => 5, 'a' => 'b'}",
+                 "alter_namespace 'ns2', {METHOD => 'set', 'a' => 'c'}",
+                 "alter_namespace 'ns2', {METHOD => 'unset', NAME => 'a'}"):
         run(line)
-    assert calls == [("create_namespace", ("ns1",)), ("list_namespace", (None,)),
+    assert calls == [("create_namespace", ("ns1", {})), ("list_namespace", (None,)),
                      ("list_namespace", ("n.*",)), ("list_namespace_tables", ("ns1",)),
-                     ("describe_namespace", ("ns1",)), ("drop_namespace", ("ns1",))]
-    with pytest.raises(commands.UsageError, match="create_namespace 'ns1'"):
-        run("create_namespace 'ns1', {'PROPERTY_NAME' => 'x'}")
+                     ("describe_namespace", ("ns1",)), ("drop_namespace", ("ns1",)),
+                     ("create_namespace",
+                      ("ns2", {"hbase.namespace.quota.maxtables": "5", "a": "b"})),
+                     ("alter_namespace", ("ns2", {"a": "c"}, [])),
+                     ("alter_namespace", ("ns2", {}, ["a"]))]
+    for bad in ("alter_namespace 'ns2', {METHOD => 'unset', NAME => 'a', 'b' => 'c'}",
+                "alter_namespace 'ns2', {METHOD => 'set'}", "alter_namespace 'ns2', {'a' => 'b'}"):
+        with pytest.raises(commands.UsageError, match="alter_namespace takes"):
+            run(bad)
+    with pytest.raises(commands.UsageError, match="must be a hash"):
+        run("create_namespace 'ns1', 'x'")
 
 
 def test_timestamp_latest_is_a_range_matching_nothing_not_an_overflow(rec):
