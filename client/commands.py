@@ -411,17 +411,21 @@ def put(conn, out: Output, table: str, row: bytes, column: bytes, value: bytes,
 
 def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int = 1,
         ts: int | None = None, time_range: tuple[int, int] | None = None,
-        row_filter=None) -> None:
+        row_filter=None, formatter: str | None = None) -> None:
     """ts: cells at or before it (the CLI's --ts); time_range: (min, max), min <= ts < max
-    (the shell's TIMESTAMP and TIMERANGE); row_filter: HBase filter language (FILTER)."""
+    (the shell's TIMESTAMP and TIMERANGE); row_filter: HBase filter language (FILTER);
+    a column 'cf:q:toLong' or formatter 'toString': the shell's converters (display)."""
     if ts is not None and ts < 0:
         raise UsageError(f"--ts must be a timestamp >= 0, got {ts}")
     if ts is not None and ts >= LATEST_TIMESTAMP:  # HBase's "latest": no upper bound
         ts = None
+    columns, show = _converters(columns, formatter)
     cells = conn.table(table).get_cells(row, columns=columns or None,
                                         versions=1 if versions is None else versions,
                                         timestamp=None if ts is None else ts + 1,
                                         time_range=time_range, filter=row_filter)
+    if show is not None:
+        cells = [(c, show(c, v), t) for c, v, t in cells]
     out.result(fmt.get_table(cells),
                {"row": fmt.binary(row),
                 "cells": [{"column": fmt.binary(c), "timestamp": t, "value": fmt.binary(v)}
@@ -430,13 +434,17 @@ def get(conn, out: Output, table: str, row: bytes, columns=None, versions: int =
 
 def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, columns=None,
          limit=None, reverse=False, versions=None, time_range=None, row_filter=None,
-         raw=False) -> None:
+         raw=False, formatter: str | None = None) -> None:
     """Streams: a scan of a big table prints as it goes (widths set by the first rows).
-    raw: HBase's RAW scan (delete markers print as type=...)."""
+    raw: HBase's RAW scan (delete markers print as type=...); converters as get's."""
+    columns, show = _converters(columns, formatter)
     results = conn.table(table).scan(row_start=start, row_stop=stop, row_prefix=prefix,
                                      columns=columns or None, limit=limit, reverse=reverse,
                                      versions=versions, as_cells=True, time_range=time_range,
                                      filter=row_filter, raw=raw)
+    if show is not None:  # a raw scan's delete markers have no value to convert
+        results = ((row, [(c[0], show(c[0], c[1]), *c[2:]) if len(c) == 3 or c[3] == "Put"
+                          else c for c in cells]) for row, cells in results)
     if out.as_json:
         items = iter(results)
         first = next(items, None)  # an unknown table or a timeout fails before any output
@@ -462,6 +470,30 @@ def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, colu
                   file=out.out)
     print(fmt.rows_count(n), file=out.out)
     out.out.flush()
+
+
+def _converters(columns, formatter: str | None):
+    """The shell's converters: (the columns to read, show(column, value) or None when there
+    is none). A column may name one ('cf:q:toLong',
+    'cf:q:c(org.apache.hadoop.hbase.util.Bytes).toInt'); formatter (the shell's FORMATTER)
+    applies to the other columns."""
+    per, plain = {}, []
+    for column in columns or ():
+        name, convert = fmt.split_converter(column)
+        plain.append(name)
+        if convert is not None:
+            per[name] = convert
+    default = None
+    if formatter is not None:
+        default = fmt.converter(formatter)
+        if default is None:
+            raise UsageError(f"FORMATTER must be one of {', '.join(fmt.CONVERTERS)}, got "
+                             f"{formatter!r}")
+
+    def show(column: bytes, value: bytes):
+        convert = per.get(column, default)
+        return value if convert is None else convert(value)
+    return plain, (show if per or default is not None else None)
 
 
 def delete(conn, out: Output, table: str, row: bytes, column: bytes,

@@ -7,9 +7,12 @@ JSON output uses the same text form for rows, columns and values.
 from __future__ import annotations
 
 import json
+import re
+import struct
 import time
 
 from minihbase.bytes_text import binary, parse_binary  # noqa: F401 - the CLI's names
+from minihbase.errors import InvalidArgumentError
 
 
 def jsonable(obj):
@@ -299,3 +302,52 @@ def zk_dump_text(d: dict) -> str:
     for server, answer in d["quorum"].items():
         lines += [f" {server}", *(f"  {line}" for line in answer.splitlines())]
     return "\n".join(lines)
+
+
+# --- the HBase shell's converters: COLUMNS => ['cf:q:toLong'], FORMATTER => 'toString' -------
+
+def _number(code: str, name: str):
+    size = struct.calcsize(code)
+
+    def convert(value: bytes) -> str:
+        if len(value) != size:
+            raise InvalidArgumentError(f"{name} needs a value of {size} bytes, not "
+                                       f"{len(value)} ({binary(value)})")
+        return str(struct.unpack(code, value)[0])
+    return convert
+
+
+def _boolean(value: bytes) -> str:
+    if len(value) != 1:
+        raise InvalidArgumentError(f"toBoolean needs a value of 1 byte, not {len(value)} "
+                                   f"({binary(value)})")
+    return "true" if value[0] else "false"
+
+
+# Bytes' to* methods, as the shell names them; each shows a value (display only).
+CONVERTERS = {"toString": lambda v: v.decode("utf-8", "replace"), "toStringBinary": binary,
+              "toHex": bytes.hex, "toInt": _number(">i", "toInt"),
+              "toLong": _number(">q", "toLong"), "toShort": _number(">h", "toShort"),
+              "toFloat": _number(">f", "toFloat"), "toDouble": _number(">d", "toDouble"),
+              "toBoolean": _boolean}
+BYTES_CLASS = "org.apache.hadoop.hbase.util.Bytes"
+
+
+def converter(spec: str):
+    """The converter `spec` names: "toLong" or "c(org.apache.hadoop.hbase.util.Bytes).toLong";
+    None if it names none (then it is no converter: part of a qualifier)."""
+    m = re.fullmatch(r"(?:c\((?P<cls>[\w.$]+)\)\.)?(?P<name>\w+)", spec)
+    if m is None or m["name"] not in CONVERTERS:
+        return None
+    if m["cls"] not in (None, BYTES_CLASS):
+        raise InvalidArgumentError(f"converter class {m['cls']} is not supported: only "
+                                   f"{BYTES_CLASS}")
+    return CONVERTERS[m["name"]]
+
+
+def split_converter(column: bytes):
+    """'cf:q:toLong' -> (b'cf:q', toLong); a column naming no converter -> (column, None)."""
+    family, _, rest = column.partition(b":")
+    qualifier, sep, spec = rest.partition(b":")
+    found = converter(spec.decode("utf-8", "replace")) if sep else None
+    return (family + b":" + qualifier, found) if found else (column, None)

@@ -52,6 +52,14 @@ Column family attributes (a hash with NAME => 'cf'; anything left out keeps its 
                                default), TRUE or 'TTL' (until the TTL)
   DATA_BLOCK_ENCODING => 'FAST_DIFF'   NONE (the default), PREFIX or FAST_DIFF"""
 
+_CONVERTERS = """\
+  FORMATTER => 'toString'       show values with one of Bytes' methods: toString,
+                                toStringBinary (the default), toHex, toInt, toLong, toShort,
+                                toFloat, toDouble, toBoolean (FORMATTER_CLASS may only be
+                                org.apache.hadoop.hbase.util.Bytes)
+  'cf:q:toLong' in COLUMNS      that column shown with that method (also
+                                'cf:q:c(org.apache.hadoop.hbase.util.Bytes).toLong')"""
+
 _HBCK_REPORT = """\
 The report lists holes and overlaps between a table's regions, regions without their
 directory or on a server that is gone, regions stuck in transition, and orphaned region and
@@ -251,7 +259,7 @@ Write binary bytes in double quotes with \\xHH escapes; single quotes take text 
          "minihbase put t1 'r\\x00\\x01' cf:q '\\xFF'")),
     "get": CommandHelp(
         "dml", "Read a row, or some of its columns or versions.",
-        """\
+        f"""\
 Columns are given as 'family:qualifier' or a whole 'family', as further arguments, an array,
 or in an options hash:
   COLUMN => 'cf:q' or COLUMNS => ['cf:a', 'cf']   only these columns or families
@@ -259,19 +267,21 @@ or in an options hash:
   TIMESTAMP => ts               only the version at exactly ts (milliseconds)
   TIMERANGE => [min, max]       only versions with min <= ts < max
   FILTER => "..."               HBase's filter language, applied on the region server
-                                (see show_filters)""",
+                                (see show_filters)
+{_CONVERTERS}""",
         ("get 't1', 'r1'",
          "get 't1', 'r1', 'cf:a', 'cf:b'",
          "get 't1', 'r1', ['cf:a', 'cf2']",
          "get 't1', 'r1', {COLUMN => 'cf:q', VERSIONS => 3}",
          "get 't1', 'r1', {COLUMN => 'cf:q', TIMERANGE => [1732250000000, 1732260000000]}",
-         "get 't1', 'r1', {FILTER => \"QualifierFilter(>=, 'binary:b')\"}"),
+         "get 't1', 'r1', {FILTER => \"QualifierFilter(>=, 'binary:b')\"}",
+         "get 't1', 'r1', {COLUMN => ['cf:hits:toLong', 'cf:name'], FORMATTER => 'toString'}"),
         ("minihbase get t1 r1", "minihbase get t1 r1 cf:a cf:b --versions 3",
          "minihbase get t1 r1 --ts 1732250000000",
          "minihbase get t1 r1 --filter \"ValueFilter(=, 'substring:error')\"")),
     "scan": CommandHelp(
         "dml", "Read the rows of a table, or of a key range, in key order.",
-        """\
+        f"""\
 Options (a hash):
   STARTROW => 'a'               the first row (inclusive)
   STOPROW => 'm'                the row to stop before (exclusive)
@@ -286,13 +296,15 @@ Options (a hash):
                                 the cells they mask until a major compaction
   FILTER => "..."               HBase's filter language, applied on the region servers
                                 (see show_filters)
-  CACHE => 1000                 accepted and ignored (the client fetches in batches)""",
+  CACHE => 1000                 accepted and ignored (the client fetches in batches)
+{_CONVERTERS}""",
         ("scan 't1'",
          "scan 't1', {STARTROW => 'a', STOPROW => 'm', LIMIT => 10}",
          "scan 't1', {ROWPREFIXFILTER => 'user1', COLUMNS => ['cf:q']}",
          "scan 't1', {STARTROW => 'm', REVERSED => true, LIMIT => 5}",
          "scan 't1', {RAW => true, VERSIONS => 10}",
-         "scan 't1', {FILTER => \"PrefixFilter('user') AND KeyOnlyFilter()\"}"),
+         "scan 't1', {FILTER => \"PrefixFilter('user') AND KeyOnlyFilter()\"}",
+         "scan 't1', {COLUMNS => ['cf:hits:toLong']}"),
         ("minihbase scan t1 --limit 10",
          "minihbase scan t1 --start a --stop m --columns cf:q",
          "minihbase scan t1 --prefix user1 --reverse",

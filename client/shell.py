@@ -16,6 +16,7 @@ import sys
 import time
 
 from client import commands, help_texts
+from client import formatting as fmt
 from client.help_texts import TABLE_METHODS
 from client.shell_syntax import Command, Const, ShellSyntaxError, parse_line, shell_text
 from storage.cell import LATEST_TIMESTAMP
@@ -120,6 +121,15 @@ def _alter_namespace_spec(value) -> tuple[dict[str, str], list[str]]:
         return {}, [_s(spec["NAME"], "property name")]
     raise commands.UsageError("alter_namespace takes {METHOD => 'set', 'PROPERTY' => 'value'} "
                               "or {METHOD => 'unset', NAME => 'PROPERTY'}")
+
+
+def _formatter(spec: dict) -> str | None:
+    """FORMATTER => 'toString' (Bytes' to* methods; FORMATTER_CLASS may only name Bytes)."""
+    cls = _s(spec.get("FORMATTER_CLASS", fmt.BYTES_CLASS), "FORMATTER_CLASS")
+    if cls != fmt.BYTES_CLASS:
+        raise commands.UsageError(f"FORMATTER_CLASS {cls} is not supported: only "
+                                  f"{fmt.BYTES_CLASS}")
+    return _s(spec["FORMATTER"], "FORMATTER") if "FORMATTER" in spec else None
 
 
 def _timestamp(value, what: str) -> int:
@@ -352,29 +362,31 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "get":
         _nargs(cmd, 2, 1000, "get 't1', 'r1'[, 'cf:q' | 'cf:a', 'cf:b' | {COLUMN => 'cf:q', "
                "VERSIONS => 3}]")
-        columns, versions, time_range, row_filter = [], 1, None, None
+        columns, versions, time_range, row_filter, formatter = [], 1, None, None, None
         if len(args) > 3:  # get 't1', 'r1', 'c1', 'c2' (HBase shell)
             columns = [_b(c, "column") for c in args[2:]]
         elif len(args) == 3:
             spec = args[2]
             if isinstance(spec, dict):
                 _check_keys(spec, {"COLUMN", "COLUMNS", "VERSIONS", "TIMESTAMP", "TIMERANGE",
-                                   "FILTER"}, "get")
+                                   "FILTER", "FORMATTER", "FORMATTER_CLASS"}, "get")
                 col = spec.get("COLUMN", spec.get("COLUMNS"))
                 columns = [] if col is None else _columns(col)
                 versions = _int(spec.get("VERSIONS", 1), "VERSIONS")
                 time_range = _time_range(spec)
                 row_filter = _filter(spec)
+                formatter = _formatter(spec)
             else:
                 columns = _columns(spec)
         commands.get(conn, out, _s(args[0], "table name"), _b(args[1], "row"), columns,
-                     versions, time_range=time_range, row_filter=row_filter)
+                     versions, time_range=time_range, row_filter=row_filter,
+                     formatter=formatter)
     elif n == "scan":
         _nargs(cmd, 1, 2, "scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10}]")
         spec = _hash(args[1], "scan options") if len(args) == 2 else {}
         _check_keys(spec, {"STARTROW", "STOPROW", "LIMIT", "COLUMNS", "COLUMN", "REVERSED",
                            "ROWPREFIXFILTER", "VERSIONS", "CACHE", "TIMESTAMP", "TIMERANGE",
-                           "FILTER", "RAW"}, "scan")
+                           "FILTER", "RAW", "FORMATTER", "FORMATTER_CLASS"}, "scan")
         limit = _int(spec["LIMIT"], "LIMIT") if "LIMIT" in spec else 0
         col = spec.get("COLUMNS", spec.get("COLUMN"))
 
@@ -390,7 +402,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                       reverse=bool(spec.get("REVERSED", False)),
                       versions=_int(spec["VERSIONS"], "VERSIONS") if "VERSIONS" in spec
                       else None, time_range=_time_range(spec), row_filter=_filter(spec),
-                      raw=bool(spec.get("RAW", False)))
+                      raw=bool(spec.get("RAW", False)), formatter=_formatter(spec))
     elif n == "delete":
         _nargs(cmd, 3, 4, "delete 't1', 'r1', 'cf:q'[, ts]")
         ts = _timestamp(args[3], "timestamp") if len(args) == 4 else None

@@ -2,8 +2,12 @@
 
 import json
 import os
+import struct
+
+import pytest
 
 from client import formatting as fmt
+from minihbase import errors
 
 
 def test_binary_bytes_print_as_hbase_tostringbinary():
@@ -205,3 +209,21 @@ def test_hbck_counts_directories_too_new_to_judge_apart_from_inconsistencies():
     assert lines[0].endswith("no inconsistencies found")
     assert lines[1].startswith("1 directory not named by meta changed too recently to judge")
     assert "too recently" not in fmt.hbck_text(dict(report, too_new=0))
+
+
+def test_shell_converters_show_values_as_bytes_methods_do():
+    convert = fmt.converter
+    assert convert("toLong")(b"\x00" * 7 + b"\x2a") == "42"
+    assert convert("c(org.apache.hadoop.hbase.util.Bytes).toInt")(b"\xff\xff\xff\xfe") == "-2"
+    assert convert("toString")("é".encode()) == "é"
+    assert convert("toStringBinary")("é".encode()) == "\\xC3\\xA9"
+    assert convert("toBoolean")(b"\x01") == "true" and convert("toHex")(b"\x0a") == "0a"
+    assert convert("toDouble")(struct.pack(">d", 1.5)) == "1.5"
+    assert convert("nosuch") is None
+    with pytest.raises(errors.InvalidArgumentError, match="toLong needs a value of 8 bytes, not 3"):
+        convert("toLong")(b"abc")
+    with pytest.raises(errors.InvalidArgumentError, match="only org.apache.hadoop.hbase.util"):
+        convert("c(com.example.Mine).toLong")
+    assert fmt.split_converter(b"cf:q:toLong")[0] == b"cf:q"
+    assert fmt.split_converter(b"cf:a:b") == (b"cf:a:b", None)  # a qualifier with a colon
+    assert fmt.split_converter(b"cf:q") == (b"cf:q", None)

@@ -792,6 +792,22 @@ def test_shell_scan_with_versions_prints_every_version(cluster, table):
     assert "value=two" in p.stdout and "value=one" in p.stdout and "1 row(s)" in p.stdout
 
 
+def test_shell_converters_show_counters_and_text_as_hbase_s_do(cluster, table):
+    table.counter_inc(b"conv", b"cf:n", 42)
+    table.put(b"conv", {b"cf:t": "é".encode()})
+    shell = cli(cluster, "shell", input=(
+        "get 'cl', 'conv', {COLUMN => ['cf:n:toLong', 'cf:t']}\n"
+        "scan 'cl', {STARTROW => 'conv', STOPROW => 'conw', COLUMNS => ['cf:t'], "
+        "FORMATTER => 'toString'}\n"
+        "get 'cl', 'conv', 'cf:t:toLong'\n"))
+    lines = shell.stdout.splitlines()
+    assert re.search(r"^ cf:n +timestamp=\d+, value=42$", "\n".join(lines), re.M)
+    assert any(x.startswith(" cf:t ") and x.endswith("value=\\xC3\\xA9") for x in lines)
+    assert any(x.startswith(" conv ") and x.endswith("column=cf:t, timestamp=" + x.split(
+        "timestamp=")[1].split(",")[0] + ", value=é") for x in lines)
+    assert "toLong needs a value of 8 bytes, not 2 (\\xC3\\xA9)" in shell.stderr
+
+
 def test_raw_scans_show_delete_markers_in_the_client_shell_and_cli(cluster, table):
     table.put(b"raw1", {b"cf:q": b"kept", b"cf:gone": b"x"}, timestamp=5)
     table.delete(b"raw1", columns=[b"cf:gone"], timestamp=6)

@@ -122,7 +122,7 @@ def test_create_maps_families_attributes_and_splits(rec):
 def test_get_with_column_hash_and_versions(rec):
     run("get 't1', 'r1', {COLUMN => ['cf:a', 'cf:b'], VERSIONS => 4}")
     assert rec.calls == [("get", ("t1", b"r1", [b"cf:a", b"cf:b"], 4),
-                          {"time_range": None, "row_filter": None})]
+                          {"time_range": None, "row_filter": None, "formatter": None})]
 
 
 def test_get_timestamp_is_one_exact_version_and_timerange_is_half_open(rec):
@@ -147,7 +147,8 @@ def test_scan_options_map_to_the_scan_command(rec):
     _, args, kw = rec.calls[0]
     assert args == ("t1",)
     assert kw == dict(start=b"a", stop=b"b", prefix=None, columns=[b"cf:q"], limit=10,
-                      reverse=True, versions=None, time_range=None, row_filter=None, raw=False)
+                      reverse=True, versions=None, time_range=None, row_filter=None, raw=False,
+                      formatter=None)
     assert (rec.calls[1][2]["raw"], rec.calls[1][2]["versions"]) == (True, 10)
 
 
@@ -172,7 +173,7 @@ def test_alter_delete_forms_and_put_timestamp(rec):
 def test_get_takes_several_columns_as_arguments(rec):
     run("get 't1', 'r1', 'cf:a', 'cf:b'")
     assert rec.calls == [("get", ("t1", b"r1", [b"cf:a", b"cf:b"], 1),
-                          {"time_range": None, "row_filter": None})]
+                          {"time_range": None, "row_filter": None, "formatter": None})]
 
 
 def test_list_takes_an_optional_regex(rec):
