@@ -19,9 +19,10 @@ DEFAULT_HOME = "/usr/share/zookeeper"
 
 
 def four_letter_word(server: str, word: bytes, timeout: float = 2.0) -> str:
-    """The answer of ZooKeeper `server` (host:port) to a four-letter command (srvr, ruok...);
-    OSError if it cannot be reached. A command outside its 4lw.commands.whitelist says so."""
-    host, _, port = server.rpartition(":")
+    """The answer of ZooKeeper `server` (host[:port], 2181 by default) to a four-letter
+    command (srvr, ruok...); OSError if it cannot be reached. A command outside its
+    4lw.commands.whitelist says so."""
+    host, _, port = server.rpartition(":") if ":" in server else (server, "", "2181")
     with socket.create_connection((host, int(port)), timeout=timeout) as s:
         s.sendall(word)
         reply = b""
