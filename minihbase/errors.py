@@ -67,6 +67,16 @@ class SnapshotCreationError(HBaseError):
     kept, and taking it again may succeed."""
 
 
+class TableReadOnlyError(HBaseError):
+    """A mutation of a table whose READONLY attribute is true (HBase's "region is read only").
+    Not retried: alter the table's READONLY to false first."""
+
+
+class SplitMergeDisabledError(HBaseError):
+    """A split of a table with SPLIT_ENABLED => false, or a merge of one with MERGE_ENABLED =>
+    false (HBase: "failed as region split/merge is disabled for the table")."""
+
+
 # --- storage ----------------------------------------------------------------------------------
 
 class CorruptionError(HBaseError):

@@ -277,13 +277,12 @@ class OnlineRegions:
     # --- background chore ----------------------------------------------------------------------
     def chore(self) -> None:
         """One round of background maintenance (called every second by the server)."""
-        flush_size = self.region_config.flush_size
         self.nonces.expire()
         now = self._clock()
         for name, region in list(self._regions.items()):
             try:
                 size = region.memstore_size()
-                if size >= flush_size or self._edits_too_old(name, region, size, now):
+                if size >= region.flush_size() or self._edits_too_old(name, region, size, now):
                     region.flush()
                 if self.request_split is not None and region.split_size() and \
                         region.needs_split():
