@@ -19,7 +19,8 @@ import sys
 
 from client import commands
 from client.formatting import STATUS_FORMATS, parse_binary
-from storage.schema import COMPRESSIONS, DATA_BLOCK_ENCODINGS, KEEP_DELETED_CELLS
+from storage.schema import (COMPRESSIONS, DATA_BLOCK_ENCODINGS, KEEP_DELETED_CELLS,
+                            TABLE_ATTRIBUTES, TABLE_DEFAULTS)
 
 DEFAULT_ZK = "127.0.0.1:2181"
 DEFAULT_PARENT = "/hbase"
@@ -78,6 +79,39 @@ def _family_opts(a) -> dict:
     return opts
 
 
+_ATTRIBUTE_HELP = {  # HBase's table attributes (storage/schema.py TABLE_ATTRIBUTES)
+    "max_filesize": "its regions split past this many store bytes (default: the servers' "
+                    "--split-size; at least 64 KiB)",
+    "memstore_flushsize": "its regions flush past this many memstore bytes (default: the "
+                          "servers' --flush-size; at least 64 KiB)",
+    "readonly": "refuse every put, delete, increment, append, check-and-put (default false)",
+    "compaction_enabled": "false: no compaction of its regions, asked for or not (default true)",
+    "split_enabled": "false: no split of its regions, automatic or asked for (default true)",
+    "merge_enabled": "false: no merge of its regions (default true)",
+}
+
+
+def _attribute_flags(p, alter: bool) -> None:
+    """--max-filesize BYTES, --readonly [true|false]...: one flag per table attribute."""
+    for key, name in TABLE_ATTRIBUTES.items():
+        flag = "--" + name.replace("_", "-")
+        help_ = f"HBase's {key}: {_ATTRIBUTE_HELP[name]}"
+        if isinstance(TABLE_DEFAULTS[name], bool):
+            p.add_argument(flag, nargs="?", const="true", choices=["true", "false"],
+                           type=str.lower, metavar="true|false", help=help_)
+        else:
+            p.add_argument(flag, type=int, metavar="BYTES",
+                           help=help_ + ("; 0 unsets it" if alter else ""))
+
+
+def _attributes(a) -> dict:
+    """The table attributes given as flags, by field name."""
+    given = {name: getattr(a, name) for name in TABLE_ATTRIBUTES.values()
+             if getattr(a, name) is not None}
+    return {name: v == "true" if isinstance(TABLE_DEFAULTS[name], bool) else v
+            for name, v in given.items()}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="minihbase", description="minihbase client: admin and data commands")
     p.add_argument("--zk", default=None,
@@ -105,8 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("table")
     c.add_argument("families", nargs="+")
     c.add_argument("--splits", nargs="+", default=[], metavar="KEY")
-    c.add_argument("--max-filesize", type=int, metavar="BYTES",
-                   help="the table's split size (HBase's MAX_FILESIZE; default: the servers')")
+    _attribute_flags(c, alter=False)
     _family_flags(c)
     c = cmd("list", "list tables (those whose whole name matches REGEX)")
     c.add_argument("regex", nargs="?")
@@ -123,8 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("table")
     c.add_argument("family", nargs="?")
     c.add_argument("--delete", action="append", default=[], metavar="FAMILY")
-    c.add_argument("--max-filesize", type=int, metavar="BYTES",
-                   help="the table's split size (HBase's MAX_FILESIZE); 0: the servers' default")
+    _attribute_flags(c, alter=True)
     _family_flags(c)
     for name, help_ in (("disable", "disable a table"), ("enable", "enable a table"),
                         ("drop", "drop a (disabled) table"), ("exists", "does a table exist"),
@@ -284,7 +316,7 @@ def run(a, conn, out: commands.Output) -> None:
         for f in a.families:
             commands.add_family(families, f, dict(opts))
         commands.create(conn, out, a.table, families, [b(k) for k in a.splits],
-                        a.max_filesize)
+                        _attributes(a))
     elif name in ("list", "list_namespace"):
         (commands.list_tables if name == "list" else commands.list_namespace)(conn, out, a.regex)
     elif name in ("create_namespace", "drop_namespace", "list_namespace_tables",
@@ -295,7 +327,7 @@ def run(a, conn, out: commands.Output) -> None:
     elif name == "alter":
         add = {a.family: _family_opts(a)} if a.family else {}
         commands.alter(conn, out, a.table, add=add, remove=a.delete,
-                       max_filesize=a.max_filesize)
+                       attributes=_attributes(a))
     elif name in ("disable", "enable", "drop", "exists", "is_enabled", "is_disabled",
                   "list_regions", "get_splits"):
         getattr(commands, name)(conn, out, a.table)

@@ -10,6 +10,7 @@ import json
 import time
 
 from minihbase.bytes_text import binary, parse_binary  # noqa: F401 - the CLI's names
+from storage.schema import table_attributes_text
 
 
 def jsonable(obj):
@@ -135,9 +136,9 @@ def regions_table(regions: list[dict]) -> str:
 
 def describe_text(d: dict) -> str:
     lines = [f"Table {d['name']} is {d['state']}"]
-    if d.get("max_filesize"):
-        lines.append(f"{d['name']}, {{TABLE_ATTRIBUTES => {{MAX_FILESIZE => "
-                     f"'{d['max_filesize']}'}}}}")
+    attributes = table_attributes_text(d)  # HBase's: only those set, by name
+    if attributes:
+        lines.append(f"{d['name']}, {{TABLE_ATTRIBUTES => {{{attributes}}}}}")
     lines.append("COLUMN FAMILIES DESCRIPTION")
     lines += [family_text(f) for f in d["families"]]
     lines.append(f"{len(d['families'])} row(s)")
