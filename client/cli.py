@@ -19,8 +19,8 @@ import sys
 
 from client import commands
 from client.formatting import STATUS_FORMATS, parse_binary
-from storage.schema import (COMPRESSIONS, DATA_BLOCK_ENCODINGS, KEEP_DELETED_CELLS,
-                            TABLE_ATTRIBUTES, TABLE_DEFAULTS)
+from storage.schema import (COMPRESSIONS, DATA_BLOCK_ENCODINGS, DURABILITIES,
+                            KEEP_DELETED_CELLS, TABLE_ATTRIBUTES, TABLE_DEFAULTS)
 
 DEFAULT_ZK = "127.0.0.1:2181"
 DEFAULT_PARENT = "/hbase"
@@ -88,6 +88,8 @@ _ATTRIBUTE_HELP = {  # HBase's table attributes (storage/schema.py TABLE_ATTRIBU
     "compaction_enabled": "false: no compaction of its regions, asked for or not (default true)",
     "split_enabled": "false: no split of its regions, automatic or asked for (default true)",
     "merge_enabled": "false: no merge of its regions (default true)",
+    "durability": "how its writes use the WAL (default USE_DEFAULT = SYNC_WAL; ASYNC_WAL and "
+                  "SKIP_WAL lose acknowledged writes in a crash)",
 }
 
 
@@ -96,7 +98,9 @@ def _attribute_flags(p, alter: bool) -> None:
     for key, name in TABLE_ATTRIBUTES.items():
         flag = "--" + name.replace("_", "-")
         help_ = f"HBase's {key}: {_ATTRIBUTE_HELP[name]}"
-        if isinstance(TABLE_DEFAULTS[name], bool):
+        if name == "durability":
+            p.add_argument(flag, choices=DURABILITIES, type=str.upper, help=help_)
+        elif isinstance(TABLE_DEFAULTS[name], bool):
             p.add_argument(flag, nargs="?", const="true", choices=["true", "false"],
                            type=str.lower, metavar="true|false", help=help_)
         else:

@@ -168,7 +168,7 @@ def _table_attributes(spec: dict, into: dict) -> bool:
 def _unsupported_attributes(command: str, keys) -> commands.UsageError:
     return commands.UsageError(
         f"{command}: unsupported table attribute(s) {', '.join(map(str, keys))}; supported: "
-        f"{', '.join(TABLE_ATTRIBUTES)} (DURABILITY is not built)")
+        f"{', '.join(TABLE_ATTRIBUTES)}")
 
 
 def _unset_attributes(spec: dict, into: dict) -> None:

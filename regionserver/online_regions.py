@@ -291,6 +291,9 @@ class OnlineRegions:
                 log.warning("background work on region %s failed: %s", name, e)
         self._force_flush_for_wal()
         if self.wal is not None:
+            # edits of ASYNC_WAL tables reach the disk within a chore period (HBase's
+            # hbase.regionserver.optionallogflushinterval, 1 s); at once if nothing is new
+            self.wal.sync(self.wal.last_txid)
             self.wal.roll_if_older(self.wal_roll_period)
 
     def _edits_too_old(self, name: str, region, size: int, now: float) -> bool:

@@ -16,7 +16,9 @@ false; both run on `background` (anything with submit(fn); default: one shared d
 process). Writes first ask `memstore_room` (the server-wide memstore limit, when the region
 server sets one), then wait, and fail with RegionTooBusyError, while a store has
 `blocking_store_files` files or the memstores exceed `memstore_block_multiplier` x
-`flush_size()`. A READONLY table's mutations are refused (TableReadOnlyError).
+`flush_size()`. A READONLY table's mutations are refused (TableReadOnlyError). A table's
+DURABILITY decides whether a batch is logged (not with SKIP_WAL) and synced before it is
+applied (not with ASYNC_WAL).
 
 Reads: `get` and `scanner` take the read point, then one StoreView per selected family (pinned
 memstore segments + store files); scanner.py merges and filters. Recovery: `open` replays
@@ -108,6 +110,10 @@ class Region:
         self.table = table
         self.path = layout.region_dir(rootdir, info)
         self.wal = wal
+        # HBase's DURABILITY: SKIP_WAL logs no edit; ASYNC_WAL acknowledges once the edit is
+        # written to the WAL, before its fsync (the region server syncs the WAL every second)
+        self._log_edits = table.durability != "SKIP_WAL"
+        self._sync_edits = table.durability != "ASYNC_WAL"
         self.config = config
         self.background = background if background is not None else default_background()
         # the region server's, shared by its regions (storage/nonces.py)
@@ -345,9 +351,11 @@ class Region:
                 if acc is not None:
                     acc[1] += size
                     acc[2] += deletes
-                if self.wal is not None and wal_cells:
+                if self.wal is not None and wal_cells and self._log_edits:
                     wal_cells.extend(wal_only)
-                    self.wal.sync(self.wal.append_batch([(self.name, seqid, wal_cells)]))
+                    txid = self.wal.append_batch([(self.name, seqid, wal_cells)])
+                    if self._sync_edits:
+                        self.wal.sync(txid)
                 oldest = self._mvcc.oldest_read_point
                 for fam, (pairs, size, deletes) in per_store.items():
                     stores[fam].memstore.add(pairs, seqid, size, deletes, oldest)

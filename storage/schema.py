@@ -23,10 +23,15 @@ MIN_MAX_FILESIZE = 64 << 10  # a smaller MAX_FILESIZE would split regions of a f
 # hbase.hregion.memstore.flush.size.limit, is 1 MiB; minihbase scales it down as MAX_FILESIZE's)
 MIN_MEMSTORE_FLUSHSIZE = 64 << 10
 # HBase's table attributes (TableDescriptorBuilder's names) -> TableDescriptor fields, in the
-# order HBase's describe lists them (by name). DURABILITY is not built.
-TABLE_ATTRIBUTES = {"COMPACTION_ENABLED": "compaction_enabled", "MAX_FILESIZE": "max_filesize",
-                    "MEMSTORE_FLUSHSIZE": "memstore_flushsize", "MERGE_ENABLED": "merge_enabled",
-                    "READONLY": "readonly", "SPLIT_ENABLED": "split_enabled"}
+# order HBase's describe lists them (by name).
+TABLE_ATTRIBUTES = {"COMPACTION_ENABLED": "compaction_enabled", "DURABILITY": "durability",
+                    "MAX_FILESIZE": "max_filesize", "MEMSTORE_FLUSHSIZE": "memstore_flushsize",
+                    "MERGE_ENABLED": "merge_enabled", "READONLY": "readonly",
+                    "SPLIT_ENABLED": "split_enabled"}
+# HBase's Durability enum. USE_DEFAULT is SYNC_WAL; FSYNC_WAL is the same here (every WAL sync
+# is an fdatasync). ASYNC_WAL and SKIP_WAL lose acknowledged writes in a crash:
+# docs/storage.md, "Table attributes".
+DURABILITIES = ("USE_DEFAULT", "SKIP_WAL", "ASYNC_WAL", "SYNC_WAL", "FSYNC_WAL")
 # Used with fullmatch: "$" alone would also accept a name ending in a newline.
 _TABLE_NAME = re.compile(r"(?:[A-Za-z0-9_]{1,128}:)?[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9_]{1,128}")
@@ -111,6 +116,7 @@ class TableDescriptor:
     compaction_enabled: bool = True  # HBase's COMPACTION_ENABLED: false = no compaction at all
     split_enabled: bool = True  # HBase's SPLIT_ENABLED: false = no split, asked for or not
     merge_enabled: bool = True  # HBase's MERGE_ENABLED: false = no merge
+    durability: str = "USE_DEFAULT"  # HBase's DURABILITY (DURABILITIES): how writes use the WAL
 
     def __post_init__(self):
         object.__setattr__(self, "name", validate_table_name(self.name))
@@ -125,6 +131,10 @@ class TableDescriptor:
             if type(getattr(self, TABLE_ATTRIBUTES[key])) is not bool:
                 raise InvalidArgumentError(f"table {self.name!r}: {key} must be true or false, "
                                            f"got {getattr(self, TABLE_ATTRIBUTES[key])!r}")
+        try:
+            object.__setattr__(self, "durability", durability_value(self.durability))
+        except InvalidArgumentError as e:
+            raise InvalidArgumentError(f"table {self.name!r}: {e}") from None
         object.__setattr__(self, "families", tuple(self.families))
         if not self.families:
             raise InvalidArgumentError(f"table {self.name!r} needs at least one column family")
@@ -175,7 +185,8 @@ def table_attributes_text(attributes: dict) -> str:
     for key, f in TABLE_ATTRIBUTES.items():
         value = attributes.get(f, TABLE_DEFAULTS[f])
         if value != TABLE_DEFAULTS[f]:
-            parts.append(f"{key} => '{str(value).lower()}'")
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            parts.append(f"{key} => '{text}'")
     return ", ".join(parts)
 
 
@@ -282,14 +293,26 @@ def data_block_encoding_value(value) -> str:
     raise InvalidArgumentError(f"DATA_BLOCK_ENCODING must be one of {allowed}, got {value!r}")
 
 
+def durability_value(value) -> str:
+    """DURABILITY as stored (DURABILITIES) from any case; anything else is
+    InvalidArgumentError naming the attribute and its values."""
+    text = _upper_text(value)
+    if text in DURABILITIES:
+        return text
+    raise InvalidArgumentError(f"DURABILITY must be one of {', '.join(DURABILITIES)}, got "
+                               f"{value!r}")
+
+
 def table_attribute_value(key: str, value):
     """A table attribute's value as TableDescriptor holds it, from what a caller wrote: for
     READONLY and the *_ENABLED switches true/false (or their text, any case), for the sizes a
     whole number (or its text). Anything else is InvalidArgumentError naming the attribute
-    (HBase's shell would read READONLY => 'yes' as false)."""
+    (HBase's shell would read READONLY => 'yes' as false); DURABILITY one of DURABILITIES."""
     if key not in TABLE_ATTRIBUTES:
         raise InvalidArgumentError(f"unknown table attribute {key!r}; known: "
                                    f"{', '.join(TABLE_ATTRIBUTES)}")
+    if key == "DURABILITY":
+        return durability_value(value)
     if isinstance(TABLE_DEFAULTS[TABLE_ATTRIBUTES[key]], bool):
         text = value if isinstance(value, bool) else _upper_text(value)
         if text in (True, False, "TRUE", "FALSE"):

@@ -122,6 +122,7 @@ def test_table_attribute_flags_of_create_and_alter():
                                    "false", "--memstore-flushsize", "1048576"])
     assert _attributes(a) == {"memstore_flushsize": 1048576, "readonly": True,
                               "split_enabled": False}
-    a = build_parser().parse_args(["alter", "t1", "--readonly", "FALSE", "--max-filesize", "0"])
-    assert _attributes(a) == {"max_filesize": 0, "readonly": False}
+    a = build_parser().parse_args(["alter", "t1", "--readonly", "FALSE", "--max-filesize", "0",
+                                   "--durability", "skip_wal"])
+    assert _attributes(a) == {"max_filesize": 0, "readonly": False, "durability": "SKIP_WAL"}
     assert _attributes(build_parser().parse_args(["alter", "t1", "cf", "--versions", "2"])) == {}

@@ -330,11 +330,13 @@ def test_alter_table_attributes_reaches_every_region_and_keeps_the_others(cluste
                               max_filesize=1 << 20, compaction_enabled=False),
         split_keys=[b"m"]))
     call(master.stub.AlterTable, pb.AlterTableRequest(
-        name="attrs", readonly=True, memstore_flushsize=1 << 21, max_filesize=0))
+        name="attrs", readonly=True, memstore_flushsize=1 << 21, max_filesize=0,
+        durability="ASYNC_WAL"))
     desc = meta_reader.read_table(zk, "attrs").descriptor
     assert desc.attributes() == {"compaction_enabled": False, "max_filesize": 0,
                                  "memstore_flushsize": 1 << 21, "merge_enabled": True,
-                                 "readonly": True, "split_enabled": True}
+                                 "readonly": True, "split_enabled": True,
+                                 "durability": "ASYNC_WAL"}
     names = {r.info.name for r in meta_reader.list_regions(zk, "attrs")}
     opened = {n: s.schemas[n] for s in servers for n in names & s.open_names()}
     assert set(opened) == names and all(d == desc for d in opened.values())

@@ -277,10 +277,12 @@ def test_table_references_parse_and_run_their_commands_on_the_table(rec, monkeyp
     ("put 't1', 'r', 'cf:q', 'v', 99999999999999999999999", "timestamp must be between 0 and"),
     ("delete 't1', 'r', 'cf:q', -3", "timestamp must be between 0 and"),
     ("merge_region 'a', 'b', true", "merge_region with force .* is not supported"),
-    ("alter 't1', METHOD => 'table_att', DURABILITY => 'ASYNC_WAL'",
-     "unsupported table attribute.*DURABILITY; supported: COMPACTION_ENABLED, MAX_FILESIZE"),
+    ("alter 't1', METHOD => 'table_att', NORMALIZATION_ENABLED => true",
+     "unsupported table attribute.*NORMALIZATION_ENABLED; supported: COMPACTION_ENABLED, "
+     "DURABILITY, MAX_FILESIZE"),
     ("alter 't1', READONLY => true, OWNER => 'me'", "unsupported table attribute.*OWNER"),
-    ("create 't1', 'cf', {DURABILITY => 'SKIP_WAL'}", "create: unsupported table attribute"),
+    ("create 't1', 'cf', {REGION_REPLICATION => 2}", "create: unsupported table attribute"),
+    ("alter 't1', DURABILITY => 'LATER'", "DURABILITY must be one of USE_DEFAULT, SKIP_WAL"),
     ("alter 't1', METHOD => 'table_att_unset', NAME => 'OWNER'",
      "table_att_unset: unsupported table attribute.*OWNER"),
     ("alter 't1', METHOD => 'table_att_unset'", "table_att_unset needs NAME"),
@@ -316,8 +318,8 @@ def test_client_table_attributes_are_checked_by_name_and_value():
     assert protocol.table_attributes({"readonly": True, "max_filesize": None,
                                       "memstore_flushsize": "1048576"}) == {
         "readonly": True, "memstore_flushsize": 1048576}
-    with pytest.raises(errors.InvalidArgumentError, match="unknown table attribute 'durability'"):
-        protocol.table_attributes({"durability": "SKIP_WAL"})
+    with pytest.raises(errors.InvalidArgumentError, match="unknown table attribute 'owner'"):
+        protocol.table_attributes({"owner": "me"})
     with pytest.raises(errors.InvalidArgumentError, match="SPLIT_ENABLED must be true or false"):
         protocol.table_attributes({"split_enabled": "maybe"})
 
@@ -347,12 +349,15 @@ def test_every_table_attribute_in_each_form_the_hbase_shell_takes(rec):
     run("alter 't1', {METHOD => 'table_att', READONLY => false, COMPACTION_ENABLED => true}")
     run("alter 't1', METHOD => 'table_att_unset', NAME => ['READONLY', 'SPLIT_ENABLED', "
         "'MEMSTORE_FLUSHSIZE']")
+    run("alter 't1', DURABILITY => 'async_wal'")
+    run("alter 't1', METHOD => 'table_att_unset', NAME => 'DURABILITY'")
     assert [c[1][-1] if c[0] == "create" else c[2]["attributes"] for c in rec.calls] == [
         {"memstore_flushsize": 134217728, "readonly": True},
         {"compaction_enabled": False, "split_enabled": False, "merge_enabled": False},
         {"readonly": True}, {"memstore_flushsize": 134217728},
         {"readonly": False, "compaction_enabled": True},
-        {"readonly": False, "split_enabled": True, "memstore_flushsize": 0}]
+        {"readonly": False, "split_enabled": True, "memstore_flushsize": 0},
+        {"durability": "ASYNC_WAL"}, {"durability": "USE_DEFAULT"}]
     assert rec.calls[1][1][2] == [b"m"]
 
 

@@ -1,5 +1,6 @@
 """HBase's table attributes in a region: MEMSTORE_FLUSHSIZE, READONLY, COMPACTION_ENABLED,
-SPLIT_ENABLED; and the descriptor's stored form (tables written before them still load)."""
+SPLIT_ENABLED, DURABILITY; and the descriptor's stored form (tables written before them still
+load)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from dataclasses import replace
 import pytest
 
 from minihbase.errors import InvalidArgumentError, TableReadOnlyError
+from storage import layout
 from storage.config import DaemonExecutor, RegionConfig
 from storage.query import Get, Mutation
 from storage.region import Region
 from storage.schema import (FamilyDescriptor, RegionInfo, TableDescriptor,
                             table_attribute_value, table_attributes_text)
+from storage.wal import WAL
+from storage.wal_splitter import split_wal
 from tests.storage.helpers import Clock, Inline
 
 CF = b"cf"
@@ -116,23 +120,27 @@ def test_a_table_stored_before_the_attributes_existed_loads_with_their_defaults(
     desc = TableDescriptor.from_dict(old)
     assert desc.attributes() == {"compaction_enabled": True, "max_filesize": 65536,
                                  "memstore_flushsize": 0, "merge_enabled": True,
-                                 "readonly": False, "split_enabled": True}
+                                 "readonly": False, "split_enabled": True,
+                                 "durability": "USE_DEFAULT"}
     assert desc.to_dict() == old  # defaults are not written
 
 
 def test_every_attribute_round_trips_through_the_stored_form():
     desc = replace(TABLE, max_filesize=1 << 20, memstore_flushsize=1 << 21, readonly=True,
-                   compaction_enabled=False, split_enabled=False, merge_enabled=False)
+                   compaction_enabled=False, split_enabled=False, merge_enabled=False,
+                   durability="skip_wal")
     assert TableDescriptor.from_dict(desc.to_dict()) == desc
     assert table_attributes_text(desc.attributes()) == (
-        "COMPACTION_ENABLED => 'false', MAX_FILESIZE => '1048576', MEMSTORE_FLUSHSIZE => "
-        "'2097152', MERGE_ENABLED => 'false', READONLY => 'true', SPLIT_ENABLED => 'false'")
+        "COMPACTION_ENABLED => 'false', DURABILITY => 'SKIP_WAL', MAX_FILESIZE => '1048576', "
+        "MEMSTORE_FLUSHSIZE => '2097152', MERGE_ENABLED => 'false', READONLY => 'true', "
+        "SPLIT_ENABLED => 'false'")
     assert table_attributes_text(TABLE.attributes()) == ""
 
 
 @pytest.mark.parametrize("key, text, value", [
     ("READONLY", "TRUE", True), ("READONLY", b"false", False), ("SPLIT_ENABLED", False, False),
-    ("MEMSTORE_FLUSHSIZE", "134217728", 134217728), ("MAX_FILESIZE", 65536, 65536)])
+    ("MEMSTORE_FLUSHSIZE", "134217728", 134217728), ("MAX_FILESIZE", 65536, 65536),
+    ("DURABILITY", b"async_wal", "ASYNC_WAL")])
 def test_attribute_values_are_read_from_what_the_shell_gives(key, text, value):
     assert table_attribute_value(key, text) == value
 
@@ -140,7 +148,30 @@ def test_attribute_values_are_read_from_what_the_shell_gives(key, text, value):
 @pytest.mark.parametrize("key, text, message", [
     ("READONLY", "yes", "READONLY must be true or false, got 'yes'"),
     ("MAX_FILESIZE", True, "MAX_FILESIZE must be a number of bytes, got True"),
-    ("DURABILITY", "SYNC_WAL", "unknown table attribute 'DURABILITY'")])
+    ("DURABILITY", "LATER", "DURABILITY must be one of USE_DEFAULT, SKIP_WAL, ASYNC_WAL"),
+    ("OWNER", "me", "unknown table attribute 'OWNER'")])
 def test_a_bad_attribute_value_is_refused_naming_it(key, text, message):
     with pytest.raises(InvalidArgumentError, match=message):
         table_attribute_value(key, text)
+
+
+@pytest.mark.parametrize("durability, appends, syncs, recovered", [
+    ("SYNC_WAL", 1, 1, [b"row"]), ("USE_DEFAULT", 1, 1, [b"row"]),
+    ("ASYNC_WAL", 1, 0, [b"row"]), ("SKIP_WAL", 0, 0, [])])
+def test_durability_decides_how_an_acknowledged_write_meets_the_wal(
+        tmp_path, durability, appends, syncs, recovered):
+    """SYNC_WAL: logged and synced before the write is acknowledged. ASYNC_WAL: logged but not
+    synced (the region server's chore syncs it within a second; a killed process keeps it, the
+    file has it). SKIP_WAL: in the memstore only, so a crash loses it."""
+    wal = WAL(layout.wal_dir(str(tmp_path), "host,1,1"))
+    table = replace(TABLE, durability=durability)
+    r = Region.open(str(tmp_path), INFO, table, wal=wal, background=Inline(),
+                    config=RegionConfig(clock=Clock(), flush_size=1 << 30))
+    r.mutate(Mutation(b"row").put(CF, b"q", b"v", 1))
+    assert r.get(Get(b"row")) and (wal.stats.appends, wal.stats.syncs) == (appends, syncs)
+    r.close(flush=False)  # a crash: the memstore is lost, nothing was flushed
+    wal.close()
+    split_wal(wal.directory, str(tmp_path))
+    r = open_region(tmp_path, table)
+    assert [c.row for c in r.get(Get(b"row"))] == recovered
+    r.close()
