@@ -385,7 +385,9 @@ class Connection:
             check-and-put with TableReadOnlyError (reads work);
           compaction_enabled, split_enabled, merge_enabled: COMPACTION_ENABLED (False: no
             compaction, asked for or not), SPLIT_ENABLED and MERGE_ENABLED (False: no split,
-            resp. merge; asking is SplitMergeDisabledError). All True by default."""
+            resp. merge; asking is SplitMergeDisabledError). All True by default;
+          durability: DURABILITY, "USE_DEFAULT" (= "SYNC_WAL"), "FSYNC_WAL", or "ASYNC_WAL" and
+            "SKIP_WAL", which lose acknowledged writes in a crash."""
         self._create(self._table_name(name), families, split_keys, wait, progress,
                      protocol.table_attributes(attributes))
 

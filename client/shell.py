@@ -31,7 +31,8 @@ HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}
   alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
   alter 't1', READONLY => true | alter 't1', METHOD => 'table_att_unset', NAME => 'READONLY'
                  (table attributes, also in create 't1', 'cf', {...}: MAX_FILESIZE,
-                 MEMSTORE_FLUSHSIZE, READONLY, COMPACTION_ENABLED, SPLIT_ENABLED, MERGE_ENABLED)
+                 MEMSTORE_FLUSHSIZE, READONLY, COMPACTION_ENABLED, SPLIT_ENABLED, MERGE_ENABLED,
+                 DURABILITY => 'ASYNC_WAL' or 'SKIP_WAL', which lose writes in a crash)
   disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
   disable_all 't.*' | enable_all 't.*' | drop_all 't.*'  (list the tables, then ask y/n)
   truncate 't1' | truncate_preserve 't1' | clone_table_schema 't1', 't2'[, false]  (no data)

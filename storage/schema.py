@@ -120,6 +120,17 @@ class TableDescriptor:
 
     def __post_init__(self):
         object.__setattr__(self, "name", validate_table_name(self.name))
+        self._check_attributes()
+        object.__setattr__(self, "families", tuple(self.families))
+        if not self.families:
+            raise InvalidArgumentError(f"table {self.name!r} needs at least one column family")
+        names = [f.name for f in self.families]
+        if len(set(names)) != len(names):
+            raise InvalidArgumentError(f"table {self.name!r} names a column family twice")
+
+    def _check_attributes(self) -> None:
+        """InvalidArgumentError naming the table and the attribute, for a value HBase's
+        TableDescriptorChecker would refuse (a size below its floor) or of the wrong kind."""
         for key, limit, other in (("MAX_FILESIZE", MIN_MAX_FILESIZE, "split size"),
                                   ("MEMSTORE_FLUSHSIZE", MIN_MEMSTORE_FLUSHSIZE, "flush size")):
             size = getattr(self, TABLE_ATTRIBUTES[key])
@@ -135,12 +146,6 @@ class TableDescriptor:
             object.__setattr__(self, "durability", durability_value(self.durability))
         except InvalidArgumentError as e:
             raise InvalidArgumentError(f"table {self.name!r}: {e}") from None
-        object.__setattr__(self, "families", tuple(self.families))
-        if not self.families:
-            raise InvalidArgumentError(f"table {self.name!r} needs at least one column family")
-        names = [f.name for f in self.families]
-        if len(set(names)) != len(names):
-            raise InvalidArgumentError(f"table {self.name!r} names a column family twice")
 
     def family(self, name: bytes) -> FamilyDescriptor:
         from minihbase.errors import NoSuchColumnFamilyError
