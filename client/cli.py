@@ -17,7 +17,8 @@ import argparse
 import os
 import sys
 
-from client import commands
+from client import commands, help_texts
+from client.help_texts import ARGUMENTS
 from client.formatting import STATUS_FORMATS, parse_binary
 from storage.schema import (COMPRESSIONS, DATA_BLOCK_ENCODINGS, DURABILITIES,
                             KEEP_DELETED_CELLS, TABLE_ATTRIBUTES, TABLE_DEFAULTS)
@@ -79,33 +80,18 @@ def _family_opts(a) -> dict:
     return opts
 
 
-_ATTRIBUTE_HELP = {  # HBase's table attributes (storage/schema.py TABLE_ATTRIBUTES)
-    "max_filesize": "its regions split past this many store bytes (default: the servers' "
-                    "--split-size; at least 64 KiB)",
-    "memstore_flushsize": "its regions flush past this many memstore bytes (default: the "
-                          "servers' --flush-size; at least 64 KiB)",
-    "readonly": "refuse every put, delete, increment, append, check-and-put (default false)",
-    "compaction_enabled": "false: no compaction of its regions, asked for or not (default true)",
-    "split_enabled": "false: no split of its regions, automatic or asked for (default true)",
-    "merge_enabled": "false: no merge of its regions (default true)",
-    "durability": "how its writes use the WAL (default USE_DEFAULT = SYNC_WAL; ASYNC_WAL and "
-                  "SKIP_WAL lose acknowledged writes in a crash)",
-}
-
-
-def _attribute_flags(p, alter: bool) -> None:
-    """--max-filesize BYTES, --readonly [true|false]...: one flag per table attribute."""
-    for key, name in TABLE_ATTRIBUTES.items():
+def _attribute_flags(p) -> None:
+    """--max-filesize BYTES, --readonly [true|false]...: one flag per table attribute (their
+    help: client/help_texts.ARGUMENTS)."""
+    for name in TABLE_ATTRIBUTES.values():
         flag = "--" + name.replace("_", "-")
-        help_ = f"HBase's {key}: {_ATTRIBUTE_HELP[name]}"
         if name == "durability":
-            p.add_argument(flag, choices=DURABILITIES, type=str.upper, help=help_)
+            p.add_argument(flag, choices=DURABILITIES, type=str.upper)
         elif isinstance(TABLE_DEFAULTS[name], bool):
             p.add_argument(flag, nargs="?", const="true", choices=["true", "false"],
-                           type=str.lower, metavar="true|false", help=help_)
+                           type=str.lower, metavar="true|false")
         else:
-            p.add_argument(flag, type=int, metavar="BYTES",
-                           help=help_ + ("; 0 unsets it" if alter else ""))
+            p.add_argument(flag, type=int, metavar="BYTES")
 
 
 def _attributes(a) -> dict:
@@ -128,8 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    def cmd(name, help_):
-        c = sub.add_parser(name, help=help_)
+    def cmd(name):
+        h = help_texts.cli_help(name)
+        c = sub.add_parser(name, help=h.summary, description=help_texts.cli_description(name),
+                           epilog=help_texts.cli_epilog(name),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         # The global options are accepted after the command too (`minihbase scan t1 --json`);
         # SUPPRESS keeps the value given before the command when they are not repeated.
         c.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
@@ -139,90 +128,81 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return c
 
-    c = cmd("create", "create a table: create t1 cf1 [cf2...] [--splits K...] [--versions N]")
+    c = cmd("create")
     c.add_argument("table")
     c.add_argument("families", nargs="+")
     c.add_argument("--splits", nargs="+", default=[], metavar="KEY")
-    _attribute_flags(c, alter=False)
+    _attribute_flags(c)
     _family_flags(c)
-    c = cmd("list", "list tables (those whose whole name matches REGEX)")
+    c = cmd("list")
     c.add_argument("regex", nargs="?")
-    for name, help_ in (("create_namespace", "create a namespace (tables are named NS:NAME)"),
-                        ("drop_namespace", "drop an empty namespace"),
-                        ("list_namespace_tables", "the tables of a namespace"),
-                        ("describe_namespace", "a namespace and its tables")):
-        cmd(name, help_).add_argument("namespace")
-    c = cmd("list_namespace", "list namespaces (those whose whole name matches REGEX)")
+    for name in ("drop_namespace", "list_namespace_tables", "describe_namespace"):
+        cmd(name).add_argument("namespace")
+    for name in ("create_namespace", "alter_namespace"):
+        c = cmd(name)
+        c.add_argument("namespace")
+        c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       type=_key_value)
+        if name == "alter_namespace":
+            c.add_argument("--unset", action="append", default=[], metavar="KEY")
+    c = cmd("list_namespace")
     c.add_argument("regex", nargs="?")
-    c = cmd("describe", "schema and regions of a table")
+    c = cmd("describe")
     c.add_argument("table")
-    c = cmd("alter", "add/modify a family (alter t1 cf --versions 3) or delete one (--delete cf)")
+    c = cmd("alter")
     c.add_argument("table")
     c.add_argument("family", nargs="?")
     c.add_argument("--delete", action="append", default=[], metavar="FAMILY")
-    _attribute_flags(c, alter=True)
+    _attribute_flags(c)
     _family_flags(c)
-    for name, help_ in (("disable", "disable a table"), ("enable", "enable a table"),
-                        ("drop", "drop a (disabled) table"), ("exists", "does a table exist"),
-                        ("is_enabled", "is a table enabled"),
-                        ("is_disabled", "is a table disabled"),
-                        ("list_regions", "a table's regions: name, server, keys, state"),
-                        ("get_splits", "a table's split keys"),
-                        ("truncate", "delete every row: disable, drop, re-create the table"),
-                        ("truncate_preserve", "truncate, keeping the region boundaries")):
-        cmd(name, help_).add_argument("table")
-    c = cmd("snapshot", "snapshot a table: snapshot TABLE NAME [--skip-flush]")
+    for name in ("disable", "enable", "drop", "exists", "is_enabled", "is_disabled",
+                 "list_regions", "get_splits", "truncate", "truncate_preserve"):
+        cmd(name).add_argument("table")
+    c = cmd("snapshot")
     c.add_argument("table")
     c.add_argument("name")
     c.add_argument("--skip-flush", action="store_true",
                    help="leave out what is only in memstores (HBase's SKIP_FLUSH)")
-    c = cmd("list_snapshots", "list snapshots (those whose whole name matches REGEX)")
+    c = cmd("list_snapshots")
     c.add_argument("regex", nargs="?")
-    c = cmd("list_table_snapshots", "the snapshots of the tables matching TABLE_REGEX")
+    c = cmd("list_table_snapshots")
     c.add_argument("table_regex")
     c.add_argument("regex", nargs="?")
-    for name, help_ in (("delete_snapshot", "delete a snapshot"),
-                        ("restore_snapshot", "put a (disabled) table back as its snapshot was")):
-        cmd(name, help_).add_argument("name")
-    for name, help_ in (("disable_all", "disable the tables whose whole name matches REGEX"),
-                        ("enable_all", "enable the tables whose whole name matches REGEX"),
-                        ("drop_all", "drop the (disabled) tables whose name matches REGEX"),
-                        ("delete_all_snapshot", "delete the snapshots matching REGEX")):
-        c = cmd(name, help_ + " (lists them and asks first, unless --yes)")
+    for name in ("delete_snapshot", "restore_snapshot"):
+        cmd(name).add_argument("name")
+    for name in ("disable_all", "enable_all", "drop_all", "delete_all_snapshot"):
+        c = cmd(name)
         c.add_argument("regex")
         c.add_argument("--yes", action="store_true", help="do not ask")
-    c = cmd("delete_table_snapshots", "delete the snapshots of the tables matching TABLE_REGEX "
-            "(lists them and asks first, unless --yes)")
+    c = cmd("delete_table_snapshots")
     c.add_argument("table_regex")
     c.add_argument("regex", nargs="?")
     c.add_argument("--yes", action="store_true", help="do not ask")
-    c = cmd("clone_table_schema", "a new empty table with a table's schema and region "
-            "boundaries: clone_table_schema TABLE NEW_TABLE [--no-splits]")
+    c = cmd("clone_table_schema")
     c.add_argument("table")
     c.add_argument("new_table")
     c.add_argument("--no-splits", action="store_true", help="one region (HBase's false)")
-    c = cmd("clone_snapshot", "a new table from a snapshot: clone_snapshot NAME TABLE")
+    c = cmd("clone_snapshot")
     c.add_argument("name")
     c.add_argument("table")
-    c = cmd("locate_region", "the region holding a row, and its server")
+    c = cmd("locate_region")
     c.add_argument("table")
     c.add_argument("row")
-    cmd("version", "the client's version")
-    cmd("whoami", "the user running the client")
-    c = cmd("put", "put TABLE ROW FAMILY:QUALIFIER VALUE [--ts MS]")
+    cmd("version")
+    cmd("whoami")
+    c = cmd("put")
     for a in ("table", "row", "column", "value"):
         c.add_argument(a)
     c.add_argument("--ts", type=int)
     filter_help = "HBase filter language, e.g. \"PrefixFilter('a') AND KeyOnlyFilter()\""
-    c = cmd("get", "get TABLE ROW [COLUMN...] [--versions N]")
+    c = cmd("get")
     c.add_argument("table")
     c.add_argument("row")
     c.add_argument("columns", nargs="*")
     c.add_argument("--versions", type=int, default=1)
     c.add_argument("--ts", type=int, help="only cells with timestamp <= this")
     c.add_argument("--filter", help=filter_help)
-    c = cmd("scan", "scan TABLE [--start R] [--stop R] [--prefix P] [--limit N] [--reverse] "
-                    "[--filter F] [--raw]")
+    c = cmd("scan")
     c.add_argument("table")
     c.add_argument("--start", help="first row (inclusive)")
     c.add_argument("--stop", help="stop row (exclusive)")
@@ -234,72 +214,123 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--filter", help=filter_help)
     c.add_argument("--raw", action="store_true",
                    help="HBase's RAW scan: delete markers and the cells they mask too")
-    c = cmd("delete", "delete one version of a column (the newest, or the one at --ts), as "
-                      "the HBase shell: delete TABLE ROW COLUMN [--ts MS]")
+    c = cmd("delete")
     c.add_argument("table")
     c.add_argument("row")
     c.add_argument("column")
     c.add_argument("--ts", type=int)
-    c = cmd("deleteall", "delete a whole row, or every version of a column or family "
-                         "(those <= --ts): deleteall TABLE ROW [COLUMN] [--ts MS]")
+    c = cmd("deleteall")
     c.add_argument("table")
     c.add_argument("row")
     c.add_argument("column", nargs="?")
     c.add_argument("--ts", type=int)
-    c = cmd("count", "count rows of a table")
+    c = cmd("count")
     c.add_argument("table")
     c.add_argument("--interval", type=int, default=1000, help="progress every N rows")
     c.add_argument("--filter", help="count only the rows this filter returns")
-    c = cmd("incr", "increment a counter: incr TABLE ROW COLUMN [AMOUNT]")
+    c = cmd("incr")
     for a in ("table", "row", "column"):
         c.add_argument(a)
     c.add_argument("amount", nargs="?", type=int, default=1)
-    c = cmd("append", "append bytes to a column's value: append TABLE ROW COLUMN VALUE")
+    c = cmd("append")
     for a in ("table", "row", "column", "value"):
         c.add_argument(a)
-    c = cmd("get_counter", "read a counter: get_counter TABLE ROW COLUMN")
+    c = cmd("get_counter")
     for a in ("table", "row", "column"):
         c.add_argument(a)
-    c = cmd("status", "cluster status: masters, servers, regions in transition; simple: load "
-                      "per server, detailed: and per region")
+    c = cmd("status")
     c.add_argument("format", nargs="?", default="summary", choices=STATUS_FORMATS)
-    c = cmd("hbck", "HBase's HBCK report: holes, overlaps, orphaned directories, stuck "
-                    "regions; exit 1 when it finds any")
+    c = cmd("hbck")
     c.add_argument("--clean", action="store_true",
                    help="also run the master's orphan cleaner now, with its chore's rules "
                         "(docs/coordination.md, 'Consistency check')")
-    cmd("balance", "run the balancer now")
-    c = cmd("balance_switch", "switch the balancer on or off (periodic runs and balance)")
+    cmd("balance")
+    c = cmd("balance_switch")
     c.add_argument("state", choices=["on", "off", "true", "false"])
-    cmd("balancer_enabled", "is the balancer switched on")
-    c = cmd("split", "split a table's regions or one region: split TABLE|REGION [KEY]")
+    cmd("balancer_enabled")
+    c = cmd("split")
     c.add_argument("target")
     c.add_argument("key", nargs="?")
-    c = cmd("merge", "merge two adjacent regions: merge REGION_A REGION_B")
+    c = cmd("merge")
     c.add_argument("region_a")
     c.add_argument("region_b")
-    c = cmd("flush", "flush a table or region")
+    c = cmd("flush")
     c.add_argument("target")
-    for name, help_ in (("compact", "request a compaction of a table or region [only one "
-                                    "column FAMILY]"),
-                        ("major_compact", "request a major compaction of a table or region "
-                                          "[only one column FAMILY]")):
-        c = cmd(name, help_)
+    for name in ("compact", "major_compact"):
+        c = cmd(name)
         c.add_argument("target")
         c.add_argument("family", nargs="?")
         c.add_argument("--wait", action="store_true",
                        help="return once every region has compacted (within --timeout)")
         if name == "compact":
             c.add_argument("--major", action="store_true")
-    c = cmd("compaction_state", "NONE, MINOR, MAJOR or MAJOR_AND_MINOR: what a table's "
-                                "regions are compacting or have queued")
+    c = cmd("compaction_state")
     c.add_argument("table")
-    c = cmd("move", "move a region: move REGION [SERVER]")
+    c = cmd("move")
     c.add_argument("region")
     c.add_argument("server", nargs="?", default="")
-    c = cmd("shell", "interactive shell with HBase-shell syntax")
-    c.add_argument("script", nargs="?", help="run the commands in this file instead")
+    _admin_parsers(cmd)
+    c = cmd("shell")
+    c.add_argument("script", nargs="?")
+    _describe_arguments(sub)
     return p
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _admin_parsers(cmd) -> None:
+    """HBase's operator commands: decommissioning, switches, the janitor, dead servers."""
+    c = cmd("decommission_regionservers")
+    c.add_argument("servers", nargs="+")
+    c.add_argument("--no-offload", action="store_true")
+    c = cmd("recommission_regionserver")
+    c.add_argument("server")
+    c.add_argument("regions", nargs="*")
+    for name in ("splitormerge_switch", "splitormerge_enabled"):
+        c = cmd(name)
+        c.add_argument("kind", type=str.upper, choices=["SPLIT", "MERGE"])
+        if name == "splitormerge_switch":
+            c.add_argument("state", choices=["on", "off", "true", "false"])
+    cmd("catalogjanitor_switch").add_argument("state", choices=["on", "off", "true", "false"])
+    cmd("assign").add_argument("region")
+    cmd("clear_deadservers").add_argument("servers", nargs="*")
+    for name in ("rit", "list_deadservers", "list_decommissioned_regionservers",
+                 "catalogjanitor_run", "catalogjanitor_enabled", "zk_dump"):
+        cmd(name)
+
+
+def _run_admin(a, conn, out: commands.Output) -> None:
+    name = a.command
+    if name == "decommission_regionservers":
+        commands.decommission_regionservers(conn, out, a.servers, not a.no_offload)
+    elif name == "recommission_regionserver":
+        commands.recommission_regionserver(conn, out, a.server, a.regions)
+    elif name == "splitormerge_switch":
+        commands.splitormerge_switch(conn, out, a.kind, a.state in ("on", "true"))
+    elif name == "splitormerge_enabled":
+        commands.splitormerge_enabled(conn, out, a.kind)
+    elif name == "catalogjanitor_switch":
+        commands.catalogjanitor_switch(conn, out, a.state in ("on", "true"))
+    elif name == "assign":
+        commands.assign(conn, out, a.region)
+    elif name == "clear_deadservers":
+        commands.clear_deadservers(conn, out, a.servers)
+    else:
+        getattr(commands, name)(conn, out)
+
+
+def _describe_arguments(sub) -> None:
+    """Every argument without a help text of its own gets the shared one (by command and
+    dest, else by dest: client/help_texts.ARGUMENTS)."""
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if action.help is None:
+                action.help = ARGUMENTS.get(f"{name}.{action.dest}", ARGUMENTS.get(action.dest))
 
 
 def zk_quorum(flag: str | None) -> str:
@@ -323,9 +354,12 @@ def run(a, conn, out: commands.Output) -> None:
                         _attributes(a))
     elif name in ("list", "list_namespace"):
         (commands.list_tables if name == "list" else commands.list_namespace)(conn, out, a.regex)
-    elif name in ("create_namespace", "drop_namespace", "list_namespace_tables",
-                  "describe_namespace"):
+    elif name in ("drop_namespace", "list_namespace_tables", "describe_namespace"):
         getattr(commands, name)(conn, out, a.namespace)
+    elif name == "create_namespace":
+        commands.create_namespace(conn, out, a.namespace, dict(a.set))
+    elif name == "alter_namespace":
+        commands.alter_namespace(conn, out, a.namespace, dict(a.set), a.unset)
     elif name == "describe":
         commands.describe(conn, out, a.table)
     elif name == "alter":
@@ -405,8 +439,8 @@ def run(a, conn, out: commands.Output) -> None:
         commands.compaction_state(conn, out, a.table)
     elif name == "move":
         commands.move(conn, out, a.region, a.server)
-    else:  # pragma: no cover - argparse only lets known commands through
-        raise commands.UsageError(f"unknown command {name!r}")
+    else:  # argparse lets only known commands through: the rest are the operator commands
+        _run_admin(a, conn, out)
 
 
 def error_message(exc: BaseException) -> str:

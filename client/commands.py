@@ -124,9 +124,15 @@ def list_tables(conn, out: Output, regex: str | None = None) -> None:
                  "families": [f["name"] for f in t["families"]]} for t in tables])
 
 
-def create_namespace(conn, out: Output, name: str) -> None:
-    conn.create_namespace(name)
-    out.result(f"Created namespace {name}", {"created": name})
+def create_namespace(conn, out: Output, name: str, properties: dict[str, str]) -> None:
+    conn.create_namespace(name, properties)
+    out.result(f"Created namespace {name}", {"created": name, "properties": properties})
+
+
+def alter_namespace(conn, out: Output, name: str, set_: dict[str, str],
+                    unset: list[str]) -> None:
+    conn.alter_namespace(name, set_, unset)
+    out.result(f"Altered namespace {name}", {"altered": name, "set": set_, "unset": unset})
 
 
 def drop_namespace(conn, out: Output, name: str) -> None:
@@ -147,9 +153,11 @@ def list_namespace_tables(conn, out: Output, namespace: str) -> None:
 
 
 def describe_namespace(conn, out: Output, namespace: str) -> None:
-    tables = conn.list_namespace_tables(namespace)  # NamespaceNotFoundError
-    out.result(f"DESCRIPTION\n{{NAME => '{namespace}'}}\n{len(tables)} table(s)",
-               {"name": namespace, "tables": tables})
+    properties = conn.namespace_properties(namespace)  # NamespaceNotFoundError
+    tables = conn.list_namespace_tables(namespace)
+    attrs = "".join(f", {k} => '{v}'" for k, v in sorted(properties.items()))
+    out.result(f"DESCRIPTION\n{{NAME => '{namespace}'{attrs}}}\n{len(tables)} table(s)",
+               {"name": namespace, "properties": properties, "tables": tables})
 
 
 def _matching(names: list[str], regex: str | None, what: str) -> list[str]:
@@ -531,12 +539,18 @@ def balance(conn, out: Output) -> None:
 
 
 def balance_switch(conn, out: Output, on: bool) -> None:
-    before = conn.balance_switch(on)
-    out.result(f"Previous balancer state : {str(before).lower()}", {"previous": before})
+    _switched(out, "balancer", conn.balance_switch(on))
 
 
 def balancer_enabled(conn, out: Output) -> None:
-    on = conn.balancer_enabled()
+    _enabled(out, conn.balancer_enabled())
+
+
+def _switched(out: Output, what: str, before: bool) -> None:
+    out.result(f"Previous {what} state : {str(before).lower()}", {"previous": before})
+
+
+def _enabled(out: Output, on: bool) -> None:
     out.result(str(on).lower(), {"enabled": on})
 
 
@@ -588,6 +602,74 @@ def compaction_state(conn, out: Output, table: str) -> None:
 def move(conn, out: Output, region: str, server: str = "") -> None:
     conn.move(region, server)
     out.result(f"Moved {region}", {"moved": region})
+
+
+def assign(conn, out: Output, region: str) -> None:
+    conn.assign(region)
+    out.result(f"Assigned {region}", {"assigned": region})
+
+
+def rit(conn, out: Output) -> None:
+    """HBase's rit: the regions in transition, with their state and what they wait for."""
+    regions = conn.status()["regions_in_transition"]
+    text = fmt.regions_table(regions) if regions else "no regions in transition"
+    out.result(text, regions)
+
+
+def decommission_regionservers(conn, out: Output, servers: list[str], offload: bool) -> None:
+    done = conn.decommission_regionservers(servers, offload)
+    moved = f"; {done['moved']} region(s) moved off" if offload else ""
+    out.result(f"Decommissioned {', '.join(done['servers'])}{moved}", done)
+
+
+def recommission_regionserver(conn, out: Output, server: str, regions: list[str]) -> None:
+    conn.recommission_regionserver(server, regions)
+    out.result(f"Recommissioned {server}", {"server": server, "regions": regions})
+
+
+def list_decommissioned_regionservers(conn, out: Output) -> None:
+    _server_list(out, conn.list_decommissioned_regionservers())
+
+
+def list_deadservers(conn, out: Output) -> None:
+    _server_list(out, conn.list_deadservers())
+
+
+def clear_deadservers(conn, out: Output, servers: list[str]) -> None:
+    kept = conn.clear_deadservers(servers)
+    text = ("Cleared" if not kept else "Could not clear (unknown, or still being recovered): "
+            + ", ".join(kept))
+    out.result(text, {"not_cleared": kept})
+
+
+def _server_list(out: Output, names: list[str]) -> None:
+    out.result("\n".join(["SERVERNAME", *names, f"{len(names)} row(s)"]), names)
+
+
+def splitormerge_switch(conn, out: Output, kind: str, on: bool) -> None:
+    _switched(out, f"{kind.upper()} switch", conn.splitormerge_switch(kind, on))
+
+
+def splitormerge_enabled(conn, out: Output, kind: str) -> None:
+    _enabled(out, conn.splitormerge_enabled(kind))
+
+
+def catalogjanitor_switch(conn, out: Output, on: bool) -> None:
+    _switched(out, "catalog janitor", conn.catalogjanitor_switch(on))
+
+
+def catalogjanitor_enabled(conn, out: Output) -> None:
+    _enabled(out, conn.catalogjanitor_enabled())
+
+
+def catalogjanitor_run(conn, out: Output) -> None:
+    cleaned = conn.catalogjanitor_run()
+    out.result(f"Catalog janitor cleaned {cleaned} split/merge parent(s)", {"cleaned": cleaned})
+
+
+def zk_dump(conn, out: Output) -> None:
+    dump = conn.zk_dump()
+    out.result(fmt.zk_dump_text(dump), dump)
 
 
 def timed(fn, *args, **kwargs) -> float:

@@ -38,6 +38,7 @@ from minihbase.errors import (ConnectionClosedError, HBaseError, InvalidArgument
                               OperationTimeoutError, SnapshotExistsError,
                               SnapshotNotFoundError, TableExistsError, TableNotDisabledError,
                               TableNotEnabledError, TableNotFoundError)
+from minihbase.zookeeper import four_letter_word
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
 from storage.schema import canonical_table_name, namespace_of
@@ -302,9 +303,25 @@ class Connection:
                                whole_budget_per_attempt=True)
 
     # -- admin: namespaces (HBase's; "default" and "hbase" always exist) ---------------------
-    def create_namespace(self, name: str) -> None:
-        self.master_call("CreateNamespace", pb.NamespaceName(name=name),
+    def create_namespace(self, name: str, properties: dict[str, str] | None = None) -> None:
+        """properties: HBase's namespace configuration, any key; the master enforces the
+        quotas hbase.namespace.quota.maxtables and hbase.namespace.quota.maxregions."""
+        self.master_call("CreateNamespace",
+                         pb.NamespaceName(name=name, properties=_properties(properties)),
                          f"create namespace {name!r}", done_if=NamespaceExistsError)
+
+    def alter_namespace(self, name: str, set: dict[str, str] | None = None,
+                        unset=()) -> None:
+        """HBase's alter_namespace: set some properties (METHOD => 'set'), remove others
+        (METHOD => 'unset')."""
+        self.master_call("AlterNamespace",
+                         pb.AlterNamespaceRequest(name=name, set=_properties(set),
+                                                  unset=list(unset)),
+                         f"alter namespace {name!r}")
+
+    def namespace_properties(self, name: str) -> dict[str, str]:
+        return dict(self.master_call("DescribeNamespace", pb.NamespaceName(name=name),
+                                     f"describe namespace {name!r}").properties)
 
     def delete_namespace(self, name: str) -> None:
         """Drop an empty namespace (NamespaceNotEmptyError while it has tables)."""
@@ -385,7 +402,7 @@ class Connection:
             check-and-put with TableReadOnlyError (reads work);
           compaction_enabled, split_enabled, merge_enabled: COMPACTION_ENABLED (False: no
             compaction, asked for or not), SPLIT_ENABLED and MERGE_ENABLED (False: no split,
-            resp. merge; asking is SplitMergeDisabledError). All True by default;
+            resp. merge; asking is OperationNotAllowedError). All True by default;
           durability: DURABILITY, "USE_DEFAULT" (= "SYNC_WAL"), "FSYNC_WAL", or "ASYNC_WAL" and
             "SKIP_WAL", which lose acknowledged writes in a crash."""
         self._create(self._table_name(name), families, split_keys, wait, progress,
@@ -559,6 +576,84 @@ class Connection:
     def balancer_enabled(self) -> bool:
         return self._meta.balancer_on()
 
+    def splitormerge_switch(self, kind: str, on: bool) -> bool:
+        """HBase's splitormerge_switch: kind "SPLIT" or "MERGE"; off, the master refuses that
+        operation, asked for or automatic (kept across master failovers). Returns the state
+        before."""
+        return self._switch(_switch_name(kind), on)
+
+    def splitormerge_enabled(self, kind: str) -> bool:
+        return self._meta.switch_on(_switch_name(kind))
+
+    def catalogjanitor_switch(self, on: bool) -> bool:
+        """Switch the master's split/merge janitor chore on or off (it deletes parents' files
+        no daughter references). Returns the state before."""
+        return self._switch("catalogjanitor", on)
+
+    def catalogjanitor_enabled(self) -> bool:
+        return self._meta.switch_on("catalogjanitor")
+
+    def catalogjanitor_run(self) -> int:
+        """Run the janitor now, even if switched off; how many parents it cleaned."""
+        return self.master_call("RunCatalogJanitor", _EMPTY, "catalogjanitor_run").cleaned
+
+    def _switch(self, name: str, on: bool) -> bool:
+        return self.master_call("SetSwitch", pb.Switch(name=name, on=bool(on)),
+                                f"switch {name}").on
+
+    def decommission_regionservers(self, servers: list[str], offload: bool = True) -> dict:
+        """HBase's decommission_regionservers: no region is assigned to these servers any
+        more (each a full name host,port,startcode, host,port or a host: all its servers);
+        with offload their regions move to the others first. Returns {"servers": the full
+        names, "moved": regions moved}."""
+        response = self.master_call(
+            "DecommissionRegionServers",
+            pb.DecommissionRequest(servers=list(servers), offload=offload),
+            "decommission " + ", ".join(servers))
+        self.locations.invalidate()
+        return {"servers": list(response.servers), "moved": response.moved}
+
+    def recommission_regionserver(self, server: str, regions: list[str] = ()) -> None:
+        """Regions may be assigned to `server` again; `regions` (names) move back onto it."""
+        names = [self._target(r)[1] or r for r in regions]
+        self.master_call("RecommissionRegionServer",
+                         pb.RecommissionRequest(server=server, regions=names),
+                         f"recommission {server}")
+        self.locations.invalidate()
+
+    def list_decommissioned_regionservers(self) -> list[str]:
+        return self._meta.decommissioned()
+
+    def assign(self, region: str) -> None:
+        """HBase 2's assign: open a region that is not open (one waiting for its next open
+        retry, say); an open region stays where it is."""
+        region = self._target(region)[1] or region
+        self.master_call("Assign", pb.RegionName(region=region), f"assign {region!r}")
+        self.locations.invalidate()
+
+    def zk_dump(self) -> dict:
+        """HBase's zk_dump: the cluster as ZooKeeper records it (read there, so it works with
+        no master), and each quorum server's answer to `srvr`."""
+        m = self._meta
+        master = m.master()
+        switches = {"balancer": m.balancer_on(), **{n: m.switch_on(n) for n in znodes.SWITCHES}}
+        return {"parent": self.paths.parent, "cluster_id": m.cluster_id(),
+                "active_master": master.name if master else "",
+                "backup_masters": m.children(self.paths.backup_masters),
+                "region_servers": m.children(self.paths.rs),
+                "decommissioned": m.decommissioned(), "switches": switches,
+                "quorum": {s: _srvr(s) for s in self.quorum.split("/")[0].split(",")}}
+
+    def list_deadservers(self) -> list[str]:
+        """Servers the master declared dead whose crash handling has finished."""
+        return [x["name"] for x in self.status()["servers"] if x["state"] == znodes.DEAD]
+
+    def clear_deadservers(self, servers: list[str] = ()) -> list[str]:
+        """Forget dead servers (all when none named); returns those it could not (unknown,
+        or their crash handling still running)."""
+        return list(self.master_call("ClearDeadServers", pb.ServerNames(servers=list(servers)),
+                                     "clear_deadservers").servers)
+
     def _target(self, table_or_region: str) -> tuple[str, str]:
         """A region name contains ',' (table,start,id.encoded); a 32-hex-digit name is an
         encoded region name; anything else is a table. A trailing "." (as HBase prints region
@@ -669,3 +764,26 @@ class Connection:
             return record.state == state, f"table {name!r} is {record.state}"
 
         self._poll(f"waiting for table {name!r} to be {state}", check, progress)
+
+
+def _properties(properties) -> dict[str, str]:
+    if not properties:
+        return {}
+    if not isinstance(properties, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in properties.items()):
+        raise InvalidArgumentError(f"namespace properties must map text to text, got "
+                                   f"{properties!r}")
+    return properties
+
+
+def _switch_name(kind: str) -> str:
+    if not isinstance(kind, str) or kind.upper() not in ("SPLIT", "MERGE"):
+        raise InvalidArgumentError(f"switch type must be 'SPLIT' or 'MERGE', not {kind!r}")
+    return kind.lower()
+
+
+def _srvr(server: str) -> str:
+    try:
+        return four_letter_word(server, b"srvr").strip()
+    except (OSError, ValueError) as e:
+        return f"cannot reach {server}: {e}"

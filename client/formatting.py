@@ -114,15 +114,41 @@ def scan_json(results: list) -> list:
 # -- admin -------------------------------------------------------------------------------------
 
 def family_text(f: dict) -> str:
-    """HBase's describe line: {NAME => 'cf', VERSIONS => '1', ...}."""
-    ttl = "FOREVER" if not f.get("ttl") else f"{f['ttl']} SECONDS"
-    return (f"{{NAME => '{f['name']}', VERSIONS => '{f['max_versions']}', MIN_VERSIONS => "
-            f"'{f['min_versions']}', TTL => '{ttl}', BLOOMFILTER => '{f['bloom']}', "
-            f"COMPRESSION => '{f['compression']}', BLOCKSIZE => '{f['block_size']}', "
-            f"BLOCKCACHE => '{str(f.get('block_cache', True)).lower()}', "
-            f"IN_MEMORY => '{str(f.get('in_memory', False)).lower()}', "
-            f"KEEP_DELETED_CELLS => '{f.get('keep_deleted_cells', 'FALSE')}', "
-            f"DATA_BLOCK_ENCODING => '{f.get('data_block_encoding', 'NONE')}'}}")
+    """HBase 2's describe line, its attributes in its order (the one HBase's reference guide
+    shows): {NAME => 'cf', BLOOMFILTER => 'ROW', ...}. No REPLICATION_SCOPE: minihbase does
+    not replicate."""
+    attributes = {"NAME": f["name"], "BLOOMFILTER": f["bloom"],
+                  "IN_MEMORY": str(f.get("in_memory", False)).lower(),
+                  "VERSIONS": f["max_versions"],
+                  "KEEP_DELETED_CELLS": f.get("keep_deleted_cells", "FALSE"),
+                  "DATA_BLOCK_ENCODING": f.get("data_block_encoding", "NONE"),
+                  "COMPRESSION": f["compression"], "TTL": ttl_text(f.get("ttl")),
+                  "MIN_VERSIONS": f["min_versions"],
+                  "BLOCKCACHE": str(f.get("block_cache", True)).lower(),
+                  "BLOCKSIZE": f["block_size"]}
+    return "{" + ", ".join(f"{k} => '{v}'" for k, v in attributes.items()) + "}"
+
+
+HBASE_FOREVER = (1 << 31) - 1  # HBase's HConstants.FOREVER: the largest TTL, shown as FOREVER
+
+
+def ttl_text(seconds: int | None) -> str:
+    """A TTL as HBase's PrettyPrinter shows it: FOREVER, '59 SECONDS', or '90061 SECONDS
+    (1 DAY 1 HOUR 1 MINUTE 1 SECOND)'."""
+    if not seconds or seconds >= HBASE_FOREVER:
+        return "FOREVER"
+    if seconds < 60:
+        return _units(seconds, "SECOND")
+    parts, rest = [], seconds
+    for unit, size in (("DAY", 86400), ("HOUR", 3600), ("MINUTE", 60), ("SECOND", 1)):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(_units(count, unit))
+    return f"{seconds} SECONDS ({' '.join(parts)})"
+
+
+def _units(n: int, unit: str) -> str:
+    return f"{n} {unit}{'' if n == 1 else 'S'}"
 
 
 def regions_table(regions: list[dict]) -> str:
@@ -137,10 +163,12 @@ def regions_table(regions: list[dict]) -> str:
 def describe_text(d: dict) -> str:
     lines = [f"Table {d['name']} is {d['state']}"]
     attributes = table_attributes_text(d)  # HBase's: only those set, by name
-    if attributes:
-        lines.append(f"{d['name']}, {{TABLE_ATTRIBUTES => {{{attributes}}}}}")
+    # as HBase 2: the table's name, then its attributes if any
+    lines.append(f"{d['name']}, {{TABLE_ATTRIBUTES => {{{attributes}}}}}" if attributes
+                 else d["name"])
     lines.append("COLUMN FAMILIES DESCRIPTION")
-    lines += [family_text(f) for f in d["families"]]
+    for f in d["families"]:
+        lines += [family_text(f), ""]
     lines.append(f"{len(d['families'])} row(s)")
     lines.append("")
     lines.append(f"REGIONS ({len(d['regions'])})")
@@ -162,6 +190,10 @@ def snapshots_text(snaps: list[dict]) -> str:
         + rows_count(len(rows))
 
 
+def _directories(n: int) -> str:
+    return f"{n} director{'y' if n == 1 else 'ies'}"
+
+
 def inconsistencies(n: int) -> str:
     return f"{n} inconsistenc{'y' if n == 1 else 'ies'}"
 
@@ -180,6 +212,10 @@ def hbck_text(report: dict) -> str:
                      f"--orphan-grace (10 minutes by default); the others are left in place")
     for p in report["removed"]:
         lines.append(f"Deleted orphaned region directory {p['path']} ({p['bytes']} bytes)")
+    if report["too_new"]:  # not problems: an operation in flight writes such directories
+        lines.append(f"{_directories(report['too_new'])} not named by meta changed too "
+                     f"recently to judge yet (an operation may still be writing them); not "
+                     f"counted as inconsistencies")
     return "\n".join(lines)
 
 
@@ -235,8 +271,9 @@ def _status_summary(s: dict) -> str:
         f"{s['table_count']} tables, {s['region_count']} regions",
         "",
         grid(["SERVER", "STATE", "SINCE", "REGIONS", "REQUESTS/S"],
-             [[x["name"], x["state"], when(x["state_since_ms"]), x["regions"],
-               x["requests_per_second"]] for x in s["servers"]]),
+             [[x["name"], x["state"] + (" (decommissioned)" if x["decommissioned"] else ""),
+               when(x["state_since_ms"]), x["regions"], x["requests_per_second"]]
+              for x in s["servers"]]),
     ]
     rit = s["regions_in_transition"]
     lines.append("")
@@ -245,4 +282,20 @@ def _status_summary(s: dict) -> str:
         lines.append(regions_table(rit))
     else:
         lines.append("no regions in transition")
+    return "\n".join(lines)
+
+
+def zk_dump_text(d: dict) -> str:
+    """HBase's zk_dump layout: the root, masters, region servers, then each quorum server."""
+    def listed(names):
+        return [f" {n}" for n in names] or [" (none)"]
+    switches = ", ".join(f"{k} {'on' if v else 'off'}" for k, v in d["switches"].items())
+    lines = [f"HBase is rooted at {d['parent']} (cluster id {d['cluster_id'] or 'not set'})",
+             f"Active master address: {d['active_master'] or '(none)'}",
+             "Backup master addresses:", *listed(d["backup_masters"]),
+             "Region servers:", *listed(d["region_servers"]),
+             "Decommissioned region servers:", *listed(d["decommissioned"]),
+             f"Switches: {switches}", "Quorum Server Statistics:"]
+    for server, answer in d["quorum"].items():
+        lines += [f" {server}", *(f"  {line}" for line in answer.splitlines())]
     return "\n".join(lines)

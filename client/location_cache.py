@@ -26,7 +26,7 @@ from kazoo.protocol.states import EventType
 
 from client.retry import attempt_time_left
 from coordination import znodes
-from coordination.znodes import (BALANCER_OFF, MasterRecord, Paths, RegionRecord, ServerRecord,
+from coordination.znodes import (SWITCH_OFF, MasterRecord, Paths, RegionRecord, ServerRecord,
                                  TableRecord)
 from minihbase.bytes_text import quoted
 from minihbase.errors import (ConnectionClosedError, HBaseError, RegionOfflineError,
@@ -94,7 +94,19 @@ class ZkMetaReader:
         return None if got is None else got[0]
 
     def balancer_on(self) -> bool:
-        return self._get(self.paths.balancer) != BALANCER_OFF
+        return self._get(self.paths.balancer) != SWITCH_OFF
+
+    def switch_on(self, name: str) -> bool:
+        return self._get(self.paths.switch(name)) != SWITCH_OFF
+
+    def decommissioned(self) -> list[str]:
+        return self.children(self.paths.draining)
+
+    def children(self, path: str) -> list[str]:
+        return sorted(self._wait(self.zk.get_children_async(path), path) or [])
+
+    def cluster_id(self) -> str:
+        return (self._get(self.paths.cluster_id) or b"").decode()
 
     def table(self, table, watch=None):
         data = self._get(self.paths.table(table), watch)

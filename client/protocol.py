@@ -361,14 +361,15 @@ def snapshot_dict(sd: pb.SnapshotDescription) -> dict:
 
 
 def hbck_dict(report: pb.HbckReport) -> dict:
-    """The master's HBCK report: checked_ms, problems and removed (orphans it deleted), each
-    problem a dict of kind, table, detail, region, path, bytes, age_s."""
+    """The master's HBCK report: checked_ms, problems, removed (orphans it deleted), each
+    problem a dict of kind, table, detail, region, path, bytes, age_s; and too_new, how many
+    orphan-looking directories changed too recently to judge."""
     def problem(p: pb.HbckProblem) -> dict:
         return {"kind": p.kind, "table": p.table, "detail": p.detail, "region": p.region,
                 "path": p.path, "bytes": p.bytes, "age_s": round(p.age_s, 1),
                 "cleanable": p.cleanable}
     return {"checked_ms": report.checked_ms, "problems": [problem(p) for p in report.problems],
-            "removed": [problem(p) for p in report.removed]}
+            "removed": [problem(p) for p in report.removed], "too_new": report.too_new}
 
 
 def region_load_dict(rl: pb.RegionLoad) -> dict:
@@ -384,7 +385,7 @@ def status_dict(cs: pb.ClusterStatus) -> dict:
     for s in cs.servers:
         load = s.load
         servers.append({"name": s.name, "state": s.state, "state_since_ms": s.state_since_ms,
-                        "regions": s.region_count,
+                        "regions": s.region_count, "decommissioned": s.decommissioned,
                         "requests_per_second": round(s.requests_per_second, 1),
                         "info_port": s.info_port, "wal_bytes": load.wal_bytes,
                         "wal_segments": load.wal_segments,

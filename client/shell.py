@@ -15,74 +15,21 @@ from __future__ import annotations
 import sys
 import time
 
-from client import commands
+from client import commands, help_texts
+from client.help_texts import TABLE_METHODS
 from client.shell_syntax import Command, Const, ShellSyntaxError, parse_line, shell_text
 from minihbase.errors import InvalidArgumentError
 from storage.cell import LATEST_TIMESTAMP
 from storage.schema import TABLE_ATTRIBUTES, TABLE_DEFAULTS, table_attribute_value
 
-HELP = """Commands (HBase shell syntax; strings in quotes, hashes {KEY => value}):
-  create 't1', 'cf' | create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, SPLITS => ['a']
-  create 't1', 'cf', {NUMREGIONS => 8, SPLITALGO => 'HexStringSplit'}  (or UniformSplit,
-                 DecimalStringSplit)
-  list ['regex'] | describe 't1'
-  create_namespace 'ns1' | create 'ns1:t1', 'cf' | list_namespace ['regex']
-  list_namespace_tables 'ns1' | describe_namespace 'ns1' | drop_namespace 'ns1' (once empty)
-  alter 't1', NAME => 'cf', VERSIONS => 5 | alter 't1', 'delete' => 'cf'
-  alter 't1', READONLY => true | alter 't1', METHOD => 'table_att_unset', NAME => 'READONLY'
-                 (table attributes, also in create 't1', 'cf', {...}: MAX_FILESIZE,
-                 MEMSTORE_FLUSHSIZE, READONLY, COMPACTION_ENABLED, SPLIT_ENABLED, MERGE_ENABLED,
-                 DURABILITY => 'ASYNC_WAL' or 'SKIP_WAL', which lose writes in a crash)
-  disable 't1' | enable 't1' | drop 't1' | exists 't1' | is_enabled 't1' | is_disabled 't1'
-  disable_all 't.*' | enable_all 't.*' | drop_all 't.*'  (list the tables, then ask y/n)
-  truncate 't1' | truncate_preserve 't1' | clone_table_schema 't1', 't2'[, false]  (no data)
-  put 't1', 'r1', 'cf:q', 'value'[, ts]
-  get 't1', 'r1'[, 'cf:q' | 'cf:a', 'cf:b' | ['cf:a', 'cf:b'] | {COLUMN => 'cf:q', VERSIONS => 3,
-                 TIMESTAMP => ts | TIMERANGE => [min, max]}]
-  scan 't1'[, {STARTROW => 'a', STOPROW => 'b', LIMIT => 10, COLUMNS => ['cf:q'],
-               VERSIONS => 2, TIMERANGE => [1, 9]}] | scan 't1', {ROWPREFIXFILTER => 'x'}
-  (REVERSED => true: from STARTROW down to STOPROW; RAW => true: delete markers too)
-  delete 't1', 'r1', 'cf:q'[, ts] | deleteall 't1', 'r1'[, 'cf:q'][, ts] | count 't1'
-  incr 't1', 'r1', 'cf:c'[, 1] | get_counter 't1', 'r1', 'cf:c' | append 't1', 'r1', 'cf:q', 'more'
-  snapshot 't1', 's1'[, {SKIP_FLUSH => true}] | list_snapshots ['regex'] | delete_snapshot 's1'
-  list_table_snapshots 't1'[, 'regex'] | clone_snapshot 's1', 't2' | restore_snapshot 's1'
-                 (restore: the table disabled first; it stays disabled)
-  delete_all_snapshot 's.*' | delete_table_snapshots 't1'[, 's.*']  (list, then ask y/n)
-  status ['simple' | 'detailed'] | balance | balance_switch true|false | balancer_enabled
-  hbck_chore_run (the HBCK report) | cleaner_chore_run (and delete old orphaned regions)
-  split 't1'[, 'key'] | merge_region 'a', 'b'
-  list_regions 't1' | get_splits 't1' | locate_region 't1', 'row' | show_filters | version | whoami
-  flush 't1' | compact 't1'[, 'cf'] | major_compact 't1'[, 'cf'] | compaction_state 't1'
-  move 'region'[, 'server'] | help | exit
-  t = get_table 't1' (or t = create 't1', 'cf'), then t.put 'r1', 'cf:q', 'v' | t.scan | t.get 'r1'
-                 | t.count ... (put get scan delete deleteall count incr get_counter describe ...)
-Double-quoted strings take escapes ("\\x00"); single-quoted strings are literal, as in HBase.
-Several commands on one line: separate them with ';'. In a script, a y/n question is answered
-by the script's next line, as in HBase's shell."""
-
-
-# Other names the shell accepts for a command (help 'alias' shows the command's usage).
-_ALIASES = {"balancer": "balance", "merge": "merge_region", "quit": "exit", "desc": "describe"}
-
-
-def command_help(name: str) -> str:
-    """HBase's help 'command': the lines of HELP whose usage starts with it (and the lines
-    continuing them)."""
-    name = _ALIASES.get(name, name)
-    lines, taking = [], False
-    for line in HELP.splitlines()[1:]:
-        if line.startswith("      ") or line.lstrip().startswith("("):  # a continuation
-            if taking:
-                lines.append(line)
-            continue
-        parts = [p.strip() for p in line.split(" | ")]
-        taking = any(p == name or p.startswith((name + " ", name + "[", f"t = {name} "))
-                     for p in parts)
-        if taking:
-            lines.append(line)
-    if not lines:
-        raise commands.UsageError(f"unknown command {name!r}; type 'help' for the list")
-    return "\n".join(lines)
+def help_text(topic: str) -> str:
+    """HBase's help 'command' (its help) and help 'group' (the help of each command in it)."""
+    if topic in help_texts.GROUPS:
+        return help_texts.group_text(topic)
+    if help_texts.command(topic) is None:
+        raise commands.UsageError(f"unknown command or command group {topic!r}; type 'help' "
+                                  f"for the list")
+    return help_texts.command_text(topic)
 
 
 def _s(value, what: str) -> str:
@@ -189,6 +136,25 @@ def _unset_attributes(spec: dict, into: dict) -> None:
         into[TABLE_ATTRIBUTES[key]] = TABLE_DEFAULTS[TABLE_ATTRIBUTES[key]]
 
 
+def _properties(value) -> dict[str, str]:
+    """Namespace properties: {'key' => 'value'}, numbers taken as their text."""
+    return {_s(k, "property name"): _b(v, f"property {k!r}").decode()
+            for k, v in _hash(value, "namespace properties").items()}
+
+
+def _alter_namespace_spec(value) -> tuple[dict[str, str], list[str]]:
+    """HBase's {METHOD => 'set', 'k' => 'v', ...} or {METHOD => 'unset', NAME => 'k'}: the
+    properties to set and those to remove."""
+    spec = dict(_hash(value, "alter_namespace"))
+    method = _s(spec.pop("METHOD", ""), "METHOD")
+    if method == "set" and spec:
+        return _properties(spec), []
+    if method == "unset" and set(spec) == {"NAME"}:
+        return {}, [_s(spec["NAME"], "property name")]
+    raise commands.UsageError("alter_namespace takes {METHOD => 'set', 'PROPERTY' => 'value'} "
+                              "or {METHOD => 'unset', NAME => 'PROPERTY'}")
+
+
 def _timestamp(value, what: str) -> int:
     ts = _int(value, what)
     if not 0 <= ts <= LATEST_TIMESTAMP:
@@ -283,6 +249,57 @@ def _snapshot_command(cmd: Command, conn, out: commands.Output) -> None:
                                 _s(args[1], "table name"))
 
 
+# HBase's operator commands (tools group): decommissioning, switches, janitor, dead servers.
+ADMIN_COMMANDS = ("decommission_regionservers", "recommission_regionserver",
+                  "list_decommissioned_regionservers", "splitormerge_switch",
+                  "splitormerge_enabled", "catalogjanitor_run", "catalogjanitor_switch",
+                  "catalogjanitor_enabled", "assign", "rit", "list_deadservers",
+                  "clear_deadservers", "zk_dump")
+
+
+def _names(value, what: str) -> list[str]:
+    """One name or a list of names ('s1' or ['s1', 's2'])."""
+    return [_s(v, what) for v in value] if isinstance(value, list) else [_s(value, what)]
+
+
+def _bool(value, command: str) -> bool:
+    if not isinstance(value, bool):
+        raise commands.UsageError(f"{command} takes true or false, got {shell_text(value)}")
+    return value
+
+
+def _admin_command(cmd: Command, conn, out: commands.Output) -> None:
+    n, args = cmd.name, cmd.args
+    if n == "decommission_regionservers":
+        _nargs(cmd, 1, 2, "decommission_regionservers 'server' | ['s1', 's2'][, true|false]")
+        offload = _bool(args[1], n) if len(args) == 2 else True
+        commands.decommission_regionservers(conn, out, _names(args[0], "server"), offload)
+    elif n == "recommission_regionserver":
+        _nargs(cmd, 1, 2, "recommission_regionserver 'server'[, ['region', ...]]")
+        regions = _names(args[1], "region") if len(args) == 2 else []
+        commands.recommission_regionserver(conn, out, _s(args[0], "server"), regions)
+    elif n in ("splitormerge_switch", "splitormerge_enabled"):
+        switch = n == "splitormerge_switch"
+        _nargs(cmd, 1 + switch, 1 + switch, f"{n} 'SPLIT'|'MERGE'" + (", true|false" * switch))
+        kind = _s(args[0], "switch type")
+        if switch:
+            commands.splitormerge_switch(conn, out, kind, _bool(args[1], n))
+        else:
+            commands.splitormerge_enabled(conn, out, kind)
+    elif n == "catalogjanitor_switch":
+        _nargs(cmd, 1, 1, "catalogjanitor_switch true|false")
+        commands.catalogjanitor_switch(conn, out, _bool(args[0], n))
+    elif n == "assign":
+        _nargs(cmd, 1, 1, "assign 'region'")
+        commands.assign(conn, out, _s(args[0], "region"))
+    elif n == "clear_deadservers":
+        servers = [name for a in args for name in _names(a, "server")]
+        commands.clear_deadservers(conn, out, servers)
+    else:  # rit, zk_dump, list_deadservers, list_decommissioned_regionservers, catalogjanitor_*
+        _nargs(cmd, 0, 0, n)
+        getattr(commands, n)(conn, out)
+
+
 def execute(cmd: Command, conn, out: commands.Output) -> None:
     """Run one parsed shell command."""
     n, args = cmd.name, cmd.args
@@ -324,8 +341,13 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         _nargs(cmd, 0, 1, "list_namespace ['regex']")
         commands.list_namespace(conn, out, _s(args[0], "regex") if args else None)
     elif n == "create_namespace":
-        _nargs(cmd, 1, 1, "create_namespace 'ns1'")  # no namespace properties here
-        commands.create_namespace(conn, out, _s(args[0], "namespace"))
+        _nargs(cmd, 1, 2, "create_namespace 'ns1'[, {'PROPERTY' => 'value'}]")
+        properties = _properties(args[1]) if len(args) == 2 else {}
+        commands.create_namespace(conn, out, _s(args[0], "namespace"), properties)
+    elif n == "alter_namespace":
+        _nargs(cmd, 2, 2, "alter_namespace 'ns1', {METHOD => 'set'|'unset', ...}")
+        commands.alter_namespace(conn, out, _s(args[0], "namespace"),
+                                 *_alter_namespace_spec(args[1]))
     elif n in ("drop_namespace", "list_namespace_tables", "describe_namespace"):
         _nargs(cmd, 1, 1, f"{n} 'ns1'")
         getattr(commands, n)(conn, out, _s(args[0], "namespace"))
@@ -443,6 +465,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.balance(conn, out)
     elif n in SNAPSHOT_COMMANDS:
         _snapshot_command(cmd, conn, out)
+    elif n in ADMIN_COMMANDS:
+        _admin_command(cmd, conn, out)
     elif n == "clone_table_schema":
         _nargs(cmd, 2, 3, "clone_table_schema 't1', 't2'[, false]")
         keep = args[2] if len(args) == 3 else True
@@ -456,10 +480,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.tables_all(conn, out, n, _s(args[0], "regex"))
     elif n == "balance_switch":
         _nargs(cmd, 1, 1, "balance_switch true|false")
-        if not isinstance(args[0], bool):
-            raise commands.UsageError(
-                f"balance_switch takes true or false, got {shell_text(args[0])}")
-        commands.balance_switch(conn, out, args[0])
+        commands.balance_switch(conn, out, _bool(args[0], n))
     elif n == "balancer_enabled":
         _nargs(cmd, 0, 0, "balancer_enabled")
         commands.balancer_enabled(conn, out)
@@ -497,12 +518,6 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.move(conn, out, _s(args[0], "region"), server)
     else:
         raise commands.UsageError(f"unknown command {n!r}; type 'help' for the list")
-
-
-# What a table reference (t = get_table 't1') can do: t.put ... is put 't1', ...
-TABLE_METHODS = ("put", "get", "scan", "delete", "deleteall", "count", "incr", "get_counter",
-                 "append", "describe", "disable", "enable", "drop", "flush", "truncate", "exists",
-                 "is_enabled", "is_disabled", "list_regions", "get_splits", "locate_region")
 
 
 class Shell:
@@ -576,8 +591,8 @@ class Shell:
 
     def _run(self, cmd: Command) -> None:
         if cmd.name == "help":
-            _nargs(cmd, 0, 1, "help ['command']")
-            print(command_help(_s(cmd.args[0], "command")) if cmd.args else HELP,
+            _nargs(cmd, 0, 1, "help ['command' | 'group']")
+            print(help_text(_s(cmd.args[0], "command")) if cmd.args else help_texts.overview(),
                   file=self.out.out)
             return
         cmd = self._on_table(cmd)

@@ -18,12 +18,12 @@ from __future__ import annotations
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
-from coordination.znodes import (BALANCER_OFF, Paths, RegionRecord, ServerRecord,
+from coordination.znodes import (SWITCH_OFF, Paths, RegionRecord, ServerRecord,
                                  TableRecord)
 from minihbase.errors import TableNotFoundError
 
 __all__ = ["list_regions", "read_table", "read_server", "list_tables", "live_servers",
-           "encoded_name_of", "balancer_on"]
+           "encoded_name_of", "balancer_on", "switch_on", "decommissioned"]
 
 
 def _paths(paths: Paths | str | None) -> Paths:
@@ -47,11 +47,30 @@ def list_tables(zk: KazooClient, paths: Paths | str | None = None) -> list[str]:
 
 def balancer_on(zk: KazooClient, paths: Paths | str | None = None) -> bool:
     """The balancer's switch (HBase's balance_switch): on unless switched off."""
+    return _flag_on(zk, _paths(paths).balancer)
+
+
+def switch_on(zk: KazooClient, name: str, paths: Paths | str | None = None) -> bool:
+    """A cluster switch (SWITCHES: HBase's splitormerge_switch, catalogjanitor_switch): on
+    unless switched off."""
+    return _flag_on(zk, _paths(paths).switch(name))
+
+
+def _flag_on(zk: KazooClient, path: str) -> bool:
     try:
-        data, _ = zk.get(_paths(paths).balancer)
+        data, _ = zk.get(path)
     except NoNodeError:
         return True
-    return data != BALANCER_OFF
+    return data != SWITCH_OFF
+
+
+def decommissioned(zk: KazooClient, paths: Paths | str | None = None) -> list[str]:
+    """Region servers decommissioned (HBase's draining servers): no region is assigned to
+    them."""
+    try:
+        return sorted(zk.get_children(_paths(paths).draining))
+    except NoNodeError:
+        return []
 
 
 def read_table(zk: KazooClient, table: str, paths: Paths | str | None = None) -> TableRecord:

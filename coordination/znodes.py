@@ -12,6 +12,10 @@
       tables/<table>                        TableRecord: descriptor + state
       meta/<table>/<encoded region>         RegionRecord: RegionInfo + state + server
       splits/<parent encoded>               in-progress split/merge journal (master-owned)
+      balancer                              SWITCH_OFF: the balancer is switched off
+      switch/split, switch/merge,           SWITCH_OFF: splits / merges / the catalog janitor
+        switch/catalogjanitor               are switched off (absent: on)
+      draining/<host,port,startcode>        a decommissioned region server (HBase's draining)
 
 Every record is UTF-8 JSON. Its field names and the state strings below are stored in ZooKeeper
 and read by the next master, so never rename them; add new fields with a default. The master
@@ -28,7 +32,8 @@ from dataclasses import asdict, dataclass, field
 from storage.schema import RegionInfo, TableDescriptor, validate_namespace, validate_table_name
 
 DEFAULT_PARENT = "/hbase"
-BALANCER_OFF = b"false"  # data of Paths.balancer when the balancer is switched off
+SWITCH_OFF = b"false"  # data of Paths.balancer or a switch(...) znode when switched off
+SWITCHES = ("split", "merge", "catalogjanitor")  # names under Paths.switches
 SESSION_TIMEOUT_S = 15.0
 
 # Region states (visible through status; never "silently stuck": each carries since + why).
@@ -70,12 +75,22 @@ class Paths:
         self.tables = f"{self.parent}/tables"
         self.meta = f"{self.parent}/meta"
         self.splits = f"{self.parent}/splits"
-        self.balancer = f"{self.parent}/balancer"  # BALANCER_OFF: switched off; else on
+        self.balancer = f"{self.parent}/balancer"  # SWITCH_OFF: switched off; else on
         self.namespaces = f"{self.parent}/namespaces"
+        self.switches = f"{self.parent}/switch"
+        self.draining = f"{self.parent}/draining"
 
     def all_dirs(self) -> list[str]:
         return [self.parent, self.backup_masters, self.rs, self.servers, self.tables, self.meta,
-                self.splits]
+                self.splits, self.switches, self.draining]
+
+    def switch(self, name: str) -> str:
+        if name not in SWITCHES:
+            raise ValueError(f"unknown switch {name!r}")
+        return f"{self.switches}/{name}"
+
+    def draining_server(self, server: str) -> str:
+        return f"{self.draining}/{server}"
 
     def backup_master(self, name: str) -> str:
         return f"{self.backup_masters}/{name}"

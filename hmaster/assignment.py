@@ -107,9 +107,10 @@ class AssignmentManager:
             self._load[server] = self._load.get(server, 0) + delta
 
     def pick_server(self, exclude: set[str], *, reserve: bool = False) -> str | None:
-        """The online server with the fewest regions, not in `exclude`. With reserve, its
-        count is bumped in the same critical section, so parallel assignments spread out."""
-        online = [s for s in self.servers.online() if s not in exclude]
+        """The assignable server (online, not decommissioned) with the fewest regions, not in
+        `exclude`. With reserve, its count is bumped in the same critical section, so parallel
+        assignments spread out."""
+        online = [s for s in self.servers.assignable() if s not in exclude]
         if not online:
             return None
         with self._lock:
@@ -163,7 +164,7 @@ class AssignmentManager:
             last_error = ""
             for _ in range(self.attempts):
                 server = preferred if (preferred and preferred not in tried
-                                       and self.servers.is_live(preferred)) else None
+                                       and preferred in self.servers.assignable()) else None
                 if server is not None:
                     self._bump(server, 1)
                 else:
@@ -389,6 +390,13 @@ class AssignmentManager:
             target = self.pick_server({source} if source else set())
         return self.assign(closed, preferred=target)
 
+    def offload(self, server: str) -> int:
+        """Move every region open on `server` to the other assignable servers (a
+        decommission); returns how many now serve elsewhere."""
+        recs = [r for r in self.meta.all_regions() if r.state == OPEN and r.server == server]
+        moved = [self.pool.submit(self.move, r, None) for r in recs]
+        return sum(1 for f in moved if _served_elsewhere(f.result(), server))
+
     def stop(self) -> None:
         self._stopped = True
         with self._lock:
@@ -397,3 +405,7 @@ class AssignmentManager:
         for t in timers:
             t.cancel()
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _served_elsewhere(rec: RegionRecord | None, server: str) -> bool:
+    return rec is not None and rec.state == OPEN and rec.server != server

@@ -70,8 +70,9 @@ class Balancer:
             if rit:
                 log.info("balancer: skipped, %d regions in transition", len(rit))
                 return 0
+            # decommissioned servers neither take regions nor count (decommission offloads)
             by_server: dict[str, list[RegionRecord]] = {
-                s: [] for s in self.assignment.servers.online()}
+                s: [] for s in self.assignment.servers.assignable()}
             for r in records:
                 if r.state == OPEN and r.server in by_server:
                     by_server[r.server].append(r)

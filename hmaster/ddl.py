@@ -25,6 +25,7 @@ from dataclasses import replace
 
 from coordination.znodes import (CLOSED, DISABLED, DISABLING, ENABLED, ENABLING, OFFLINE, OPEN,
                                  RegionRecord, TableRecord, now_ms)
+from hmaster import quotas
 from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
 from minihbase.errors import (InvalidArgumentError, NamespaceExistsError, NamespaceNotEmptyError,
@@ -34,7 +35,7 @@ from protos import minihbase_pb2 as pb
 from protos.schema import family_from_pb, table_from_pb
 from storage import layout
 from storage.cell import MAX_ROW_LENGTH
-from storage.region_split import remove_region_dirs
+from storage.region_split import remove_region_dirs, write_region_dir
 from storage.schema import (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, RegionInfo,
                             TableDescriptor, namespace_of, table_attributes_text,
                             validate_namespace, validate_table_name)
@@ -76,13 +77,32 @@ class TableDDL:
 
     # --- namespaces (HBase's; "default" and "hbase" always exist) -----------------------------
 
-    def create_namespace(self, name: str) -> None:
+    def create_namespace(self, name: str, properties: dict[str, str]) -> None:
         name = validate_namespace(name)
+        quotas.validate(name, properties)
         with self._namespace_lock:
             if self.meta.namespace_exists(name):
                 raise NamespaceExistsError(f"namespace {name!r} already exists")
-            self.meta.create_namespace(name)
+            self.meta.create_namespace(name, properties)
         log.info("namespace %s created", name)
+
+    def alter_namespace(self, name: str, set_: dict[str, str], unset: list[str]) -> None:
+        """HBase's alter_namespace: set some properties, remove others."""
+        with self._namespace_lock:
+            properties = self.namespace_properties(name)
+            missing = [k for k in unset if k not in properties]
+            if missing:
+                raise InvalidArgumentError(f"namespace {name!r} has no property {missing[0]!r}")
+            properties = {k: v for k, v in properties.items() if k not in unset} | set_
+            quotas.validate(name, properties)
+            self.meta.set_namespace_properties(name, properties)
+        log.info("namespace %s altered: %s", name, properties)
+
+    def namespace_properties(self, name: str) -> dict[str, str]:
+        name = validate_namespace(name)
+        if not self.meta.namespace_exists(name):
+            raise NamespaceNotFoundError(f"namespace {name!r} does not exist")
+        return self.meta.namespace_properties(name)
 
     def drop_namespace(self, name: str) -> None:
         name = validate_namespace(name)
@@ -117,26 +137,30 @@ class TableDDL:
     def _create(self, desc: TableDescriptor, split_keys: list[bytes]) -> TableDescriptor:
         bounds = region_boundaries(list(split_keys))
         region_id = now_ms()
-        return self.create_regions(desc, [RegionInfo(desc.name, s, e, region_id)
-                                          for s, e in bounds])
+        infos = [RegionInfo(desc.name, s, e, region_id) for s, e in bounds]
+
+        def write_dirs():  # as HBase's CreateTableProcedure: a region exists on disk first
+            for info in infos:
+                write_region_dir(self.rootdir, info, desc, lambda family, family_dir: None)
+        return self.create_regions(desc, infos, write_dirs)
 
     def create_regions(self, desc: TableDescriptor, infos: list[RegionInfo],
-                       write_dirs=None) -> TableDescriptor:
-        """Create table `desc` with regions `infos`, the table lock held. write_dirs(), if
-        given, first writes the regions' directories (a clone; they are removed if the create
-        fails); otherwise each region server creates its region's directory on opening it."""
+                       write_dirs) -> TableDescriptor:
+        """Create table `desc` with regions `infos`, the table lock held. write_dirs() first
+        writes the regions' directories (empty, or a clone's links); they are removed if the
+        create fails. Region servers refuse to open a region whose directory is missing."""
         regions = [RegionRecord(i, OFFLINE, "", now_ms(), "assignment after create")
                    for i in infos]
         with self._namespace_lock:
             self._check_namespace(desc.name)
+            quotas.check_create(self.meta, desc.name, len(infos))
             if desc.name in self.meta.tables():
                 raise TableExistsError(f"table {desc.name!r} already exists")
             try:
-                if write_dirs is not None:
-                    write_dirs()
+                write_dirs()
                 self.meta.create_table(TableRecord(desc, ENABLING), regions)
             except BaseException as e:
-                if write_dirs is not None and not self.meta.outcome_unknown(e):
+                if not self.meta.outcome_unknown(e):
                     remove_region_dirs(self.rootdir, infos)  # not created: nothing uses them
                     try:
                         os.rmdir(layout.table_dir(self.rootdir, desc.name))

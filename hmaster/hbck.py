@@ -5,7 +5,7 @@ check() compares meta with itself and with the file system and returns every pro
 
     HOLE                 keys no region of a table covers (meta's regions must tile the key space)
     OVERLAP              keys two regions of a table both cover
-    MISSING_REGION_DIR   an OPEN or CLOSED region without its directory (its data is gone)
+    MISSING_REGION_DIR   a region in meta without its directory (its data is gone)
     BAD_REGIONINFO       a region directory whose .regioninfo is unreadable or names another region
     UNKNOWN_SERVER       a region OPEN on a server that is not live (its crash is not handled yet)
     STUCK_IN_TRANSITION  a region in transition for longer than STUCK_S
@@ -18,8 +18,9 @@ check() compares meta with itself and with the file system and returns every pro
     CLUSTER_ID_MISMATCH  the root directory belongs to another cluster than ZooKeeper (added by
                          the master, which then deletes nothing)
 
-Orphans younger than SETTLE_S are not reported: operations in flight (a split writing its
-daughters, a clone writing its regions) create directories moments before meta names them.
+Orphans younger than SETTLE_S are not reported, only counted (`too_new`): operations in flight
+(a split writing its daughters, a clone writing its regions) create directories moments before
+meta names them.
 
 remove_orphans() is the cleaner, as HBase's HFileCleaner deletes files past
 hbase.master.hfilecleaner.ttl. Deleting is the one thing here that can lose data, so an
@@ -46,7 +47,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 
-from coordination.znodes import CLOSED, MERGING, OPEN, SPLITTING, RegionRecord
+from coordination.znodes import MERGED, MERGING, OPEN, SPLIT, SPLITTING, RegionRecord
 from hmaster.status import in_transition
 from minihbase.bytes_text import quoted
 from minihbase.errors import CorruptionError, TableNotFoundError
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 
 SETTLE_S = 30.0   # orphans younger than this are operations in flight, not reported
 STUCK_S = 60.0    # a region in transition longer than this is reported
+ORPHAN_KINDS = ("ORPHAN_REGION_DIR", "ORPHAN_TABLE_DIR")
 CREATING_SUFFIX = ".creating"  # region_split.write_region_dir's directory before its rename
 
 
@@ -81,8 +83,10 @@ class Problem:
         return self.kind, self.table, self.region or self.detail
 
 
-def check(meta, live_servers: set[str], rootdir: str, now: float | None = None) -> list[Problem]:
-    """Every inconsistency between meta, the live servers and the file system."""
+def check(meta, live_servers: set[str], rootdir: str,
+          now: float | None = None) -> tuple[list[Problem], int]:
+    """Every inconsistency between meta, the live servers and the file system, and how many
+    orphan-looking directories changed within SETTLE_S (too new to judge, not reported)."""
     now = time.time() if now is None else now
     problems: list[Problem] = []
     tables: dict[str, list[RegionRecord]] = {}
@@ -107,7 +111,13 @@ def check(meta, live_servers: set[str], rootdir: str, now: float | None = None) 
         problems += _orphan_region_dirs(table, records, journal_regions, rootdir, now,
                                         meta.table_created_ms(table), table in busy_tables)
     problems += _orphan_table_dirs(set(tables), rootdir, now)
-    return problems
+    return _settled(problems)
+
+
+def _settled(problems: list[Problem]) -> tuple[list[Problem], int]:
+    """(the problems without orphans younger than SETTLE_S, how many of those there were)."""
+    young = {id(p) for p in problems if p.kind in ORPHAN_KINDS and p.age_s < SETTLE_S}
+    return [p for p in problems if id(p) not in young], len(young)
 
 
 def remove_orphans(meta, problems: list[Problem], grace: float, seen_for: dict[str, float],
@@ -198,7 +208,7 @@ def _region_problems(rec: RegionRecord, table_state: str, live_servers: set[str]
                                 f"{rec.state} on {rec.server or 'no server'} since "
                                 f"{now - rec.since_ms / 1000:.0f} s{why}", info.encoded_name))
     if not os.path.isdir(path):
-        if rec.state in (OPEN, CLOSED):  # others may never have been opened: no directory yet
+        if rec.state not in (SPLIT, MERGED):  # every other region's dir precedes its meta
             problems.append(Problem("MISSING_REGION_DIR", info.table, f"region {info.name} is "
                                     f"{rec.state} but {path} does not exist", info.encoded_name,
                                     path))
@@ -295,10 +305,10 @@ def _orphan_table_dirs(known_tables: set[str], rootdir: str, now: float) -> list
 
 def _orphan(kind: str, table: str, name: str, path: str, now: float,
             what: str) -> list[Problem]:
-    """[the problem] once nothing in `path` changed for SETTLE_S; [] while it may be in use
-    (or once it is gone: renamed into place, deleted)."""
+    """[the problem], with the seconds since anything in `path` changed (check() only counts
+    it while that is under SETTLE_S); [] once it is gone (renamed into place, deleted)."""
     measured = _size_and_age(path, now)
-    if measured is None or measured[1] < SETTLE_S:
+    if measured is None:
         return []
     size, age = measured
     return [Problem(kind, table, f"{path} {what} ({size} bytes, untouched for {age:.0f} s)",

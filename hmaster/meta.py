@@ -26,7 +26,7 @@ from kazoo.exceptions import OperationTimeoutError as KazooOperationTimeout
 from kazoo.handlers.threading import KazooTimeoutError
 
 from coordination import meta_reader
-from coordination.znodes import (BALANCER_OFF, Paths, RegionRecord, ServerState, TableRecord,
+from coordination.znodes import (SWITCH_OFF, Paths, RegionRecord, ServerState, TableRecord,
                                  now_ms)
 from minihbase.errors import InvalidArgumentError, TableExistsError, TableNotFoundError
 from storage.schema import DEFAULT_NAMESPACE, SYSTEM_NAMESPACE
@@ -255,8 +255,18 @@ class MetaStore:
         return name in (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE) or \
             self.zk.exists(self.paths.namespace(name)) is not None
 
-    def create_namespace(self, name: str) -> None:
-        self.zk.create(self.paths.namespace(name), makepath=True)
+    def create_namespace(self, name: str, properties: dict[str, str]) -> None:
+        self.zk.create(self.paths.namespace(name), _properties_bytes(properties), makepath=True)
+
+    def namespace_properties(self, name: str) -> dict[str, str]:
+        """Its properties (HBase's namespace configuration, quotas included); "default" and
+        "hbase" have a znode only once properties were set on them."""
+        data, _ = self._get(self.paths.namespace(name))
+        return json.loads(data)["properties"] if data else {}
+
+    def set_namespace_properties(self, name: str, properties: dict[str, str]) -> None:
+        self.zk.ensure_path(self.paths.namespaces)
+        self._put(self.paths.namespace(name), _properties_bytes(properties))
 
     def delete_namespace(self, name: str) -> None:
         self._delete_if_exists(self.paths.namespace(name))
@@ -270,8 +280,32 @@ class MetaStore:
         """Switch the balancer on or off (kept across master failovers); returns the state
         before. Serialised by the caller (Balancer.switch)."""
         before = self.balancer_on()
-        self._put(self.paths.balancer, b"true" if on else BALANCER_OFF)
+        self._put(self.paths.balancer, b"true" if on else SWITCH_OFF)
         return before
+
+    def switch_on(self, name: str) -> bool:
+        return meta_reader.switch_on(self.zk, name, self.paths)
+
+    def set_switch(self, name: str, on: bool) -> bool:
+        """Switch `name` (SWITCHES) on or off, kept across master failovers; returns the state
+        before."""
+        before = self.switch_on(name)
+        self._put(self.paths.switch(name), b"true" if on else SWITCH_OFF)
+        return before
+
+    # --- decommissioned region servers (HBase's draining servers) ----------------------------
+
+    def decommissioned(self) -> list[str]:
+        return meta_reader.decommissioned(self.zk, self.paths)
+
+    def decommission(self, server: str) -> None:
+        try:
+            self.zk.create(self.paths.draining_server(server))
+        except NodeExistsError:
+            pass
+
+    def recommission(self, server: str) -> None:
+        self._delete_if_exists(self.paths.draining_server(server))
 
     # --- split / merge journals ----------------------------------------------------------
 
@@ -327,3 +361,7 @@ class MetaStore:
             self.zk.delete(path)
         except NoNodeError:
             pass
+
+
+def _properties_bytes(properties: dict[str, str]) -> bytes:
+    return json.dumps({"properties": properties}, sort_keys=True).encode()

@@ -356,12 +356,14 @@ class MasterServer:
         next_check = time.monotonic() + ORPHAN_CHECK_S
         while not self._stopped.wait(janitor_period):
             try:
-                self.splits.janitor()
+                if self.meta.switch_on("catalogjanitor"):  # HBase's catalogjanitor_switch
+                    self.splits.janitor()
                 self.splits.resume_stalled()
                 self._resume_crashes()
                 self.assignment.repair(table_lock=self.ddl.table_lock)
                 self.ddl.finish_interrupted()
                 self._prune_dead_servers()
+                self._prune_decommissioned()
                 clean_old_wals(self.rootdir, self.config.oldwals_ttl)
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + ORPHAN_CHECK_S
@@ -373,13 +375,14 @@ class MasterServer:
                 if not self._stopped.is_set():
                     log.exception("chore failed")
 
-    def consistency_check(self, clean: bool = False) -> tuple[list, list]:
-        """HBase's HBCK report (hbck.py), kept for the web page: (problems, removed). clean:
-        also delete orphaned region directories older than --orphan-grace (0: never); those
-        are `removed` and no longer problems."""
+    def consistency_check(self, clean: bool = False) -> tuple[list, list, int]:
+        """HBase's HBCK report (hbck.py), kept for the web page: (problems, removed, too_new:
+        orphan-looking directories too new to judge). clean: also delete orphaned region
+        directories older than --orphan-grace (0: never); those are `removed` and no longer
+        problems."""
         removed: list = []
         with self._hbck_lock:
-            problems = hbck.check(self.meta, self.servers.live(), self.rootdir)
+            problems, too_new = hbck.check(self.meta, self.servers.live(), self.rootdir)
             now = time.monotonic()
             self._orphans_since = {p.path: self._orphans_since.get(p.path, now)
                                    for p in problems if p.kind == "ORPHAN_REGION_DIR"}
@@ -395,7 +398,7 @@ class MasterServer:
         for p in problems:
             if p.key() not in seen:  # each problem is logged once, when first found
                 log.warning("hbck: %s %s", p.kind, p.detail)
-        return problems, removed
+        return problems, removed, too_new
 
     def _servers_to_crash_handle(self) -> set[str]:
         """Servers not DEAD that are gone (znode vanished), declared crashed (by this master
@@ -423,6 +426,13 @@ class MasterServer:
                       if st.state == DEAD)
         for _, name in dead[:-keep]:
             self.meta.delete_server_state(name)
+
+    def _prune_decommissioned(self) -> None:
+        """A decommissioned server that is gone stays gone (restarted, it has a new name)."""
+        live = self.servers.live()
+        for name in self.meta.decommissioned():
+            if name not in live:
+                self.meta.recommission(name)
 
     # --- stop --------------------------------------------------------------------------------
 

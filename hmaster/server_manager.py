@@ -100,6 +100,17 @@ class ServerManager:
         with self._lock:
             return sorted(self._live - self._dead)
 
+    def assignable(self) -> list[str]:
+        """Online servers that regions may be assigned to: not decommissioned."""
+        draining = set(self.meta.decommissioned())
+        return [s for s in self.online() if s not in draining]
+
+    def matching(self, spec: str) -> list[str]:
+        """Online servers `spec` names, as HBase's decommission_regionservers reads it: a full
+        name host,port,startcode, host,port, or a host name (all of its servers)."""
+        parts = spec.count(",") + 1
+        return [s for s in self.online() if ",".join(s.split(",")[:parts]) == spec]
+
     def mark_dead(self, name: str) -> None:
         with self._lock:
             self._dead.add(name)

@@ -15,12 +15,13 @@ import threading
 from kazoo.exceptions import ConnectionLoss, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from coordination.znodes import ENABLED, MERGED, OPEN, SPLIT
+from coordination.znodes import DEAD, ENABLED, MERGED, OPEN, SPLIT, SWITCHES
 from hmaster import status as status_mod
 from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
-                              NoSuchColumnFamilyError, OutcomeUnknownError, RegionOfflineError,
-                              TableNotEnabledError, TableNotFoundError)
+                              NoSuchColumnFamilyError, OperationNotAllowedError,
+                              OutcomeUnknownError, RegionOfflineError, TableNotEnabledError,
+                              TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.schema import attributes_from_pb
@@ -93,8 +94,16 @@ class MasterServicer(pb_grpc.MasterServicer):
         return self._call(context, run)
 
     def CreateNamespace(self, request, context):
-        return self._call(context, lambda: (self.m.ddl.create_namespace(request.name),
-                                            pb.Empty())[1])
+        return self._call(context, lambda: (self.m.ddl.create_namespace(
+            request.name, dict(request.properties)), pb.Empty())[1])
+
+    def AlterNamespace(self, request, context):
+        return self._call(context, lambda: (self.m.ddl.alter_namespace(
+            request.name, dict(request.set), list(request.unset)), pb.Empty())[1])
+
+    def DescribeNamespace(self, request, context):
+        return self._call(context, lambda: pb.NamespaceName(
+            name=request.name, properties=self.m.ddl.namespace_properties(request.name)))
 
     def DeleteNamespace(self, request, context):
         return self._call(context, lambda: (self.m.ddl.drop_namespace(request.name),
@@ -249,8 +258,94 @@ class MasterServicer(pb_grpc.MasterServicer):
             target = request.server or None
             if target is not None and target not in self.m.servers.online():
                 raise InvalidArgumentError(f"move: {target!r} is not an online region server")
+            if target is not None and target not in self.m.servers.assignable():
+                raise OperationNotAllowedError(f"move: {target} is decommissioned "
+                                               "(recommission_regionserver first)")
             self.m.assignment.move(rec, target)
             return pb.Empty()
+        return self._call(context, run)
+
+    def Assign(self, request, context):
+        """HBase 2's assign: open a region that is not open now (FAILED_OPEN waiting for its
+        next retry, say, after its directory was restored); an open region stays where it is."""
+        def run():
+            rec = self._region(request.region)
+            if rec.state in (SPLIT, MERGED):
+                raise InvalidArgumentError(f"region {rec.info.name} is {rec.state}: it no "
+                                           "longer exists")
+            self._enabled_regions(rec.info.table, "assign")
+            rec = self.m.assignment.assign(rec)
+            if rec is None or rec.state != OPEN:
+                why = f": {rec.waiting_for}" if rec is not None and rec.waiting_for else ""
+                raise RegionOfflineError(f"region {request.region} did not open"
+                                         f" ({rec.state if rec else 'gone'}){why}")
+            return pb.Empty()
+        return self._call(context, run)
+
+    # --- decommissioned servers, switches, dead servers -----------------------------------------
+
+    def DecommissionRegionServers(self, request, context):
+        def run():
+            names = self._matching_servers(request.servers)
+            if not set(self.m.servers.assignable()) - set(names):
+                raise OperationNotAllowedError(
+                    "decommissioning " + ", ".join(names) + " would leave no region server "
+                    "to assign regions to")
+            for name in names:
+                self.m.meta.decommission(name)
+                log.info("region server %s decommissioned", name)
+            moved = sum(self.m.assignment.offload(n) for n in names) if request.offload else 0
+            return pb.DecommissionResponse(servers=names, moved=moved)
+        return self._call(context, run)
+
+    def _matching_servers(self, specs) -> list[str]:
+        if not specs:
+            raise InvalidArgumentError("decommission needs at least one region server")
+        names = []
+        for spec in specs:
+            found = self.m.servers.matching(spec)
+            if not found:
+                raise InvalidArgumentError(f"no online region server matches {spec!r}")
+            names += [n for n in found if n not in names]
+        return names
+
+    def RecommissionRegionServer(self, request, context):
+        def run():
+            if request.server not in self.m.meta.decommissioned():
+                raise InvalidArgumentError(f"{request.server!r} is not a decommissioned "
+                                           "region server (list_decommissioned_regionservers)")
+            self.m.meta.recommission(request.server)
+            log.info("region server %s recommissioned", request.server)
+            for name in request.regions:  # HBase's: load these back onto it
+                self.m.assignment.move(self._region(name), request.server)
+            return pb.Empty()
+        return self._call(context, run)
+
+    def SetSwitch(self, request, context):
+        def run():
+            if request.name not in SWITCHES:
+                raise InvalidArgumentError(f"unknown switch {request.name!r}: one of "
+                                           + ", ".join(SWITCHES))
+            before = self.m.meta.set_switch(request.name, request.on)
+            log.info("%s switched %s (was %s)", request.name, "on" if request.on else "off",
+                     "on" if before else "off")
+            return pb.Switch(name=request.name, on=before)
+        return self._call(context, run)
+
+    def RunCatalogJanitor(self, request, context):
+        return self._call(context, lambda: pb.CatalogJanitorResponse(
+            cleaned=self.m.splits.janitor()))
+
+    def ClearDeadServers(self, request, context):
+        def run():
+            states = self.m.meta.server_states()
+            wanted = list(request.servers) or [n for n, st in states.items()
+                                               if st.state == DEAD]
+            kept = [n for n in wanted if n not in states or states[n].state != DEAD]
+            for name in wanted:
+                if name not in kept:
+                    self.m.meta.delete_server_state(name)
+            return pb.ServerNames(servers=kept)
         return self._call(context, run)
 
     # --- snapshots ---------------------------------------------------------------------------
@@ -282,10 +377,11 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def Hbck(self, request, context):
         def run():
-            problems, removed = self.m.consistency_check(clean=request.clean)
+            problems, removed, too_new = self.m.consistency_check(clean=request.clean)
             return pb.HbckReport(checked_ms=int(self.m.hbck_report[0] * 1000),
                                  problems=[pb.HbckProblem(**p.to_dict()) for p in problems],
-                                 removed=[pb.HbckProblem(**p.to_dict()) for p in removed])
+                                 removed=[pb.HbckProblem(**p.to_dict()) for p in removed],
+                                 too_new=too_new)
         return self._call(context, run)
 
     # --- from region servers -----------------------------------------------------------------

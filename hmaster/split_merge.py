@@ -36,11 +36,12 @@ from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from coordination.znodes import (CLOSING, ENABLED, MERGING, OFFLINE, OPEN, OPENING, SPLITTING,
                                  RegionRecord, now_ms)
+from hmaster import quotas
 from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
 from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, NotServingRegionError,
-                              RegionOfflineError, RegionTooBusyError, SplitMergeDisabledError)
+                              OperationNotAllowedError, RegionOfflineError, RegionTooBusyError)
 from storage import layout
 from storage.schema import RegionInfo
 
@@ -59,6 +60,7 @@ class SplitMergeCoordinator:
         self.servers = assignment.servers
         self.rootdir = rootdir
         self._janitor_lock = threading.Lock()  # one janitor pass at a time (chore, tests)
+        self._warned_missing: set[str] = set()  # children the janitor warned about, under it
         self._paused_lock = threading.Lock()
         self._paused: dict[str, int] = {}  # guarded by _paused_lock: table -> pausers
         # Journals (first parent's encoded name) a split, merge or resume of this master is
@@ -91,7 +93,7 @@ class SplitMergeCoordinator:
         table = self.meta.read_table(rec.info.table)
         if not getattr(table.descriptor, f"{what}_enabled"):  # HBase 2's SPLIT/MERGE_ENABLED
             key = f"{what.upper()}_ENABLED"
-            raise SplitMergeDisabledError(
+            raise OperationNotAllowedError(
                 f"{what} of region {name} refused: table {rec.info.table!r} has {key} => false "
                 f"(alter '{rec.info.table}', {key} => 'true' allows it)")
         if rec.state != OPEN or not self.servers.is_live(rec.server):
@@ -124,8 +126,16 @@ class SplitMergeCoordinator:
 
     # --- split -------------------------------------------------------------------------------
 
+    def _check_switch(self, kind: str, region_name: str) -> None:
+        if not self.meta.switch_on(kind):
+            raise OperationNotAllowedError(
+                f"{kind} of region {region_name} refused: the cluster's {kind} switch is off "
+                f"(splitormerge_switch '{kind.upper()}', true turns it on)")
+
     def split(self, region_name: str, split_key: bytes | None) -> tuple[RegionInfo, RegionInfo]:
+        self._check_switch("split", region_name)
         rec, version = self._open_region(region_name, "split")
+        quotas.check_split(self.meta, rec.info.name, rec.info.table)
         info = rec.info
         if split_key and (split_key <= info.start_key or
                           (info.end_key and split_key >= info.end_key)):
@@ -196,6 +206,7 @@ class SplitMergeCoordinator:
     # --- merge -------------------------------------------------------------------------------
 
     def merge(self, name_a: str, name_b: str) -> RegionInfo:
+        self._check_switch("merge", name_a)
         a, va = self._open_region(name_a, "merge")
         b, vb = self._open_region(name_b, "merge")
         if a.info.table != b.info.table:
@@ -376,8 +387,7 @@ class SplitMergeCoordinator:
                 if journal.get("step") != STEP_CLEANUP:
                     continue
                 children = [RegionInfo.from_dict(d) for d in journal["children"]]
-                if any(self._has_references(layout.region_dir(self.rootdir, c))
-                       for c in children):
+                if any(self._needs_parents(c) for c in children):
                     continue
                 for d in journal["parents"]:
                     parent = layout.region_dir(self.rootdir, RegionInfo.from_dict(d))
@@ -387,10 +397,24 @@ class SplitMergeCoordinator:
                 cleaned += 1
         return cleaned
 
+    def _needs_parents(self, child: RegionInfo) -> bool:
+        """Whether `child` may still read its parents' files: it holds a reference file, or it
+        is in meta but its directory is gone (hbck's MISSING_REGION_DIR: the parents' files
+        may then be the only copy of its data). A child gone from meta (split or merged in
+        turn, or its table dropped) needs nothing."""
+        path = layout.region_dir(self.rootdir, child)
+        if os.path.isdir(path):
+            return self._has_references(path)
+        if self.meta.read_region(child.table, child.encoded_name) is None:
+            return False
+        if child.name not in self._warned_missing:  # once: the janitor runs every 5 s
+            self._warned_missing.add(child.name)
+            log.warning("janitor: keeping the parents of %s, whose directory %s is missing",
+                        child.name, path)
+        return True
+
     @staticmethod
     def _has_references(region_path: str) -> bool:
-        if not os.path.isdir(region_path):
-            return False
         for _, _, files in os.walk(region_path):
             if any(f.endswith(layout.REFERENCE_SUFFIX) for f in files):
                 return True

@@ -54,6 +54,7 @@ def cluster_status(meta, servers, election, cluster_id: str) -> pb.ClusterStatus
         if r.state == OPEN:
             counts[r.server] = counts.get(r.server, 0) + 1
     states = meta.server_states()
+    decommissioned = set(meta.decommissioned())
     for name in servers.live():
         if name not in states:  # joined, not yet recorded
             states[name] = ServerState(name)
@@ -61,7 +62,8 @@ def cluster_status(meta, servers, election, cluster_id: str) -> pb.ClusterStatus
         st = states[name]
         load = loads.get(name)
         sd = pb.ServerDescription(name=name, state=st.state, state_since_ms=st.since_ms,
-                                  region_count=counts.get(name, 0))
+                                  region_count=counts.get(name, 0),
+                                  decommissioned=name in decommissioned)
         if load is not None:
             sd.requests_per_second = load.requests_per_second
             sd.info_port = load.info_port

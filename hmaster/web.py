@@ -310,7 +310,9 @@ class InfoServer:
         host = s["name"].split(",", 1)[0]
         ui = (link(ui_url(host, s["info_port"]), f"{host}:{s['info_port']}")
               if s.get("info_port") else '<span class="dim">-</span>')
-        return [link("/rs/" + path_part(s["name"]), s["name"]), badge(s["state"]),
+        state = badge(s["state"]) + (" " + badge("DECOMMISSIONED") if s["decommissioned"]
+                                     else "")
+        return [link("/rs/" + path_part(s["name"]), s["name"]), state,
                 esc(age(s["state_since_ms"])), str(s["regions"]),
                 f'{s["requests_per_second"]:.1f}', ui]
 

@@ -72,11 +72,6 @@ class TableReadOnlyError(HBaseError):
     Not retried: alter the table's READONLY to false first."""
 
 
-class SplitMergeDisabledError(HBaseError):
-    """A split of a table with SPLIT_ENABLED => false, or a merge of one with MERGE_ENABLED =>
-    false (HBase: "failed as region split/merge is disabled for the table")."""
-
-
 # --- storage ----------------------------------------------------------------------------------
 
 class CorruptionError(HBaseError):
@@ -143,6 +138,18 @@ class OutcomeUnknownError(HBaseError):
     """The master lost its ZooKeeper connection in the middle of the call: it may or may not
     have been applied (its chores finish or undo what it left half-done). Not retried: a
     split, merge or move sent again could be applied twice. Look, then decide."""
+
+
+class OperationNotAllowedError(HBaseError):
+    """The cluster forbids this operation right now: its switch is off (splitormerge_switch),
+    its target is decommissioned, or its table's SPLIT_ENABLED / MERGE_ENABLED is false (HBase:
+    "failed as region split is disabled for the table"). Not retried: an admin must change
+    that first."""
+
+
+class QuotaExceededError(HBaseError):
+    """The operation would pass a namespace quota (hbase.namespace.quota.maxtables or
+    maxregions). Not retried."""
 
 
 class RegionTooBusyError(HBaseError):

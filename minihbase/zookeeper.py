@@ -18,6 +18,18 @@ import time
 DEFAULT_HOME = "/usr/share/zookeeper"
 
 
+def four_letter_word(server: str, word: bytes, timeout: float = 2.0) -> str:
+    """The answer of ZooKeeper `server` (host:port) to a four-letter command (srvr, ruok...);
+    OSError if it cannot be reached. A command outside its 4lw.commands.whitelist says so."""
+    host, _, port = server.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(word)
+        reply = b""
+        while chunk := s.recv(4096):
+            reply += chunk
+    return reply.decode(errors="replace")
+
+
 def zookeeper_home() -> str:
     return os.environ.get("ZOOKEEPER_HOME", DEFAULT_HOME)
 
@@ -106,12 +118,7 @@ class ZooKeeperServer:
         server is still loading its database and turning sessions away; `srvr` reports a
         Mode only once it serves requests."""
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                s.sendall(b"srvr")
-                reply = b""
-                while chunk := s.recv(4096):
-                    reply += chunk
-                return b"Mode:" in reply
+            return "Mode:" in four_letter_word(f"127.0.0.1:{self.port}", b"srvr", timeout=1)
         except OSError:
             return False
 

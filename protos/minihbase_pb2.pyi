@@ -519,7 +519,7 @@ class TableDescription(_message.Message):
     def __init__(self, schema: _Optional[_Union[TableSchema, _Mapping]] = ..., state: _Optional[str] = ..., regions: _Optional[_Iterable[_Union[RegionDescription, _Mapping]]] = ...) -> None: ...
 
 class ServerDescription(_message.Message):
-    __slots__ = ("name", "state", "state_since_ms", "region_count", "requests_per_second", "info_port", "load")
+    __slots__ = ("name", "state", "state_since_ms", "region_count", "requests_per_second", "info_port", "load", "decommissioned")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STATE_SINCE_MS_FIELD_NUMBER: _ClassVar[int]
@@ -527,6 +527,7 @@ class ServerDescription(_message.Message):
     REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     INFO_PORT_FIELD_NUMBER: _ClassVar[int]
     LOAD_FIELD_NUMBER: _ClassVar[int]
+    DECOMMISSIONED_FIELD_NUMBER: _ClassVar[int]
     name: str
     state: str
     state_since_ms: int
@@ -534,7 +535,8 @@ class ServerDescription(_message.Message):
     requests_per_second: float
     info_port: int
     load: ServerLoad
-    def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ..., state_since_ms: _Optional[int] = ..., region_count: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., info_port: _Optional[int] = ..., load: _Optional[_Union[ServerLoad, _Mapping]] = ...) -> None: ...
+    decommissioned: bool
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ..., state_since_ms: _Optional[int] = ..., region_count: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., info_port: _Optional[int] = ..., load: _Optional[_Union[ServerLoad, _Mapping]] = ..., decommissioned: _Optional[bool] = ...) -> None: ...
 
 class ClusterStatus(_message.Message):
     __slots__ = ("active_master", "backup_masters", "servers", "regions_in_transition", "table_count", "region_count", "cluster_id")
@@ -563,10 +565,36 @@ class BalanceResponse(_message.Message):
     def __init__(self, moves: _Optional[int] = ..., switched_off: _Optional[bool] = ...) -> None: ...
 
 class NamespaceName(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "properties")
+    class PropertiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    properties: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., properties: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class AlterNamespaceRequest(_message.Message):
+    __slots__ = ("name", "set", "unset")
+    class SetEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    UNSET_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    set: _containers.ScalarMap[str, str]
+    unset: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., set: _Optional[_Mapping[str, str]] = ..., unset: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListNamespacesResponse(_message.Message):
     __slots__ = ("names",)
@@ -639,14 +667,16 @@ class HbckProblem(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., table: _Optional[str] = ..., detail: _Optional[str] = ..., region: _Optional[str] = ..., path: _Optional[str] = ..., bytes: _Optional[int] = ..., age_s: _Optional[float] = ..., cleanable: _Optional[bool] = ...) -> None: ...
 
 class HbckReport(_message.Message):
-    __slots__ = ("checked_ms", "problems", "removed")
+    __slots__ = ("checked_ms", "problems", "removed", "too_new")
     CHECKED_MS_FIELD_NUMBER: _ClassVar[int]
     PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
+    TOO_NEW_FIELD_NUMBER: _ClassVar[int]
     checked_ms: int
     problems: _containers.RepeatedCompositeFieldContainer[HbckProblem]
     removed: _containers.RepeatedCompositeFieldContainer[HbckProblem]
-    def __init__(self, checked_ms: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[HbckProblem, _Mapping]]] = ..., removed: _Optional[_Iterable[_Union[HbckProblem, _Mapping]]] = ...) -> None: ...
+    too_new: int
+    def __init__(self, checked_ms: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[HbckProblem, _Mapping]]] = ..., removed: _Optional[_Iterable[_Union[HbckProblem, _Mapping]]] = ..., too_new: _Optional[int] = ...) -> None: ...
 
 class SnapshotName(_message.Message):
     __slots__ = ("name",)
@@ -707,6 +737,56 @@ class MoveRequest(_message.Message):
     region: str
     server: str
     def __init__(self, region: _Optional[str] = ..., server: _Optional[str] = ...) -> None: ...
+
+class DecommissionRequest(_message.Message):
+    __slots__ = ("servers", "offload")
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    OFFLOAD_FIELD_NUMBER: _ClassVar[int]
+    servers: _containers.RepeatedScalarFieldContainer[str]
+    offload: bool
+    def __init__(self, servers: _Optional[_Iterable[str]] = ..., offload: _Optional[bool] = ...) -> None: ...
+
+class DecommissionResponse(_message.Message):
+    __slots__ = ("servers", "moved")
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    servers: _containers.RepeatedScalarFieldContainer[str]
+    moved: int
+    def __init__(self, servers: _Optional[_Iterable[str]] = ..., moved: _Optional[int] = ...) -> None: ...
+
+class RecommissionRequest(_message.Message):
+    __slots__ = ("server", "regions")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    regions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, server: _Optional[str] = ..., regions: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Switch(_message.Message):
+    __slots__ = ("name", "on")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    on: bool
+    def __init__(self, name: _Optional[str] = ..., on: _Optional[bool] = ...) -> None: ...
+
+class CatalogJanitorResponse(_message.Message):
+    __slots__ = ("cleaned",)
+    CLEANED_FIELD_NUMBER: _ClassVar[int]
+    cleaned: int
+    def __init__(self, cleaned: _Optional[int] = ...) -> None: ...
+
+class RegionName(_message.Message):
+    __slots__ = ("region",)
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    def __init__(self, region: _Optional[str] = ...) -> None: ...
+
+class ServerNames(_message.Message):
+    __slots__ = ("servers",)
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    servers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, servers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RegionServerReportRequest(_message.Message):
     __slots__ = ("load",)

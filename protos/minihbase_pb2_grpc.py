@@ -774,6 +774,16 @@ class MasterStub:
                 request_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.ListNamespacesResponse.FromString,
                 _registered_method=True)
+        self.AlterNamespace = channel.unary_unary(
+                '/minihbase.Master/AlterNamespace',
+                request_serializer=protos_dot_minihbase__pb2.AlterNamespaceRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                _registered_method=True)
+        self.DescribeNamespace = channel.unary_unary(
+                '/minihbase.Master/DescribeNamespace',
+                request_serializer=protos_dot_minihbase__pb2.NamespaceName.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.NamespaceName.FromString,
+                _registered_method=True)
         self.Split = channel.unary_unary(
                 '/minihbase.Master/Split',
                 request_serializer=protos_dot_minihbase__pb2.SplitRequest.SerializeToString,
@@ -833,6 +843,36 @@ class MasterStub:
                 '/minihbase.Master/Hbck',
                 request_serializer=protos_dot_minihbase__pb2.HbckRequest.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.HbckReport.FromString,
+                _registered_method=True)
+        self.DecommissionRegionServers = channel.unary_unary(
+                '/minihbase.Master/DecommissionRegionServers',
+                request_serializer=protos_dot_minihbase__pb2.DecommissionRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.DecommissionResponse.FromString,
+                _registered_method=True)
+        self.RecommissionRegionServer = channel.unary_unary(
+                '/minihbase.Master/RecommissionRegionServer',
+                request_serializer=protos_dot_minihbase__pb2.RecommissionRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                _registered_method=True)
+        self.SetSwitch = channel.unary_unary(
+                '/minihbase.Master/SetSwitch',
+                request_serializer=protos_dot_minihbase__pb2.Switch.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Switch.FromString,
+                _registered_method=True)
+        self.RunCatalogJanitor = channel.unary_unary(
+                '/minihbase.Master/RunCatalogJanitor',
+                request_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.CatalogJanitorResponse.FromString,
+                _registered_method=True)
+        self.Assign = channel.unary_unary(
+                '/minihbase.Master/Assign',
+                request_serializer=protos_dot_minihbase__pb2.RegionName.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ClearDeadServers = channel.unary_unary(
+                '/minihbase.Master/ClearDeadServers',
+                request_serializer=protos_dot_minihbase__pb2.ServerNames.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.ServerNames.FromString,
                 _registered_method=True)
         self.RegionServerReport = channel.unary_unary(
                 '/minihbase.Master/RegionServerReport',
@@ -929,6 +969,19 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AlterNamespace(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeNamespace(self, request, context):
+        """its properties
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Split(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -999,6 +1052,45 @@ class MasterServicer:
 
     def Hbck(self, request, context):
         """HBase's HBCK report, checked now
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecommissionRegionServers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecommissionRegionServer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetSwitch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunCatalogJanitor(self, request, context):
+        """even if switched off
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Assign(self, request, context):
+        """open a region that is not open, now
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearDeadServers(self, request, context):
+        """forget DEAD servers (all when empty); returns the names it could not (still recovering)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1084,6 +1176,16 @@ def add_MasterServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
                     response_serializer=protos_dot_minihbase__pb2.ListNamespacesResponse.SerializeToString,
             ),
+            'AlterNamespace': grpc.unary_unary_rpc_method_handler(
+                    servicer.AlterNamespace,
+                    request_deserializer=protos_dot_minihbase__pb2.AlterNamespaceRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'DescribeNamespace': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeNamespace,
+                    request_deserializer=protos_dot_minihbase__pb2.NamespaceName.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.NamespaceName.SerializeToString,
+            ),
             'Split': grpc.unary_unary_rpc_method_handler(
                     servicer.Split,
                     request_deserializer=protos_dot_minihbase__pb2.SplitRequest.FromString,
@@ -1143,6 +1245,36 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.Hbck,
                     request_deserializer=protos_dot_minihbase__pb2.HbckRequest.FromString,
                     response_serializer=protos_dot_minihbase__pb2.HbckReport.SerializeToString,
+            ),
+            'DecommissionRegionServers': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecommissionRegionServers,
+                    request_deserializer=protos_dot_minihbase__pb2.DecommissionRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.DecommissionResponse.SerializeToString,
+            ),
+            'RecommissionRegionServer': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecommissionRegionServer,
+                    request_deserializer=protos_dot_minihbase__pb2.RecommissionRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'SetSwitch': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSwitch,
+                    request_deserializer=protos_dot_minihbase__pb2.Switch.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Switch.SerializeToString,
+            ),
+            'RunCatalogJanitor': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunCatalogJanitor,
+                    request_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.CatalogJanitorResponse.SerializeToString,
+            ),
+            'Assign': grpc.unary_unary_rpc_method_handler(
+                    servicer.Assign,
+                    request_deserializer=protos_dot_minihbase__pb2.RegionName.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'ClearDeadServers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearDeadServers,
+                    request_deserializer=protos_dot_minihbase__pb2.ServerNames.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.ServerNames.SerializeToString,
             ),
             'RegionServerReport': grpc.unary_unary_rpc_method_handler(
                     servicer.RegionServerReport,
@@ -1517,6 +1649,60 @@ class Master:
             _registered_method=True)
 
     @staticmethod
+    def AlterNamespace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/AlterNamespace',
+            protos_dot_minihbase__pb2.AlterNamespaceRequest.SerializeToString,
+            protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeNamespace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/DescribeNamespace',
+            protos_dot_minihbase__pb2.NamespaceName.SerializeToString,
+            protos_dot_minihbase__pb2.NamespaceName.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Split(request,
             target,
             options=(),
@@ -1830,6 +2016,168 @@ class Master:
             '/minihbase.Master/Hbck',
             protos_dot_minihbase__pb2.HbckRequest.SerializeToString,
             protos_dot_minihbase__pb2.HbckReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecommissionRegionServers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/DecommissionRegionServers',
+            protos_dot_minihbase__pb2.DecommissionRequest.SerializeToString,
+            protos_dot_minihbase__pb2.DecommissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecommissionRegionServer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/RecommissionRegionServer',
+            protos_dot_minihbase__pb2.RecommissionRequest.SerializeToString,
+            protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSwitch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/SetSwitch',
+            protos_dot_minihbase__pb2.Switch.SerializeToString,
+            protos_dot_minihbase__pb2.Switch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunCatalogJanitor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/RunCatalogJanitor',
+            protos_dot_minihbase__pb2.Empty.SerializeToString,
+            protos_dot_minihbase__pb2.CatalogJanitorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Assign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/Assign',
+            protos_dot_minihbase__pb2.RegionName.SerializeToString,
+            protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearDeadServers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/ClearDeadServers',
+            protos_dot_minihbase__pb2.ServerNames.SerializeToString,
+            protos_dot_minihbase__pb2.ServerNames.FromString,
             options,
             channel_credentials,
             insecure,

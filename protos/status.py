@@ -29,7 +29,6 @@ STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
     errors.SnapshotCreationError: grpc.StatusCode.ABORTED,
     errors.TableNotEnabledError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TableReadOnlyError: grpc.StatusCode.FAILED_PRECONDITION,
-    errors.SplitMergeDisabledError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.CorruptionError: grpc.StatusCode.DATA_LOSS,
     errors.RegionClosedError: grpc.StatusCode.UNAVAILABLE,
     errors.NotServingRegionError: grpc.StatusCode.UNAVAILABLE,
@@ -40,6 +39,8 @@ STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
     errors.RegionTooBusyError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.OperationTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.OutcomeUnknownError: grpc.StatusCode.ABORTED,
+    errors.OperationNotAllowedError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.QuotaExceededError: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 

@@ -123,7 +123,8 @@ class OnlineRegions:
         try:
             region = Region.open(self.rootdir, info, table, wal=self.wal,
                                  block_cache=self.block_cache, config=self.region_config,
-                                 background=self.background, nonces=self.nonces)
+                                 background=self.background, nonces=self.nonces,
+                                 must_exist=True)
         except BaseException:
             with self._lock:
                 self._states.pop(name, None)

@@ -157,9 +157,17 @@ class Region:
     @classmethod
     def open(cls, rootdir: str, info: RegionInfo, table: TableDescriptor, *, wal=None,
              block_cache=None, config: RegionConfig | None = None, background=None,
-             nonces: NonceManager | None = None) -> "Region":
+             nonces: NonceManager | None = None, must_exist: bool = False) -> "Region":
+        """must_exist: the region's directory was written when the region was made (a region
+        server's opens): if it is gone, refuse to open the region empty (HBase's "region does
+        not exist on disk") instead of serving nothing where data was."""
         r = cls(rootdir, info, table, wal, block_cache, config or RegionConfig(), background,
                 nonces)
+        if must_exist and not os.path.isdir(r.path):
+            raise CorruptionError(
+                f"region {info.name}: its directory {r.path} is missing, so its data would be "
+                "served as empty; restore the directory (or, accepting the loss, create it "
+                "empty with mkdir) and the master's next open retry serves it")
         layout.make_dirs(r.path)
         _check_region_info(r.path, info)
         shutil.rmtree(layout.tmp_dir(r.path), ignore_errors=True)

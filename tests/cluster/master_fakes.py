@@ -30,6 +30,7 @@ from minihbase.zookeeper import free_port
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
+from storage import layout
 from storage.schema import RegionInfo, TableDescriptor
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,8 +38,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 class FakeRegionServer(pb_grpc.RegionServerServicer):
     def __init__(self, quorum: str, *, open_delay: float = 0.0, fail_opens: bool = False,
-                 port: int = 0):
+                 port: int = 0, rootdir: str | None = None):
         self.quorum = quorum
+        self.rootdir = rootdir  # set: a split or merge writes the new regions' directories
         self.open_delay = open_delay
         self.fail_opens = fail_opens
         self.lock = threading.Lock()
@@ -120,13 +122,20 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         rid = info.region_id + 1
         left = RegionInfo(info.table, info.start_key, key, rid)
         right = RegionInfo(info.table, key, info.end_key, rid)
+        self._write_dirs(left, right)
         return pb.SplitRegionResponse(left=region_info_to_pb(left), right=region_info_to_pb(right))
 
     def MergeRegions(self, request, context):
         a = region_info_from_pb(request.region_a_info)
         b = region_info_from_pb(request.region_b_info)
         merged = RegionInfo(a.table, a.start_key, b.end_key, max(a.region_id, b.region_id) + 1)
+        self._write_dirs(merged)
         return pb.MergeRegionsResponse(merged=region_info_to_pb(merged))
+
+    def _write_dirs(self, *infos: RegionInfo) -> None:
+        """What a real server's split or merge leaves: the new regions' directories."""
+        for info in infos if self.rootdir else ():
+            os.makedirs(layout.region_dir(self.rootdir, info), exist_ok=True)
 
     def GetServerLoad(self, request, context):
         with self.lock:

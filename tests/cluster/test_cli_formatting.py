@@ -53,13 +53,31 @@ def test_grid_pads_columns_to_the_widest_cell_and_aligns_headers():
 def test_status_text_counts_live_and_dead_servers():
     s = {"active_master": "m,1,1", "backup_masters": ["m2,1,2"], "cluster_id": "x",
          "servers": [{"name": "a,1,1", "state": "ONLINE", "state_since_ms": 0, "regions": 2,
-                      "requests_per_second": 1.0, "info_port": 0},
+                      "requests_per_second": 1.0, "info_port": 0, "decommissioned": False},
+                     {"name": "c,1,1", "state": "ONLINE", "state_since_ms": 0, "regions": 0,
+                      "requests_per_second": 0.0, "info_port": 0, "decommissioned": True},
                      {"name": "b,1,1", "state": "DEAD", "state_since_ms": 0, "regions": 0,
-                      "requests_per_second": 0.0, "info_port": 0}],
+                      "requests_per_second": 0.0, "info_port": 0, "decommissioned": False}],
          "regions_in_transition": [], "table_count": 1, "region_count": 2}
     text = fmt.status_text(s)
-    assert "1 servers, 1 dead, 2.0000 average load" in text
+    assert "2 servers, 1 dead, 1.0000 average load" in text
     assert "no regions in transition" in text
+    (line,) = [x for x in text.splitlines() if "c,1,1" in x]
+    assert "ONLINE (decommissioned)" in line
+    assert "decommissioned" not in "".join(x for x in text.splitlines() if "a,1,1" in x)
+
+
+def test_zk_dump_text_lists_masters_servers_switches_and_quorum_answers():
+    d = {"parent": "/hbase", "cluster_id": "abc", "active_master": "m,1,1",
+         "backup_masters": [], "region_servers": ["a,1,1", "b,1,1"], "decommissioned": ["b,1,1"],
+         "switches": {"balancer": True, "split": False},
+         "quorum": {"h:2181": "Zookeeper version: 3.8\nMode: standalone"}}
+    lines = fmt.zk_dump_text(d).splitlines()
+    assert lines[0] == "HBase is rooted at /hbase (cluster id abc)"
+    assert lines[lines.index("Backup master addresses:") + 1] == " (none)"
+    assert lines[lines.index("Decommissioned region servers:") + 1] == " b,1,1"
+    assert "Switches: balancer on, split off" in lines
+    assert lines[-2:] == ["  Zookeeper version: 3.8", "  Mode: standalone"]
 
 
 class _FakeTable:
@@ -126,3 +144,88 @@ def test_table_attribute_flags_of_create_and_alter():
                                    "--durability", "skip_wal"])
     assert _attributes(a) == {"max_filesize": 0, "readonly": False, "durability": "SKIP_WAL"}
     assert _attributes(build_parser().parse_args(["alter", "t1", "cf", "--versions", "2"])) == {}
+
+
+def _subcommands() -> dict:
+    import argparse
+
+    from client.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub.choices
+
+
+def test_every_cli_command_has_a_description_argument_help_and_examples_it_accepts():
+    import shlex
+
+    from client import help_texts
+    from client.cli import build_parser
+
+    for name, parser in _subcommands().items():
+        h = help_texts.cli_help(name)
+        assert parser.description.startswith(h.summary), name
+        assert h.cli and parser.epilog.startswith("examples:\n  minihbase "), name
+        for action in parser._actions:
+            assert action.help, f"{name}: {action.dest} has no help"
+        for example in h.cli:
+            argv = shlex.split(example)
+            assert argv[0] == "minihbase" and name in argv, example
+            build_parser().parse_args(argv[1:])  # a usage error exits (SystemExit)
+
+
+def test_cli_help_shows_the_shell_commands_summary_and_where_the_shell_help_is(capsys):
+    import re
+
+    import pytest
+
+    from client.cli import main
+    from client.shell import help_text
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["merge", "--help"])
+    text = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert help_text("merge_region").splitlines()[0] in text
+    assert re.search(r"region_a\s+a region's full or encoded name", text)
+    assert "examples:\n  minihbase merge " in text
+    assert text.rstrip().endswith("in minihbase shell: help 'merge_region'")
+
+
+def test_ttl_prints_as_hbase_pretty_printer_does():
+    assert fmt.ttl_text(None) == "FOREVER" and fmt.ttl_text((1 << 31) - 1) == "FOREVER"
+    assert fmt.ttl_text(1) == "1 SECOND" and fmt.ttl_text(59) == "59 SECONDS"
+    assert fmt.ttl_text(60) == "60 SECONDS (1 MINUTE)"
+    assert fmt.ttl_text(86400) == "86400 SECONDS (1 DAY)"
+    assert fmt.ttl_text(90061) == "90061 SECONDS (1 DAY 1 HOUR 1 MINUTE 1 SECOND)"
+    assert fmt.ttl_text(2 * 86400 + 7200 + 62) == \
+        "180062 SECONDS (2 DAYS 2 HOURS 1 MINUTE 2 SECONDS)"  # HBase says 2 SECOND: its bug
+
+
+def _family(**changed) -> dict:
+    f = {"name": "cf", "max_versions": 1, "min_versions": 0, "ttl": None, "bloom": "ROW",
+         "compression": "NONE", "block_size": 65536, "block_cache": True, "in_memory": False,
+         "keep_deleted_cells": "FALSE", "data_block_encoding": "NONE"}
+    return dict(f, **changed)
+
+
+def test_describe_prints_families_in_hbase_2s_order_and_spelling():
+    assert fmt.family_text(_family()) == (
+        "{NAME => 'cf', BLOOMFILTER => 'ROW', IN_MEMORY => 'false', VERSIONS => '1', "
+        "KEEP_DELETED_CELLS => 'FALSE', DATA_BLOCK_ENCODING => 'NONE', COMPRESSION => 'NONE', "
+        "TTL => 'FOREVER', MIN_VERSIONS => '0', BLOCKCACHE => 'true', BLOCKSIZE => '65536'}")
+    assert "TTL => '86400 SECONDS (1 DAY)'" in fmt.family_text(_family(ttl=86400))
+    d = {"name": "t1", "state": "ENABLED", "families": [_family(), _family(name="cf2")],
+         "regions": []}
+    lines = fmt.describe_text(d).splitlines()
+    assert lines[:3] == ["Table t1 is ENABLED", "t1", "COLUMN FAMILIES DESCRIPTION"]
+    assert lines[4:8] == ["", lines[5], "", "2 row(s)"] and "'cf2'" in lines[5]
+    with_size = fmt.describe_text(dict(d, max_filesize=65536)).splitlines()
+    assert with_size[1] == "t1, {TABLE_ATTRIBUTES => {MAX_FILESIZE => '65536'}}"
+
+
+def test_hbck_counts_directories_too_new_to_judge_apart_from_inconsistencies():
+    report = {"checked_ms": 0, "problems": [], "removed": [], "too_new": 1}
+    lines = fmt.hbck_text(report).splitlines()
+    assert lines[0].endswith("no inconsistencies found")
+    assert lines[1].startswith("1 directory not named by meta changed too recently to judge")
+    assert "too recently" not in fmt.hbck_text(dict(report, too_new=0))

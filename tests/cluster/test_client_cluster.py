@@ -261,7 +261,7 @@ def test_cli_ttl_forever_and_a_family_alone_as_the_empty_qualifier(cluster):
 
     assert cli(cluster, "create", "ttlt", "cf", "--ttl", "86400").returncode == 0
     assert cli(cluster, "alter", "ttlt", "cf", "--versions", "5").returncode == 0
-    assert "TTL => '86400 SECONDS'" in family_line("ttlt")
+    assert "TTL => '86400 SECONDS (1 DAY)'" in family_line("ttlt")
     assert cli(cluster, "alter", "ttlt", "cf", "--ttl", "forever").returncode == 0
     assert "TTL => 'FOREVER'" in family_line("ttlt") and "VERSIONS => '5'" in family_line("ttlt")
     bad = cli(cluster, "alter", "ttlt", "cf", "--ttl", "soon")

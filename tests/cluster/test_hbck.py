@@ -17,7 +17,8 @@ import time
 import pytest
 
 from coordination import zk as zk_mod
-from coordination.znodes import OPEN, OPENING, SPLITTING, Paths, RegionRecord, TableRecord
+from coordination.znodes import (FAILED_OPEN, OPEN, OPENING, SPLITTING, Paths, RegionRecord,
+                                 TableRecord)
 from hmaster import hbck
 from hmaster.meta import MetaStore
 from storage import layout
@@ -66,7 +67,7 @@ def _kinds(problems) -> list[tuple[str, str]]:
 def test_a_consistent_cluster_has_no_problems(meta, tmp_path):
     rootdir = str(tmp_path)
     _table(meta, rootdir, "ok", [(b"", b"g"), (b"g", b"p"), (b"p", b"")])
-    assert hbck.check(meta, {SERVER}, rootdir, now=time.time() + LATER) == []
+    assert hbck.check(meta, {SERVER}, rootdir, now=time.time() + LATER) == ([], 0)
 
 
 def test_holes_and_overlaps_in_meta_are_reported_with_their_keys():
@@ -93,20 +94,22 @@ def test_region_problems_open_without_directory_bad_regioninfo_unknown_server_st
     write_region_info(layout.region_info_path(layout.region_dir(rootdir, recs[1].info)),
                       recs[2].info)  # names another region
     now = time.time() + LATER
-    problems = hbck.check(meta, {SERVER}, rootdir, now=now)
+    problems, _ = hbck.check(meta, {SERVER}, rootdir, now=now)
     assert _kinds(problems) == [("BAD_REGIONINFO", recs[1].info.encoded_name),
                                 ("MISSING_REGION_DIR", recs[0].info.encoded_name)]
     # The same regions seen by a master whose live servers do not include theirs, and one
     # region that has been OPENING for longer than STUCK_S.
     meta.set_region(recs[2], OPENING, server=SERVER)
-    problems = hbck.check(meta, {"other,1,1"}, rootdir, now=time.time() + hbck.STUCK_S + 5)
+    problems, _ = hbck.check(meta, {"other,1,1"}, rootdir, now=time.time() + hbck.STUCK_S + 5)
     assert ("UNKNOWN_SERVER", recs[1].info.encoded_name) in _kinds(problems)
     (stuck,) = [p for p in problems if p.kind == "STUCK_IN_TRANSITION"]
     assert stuck.region == recs[2].info.encoded_name and "OPENING" in stuck.detail
-    # A region never opened has no directory yet, and that is no problem.
-    _table(meta, rootdir, "fresh", [(b"", b"")], state=OPENING)
+    # The master writes a region's directory before meta names it, so a region in any state
+    # without one has lost its data (region servers refuse to open it: FAILED_OPEN).
+    (fresh,) = _table(meta, rootdir, "fresh", [(b"", b"")], state=FAILED_OPEN)
     os.rename(layout.table_dir(rootdir, "fresh"), str(tmp_path / "fresh-away"))
-    assert [p for p in hbck.check(meta, {SERVER}, rootdir) if p.table == "fresh"] == []
+    assert [(p.kind, p.region) for p in hbck.check(meta, {SERVER}, rootdir)[0]
+            if p.table == "fresh"] == [("MISSING_REGION_DIR", fresh.info.encoded_name)]
 
 
 def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(meta, tmp_path):
@@ -130,9 +133,11 @@ def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(
                                  create=True)])
     os.makedirs(os.path.join(rootdir, layout.DATA, "gone_table", "abc", "cf"))
 
-    assert hbck.check(meta, {SERVER}, rootdir) == []  # just written: operations in flight
+    # Just written: operations in flight, too new to judge. Counted, not reported.
+    assert hbck.check(meta, {SERVER}, rootdir) == ([], 4)
     later = time.time() + LATER
-    problems = hbck.check(meta, {SERVER}, rootdir, now=later)
+    problems, too_new = hbck.check(meta, {SERVER}, rootdir, now=later)
+    assert too_new == 0
     assert _kinds(problems) == sorted([("ORPHAN_REGION_DIR", os.path.basename(orphan)),
                                        ("ORPHAN_REGION_DIR", os.path.basename(creating)),
                                        ("ORPHAN_REGION_DIR", os.path.basename(stale)),
@@ -157,7 +162,7 @@ def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(
     # the daughters yet, so nothing of the table is deleted.
     meta.commit([meta.journal_op("k", {"kind": "split", "table": "t", "step": SPLITTING,
                                        "parents": [], "children": []}, create=True)])
-    assert not any(p.cleanable for p in hbck.check(meta, {SERVER}, rootdir, now=later))
+    assert not any(p.cleanable for p in hbck.check(meta, {SERVER}, rootdir, now=later)[0])
     assert hbck.remove_orphans(meta, problems, 600, seen, free) == []
     meta.delete_journal("k")
     # Named by meta after the check (read again before deleting): kept.
@@ -170,14 +175,14 @@ def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(
     for kept in (referenced, in_journal, stale, os.path.join(rootdir, layout.DATA, "gone_table"),
                  *(layout.region_dir(rootdir, r.info) for r in recs)):
         assert os.path.isdir(kept), kept
-    assert _kinds(hbck.check(meta, {SERVER}, rootdir, now=later)) == [
+    assert _kinds(hbck.check(meta, {SERVER}, rootdir, now=later)[0]) == [
         ("ORPHAN_REGION_DIR", os.path.basename(stale)), ("ORPHAN_TABLE_DIR", "gone_table")]
 
     # A damaged reference could point anywhere: the table's orphans are kept until it is fixed.
     with open(ref_path, "r+b") as f:
         f.write(b"junk")
     os.rename(in_journal, orphan)
-    problems = hbck.check(meta, {SERVER}, rootdir, now=later)
+    problems, _ = hbck.check(meta, {SERVER}, rootdir, now=later)
     assert _kinds(problems) == [("BAD_REFERENCE", ""), ("ORPHAN_TABLE_DIR", "gone_table")]
     assert ref_path in problems[0].detail
     assert hbck.remove_orphans(meta, problems, 600, seen, free) == [] and os.path.isdir(orphan)
@@ -224,6 +229,15 @@ def test_hbck_through_the_master_cli_and_shell(cluster, connection_for):
     shutil.copytree(a_region, copy)
     earlier = RegionInfo("hbck_t", b"", b"", 1)
     stale = _region_dir(cluster.rootdir, earlier)
+    for path in (copy, stale):
+        _backdate(path, 0)
+    # Just changed: too new to judge, so counted but no inconsistency (exit 0).
+    assert {k: conn.hbck()[k] for k in ("problems", "too_new")} == {"problems": [],
+                                                                     "too_new": 2}
+    young = _cli(cluster, "hbck")
+    assert young.returncode == 0, young
+    assert "2 directories not named by meta changed too recently to judge" in young.stdout
+    assert json.loads(_cli(cluster, "--json", "hbck").stdout)["too_new"] == 2
     for path in (copy, stale):
         _backdate(path, 1000)
 

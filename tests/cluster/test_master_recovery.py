@@ -20,7 +20,7 @@ from coordination.znodes import (CLOSED, CRASHED, DEAD, ENABLED, ENABLING, FAILE
 from hmaster.assignment import KeyedLocks
 from hmaster.meta import MetaStore
 from hmaster.server import MasterConfig, MasterServer
-from minihbase.errors import SplitMergeDisabledError
+from minihbase.errors import OperationNotAllowedError
 from protos import minihbase_pb2 as pb
 from storage import layout
 from storage.cell import Cell, CellType
@@ -50,7 +50,7 @@ def env(zookeeper, tmp_path):
         return m
 
     def add_server(cls=FakeRegionServer, **kw):
-        s = cls(quorum, **kw).start()
+        s = cls(quorum, rootdir=rootdir, **kw).start()
         started_servers.append(s)
         return s
 
@@ -80,9 +80,9 @@ def test_regions_of_a_vanished_server_reopen_elsewhere_within_3s_after_wal_split
     create(master, "t", [b"d", b"h", b"p"])
     on_a = [r for r in regions(zk, "t") if r.server == a.name]
     assert on_a, "the create spread regions over both servers"
-    # a's WAL holds an unflushed edit of one of its regions, whose directory exists
+    # a's WAL holds an unflushed edit of one of its regions, whose directory the create wrote
     victim = on_a[0].info
-    os.makedirs(layout.region_dir(rootdir, victim))
+    assert os.path.isdir(layout.region_dir(rootdir, victim))
     wal = WAL(layout.wal_dir(rootdir, a.name))
     wal.sync(wal.append(victim.name, 7, [Cell(victim.start_key + b"row", b"cf", b"q", 1,
                                               CellType.PUT, b"v")]))
@@ -188,7 +188,7 @@ def test_split_swaps_parent_for_daughters_and_janitor_deletes_parent_dir(env):
     create(master, "s")
     (parent,) = regions(zk, "s")
     parent_dir = layout.region_dir(rootdir, parent.info)
-    os.makedirs(parent_dir)
+    assert os.path.isdir(parent_dir)  # the create wrote it
     left, right = master.splits.split(parent.info.name, b"k")
     after = regions(zk, "s")
     assert [(r.info.start_key, r.info.end_key, r.state, r.server) for r in after] == [
@@ -208,7 +208,7 @@ def test_split_waits_for_daughter_references_before_deleting_parent(env):
     create(master, "sr")
     (parent,) = regions(zk, "sr")
     parent_dir = layout.region_dir(rootdir, parent.info)
-    os.makedirs(parent_dir)
+    assert os.path.isdir(parent_dir)  # the create wrote it
     left_info = RegionInfo("sr", b"", b"k", parent.info.region_id + 1)  # what the fake returns
     ref = os.path.join(layout.region_dir(rootdir, left_info), "cf", layout.reference_name(1))
     os.makedirs(os.path.dirname(ref))
@@ -217,6 +217,30 @@ def test_split_waits_for_daughter_references_before_deleting_parent(env):
     (journal,) = master.meta.journals().values()
     assert journal["step"] == "CLEANUP" and os.path.exists(parent_dir)
     os.remove(ref)  # a compaction rewrote the daughter's files
+    assert master.splits.janitor() == 1
+    assert not os.path.exists(parent_dir)
+
+
+class _LosesLeftDaughter(FakeRegionServer):
+    def _write_dirs(self, *infos):
+        super()._write_dirs(*infos[1:])  # the left daughter's directory is lost
+
+
+def test_janitor_keeps_the_parent_of_a_daughter_in_meta_whose_directory_is_gone(env):
+    """The parent's files may be the only copy of such a daughter's data (hbck reports it
+    MISSING_REGION_DIR): they stay until the daughter's directory is back."""
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server(_LosesLeftDaughter)
+    master = start_master()
+    wait_for(lambda: master.servers.online(), 10, "server online")
+    create(master, "sl")
+    (parent,) = regions(zk, "sl")
+    parent_dir = layout.region_dir(rootdir, parent.info)
+    left, _ = master.splits.split(parent.info.name, b"k")
+    (journal,) = master.meta.journals().values()
+    assert journal["step"] == "CLEANUP" and os.path.isdir(parent_dir)
+    assert master.splits.janitor() == 0 and os.path.isdir(parent_dir)
+    os.makedirs(layout.region_dir(rootdir, left))  # restored (here: empty, no references)
     assert master.splits.janitor() == 1
     assert not os.path.exists(parent_dir)
 
@@ -358,9 +382,9 @@ def test_split_racing_its_servers_crash_is_abandoned_not_half_applied(env):
     journal = {"kind": "split", "table": "race", "parents": [parent.info.to_dict()],
                "server": host.name, "split_key": "", "step": SPLITTING, "children": []}
     master.meta.commit([master.meta.journal_op(parent.info.encoded_name, journal, create=True)])
-    left, right = write_daughters(rootdir, parent.info,
+    left, right = write_daughters(rootdir, parent.info,  # ids beside the cut split's
                                   TableDescriptor("race", (FamilyDescriptor(b"cf"),)), b"k",
-                                  parent.info.region_id + 1)
+                                  parent.info.region_id + 2)
     unborn = [layout.region_dir(rootdir, d) for d in (left, right)]
     assert all(os.path.isdir(p) for p in unborn)
     with pytest.raises(RegionOfflineError, match="abandoned"):
@@ -657,20 +681,20 @@ def test_split_and_merge_refused_by_table_attributes_even_after_a_master_failove
     master.ddl.create(pb.TableSchema(name="fixed", families=[pb.FamilySchema(name="cf")],
                                      split_enabled=False, merge_enabled=False), [b"m"])
     a, b = regions(zk, "fixed")
-    with pytest.raises(SplitMergeDisabledError,
+    with pytest.raises(OperationNotAllowedError,
                        match="split of region .* refused: table 'fixed' has SPLIT_ENABLED"):
         master.splits.split(a.info.name, b"g")
-    with pytest.raises(SplitMergeDisabledError, match="table 'fixed' has MERGE_ENABLED => false"):
+    with pytest.raises(OperationNotAllowedError, match="table 'fixed' has MERGE_ENABLED => false"):
         master.splits.merge(a.info.name, b.info.name)
     assert regions(zk, "fixed") == [a, b] and zk.get_children(Paths().splits) == []
     master.stop(0)
 
     master = start_master()
     assert meta_reader.read_table(zk, "fixed").descriptor.attributes()["split_enabled"] is False
-    with pytest.raises(SplitMergeDisabledError, match="SPLIT_ENABLED"):
+    with pytest.raises(OperationNotAllowedError, match="SPLIT_ENABLED"):
         master.splits.split(a.info.name, b"g")
     master.ddl.alter("fixed", [], [], {"split_enabled": True})
     master.splits.split(regions(zk, "fixed")[0].info.name, b"g")
     assert [r.info.start_key for r in regions(zk, "fixed")] == [b"", b"g", b"m"]
-    with pytest.raises(SplitMergeDisabledError, match="MERGE_ENABLED"):
+    with pytest.raises(OperationNotAllowedError, match="MERGE_ENABLED"):
         master.splits.merge(*[r.info.name for r in regions(zk, "fixed")[:2]])

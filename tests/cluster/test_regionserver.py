@@ -39,8 +39,12 @@ def server_config(zookeeper, rootdir, zk_parent: str, **overrides) -> ServerConf
     return ServerConfig(**kw)
 
 
-def stub_for(port: int) -> pb_grpc.RegionServerStub:
-    return pb_grpc.RegionServerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+def stub_for(port: int, rootdir: str) -> pb_grpc.RegionServerStub:
+    """A stub that remembers the server's root directory, where open_region first writes the
+    region's directory (as the master's create does: servers refuse a region without one)."""
+    stub = pb_grpc.RegionServerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+    stub.rootdir = rootdir
+    return stub
 
 
 def call(fn, req, timeout: float = 10.0):
@@ -61,8 +65,15 @@ def region_pb(table="t", start=b"", end=b"", region_id=1) -> pb.RegionInfo:
                          name=RegionInfo(table, start, end, region_id).name)
 
 
+def write_dir(stub, info: pb.RegionInfo) -> pb.RegionInfo:
+    """Write a new region's (empty) directory, as the master does before it assigns one."""
+    ri = RegionInfo(info.table, info.start_key, info.end_key, info.region_id)
+    os.makedirs(layout.region_dir(stub.rootdir, ri), exist_ok=True)
+    return info
+
+
 def open_region(stub, table="t", start=b"", end=b"", families=("cf",), region_id=1) -> str:
-    info = region_pb(table, start, end, region_id)
+    info = write_dir(stub, region_pb(table, start, end, region_id))
     stub.OpenRegion(pb.OpenRegionRequest(region=info, schema=schema(table, families)),
                     timeout=30)
     return info.name
@@ -114,7 +125,7 @@ def server(zookeeper, tmp_path):
 
 @pytest.fixture
 def stub(server):
-    return stub_for(server.port)
+    return stub_for(server.port, server.config.rootdir)
 
 
 # --- scenarios ---------------------------------------------------------------------------------
@@ -340,7 +351,7 @@ def test_reports_load_and_asks_master_to_split_an_oversized_region(zookeeper, tm
                         chore_period=0.2, split_size=100)
     rs = RegionServer(cfg).start()
     try:
-        stub = stub_for(rs.port)
+        stub = stub_for(rs.port, rs.config.rootdir)
         region = open_region(stub)
         multi(stub, region, {b"r%03d" % i: {b"q": b"v" * 50} for i in range(20)})
         stub.FlushRegion(pb.RegionRequest(region=region), timeout=10)
@@ -441,7 +452,7 @@ def test_a_quiet_server_flushes_old_edits_and_rolls_its_wal_so_nothing_stays_to_
                         periodic_flush_interval=1.0, wal_roll_period=1.0)
     rs = RegionServer(cfg).start()
     try:
-        stub = stub_for(rs.port)
+        stub = stub_for(rs.port, rs.config.rootdir)
         region = open_region(stub)
         multi(stub, region, {b"r%d" % i: {b"q": b"v%d" % i} for i in range(5)})
         first_segment = rs.wal.current_segment_path
@@ -463,7 +474,7 @@ def test_too_many_wal_segments_force_flushes_that_release_the_oldest(zookeeper, 
                         wal_segment_bytes=2048, max_wal_segments=2)
     rs = RegionServer(cfg).start()
     try:
-        stub = stub_for(rs.port)
+        stub = stub_for(rs.port, rs.config.rootdir)
         region = open_region(stub)
         for i in range(8):  # each batch ~1.2 KiB of WAL: several segments
             multi(stub, region, {b"r%d-%d" % (i, j): {b"q": b"v" * 100} for j in range(10)})
@@ -530,7 +541,7 @@ def test_close_of_a_region_still_opening_drops_it_when_the_open_ends(server, stu
         return real_open(cls, *args, **kwargs)
 
     monkeypatch.setattr(Region, "open", classmethod(slow_open))
-    info = region_pb()
+    info = write_dir(stub, region_pb())
     outcome = []
     opener = threading.Thread(target=lambda: outcome.append(call(
         stub.OpenRegion, pb.OpenRegionRequest(region=info, schema=schema()), timeout=30)))
@@ -544,3 +555,27 @@ def test_close_of_a_region_still_opening_drops_it_when_the_open_ends(server, stu
     err = call(stub.Get, pb.GetRequest(region=info.name, row=b"r"))
     assert isinstance(err, errors.NotServingRegionError), err
     assert info.name not in server.online.states()
+
+
+def test_a_region_whose_directory_is_gone_is_not_opened_empty(stub):
+    """HBase's "region does not exist on disk": a lost directory must not turn into a region
+    that serves nothing where data was (nor take new writes over the loss)."""
+    import shutil
+
+    region = open_region(stub)
+    assert multi(stub, region, {b"r": {b"q": b"v"}}).results[0].ok
+    assert not isinstance(call(stub.CloseRegion, pb.CloseRegionRequest(region=region,
+                                                                       flush=True)), Exception)
+    info = region_pb()
+    path = layout.region_dir(stub.rootdir, RegionInfo("t", b"", b"", 1))
+    shutil.rmtree(path)
+    e = call(stub.OpenRegion, pb.OpenRegionRequest(region=info, schema=schema()), timeout=30)
+    assert isinstance(e, errors.CorruptionError) and path in str(e) and "missing" in str(e)
+    assert isinstance(call(stub.Get, pb.GetRequest(region=region, row=b"r")),
+                      errors.NotServingRegionError)
+    assert not os.path.exists(path)  # the refusal created nothing
+    other = open_region(stub, table="u")  # the server goes on serving
+    assert multi(stub, other, {b"r": {b"q": b"v"}}).results[0].ok
+    os.makedirs(path)  # the operator accepts the loss: the region opens, empty
+    open_region(stub)
+    assert get_row(stub, region, b"r") == {}

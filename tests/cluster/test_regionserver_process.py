@@ -39,7 +39,7 @@ class Daemon:
         self.zk = connect(zk_quorum)
         self.name = self._wait_registered()
         self.port = parse_server_name(self.name)[1]
-        self.stub = stub_for(self.port)
+        self.stub = stub_for(self.port, self.rootdir)
 
     def _wait_registered(self, timeout=30.0) -> str:
         deadline = time.monotonic() + timeout

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from client.shell import Shell, execute
-from client.shell_syntax import Command, Const, ShellSyntaxError, parse, tokenize
+from client.shell_syntax import Command, Const, ShellSyntaxError, parse, parse_line, tokenize
 from client import commands
 from minihbase import errors
 
@@ -240,15 +240,99 @@ def test_shell_reports_errors_on_one_line_and_goes_on(rec):
     assert shell.failed == 1 and rec.calls[0][0] == "put"
 
 
-def test_help_for_one_command_shows_its_usage_lines():
-    from client.shell import command_help
+def _dispatched_commands() -> set[str]:
+    """Every command name the shell's dispatcher compares a command with (`n == "put"`,
+    `n in ("exit", "quit")`, `cmd.name == "help"` ...), read from client/shell.py itself."""
+    import ast
+    import inspect
 
-    assert "ROWPREFIXFILTER" in command_help("scan") and "create" not in command_help("scan")
-    assert "DecimalStringSplit" in command_help("create")  # a continuation line comes too
-    assert "balance_switch true|false" in command_help("balance_switch")
-    assert "balance |" in command_help("balancer") and "t = get_table" in command_help("get_table")
-    with pytest.raises(commands.UsageError, match="unknown command 'nosuch'"):
-        command_help("nosuch")
+    from client import shell
+
+    names = set(shell.SNAPSHOT_COMMANDS) | set(shell.ADMIN_COMMANDS)
+    for node in ast.walk(ast.parse(inspect.getsource(shell))):
+        if isinstance(node, ast.Compare) and ast.unparse(node.left) in ("n", "cmd.name"):
+            for const in ast.walk(node.comparators[0]):
+                if isinstance(const, ast.Constant) and isinstance(const.value, str):
+                    names.add(const.value)
+    return names
+
+
+def _stub_commands(monkeypatch) -> list:
+    """Every command of client/commands.py (those taking a connection) records its call."""
+    import inspect
+
+    calls = []
+    for name, fn in vars(commands).items():
+        if inspect.isfunction(fn) and next(iter(inspect.signature(fn).parameters)) == "conn":
+            monkeypatch.setattr(commands, name,
+                                lambda conn, out, *a, _name=name, **k: calls.append(_name))
+    return calls
+
+
+def test_every_dispatched_command_has_help_whose_examples_the_shell_runs(monkeypatch):
+    from client import help_texts
+
+    dispatched = _dispatched_commands()
+    assert {"put", "scan", "create", "alter", "snapshot", "help", "exit", "desc"} <= dispatched
+    assert {n for n in dispatched if help_texts.command(n) is None} == set()
+    assert {help_texts.ALIASES.get(n, n) for n in dispatched} == set(help_texts.COMMANDS)
+    _stub_commands(monkeypatch)
+    for name, h in help_texts.COMMANDS.items():
+        assert h.group in help_texts.GROUPS and h.summary.endswith("."), name
+        assert h.examples, f"{name} has no example"
+        err = io.StringIO()
+        shell = Shell("unused:1", 1.0, out=io.StringIO(), err=err, connect=lambda: None)
+        used = set()
+        for example in h.examples:  # in one shell: `t = get_table 't1'`, then `t.put ...`
+            used |= {help_texts.ALIASES.get(c.name, c.name) for c in parse_line(example)}
+            shell.run_line(example)
+        assert (err.getvalue(), shell.failed) == ("", 0), name
+        assert name in used, f"no example of {name} uses it"
+
+
+def test_help_lists_the_commands_by_hbase_group_and_needs_no_cluster():
+    out, err = io.StringIO(), io.StringIO()
+
+    def no_cluster():
+        raise AssertionError("help connected to a cluster")
+
+    shell = Shell("unused:1", 1.0, out=out, err=err, connect=no_cluster)
+    shell.run_line("help")
+    text = out.getvalue()
+    groups = [line.split(": ")[1] for line in text.splitlines() if "Group name:" in line]
+    assert groups == ["general", "ddl", "namespace", "dml", "tools", "snapshots"]
+    dml = text.split("Group name: dml")[1].split("Group name:")[0]
+    assert "Commands: append, count, delete, deleteall, get, get_counter" in dml
+    assert "SHELL USAGE:" in text and err.getvalue() == ""
+
+
+def test_help_for_a_command_shows_what_it_does_its_options_and_examples():
+    from client.shell import help_text
+
+    scan = help_text("scan")
+    assert scan.startswith("Read the rows of a table")
+    assert "ROWPREFIXFILTER => 'user1'" in scan and "RAW => true" in scan
+    assert "Examples:\n  hbase> scan 't1'\n" in scan
+    assert "create 't1'" not in scan
+    assert "NUMREGIONS => 16, SPLITALGO => 'HexStringSplit'" in help_text("create")
+    assert "KEEP_DELETED_CELLS => true" in help_text("alter")  # the family attributes too
+    assert help_text("desc") == help_text("describe")
+    assert help_text("balance") == help_text("balancer")
+    assert "locate_region" in help_text("get_table")  # a table reference's methods
+
+
+def test_help_for_a_group_shows_each_of_its_commands_and_unknown_names_are_errors():
+    from client.shell import help_text
+
+    ddl = help_text("ddl")
+    assert ddl.startswith("Command: alter\n") and "Command: create\n" in ddl
+    assert "Command: put" not in ddl and "hbase> list 'user.*'" in ddl
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell("unused:1", 1.0, out=out, err=err, connect=lambda: None)
+    shell.run_line("help 'nosuch'")
+    assert err.getvalue() == ("ERROR: unknown command or command group 'nosuch'; type 'help' "
+                              "for the list\n")
+    assert shell.failed == 1 and out.getvalue() == ""
 
 
 def test_table_references_parse_and_run_their_commands_on_the_table(rec, monkeypatch):
@@ -364,18 +448,29 @@ def test_every_table_attribute_in_each_form_the_hbase_shell_takes(rec):
 def test_namespace_commands_dispatch(monkeypatch):
     calls = []
     for name in ("create_namespace", "drop_namespace", "list_namespace",
-                 "list_namespace_tables", "describe_namespace"):
+                 "list_namespace_tables", "describe_namespace", "alter_namespace"):
         monkeypatch.setattr(commands, name,
                             lambda conn, out, *args, name=name: calls.append((name, args)))
     for line in ("create_namespace 'ns1'", "list_namespace", "list_namespace 'n.*'",
                  "list_namespace_tables 'ns1'", "describe_namespace 'ns1'",
-                 "drop_namespace 'ns1'"):
+                 "drop_namespace 'ns1'",
+                 "create_namespace 'ns2', {'hbase.namespace.quota.maxtables' => 5, 'a' => 'b'}",
+                 "alter_namespace 'ns2', {METHOD => 'set', 'a' => 'c'}",
+                 "alter_namespace 'ns2', {METHOD => 'unset', NAME => 'a'}"):
         run(line)
-    assert calls == [("create_namespace", ("ns1",)), ("list_namespace", (None,)),
+    assert calls == [("create_namespace", ("ns1", {})), ("list_namespace", (None,)),
                      ("list_namespace", ("n.*",)), ("list_namespace_tables", ("ns1",)),
-                     ("describe_namespace", ("ns1",)), ("drop_namespace", ("ns1",))]
-    with pytest.raises(commands.UsageError, match="create_namespace 'ns1'"):
-        run("create_namespace 'ns1', {'PROPERTY_NAME' => 'x'}")
+                     ("describe_namespace", ("ns1",)), ("drop_namespace", ("ns1",)),
+                     ("create_namespace",
+                      ("ns2", {"hbase.namespace.quota.maxtables": "5", "a": "b"})),
+                     ("alter_namespace", ("ns2", {"a": "c"}, [])),
+                     ("alter_namespace", ("ns2", {}, ["a"]))]
+    for bad in ("alter_namespace 'ns2', {METHOD => 'unset', NAME => 'a', 'b' => 'c'}",
+                "alter_namespace 'ns2', {METHOD => 'set'}", "alter_namespace 'ns2', {'a' => 'b'}"):
+        with pytest.raises(commands.UsageError, match="alter_namespace takes"):
+            run(bad)
+    with pytest.raises(commands.UsageError, match="must be a hash"):
+        run("create_namespace 'ns1', 'x'")
 
 
 def test_timestamp_latest_is_a_range_matching_nothing_not_an_overflow(rec):

@@ -1,0 +1,68 @@
+"""HBase's namespace quotas (see docs/coordination.md, "Tables"): the namespace properties
+hbase.namespace.quota.maxtables and hbase.namespace.quota.maxregions cap how many tables a
+namespace holds and how many regions its tables hold together. Creates and clones that would
+pass either are refused, and so are splits that would pass the region cap; merges only lower
+the count. Lowering a cap below what a namespace holds is allowed: nothing is taken away, only
+growth is refused.
+"""
+
+from __future__ import annotations
+
+from coordination.znodes import MERGED, SPLIT
+from minihbase.errors import InvalidArgumentError, QuotaExceededError
+from storage.schema import namespace_of
+
+MAX_TABLES = "hbase.namespace.quota.maxtables"
+MAX_REGIONS = "hbase.namespace.quota.maxregions"
+
+
+def validate(namespace: str, properties: dict[str, str]) -> None:
+    """A quota property must be a whole number of at least 1 (HBase refuses 0 too)."""
+    for key in (MAX_TABLES, MAX_REGIONS):
+        value = properties.get(key)
+        if value is not None and not (value.isdigit() and int(value) >= 1):
+            raise InvalidArgumentError(f"namespace {namespace!r}: {key} must be a whole number "
+                                       f"of at least 1, got {value!r}")
+
+
+def _limit(meta, namespace: str, key: str) -> int | None:
+    value = meta.namespace_properties(namespace).get(key)
+    return None if value is None else int(value)
+
+
+def _usage(meta, namespace: str) -> tuple[int, int]:
+    """(tables, live regions) of `namespace`."""
+    tables = [t for t in meta.tables() if namespace_of(t) == namespace]
+    regions = sum(1 for t in tables for r in meta.regions(t) if r.state not in (SPLIT, MERGED))
+    return len(tables), regions
+
+
+def check_create(meta, table: str, regions: int) -> None:
+    """Before a create (or clone) of `table` with `regions` regions; the caller holds the lock
+    that serialises creates, so two cannot both take the last place."""
+    ns = namespace_of(table)
+    max_tables, max_regions = _limit(meta, ns, MAX_TABLES), _limit(meta, ns, MAX_REGIONS)
+    if max_tables is None and max_regions is None:
+        return
+    tables, used = _usage(meta, ns)
+    if max_tables is not None and tables + 1 > max_tables:
+        raise QuotaExceededError(
+            f"table {table!r} cannot be created: namespace {ns!r} holds {tables} table(s) and "
+            f"allows {max_tables} ({MAX_TABLES})")
+    if max_regions is not None and used + regions > max_regions:
+        raise QuotaExceededError(
+            f"table {table!r} cannot be created with {regions} region(s): namespace {ns!r} "
+            f"holds {used} and allows {max_regions} ({MAX_REGIONS})")
+
+
+def check_split(meta, region_name: str, table: str) -> None:
+    """Before a split, which adds one region to its table's namespace."""
+    ns = namespace_of(table)
+    max_regions = _limit(meta, ns, MAX_REGIONS)
+    if max_regions is None:
+        return
+    _, used = _usage(meta, ns)
+    if used + 1 > max_regions:
+        raise QuotaExceededError(
+            f"split of region {region_name} refused: namespace {ns!r} holds {used} region(s) "
+            f"and allows {max_regions} ({MAX_REGIONS})")
