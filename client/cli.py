@@ -20,7 +20,8 @@ import sys
 from client import commands, help_texts
 from client.help_texts import ARGUMENTS
 from client.formatting import STATUS_FORMATS, parse_binary
-from storage.schema import COMPRESSIONS, DATA_BLOCK_ENCODINGS, KEEP_DELETED_CELLS
+from storage.schema import (COMPRESSIONS, DATA_BLOCK_ENCODINGS, DURABILITIES,
+                            KEEP_DELETED_CELLS, TABLE_ATTRIBUTES, TABLE_DEFAULTS)
 
 DEFAULT_ZK = "127.0.0.1:2181"
 DEFAULT_PARENT = "/hbase"
@@ -79,6 +80,28 @@ def _family_opts(a) -> dict:
     return opts
 
 
+def _attribute_flags(p) -> None:
+    """--max-filesize BYTES, --readonly [true|false]...: one flag per table attribute (their
+    help: client/help_texts.ARGUMENTS)."""
+    for name in TABLE_ATTRIBUTES.values():
+        flag = "--" + name.replace("_", "-")
+        if name == "durability":
+            p.add_argument(flag, choices=DURABILITIES, type=str.upper)
+        elif isinstance(TABLE_DEFAULTS[name], bool):
+            p.add_argument(flag, nargs="?", const="true", choices=["true", "false"],
+                           type=str.lower, metavar="true|false")
+        else:
+            p.add_argument(flag, type=int, metavar="BYTES")
+
+
+def _attributes(a) -> dict:
+    """The table attributes given as flags, by field name."""
+    given = {name: getattr(a, name) for name in TABLE_ATTRIBUTES.values()
+             if getattr(a, name) is not None}
+    return {name: v == "true" if isinstance(TABLE_DEFAULTS[name], bool) else v
+            for name, v in given.items()}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="minihbase", description="minihbase client: admin and data commands")
     p.add_argument("--zk", default=None,
@@ -109,8 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("table")
     c.add_argument("families", nargs="+")
     c.add_argument("--splits", nargs="+", default=[], metavar="KEY")
-    c.add_argument("--max-filesize", type=int, metavar="BYTES",
-                   help="the table's split size (HBase's MAX_FILESIZE; default: the servers')")
+    _attribute_flags(c)
     _family_flags(c)
     c = cmd("list")
     c.add_argument("regex", nargs="?")
@@ -131,8 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("table")
     c.add_argument("family", nargs="?")
     c.add_argument("--delete", action="append", default=[], metavar="FAMILY")
-    c.add_argument("--max-filesize", type=int, metavar="BYTES",
-                   help="the table's split size (HBase's MAX_FILESIZE); 0: the servers' default")
+    _attribute_flags(c)
     _family_flags(c)
     for name in ("disable", "enable", "drop", "exists", "is_enabled", "is_disabled",
                  "list_regions", "get_splits", "truncate", "truncate_preserve"):
@@ -330,7 +351,7 @@ def run(a, conn, out: commands.Output) -> None:
         for f in a.families:
             commands.add_family(families, f, dict(opts))
         commands.create(conn, out, a.table, families, [b(k) for k in a.splits],
-                        a.max_filesize)
+                        _attributes(a))
     elif name in ("list", "list_namespace"):
         (commands.list_tables if name == "list" else commands.list_namespace)(conn, out, a.regex)
     elif name in ("drop_namespace", "list_namespace_tables", "describe_namespace"):
@@ -344,7 +365,7 @@ def run(a, conn, out: commands.Output) -> None:
     elif name == "alter":
         add = {a.family: _family_opts(a)} if a.family else {}
         commands.alter(conn, out, a.table, add=add, remove=a.delete,
-                       max_filesize=a.max_filesize)
+                       attributes=_attributes(a))
     elif name in ("disable", "enable", "drop", "exists", "is_enabled", "is_disabled",
                   "list_regions", "get_splits"):
         getattr(commands, name)(conn, out, a.table)

@@ -102,12 +102,13 @@ def add_family(families: dict, name: str, options: dict) -> None:
 
 
 def create(conn, out: Output, table: str, families: dict, splits=None,
-           max_filesize: int | None = None) -> None:
+           attributes: dict | None = None) -> None:
+    """attributes: table attributes by field name (max_filesize, readonly...)."""
     if not families:
         raise UsageError("create needs at least one column family: create 't1', 'cf'")
     table = canonical_table_name(table)  # "default:t1" is created (and named) as "t1"
     conn.create_table(table, families, split_keys=splits or None, progress=out.progress,
-                      max_filesize=max_filesize)
+                      **(attributes or {}))
     n = len(splits or []) + 1
     out.result(f"Created table {table} ({n} region{'s' if n > 1 else ''})",
                {"created": table, "regions": n})
@@ -315,8 +316,9 @@ def presplit_keys(regions: int, algorithm: str) -> list[bytes]:
 
 
 def alter(conn, out: Output, table: str, add: dict | None = None, remove=None,
-          max_filesize: int | None = None) -> None:
-    """max_filesize: the table's new MAX_FILESIZE (0: back to the servers' split size)."""
+          attributes: dict | None = None) -> None:
+    """attributes: table attributes to set, by field name (a default unsets one: max_filesize
+    0 is the servers' split size again)."""
     add = dict(add or {})
     if add:  # modifying a family keeps the attributes not mentioned
         current = {f["name"]: f for f in conn.describe_table(table)["families"]}
@@ -325,9 +327,10 @@ def alter(conn, out: Output, table: str, add: dict | None = None, remove=None,
                 base = {k: v for k, v in current[name].items() if k != "name"}
                 base.update(opts)
                 add[name] = base
-    if not add and not remove and max_filesize is None:
-        raise UsageError("alter needs a family to add/modify or one to delete, or MAX_FILESIZE")
-    conn.alter_table(table, add=add, remove=list(remove or []), max_filesize=max_filesize)
+    if not add and not remove and not attributes:
+        raise UsageError("alter needs a family to add/modify or one to delete, or a table "
+                         "attribute")
+    conn.alter_table(table, add=add, remove=list(remove or []), **(attributes or {}))
     out.result(f"Altered table {table}", {"altered": table})
 
 
@@ -605,8 +608,22 @@ def compact(conn, out: Output, target: str, major: bool = False,
     conn.compact(target, major=major, family=family, wait=wait)
     kind = "Major compaction" if major else "Compaction"
     of = f" family {fmt.binary(family)} of" if family else ""
+    if _compactions_off(conn, target):
+        out.result(f"{kind} of {target} skipped: the table has COMPACTION_ENABLED => false "
+                   "(its region servers ignore the request, as HBase's do)",
+                   {"compacted": target, "major": major, "family": family, "done": False,
+                    "skipped": "COMPACTION_ENABLED => false"})
+        return
     out.result(f"{kind} {'done' if wait else 'requested'} for{of} {target}",
                {"compacted": target, "major": major, "family": family, "done": wait})
+
+
+def _compactions_off(conn, target: str) -> bool:
+    """A table (not a region) named `target` has COMPACTION_ENABLED => false."""
+    try:
+        return not conn.table_attributes(target)["compaction_enabled"]
+    except TableNotFoundError:  # a region name
+        return False
 
 
 def compaction_state(conn, out: Output, table: str) -> None:

@@ -366,6 +366,14 @@ class Connection:
     def exists(self, name: str) -> bool:
         return self._meta.table(name) is not None
 
+    def table_attributes(self, name: str) -> dict:
+        """The table's attributes by field name (max_filesize, readonly...), read from meta
+        in ZooKeeper without asking the master; TableNotFoundError if there is no such table."""
+        record = self._meta.table(name)
+        if record is None:
+            raise TableNotFoundError(f"table {name!r} does not exist")
+        return record.descriptor.attributes()
+
     def is_table_enabled(self, name: str) -> bool:
         return self._table_state(self._table_name(name)) == znodes.ENABLED
 
@@ -380,22 +388,33 @@ class Connection:
         return record.state
 
     def create_table(self, name: str, families: dict, split_keys=None, *, wait: bool = True,
-                     progress: Callable[[str], None] | None = None,
-                     max_filesize: int | None = None) -> None:
+                     progress: Callable[[str], None] | None = None, **attributes) -> None:
         """families: {"cf": {max_versions, min_versions, ttl, bloom, compression, block_size}}.
         split_keys: n keys pre-split the table into n+1 regions. With wait, returns once every
         region is open (or raises OperationTimeoutError naming the regions still waiting).
-        max_filesize: HBase's MAX_FILESIZE, the store bytes past which a region of this table
-        is split (default: the region servers' --split-size)."""
-        self._create(self._table_name(name), families, split_keys, wait, progress, max_filesize)
+        attributes: HBase's table attributes (docs/storage.md, "Table attributes"), each
+        defaulting to HBase's:
+          max_filesize: MAX_FILESIZE, the store bytes past which a region of this table is
+            split (default: the region servers' --split-size);
+          memstore_flushsize: MEMSTORE_FLUSHSIZE, the memstore bytes past which a region of
+            this table is flushed (default: the region servers' --flush-size);
+          readonly: READONLY, True refuses every put, delete, increment, append and
+            check-and-put with TableReadOnlyError (reads work);
+          compaction_enabled, split_enabled, merge_enabled: COMPACTION_ENABLED (False: no
+            compaction, asked for or not), SPLIT_ENABLED and MERGE_ENABLED (False: no split,
+            resp. merge; asking is OperationNotAllowedError). All True by default;
+          durability: DURABILITY, "USE_DEFAULT" (= "SYNC_WAL"), "FSYNC_WAL", or "ASYNC_WAL" and
+            "SKIP_WAL", which lose acknowledged writes in a crash."""
+        self._create(self._table_name(name), families, split_keys, wait, progress,
+                     protocol.table_attributes(attributes))
 
     def _create(self, name: str, families: dict, split_keys, wait: bool, progress,
-                max_filesize: int | None) -> None:
+                attributes: dict) -> None:
         if not families:
             raise InvalidArgumentError(f"table {name!r} needs at least one column family")
         schema = pb.TableSchema(name=name, families=[protocol.family_schema(f, opts)
                                                      for f, opts in families.items()],
-                                max_filesize=max_filesize or 0)
+                                **attributes)
         keys = [protocol.to_bytes(k, "split key") for k in (split_keys or [])]
         self.master_call("CreateTable", pb.CreateTableRequest(schema=schema, split_keys=keys),
                          f"create table {name!r}", done_if=TableExistsError)
@@ -415,7 +434,7 @@ class Connection:
 
     def truncate_table(self, name: str, preserve_splits: bool = False, progress=None) -> None:
         """Delete every row: disable, drop and re-create the table with the same families and
-        MAX_FILESIZE (HBase shell's truncate; with preserve_splits, truncate_preserve: the same
+        table attributes (HBase shell's truncate; with preserve_splits, truncate_preserve: the same
         region boundaries). Not atomic, as in the HBase shell: if it stops between the drop and
         the create, the schema is in the error raised and the table is gone."""
         desc, families, splits = self._schema(name, preserve_splits)
@@ -427,13 +446,14 @@ class Connection:
             except TableNotFoundError:
                 pass  # a retried drop whose first attempt succeeded
             try:
-                self._create(name, families, splits, False, None, desc["max_filesize"])
+                self._create(name, families, splits, False, None, protocol.attributes_of(desc))
             except TableExistsError:
                 pass  # a retried create whose first attempt succeeded
         except HBaseError as exc:
             raise type(exc)(f"truncate of {name!r} stopped between drop and create ({exc}); "
                             f"if it is missing, create it again with families {families}, "
-                            f"split keys {splits} and max_filesize {desc['max_filesize']}"
+                            f"split keys {splits} and table attributes "
+                            f"{protocol.attributes_of(desc)}"
                             ) from None
         self.wait_for_regions_open(name, progress)
 
@@ -449,10 +469,11 @@ class Connection:
 
     def clone_table_schema(self, name: str, new_name: str, preserve_splits: bool = True,
                            progress=None) -> None:
-        """A new, empty table with `name`'s families, MAX_FILESIZE and (preserve_splits) region
-        boundaries: HBase's cloneTableSchema (no data is copied; for that, clone_snapshot)."""
+        """A new, empty table with `name`'s families, table attributes and (preserve_splits)
+        region boundaries: HBase's cloneTableSchema (no data is copied; for that,
+        clone_snapshot)."""
         desc, families, splits = self._schema(name, preserve_splits)
-        self._create(new_name, families, splits, True, progress, desc["max_filesize"])
+        self._create(new_name, families, splits, True, progress, protocol.attributes_of(desc))
 
     def disable_table(self, name: str, *, wait: bool = True, progress=None) -> None:
         self._disable(self._table_name(name), wait=wait, progress=progress)
@@ -473,14 +494,15 @@ class Connection:
             self.wait_for_regions_open(name, progress)
 
     def alter_table(self, name: str, add: dict | None = None, remove=None,
-                    max_filesize: int | None = None) -> None:
+                    **attributes) -> None:
         """add: {"cf": {options}} adds or modifies families; remove: family names to drop;
-        max_filesize: the table's new MAX_FILESIZE (0: back to the servers' split size)."""
+        attributes: table attributes to change, as create_table takes them (readonly=False,
+        max_filesize=0...: a default unsets one); those not given are kept."""
         req = pb.AlterTableRequest(
             name=name,
             add_or_modify=[protocol.family_schema(f, o) for f, o in (add or {}).items()],
             remove=[r.decode() if isinstance(r, bytes) else r for r in (remove or [])],
-            max_filesize=max_filesize)
+            **protocol.table_attributes(attributes))
         self.master_call("AlterTable", req, f"alter table {name!r}",
                          done_if=NoSuchColumnFamilyError)  # a removal done before
         self.locations.invalidate(name)

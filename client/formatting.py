@@ -13,6 +13,7 @@ import time
 
 from minihbase.bytes_text import binary, parse_binary  # noqa: F401 - the CLI's names
 from minihbase.errors import InvalidArgumentError
+from storage.schema import table_attributes_text
 
 
 def jsonable(obj):
@@ -164,11 +165,10 @@ def regions_table(regions: list[dict]) -> str:
 
 def describe_text(d: dict) -> str:
     lines = [f"Table {d['name']} is {d['state']}"]
-    if d.get("max_filesize"):
-        lines.append(f"{d['name']}, {{TABLE_ATTRIBUTES => {{MAX_FILESIZE => "
-                     f"'{d['max_filesize']}'}}}}")
-    else:
-        lines.append(d["name"])  # as HBase 2: the table's name, then its attributes if any
+    attributes = table_attributes_text(d)  # HBase's: only those set, by name
+    # as HBase 2: the table's name, then its attributes if any
+    lines.append(f"{d['name']}, {{TABLE_ATTRIBUTES => {{{attributes}}}}}" if attributes
+                 else d["name"])
     lines.append("COLUMN FAMILIES DESCRIPTION")
     for f in d["families"]:
         lines += [family_text(f), ""]

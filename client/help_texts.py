@@ -60,6 +60,17 @@ _CONVERTERS = """\
   'cf:q:toLong' in COLUMNS      that column shown with that method (also
                                 'cf:q:c(org.apache.hadoop.hbase.util.Bytes).toLong')"""
 
+_TABLE_ATTRIBUTES = """\
+Table attributes (HBase's; in create a hash of their own, with or without SPLITS):
+  MAX_FILESIZE => 268435456    its regions split past this many bytes (the servers')
+  MEMSTORE_FLUSHSIZE => '134217728'   its regions flush past this many bytes (the servers')
+  READONLY => true             every put, delete, increment, append is refused (false)
+  COMPACTION_ENABLED => false  no compaction, asked for or not (true)
+  SPLIT_ENABLED => false       no split, automatic or asked for (true)
+  MERGE_ENABLED => false       no merge (true)
+  DURABILITY => 'ASYNC_WAL'    USE_DEFAULT (= SYNC_WAL), FSYNC_WAL, or ASYNC_WAL and SKIP_WAL,
+                               which lose acknowledged writes in a crash (docs/storage.md)"""
+
 _HBCK_REPORT = """\
 The report lists holes and overlaps between a table's regions, regions without their
 directory or on a server that is gone, regions stuck in transition, and orphaned region and
@@ -104,7 +115,8 @@ Table options (a hash of their own, or trailing KEY => value pairs):
   SPLITS => ['b', 'm']          region boundaries: here three regions ['',b) [b,m) [m,'')
   NUMREGIONS => 8, SPLITALGO => 'HexStringSplit'   that many even regions; also
                                 'UniformSplit' (binary keys) and 'DecimalStringSplit'
-  MAX_FILESIZE => 268435456     the table's split size in bytes (default: the servers')
+
+{_TABLE_ATTRIBUTES}
 
 As in HBase, t = create ... also makes a table reference (see help 'get_table').""",
         ("create 't1', 'cf'",
@@ -112,12 +124,14 @@ As in HBase, t = create ... also makes a table reference (see help 'get_table').
          "create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 86400, BLOOMFILTER => 'ROWCOL'}",
          "create 't1', 'cf', SPLITS => ['100', '200', '300']",
          "create 't1', 'cf', {NUMREGIONS => 16, SPLITALGO => 'HexStringSplit'}",
-         "create 'ns1:t1', {NAME => 'cf', COMPRESSION => 'ZSTD'}, {MAX_FILESIZE => 268435456}"),
+         "create 'ns1:t1', {NAME => 'cf', COMPRESSION => 'ZSTD'}, {MAX_FILESIZE => 268435456}",
+         "create 't1', {NAME => 'cf'}, {MEMSTORE_FLUSHSIZE => '134217728', READONLY => true}"),
         ("minihbase create t1 cf",
          "minihbase create t1 cf1 cf2 --versions 3 --ttl 86400 --splits 100 200 300",
-         "minihbase create ns1:t1 cf --compression ZSTD --max-filesize 268435456")),
+         "minihbase create ns1:t1 cf --compression ZSTD --max-filesize 268435456",
+         "minihbase create t1 cf --readonly --compaction-enabled false")),
     "alter": CommandHelp(
-        "ddl", "Add, change or delete column families, or set the table's MAX_FILESIZE.",
+        "ddl", "Add, change or delete column families, or set or unset table attributes.",
         f"""\
 A hash with NAME => 'cf' adds the family, or changes the attributes it names and keeps the
 others; a bare name adds a family with the defaults. 'delete' => 'cf' (or NAME => 'cf',
@@ -126,21 +140,24 @@ The table may stay enabled: its regions reopen with the new schema.
 
 {_FAMILY_ATTRIBUTES}
 
-Table attributes:
-  MAX_FILESIZE => 268435456     the table's split size in bytes (also with
-                                METHOD => 'table_att'); unset it with
-                                METHOD => 'table_att_unset', NAME => 'MAX_FILESIZE'""",
+{_TABLE_ATTRIBUTES}
+A table attribute is set bare or with METHOD => 'table_att', and unset with
+METHOD => 'table_att_unset', NAME => 'READONLY' (or a list of names).""",
         ("alter 't1', NAME => 'cf', VERSIONS => 5",
          "alter 't1', 'cf2'",
          "alter 't1', NAME => 'cf', TTL => 'FOREVER'",
          "alter 't1', 'delete' => 'cf2'",
          "alter 't1', {NAME => 'cf3'}, {NAME => 'cf2', METHOD => 'delete'}",
          "alter 't1', MAX_FILESIZE => 268435456",
-         "alter 't1', METHOD => 'table_att_unset', NAME => 'MAX_FILESIZE'"),
+         "alter 't1', METHOD => 'table_att_unset', NAME => 'MAX_FILESIZE'",
+         "alter 't1', READONLY => 'true'",
+         "alter 't1', {METHOD => 'table_att', COMPACTION_ENABLED => false}",
+         "alter 't1', METHOD => 'table_att_unset', NAME => ['READONLY', 'DURABILITY']"),
         ("minihbase alter t1 cf --versions 5",
          "minihbase alter t1 cf --ttl FOREVER",
          "minihbase alter t1 --delete cf2",
-         "minihbase alter t1 --max-filesize 0")),
+         "minihbase alter t1 --max-filesize 0",
+         "minihbase alter t1 --readonly false --durability ASYNC_WAL")),
     "describe": CommandHelp(
         "ddl", "Show a table's state, attributes, column families and regions.",
         """\
@@ -206,7 +223,8 @@ put 't1', 'r1', 'cf:q', 'v'. A reference's methods:
     "clone_table_schema": CommandHelp(
         "ddl", "Create a new, empty table with another table's schema and region boundaries.",
         """\
-It copies the families, MAX_FILESIZE and (unless the third argument is false) the region
+It copies the families, the table attributes and (unless the third argument is false) the
+region
 boundaries, not the data: for the data too, take a snapshot and clone_snapshot it.""",
         ("clone_table_schema 't1', 't2'", "clone_table_schema 't1', 't2', false"),
         ("minihbase clone_table_schema t1 t2", "minihbase clone_table_schema t1 t2 --no-splits")),
@@ -356,8 +374,8 @@ is never counted twice (it carries a nonce).""",
     "truncate": CommandHelp(
         "dml", "Delete every row of a table: disable, drop and create it again (one region).",
         """\
-Not atomic, as in HBase: a failure between the drop and the create says so and names the
-schema to create it with.""",
+The new table has the same families and table attributes. Not atomic, as in HBase: a failure
+between the drop and the create says so and names the schema to create it with.""",
         ("truncate 't1'",), ("minihbase truncate t1",)),
     "truncate_preserve": CommandHelp(
         "dml", "Truncate a table, keeping its region boundaries.", "",
@@ -595,6 +613,21 @@ ARGUMENTS = {
     "no_offload": "leave their regions where they are",
     "regions": "regions to move back onto it (full or encoded names)",
     "kind": "SPLIT or MERGE",
+    # the table attributes (storage/schema.py TABLE_ATTRIBUTES; docs/storage.md)
+    "max_filesize": "HBase's MAX_FILESIZE: its regions split past this many store bytes "
+                    "(default: the servers' --split-size; at least 64 KiB; alter: 0 unsets it)",
+    "memstore_flushsize": "HBase's MEMSTORE_FLUSHSIZE: its regions flush past this many "
+                          "memstore bytes (default: the servers' --flush-size; at least 64 KiB; "
+                          "alter: 0 unsets it)",
+    "readonly": "HBase's READONLY: refuse every put, delete, increment, append and "
+                "check-and-put (default false)",
+    "compaction_enabled": "HBase's COMPACTION_ENABLED: false: no compaction of its regions, "
+                          "asked for or not (default true)",
+    "split_enabled": "HBase's SPLIT_ENABLED: false: no split of its regions, automatic or asked "
+                     "for (default true)",
+    "merge_enabled": "HBase's MERGE_ENABLED: false: no merge of its regions (default true)",
+    "durability": "HBase's DURABILITY: how its writes use the WAL (default USE_DEFAULT = "
+                  "SYNC_WAL; ASYNC_WAL and SKIP_WAL lose acknowledged writes in a crash)",
     "recommission_regionserver.server": "the decommissioned server's full name",
     "clear_deadservers.servers": "dead servers' full names (default: every dead server)",
 }

@@ -11,8 +11,10 @@ from __future__ import annotations
 from minihbase.bytes_text import quoted
 from minihbase.errors import InvalidArgumentError
 from protos import minihbase_pb2 as pb
+from protos.schema import attributes_from_pb
 from storage.cell import LATEST_TIMESTAMP, CellType
-from storage.schema import data_block_encoding_value, keep_deleted_cells_value
+from storage.schema import (TABLE_ATTRIBUTES, TABLE_DEFAULTS, data_block_encoding_value,
+                            keep_deleted_cells_value, table_attribute_value)
 
 PUT = int(CellType.PUT)
 DELETE = int(CellType.DELETE)
@@ -267,6 +269,29 @@ def family_schema(name, options: dict | None) -> pb.FamilySchema:
     return fs
 
 
+# max_filesize -> MAX_FILESIZE...
+_ATTRIBUTE_KEYS = {f: key for key, f in TABLE_ATTRIBUTES.items()}
+
+
+def table_attributes(attributes: dict) -> dict:
+    """create_table's and alter_table's table attributes (max_filesize=..., readonly=...),
+    checked and typed; None values are left out. An unknown name is an error naming it."""
+    out = {}
+    for name, value in attributes.items():
+        key = _ATTRIBUTE_KEYS.get(name)
+        if key is None:
+            raise InvalidArgumentError(f"unknown table attribute {name!r}; known: "
+                                       f"{', '.join(sorted(_ATTRIBUTE_KEYS))}")
+        if value is not None:
+            out[name] = table_attribute_value(key, value)
+    return out
+
+
+def attributes_of(table: dict) -> dict:
+    """The table attributes of a describe_table() dict, as create_table takes them."""
+    return {f: table[f] for f in TABLE_DEFAULTS}
+
+
 # The lowest value of each numeric family option, as HBase checks them (0 would read as
 # "the default" on the wire); block sizes at most 16 MiB.
 _FAMILY_MINIMUM = {"max_versions": 1, "min_versions": 0, "ttl_seconds": 1, "block_size": 1024}
@@ -319,7 +344,10 @@ def region_dict(rd: pb.RegionDescription) -> dict:
 
 
 def table_dict(td: pb.TableDescription) -> dict:
-    return {"name": td.schema.name, "state": td.state, "max_filesize": td.schema.max_filesize,
+    """name, state, every table attribute by field name (max_filesize, readonly...),
+    families, regions."""
+    return {"name": td.schema.name, "state": td.state,
+            **TABLE_DEFAULTS, **attributes_from_pb(td.schema),
             "families": [family_dict(f) for f in td.schema.families],
             "regions": [region_dict(r) for r in td.regions]}
 

@@ -19,7 +19,9 @@ from client import commands, help_texts
 from client import formatting as fmt
 from client.help_texts import TABLE_METHODS
 from client.shell_syntax import Command, Const, ShellSyntaxError, parse_line, shell_text
+from minihbase.errors import InvalidArgumentError
 from storage.cell import LATEST_TIMESTAMP
+from storage.schema import TABLE_ATTRIBUTES, TABLE_DEFAULTS, table_attribute_value
 
 def help_text(topic: str) -> str:
     """HBase's help 'command' (its help) and help 'group' (the help of each command in it)."""
@@ -97,11 +99,42 @@ def _time_range(spec: dict) -> tuple[int, int] | None:
     return None
 
 
-def _max_filesize(spec: dict, current: int | None) -> int | None:
-    """Pops HBase's table attribute MAX_FILESIZE from a create or alter hash."""
-    if "MAX_FILESIZE" not in spec:
-        return current
-    return _int(spec.pop("MAX_FILESIZE"), "MAX_FILESIZE")
+def _table_attributes(spec: dict, into: dict) -> bool:
+    """Pops HBase's table attributes (MAX_FILESIZE, READONLY...) from a create or alter hash
+    into `into`, by field name and typed; True if the hash held one."""
+    found = [k for k in spec if k in TABLE_ATTRIBUTES]
+    for key in found:
+        value = spec.pop(key)
+        if isinstance(value, (bytes, Const)):
+            value = _s(value, key)
+        try:
+            into[TABLE_ATTRIBUTES[key]] = table_attribute_value(key, value)
+        except InvalidArgumentError as e:
+            raise commands.UsageError(str(e)) from None
+    return bool(found)
+
+
+def _unsupported_attributes(command: str, keys) -> commands.UsageError:
+    return commands.UsageError(
+        f"{command}: unsupported table attribute(s) {', '.join(map(str, keys))}; supported: "
+        f"{', '.join(TABLE_ATTRIBUTES)}")
+
+
+def _unset_attributes(spec: dict, into: dict) -> None:
+    """METHOD => 'table_att_unset', NAME => 'READONLY' (or a list of names): each back to its
+    default, which is what an unset attribute is."""
+    if "NAME" not in spec:
+        raise commands.UsageError("alter: table_att_unset needs NAME => 'MAX_FILESIZE' (or a "
+                                  "list of table attributes)")
+    names = spec.pop("NAME")
+    if spec:
+        raise commands.UsageError(f"alter: table_att_unset takes only NAME, got "
+                                  f"{', '.join(map(str, spec))}")
+    for name in names if isinstance(names, list) else [names]:
+        key = _s(name, "table attribute")
+        if key not in TABLE_ATTRIBUTES:
+            raise _unsupported_attributes("alter: table_att_unset", [key])
+        into[TABLE_ATTRIBUTES[key]] = TABLE_DEFAULTS[TABLE_ATTRIBUTES[key]]
 
 
 def _properties(value) -> dict[str, str]:
@@ -151,43 +184,39 @@ def _check_keys(h: dict, allowed: set, command: str) -> None:
                                   f"; supported: {', '.join(sorted(allowed))}")
 
 
-def _alter_spec(args: list) -> tuple[dict, list, int | None]:
-    """alter's arguments -> (families to add or modify, families to delete, the table's new
-    MAX_FILESIZE or None)."""
-    add, remove, max_filesize = {}, [], None
+def _alter_spec(args: list) -> tuple[dict, list, dict]:
+    """alter's arguments -> (families to add or modify, families to delete, table attributes
+    to set by field name: a default unsets one)."""
+    add, remove, attributes = {}, [], {}
     for a in args:
         if not isinstance(a, dict):
             add[_s(a, "family name")] = {}
             continue
         a = dict(a)
-        method = a.get("METHOD")
+        method = a.pop("METHOD", None)
         method = None if method is None else _s(method, "METHOD").lower()
-        table_att = "MAX_FILESIZE" in a
-        max_filesize = _max_filesize(a, max_filesize)
+        table_att = _table_attributes(a, attributes)
         if method == "table_att_unset":
-            if _s(a.get("NAME", ""), "NAME").upper() != "MAX_FILESIZE":
-                raise commands.UsageError("alter: table_att_unset takes NAME => "
-                                          "'MAX_FILESIZE' (the only table attribute)")
-            max_filesize = 0
-        elif method == "table_att" or (table_att and set(a) <= {"METHOD"}):
-            if set(a) - {"METHOD"}:
-                raise commands.UsageError(f"alter: unsupported table attribute(s) "
-                                          f"{sorted(set(a) - {'METHOD'})}: only MAX_FILESIZE")
-            if not table_att:
-                raise commands.UsageError("alter: METHOD => 'table_att' needs MAX_FILESIZE => "
-                                          "bytes (the only table attribute)")
+            _unset_attributes(a, attributes)
         elif "delete" in a:
             remove.append(_s(a["delete"], "family name"))
         elif method == "delete":
             if "NAME" not in a:
                 raise commands.UsageError("alter: METHOD => 'delete' needs NAME => 'cf'")
             remove.append(_s(a["NAME"], "family name"))
-        elif "NAME" in a:
-            add[_s(a["NAME"], "family name")] = commands.family_options(
-                {k: v for k, v in a.items() if k != "METHOD"})
-        else:
-            raise commands.UsageError("alter: a hash needs NAME => 'cf'")
-    return add, remove, max_filesize
+        elif "NAME" in a and method is None:
+            add[_s(a["NAME"], "family name")] = commands.family_options(a)
+        elif method not in (None, "table_att"):
+            raise commands.UsageError(f"alter: unknown METHOD {method!r}; known: delete, "
+                                      "table_att, table_att_unset")
+        elif a:
+            raise (_unsupported_attributes("alter", a) if table_att or method
+                   else commands.UsageError("alter: a hash needs NAME => 'cf' (a family) or "
+                                            "table attributes (MAX_FILESIZE => ...)"))
+        elif not table_att:
+            raise commands.UsageError("alter: METHOD => 'table_att' needs a table attribute: "
+                                      f"{', '.join(TABLE_ATTRIBUTES)}")
+    return add, remove, attributes
 
 
 SNAPSHOT_COMMANDS = ("snapshot", "list_snapshots", "list_table_snapshots", "delete_snapshot",
@@ -287,11 +316,11 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     if n == "create":
         if not args:
             raise commands.UsageError("usage: create 't1', 'cf1'[, 'cf2'][, SPLITS => [...]]")
-        table, families, splits, max_filesize = _s(args[0], "table name"), {}, [], None
+        table, families, splits, attributes = _s(args[0], "table name"), {}, [], {}
         for a in args[1:]:
             if isinstance(a, dict):
                 a = dict(a)
-                max_filesize = _max_filesize(a, max_filesize)
+                _table_attributes(a, attributes)
                 if "NUMREGIONS" in a or "SPLITALGO" in a:
                     if "NUMREGIONS" not in a or "SPLITALGO" not in a or "SPLITS" in a:
                         raise commands.UsageError(
@@ -306,18 +335,15 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
                             "SPLITS must be a list ['k1', 'k2'], got "
                             f"{shell_text(a['SPLITS'])}")
                     splits = [_b(k, "split key") for k in a["SPLITS"]]
-                    rest = {k: v for k, v in a.items() if k != "SPLITS"}
-                    if rest and "NAME" not in rest:
-                        raise commands.UsageError(f"create: unsupported option(s) {list(rest)}")
-                    a = rest
+                    a = {k: v for k, v in a.items() if k != "SPLITS"}
                 if a:
                     if "NAME" not in a:
-                        raise commands.UsageError("a column family hash needs NAME => 'cf'")
+                        raise _unsupported_attributes("create", a)
                     commands.add_family(families, _s(a["NAME"], "family name"),
                                 commands.family_options(a))
             else:
                 commands.add_family(families, _s(a, "family name"), {})
-        commands.create(conn, out, table, families, splits, max_filesize)
+        commands.create(conn, out, table, families, splits, attributes)
     elif n == "list":
         _nargs(cmd, 0, 1, "list ['regex']")
         commands.list_tables(conn, out, _s(args[0], "regex") if args else None)
@@ -341,9 +367,9 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "alter":
         if len(args) < 2:
             raise commands.UsageError("usage: alter 't1', NAME => 'cf', VERSIONS => 3")
-        add, remove, max_filesize = _alter_spec(args[1:])
+        add, remove, attributes = _alter_spec(args[1:])
         commands.alter(conn, out, _s(args[0], "table name"), add=add, remove=remove,
-                       max_filesize=max_filesize)
+                       attributes=attributes)
     elif n in ("disable", "enable", "drop", "exists", "is_enabled"):
         _nargs(cmd, 1, 1, f"{n} 't1'")
         getattr(commands, n)(conn, out, _s(args[0], "table name"))

@@ -37,8 +37,8 @@ from storage import layout
 from storage.cell import MAX_ROW_LENGTH
 from storage.region_split import remove_region_dirs, write_region_dir
 from storage.schema import (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, RegionInfo,
-                            TableDescriptor, namespace_of, validate_namespace,
-                            validate_table_name)
+                            TableDescriptor, namespace_of, table_attributes_text,
+                            validate_namespace, validate_table_name)
 
 log = logging.getLogger(__name__)
 
@@ -237,14 +237,14 @@ class TableDDL:
         log.info("table %s enabled (%d regions assigned)", name, len(regions))
 
     def alter(self, name: str, add_or_modify: list[pb.FamilySchema], remove: list[str],
-              max_filesize: int | None = None) -> TableDescriptor:
-        """max_filesize: the table's new MAX_FILESIZE (0: the servers' split size); None keeps
-        it."""
+              attributes: dict | None = None) -> TableDescriptor:
+        """attributes: the table attributes to change, by field name (max_filesize=0,
+        readonly=False...: a default is the attribute unset); the others are kept."""
         with self.table_lock(name):
-            return self._alter(name, add_or_modify, remove, max_filesize)
+            return self._alter(name, add_or_modify, remove, attributes or {})
 
     def _alter(self, name: str, add_or_modify: list[pb.FamilySchema], remove: list[str],
-               max_filesize: int | None) -> TableDescriptor:
+               attributes: dict) -> TableDescriptor:
         rec = self.meta.read_table(name)
         families = {f.name: f for f in rec.descriptor.families}
         for fname in remove:
@@ -257,12 +257,11 @@ class TableDDL:
             families[fd.name] = fd
         if not families:
             raise InvalidArgumentError(f"alter would leave table {name!r} without any family")
-        desc = TableDescriptor(name, tuple(families.values()),
-                               rec.descriptor.max_filesize if max_filesize is None
-                               else max_filesize)
+        desc = replace(rec.descriptor, families=tuple(families.values()), **attributes)
         pending = TableRecord(desc, rec.state, tuple(remove))
         self.meta.write_table(pending)  # the new descriptor and what is left to do, at once
-        log.info("table %s altered: %s", name, [f.name.decode() for f in desc.families])
+        log.info("table %s altered: %s %s", name, [f.name.decode() for f in desc.families],
+                 table_attributes_text(desc.attributes()))
         self.finish_alter(pending)
         return desc
 

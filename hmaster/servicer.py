@@ -24,6 +24,7 @@ from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunning
                               TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
+from protos.schema import attributes_from_pb
 from protos.status import abort_with
 from storage.compaction import compaction_state
 
@@ -88,7 +89,7 @@ class MasterServicer(pb_grpc.MasterServicer):
     def AlterTable(self, request, context):
         def run():
             self.m.ddl.alter(request.name, list(request.add_or_modify), list(request.remove),
-                             request.max_filesize if request.HasField("max_filesize") else None)
+                             attributes_from_pb(request))
             return pb.Empty()
         return self._call(context, run)
 

@@ -90,10 +90,16 @@ class SplitMergeCoordinator:
         rec, version = self.meta.read_region_versioned(rec.info.table, rec.info.encoded_name)
         if rec is None:
             raise InvalidArgumentError(f"{what}: unknown region {name!r}")
+        table = self.meta.read_table(rec.info.table)
+        if not getattr(table.descriptor, f"{what}_enabled"):  # HBase 2's SPLIT/MERGE_ENABLED
+            key = f"{what.upper()}_ENABLED"
+            raise OperationNotAllowedError(
+                f"{what} of region {name} refused: table {rec.info.table!r} has {key} => false "
+                f"(alter '{rec.info.table}', {key} => 'true' allows it)")
         if rec.state != OPEN or not self.servers.is_live(rec.server):
             raise RegionOfflineError(f"{what}: region {name} is {rec.state}, not OPEN on a "
                                      "live server; retry later")
-        if self.meta.read_table(rec.info.table).state != ENABLED:
+        if table.state != ENABLED:
             raise RegionOfflineError(f"{what}: table {rec.info.table!r} is not enabled")
         return rec, version
 

@@ -4,8 +4,9 @@
                            requests/s, what a recovering server waits for and since when),
                            regions in transition (why, for how long), tables and their
                            regions, snapshots, the HBCK report
-    GET /table/<t>         one table: state, families, every region ([start, end) readable,
-                           server, state, size, store files, reads, writes)
+    GET /table/<t>         one table: state, the table attributes set (MAX_FILESIZE...),
+                           families, every region ([start, end) readable, server, state,
+                           size, store files, reads, writes)
     GET /rs/<server>       one region server as the master sees it, with a link to its own UI
     GET /api/status        the same facts as `minihbase status --json` (client.protocol's
                            status_dict of GetClusterStatus), plus servers' waiting_for
@@ -35,6 +36,8 @@ from minihbase import metrics
 from minihbase.info_http import (InfoHttpServer, age, badge, cards, esc, html_response,
                                  human_bytes, json_response, key_range, link, page, path_part,
                                  readable_key, table, ui_url)
+from protos.schema import attributes_from_pb
+from storage.schema import table_attributes_text
 
 
 class InfoServer:
@@ -321,9 +324,12 @@ class InfoServer:
                       "block size", "block cache", "in memory", "keep deleted cells",
                       "data block encoding"],
                      [_family_row(family_dict(f)) for f in td.schema.families])
+        attributes = table_attributes_text(attributes_from_pb(td.schema))
         body = (cards([("state", badge(td.state)), ("regions", str(len(td.regions))),
                        ("open", str(sum(r.state == "OPEN" for r in td.regions)))]) +
-                f"<h2>Families</h2>{fams}<h2>Regions</h2>{_regions_table(td.regions)}")
+                "<h2>Table attributes</h2><p>" +
+                (esc(attributes) or '<span class="dim">none set: HBase\'s defaults</span>') +
+                f"</p><h2>Families</h2>{fams}<h2>Regions</h2>{_regions_table(td.regions)}")
         return html_response(page(f"table {rest}", f"table {rest}", self._nav(), body))
 
     def _server_page(self, rest, query):

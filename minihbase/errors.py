@@ -67,6 +67,11 @@ class SnapshotCreationError(HBaseError):
     kept, and taking it again may succeed."""
 
 
+class TableReadOnlyError(HBaseError):
+    """A mutation of a table whose READONLY attribute is true (HBase's "region is read only").
+    Not retried: alter the table's READONLY to false first."""
+
+
 # --- storage ----------------------------------------------------------------------------------
 
 class CorruptionError(HBaseError):
@@ -137,7 +142,9 @@ class OutcomeUnknownError(HBaseError):
 
 class OperationNotAllowedError(HBaseError):
     """The cluster forbids this operation right now: its switch is off (splitormerge_switch),
-    or its target is decommissioned. Not retried: an admin must change that first."""
+    its target is decommissioned, or its table's SPLIT_ENABLED / MERGE_ENABLED is false (HBase:
+    "failed as region split is disabled for the table"). Not retried: an admin must change
+    that first."""
 
 
 class QuotaExceededError(HBaseError):

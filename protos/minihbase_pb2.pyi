@@ -97,14 +97,26 @@ class FamilySchema(_message.Message):
     def __init__(self, name: _Optional[str] = ..., max_versions: _Optional[int] = ..., min_versions: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., bloom: _Optional[str] = ..., compression: _Optional[str] = ..., block_size: _Optional[int] = ..., no_block_cache: _Optional[bool] = ..., in_memory: _Optional[bool] = ..., keep_deleted_cells: _Optional[str] = ..., data_block_encoding: _Optional[str] = ...) -> None: ...
 
 class TableSchema(_message.Message):
-    __slots__ = ("name", "families", "max_filesize")
+    __slots__ = ("name", "families", "max_filesize", "memstore_flushsize", "readonly", "compaction_enabled", "split_enabled", "merge_enabled", "durability")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FAMILIES_FIELD_NUMBER: _ClassVar[int]
     MAX_FILESIZE_FIELD_NUMBER: _ClassVar[int]
+    MEMSTORE_FLUSHSIZE_FIELD_NUMBER: _ClassVar[int]
+    READONLY_FIELD_NUMBER: _ClassVar[int]
+    COMPACTION_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MERGE_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    DURABILITY_FIELD_NUMBER: _ClassVar[int]
     name: str
     families: _containers.RepeatedCompositeFieldContainer[FamilySchema]
     max_filesize: int
-    def __init__(self, name: _Optional[str] = ..., families: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., max_filesize: _Optional[int] = ...) -> None: ...
+    memstore_flushsize: int
+    readonly: bool
+    compaction_enabled: bool
+    split_enabled: bool
+    merge_enabled: bool
+    durability: str
+    def __init__(self, name: _Optional[str] = ..., families: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., max_filesize: _Optional[int] = ..., memstore_flushsize: _Optional[int] = ..., readonly: _Optional[bool] = ..., compaction_enabled: _Optional[bool] = ..., split_enabled: _Optional[bool] = ..., merge_enabled: _Optional[bool] = ..., durability: _Optional[str] = ...) -> None: ...
 
 class Empty(_message.Message):
     __slots__ = ()
@@ -451,16 +463,28 @@ class CreateTableRequest(_message.Message):
     def __init__(self, schema: _Optional[_Union[TableSchema, _Mapping]] = ..., split_keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class AlterTableRequest(_message.Message):
-    __slots__ = ("name", "add_or_modify", "remove", "max_filesize")
+    __slots__ = ("name", "add_or_modify", "remove", "max_filesize", "memstore_flushsize", "readonly", "compaction_enabled", "split_enabled", "merge_enabled", "durability")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ADD_OR_MODIFY_FIELD_NUMBER: _ClassVar[int]
     REMOVE_FIELD_NUMBER: _ClassVar[int]
     MAX_FILESIZE_FIELD_NUMBER: _ClassVar[int]
+    MEMSTORE_FLUSHSIZE_FIELD_NUMBER: _ClassVar[int]
+    READONLY_FIELD_NUMBER: _ClassVar[int]
+    COMPACTION_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MERGE_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    DURABILITY_FIELD_NUMBER: _ClassVar[int]
     name: str
     add_or_modify: _containers.RepeatedCompositeFieldContainer[FamilySchema]
     remove: _containers.RepeatedScalarFieldContainer[str]
     max_filesize: int
-    def __init__(self, name: _Optional[str] = ..., add_or_modify: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ..., max_filesize: _Optional[int] = ...) -> None: ...
+    memstore_flushsize: int
+    readonly: bool
+    compaction_enabled: bool
+    split_enabled: bool
+    merge_enabled: bool
+    durability: str
+    def __init__(self, name: _Optional[str] = ..., add_or_modify: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ..., max_filesize: _Optional[int] = ..., memstore_flushsize: _Optional[int] = ..., readonly: _Optional[bool] = ..., compaction_enabled: _Optional[bool] = ..., split_enabled: _Optional[bool] = ..., merge_enabled: _Optional[bool] = ..., durability: _Optional[str] = ...) -> None: ...
 
 class ListTablesResponse(_message.Message):
     __slots__ = ("tables",)

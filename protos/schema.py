@@ -7,7 +7,7 @@ from __future__ import annotations
 from minihbase.bytes_text import quoted
 from minihbase.errors import InvalidArgumentError
 from protos import minihbase_pb2 as pb
-from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from storage.schema import TABLE_ATTRIBUTES, FamilyDescriptor, RegionInfo, TableDescriptor
 
 
 def region_info_to_pb(info: RegionInfo) -> pb.RegionInfo:
@@ -45,8 +45,14 @@ def family_from_pb(f: pb.FamilySchema) -> FamilyDescriptor:
         raise InvalidArgumentError(f"column family {f.name!r}: {e}") from None
 
 
+def attributes_from_pb(m) -> dict:
+    """The table attributes a TableSchema or AlterTableRequest sets, by field name."""
+    return {f: getattr(m, f) for f in TABLE_ATTRIBUTES.values() if m.HasField(f)}
+
+
 def table_from_pb(s: pb.TableSchema) -> TableDescriptor:
-    return TableDescriptor(s.name, tuple(family_from_pb(f) for f in s.families), s.max_filesize)
+    return TableDescriptor(s.name, tuple(family_from_pb(f) for f in s.families),
+                           **attributes_from_pb(s))
 
 
 def table_to_pb(desc: TableDescriptor) -> pb.TableSchema:
@@ -57,4 +63,4 @@ def table_to_pb(desc: TableDescriptor) -> pb.TableSchema:
                         no_block_cache=not f.block_cache, in_memory=f.in_memory,
                         keep_deleted_cells=f.keep_deleted_cells,
                         data_block_encoding=f.data_block_encoding)
-        for f in desc.families], max_filesize=desc.max_filesize)
+        for f in desc.families], **desc.attributes())

@@ -28,6 +28,7 @@ STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
     errors.SnapshotExistsError: grpc.StatusCode.ALREADY_EXISTS,
     errors.SnapshotCreationError: grpc.StatusCode.ABORTED,
     errors.TableNotEnabledError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.TableReadOnlyError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.CorruptionError: grpc.StatusCode.DATA_LOSS,
     errors.RegionClosedError: grpc.StatusCode.UNAVAILABLE,
     errors.NotServingRegionError: grpc.StatusCode.UNAVAILABLE,

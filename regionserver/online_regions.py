@@ -278,13 +278,12 @@ class OnlineRegions:
     # --- background chore ----------------------------------------------------------------------
     def chore(self) -> None:
         """One round of background maintenance (called every second by the server)."""
-        flush_size = self.region_config.flush_size
         self.nonces.expire()
         now = self._clock()
         for name, region in list(self._regions.items()):
             try:
                 size = region.memstore_size()
-                if size >= flush_size or self._edits_too_old(name, region, size, now):
+                if size >= region.flush_size() or self._edits_too_old(name, region, size, now):
                     region.flush()
                 if self.request_split is not None and region.split_size() and \
                         region.needs_split():
@@ -293,6 +292,9 @@ class OnlineRegions:
                 log.warning("background work on region %s failed: %s", name, e)
         self._force_flush_for_wal()
         if self.wal is not None:
+            # edits of ASYNC_WAL tables reach the disk within a chore period (HBase's
+            # hbase.regionserver.optionallogflushinterval, 1 s); at once if nothing is new
+            self.wal.sync(self.wal.last_txid)
             self.wal.roll_if_older(self.wal_roll_period)
 
     def _edits_too_old(self, name: str, region, size: int, now: float) -> bool:

@@ -173,8 +173,9 @@ class RegionServer:
             try:
                 self.online.chore()
             except Exception as e:
-                if isinstance(e, ServerAbortedError):  # WAL fenced during a forced flush
-                    self.abort(str(e))
+                if isinstance(e, ServerAbortedError):  # WAL fenced during a flush or sync
+                    if not self.stopping_cleanly:  # else: the WAL was closed by the stop
+                        self.abort(str(e))
                     return
                 log.exception("region chore failed")
 

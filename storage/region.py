@@ -9,12 +9,16 @@ cells with seqid <= the read point it took at its start) never sees half a mutat
 Flush takes the update lock exclusively for a moment (no batch is half-applied), snapshots every
 memstore and notes the seqid; writes then continue while the snapshots are written to HFiles,
 which are then installed in every family at once (`_views_lock`) and reported to the WAL
-(`mark_flushed`). A flush is requested when the region's memstores pass `flush_size`; a minor
-compaction when a store reaches `compaction_min_files` files (or holds references); both run on
-`background` (anything with submit(fn); default: one shared daemon pool per process). Writes
-first ask `memstore_room` (the server-wide memstore limit, when the region server sets one),
-then wait, and fail with RegionTooBusyError, while a store has `blocking_store_files` files or
-the memstores exceed `memstore_block_multiplier` x `flush_size`.
+(`mark_flushed`). A flush is requested when the region's memstores pass `flush_size()` (the
+table's MEMSTORE_FLUSHSIZE, else the server's); a minor compaction when a store reaches
+`compaction_min_files` files (or holds references), unless the table's COMPACTION_ENABLED is
+false; both run on `background` (anything with submit(fn); default: one shared daemon pool per
+process). Writes first ask `memstore_room` (the server-wide memstore limit, when the region
+server sets one), then wait, and fail with RegionTooBusyError, while a store has
+`blocking_store_files` files or the memstores exceed `memstore_block_multiplier` x
+`flush_size()`. A READONLY table's mutations are refused (TableReadOnlyError). A table's
+DURABILITY decides whether a batch is logged (not with SKIP_WAL) and synced before it is
+applied (not with ASYNC_WAL).
 
 Reads: `get` and `scanner` take the read point, then one StoreView per selected family (pinned
 memstore segments + store files); scanner.py merges and filters. Recovery: `open` replays
@@ -38,7 +42,8 @@ import time
 
 from minihbase.bytes_text import quoted
 from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColumnFamilyError,
-                              NotServingRegionError, RegionTooBusyError, ServerAbortedError)
+                              NotServingRegionError, RegionTooBusyError, ServerAbortedError,
+                              TableReadOnlyError)
 from storage import layout
 from storage.cell import CELL_TYPES, LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
 from storage.compaction import compact_store, compaction_state as compaction_state_name
@@ -105,6 +110,10 @@ class Region:
         self.table = table
         self.path = layout.region_dir(rootdir, info)
         self.wal = wal
+        # HBase's DURABILITY: SKIP_WAL logs no edit; ASYNC_WAL acknowledges once the edit is
+        # written to the WAL, before its fsync (the region server syncs the WAL every second)
+        self._log_edits = table.durability != "SKIP_WAL"
+        self._sync_edits = table.durability != "ASYNC_WAL"
         self.config = config
         self.background = background if background is not None else default_background()
         # the region server's, shared by its regions (storage/nonces.py)
@@ -239,6 +248,13 @@ class Region:
         if self._closing:
             raise NotServingRegionError(f"region {self.name} is closed")
 
+    def _check_writable(self, what: str) -> None:
+        """HBase's checkReadOnly: no mutation of a READONLY table, however it is sent."""
+        if self.table.readonly:
+            raise TableReadOnlyError(
+                f"table {self.table.name!r} is read-only (READONLY => true): {what} refused; "
+                f"alter '{self.table.name}', READONLY => 'false' allows writes")
+
     def _check_row(self, row) -> None:
         if not isinstance(row, (bytes, bytearray)) or not row or len(row) > MAX_ROW_LENGTH:
             from storage.cell import validate_row
@@ -274,6 +290,7 @@ class Region:
         self._check_open()
         if not ms:
             return
+        self._check_writable("mutation")
         start, end = self.info.start_key, self.info.end_key
         for m in ms:
             row = m.row
@@ -342,9 +359,11 @@ class Region:
                 if acc is not None:
                     acc[1] += size
                     acc[2] += deletes
-                if self.wal is not None and wal_cells:
+                if self.wal is not None and wal_cells and self._log_edits:
                     wal_cells.extend(wal_only)
-                    self.wal.sync(self.wal.append_batch([(self.name, seqid, wal_cells)]))
+                    txid = self.wal.append_batch([(self.name, seqid, wal_cells)])
+                    if self._sync_edits:
+                        self.wal.sync(txid)
                 oldest = self._mvcc.oldest_read_point
                 for fam, (pairs, size, deletes) in per_store.items():
                     stores[fam].memstore.add(pairs, seqid, size, deletes, oldest)
@@ -379,8 +398,10 @@ class Region:
             cfg.memstore_room()
         deadline = None
         while True:
-            too_many = any(s.file_count() >= cfg.blocking_store_files for s in self.stores.values())
-            too_big = self.memstore_size() >= cfg.flush_size * cfg.memstore_block_multiplier
+            # with compactions off nothing would ever lower the file count: never wait for it
+            too_many = self.table.compaction_enabled and any(
+                s.file_count() >= cfg.blocking_store_files for s in self.stores.values())
+            too_big = self.memstore_size() >= self.flush_size() * cfg.memstore_block_multiplier
             if not too_many and not too_big:
                 return
             if too_many:
@@ -399,7 +420,7 @@ class Region:
             self._check_open()
 
     def _after_write(self) -> None:
-        if self.memstore_size() >= self.config.flush_size:
+        if self.memstore_size() >= self.flush_size():
             self._request_flush()
 
     def increment(self, row: bytes, family: bytes, qualifier: bytes, amount: int,
@@ -408,6 +429,7 @@ class Region:
         With a nonce (group, nonce), an operation that already succeeded with that nonce is not
         applied again: its result is returned (storage/nonces.py)."""
         self._check_open()
+        self._check_writable("increment")
         self._check_row(row)
         self._store(family)
         return self._once(nonce, lambda n: self._increment(row, family, qualifier, amount, n))
@@ -467,6 +489,7 @@ class Region:
         an append that already ran is not applied again: it gets the columns' current cells
         (as HBase's region server answers a repeated Append)."""
         self._check_open()
+        self._check_writable("append")
         self._check_row(row)
         if not columns:
             raise InvalidArgumentError(f"append to row {quoted(row)} names no column")
@@ -504,6 +527,7 @@ class Region:
         With a nonce, a retry of a call that already ran gets that call's answer (the check
         is not made again: the first attempt's own put would now fail it)."""
         self._check_open()
+        self._check_writable("checkAndMutate")
         self._check_row(row)
         self._store(family)
         if m.row != row:
@@ -736,6 +760,8 @@ class Region:
             log.exception("background flush of region %s failed", self.name)
 
     def _request_compaction(self) -> None:
+        if not self.table.compaction_enabled:
+            return
         with self._state_lock:
             if self._compaction_queued or self._closing:
                 return
@@ -809,10 +835,12 @@ class Region:
     def compact(self, major: bool = False, family: bytes | None = None) -> None:
         """Minor: compact stores that have enough files (and rewrite references). Major:
         rewrite every store into one file, dropping deleted, expired and surplus cells.
-        family: only that family's store (NoSuchColumnFamilyError if it has none)."""
+        family: only that family's store (NoSuchColumnFamilyError if it has none). A table
+        with COMPACTION_ENABLED => false is not compacted at all, asked or not (HBase ignores
+        the request)."""
         stores = [self._store(family)] if family else list(self.stores.values())
-        if self._closing:  # a close (move, split, disable) must not wait for it
-            return
+        if self._closing or not self.table.compaction_enabled:
+            return  # closing: a close (move, split, disable) must not wait for a compaction
         if major:
             self.flush()
         with self._compaction_lock:
@@ -874,13 +902,20 @@ class Region:
     def has_references(self) -> bool:
         return any(s.has_references() for s in self.stores.values())
 
+    def flush_size(self) -> int:
+        """Memstore bytes past which the region flushes: the table's MEMSTORE_FLUSHSIZE, else
+        the server's flush size (writes wait past memstore_block_multiplier times it)."""
+        return self.table.memstore_flushsize or self.config.flush_size
+
     def split_size(self) -> int:
         """Store bytes past which the region asks to be split: the table's MAX_FILESIZE, else
         the server's split size."""
         return self.table.max_filesize or self.config.split_size
 
     def needs_split(self) -> bool:
-        return self.store_size() >= self.split_size() and self.mid_key() is not None
+        """Past its split size, with a row to split at, and its table's SPLIT_ENABLED true."""
+        return (self.table.split_enabled and self.store_size() >= self.split_size()
+                and self.mid_key() is not None)
 
     def mid_key(self) -> bytes | None:
         """A row strictly inside the region to split at, or None (nothing to split)."""

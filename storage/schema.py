@@ -19,6 +19,19 @@ KEEP_DELETED_CELLS = ("FALSE", "TRUE", "TTL")  # HBase's KeepDeletedCells enum
 DATA_BLOCK_ENCODINGS = ("NONE", "PREFIX", "FAST_DIFF")  # storage/block_encoding.py
 _UNBUILT_ENCODINGS = ("DIFF", "ROW_INDEX_V1")  # HBase has them; minihbase does not
 MIN_MAX_FILESIZE = 64 << 10  # a smaller MAX_FILESIZE would split regions of a few rows
+# A smaller MEMSTORE_FLUSHSIZE would write an HFile every few hundred cells (HBase's floor,
+# hbase.hregion.memstore.flush.size.limit, is 1 MiB; minihbase scales it down as MAX_FILESIZE's)
+MIN_MEMSTORE_FLUSHSIZE = 64 << 10
+# HBase's table attributes (TableDescriptorBuilder's names) -> TableDescriptor fields, in the
+# order HBase's describe lists them (by name).
+TABLE_ATTRIBUTES = {"COMPACTION_ENABLED": "compaction_enabled", "DURABILITY": "durability",
+                    "MAX_FILESIZE": "max_filesize", "MEMSTORE_FLUSHSIZE": "memstore_flushsize",
+                    "MERGE_ENABLED": "merge_enabled", "READONLY": "readonly",
+                    "SPLIT_ENABLED": "split_enabled"}
+# HBase's Durability enum. USE_DEFAULT is SYNC_WAL; FSYNC_WAL is the same here (every WAL sync
+# is an fdatasync). ASYNC_WAL and SKIP_WAL lose acknowledged writes in a crash:
+# docs/storage.md, "Table attributes".
+DURABILITIES = ("USE_DEFAULT", "SKIP_WAL", "ASYNC_WAL", "SYNC_WAL", "FSYNC_WAL")
 # Used with fullmatch: "$" alone would also accept a name ending in a newline.
 _TABLE_NAME = re.compile(r"(?:[A-Za-z0-9_]{1,128}:)?[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9_]{1,128}")
@@ -96,20 +109,43 @@ class FamilyDescriptor:
 class TableDescriptor:
     name: str
     families: tuple[FamilyDescriptor, ...] = field(default_factory=tuple)
+    # Table attributes (TABLE_ATTRIBUTES; their semantics: docs/storage.md, "Table attributes")
     max_filesize: int = 0  # HBase's MAX_FILESIZE: split size of this table; 0 = the server's
+    memstore_flushsize: int = 0  # HBase's MEMSTORE_FLUSHSIZE: a region's flush size; 0 = ditto
+    readonly: bool = False  # HBase's READONLY: every mutation is refused
+    compaction_enabled: bool = True  # HBase's COMPACTION_ENABLED: false = no compaction at all
+    split_enabled: bool = True  # HBase's SPLIT_ENABLED: false = no split, asked for or not
+    merge_enabled: bool = True  # HBase's MERGE_ENABLED: false = no merge
+    durability: str = "USE_DEFAULT"  # HBase's DURABILITY (DURABILITIES): how writes use the WAL
 
     def __post_init__(self):
         object.__setattr__(self, "name", validate_table_name(self.name))
-        if self.max_filesize and not MIN_MAX_FILESIZE <= self.max_filesize < 1 << 63:
-            raise InvalidArgumentError(
-                f"table {self.name!r}: MAX_FILESIZE must be at least {MIN_MAX_FILESIZE} bytes "
-                f"(or 0: the region servers' split size), got {self.max_filesize}")
+        self._check_attributes()
         object.__setattr__(self, "families", tuple(self.families))
         if not self.families:
             raise InvalidArgumentError(f"table {self.name!r} needs at least one column family")
         names = [f.name for f in self.families]
         if len(set(names)) != len(names):
             raise InvalidArgumentError(f"table {self.name!r} names a column family twice")
+
+    def _check_attributes(self) -> None:
+        """InvalidArgumentError naming the table and the attribute, for a value HBase's
+        TableDescriptorChecker would refuse (a size below its floor) or of the wrong kind."""
+        for key, limit, other in (("MAX_FILESIZE", MIN_MAX_FILESIZE, "split size"),
+                                  ("MEMSTORE_FLUSHSIZE", MIN_MEMSTORE_FLUSHSIZE, "flush size")):
+            size = getattr(self, TABLE_ATTRIBUTES[key])
+            if type(size) is not int or (size and not limit <= size < 1 << 63):
+                raise InvalidArgumentError(
+                    f"table {self.name!r}: {key} must be at least {limit} bytes "
+                    f"(or 0: the region servers' {other}), got {size!r}")
+        for key in ("READONLY", "COMPACTION_ENABLED", "SPLIT_ENABLED", "MERGE_ENABLED"):
+            if type(getattr(self, TABLE_ATTRIBUTES[key])) is not bool:
+                raise InvalidArgumentError(f"table {self.name!r}: {key} must be true or false, "
+                                           f"got {getattr(self, TABLE_ATTRIBUTES[key])!r}")
+        try:
+            object.__setattr__(self, "durability", durability_value(self.durability))
+        except InvalidArgumentError as e:
+            raise InvalidArgumentError(f"table {self.name!r}: {e}") from None
 
     def family(self, name: bytes) -> FamilyDescriptor:
         from minihbase.errors import NoSuchColumnFamilyError
@@ -124,16 +160,39 @@ class TableDescriptor:
     def family_names(self) -> list[bytes]:
         return [f.name for f in self.families]
 
+    def attributes(self) -> dict:
+        """Every table attribute by field name (max_filesize, readonly...)."""
+        return {f: getattr(self, f) for f in TABLE_ATTRIBUTES.values()}
+
     def to_dict(self) -> dict:
+        """Attributes at their default are left out: a table written before they existed
+        reads back the same."""
         d = {"name": self.name, "families": [f.to_dict() for f in self.families]}
-        if self.max_filesize:
-            d["max_filesize"] = self.max_filesize
+        d.update((f, v) for f, v in self.attributes().items() if v != TABLE_DEFAULTS[f])
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "TableDescriptor":
         return cls(d["name"], tuple(FamilyDescriptor.from_dict(f) for f in d["families"]),
-                   d.get("max_filesize", 0))
+                   **{f: d[f] for f in TABLE_ATTRIBUTES.values() if f in d})
+
+
+# field -> its default (an attribute at its default is "unset", as HBase's describe shows it)
+TABLE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TableDescriptor)
+                  if f.name in TABLE_ATTRIBUTES.values()}
+
+
+def table_attributes_text(attributes: dict) -> str:
+    """HBase's describe form of the attributes not at their default, by name:
+    "MAX_FILESIZE => '65536', READONLY => 'true'" ("" when none is set). `attributes`: by
+    field name, as TableDescriptor.attributes() (missing ones are at their default)."""
+    parts = []
+    for key, f in TABLE_ATTRIBUTES.items():
+        value = attributes.get(f, TABLE_DEFAULTS[f])
+        if value != TABLE_DEFAULTS[f]:
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            parts.append(f"{key} => '{text}'")
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -237,6 +296,39 @@ def data_block_encoding_value(value) -> str:
         raise InvalidArgumentError(
             f"DATA_BLOCK_ENCODING {text} is not supported by minihbase; use one of {allowed}")
     raise InvalidArgumentError(f"DATA_BLOCK_ENCODING must be one of {allowed}, got {value!r}")
+
+
+def durability_value(value) -> str:
+    """DURABILITY as stored (DURABILITIES) from any case; anything else is
+    InvalidArgumentError naming the attribute and its values."""
+    text = _upper_text(value)
+    if text in DURABILITIES:
+        return text
+    raise InvalidArgumentError(f"DURABILITY must be one of {', '.join(DURABILITIES)}, got "
+                               f"{value!r}")
+
+
+def table_attribute_value(key: str, value):
+    """A table attribute's value as TableDescriptor holds it, from what a caller wrote: for
+    READONLY and the *_ENABLED switches true/false (or their text, any case), for the sizes a
+    whole number (or its text). Anything else is InvalidArgumentError naming the attribute
+    (HBase's shell would read READONLY => 'yes' as false); DURABILITY one of DURABILITIES."""
+    if key not in TABLE_ATTRIBUTES:
+        raise InvalidArgumentError(f"unknown table attribute {key!r}; known: "
+                                   f"{', '.join(TABLE_ATTRIBUTES)}")
+    if key == "DURABILITY":
+        return durability_value(value)
+    if isinstance(TABLE_DEFAULTS[TABLE_ATTRIBUTES[key]], bool):
+        text = value if isinstance(value, bool) else _upper_text(value)
+        if text in (True, False, "TRUE", "FALSE"):
+            return text in (True, "TRUE")
+        raise InvalidArgumentError(f"{key} must be true or false, got {value!r}")
+    if not isinstance(value, bool):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            pass
+    raise InvalidArgumentError(f"{key} must be a number of bytes, got {value!r}")
 
 
 def validate_family_name(name: bytes) -> None:

@@ -24,14 +24,14 @@ import grpc
 
 from coordination import zk as zk_mod
 from coordination.znodes import Paths, ServerRecord, server_name
-from protos.schema import region_info_from_pb, region_info_to_pb
+from protos.schema import region_info_from_pb, region_info_to_pb, table_from_pb
 from minihbase.errors import NotServingRegionError
 from minihbase.zookeeper import free_port
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
 from storage import layout
-from storage.schema import RegionInfo
+from storage.schema import RegionInfo, TableDescriptor
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -46,6 +46,7 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         self.lock = threading.Lock()
         self.regions: dict[str, RegionInfo] = {}  # guarded by lock: open regions by name
         self.opened: list[str] = []  # guarded by lock: every OpenRegion, in order
+        self.schemas: dict[str, TableDescriptor] = {}  # guarded by lock: each region's last
         self.closed: list[str] = []  # guarded by lock
         self.split_gate: threading.Event | None = None  # SplitRegion waits for it when set
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
@@ -85,6 +86,7 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         with self.lock:
             self.regions[info.name] = info
             self.opened.append(info.name)
+            self.schemas[info.name] = table_from_pb(request.schema)
         return pb.Empty()
 
     def CloseRegion(self, request, context):

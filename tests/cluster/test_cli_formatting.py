@@ -126,6 +126,30 @@ def test_global_options_are_accepted_after_the_command():
     assert (before.json, before.zk, before.timeout) == (True, "h:2", 30.0)
 
 
+def test_describe_lists_the_table_attributes_set_by_name_as_hbase_does():
+    d = {"name": "t1", "state": "ENABLED", "families": [], "regions": [],
+         "max_filesize": 65536, "memstore_flushsize": 0, "readonly": True,
+         "compaction_enabled": False, "split_enabled": True, "merge_enabled": True}
+    assert fmt.describe_text(d).splitlines()[1] == (
+        "t1, {TABLE_ATTRIBUTES => {COMPACTION_ENABLED => 'false', MAX_FILESIZE => '65536', "
+        "READONLY => 'true'}}")
+    unset = dict(d, max_filesize=0, readonly=False, compaction_enabled=True)
+    assert "TABLE_ATTRIBUTES" not in fmt.describe_text(unset)
+
+
+def test_table_attribute_flags_of_create_and_alter():
+    from client.cli import _attributes, build_parser
+
+    a = build_parser().parse_args(["create", "t1", "cf", "--readonly", "--split-enabled",
+                                   "false", "--memstore-flushsize", "1048576"])
+    assert _attributes(a) == {"memstore_flushsize": 1048576, "readonly": True,
+                              "split_enabled": False}
+    a = build_parser().parse_args(["alter", "t1", "--readonly", "FALSE", "--max-filesize", "0",
+                                   "--durability", "skip_wal"])
+    assert _attributes(a) == {"max_filesize": 0, "readonly": False, "durability": "SKIP_WAL"}
+    assert _attributes(build_parser().parse_args(["alter", "t1", "cf", "--versions", "2"])) == {}
+
+
 def _subcommands() -> dict:
     import argparse
 

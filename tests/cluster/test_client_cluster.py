@@ -316,6 +316,56 @@ def test_a_tables_max_filesize_splits_it_at_its_own_size(cluster, connection_for
     conn.delete_table("small", disable=True)
 
 
+def test_a_readonly_table_refuses_writes_from_client_cli_and_shell_until_altered_back(
+        cluster, connection_for):
+    """HBase's READONLY => true: every mutation is refused at once (not retried) with an error
+    naming the table, from the client, the CLI (exit 1, one line) and the shell, while reads
+    work; describe shows the attributes set, and alter back to false allows writes again."""
+    shell = cli(cluster, "shell", input=(
+        "create 'ro', 'cf', {MEMSTORE_FLUSHSIZE => '1048576', COMPACTION_ENABLED => false, "
+        "SPLIT_ENABLED => false}\n"
+        "put 'ro', 'r1', 'cf:q', 'before'\n"
+        "alter 'ro', READONLY => 'true'\n"
+        "describe 'ro'\n"
+        "put 'ro', 'r2', 'cf:q', 'v'\n"
+        "get 'ro', 'r1'\n"))
+    refused = ("table 'ro' is read-only (READONLY => true): mutation refused; alter 'ro', "
+               "READONLY => 'false' allows writes")
+    assert shell.returncode == 1 and shell.stderr == f"ERROR: standard input, line 5: {refused}\n"
+    assert ("ro, {TABLE_ATTRIBUTES => {COMPACTION_ENABLED => 'false', MEMSTORE_FLUSHSIZE => "
+            "'1048576', READONLY => 'true', SPLIT_ENABLED => 'false'}}") in shell.stdout, shell
+    assert "value=before" in shell.stdout  # reads still work
+
+    conn = connection_for(cluster, timeout=20)
+    t = conn.table("ro")
+    started = time.monotonic()
+    for write in (lambda: t.put(b"r3", {b"cf:q": b"v"}), lambda: t.counter_inc(b"r3", b"cf:n"),
+                  lambda: t.check_and_put(b"r1", b"cf:q", b"before", {b"cf:q": b"v"})):
+        with pytest.raises(errors.TableReadOnlyError, match="table 'ro' is read-only"):
+            write()
+    with pytest.raises(errors.TableReadOnlyError):
+        with t.batch() as b:
+            b.put(b"r4", {b"cf:q": b"v"})
+    assert time.monotonic() - started < 10  # refused, not retried until the 20 s timeout
+    put = cli(cluster, "put", "ro", "r5", "cf:q", "v")
+    assert put.returncode == 1 and put.stderr == f"ERROR: {refused}\n", put
+    compact = cli(cluster, "major_compact", "ro")
+    assert compact.returncode == 0 and "skipped: the table has COMPACTION_ENABLED => false" \
+        in compact.stdout, compact
+    split = cli(cluster, "split", "ro")
+    assert split.returncode == 1 and "table 'ro' has SPLIT_ENABLED => false" in split.stderr
+
+    assert cli(cluster, "alter", "ro", "--readonly", "false").returncode == 0
+    t.put(b"r1", {b"cf:q": b"after"})
+    assert t.row(b"r1") == {b"cf:q": b"after"}
+    described = json.loads(cli(cluster, "describe", "ro", "--json").stdout)
+    assert {k: described[k] for k in ("readonly", "memstore_flushsize", "compaction_enabled",
+                                      "split_enabled", "max_filesize")} == {
+        "readonly": False, "memstore_flushsize": 1 << 20, "compaction_enabled": False,
+        "split_enabled": False, "max_filesize": 0}
+    conn.delete_table("ro", disable=True)
+
+
 def test_happybase_table_prefix_names_tables_for_happybases_calls(cluster):
     """happybase's Connection(table_prefix=..., table_prefix_separator=...): its table calls
     name tables without the prefix; with ':' as the separator the prefix is a namespace."""

@@ -463,16 +463,18 @@ def test_bad_input_sent_straight_to_daemons_is_rejected_by_them(cluster, connect
 
 
 def test_clone_table_schema_copies_schema_and_boundaries_but_no_data(cluster, connection_for):
-    """HBase 2's clone_table_schema: families, MAX_FILESIZE and (unless false) the region
+    """HBase 2's clone_table_schema: families, table attributes and (unless false) the region
     boundaries of an existing table, in a new empty table."""
     conn = connection_for(cluster)
     conn.create_table("schema_src", {"cf": dict(max_versions=3, ttl=3600, in_memory=True),
                                      "cg": dict(bloom="ROWCOL", compression="GZ")},
-                      split_keys=[b"g", b"p"], max_filesize=1 << 20)
+                      split_keys=[b"g", b"p"], max_filesize=1 << 20, merge_enabled=False,
+                      memstore_flushsize=1 << 21)
     conn.table("schema_src").put(b"a", {b"cf:q": b"v"})
     conn.clone_table_schema("schema_src", "schema_copy")
     src, copy = conn.describe_table("schema_src"), conn.describe_table("schema_copy")
     assert copy["families"] == src["families"] and copy["max_filesize"] == 1 << 20
+    assert (copy["merge_enabled"], copy["memstore_flushsize"]) == (False, 1 << 21)
     assert sorted(r["start_key"] for r in copy["regions"]) == [b"", b"g", b"p"]
     assert list(conn.table("schema_copy").scan()) == []
     with pytest.raises(errors.TableExistsError, match="schema_copy"):

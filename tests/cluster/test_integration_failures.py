@@ -297,3 +297,34 @@ def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_abort
             "a write the fenced server did not acknowledge became visible"
     finally:
         stop_cluster(cluster)
+
+
+def test_a_killed_region_server_loses_skip_wal_writes_and_keeps_the_others(
+        cluster_factory, connection_for):
+    """HBase's DURABILITY, honestly: a SIGKILLed server's SKIP_WAL edits were acknowledged
+    from its memstore only, so they are gone after its regions reopen elsewhere; ASYNC_WAL
+    edits were written to its WAL before the acknowledgement (only their fsync was left to
+    the next second), so a process crash keeps them, as it keeps SYNC_WAL ones."""
+    cluster = cluster_factory("durability", regionservers=2, session_timeout=SHORT_SESSION_S,
+                              balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=60)
+        tables = {"d_skip": "SKIP_WAL", "d_async": "ASYNC_WAL", "d_sync": "USE_DEFAULT"}
+        victim = None
+        for name, durability in tables.items():
+            conn.create_table(name, {"cf": {}}, durability=durability)
+            (rec,) = cluster.wait_for(lambda: serving_regions(cluster, name), 60, name)
+            victim = victim or rec.server
+            if rec.server != victim:
+                conn.move(rec.info.name, victim)
+                cluster.wait_for(lambda: serving_regions(cluster, name), 60, f"{name} moved")
+            conn.table(name).put(b"row", {b"cf:q": durability.encode()})
+        assert all(region_records(cluster, n)[0].server == victim for n in tables)
+        daemon_of(cluster, victim).signal(signal.SIGKILL)
+        for name in tables:
+            cluster.wait_for(lambda: serving_regions(cluster, name, avoid=victim), 60,
+                             f"{name} to reopen on the other server")
+        assert {n: conn.table(n).row(b"row") for n in tables} == {
+            "d_skip": {}, "d_async": {b"cf:q": b"ASYNC_WAL"}, "d_sync": {b"cf:q": b"USE_DEFAULT"}}
+    finally:
+        stop_cluster(cluster)

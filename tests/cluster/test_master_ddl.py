@@ -318,3 +318,30 @@ def test_a_new_master_finishes_an_alter_its_predecessor_left_half_done(zookeeper
             master.stop()
         zk.stop()
         zk.close()
+
+
+def test_alter_table_attributes_reaches_every_region_and_keeps_the_others(cluster):
+    """HBase's alter 't', READONLY => true, MEMSTORE_FLUSHSIZE => ...: the new descriptor is in
+    meta and reaches each region (reopened) on its server; attributes not named are kept, and
+    one set to its default is unset."""
+    master, servers, zk, _ = cluster
+    call(master.stub.CreateTable, pb.CreateTableRequest(
+        schema=pb.TableSchema(name="attrs", families=[pb.FamilySchema(name="cf")],
+                              max_filesize=1 << 20, compaction_enabled=False),
+        split_keys=[b"m"]))
+    call(master.stub.AlterTable, pb.AlterTableRequest(
+        name="attrs", readonly=True, memstore_flushsize=1 << 21, max_filesize=0,
+        durability="ASYNC_WAL"))
+    desc = meta_reader.read_table(zk, "attrs").descriptor
+    assert desc.attributes() == {"compaction_enabled": False, "max_filesize": 0,
+                                 "memstore_flushsize": 1 << 21, "merge_enabled": True,
+                                 "readonly": True, "split_enabled": True,
+                                 "durability": "ASYNC_WAL"}
+    names = {r.info.name for r in meta_reader.list_regions(zk, "attrs")}
+    opened = {n: s.schemas[n] for s in servers for n in names & s.open_names()}
+    assert set(opened) == names and all(d == desc for d in opened.values())
+    assert call(master.stub.DescribeTable, pb.TableName(name="attrs")).schema.readonly
+    with pytest.raises(errors.InvalidArgumentError,
+                       match="'attrs': MEMSTORE_FLUSHSIZE must be at least 65536 bytes"):
+        call(master.stub.AlterTable, pb.AlterTableRequest(name="attrs", memstore_flushsize=5))
+    assert meta_reader.read_table(zk, "attrs").descriptor == desc  # a refused alter: unchanged

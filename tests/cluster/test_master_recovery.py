@@ -20,6 +20,7 @@ from coordination.znodes import (CLOSED, CRASHED, DEAD, ENABLED, ENABLING, FAILE
 from hmaster.assignment import KeyedLocks
 from hmaster.meta import MetaStore
 from hmaster.server import MasterConfig, MasterServer
+from minihbase.errors import OperationNotAllowedError
 from protos import minihbase_pb2 as pb
 from storage import layout
 from storage.cell import Cell, CellType
@@ -667,3 +668,33 @@ def test_a_call_cut_by_a_lost_zookeeper_connection_is_not_resent_and_the_chore_f
         wait_for(lambda: master.meta.read_table("cut").alter_pending is None, 30,
                  "the alter finished")
         assert master.meta.read_table("cut").descriptor.family_names() == [b"cf"]
+
+
+def test_split_and_merge_refused_by_table_attributes_even_after_a_master_failover(env):
+    """HBase 2's SPLIT_ENABLED / MERGE_ENABLED => false: a split or merge asked for is refused
+    naming the table, and nothing moves; the attributes live in the table's meta znode, so a new
+    master refuses too, until an alter allows them."""
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server()
+    master = start_master()
+    wait_for(lambda: master.servers.online(), 10, "server online")
+    master.ddl.create(pb.TableSchema(name="fixed", families=[pb.FamilySchema(name="cf")],
+                                     split_enabled=False, merge_enabled=False), [b"m"])
+    a, b = regions(zk, "fixed")
+    with pytest.raises(OperationNotAllowedError,
+                       match="split of region .* refused: table 'fixed' has SPLIT_ENABLED"):
+        master.splits.split(a.info.name, b"g")
+    with pytest.raises(OperationNotAllowedError, match="table 'fixed' has MERGE_ENABLED => false"):
+        master.splits.merge(a.info.name, b.info.name)
+    assert regions(zk, "fixed") == [a, b] and zk.get_children(Paths().splits) == []
+    master.stop(0)
+
+    master = start_master()
+    assert meta_reader.read_table(zk, "fixed").descriptor.attributes()["split_enabled"] is False
+    with pytest.raises(OperationNotAllowedError, match="SPLIT_ENABLED"):
+        master.splits.split(a.info.name, b"g")
+    master.ddl.alter("fixed", [], [], {"split_enabled": True})
+    master.splits.split(regions(zk, "fixed")[0].info.name, b"g")
+    assert [r.info.start_key for r in regions(zk, "fixed")] == [b"", b"g", b"m"]
+    with pytest.raises(OperationNotAllowedError, match="MERGE_ENABLED"):
+        master.splits.merge(*[r.info.name for r in regions(zk, "fixed")[:2]])

@@ -116,7 +116,7 @@ def run(line):
 def test_create_maps_families_attributes_and_splits(rec):
     run("create 't1', {NAME => 'cf', VERSIONS => 3, TTL => 60}, 'cf2', SPLITS => ['100','300']")
     assert rec.calls == [("create", ("t1", {"cf": {"max_versions": 3, "ttl": 60}, "cf2": {}},
-                                     [b"100", b"300"], None), {})]
+                                     [b"100", b"300"], {}), {})]
 
 
 def test_get_with_column_hash_and_versions(rec):
@@ -165,8 +165,8 @@ def test_alter_delete_forms_and_put_timestamp(rec):
     run("alter 't1', 'delete' => 'cf'")
     run("alter 't1', NAME => 'cf', METHOD => 'delete'")
     run("put 't1', 'r1', 'cf:q', 'v', 42")
-    assert rec.calls[0] == ("alter", ("t1",), {"add": {}, "remove": ["cf"], "max_filesize": None})
-    assert rec.calls[1] == ("alter", ("t1",), {"add": {}, "remove": ["cf"], "max_filesize": None})
+    assert rec.calls[0] == ("alter", ("t1",), {"add": {}, "remove": ["cf"], "attributes": {}})
+    assert rec.calls[1] == ("alter", ("t1",), {"add": {}, "remove": ["cf"], "attributes": {}})
     assert rec.calls[2] == ("put", ("t1", b"r1", b"cf:q", b"v", 42), {})
 
 
@@ -362,8 +362,24 @@ def test_table_references_parse_and_run_their_commands_on_the_table(rec, monkeyp
     ("put 't1', 'r', 'cf:q', 'v', 99999999999999999999999", "timestamp must be between 0 and"),
     ("delete 't1', 'r', 'cf:q', -3", "timestamp must be between 0 and"),
     ("merge_region 'a', 'b', true", "merge_region with force .* is not supported"),
+    ("alter 't1', METHOD => 'table_att', NORMALIZATION_ENABLED => true",
+     "unsupported table attribute.*NORMALIZATION_ENABLED; supported: COMPACTION_ENABLED, "
+     "DURABILITY, MAX_FILESIZE"),
+    ("alter 't1', READONLY => true, OWNER => 'me'", "unsupported table attribute.*OWNER"),
+    ("create 't1', 'cf', {REGION_REPLICATION => 2}", "create: unsupported table attribute"),
+    ("alter 't1', DURABILITY => 'LATER'", "DURABILITY must be one of USE_DEFAULT, SKIP_WAL"),
+    ("alter 't1', METHOD => 'table_att_unset', NAME => 'OWNER'",
+     "table_att_unset: unsupported table attribute.*OWNER"),
+    ("alter 't1', METHOD => 'table_att_unset'", "table_att_unset needs NAME"),
+    ("alter 't1', READONLY => 'yes'", "READONLY must be true or false, got 'yes'"),
+    ("create 't1', 'cf', {MEMSTORE_FLUSHSIZE => 'big'}",
+     "MEMSTORE_FLUSHSIZE must be a number of bytes, got 'big'"),
+    ("alter 't1', METHOD => 'table_att'", "table_att' needs a table attribute"),
+    ("alter 't1', METHOD => 'bogus', NAME => 'cf'", "unknown METHOD 'bogus'"),
+    ("alter 't1', {VERSIONS => 3}", "a hash needs NAME => 'cf'"),
 ])
-def test_out_of_range_timestamps_and_force_merge_are_usage_errors(rec, line, message):
+def test_out_of_range_timestamps_force_merge_and_bad_table_attributes_are_usage_errors(
+        rec, line, message):
     with pytest.raises(commands.UsageError, match=message):
         run(line)
     assert rec.calls == []
@@ -379,6 +395,20 @@ def test_a_write_timestamp_out_of_range_is_refused_by_the_client():
             protocol.put_mutation(b"r", {b"cf:q": b"v"}, ts)
 
 
+def test_client_table_attributes_are_checked_by_name_and_value():
+    """create_table(..., readonly=True, memstore_flushsize=...): a name the client does not
+    know, or a value of the wrong kind, is an error naming it, before any call."""
+    from client import protocol
+
+    assert protocol.table_attributes({"readonly": True, "max_filesize": None,
+                                      "memstore_flushsize": "1048576"}) == {
+        "readonly": True, "memstore_flushsize": 1048576}
+    with pytest.raises(errors.InvalidArgumentError, match="unknown table attribute 'owner'"):
+        protocol.table_attributes({"owner": "me"})
+    with pytest.raises(errors.InvalidArgumentError, match="SPLIT_ENABLED must be true or false"):
+        protocol.table_attributes({"split_enabled": "maybe"})
+
+
 def test_max_filesize_is_a_table_attribute_of_create_and_alter(rec):
     """HBase's MAX_FILESIZE (the table's split size): at create, and in alter as a bare table
     attribute, with METHOD => 'table_att', or unset with 'table_att_unset'."""
@@ -388,15 +418,32 @@ def test_max_filesize_is_a_table_attribute_of_create_and_alter(rec):
     run("alter 't1', METHOD => 'table_att', MAX_FILESIZE => 65536")
     run("alter 't1', METHOD => 'table_att_unset', NAME => 'MAX_FILESIZE'")
     run("alter 't1', {NAME => 'cf', VERSIONS => 2}, MAX_FILESIZE => 65536")
-    assert [c[1][-1] if c[0] == "create" else c[2]["max_filesize"] for c in rec.calls] == \
-        [1048576, 2097152, 134217728, 65536, 0, 65536]
+    assert [c[1][-1] if c[0] == "create" else c[2]["attributes"] for c in rec.calls] == \
+        [{"max_filesize": n} for n in (1048576, 2097152, 134217728, 65536, 0, 65536)]
     assert rec.calls[1][1][2] == [b"m"] and rec.calls[-1][2]["add"] == {"cf": {"max_versions": 2}}
-    for line, message in (("alter 't1', METHOD => 'table_att', DURABILITY => 'ASYNC_WAL'",
-                           "unsupported table attribute.*DURABILITY"),
-                          ("alter 't1', METHOD => 'table_att_unset', NAME => 'OWNER'",
-                           "table_att_unset takes NAME => 'MAX_FILESIZE'")):
-        with pytest.raises(commands.UsageError, match=message):
-            run(line)
+
+
+def test_every_table_attribute_in_each_form_the_hbase_shell_takes(rec):
+    """create's attribute hash (with or without SPLITS), alter's bare attributes and METHOD =>
+    'table_att', and 'table_att_unset' of one name or a list: a default unsets one."""
+    run("create 't1', {NAME => 'cf'}, {MEMSTORE_FLUSHSIZE => '134217728', READONLY => true}")
+    run("create 't1', 'cf', {COMPACTION_ENABLED => false, SPLIT_ENABLED => 'FALSE', "
+        "MERGE_ENABLED => 'false', SPLITS => ['m']}")
+    run("alter 't1', READONLY => 'true'")
+    run("alter 't1', MEMSTORE_FLUSHSIZE => '134217728'")
+    run("alter 't1', {METHOD => 'table_att', READONLY => false, COMPACTION_ENABLED => true}")
+    run("alter 't1', METHOD => 'table_att_unset', NAME => ['READONLY', 'SPLIT_ENABLED', "
+        "'MEMSTORE_FLUSHSIZE']")
+    run("alter 't1', DURABILITY => 'async_wal'")
+    run("alter 't1', METHOD => 'table_att_unset', NAME => 'DURABILITY'")
+    assert [c[1][-1] if c[0] == "create" else c[2]["attributes"] for c in rec.calls] == [
+        {"memstore_flushsize": 134217728, "readonly": True},
+        {"compaction_enabled": False, "split_enabled": False, "merge_enabled": False},
+        {"readonly": True}, {"memstore_flushsize": 134217728},
+        {"readonly": False, "compaction_enabled": True},
+        {"readonly": False, "split_enabled": True, "memstore_flushsize": 0},
+        {"durability": "ASYNC_WAL"}, {"durability": "USE_DEFAULT"}]
+    assert rec.calls[1][1][2] == [b"m"]
 
 
 def test_namespace_commands_dispatch(monkeypatch):

@@ -84,7 +84,7 @@ def loaded_table(web_cluster):
         conn.create_table(TABLE, {"cf": {}, "meta": {"max_versions": 3,
                                                      "keep_deleted_cells": "TTL",
                                                      "data_block_encoding": "FAST_DIFF"}},
-                          split_keys=SPLITS)
+                          split_keys=SPLITS, max_filesize=1 << 30)
         t = conn.table(TABLE)
         with t.batch() as b:
             for i in range(60):
@@ -128,6 +128,7 @@ def test_master_page_lists_created_table_servers_and_regions(web_cluster, loaded
     assert "keep deleted cells" in tpage  # every family option is shown
     assert "meta30foreverROWNONE64.0 KiByesnoTTLFAST_DIFF" in tpage  # (text of its table row)
     assert "cf10foreverROWNONE64.0 KiByesnoFALSENONE" in tpage
+    assert "Table attributesMAX_FILESIZE => '1073741824'Families" in tpage
 
 
 def test_api_table_matches_meta_and_counts_real_operations(web_cluster, loaded_table):
