@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("clone_snapshot")
     c.add_argument("name")
     c.add_argument("table")
+    c = cmd("export_snapshot")
+    c.add_argument("name")
+    c.add_argument("copy_to")
     c = cmd("locate_region")
     c.add_argument("table")
     c.add_argument("row")
@@ -379,6 +382,8 @@ def run(a, conn, out: commands.Output) -> None:
         getattr(commands, name)(conn, out, a.name)
     elif name == "clone_snapshot":
         commands.clone_snapshot(conn, out, a.name, a.table)
+    elif name == "export_snapshot":
+        commands.export_snapshot(conn, out, a.name, a.copy_to)
     elif name == "clone_table_schema":
         commands.clone_table_schema(conn, out, a.table, a.new_table, not a.no_splits)
     elif name in ("disable_all", "enable_all", "drop_all"):

@@ -206,6 +206,12 @@ def clone_snapshot(conn, out: Output, name: str, table: str) -> None:
     out.result(f"Cloned snapshot {name} to table {table}", {"snapshot": name, "table": table})
 
 
+def export_snapshot(conn, out: Output, name: str, copy_to: str) -> None:
+    done = conn.export_snapshot(name, copy_to)
+    out.result(f"Exported snapshot {name} to {copy_to}: {done['files']} file(s), "
+               f"{done['bytes']} bytes", {"snapshot": name, "copy_to": copy_to, **done})
+
+
 def restore_snapshot(conn, out: Output, name: str) -> None:
     table = conn.restore_snapshot(name, progress=out.progress)
     state = "disabled: enable it to serve it" if conn.is_table_disabled(table) else "enabled"

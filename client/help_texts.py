@@ -559,6 +559,15 @@ CLI_ONLY: dict[str, CommandHelp] = {
         "tools", "HBase's HBCK report, checked now; exit code 1 when it finds a problem.",
         _HBCK_REPORT, (),
         ("minihbase hbck", "minihbase --json hbck --clean")),
+    "export_snapshot": CommandHelp(
+        "snapshots", "Copy a snapshot into another cluster's root directory, or a backup.",
+        """\
+HBase's ExportSnapshot. The master copies the snapshot's files on its own host into
+COPY_TO/.hbase-snapshot/NAME, checking every block as it goes: the destination gets the whole
+snapshot or nothing, and a damaged file is reported by name. COPY_TO is an absolute path on
+the master's host (in Docker, inside its container). A cluster whose root directory is COPY_TO
+then lists the snapshot and can clone_snapshot or restore_snapshot it.""", (),
+        ("minihbase export_snapshot s1 /backups/hbase",)),
     "shell": CommandHelp(
         "general", "The interactive shell, in HBase shell syntax (type help there).", "", (),
         ("minihbase shell", "minihbase shell script.hb")),
@@ -609,6 +618,7 @@ ARGUMENTS = {
     "clean": "also run the master's orphan cleaner now (docs/coordination.md)",
     "servers": "full names host,port,startcode, host,port or host names",
     "set": "a property to set, KEY=VALUE (repeatable)",
+    "copy_to": "the destination root directory (an absolute path on the master's host)",
     "unset": "a property to remove (repeatable)",
     "no_offload": "leave their regions where they are",
     "regions": "regions to move back onto it (full or encoded names)",

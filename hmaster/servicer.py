@@ -371,6 +371,12 @@ class MasterServicer(pb_grpc.MasterServicer):
         return self._call(context, lambda: (self.m.snapshots.clone(request.name, request.table),
                                             pb.Empty())[1])
 
+    def ExportSnapshot(self, request, context):
+        def run():
+            files, size = self.m.snapshots.export(request.name, request.copy_to)
+            return pb.ExportSnapshotResponse(files=files, bytes=size)
+        return self._call(context, run)
+
     def RestoreSnapshot(self, request, context):
         return self._call(context, lambda: pb.TableName(
             name=self.m.snapshots.restore(request.name)))

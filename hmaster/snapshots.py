@@ -33,8 +33,9 @@ from dataclasses import replace
 
 from coordination.znodes import (CLOSED, DISABLED, ENABLED, OPEN, RegionRecord, TableRecord,
                                  now_ms)
-from minihbase.errors import (CorruptionError, HBaseError, SnapshotCreationError,
-                              SnapshotExistsError, SnapshotNotFoundError, TableNotDisabledError)
+from minihbase.errors import (CorruptionError, HBaseError, InvalidArgumentError,
+                              SnapshotCreationError, SnapshotExistsError, SnapshotNotFoundError,
+                              TableNotDisabledError)
 from protos import minihbase_pb2 as pb
 from storage import layout, snapshots
 from storage.region_split import remove_region_dirs
@@ -184,7 +185,24 @@ class SnapshotManager:
             raise CorruptionError(f"snapshot {name!r} has no manifest (.snapshotinfo): it "
                                   "cannot be used; delete it") from None
 
-    # --- clone, restore ----------------------------------------------------------------------
+    # --- export, clone, restore --------------------------------------------------------------
+
+    def export(self, name: str, copy_to: str) -> tuple[int, int]:
+        """HBase's ExportSnapshot into root directory `copy_to` on this host (storage/
+        snapshots.export): (files, bytes) copied. Not under the snapshot lock, which would
+        hold every snapshot call for the whole copy: a snapshot deleted meanwhile fails the
+        export, which leaves nothing behind."""
+        if not os.path.isabs(copy_to):
+            raise InvalidArgumentError(f"export of snapshot {name!r}: {copy_to!r} is not an "
+                                       "absolute path (on the master's host)")
+        self._read(name)  # SnapshotNotFoundError, CorruptionError
+        try:
+            files, size = snapshots.export(self.rootdir, name, copy_to)
+        except OSError as e:
+            raise HBaseError(f"export of snapshot {name!r} to {copy_to} failed: {e}") from None
+        log.info("snapshot %s exported to %s: %d files, %d bytes", name, copy_to, files, size)
+        return files, size
+
 
     def clone(self, name: str, table: str) -> None:
         table = validate_table_name(table)

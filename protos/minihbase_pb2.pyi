@@ -684,6 +684,22 @@ class SnapshotName(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class ExportSnapshotRequest(_message.Message):
+    __slots__ = ("name", "copy_to")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COPY_TO_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    copy_to: str
+    def __init__(self, name: _Optional[str] = ..., copy_to: _Optional[str] = ...) -> None: ...
+
+class ExportSnapshotResponse(_message.Message):
+    __slots__ = ("files", "bytes")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    files: int
+    bytes: int
+    def __init__(self, files: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
+
 class CloneSnapshotRequest(_message.Message):
     __slots__ = ("name", "table")
     NAME_FIELD_NUMBER: _ClassVar[int]

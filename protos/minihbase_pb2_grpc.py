@@ -839,6 +839,11 @@ class MasterStub:
                 request_serializer=protos_dot_minihbase__pb2.SnapshotName.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.TableName.FromString,
                 _registered_method=True)
+        self.ExportSnapshot = channel.unary_unary(
+                '/minihbase.Master/ExportSnapshot',
+                request_serializer=protos_dot_minihbase__pb2.ExportSnapshotRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.ExportSnapshotResponse.FromString,
+                _registered_method=True)
         self.Hbck = channel.unary_unary(
                 '/minihbase.Master/Hbck',
                 request_serializer=protos_dot_minihbase__pb2.HbckRequest.SerializeToString,
@@ -1050,6 +1055,12 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Hbck(self, request, context):
         """HBase's HBCK report, checked now
         """
@@ -1240,6 +1251,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.RestoreSnapshot,
                     request_deserializer=protos_dot_minihbase__pb2.SnapshotName.FromString,
                     response_serializer=protos_dot_minihbase__pb2.TableName.SerializeToString,
+            ),
+            'ExportSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportSnapshot,
+                    request_deserializer=protos_dot_minihbase__pb2.ExportSnapshotRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.ExportSnapshotResponse.SerializeToString,
             ),
             'Hbck': grpc.unary_unary_rpc_method_handler(
                     servicer.Hbck,
@@ -1989,6 +2005,33 @@ class Master:
             '/minihbase.Master/RestoreSnapshot',
             protos_dot_minihbase__pb2.SnapshotName.SerializeToString,
             protos_dot_minihbase__pb2.TableName.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/ExportSnapshot',
+            protos_dot_minihbase__pb2.ExportSnapshotRequest.SerializeToString,
+            protos_dot_minihbase__pb2.ExportSnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,7 +34,8 @@ import secrets
 import shutil
 from dataclasses import dataclass
 
-from minihbase.errors import CorruptionError, SnapshotCreationError
+from minihbase.errors import (CorruptionError, InvalidArgumentError, SnapshotCreationError,
+                              SnapshotExistsError)
 from storage import layout
 from storage.compaction import MANIFEST_SUFFIX
 from storage.hfile import HFileReader, HFileWriter
@@ -238,6 +239,65 @@ def remove_unfinished(rootdir: str) -> int:
     for entry in entries:
         shutil.rmtree(os.path.join(work_root, entry), ignore_errors=True)
     return len(entries)
+
+
+# --- export (HBase's ExportSnapshot) ---------------------------------------------------------
+
+def export(rootdir: str, name: str, dest_rootdir: str) -> tuple[int, int]:
+    """Copy snapshot `name` into `dest_rootdir`'s .hbase-snapshot/ (another cluster's root
+    directory, or a backup), where that cluster's list_snapshots, clone_snapshot and
+    restore_snapshot find it. Each file is copied, fsynced and checked as the copy (its
+    manifest size; every block's checksum), into an attempt directory renamed into place with
+    the manifest last: the destination holds the whole snapshot or none of it. Returns (files,
+    bytes) copied. SnapshotExistsError if the destination has one of that name;
+    CorruptionError naming the file if the snapshot is damaged (nothing is left behind)."""
+    m = read_manifest(rootdir, name)
+    if os.path.realpath(rootdir) == os.path.realpath(dest_rootdir):
+        raise InvalidArgumentError(f"snapshot {name!r} is already in {dest_rootdir}")
+    if exists(dest_rootdir, name):
+        raise SnapshotExistsError(f"snapshot {name!r} already exists in {dest_rootdir}")
+    attempt = begin(dest_rootdir, name)
+    work = layout.snapshot_work_dir(dest_rootdir, name, attempt)
+    src = layout.snapshot_dir(rootdir, name)
+    copied = [0, 0]
+    try:
+        for region in m.regions:
+            for family, files in m.files[region.encoded_name].items():
+                rel = os.path.join(region.encoded_name, family)
+                layout.make_dirs(os.path.join(work, rel))
+                for file_name, size in files:
+                    _copy_checked(os.path.join(src, rel, file_name),
+                                  os.path.join(work, rel, file_name), size, name)
+                    copied[0] += 1
+                    copied[1] += size
+                layout.fsync_dir(os.path.join(work, rel))
+        layout.atomic_write(os.path.join(work, layout.SNAPSHOT_INFO), m.encode())
+        final = layout.snapshot_dir(dest_rootdir, name)
+        os.rename(work, final)
+        layout.fsync_dir(os.path.dirname(final))
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return copied[0], copied[1]
+
+
+def _copy_checked(source: str, dest: str, size: int, snapshot: str) -> None:
+    try:
+        shutil.copyfile(source, dest)
+    except FileNotFoundError:
+        raise CorruptionError(f"snapshot {snapshot!r}: {source} is missing (deleted during "
+                              "the export?)") from None
+    with open(dest, "rb+") as f:
+        os.fsync(f.fileno())
+    found = os.stat(dest).st_size
+    if found != size:
+        raise CorruptionError(f"snapshot {snapshot!r}: {source} has {found} bytes, its "
+                              f"manifest says {size}")
+    try:
+        with HFileReader(dest) as reader:
+            reader.verify_blocks()
+    except CorruptionError as e:  # it names the copy: say which source
+        raise CorruptionError(f"snapshot {snapshot!r}: {source} is damaged: {e}") from None
 
 
 # --- clone and restore ------------------------------------------------------------------------

@@ -243,3 +243,34 @@ def test_cli_disable_all_and_delete_all_snapshot_ask_first(cluster):
     gone = cli("delete_table_snapshots", "snap_all_.*", "--yes", "--json")
     assert json.loads(gone.stdout) == {"deleted": ["snap_all_a_s", "snap_all_b_s"],
                                        "failed": {}, "confirmed": True}
+
+
+def test_an_exported_snapshot_is_cloned_by_another_cluster(cluster, cluster_factory,
+                                                            connection_for):
+    """HBase's ExportSnapshot then clone_snapshot on the destination cluster."""
+    conn = connection_for(cluster)
+    conn.create_table("exp", {"cf": dict(max_versions=2)}, split_keys=[b"m"])
+    t = conn.table("exp")
+    rows = {b"%c%d" % (c, i): {b"cf:q": b"v%d" % i} for c in b"amz" for i in range(20)}
+    for row, data in rows.items():
+        t.put(row, data)
+    conn.snapshot("exp", "exp_s")
+    other = cluster_factory("other", regionservers=1, masters=1)
+    cli = [sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "--timeout", "60"]
+    done = subprocess.run(cli + ["export_snapshot", "exp_s", other.rootdir],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"Exported snapshot exp_s to {other.rootdir}: ")
+    again = subprocess.run(cli + ["export_snapshot", "exp_s", other.rootdir],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and "already exists in" in again.stderr
+    relative = subprocess.run(cli + ["export_snapshot", "exp_s", "backups"],
+                              capture_output=True, text=True, timeout=120)
+    assert relative.returncode == 1 and "is not an absolute path" in relative.stderr
+
+    dest = connection_for(other)
+    assert [(s["name"], s["table"], s["regions"]) for s in dest.list_snapshots()] == [
+        ("exp_s", "exp", 2)]
+    dest.clone_snapshot("exp_s", "exp")
+    assert _rows(dest.table("exp")) == rows
+    assert dest.describe_table("exp")["families"][0]["max_versions"] == 2

@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from minihbase.errors import CorruptionError, InvalidArgumentError, SnapshotCreationError
+from minihbase.errors import (CorruptionError, InvalidArgumentError, SnapshotCreationError,
+                              SnapshotExistsError)
 from storage import layout, snapshots
 from storage.query import Mutation
 from storage.region_split import write_daughters
@@ -248,3 +249,32 @@ def test_a_restore_reads_every_block_a_clone_only_the_metadata(tmp_path):
     with pytest.raises(CorruptionError, match="checksum mismatch in data block at offset"):
         snapshots.write_region_from(root, m, ROOT_INFO, restored, TABLE, verify_blocks=True)
     assert not os.path.exists(layout.region_dir(root, restored))
+
+
+def test_an_export_copies_a_checked_snapshot_that_the_other_root_clones(tmp_path):
+    """HBase's ExportSnapshot: whole or nothing at the destination, every block checked."""
+    root, other = str(tmp_path / "a"), str(tmp_path / "b")
+    r = _open(root, ROOT_INFO)
+    _fill(r)
+    before = _dump(r)
+    m = _take(root, "s", [r])
+    r.close()
+    files, size = snapshots.export(root, "s", other)
+    assert (files, size) == (len(_hfiles(layout.snapshot_dir(root, "s"))), m.size_bytes())
+    assert snapshots.names(other) == ["s"] and not _inodes(layout.snapshot_dir(root, "s")) & \
+        _inodes(layout.snapshot_dir(other, "s"))  # copies, not links
+    (clone,) = _clone(other, "s", 7)
+    c = _open(other, clone)
+    assert _dump(c) == before
+    c.close()
+    with pytest.raises(SnapshotExistsError, match="already exists in"):
+        snapshots.export(root, "s", other)
+    with pytest.raises(InvalidArgumentError, match="already in"):
+        snapshots.export(root, "s", root)
+
+    third = str(tmp_path / "c")
+    path = max(_hfiles(layout.snapshot_dir(root, "s")), key=os.path.getsize)
+    _replace_with_damaged_copy(path, 40)  # inside a data block
+    with pytest.raises(CorruptionError, match=f"{path} is damaged: .*checksum mismatch"):
+        snapshots.export(root, "s", third)
+    assert snapshots.names(third) == [] and os.listdir(layout.snapshot_work_root(third)) == []
