@@ -509,6 +509,7 @@ new name).""",
          "minihbase decommission_regionservers rs1 --no-offload")),
     "recommission_regionserver": CommandHelp(
         "tools", "Let regions be assigned to a decommissioned region server again.",
+        "The server as decommission_regionservers takes it, naming one decommissioned server. "
         "Named regions (full or encoded names) move back onto it at once; the balancer brings "
         "others over time.",
         ("recommission_regionserver 'rs1,16020,1732250000000'",

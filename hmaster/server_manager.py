@@ -43,6 +43,13 @@ def superseded(names, by: str | None = None) -> set[str]:
     return out
 
 
+def names_matching(names, spec: str) -> list[str]:
+    """The server names `spec` names, as HBase's decommission_regionservers reads it: a full
+    name host,port,startcode, host,port, or a host name (all of its servers)."""
+    parts = spec.count(",") + 1
+    return [n for n in names if ",".join(n.split(",")[:parts]) == spec]
+
+
 class ServerManager:
     def __init__(self, zk, paths: Paths, meta: MetaStore):
         self.zk = zk
@@ -106,10 +113,8 @@ class ServerManager:
         return [s for s in self.online() if s not in draining]
 
     def matching(self, spec: str) -> list[str]:
-        """Online servers `spec` names, as HBase's decommission_regionservers reads it: a full
-        name host,port,startcode, host,port, or a host name (all of its servers)."""
-        parts = spec.count(",") + 1
-        return [s for s in self.online() if ",".join(s.split(",")[:parts]) == spec]
+        """Online servers `spec` names (names_matching)."""
+        return names_matching(self.online(), spec)
 
     def mark_dead(self, name: str) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 
 from coordination.znodes import DEAD, ENABLED, MERGED, OPEN, SPLIT, SWITCHES
 from hmaster import status as status_mod
+from hmaster.server_manager import names_matching
 from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
                               NoSuchColumnFamilyError, OperationNotAllowedError,
@@ -311,13 +312,15 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def RecommissionRegionServer(self, request, context):
         def run():
-            if request.server not in self.m.meta.decommissioned():
-                raise InvalidArgumentError(f"{request.server!r} is not a decommissioned "
-                                           "region server (list_decommissioned_regionservers)")
-            self.m.meta.recommission(request.server)
-            log.info("region server %s recommissioned", request.server)
+            found = names_matching(self.m.meta.decommissioned(), request.server)
+            if len(found) != 1:
+                raise InvalidArgumentError(
+                    f"{request.server!r} names {len(found) or 'no'} decommissioned region "
+                    "servers; name one (list_decommissioned_regionservers)")
+            self.m.meta.recommission(found[0])
+            log.info("region server %s recommissioned", found[0])
             for name in request.regions:  # HBase's: load these back onto it
-                self.m.assignment.move(self._region(name), request.server)
+                self.m.assignment.move(self._region(name), found[0])
             return pb.Empty()
         return self._call(context, run)
 

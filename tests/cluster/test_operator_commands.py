@@ -56,10 +56,11 @@ def test_a_decommissioned_server_gets_no_region_until_it_is_recommissioned(clust
     unknown = cli(cluster, "decommission_regionservers", "nosuchhost,1")
     assert unknown.returncode == 1 and "no online region server matches" in unknown.stderr
 
-    conn.recommission_regionserver(victim, [region])
+    host, port, _ = victim.split(",")
+    conn.recommission_regionserver(f"{host},{port}", [region])  # host,port names it too
     assert conn.list_decommissioned_regionservers() == []
     assert next(r["server"] for r in conn.regions("dc") if r["name"] == region) == victim
-    with pytest.raises(errors.InvalidArgumentError, match="not a decommissioned"):
+    with pytest.raises(errors.InvalidArgumentError, match="names no decommissioned"):
         conn.recommission_regionserver(victim)
 
     # A decommissioned server that stops is forgotten: restarted, it has a new name.
