@@ -5,7 +5,7 @@ check() compares meta with itself and with the file system and returns every pro
 
     HOLE                 keys no region of a table covers (meta's regions must tile the key space)
     OVERLAP              keys two regions of a table both cover
-    MISSING_REGION_DIR   a region in meta without its directory (its data is gone)
+    MISSING_REGION_DIR   a region in meta without its directory or .regioninfo (data gone)
     BAD_REGIONINFO       a region directory whose .regioninfo is unreadable or names another region
     UNKNOWN_SERVER       a region OPEN on a server that is not live (its crash is not handled yet)
     STUCK_IN_TRANSITION  a region in transition for longer than STUCK_S
@@ -219,8 +219,11 @@ def _region_problems(rec: RegionRecord, table_state: str, live_servers: set[str]
             problems.append(Problem("BAD_REGIONINFO", info.table, f"{path}/.regioninfo names "
                                     f"region {on_disk.name}, meta {info.name}",
                                     info.encoded_name, path))
-    except FileNotFoundError:
-        pass  # a region server writes it when it opens the region
+    except FileNotFoundError:  # written with the directory: its files are gone
+        problems.append(Problem("MISSING_REGION_DIR", info.table, f"region {info.name} is "
+                                f"{rec.state} but {path} holds no .regioninfo (its files are "
+                                "lost; a WAL split may have kept edits there)",
+                                info.encoded_name, path))
     except (CorruptionError, OSError) as e:
         problems.append(Problem("BAD_REGIONINFO", info.table, str(e), info.encoded_name, path))
     return problems

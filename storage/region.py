@@ -83,6 +83,15 @@ def read_region_info(path: str) -> RegionInfo:
         raise CorruptionError(f"{path} holds no region info: {e}") from None
 
 
+def _lost_files_message(info: RegionInfo, path: str) -> str:
+    what = ("holds no .regioninfo" if os.path.isdir(path) else "is missing")
+    return (f"region {info.name}: its directory {path} {what}, so its files are gone and it "
+            "would be served without them; restore its files into it (keeping any "
+            "recovered.edits there: edits from a WAL split), or, accepting their loss, create "
+            f"the directory and an empty {layout.REGION_INFO} in it; then assign the region "
+            "(or wait for the master's next open retry)")
+
+
 def _check_region_info(region_path: str, info: RegionInfo) -> None:
     """HBase's checkRegionInfoOnFilesystem: meta is the truth, so a missing .regioninfo is
     written, and one that fails its checksum or names another region is reported and
@@ -158,16 +167,14 @@ class Region:
     def open(cls, rootdir: str, info: RegionInfo, table: TableDescriptor, *, wal=None,
              block_cache=None, config: RegionConfig | None = None, background=None,
              nonces: NonceManager | None = None, must_exist: bool = False) -> "Region":
-        """must_exist: the region's directory was written when the region was made (a region
-        server's opens): if it is gone, refuse to open the region empty (HBase's "region does
-        not exist on disk") instead of serving nothing where data was."""
+        """must_exist: the region's directory and .regioninfo were written when the region
+        was made (a region server's opens): if they are gone, refuse to open the region
+        (HBase's "region does not exist on disk") instead of serving nothing, or only the
+        edits a WAL split kept, where data was."""
         r = cls(rootdir, info, table, wal, block_cache, config or RegionConfig(), background,
                 nonces)
-        if must_exist and not os.path.isdir(r.path):
-            raise CorruptionError(
-                f"region {info.name}: its directory {r.path} is missing, so its data would be "
-                "served as empty; restore the directory (or, accepting the loss, create it "
-                "empty with mkdir) and the master's next open retry serves it")
+        if must_exist and not os.path.exists(layout.region_info_path(r.path)):
+            raise CorruptionError(_lost_files_message(info, r.path))
         layout.make_dirs(r.path)
         _check_region_info(r.path, info)
         shutil.rmtree(layout.tmp_dir(r.path), ignore_errors=True)
@@ -811,13 +818,16 @@ class Region:
                 self._check_wal_owner()  # fenced while writing: install nothing
             except ServerAbortedError:
                 raise  # fenced: the region's next owner may have loaded these files; leave them
-            except BaseException:
+            except BaseException as e:
                 # Never installed, so no compaction would ever include or delete them, and a
                 # reopen would load them beside the retry's copies: after a delete and a
                 # major compaction that would bring deleted cells back. The snapshots stay
                 # in memory (and in the WAL) for the retry.
                 for store, sf in written:
                     store.discard_unused(sf)
+                if isinstance(e, FileNotFoundError) and not os.path.isdir(self.path):
+                    raise CorruptionError(f"flush of region {self.name}: its directory "
+                                          f"{self.path} is missing") from e
                 raise
             with self._views_lock:  # every family switches at once (see _acquire_views)
                 for store, sf in written:

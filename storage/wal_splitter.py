@@ -12,7 +12,9 @@ replays the edits newer than its HFiles, flushes and deletes the file.
 - Idempotent: the output depends only on the input, so splitting twice rewrites the same files
   under the same names (a master that crashed mid-split simply splits again).
 - Regions whose directory no longer exists (dropped table, merged or split parent already
-  cleaned up) are skipped and logged.
+  cleaned up) are skipped and logged, unless meta still has them on the dead server (the
+  `regions` it splits for): then their files were lost and their edits are kept (HBase's
+  splitter also creates the missing recovered.edits directory).
 - Records are copied as raw checksummed payloads, sorted by seqid (stable, so a duplicate keeps
   log order): only the entry head (region, seqid) is decoded, which keeps recovery fast.
 - Memory: records are spooled per region to a file in the region's .tmp directory as the log
@@ -108,9 +110,21 @@ class _Spool:
 def _spool_by_region(wal_dir: str, rootdir: str,
                      regions: set[str] | None) -> dict[str, _Spool]:
     """Every record of the log, spooled per region; regions without a directory are skipped
-    (logged). On any error the spools are deleted and nothing is left behind."""
+    (logged), but for `regions` (the regions meta still has on the dead server): a missing
+    directory of one of those means its files are lost, not that it is gone, so its edits are
+    kept in a new directory holding only recovered.edits (no .regioninfo: region servers
+    refuse to open it until its files are restored, see Region.open). On any error the
+    spools are deleted and nothing is left behind."""
     spools: dict[str, _Spool] = {}
     skipped: dict[str, list] = {}  # region -> [its directory's path, edits skipped]
+
+    def kept(region: str) -> bool:
+        if regions is None:
+            return False
+        log.warning("split of %s: region %s has no directory: its edits are kept in "
+                    "recovered.edits of a new one, which opens once the region's files are "
+                    "restored", wal_dir, region)
+        return True
     try:
         for path, off, payload in iter_log_payloads(list_segments(wal_dir)):
             try:
@@ -126,7 +140,7 @@ def _spool_by_region(wal_dir: str, rootdir: str,
                     skipped[region][1] += 1
                     continue
                 region_path = region_dir_for_name(rootdir, region)
-                if region_path is None or not os.path.isdir(region_path):
+                if region_path is None or not (os.path.isdir(region_path) or kept(region)):
                     skipped[region] = [region_path, 1]
                     continue
                 spool = spools[region] = _Spool(region_path)

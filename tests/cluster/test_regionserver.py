@@ -22,6 +22,7 @@ from protos.status import from_rpc_error
 from regionserver.server import RegionServer, ServerConfig
 from storage import layout
 from storage.cell import LATEST_TIMESTAMP
+from storage.region import write_region_info
 from storage.schema import RegionInfo
 from tests.cluster.conftest import wait_for
 
@@ -66,9 +67,12 @@ def region_pb(table="t", start=b"", end=b"", region_id=1) -> pb.RegionInfo:
 
 
 def write_dir(stub, info: pb.RegionInfo) -> pb.RegionInfo:
-    """Write a new region's (empty) directory, as the master does before it assigns one."""
+    """Write a new region's (empty) directory and .regioninfo, as the master does before it
+    assigns one."""
     ri = RegionInfo(info.table, info.start_key, info.end_key, info.region_id)
-    os.makedirs(layout.region_dir(stub.rootdir, ri), exist_ok=True)
+    path = layout.region_dir(stub.rootdir, ri)
+    os.makedirs(path, exist_ok=True)
+    write_region_info(layout.region_info_path(path), ri)
     return info
 
 
@@ -576,6 +580,9 @@ def test_a_region_whose_directory_is_gone_is_not_opened_empty(stub):
     assert not os.path.exists(path)  # the refusal created nothing
     other = open_region(stub, table="u")  # the server goes on serving
     assert multi(stub, other, {b"r": {b"q": b"v"}}).results[0].ok
-    os.makedirs(path)  # the operator accepts the loss: the region opens, empty
-    open_region(stub)
+    os.makedirs(path)  # a directory alone (what a WAL split may leave) is not enough
+    e = call(stub.OpenRegion, pb.OpenRegionRequest(region=info, schema=schema()), timeout=30)
+    assert isinstance(e, errors.CorruptionError) and "holds no .regioninfo" in str(e)
+    open(layout.region_info_path(path), "wb").close()  # the operator accepts the loss
+    stub.OpenRegion(pb.OpenRegionRequest(region=info, schema=schema()), timeout=30)
     assert get_row(stub, region, b"r") == {}

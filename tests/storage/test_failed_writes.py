@@ -5,6 +5,7 @@ once the disk does. Faults are injected where the engine writes files."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -204,3 +205,17 @@ def test_a_split_writers_leftover_temp_file_is_removed_at_open(tmp_path):
         f.write(b"half a file")
     open_region(root).close()
     assert not os.path.exists(leftover)
+
+
+def test_a_flush_of_a_region_whose_directory_is_gone_says_so_and_keeps_its_edits(tmp_path):
+    root = str(tmp_path)
+    r = open_region(root)
+    r.mutate(Mutation(b"r1").put(b"a", b"q", b"v1", 1))
+    saved = str(tmp_path / "saved")
+    shutil.move(r.path, saved)
+    with pytest.raises(CorruptionError, match=f"its directory {r.path} is missing"):
+        r.flush()
+    shutil.move(saved, r.path)  # restored: the memstore was kept for the retry
+    r.flush()
+    assert values(r, b"r1") == {(b"a", b"q"): b"v1"}
+    r.close()

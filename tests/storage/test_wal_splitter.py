@@ -11,7 +11,9 @@ import pytest
 from minihbase.errors import CorruptionError
 from storage import layout
 from storage.cell import Cell, CellType
-from storage.schema import RegionInfo
+from storage.query import Mutation, Scan
+from storage.region import Region
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
 from storage.wal import WAL, list_segments
 from storage.wal_format import RECORD_HEAD_SIZE, WALEntry, end_count, iter_payloads
 from storage.wal_splitter import read_recovered_edits, region_dir_for_name, split_wal
@@ -20,6 +22,7 @@ SERVER = "host,16020,1700000000000"
 R1 = RegionInfo("t1", b"", b"m", 1700000000000)
 R2 = RegionInfo("t1", b"m", b"", 1700000000000)
 R3 = RegionInfo("t.other-table", b"", b"", 1700000000005)
+TABLE = TableDescriptor("t1", (FamilyDescriptor(b"cf"),))
 
 
 def put(row: bytes, value: bytes) -> Cell:
@@ -78,6 +81,38 @@ def test_split_skips_regions_whose_directory_is_gone(rootdir, caplog):
     assert set(written) == {R1.name, R2.name}
     assert not os.path.exists(layout.region_dir(rootdir, R3))  # not recreated
     assert R3.name in caplog.text
+
+
+def test_edits_of_a_region_meta_still_has_are_kept_though_its_directory_is_gone(rootdir):
+    """Its files were lost, not the region (HBase's splitter also recreates the directory):
+    the edits wait in a directory without .regioninfo, which no server opens as it is."""
+    wal_dir = write_dead_server_wal(rootdir)
+    for info in (R2, R3):  # R2 lost its files; R3's table was dropped (not in meta)
+        shutil.rmtree(layout.region_dir(rootdir, info))
+    written = split_wal(wal_dir, rootdir, regions={R1.name, R2.name})
+    assert set(written) == {R1.name, R2.name}
+    path = layout.region_dir(rootdir, R2)
+    assert sorted(os.listdir(path)) == [".tmp", layout.RECOVERED_EDITS]
+    assert [e.seqid for e in read_recovered_edits(written[R2.name])] == [2, 3, 4]
+    with pytest.raises(CorruptionError, match="holds no .regioninfo"):
+        Region.open(rootdir, R2, TABLE, must_exist=True)
+    assert not os.path.exists(layout.region_dir(rootdir, R3))
+
+
+def test_restoring_the_lost_files_beside_the_kept_edits_brings_back_both(rootdir, tmp_path):
+    region = Region.open(rootdir, R2, TABLE)
+    region.mutate(Mutation(b"row-flushed").put(b"cf", b"q", b"flushed", 1))
+    region.flush()
+    region.close()
+    wal_dir = write_dead_server_wal(rootdir)  # R2's edits 2..4, not flushed
+    saved = str(tmp_path / "saved")
+    shutil.move(layout.region_dir(rootdir, R2), saved)  # lost (a disk, an operator)
+    split_wal(wal_dir, rootdir, regions={R2.name})
+    shutil.copytree(saved, layout.region_dir(rootdir, R2), dirs_exist_ok=True)  # restored
+    region = Region.open(rootdir, R2, TABLE, must_exist=True)
+    assert {r: v for r, v in _rows(region)} == {
+        b"row-flushed": b"flushed", b"row-2": b"v2", b"row-3": b"v3", b"row-4": b"v4"}
+    region.close()
 
 
 def test_split_is_idempotent_when_run_twice(rootdir):
@@ -163,3 +198,7 @@ def test_recovered_edits_cut_at_a_record_boundary_are_corruption(rootdir, region
 def test_region_dir_is_parsed_from_the_full_region_name(rootdir):
     assert region_dir_for_name(rootdir, R3.name) == layout.region_dir(rootdir, R3)
     assert region_dir_for_name(rootdir, "garbage") is None
+
+
+def _rows(region) -> list[tuple[bytes, bytes]]:
+    return [(cells[0].row, cells[0].value) for cells in region.scanner(Scan())]
