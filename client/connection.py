@@ -433,28 +433,14 @@ class Connection:
         self.locations.invalidate(name)
 
     def truncate_table(self, name: str, preserve_splits: bool = False, progress=None) -> None:
-        """Delete every row: disable, drop and re-create the table with the same families and
-        table attributes (HBase shell's truncate; with preserve_splits, truncate_preserve: the same
-        region boundaries). Not atomic, as in the HBase shell: if it stops between the drop and
-        the create, the schema is in the error raised and the table is gone."""
-        desc, families, splits = self._schema(name, preserve_splits)
-        if desc["state"] != znodes.DISABLED:
+        """Delete every row (HBase shell's truncate; with preserve_splits, truncate_preserve:
+        the same region boundaries): the table is disabled, then the master swaps its regions
+        for empty ones in one step (schema, attributes and table kept) and enables it."""
+        if self._table_state(name) != znodes.DISABLED:
             self._disable(name, progress=progress)
-        try:
-            try:
-                self._drop(name)
-            except TableNotFoundError:
-                pass  # a retried drop whose first attempt succeeded
-            try:
-                self._create(name, families, splits, False, None, protocol.attributes_of(desc))
-            except TableExistsError:
-                pass  # a retried create whose first attempt succeeded
-        except HBaseError as exc:
-            raise type(exc)(f"truncate of {name!r} stopped between drop and create ({exc}); "
-                            f"if it is missing, create it again with families {families}, "
-                            f"split keys {splits} and table attributes "
-                            f"{protocol.attributes_of(desc)}"
-                            ) from None
+        self.master_call("TruncateTable",
+                         pb.TruncateTableRequest(name=name, preserve_splits=preserve_splits),
+                         f"truncate {name!r}", done_if=TableNotDisabledError)
         self.wait_for_regions_open(name, progress)
 
     def _schema(self, name: str, with_splits: bool) -> tuple[dict, dict, list]:

@@ -372,10 +372,10 @@ is never counted twice (it carries a nonce).""",
         "dml", "List a table's split keys: the start key of every region but the first.", "",
         ("get_splits 't1'",), ("minihbase get_splits t1",)),
     "truncate": CommandHelp(
-        "dml", "Delete every row of a table: disable, drop and create it again (one region).",
+        "dml", "Delete every row of a table, leaving it one empty region.",
         """\
-The new table has the same families and table attributes. Not atomic, as in HBase: a failure
-between the drop and the create says so and names the schema to create it with.""",
+The table is disabled, then the master swaps its regions for an empty one in one step (its
+families and table attributes kept) and enables it again.""",
         ("truncate 't1'",), ("minihbase truncate t1",)),
     "truncate_preserve": CommandHelp(
         "dml", "Truncate a table, keeping its region boundaries.", "",

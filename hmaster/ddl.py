@@ -309,6 +309,43 @@ class TableDDL:
         for f in futures:
             f.result()
 
+    def truncate(self, name: str, preserve_splits: bool) -> None:
+        """HBase's TruncateTableProcedure: the disabled table's regions are swapped for new,
+        empty ones (the same boundaries with preserve_splits, else one region) in one
+        multi-op, which also drops its split/merge journals; then every other directory of
+        the table is deleted and the table enabled. Nothing grows, so no namespace quota is
+        checked (HBase's neither)."""
+        with self.table_lock(name):
+            rec = self.meta.read_table(name)
+            if rec.state != DISABLED:
+                raise TableNotDisabledError(
+                    f"table {name!r} is {rec.state}: disable it before truncating it")
+            old = self.meta.regions(name)
+            bounds = ([(r.info.start_key, r.info.end_key) for r in old] if preserve_splits
+                      else [(b"", b"")])
+            region_id = max([now_ms()] + [r.info.region_id + 1 for r in old])
+            new = [RegionInfo(name, s, e, region_id) for s, e in bounds]
+            journals = [enc for enc, j in self.meta.journals().items() if j.get("table") == name]
+            try:
+                for info in new:
+                    write_region_dir(self.rootdir, info, rec.descriptor, lambda f, d: None)
+                self.meta.write_table(
+                    rec, [self.meta.delete_journal_op(enc) for enc in journals]
+                    + [self.meta.delete_region_op(r) for r in old]
+                    + [self.meta.create_region_op(RegionRecord(i, CLOSED, "", now_ms(),
+                                                               "truncated")) for i in new])
+            except BaseException as e:
+                if not self.meta.outcome_unknown(e):
+                    remove_region_dirs(self.rootdir, new)  # not in meta: nothing uses them
+                raise
+            keep = {i.encoded_name for i in new}
+            table_dir = layout.table_dir(self.rootdir, name)
+            for entry in os.listdir(table_dir):
+                if entry not in keep:
+                    shutil.rmtree(os.path.join(table_dir, entry), ignore_errors=True)
+            log.info("table %s truncated: %d new region(s)", name, len(new))
+            self.finish_enable(self.meta.read_table(name))
+
     def drop(self, name: str) -> None:
         with self.table_lock(name):
             self._drop(name)

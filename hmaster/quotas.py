@@ -1,8 +1,8 @@
 """HBase's namespace quotas (see docs/coordination.md, "Tables"): the namespace properties
 hbase.namespace.quota.maxtables and hbase.namespace.quota.maxregions cap how many tables a
 namespace holds and how many regions its tables hold together. Creates and clones that would
-pass either are refused, and so are splits that would pass the region cap; merges only lower
-the count. Lowering a cap below what a namespace holds is allowed: nothing is taken away, only
+pass either are refused, and so are splits and restores that would pass the region cap;
+merges only lower the count, and truncate does not grow it. Lowering a cap below what a namespace holds is allowed: nothing is taken away, only
 growth is refused.
 """
 
@@ -55,14 +55,15 @@ def check_create(meta, table: str, regions: int) -> None:
             f"holds {used} and allows {max_regions} ({MAX_REGIONS})")
 
 
-def check_split(meta, region_name: str, table: str) -> None:
-    """Before a split, which adds one region to its table's namespace."""
+def check_regions(meta, table: str, added: int, what: str) -> None:
+    """Before `what` (a split: one region more; a restore: the snapshot's count minus the
+    table's) adds `added` regions to `table`'s namespace."""
     ns = namespace_of(table)
     max_regions = _limit(meta, ns, MAX_REGIONS)
-    if max_regions is None:
+    if max_regions is None or added <= 0:
         return
     _, used = _usage(meta, ns)
-    if used + 1 > max_regions:
+    if used + added > max_regions:
         raise QuotaExceededError(
-            f"split of region {region_name} refused: namespace {ns!r} holds {used} region(s) "
-            f"and allows {max_regions} ({MAX_REGIONS})")
+            f"{what} refused: it adds {added} region(s) to namespace {ns!r}, which holds "
+            f"{used} and allows {max_regions} ({MAX_REGIONS})")

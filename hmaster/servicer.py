@@ -81,6 +81,10 @@ class MasterServicer(pb_grpc.MasterServicer):
     def DeleteTable(self, request, context):
         return self._call(context, lambda: (self.m.ddl.drop(request.name), pb.Empty())[1])
 
+    def TruncateTable(self, request, context):
+        return self._call(context, lambda: (self.m.ddl.truncate(
+            request.name, request.preserve_splits), pb.Empty())[1])
+
     def DisableTable(self, request, context):
         return self._call(context, lambda: (self.m.ddl.disable(request.name), pb.Empty())[1])
 

@@ -33,6 +33,7 @@ from dataclasses import replace
 
 from coordination.znodes import (CLOSED, DISABLED, ENABLED, OPEN, RegionRecord, TableRecord,
                                  now_ms)
+from hmaster import quotas
 from minihbase.errors import (CorruptionError, HBaseError, InvalidArgumentError,
                               SnapshotCreationError, SnapshotExistsError, SnapshotNotFoundError,
                               TableNotDisabledError)
@@ -242,6 +243,8 @@ class SnapshotManager:
             raise TableNotDisabledError(f"table {table!r} is {rec.state}: disable it before "
                                         f"restoring snapshot {m.name!r}")
         old = self.meta.regions(table)
+        quotas.check_regions(self.meta, table, len(m.regions) - len(old),
+                             f"restore of snapshot {m.name!r}")
         region_id = max([now_ms()] + [r.info.region_id + 1 for r in old])
         new = [RegionInfo(table, src.start_key, src.end_key, region_id) for src in m.regions]
         # The old regions' split/merge journals go in the same multi-op: if it fails, the

@@ -135,7 +135,7 @@ class SplitMergeCoordinator:
     def split(self, region_name: str, split_key: bytes | None) -> tuple[RegionInfo, RegionInfo]:
         self._check_switch("split", region_name)
         rec, version = self._open_region(region_name, "split")
-        quotas.check_split(self.meta, rec.info.name, rec.info.table)
+        quotas.check_regions(self.meta, rec.info.table, 1, f"split of region {rec.info.name}")
         info = rec.info
         if split_key and (split_key <= info.start_key or
                           (info.end_key and split_key >= info.end_key)):

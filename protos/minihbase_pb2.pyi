@@ -684,6 +684,14 @@ class SnapshotName(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class TruncateTableRequest(_message.Message):
+    __slots__ = ("name", "preserve_splits")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PRESERVE_SPLITS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    preserve_splits: bool
+    def __init__(self, name: _Optional[str] = ..., preserve_splits: _Optional[bool] = ...) -> None: ...
+
 class ExportSnapshotRequest(_message.Message):
     __slots__ = ("name", "copy_to")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -719,6 +719,11 @@ class MasterStub:
                 request_serializer=protos_dot_minihbase__pb2.TableName.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
                 _registered_method=True)
+        self.TruncateTable = channel.unary_unary(
+                '/minihbase.Master/TruncateTable',
+                request_serializer=protos_dot_minihbase__pb2.TruncateTableRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                _registered_method=True)
         self.DisableTable = channel.unary_unary(
                 '/minihbase.Master/DisableTable',
                 request_serializer=protos_dot_minihbase__pb2.TableName.SerializeToString,
@@ -902,6 +907,13 @@ class MasterServicer:
 
     def DeleteTable(self, request, context):
         """drop; table must be disabled
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TruncateTable(self, request, context):
+        """HBase's truncateTable: the disabled table's regions swapped for empty ones, then enabled
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1132,6 +1144,11 @@ def add_MasterServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_minihbase__pb2.TableName.FromString,
                     response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
             ),
+            'TruncateTable': grpc.unary_unary_rpc_method_handler(
+                    servicer.TruncateTable,
+                    request_deserializer=protos_dot_minihbase__pb2.TruncateTableRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
             'DisableTable': grpc.unary_unary_rpc_method_handler(
                     servicer.DisableTable,
                     request_deserializer=protos_dot_minihbase__pb2.TableName.FromString,
@@ -1356,6 +1373,33 @@ class Master:
             target,
             '/minihbase.Master/DeleteTable',
             protos_dot_minihbase__pb2.TableName.SerializeToString,
+            protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TruncateTable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/TruncateTable',
+            protos_dot_minihbase__pb2.TruncateTableRequest.SerializeToString,
             protos_dot_minihbase__pb2.Empty.FromString,
             options,
             channel_credentials,

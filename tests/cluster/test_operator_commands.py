@@ -144,7 +144,7 @@ def test_namespace_properties_and_quotas_on_tables_regions_and_splits(cluster,
     conn.split("q:b", b"k")  # the 4th region
     refused = cli(cluster, "split", "q:b", "x")
     assert refused.returncode == 1 and refused.stderr.startswith("ERROR: split of region q:b,")
-    assert "namespace 'q' holds 4 region(s) and allows 4" in refused.stderr
+    assert "adds 1 region(s) to namespace 'q', which holds 4 and allows 4" in refused.stderr
     assert len(conn.regions("q:b")) == 2
 
     described = cli(cluster, "describe_namespace", "q")
@@ -162,3 +162,19 @@ def test_namespace_properties_and_quotas_on_tables_regions_and_splits(cluster,
         conn.alter_namespace("q", unset=["nope"])
     assert conn.namespace_properties("q") == {quota + "maxtables": "2", "owner": "ops"}
     assert conn.namespace_properties("default") == {}
+
+    # Over its caps (lowered below usage) the namespace keeps its tables: truncate grows
+    # nothing, so it works; a restore that would add regions is refused.
+    conn.snapshot("q:b", "q_b3")
+    conn.alter_namespace("q", {quota + "maxtables": "1", quota + "maxregions": "2"})
+    conn.truncate_table("q:b", preserve_splits=True)
+    assert len(conn.regions("q:b")) == 3 and list(t.scan()) == []
+    conn.truncate_table("q:b")
+    assert len(conn.regions("q:b")) == 1
+    conn.disable_table("q:b")
+    with pytest.raises(errors.QuotaExceededError, match="restore of snapshot 'q_b3' refused"):
+        conn.restore_snapshot("q_b3")
+    conn.alter_namespace("q", unset=[quota + "maxregions"])
+    conn.restore_snapshot("q_b3")
+    conn.enable_table("q:b")
+    assert dict(t.scan()) == {r: {b"cf:q": b"v"} for r in (b"a", b"k", b"x")}
