@@ -55,6 +55,7 @@ class MultiSend:
         self.fatal_rows = 0  # rows it (and any later ones) left unwritten
         self._thread: threading.Thread | None = None  # finishing the send (in_background)
         self._error: BaseException | None = None  # what the background finish raised
+        self.rows = len(mutations)
         self._issue(mutations)
         self.issue_time = retry.clock() - self.start  # meta reads included
 
@@ -130,8 +131,10 @@ class MultiSend:
 
     def _raise_fatal(self) -> None:
         exc = self.fatal
+        others = ("none was written" if self.fatal_rows >= self.rows
+                  else f"{self.rows - self.fatal_rows} other(s) were")
         raise type(exc)(f"{exc} ({self.fatal_rows} row(s) of this {self.what} not written; "
-                        "the others were)") from None
+                        f"{others})") from None
 
     def in_background(self) -> "MultiSend":
         """Finish the send (collect, resend what failed) on a thread of its own, so the rows

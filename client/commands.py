@@ -577,15 +577,12 @@ def balance(conn, out: Output) -> None:
 
 
 def balance_switch(conn, out: Output, on: bool) -> None:
-    _switched(out, "balancer", conn.balance_switch(on))
+    before = conn.balance_switch(on)
+    out.result(f"Previous balancer state : {str(before).lower()}", {"previous": before})
 
 
 def balancer_enabled(conn, out: Output) -> None:
     _enabled(out, conn.balancer_enabled())
-
-
-def _switched(out: Output, what: str, before: bool) -> None:
-    out.result(f"Previous {what} state : {str(before).lower()}", {"previous": before})
 
 
 def _enabled(out: Output, on: bool) -> None:
@@ -666,26 +663,28 @@ def recommission_regionserver(conn, out: Output, server: str, regions: list[str]
 
 
 def list_decommissioned_regionservers(conn, out: Output) -> None:
-    _server_list(out, conn.list_decommissioned_regionservers())
+    _server_list(out, "DECOMMISSIONED REGION SERVERS", conn.list_decommissioned_regionservers())
 
 
 def list_deadservers(conn, out: Output) -> None:
-    _server_list(out, conn.list_deadservers())
+    _server_list(out, "SERVERNAME", conn.list_deadservers())
 
 
 def clear_deadservers(conn, out: Output, servers: list[str]) -> None:
+    """HBase's output: true, or which servers could not be cleared (unknown, or still being
+    recovered)."""
     kept = conn.clear_deadservers(servers)
-    text = ("Cleared" if not kept else "Could not clear (unknown, or still being recovered): "
-            + ", ".join(kept))
+    text = "\n".join(["Some dead server clear failed", *kept]) if kept else "true"
     out.result(text, {"not_cleared": kept})
 
 
-def _server_list(out: Output, names: list[str]) -> None:
-    out.result("\n".join(["SERVERNAME", *names, f"{len(names)} row(s)"]), names)
+def _server_list(out: Output, header: str, names: list[str]) -> None:
+    out.result("\n".join([header, *names, f"{len(names)} row(s)"]), names)
 
 
 def splitormerge_switch(conn, out: Output, kind: str, on: bool) -> None:
-    _switched(out, f"{kind.upper()} switch", conn.splitormerge_switch(kind, on))
+    before = conn.splitormerge_switch(kind, on)  # HBase's shell prints the state before alone
+    out.result(str(before).lower(), {"previous": before})
 
 
 def splitormerge_enabled(conn, out: Output, kind: str) -> None:
@@ -693,7 +692,8 @@ def splitormerge_enabled(conn, out: Output, kind: str) -> None:
 
 
 def catalogjanitor_switch(conn, out: Output, on: bool) -> None:
-    _switched(out, "catalog janitor", conn.catalogjanitor_switch(on))
+    before = conn.catalogjanitor_switch(on)
+    out.result(str(before).lower(), {"previous": before})
 
 
 def catalogjanitor_enabled(conn, out: Output) -> None:

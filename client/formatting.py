@@ -307,13 +307,14 @@ def zk_dump_text(d: dict) -> str:
 # --- the HBase shell's converters: COLUMNS => ['cf:q:toLong'], FORMATTER => 'toString' -------
 
 def _number(code: str, name: str):
+    """Bytes.toInt and the like: the value's first bytes (a shorter value is an error)."""
     size = struct.calcsize(code)
 
     def convert(value: bytes) -> str:
-        if len(value) != size:
+        if len(value) < size:
             raise InvalidArgumentError(f"{name} needs a value of {size} bytes, not "
                                        f"{len(value)} ({binary(value)})")
-        return str(struct.unpack(code, value)[0])
+        return str(struct.unpack_from(code, value)[0])
     return convert
 
 

@@ -586,7 +586,8 @@ ARGUMENTS = {
     "new_table": "the new table's name",
     "row": "the row key (\\xHH escapes for binary bytes)",
     "column": "family:qualifier (a family alone: the whole family)",
-    "columns": "columns (family:qualifier) or whole families",
+    "columns": "columns (family:qualifier; family:qualifier:toLong shows the value with "
+               "that Bytes method, see the shell's help 'get') or whole families",
     "value": "the value (\\xHH escapes for binary bytes)",
     "amount": "how much to add (default 1; may be negative)",
     "target": "a table, or one region's name",

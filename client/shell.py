@@ -139,7 +139,8 @@ def _unset_attributes(spec: dict, into: dict) -> None:
 
 def _properties(value) -> dict[str, str]:
     """Namespace properties: {'key' => 'value'}, numbers taken as their text."""
-    return {_s(k, "property name"): _b(v, f"property {k!r}").decode()
+    return {_s(k, "property name"): str(v).lower() if isinstance(v, bool)
+            else _b(v, f"property {k!r}").decode()
             for k, v in _hash(value, "namespace properties").items()}
 
 
@@ -273,6 +274,9 @@ def _names(value, what: str) -> list[str]:
 
 
 def _bool(value, command: str) -> bool:
+    """true or false, also quoted ('true', as HBase's Boolean.valueOf reads it)."""
+    if isinstance(value, (str, bytes)) and _s(value, command).lower() in ("true", "false"):
+        return _s(value, command).lower() == "true"
     if not isinstance(value, bool):
         raise commands.UsageError(f"{command} takes true or false, got {shell_text(value)}")
     return value
@@ -351,8 +355,9 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         _nargs(cmd, 0, 1, "list_namespace ['regex']")
         commands.list_namespace(conn, out, _s(args[0], "regex") if args else None)
     elif n == "create_namespace":
-        _nargs(cmd, 1, 2, "create_namespace 'ns1'[, {'PROPERTY' => 'value'}]")
-        properties = _properties(args[1]) if len(args) == 2 else {}
+        if not args:
+            raise commands.UsageError("usage: create_namespace 'ns1'[, {'PROPERTY' => 'value'}]")
+        properties = {k: v for a in args[1:] for k, v in _properties(a).items()}
         commands.create_namespace(conn, out, _s(args[0], "namespace"), properties)
     elif n == "alter_namespace":
         _nargs(cmd, 2, 2, "alter_namespace 'ns1', {METHOD => 'set'|'unset', ...}")

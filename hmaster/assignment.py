@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_S = (1, 2, 3, 5, 10, 20, 30, 60)  # FAILED_OPEN re-tries; HBase-like growth
 NO_SERVER = "a live region server to open it on"
+ALL_DECOMMISSIONED = "a region server that is not decommissioned (recommission_regionserver)"
 SPLIT_OR_MERGE = (SPLITTING, MERGING)
 
 
@@ -189,7 +190,8 @@ class AssignmentManager:
                 return self.meta.set_region(cur, OPEN, server=server)
             if not tried:
                 log.info("region %s waits for a live region server", cur.info.name)
-                return self.meta.set_region(cur, OFFLINE, server="", waiting_for=NO_SERVER)
+                waiting = NO_SERVER if not self.servers.online() else ALL_DECOMMISSIONED
+                return self.meta.set_region(cur, OFFLINE, server="", waiting_for=waiting)
             return self._failed_open(cur, last_error)
 
     def _abort_open(self, server: str, cur: RegionRecord) -> None:

@@ -20,9 +20,9 @@ def validate(namespace: str, properties: dict[str, str]) -> None:
     """A quota property must be a whole number of at least 1 (HBase refuses 0 too)."""
     for key in (MAX_TABLES, MAX_REGIONS):
         value = properties.get(key)
-        if value is not None and not (value.isdigit() and int(value) >= 1):
+        if value is not None and not (value.isdigit() and 1 <= int(value) < 1 << 63):
             raise InvalidArgumentError(f"namespace {namespace!r}: {key} must be a whole number "
-                                       f"of at least 1, got {value!r}")
+                                       f"from 1 to {(1 << 63) - 1}, got {value!r}")
 
 
 def _limit(meta, namespace: str, key: str) -> int | None:

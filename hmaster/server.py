@@ -356,8 +356,7 @@ class MasterServer:
         next_check = time.monotonic() + ORPHAN_CHECK_S
         while not self._stopped.wait(janitor_period):
             try:
-                if self.meta.switch_on("catalogjanitor"):  # HBase's catalogjanitor_switch
-                    self.splits.janitor()
+                self.splits.janitor(forced=False)  # not while catalogjanitor_switch is off
                 self.splits.resume_stalled()
                 self._resume_crashes()
                 self.assignment.repair(table_lock=self.ddl.table_lock)

@@ -19,7 +19,7 @@ from typing import Callable
 
 from kazoo.recipe.watchers import ChildrenWatch
 
-from coordination.znodes import ONLINE, Paths, parse_server_name
+from coordination.znodes import DEAD, ONLINE, Paths, parse_server_name
 from hmaster.meta import MetaStore
 
 log = logging.getLogger(__name__)
@@ -126,11 +126,20 @@ class ServerManager:
         st = self.meta.read_server_state(name)
         if st is None:
             self.meta.write_server_state(name, ONLINE)
+            self._forget_earlier_dead(name)
             return True
         if st.state == ONLINE:
             return True
         self.mark_dead(name)  # a dead name never comes back
         return False
+
+    def _forget_earlier_dead(self, name: str) -> None:
+        """A server back on its address: its earlier incarnations that were declared dead and
+        recovered leave the dead-server list (HBase's cleanPreviousInstance)."""
+        states = self.meta.server_states()
+        dead = {n for n, st in states.items() if st.state == DEAD}
+        for old in superseded(dead, by=name):
+            self.meta.delete_server_state(old)
 
     def report(self, load) -> None:
         with self._lock:

@@ -21,8 +21,8 @@ from hmaster.server_manager import names_matching
 from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
                               NoSuchColumnFamilyError, OperationNotAllowedError,
-                              OutcomeUnknownError, RegionOfflineError, TableNotEnabledError,
-                              TableNotFoundError)
+                              OutcomeUnknownError, RegionOfflineError, RegionOpenFailedError,
+                              TableNotEnabledError, TableNotFoundError)
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.schema import attributes_from_pb
@@ -266,7 +266,9 @@ class MasterServicer(pb_grpc.MasterServicer):
             if target is not None and target not in self.m.servers.assignable():
                 raise OperationNotAllowedError(f"move: {target} is decommissioned "
                                                "(recommission_regionserver first)")
-            self.m.assignment.move(rec, target)
+            source = rec.server or "no server"
+            _must_be_open(self.m.assignment.move(rec, target),
+                          f"move of region {rec.info.name}: closed on {source} but")
             return pb.Empty()
         return self._call(context, run)
 
@@ -279,11 +281,7 @@ class MasterServicer(pb_grpc.MasterServicer):
                 raise InvalidArgumentError(f"region {rec.info.name} is {rec.state}: it no "
                                            "longer exists")
             self._enabled_regions(rec.info.table, "assign")
-            rec = self.m.assignment.assign(rec)
-            if rec is None or rec.state != OPEN:
-                why = f": {rec.waiting_for}" if rec is not None and rec.waiting_for else ""
-                raise RegionOfflineError(f"region {request.region} did not open"
-                                         f" ({rec.state if rec else 'gone'}){why}")
+            _must_be_open(self.m.assignment.assign(rec), f"assign of region {rec.info.name}:")
             return pb.Empty()
         return self._call(context, run)
 
@@ -321,10 +319,12 @@ class MasterServicer(pb_grpc.MasterServicer):
                 raise InvalidArgumentError(
                     f"{request.server!r} names {len(found) or 'no'} decommissioned region "
                     "servers; name one (list_decommissioned_regionservers)")
+            regions = [self._region(name) for name in request.regions]  # all known first
             self.m.meta.recommission(found[0])
             log.info("region server %s recommissioned", found[0])
-            for name in request.regions:  # HBase's: load these back onto it
-                self.m.assignment.move(self._region(name), found[0])
+            for rec in regions:  # HBase's: load these back onto it
+                self.m.assignment.move(rec, found[0])
+            self.m.assignment.retry_waiting()  # regions that had nowhere to go
             return pb.Empty()
         return self._call(context, run)
 
@@ -419,3 +419,9 @@ class MasterServicer(pb_grpc.MasterServicer):
             return pb.Empty()
         return self._call(context, run)
 
+
+def _must_be_open(rec, what: str) -> None:
+    """After a move or assign: RegionOpenFailedError saying why the region is not open."""
+    if rec is None or rec.state != OPEN:
+        why = f": {rec.waiting_for}" if rec is not None and rec.waiting_for else ""
+        raise RegionOpenFailedError(f"{what} not open ({rec.state if rec else 'gone'}){why}")

@@ -299,7 +299,7 @@ class SplitMergeCoordinator:
             self.meta.commit([self.meta.journal_op(enc, journal)])
         except NoNodeError:
             return
-        self.janitor()
+        self.janitor(forced=False)
 
     def _rollback(self, journal: dict, enc: str) -> list[RegionRecord]:
         """Undo a split/merge that did not reach its meta swap. A parent closed on its live
@@ -343,7 +343,7 @@ class SplitMergeCoordinator:
         """Called by a new active master: finish or roll back every journal."""
         for enc, journal in self.meta.journals().items():
             self._resume_one(enc, journal)
-        self.janitor()
+        self.janitor(forced=False)
 
     def resume_stalled(self) -> int:
         """Chore: finish or roll back the journals no split or merge of this master is
@@ -379,8 +379,11 @@ class SplitMergeCoordinator:
         except Exception:  # noqa: BLE001 -- one bad journal must not block the others
             log.exception("resuming journal %s failed", enc)
 
-    def janitor(self) -> int:
-        """Delete parents' directories once no child holds a reference; returns how many."""
+    def janitor(self, forced: bool = True) -> int:
+        """Delete parents' directories once no child holds a reference; returns how many.
+        Unless forced (catalogjanitor_run), nothing while catalogjanitor_switch is off."""
+        if not forced and not self.meta.switch_on("catalogjanitor"):
+            return 0
         cleaned = 0
         with self._janitor_lock:
             for enc, journal in self.meta.journals().items():

@@ -98,6 +98,11 @@ class RegionOfflineError(HBaseError):
     retryable = True
 
 
+class RegionOpenFailedError(HBaseError):
+    """A region that was asked to move (or be assigned) could not be opened: it is
+    FAILED_OPEN, its open retried by the master; the message says why. Not retried here."""
+
+
 class ServerUnavailableError(HBaseError):
     """The server could not be reached or went away mid-call."""
 

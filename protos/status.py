@@ -33,6 +33,7 @@ STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
     errors.RegionClosedError: grpc.StatusCode.UNAVAILABLE,
     errors.NotServingRegionError: grpc.StatusCode.UNAVAILABLE,
     errors.RegionOfflineError: grpc.StatusCode.UNAVAILABLE,
+    errors.RegionOpenFailedError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.ServerUnavailableError: grpc.StatusCode.UNAVAILABLE,
     errors.ServerAbortedError: grpc.StatusCode.UNAVAILABLE,
     errors.MasterNotRunningError: grpc.StatusCode.UNAVAILABLE,

@@ -323,12 +323,15 @@ def table_attribute_value(key: str, value):
         if text in (True, False, "TRUE", "FALSE"):
             return text in (True, "TRUE")
         raise InvalidArgumentError(f"{key} must be true or false, got {value!r}")
-    if not isinstance(value, bool):
+    if not isinstance(value, bool) and not (isinstance(value, float)
+                                            and not value.is_integer()):
         try:
-            return int(value)
+            size = int(value)
         except (TypeError, ValueError):
-            pass
-    raise InvalidArgumentError(f"{key} must be a number of bytes, got {value!r}")
+            size = -1
+        if 0 <= size < 1 << 63:
+            return size
+    raise InvalidArgumentError(f"{key} must be a whole number of bytes, got {value!r}")
 
 
 def validate_family_name(name: bytes) -> None:

@@ -252,8 +252,11 @@ def export(rootdir: str, name: str, dest_rootdir: str) -> tuple[int, int]:
     bytes) copied. SnapshotExistsError if the destination has one of that name;
     CorruptionError naming the file if the snapshot is damaged (nothing is left behind)."""
     m = read_manifest(rootdir, name)
-    if os.path.realpath(rootdir) == os.path.realpath(dest_rootdir):
-        raise InvalidArgumentError(f"snapshot {name!r} is already in {dest_rootdir}")
+    source, dest = os.path.realpath(rootdir), os.path.realpath(dest_rootdir)
+    if dest == os.path.dirname(dest) or os.path.commonpath([source, dest]) == source:
+        raise InvalidArgumentError(f"export of snapshot {name!r}: {dest_rootdir} is not "
+                                   "another root directory (it is / or inside this "
+                                   f"cluster's, {rootdir})")
     if exists(dest_rootdir, name):
         raise SnapshotExistsError(f"snapshot {name!r} already exists in {dest_rootdir}")
     attempt = begin(dest_rootdir, name)

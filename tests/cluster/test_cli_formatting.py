@@ -238,6 +238,7 @@ def test_hbck_counts_directories_too_new_to_judge_apart_from_inconsistencies():
 def test_shell_converters_show_values_as_bytes_methods_do():
     convert = fmt.converter
     assert convert("toLong")(b"\x00" * 7 + b"\x2a") == "42"
+    assert convert("toInt")(b"\x00\x00\x01\x00rest") == "256"  # Bytes.toInt: the first 4
     assert convert("c(org.apache.hadoop.hbase.util.Bytes).toInt")(b"\xff\xff\xff\xfe") == "-2"
     assert convert("toString")("é".encode()) == "é"
     assert convert("toStringBinary")("é".encode()) == "\\xC3\\xA9"

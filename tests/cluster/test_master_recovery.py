@@ -221,6 +221,37 @@ def test_split_waits_for_daughter_references_before_deleting_parent(env):
     assert not os.path.exists(parent_dir)
 
 
+def test_a_switched_off_catalog_janitor_keeps_parents_until_it_is_run(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server()
+    master = start_master()
+    wait_for(lambda: master.servers.online(), 10, "server online")
+    create(master, "cj")
+    (parent,) = regions(zk, "cj")
+    parent_dir = layout.region_dir(rootdir, parent.info)
+    master.meta.set_switch("catalogjanitor", False)
+    master.splits.split(parent.info.name, b"k")  # no daughter holds a reference
+    assert os.path.isdir(parent_dir) and master.splits.janitor(forced=False) == 0
+    assert master.splits.janitor() == 1 and not os.path.exists(parent_dir)  # catalogjanitor_run
+
+
+def test_a_server_back_on_its_address_clears_its_earlier_dead_incarnations(env):
+    """HBase's cleanPreviousInstance: list_deadservers does not pile up restarts."""
+    quorum, rootdir, start_master, add_server, zk = env
+    master = start_master()
+    meta = master.meta
+    wait_for(lambda: master.recovered.is_set(), 10, "master recovered")
+    back = add_server()
+    host, port, startcode = back.name.split(",")
+    earlier, other = f"{host},{port},{int(startcode) - 5}", f"{host},{int(port) + 1},1"
+    for name in (earlier, other):
+        meta.write_server_state(name, DEAD)
+    back.stop()
+    again = add_server(port=int(port))
+    wait_for(lambda: again.name in master.servers.online(), 10, "restarted server online")
+    assert earlier not in meta.server_states() and other in meta.server_states()
+
+
 class _LosesLeftDaughter(FakeRegionServer):
     def _write_dirs(self, *infos):
         super()._write_dirs(*infos[1:])  # the left daughter's directory is lost

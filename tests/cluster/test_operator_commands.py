@@ -81,7 +81,7 @@ def test_split_and_merge_switches_the_catalog_janitor_assign_rit_and_zk_dump(clu
     for i in range(20):
         t.put(b"r%02d" % i, {b"cf:q": b"v"})
     off = cli(cluster, "splitormerge_switch", "split", "off")
-    assert off.returncode == 0 and off.stdout.strip() == "Previous SPLIT switch state : true"
+    assert off.returncode == 0 and off.stdout.strip() == "true"  # the state before
     assert cli(cluster, "splitormerge_enabled", "SPLIT").stdout.strip() == "false"
     assert conn.splitormerge_enabled("MERGE") is True
     refused = cli(cluster, "split", "sw", "r05")
@@ -112,7 +112,10 @@ def test_split_and_merge_switches_the_catalog_janitor_assign_rit_and_zk_dump(clu
     assert conn.regions("sw")[0]["server"] == region["server"]
     assert cli(cluster, "rit").stdout.strip() == "no regions in transition"
     assert cli(cluster, "list_deadservers").stdout.splitlines()[0] == "SERVERNAME"
-    assert cli(cluster, "clear_deadservers", "nosuch,1,1").stdout.startswith("Could not clear")
+    assert cli(cluster, "clear_deadservers", "nosuch,1,1").stdout.splitlines() == [
+        "Some dead server clear failed", "nosuch,1,1"]
+    listed = cli(cluster, "list_decommissioned_regionservers").stdout.splitlines()
+    assert listed == ["DECOMMISSIONED REGION SERVERS", "0 row(s)"]
 
     dump = cli(cluster, "zk_dump")
     assert dump.returncode == 0, dump.stderr
@@ -157,7 +160,7 @@ def test_namespace_properties_and_quotas_on_tables_regions_and_splits(cluster,
         r: {b"cf:q": b"v"} for r in (b"a", b"k", b"x")}
     shell = cli(cluster, "shell", input="alter_namespace 'q', {METHOD => 'set', "
                                         f"'{quota}maxtables' => '0'}}\n")
-    assert "must be a whole number of at least 1, got '0'" in shell.stderr
+    assert "must be a whole number from 1 to 9223372036854775807, got '0'" in shell.stderr
     with pytest.raises(errors.InvalidArgumentError, match="has no property 'nope'"):
         conn.alter_namespace("q", unset=["nope"])
     assert conn.namespace_properties("q") == {quota + "maxtables": "2", "owner": "ops"}
@@ -178,3 +181,30 @@ def test_namespace_properties_and_quotas_on_tables_regions_and_splits(cluster,
     conn.restore_snapshot("q_b3")
     conn.enable_table("q:b")
     assert dict(t.scan()) == {r: {b"cf:q": b"v"} for r in (b"a", b"k", b"x")}
+
+
+def test_a_region_whose_files_are_gone_is_refused_until_they_are_back(cluster,
+                                                                       connection_for):
+    import os
+
+    from storage import layout
+
+    conn = connection_for(cluster)
+    conn.create_table("lost", {"cf": {}}, split_keys=[b"m"])
+    t = conn.table("lost")
+    rows = {b"%c%d" % (c, i): {b"cf:q": b"v"} for c in b"ax" for i in range(5)}
+    for row, data in rows.items():
+        t.put(row, data)
+    conn.flush("lost")
+    region = next(r for r in conn.regions("lost") if r["start_key"] == b"m")
+    path = layout.region_dir_by_name(cluster.rootdir, "lost", region["encoded"])
+    os.rename(path, path + ".saved")
+    target = next(s for s in _online(conn) if s != region["server"])
+    with pytest.raises(errors.RegionOpenFailedError, match="not open .FAILED_OPEN.: .*missing"):
+        conn.move(region["name"], target)
+    report = cli(cluster, "hbck")
+    assert report.returncode == 1 and "MISSING_REGION_DIR" in report.stdout
+    assert t.row(b"a1") == {b"cf:q": b"v"}  # the other region serves on
+    os.rename(path + ".saved", path)
+    conn.assign(region["encoded"])
+    assert dict(t.scan()) == rows

@@ -373,7 +373,7 @@ def test_table_references_parse_and_run_their_commands_on_the_table(rec, monkeyp
     ("alter 't1', METHOD => 'table_att_unset'", "table_att_unset needs NAME"),
     ("alter 't1', READONLY => 'yes'", "READONLY must be true or false, got 'yes'"),
     ("create 't1', 'cf', {MEMSTORE_FLUSHSIZE => 'big'}",
-     "MEMSTORE_FLUSHSIZE must be a number of bytes, got 'big'"),
+     "MEMSTORE_FLUSHSIZE must be a whole number of bytes, got 'big'"),
     ("alter 't1', METHOD => 'table_att'", "table_att' needs a table attribute"),
     ("alter 't1', METHOD => 'bogus', NAME => 'cf'", "unknown METHOD 'bogus'"),
     ("alter 't1', {VERSIONS => 3}", "a hash needs NAME => 'cf'"),
@@ -455,7 +455,8 @@ def test_namespace_commands_dispatch(monkeypatch):
     for line in ("create_namespace 'ns1'", "list_namespace", "list_namespace 'n.*'",
                  "list_namespace_tables 'ns1'", "describe_namespace 'ns1'",
                  "drop_namespace 'ns1'",
-                 "create_namespace 'ns2', {'hbase.namespace.quota.maxtables' => 5, 'a' => 'b'}",
+                 "create_namespace 'ns2', {'hbase.namespace.quota.maxtables' => 5}, "
+                 "{'a' => 'b', 'c' => true}",
                  "alter_namespace 'ns2', {METHOD => 'set', 'a' => 'c'}",
                  "alter_namespace 'ns2', {METHOD => 'unset', NAME => 'a'}"):
         run(line)
@@ -463,7 +464,7 @@ def test_namespace_commands_dispatch(monkeypatch):
                      ("list_namespace", ("n.*",)), ("list_namespace_tables", ("ns1",)),
                      ("describe_namespace", ("ns1",)), ("drop_namespace", ("ns1",)),
                      ("create_namespace",
-                      ("ns2", {"hbase.namespace.quota.maxtables": "5", "a": "b"})),
+                      ("ns2", {"hbase.namespace.quota.maxtables": "5", "a": "b", "c": "true"})),
                      ("alter_namespace", ("ns2", {"a": "c"}, [])),
                      ("alter_namespace", ("ns2", {}, ["a"]))]
     for bad in ("alter_namespace 'ns2', {METHOD => 'unset', NAME => 'a', 'b' => 'c'}",
@@ -666,3 +667,15 @@ def test_an_unsupported_options_hash_is_named_not_counted(rec):
     with pytest.raises(commands.UsageError, match="wrong number of arguments for append"):
         run("append 't1', 'r2', 'cf:q'")
     assert rec.calls == []
+
+
+def test_switches_take_booleans_quoted_or_not_as_hbase_s_boolean_valueof(monkeypatch):
+    calls = []
+    monkeypatch.setattr(commands, "splitormerge_switch",
+                        lambda conn, out, kind, on: calls.append((kind, on)))
+    for line in ("splitormerge_switch 'SPLIT', false", "splitormerge_switch 'MERGE', 'TRUE'",
+                 "splitormerge_switch 'SPLIT', 'false'"):
+        run(line)
+    assert calls == [("SPLIT", False), ("MERGE", True), ("SPLIT", False)]
+    with pytest.raises(commands.UsageError, match="takes true or false, got 'yes'"):
+        run("splitormerge_switch 'SPLIT', 'yes'")

@@ -269,8 +269,9 @@ def test_an_export_copies_a_checked_snapshot_that_the_other_root_clones(tmp_path
     c.close()
     with pytest.raises(SnapshotExistsError, match="already exists in"):
         snapshots.export(root, "s", other)
-    with pytest.raises(InvalidArgumentError, match="already in"):
-        snapshots.export(root, "s", root)
+    for inside in (root, os.path.join(root, "data"), "/"):
+        with pytest.raises(InvalidArgumentError, match="is not another root directory"):
+            snapshots.export(root, "s", inside)
 
     third = str(tmp_path / "c")
     path = max(_hfiles(layout.snapshot_dir(root, "s")), key=os.path.getsize)

@@ -147,7 +147,10 @@ def test_attribute_values_are_read_from_what_the_shell_gives(key, text, value):
 
 @pytest.mark.parametrize("key, text, message", [
     ("READONLY", "yes", "READONLY must be true or false, got 'yes'"),
-    ("MAX_FILESIZE", True, "MAX_FILESIZE must be a number of bytes, got True"),
+    ("MAX_FILESIZE", True, "MAX_FILESIZE must be a whole number of bytes, got True"),
+    ("MAX_FILESIZE", 10 ** 23, "MAX_FILESIZE must be a whole number of bytes, got 1000"),
+    ("MEMSTORE_FLUSHSIZE", 2097152.5, "MEMSTORE_FLUSHSIZE must be a whole number of bytes"),
+    ("MEMSTORE_FLUSHSIZE", "-1", "MEMSTORE_FLUSHSIZE must be a whole number of bytes"),
     ("DURABILITY", "LATER", "DURABILITY must be one of USE_DEFAULT, SKIP_WAL, ASYNC_WAL"),
     ("OWNER", "me", "unknown table attribute 'OWNER'")])
 def test_a_bad_attribute_value_is_refused_naming_it(key, text, message):
