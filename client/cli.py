@@ -301,6 +301,7 @@ def _admin_parsers(cmd) -> None:
             c.add_argument("state", choices=["on", "off", "true", "false"])
     cmd("catalogjanitor_switch").add_argument("state", choices=["on", "off", "true", "false"])
     cmd("assign").add_argument("region")
+    cmd("unassign").add_argument("region")
     cmd("clear_deadservers").add_argument("servers", nargs="*")
     for name in ("rit", "list_deadservers", "list_decommissioned_regionservers",
                  "catalogjanitor_run", "catalogjanitor_enabled", "zk_dump"):
@@ -319,8 +320,8 @@ def _run_admin(a, conn, out: commands.Output) -> None:
         commands.splitormerge_enabled(conn, out, a.kind)
     elif name == "catalogjanitor_switch":
         commands.catalogjanitor_switch(conn, out, a.state in ("on", "true"))
-    elif name == "assign":
-        commands.assign(conn, out, a.region)
+    elif name in ("assign", "unassign"):
+        getattr(commands, name)(conn, out, a.region)
     elif name == "clear_deadservers":
         commands.clear_deadservers(conn, out, a.servers)
     else:

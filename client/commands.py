@@ -644,6 +644,11 @@ def assign(conn, out: Output, region: str) -> None:
     out.result(f"Assigned {region}", {"assigned": region})
 
 
+def unassign(conn, out: Output, region: str) -> None:
+    conn.unassign(region)
+    out.result(f"Unassigned {region}", {"unassigned": region})
+
+
 def rit(conn, out: Output) -> None:
     """HBase's rit: the regions in transition, with their state and what they wait for."""
     regions = conn.status()["regions_in_transition"]

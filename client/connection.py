@@ -626,6 +626,13 @@ class Connection:
         self.master_call("Assign", pb.RegionName(region=region), f"assign {region!r}")
         self.locations.invalidate()
 
+    def unassign(self, region: str) -> None:
+        """HBase 2's unassign: close an open region; it stays closed (reads and writes of its
+        rows fail with RegionOfflineError) until assign() or a move opens it."""
+        region = self._target(region)[1] or region
+        self.master_call("Unassign", pb.RegionName(region=region), f"unassign {region!r}")
+        self.locations.invalidate()
+
     def zk_dump(self) -> dict:
         """HBase's zk_dump: the cluster as ZooKeeper records it (read there, so it works with
         no master), and each quorum server's answer to `srvr`."""

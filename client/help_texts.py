@@ -492,6 +492,15 @@ fixed, e.g. its directory restored. A region already open stays where it is.
 {_REGION}""",
         ("assign '0123456789abcdef0123456789abcdef'",),
         ("minihbase assign 0123456789abcdef0123456789abcdef",)),
+    "unassign": CommandHelp(
+        "tools", "Close an open region; it stays closed until assign opens it.",
+        f"""\
+Its rows are unavailable meanwhile (RegionOfflineError), and the master does not reopen it on
+its own; rit and hbck show it waiting for an assign. A second argument (HBase's force) is
+accepted and changes nothing: the master keeps no region state apart from meta to clear.
+{_REGION}""",
+        ("unassign '0123456789abcdef0123456789abcdef'",),
+        ("minihbase unassign 0123456789abcdef0123456789abcdef",)),
     "rit": CommandHelp(
         "tools", "List the regions in transition, with their state and what they wait for.",
         "", ("rit",), ("minihbase rit",)),

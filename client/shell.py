@@ -264,7 +264,7 @@ def _snapshot_command(cmd: Command, conn, out: commands.Output) -> None:
 ADMIN_COMMANDS = ("decommission_regionservers", "recommission_regionserver",
                   "list_decommissioned_regionservers", "splitormerge_switch",
                   "splitormerge_enabled", "catalogjanitor_run", "catalogjanitor_switch",
-                  "catalogjanitor_enabled", "assign", "rit", "list_deadservers",
+                  "catalogjanitor_enabled", "assign", "unassign", "rit", "list_deadservers",
                   "clear_deadservers", "zk_dump")
 
 
@@ -306,6 +306,11 @@ def _admin_command(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "assign":
         _nargs(cmd, 1, 1, "assign 'region'")
         commands.assign(conn, out, _s(args[0], "region"))
+    elif n == "unassign":
+        _nargs(cmd, 1, 2, "unassign 'region'[, true]")
+        if len(args) == 2:
+            _bool(args[1], n)  # HBase's force: nothing is cached in the master to clear
+        commands.unassign(conn, out, _s(args[0], "region"))
     elif n == "clear_deadservers":
         servers = [name for a in args for name in _names(a, "server")]
         commands.clear_deadservers(conn, out, servers)

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 RETRY_BACKOFF_S = (1, 2, 3, 5, 10, 20, 30, 60)  # FAILED_OPEN re-tries; HBase-like growth
 NO_SERVER = "a live region server to open it on"
 ALL_DECOMMISSIONED = "a region server that is not decommissioned (recommission_regionserver)"
+# waiting_for of a region an admin closed (HBase's unassign): it stays CLOSED until assigned
+UNASSIGNED = "an admin's assign (unassigned by an admin)"
 SPLIT_OR_MERGE = (SPLITTING, MERGING)
 
 
@@ -321,7 +323,7 @@ class AssignmentManager:
                 continue  # dropped meanwhile
         for r in self.meta.all_regions():
             stuck = r.state in (OPENING, CLOSING, OFFLINE) or (
-                r.state == CLOSED and r.info.table in enabled)
+                r.state == CLOSED and r.info.table in enabled and r.waiting_for != UNASSIGNED)
             if not stuck or now - r.since_ms < min_age_s * 1000:
                 continue
             enc = r.info.encoded_name
@@ -358,7 +360,8 @@ class AssignmentManager:
             return
         try:
             if self.meta.read_table(table).state == ENABLED:
-                self.assign_many([r for r in self.meta.regions(table) if r.state == CLOSED])
+                self.assign_many([r for r in self.meta.regions(table)
+                                  if r.state == CLOSED and r.waiting_for != UNASSIGNED])
         except Exception:  # noqa: BLE001 -- the next chore round tries again
             log.exception("reopening the closed regions of table %s failed", table)
         finally:

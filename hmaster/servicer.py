@@ -15,7 +15,8 @@ import threading
 from kazoo.exceptions import ConnectionLoss, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from coordination.znodes import DEAD, ENABLED, MERGED, OPEN, SPLIT, SWITCHES
+from coordination.znodes import CLOSED, DEAD, ENABLED, MERGED, OPEN, SPLIT, SWITCHES
+from hmaster.assignment import UNASSIGNED
 from hmaster import status as status_mod
 from hmaster.server_manager import names_matching
 from minihbase.bytes_text import quoted
@@ -282,6 +283,22 @@ class MasterServicer(pb_grpc.MasterServicer):
                                            "longer exists")
             self._enabled_regions(rec.info.table, "assign")
             _must_be_open(self.m.assignment.assign(rec), f"assign of region {rec.info.name}:")
+            return pb.Empty()
+        return self._call(context, run)
+
+    def Unassign(self, request, context):
+        """HBase 2's unassign: close an open region; it stays CLOSED (the repair chore leaves
+        it) until an assign, an enable after a disable, or a move opens it."""
+        def run():
+            rec = self._region(request.region)
+            if rec.state != OPEN:
+                raise InvalidArgumentError(f"unassign: region {rec.info.name} is {rec.state}, "
+                                           "not OPEN")
+            closed = self.m.assignment.unassign(rec, final_state=CLOSED, waiting_for=UNASSIGNED)
+            if closed is None or closed.state != CLOSED:
+                raise RegionOpenFailedError(
+                    f"unassign of region {rec.info.name}: not closed "
+                    f"({closed.state if closed else 'gone'}): {closed and closed.waiting_for}")
             return pb.Empty()
         return self._call(context, run)
 

@@ -879,6 +879,11 @@ class MasterStub:
                 request_serializer=protos_dot_minihbase__pb2.RegionName.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
                 _registered_method=True)
+        self.Unassign = channel.unary_unary(
+                '/minihbase.Master/Unassign',
+                request_serializer=protos_dot_minihbase__pb2.RegionName.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                _registered_method=True)
         self.ClearDeadServers = channel.unary_unary(
                 '/minihbase.Master/ClearDeadServers',
                 request_serializer=protos_dot_minihbase__pb2.ServerNames.SerializeToString,
@@ -1112,6 +1117,13 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Unassign(self, request, context):
+        """close an open region; CLOSED until assigned
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ClearDeadServers(self, request, context):
         """forget DEAD servers (all when empty); returns the names it could not (still recovering)
         """
@@ -1301,6 +1313,11 @@ def add_MasterServicer_to_server(servicer, server):
             ),
             'Assign': grpc.unary_unary_rpc_method_handler(
                     servicer.Assign,
+                    request_deserializer=protos_dot_minihbase__pb2.RegionName.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'Unassign': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unassign,
                     request_deserializer=protos_dot_minihbase__pb2.RegionName.FromString,
                     response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
             ),
@@ -2236,6 +2253,33 @@ class Master:
             request,
             target,
             '/minihbase.Master/Assign',
+            protos_dot_minihbase__pb2.RegionName.SerializeToString,
+            protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unassign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/Unassign',
             protos_dot_minihbase__pb2.RegionName.SerializeToString,
             protos_dot_minihbase__pb2.Empty.FromString,
             options,

@@ -208,3 +208,27 @@ def test_a_region_whose_files_are_gone_is_refused_until_they_are_back(cluster,
     os.rename(path + ".saved", path)
     conn.assign(region["encoded"])
     assert dict(t.scan()) == rows
+
+
+def test_an_unassigned_region_stays_closed_until_it_is_assigned(cluster, connection_for):
+    """HBase 2's unassign: nothing reopens it behind the admin's back (the repair chore
+    reopens other CLOSED regions of enabled tables after 10 s)."""
+    import time
+
+    conn = connection_for(cluster)
+    conn.create_table("ua", {"cf": {}}, split_keys=[b"m"])
+    t = conn.table("ua")
+    t.put(b"x", {b"cf:q": b"v"})
+    region = next(r for r in conn.regions("ua") if r["start_key"] == b"m")
+    done = cli(cluster, "shell", input=f"unassign '{region['encoded']}', true\n")
+    assert done.returncode == 0 and f"Unassigned {region['encoded']}" in done.stdout
+    impatient = connection_for(cluster, timeout=2)
+    with pytest.raises(errors.OperationTimeoutError):
+        impatient.table("ua").row(b"x")
+    time.sleep(16)  # past the repair chore's 10 s, and one of its 5 s rounds
+    (waiting,) = conn.status()["regions_in_transition"]
+    assert waiting["state"] == "CLOSED" and "unassigned by an admin" in waiting["waiting_for"]
+    again = cli(cluster, "unassign", region["encoded"])
+    assert again.returncode == 1 and "is CLOSED, not OPEN" in again.stderr
+    conn.assign(region["encoded"])
+    assert t.row(b"x") == {b"cf:q": b"v"}
