@@ -143,6 +143,23 @@ def _pid_runs(pid: int, argv: list[str]) -> bool:
     return any(a.encode() in cmdline for a in argv if a.endswith(".main"))
 
 
+def wait_until(predicate: Callable[[], object], timeout: float, what: str,
+               interval: float = 0.05, error: type[Exception] = TimeoutError):
+    """Poll `predicate` until it returns something truthy (returned); errors it raises count as
+    "not yet". Raises `error` naming `what` and the last result after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 -- e.g. master not active yet
+            last = e
+        time.sleep(interval)
+    raise error(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
 class LocalCluster:
     """ZooKeeper + masters + region servers as local processes; see the module docstring.
 
@@ -245,15 +262,14 @@ class LocalCluster:
                 args += ["--" + key.replace("_", "-"), str(value)]
         return args
 
-    def _spawn(self, role: str, index: int) -> Daemon:
+    def _spawn(self, role: str, index: int, ports: tuple[int, int] | None = None) -> Daemon:
+        """Start one daemon; `ports` (rpc, info) reuses a dead daemon's ports, else new ones."""
         if role == "master":
-            port = self._pick_port(DEFAULT_PORTS["master"] + index)
-            info_port = self._pick_port(DEFAULT_PORTS["master_info"] + index)
             module, extra = "hmaster.main", self.extra_master_args
         else:
-            port = self._pick_port(DEFAULT_PORTS["regionserver"] + index)
-            info_port = self._pick_port(DEFAULT_PORTS["regionserver_info"] + index)
             module, extra = "regionserver.main", self.extra_regionserver_args
+        port, info_port = ports or (self._pick_port(DEFAULT_PORTS[role] + index),
+                                    self._pick_port(DEFAULT_PORTS[role + "_info"] + index))
         argv = [self.python, "-m", module, "--zk", self.quorum, "--rootdir", self.rootdir,
                 "--bind", "127.0.0.1", "--advertise", "127.0.0.1", "--port", str(port),
                 "--info-port", str(info_port)] + self._flags_for(role) + extra
@@ -327,16 +343,25 @@ class LocalCluster:
         active = self.active_master()
         if active:
             names.append(active)
-        by_port: dict[int, str] = {}
+        by_port: dict[int, tuple[int, str]] = {}  # port -> (startcode, name), newest wins
         for n in names:
             try:
-                by_port[int(n.rsplit(",", 2)[1])] = n
-            except (IndexError, ValueError):
+                _, port, startcode = n.rsplit(",", 2)
+                by_port[int(port)] = max(by_port.get(int(port), (0, "")), (int(startcode), n))
+            except ValueError:
                 continue
         with self._lock:
             for d in self.masters + self.regionservers:
-                if d.port in by_port and d.is_alive():
-                    d.name = by_port[d.port]
+                startcode, name = by_port.get(d.port, (0, ""))
+                # A daemon restarted on its port must not take its dead predecessor's name,
+                # still in ZooKeeper until that session expires: its startcode is older.
+                if name and startcode >= int(d.started_at * 1000) and d.is_alive():
+                    d.name = name
+
+    def running(self, role: str) -> list[Daemon]:
+        """The live daemons of `role` ("master" | "regionserver") that registered, by name."""
+        self._refresh_names()
+        return [d for d in self.all_daemons() if d.role == role and d.is_alive() and d.name]
 
     def master_daemon(self, active: bool = True) -> Daemon | None:
         """The daemon of the active master (or of a live backup when active=False)."""
@@ -375,16 +400,36 @@ class LocalCluster:
             index = len(self.regionservers)
         d = self._spawn("regionserver", index)
         if wait:
-            def registered():
-                self._refresh_names()
-                if not d.is_alive():
-                    raise ClusterError(self._describe_failure(
-                        f"regionserver-{index} exited (code {d.exit_code()})", [d]))
-                return bool(d.name)
-            self.wait_for(registered, self.start_timeout,
-                          f"regionserver-{index} to register", daemons=[d])
+            self._wait_registered(d)
         self._write_state()
         return d
+
+    def restart(self, old: Daemon, wait: bool = True) -> Daemon:
+        """Start a dead daemon again on its own ports, as an operator restarts a crashed
+        process: same host and port, a new startcode (a region server joins as a new server,
+        a master as a backup while another is active). The new Daemon takes `old`'s place in
+        masters/regionservers; by default this returns once it registered in ZooKeeper."""
+        if old.is_alive():
+            raise ClusterError(f"{old.role}-{old.index} still runs; stop it first")
+        d = self._spawn(old.role, old.index, ports=(old.port, old.info_port))
+        with self._lock:
+            group = self.masters if old.role == "master" else self.regionservers
+            group.remove(d)
+            group[group.index(old)] = d
+        if wait:
+            self._wait_registered(d)
+        self._write_state()
+        return d
+
+    def _wait_registered(self, d: Daemon) -> None:
+        def registered():
+            self._refresh_names()
+            if not d.is_alive():
+                raise ClusterError(self._describe_failure(
+                    f"{d.role}-{d.index} exited (code {d.exit_code()})", [d]))
+            return bool(d.name)
+        self.wait_for(registered, self.start_timeout, f"{d.role}-{d.index} to register",
+                      daemons=[d])
 
     def kill_master(self, active: bool = True, sig: int = signal.SIGKILL) -> Daemon:
         """SIGKILL the active master (or a backup when active=False); returns its Daemon."""

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from minihbase.local_cluster import LocalCluster
+from minihbase.local_cluster import LocalCluster, wait_until
 from minihbase.zookeeper import ZooKeeperServer
 
 # Clusters alive right now, so a failing test can show their logs.  # guarded by _LIVE_LOCK
@@ -50,17 +50,7 @@ def new_chroot(quorum: str) -> str:
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
     """Poll `predicate` until it returns something truthy (returned); errors it raises count as
     "not yet". Raises AssertionError naming `what` and the last result after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as e:  # noqa: BLE001 -- e.g. master not active yet
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    return wait_until(predicate, timeout, what, interval, error=AssertionError)
 
 
 @pytest.fixture(scope="session")
