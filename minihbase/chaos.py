@@ -1,0 +1,252 @@
+"""A chaos monkey for minihbase: HBase's ChaosMonkey with a policy of random actions, one at a
+time, bounded in count and time (docs/chaos.md).
+
+Process actions need a LocalCluster this process started and only touch its daemons:
+    kill_regionserver    SIGKILL a region server holding regions of the table, restart it on
+                         its port after a random delay (before or after its session expires)
+    kill_master          SIGKILL the active master (only while a backup runs), restart it as a
+                         backup once another master is active
+    freeze_regionserver  SIGSTOP a region server past its session expiry, SIGCONT it once its
+                         regions serve elsewhere: it must abort (exit non-zero), then restart
+Table actions go through the client's admin calls: move, split, merge (two adjacent
+regions), flush, major_compact.
+
+Every action ends only when every region of the table is OPEN on a live server (not the
+victim) and answers a read: its `seconds` is "action started -> regions serving again". At most
+one daemon is down at any time and never every master. The monkey stops at the first action
+that fails (a region that never serves again, a frozen server that does not abort).
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+from minihbase.errors import HBaseError
+from minihbase.local_cluster import wait_until
+
+PROCESS_ACTIONS = ("kill_regionserver", "kill_master", "freeze_regionserver")
+TABLE_ACTIONS = ("move", "split", "merge", "flush", "major_compact")
+
+
+class ChaosError(RuntimeError):
+    """An action's cluster did not recover as promised; the message says what is stuck."""
+
+
+@dataclass
+class Action:
+    name: str
+    started: float  # time.monotonic()
+    ended: float = 0.0
+    target: str = ""
+    detail: str = ""
+    ok: bool = True
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
+
+
+class ChaosMonkey(threading.Thread):
+    """Runs actions on `table` until `duration` s or `max_actions`, whichever comes first; with
+    `plan`, exactly those actions in that order. `actions` is written by this thread only;
+    read it after join()."""
+
+    def __init__(self, conn, table: str, cluster=None, *, plan=None, allowed=None,
+                 duration: float = 60.0, max_actions: int = 20, pause=(2.0, 6.0),
+                 session_timeout: float = 15.0, recovery_timeout: float = 120.0,
+                 restart_delay=None, max_regions: int = 16, seed: int | None = None,
+                 log=print):
+        super().__init__(daemon=True, name="chaos-monkey")
+        self.conn, self.table, self.cluster = conn, table, cluster
+        self.plan = list(plan) if plan else None
+        default = TABLE_ACTIONS + (PROCESS_ACTIONS if cluster is not None else ())
+        self.allowed = tuple(allowed or default)
+        self.duration, self.max_actions, self.pause = duration, max_actions, pause
+        self.session_timeout, self.recovery_timeout = session_timeout, recovery_timeout
+        # A killed region server restarts after this many seconds: before its session
+        # expired (its successor on the same port replaces it) or after (a real expiry).
+        self.restart_delay = restart_delay or (0.0, 1.5 * session_timeout)
+        self.max_regions = max_regions
+        self.rnd = random.Random(seed)
+        self.log = log
+        self.actions: list[Action] = []
+        self.started = time.monotonic()
+
+    @property
+    def failed(self) -> list[Action]:
+        return [a for a in self.actions if not a.ok]
+
+    def active_during(self, start: float, end: float) -> bool:
+        """Some action overlapped [start, end] (monotonic times)."""
+        return any(a.started <= end and (a.ended or time.monotonic()) >= start
+                   for a in self.actions)
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> None:
+        self.started = time.monotonic()
+        deadline = self.started + self.duration
+        while len(self.actions) < self.max_actions and time.monotonic() < deadline:
+            if self.plan is not None and len(self.actions) == len(self.plan):
+                break
+            name = self.plan[len(self.actions)] if self.plan else self._pick()
+            action = self._run(name)
+            if not action.ok:
+                break
+            time.sleep(self.rnd.uniform(*self.pause))
+
+    def _pick(self) -> str:
+        count = len(self._open_regions())
+        choices = [n for n in self.allowed
+                   if not (n == "split" and count >= self.max_regions)
+                   and not (n == "merge" and count <= 2)]
+        return self.rnd.choice(choices)
+
+    def _run(self, name: str) -> Action:
+        action = Action(name, time.monotonic())
+        self.actions.append(action)
+        try:
+            getattr(self, "_" + name)(action)
+        except (ChaosError, HBaseError, OSError) as exc:
+            action.ok = False
+            action.detail = f"{action.detail}; {type(exc).__name__}: {exc}".lstrip("; ")
+        action.ended = time.monotonic()
+        self.log(f"[{action.started - self.started:6.1f}s] {name} {action.target}: "
+                 f"{'ok' if action.ok else 'FAILED'} in {action.seconds:.1f}s {action.detail}")
+        return action
+
+    # ------------------------------------------------------------------ waiting
+
+    def _wait(self, predicate, timeout: float, what: str):
+        return wait_until(predicate, timeout, what, interval=0.2, error=ChaosError)
+
+    def _open_regions(self) -> list[dict]:
+        return [r for r in self.conn.regions(self.table) if r["state"] == "OPEN"]
+
+    def _serving(self, avoid: str | None) -> list[dict] | None:
+        live = {s["name"] for s in self.conn.status()["servers"] if s["state"] == "ONLINE"}
+        regions = self.conn.regions(self.table)
+        if any(r["state"] != "OPEN" or r["server"] not in live or r["server"] == avoid
+               for r in regions):
+            return None
+        table = self.conn.table(self.table)
+        for r in regions:
+            table.row(r["start_key"] or b"\x00")
+        return regions
+
+    def _wait_serving(self, avoid: str | None = None) -> list[dict]:
+        return self._wait(lambda: self._serving(avoid), self.recovery_timeout,
+                          f"every region of {self.table!r} serving"
+                          + (f" on a server other than {avoid}" if avoid else ""))
+
+    # ------------------------------------------------------------------ process actions
+
+    def _victim_regionserver(self):
+        """A live region server of the cluster, preferably one holding regions."""
+        holding = {r["server"] for r in self._open_regions()}
+        alive = self.cluster.running("regionserver")
+        if not alive:
+            raise ChaosError("no live region server to act on")
+        return self.rnd.choice([d for d in alive if d.name in holding] or alive)
+
+    def _kill_regionserver(self, a: Action) -> None:
+        d = self._victim_regionserver()
+        a.target = d.name
+        d.signal(signal.SIGKILL)
+        d.wait(10)
+        delay = self.rnd.uniform(*self.restart_delay)
+        time.sleep(delay)
+        expired = d.name not in self.cluster.live_regionservers()
+        self.cluster.restart(d)
+        a.detail = (f"restarted after {delay:.1f}s, "
+                    f"{'after' if expired else 'before'} its session expired")
+        self._wait_serving(avoid=d.name)
+
+    def _kill_master(self, a: Action) -> None:
+        old = self.cluster.master_daemon(active=True)
+        if old is None or not self.cluster.backup_masters():
+            a.detail = "skipped: no active master with a live backup"
+            return
+        a.target = old.name
+        old.signal(signal.SIGKILL)
+        old.wait(10)
+        new = self._wait(lambda: self.cluster.active_master() not in (None, old.name)
+                         and self.cluster.active_master(),
+                         self.session_timeout + self.recovery_timeout, "a backup master active")
+        a.detail = f"{new} active after {time.monotonic() - a.started:.1f}s"
+        self.cluster.restart(old)
+        self._wait_serving()
+
+    def _freeze_regionserver(self, a: Action) -> None:
+        d = self._victim_regionserver()
+        a.target = d.name
+        d.signal(signal.SIGSTOP)
+        try:
+            self._wait(lambda: d.name not in self.cluster.live_regionservers(),
+                       self.session_timeout + 30, "the frozen server's session to expire")
+            self._wait_serving(avoid=d.name)
+            a.detail = f"replaced after {time.monotonic() - a.started:.1f}s"
+        finally:
+            d.signal(signal.SIGCONT)
+        if not d.wait(30) or d.exit_code() in (0, None):
+            raise ChaosError(f"the fenced region server did not abort after SIGCONT "
+                             f"(exit code {d.exit_code()})")
+        a.detail += f", aborted with exit code {d.exit_code()}"
+        self.cluster.restart(d)
+        self._wait_serving()
+
+    # ------------------------------------------------------------------ table actions
+
+    def _random_region(self) -> dict:
+        regions = self._open_regions()
+        if not regions:
+            raise ChaosError(f"no open region of {self.table!r}")
+        return self.rnd.choice(regions)
+
+    def _move(self, a: Action) -> None:
+        r = self._random_region()
+        a.target = r["encoded"]
+        self.conn.move(r["name"])
+        moved = {x["encoded"]: x for x in self._wait_serving()}.get(r["encoded"])
+        a.detail = f"{r['server']} -> {moved['server'] if moved else '(split/merged)'}"
+
+    def _split(self, a: Action) -> None:
+        r = self._random_region()
+        a.target = r["encoded"]
+        self._refusable(a, lambda: self.conn.split(r["name"]))
+        self._wait_serving()
+
+    def _merge(self, a: Action) -> None:
+        regions = sorted(self._open_regions(), key=lambda r: r["start_key"])
+        if len(regions) < 2:
+            a.detail = "skipped: fewer than two open regions"
+            return
+        i = self.rnd.randrange(len(regions) - 1)
+        first, second = regions[i], regions[i + 1]
+        a.target = f"{first['encoded']}+{second['encoded']}"
+        self._refusable(a, lambda: self.conn.merge(first["name"], second["name"]))
+        self._wait_serving()
+
+    def _refusable(self, a: Action, call) -> None:
+        """A split or merge the master refuses (a region too small, one already in
+        transition) is recorded as refused, not failed: HBase's monkey skips those too."""
+        try:
+            call()
+        except HBaseError as exc:
+            if exc.retryable:
+                raise
+            a.detail = f"refused: {exc}"
+
+    def _flush(self, a: Action) -> None:
+        a.target = self.table
+        self.conn.flush(self.table)
+        self._wait_serving()
+
+    def _major_compact(self, a: Action) -> None:
+        a.target = self.table
+        self.conn.compact(self.table, major=True)
+        self._wait_serving()

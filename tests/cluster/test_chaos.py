@@ -1,0 +1,55 @@
+"""BigLinkedList under a scripted chaos monkey (minihbase/linkedlist.py, minihbase/chaos.py;
+the long random run is bench/biglinkedlist.py): a generator writes linked rows while regions
+split and merge under it, a region server is SIGKILLed and restarted only after its (short,
+real) session expired, and the active master is SIGKILLed; Verify must then find every
+referenced and every acknowledged row, and the increments and appends applied once.
+Bounded: the monkey's plan is fixed, every wait has a timeout; ~60-90 s."""
+
+from __future__ import annotations
+
+import time
+
+from minihbase import chaos, linkedlist
+from tests.cluster.conftest import SHORT_SESSION_S, stop_cluster
+
+PLAN = ["split", "kill_regionserver", "merge", "kill_master", "move"]
+
+
+def test_linked_list_survives_kills_splits_and_merges_without_undefined_rows(
+        cluster_factory, connection_for):
+    cluster = cluster_factory("chaos", session_timeout=SHORT_SESSION_S,
+                              flush_size=256 * 1024, balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=30)
+        linkedlist.create_table(conn, "itbll", regions=4)
+        gen = linkedlist.Generator(connection_for(cluster, timeout=30), "itbll", 0, width=200,
+                                   wrap=5, seconds=100, seed=7)
+        monkey = chaos.ChaosMonkey(conn, "itbll", cluster, plan=PLAN, duration=100,
+                                   pause=(1.0, 1.0), session_timeout=SHORT_SESSION_S,
+                                   restart_delay=(SHORT_SESSION_S + 3, SHORT_SESSION_S + 3),
+                                   recovery_timeout=60, seed=7)
+        gen.start()
+        cluster.wait_for(lambda: gen.batches >= 3, 30, "the generator to get going")
+        monkey.start()
+        monkey.join(200)
+        time.sleep(1.0)  # writes go on against the recovered cluster
+        gen.stop()
+        assert not monkey.is_alive(), "the chaos monkey did not finish its plan"
+        assert [a.name for a in monkey.actions] == PLAN
+        assert not monkey.failed, [(a.name, a.detail) for a in monkey.failed]
+        kill = monkey.actions[PLAN.index("kill_regionserver")]
+        assert "after its session expired" in kill.detail, kill.detail
+        assert not gen.unexpected, gen.unexpected[:3]
+
+        report = linkedlist.verify(conn, "itbll", [gen])
+        print(f"{report.rows_acked} rows acknowledged, {report.rows_found} found, "
+              f"{report.unreferenced} unreferenced, {len(gen.errors)} write errors")
+        assert report.rows_acked >= 10 * 200
+        assert report.undefined == [], report.undefined[:5]
+        assert report.lost == [], report.lost[:5]
+        assert report.phantom == [], report.phantom[:5]
+        assert report.unexpected_unreferenced == [], report.unexpected_unreferenced[:5]
+        assert report.counter_problems == []
+        assert report.ok
+    finally:
+        stop_cluster(cluster)
