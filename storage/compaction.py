@@ -15,6 +15,10 @@ KEEP_DELETED_CELLS keeps its markers and deleted cells instead (major_items_keep
 Selection (minor): files oldest first; HBase's ratio rule skips old files larger than
 ratio x the sum of the newer ones, then at most compaction_max_files are taken. The input
 files stay readable (and pinned by running scanners) until the store swaps in the output.
+
+A close (move, split, merge, disable) interrupts a running compaction, as HBase's does: the
+region serves nothing until its close ends, so it must not wait for a rewrite of every file.
+The output so far is discarded and the inputs stay; the next open compacts again.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ MANIFEST_SUFFIX = ".compacted"
 _MANIFEST_MAGIC = b"MHCM"  # layout.checksummed JSON; never change
 
 _key0 = itemgetter(0)
+_CHECK_EVERY = 1000  # cells written between two checks for an interrupting close
+
+
+class CompactionInterrupted(Exception):
+    """Raised inside compact_store when `interrupted()` turned true; the region catches it
+    (it never reaches a caller: an interrupted compaction is not an error)."""
 
 
 def select_minor(files_oldest_first: list, config: RegionConfig) -> list | None:
@@ -206,11 +216,13 @@ def compaction_state(major: bool, minor: bool) -> str:
     return "MINOR" if minor else "NONE"
 
 
-def compact_store(store, files: list, major: bool, now_ms: int, before_swap=None):
+def compact_store(store, files: list, major: bool, now_ms: int, before_swap=None,
+                  interrupted=None):
     """Rewrite `files` (reserved by store.take_for_compaction) into one file and swap it in.
     Returns the new StoreFile (None if nothing survived a major compaction). `before_swap()`
     may raise to abandon the output before any input is deleted (the region's WAL was
-    fenced)."""
+    fenced). `interrupted()` is asked every _CHECK_EVERY cells; once true the output is
+    abandoned with CompactionInterrupted."""
     try:
         items = merged_items(files)
         fd = store.family
@@ -224,6 +236,8 @@ def compact_store(store, files: list, major: bool, now_ms: int, before_swap=None
                 items = major_items(items, fd.max_versions, cutoff, fd.min_versions)
         else:
             items = minor_items(items)
+        if interrupted is not None:
+            items = _interruptible(items, interrupted)
         max_seqid = max(f.max_seqid for f in files)
         # An empty output file is still written: it carries max_seqid, which recovery needs.
         new = store.write_file(items, max_seqid)
@@ -238,6 +252,13 @@ def compact_store(store, files: list, major: bool, now_ms: int, before_swap=None
         store.untake(files)  # else the store could never compact again, and writes block
         raise
     return new
+
+
+def _interruptible(items, interrupted):
+    for n, item in enumerate(items):
+        if n % _CHECK_EVERY == 0 and interrupted():
+            raise CompactionInterrupted(f"interrupted after {n} cells")
+        yield item
 
 
 def manifest_path(store_dir: str, output_id: int) -> str:

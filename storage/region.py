@@ -46,7 +46,8 @@ from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColum
                               TableReadOnlyError)
 from storage import layout
 from storage.cell import CELL_TYPES, LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
-from storage.compaction import compact_store, compaction_state as compaction_state_name
+from storage.compaction import (CompactionInterrupted, compact_store,
+                                compaction_state as compaction_state_name)
 from storage.config import RegionConfig, default_background
 from storage.filters import filter_rows
 from storage.memstore import ENTRY_OVERHEAD
@@ -863,9 +864,12 @@ class Region:
                     if files:
                         t0 = time.perf_counter()
                         compact_store(store, files, major, self.config.now_ms(),
-                                      before_swap=self._check_wal_owner)
+                                      before_swap=self._check_wal_owner,
+                                      interrupted=lambda: self._closing)
                         self.compactions += 1
                         self.compaction_seconds += time.perf_counter() - t0
+            except CompactionInterrupted as e:
+                log.info("compaction of region %s abandoned for its close: %s", self.name, e)
             finally:
                 self._compacting = None
         self._notify_progress()
