@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: help deps venv protos check-protos test test-storage test-cluster up down wipe \
-        images docker-engine local-up local-down local-wipe bench bench-cluster clean
+        images docker-engine local-up local-down local-wipe bench bench-cluster bench-chaos clean
 
 help:
 	@echo "make up        build the images if needed and start the docker-compose cluster"
@@ -78,6 +78,10 @@ bench: venv
 # YCSB-style workloads against a local cluster it starts itself, with a grpcio echo baseline.
 bench-cluster: deps venv
 	$(PY) bench/cluster.py
+
+# BigLinkedList under a chaos monkey (docs/chaos.md): PASS/FAIL, exit status 1 on FAIL.
+bench-chaos: deps venv
+	$(PY) bench/biglinkedlist.py --duration 300
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
