@@ -41,13 +41,15 @@ class Action:
     name: str
     started: float  # time.monotonic()
     ended: float = 0.0
+    serving_at: float = 0.0  # when every region first served again after the disruption
     target: str = ""
     detail: str = ""
     ok: bool = True
 
     @property
     def seconds(self) -> float:
-        return self.ended - self.started
+        """Action started -> every region serving again (the whole action when unknown)."""
+        return (self.serving_at or self.ended) - self.started
 
 
 class ChaosMonkey(threading.Thread):
@@ -138,10 +140,12 @@ class ChaosMonkey(threading.Thread):
             table.row(r["start_key"] or b"\x00")
         return regions
 
-    def _wait_serving(self, avoid: str | None = None) -> list[dict]:
-        return self._wait(lambda: self._serving(avoid), self.recovery_timeout,
-                          f"every region of {self.table!r} serving"
-                          + (f" on a server other than {avoid}" if avoid else ""))
+    def _wait_serving(self, a: Action, avoid: str | None = None) -> list[dict]:
+        regions = self._wait(lambda: self._serving(avoid), self.recovery_timeout,
+                             f"every region of {self.table!r} serving"
+                             + (f" on a server other than {avoid}" if avoid else ""))
+        a.serving_at = a.serving_at or time.monotonic()
+        return regions
 
     # ------------------------------------------------------------------ process actions
 
@@ -159,12 +163,14 @@ class ChaosMonkey(threading.Thread):
         d.signal(signal.SIGKILL)
         d.wait(10)
         delay = self.rnd.uniform(*self.restart_delay)
-        time.sleep(delay)
+        if delay >= self.session_timeout:  # recovery by session expiry, then the restart
+            self._wait_serving(a, avoid=d.name)
+        time.sleep(max(0.0, a.started + delay - time.monotonic()))
         expired = d.name not in self.cluster.live_regionservers()
         self.cluster.restart(d)
         a.detail = (f"restarted after {delay:.1f}s, "
                     f"{'after' if expired else 'before'} its session expired")
-        self._wait_serving(avoid=d.name)
+        self._wait_serving(a, avoid=d.name)
 
     def _kill_master(self, a: Action) -> None:
         old = self.cluster.master_daemon(active=True)
@@ -178,8 +184,8 @@ class ChaosMonkey(threading.Thread):
                          and self.cluster.active_master(),
                          self.session_timeout + self.recovery_timeout, "a backup master active")
         a.detail = f"{new} active after {time.monotonic() - a.started:.1f}s"
+        self._wait_serving(a)
         self.cluster.restart(old)
-        self._wait_serving()
 
     def _freeze_regionserver(self, a: Action) -> None:
         d = self._victim_regionserver()
@@ -188,16 +194,15 @@ class ChaosMonkey(threading.Thread):
         try:
             self._wait(lambda: d.name not in self.cluster.live_regionservers(),
                        self.session_timeout + 30, "the frozen server's session to expire")
-            self._wait_serving(avoid=d.name)
-            a.detail = f"replaced after {time.monotonic() - a.started:.1f}s"
+            self._wait_serving(a, avoid=d.name)
         finally:
             d.signal(signal.SIGCONT)
         if not d.wait(30) or d.exit_code() in (0, None):
             raise ChaosError(f"the fenced region server did not abort after SIGCONT "
                              f"(exit code {d.exit_code()})")
-        a.detail += f", aborted with exit code {d.exit_code()}"
+        a.detail = f"aborted with exit code {d.exit_code()}"
         self.cluster.restart(d)
-        self._wait_serving()
+        self._wait_serving(a)
 
     # ------------------------------------------------------------------ table actions
 
@@ -211,14 +216,14 @@ class ChaosMonkey(threading.Thread):
         r = self._random_region()
         a.target = r["encoded"]
         self.conn.move(r["name"])
-        moved = {x["encoded"]: x for x in self._wait_serving()}.get(r["encoded"])
+        moved = {x["encoded"]: x for x in self._wait_serving(a)}.get(r["encoded"])
         a.detail = f"{r['server']} -> {moved['server'] if moved else '(split/merged)'}"
 
     def _split(self, a: Action) -> None:
         r = self._random_region()
         a.target = r["encoded"]
         self._refusable(a, lambda: self.conn.split(r["name"]))
-        self._wait_serving()
+        self._wait_serving(a)
 
     def _merge(self, a: Action) -> None:
         regions = sorted(self._open_regions(), key=lambda r: r["start_key"])
@@ -229,7 +234,7 @@ class ChaosMonkey(threading.Thread):
         first, second = regions[i], regions[i + 1]
         a.target = f"{first['encoded']}+{second['encoded']}"
         self._refusable(a, lambda: self.conn.merge(first["name"], second["name"]))
-        self._wait_serving()
+        self._wait_serving(a)
 
     def _refusable(self, a: Action, call) -> None:
         """A split or merge the master refuses (a region too small, one already in
@@ -244,9 +249,9 @@ class ChaosMonkey(threading.Thread):
     def _flush(self, a: Action) -> None:
         a.target = self.table
         self.conn.flush(self.table)
-        self._wait_serving()
+        self._wait_serving(a)
 
     def _major_compact(self, a: Action) -> None:
         a.target = self.table
         self.conn.compact(self.table, major=True)
-        self._wait_serving()
+        self._wait_serving(a)
