@@ -8,6 +8,8 @@ Process actions need a LocalCluster this process started and only touch its daem
                          backup once another master is active
     freeze_regionserver  SIGSTOP a region server past its session expiry, SIGCONT it once its
                          regions serve elsewhere: it must abort (exit non-zero), then restart
+    kill_during_split    start a split (merge) and SIGKILL the server holding the region
+    kill_during_merge    0-150 ms later; restart it once its regions serve elsewhere
 Table actions go through the client's admin calls: move, split, merge (two adjacent
 regions), flush, major_compact.
 
@@ -28,7 +30,8 @@ from dataclasses import dataclass
 from minihbase.errors import HBaseError
 from minihbase.local_cluster import wait_until
 
-PROCESS_ACTIONS = ("kill_regionserver", "kill_master", "freeze_regionserver")
+PROCESS_ACTIONS = ("kill_regionserver", "kill_master", "freeze_regionserver",
+                   "kill_during_split", "kill_during_merge")
 TABLE_ACTIONS = ("move", "split", "merge", "flush", "major_compact")
 
 
@@ -104,8 +107,8 @@ class ChaosMonkey(threading.Thread):
     def _pick(self) -> str:
         count = len(self._open_regions())
         choices = [n for n in self.allowed
-                   if not (n == "split" and count >= self.max_regions)
-                   and not (n == "merge" and count <= 2)]
+                   if not (n.endswith("split") and count >= self.max_regions)
+                   and not (n.endswith("merge") and count <= 2)]
         return self.rnd.choice(choices)
 
     def _run(self, name: str) -> Action:
@@ -220,21 +223,57 @@ class ChaosMonkey(threading.Thread):
         a.detail = f"{r['server']} -> {moved['server'] if moved else '(split/merged)'}"
 
     def _split(self, a: Action) -> None:
-        r = self._random_region()
-        a.target = r["encoded"]
-        self._refusable(a, lambda: self.conn.split(r["name"]))
+        call, _ = self._split_call(a)
+        self._refusable(a, call)
         self._wait_serving(a)
 
     def _merge(self, a: Action) -> None:
+        call, _ = self._merge_call(a)
+        self._refusable(a, call)
+        self._wait_serving(a)
+
+    def _split_call(self, a: Action):
+        """(the split of a random region, the server holding it)"""
+        r = self._random_region()
+        a.target = r["encoded"]
+        return (lambda: self.conn.split(r["name"])), r["server"]
+
+    def _merge_call(self, a: Action):
+        """(the merge of two random adjacent regions, the server holding the first)"""
         regions = sorted(self._open_regions(), key=lambda r: r["start_key"])
         if len(regions) < 2:
-            a.detail = "skipped: fewer than two open regions"
-            return
+            raise ChaosError("fewer than two open regions to merge")
         i = self.rnd.randrange(len(regions) - 1)
         first, second = regions[i], regions[i + 1]
         a.target = f"{first['encoded']}+{second['encoded']}"
-        self._refusable(a, lambda: self.conn.merge(first["name"], second["name"]))
+        return (lambda: self.conn.merge(first["name"], second["name"])), first["server"]
+
+    def _kill_during_split(self, a: Action) -> None:
+        self._kill_during(a, *self._split_call(a))
+
+    def _kill_during_merge(self, a: Action) -> None:
+        self._kill_during(a, *self._merge_call(a))
+
+    def _kill_during(self, a: Action, call, server: str) -> None:
+        """Start a split or merge and SIGKILL the server holding its region 0-150 ms later:
+        the crash procedure races the split/merge journal (HBase runs its monkey's policies
+        in parallel, so its actions overlap too). Either may win; nothing may be lost."""
+        d = next((x for x in self.cluster.running("regionserver") if x.name == server), None)
+        if d is None:
+            raise ChaosError(f"{server} is not a region server of this cluster")
+        outcome: list[str] = []
+        caller = threading.Thread(target=lambda: outcome.append(_outcome(call)), daemon=True)
+        caller.start()
+        time.sleep(self.rnd.uniform(0.0, 0.15))
+        d.signal(signal.SIGKILL)
+        d.wait(10)
+        self._wait_serving(a, avoid=d.name)
+        caller.join(self.recovery_timeout)
+        self.cluster.restart(d)
         self._wait_serving(a)
+        if not outcome:
+            raise ChaosError("the split/merge call did not return")
+        a.detail = f"killed {d.name}; the call: {outcome[0]}"
 
     def _refusable(self, a: Action, call) -> None:
         """A split or merge the master refuses (a region too small, one already in
@@ -255,3 +294,11 @@ class ChaosMonkey(threading.Thread):
         a.target = self.table
         self.conn.compact(self.table, major=True)
         self._wait_serving(a)
+
+
+def _outcome(call) -> str:
+    try:
+        call()
+    except HBaseError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "done"

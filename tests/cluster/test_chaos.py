@@ -1,9 +1,10 @@
 """BigLinkedList under a scripted chaos monkey (minihbase/linkedlist.py, minihbase/chaos.py;
 the long random run is bench/biglinkedlist.py): a generator writes linked rows while regions
 split and merge under it, a region server is SIGKILLed and restarted only after its (short,
-real) session expired, and the active master is SIGKILLed; Verify must then find every
+real) session expired, the active master is SIGKILLed, and a region server is SIGKILLed just
+after a split of one of its regions began; Verify must then find every
 referenced and every acknowledged row, and the increments and appends applied once.
-Bounded: the monkey's plan is fixed, every wait has a timeout; ~60-90 s."""
+Bounded: the monkey's plan is fixed, every wait has a timeout; ~30-60 s."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 from minihbase import chaos, linkedlist
 from tests.cluster.conftest import SHORT_SESSION_S, stop_cluster
 
-PLAN = ["split", "kill_regionserver", "merge", "kill_master", "move"]
+PLAN = ["split", "kill_regionserver", "merge", "kill_master", "move", "kill_during_split"]
 
 
 def test_linked_list_survives_kills_splits_and_merges_without_undefined_rows(
