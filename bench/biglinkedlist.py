@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,7 +54,13 @@ def parse_args(argv):
     p.add_argument("--timeout", type=float, default=30.0, help="client operation timeout (s)")
     p.add_argument("--seed", type=int, help="for the monkey and the keys (default: random)")
     p.add_argument("--json", help="also write the results to this file")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    known = chaos.TABLE_ACTIONS + (() if args.zk else chaos.PROCESS_ACTIONS)
+    unknown = set(args.actions.split(",") if args.actions else ()) - set(known)
+    if unknown:
+        p.error(f"--actions: {','.join(sorted(unknown))} not among {','.join(known)}"
+                + (" (--zk: only table actions)" if args.zk else ""))
+    return args
 
 
 def cli_count(quorum: str, table: str) -> int:
@@ -186,24 +193,24 @@ def print_result(r: dict) -> bool:
     return passed
 
 
+def start_cluster(args):
+    """2 masters, so that a backup takes over when the monkey kills the active one."""
+    from minihbase.local_cluster import LocalCluster
+
+    directory = args.dir or tempfile.mkdtemp(prefix="minihbase-itbll-")
+    print(f"starting a local cluster in {directory} ...", flush=True)
+    return LocalCluster(directory, regionservers=args.regionservers, masters=2,
+                        session_timeout=args.session_timeout, flush_size=args.flush_size,
+                        balancer_period=60).start()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.getLogger("kazoo").setLevel(logging.ERROR)  # reconnect chatter during kills
-    from minihbase.local_cluster import LocalCluster
-
-    cluster = None
+    cluster = None if args.zk else start_cluster(args)
     passed = False
     try:
-        if args.zk:
-            quorum = args.zk
-        else:
-            directory = args.dir or tempfile.mkdtemp(prefix="minihbase-itbll-")
-            print(f"starting a local cluster in {directory} ...", flush=True)
-            cluster = LocalCluster(directory, regionservers=args.regionservers, masters=2,
-                                   session_timeout=args.session_timeout,
-                                   flush_size=args.flush_size, balancer_period=60).start()
-            quorum = cluster.quorum
-        result = run(args, quorum, cluster)
+        result = run(args, args.zk or cluster.quorum, cluster)
         passed = print_result(result)
         if args.json:
             with open(args.json, "w") as f:
@@ -211,7 +218,10 @@ def main(argv=None) -> int:
     finally:
         if cluster is not None:
             cluster.stop()
-            print(f"cluster stopped; logs in {cluster.log_dir}")
+            if passed and not args.dir:  # ~700 MB after 5 minutes; kept on FAIL for its logs
+                shutil.rmtree(cluster.directory)
+            else:
+                print(f"cluster stopped; logs in {cluster.log_dir}")
     return 0 if passed else 1
 
 
