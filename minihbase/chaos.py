@@ -98,29 +98,30 @@ class ChaosMonkey(threading.Thread):
         while len(self.actions) < self.max_actions and time.monotonic() < deadline:
             if self.plan is not None and len(self.actions) == len(self.plan):
                 break
-            name = self.plan[len(self.actions)] if self.plan else self._pick()
-            action = self._run(name)
+            action = self._run(self.plan[len(self.actions)] if self.plan else None)
             if not action.ok:
                 break
             time.sleep(self.rnd.uniform(*self.pause))
 
     def _pick(self) -> str:
-        count = len(self._open_regions())
+        count = len(self._wait(self._open_regions, self.recovery_timeout, "open regions"))
         choices = [n for n in self.allowed
                    if not (n.endswith("split") and count >= self.max_regions)
                    and not (n.endswith("merge") and count <= 2)]
         return self.rnd.choice(choices)
 
-    def _run(self, name: str) -> Action:
-        action = Action(name, time.monotonic())
+    def _run(self, name: str | None) -> Action:
+        """Run action `name` (None: a random one) and record how it went."""
+        action = Action(name or "pick", time.monotonic())
         self.actions.append(action)
         try:
-            getattr(self, "_" + name)(action)
-        except (ChaosError, HBaseError, OSError) as exc:
+            action.name = name or self._pick()
+            getattr(self, "_" + action.name)(action)
+        except Exception as exc:  # noqa: BLE001 -- any failure of an action fails the run
             action.ok = False
             action.detail = f"{action.detail}; {type(exc).__name__}: {exc}".lstrip("; ")
         action.ended = time.monotonic()
-        self.log(f"[{action.started - self.started:6.1f}s] {name} {action.target}: "
+        self.log(f"[{action.started - self.started:6.1f}s] {action.name} {action.target}: "
                  f"{'ok' if action.ok else 'FAILED'} in {action.seconds:.1f}s {action.detail}")
         return action
 

@@ -54,3 +54,52 @@ def test_linked_list_survives_kills_splits_and_merges_without_undefined_rows(
         assert report.ok
     finally:
         stop_cluster(cluster)
+
+
+class _FakeTable:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def scan(self, batch_size=None):
+        return iter(sorted(self.rows.items()))
+
+
+class _FakeConnection:
+    """Just enough of client.Connection for Verify and a monkey whose action fails."""
+
+    def __init__(self, rows=None, fail=None):
+        self._table, self.fail = _FakeTable(rows or {}), fail
+
+    def table(self, name):
+        return self._table
+
+    def flush(self, name):
+        raise self.fail
+
+
+def test_verify_reports_a_lost_row_as_undefined_and_lost_and_a_double_increment():
+    """Verify must see data loss, or its PASS means nothing: a <- b <- c were acknowledged,
+    the scan lacks b; the counter says 3 for 2 acknowledged batches."""
+    import struct
+
+    rows = {b"a": {linkedlist.PREV: b""}, b"c": {linkedlist.PREV: b"b"},  # b -> a is lost
+            b"~counter-0": {linkedlist.BATCHES: struct.pack(">q", 3)},
+            b"~log-0": {linkedlist.LOG: b"1,2,2,"}}
+    gen = linkedlist.Generator(_FakeConnection(), "t", 0)
+    gen.acked, gen.batches, gen.tail = {b"a", b"b", b"c"}, 2, {b"c"}
+    report = linkedlist.verify(_FakeConnection(rows), "t", [gen])
+    assert report.undefined == [b"b"] and report.lost == [b"b"]
+    # a was only referenced by the lost b; c, nobody's prev, is the open circle's tail
+    assert report.unexpected_unreferenced == [b"a"]
+    assert len(report.counter_problems) == 2  # counter 3 > 2, append 2 applied twice
+    assert not report.ok
+
+
+def test_a_failing_action_is_recorded_and_stops_the_monkey():
+    from minihbase.errors import ServerUnavailableError
+
+    conn = _FakeConnection(fail=ServerUnavailableError("master at 127.0.0.1:1 unavailable"))
+    monkey = chaos.ChaosMonkey(conn, "t", plan=["flush", "flush"], pause=(0, 0), log=str)
+    monkey.run()
+    assert [(a.name, a.ok) for a in monkey.actions] == [("flush", False)]
+    assert "ServerUnavailableError" in monkey.failed[0].detail
