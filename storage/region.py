@@ -857,6 +857,9 @@ class Region:
         with self._compaction_lock:
             if self._closed or self._closing:
                 return
+            # Fenced (declared dead; the region may be open elsewhere): write no file into
+            # its directory. A fence during the rewrite is caught by before_swap.
+            self._check_wal_owner()
             self._compacting = "MAJOR" if major else "MINOR"
             try:
                 for store in stores:

@@ -180,6 +180,31 @@ def test_a_fenced_server_neither_flushes_nor_compacts_its_regions(tmp_path):
     assert hfiles(r, b"a") == before
 
 
+def test_a_fenced_server_writes_no_compaction_output_into_a_reassigned_region(tmp_path,
+                                                                             monkeypatch):
+    """A minor compaction started after the fence (a frozen server resumed, its queued
+    compaction runs) must not write and link its output first and check the fence after:
+    the region's new owner already lists, opens and numbers files in that directory (seen
+    with bench/biglinkedlist.py: a resumed server's compaction failing to link into a
+    directory reopened elsewhere)."""
+    from minihbase.errors import WALFencedError
+
+    root = str(tmp_path)
+    r, _ = region_with_wal(root)
+    for i in range(3):
+        r.mutate(Mutation(b"x").put(b"a", b"q%d" % i, b"v"))
+        r.flush()
+    os.rename(layout.wal_dir(root, "s,1,1"),
+              layout.splitting_wal_dir(root, "s,1,1"))  # the master's fence
+    written = []
+    real_write_file = Store.write_file
+    monkeypatch.setattr(Store, "write_file",
+                        lambda store, *a: written.append(store) or real_write_file(store, *a))
+    with pytest.raises(WALFencedError):
+        r.compact(major=False)
+    assert written == [], "a fenced server wrote a compaction output file"
+
+
 def test_an_hfile_is_never_renamed_over_an_existing_one(tmp_path):
     from storage.hfile import HFileWriter
 
