@@ -311,10 +311,8 @@ class TableDDL:
 
     def truncate(self, name: str, preserve_splits: bool) -> None:
         """HBase's TruncateTableProcedure: the disabled table's regions are swapped for new,
-        empty ones (the same boundaries with preserve_splits, else one region) in one
-        multi-op, which also drops its split/merge journals; then every other directory of
-        the table is deleted and the table enabled. Nothing grows, so no namespace quota is
-        checked (HBase's neither)."""
+        empty ones (the same boundaries with preserve_splits, else one region), then the
+        table is enabled. Nothing grows, so no namespace quota is checked (HBase's neither)."""
         with self.table_lock(name):
             rec = self.meta.read_table(name)
             if rec.state != DISABLED:
@@ -323,28 +321,41 @@ class TableDDL:
             old = self.meta.regions(name)
             bounds = ([(r.info.start_key, r.info.end_key) for r in old] if preserve_splits
                       else [(b"", b"")])
-            region_id = max([now_ms()] + [r.info.region_id + 1 for r in old])
+            region_id = next_region_id(old)
             new = [RegionInfo(name, s, e, region_id) for s, e in bounds]
-            journals = [enc for enc, j in self.meta.journals().items() if j.get("table") == name]
-            try:
+
+            def write_dirs():
                 for info in new:
                     write_region_dir(self.rootdir, info, rec.descriptor, lambda f, d: None)
-                self.meta.write_table(
-                    rec, [self.meta.delete_journal_op(enc) for enc in journals]
-                    + [self.meta.delete_region_op(r) for r in old]
-                    + [self.meta.create_region_op(RegionRecord(i, CLOSED, "", now_ms(),
-                                                               "truncated")) for i in new])
-            except BaseException as e:
-                if not self.meta.outcome_unknown(e):
-                    remove_region_dirs(self.rootdir, new)  # not in meta: nothing uses them
-                raise
-            keep = {i.encoded_name for i in new}
-            table_dir = layout.table_dir(self.rootdir, name)
-            for entry in os.listdir(table_dir):
-                if entry not in keep:
-                    shutil.rmtree(os.path.join(table_dir, entry), ignore_errors=True)
+            self.swap_regions(rec, old, new, write_dirs, "truncated")
             log.info("table %s truncated: %d new region(s)", name, len(new))
             self.finish_enable(self.meta.read_table(name))
+
+    def swap_regions(self, rec: TableRecord, old: list[RegionRecord], new: list[RegionInfo],
+                     write_dirs, why: str) -> None:
+        """A disabled table's regions `old` replaced by `new` (truncate, restore_snapshot),
+        the table lock held: write_dirs() writes the new regions' directories, then ONE
+        multi-op writes `rec` and swaps the region records (CLOSED, waiting_for `why`) and
+        drops the table's split/merge journals: if it fails, the table is as it was. Then
+        every other directory of the table is deleted."""
+        table = rec.descriptor.name
+        journals = [enc for enc, j in self.meta.journals().items() if j.get("table") == table]
+        try:
+            write_dirs()
+            self.meta.write_table(
+                rec, [self.meta.delete_journal_op(enc) for enc in journals]
+                + [self.meta.delete_region_op(r) for r in old]
+                + [self.meta.create_region_op(RegionRecord(i, CLOSED, "", now_ms(), why))
+                   for i in new])
+        except BaseException as e:
+            if not self.meta.outcome_unknown(e):
+                remove_region_dirs(self.rootdir, new)  # not in meta: nothing uses them
+            raise
+        keep = {i.encoded_name for i in new}
+        table_dir = layout.table_dir(self.rootdir, table)
+        for entry in os.listdir(table_dir):
+            if entry not in keep:
+                shutil.rmtree(os.path.join(table_dir, entry), ignore_errors=True)
 
     def drop(self, name: str) -> None:
         with self.table_lock(name):
@@ -363,3 +374,9 @@ class TableDDL:
         shutil.rmtree(layout.table_dir(self.rootdir, name), ignore_errors=True)
         log.info("table %s dropped (meta and %s deleted)", name,
                  layout.table_dir(self.rootdir, name))
+
+
+def next_region_id(old: list[RegionRecord]) -> int:
+    """An id for regions replacing `old`: now, and above every old one's (so their encoded
+    names differ even within one millisecond)."""
+    return max([now_ms()] + [r.info.region_id + 1 for r in old])

@@ -31,15 +31,14 @@ import threading
 import time
 from dataclasses import replace
 
-from coordination.znodes import (CLOSED, DISABLED, ENABLED, OPEN, RegionRecord, TableRecord,
-                                 now_ms)
+from coordination.znodes import CLOSED, DISABLED, ENABLED, OPEN, TableRecord, now_ms
 from hmaster import quotas
+from hmaster.ddl import next_region_id
 from minihbase.errors import (CorruptionError, HBaseError, InvalidArgumentError,
                               SnapshotCreationError, SnapshotExistsError, SnapshotNotFoundError,
                               TableNotDisabledError)
 from protos import minihbase_pb2 as pb
 from storage import layout, snapshots
-from storage.region_split import remove_region_dirs
 from storage.schema import RegionInfo, validate_snapshot_name, validate_table_name
 from storage.snapshots import SnapshotManifest
 
@@ -245,31 +244,15 @@ class SnapshotManager:
         old = self.meta.regions(table)
         quotas.check_regions(self.meta, table, len(m.regions) - len(old),
                              f"restore of snapshot {m.name!r}")
-        region_id = max([now_ms()] + [r.info.region_id + 1 for r in old])
+        region_id = next_region_id(old)
         new = [RegionInfo(table, src.start_key, src.end_key, region_id) for src in m.regions]
-        # The old regions' split/merge journals go in the same multi-op: if it fails, the
-        # table is as it was, journals included.
-        journals = [enc for enc, j in self.meta.journals().items() if j.get("table") == table]
-        try:
+
+        def write_dirs():
             for src, target in zip(m.regions, new):  # every block checked: the old data goes
                 snapshots.write_region_from(self.rootdir, m, src, target, m.table,
                                             verify_blocks=True)
-            self.meta.write_table(
-                TableRecord(m.table, DISABLED),
-                [self.meta.delete_journal_op(enc) for enc in journals]
-                + [self.meta.delete_region_op(r) for r in old]
-                + [self.meta.create_region_op(RegionRecord(i, CLOSED, "", now_ms(),
-                                                           "restored from a snapshot"))
-                   for i in new])
-        except BaseException as e:
-            if not self.meta.outcome_unknown(e):
-                remove_region_dirs(self.rootdir, new)  # not in meta: nothing uses them
-            raise
-        keep = {i.encoded_name for i in new}
-        tdir = layout.table_dir(self.rootdir, table)
-        for entry in os.listdir(tdir):
-            if entry not in keep:
-                shutil.rmtree(os.path.join(tdir, entry), ignore_errors=True)
+        self.ddl.swap_regions(TableRecord(m.table, DISABLED), old, new, write_dirs,
+                              "restored from a snapshot")
         log.info("table %s restored from snapshot %s (%d regions)", table, m.name, len(new))
 
 

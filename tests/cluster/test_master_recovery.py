@@ -180,14 +180,21 @@ def test_balancer_evens_region_counts_when_a_server_joins(env):
     assert master.balancer.balance() == 0  # already even
 
 
-def test_split_swaps_parent_for_daughters_and_janitor_deletes_parent_dir(env):
+def _one_region_table(env, table: str, server=FakeRegionServer):
+    """A master, one region server and `table` with one region: (master, region record,
+    its directory, the server)."""
     quorum, rootdir, start_master, add_server, zk = env
-    rs = add_server()
+    rs = add_server(server)
     master = start_master()
     wait_for(lambda: master.servers.online(), 10, "server online")
-    create(master, "s")
-    (parent,) = regions(zk, "s")
-    parent_dir = layout.region_dir(rootdir, parent.info)
+    create(master, table)
+    (parent,) = regions(zk, table)
+    return master, parent, layout.region_dir(rootdir, parent.info), rs
+
+
+def test_split_swaps_parent_for_daughters_and_janitor_deletes_parent_dir(env):
+    zk = env[4]
+    master, parent, parent_dir, rs = _one_region_table(env, "s")
     assert os.path.isdir(parent_dir)  # the create wrote it
     left, right = master.splits.split(parent.info.name, b"k")
     after = regions(zk, "s")
@@ -201,13 +208,8 @@ def test_split_swaps_parent_for_daughters_and_janitor_deletes_parent_dir(env):
 
 
 def test_split_waits_for_daughter_references_before_deleting_parent(env):
-    quorum, rootdir, start_master, add_server, zk = env
-    add_server()
-    master = start_master()
-    wait_for(lambda: master.servers.online(), 10, "server online")
-    create(master, "sr")
-    (parent,) = regions(zk, "sr")
-    parent_dir = layout.region_dir(rootdir, parent.info)
+    rootdir = env[1]
+    master, parent, parent_dir, _ = _one_region_table(env, "sr")
     assert os.path.isdir(parent_dir)  # the create wrote it
     left_info = RegionInfo("sr", b"", b"k", parent.info.region_id + 1)  # what the fake returns
     ref = os.path.join(layout.region_dir(rootdir, left_info), "cf", layout.reference_name(1))
@@ -222,13 +224,7 @@ def test_split_waits_for_daughter_references_before_deleting_parent(env):
 
 
 def test_a_switched_off_catalog_janitor_keeps_parents_until_it_is_run(env):
-    quorum, rootdir, start_master, add_server, zk = env
-    add_server()
-    master = start_master()
-    wait_for(lambda: master.servers.online(), 10, "server online")
-    create(master, "cj")
-    (parent,) = regions(zk, "cj")
-    parent_dir = layout.region_dir(rootdir, parent.info)
+    master, parent, parent_dir, _ = _one_region_table(env, "cj")
     master.meta.set_switch("catalogjanitor", False)
     master.splits.split(parent.info.name, b"k")  # no daughter holds a reference
     assert os.path.isdir(parent_dir) and master.splits.janitor(forced=False) == 0
@@ -260,13 +256,8 @@ class _LosesLeftDaughter(FakeRegionServer):
 def test_janitor_keeps_the_parent_of_a_daughter_in_meta_whose_directory_is_gone(env):
     """The parent's files may be the only copy of such a daughter's data (hbck reports it
     MISSING_REGION_DIR): they stay until the daughter's directory is back."""
-    quorum, rootdir, start_master, add_server, zk = env
-    add_server(_LosesLeftDaughter)
-    master = start_master()
-    wait_for(lambda: master.servers.online(), 10, "server online")
-    create(master, "sl")
-    (parent,) = regions(zk, "sl")
-    parent_dir = layout.region_dir(rootdir, parent.info)
+    rootdir = env[1]
+    master, parent, parent_dir, _ = _one_region_table(env, "sl", _LosesLeftDaughter)
     left, _ = master.splits.split(parent.info.name, b"k")
     (journal,) = master.meta.journals().values()
     assert journal["step"] == "CLEANUP" and os.path.isdir(parent_dir)
