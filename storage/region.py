@@ -858,7 +858,8 @@ class Region:
             if self._closed or self._closing:
                 return
             # Fenced (declared dead; the region may be open elsewhere): write no file into
-            # its directory. A fence during the rewrite is caught by before_swap.
+            # its directory. A fence during the rewrite stops it within _CHECK_EVERY cells
+            # (before its output is in place), or at the latest before the swap.
             self._check_wal_owner()
             self._compacting = "MAJOR" if major else "MINOR"
             try:
@@ -868,7 +869,7 @@ class Region:
                         t0 = time.perf_counter()
                         compact_store(store, files, major, self.config.now_ms(),
                                       before_swap=self._check_wal_owner,
-                                      interrupted=lambda: self._closing)
+                                      interrupted=self._compaction_must_stop)
                         self.compactions += 1
                         self.compaction_seconds += time.perf_counter() - t0
             except CompactionInterrupted as e:
@@ -1019,6 +1020,12 @@ class Region:
         if flush and self.wal is not None:
             self.wal.forget_region(self.name)
         self._notify_progress()
+
+    def _compaction_must_stop(self) -> bool:
+        """Asked by a running compaction: True once the region is closing; raises once the
+        server is fenced (its output must not appear beside the next owner's files)."""
+        self._check_wal_owner()
+        return self._closing
 
     def _check_wal_owner(self) -> None:
         """Still this server's region? A fenced WAL means the master declared this server

@@ -244,3 +244,38 @@ def test_a_flush_of_a_region_whose_directory_is_gone_says_so_and_keeps_its_edits
     r.flush()
     assert values(r, b"r1") == {(b"a", b"q"): b"v1"}
     r.close()
+
+
+def test_a_fence_landing_during_a_compaction_stops_it_before_its_output_appears(
+        tmp_path, monkeypatch):
+    """Checked every _CHECK_EVERY cells, not only before the swap: the output file never
+    lands beside the files the region's next owner has opened."""
+    from minihbase.errors import WALFencedError
+
+    root = str(tmp_path)
+    r, _ = region_with_wal(root)
+    for i in range(3):
+        r.mutate(Mutation(b"x%d" % i).put(b"a", b"q", b"v"))
+        for j in range(20):
+            r.mutate(Mutation(b"y%02d" % j).put(b"a", b"q%d" % i, b"v"))
+        r.flush()
+    before = hfiles(r, b"a")
+    monkeypatch.setattr(compaction, "_CHECK_EVERY", 10)
+    real_write_file = Store.write_file
+    finished = []
+
+    def fenced_midway(store, items, max_seqid):
+        def fence_after_15():
+            for n, item in enumerate(items):
+                if n == 15:
+                    os.rename(layout.wal_dir(root, "s,1,1"),
+                              layout.splitting_wal_dir(root, "s,1,1"))
+                yield item
+        finished.append(real_write_file(store, fence_after_15(), max_seqid))
+        return finished[-1]
+
+    monkeypatch.setattr(Store, "write_file", fenced_midway)
+    with pytest.raises(WALFencedError):
+        r.compact(major=True)
+    assert finished == [], "the output file was completed in the region's directory"
+    assert hfiles(r, b"a") == before  # inputs kept
