@@ -319,8 +319,9 @@ def _orphan(kind: str, table: str, name: str, path: str, now: float,
 
 
 def _size_and_age(path: str, now: float) -> tuple[int, float] | None:
-    """Bytes of the files under `path`, and seconds since anything in it last changed; None
-    if `path` is gone."""
+    """Bytes deleting `path` would free (its files not also linked elsewhere: a snapshot's or
+    a clone's hard links keep theirs), and seconds since anything in it last changed; None if
+    `path` is gone."""
     try:
         newest = os.lstat(path).st_mtime
     except FileNotFoundError:
@@ -333,6 +334,6 @@ def _size_and_age(path: str, now: float) -> tuple[int, float] | None:
             except FileNotFoundError:
                 continue
             newest = max(newest, st.st_mtime)
-            if p != dirpath:
+            if p != dirpath and st.st_nlink == 1:
                 size += st.st_size
     return size, max(0.0, now - newest)

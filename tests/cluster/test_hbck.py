@@ -144,6 +144,13 @@ def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(
                                        ("ORPHAN_TABLE_DIR", "gone_table")])
     assert all(p.bytes > 100 and p.age_s >= LATER - 60 for p in problems
                if p.kind == "ORPHAN_REGION_DIR")
+    # A file also linked elsewhere (a snapshot's, a clone's) would not be freed: not counted.
+    (shared,) = [p for p in problems if p.path == orphan]
+    hfile = os.path.join(orphan, "cf", layout.hfile_name(1))
+    os.link(hfile, str(tmp_path / "snapshot-link"))
+    problems, _ = hbck.check(meta, {SERVER}, rootdir, now=later)
+    assert [p.bytes for p in problems if p.path == orphan] == [
+        shared.bytes - os.path.getsize(hfile)]
     assert sorted(p.path for p in problems if p.cleanable) == sorted([orphan, creating])
     (old,) = [p for p in problems if p.path == stale]
     assert "older than table t" in old.detail and "left in place" in old.detail
