@@ -396,9 +396,11 @@ class AssignmentManager:
         return self.assign(closed, preferred=target)
 
     def offload(self, server: str) -> int:
-        """Move every region open on `server` to the other assignable servers (a
+        """Move every region open or opening on `server` to the other assignable servers (a
         decommission); returns how many now serve elsewhere."""
-        recs = [r for r in self.meta.all_regions() if r.state == OPEN and r.server == server]
+        # OPENING too: move waits for the open (the region lock), then closes it there
+        recs = [r for r in self.meta.all_regions()
+                if r.state in (OPEN, OPENING) and r.server == server]
         moved = [self.pool.submit(self.move, r, None) for r in recs]
         return sum(1 for f in moved if _served_elsewhere(f.result(), server))
 

@@ -11,8 +11,9 @@
              record and all its region records; then rootdir/data/<t> is deleted.
 
 An interrupted ENABLING/DISABLING is finished by the next active master (server.py). The master
-creates only meta; region directories are created by the region server when it opens a region
-(except a clone's, which the master fills with a snapshot's files: hmaster/snapshots.py).
+writes every new region's directory and .regioninfo before the multi-op that puts it in meta
+(empty for a create or truncate; a clone's and a restore's hold a snapshot's files:
+hmaster/snapshots.py); region servers refuse a region without them.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class TableDDL:
         self._lock = threading.Lock()
         self._table_locks: dict[str, threading.Lock] = {}  # guarded by _lock
         # A namespace is not dropped between a create's check that it exists and the create.
-        self._namespace_lock = threading.Lock()
+        self.namespace_lock = threading.Lock()
 
     def table_lock(self, name: str) -> threading.Lock:
         """DDL on one table is serialised (a drop never races a disable or an enable)."""
@@ -80,7 +81,7 @@ class TableDDL:
     def create_namespace(self, name: str, properties: dict[str, str]) -> None:
         name = validate_namespace(name)
         quotas.validate(name, properties)
-        with self._namespace_lock:
+        with self.namespace_lock:
             if self.meta.namespace_exists(name):
                 raise NamespaceExistsError(f"namespace {name!r} already exists")
             self.meta.create_namespace(name, properties)
@@ -88,7 +89,7 @@ class TableDDL:
 
     def alter_namespace(self, name: str, set_: dict[str, str], unset: list[str]) -> None:
         """HBase's alter_namespace: set some properties, remove others."""
-        with self._namespace_lock:
+        with self.namespace_lock:
             properties = self.namespace_properties(name)
             missing = [k for k in unset if k not in properties]
             if missing:
@@ -106,7 +107,7 @@ class TableDDL:
 
     def drop_namespace(self, name: str) -> None:
         name = validate_namespace(name)
-        with self._namespace_lock:
+        with self.namespace_lock:
             if name in (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE):
                 raise NamespaceNotEmptyError(f"namespace {name!r} is reserved: it cannot be "
                                              "dropped")
@@ -151,7 +152,7 @@ class TableDDL:
         create fails. Region servers refuse to open a region whose directory is missing."""
         regions = [RegionRecord(i, OFFLINE, "", now_ms(), "assignment after create")
                    for i in infos]
-        with self._namespace_lock:
+        with self.namespace_lock:
             self._check_namespace(desc.name)
             quotas.check_create(self.meta, desc.name, len(infos))
             if desc.name in self.meta.tables():
@@ -332,30 +333,48 @@ class TableDDL:
             self.finish_enable(self.meta.read_table(name))
 
     def swap_regions(self, rec: TableRecord, old: list[RegionRecord], new: list[RegionInfo],
-                     write_dirs, why: str) -> None:
+                     write_dirs, why: str, quota_check: str = "") -> None:
         """A disabled table's regions `old` replaced by `new` (truncate, restore_snapshot),
         the table lock held: write_dirs() writes the new regions' directories, then ONE
         multi-op writes `rec` and swaps the region records (CLOSED, waiting_for `why`) and
         drops the table's split/merge journals: if it fails, the table is as it was. Then
-        every other directory of the table is deleted."""
-        table = rec.descriptor.name
-        journals = [enc for enc, j in self.meta.journals().items() if j.get("table") == table]
+        every other directory of the table is deleted. quota_check (what the swap is, for its
+        message): the namespace's region quota is checked with the multi-op, under the lock
+        that orders creates, so they cannot pass it together."""
         try:
             write_dirs()
-            self.meta.write_table(
-                rec, [self.meta.delete_journal_op(enc) for enc in journals]
-                + [self.meta.delete_region_op(r) for r in old]
-                + [self.meta.create_region_op(RegionRecord(i, CLOSED, "", now_ms(), why))
-                   for i in new])
+            self._commit_swap(rec, old, new, why, quota_check)
         except BaseException as e:
             if not self.meta.outcome_unknown(e):
                 remove_region_dirs(self.rootdir, new)  # not in meta: nothing uses them
             raise
         keep = {i.encoded_name for i in new}
-        table_dir = layout.table_dir(self.rootdir, table)
+        table_dir = layout.table_dir(self.rootdir, rec.descriptor.name)
         for entry in os.listdir(table_dir):
             if entry not in keep:
                 shutil.rmtree(os.path.join(table_dir, entry), ignore_errors=True)
+
+    def _commit_swap(self, rec: TableRecord, old: list[RegionRecord], new: list[RegionInfo],
+                     why: str, quota_check: str) -> None:
+        table = rec.descriptor.name
+        for attempt in range(3):
+            journals = [enc for enc, j in self.meta.journals().items()
+                        if j.get("table") == table]
+            ops = ([self.meta.delete_journal_op(enc) for enc in journals]
+                   + [self.meta.delete_region_op(r) for r in old]
+                   + [self.meta.create_region_op(RegionRecord(i, CLOSED, "", now_ms(), why))
+                      for i in new])
+            try:
+                with self.namespace_lock:
+                    if quota_check:
+                        quotas.check_regions(self.meta, table, len(new) - len(old),
+                                             quota_check)
+                    self.meta.write_table(rec, ops)
+                return
+            except TableNotFoundError:
+                if attempt == 2 or table not in self.meta.tables():
+                    raise
+                # a journal of the table was finished meanwhile (the janitor): read them again
 
     def drop(self, name: str) -> None:
         with self.table_lock(name):

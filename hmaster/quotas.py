@@ -8,7 +8,7 @@ growth is refused.
 
 from __future__ import annotations
 
-from coordination.znodes import MERGED, SPLIT
+from coordination.znodes import MERGED, SPLIT, SPLITTING
 from minihbase.errors import InvalidArgumentError, QuotaExceededError
 from storage.schema import namespace_of
 
@@ -31,10 +31,14 @@ def _limit(meta, namespace: str, key: str) -> int | None:
 
 
 def _usage(meta, namespace: str) -> tuple[int, int]:
-    """(tables, live regions) of `namespace`."""
+    """(tables, regions) of `namespace`: its live regions, plus one for each split between
+    its journal and its meta swap (which adds the region)."""
     tables = [t for t in meta.tables() if namespace_of(t) == namespace]
     regions = sum(1 for t in tables for r in meta.regions(t) if r.state not in (SPLIT, MERGED))
-    return len(tables), regions
+    splitting = sum(1 for j in meta.journals().values()
+                    if j.get("kind") == "split" and j.get("step") == SPLITTING
+                    and namespace_of(j.get("table", "")) == namespace)
+    return len(tables), regions + splitting
 
 
 def check_create(meta, table: str, regions: int) -> None:

@@ -38,7 +38,7 @@ from coordination import zk as zk_mod
 from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, ENABLED, ENABLING,
                                  FAILED_OPEN, OFFLINE, ONLINE, OPEN, OPENING, MasterRecord, Paths,
                                  server_name)
-from hmaster.assignment import AssignmentManager
+from hmaster.assignment import UNASSIGNED, AssignmentManager
 from hmaster.balancer import Balancer
 from hmaster.crash import CrashHandler
 from hmaster import hbck
@@ -118,7 +118,8 @@ class MasterServer:
         self.assignment = AssignmentManager(self.meta, self.clients, self.servers)
         self.crash = CrashHandler(self.meta, self.servers, self.assignment, self.rootdir)
         self.ddl = TableDDL(self.meta, self.assignment, self.rootdir)
-        self.splits = SplitMergeCoordinator(self.meta, self.assignment, self.rootdir)
+        self.splits = SplitMergeCoordinator(self.meta, self.assignment, self.rootdir,
+                                            self.ddl.namespace_lock)
         self.balancer = Balancer(self.meta, self.assignment)
         self.snapshots = SnapshotManager(self.meta, self.assignment, self.ddl, self.splits,
                                          self.rootdir)
@@ -346,7 +347,8 @@ class MasterServer:
             except TableNotFoundError:
                 continue  # dropped meanwhile
             todo += [r for r in self.meta.regions(t)
-                     if r.state in (OFFLINE, FAILED_OPEN, CLOSED)]
+                     if r.state in (OFFLINE, FAILED_OPEN, CLOSED)
+                     and r.waiting_for != UNASSIGNED]  # an admin's unassign stands
         self.assignment.assign_many(todo)
 
     def _chores(self) -> None:
@@ -428,8 +430,9 @@ class MasterServer:
 
     def _prune_decommissioned(self) -> None:
         """A decommissioned server that is gone stays gone (restarted, it has a new name)."""
+        decommissioned = self.meta.decommissioned()  # first: one joining meanwhile is live
         live = self.servers.live()
-        for name in self.meta.decommissioned():
+        for name in decommissioned:
             if name not in live:
                 self.meta.recommission(name)
 

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 class MasterServicer(pb_grpc.MasterServicer):
     def __init__(self, master):
         self.m = master
+        # one decommission at a time: two must not each leave the other's server the last
+        self._decommission_lock = threading.Lock()
 
     def _call(self, context, fn, *, need_active: bool = True):
         try:
@@ -307,13 +309,14 @@ class MasterServicer(pb_grpc.MasterServicer):
     def DecommissionRegionServers(self, request, context):
         def run():
             names = self._matching_servers(request.servers)
-            if not set(self.m.servers.assignable()) - set(names):
-                raise OperationNotAllowedError(
-                    "decommissioning " + ", ".join(names) + " would leave no region server "
-                    "to assign regions to")
-            for name in names:
-                self.m.meta.decommission(name)
-                log.info("region server %s decommissioned", name)
+            with self._decommission_lock:
+                if not set(self.m.servers.assignable()) - set(names):
+                    raise OperationNotAllowedError(
+                        "decommissioning " + ", ".join(names) + " would leave no region "
+                        "server to assign regions to")
+                for name in names:
+                    self.m.meta.decommission(name)
+                    log.info("region server %s decommissioned", name)
             moved = sum(self.m.assignment.offload(n) for n in names) if request.offload else 0
             return pb.DecommissionResponse(servers=names, moved=moved)
         return self._call(context, run)

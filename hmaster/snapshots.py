@@ -32,7 +32,6 @@ import time
 from dataclasses import replace
 
 from coordination.znodes import CLOSED, DISABLED, ENABLED, OPEN, TableRecord, now_ms
-from hmaster import quotas
 from hmaster.ddl import next_region_id
 from minihbase.errors import (CorruptionError, HBaseError, InvalidArgumentError,
                               SnapshotCreationError, SnapshotExistsError, SnapshotNotFoundError,
@@ -242,8 +241,6 @@ class SnapshotManager:
             raise TableNotDisabledError(f"table {table!r} is {rec.state}: disable it before "
                                         f"restoring snapshot {m.name!r}")
         old = self.meta.regions(table)
-        quotas.check_regions(self.meta, table, len(m.regions) - len(old),
-                             f"restore of snapshot {m.name!r}")
         region_id = next_region_id(old)
         new = [RegionInfo(table, src.start_key, src.end_key, region_id) for src in m.regions]
 
@@ -252,7 +249,7 @@ class SnapshotManager:
                 snapshots.write_region_from(self.rootdir, m, src, target, m.table,
                                             verify_blocks=True)
         self.ddl.swap_regions(TableRecord(m.table, DISABLED), old, new, write_dirs,
-                              "restored from a snapshot")
+                              "restored from a snapshot", f"restore of snapshot {m.name!r}")
         log.info("table %s restored from snapshot %s (%d regions)", table, m.name, len(new))
 
 

@@ -53,8 +53,11 @@ STEP_CLEANUP = "CLEANUP"
 
 
 class SplitMergeCoordinator:
-    def __init__(self, meta: MetaStore, assignment: AssignmentManager, rootdir: str):
+    def __init__(self, meta: MetaStore, assignment: AssignmentManager, rootdir: str,
+                 namespace_lock=None):
         self.meta = meta
+        # TableDDL.namespace_lock: a split's quota check and journal, ordered with creates
+        self.namespace_lock = namespace_lock or threading.Lock()
         self.assignment = assignment
         self.clients = assignment.clients
         self.servers = assignment.servers
@@ -135,7 +138,6 @@ class SplitMergeCoordinator:
     def split(self, region_name: str, split_key: bytes | None) -> tuple[RegionInfo, RegionInfo]:
         self._check_switch("split", region_name)
         rec, version = self._open_region(region_name, "split")
-        quotas.check_regions(self.meta, rec.info.table, 1, f"split of region {rec.info.name}")
         info = rec.info
         if split_key and (split_key <= info.start_key or
                           (info.end_key and split_key >= info.end_key)):
@@ -156,11 +158,16 @@ class SplitMergeCoordinator:
             self._check_not_paused(info.table, f"split of region {info.name}")
             splitting = RegionRecord(info, SPLITTING, server, now_ms(),
                                      f"RS.SplitRegion on {server}")
-            try:
-                self.meta.commit([self.meta.journal_op(enc, journal, create=True),
-                                  self.meta.put_region_op(splitting, version)])
-            except (NodeExistsError, BadVersionError):
-                raise RegionOfflineError(f"region {info.name} is already splitting or moving")
+            # The quota counts this split from its journal on (quotas._usage); checked and
+            # journalled under the lock creates hold, so neither passes the cap with the other.
+            with self.namespace_lock:
+                quotas.check_regions(self.meta, info.table, 1, f"split of region {info.name}")
+                try:
+                    self.meta.commit([self.meta.journal_op(enc, journal, create=True),
+                                      self.meta.put_region_op(splitting, version)])
+                except (NodeExistsError, BadVersionError):
+                    raise RegionOfflineError(
+                        f"region {info.name} is already splitting or moving") from None
             version += 1
             try:
                 left, right = self.clients.split_region(server, info.name, split_key)
@@ -402,12 +409,12 @@ class SplitMergeCoordinator:
 
     def _needs_parents(self, child: RegionInfo) -> bool:
         """Whether `child` may still read its parents' files: it holds a reference file, or it
-        is in meta but its directory is gone (hbck's MISSING_REGION_DIR: the parents' files
-        may then be the only copy of its data). A child gone from meta (split or merged in
+        is in meta but its directory or .regioninfo is gone (hbck's MISSING_REGION_DIR: the
+        parents' files may then be the only copy of its data). A child gone from meta (split or merged in
         turn, or its table dropped) needs nothing."""
         path = layout.region_dir(self.rootdir, child)
-        if os.path.isdir(path):
-            return self._has_references(path)
+        if os.path.exists(layout.region_info_path(path)):  # else lost (a WAL split may have
+            return self._has_references(path)             # made it anew for its edits)
         if self.meta.read_region(child.table, child.encoded_name) is None:
             return False
         if child.name not in self._warned_missing:  # once: the janitor runs every 5 s

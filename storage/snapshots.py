@@ -134,6 +134,10 @@ def link_closed_region(rootdir: str, info: RegionInfo, table: TableDescriptor,
     died while the table was being disabled) or an interrupted compaction is refused: its
     files alone are not its data."""
     region_path = layout.region_dir(rootdir, info)
+    if not os.path.exists(layout.region_info_path(region_path)):
+        raise SnapshotCreationError(
+            f"region {info.name}: its directory {region_path} or its .regioninfo is missing "
+            "(its files are lost, see hbck): a snapshot would take it as empty")
     edits = layout.recovered_edits_dir(region_path)
     if os.path.isdir(edits) and any(n.endswith(layout.EDITS_SUFFIX) for n in os.listdir(edits)):
         raise SnapshotCreationError(

@@ -31,6 +31,7 @@ from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
 from storage import layout
+from storage.region import write_region_info
 from storage.schema import RegionInfo, TableDescriptor
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -133,9 +134,12 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         return pb.MergeRegionsResponse(merged=region_info_to_pb(merged))
 
     def _write_dirs(self, *infos: RegionInfo) -> None:
-        """What a real server's split or merge leaves: the new regions' directories."""
+        """What a real server's split or merge leaves: the new regions' directories, each
+        with its .regioninfo."""
         for info in infos if self.rootdir else ():
-            os.makedirs(layout.region_dir(self.rootdir, info), exist_ok=True)
+            path = layout.region_dir(self.rootdir, info)
+            os.makedirs(path, exist_ok=True)
+            write_region_info(layout.region_info_path(path), info)
 
     def GetServerLoad(self, request, context):
         with self.lock:

@@ -23,6 +23,7 @@ from hmaster.server import MasterConfig, MasterServer
 from minihbase.errors import OperationNotAllowedError
 from protos import minihbase_pb2 as pb
 from storage import layout
+from storage.region import write_region_info
 from storage.cell import Cell, CellType
 from storage.region_split import write_daughters
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
@@ -262,7 +263,9 @@ def test_janitor_keeps_the_parent_of_a_daughter_in_meta_whose_directory_is_gone(
     (journal,) = master.meta.journals().values()
     assert journal["step"] == "CLEANUP" and os.path.isdir(parent_dir)
     assert master.splits.janitor() == 0 and os.path.isdir(parent_dir)
-    os.makedirs(layout.region_dir(rootdir, left))  # restored (here: empty, no references)
+    path = layout.region_dir(rootdir, left)  # restored (here: empty, no references)
+    os.makedirs(path)
+    write_region_info(layout.region_info_path(path), left)
     assert master.splits.janitor() == 1
     assert not os.path.exists(parent_dir)
 
