@@ -25,9 +25,11 @@ def validate(namespace: str, properties: dict[str, str]) -> None:
                                        f"from 1 to {(1 << 63) - 1}, got {value!r}")
 
 
-def _limit(meta, namespace: str, key: str) -> int | None:
-    value = meta.namespace_properties(namespace).get(key)
-    return None if value is None else int(value)
+def _limits(meta, namespace: str) -> tuple[int | None, int | None]:
+    """(max tables, max regions) of `namespace`, None where unset: one read of its znode."""
+    properties = meta.namespace_properties(namespace)
+    return tuple(None if properties.get(k) is None else int(properties[k])
+                 for k in (MAX_TABLES, MAX_REGIONS))
 
 
 def _usage(meta, namespace: str) -> tuple[int, int]:
@@ -45,7 +47,7 @@ def check_create(meta, table: str, regions: int) -> None:
     """Before a create (or clone) of `table` with `regions` regions; the caller holds the lock
     that serialises creates, so two cannot both take the last place."""
     ns = namespace_of(table)
-    max_tables, max_regions = _limit(meta, ns, MAX_TABLES), _limit(meta, ns, MAX_REGIONS)
+    max_tables, max_regions = _limits(meta, ns)
     if max_tables is None and max_regions is None:
         return
     tables, used = _usage(meta, ns)
@@ -63,7 +65,7 @@ def check_regions(meta, table: str, added: int, what: str) -> None:
     """Before `what` (a split: one region more; a restore: the snapshot's count minus the
     table's) adds `added` regions to `table`'s namespace."""
     ns = namespace_of(table)
-    max_regions = _limit(meta, ns, MAX_REGIONS)
+    _, max_regions = _limits(meta, ns)
     if max_regions is None or added <= 0:
         return
     _, used = _usage(meta, ns)
