@@ -1,0 +1,309 @@
+"""The Thrift gateway (thriftserver/, docs/thrift.md) as HBase users meet it: the real
+happybase library, over real sockets, against a gateway process in front of a real cluster
+(ZooKeeper, a master, region servers). Also the scanner registry's leases, on their own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+happybase = pytest.importorskip("happybase")  # a dev dependency: always there under make test
+
+from minihbase.local_cluster import REPO_ROOT  # noqa: E402
+from minihbase.zookeeper import free_port  # noqa: E402
+from tests.cluster.conftest import stop_cluster, wait_for  # noqa: E402
+from thriftserver.scanners import INVALID, Scanners  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def gw(cluster_factory):
+    """A cluster with one Thrift gateway (the local cluster's own)."""
+    c = cluster_factory("thrift", masters=1, regionservers=2, thrift_servers=1,
+                        session_timeout=6, flush_size=256 * 1024, balancer_period=3600)
+    yield c
+    stop_cluster(c)
+
+
+@pytest.fixture
+def hb(gw):
+    conns = []
+
+    def connect(port=None, **kwargs):
+        conn = happybase.Connection("127.0.0.1", port or gw.thrift_servers[0].port, **kwargs)
+        conns.append(conn)
+        return conn
+
+    yield connect
+    for conn in conns:
+        conn.close()
+
+
+@pytest.fixture
+def native(gw, connection_for):
+    return connection_for(gw)
+
+
+def _start_gateway(gw, *flags):
+    """Another gateway process, with `flags`; (process, port)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "thriftserver.main", "--zk", gw.quorum, "--bind", "127.0.0.1",
+         "--port", str(port), "--info-port", "-1", *flags],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def listening():
+        assert process.poll() is None, process.communicate()[0]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    wait_for(listening, 30, "the gateway to listen")
+    return process, port
+
+
+def _stop(process) -> str:
+    process.send_signal(signal.SIGTERM)
+    out = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, out
+    return out
+
+
+def test_table_lifecycle_through_happybase(hb, native):
+    conn = hb()
+    conn.create_table("hb_ddl", {"cf": dict(max_versions=5, time_to_live=3600,
+                                            bloom_filter_type="ROWCOL", in_memory=True),
+                                 "cf2": dict(block_cache_enabled=True)})
+    assert b"hb_ddl" in conn.tables()
+    families = conn.table("hb_ddl").families()
+    assert families[b"cf"]["max_versions"] == 5
+    assert families[b"cf"]["time_to_live"] == 3600
+    assert families[b"cf"]["bloom_filter_type"] == b"ROWCOL"
+    assert families[b"cf"]["in_memory"] is True
+    assert families[b"cf2"]["block_cache_enabled"] is True
+    assert families[b"cf2"]["time_to_live"] == 2**31 - 1  # forever, as HBase's Thrift says
+    # what the gateway created is what the cluster holds
+    assert native.families("hb_ddl")[b"cf"]["ttl"] == 3600
+    assert conn.is_table_enabled("hb_ddl")
+    conn.disable_table("hb_ddl")
+    assert not conn.is_table_enabled("hb_ddl")
+    assert native.is_table_disabled("hb_ddl")
+    conn.enable_table("hb_ddl")
+    conn.delete_table("hb_ddl", disable=True)
+    assert b"hb_ddl" not in conn.tables()
+    assert not native.exists("hb_ddl")
+    assert conn.table("hb_ddl").regions() == []  # HBase's answer for an unknown table
+
+
+def test_reads_and_writes_agree_with_the_native_client(hb, native):
+    native.create_table("hb_rw", {"cf": {"max_versions": 3}, "cf2": {}})
+    conn = hb()
+    t = conn.table("hb_rw")
+    t.put(b"r1", {b"cf:a": b"1", b"cf:b": b"2", b"cf2:x": b"y"}, timestamp=1000)
+    t.put(b"r1", {b"cf:a": b"1-new"}, timestamp=2000)
+    native.table("hb_rw").put(b"r2", {b"cf:a": b"native"})
+    assert native.table("hb_rw").row(b"r1") == {b"cf:a": b"1-new", b"cf:b": b"2",
+                                                b"cf2:x": b"y"}
+    assert t.row(b"r2") == {b"cf:a": b"native"}
+    assert t.row(b"r1", columns=[b"cf"]) == {b"cf:a": b"1-new", b"cf:b": b"2"}
+    assert t.row(b"r1", columns=[b"cf:a"], include_timestamp=True) == {
+        b"cf:a": (b"1-new", 2000)}
+    # a read's timestamp means "strictly older than it" (HBase's TimeRange [0, ts))
+    assert t.row(b"r1", columns=[b"cf:a"], timestamp=2000) == {b"cf:a": b"1"}
+    assert t.cells(b"r1", b"cf:a", versions=5, include_timestamp=True) == [
+        (b"1-new", 2000), (b"1", 1000)]
+    assert t.cells(b"r1", b"cf:a", timestamp=2000) == [b"1"]
+    assert t.rows([b"r2", b"nope", b"r1"], columns=[b"cf:a"]) == [
+        (b"r2", {b"cf:a": b"native"}), (b"r1", {b"cf:a": b"1-new"})]
+    assert t.row(b"nope") == {}
+    # deletes: one column (every version), then the whole row
+    t.delete(b"r1", columns=[b"cf:a"])
+    assert t.row(b"r1") == {b"cf:b": b"2", b"cf2:x": b"y"}
+    t.delete(b"r1")
+    assert native.table("hb_rw").row(b"r1") == {}
+
+
+def test_scans_cross_regions_with_happybase_options(hb, native):
+    native.create_table("hb_scan", {"cf": {}}, split_keys=[b"row100", b"row200"])
+    conn = hb()
+    t = conn.table("hb_scan")
+    with t.batch(batch_size=50) as b:
+        for i in range(300):
+            b.put(b"row%03d" % i, {b"cf:n": b"%d" % i, b"cf:z": b"z"})
+    keys = [b"row%03d" % i for i in range(300)]
+    assert [k for k, _ in t.scan(batch_size=7)] == keys  # 43 scannerGetList pages
+    assert [k for k, _ in t.scan(row_start=b"row150", row_stop=b"row250")] == keys[150:250]
+    assert [k for k, _ in t.scan(row_prefix=b"row19")] == keys[190:200]
+    assert [k for k, _ in t.scan(reverse=True, limit=5)] == keys[:-6:-1]
+    assert [k for k, _ in t.scan(row_start=b"row105", reverse=True, limit=3)] == [
+        b"row105", b"row104", b"row103"]
+    assert [k for k, _ in t.scan(filter=b"ValueFilter(=, 'binary:123')")] == [b"row123"]
+    assert [d for _, d in t.scan(row_prefix=b"row001", columns=[b"cf:n"])] == [
+        {b"cf:n": b"1"}]
+    # scan_batching splits a row's cells over items; sorted_columns answers a list
+    parts = list(t.scan(row_prefix=b"row002", scan_batching=1))
+    assert parts == [(b"row002", {b"cf:n": b"2"}), (b"row002", {b"cf:z": b"z"})]
+    assert list(t.scan(row_prefix=b"row003", sorted_columns=True)) == [
+        (b"row003", {b"cf:n": b"3", b"cf:z": b"z"})]
+    # the same through the raw Thrift calls other clients use
+    client = conn.client
+    sid = client.scannerOpenWithStop(b"hb_scan", b"row098", b"row102", [b"cf:n"], {})
+    got = []
+    while True:
+        rows = client.scannerGetList(sid, 3)
+        if not rows:
+            break
+        got += [r.row for r in rows]
+    client.scannerClose(sid)
+    assert got == keys[98:102]
+    before = client.getRowOrBefore(b"hb_scan", b"row200a", b"cf")
+    assert sorted(c.value for c in before) == [b"200", b"z"]
+
+
+def test_counters_append_and_check_and_put(hb):
+    from Hbase_thrift import Mutation, TAppend  # loaded by happybase
+
+    conn = hb()
+    conn.create_table("hb_atomic", {"cf": {}})
+    t = conn.table("hb_atomic")
+    assert t.counter_inc(b"c", b"cf:n") == 1
+    assert t.counter_inc(b"c", b"cf:n", value=41) == 42
+    assert t.counter_dec(b"c", b"cf:n", value=2) == 40
+    assert t.counter_get(b"c", b"cf:n") == 40
+    client = conn.client
+    put = Mutation(column=b"cf:v", value=b"first")
+    assert client.checkAndPut(b"hb_atomic", b"r", b"cf:v", None, put, {}) is True
+    assert client.checkAndPut(b"hb_atomic", b"r", b"cf:v", None, put, {}) is False
+    assert client.checkAndPut(b"hb_atomic", b"r", b"cf:v", b"first",
+                              Mutation(column=b"cf:v", value=b"second"), {}) is True
+    assert t.row(b"r") == {b"cf:v": b"second"}
+    cells = client.append(TAppend(table=b"hb_atomic", row=b"r", columns=[b"cf:v"],
+                                  values=[b"+more"]))
+    assert [c.value for c in cells] == [b"second+more"]
+
+
+def test_bad_input_is_a_thrift_exception_and_the_connection_keeps_serving(hb):
+    from Hbase_thrift import AlreadyExists, IllegalArgument, IOError as ThriftIOError
+
+    conn = hb()
+    conn.create_table("hb_bad", {"cf": {}})
+    t = conn.table("hb_bad")
+    with pytest.raises(ThriftIOError, match="TableNotFoundError: table 'missing'"):
+        conn.table("missing").row(b"r")
+    with pytest.raises(ThriftIOError, match="column family 'nope' does not exist"):
+        t.put(b"r", {b"nope:q": b"v"})
+    with pytest.raises(IllegalArgument, match="row key must not be empty"):
+        t.put(b"", {b"cf:q": b"v"})
+    with pytest.raises(IllegalArgument, match="row key"):
+        t.put(b"k" * 40_000, {b"cf:q": b"v"})
+    with pytest.raises(AlreadyExists, match="hb_bad"):
+        conn.create_table("hb_bad", {"cf": {}})
+    with pytest.raises(IllegalArgument, match="names no qualifier"):
+        t.put(b"r", {b"cf": b"v"})
+    with pytest.raises(IllegalArgument, match=INVALID):
+        conn.client.scannerGetList(12345, 1)
+    with pytest.raises(ThriftIOError, match="TableNotDisabledError"):
+        conn.delete_table("hb_bad")  # enabled tables are not dropped
+    with pytest.raises(ThriftIOError):  # a bad filter fails the scanner's open
+        list(t.scan(filter=b"NoSuchFilter()"))
+    t.put(b"r", {b"cf:q": b"still fine"})  # same connection, after all of that
+    assert t.row(b"r") == {b"cf:q": b"still fine"}
+
+
+def test_framed_compact_gateway_and_a_malformed_client_end_only_that_connection(gw, hb):
+    process, port = _start_gateway(gw, "--framed", "--compact")
+    try:
+        conn = hb(port=port, transport="framed", protocol="compact")
+        conn.create_table("hb_framed", {"cf": {}})
+        conn.table("hb_framed").put(b"r", {b"cf:q": b"v"})
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as bad:
+            bad.sendall(b"\x7f\xff\xff\xff" + os.urandom(64))  # a 2 GB frame of garbage
+            bad.settimeout(10)
+            assert bad.recv(1) == b""  # the gateway hung up on it
+        assert conn.table("hb_framed").row(b"r") == {b"cf:q": b"v"}
+        assert b"hb_framed" in hb(port=port, transport="framed", protocol="compact").tables()
+    finally:
+        out = _stop(process)
+    assert "Traceback" not in out.split("malformed")[0]  # only the malformed one is logged
+
+
+def test_a_port_in_use_is_refused_with_one_line(gw):
+    busy = gw.thrift_servers[0].port
+    result = subprocess.run(
+        [sys.executable, "-m", "thriftserver.main", "--zk", gw.quorum, "--bind", "127.0.0.1",
+         "--port", str(busy), "--info-port", "-1"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{busy}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_acknowledged_writes_survive_a_region_server_kill_behind_the_gateway(gw, hb, native):
+    native.create_table("hb_kill", {"cf": {}})
+    conn = hb(timeout=90_000)
+    t = conn.table("hb_kill")
+    for i in range(50):
+        t.put(b"k%03d" % i, {b"cf:v": b"%d" % i})
+    host = native.regions("hb_kill")[0]["server"]
+    victim = next(d for d in gw.running("regionserver") if d.name == host)
+    gw.kill_regionserver(gw.regionservers.index(victim))
+    started = time.monotonic()
+    for i in range(50, 100):  # waits through the session expiry and the reassignment
+        t.put(b"k%03d" % i, {b"cf:v": b"%d" % i})
+    assert time.monotonic() - started < 60
+    assert [k for k, _ in t.scan()] == [b"k%03d" % i for i in range(100)]
+    assert native.table("hb_kill").row(b"k000") == {b"cf:v": b"0"}
+    gw.restart(victim)
+
+
+# -- the scanner registry on its own -------------------------------------------------------
+
+def _rows(closed: list, n: int = 10):
+    try:
+        for i in range(n):
+            yield b"r%d" % i, {}
+    finally:
+        closed.append(True)
+
+
+def test_an_idle_scanner_is_closed_after_its_lease_and_its_id_is_invalid():
+    now = [0.0]
+    scanners = Scanners(lease=60, clock=lambda: now[0])
+    closed: list = []
+    sid = scanners.open(_rows(closed), sorted_columns=False)
+    assert [r for r, _ in scanners.next(sid, 3)[0]] == [b"r0", b"r1", b"r2"]
+    now[0] = 59
+    assert scanners.expire() == 0  # used 59 s ago: within its lease
+    now[0] = 120
+    assert scanners.expire() == 1
+    assert closed == [True]  # the scan (and its server-side scanner) was closed
+    with pytest.raises(ValueError, match=INVALID):
+        scanners.next(sid, 1)
+    with pytest.raises(ValueError, match=INVALID):
+        scanners.close(sid)
+
+
+def test_scanner_ids_are_not_reused_while_open_and_a_failed_scan_is_dropped():
+    scanners = Scanners()
+    first = scanners.open(_rows([]), False)
+    scanners._next_id = first  # as after 2**31 opens: the counter comes round
+    second = scanners.open(_rows([]), False)
+    assert second != first
+
+    def failing():
+        yield b"r", {}
+        raise RuntimeError("region server gone")
+
+    sid = scanners.open(failing(), True)
+    with pytest.raises(RuntimeError):
+        scanners.next(sid, 5)
+    with pytest.raises(ValueError, match=INVALID):
+        scanners.next(sid, 1)
+    assert len(scanners) == 2
