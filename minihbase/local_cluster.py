@@ -1,6 +1,7 @@
 """A whole minihbase cluster as processes on loopback, started and stopped by one command
 (see docs/local-cluster.md). No Docker: a real ZooKeeper (minihbase.zookeeper), an active and
-a backup master, N region servers, one directory.
+a backup master, N region servers, a Thrift gateway (`thrift_servers=1`; the command line
+starts one), one directory.
 
     python -m minihbase.local_cluster start  --dir var/local [--regionservers 3] [--masters 2]
     python -m minihbase.local_cluster status --dir var/local
@@ -16,9 +17,9 @@ Layout of the directory:
 Every daemon runs detached (`start_new_session=True`), so the command that started the cluster
 may exit and another one stops it. `start` returns once ZooKeeper shows an active master and
 every region server registered, or fails with a message and the tail of the failing log.
-`stop` sends SIGTERM to region servers first (they flush and hand their regions back while a
-master is still there to take them), then to masters, then stops ZooKeeper; SIGKILL after a
-timeout.
+`stop` sends SIGTERM to Thrift gateways first, then to region servers (they flush and hand
+their regions back while a master is still there to take them), then to masters, then stops
+ZooKeeper; SIGKILL after a timeout.
 
 Tests use the same class in-process: `LocalCluster(tmpdir, flush_size=..., session_timeout=4)`
 with free ports, plus the fault injectors (kill_regionserver, kill_master, add_regionserver).
@@ -53,7 +54,11 @@ REGIONSERVER_FLAGS = {"session_timeout", "flush_size", "global_memstore_size", "
 
 # HBase's port conventions, used by the command line when the ports are free.
 DEFAULT_PORTS = {"zookeeper": 2181, "master": 16000, "master_info": 16010,
-                 "regionserver": 16020, "regionserver_info": 16030}
+                 "regionserver": 16020, "regionserver_info": 16030,
+                 "thrift": 9090, "thrift_info": 9095}
+DAEMON_MODULES = {"master": "hmaster.main", "regionserver": "regionserver.main",
+                  "thrift": "thriftserver.main"}
+STOP_ORDER = ("thrift", "regionserver", "master")  # clients first; masters take regions back
 
 
 class ClusterError(RuntimeError):
@@ -167,7 +172,8 @@ class LocalCluster:
     """
 
     def __init__(self, directory: str, regionservers: int = 3, masters: int = 2, *,
-                 zk_quorum: str | None = None, prefer_default_ports: bool = False,
+                 thrift_servers: int = 0, zk_quorum: str | None = None,
+                 prefer_default_ports: bool = False,
                  python: str = sys.executable, start_timeout: float = 60.0,
                  extra_master_args: list[str] | None = None,
                  extra_regionserver_args: list[str] | None = None, **daemon_flags):
@@ -180,6 +186,7 @@ class LocalCluster:
         self.log_dir = os.path.join(self.directory, "logs")
         self.num_regionservers = regionservers
         self.num_masters = masters
+        self.num_thrift_servers = thrift_servers
         self.prefer_default_ports = prefer_default_ports
         self.python = python
         self.start_timeout = start_timeout
@@ -193,6 +200,7 @@ class LocalCluster:
         self._lock = threading.RLock()
         self.masters: list[Daemon] = []  # guarded by self._lock
         self.regionservers: list[Daemon] = []  # guarded by self._lock
+        self.thrift_servers: list[Daemon] = []  # guarded by self._lock
         self._used_ports: set[int] = set()  # guarded by self._lock
 
     # ------------------------------------------------------------------ addresses
@@ -248,6 +256,9 @@ class LocalCluster:
                 self._spawn("regionserver", i)
             self.wait_for(self._all_registered, self.start_timeout,
                           "every master and region server to register in ZooKeeper")
+            gateways = [self._spawn("thrift", i) for i in range(self.num_thrift_servers)]
+            self.wait_for(lambda: self._all_listening(gateways), self.start_timeout,
+                          "the Thrift gateway to listen", daemons=gateways)
             self._write_state()
         except BaseException:
             self.stop()
@@ -264,15 +275,16 @@ class LocalCluster:
 
     def _spawn(self, role: str, index: int, ports: tuple[int, int] | None = None) -> Daemon:
         """Start one daemon; `ports` (rpc, info) reuses a dead daemon's ports, else new ones."""
-        if role == "master":
-            module, extra = "hmaster.main", self.extra_master_args
-        else:
-            module, extra = "regionserver.main", self.extra_regionserver_args
         port, info_port = ports or (self._pick_port(DEFAULT_PORTS[role] + index),
                                     self._pick_port(DEFAULT_PORTS[role + "_info"] + index))
-        argv = [self.python, "-m", module, "--zk", self.quorum, "--rootdir", self.rootdir,
-                "--bind", "127.0.0.1", "--advertise", "127.0.0.1", "--port", str(port),
-                "--info-port", str(info_port)] + self._flags_for(role) + extra
+        argv = [self.python, "-m", DAEMON_MODULES[role], "--zk", self.quorum,
+                "--bind", "127.0.0.1", "--port", str(port), "--info-port", str(info_port)]
+        if role == "thrift":
+            argv += ["--zk-parent", self.zk_parent]
+        else:
+            argv += ["--rootdir", self.rootdir, "--advertise", "127.0.0.1"]
+            argv += self._flags_for(role) + (self.extra_master_args if role == "master"
+                                             else self.extra_regionserver_args)
         log_path = os.path.join(self.log_dir, f"{role}-{index}.log")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"]
@@ -286,9 +298,24 @@ class LocalCluster:
         daemon = Daemon(role, index, port, info_port, log_path, argv, pid=process.pid,
                         started_at=time.time(), process=process)
         with self._lock:
-            (self.masters if role == "master" else self.regionservers).append(daemon)
+            self._daemons_of(role).append(daemon)
         self._write_state()
         return daemon
+
+    def _daemons_of(self, role: str) -> list[Daemon]:
+        return {"master": self.masters, "regionserver": self.regionservers,
+                "thrift": self.thrift_servers}[role]
+
+    def _all_listening(self, gateways: list[Daemon]) -> bool:
+        dead = [d for d in gateways if not d.is_alive()]
+        if dead:
+            raise ClusterError(self._describe_failure("the Thrift gateway exited", dead))
+        for d in gateways:
+            try:
+                socket.create_connection(("127.0.0.1", d.port), timeout=1).close()
+            except OSError:
+                return False
+        return True
 
     def _all_registered(self) -> bool:
         self._refresh_names()
@@ -413,10 +440,13 @@ class LocalCluster:
             raise ClusterError(f"{old.role}-{old.index} still runs; stop it first")
         d = self._spawn(old.role, old.index, ports=(old.port, old.info_port))
         with self._lock:
-            group = self.masters if old.role == "master" else self.regionservers
+            group = self._daemons_of(old.role)
             group.remove(d)
             group[group.index(old)] = d
-        if wait:
+        if wait and d.role == "thrift":
+            self.wait_for(lambda: self._all_listening([d]), self.start_timeout,
+                          "the Thrift gateway to listen", daemons=[d])
+        elif wait:
             self._wait_registered(d)
         self._write_state()
         return d
@@ -476,7 +506,7 @@ class LocalCluster:
 
     def all_daemons(self) -> list[Daemon]:
         with self._lock:
-            return list(self.masters) + list(self.regionservers)
+            return list(self.masters) + list(self.regionservers) + list(self.thrift_servers)
 
     def logs(self, lines: int = 200) -> str:
         """The last `lines` of every daemon's log (and ZooKeeper's), for failure reports."""
@@ -510,14 +540,17 @@ class LocalCluster:
             d.wait(5)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Region servers first (clean hand-over), then masters, then ZooKeeper."""
+        """Gateways, then region servers (clean hand-over), then masters, then ZooKeeper."""
         with self._lock:
-            rss, masters = list(self.regionservers), list(self.masters)
-        threads = [threading.Thread(target=self._terminate, args=(d, timeout)) for d in rss]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+            gateways, rss = list(self.thrift_servers), list(self.regionservers)
+            masters = list(self.masters)
+        for group in (gateways, rss):
+            threads = [threading.Thread(target=self._terminate, args=(d, timeout))
+                       for d in group]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         for d in masters:
             self._terminate(d, timeout)
         with self._lock:
@@ -568,6 +601,8 @@ class LocalCluster:
         masters = ", ".join(f"{d.address} (UI http://127.0.0.1:{d.info_port})"
                             for d in self.masters)
         rss = ", ".join(d.address for d in self.regionservers)
+        gateways = "".join(f"  thrift  : {d.address} (happybase: happybase.Connection("
+                           f"'127.0.0.1', port={d.port}))\n" for d in self.thrift_servers)
         return (f"minihbase local cluster is up (directory {self.directory})\n"
                 f"  ZooKeeper quorum : {q}\n"
                 f"  masters          : {masters}\n"
@@ -577,6 +612,7 @@ class LocalCluster:
                 f"  shell   : minihbase --zk {cli} shell"
                 f"      (or python -m client.cli --zk {cli})\n"
                 f"  python  : import client; conn = client.Connection({py})\n"
+                + gateways +
                 f"Stop      : python -m minihbase.local_cluster stop --dir {self.directory}"
                 f"   (or: make local-down)")
 
@@ -625,8 +661,8 @@ def stop_from_state(directory: str, timeout: float = 30.0, out=print) -> bool:
                 except ProcessLookupError:
                     pass
 
-    terminate([d for d in daemons if d.role == "regionserver"])
-    terminate([d for d in daemons if d.role == "master"])
+    for role in STOP_ORDER:
+        terminate([d for d in daemons if d.role == role])
     zk = state.get("zookeeper")
     if zk and _zk_pid_runs(zk["pid"]):
         any_running = True
@@ -689,6 +725,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir", default="var/local", help="cluster directory (default var/local)")
     p.add_argument("--regionservers", type=int, default=3)
     p.add_argument("--masters", type=int, default=2)
+    p.add_argument("--thrift-servers", type=int, default=1,
+                   help="Thrift gateways for happybase and other Thrift clients (default 1)")
     p.add_argument("--session-timeout", type=float, default=None)
     p.add_argument("--flush-size", type=int, default=None)
     p.add_argument("--split-size", type=int, default=None)
@@ -710,6 +748,7 @@ def main(argv: list[str] | None = None) -> int:
                                    split_size=args.split_size,
                                    orphan_grace=args.orphan_grace).items() if v is not None}
     cluster = LocalCluster(args.dir, regionservers=args.regionservers, masters=args.masters,
+                           thrift_servers=args.thrift_servers,
                            prefer_default_ports=not args.free_ports, start_timeout=args.timeout,
                            **flags)
     try:

@@ -20,7 +20,7 @@ if [ "${FORCE:-0}" = 1 ] || [ "$(label minihbase-zookeeper:latest)" != "$zk_hash
     -t minihbase-zookeeper:latest docker/zookeeper >/dev/null
 fi
 
-src_hash=$(hash_of docker/minihbase/Dockerfile pyproject.toml $(git ls-files '*.py' | grep -v '^tests/\|^bench/'))
+src_hash=$(hash_of docker/minihbase/Dockerfile pyproject.toml $(git ls-files '*.py' '*.thrift' | grep -v '^tests/\|^bench/'))
 if [ "${FORCE:-0}" = 1 ] || [ "$(label minihbase:latest)" != "$src_hash" ]; then
   echo "building minihbase:latest FROM $BASE (wheels built on the host)"
   ctx=build/docker-context

@@ -44,6 +44,7 @@ def main() -> int:
                 print(f"  CLI:     .venv/bin/minihbase --zk {args.zk} status")
                 print(f"  shell:   .venv/bin/minihbase --zk {args.zk} shell")
                 print(f"  web UI:  http://localhost:{master.info_port or 16010}")
+                print("  thrift:  happybase.Connection('localhost', 9090)")
                 return 0
             time.sleep(0.5)
     finally:

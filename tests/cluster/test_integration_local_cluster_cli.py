@@ -1,6 +1,6 @@
 """The one-command local cluster itself: `python -m minihbase.local_cluster start` brings up
-ZooKeeper, two masters and three region servers as detached processes and prints how to
-connect; `status` sees them from another process; `stop` ends every one of them cleanly."""
+ZooKeeper, two masters, three region servers and a Thrift gateway as detached processes and
+prints how to connect; `status` sees them from another process; `stop` ends every one of them cleanly."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_start_status_stop_from_the_command_line(tmp_path):
 
         state = json.load(open(os.path.join(directory, "cluster.json")))
         roles = sorted(d["role"] for d in state["daemons"])
-        assert roles == ["master"] * 2 + ["regionserver"] * 3
+        assert roles == ["master"] * 2 + ["regionserver"] * 3 + ["thrift"]
         status = run_cli("status", "--dir", directory)
         assert status.returncode == 0, status.stdout
         assert "active master" in status.stdout
@@ -50,6 +50,13 @@ def test_start_status_stop_from_the_command_line(tmp_path):
             [sys.executable, "-m", "client.cli", "--zk", quorum, "get", "clit", "r1"],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
         assert get.returncode == 0 and "hello" in get.stdout, get.stdout + get.stderr
+        # ... and happybase, through the Thrift gateway it printed
+        import happybase
+
+        thrift_port = int(re.search(r"thrift  : 127\.0\.0\.1:(\d+)", out).group(1))
+        hb = happybase.Connection("127.0.0.1", thrift_port)
+        assert hb.table("clit").row(b"r1") == {b"cf:q": b"hello"}
+        hb.close()
 
         # A second start from the same directory is refused while the first runs.
         again = run_cli("start", "--dir", directory, "--free-ports")

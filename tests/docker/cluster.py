@@ -1,5 +1,6 @@
 """A minihbase cluster made of the project's images, started with testcontainers on a private
-Docker network: ZooKeeper, two masters, three region servers, one named data volume.
+Docker network: ZooKeeper, two masters, three region servers, a Thrift gateway, one named data
+volume.
 
 Every daemon listens inside its container on the same port it publishes on the host (a free
 port picked here), and advertises its network alias; the client on the host cannot resolve
@@ -36,6 +37,8 @@ class DockerCluster:
         self.zookeeper: DockerContainer | None = None
         self.masters: dict[str, DockerContainer] = {}
         self.regionservers: dict[str, DockerContainer] = {}
+        self.thrift: DockerContainer | None = None
+        self.thrift_port = free_port()
         self._n_rs, self._n_masters = regionservers, masters
 
     @property
@@ -63,6 +66,17 @@ class DockerCluster:
                                ["--backup"] if i > 1 else [])
         for i in range(1, self._n_rs + 1):
             self._start_daemon("minihbase-regionserver", f"rs{i}", self.regionservers)
+        self.thrift = (
+            DockerContainer(DAEMON_IMAGE)
+            .with_network(self.network)
+            .with_network_aliases("thrift")
+            .with_bind_ports(self.thrift_port, self.thrift_port)
+            .with_env("MINIHBASE_ZK", "zookeeper:2181")
+            .with_command(["minihbase-thrift", "--port", str(self.thrift_port),
+                           "--info-port", "-1"])
+            .with_name(f"mhb-thrift-{self.tag}")
+        )
+        self.thrift.start()
         self.wait_for(lambda: self.active_master() is not None
                       and len(self.live_servers()) == self._n_rs, timeout, "cluster serving")
         return self
@@ -88,7 +102,8 @@ class DockerCluster:
         into[alias] = container
 
     def stop(self) -> None:
-        for c in [*self.regionservers.values(), *self.masters.values(), self.zookeeper]:
+        for c in [self.thrift, *self.regionservers.values(), *self.masters.values(),
+                  self.zookeeper]:
             if c is not None:
                 try:
                     c.get_wrapped_container().remove(force=True)
@@ -106,7 +121,8 @@ class DockerCluster:
 
     def containers(self) -> list:
         return [c.get_wrapped_container() for c in
-                [self.zookeeper, *self.masters.values(), *self.regionservers.values()]]
+                [self.zookeeper, *self.masters.values(), *self.regionservers.values(),
+                 self.thrift]]
 
     def logs(self) -> str:
         out = []

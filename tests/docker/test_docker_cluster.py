@@ -53,6 +53,26 @@ def test_ddl_and_data_across_regions_on_every_server(docker_cluster, conn):
     assert table.row(_row(7)) == {}
 
 
+def test_happybase_reaches_the_data_through_the_thrift_gateway_container(docker_cluster,
+                                                                          conn):
+    """HBase users' other client: happybase on the host, the gateway in its container."""
+    import happybase
+
+    hb = happybase.Connection("127.0.0.1", docker_cluster.thrift_port, timeout=60_000)
+    try:
+        assert TABLE.encode() in hb.tables()
+        table = hb.table(TABLE)
+        assert table.row(_row(1)) == conn.table(TABLE).row(_row(1)) != {}
+        table.put(b"row-9-via-thrift", {b"cf:q": b"happybase"})
+        assert conn.table(TABLE).row(b"row-9-via-thrift") == {b"cf:q": b"happybase"}
+        assert len(list(table.scan(row_prefix=b"row-1-", batch_size=50))) == \
+            conn.table(TABLE).count(row_prefix=b"row-1-")
+        table.delete(b"row-9-via-thrift")  # the later tests count the table's 599 rows
+        assert conn.table(TABLE).row(b"row-9-via-thrift") == {}
+    finally:
+        hb.close()
+
+
 def test_snapshot_and_clone_link_files_across_containers(docker_cluster, conn):
     """Each region server links its regions' files into the shared volume's .hbase-snapshot,
     and the master links them into the clone's region directories, which other containers
