@@ -328,7 +328,9 @@ class TableDDL:
             def write_dirs():
                 for info in new:
                     write_region_dir(self.rootdir, info, rec.descriptor, lambda f, d: None)
-            self.swap_regions(rec, old, new, write_dirs, "truncated")
+            # ENABLING in the swap itself: a call cut after it is finished by the chore
+            # (finish_interrupted), as HBase's truncate ends with the table enabled.
+            self.swap_regions(replace(rec, state=ENABLING), old, new, write_dirs, "truncated")
             log.info("table %s truncated: %d new region(s)", name, len(new))
             self.finish_enable(self.meta.read_table(name))
 

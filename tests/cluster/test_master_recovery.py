@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from kazoo.exceptions import ConnectionLoss
 
 from coordination import meta_reader
 from coordination import zk as zk_mod
@@ -548,8 +549,6 @@ def test_crash_procedure_failing_before_it_records_crashed_is_retried_by_the_cho
         env, monkeypatch):
     """A ZooKeeper error at the procedure's first write leaves servers/<name> ONLINE for a
     server whose znode is gone: the chore must still find and finish it."""
-    from kazoo.exceptions import ConnectionLoss
-
     quorum, rootdir, start_master, add_server, zk = env
     a, b = add_server(), add_server()
     master = start_master()
@@ -654,7 +653,6 @@ def test_a_split_whose_thread_gave_up_is_rolled_back_by_the_live_master(env):
 def _lose_after(master, match):
     """The first commit whose ops satisfy match(ops) is applied, then raises ConnectionLoss:
     what a ZooKeeper connection dropped right after the request looks like."""
-    from kazoo.exceptions import ConnectionLoss
     real, fired = master.meta.commit, []
 
     def commit(ops):
@@ -693,6 +691,26 @@ def test_a_call_cut_by_a_lost_zookeeper_connection_is_not_resent_and_the_chore_f
         wait_for(lambda: master.meta.read_table("cut").alter_pending is None, 30,
                  "the alter finished")
         assert master.meta.read_table("cut").descriptor.family_names() == [b"cf"]
+
+
+def test_a_truncate_cut_after_its_region_swap_is_finished_by_the_chore(env):
+    """The swap's multi-op leaves the table ENABLING (HBase's truncate ends enabled), so a
+    call cut right after it is finished by finish_interrupted, not left DISABLED with empty
+    regions nobody opens."""
+    master, old, _, _ = _one_region_table(env, "trunc")
+    zk = env[4]
+    master.ddl.disable("trunc")
+    path = master.meta.paths.table("trunc")
+    _lose_after(master, lambda ops: any(op.path == path for op in ops)
+                and any(op.kind == "delete" for op in ops))
+    with pytest.raises(ConnectionLoss):
+        master.ddl.truncate("trunc", preserve_splits=False)
+    (new,) = regions(zk, "trunc")
+    assert new.info.region_id > old.info.region_id  # the swap is in meta ...
+    assert master.meta.read_table("trunc").state == ENABLING  # ... and says what is left
+    master.ddl.finish_interrupted()  # (or the chore, every 5 s)
+    wait_for(lambda: master.meta.read_table("trunc").state == ENABLED
+             and [r.state for r in regions(zk, "trunc")] == [OPEN], 30, "the truncate finished")
 
 
 def test_split_and_merge_refused_by_table_attributes_even_after_a_master_failover(env):
