@@ -183,9 +183,10 @@ class ThriftGateway:
             pass  # the client went away
         except (OSError, TApplicationException) as exc:
             log.info("client connection ended: %s: %s", type(exc).__name__, exc)
-        except Exception:  # noqa: BLE001 -- a malformed message: end this connection only
-            log.warning("closing a client connection after a malformed message",
-                        exc_info=True)
+        except Exception as exc:  # noqa: BLE001 -- a malformed message: end this one only
+            log.warning("closed a client connection after a malformed message: %s: %s",
+                        type(exc).__name__, exc)
+            log.debug("the malformed message's error", exc_info=True)
         finally:
             with self._lock:
                 self._clients.discard(client)
