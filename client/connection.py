@@ -27,7 +27,7 @@ import grpc
 from client import protocol
 from client.location_cache import (CLOSED, LocationCache, RegionLocation, ZkMetaReader,
                                    is_change)
-from client.retry import RetryPolicy
+from client.retry import RetryPolicy, is_retryable
 from client.rpc_channels import ChannelPool
 from coordination import znodes
 from coordination.znodes import Paths
@@ -35,7 +35,7 @@ from minihbase.bytes_text import quoted
 from minihbase.errors import (ConnectionClosedError, HBaseError, InvalidArgumentError,
                               MasterNotRunningError, NamespaceExistsError,
                               NamespaceNotFoundError, NoSuchColumnFamilyError,
-                              OperationTimeoutError, SnapshotExistsError,
+                              OperationTimeoutError, OutcomeUnknownError, SnapshotExistsError,
                               SnapshotNotFoundError, TableExistsError, TableNotDisabledError,
                               TableNotEnabledError, TableNotFoundError)
 from minihbase.zookeeper import four_letter_word
@@ -276,8 +276,14 @@ class Connection:
         """`done_if`: errors that mean "already done" when an earlier attempt may have been
         applied -- its answer lost with a master that died, the backup that took over having
         finished the operation (a resent create finds the table, a resent disable finds it
-        disabled). HBase matches such resends to the first call with a nonce."""
+        disabled). HBase matches such resends to the first call with a nonce. A call with
+        `done_if` is safe to send again, so it is also resent after OutcomeUnknownError (the
+        master lost ZooKeeper mid-call); one without (split, merge, move...) is not: the
+        caller is told the outcome is unknown."""
         maybe_applied = False
+
+        def resend_safe(exc: BaseException) -> bool:
+            return is_retryable(exc) or (bool(done_if) and isinstance(exc, OutcomeUnknownError))
 
         def attempt(deadline):
             address, stub = self._master(deadline)
@@ -300,7 +306,7 @@ class Connection:
         # again after the per-call deadline (a slow create would end in TableExistsError). A
         # master that is down fails fast and is looked up again (a backup took over).
         return self.retry.call(what or f"{method} on the master", attempt, on_error,
-                               whole_budget_per_attempt=True)
+                               retryable=resend_safe, whole_budget_per_attempt=True)
 
     # -- admin: namespaces (HBase's; "default" and "hbase" always exist) ---------------------
     def create_namespace(self, name: str, properties: dict[str, str] | None = None) -> None:

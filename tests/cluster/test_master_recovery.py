@@ -663,34 +663,47 @@ def _lose_after(master, match):
     master.meta.commit = commit
 
 
-def test_a_call_cut_by_a_lost_zookeeper_connection_is_not_resent_and_the_chore_finishes_it(env):
-    """The caller is told the outcome is unknown (a resent split or move could be applied
-    twice); a create left ENABLING and an alter left pending are finished by the chore
-    (finish_interrupted), as a new master would, not left so until a failover."""
+def test_a_ddl_call_cut_by_a_lost_zookeeper_connection_is_resent_and_finished(env):
+    """A call the client can safely send again (create, alter, enable...: it knows what
+    "already done" looks like) is resent after OutcomeUnknownError and returns as if nothing
+    happened; what the cut call left (a table ENABLING, an alter pending) is finished by the
+    chore (finish_interrupted), as a new master would, not left so until a failover."""
     import client
-    from minihbase.errors import OutcomeUnknownError
 
     quorum, rootdir, start_master, add_server, zk = env
     add_server()
     master = start_master()
     path = master.meta.paths.table("cut")
     _lose_after(master, lambda ops: any(op.kind == "create" and op.path == path for op in ops))
-    with client.Connection(quorum, timeout=20) as conn:
-        with pytest.raises(OutcomeUnknownError, match="may or may not have been applied"):
-            conn.create_table("cut", {"cf": {}, "cf2": {}}, split_keys=[b"m"])
-        assert master.meta.read_table("cut").state == ENABLING  # what the cut call left
-        master.ddl.finish_interrupted()  # (or the chore, every 5 s)
-        wait_for(lambda: master.meta.read_table("cut").state == ENABLED and
-                 all(r.state == OPEN for r in regions(zk, "cut")), 30, "the create finished")
+    with client.Connection(quorum, timeout=30) as conn:
+        conn.create_table("cut", {"cf": {}, "cf2": {}}, split_keys=[b"m"])  # cut, then resent
+        assert master.meta.read_table("cut").state == ENABLED
+        assert all(r.state == OPEN for r in regions(zk, "cut"))
         _lose_after(master, lambda ops: any(op.path == path and b"alter_pending" in op.data
                                             for op in ops))
-        with pytest.raises(OutcomeUnknownError):
-            conn.alter_table("cut", remove=["cf2"])
-        assert master.meta.read_table("cut").alter_pending == ("cf2",)
-        master.ddl.finish_interrupted()
+        conn.alter_table("cut", remove=["cf2"])  # its resend finds cf2 gone: done
         wait_for(lambda: master.meta.read_table("cut").alter_pending is None, 30,
                  "the alter finished")
         assert master.meta.read_table("cut").descriptor.family_names() == [b"cf"]
+
+
+def test_a_split_cut_by_a_lost_zookeeper_connection_is_not_resent(env):
+    """A split sent again could split a daughter: the caller is told the outcome is unknown,
+    and the chore (resume_stalled) finishes or undoes what the cut call left."""
+    import client
+    from minihbase.errors import OutcomeUnknownError
+
+    master, parent, _, _ = _one_region_table(env, "cutsplit")
+    quorum, zk = env[0], env[4]
+    splits = master.meta.paths.splits
+    _lose_after(master, lambda ops: any(op.kind == "create" and op.path.startswith(splits)
+                                        for op in ops))
+    with client.Connection(quorum, timeout=20) as conn:
+        with pytest.raises(OutcomeUnknownError, match="may or may not have been applied"):
+            conn.split("cutsplit", b"m")
+    master.splits.resume_stalled()  # (or the chore, every 5 s)
+    wait_for(lambda: zk.get_children(splits) == [] and
+             all(r.state == OPEN for r in regions(zk, "cutsplit")), 30, "the split settled")
 
 
 def test_a_truncate_cut_after_its_region_swap_is_finished_by_the_chore(env):
