@@ -11,13 +11,12 @@ port, the way `hbase thrift start` serves it (docs/thrift.md).
   traceback. A malformed message ends only its own connection.
 - Idle connections are kept (HBase drops them after 60 s, a known pain for pooled happybase
   clients); idle scanners are reclaimed after their lease.
-- The info port answers /health (200 while serving) and / (JSON: connections, scanners,
-  calls and errors by method).
+- The info port answers /health (200 while serving), / (JSON: connections, scanners, calls,
+  errors and time by method) and /metrics (Prometheus: the same, latency as a histogram).
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import socket
 import threading
@@ -28,6 +27,7 @@ from thriftpy2.thrift import TApplicationException, TProcessor
 from thriftpy2.transport import (TCyBufferedTransportFactory, TCyFramedTransportFactory,
                                  TSocket, TTransportException)
 
+from minihbase import metrics
 from minihbase.errors import HBaseError, InvalidArgumentError, TableExistsError
 from minihbase.info_http import InfoHttpServer, TEXT, json_response
 from thriftserver.handler import HbaseHandler
@@ -92,24 +92,21 @@ def _shut(sock: socket.socket) -> None:
 
 class ThriftProcessor(TProcessor):
     """thriftpy2's processor, answering every error with one of the method's exceptions and
-    counting calls and errors by method."""
+    timing every call by method (`rpc`, as the other daemons' RPC metrics)."""
 
     def __init__(self, handler):
         super().__init__(hbase.Hbase, handler)
-        self._lock = threading.Lock()
-        self.calls: collections.Counter = collections.Counter()  # guarded by _lock
-        self.errors: collections.Counter = collections.Counter()  # guarded by _lock
+        self.rpc = metrics.RpcMetrics(prefix="minihbase_thrift")
 
     def process_in(self, iprot):
         api, seqid, result, call = super().process_in(iprot)
-        with self._lock:
-            self.calls[api] += 1
+        if call is not None:
+            timed = self.rpc.timed(api, lambda request, context: call())
+            return api, seqid, result, lambda: timed(None, None)
         return api, seqid, result, call
 
     def handle_exception(self, e, result) -> bool:
         name = type(result).__name__.removesuffix("_result")
-        with self._lock:
-            self.errors[name] += 1
         if isinstance(e, HBaseError):
             log.info("%s failed: %s: %s", name, type(e).__name__, e)
         elif not isinstance(e, (TypeError, ValueError)):
@@ -138,10 +135,14 @@ class ThriftGateway:
         self._lock = threading.Lock()
         self._clients: set = set()  # open client sockets; guarded by _lock
         self.refused = 0  # connections closed over max_connections; guarded by _lock
+        self.registry = metrics.new_registry()
+        self.registry.register(self.processor.rpc)
+        self.registry.register(metrics.ScrapeCollector(self._collect))
         self.info = None
         if config.info_port >= 0:
             self.info = InfoHttpServer(config.bind, config.info_port, [
-                ("/health", self._health), ("/", self._status)], name="thrift-info").start()
+                ("/health", self._health), ("/metrics", self._metrics), ("/", self._status)],
+                name="thrift-info").start()
 
     @property
     def name(self) -> str:
@@ -221,15 +222,31 @@ class ThriftGateway:
             return 503, TEXT, "stopping\n"
         return 200, TEXT, "ok\n"
 
-    def _status(self, rest, query):
+    def _doc(self) -> dict:
         with self._lock:
             connections, refused = len(self._clients), self.refused
-        with self.processor._lock:
-            calls, errors = dict(self.processor.calls), dict(self.processor.errors)
-        return json_response({
-            "server": self.name, "zookeeper": self.config.zk,
-            "transport": "framed" if self.config.framed else "buffered",
-            "protocol": "compact" if self.config.compact else "binary",
-            "connections": connections, "refused_connections": refused,
-            "open_scanners": len(self.scanners), "expired_scanners": self.scanners.expired,
-            "calls": calls, "errors": errors})
+        return {"server": self.name, "zookeeper": self.config.zk,
+                "transport": "framed" if self.config.framed else "buffered",
+                "protocol": "compact" if self.config.compact else "binary",
+                "connections": connections, "refused_connections": refused,
+                "open_scanners": len(self.scanners), "expired_scanners": self.scanners.expired,
+                "calls": self.processor.rpc.by_method()}
+
+    def _status(self, rest, query):
+        return json_response(self._doc())
+
+    def _metrics(self, rest, query):
+        body, ctype = metrics.render(self.registry)
+        return 200, ctype, body
+
+    def _collect(self):
+        doc = self._doc()
+        yield metrics.gauge("minihbase_thrift_connections", "client connections open",
+                            doc["connections"])
+        yield metrics.counter("minihbase_thrift_refused_connections",
+                              "connections closed on arrival: --max-connections were open",
+                              doc["refused_connections"])
+        yield metrics.gauge("minihbase_thrift_open_scanners", "Thrift scanners open",
+                            doc["open_scanners"])
+        yield metrics.counter("minihbase_thrift_expired_scanners",
+                              "scanners closed after their lease", doc["expired_scanners"])

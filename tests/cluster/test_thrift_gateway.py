@@ -268,6 +268,29 @@ def test_an_unknown_method_is_answered_not_dropped(gw):
     assert b"noSuchMethod" in reply
 
 
+def test_the_info_port_reports_health_calls_and_errors_by_method(gw, hb):
+    import json
+    import urllib.request
+
+    base = f"http://127.0.0.1:{gw.thrift_servers[0].info_port}"
+    conn = hb()
+    conn.tables()
+    with pytest.raises(Exception, match="TableNotFoundError"):
+        conn.table("no_such_table").row(b"r")
+    with urllib.request.urlopen(base + "/health", timeout=10) as r:
+        assert r.status == 200
+    with urllib.request.urlopen(base + "/", timeout=10) as r:
+        doc = json.load(r)
+    assert doc["calls"]["getTableNames"]["count"] >= 1
+    assert doc["calls"]["getRowWithColumns"]["errors"] >= 1
+    assert doc["connections"] >= 1
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    assert 'minihbase_thrift_latency_seconds_count{method="getTableNames"}' in text
+    assert 'minihbase_thrift_errors_total{method="getRowWithColumns"}' in text
+    assert "minihbase_thrift_connections" in text
+
+
 def test_a_port_in_use_is_refused_with_one_line(gw):
     busy = gw.thrift_servers[0].port
     result = subprocess.run(
