@@ -91,7 +91,8 @@ def _attribute_flags(p) -> None:
             p.add_argument(flag, nargs="?", const="true", choices=["true", "false"],
                            type=str.lower, metavar="true|false")
         else:
-            p.add_argument(flag, type=int, metavar="BYTES")
+            p.add_argument(flag, type=int,
+                           metavar="N" if name.startswith("normalizer_") else "BYTES")
 
 
 def _attributes(a) -> dict:
@@ -299,12 +300,14 @@ def _admin_parsers(cmd) -> None:
         c.add_argument("kind", type=str.upper, choices=["SPLIT", "MERGE"])
         if name == "splitormerge_switch":
             c.add_argument("state", choices=["on", "off", "true", "false"])
-    cmd("catalogjanitor_switch").add_argument("state", choices=["on", "off", "true", "false"])
+    for name in ("catalogjanitor_switch", "normalizer_switch"):
+        cmd(name).add_argument("state", choices=["on", "off", "true", "false"])
     cmd("assign").add_argument("region")
     cmd("unassign").add_argument("region")
     cmd("clear_deadservers").add_argument("servers", nargs="*")
     for name in ("rit", "list_deadservers", "list_decommissioned_regionservers",
-                 "catalogjanitor_run", "catalogjanitor_enabled", "zk_dump"):
+                 "catalogjanitor_run", "catalogjanitor_enabled", "zk_dump", "normalize",
+                 "normalizer_enabled"):
         cmd(name)
 
 
@@ -318,8 +321,8 @@ def _run_admin(a, conn, out: commands.Output) -> None:
         commands.splitormerge_switch(conn, out, a.kind, a.state in ("on", "true"))
     elif name == "splitormerge_enabled":
         commands.splitormerge_enabled(conn, out, a.kind)
-    elif name == "catalogjanitor_switch":
-        commands.catalogjanitor_switch(conn, out, a.state in ("on", "true"))
+    elif name in ("catalogjanitor_switch", "normalizer_switch"):
+        getattr(commands, name)(conn, out, a.state in ("on", "true"))
     elif name in ("assign", "unassign"):
         getattr(commands, name)(conn, out, a.region)
     elif name == "clear_deadservers":

@@ -710,6 +710,24 @@ def catalogjanitor_run(conn, out: Output) -> None:
     out.result(f"Catalog janitor cleaned {cleaned} split/merge parent(s)", {"cleaned": cleaned})
 
 
+def normalizer_switch(conn, out: Output, on: bool) -> None:
+    before = conn.normalizer_switch(on)
+    out.result(str(before).lower(), {"previous": before})
+
+
+def normalizer_enabled(conn, out: Output) -> None:
+    _enabled(out, conn.normalizer_enabled())
+
+
+def normalize(conn, out: Output) -> None:
+    """HBase's shell prints true when the normalizer ran, false when it is switched off."""
+    done = conn.normalize()
+    text = str(done["ran"]).lower()
+    if done["ran"]:
+        text += f" ({done['splits']} split(s), {done['merges']} merge(s))"
+    out.result(text, done)
+
+
 def zk_dump(conn, out: Output) -> None:
     dump = conn.zk_dump()
     out.result(fmt.zk_dump_text(dump), dump)

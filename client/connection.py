@@ -598,6 +598,21 @@ class Connection:
         """Run the janitor now, even if switched off; how many parents it cleaned."""
         return self.master_call("RunCatalogJanitor", _EMPTY, "catalogjanitor_run").cleaned
 
+    def normalizer_switch(self, on: bool) -> bool:
+        """Switch the region normalizer (its periodic runs and `normalize`) on or off.
+        Returns the state before."""
+        return self._switch("normalizer", on)
+
+    def normalizer_enabled(self) -> bool:
+        return self._meta.switch_on("normalizer")
+
+    def normalize(self) -> dict:
+        """HBase's normalize: the region normalizer's plans for every table with
+        NORMALIZATION_ENABLED, done now: {"ran": False} while switched off, else how many
+        splits and merges it did."""
+        r = self.master_call("Normalize", _EMPTY, "normalize")
+        return {"ran": r.ran, "splits": r.splits, "merges": r.merges}
+
     def _switch(self, name: str, on: bool) -> bool:
         return self.master_call("SetSwitch", pb.Switch(name=name, on=bool(on)),
                                 f"switch {name}").on

@@ -69,7 +69,10 @@ Table attributes (HBase's; in create a hash of their own, with or without SPLITS
   SPLIT_ENABLED => false       no split, automatic or asked for (true)
   MERGE_ENABLED => false       no merge (true)
   DURABILITY => 'ASYNC_WAL'    USE_DEFAULT (= SYNC_WAL), FSYNC_WAL, or ASYNC_WAL and SKIP_WAL,
-                               which lose acknowledged writes in a crash (docs/storage.md)"""
+                               which lose acknowledged writes in a crash (docs/storage.md)
+  NORMALIZATION_ENABLED => true   the region normalizer splits and merges its regions (false)
+  NORMALIZER_TARGET_REGION_COUNT => 8     ... towards that many regions (0: unset)
+  NORMALIZER_TARGET_REGION_SIZE_MB => 256 ... towards regions of that size (0: unset)"""
 
 _HBCK_REPORT = """\
 The report lists holes and overlaps between a table's regions, regions without their
@@ -549,6 +552,22 @@ new name).""",
     "catalogjanitor_enabled": CommandHelp(
         "tools", "Say whether the split/merge janitor is switched on.", "",
         ("catalogjanitor_enabled",), ("minihbase catalogjanitor_enabled",)),
+    "normalize": CommandHelp(
+        "tools", "Run the region normalizer now.",
+        "For every table with NORMALIZATION_ENABLED => true, splits regions over twice the "
+        "target size and merges adjacent small ones (the target: "
+        "NORMALIZER_TARGET_REGION_SIZE_MB, or the table's size over "
+        "NORMALIZER_TARGET_REGION_COUNT, or the mean region size). Prints false while the "
+        "normalizer is switched off, else true and what it did.",
+        ("normalize",), ("minihbase normalize",)),
+    "normalizer_switch": CommandHelp(
+        "tools", "Switch the region normalizer on or off.",
+        "Off, neither its periodic runs (master --normalizer-period) nor normalize do anything. "
+        "Prints the state before; the switch survives a master failover.",
+        ("normalizer_switch false",), ("minihbase normalizer_switch on",)),
+    "normalizer_enabled": CommandHelp(
+        "tools", "Say whether the region normalizer is switched on.", "",
+        ("normalizer_enabled",), ("minihbase normalizer_enabled",)),
     "list_deadservers": CommandHelp(
         "tools", "List the region servers the master declared dead and recovered.", "",
         ("list_deadservers",), ("minihbase list_deadservers",)),
@@ -649,6 +668,13 @@ ARGUMENTS = {
     "merge_enabled": "HBase's MERGE_ENABLED: false: no merge of its regions (default true)",
     "durability": "HBase's DURABILITY: how its writes use the WAL (default USE_DEFAULT = "
                   "SYNC_WAL; ASYNC_WAL and SKIP_WAL lose acknowledged writes in a crash)",
+    "normalization_enabled": "HBase's NORMALIZATION_ENABLED: the region normalizer splits "
+                             "and merges its regions (default false)",
+    "normalizer_target_region_count": "HBase's NORMALIZER_TARGET_REGION_COUNT: the normalizer "
+                                      "aims at this many regions (0 unsets it)",
+    "normalizer_target_region_size_mb": "HBase's NORMALIZER_TARGET_REGION_SIZE_MB: the "
+                                        "normalizer aims at regions of this many MiB (0 unsets "
+                                        "it; wins over the count)",
     "recommission_regionserver.server": "the decommissioned server's full name",
     "clear_deadservers.servers": "dead servers' full names (default: every dead server)",
 }

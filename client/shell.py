@@ -265,7 +265,8 @@ ADMIN_COMMANDS = ("decommission_regionservers", "recommission_regionserver",
                   "list_decommissioned_regionservers", "splitormerge_switch",
                   "splitormerge_enabled", "catalogjanitor_run", "catalogjanitor_switch",
                   "catalogjanitor_enabled", "assign", "unassign", "rit", "list_deadservers",
-                  "clear_deadservers", "zk_dump")
+                  "clear_deadservers", "zk_dump", "normalize", "normalizer_switch",
+                  "normalizer_enabled")
 
 
 def _names(value, what: str) -> list[str]:
@@ -300,9 +301,9 @@ def _admin_command(cmd: Command, conn, out: commands.Output) -> None:
             commands.splitormerge_switch(conn, out, kind, _bool(args[1], n))
         else:
             commands.splitormerge_enabled(conn, out, kind)
-    elif n == "catalogjanitor_switch":
-        _nargs(cmd, 1, 1, "catalogjanitor_switch true|false")
-        commands.catalogjanitor_switch(conn, out, _bool(args[0], n))
+    elif n in ("catalogjanitor_switch", "normalizer_switch"):
+        _nargs(cmd, 1, 1, f"{n} true|false")
+        getattr(commands, n)(conn, out, _bool(args[0], n))
     elif n == "assign":
         _nargs(cmd, 1, 1, "assign 'region'")
         commands.assign(conn, out, _s(args[0], "region"))
@@ -314,7 +315,7 @@ def _admin_command(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "clear_deadservers":
         servers = [name for a in args for name in _names(a, "server")]
         commands.clear_deadservers(conn, out, servers)
-    else:  # rit, zk_dump, list_deadservers, list_decommissioned_regionservers, catalogjanitor_*
+    else:  # rit, zk_dump, list_*, catalogjanitor_run/_enabled, normalize, normalizer_enabled
         _nargs(cmd, 0, 0, n)
         getattr(commands, n)(conn, out)
 

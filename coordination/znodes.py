@@ -13,8 +13,9 @@
       meta/<table>/<encoded region>         RegionRecord: RegionInfo + state + server
       splits/<parent encoded>               in-progress split/merge journal (master-owned)
       balancer                              SWITCH_OFF: the balancer is switched off
-      switch/split, switch/merge,           SWITCH_OFF: splits / merges / the catalog janitor
-        switch/catalogjanitor               are switched off (absent: on)
+      switch/split, switch/merge,           SWITCH_OFF: splits / merges / the catalog janitor /
+        switch/catalogjanitor,              the region normalizer are switched off (absent: on)
+        switch/normalizer
       draining/<host,port,startcode>        a decommissioned region server (HBase's draining)
 
 Every record is UTF-8 JSON. Its field names and the state strings below are stored in ZooKeeper
@@ -33,7 +34,7 @@ from storage.schema import RegionInfo, TableDescriptor, validate_namespace, vali
 
 DEFAULT_PARENT = "/hbase"
 SWITCH_OFF = b"false"  # data of Paths.balancer or a switch(...) znode when switched off
-SWITCHES = ("split", "merge", "catalogjanitor")  # names under Paths.switches
+SWITCHES = ("split", "merge", "catalogjanitor", "normalizer")  # names under Paths.switches
 SESSION_TIMEOUT_S = 15.0
 
 # Region states (visible through status; never "silently stuck": each carries since + why).

@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 
+from hmaster.normalizer import NormalizerConfig
 from hmaster.server import MasterConfig, MasterServer
 from minihbase.daemon import parse_flags, setup_logging
 
@@ -32,6 +33,13 @@ FLAGS = [
     ("oldwals-ttl", 600.0, float, "seconds after which archived WAL segments are deleted"),
     ("orphan-grace", 600.0, float, "seconds after which orphaned region directories are deleted; "
      "0 = never"),
+    ("normalizer-period", 300.0, float, "seconds between region normalizer runs"),
+    ("normalizer-min-region-count", 3, int,
+     "tables with fewer regions get no merge plans from the normalizer"),
+    ("normalizer-merge-min-age", 3 * 86400.0, float,
+     "seconds a region must have existed before the normalizer merges it"),
+    ("normalizer-merge-min-bytes", 1 << 20, int,
+     "store bytes a region must hold before the normalizer merges it"),
     ("backup", False, bool, "start as a backup: do not contend until some master has been active"),
     ("log-level", "INFO", str, "DEBUG, INFO, WARNING..."),
 ]
@@ -46,7 +54,11 @@ def config_from_args(a: argparse.Namespace) -> MasterConfig:
                         advertise=a.advertise, info_port=a.info_port, zk_parent=a.zk_parent,
                         session_timeout=a.session_timeout, balancer_period=a.balancer_period,
                         backup=a.backup, oldwals_ttl=a.oldwals_ttl,
-                        orphan_grace=a.orphan_grace)
+                        orphan_grace=a.orphan_grace, normalizer=NormalizerConfig(
+                            period=a.normalizer_period,
+                            min_region_count=a.normalizer_min_region_count,
+                            merge_min_age_s=a.normalizer_merge_min_age,
+                            merge_min_bytes=a.normalizer_merge_min_bytes))
 
 
 def main(argv=None) -> int:

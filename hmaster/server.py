@@ -15,7 +15,8 @@ Lifecycle:
      crash procedures, re-driving regions stuck in transition, pruning old DEAD entries,
      deleting archived WALs older than --oldwals-ttl (log_cleaner.py); the balancer every
      --balancer-period seconds; every ORPHAN_CHECK_S the consistency check (hbck.py), which
-     deletes orphaned region directories older than --orphan-grace.
+     deletes orphaned region directories older than --orphan-grace; the region normalizer
+     (normalizer.py) every --normalizer-period seconds.
 SIGTERM (main.py) calls stop(): gRPC stops, the session closes, /hbase/master vanishes and a
 backup takes over at once.
 """
@@ -28,7 +29,7 @@ import threading
 import time
 import uuid
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from kazoo.client import KazooState
@@ -46,6 +47,7 @@ from hmaster.ddl import TableDDL
 from hmaster.election import MasterElection
 from hmaster.log_cleaner import clean_old_wals
 from hmaster.meta import MetaStore
+from hmaster.normalizer import NormalizerConfig, RegionNormalizer
 from hmaster.rs_client import RegionServerClients
 from hmaster.server_manager import ServerManager, superseded
 from hmaster.servicer import MasterServicer
@@ -76,6 +78,7 @@ class MasterConfig:
     backup: bool = False  # HBase's --backup: wait for an active master before contending
     oldwals_ttl: float = 600.0  # archived WAL segments are deleted this long after (log_cleaner)
     orphan_grace: float = 600.0  # orphaned region directories are deleted this long after (hbck)
+    normalizer: NormalizerConfig = field(default_factory=NormalizerConfig)  # its settings
 
 
 class MasterServer:
@@ -121,6 +124,8 @@ class MasterServer:
         self.splits = SplitMergeCoordinator(self.meta, self.assignment, self.rootdir,
                                             self.ddl.namespace_lock)
         self.balancer = Balancer(self.meta, self.assignment)
+        self.normalizer = RegionNormalizer(self.meta, self.servers, self.splits,
+                                           self.config.normalizer)
         self.snapshots = SnapshotManager(self.meta, self.assignment, self.ddl, self.splits,
                                          self.rootdir)
 
@@ -356,6 +361,7 @@ class MasterServer:
         janitor_period = min(period, 5.0)
         next_balance = time.monotonic() + period
         next_check = time.monotonic() + ORPHAN_CHECK_S
+        next_normalize = time.monotonic() + self.config.normalizer.period
         while not self._stopped.wait(janitor_period):
             try:
                 self.splits.janitor(forced=False)  # not while catalogjanitor_switch is off
@@ -372,6 +378,9 @@ class MasterServer:
                 if time.monotonic() >= next_balance:
                     next_balance = time.monotonic() + period
                     self.balancer.balance()
+                if time.monotonic() >= next_normalize:
+                    next_normalize = time.monotonic() + self.config.normalizer.period
+                    self.normalizer.run()
             except Exception:  # noqa: BLE001
                 if not self._stopped.is_set():
                     log.exception("chore failed")

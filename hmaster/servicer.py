@@ -359,6 +359,12 @@ class MasterServicer(pb_grpc.MasterServicer):
             return pb.Switch(name=request.name, on=before)
         return self._call(context, run)
 
+    def Normalize(self, request, context):
+        def run():
+            ran, splits, merges = self.m.normalizer.run(forced=True)
+            return pb.NormalizeResponse(ran=ran, splits=splits, merges=merges)
+        return self._call(context, run)
+
     def RunCatalogJanitor(self, request, context):
         return self._call(context, lambda: pb.CatalogJanitorResponse(
             cleaned=self.m.splits.janitor()))

@@ -47,7 +47,9 @@ STATE_FILE = "cluster.json"
 
 # Flags the LocalCluster forwards, per role (names as Python keywords; "--" + dashes on the
 # command line). A flag given to LocalCluster goes to every role that knows it.
-MASTER_FLAGS = {"session_timeout", "balancer_period", "oldwals_ttl", "orphan_grace", "zk_parent"}
+MASTER_FLAGS = {"session_timeout", "balancer_period", "oldwals_ttl", "orphan_grace", "zk_parent",
+                "normalizer_period", "normalizer_min_region_count", "normalizer_merge_min_age",
+                "normalizer_merge_min_bytes"}
 REGIONSERVER_FLAGS = {"session_timeout", "flush_size", "global_memstore_size", "split_size",
                       "max_value_bytes", "block_cache_bytes", "scanner_lease", "report_period",
                       "periodic_flush_interval", "wal_roll_period", "zk_parent"}

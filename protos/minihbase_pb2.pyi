@@ -97,7 +97,7 @@ class FamilySchema(_message.Message):
     def __init__(self, name: _Optional[str] = ..., max_versions: _Optional[int] = ..., min_versions: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., bloom: _Optional[str] = ..., compression: _Optional[str] = ..., block_size: _Optional[int] = ..., no_block_cache: _Optional[bool] = ..., in_memory: _Optional[bool] = ..., keep_deleted_cells: _Optional[str] = ..., data_block_encoding: _Optional[str] = ...) -> None: ...
 
 class TableSchema(_message.Message):
-    __slots__ = ("name", "families", "max_filesize", "memstore_flushsize", "readonly", "compaction_enabled", "split_enabled", "merge_enabled", "durability")
+    __slots__ = ("name", "families", "max_filesize", "memstore_flushsize", "readonly", "compaction_enabled", "split_enabled", "merge_enabled", "durability", "normalization_enabled", "normalizer_target_region_count", "normalizer_target_region_size_mb")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FAMILIES_FIELD_NUMBER: _ClassVar[int]
     MAX_FILESIZE_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +107,9 @@ class TableSchema(_message.Message):
     SPLIT_ENABLED_FIELD_NUMBER: _ClassVar[int]
     MERGE_ENABLED_FIELD_NUMBER: _ClassVar[int]
     DURABILITY_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZATION_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZER_TARGET_REGION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZER_TARGET_REGION_SIZE_MB_FIELD_NUMBER: _ClassVar[int]
     name: str
     families: _containers.RepeatedCompositeFieldContainer[FamilySchema]
     max_filesize: int
@@ -116,7 +119,10 @@ class TableSchema(_message.Message):
     split_enabled: bool
     merge_enabled: bool
     durability: str
-    def __init__(self, name: _Optional[str] = ..., families: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., max_filesize: _Optional[int] = ..., memstore_flushsize: _Optional[int] = ..., readonly: _Optional[bool] = ..., compaction_enabled: _Optional[bool] = ..., split_enabled: _Optional[bool] = ..., merge_enabled: _Optional[bool] = ..., durability: _Optional[str] = ...) -> None: ...
+    normalization_enabled: bool
+    normalizer_target_region_count: int
+    normalizer_target_region_size_mb: int
+    def __init__(self, name: _Optional[str] = ..., families: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., max_filesize: _Optional[int] = ..., memstore_flushsize: _Optional[int] = ..., readonly: _Optional[bool] = ..., compaction_enabled: _Optional[bool] = ..., split_enabled: _Optional[bool] = ..., merge_enabled: _Optional[bool] = ..., durability: _Optional[str] = ..., normalization_enabled: _Optional[bool] = ..., normalizer_target_region_count: _Optional[int] = ..., normalizer_target_region_size_mb: _Optional[int] = ...) -> None: ...
 
 class Empty(_message.Message):
     __slots__ = ()
@@ -463,7 +469,7 @@ class CreateTableRequest(_message.Message):
     def __init__(self, schema: _Optional[_Union[TableSchema, _Mapping]] = ..., split_keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class AlterTableRequest(_message.Message):
-    __slots__ = ("name", "add_or_modify", "remove", "max_filesize", "memstore_flushsize", "readonly", "compaction_enabled", "split_enabled", "merge_enabled", "durability")
+    __slots__ = ("name", "add_or_modify", "remove", "max_filesize", "memstore_flushsize", "readonly", "compaction_enabled", "split_enabled", "merge_enabled", "durability", "normalization_enabled", "normalizer_target_region_count", "normalizer_target_region_size_mb")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ADD_OR_MODIFY_FIELD_NUMBER: _ClassVar[int]
     REMOVE_FIELD_NUMBER: _ClassVar[int]
@@ -474,6 +480,9 @@ class AlterTableRequest(_message.Message):
     SPLIT_ENABLED_FIELD_NUMBER: _ClassVar[int]
     MERGE_ENABLED_FIELD_NUMBER: _ClassVar[int]
     DURABILITY_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZATION_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZER_TARGET_REGION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZER_TARGET_REGION_SIZE_MB_FIELD_NUMBER: _ClassVar[int]
     name: str
     add_or_modify: _containers.RepeatedCompositeFieldContainer[FamilySchema]
     remove: _containers.RepeatedScalarFieldContainer[str]
@@ -484,7 +493,10 @@ class AlterTableRequest(_message.Message):
     split_enabled: bool
     merge_enabled: bool
     durability: str
-    def __init__(self, name: _Optional[str] = ..., add_or_modify: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ..., max_filesize: _Optional[int] = ..., memstore_flushsize: _Optional[int] = ..., readonly: _Optional[bool] = ..., compaction_enabled: _Optional[bool] = ..., split_enabled: _Optional[bool] = ..., merge_enabled: _Optional[bool] = ..., durability: _Optional[str] = ...) -> None: ...
+    normalization_enabled: bool
+    normalizer_target_region_count: int
+    normalizer_target_region_size_mb: int
+    def __init__(self, name: _Optional[str] = ..., add_or_modify: _Optional[_Iterable[_Union[FamilySchema, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ..., max_filesize: _Optional[int] = ..., memstore_flushsize: _Optional[int] = ..., readonly: _Optional[bool] = ..., compaction_enabled: _Optional[bool] = ..., split_enabled: _Optional[bool] = ..., merge_enabled: _Optional[bool] = ..., durability: _Optional[str] = ..., normalization_enabled: _Optional[bool] = ..., normalizer_target_region_count: _Optional[int] = ..., normalizer_target_region_size_mb: _Optional[int] = ...) -> None: ...
 
 class ListTablesResponse(_message.Message):
     __slots__ = ("tables",)
@@ -799,6 +811,16 @@ class CatalogJanitorResponse(_message.Message):
     CLEANED_FIELD_NUMBER: _ClassVar[int]
     cleaned: int
     def __init__(self, cleaned: _Optional[int] = ...) -> None: ...
+
+class NormalizeResponse(_message.Message):
+    __slots__ = ("ran", "splits", "merges")
+    RAN_FIELD_NUMBER: _ClassVar[int]
+    SPLITS_FIELD_NUMBER: _ClassVar[int]
+    MERGES_FIELD_NUMBER: _ClassVar[int]
+    ran: bool
+    splits: int
+    merges: int
+    def __init__(self, ran: _Optional[bool] = ..., splits: _Optional[int] = ..., merges: _Optional[int] = ...) -> None: ...
 
 class RegionName(_message.Message):
     __slots__ = ("region",)

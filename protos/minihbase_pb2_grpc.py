@@ -874,6 +874,11 @@ class MasterStub:
                 request_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.CatalogJanitorResponse.FromString,
                 _registered_method=True)
+        self.Normalize = channel.unary_unary(
+                '/minihbase.Master/Normalize',
+                request_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.NormalizeResponse.FromString,
+                _registered_method=True)
         self.Assign = channel.unary_unary(
                 '/minihbase.Master/Assign',
                 request_serializer=protos_dot_minihbase__pb2.RegionName.SerializeToString,
@@ -1110,6 +1115,14 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Normalize(self, request, context):
+        """HBase's normalize: the region normalizer's plans for every table with
+        NORMALIZATION_ENABLED, done now (not while the normalizer switch is off)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Assign(self, request, context):
         """open a region that is not open, now
         """
@@ -1310,6 +1323,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.RunCatalogJanitor,
                     request_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
                     response_serializer=protos_dot_minihbase__pb2.CatalogJanitorResponse.SerializeToString,
+            ),
+            'Normalize': grpc.unary_unary_rpc_method_handler(
+                    servicer.Normalize,
+                    request_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.NormalizeResponse.SerializeToString,
             ),
             'Assign': grpc.unary_unary_rpc_method_handler(
                     servicer.Assign,
@@ -2228,6 +2246,33 @@ class Master:
             '/minihbase.Master/RunCatalogJanitor',
             protos_dot_minihbase__pb2.Empty.SerializeToString,
             protos_dot_minihbase__pb2.CatalogJanitorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Normalize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.Master/Normalize',
+            protos_dot_minihbase__pb2.Empty.SerializeToString,
+            protos_dot_minihbase__pb2.NormalizeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,8 +26,13 @@ MIN_MEMSTORE_FLUSHSIZE = 64 << 10
 # order HBase's describe lists them (by name).
 TABLE_ATTRIBUTES = {"COMPACTION_ENABLED": "compaction_enabled", "DURABILITY": "durability",
                     "MAX_FILESIZE": "max_filesize", "MEMSTORE_FLUSHSIZE": "memstore_flushsize",
-                    "MERGE_ENABLED": "merge_enabled", "READONLY": "readonly",
-                    "SPLIT_ENABLED": "split_enabled"}
+                    "MERGE_ENABLED": "merge_enabled",
+                    "NORMALIZATION_ENABLED": "normalization_enabled",
+                    "NORMALIZER_TARGET_REGION_COUNT": "normalizer_target_region_count",
+                    "NORMALIZER_TARGET_REGION_SIZE_MB": "normalizer_target_region_size_mb",
+                    "READONLY": "readonly", "SPLIT_ENABLED": "split_enabled"}
+# Attributes that are counts, not byte sizes (their error messages say so).
+_COUNT_ATTRIBUTES = ("NORMALIZER_TARGET_REGION_COUNT", "NORMALIZER_TARGET_REGION_SIZE_MB")
 # HBase's Durability enum. USE_DEFAULT is SYNC_WAL; FSYNC_WAL is the same here (every WAL sync
 # is an fdatasync). ASYNC_WAL and SKIP_WAL lose acknowledged writes in a crash:
 # docs/storage.md, "Table attributes".
@@ -117,6 +122,10 @@ class TableDescriptor:
     split_enabled: bool = True  # HBase's SPLIT_ENABLED: false = no split, asked for or not
     merge_enabled: bool = True  # HBase's MERGE_ENABLED: false = no merge
     durability: str = "USE_DEFAULT"  # HBase's DURABILITY (DURABILITIES): how writes use the WAL
+    # HBase's region normalizer (hmaster/normalizer.py): off unless the table asks for it
+    normalization_enabled: bool = False  # NORMALIZATION_ENABLED
+    normalizer_target_region_count: int = 0  # NORMALIZER_TARGET_REGION_COUNT; 0 = unset
+    normalizer_target_region_size_mb: int = 0  # NORMALIZER_TARGET_REGION_SIZE_MB; 0 = unset
 
     def __post_init__(self):
         object.__setattr__(self, "name", validate_table_name(self.name))
@@ -138,7 +147,13 @@ class TableDescriptor:
                 raise InvalidArgumentError(
                     f"table {self.name!r}: {key} must be at least {limit} bytes "
                     f"(or 0: the region servers' {other}), got {size!r}")
-        for key in ("READONLY", "COMPACTION_ENABLED", "SPLIT_ENABLED", "MERGE_ENABLED"):
+        for key in _COUNT_ATTRIBUTES:
+            number = getattr(self, TABLE_ATTRIBUTES[key])
+            if type(number) is not int or not 0 <= number < 1 << 31:
+                raise InvalidArgumentError(f"table {self.name!r}: {key} must be a whole number "
+                                           f"(0: unset), got {number!r}")
+        for key in ("READONLY", "COMPACTION_ENABLED", "SPLIT_ENABLED", "MERGE_ENABLED",
+                    "NORMALIZATION_ENABLED"):
             if type(getattr(self, TABLE_ATTRIBUTES[key])) is not bool:
                 raise InvalidArgumentError(f"table {self.name!r}: {key} must be true or false, "
                                            f"got {getattr(self, TABLE_ATTRIBUTES[key])!r}")
@@ -329,9 +344,11 @@ def table_attribute_value(key: str, value):
             size = int(value)
         except (TypeError, ValueError):
             size = -1
-        if 0 <= size < 1 << 63:
+        if 0 <= size < 1 << (31 if key in _COUNT_ATTRIBUTES else 63):
             return size
-    raise InvalidArgumentError(f"{key} must be a whole number of bytes, got {value!r}")
+    raise InvalidArgumentError(f"{key} must be a whole number"
+                               + ("" if key in _COUNT_ATTRIBUTES else " of bytes")
+                               + f", got {value!r}")
 
 
 def validate_family_name(name: bytes) -> None:

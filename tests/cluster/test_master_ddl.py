@@ -336,7 +336,9 @@ def test_alter_table_attributes_reaches_every_region_and_keeps_the_others(cluste
     assert desc.attributes() == {"compaction_enabled": False, "max_filesize": 0,
                                  "memstore_flushsize": 1 << 21, "merge_enabled": True,
                                  "readonly": True, "split_enabled": True,
-                                 "durability": "ASYNC_WAL"}
+                                 "durability": "ASYNC_WAL", "normalization_enabled": False,
+                                 "normalizer_target_region_count": 0,
+                                 "normalizer_target_region_size_mb": 0}
     names = {r.info.name for r in meta_reader.list_regions(zk, "attrs")}
     opened = {n: s.schemas[n] for s in servers for n in names & s.open_names()}
     assert set(opened) == names and all(d == desc for d in opened.values())

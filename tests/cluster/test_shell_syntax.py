@@ -362,8 +362,8 @@ def test_table_references_parse_and_run_their_commands_on_the_table(rec, monkeyp
     ("put 't1', 'r', 'cf:q', 'v', 99999999999999999999999", "timestamp must be between 0 and"),
     ("delete 't1', 'r', 'cf:q', -3", "timestamp must be between 0 and"),
     ("merge_region 'a', 'b', true", "merge_region with force .* is not supported"),
-    ("alter 't1', METHOD => 'table_att', NORMALIZATION_ENABLED => true",
-     "unsupported table attribute.*NORMALIZATION_ENABLED; supported: COMPACTION_ENABLED, "
+    ("alter 't1', METHOD => 'table_att', PRIORITY => 5",
+     "unsupported table attribute.*PRIORITY; supported: COMPACTION_ENABLED, "
      "DURABILITY, MAX_FILESIZE"),
     ("alter 't1', READONLY => true, OWNER => 'me'", "unsupported table attribute.*OWNER"),
     ("create 't1', 'cf', {REGION_REPLICATION => 2}", "create: unsupported table attribute"),

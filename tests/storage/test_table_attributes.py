@@ -121,7 +121,9 @@ def test_a_table_stored_before_the_attributes_existed_loads_with_their_defaults(
     assert desc.attributes() == {"compaction_enabled": True, "max_filesize": 65536,
                                  "memstore_flushsize": 0, "merge_enabled": True,
                                  "readonly": False, "split_enabled": True,
-                                 "durability": "USE_DEFAULT"}
+                                 "durability": "USE_DEFAULT", "normalization_enabled": False,
+                                 "normalizer_target_region_count": 0,
+                                 "normalizer_target_region_size_mb": 0}
     assert desc.to_dict() == old  # defaults are not written
 
 

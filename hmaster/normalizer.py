@@ -1,0 +1,146 @@
+"""HBase's region normalizer (SimpleRegionNormalizer): keeps the regions of the tables that ask
+for it (NORMALIZATION_ENABLED) near one size, splitting the big and merging the small, so a
+table pre-split badly, or one whose keys moved, does not keep hot giants and idle crumbs
+(docs/coordination.md, "Region normalizer").
+
+For each ENABLED table with NORMALIZATION_ENABLED whose regions are all OPEN, with region
+sizes its region servers reported (store file bytes; a region not reported yet is left out):
+  - the target size is NORMALIZER_TARGET_REGION_SIZE_MB if set, else the table's size over
+    NORMALIZER_TARGET_REGION_COUNT if set, else the mean region size;
+  - split: every region larger than twice the target (the split key is the region server's
+    mid key, as for any split);
+  - merge (tables with at least `min_region_count` regions): runs of adjacent regions, each old
+    enough (`merge_min_age_s`, from its region id) and at least `merge_min_bytes`, whose total
+    stays within the target, merged pairwise (a merge joins two regions here).
+Plans honour the split and merge switches and the table's SPLIT_ENABLED and MERGE_ENABLED: a
+refused one is skipped. The master runs it every `period` (a chore) while the normalizer
+switch (/hbase/switch/normalizer) is on; `normalize` runs it now.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from coordination.znodes import ENABLED, OPEN, RegionRecord
+from minihbase.errors import HBaseError, TableNotFoundError
+
+log = logging.getLogger(__name__)
+
+MB = 1 << 20
+
+
+@dataclass
+class NormalizerConfig:
+    """HBase's hbase.normalizer.* settings, as master flags."""
+    period: float = 300.0  # hbase.normalizer.period (5 min)
+    min_region_count: int = 3  # hbase.normalizer.min.region.count: fewer regions, no merges
+    merge_min_age_s: float = 3 * 86400.0  # hbase.normalizer.merge.min_region_age.days (3)
+    merge_min_bytes: int = 1 * MB  # hbase.normalizer.merge.min_region_size.mb (1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    kind: str  # "split" or "merge"
+    regions: tuple[RegionRecord, ...]  # one to split, two adjacent ones to merge
+
+
+def target_size(descriptor, sizes: list[int]) -> float:
+    """The region size the table's plans aim at (bytes)."""
+    if descriptor.normalizer_target_region_size_mb > 0:
+        return descriptor.normalizer_target_region_size_mb * MB
+    if descriptor.normalizer_target_region_count > 0:
+        return sum(sizes) / descriptor.normalizer_target_region_count
+    return sum(sizes) / len(sizes) if sizes else 0.0
+
+
+def plan(descriptor, regions: list[RegionRecord], sizes: dict[str, int], now_ms: int,
+         config: NormalizerConfig) -> list[Plan]:
+    """The table's split and merge plans; `regions` in key order, `sizes` by region name."""
+    known = [r for r in regions if r.info.name in sizes]
+    if not known:
+        return []
+    target = target_size(descriptor, [sizes[r.info.name] for r in known])
+    plans = []
+    if descriptor.split_enabled:
+        plans += [Plan("split", (r,)) for r in known if sizes[r.info.name] > 2 * target]
+    if descriptor.merge_enabled and len(regions) >= config.min_region_count:
+        plans += _merges(regions, sizes, target, now_ms, config)
+    return plans
+
+
+def _merges(regions, sizes, target, now_ms, config) -> list[Plan]:
+    def mergeable(r: RegionRecord) -> bool:
+        size = sizes.get(r.info.name)
+        return (size is not None and size >= config.merge_min_bytes
+                and now_ms - r.info.region_id >= config.merge_min_age_s * 1000)
+
+    plans, i = [], 0
+    while i + 1 < len(regions):
+        a, b = regions[i], regions[i + 1]
+        if mergeable(a) and mergeable(b) and sizes[a.info.name] + sizes[b.info.name] <= target:
+            plans.append(Plan("merge", (a, b)))
+            i += 2  # a region is in one plan at most
+        else:
+            i += 1
+    return plans
+
+
+class RegionNormalizer:
+    def __init__(self, meta, servers, splits, config: NormalizerConfig, clock=time.time):
+        self.meta, self.servers, self.splits = meta, servers, splits
+        self.config = config
+        self._clock = clock
+
+    def switch_on(self) -> bool:
+        return self.meta.switch_on("normalizer")
+
+    def run(self, forced: bool = False) -> tuple[bool, int, int]:
+        """Every table's plans, done: (ran, splits, merges); not while switched off (HBase's
+        normalize answers false then, forced or not)."""
+        if not self.switch_on():
+            return False, 0, 0
+        done = {"split": 0, "merge": 0}
+        sizes = self._region_sizes()
+        for name in self.meta.tables():
+            for p in self._table_plans(name, sizes):
+                if self._execute(p):
+                    done[p.kind] += 1
+        if forced or any(done.values()):
+            log.info("normalizer: %d split(s), %d merge(s)", done["split"], done["merge"])
+        return True, done["split"], done["merge"]
+
+    def _table_plans(self, name: str, sizes: dict[str, int]) -> list[Plan]:
+        try:
+            rec = self.meta.read_table(name)
+            if rec.state != ENABLED or not rec.descriptor.normalization_enabled:
+                return []
+            regions = sorted(self.meta.regions(name), key=lambda r: r.info.start_key)
+        except TableNotFoundError:
+            return []  # dropped meanwhile
+        if any(r.state != OPEN for r in regions):
+            return []  # a split, merge or move is under way: judge it once settled
+        return plan(rec.descriptor, regions, sizes, int(self._clock() * 1000), self.config)
+
+    def _region_sizes(self) -> dict[str, int]:
+        """Store file bytes by region name, from the region servers' last load reports."""
+        sizes = {}
+        for server in self.servers.online():
+            load = self.servers.load(server)
+            for region in (load.regions if load is not None else ()):
+                sizes[region.region] = region.store_bytes
+        return sizes
+
+    def _execute(self, p: Plan) -> bool:
+        names = [r.info.name for r in p.regions]
+        try:
+            if p.kind == "split":
+                self.splits.split(names[0], None)
+            else:
+                self.splits.merge(names[0], names[1])
+        except HBaseError as e:  # a switch off, the region moved meanwhile...: skip it
+            log.info("normalizer: %s of %s skipped: %s", p.kind, ", ".join(names), e)
+            return False
+        log.info("normalizer: %s of %s done", p.kind, ", ".join(names))
+        return True

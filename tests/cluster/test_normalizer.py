@@ -1,0 +1,115 @@
+"""The region normalizer (hmaster/normalizer.py): its plans on their own, then against real
+daemons -- a badly pre-split table brought near one region size by `normalize`, with no row
+lost, the switch and the table attribute honoured."""
+
+from __future__ import annotations
+
+import pytest
+
+from coordination.znodes import OPEN, RegionRecord
+from hmaster.normalizer import MB, NormalizerConfig, plan
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from tests.cluster.conftest import stop_cluster, wait_for
+from tests.cluster.test_client_cluster import cli
+
+NOW_MS = 10 * 86400 * 1000
+OLD = 1000  # region ids (creation ms) long before NOW_MS
+CONFIG = NormalizerConfig(min_region_count=3, merge_min_age_s=86400, merge_min_bytes=MB)
+
+
+def _table(**attributes) -> TableDescriptor:
+    return TableDescriptor("t", (FamilyDescriptor(b"cf"),), normalization_enabled=True,
+                           **attributes)
+
+
+def _regions(sizes_mb, region_id=OLD):
+    """Adjacent regions with those sizes: (records, sizes by name)."""
+    keys = [b""] + [b"k%02d" % i for i in range(1, len(sizes_mb))] + [b""]
+    records = [RegionRecord(RegionInfo("t", keys[i], keys[i + 1], region_id), OPEN, "rs", 0)
+               for i in range(len(sizes_mb))]
+    return records, {r.info.name: int(mb * MB) for r, mb in zip(records, sizes_mb)}
+
+
+def _kinds(plans) -> list[tuple[str, list[int]]]:
+    return [(p.kind, [int(r.info.start_key[1:] or b"0") for r in p.regions]) for p in plans]
+
+
+def test_regions_over_twice_the_mean_are_split_and_adjacent_small_ones_merged():
+    regions, sizes = _regions([20, 1, 1, 1, 1, 20])  # mean 7.3 MB
+    assert _kinds(plan(_table(), regions, sizes, NOW_MS, CONFIG)) == [
+        ("split", [0]), ("split", [5]), ("merge", [1, 2]), ("merge", [3, 4])]
+
+
+def test_a_target_region_count_or_size_sets_what_is_too_big():
+    regions, sizes = _regions([10, 10, 10])
+    assert plan(_table(), regions, sizes, NOW_MS, CONFIG) == []  # even: nothing to do
+    by_count = plan(_table(normalizer_target_region_count=6), regions, sizes, NOW_MS, CONFIG)
+    assert _kinds(by_count) == []  # target 5 MB: 10 is not over twice it
+    by_count = plan(_table(normalizer_target_region_count=9), regions, sizes, NOW_MS, CONFIG)
+    assert [k for k, _ in _kinds(by_count)] == ["split"] * 3  # target 3.3 MB
+    by_size = plan(_table(normalizer_target_region_size_mb=40), regions, sizes, NOW_MS, CONFIG)
+    assert _kinds(by_size) == [("merge", [0, 1])]  # 10 + 10 fit in 40; the third is alone
+
+
+@pytest.mark.parametrize("why,regions_sizes,table,config", [
+    ("regions too young", _regions([1, 1, 1, 9], region_id=NOW_MS - 1000), _table(), CONFIG),
+    ("regions under the minimum size", _regions([0.5, 0.5, 0.5, 9]), _table(), CONFIG),
+    ("fewer regions than min_region_count", _regions([1, 1]), _table(),
+     NormalizerConfig(min_region_count=3, merge_min_age_s=0, merge_min_bytes=0)),
+    ("MERGE_ENABLED false", _regions([1, 1, 1, 9]), _table(merge_enabled=False), CONFIG),
+])
+def test_no_merge_plan_for(why, regions_sizes, table, config):
+    regions, sizes = regions_sizes
+    assert [p for p in plan(table, regions, sizes, NOW_MS, config) if p.kind == "merge"] == []
+
+
+def test_no_split_plan_with_split_disabled_and_unreported_regions_are_left_out():
+    regions, sizes = _regions([1, 1, 30])
+    assert _kinds(plan(_table(split_enabled=False), regions, sizes, NOW_MS, CONFIG)) == [
+        ("merge", [0, 1])]  # no split of the 30 MB region
+    del sizes[regions[2].info.name]  # not reported yet: neither the big one nor in the mean
+    assert plan(_table(), regions, sizes, NOW_MS, CONFIG) == []
+
+
+# -- against real daemons ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ncluster(cluster_factory):
+    c = cluster_factory("normalizer", masters=1, regionservers=2, balancer_period=3600,
+                        normalizer_merge_min_age=0, normalizer_merge_min_bytes=0)
+    yield c
+    stop_cluster(c)
+
+
+def test_normalize_splits_the_big_region_and_merges_empty_ones_losing_no_row(
+        ncluster, connection_for):
+    conn = connection_for(ncluster, timeout=60)
+    conn.create_table("norm", {"cf": {}}, split_keys=[b"b", b"c", b"d", b"e"],
+                      normalization_enabled=True)
+    conn.create_table("plain", {"cf": {}}, split_keys=[b"b", b"c", b"d", b"e"])
+    rows = {b"a%05d" % i: {b"cf:q": b"v" * 100} for i in range(3000)}
+    for name in ("norm", "plain"):
+        with conn.table(name).batch(batch_size=500) as b:
+            for row, data in rows.items():
+                b.put(row, data)
+        conn.flush(name)
+    wait_for(lambda: all(conn.regions(n)[0].get("store_bytes", 0) > 0
+                         for n in ("norm", "plain")), 30, "the load reports")
+
+    assert conn.normalizer_switch(False) is True  # on by default
+    assert conn.normalize() == {"ran": False, "splits": 0, "merges": 0}
+    assert len(conn.regions("norm")) == 5
+    assert conn.normalizer_switch(True) is False
+
+    out = cli(ncluster, "normalize")
+    assert out.returncode == 0, out.stderr
+    # ['', b) holds everything: split; [b, c) + [c, d) and [d, e) + [e, '') are empty: merged
+    assert out.stdout.strip() == "true (1 split(s), 2 merge(s))"
+    wait_for(lambda: all(r["state"] == "OPEN" for r in conn.regions("norm")), 30, "settled")
+    bounds = [(r["start_key"], r["end_key"]) for r in conn.regions("norm")]
+    assert len(bounds) == 4 and bounds[0][0] == b"" and bounds[-2:] == [(b"b", b"d"),
+                                                                        (b"d", b"")]
+    assert b"a" < bounds[0][1] < b"b"  # the mid key of the full region
+    assert dict(conn.table("norm").scan()) == rows
+    assert len(conn.regions("plain")) == 5  # NORMALIZATION_ENABLED is off there
+    assert cli(ncluster, "normalizer_enabled").stdout.strip() == "true"
