@@ -137,6 +137,9 @@ class HbaseHandler:
             family = _name(descriptor.name, "column family name").partition(":")[0]
             if not family:
                 raise InvalidArgumentError("column family name is empty")
+            if family in families:  # HBase: "Family 'cf' already exists so cannot be added"
+                raise InvalidArgumentError(f"column family {family!r} is named more than once "
+                                           "(b'cf' and b'cf:' are the same family)")
             families[family] = family_options(descriptor)
         self.connection.create_table(_name(tableName), families)
 

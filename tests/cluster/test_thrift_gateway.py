@@ -219,6 +219,18 @@ def test_bad_input_is_a_thrift_exception_and_the_connection_keeps_serving(hb):
     assert t.row(b"r") == {b"cf:q": b"still fine"}
 
 
+def test_create_table_naming_a_family_twice_is_refused_not_merged(hb, native):
+    # happybase turns {"cf": ..., "cf:": ...} into two ColumnDescriptors named b"cf:"; HBase's
+    # createTable answers IllegalArgument ("Family 'cf' already exists"), it does not keep one
+    from Hbase_thrift import ColumnDescriptor, IllegalArgument
+
+    conn = hb()
+    with pytest.raises(IllegalArgument, match="'cf' is named more than once"):
+        conn.client.createTable(b"hb_dupfam", [ColumnDescriptor(name=b"cf:", maxVersions=5),
+                                               ColumnDescriptor(name=b"cf")])
+    assert not native.exists("hb_dupfam")
+
+
 def test_framed_compact_gateway_and_a_malformed_client_end_only_that_connection(gw, hb):
     process, port = _start_gateway(gw, "--framed", "--compact")
     try:
@@ -364,3 +376,4 @@ def test_scanner_ids_are_not_reused_while_open_and_a_failed_scan_is_dropped():
     with pytest.raises(ValueError, match=INVALID):
         scanners.next(sid, 1)
     assert len(scanners) == 2
+
