@@ -62,6 +62,10 @@ class Scanners:
         sorted; [] at the end. A scan that fails is closed and its error raised."""
         scanner = self._get(sid)
         with scanner.lock:
+            with self._lock:
+                current = self._open.get(sid)
+            if current is not scanner:  # closed or expired while this call waited for it
+                raise InvalidArgumentError(INVALID)
             scanner.last_used = self._clock()
             try:
                 items = list(itertools.islice(scanner.rows, max(n, 0)))

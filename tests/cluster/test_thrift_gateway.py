@@ -377,3 +377,22 @@ def test_scanner_ids_are_not_reused_while_open_and_a_failed_scan_is_dropped():
         scanners.next(sid, 1)
     assert len(scanners) == 2
 
+
+def test_a_scanner_expired_while_a_call_waits_for_it_is_invalid_not_an_empty_page():
+    """The lease chore may close a scanner after scannerGetList looked it up but before it
+    took the scanner's lock: the call must say the id is invalid, not answer [] (which
+    happybase reads as the end of the scan, silently truncating it)."""
+    now = [0.0]
+    scanners = Scanners(lease=60, clock=lambda: now[0])
+    sid = scanners.open(_rows([]), False)
+    lookup = scanners._get
+
+    def lookup_then_expire(s):
+        scanner = lookup(s)
+        now[0] += 120
+        assert scanners.expire() == 1  # the chore runs between the lookup and the lock
+        return scanner
+
+    scanners._get = lookup_then_expire
+    with pytest.raises(ValueError, match=INVALID):
+        scanners.next(sid, 3)
