@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass
 
 from thriftpy2.protocol import TCompactProtocolFactory, TCyBinaryProtocolFactory
@@ -37,6 +38,7 @@ from thriftserver.scanners import Scanners
 log = logging.getLogger(__name__)
 
 _LEASE_CHECK_S = 5.0
+_DRAIN_S = 25.0  # main.py waits 30 s for stop()
 
 
 @dataclass
@@ -204,9 +206,25 @@ class ThriftGateway:
                 log.info("closed %d scanner(s) idle for over %gs", closed,
                          self.scanners.lease)
 
-    def stop(self) -> None:
+    def stop(self, drain: float = _DRAIN_S) -> None:
+        """Stop accepting; end idle connections at once and let a call in flight answer (up
+        to `drain` seconds, as HBase's thread-pool server waits for its workers) before the
+        scanners and the cluster connection are closed under it."""
         self._stopped.set()
         _shut(self._socket)  # wakes the accept loop (a plain close would not)
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            try:  # wakes a reader waiting for a next call; a call in flight still answers
+                client.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass  # gone already
+        deadline = time.monotonic() + drain
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._clients:
+                    break
+            time.sleep(0.05)
         with self._lock:
             clients = list(self._clients)
         for client in clients:

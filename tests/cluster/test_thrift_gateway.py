@@ -396,3 +396,56 @@ def test_a_scanner_expired_while_a_call_waits_for_it_is_invalid_not_an_empty_pag
     scanners._get = lookup_then_expire
     with pytest.raises(ValueError, match=INVALID):
         scanners.next(sid, 3)
+
+
+def test_stop_lets_a_call_in_flight_answer_before_the_cluster_connection_closes():
+    """SIGTERM with a call in flight (HBase's thread-pool server drains its workers): the call
+    completes and its caller gets the answer, the cluster connection is closed only after it,
+    and idle connections are closed at once."""
+    import threading
+
+    from thriftserver.server import GatewayConfig, ThriftGateway
+
+    class SlowConnection:
+        def __init__(self):
+            self.entered, self.release = threading.Event(), threading.Event()
+            self.closed_while_busy = None
+            self.busy = False
+
+        def tables(self):
+            self.busy = True
+            self.entered.set()
+            self.release.wait(10)
+            self.busy = False
+            return ["t1"]
+
+        def close(self):
+            self.closed_while_busy = self.busy
+
+    cluster = SlowConnection()
+    gateway = ThriftGateway(GatewayConfig(zk="unused", bind="127.0.0.1", port=0, info_port=-1),
+                            cluster)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    idle = happybase.Connection("127.0.0.1", gateway.port)
+    busy = happybase.Connection("127.0.0.1", gateway.port)
+    answer: list = []
+    caller = threading.Thread(target=lambda: answer.append(_call(busy.tables)))
+    caller.start()
+    assert cluster.entered.wait(10)
+    stopper = threading.Thread(target=gateway.stop)
+    stopper.start()
+    time.sleep(0.5)
+    with pytest.raises(Exception):  # the idle connection was closed by the stop
+        idle.tables()
+    cluster.release.set()
+    caller.join(10)
+    stopper.join(10)
+    assert answer == [[b"t1"]]
+    assert cluster.closed_while_busy is False
+
+
+def _call(fn):
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 -- the test compares it
+        return exc
