@@ -12,7 +12,8 @@ the next region: forward at the current region's end key, reversed in the region
 the current region's start key. A region that moves or splits mid-scan (NotServingRegion,
 UnknownScanner after a lease expiry, a dead server) is re-located and the scan resumes after
 the last row it returned, with back-off and the operation timeout applying to each step.
-(Resuming inside a row that was being returned in parts re-reads that row from its start.)
+Resuming inside a row that was being returned in parts (scan_batching) re-reads that row and
+drops its cells up to the last one returned, as HBase 2's client does: no cell comes twice.
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ def _close_opened(stub, future) -> None:
             pb.ScanRequest(scanner_id=response.scanner_id, close=True), timeout=5.0))
 
 
+def _cell_key(cell) -> tuple:
+    """A cell's place within its row, in the order a region returns them (HBase's: family,
+    qualifier, newest first, delete markers before the puts they mask)."""
+    return cell.family, cell.qualifier, -cell.timestamp, -(cell.type or 4)
+
+
 class _Scanner:
     def __init__(self, table, start, stop, spec, batch_size, limit, include_timestamp,
                  prefix, low_bound):
@@ -130,6 +137,10 @@ class _Scanner:
         self.before = None
         self.skip_row = None       # a row already returned (resume after an error)
         self.last_row = None       # the last whole row returned
+        # (row, cell key) of the last cell returned while that row is still coming in parts;
+        # after an error, the scan resumes at that row and drops the cells up to it.
+        self.partial_at = None
+        self.resume_after = None
         self.scanner_id = 0
         self.stub = None
         self.returned = 0
@@ -156,6 +167,17 @@ class _Scanner:
                         if row == self.skip_row:
                             continue
                         self.skip_row = None
+                    cells = result.cells
+                    if self.resume_after is not None:
+                        if row == self.resume_after[0]:
+                            after = self.resume_after[1]
+                            cells = [c for c in cells if _cell_key(c) > after]
+                        else:
+                            self.resume_after = None
+                        if not cells:  # every cell of this part was returned already
+                            if not result.partial and self._row_done(row):
+                                break
+                            continue
                     if self.prefix is not None and not row.startswith(self.prefix):
                         if self.reverse and row < self.prefix:
                             self.done = True
@@ -164,23 +186,31 @@ class _Scanner:
                     if self.spec.raw:
                         yield row, [(c.family + b":" + c.qualifier, c.value, c.timestamp,
                                      _TYPE_NAMES.get(c.type or 4, str(c.type)))
-                                    for c in result.cells]
+                                    for c in cells]
                     elif self.as_cells:
                         yield row, [(c.family + b":" + c.qualifier, c.value, c.timestamp)
-                                    for c in result.cells]
+                                    for c in cells]
                     else:
-                        yield row, protocol.cells_to_dict(result.cells, self.include_timestamp,
+                        yield row, protocol.cells_to_dict(cells, self.include_timestamp,
                                                           self.single_version)
                     self.stalled_since = None  # a new row: the scan got further
-                    if not result.partial:
-                        self.last_row = row
-                        self.returned += 1
-                        if self.limit is not None and self.returned >= self.limit:
-                            self.done = True
-                            break
+                    if result.partial:
+                        self.partial_at = (row, _cell_key(cells[-1]))
+                    elif self._row_done(row):
+                        break
         finally:
             self._close()
             self.conn.untrack(self)
+
+    def _row_done(self, row: bytes) -> bool:
+        """A row's last part was handled; True when that ends the scan (its limit)."""
+        self.partial_at = self.resume_after = None
+        self.last_row = row
+        self.returned += 1
+        if self.limit is not None and self.returned >= self.limit:
+            self.done = True
+            return True
+        return False
 
     def end_for_close(self) -> None:
         self._close()
@@ -197,7 +227,10 @@ class _Scanner:
             self.prefetch.cancel()
             self.prefetch = None
         self.scanner_id, self.stub, self.loc = 0, None, None
-        if self.last_row is not None:
+        if self.partial_at is not None:  # inside a row returned in parts: resume in it
+            self.region_start, self.skip_row, self.before = self.partial_at[0], None, None
+            self.resume_after = self.partial_at
+        elif self.last_row is not None:
             self.region_start, self.skip_row, self.before = self.last_row, self.last_row, None
 
     def _locate(self):
