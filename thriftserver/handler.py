@@ -306,6 +306,11 @@ class HbaseHandler:
 
     def _open(self, tableName, start, stop, columns, timestamp=None, *, prefix=None,
               caching=None, batch=None, filter=None, reverse=False, sort=False) -> int:
+        if start and start == stop:
+            # HBase's Thrift1 builds its Scan with the deprecated setStartRow/setStopRow, which
+            # keep the old rule: equal start and stop rows are a get scan of that one row
+            # (either direction), not an empty range.
+            stop, reverse = start + b"\x00", False
         rows = self._table(tableName).scan(
             row_start=start or None, row_stop=stop or None, row_prefix=prefix,
             columns=columns, timestamp=timestamp, include_timestamp=True,

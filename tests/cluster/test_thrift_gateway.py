@@ -195,6 +195,27 @@ def test_a_scan_in_row_parts_resumed_after_a_region_move_returns_no_cell_twice(h
     cells = [(item.row, column) for item in items for column in item.columns]
     assert cells == [(b"w%d" % r, b"cf:q%02d" % i) for r in range(3) for i in range(10)]
 
+def test_a_scan_whose_start_and_stop_row_are_equal_returns_that_row(hb, native):
+    """HBase's Thrift1 server builds its scans with Scan's deprecated setStartRow/setStopRow
+    (and new Scan(start, stop)), which keep the old rule: equal start and stop rows make a get
+    scan of that row, not an empty range."""
+    from Hbase_thrift import TScan
+
+    native.create_table("hb_getscan", {"cf": {}})
+    conn = hb()
+    t = conn.table("hb_getscan")
+    for key in (b"a", b"b", b"c"):
+        t.put(key, {b"cf:q": key})
+    assert [k for k, _ in t.scan(row_start=b"b", row_stop=b"b")] == [b"b"]
+    assert [k for k, _ in t.scan(row_start=b"b", row_stop=b"b", reverse=True)] == [b"b"]
+    assert [k for k, _ in t.scan(row_start=b"bb", row_stop=b"bb")] == []
+    client = conn.client
+    sid = client.scannerOpenWithStop(b"hb_getscan", b"c", b"c", [], {})
+    assert [r.row for r in client.scannerGetList(sid, 10)] == [b"c"]
+    sid = client.scannerOpenWithScan(b"hb_getscan", TScan(startRow=b"a", stopRow=b"a",
+                                                           reversed=True), {})
+    assert [r.row for r in client.scannerGetList(sid, 10)] == [b"a"]
+
 def test_counters_append_and_check_and_put(hb):
     from Hbase_thrift import Mutation, TAppend  # loaded by happybase
 
