@@ -10,6 +10,11 @@ not race until some master has been active (or BACKUP_WAIT_S passed with none: a
 never came up must not leave the cluster without a master), so the designated primary wins a
 simultaneous start (docker-compose starts both at once).
 
+A /hbase/master naming this master's own host and port with another startcode is its previous
+incarnation (killed, then restarted on the same address: it cannot be running, this process
+holds the port), so it is deleted at once instead of waiting out the old session -- HBase's
+ActiveMasterManager does the same ("master was restarted? Deleting node").
+
 `wait_until_active()` blocks until this master wins (or `stop()` is called). Losing the session
 later is not handled here: the server exits on session loss (a master must never act on a stale
 belief that it is active).
@@ -22,7 +27,8 @@ import threading
 import time
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import ConnectionLoss, NodeExistsError, NoNodeError, OperationTimeoutError
+from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, NoNodeError,
+                              OperationTimeoutError)
 
 from coordination.znodes import MasterRecord, Paths
 
@@ -48,7 +54,29 @@ class MasterElection:
         except NodeExistsError:
             # ours already, if an earlier create succeeded but its reply was lost in a blip
             stat = self.zk.exists(self.paths.master)
-            return stat is not None and stat.ephemeralOwner == self.zk.client_id[0]
+            if stat is not None and stat.ephemeralOwner == self.zk.client_id[0]:
+                return True
+            if self._delete_previous_incarnation():
+                return self._try_become_active()
+            return False
+        return True
+
+    def _delete_previous_incarnation(self) -> bool:
+        """Delete /hbase/master if it names this master's address with another startcode."""
+        try:
+            data, stat = self.zk.get(self.paths.master)
+        except NoNodeError:
+            return True  # gone meanwhile: contend again
+        old = MasterRecord.from_bytes(data)
+        if (old.host, old.port) != (self.record.host, self.record.port) or \
+                old.name == self.record.name:
+            return False
+        log.info("the active master %s is this master's previous incarnation (same address): "
+                 "deleting its znode instead of waiting for its session to expire", old.name)
+        try:
+            self.zk.delete(self.paths.master, version=stat.version)
+        except (NoNodeError, BadVersionError):
+            pass  # replaced or gone meanwhile: contend again
         return True
 
     def _on_master_node(self, event) -> None:
@@ -100,6 +128,7 @@ class MasterElection:
 
     def _register_backup(self, registered: bool) -> bool:
         if not registered:
+            self._forget_earlier_backups()
             try:
                 self.zk.create(self.paths.backup_master(self.record.name),
                                self.record.to_bytes(), ephemeral=True, makepath=True)
@@ -108,6 +137,17 @@ class MasterElection:
             log.info("registered as backup master; active is %s",
                      self.active_master_name() or "(none yet)")
         return True
+
+    def _forget_earlier_backups(self) -> None:
+        """Backup entries of this master's previous incarnations (same address), which would
+        otherwise be listed until their sessions expire."""
+        prefix = f"{self.record.host},{self.record.port},"
+        for name in self.backup_masters():
+            if name.startswith(prefix) and name != self.record.name:
+                try:
+                    self.zk.delete(self.paths.backup_master(name))
+                except NoNodeError:
+                    pass
 
     def _primary_seen(self) -> bool:
         """--backup: has some master become active yet? Waits up to 1 s for it."""

@@ -34,8 +34,8 @@ def masters(quorum, tmp_path):
     made = []
 
     def make(**kw):
-        m = MasterProcess(quorum, str(tmp_path / "root"), str(tmp_path), session_timeout=SESSION,
-                          **kw)
+        kw.setdefault("session_timeout", SESSION)
+        m = MasterProcess(quorum, str(tmp_path / "root"), str(tmp_path), **kw)
         made.append(m)
         return m
 
@@ -98,6 +98,23 @@ def test_backup_takes_over_within_session_timeout_after_sigkill(masters, quorum)
     names = [t.schema.name for t in b.stub.ListTables(pb.Empty(), timeout=5).tables]
     assert names == ["survives"]
     assert _status(b).backup_masters == []
+
+
+def test_a_master_restarted_on_its_own_address_takes_over_its_old_znode_at_once(masters,
+                                                                                 quorum):
+    """HBase's ActiveMasterManager: /hbase/master naming this master's own host and port (an
+    older startcode) is its previous incarnation -- it cannot be running, the port is ours
+    now -- so the restarted master deletes it instead of waiting out the old session (a
+    docker-compose restart with ZooKeeper restarting too kept a cluster masterless 16 s)."""
+    a = masters(session_timeout=30.0)
+    wait_for(lambda: _status(a).active_master, 30, "first master active")
+    old = _status(a).active_master
+    a.kill(signal.SIGKILL)  # its session lives on for 30 s
+    restarted = time.monotonic()
+    b = masters(port=a.port, session_timeout=30.0)
+    wait_for(lambda: _status(b).active_master not in ("", old), 15, "the restart to be active")
+    assert time.monotonic() - restarted < 10, "it waited for the old session to expire"
+    assert "previous incarnation" in b.log()
 
 
 def test_sigterm_hands_over_at_once(masters, quorum):
