@@ -654,6 +654,13 @@ class Connection:
         self.master_call("Unassign", pb.RegionName(region=region), f"unassign {region!r}")
         self.locations.invalidate()
 
+    def active_master(self) -> dict | None:
+        """The active master as ZooKeeper records it (HBase's Admin.getMaster): name, host,
+        port and info_port (its web UI); None when there is none."""
+        rec = self._meta.master()
+        return None if rec is None else {"name": rec.name, "host": rec.host, "port": rec.port,
+                                         "info_port": rec.info_port}
+
     def zk_dump(self) -> dict:
         """HBase's zk_dump: the cluster as ZooKeeper records it (read there, so it works with
         no master), and each quorum server's answer to `srvr`."""

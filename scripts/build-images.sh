@@ -30,4 +30,6 @@ if [ "${FORCE:-0}" = 1 ] || [ "$(label minihbase:latest)" != "$src_hash" ]; then
   docker build -q --build-arg BASE_IMAGE="$BASE" --label minihbase.inputs="$src_hash" \
     -t minihbase:latest "$ctx" >/dev/null
 fi
+# A rebuild leaves the previous image untagged; drop those (ours only, by their label).
+docker image prune -f --filter label=minihbase.inputs >/dev/null
 echo "images ready: minihbase:latest minihbase-zookeeper:latest"

@@ -1,57 +1,69 @@
 #!/usr/bin/env python3
-"""Waits until a cluster serves (an active master and N live region servers in ZooKeeper),
-prints how long it took and how to use it; exits 1 with a clear message on timeout."""
+"""Waits until a cluster serves -- the active master answers, N region servers are ONLINE in
+its status and no region is in transition -- prints how long it took and how to use it; exits
+1 with a clear message on timeout.
+
+It asks the master rather than reading ZooKeeper: after a restart, ZooKeeper still lists the
+previous incarnations' znodes until their sessions expire, and they serve nothing.
+"""
 
 import argparse
+import logging
 import sys
 import time
 
-from kazoo.client import KazooClient
-from kazoo.handlers.threading import KazooTimeoutError
+import client
+from minihbase.errors import HBaseError
 
-from coordination.znodes import MasterRecord, Paths
+
+def serving(conn, regionservers: int) -> tuple[bool, str]:
+    """(whether the cluster serves, what it lacks otherwise)."""
+    try:
+        status = conn.status()
+    except HBaseError as exc:
+        return False, f"the master does not answer yet ({type(exc).__name__})"
+    online = [s for s in status["servers"] if s["state"] == "ONLINE"]
+    if len(online) < regionservers:
+        return False, f"{len(online)} of {regionservers} region servers online"
+    if status["regions_in_transition"]:
+        return False, f"{len(status['regions_in_transition'])} region(s) in transition"
+    return True, f"master {status['active_master']}, {len(online)} region servers"
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--zk", default="127.0.0.1:2181")
     ap.add_argument("--zk-parent", default="/hbase", help="the cluster's parent znode")
     ap.add_argument("--regionservers", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=90)
     args = ap.parse_args()
+    logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # refusals while ZooKeeper starts
     start = time.monotonic()
     deadline = start + args.timeout
-    paths = Paths(args.zk_parent)
-    zk = KazooClient(hosts=args.zk, timeout=15)
-    while True:
-        try:
-            zk.start(timeout=max(1.0, deadline - time.monotonic()))
-            break
-        except KazooTimeoutError:
-            if time.monotonic() > deadline:
-                print(f"ERROR: cannot reach ZooKeeper at {args.zk}", file=sys.stderr)
-                return 1
-    master, servers = None, []
+    conn, lacking = None, "ZooKeeper does not answer yet"
     try:
         while time.monotonic() < deadline:
-            if zk.exists(paths.master):
-                master = MasterRecord.from_bytes(zk.get(paths.master)[0])
-            servers = zk.get_children(paths.rs) if zk.exists(paths.rs) else []
-            if master and len(servers) >= args.regionservers:
-                took = time.monotonic() - start
-                print(f"cluster serving after {took:.1f}s: master {master.name}, "
-                      f"{len(servers)} region servers")
+            try:
+                conn = conn or client.Connection(args.zk, zk_parent=args.zk_parent, timeout=5)
+                ok, lacking = serving(conn, args.regionservers)
+            except HBaseError as exc:  # ZooKeeper not reachable yet
+                ok, lacking = False, f"ZooKeeper at {args.zk}: {exc}"
+            if ok:
+                print(f"cluster serving after {time.monotonic() - start:.1f}s: {lacking}")
+                master = conn.active_master()
+                info_port = (master or {}).get("info_port") or 16010
                 print(f"  CLI:     .venv/bin/minihbase --zk {args.zk} status")
                 print(f"  shell:   .venv/bin/minihbase --zk {args.zk} shell")
-                print(f"  web UI:  http://localhost:{master.info_port or 16010}")
+                print("  in a container: scripts/compose.sh exec master minihbase shell")
+                print(f"  web UI:  http://localhost:{info_port}")
                 print("  thrift:  happybase.Connection('localhost', 9090)")
                 return 0
             time.sleep(0.5)
     finally:
-        zk.stop()
-    print(f"ERROR: cluster not serving after {args.timeout:.0f}s (master: "
-          f"{master.name if master else 'none'}, region servers: {len(servers)}); "
-          "see 'scripts/compose.sh logs'", file=sys.stderr)
+        if conn is not None:
+            conn.close()
+    print(f"ERROR: cluster not serving after {args.timeout:.0f}s ({lacking}); see "
+          "'scripts/compose.sh logs'", file=sys.stderr)
     return 1
 
 
