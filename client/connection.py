@@ -91,12 +91,19 @@ class Connection:
             return
         from coordination.zk import connect
 
+        hosts = self.quorum.split("/")[0].split(",")
+        unresolved = [h for h in hosts if _zk_host_problem(h, probe=False)]
+        if unresolved and len(unresolved) == len(hosts):  # a typo, most likely: say so now
+            raise OperationTimeoutError(f"cannot reach ZooKeeper at {self.quorum}: "
+                                        f"{_zk_host_problem(hosts[0], probe=False)}")
         try:
             zk = connect(self.quorum, connect_timeout=min(self.timeout, 15.0))
-        except Exception as exc:  # kazoo's timeout, bad host string, DNS failure...
+        except Exception as exc:  # kazoo's timeout, bad host string...
+            why = "; ".join(filter(None, (_zk_host_problem(h) for h in hosts)))
             raise OperationTimeoutError(
                 f"cannot reach ZooKeeper at {self.quorum} within "
-                f"{min(self.timeout, 15.0):g}s ({type(exc).__name__}: {exc})") from None
+                f"{min(self.timeout, 15.0):g}s: {why or f'{type(exc).__name__}: {exc}'}"
+            ) from None
         zk.add_listener(self._on_zk_state)
         self._zk = zk
         self._meta = ZkMetaReader(zk, self.quorum, self.paths, timeout=min(self.timeout, 5.0))
@@ -794,6 +801,34 @@ class Connection:
             return record.state == state, f"table {name!r} is {record.state}"
 
         self._poll(f"waiting for table {name!r} to be {state}", check, progress)
+
+
+def _zk_host_problem(host_port: str, probe: bool = True) -> str:
+    """Why one quorum member "host:port" cannot be reached ("" if nothing is found wrong):
+    its name does not resolve, or (probe) nothing listens on its port."""
+    import socket
+
+    host, _, port = host_port.strip().rpartition(":")
+    host = host.strip("[]") or "localhost"
+    try:
+        port_number = int(port)
+        addresses = socket.getaddrinfo(host, port_number, type=socket.SOCK_STREAM)
+    except ValueError:
+        return f"{host_port!r} is not host:port"
+    except OSError as exc:
+        return f"host {host!r} does not resolve ({exc.strerror or exc})"
+    if not probe:
+        return ""
+    family, kind, proto, _, address = addresses[0]
+    try:
+        with socket.socket(family, kind, proto) as s:
+            s.settimeout(1.0)
+            s.connect(address)
+    except ConnectionRefusedError:
+        return f"{host}:{port_number} refused the connection (is ZooKeeper running there?)"
+    except OSError as exc:
+        return f"{host}:{port_number}: {exc.strerror or exc}"
+    return ""
 
 
 def _properties(properties) -> dict[str, str]:

@@ -29,8 +29,9 @@ from coordination import znodes
 from coordination.znodes import (SWITCH_OFF, MasterRecord, Paths, RegionRecord, ServerRecord,
                                  TableRecord)
 from minihbase.bytes_text import quoted
-from minihbase.errors import (ConnectionClosedError, HBaseError, RegionOfflineError,
-                              ServerUnavailableError, TableNotEnabledError, TableNotFoundError)
+from minihbase.errors import (ClusterNotFoundError, ConnectionClosedError, HBaseError,
+                              RegionOfflineError, ServerUnavailableError, TableNotEnabledError,
+                              TableNotFoundError)
 from storage.schema import RegionInfo, TableDescriptor
 
 # Records of parents that were split or merged away: their range is covered by their children.
@@ -110,7 +111,20 @@ class ZkMetaReader:
 
     def table(self, table, watch=None):
         data = self._get(self.paths.table(table), watch)
-        return None if data is None else TableRecord.from_bytes(data)
+        if data is None:
+            self._check_cluster()
+            return None
+        return TableRecord.from_bytes(data)
+
+    def _check_cluster(self) -> None:
+        """After a miss: ClusterNotFoundError if the parent znode itself is absent, so a wrong
+        --zk-parent is named as such, not as "table does not exist" or a 30 s wait for a
+        master (HBase: "The node /hbase is not in ZooKeeper...")."""
+        parent = self.paths.parent
+        if self._wait(self.zk.exists_async(parent), parent) is None:
+            raise ClusterNotFoundError(
+                f"no minihbase cluster in ZooKeeper at {self.quorum}: {parent} does not exist "
+                f"(the master writes it; is --zk-parent right? a cluster's default is /hbase)")
 
     def regions(self, table, watch=None):
         parent = self.paths.table_meta(table)
@@ -129,7 +143,10 @@ class ZkMetaReader:
     def master(self, watch=None) -> MasterRecord | None:
         """The active master's record (/hbase/master), None when no master is active."""
         data = self._get(self.paths.master, watch)
-        return None if data is None else MasterRecord.from_bytes(data)
+        if data is None:
+            self._check_cluster()
+            return None
+        return MasterRecord.from_bytes(data)
 
     def server_address(self, server):
         data = self._get(self.paths.live_server(server))

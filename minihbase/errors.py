@@ -135,6 +135,11 @@ class ConnectionClosedError(HBaseError):
     """A call on a client Connection after its close() (client-side only)."""
 
 
+class ClusterNotFoundError(HBaseError):
+    """ZooKeeper holds no cluster under the parent znode asked for (a wrong --zk-parent, or
+    a quorum that is not this cluster's); not retried."""
+
+
 class OperationTimeoutError(HBaseError):
     """The client's overall operation timeout ran out while retrying."""
 

@@ -42,6 +42,7 @@ STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
     errors.OutcomeUnknownError: grpc.StatusCode.ABORTED,
     errors.OperationNotAllowedError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.QuotaExceededError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.ClusterNotFoundError: grpc.StatusCode.NOT_FOUND,
 }
 
 

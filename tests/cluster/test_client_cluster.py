@@ -17,6 +17,7 @@ import grpc
 import pytest
 
 from minihbase import errors
+from minihbase.zookeeper import free_port
 
 SPLITS = [b"100", b"300"]
 
@@ -971,7 +972,30 @@ def test_cli_reaches_a_cluster_under_another_parent_znode(cluster, table):
     shell = run("shell", env=env, input="list\n")
     assert shell.returncode == 0 and "cl" in shell.stdout, shell.stderr
     default = run("list")  # /hbase of the bare quorum holds no cluster
-    assert default.returncode == 1 and "no active master" in default.stderr
+    assert default.returncode == 1
+    assert "no active master" in default.stderr or "no minihbase cluster" in default.stderr
+    # A parent that does not exist is named as such (not "table does not exist", nor a wait
+    # for a master), as HBase's "The node /hbase is not in ZooKeeper".
+    for args in (("get", "cl", "r1"), ("list",)):
+        wrong = run("--zk-parent", f"/{chroot}/nope", *args)
+        assert wrong.returncode == 1
+        assert wrong.stderr.strip() == (f"ERROR: no minihbase cluster in ZooKeeper at {quorum}: "
+                                        f"/{chroot}/nope does not exist (the master writes it; "
+                                        "is --zk-parent right? a cluster's default is /hbase)")
+
+
+def test_an_unreachable_zookeeper_is_named_with_the_reason(cluster):
+    def run(zk):
+        return subprocess.run([sys.executable, "-m", "client.cli", "--zk", zk, "--timeout", "2",
+                               "list"], capture_output=True, text=True, timeout=60)
+
+    typo = run("no-such-zookeeper-host.invalid:2181")
+    assert typo.returncode == 1 and "host 'no-such-zookeeper-host.invalid' does not resolve" \
+        in typo.stderr
+    closed = run(f"127.0.0.1:{free_port()}")
+    assert closed.returncode == 1 and "refused the connection (is ZooKeeper running there?)" \
+        in closed.stderr
+    assert "Traceback" not in typo.stderr + closed.stderr
 
 
 def test_get_counter_says_when_there_is_none_and_refuses_other_values(cluster, table):
