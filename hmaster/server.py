@@ -431,10 +431,15 @@ class MasterServer:
             threading.Thread(target=self.crash.handle, args=(name,), daemon=True).start()
 
     def _prune_dead_servers(self, keep: int = 50) -> None:
-        """Keep the newest `keep` DEAD entries (status shows them); drop older ones."""
-        dead = sorted((st.since_ms, n) for n, st in self.meta.server_states().items()
-                      if st.state == DEAD)
-        for _, name in dead[:-keep]:
+        """Keep the newest `keep` DEAD entries (status shows them); drop older ones, and those
+        of an address a newer incarnation now serves (HBase's DeadServer forgets a server once
+        it is back): a cluster restarted whole declares its old servers dead only after the
+        new ones joined, so the join alone (_forget_earlier_dead) misses them."""
+        states = self.meta.server_states()
+        dead = {n for n, st in states.items() if st.state == DEAD}
+        back = superseded(dead | self.servers.live()) & dead
+        by_age = sorted((states[n].since_ms, n) for n in dead - back)
+        for name in back | {n for _, n in by_age[:-keep]}:
             self.meta.delete_server_state(name)
 
     def _prune_decommissioned(self) -> None:

@@ -17,7 +17,7 @@ from coordination import meta_reader
 from coordination import zk as zk_mod
 from coordination.znodes import (CLOSED, CRASHED, DEAD, ENABLED, ENABLING, FAILED_OPEN, OFFLINE,
                                  ONLINE, OPEN, SPLITTING, SPLITTING_WAL, Paths, RegionRecord,
-                                 TableRecord)
+                                 TableRecord, parse_server_name)
 from hmaster.assignment import KeyedLocks
 from hmaster.meta import MetaStore
 from hmaster.server import MasterConfig, MasterServer
@@ -661,6 +661,22 @@ def _lose_after(master, match):
             fired.append(True)
             raise ConnectionLoss()
     master.meta.commit = commit
+
+
+def test_dead_entries_of_an_address_serving_again_are_dropped_by_the_chore(env):
+    """A whole cluster restarted: the new master declares the old incarnations dead after the
+    new ones joined on the same addresses; status must not list them as dead ever after."""
+    quorum, rootdir, start_master, add_server, zk = env
+    rs = add_server()
+    master = start_master()
+    wait_for(lambda: master.servers.online(), 10, "server online")
+    host, port, startcode = parse_server_name(rs.name)
+    earlier, elsewhere = f"{host},{port},{startcode - 1000}", f"{host},{port + 1},1"
+    for name in (earlier, elsewhere):
+        master.meta.write_server_state(name, DEAD)
+    master._prune_dead_servers()
+    assert {n for n, st in master.meta.server_states().items() if st.state == DEAD} == {
+        elsewhere}
 
 
 def test_a_ddl_call_cut_by_a_lost_zookeeper_connection_is_resent_and_finished(env):
