@@ -267,7 +267,8 @@ class InfoServer:
                           [self._server_row(s, st) for s in live], "no live region server"))
         body.append("<h2>Dead and recovering region servers</h2>")
         took = dict(getattr(getattr(m, "crash", None), "last_recovery_s", {}) or {})
-        body.append(table(["server", "state", "for", "waiting for", "recovery took"],
+        body.append(table(["server", "state", "for", "waiting for",
+                           "recovery (after its session ended)"],
                           [[link("/rs/" + path_part(s["name"]), s["name"]), badge(s["state"]),
                             esc(age(s["state_since_ms"])), esc(s["waiting_for"]),
                             esc(f'{took[s["name"]]:.2f} s' if s["name"] in took else "-")]
