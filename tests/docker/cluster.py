@@ -22,6 +22,8 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 DAEMON_IMAGE = "minihbase:latest"
+# docker-compose.yml's: a daemon that aborts is started again; one killed by hand stays dead.
+RESTART_POLICY = {"Name": "on-failure"}
 ZK_IMAGE = "minihbase-zookeeper:latest"
 
 
@@ -75,6 +77,7 @@ class DockerCluster:
             .with_command(["minihbase-thrift", "--port", str(self.thrift_port),
                            "--info-port", "-1"])
             .with_name(f"mhb-thrift-{self.tag}")
+            .with_kwargs(restart_policy=RESTART_POLICY)
         )
         self.thrift.start()
         self.wait_for(lambda: self.active_master() is not None
@@ -97,6 +100,7 @@ class DockerCluster:
                            str(info_port), "--session-timeout", str(self.session_timeout),
                            *extra])
             .with_name(f"mhb-{alias}-{self.tag}")
+            .with_kwargs(restart_policy=RESTART_POLICY)
         )
         container.start()
         into[alias] = container
