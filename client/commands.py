@@ -687,9 +687,12 @@ def _server_list(out: Output, header: str, names: list[str]) -> None:
     out.result("\n".join([header, *names, f"{len(names)} row(s)"]), names)
 
 
+def _switched(out: Output, before: bool) -> None:
+    out.result(str(before).lower(), {"previous": before})  # HBase's shell: the state before
+
+
 def splitormerge_switch(conn, out: Output, kind: str, on: bool) -> None:
-    before = conn.splitormerge_switch(kind, on)  # HBase's shell prints the state before alone
-    out.result(str(before).lower(), {"previous": before})
+    _switched(out, conn.splitormerge_switch(kind, on))
 
 
 def splitormerge_enabled(conn, out: Output, kind: str) -> None:
@@ -697,8 +700,7 @@ def splitormerge_enabled(conn, out: Output, kind: str) -> None:
 
 
 def catalogjanitor_switch(conn, out: Output, on: bool) -> None:
-    before = conn.catalogjanitor_switch(on)
-    out.result(str(before).lower(), {"previous": before})
+    _switched(out, conn.catalogjanitor_switch(on))
 
 
 def catalogjanitor_enabled(conn, out: Output) -> None:
@@ -711,8 +713,7 @@ def catalogjanitor_run(conn, out: Output) -> None:
 
 
 def normalizer_switch(conn, out: Output, on: bool) -> None:
-    before = conn.normalizer_switch(on)
-    out.result(str(before).lower(), {"previous": before})
+    _switched(out, conn.normalizer_switch(on))
 
 
 def normalizer_enabled(conn, out: Output) -> None:
