@@ -124,7 +124,7 @@ def test_split_and_merge_switches_the_catalog_janitor_assign_rit_and_zk_dump(clu
     servers = lines[lines.index("Region servers:") + 1:lines.index(
         "Decommissioned region servers:")]
     assert sorted(s.strip() for s in servers) == _online(conn)
-    assert "Switches: balancer on, split on, merge on, catalogjanitor on" in lines
+    assert "Switches: balancer on, split on, merge on, catalogjanitor on, normalizer on" in lines
     assert any(x.strip().startswith("Mode: ") for x in lines)
 
 
