@@ -72,12 +72,14 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         self._max_value_bytes = server.config.max_value_bytes
         self.requests = 0  # calls served (approximate under concurrency; for load reports)
         self._multi_pool = ThreadPoolExecutor(8, thread_name_prefix="multi")
+        self._freeze_check = server.freeze_guard.check  # regionserver/freeze_guard.py
 
     # --- plumbing ----------------------------------------------------------------------------
     def _check_alive(self) -> None:
         reason = self._server.abort_reason
         if reason is not None:
             raise ServerAbortedError(f"region server {self._server.name} aborted: {reason}")
+        self._freeze_check()
 
     def _check_addressee(self, server: str) -> None:
         """A master command names the server it is meant for: one restarted on the same address
@@ -105,6 +107,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         try:
             if self._server.abort_reason is not None:
                 self._check_alive()
+            self._freeze_check()
             region, families = self._online.get_with_families(request.region)
             if not request.columns and request.max_versions <= 1 and not request.filter \
                     and not request.HasField("time_range"):  # a whole row, newest versions

@@ -34,6 +34,7 @@ from minihbase.errors import ServerAbortedError
 from coordination.znodes import DEFAULT_PARENT, Paths, ServerRecord, server_name
 from protos import minihbase_pb2 as pb
 from regionserver.data_service import RegionServerService, add_to_server
+from regionserver.freeze_guard import FreezeGuard
 from regionserver.load_reporter import LoadReporter
 from regionserver.memstore_flusher import MemstoreFlusher
 from regionserver.online_regions import OnlineRegions
@@ -89,6 +90,8 @@ class RegionServer:
         self.zk = self.wal = self.block_cache = self.grpc_server = None
         self.online = self.scanners = self.reporter = self.service = self.info_server = None
         self.flusher = None
+        # data calls check it from the start; it ticks once the server is registered
+        self.freeze_guard = FreezeGuard(config.session_timeout, self.abort)
         self._started_at = time.monotonic()
         self._last_rate = (time.monotonic(), 0)  # guarded by _rate_lock
         self._rate_lock = threading.Lock()
@@ -158,6 +161,8 @@ class RegionServer:
                  cfg.session_timeout)
 
         self.reporter = LoadReporter(self.zk, paths, self.load, period=cfg.report_period).start()
+        self.freeze_guard.start(self.zk, paths.live_server(self.name), self.name,
+                                self._threads_stop)
         threading.Thread(target=self._chore_loop, name="region-chore", daemon=True).start()
         return self
 

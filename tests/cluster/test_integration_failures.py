@@ -220,8 +220,9 @@ def test_disable_and_enable_right_after_a_kill_keep_the_dead_servers_edits(clust
 def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_aborts(
         cluster_factory, connection_for):
     """SIGSTOP a region server until ZooKeeper expires it and the master fences its WAL and
-    reassigns its regions; a write queued to it while frozen must fail once it resumes, and
-    the server must abort (exit non-zero) instead of serving on."""
+    reassigns its regions; a write queued to it while frozen must fail once it resumes, a read
+    queued too must not answer with what a newer write replaced meanwhile (the freeze guard),
+    and the server must abort (exit non-zero) instead of serving on."""
     from protos.status import error_from_name, from_rpc_error
 
     cluster = cluster_factory("fence", session_timeout=SHORT_SESSION_S,
@@ -242,6 +243,8 @@ def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_abort
         rec = server_record(cluster, victim)
         channel, stub = rs_stub(f"{rec.host}:{rec.port}")
         stub.GetServerLoad(pb.Empty(), timeout=10)
+        probe = region.info.start_key + b"\x00stale-read-probe"
+        conn.table("fenced").put(probe, {b"cf:q": b"old"})  # served by the victim
         daemon.signal(signal.SIGSTOP)
         t_stop = time.monotonic()
         # The late write must arrive while the server is frozen: one processed in the instant
@@ -269,16 +272,31 @@ def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_abort
 
         late = threading.Thread(target=late_write, daemon=True)
         late.start()
+        read: dict = {}
+
+        def late_read():
+            try:
+                got = stub.Get(pb.GetRequest(region=region.info.name, row=probe), timeout=60)
+                read["values"] = [c.value for c in got.result.cells]
+            except grpc.RpcError as exc:
+                read["error"] = from_rpc_error(exc)
+
+        reader = threading.Thread(target=late_read, daemon=True)
+        reader.start()
         try:
             cluster.wait_for(lambda: victim not in cluster.live_regionservers(), 30,
                              "the frozen server's session to expire")
             cluster.wait_for(lambda: serving_regions(cluster, "fenced", avoid=victim), 60,
                              "the frozen server's regions to be reassigned")
             fenced_after = time.monotonic() - t_stop
+            conn.table("fenced").put(probe, {b"cf:q": b"new"})  # on the region's new server
         finally:
             daemon.signal(signal.SIGCONT)
         late.join(65)
+        reader.join(65)
         assert not late.is_alive(), "the resumed server neither answered nor failed the write"
+        assert read.get("values") != [b"old"], "the resumed server served a stale read"
+        assert "error" in read, read
         print(f"\nfrozen server: fenced and replaced after {fenced_after:.1f}s; "
               f"late write -> {outcome.get('error')!r}")
         assert outcome["acked"] is False, "a fenced region server acknowledged a write"
