@@ -437,7 +437,10 @@ class MasterServer:
         new ones joined, so the join alone (_forget_earlier_dead) misses them."""
         states = self.meta.server_states()
         dead = {n for n, st in states.items() if st.state == DEAD}
-        back = superseded(dead | self.servers.live()) & dead
+        live = self.servers.live()
+        # not while its own znode lingers (its session not expired yet): forgotten, it would
+        # count as a live server again, and its znode's expiry would make it dead anew
+        back = (superseded(dead | live) & dead) - live
         by_age = sorted((states[n].since_ms, n) for n in dead - back)
         for name in back | {n for _, n in by_age[:-keep]}:
             self.meta.delete_server_state(name)

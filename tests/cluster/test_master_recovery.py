@@ -672,11 +672,20 @@ def test_dead_entries_of_an_address_serving_again_are_dropped_by_the_chore(env):
     wait_for(lambda: master.servers.online(), 10, "server online")
     host, port, startcode = parse_server_name(rs.name)
     earlier, elsewhere = f"{host},{port},{startcode - 1000}", f"{host},{port + 1},1"
-    for name in (earlier, elsewhere):
+    lingering = f"{host},{port},{startcode - 500}"  # its session not expired yet
+    zk.create(Paths().live_server(lingering), b"{}", ephemeral=True)
+    wait_for(lambda: lingering in master.servers.live(), 10, "the master to see it")
+    for name in (earlier, elsewhere, lingering):
         master.meta.write_server_state(name, DEAD)
+
+    def dead():
+        return {n for n, st in master.meta.server_states().items() if st.state == DEAD}
     master._prune_dead_servers()
-    assert {n for n, st in master.meta.server_states().items() if st.state == DEAD} == {
-        elsewhere}
+    assert dead() == {elsewhere, lingering}  # forgotten now, it would count as live again
+    zk.delete(Paths().live_server(lingering))  # its session ends
+    wait_for(lambda: lingering not in master.servers.live(), 10, "the master to see it go")
+    master._prune_dead_servers()
+    assert dead() == {elsewhere}
 
 
 def test_a_ddl_call_cut_by_a_lost_zookeeper_connection_is_resent_and_finished(env):
