@@ -3,15 +3,16 @@ for it (NORMALIZATION_ENABLED) near one size, splitting the big and merging the 
 table pre-split badly, or one whose keys moved, does not keep hot giants and idle crumbs
 (docs/coordination.md, "Region normalizer").
 
-For each ENABLED table with NORMALIZATION_ENABLED whose regions are all OPEN, with region
-sizes its region servers reported (store file bytes; a region not reported yet is left out):
+For each ENABLED table with NORMALIZATION_ENABLED, with the region sizes its region servers
+reported (store file bytes; a region not reported yet, or not OPEN, is left out of the plans):
   - the target size is NORMALIZER_TARGET_REGION_SIZE_MB if set, else the table's size over
     NORMALIZER_TARGET_REGION_COUNT if set, else the mean region size;
   - split: every region larger than twice the target (the split key is the region server's
     mid key, as for any split);
   - merge (tables with at least `min_region_count` regions): runs of adjacent regions, each old
     enough (`merge_min_age_s`, from its region id) and at least `merge_min_bytes`, whose total
-    stays within the target, merged pairwise (a merge joins two regions here).
+    stays within the target (an empty region joins its neighbour whatever the target, as in
+    HBase), merged pairwise (a merge joins two regions here).
 Plans honour the split and merge switches and the table's SPLIT_ENABLED and MERGE_ENABLED: a
 refused one is skipped. The master runs it every `period` (a chore) while the normalizer
 switch (/hbase/switch/normalizer) is on; `normalize` runs it now.
@@ -63,23 +64,28 @@ def plan(descriptor, regions: list[RegionRecord], sizes: dict[str, int], now_ms:
         return []
     target = target_size(descriptor, [sizes[r.info.name] for r in known])
     plans = []
-    if descriptor.split_enabled:
-        plans += [Plan("split", (r,)) for r in known if sizes[r.info.name] > 2 * target]
+    if descriptor.split_enabled:  # a region not OPEN (closed, failed, busy) is left alone
+        plans += [Plan("split", (r,)) for r in known
+                  if r.state == OPEN and sizes[r.info.name] > 2 * target]
     if descriptor.merge_enabled and len(regions) >= config.min_region_count:
-        plans += _merges(regions, sizes, target, now_ms, config)
+        splitting = {p.regions[0].info.name for p in plans}  # one plan per region at most
+        plans += _merges(regions, sizes, target, now_ms, config, splitting)
     return plans
 
 
-def _merges(regions, sizes, target, now_ms, config) -> list[Plan]:
+def _merges(regions, sizes, target, now_ms, config, splitting=frozenset()) -> list[Plan]:
     def mergeable(r: RegionRecord) -> bool:
         size = sizes.get(r.info.name)
-        return (size is not None and size >= config.merge_min_bytes
+        return (r.info.name not in splitting and r.state == OPEN and size is not None and size >= config.merge_min_bytes
                 and now_ms - r.info.region_id >= config.merge_min_age_s * 1000)
 
     plans, i = [], 0
     while i + 1 < len(regions):
         a, b = regions[i], regions[i + 1]
-        if mergeable(a) and mergeable(b) and sizes[a.info.name] + sizes[b.info.name] <= target:
+        size_a, size_b = sizes.get(a.info.name), sizes.get(b.info.name)
+        # As HBase, an empty region joins its neighbour whatever the target: else it lingers.
+        if mergeable(a) and mergeable(b) and (size_a + size_b <= target or not size_a
+                                              or not size_b):
             plans.append(Plan("merge", (a, b)))
             i += 2  # a region is in one plan at most
         else:
@@ -119,8 +125,8 @@ class RegionNormalizer:
             regions = sorted(self.meta.regions(name), key=lambda r: r.info.start_key)
         except TableNotFoundError:
             return []  # dropped meanwhile
-        if any(r.state != OPEN for r in regions):
-            return []  # a split, merge or move is under way: judge it once settled
+        # As HBase, a region not OPEN (a split, merge or move under way, unassigned, failed)
+        # is left out of the plans (plan), not the whole table.
         return plan(rec.descriptor, regions, sizes, int(self._clock() * 1000), self.config)
 
     def _region_sizes(self) -> dict[str, int]:

@@ -113,3 +113,31 @@ def test_normalize_splits_the_big_region_and_merges_empty_ones_losing_no_row(
     assert dict(conn.table("norm").scan()) == rows
     assert len(conn.regions("plain")) == 5  # NORMALIZATION_ENABLED is off there
     assert cli(ncluster, "normalizer_enabled").stdout.strip() == "true"
+
+
+def test_a_region_not_open_is_left_out_not_the_whole_table():
+    # HBase (SimpleRegionNormalizer.skipForSplit / skipForMerge) skips only the region whose
+    # state is not OPEN: one unassigned or FAILED_OPEN region must not stop the rest.
+    regions, sizes = _regions([30, 1, 1, 1, 1, 1])
+    regions[5] = RegionRecord(regions[5].info, "CLOSED", "", 0)
+    assert _kinds(plan(_table(), regions, sizes, NOW_MS, CONFIG)) == [
+        ("split", [0]), ("merge", [1, 2]), ("merge", [3, 4])]
+    regions[0] = RegionRecord(regions[0].info, "FAILED_OPEN", "", 0)
+    assert ("split", [0]) not in _kinds(plan(_table(), regions, sizes, NOW_MS, CONFIG))
+
+
+def test_an_empty_region_joins_its_neighbour_when_empty_regions_may_merge():
+    # HBase's computeMergeNormalizationPlans always adds a 0-size region to the range, and a
+    # range seeded by a 0-size region takes the next one: empty regions do not linger.
+    config = NormalizerConfig(min_region_count=3, merge_min_age_s=0, merge_min_bytes=0)
+    regions, sizes = _regions([0, 10, 10, 10])  # mean 7.5 MB: 0 + 10 is over it
+    assert _kinds(plan(_table(), regions, sizes, NOW_MS, config)) == [("merge", [0, 1])]
+    regions, sizes = _regions([10, 10, 10, 0])
+    assert _kinds(plan(_table(), regions, sizes, NOW_MS, config)) == [("merge", [2, 3])]
+
+
+def test_a_region_to_split_is_not_also_merged_with_an_empty_neighbour():
+    config = NormalizerConfig(min_region_count=3, merge_min_age_s=0, merge_min_bytes=0)
+    regions, sizes = _regions([30, 0, 0, 0, 0])
+    assert _kinds(plan(_table(), regions, sizes, NOW_MS, config)) == [
+        ("split", [0]), ("merge", [1, 2]), ("merge", [3, 4])]
