@@ -21,6 +21,7 @@ switch (/hbase/switch/normalizer) is on; `normalize` runs it now.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -98,6 +99,9 @@ class RegionNormalizer:
         self.meta, self.servers, self.splits = meta, servers, splits
         self.config = config
         self._clock = clock
+        # One run at a time (HBase's single RegionNormalizerWorker): the chore and `normalize`
+        # would otherwise plan, try and report the same regions from one stale view.
+        self._run_lock = threading.Lock()
 
     def switch_on(self) -> bool:
         return self.meta.switch_on("normalizer")
@@ -105,6 +109,10 @@ class RegionNormalizer:
     def run(self, forced: bool = False) -> tuple[bool, int, int]:
         """Every table's plans, done: (ran, splits, merges); not while switched off (HBase's
         normalize answers false then, forced or not)."""
+        with self._run_lock:
+            return self._run(forced)
+
+    def _run(self, forced: bool) -> tuple[bool, int, int]:
         if not self.switch_on():
             return False, 0, 0
         done = {"split": 0, "merge": 0}

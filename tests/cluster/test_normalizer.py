@@ -141,3 +141,42 @@ def test_a_region_to_split_is_not_also_merged_with_an_empty_neighbour():
     regions, sizes = _regions([30, 0, 0, 0, 0])
     assert _kinds(plan(_table(), regions, sizes, NOW_MS, config)) == [
         ("split", [0]), ("merge", [1, 2]), ("merge", [3, 4])]
+
+
+def test_two_runs_at_once_do_not_plan_the_same_regions_twice():
+    # HBase runs its plans on one RegionNormalizerWorker thread; here the chore and a
+    # `normalize` call may overlap, and must not both split (or report) the same region.
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from coordination.znodes import ENABLED
+    from hmaster.normalizer import RegionNormalizer
+
+    regions, sizes = _regions([40, 1, 40, 1, 1, 1])
+    live = {r.info.name: r for r in regions}
+    attempts = []
+
+    class Splits:
+        def split(self, name, key):
+            attempts.append(name)
+            time.sleep(0.2)
+            live.pop(name, None)  # the daughters are not reported yet: left out
+
+    meta = SimpleNamespace(switch_on=lambda name: True, tables=lambda: ["t"],
+                           read_table=lambda name: SimpleNamespace(
+                               state=ENABLED, descriptor=_table(merge_enabled=False)),
+                           regions=lambda name: list(live.values()))
+    load = SimpleNamespace(regions=[SimpleNamespace(region=n, store_bytes=s)
+                                    for n, s in sizes.items()])
+    servers = SimpleNamespace(online=lambda: ["rs"], load=lambda server: load)
+    normalizer = RegionNormalizer(meta, servers, Splits(), CONFIG, clock=lambda: NOW_MS / 1000)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(normalizer.run(forced=True)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(attempts) == sorted([regions[0].info.name, regions[2].info.name])
+    assert sorted(results) == [(True, 0, 0), (True, 2, 0)]
