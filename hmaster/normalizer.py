@@ -109,8 +109,15 @@ class RegionNormalizer:
     def run(self, forced: bool = False) -> tuple[bool, int, int]:
         """Every table's plans, done: (ran, splits, merges); not while switched off (HBase's
         normalize answers false then, forced or not)."""
-        with self._run_lock:
+        # The chore (not forced) skips its turn rather than hold up the master's other chores
+        # behind a `normalize` call; that call waits for the run under way, then runs.
+        if not self._run_lock.acquire(blocking=forced):
+            log.info("normalizer: a run is under way; this one is skipped")
+            return True, 0, 0
+        try:
             return self._run(forced)
+        finally:
+            self._run_lock.release()
 
     def _run(self, forced: bool) -> tuple[bool, int, int]:
         if not self.switch_on():

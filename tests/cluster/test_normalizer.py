@@ -180,3 +180,22 @@ def test_two_runs_at_once_do_not_plan_the_same_regions_twice():
         t.join(10)
     assert sorted(attempts) == sorted([regions[0].info.name, regions[2].info.name])
     assert sorted(results) == [(True, 0, 0), (True, 2, 0)]
+
+
+def test_the_chore_skips_its_turn_while_a_normalize_call_runs():
+    import threading
+    from types import SimpleNamespace
+
+    from hmaster.normalizer import RegionNormalizer
+
+    meta = SimpleNamespace(switch_on=lambda name: True, tables=lambda: [])
+    normalizer = RegionNormalizer(meta, SimpleNamespace(online=lambda: []), None, CONFIG)
+    normalizer._run_lock.acquire()  # a normalize call under way
+    try:
+        done = []
+        chore = threading.Thread(target=lambda: done.append(normalizer.run()))
+        chore.start()
+        chore.join(5)
+        assert done == [(True, 0, 0)]  # did not wait for it
+    finally:
+        normalizer._run_lock.release()
