@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 
 from coordination.znodes import ENABLED, OPEN, RegionRecord
-from minihbase.errors import HBaseError, TableNotFoundError
+from minihbase.errors import HBaseError, MasterNotRunningError, TableNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,12 @@ def _merges(regions, sizes, target, now_ms, config, splitting=frozenset()) -> li
 
 
 class RegionNormalizer:
-    def __init__(self, meta, servers, splits, config: NormalizerConfig, clock=time.time):
+    def __init__(self, meta, servers, splits, config: NormalizerConfig, clock=time.time,
+                 active=lambda: True):
         self.meta, self.servers, self.splits = meta, servers, splits
         self.config = config
         self._clock = clock
+        self._active = active  # False once this master stops or is no longer the active one
         # One run at a time (HBase's single RegionNormalizerWorker): the chore and `normalize`
         # would otherwise plan, try and report the same regions from one stale view.
         self._run_lock = threading.Lock()
@@ -126,6 +128,10 @@ class RegionNormalizer:
         sizes = self._region_sizes()
         for name in self.meta.tables():
             for p in self._table_plans(name, sizes):
+                if not self._active():  # as HBase stops its worker with the master: the
+                    raise MasterNotRunningError(  # next active master runs it anew
+                        f"the master stopped during the normalizer run, after "
+                        f"{done['split']} split(s) and {done['merge']} merge(s)")
                 if self._execute(p):
                     done[p.kind] += 1
         if forced or any(done.values()):

@@ -124,8 +124,9 @@ class MasterServer:
         self.splits = SplitMergeCoordinator(self.meta, self.assignment, self.rootdir,
                                             self.ddl.namespace_lock)
         self.balancer = Balancer(self.meta, self.assignment)
-        self.normalizer = RegionNormalizer(self.meta, self.servers, self.splits,
-                                           self.config.normalizer)
+        self.normalizer = RegionNormalizer(
+            self.meta, self.servers, self.splits, self.config.normalizer,
+            active=lambda: self.active and not self._stopped.is_set())
         self.snapshots = SnapshotManager(self.meta, self.assignment, self.ddl, self.splits,
                                          self.rootdir)
 

@@ -199,3 +199,34 @@ def test_the_chore_skips_its_turn_while_a_normalize_call_runs():
         assert done == [(True, 0, 0)]  # did not wait for it
     finally:
         normalizer._run_lock.release()
+
+
+def test_a_run_stops_between_plans_once_the_master_stops():
+    # HBase stops its RegionNormalizerWorker with the master; here a run went on splitting
+    # after "master stopping" and its caller got "internal error: RuntimeError: cannot
+    # schedule new futures after shutdown" instead of a retryable MasterNotRunningError.
+    from types import SimpleNamespace
+
+    from coordination.znodes import ENABLED
+    from hmaster.normalizer import RegionNormalizer
+    from minihbase.errors import MasterNotRunningError
+
+    regions, sizes = _regions([40, 1, 40, 1, 1, 1])
+    attempts, active = [], [True]
+
+    class Splits:
+        def split(self, name, key):
+            attempts.append(name)
+            active[0] = False  # the master is told to stop meanwhile
+
+    meta = SimpleNamespace(switch_on=lambda name: True, tables=lambda: ["t"],
+                           read_table=lambda name: SimpleNamespace(
+                               state=ENABLED, descriptor=_table(merge_enabled=False)),
+                           regions=lambda name: regions)
+    load = SimpleNamespace(regions=[SimpleNamespace(region=n, store_bytes=s)
+                                    for n, s in sizes.items()])
+    servers = SimpleNamespace(online=lambda: ["rs"], load=lambda server: load)
+    normalizer = RegionNormalizer(meta, servers, Splits(), CONFIG, active=lambda: active[0])
+    with pytest.raises(MasterNotRunningError, match="after 1 split"):
+        normalizer.run(forced=True)
+    assert attempts == [regions[0].info.name]
