@@ -169,5 +169,12 @@ class RegionNormalizer:
         except HBaseError as e:  # a switch off, the region moved meanwhile...: skip it
             log.info("normalizer: %s of %s skipped: %s", p.kind, ", ".join(names), e)
             return False
+        except Exception as e:  # noqa: BLE001
+            if self._active():
+                raise
+            # The master stopping under the procedure (its pools shut down): the next active
+            # master resumes it from its journal, and runs the normalizer anew.
+            raise MasterNotRunningError(f"the master stopped during the normalizer's {p.kind} "
+                                        f"of {', '.join(names)}: {type(e).__name__}") from None
         log.info("normalizer: %s of %s done", p.kind, ", ".join(names))
         return True

@@ -230,3 +230,30 @@ def test_a_run_stops_between_plans_once_the_master_stops():
     with pytest.raises(MasterNotRunningError, match="after 1 split"):
         normalizer.run(forced=True)
     assert attempts == [regions[0].info.name]
+
+
+def test_a_plan_cut_short_by_the_master_stopping_is_a_retryable_error():
+    from types import SimpleNamespace
+
+    from coordination.znodes import ENABLED
+    from hmaster.normalizer import RegionNormalizer
+    from minihbase.errors import MasterNotRunningError
+
+    regions, sizes = _regions([40, 1, 1, 1])
+    active = [True]
+
+    class Splits:
+        def split(self, name, key):  # as the assignment pool refuses work in a stopping master
+            active[0] = False
+            raise RuntimeError("cannot schedule new futures after shutdown")
+
+    meta = SimpleNamespace(switch_on=lambda name: True, tables=lambda: ["t"],
+                           read_table=lambda name: SimpleNamespace(
+                               state=ENABLED, descriptor=_table(merge_enabled=False)),
+                           regions=lambda name: regions)
+    load = SimpleNamespace(regions=[SimpleNamespace(region=n, store_bytes=s)
+                                    for n, s in sizes.items()])
+    servers = SimpleNamespace(online=lambda: ["rs"], load=lambda server: load)
+    normalizer = RegionNormalizer(meta, servers, Splits(), CONFIG, active=lambda: active[0])
+    with pytest.raises(MasterNotRunningError, match="stopped during the normalizer's split"):
+        normalizer.run(forced=True)
