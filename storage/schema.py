@@ -344,6 +344,8 @@ def table_attribute_value(key: str, value):
             size = int(value)
         except (TypeError, ValueError):
             size = -1
+        if key in _COUNT_ATTRIBUTES and size == -1:
+            return 0  # HBase's "unset" for the normalizer targets
         if 0 <= size < 1 << (31 if key in _COUNT_ATTRIBUTES else 63):
             return size
     raise InvalidArgumentError(f"{key} must be a whole number"

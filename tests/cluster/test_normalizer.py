@@ -257,3 +257,12 @@ def test_a_plan_cut_short_by_the_master_stopping_is_a_retryable_error():
     normalizer = RegionNormalizer(meta, servers, Splits(), CONFIG, active=lambda: active[0])
     with pytest.raises(MasterNotRunningError, match="stopped during the normalizer's split"):
         normalizer.run(forced=True)
+
+
+def test_a_target_of_minus_one_is_hbases_unset():
+    from storage.schema import table_attribute_value
+
+    assert table_attribute_value("NORMALIZER_TARGET_REGION_COUNT", -1) == 0
+    assert table_attribute_value("NORMALIZER_TARGET_REGION_SIZE_MB", "-1") == 0
+    with pytest.raises(ValueError, match="NORMALIZER_TARGET_REGION_COUNT must be a whole"):
+        table_attribute_value("NORMALIZER_TARGET_REGION_COUNT", -2)
