@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 
 from client.protocol import family_dict, snapshot_dict, status_dict, table_dict
-from coordination.znodes import DEAD, MasterRecord, ONLINE
+from coordination.znodes import DEAD, ONLINE, SWITCHES, MasterRecord
 from hmaster import status as status_mod
 from minihbase import metrics
 from minihbase.info_http import (InfoHttpServer, age, badge, cards, esc, html_response,
@@ -260,6 +260,8 @@ class InfoServer:
             ("in transition", str(len(doc["regions_in_transition"]))),
             ("initialised", "yes" if m.recovered.is_set() else "recovering..."),
             ("balancer", "on" if m.meta.balancer_on() else "off (balance_switch)"),
+            ("switched off", esc(", ".join(n for n in SWITCHES if not m.meta.switch_on(n))
+                                 or "none (split, merge, catalogjanitor, normalizer on)")),
         ])
         body = [summary, f'<p class="dim">cluster id {esc(doc["cluster_id"])}</p>']
         body.append("<h2>Live region servers</h2>")

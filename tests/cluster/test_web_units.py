@@ -98,7 +98,8 @@ def test_master_page_shows_stuck_region_and_recovering_server_with_why_and_how_l
                             now - 65_000, "retry 3 on another server: <disk full>")]
     meta = types.SimpleNamespace(
         tables=lambda: ["stuck"], read_table=lambda t: TableRecord(desc, ENABLED),
-        balancer_on=lambda: True, decommissioned=lambda: ["rs-a,1,1"],
+        balancer_on=lambda: True, switch_on=lambda name: name != "normalizer",
+        decommissioned=lambda: ["rs-a,1,1"],
         regions=lambda t: list(regions), all_regions=lambda: list(regions),
         server_states=lambda: {"rs-b,2,2": ServerState("rs-b,2,2", SPLITTING_WAL, now - 4_000,
                                                         "WAL split and reassignment")})
@@ -120,6 +121,8 @@ def test_master_page_shows_stuck_region_and_recovering_server_with_why_and_how_l
     assert code == 200
     row = next(x for x in page.split("<tr>") if "rs-a,1,1" in x)
     assert "DECOMMISSIONED" in row
+    switches = next(x for x in page.split("<tr>") if "switched off" in x)
+    assert "normalizer" in switches and "split" not in switches
     snaps = page.split("<h2>Snapshots", 1)[1]
     assert "s1" in snaps and "1 min 30 s ago" in snaps and "3.0 MiB" in snaps
     assert "manifest failed its checksum" in snaps
