@@ -381,10 +381,20 @@ class MasterServer:
                     self.balancer.balance()
                 if time.monotonic() >= next_normalize:
                     next_normalize = time.monotonic() + self.config.normalizer.period
-                    self.normalizer.run()
+                    # its own thread: a run of many splits must not hold up the janitor,
+                    # repair and balancer (a run under way makes this one skip its turn)
+                    threading.Thread(target=self._normalize, name="normalizer",
+                                     daemon=True).start()
             except Exception:  # noqa: BLE001
                 if not self._stopped.is_set():
                     log.exception("chore failed")
+
+    def _normalize(self) -> None:
+        try:
+            self.normalizer.run()
+        except Exception:  # noqa: BLE001 -- the next period tries again
+            if not self._stopped.is_set():
+                log.exception("normalizer run failed")
 
     def consistency_check(self, clean: bool = False) -> tuple[list, list, int]:
         """HBase's HBCK report (hbck.py), kept for the web page: (problems, removed, too_new:

@@ -266,3 +266,21 @@ def test_a_target_of_minus_one_is_hbases_unset():
     assert table_attribute_value("NORMALIZER_TARGET_REGION_SIZE_MB", "-1") == 0
     with pytest.raises(ValueError, match="NORMALIZER_TARGET_REGION_COUNT must be a whole"):
         table_attribute_value("NORMALIZER_TARGET_REGION_COUNT", -2)
+
+
+def test_the_periodic_run_normalizes_without_being_asked(cluster_factory, connection_for):
+    """The master's chore starts a run every --normalizer-period (on its own thread)."""
+    c = cluster_factory("normalizer-chore", masters=1, regionservers=1, balancer_period=3600,
+                        normalizer_period=1)
+    try:
+        conn = connection_for(c, timeout=60)
+        conn.create_table("auto", {"cf": {}}, split_keys=[b"m", b"t"],
+                          normalization_enabled=True)
+        with conn.table("auto").batch(batch_size=500) as b:
+            for i in range(2000):
+                b.put(b"a%05d" % i, {b"cf:q": b"v" * 100})
+        conn.flush("auto")  # ['', m) holds everything: over twice the mean, a split is due
+        wait_for(lambda: len(conn.regions("auto")) >= 4, 60, "the chore's split")
+        assert conn.table("auto").count() == 2000
+    finally:
+        stop_cluster(c)
