@@ -4,11 +4,16 @@ lost, the switch and the table attribute honoured."""
 
 from __future__ import annotations
 
+import threading
+import time
+from types import SimpleNamespace
+
 import pytest
 
-from coordination.znodes import OPEN, RegionRecord
-from hmaster.normalizer import MB, NormalizerConfig, plan
-from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor
+from coordination.znodes import ENABLED, OPEN, RegionRecord
+from hmaster.normalizer import MB, NormalizerConfig, RegionNormalizer, plan
+from minihbase.errors import MasterNotRunningError
+from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor, table_attribute_value
 from tests.cluster.conftest import stop_cluster, wait_for
 from tests.cluster.test_client_cluster import cli
 
@@ -143,16 +148,22 @@ def test_a_region_to_split_is_not_also_merged_with_an_empty_neighbour():
         ("split", [0]), ("merge", [1, 2]), ("merge", [3, 4])]
 
 
+def _normalizer(regions, sizes, splits, **kwargs) -> RegionNormalizer:
+    """A RegionNormalizer over one table "t" (MERGE_ENABLED false) whose meta lists
+    `regions()` and whose one server reported `sizes`; `splits` stands for the procedures."""
+    meta = SimpleNamespace(switch_on=lambda name: True, tables=lambda: ["t"],
+                           read_table=lambda name: SimpleNamespace(
+                               state=ENABLED, descriptor=_table(merge_enabled=False)),
+                           regions=lambda name: regions())
+    load = SimpleNamespace(regions=[SimpleNamespace(region=n, store_bytes=s)
+                                    for n, s in sizes.items()])
+    servers = SimpleNamespace(online=lambda: ["rs"], load=lambda server: load)
+    return RegionNormalizer(meta, servers, splits, CONFIG, **kwargs)
+
+
 def test_two_runs_at_once_do_not_plan_the_same_regions_twice():
     # HBase runs its plans on one RegionNormalizerWorker thread; here the chore and a
     # `normalize` call may overlap, and must not both split (or report) the same region.
-    import threading
-    import time
-    from types import SimpleNamespace
-
-    from coordination.znodes import ENABLED
-    from hmaster.normalizer import RegionNormalizer
-
     regions, sizes = _regions([40, 1, 40, 1, 1, 1])
     live = {r.info.name: r for r in regions}
     attempts = []
@@ -163,14 +174,8 @@ def test_two_runs_at_once_do_not_plan_the_same_regions_twice():
             time.sleep(0.2)
             live.pop(name, None)  # the daughters are not reported yet: left out
 
-    meta = SimpleNamespace(switch_on=lambda name: True, tables=lambda: ["t"],
-                           read_table=lambda name: SimpleNamespace(
-                               state=ENABLED, descriptor=_table(merge_enabled=False)),
-                           regions=lambda name: list(live.values()))
-    load = SimpleNamespace(regions=[SimpleNamespace(region=n, store_bytes=s)
-                                    for n, s in sizes.items()])
-    servers = SimpleNamespace(online=lambda: ["rs"], load=lambda server: load)
-    normalizer = RegionNormalizer(meta, servers, Splits(), CONFIG, clock=lambda: NOW_MS / 1000)
+    normalizer = _normalizer(lambda: list(live.values()), sizes, Splits(),
+                             clock=lambda: NOW_MS / 1000)
     results = []
     threads = [threading.Thread(target=lambda: results.append(normalizer.run(forced=True)))
                for _ in range(2)]
@@ -183,11 +188,6 @@ def test_two_runs_at_once_do_not_plan_the_same_regions_twice():
 
 
 def test_the_chore_skips_its_turn_while_a_normalize_call_runs():
-    import threading
-    from types import SimpleNamespace
-
-    from hmaster.normalizer import RegionNormalizer
-
     meta = SimpleNamespace(switch_on=lambda name: True, tables=lambda: [])
     normalizer = RegionNormalizer(meta, SimpleNamespace(online=lambda: []), None, CONFIG)
     normalizer._run_lock.acquire()  # a normalize call under way
@@ -205,12 +205,6 @@ def test_a_run_stops_between_plans_once_the_master_stops():
     # HBase stops its RegionNormalizerWorker with the master; here a run went on splitting
     # after "master stopping" and its caller got "internal error: RuntimeError: cannot
     # schedule new futures after shutdown" instead of a retryable MasterNotRunningError.
-    from types import SimpleNamespace
-
-    from coordination.znodes import ENABLED
-    from hmaster.normalizer import RegionNormalizer
-    from minihbase.errors import MasterNotRunningError
-
     regions, sizes = _regions([40, 1, 40, 1, 1, 1])
     attempts, active = [], [True]
 
@@ -219,26 +213,13 @@ def test_a_run_stops_between_plans_once_the_master_stops():
             attempts.append(name)
             active[0] = False  # the master is told to stop meanwhile
 
-    meta = SimpleNamespace(switch_on=lambda name: True, tables=lambda: ["t"],
-                           read_table=lambda name: SimpleNamespace(
-                               state=ENABLED, descriptor=_table(merge_enabled=False)),
-                           regions=lambda name: regions)
-    load = SimpleNamespace(regions=[SimpleNamespace(region=n, store_bytes=s)
-                                    for n, s in sizes.items()])
-    servers = SimpleNamespace(online=lambda: ["rs"], load=lambda server: load)
-    normalizer = RegionNormalizer(meta, servers, Splits(), CONFIG, active=lambda: active[0])
+    normalizer = _normalizer(lambda: regions, sizes, Splits(), active=lambda: active[0])
     with pytest.raises(MasterNotRunningError, match="after 1 split"):
         normalizer.run(forced=True)
     assert attempts == [regions[0].info.name]
 
 
 def test_a_plan_cut_short_by_the_master_stopping_is_a_retryable_error():
-    from types import SimpleNamespace
-
-    from coordination.znodes import ENABLED
-    from hmaster.normalizer import RegionNormalizer
-    from minihbase.errors import MasterNotRunningError
-
     regions, sizes = _regions([40, 1, 1, 1])
     active = [True]
 
@@ -247,21 +228,12 @@ def test_a_plan_cut_short_by_the_master_stopping_is_a_retryable_error():
             active[0] = False
             raise RuntimeError("cannot schedule new futures after shutdown")
 
-    meta = SimpleNamespace(switch_on=lambda name: True, tables=lambda: ["t"],
-                           read_table=lambda name: SimpleNamespace(
-                               state=ENABLED, descriptor=_table(merge_enabled=False)),
-                           regions=lambda name: regions)
-    load = SimpleNamespace(regions=[SimpleNamespace(region=n, store_bytes=s)
-                                    for n, s in sizes.items()])
-    servers = SimpleNamespace(online=lambda: ["rs"], load=lambda server: load)
-    normalizer = RegionNormalizer(meta, servers, Splits(), CONFIG, active=lambda: active[0])
+    normalizer = _normalizer(lambda: regions, sizes, Splits(), active=lambda: active[0])
     with pytest.raises(MasterNotRunningError, match="stopped during the normalizer's split"):
         normalizer.run(forced=True)
 
 
 def test_a_target_of_minus_one_is_hbases_unset():
-    from storage.schema import table_attribute_value
-
     assert table_attribute_value("NORMALIZER_TARGET_REGION_COUNT", -1) == 0
     assert table_attribute_value("NORMALIZER_TARGET_REGION_SIZE_MB", "-1") == 0
     with pytest.raises(ValueError, match="NORMALIZER_TARGET_REGION_COUNT must be a whole"):
