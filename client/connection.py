@@ -91,11 +91,11 @@ class Connection:
             return
         from coordination.zk import connect
 
-        hosts = self.quorum.split("/")[0].split(",")
-        unresolved = [h for h in hosts if _zk_host_problem(h, probe=False)]
-        if unresolved and len(unresolved) == len(hosts):  # a typo, most likely: say so now
+        hosts = self._quorum_hosts()
+        unresolved = [_zk_host_problem(h, probe=False) for h in hosts]
+        if all(unresolved):  # a typo, most likely: say so now
             raise OperationTimeoutError(f"cannot reach ZooKeeper at {self.quorum}: "
-                                        f"{_zk_host_problem(hosts[0], probe=False)}")
+                                        f"{unresolved[0]}")
         try:
             zk = connect(self.quorum, connect_timeout=min(self.timeout, 15.0))
         except Exception as exc:  # kazoo's timeout, bad host string...
@@ -110,6 +110,10 @@ class Connection:
         self.locations = LocationCache(self._meta)
         self._live_servers: set[str] = set()
         zk.ChildrenWatch(self.paths.rs, self._on_live_servers)
+
+    def _quorum_hosts(self) -> list[str]:
+        """The quorum's "host:port" members, without a chroot."""
+        return self.quorum.split("/")[0].split(",")
 
     @property
     def closed(self) -> bool:
@@ -679,7 +683,7 @@ class Connection:
                 "backup_masters": m.children(self.paths.backup_masters),
                 "region_servers": m.children(self.paths.rs),
                 "decommissioned": m.decommissioned(), "switches": switches,
-                "quorum": {s: _srvr(s) for s in self.quorum.split("/")[0].split(",")}}
+                "quorum": {s: _srvr(s) for s in self._quorum_hosts()}}
 
     def list_deadservers(self) -> list[str]:
         """Servers the master declared dead whose crash handling has finished."""

@@ -13,6 +13,7 @@ Errors are minihbase's (`ThriftProcessor` turns them into the method's Thrift ex
 
 from __future__ import annotations
 
+from coordination.znodes import parse_server_name
 from minihbase.errors import InvalidArgumentError, TableNotFoundError
 from thriftserver.idl import hbase
 from thriftserver.scanners import Scanners
@@ -77,13 +78,11 @@ def column_descriptor(family: dict):
 
 def region_info(region: dict):
     """A region of describe_table() -> TRegionInfo (server host and port, HBase's)."""
-    host, _, rest = region["server"].partition(",")
-    port = rest.partition(",")[0]
+    host, port = parse_server_name(region["server"])[:2] if region["server"] else ("", 0)
     return hbase.TRegionInfo(
         startKey=region["start_key"], endKey=region["end_key"],
         id=int(region["name"].rpartition(",")[2].partition(".")[0]),
-        name=region["name"].encode(), version=1, serverName=host.encode(),
-        port=int(port) if port.isdigit() else 0)
+        name=region["name"].encode(), version=1, serverName=host.encode(), port=port)
 
 
 class HbaseHandler:

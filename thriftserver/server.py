@@ -99,13 +99,18 @@ class ThriftProcessor(TProcessor):
     def __init__(self, handler):
         super().__init__(hbase.Hbase, handler)
         self.rpc = metrics.RpcMetrics(prefix="minihbase_thrift")
+        # api -> its timing wrapper, made once (the label lookups), which runs the call it is
+        # handed as the "request"; benign race: two threads may build the same one
+        self._timed: dict = {}
 
     def process_in(self, iprot):
         api, seqid, result, call = super().process_in(iprot)
-        if call is not None:
-            timed = self.rpc.timed(api, lambda request, context: call())
-            return api, seqid, result, lambda: timed(None, None)
-        return api, seqid, result, call
+        if call is None:
+            return api, seqid, result, call
+        timed = self._timed.get(api)
+        if timed is None:
+            timed = self._timed[api] = self.rpc.timed(api, lambda run, context: run())
+        return api, seqid, result, lambda: timed(call, None)
 
     def handle_exception(self, e, result) -> bool:
         name = type(result).__name__.removesuffix("_result")
