@@ -287,14 +287,15 @@ class Connection:
         """`done_if`: errors that mean "already done" when an earlier attempt may have been
         applied -- its answer lost with a master that died, the backup that took over having
         finished the operation (a resent create finds the table, a resent disable finds it
-        disabled). HBase matches such resends to the first call with a nonce. A call with
-        `done_if` is safe to send again, so it is also resent after OutcomeUnknownError (the
-        master lost ZooKeeper mid-call); one without (split, merge, move...) is not: the
-        caller is told the outcome is unknown."""
+        disabled). A split, merge or move carries a nonce instead, by which the master matches
+        a resend to the first attempt, as HBase does. Such calls are safe to send again, so
+        they are also resent after OutcomeUnknownError (the master lost ZooKeeper mid-call);
+        others (flush, compact...) are not: the caller is told the outcome is unknown."""
+        resendable = bool(done_if) or bool(getattr(request, "nonce", 0))
         maybe_applied = False
 
         def resend_safe(exc: BaseException) -> bool:
-            return is_retryable(exc) or (bool(done_if) and isinstance(exc, OutcomeUnknownError))
+            return is_retryable(exc) or (resendable and isinstance(exc, OutcomeUnknownError))
 
         def attempt(deadline):
             address, stub = self._master(deadline)
@@ -712,13 +713,16 @@ class Connection:
     def split(self, table_or_region: str, split_key=None) -> None:
         table, region = self._target(table_or_region)
         key = b"" if split_key is None else protocol.to_bytes(split_key, "split key")
-        self.master_call("Split", pb.SplitRequest(table=table, region=region, split_key=key),
+        nonce = self.new_nonce()["nonce"]  # one for every attempt: see master_call
+        self.master_call("Split", pb.SplitRequest(table=table, region=region, split_key=key,
+                                                  nonce=nonce),
                          f"split {table_or_region!r}")
         self.locations.invalidate(table or None)
 
     def merge(self, region_a: str, region_b: str) -> None:
         a, b = self._target(region_a)[1] or region_a, self._target(region_b)[1] or region_b
-        self.master_call("Merge", pb.MergeRequest(region_a=a, region_b=b),
+        nonce = self.new_nonce()["nonce"]
+        self.master_call("Merge", pb.MergeRequest(region_a=a, region_b=b, nonce=nonce),
                          f"merge {region_a!r} and {region_b!r}")
         self.locations.invalidate()
 
@@ -753,7 +757,8 @@ class Connection:
 
     def move(self, region: str, server: str = "") -> None:
         region = self._target(region)[1] or region
-        self.master_call("Move", pb.MoveRequest(region=region, server=server),
+        nonce = self.new_nonce()["nonce"]
+        self.master_call("Move", pb.MoveRequest(region=region, server=server, nonce=nonce),
                          f"move {region!r}")
         self.locations.invalidate()
 

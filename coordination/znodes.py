@@ -80,10 +80,11 @@ class Paths:
         self.namespaces = f"{self.parent}/namespaces"
         self.switches = f"{self.parent}/switch"
         self.draining = f"{self.parent}/draining"
+        self.nonces = f"{self.parent}/nonces"  # hmaster/meta.py, "nonces"
 
     def all_dirs(self) -> list[str]:
         return [self.parent, self.backup_masters, self.rs, self.servers, self.tables, self.meta,
-                self.splits, self.switches, self.draining]
+                self.splits, self.switches, self.draining, self.nonces]
 
     def switch(self, name: str) -> str:
         if name not in SWITCHES:
@@ -120,6 +121,9 @@ class Paths:
 
     def split_journal(self, encoded_name: str) -> str:
         return f"{self.splits}/{encoded_name}"
+
+    def nonce(self, key: str) -> str:
+        return f"{self.nonces}/{key}"
 
 
 def server_name(host: str, port: int, startcode: int) -> str:

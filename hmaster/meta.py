@@ -331,6 +331,41 @@ class MetaStore:
     def delete_journal(self, encoded: str) -> None:
         self._delete_if_exists(self.paths.split_journal(encoded))
 
+    # --- nonces of split, merge and move calls (split_merge.py, "Nonces") ---------------------
+
+    def read_nonce(self, key: str) -> dict | None:
+        data, _ = self._get(self.paths.nonce(key))
+        return None if data is None else json.loads(data)
+
+    def nonce_op(self, key: str, record: dict, *, create: bool = False) -> Op:
+        return Op("create" if create else "set", self.paths.nonce(key),
+                  json.dumps(record, sort_keys=True).encode())
+
+    def delete_nonce_op(self, key: str) -> Op:
+        return Op("delete", self.paths.nonce(key))
+
+    def delete_nonce(self, key: str) -> None:
+        self._delete_if_exists(self.paths.nonce(key))
+
+    def nonce_keys(self, prefix: str) -> list[str]:
+        return [k for k in self._children(self.paths.nonces) if k.startswith(prefix)]
+
+    def prune_nonces(self, ttl_s: float) -> int:
+        """Delete the nonce records made over `ttl_s` ago, except those of a split or merge
+        still journalled (its record is deleted or marked done with the journal's step)."""
+        pruned, oldest = 0, now_ms() - int(ttl_s * 1000)
+        for key in self._children(self.paths.nonces):
+            try:
+                data, stat = self.zk.get(self.paths.nonce(key))
+            except NoNodeError:
+                continue
+            journal = json.loads(data).get("journal")
+            if stat.ctime > oldest or (journal and self.read_journal(journal) is not None):
+                continue
+            self._delete_if_exists(self.paths.nonce(key))
+            pruned += 1
+        return pruned
+
     # --- znode reads that treat "gone" as a value, not an error ------------------------------
 
     def _get(self, path: str) -> tuple[bytes | None, int]:

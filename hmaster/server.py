@@ -15,7 +15,8 @@ Lifecycle:
      crash procedures, re-driving regions stuck in transition, pruning old DEAD entries,
      deleting archived WALs older than --oldwals-ttl (log_cleaner.py); the balancer every
      --balancer-period seconds; every ORPHAN_CHECK_S the consistency check (hbck.py), which
-     deletes orphaned region directories older than --orphan-grace; the region normalizer
+     deletes orphaned region directories older than --orphan-grace, and the pruning of
+     split/merge/move nonce records older than NONCE_TTL_S; the region normalizer
      (normalizer.py) every --normalizer-period seconds.
 SIGTERM (main.py) calls stop(): gRPC stops, the session closes, /hbase/master vanishes and a
 backup takes over at once.
@@ -52,7 +53,7 @@ from hmaster.rs_client import RegionServerClients
 from hmaster.server_manager import ServerManager, superseded
 from hmaster.servicer import MasterServicer
 from hmaster.snapshots import SnapshotManager
-from hmaster.split_merge import SplitMergeCoordinator
+from hmaster.split_merge import NONCE_TTL_S, SplitMergeCoordinator
 from minihbase.errors import TableNotFoundError
 from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2_grpc as pb_grpc
@@ -376,6 +377,7 @@ class MasterServer:
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + ORPHAN_CHECK_S
                     self.consistency_check(clean=True)
+                    self.meta.prune_nonces(NONCE_TTL_S)
                 if time.monotonic() >= next_balance:
                     next_balance = time.monotonic() + period
                     self.balancer.balance()

@@ -9,10 +9,11 @@ here and reaches the caller as an internal error -- the daemon keeps serving.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 
-from kazoo.exceptions import ConnectionLoss, SessionExpiredError
+from kazoo.exceptions import ConnectionLoss, NodeExistsError, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
 
 from coordination.znodes import CLOSED, DEAD, ENABLED, MERGED, OPEN, SPLIT, SWITCHES
@@ -55,9 +56,9 @@ class MasterServicer(pb_grpc.MasterServicer):
             log.info("call failed: %s: %s", type(e).__name__, e)
             abort_with(context, e)
         except (ConnectionLoss, SessionExpiredError, KazooTimeoutError) as e:
-            # Not retryable: a split, merge or move sent again could be applied twice. The
-            # chores finish or undo what the lost commit left (repair, resume_stalled,
-            # finish_enables, resume_alters).
+            # Not retryable in general: only calls the client can match to their first
+            # attempt are resent (master_call). The chores finish or undo what the lost
+            # commit left (repair, resume_stalled, finish_enables, resume_alters).
             log.warning("call failed: ZooKeeper connection lost: %s", type(e).__name__)
             abort_with(context, OutcomeUnknownError(
                 f"master {self.m.name} lost its ZooKeeper connection during the call "
@@ -158,29 +159,36 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def Split(self, request, context):
         def run():
-            key = bytes(request.split_key) or None
-            if request.region:
-                self.m.splits.split(request.region, key)
-            elif request.table and key is None:  # HBase: every region, at its midpoint
-                self._split_every_region(request.table)
+            key, nonce = bytes(request.split_key) or None, _nonce_key(request.nonce)
+            if not request.region and request.table and key is None:
+                self._split_every_region(request.table, nonce)  # HBase: each at its midpoint
+            elif nonce and self.m.splits.earlier_attempt(nonce):
+                pass  # an earlier attempt of this call did it
+            elif request.region:
+                self.m.splits.split(request.region, key, nonce)
             elif request.table:  # HBase: only the region holding the split point
                 regions = self._enabled_regions(request.table, "split")
-                self.m.splits.split(self._holding(regions, request.table, key).info.name, key)
+                self.m.splits.split(self._holding(regions, request.table, key).info.name, key,
+                                    nonce)
             else:
                 raise InvalidArgumentError("split needs a table or a region name")
             return pb.Empty()
         return self._call(context, run)
 
-    def _split_every_region(self, table: str) -> None:
+    def _split_every_region(self, table: str, nonce: str) -> None:
         """Split each open region at its midpoint, skipping those that cannot split (empty,
-        one row...) as HBase does; an error only when not one region could."""
+        one row...) as HBase does; an error only when not one region could. Each split has
+        its own nonce record (`<nonce>.<region>`); a resent call skips the regions its earlier
+        attempts made, so no region is split twice."""
         errors = []
-        done = 0
+        made = self.m.splits.children_of_earlier_attempts(nonce) if nonce else set()
+        done = len(made)
         for r in self._enabled_regions(table, "split"):
-            if r.state != OPEN:
+            if r.state != OPEN or r.info.encoded_name in made:
                 continue
             try:
-                self.m.splits.split(r.info.name, None)
+                self.m.splits.split(r.info.name, None,
+                                    nonce and f"{nonce}.{r.info.encoded_name}")
                 done += 1
             except HBaseError as e:
                 log.info("split of table %s: region %s skipped: %s", table, r.info.name, e)
@@ -212,8 +220,12 @@ class MasterServicer(pb_grpc.MasterServicer):
                                  "right now (split or merge in progress?)")
 
     def Merge(self, request, context):
-        return self._call(context, lambda: (self.m.splits.merge(request.region_a,
-                                                                request.region_b), pb.Empty())[1])
+        def run():
+            nonce = _nonce_key(request.nonce)
+            if not (nonce and self.m.splits.earlier_attempt(nonce)):
+                self.m.splits.merge(request.region_a, request.region_b, nonce)
+            return pb.Empty()
+        return self._call(context, run)
 
     def _table_action(self, request, method: str, make_request):
         if request.region:
@@ -269,11 +281,30 @@ class MasterServicer(pb_grpc.MasterServicer):
             if target is not None and target not in self.m.servers.assignable():
                 raise OperationNotAllowedError(f"move: {target} is decommissioned "
                                                "(recommission_regionserver first)")
+            if rec.state == OPEN and rec.server == target:
+                return pb.Empty()  # HBase skips a move to the server the region is on
+            if target is None and self._moved_before(request.nonce, rec):
+                return pb.Empty()  # a resend of a call whose first attempt moved it
             source = rec.server or "no server"
             _must_be_open(self.m.assignment.move(rec, target),
                           f"move of region {rec.info.name}: closed on {source} but")
             return pb.Empty()
         return self._call(context, run)
+
+    def _moved_before(self, nonce: int, rec) -> bool:
+        """Whether an earlier attempt of this move call (same nonce) moved `rec` off the server
+        it was on; a first attempt records that server."""
+        key = _nonce_key(nonce)
+        if not key:
+            return False
+        record = self.m.meta.read_nonce(key)
+        if record is None:
+            with contextlib.suppress(NodeExistsError):
+                self.m.meta.commit([self.m.meta.nonce_op(
+                    key, {"op": "move", "region": rec.info.encoded_name, "from": rec.server},
+                    create=True)])
+            return False
+        return rec.state == OPEN and rec.server != record["from"]
 
     def Assign(self, request, context):
         """HBase 2's assign: open a region that is not open now (FAILED_OPEN waiting for its
@@ -444,6 +475,11 @@ class MasterServicer(pb_grpc.MasterServicer):
             threading.Thread(target=split, daemon=True, name="split").start()
             return pb.Empty()
         return self._call(context, run)
+
+
+def _nonce_key(nonce: int) -> str:
+    """A call's nonce as the name of its record (split_merge.py, "Nonces"); "" for none."""
+    return f"{nonce:016x}" if nonce else ""
 
 
 def _must_be_open(rec, what: str) -> None:

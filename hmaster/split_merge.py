@@ -22,6 +22,15 @@ and logged. If the server crashes meanwhile, the crash procedure takes the paren
 version changes, so step 3's transaction fails and the split is abandoned, never half-applied).
 A new master resumes: SPLITTING/MERGING journals roll back, OPENING ones open their children,
 CLEANUP ones wait for the janitor.
+
+Nonces: a client sends one nonce with every attempt of a split or merge call, so an attempt sent
+again because the answer to the first was lost (its master died, or lost ZooKeeper mid-call)
+is matched to the first, as HBase's procedure nonces do. The record /hbase/nonces/<nonce> is
+created with the journal (running), marked done by step 3's multi-op (naming the children) and
+deleted with the journal by a rollback: it says done exactly when the call took effect, and is
+gone when it took none (then the resend runs it). A running record is the first attempt still
+at work, or cut off: the resend waits for it, resuming a journal no thread works on. The
+master deletes records NONCE_TTL_S after they were made.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
@@ -50,6 +60,8 @@ log = logging.getLogger(__name__)
 STEP_PREPARE = {"split": SPLITTING, "merge": MERGING}
 STEP_OPENING = "OPENING"
 STEP_CLEANUP = "CLEANUP"
+NONCE_TTL_S = 15 * 60.0  # HBase keeps a finished procedure (and its nonce) 15 minutes
+NONCE_WAIT_S = 10.0  # a resend waits this long for its first attempt, then asks to retry
 
 
 class SplitMergeCoordinator:
@@ -135,7 +147,10 @@ class SplitMergeCoordinator:
                 f"{kind} of region {region_name} refused: the cluster's {kind} switch is off "
                 f"(splitormerge_switch '{kind.upper()}', true turns it on)")
 
-    def split(self, region_name: str, split_key: bytes | None) -> tuple[RegionInfo, RegionInfo]:
+    def split(self, region_name: str, split_key: bytes | None,
+              nonce: str = "") -> tuple[RegionInfo, RegionInfo]:
+        """Split `region_name` at `split_key` (None: its midpoint). `nonce`: the call's, whose
+        earlier attempts the caller found had no effect (earlier_attempt)."""
         self._check_switch("split", region_name)
         rec, version = self._open_region(region_name, "split")
         info = rec.info
@@ -147,7 +162,7 @@ class SplitMergeCoordinator:
         enc, server = info.encoded_name, rec.server
         journal = {"kind": "split", "table": info.table, "parents": [info.to_dict()],
                    "server": server, "split_key": (split_key or b"").hex(),
-                   "step": SPLITTING, "children": []}
+                   "step": SPLITTING, "children": [], "nonce": nonce}
         with self._working_on(enc):
             return self._split(rec, version, split_key, enc, journal)
 
@@ -164,7 +179,8 @@ class SplitMergeCoordinator:
                 quotas.check_regions(self.meta, info.table, 1, f"split of region {info.name}")
                 try:
                     self.meta.commit([self.meta.journal_op(enc, journal, create=True),
-                                      self.meta.put_region_op(splitting, version)])
+                                      self.meta.put_region_op(splitting, version)] +
+                                     self._nonce_ops(enc, journal, create=True))
                 except (NodeExistsError, BadVersionError):
                     raise RegionOfflineError(
                         f"region {info.name} is already splitting or moving") from None
@@ -201,7 +217,8 @@ class SplitMergeCoordinator:
         try:
             self.meta.commit([self.meta.delete_region_op(splitting, version)] +
                              [self.meta.create_region_op(d) for d in daughters] +
-                             [self.meta.journal_op(enc, journal)])
+                             [self.meta.journal_op(enc, journal)] +
+                             self._nonce_ops(enc, journal))
         except (BadVersionError, NoNodeError):
             # the crash procedure took the parent over: it reopens the parent, whose files
             # are intact; the daughters were never in meta nor open anywhere
@@ -212,7 +229,8 @@ class SplitMergeCoordinator:
 
     # --- merge -------------------------------------------------------------------------------
 
-    def merge(self, name_a: str, name_b: str) -> RegionInfo:
+    def merge(self, name_a: str, name_b: str, nonce: str = "") -> RegionInfo:
+        """Merge two adjacent regions; `nonce` as in split."""
         self._check_switch("merge", name_a)
         a, va = self._open_region(name_a, "merge")
         b, vb = self._open_region(name_b, "merge")
@@ -226,7 +244,7 @@ class SplitMergeCoordinator:
         enc = a.info.encoded_name
         journal = {"kind": "merge", "table": a.info.table,
                    "parents": [a.info.to_dict(), b.info.to_dict()], "server": a.server,
-                   "split_key": "", "step": MERGING, "children": []}
+                   "split_key": "", "step": MERGING, "children": [], "nonce": nonce}
         with self._working_on(enc):
             return self._merge(a, va, b, vb, enc, journal)
 
@@ -241,7 +259,8 @@ class SplitMergeCoordinator:
             try:
                 self.meta.commit([self.meta.journal_op(enc, journal, create=True),
                                   self.meta.put_region_op(ma, va),
-                                  self.meta.put_region_op(mb, vb)])
+                                  self.meta.put_region_op(mb, vb)] +
+                                 self._nonce_ops(enc, journal, create=True))
             except (NodeExistsError, BadVersionError):
                 raise RegionOfflineError(f"region {a.info.name} or {b.info.name} is busy")
             va, vb = va + 1, vb + 1
@@ -278,13 +297,55 @@ class SplitMergeCoordinator:
             self.meta.commit([self.meta.delete_region_op(ma, va),
                               self.meta.delete_region_op(mb, vb),
                               self.meta.create_region_op(m),
-                              self.meta.journal_op(enc, journal)])
+                              self.meta.journal_op(enc, journal)] +
+                             self._nonce_ops(enc, journal))
         except (BadVersionError, NoNodeError):
             log.warning("merge of %s and %s abandoned: a server crashed meanwhile",
                         a.info.name, b.info.name)
             self._delete_unborn([merged])
             raise RegionOfflineError(f"merge of {a.info.name} abandoned: server crashed")
         return m
+
+    # --- nonces ------------------------------------------------------------------------------
+
+    def _nonce_ops(self, enc: str, journal: dict, *, create: bool = False) -> list:
+        """The op keeping the call's nonce record in step with its journal `enc`: running from
+        the journal's creation, done (naming the children) from the meta swap on."""
+        key = journal.get("nonce")
+        if not key:
+            return []
+        if create:
+            record = {"op": journal["kind"], "state": "running", "journal": enc}
+        else:
+            record = {"op": journal["kind"], "state": "done",
+                      "children": [RegionInfo.from_dict(d).encoded_name
+                                   for d in journal["children"]]}
+        return [self.meta.nonce_op(key, record, create=create)]
+
+    def earlier_attempt(self, key: str, wait_s: float = NONCE_WAIT_S) -> dict | None:
+        """The nonce record of the split or merge an earlier attempt of this call made take
+        effect, or None when none did (none started, or it was rolled back). An attempt still
+        running is waited for; one no thread works on any more (cut off from ZooKeeper) is
+        resumed here as the chore would: rolled back or finished."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            record = self.meta.read_nonce(key)
+            if record is None or record.get("state") == "done":
+                return record
+            self._resume_if_idle(record["journal"])
+            if time.monotonic() > deadline:
+                raise RegionOfflineError("an earlier attempt of this split or merge is still "
+                                         "running; retry later")
+            time.sleep(0.1)
+
+    def children_of_earlier_attempts(self, nonce: str) -> set[str]:
+        """Encoded names of the regions made by the splits of one table-wide split call (each
+        region's split has the nonce record `<nonce>.<region>`)."""
+        children: set[str] = set()
+        for key in self.meta.nonce_keys(nonce + "."):
+            record = self.earlier_attempt(key)
+            children.update(record["children"] if record else ())
+        return children
 
     # --- shared steps ------------------------------------------------------------------------
 
@@ -343,8 +404,20 @@ class SplitMergeCoordinator:
                 continue
             if closed:
                 parents.append(new)
-        self.meta.delete_journal(enc)
+        self._drop_journal(enc, journal)
         return parents
+
+    def _drop_journal(self, enc: str, journal: dict) -> None:
+        """A rolled-back journal and its call's nonce record go together: the call took no
+        effect, so an attempt sent again finds no record and runs it."""
+        key = journal.get("nonce")
+        try:
+            self.meta.commit([self.meta.delete_journal_op(enc)] +
+                             ([self.meta.delete_nonce_op(key)] if key else []))
+        except NoNodeError:  # one of them already gone
+            self.meta.delete_journal(enc)
+            if key:
+                self.meta.delete_nonce(key)
 
     def resume(self) -> None:
         """Called by a new active master: finish or roll back every journal."""
@@ -357,17 +430,20 @@ class SplitMergeCoordinator:
         working on any more, as a new master would: their thread gave up on an error whose
         outcome it could not know (ZooKeeper's connection dropped during a commit that may
         have applied). Returns how many were resumed."""
-        resumed = 0
-        for enc in list(self.meta.journals()):
-            try:
-                with self._working_on(enc):
-                    journal = self.meta.read_journal(enc)  # now that no one else works on it
-                    if journal is not None and journal.get("step") != STEP_CLEANUP:
-                        self._resume_one(enc, journal)
-                        resumed += 1
-            except RegionOfflineError:
-                continue  # a split or merge is working on it
-        return resumed
+        return sum(self._resume_if_idle(enc) for enc in list(self.meta.journals()))
+
+    def _resume_if_idle(self, enc: str) -> bool:
+        """Resume journal `enc` unless a split, merge or resume is working on it, or it only
+        waits for the janitor; whether it was resumed."""
+        try:
+            with self._working_on(enc):
+                journal = self.meta.read_journal(enc)  # now that no one else works on it
+                if journal is None or journal.get("step") == STEP_CLEANUP:
+                    return False
+                self._resume_one(enc, journal)
+                return True
+        except RegionOfflineError:
+            return False  # a split or merge is working on it
 
     def _resume_one(self, enc: str, journal: dict) -> None:
         step = journal.get("step")

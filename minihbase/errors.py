@@ -146,8 +146,10 @@ class OperationTimeoutError(HBaseError):
 
 class OutcomeUnknownError(HBaseError):
     """The master lost its ZooKeeper connection in the middle of the call: it may or may not
-    have been applied (its chores finish or undo what it left half-done). Not retried: a
-    split, merge or move sent again could be applied twice. Look, then decide."""
+    have been applied (its chores finish or undo what it left half-done). Not retryable in
+    general (a flush or balance sent again would run twice); the client resends only calls it
+    can match to their first attempt (done_if errors, or a split/merge/move nonce). Look, then
+    decide."""
 
 
 class OperationNotAllowedError(HBaseError):

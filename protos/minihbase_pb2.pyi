@@ -729,22 +729,26 @@ class CloneSnapshotRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., table: _Optional[str] = ...) -> None: ...
 
 class SplitRequest(_message.Message):
-    __slots__ = ("table", "region", "split_key")
+    __slots__ = ("table", "region", "split_key", "nonce")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     SPLIT_KEY_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     table: str
     region: str
     split_key: bytes
-    def __init__(self, table: _Optional[str] = ..., region: _Optional[str] = ..., split_key: _Optional[bytes] = ...) -> None: ...
+    nonce: int
+    def __init__(self, table: _Optional[str] = ..., region: _Optional[str] = ..., split_key: _Optional[bytes] = ..., nonce: _Optional[int] = ...) -> None: ...
 
 class MergeRequest(_message.Message):
-    __slots__ = ("region_a", "region_b")
+    __slots__ = ("region_a", "region_b", "nonce")
     REGION_A_FIELD_NUMBER: _ClassVar[int]
     REGION_B_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     region_a: str
     region_b: str
-    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ...) -> None: ...
+    nonce: int
+    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ..., nonce: _Optional[int] = ...) -> None: ...
 
 class TableActionRequest(_message.Message):
     __slots__ = ("table", "region", "major", "family", "wait")
@@ -767,12 +771,14 @@ class CompactionState(_message.Message):
     def __init__(self, state: _Optional[str] = ...) -> None: ...
 
 class MoveRequest(_message.Message):
-    __slots__ = ("region", "server")
+    __slots__ = ("region", "server", "nonce")
     REGION_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     region: str
     server: str
-    def __init__(self, region: _Optional[str] = ..., server: _Optional[str] = ...) -> None: ...
+    nonce: int
+    def __init__(self, region: _Optional[str] = ..., server: _Optional[str] = ..., nonce: _Optional[int] = ...) -> None: ...
 
 class DecommissionRequest(_message.Message):
     __slots__ = ("servers", "offload")

@@ -119,7 +119,7 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
             info = self.regions.pop(request.region, None)
         if info is None:
             abort_with(context, NotServingRegionError(f"{request.region} not here"))
-        key = bytes(request.split_key) or b"m"
+        key = bytes(request.split_key) or _midpoint(info)
         rid = info.region_id + 1
         left = RegionInfo(info.table, info.start_key, key, rid)
         right = RegionInfo(info.table, key, info.end_key, rid)
@@ -178,3 +178,10 @@ class MasterProcess:
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
         self.channel.close()
+
+
+def _midpoint(info: RegionInfo) -> bytes:
+    """Where this fake splits a region when no key is given: at "m" if the region holds it
+    (not as its start), else just after its start key."""
+    inside = info.contains_row(b"m") and info.start_key != b"m"
+    return b"m" if inside else info.start_key + b"\x00"

@@ -712,23 +712,112 @@ def test_a_ddl_call_cut_by_a_lost_zookeeper_connection_is_resent_and_finished(en
         assert master.meta.read_table("cut").descriptor.family_names() == [b"cf"]
 
 
-def test_a_split_cut_by_a_lost_zookeeper_connection_is_not_resent(env):
-    """A split sent again could split a daughter: the caller is told the outcome is unknown,
-    and the chore (resume_stalled) finishes or undoes what the cut call left."""
+def _journal_step(master, step: str):
+    """A _lose_after match: the commit that writes a split or merge journal at `step`."""
+    splits = master.meta.paths.splits
+    return lambda ops: any(op.path.startswith(splits) and
+                           json.loads(op.data or b"{}").get("step") == step for op in ops)
+
+
+@pytest.mark.parametrize("step", [SPLITTING, "OPENING"])
+def test_a_split_cut_by_a_lost_zookeeper_connection_is_resent_and_applied_once(env, step):
+    """The master lost ZooKeeper right after the commit that starts the split (SPLITTING) or
+    the one that swaps the daughters in (OPENING): the client is told nothing went wrong. Its
+    resend carries the call's nonce: the master finds the first attempt either undone (rolled
+    back here, then split anew) or done (answered at once, not a "split key is a region
+    boundary" error, nor a second split)."""
     import client
-    from minihbase.errors import OutcomeUnknownError
 
     master, parent, _, _ = _one_region_table(env, "cutsplit")
     quorum, zk = env[0], env[4]
-    splits = master.meta.paths.splits
-    _lose_after(master, lambda ops: any(op.kind == "create" and op.path.startswith(splits)
-                                        for op in ops))
-    with client.Connection(quorum, timeout=20) as conn:
-        with pytest.raises(OutcomeUnknownError, match="may or may not have been applied"):
-            conn.split("cutsplit", b"m")
-    master.splits.resume_stalled()  # (or the chore, every 5 s)
-    wait_for(lambda: zk.get_children(splits) == [] and
+    _lose_after(master, _journal_step(master, step))
+    with client.Connection(quorum, timeout=30) as conn:
+        conn.split("cutsplit", b"m")
+    wait_for(lambda: zk.get_children(master.meta.paths.splits) == [] and
              all(r.state == OPEN for r in regions(zk, "cutsplit")), 30, "the split settled")
+    assert [(r.info.start_key, r.info.end_key) for r in regions(zk, "cutsplit")] == [
+        (b"", b"m"), (b"m", b"")]
+
+
+def test_a_table_split_resent_after_a_cut_splits_each_region_once(env):
+    """`split 't'` splits every region; cut after its first region's swap, then sent again
+    (same nonce) once the daughters serve, the call skips those daughters (named by the nonce
+    record `<nonce>.<region>`) and splits only the region the first attempt did not reach."""
+    import grpc
+
+    from protos import minihbase_pb2_grpc as pb_grpc
+
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server()
+    master = start_master()
+    create(master, "cuttable", [b"m"])
+    _lose_after(master, _journal_step(master, "OPENING"))
+    request = pb.SplitRequest(table="cuttable", nonce=777)
+    with grpc.insecure_channel(f"127.0.0.1:{master.port}") as channel:
+        stub = pb_grpc.MasterStub(channel)
+        with pytest.raises(grpc.RpcError, match="may or may not have been applied"):
+            stub.Split(request, timeout=30)
+        master.splits.resume_stalled()  # (or the chore, every 5 s): daughters opened
+        assert [r.state for r in regions(zk, "cuttable")] == [OPEN] * 3
+        stub.Split(request, timeout=30)
+    assert [(r.info.start_key, r.info.end_key) for r in regions(zk, "cuttable")] == [
+        (b"", b"\x00"), (b"\x00", b"m"), (b"m", b"m\x00"), (b"m\x00", b"")]
+
+
+def test_a_merge_cut_after_its_swap_is_resent_and_answered_done(env):
+    """Without the nonce the resend would name two regions that no longer exist."""
+    import client
+
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server()
+    master = start_master()
+    create(master, "cutmerge", [b"m"])
+    a, b = regions(zk, "cutmerge")
+    _lose_after(master, _journal_step(master, "OPENING"))
+    with client.Connection(quorum, timeout=30) as conn:
+        conn.merge(a.info.name, b.info.name)
+    wait_for(lambda: [(r.info.start_key, r.info.end_key, r.state)
+                      for r in regions(zk, "cutmerge")] == [(b"", b"", OPEN)], 30,
+             "the merged region open")
+
+
+def test_a_move_sent_twice_with_one_nonce_moves_the_region_once(env):
+    """A resent untargeted move (its first answer lost) must not move the region on again --
+    with two servers, back where it was; a move to the region's own server does nothing, as
+    HBase skips it."""
+    import client
+
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server(), add_server()
+    master = start_master()
+    wait_for(lambda: len(master.servers.online()) == 2, 10, "servers online")
+    create(master, "mv")
+    (rec,) = regions(zk, "mv")
+    with client.Connection(quorum, timeout=30) as conn:
+        request = pb.MoveRequest(region=rec.info.name, nonce=12345)
+        conn.master_call("Move", request)
+        (moved,) = regions(zk, "mv")
+        assert moved.state == OPEN and moved.server != rec.server
+        conn.master_call("Move", request)  # the resend
+        conn.move(rec.info.name, moved.server)  # already there
+    (after,) = regions(zk, "mv")
+    assert (after.state, after.server, after.since_ms) == (OPEN, moved.server, moved.since_ms)
+
+
+def test_nonce_records_are_pruned_after_their_ttl_unless_their_journal_runs(env):
+    master, parent, _, _ = _one_region_table(env, "ttl")
+    meta = master.meta
+    enc = parent.info.encoded_name
+    meta.commit([meta.nonce_op("00000000000000aa", {"state": "done"}, create=True),
+                 meta.nonce_op("00000000000000bb", {"state": "running", "journal": enc},
+                               create=True),
+                 meta.journal_op(enc, {"kind": "split", "step": SPLITTING}, create=True)])
+    assert meta.prune_nonces(3600) == 0
+    time.sleep(0.05)
+    assert meta.prune_nonces(0) == 1  # the running split's record stays
+    assert meta.nonce_keys("") == ["00000000000000bb"]
+    meta.delete_journal(enc)
+    assert meta.prune_nonces(0) == 1 and meta.nonce_keys("") == []
 
 
 def test_a_truncate_cut_after_its_region_swap_is_finished_by_the_chore(env):
