@@ -818,6 +818,16 @@ class CatalogJanitorResponse(_message.Message):
     cleaned: int
     def __init__(self, cleaned: _Optional[int] = ...) -> None: ...
 
+class NormalizeRequest(_message.Message):
+    __slots__ = ("table_names", "regex", "namespace")
+    TABLE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    REGEX_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    table_names: _containers.RepeatedScalarFieldContainer[str]
+    regex: str
+    namespace: str
+    def __init__(self, table_names: _Optional[_Iterable[str]] = ..., regex: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+
 class NormalizeResponse(_message.Message):
     __slots__ = ("ran", "splits", "merges")
     RAN_FIELD_NUMBER: _ClassVar[int]

@@ -876,7 +876,7 @@ class MasterStub:
                 _registered_method=True)
         self.Normalize = channel.unary_unary(
                 '/minihbase.Master/Normalize',
-                request_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+                request_serializer=protos_dot_minihbase__pb2.NormalizeRequest.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.NormalizeResponse.FromString,
                 _registered_method=True)
         self.Assign = channel.unary_unary(
@@ -1116,8 +1116,8 @@ class MasterServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Normalize(self, request, context):
-        """HBase's normalize: the region normalizer's plans for every table with
-        NORMALIZATION_ENABLED, done now (not while the normalizer switch is off)
+        """HBase's normalize: the region normalizer's plans for the tables the request selects
+        that have NORMALIZATION_ENABLED, done now (not while the normalizer switch is off)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1326,7 +1326,7 @@ def add_MasterServicer_to_server(servicer, server):
             ),
             'Normalize': grpc.unary_unary_rpc_method_handler(
                     servicer.Normalize,
-                    request_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
+                    request_deserializer=protos_dot_minihbase__pb2.NormalizeRequest.FromString,
                     response_serializer=protos_dot_minihbase__pb2.NormalizeResponse.SerializeToString,
             ),
             'Assign': grpc.unary_unary_rpc_method_handler(
@@ -2271,7 +2271,7 @@ class Master:
             request,
             target,
             '/minihbase.Master/Normalize',
-            protos_dot_minihbase__pb2.Empty.SerializeToString,
+            protos_dot_minihbase__pb2.NormalizeRequest.SerializeToString,
             protos_dot_minihbase__pb2.NormalizeResponse.FromString,
             options,
             channel_credentials,
