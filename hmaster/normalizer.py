@@ -15,18 +15,23 @@ reported (store file bytes; a region not reported yet, or not OPEN, is left out 
     HBase), merged pairwise (a merge joins two regions here).
 Plans honour the split and merge switches and the table's SPLIT_ENABLED and MERGE_ENABLED: a
 refused one is skipped. The master runs it every `period` (a chore) while the normalizer
-switch (/hbase/switch/normalizer) is on; `normalize` runs it now.
+switch (/hbase/switch/normalizer) is on; `normalize` runs it now, over every table or those
+a filter selects (select_tables: HBase's NormalizeTableFilterParams).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
 
 from coordination.znodes import ENABLED, OPEN, RegionRecord
-from minihbase.errors import HBaseError, MasterNotRunningError, TableNotFoundError
+from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
+                              NamespaceNotFoundError, TableNotFoundError)
+from storage.schema import (DEFAULT_NAMESPACE, namespace_of, validate_namespace,
+                            validate_table_name)
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +99,44 @@ def _merges(regions, sizes, target, now_ms, config, splitting=frozenset()) -> li
     return plans
 
 
+def select_tables(meta, table_names=(), regex: str | None = None,
+                  namespace: str = "") -> list[str]:
+    """The tables a `normalize` filter selects, as HBase's HMaster.getTableDescriptors: those
+    of `table_names` that exist, else every table of `namespace` (which must exist), else
+    every table; then, with a regex, those whose whole name matches it (a table of the
+    default namespace also as default:NAME). NORMALIZATION_ENABLED is checked by the run."""
+    pattern = _compile(regex)
+    if table_names:
+        named, existing = [validate_table_name(t) for t in table_names], set(meta.tables())
+        names = [t for t in named if t in existing]
+        if len(names) < len(named):
+            log.info("normalize: table(s) not found, skipped: %s",
+                     ", ".join(t for t in named if t not in existing))
+    elif namespace:
+        _check_namespace(meta, namespace)
+        names = [t for t in meta.tables() if namespace_of(t) == namespace]
+    else:
+        names = meta.tables()
+    return names if pattern is None else [t for t in names if _matches(pattern, t)]
+
+
+def _compile(regex: str | None) -> re.Pattern | None:
+    try:
+        return None if regex is None else re.compile(regex)
+    except re.error as e:
+        raise InvalidArgumentError(f"normalize: invalid regex {regex!r}: {e}") from None
+
+
+def _check_namespace(meta, namespace: str) -> None:
+    if not meta.namespace_exists(validate_namespace(namespace)):
+        raise NamespaceNotFoundError(f"namespace {namespace!r} does not exist")
+
+
+def _matches(pattern: re.Pattern, table: str) -> bool:
+    return bool(pattern.fullmatch(table) or (namespace_of(table) == DEFAULT_NAMESPACE
+                                             and pattern.fullmatch(f"{DEFAULT_NAMESPACE}:{table}")))
+
+
 class RegionNormalizer:
     def __init__(self, meta, servers, splits, config: NormalizerConfig, clock=time.time,
                  active=lambda: True):
@@ -108,25 +151,25 @@ class RegionNormalizer:
     def switch_on(self) -> bool:
         return self.meta.switch_on("normalizer")
 
-    def run(self, forced: bool = False) -> tuple[bool, int, int]:
-        """Every table's plans, done: (ran, splits, merges); not while switched off (HBase's
-        normalize answers false then, forced or not)."""
+    def run(self, forced: bool = False, tables: list[str] | None = None) -> tuple[bool, int, int]:
+        """The plans of every table (or of `tables`), done: (ran, splits, merges); not while
+        switched off (HBase's normalize answers false then, forced or not)."""
         # The chore (not forced) skips its turn rather than hold up the master's other chores
         # behind a `normalize` call; that call waits for the run under way, then runs.
         if not self._run_lock.acquire(blocking=forced):
             log.info("normalizer: a run is under way; this one is skipped")
             return True, 0, 0
         try:
-            return self._run(forced)
+            return self._run(forced, tables)
         finally:
             self._run_lock.release()
 
-    def _run(self, forced: bool) -> tuple[bool, int, int]:
+    def _run(self, forced: bool, tables: list[str] | None) -> tuple[bool, int, int]:
         if not self.switch_on():
             return False, 0, 0
         done = {"split": 0, "merge": 0}
         sizes = self._region_sizes()
-        for name in self.meta.tables():
+        for name in self.meta.tables() if tables is None else tables:
             for p in self._table_plans(name, sizes):
                 if not self._active():  # as HBase stops its worker with the master: the
                     raise MasterNotRunningError(  # next active master runs it anew

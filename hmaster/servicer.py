@@ -19,6 +19,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from coordination.znodes import CLOSED, DEAD, ENABLED, MERGED, OPEN, SPLIT, SWITCHES
 from hmaster.assignment import UNASSIGNED
 from hmaster import status as status_mod
+from hmaster.normalizer import select_tables
 from hmaster.server_manager import names_matching
 from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, MasterNotRunningError,
@@ -392,7 +393,11 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def Normalize(self, request, context):
         def run():
-            ran, splits, merges = self.m.normalizer.run(forced=True)
+            # The filter is checked first: a bad one is an error even while switched off.
+            regex = request.regex if request.HasField("regex") else None
+            tables = select_tables(self.m.meta, list(request.table_names), regex,
+                                   request.namespace)
+            ran, splits, merges = self.m.normalizer.run(forced=True, tables=tables)
             return pb.NormalizeResponse(ran=ran, splits=splits, merges=merges)
         return self._call(context, run)
 

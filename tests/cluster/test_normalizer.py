@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from coordination.znodes import ENABLED, OPEN, RegionRecord
-from hmaster.normalizer import MB, NormalizerConfig, RegionNormalizer, plan
-from minihbase.errors import MasterNotRunningError
+from hmaster.normalizer import MB, NormalizerConfig, RegionNormalizer, plan, select_tables
+from minihbase.errors import (InvalidArgumentError, MasterNotRunningError,
+                              NamespaceNotFoundError)
 from storage.schema import FamilyDescriptor, RegionInfo, TableDescriptor, table_attribute_value
 from tests.cluster.conftest import stop_cluster, wait_for
 from tests.cluster.test_client_cluster import cli
@@ -118,6 +119,50 @@ def test_normalize_splits_the_big_region_and_merges_empty_ones_losing_no_row(
     assert dict(conn.table("norm").scan()) == rows
     assert len(conn.regions("plain")) == 5  # NORMALIZATION_ENABLED is off there
     assert cli(ncluster, "normalizer_enabled").stdout.strip() == "true"
+
+
+def _meta(tables, namespaces=("default", "hbase")) -> SimpleNamespace:
+    return SimpleNamespace(tables=lambda: sorted(tables),
+                           namespace_exists=lambda name: name in namespaces)
+
+
+@pytest.mark.parametrize("names, regex, namespace, expected", [
+    ((), None, "", ["a1", "a2", "ns1:a1", "ns1:b"]),  # no filter: every table
+    (("a1", "default:a2", "nosuch", "ns1:b"), None, "", ["a1", "a2", "ns1:b"]),
+    (("a1",), None, "ns1", ["a1"]),  # table names given: the namespace is ignored
+    ((), None, "ns1", ["ns1:a1", "ns1:b"]),
+    ((), "a.", "", ["a1", "a2"]),  # the whole name must match
+    ((), "default:a1|ns1:.*", "", ["a1", "ns1:a1", "ns1:b"]),  # default: spelled or not
+    ((), ".*1", "ns1", ["ns1:a1"]),
+    (("a1", "a2", "ns1:b"), ".*2", "", ["a2"]),
+    ((), "", "", []),  # an empty regex matches no name (HBase tells it from no regex)
+])
+def test_the_table_filter_selects_as_hbase_s_normalize_table_filter_params(
+        names, regex, namespace, expected):
+    meta = _meta(["a1", "a2", "ns1:a1", "ns1:b"], namespaces=("default", "hbase", "ns1"))
+    assert sorted(select_tables(meta, names, regex, namespace)) == expected
+
+
+def test_a_bad_table_filter_is_an_error_naming_what_is_wrong():
+    meta = _meta(["a1"])
+    with pytest.raises(InvalidArgumentError, match=r"normalize: invalid regex 'a\(': "):
+        select_tables(meta, (), "a(", "")
+    with pytest.raises(NamespaceNotFoundError, match="namespace 'nons' does not exist"):
+        select_tables(meta, (), None, "nons")
+    with pytest.raises(InvalidArgumentError, match="invalid namespace name 'a b'"):
+        select_tables(meta, (), None, "a b")
+    with pytest.raises(InvalidArgumentError, match="invalid table name 'a b'"):
+        select_tables(meta, ("a b",), None, "")
+
+
+def test_a_run_over_some_tables_plans_only_those():
+    regions, sizes = _regions([40, 1, 40, 1, 1, 1])
+    split = []
+    splits = SimpleNamespace(split=lambda name, key: split.append(name))
+    normalizer = _normalizer(lambda: regions, sizes, splits)
+    assert normalizer.run(forced=True, tables=[]) == (True, 0, 0)
+    assert split == []
+    assert normalizer.run(forced=True, tables=["t"]) == (True, 2, 0)
 
 
 def test_a_region_not_open_is_left_out_not_the_whole_table():
