@@ -305,8 +305,12 @@ def _admin_parsers(cmd) -> None:
     cmd("assign").add_argument("region")
     cmd("unassign").add_argument("region")
     cmd("clear_deadservers").add_argument("servers", nargs="*")
+    c = cmd("normalize")  # HBase's NormalizeTableFilterParams
+    c.add_argument("--tables", nargs="+", metavar="TABLE")
+    c.add_argument("--regex")
+    c.add_argument("--namespace")
     for name in ("rit", "list_deadservers", "list_decommissioned_regionservers",
-                 "catalogjanitor_run", "catalogjanitor_enabled", "zk_dump", "normalize",
+                 "catalogjanitor_run", "catalogjanitor_enabled", "zk_dump",
                  "normalizer_enabled"):
         cmd(name)
 
@@ -327,6 +331,9 @@ def _run_admin(a, conn, out: commands.Output) -> None:
         getattr(commands, name)(conn, out, a.region)
     elif name == "clear_deadservers":
         commands.clear_deadservers(conn, out, a.servers)
+    elif name == "normalize":
+        given = {"table_names": a.tables, "regex": a.regex, "namespace": a.namespace}
+        commands.normalize(conn, out, **{k: v for k, v in given.items() if v is not None})
     else:
         getattr(commands, name)(conn, out)
 

@@ -720,9 +720,10 @@ def normalizer_enabled(conn, out: Output) -> None:
     _enabled(out, conn.normalizer_enabled())
 
 
-def normalize(conn, out: Output) -> None:
-    """HBase's shell prints true when the normalizer ran, false when it is switched off."""
-    done = conn.normalize()
+def normalize(conn, out: Output, **table_filter) -> None:
+    """HBase's shell prints true when the normalizer ran, false when it is switched off.
+    `table_filter`: Connection.normalize's table_names, regex, namespace."""
+    done = conn.normalize(**table_filter)
     text = str(done["ran"]).lower()
     if done["ran"]:
         text += f" ({done['splits']} split(s), {done['merges']} merge(s))"

@@ -618,11 +618,16 @@ class Connection:
     def normalizer_enabled(self) -> bool:
         return self._meta.switch_on("normalizer")
 
-    def normalize(self) -> dict:
-        """HBase's normalize: the region normalizer's plans for every table with
+    def normalize(self, table_names: list[str] | None = None, regex: str | None = None,
+                  namespace: str | None = None) -> dict:
+        """HBase's normalize: the region normalizer's plans for the tables with
         NORMALIZATION_ENABLED, done now: {"ran": False} while switched off, else how many
-        splits and merges it did."""
-        r = self.master_call("Normalize", _EMPTY, "normalize")
+        splits and merges it did. The tables (HBase's NormalizeTableFilterParams): those of
+        `table_names` that exist, else those of `namespace`, else all; with `regex`, only
+        those whose whole name it matches."""
+        request = pb.NormalizeRequest(table_names=table_names or [], regex=regex,
+                                      namespace=namespace or "")
+        r = self.master_call("Normalize", request, "normalize")
         return {"ran": r.ran, "splits": r.splits, "merges": r.merges}
 
     def _switch(self, name: str, on: bool) -> bool:

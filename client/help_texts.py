@@ -553,13 +553,22 @@ new name).""",
         "tools", "Say whether the split/merge janitor is switched on.", "",
         ("catalogjanitor_enabled",), ("minihbase catalogjanitor_enabled",)),
     "normalize": CommandHelp(
-        "tools", "Run the region normalizer now.",
-        "For every table with NORMALIZATION_ENABLED => true, splits regions over twice the "
-        "target size and merges adjacent small ones (the target: "
-        "NORMALIZER_TARGET_REGION_SIZE_MB, or the table's size over "
-        "NORMALIZER_TARGET_REGION_COUNT, or the mean region size). Prints false while the "
-        "normalizer is switched off, else true and what it did.",
-        ("normalize",), ("minihbase normalize",)),
+        "tools",
+        "Run the region normalizer now on NORMALIZATION_ENABLED tables: all, or those selected.",
+        """\
+For every table with NORMALIZATION_ENABLED => true, splits regions over twice the target size
+and merges adjacent small ones (the target: NORMALIZER_TARGET_REGION_SIZE_MB, or the table's
+size over NORMALIZER_TARGET_REGION_COUNT, or the mean region size). Prints false while the
+normalizer is switched off, else true and what it did.
+
+Table filter (HBase's; a table it selects without NORMALIZATION_ENABLED is still left alone):
+  TABLE_NAMES => ['t1', 'ns1:t2']   those tables (a missing one is skipped); TABLE_NAME => 't1'
+  NAMESPACE => 'ns1'                every table of the namespace (ignored with TABLE_NAMES)
+  REGEX => 'ns1:.*'                 of those (or of all), the ones whose whole name matches""",
+        ("normalize", "normalize {'TABLE_NAMES' => ['t1', 't2']}", "normalize REGEX => 'ns1:.*'",
+         "normalize NAMESPACE => 'ns1', REGEX => '.*_big'"),
+        ("minihbase normalize", "minihbase normalize --tables t1 t2",
+         "minihbase normalize --namespace ns1 --regex '.*_big'")),
     "normalizer_switch": CommandHelp(
         "tools", "Switch the region normalizer on or off.",
         "Off, neither its periodic runs (master --normalizer-period) nor normalize do anything. "
@@ -676,6 +685,9 @@ ARGUMENTS = {
                                         "normalizer aims at regions of this many MiB (0 unsets "
                                         "it; wins over the count)",
     "recommission_regionserver.server": "the decommissioned server's full name",
+    "normalize.tables": "only these tables (a missing one is skipped)",
+    "normalize.regex": "only the tables whose whole name matches it (NS:TABLE)",
+    "normalize.namespace": "only the tables of this namespace (ignored with --tables)",
     "clear_deadservers.servers": "dead servers' full names (default: every dead server)",
 }
 

@@ -283,6 +283,20 @@ def _bool(value, command: str) -> bool:
     return value
 
 
+def _normalize_filter(args: list) -> dict:
+    """normalize's hashes (HBase's NormalizeTableFilterParams: TABLE_NAME(S), REGEX,
+    NAMESPACE; several are merged, as HBase reads each) -> Connection.normalize's arguments."""
+    spec = {}
+    for a in args:
+        spec.update(_hash(a, "normalize's filter"))
+    _check_keys(spec, {"TABLE_NAME", "TABLE_NAMES", "REGEX", "NAMESPACE"}, "normalize")
+    names = [name for key in ("TABLE_NAME", "TABLE_NAMES") if key in spec
+             for name in _names(spec[key], "table name")]
+    given = {"table_names": names or None, "regex": spec.get("REGEX"),
+             "namespace": spec.get("NAMESPACE")}
+    return {k: v if k == "table_names" else _s(v, k) for k, v in given.items() if v is not None}
+
+
 def _admin_command(cmd: Command, conn, out: commands.Output) -> None:
     n, args = cmd.name, cmd.args
     if n == "decommission_regionservers":
@@ -315,7 +329,9 @@ def _admin_command(cmd: Command, conn, out: commands.Output) -> None:
     elif n == "clear_deadservers":
         servers = [name for a in args for name in _names(a, "server")]
         commands.clear_deadservers(conn, out, servers)
-    else:  # rit, zk_dump, list_*, catalogjanitor_run/_enabled, normalize, normalizer_enabled
+    elif n == "normalize":
+        commands.normalize(conn, out, **_normalize_filter(args))
+    else:  # rit, zk_dump, list_*, catalogjanitor_run/_enabled, normalizer_enabled
         _nargs(cmd, 0, 0, n)
         getattr(commands, n)(conn, out)
 

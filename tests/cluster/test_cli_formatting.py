@@ -252,3 +252,17 @@ def test_shell_converters_show_values_as_bytes_methods_do():
     assert fmt.split_converter(b"cf:q:toLong")[0] == b"cf:q"
     assert fmt.split_converter(b"cf:a:b") == (b"cf:a:b", None)  # a qualifier with a colon
     assert fmt.split_converter(b"cf:q") == (b"cf:q", None)
+
+
+def test_normalize_takes_the_table_filter_as_options(monkeypatch):
+    from client import commands
+    from client.cli import build_parser, run
+
+    calls = []
+    monkeypatch.setattr(commands, "normalize", lambda conn, out, **kw: calls.append(kw))
+    for argv in (["normalize"], ["normalize", "--tables", "t1", "ns:t2"],
+                 ["normalize", "--regex", "ns:.*", "--namespace", "ns"], ["normalize",
+                                                                        "--regex", ""]):
+        run(build_parser().parse_args(argv), None, commands.Output())
+    assert calls == [{}, {"table_names": ["t1", "ns:t2"]}, {"regex": "ns:.*", "namespace": "ns"},
+                     {"regex": ""}]

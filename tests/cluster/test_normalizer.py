@@ -81,8 +81,10 @@ def test_no_split_plan_with_split_disabled_and_unreported_regions_are_left_out()
 
 @pytest.fixture(scope="module")
 def ncluster(cluster_factory):
+    # No periodic run (normalizer_period): only `normalize` may touch the tables here.
     c = cluster_factory("normalizer", masters=1, regionservers=2, balancer_period=3600,
-                        normalizer_merge_min_age=0, normalizer_merge_min_bytes=0)
+                        normalizer_period=3600, normalizer_merge_min_age=0,
+                        normalizer_merge_min_bytes=0)
     yield c
     stop_cluster(c)
 
@@ -119,6 +121,55 @@ def test_normalize_splits_the_big_region_and_merges_empty_ones_losing_no_row(
     assert dict(conn.table("norm").scan()) == rows
     assert len(conn.regions("plain")) == 5  # NORMALIZATION_ENABLED is off there
     assert cli(ncluster, "normalizer_enabled").stdout.strip() == "true"
+
+
+def _load_five_regions(conn, name: str, **attributes) -> dict:
+    """A table split at b, c, d, e whose rows are all in ['', b), flushed and reported: the
+    normalizer splits ['', b) and merges [b, c) + [c, d) and [d, e) + [e, '')."""
+    conn.create_table(name, {"cf": {}}, split_keys=[b"b", b"c", b"d", b"e"], **attributes)
+    rows = {b"a%05d" % i: {b"cf:q": b"v" * 100} for i in range(3000)}
+    with conn.table(name).batch(batch_size=500) as b:
+        for row, data in rows.items():
+            b.put(row, data)
+    conn.flush(name)
+    return rows
+
+
+def test_a_filtered_normalize_leaves_the_tables_it_does_not_select_alone(
+        ncluster, connection_for):
+    """HBase 2.4's normalize {TABLE_NAMES => [...]} / {REGEX => ...} / {NAMESPACE => ...}:
+    only the tables selected, and of those only the ones with NORMALIZATION_ENABLED."""
+    conn = connection_for(ncluster, timeout=60)
+    conn.create_namespace("nsn")
+    rows = _load_five_regions(conn, "fa", normalization_enabled=True)
+    _load_five_regions(conn, "nsn:fb", normalization_enabled=True)
+    _load_five_regions(conn, "fc")  # named below, but NORMALIZATION_ENABLED is off
+    wait_for(lambda: all(conn.regions(n)[0].get("store_bytes", 0) > 0
+                         for n in ("fa", "nsn:fb", "fc")), 30, "the load reports")
+
+    # A missing table named is skipped, as HBase's getTableDescriptors does.
+    done = conn.normalize(table_names=["fa", "fc", "nosuch"])
+    assert done == {"ran": True, "splits": 1, "merges": 2}
+    wait_for(lambda: all(r["state"] == "OPEN" for r in conn.regions("fa")), 30, "settled")
+    assert len(conn.regions("fa")) == 4
+    assert dict(conn.table("fa").scan()) == rows
+    assert len(conn.regions("fc")) == 5  # named, but not NORMALIZATION_ENABLED
+    assert len(conn.regions("nsn:fb")) == 5  # enabled, but not named: untouched
+
+    out = cli(ncluster, "normalize", "--regex", "nsn:.*", "--namespace", "default")
+    assert (out.returncode, out.stdout.strip()) == (0, "true (0 split(s), 0 merge(s))")
+    assert len(conn.regions("nsn:fb")) == 5  # the regex matches it, the namespace does not
+
+    out = cli(ncluster, "normalize", "--namespace", "nsn", "--regex", "nsn:f.*")
+    assert (out.returncode, out.stdout.strip()) == (0, "true (1 split(s), 2 merge(s))")
+    wait_for(lambda: all(r["state"] == "OPEN" for r in conn.regions("nsn:fb")), 30, "settled")
+    assert len(conn.regions("nsn:fb")) == 4
+
+    out = cli(ncluster, "normalize", "--regex", "f[a")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.startswith("ERROR: normalize: invalid regex 'f[a': "), out.stderr
+    with pytest.raises(NamespaceNotFoundError, match="nosuchns"):
+        conn.normalize(namespace="nosuchns")
 
 
 def _meta(tables, namespaces=("default", "hbase")) -> SimpleNamespace:

@@ -4,6 +4,7 @@
 import contextlib
 import io
 import json
+import re
 
 import pytest
 
@@ -679,3 +680,33 @@ def test_switches_take_booleans_quoted_or_not_as_hbase_s_boolean_valueof(monkeyp
     assert calls == [("SPLIT", False), ("MERGE", True), ("SPLIT", False)]
     with pytest.raises(commands.UsageError, match="takes true or false, got 'yes'"):
         run("splitormerge_switch 'SPLIT', 'yes'")
+
+
+def test_normalize_takes_hbase_s_table_filter(monkeypatch):
+    calls = []
+    monkeypatch.setattr(commands, "normalize",
+                        lambda conn, out, **kwargs: calls.append(kwargs))
+    for line in ("normalize", "normalize {'TABLE_NAMES' => ['t1', 'ns:t2']}",
+                 "normalize TABLE_NAME => 't1'", "normalize REGEX => 'ns:.*'",
+                 "normalize {NAMESPACE => 'ns'}",
+                 "normalize NAMESPACE => 'ns', REGEX => '.*_big'",
+                 "normalize({TABLE_NAMES => 't1', REGEX => ''})",
+                 "normalize {REGEX => 'a'}, {NAMESPACE => 'ns'}"):
+        run(line)
+    assert calls == [{}, {"table_names": ["t1", "ns:t2"]}, {"table_names": ["t1"]},
+                     {"regex": "ns:.*"}, {"namespace": "ns"},
+                     {"namespace": "ns", "regex": ".*_big"},
+                     {"table_names": ["t1"], "regex": ""}, {"regex": "a", "namespace": "ns"}]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("normalize {TABLES => ['t1']}", "normalize: unsupported option(s) TABLES; supported: "
+                                     "NAMESPACE, REGEX, TABLE_NAME, TABLE_NAMES"),
+    ("normalize 't1'", "normalize's filter must be a hash"),
+    ("normalize REGEX => ['a']", "regex must be a quoted string, got ['a']"),
+    ("normalize TABLE_NAMES => {'t1' => 1}", "table name must be a quoted string"),
+])
+def test_normalize_refuses_a_filter_it_cannot_read(monkeypatch, line, message):
+    monkeypatch.setattr(commands, "normalize", lambda conn, out, **kwargs: None)
+    with pytest.raises(commands.UsageError, match=re.escape(message)):
+        run(line)
