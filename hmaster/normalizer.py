@@ -82,7 +82,8 @@ def plan(descriptor, regions: list[RegionRecord], sizes: dict[str, int], now_ms:
 def _merges(regions, sizes, target, now_ms, config, splitting=frozenset()) -> list[Plan]:
     def mergeable(r: RegionRecord) -> bool:
         size = sizes.get(r.info.name)
-        return (r.info.name not in splitting and r.state == OPEN and size is not None and size >= config.merge_min_bytes
+        return (r.info.name not in splitting and r.state == OPEN and size is not None
+                and size >= config.merge_min_bytes
                 and now_ms - r.info.region_id >= config.merge_min_age_s * 1000)
 
     plans, i = [], 0
