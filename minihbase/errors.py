@@ -22,6 +22,12 @@ class InvalidArgumentError(HBaseError, ValueError):
     """A malformed request: empty or oversize row key, bad table name, value too large..."""
 
 
+class NotACounterError(InvalidArgumentError):
+    """An increment of a cell whose value is not an 8-byte counter (HBase's
+    DoNotRetryIOException "Field is not a long"): the Thrift gateway answers it with IOError,
+    as HBase's, not IllegalArgument."""
+
+
 class TableNotFoundError(HBaseError):
     """The named table does not exist."""
 

@@ -42,8 +42,8 @@ import time
 
 from minihbase.bytes_text import quoted
 from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColumnFamilyError,
-                              NotServingRegionError, RegionTooBusyError, ServerAbortedError,
-                              TableReadOnlyError)
+                              NotACounterError, NotServingRegionError, RegionTooBusyError,
+                              ServerAbortedError, TableReadOnlyError)
 from storage import layout
 from storage.cell import CELL_TYPES, LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
 from storage.compaction import (CompactionInterrupted, compact_store,
@@ -433,7 +433,8 @@ class Region:
 
     def increment(self, row: bytes, family: bytes, qualifier: bytes, amount: int,
                   nonce: NonceKey | None = None) -> int:
-        """Atomically add `amount` to an 8-byte big-endian signed counter; returns the new value.
+        """Atomically add `amount` to an 8-byte big-endian signed counter; returns the new value;
+        a cell of another size is NotACounterError.
         With a nonce (group, nonce), an operation that already succeeded with that nonce is not
         applied again: its result is returned (storage/nonces.py)."""
         self._check_open()
@@ -471,7 +472,7 @@ class Region:
             cur, ts = 0, self.config.now_ms()
             if cells:
                 if len(cells[0].value) != 8:
-                    raise InvalidArgumentError(
+                    raise NotACounterError(
                         f"row {quoted(row)} column {quoted(family + b':' + qualifier)} holds "
                         f"{len(cells[0].value)} bytes, "
                         "not an 8-byte counter")

@@ -29,7 +29,8 @@ from thriftpy2.transport import (TCyBufferedTransportFactory, TCyFramedTransport
                                  TSocket, TTransportException)
 
 from minihbase import metrics
-from minihbase.errors import HBaseError, InvalidArgumentError, TableExistsError
+from minihbase.errors import (HBaseError, InvalidArgumentError, NotACounterError,
+                              TableExistsError)
 from minihbase.info_http import InfoHttpServer, TEXT, json_response
 from thriftserver.handler import HbaseHandler
 from thriftserver.idl import hbase
@@ -56,12 +57,14 @@ class GatewayConfig:
 
 
 def thrift_error(exc: BaseException, declared: tuple) -> BaseException:
-    """The Thrift exception a method answers `exc` with: the most precise one it declares."""
+    """The Thrift exception a method answers `exc` with: the most precise one it declares. An
+    increment of a non-counter is IOError, not IllegalArgument: HBase's region server refuses
+    it with a DoNotRetryIOException ("Field is not a long"), so canRetry is false."""
     message = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, TableExistsError) and hbase.AlreadyExists in declared:
         return hbase.AlreadyExists(message=message)
     if isinstance(exc, (InvalidArgumentError, TypeError, ValueError)) and \
-            hbase.IllegalArgument in declared:
+            not isinstance(exc, NotACounterError) and hbase.IllegalArgument in declared:
         return hbase.IllegalArgument(message=message)
     return hbase.IOError(message=message,
                          canRetry=isinstance(exc, HBaseError) and exc.retryable)

@@ -14,12 +14,14 @@ import sys
 import time
 
 import pytest
+from thriftpy2.rpc import make_client
 
 happybase = pytest.importorskip("happybase")  # a dev dependency: always there under make test
 
 from minihbase.local_cluster import REPO_ROOT  # noqa: E402
 from minihbase.zookeeper import free_port  # noqa: E402
 from tests.cluster.conftest import stop_cluster, wait_for  # noqa: E402
+from thriftserver.idl import hbase  # noqa: E402
 from thriftserver.scanners import INVALID, Scanners  # noqa: E402
 
 
@@ -236,6 +238,31 @@ def test_counters_append_and_check_and_put(hb):
     cells = client.append(TAppend(table=b"hb_atomic", row=b"r", columns=[b"cf:v"],
                                   values=[b"+more"]))
     assert [c.value for c in cells] == [b"second+more"]
+
+
+def test_increment_of_a_non_counter_is_an_io_error_not_retried(gw, hb):
+    # HBase's region server: DoNotRetryIOException "Field is not a long", so IOError with
+    # canRetry false, not IllegalArgument (atomicIncrement declares both)
+    from Hbase_thrift import IOError as ThriftIOError, TIncrement
+
+    conn = hb()
+    conn.create_table("hb_notlong", {"cf": {}})
+    t = conn.table("hb_notlong")
+    t.put(b"r", {b"cf:n": b"abc"})
+    with pytest.raises(ThriftIOError, match="holds 3 bytes, not an 8-byte counter"):
+        t.counter_inc(b"r", b"cf:n")
+    with pytest.raises(ThriftIOError, match="not an 8-byte counter"):
+        conn.client.increment(TIncrement(table=b"hb_notlong", row=b"r", column=b"cf:n",
+                                         ammount=1))
+    assert t.row(b"r") == {b"cf:n": b"abc"}
+    # happybase's IDL has no canRetry; HBase's own (the gateway's) has
+    client = make_client(hbase.Hbase, "127.0.0.1", gw.thrift_servers[0].port)
+    try:
+        with pytest.raises(hbase.IOError) as err:
+            client.atomicIncrement(b"hb_notlong", b"r", b"cf:n", 1)
+    finally:
+        client.close()
+    assert err.value.canRetry is False
 
 
 def test_bad_input_is_a_thrift_exception_and_the_connection_keeps_serving(hb):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from minihbase.errors import (InvalidArgumentError, NoSuchColumnFamilyError,
+from minihbase.errors import (InvalidArgumentError, NoSuchColumnFamilyError, NotACounterError,
                               NotServingRegionError, RegionTooBusyError)
 from storage import layout
 from storage.config import RegionConfig
@@ -253,6 +253,15 @@ def test_increments_in_one_millisecond_keep_every_version(region):
     cells = region.get(Get(b"ctr", max_versions=3))
     assert [int.from_bytes(c.value, "big") for c in cells] == [3, 2, 1]
     assert len({c.timestamp for c in cells}) == 3
+
+
+def test_an_increment_of_a_non_counter_is_its_own_error(region):
+    """HBase's DoNotRetryIOException "Field is not a long": an argument error to the native
+    client, an IOError to the Thrift gateway (docs/thrift.md)."""
+    region.mutate(Mutation(b"r").put(CF, b"n", b"abc"))
+    with pytest.raises(NotACounterError, match="holds 3 bytes, not an 8-byte counter"):
+        region.increment(b"r", CF, b"n", 1)
+    assert issubclass(NotACounterError, InvalidArgumentError)
 
 
 def test_check_and_put_is_not_hidden_under_a_future_checked_cell(region, clock):
