@@ -84,6 +84,12 @@ def read_region_info(path: str) -> RegionInfo:
         raise CorruptionError(f"{path} holds no region info: {e}") from None
 
 
+def _wrap_long(n: int) -> int:
+    """`n` as a Java long: an increment past 2**63 - 1 wraps to -2**63, as in HBase (its
+    region server adds counters with plain long arithmetic)."""
+    return (n + (1 << 63)) % (1 << 64) - (1 << 63)
+
+
 def _lost_files_message(info: RegionInfo, path: str) -> str:
     what = ("holds no .regioninfo" if os.path.isdir(path) else "is missing")
     return (f"region {info.name}: its directory {path} {what}, so its files are gone and it "
@@ -433,8 +439,8 @@ class Region:
 
     def increment(self, row: bytes, family: bytes, qualifier: bytes, amount: int,
                   nonce: NonceKey | None = None) -> int:
-        """Atomically add `amount` to an 8-byte big-endian signed counter; returns the new value;
-        a cell of another size is NotACounterError.
+        """Atomically add `amount` to an 8-byte big-endian signed counter; returns the new value,
+        wrapped past the long range as HBase's; a cell of another size is NotACounterError.
         With a nonce (group, nonce), an operation that already succeeded with that nonce is not
         applied again: its result is returned (storage/nonces.py)."""
         self._check_open()
@@ -480,9 +486,7 @@ class Region:
                 # the new version must be the newest, even in the same millisecond (HBase's
                 # reckonDelta), or a version of the counter would be overwritten
                 ts = max(ts, cells[0].timestamp + 1)
-            new = cur + amount
-            if not -(1 << 63) <= new < (1 << 63):
-                raise InvalidArgumentError(f"counter overflow: {cur} + {amount}")
+            new = _wrap_long(cur + amount)
             self._apply_locked([Mutation(row).put(family, qualifier,
                                                   new.to_bytes(8, "big", signed=True), ts)],
                                self._nonce_cells(row, family, nonce, new))

@@ -265,6 +265,21 @@ def test_increment_of_a_non_counter_is_an_io_error_not_retried(gw, hb):
     assert err.value.canRetry is False
 
 
+def test_a_counter_wraps_past_the_long_range_as_in_hbase(hb, native):
+    # HBase adds with Java long arithmetic: 2**63 - 1 + 1 is -2**63, through Thrift and the
+    # native client alike
+    conn = hb()
+    conn.create_table("hb_wrap", {"cf": {}})
+    t = conn.table("hb_wrap")
+    t.counter_set(b"r", b"cf:n", 2**63 - 1)
+    assert t.counter_inc(b"r", b"cf:n") == -2**63
+    assert t.counter_dec(b"r", b"cf:n") == 2**63 - 1
+    n = native.table("hb_wrap")
+    assert n.counter_inc(b"r", b"cf:n", 2) == -2**63 + 1
+    assert n.counter_inc(b"r", b"cf:n", -2) == 2**63 - 1
+    assert n.counter_get(b"r", b"cf:n") == t.counter_get(b"r", b"cf:n") == 2**63 - 1
+
+
 def test_bad_input_is_a_thrift_exception_and_the_connection_keeps_serving(hb):
     from Hbase_thrift import AlreadyExists, IllegalArgument, IOError as ThriftIOError
 

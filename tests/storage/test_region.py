@@ -255,6 +255,16 @@ def test_increments_in_one_millisecond_keep_every_version(region):
     assert len({c.timestamp for c in cells}) == 3
 
 
+def test_an_increment_wraps_past_the_long_range_as_in_hbase(region):
+    """HBase adds with Java long arithmetic: past 2**63 - 1 the counter wraps to -2**63."""
+    region.mutate(Mutation(b"ctr").put(CF, b"n", (2**63 - 1).to_bytes(8, "big", signed=True)))
+    assert region.increment(b"ctr", CF, b"n", 1) == -2**63
+    assert region.increment(b"ctr", CF, b"n", -1) == 2**63 - 1
+    assert region.increment(b"ctr", CF, b"n", 2**63 - 1) == -2
+    cells = region.get(Get(b"ctr"))
+    assert int.from_bytes(cells[0].value, "big", signed=True) == -2
+
+
 def test_an_increment_of_a_non_counter_is_its_own_error(region):
     """HBase's DoNotRetryIOException "Field is not a long": an argument error to the native
     client, an IOError to the Thrift gateway (docs/thrift.md)."""
