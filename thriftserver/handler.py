@@ -258,12 +258,13 @@ class HbaseHandler:
         return [hbase.TCell(value=v, timestamp=ts) for v, ts in data.values()]
 
     def checkAndPut(self, tableName, row, column, value, mput, attributes=None):
-        """Put `mput` if `column`'s newest value is `value` (unset: if there is none)."""
-        deletes, puts = _split_mutations([_required(mput, "mput")])
-        if deletes:
-            raise InvalidArgumentError("checkAndPut's mput must be a put, not a delete")
+        """Put `mput` if `column`'s newest value is `value` (unset: if there is none). `mput`
+        is a put even when its isDelete is set: HBase's builds a Put of its column and value
+        and never reads isDelete."""
+        mput = _required(mput, "mput")
+        put = {_put_column(mput.column): mput.value if mput.value is not None else b""}
         return self._table(tableName).check_and_put(row, _required(column, "column"),
-                                                    value, puts)
+                                                    value, put)
 
     def deleteAll(self, tableName, row, column, attributes=None):
         self.deleteAllTs(tableName, row, column, None, attributes)
@@ -353,18 +354,21 @@ class _Started:
 
 
 def _split_mutations(mutations) -> tuple[list, dict]:
-    """Thrift Mutations -> (columns to delete, {column: value} to put). A put must name a
-    qualifier (b"cf:q", b"cf:" for the empty one): HBase logs and drops one that names only a
-    family; here it is an error naming it."""
+    """Thrift Mutations -> (columns to delete, {column: value} to put)."""
     deletes, puts = [], {}
     for m in _required(mutations, "mutations"):
-        column = _required(m.column, "mutation column")
         if m.isDelete:
-            deletes.append(column)
-            continue
-        if b":" not in column:
-            raise InvalidArgumentError(f"put to {column!r} names no qualifier (use "
-                                       f"{column + b':'!r} for the empty one)")
-        puts[column] = m.value if m.value is not None else b""
+            deletes.append(_required(m.column, "mutation column"))
+        else:
+            puts[_put_column(m.column)] = m.value if m.value is not None else b""
     return deletes, puts
 
+
+def _put_column(column) -> bytes:
+    """The column of a put, which must name a qualifier (b"cf:q", b"cf:" for the empty one):
+    HBase logs and drops a put that names only a family; here it is an error naming it."""
+    column = _required(column, "mutation column")
+    if b":" not in column:
+        raise InvalidArgumentError(f"put to {column!r} names no qualifier (use "
+                                   f"{column + b':'!r} for the empty one)")
+    return column

@@ -280,6 +280,24 @@ def test_a_counter_wraps_past_the_long_range_as_in_hbase(hb, native):
     assert n.counter_get(b"r", b"cf:n") == t.counter_get(b"r", b"cf:n") == 2**63 - 1
 
 
+def test_check_and_put_puts_mput_even_when_it_says_delete(hb):
+    # HBase's checkAndPut builds a Put from mput's column and value and never reads isDelete
+    from Hbase_thrift import Mutation
+
+    conn = hb()
+    conn.create_table("hb_cap_delete", {"cf": {}})
+    t = conn.table("hb_cap_delete")
+    client = conn.client
+    t.put(b"r", {b"cf:v": b"old"})
+    as_delete = Mutation(isDelete=True, column=b"cf:v", value=b"new")
+    assert client.checkAndPut(b"hb_cap_delete", b"r", b"cf:v", b"old", as_delete, {}) is True
+    assert t.row(b"r") == {b"cf:v": b"new"}
+    no_value = Mutation(isDelete=True, column=b"cf:w")
+    assert client.checkAndPut(b"hb_cap_delete", b"r", b"cf:w", None, no_value, {}) is True
+    assert t.row(b"r") == {b"cf:v": b"new", b"cf:w": b""}
+    assert client.checkAndPut(b"hb_cap_delete", b"r", b"cf:v", b"old", as_delete, {}) is False
+
+
 def test_bad_input_is_a_thrift_exception_and_the_connection_keeps_serving(hb):
     from Hbase_thrift import AlreadyExists, IllegalArgument, IOError as ThriftIOError
 
