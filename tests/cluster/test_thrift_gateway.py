@@ -298,6 +298,20 @@ def test_check_and_put_puts_mput_even_when_it_says_delete(hb):
     assert client.checkAndPut(b"hb_cap_delete", b"r", b"cf:v", b"old", as_delete, {}) is False
 
 
+def test_get_region_info_of_a_bare_row_at_a_boundary_is_the_region_holding_it(hb, native):
+    # HBase 2 reverse-scans hbase:meta from the row; its meta comparator sorts "t,row" after
+    # the meta row "t,row,<region id>..." of a region starting at row, so that region answers
+    native.create_table("hb_reginfo", {"cf": {}}, split_keys=[b"m"])
+    client = hb().client
+    for search in (b"hb_reginfo,m", b"hb_reginfo,m,99999999999999", b"hb_reginfo,p"):
+        info = client.getRegionInfo(search)
+        assert (info.startKey, info.endKey) == (b"m", b""), search
+    for search in (b"hb_reginfo,", b"hb_reginfo,a", b"hb_reginfo,l\xff"):
+        info = client.getRegionInfo(search)
+        assert (info.startKey, info.endKey) == (b"", b"m"), search
+    assert info.name.startswith(b"hb_reginfo,,")
+
+
 def test_bad_input_is_a_thrift_exception_and_the_connection_keeps_serving(hb):
     from Hbase_thrift import AlreadyExists, IllegalArgument, IOError as ThriftIOError
 
