@@ -468,7 +468,7 @@ def quiet_libraries() -> None:
     """kazoo logs connection drops as warnings; the CLI reports errors itself, in one line."""
     import logging
 
-    for name in ("kazoo", "kazoo.client", "kazoo.protocol.connection"):
+    for name in ("kazoo", "kazoo.client", "kazoo.protocol.connection", "client.zookeeper"):
         lg = logging.getLogger(name)
         lg.addHandler(logging.NullHandler())
         lg.propagate = False

@@ -16,6 +16,7 @@ OperationTimeoutError names the operation, the attempts and the last error.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -44,6 +45,7 @@ from protos.status import from_rpc_error
 from storage.schema import canonical_table_name, namespace_of
 
 DEFAULT_QUORUM = "127.0.0.1:2181"
+ZK_LOG = logging.getLogger("client.zookeeper")  # kazoo's, silent unless logging is set up
 _EMPTY = pb.Empty()
 
 
@@ -97,7 +99,7 @@ class Connection:
             raise OperationTimeoutError(f"cannot reach ZooKeeper at {self.quorum}: "
                                         f"{unresolved[0]}")
         try:
-            zk = connect(self.quorum, connect_timeout=min(self.timeout, 15.0))
+            zk = connect(self.quorum, connect_timeout=min(self.timeout, 15.0), logger=ZK_LOG)
         except Exception as exc:  # kazoo's timeout, bad host string...
             why = "; ".join(filter(None, (_zk_host_problem(h) for h in hosts)))
             raise OperationTimeoutError(

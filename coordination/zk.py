@@ -23,13 +23,15 @@ DAEMON_CONNECT_TIMEOUT_S = 120.0
 
 
 def connect(quorum: str, *, session_timeout: float = SESSION_TIMEOUT_S,
-            connect_timeout: float = 10.0, read_only: bool = False) -> KazooClient:
+            connect_timeout: float = 10.0, read_only: bool = False,
+            logger: logging.Logger | None = None) -> KazooClient:
     """Open a session to `quorum` ("host:port[,host:port...]") and return the started client.
 
     Raises kazoo's timeout error (a clear "could not connect") when no server answers within
     connect_timeout. A command is retried at most 5 times (then its error surfaces); after a
     dropped connection kazoo reconnects without limit (back-off up to 2 s) until the session
-    is LOST, which the caller's state listener handles.
+    is LOST, which the caller's state listener handles. kazoo logs to `logger` (default
+    "kazoo").
     """
     zk = KazooClient(
         hosts=quorum,
@@ -37,7 +39,7 @@ def connect(quorum: str, *, session_timeout: float = SESSION_TIMEOUT_S,
         connection_retry=KazooRetry(max_tries=-1, delay=0.2, max_delay=2.0),
         command_retry=KazooRetry(max_tries=5, delay=0.1, max_delay=1.0),
         read_only=read_only,
-        logger=logging.getLogger("kazoo"),
+        logger=logger or logging.getLogger("kazoo"),
     )
     # kazoo's start(timeout) stops the client before raising, and that stop waits for a
     # handshake stuck on a frozen server (up to the session timeout): a caller with a 3 s

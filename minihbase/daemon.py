@@ -68,5 +68,6 @@ def setup_logging(role: str, level: str) -> _ServerNameFilter:
         f"%(asctime)s %(levelname)s [{role} %(server)s] %(name)s: %(message)s"))
     handler.addFilter(name_filter)
     logging.basicConfig(level=level.upper(), handlers=[handler])
-    logging.getLogger("kazoo").setLevel(logging.WARNING)
+    for name in ("kazoo", "client.zookeeper"):  # the Thrift gateway's client session
+        logging.getLogger(name).setLevel(logging.WARNING)
     return name_filter

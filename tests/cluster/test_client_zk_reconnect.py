@@ -7,6 +7,8 @@ reconnect must not be cached without its watches, or later meta changes would ne
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -105,3 +107,34 @@ def test_a_load_straddling_a_reconnect_is_not_cached_without_its_watches(env):
     finally:
         conn.close()
         proxy.close()
+
+
+def test_a_library_user_gets_no_kazoo_warnings_on_stderr_when_the_connection_drops(env):
+    """A program using the client without configuring logging: kazoo's "Connection dropped"
+    warnings reached stderr through Python's last-resort handler. The client's ZooKeeper
+    logger ("client.zookeeper") sits under a NullHandler, as a library's should; a program that
+    configures logging still sees it."""
+    quorum, rootdir, start_master, add_server, zk = env
+    start_master()
+    hostport, chroot = quorum.split("/", 1)
+    host, port = hostport.rsplit(":", 1)
+    proxy = Proxy((host, int(port)))
+    script = ("import sys, client\n"
+              "conn = client.Connection(sys.argv[1], timeout=20)\n"
+              "print(conn.tables(), flush=True)\n"
+              "sys.stdin.readline()\n"
+              "print(conn.tables(), flush=True)\n")
+    p = subprocess.Popen([sys.executable, "-c", script, f"127.0.0.1:{proxy.port}/{chroot}"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "[]"
+        proxy.cut()  # kazoo reconnects through the proxy (same session)
+        time.sleep(1.0)
+        out, err = p.communicate("go\n", timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        proxy.close()
+    assert out.strip() == "[]" and p.returncode == 0
+    assert err == ""
