@@ -47,6 +47,12 @@ from storage.schema import canonical_table_name, namespace_of
 DEFAULT_QUORUM = "127.0.0.1:2181"
 ZK_LOG = logging.getLogger("client.zookeeper")  # kazoo's, silent unless logging is set up
 _EMPTY = pb.Empty()
+# Master calls that are reads, or that do no harm done twice (a flush, a compaction request, a
+# balance, an assign of an open region...): resent whatever happened to an earlier attempt.
+IDEMPOTENT_MASTER_CALLS = frozenset({
+    "ListTables", "DescribeTable", "ListNamespaces", "DescribeNamespace", "ListSnapshots",
+    "GetClusterStatus", "GetCompactionState", "Hbck", "Flush", "Compact", "Balance",
+    "RunCatalogJanitor", "Normalize", "Assign", "ClearDeadServers"})
 
 
 def _text(value, what: str) -> str:
@@ -290,10 +296,12 @@ class Connection:
         applied -- its answer lost with a master that died, the backup that took over having
         finished the operation (a resent create finds the table, a resent disable finds it
         disabled). A split, merge or move carries a nonce instead, by which the master matches
-        a resend to the first attempt, as HBase does. Such calls are safe to send again, so
+        a resend to the first attempt, as HBase does. IDEMPOTENT_MASTER_CALLS are reads, or do
+        no harm done twice. Such calls are safe to send again, so
         they are also resent after OutcomeUnknownError (the master lost ZooKeeper mid-call);
-        others (flush, compact...) are not: the caller is told the outcome is unknown."""
-        resendable = bool(done_if) or bool(getattr(request, "nonce", 0))
+        for the others (unassign, switches...) the caller is told the outcome is unknown."""
+        resendable = (method in IDEMPOTENT_MASTER_CALLS or bool(done_if)
+                      or bool(getattr(request, "nonce", 0)))
         maybe_applied = False
 
         def resend_safe(exc: BaseException) -> bool:

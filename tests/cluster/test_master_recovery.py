@@ -739,6 +739,39 @@ def test_a_split_cut_by_a_lost_zookeeper_connection_is_resent_and_applied_once(e
         (b"", b"m"), (b"m", b"")]
 
 
+def _lose_once(obj, name: str):
+    """obj.name raises ConnectionLoss on its first call, then works: a master whose ZooKeeper
+    connection dropped during a read."""
+    real, fired = getattr(obj, name), []
+
+    def cut(*args, **kw):
+        if not fired:
+            fired.append(True)
+            raise ConnectionLoss()
+        return real(*args, **kw)
+    setattr(obj, name, cut)
+
+
+def test_reads_and_idempotent_admin_calls_cut_by_a_lost_connection_are_resent(env):
+    """A list, describe or status has no outcome to be unknown, and a flush, compaction
+    request, balance or assign sent twice does no harm: the client sends them again instead of
+    telling the caller to check whether they were applied."""
+    import client
+
+    master, parent, _, _ = _one_region_table(env, "idem")
+    with client.Connection(env[0], timeout=20) as conn:
+        _lose_once(master.meta, "tables")
+        assert conn.tables() == ["idem"]
+        _lose_once(master.meta, "read_table")
+        assert conn.is_table_enabled("idem")
+        _lose_once(master.meta, "regions")
+        conn.flush("idem")
+        _lose_once(master.meta, "regions")
+        conn.compact("idem")
+        _lose_once(master.meta, "find_region")
+        conn.assign(parent.info.name)
+
+
 def test_a_table_split_resent_after_a_cut_splits_each_region_once(env):
     """`split 't'` splits every region; cut after its first region's swap, then sent again
     (same nonce) once the daughters serve, the call skips those daughters (named by the nonce
