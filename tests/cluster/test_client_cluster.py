@@ -581,13 +581,18 @@ def test_cli_data_commands_print_tables_and_json(cluster, table):
 def test_status_simple_and_detailed_show_load_per_server_and_region(cluster, table):
     table.put(b"st1", {b"cf:q": b"v"})
     regions = {r["name"] for r in table.regions()}
-    p = cli(cluster, "status", "detailed")
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.count("numberOfOnlineRegions=") == 3  # one line per server
-    listed = {line.strip().strip('"') for line in p.stdout.splitlines()
-              if line.strip().startswith('"')}
-    assert regions <= listed  # the table's regions, each under the server hosting it
-    assert "writeRequestsCount=" in p.stdout and "walSizeMB=" in p.stdout
+
+    def detailed():
+        p = cli(cluster, "status", "detailed")
+        assert p.returncode == 0, p.stderr
+        return p.stdout, {line.strip().strip('"') for line in p.stdout.splitlines()
+                          if line.strip().startswith('"')}
+    # the table's regions, each under the server hosting it (a region split or moved by an
+    # earlier test shows once its server's next load report reaches the master)
+    cluster.wait_for(lambda: regions <= detailed()[1], 20, "status to list every region")
+    out = detailed()[0]
+    assert out.count("numberOfOnlineRegions=") == 3  # one line per server
+    assert "writeRequestsCount=" in out and "walSizeMB=" in out
     shell = cli(cluster, "shell", input="status 'simple'\nstatus 'nope'\n")
     assert shell.stdout.count("numberOfOnlineRegions=") == 3
     assert "readRequestsCount" not in shell.stdout
