@@ -420,9 +420,10 @@ class SplitMergeCoordinator:
                 self.meta.delete_nonce(key)
 
     def resume(self) -> None:
-        """Called by a new active master: finish or roll back every journal."""
-        for enc, journal in self.meta.journals().items():
-            self._resume_one(enc, journal)
+        """Called by a new active master: finish or roll back every journal. It serves calls
+        meanwhile, so a split or merge one of them started (a resend, its nonce record rolled
+        back here) is its thread's: skipped, as resume_stalled does."""
+        self.resume_stalled()
         self.janitor(forced=False)
 
     def resume_stalled(self) -> int:

@@ -901,3 +901,29 @@ def test_split_and_merge_refused_by_table_attributes_even_after_a_master_failove
     assert [r.info.start_key for r in regions(zk, "fixed")] == [b"", b"g", b"m"]
     with pytest.raises(OperationNotAllowedError, match="MERGE_ENABLED"):
         master.splits.merge(*[r.info.name for r in regions(zk, "fixed")[:2]])
+
+
+def test_startup_resume_leaves_a_split_a_call_is_running_to_its_thread(env):
+    """A new master serves calls while it recovers: a split sent meanwhile (a resend after
+    the failover, whose nonce record resume rolled back) must not be rolled back under its
+    thread by the recovery's resume, which would also drop the resend's nonce record."""
+    master, parent, _, rs = _one_region_table(env, "busy")
+    zk = env[4]
+    rs.split_gate = threading.Event()
+    outcome = {}
+
+    def split():
+        try:
+            outcome["result"] = master.splits.split(parent.info.name, b"m", "00000000000000cc")
+        except Exception as e:  # noqa: BLE001
+            outcome["error"] = e
+    t = threading.Thread(target=split)
+    t.start()
+    wait_for(lambda: regions(zk, "busy")[0].state == SPLITTING, 10, "parent SPLITTING")
+    master.splits.resume()  # what recover() runs, maybe while calls are served
+    rs.split_gate.set()
+    t.join(30)
+    assert "result" in outcome, outcome
+    assert master.meta.read_nonce("00000000000000cc")["state"] == "done"
+    assert [(r.info.start_key, r.info.end_key) for r in regions(zk, "busy")] == [
+        (b"", b"m"), (b"m", b"")]
