@@ -284,28 +284,33 @@ class MasterServicer(pb_grpc.MasterServicer):
                                                "(recommission_regionserver first)")
             if rec.state == OPEN and rec.server == target:
                 return pb.Empty()  # HBase skips a move to the server the region is on
-            if target is None and self._moved_before(request.nonce, rec):
-                return pb.Empty()  # a resend of a call whose first attempt moved it
+            if target is None:
+                moved_from = self._move_source(request.nonce, rec)
+                if rec.server != moved_from:  # a resend: its first attempt closed it there
+                    if rec.state == OPEN:
+                        return pb.Empty()
+                    # cut before the open: finish it elsewhere, not back on moved_from
+                    target = self.m.assignment.pick_server({moved_from})
             source = rec.server or "no server"
             _must_be_open(self.m.assignment.move(rec, target),
                           f"move of region {rec.info.name}: closed on {source} but")
             return pb.Empty()
         return self._call(context, run)
 
-    def _moved_before(self, nonce: int, rec) -> bool:
-        """Whether an earlier attempt of this move call (same nonce) moved `rec` off the server
-        it was on; a first attempt records that server."""
+    def _move_source(self, nonce: int, rec) -> str:
+        """The server this untargeted move call moves `rec` off: where it is on a first
+        attempt, which records it under the call's nonce; on a resend (same nonce), the one
+        the first attempt recorded -- it may have closed the region there since."""
         key = _nonce_key(nonce)
-        if not key:
-            return False
-        record = self.m.meta.read_nonce(key)
-        if record is None:
+        record = self.m.meta.read_nonce(key) if key else None
+        if record is not None:
+            return record["from"]
+        if key:
             with contextlib.suppress(NodeExistsError):
                 self.m.meta.commit([self.m.meta.nonce_op(
                     key, {"op": "move", "region": rec.info.encoded_name, "from": rec.server},
                     create=True)])
-            return False
-        return rec.state == OPEN and rec.server != record["from"]
+        return rec.server
 
     def Assign(self, request, context):
         """HBase 2's assign: open a region that is not open now (FAILED_OPEN waiting for its

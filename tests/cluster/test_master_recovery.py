@@ -927,3 +927,31 @@ def test_startup_resume_leaves_a_split_a_call_is_running_to_its_thread(env):
     assert master.meta.read_nonce("00000000000000cc")["state"] == "done"
     assert [(r.info.start_key, r.info.end_key) for r in regions(zk, "busy")] == [
         (b"", b"m"), (b"m", b"")]
+
+
+def _region_state(state: str):
+    """A _lose_after match: a commit writing a region record in `state`."""
+    def match(ops):
+        return any(op.data and json.loads(op.data).get("state") == state and
+                   "info" in json.loads(op.data) for op in ops)
+    return match
+
+
+@pytest.mark.parametrize("state", ["OPENING", OFFLINE])
+def test_a_move_cut_before_its_open_is_resent_and_lands_off_its_first_server(env, state):
+    """The master lost ZooKeeper after the move closed the region on its server (OFFLINE) or
+    chose the new one (OPENING there): the resend (same nonce) finishes the move off the
+    server the first attempt moved it from, not back onto it."""
+    import client
+
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server(), add_server()
+    master = start_master()
+    wait_for(lambda: len(master.servers.online()) == 2, 10, "servers online")
+    create(master, "mvcut")
+    (rec,) = regions(zk, "mvcut")
+    _lose_after(master, _region_state(state))
+    with client.Connection(quorum, timeout=30) as conn:
+        conn.move(rec.info.name)
+    (after,) = regions(zk, "mvcut")
+    assert after.state == OPEN and after.server != rec.server, (after, rec.server)
