@@ -318,7 +318,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             a = region_info_from_pb(request.region_a_info)
             b = region_info_from_pb(request.region_b_info)
             table = table_from_pb(request.schema)
-            merged = self._online.merge(a, b, table)
+            merged = self._online.merge([a, b], table)
             return pb.MergeRegionsResponse(merged=region_info_to_pb(merged))
         except Exception as e:
             self._fail(context, e)

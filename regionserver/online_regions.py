@@ -263,16 +263,18 @@ class OnlineRegions:
         log.info("split region %s into %s and %s", name, left.name, right.name)
         return left, right
 
-    def merge(self, a: RegionInfo, b: RegionInfo, table: TableDescriptor) -> RegionInfo:
+    def merge(self, parents: list[RegionInfo], table: TableDescriptor) -> RegionInfo:
+        """Write the region covering `parents` (two or more adjacent regions the master has
+        closed)."""
         from storage.region import Region
 
-        for info in (a, b):
+        for info in parents:
             if info.name in self._regions:
                 raise RegionOfflineError(
                     f"region {info.name} is still open on {self.server_name}: close it before "
                     "merging")
-        merged = Region.merge(self.rootdir, a, b, table)
-        log.info("merged regions %s and %s into %s", a.name, b.name, merged.name)
+        merged = Region.merge(self.rootdir, parents, table)
+        log.info("merged regions %s into %s", ", ".join(p.name for p in parents), merged.name)
         return merged
 
     # --- background chore ----------------------------------------------------------------------

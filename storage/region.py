@@ -969,12 +969,13 @@ class Region:
         return write_daughters(self.rootdir, self.info, self.table, key, self.config.now_ms())
 
     @staticmethod
-    def merge(rootdir: str, a: RegionInfo, b: RegionInfo, table: TableDescriptor,
+    def merge(rootdir: str, parents: list[RegionInfo], table: TableDescriptor,
               now_ms: int | None = None) -> RegionInfo:
-        """Create the region covering two adjacent closed regions (reference files)."""
+        """Create the region covering a run of two or more adjacent closed regions, given in
+        any order (reference files)."""
         from storage.region_split import write_merged
 
-        return write_merged(rootdir, a, b, table,
+        return write_merged(rootdir, parents, table,
                             now_ms if now_ms is not None else int(time.time() * 1000))
 
     def snapshot(self, dest_region_dir: str, flush: bool = True) -> None:

@@ -9,9 +9,10 @@ region that still has references may split again: references always name the und
 with the intersected row range, so no chains form. The parent's directory is deleted (by
 `delete_parent_if_unreferenced`, the janitor step) once no daughter references it.
 
-Merging two adjacent closed regions is the reverse: the merged region gets references to every
-store file of both parents, each clamped to its parent's range. A reference to a reference is
-resolved to the underlying HFile with the intersected range, so chains never form.
+Merging a run of two or more adjacent closed regions is the reverse: the merged region gets
+references to every store file of every parent, each clamped to its parent's range. A reference
+to a reference is resolved to the underlying HFile with the intersected range, so chains never
+form.
 
 Reference file layout (all integers big-endian)::
 
@@ -242,17 +243,40 @@ def write_daughters(rootdir: str, parent: RegionInfo, table: TableDescriptor, sp
     return a, b
 
 
-def write_merged(rootdir: str, a: RegionInfo, b: RegionInfo, table: TableDescriptor,
+def merge_chain(parents: list[RegionInfo]) -> list[RegionInfo]:
+    """`parents` ordered by start key, once checked to be one contiguous run of two or more
+    regions of one table (as HBase 2.3+ merges, HBASE-22777; no 'force' past a gap)."""
+    names = ", ".join(p.name for p in parents)
+    if len(parents) < 2:
+        raise InvalidArgumentError(
+            f"a merge needs at least 2 regions, got {len(parents)}: {names or 'none'}")
+    tables = sorted({p.table for p in parents})
+    if len(tables) > 1:
+        raise InvalidArgumentError("cannot merge regions of different tables: " +
+                                   ", ".join(map(repr, tables)))
+    seen: set[str] = set()
+    for p in parents:
+        if p.encoded_name in seen:
+            raise InvalidArgumentError(f"region {p.name} is named twice in one merge")
+        seen.add(p.encoded_name)
+    chain = sorted(parents, key=lambda p: (p.start_key, p.end_key == b"", p.end_key))
+    for prev, nxt in zip(chain, chain[1:]):
+        if not prev.end_key or prev.end_key != nxt.start_key:
+            raise InvalidArgumentError(
+                f"regions {', '.join(p.name for p in chain)} are not adjacent: {prev.name} "
+                f"ends at {quoted(prev.end_key)}, {nxt.name} starts at {quoted(nxt.start_key)}")
+    return chain
+
+
+def write_merged(rootdir: str, parents: list[RegionInfo], table: TableDescriptor,
                  now_ms: int) -> RegionInfo:
-    """Create the merged region's directory from two adjacent closed regions."""
-    if a.start_key > b.start_key:
-        a, b = b, a
-    if a.table != b.table or a.end_key != b.start_key or not a.end_key:
-        raise InvalidArgumentError(f"regions {a.name} and {b.name} are not adjacent")
-    merged = RegionInfo(a.table, a.start_key, b.end_key,
-                        max(now_ms, a.region_id + 1, b.region_id + 1))
+    """Create the merged region's directory from a run of adjacent closed regions: reference
+    files to every store file of every parent, each clamped to its parent's range."""
+    chain = merge_chain(list(parents))
+    rid = max([now_ms] + [p.region_id + 1 for p in chain])
+    merged = RegionInfo(chain[0].table, chain[0].start_key, chain[-1].end_key, rid)
     refs: dict = {}
-    for p in (a, b):
+    for p in chain:
         ppath = layout.region_dir(rootdir, p)
         for fam in table.family_names():
             refs.setdefault(fam, []).extend(_family_file_refs(

@@ -380,17 +380,19 @@ class RegionMachine(RuleBasedStateMachine):
     @precondition(lambda self: len(self.regions) >= 2)
     @rule(data=st.data())
     def merge(self, data):
-        """Close two adjacent regions, merge them (reference files), keep going on the result."""
-        i = data.draw(st.integers(0, len(self.regions) - 2))
-        a, b = self.regions[i], self.regions[i + 1]
-        assert a.info.end_key == b.info.start_key
-        a.close()
-        b.close()
+        """Close a run of 2 or 3 adjacent regions, merge them (reference files), keep going on
+        the result."""
+        n = data.draw(st.integers(2, min(3, len(self.regions))))
+        i = data.draw(st.integers(0, len(self.regions) - n))
+        run = self.regions[i:i + n]
+        for r in run:
+            r.close()
         self.now_ms += 1
-        merged = region_mod.Region.merge(self.root, a.info, b.info, self.table,
-                                         now_ms=self.now_ms)
-        assert (merged.start_key, merged.end_key) == (a.info.start_key, b.info.end_key)
-        self.regions[i:i + 2] = [self.open_region(merged)]
+        merged = region_mod.Region.merge(self.root, [r.info for r in reversed(run)],
+                                         self.table, now_ms=self.now_ms)
+        assert (merged.start_key, merged.end_key) == (run[0].info.start_key,
+                                                      run[-1].info.end_key)
+        self.regions[i:i + n] = [self.open_region(merged)]
         self.model.flushed(self.in_region(merged))
         self.model.maybe_compacted(self.in_region(merged))
 

@@ -143,7 +143,7 @@ def test_merge_is_the_reverse_of_split(tmp_path):
     ra = _open(root, a)
     ra.compact(major=True)  # one parent of the merge has plain HFiles, the other references
     ra.close()
-    merged = Region.merge(root, b, a, TABLE, now_ms=10)
+    merged = Region.merge(root, [b, a], TABLE, now_ms=10)
     assert (merged.start_key, merged.end_key) == (b"", b"")
     assert merged.region_id > max(a.region_id, b.region_id)
     rm = _open(root, merged)
@@ -161,11 +161,63 @@ def test_merge_is_the_reverse_of_split(tmp_path):
     rm.close()
 
 
-def test_merge_refuses_regions_that_are_not_adjacent(tmp_path):
+def test_merge_of_three_regions_given_in_any_order_holds_all_their_data(tmp_path):
+    """HBase 2.3+ (HBASE-22777) merges a chain of N adjacent regions in one step."""
     root = str(tmp_path)
-    a, b = RegionInfo("t", b"", b"b", 1), RegionInfo("t", b"c", b"", 1)
-    with pytest.raises(InvalidArgumentError):
-        Region.merge(root, a, b, TABLE)
+    parent = _open(root, ROOT_INFO)
+    _fill(parent)
+    before = _dump(parent)
+    a, b = parent.split(b"r020")
+    rb = _open(root, b)
+    b1, b2 = rb.split(b"r045")  # b1 and b2 reference the root's files through b
+    ra = _open(root, a)
+    ra.compact(major=True)  # a has plain HFiles, b1 and b2 references
+    ra.close()
+    merged = Region.merge(root, [b2, a, b1], TABLE, now_ms=10)
+    assert (merged.start_key, merged.end_key) == (b"", b"")
+    assert merged.region_id > max(p.region_id for p in (a, b1, b2))
+    rm = _open(root, merged)
+    assert _dump(rm) == before
+    assert [references_to(root, p, [merged]) > 0 for p in (a, ROOT_INFO)] == [True, True]
+    rm.compact(major=True)
+    assert not rm.has_references() and _dump(rm) == before
+    for p in (a, b1, b2, b, ROOT_INFO):
+        assert delete_parent_if_unreferenced(root, p, [merged])
+    assert _dump(rm) == before
+    rm.close()
+
+
+def test_merge_of_a_middle_run_keeps_its_outer_keys(tmp_path):
+    root = str(tmp_path)
+    infos = [RegionInfo("t", s, e, 1) for s, e in
+             ((b"", b"b"), (b"b", b"d"), (b"d", b"f"), (b"f", b""))]
+    for info in infos:
+        _open(root, info).close()
+    merged = Region.merge(root, infos[1:3], TABLE, now_ms=10)
+    assert (merged.start_key, merged.end_key, merged.region_id) == (b"b", b"f", 10)
+
+
+@pytest.mark.parametrize("keys, message", [
+    ([(b"c", b""), (b"", b"b")], r"regions t,,1\.\w+, t,63,1\.\w+ are not adjacent: "
+                                 r"t,,1\.\w+ ends at 'b', t,63,1\.\w+ starts at 'c'"),
+    ([(b"", b"b"), (b"b", b"c"), (b"d", b"")], r"not adjacent: t,62,1\.\w+ ends at 'c', "
+                                                 r"t,64,1\.\w+ starts at 'd'"),
+    ([(b"", b"b")], r"needs at least 2 regions, got 1: t,,1\."),
+    ([], "needs at least 2 regions, got 0"),
+    ([(b"", b"b"), (b"", b"b")], r"region t,,1\..* is named twice"),
+    ([(b"a", b"b"), (b"a", b"c")], "not adjacent"),  # overlapping
+])
+def test_merge_refuses_anything_but_one_chain_of_two_or_more(tmp_path, keys, message):
+    infos = [RegionInfo("t", s, e, 1) for s, e in keys]
+    with pytest.raises(InvalidArgumentError, match=message):
+        Region.merge(str(tmp_path), infos, TABLE)
+    assert not os.listdir(tmp_path)
+
+
+def test_merge_refuses_regions_of_two_tables(tmp_path):
+    a, b = RegionInfo("t", b"", b"b", 1), RegionInfo("u", b"b", b"", 1)
+    with pytest.raises(InvalidArgumentError, match="regions of different tables: 't', 'u'"):
+        Region.merge(str(tmp_path), [a, b], TABLE)
 
 
 def test_a_daughter_with_references_can_split_again(tmp_path):
