@@ -734,11 +734,21 @@ class Connection:
                          f"split {table_or_region!r}")
         self.locations.invalidate(table or None)
 
-    def merge(self, region_a: str, region_b: str) -> None:
-        a, b = self._target(region_a)[1] or region_a, self._target(region_b)[1] or region_b
-        nonce = self.new_nonce()["nonce"]
-        self.master_call("Merge", pb.MergeRequest(region_a=a, region_b=b, nonce=nonce),
-                         f"merge {region_a!r} and {region_b!r}")
+    def merge(self, *regions: str, force: bool = False) -> None:
+        """Merge two or more adjacent regions of one table (full or encoded names, any order)
+        into one, as HBase 2.3+'s mergeRegionsAsync. force (HBase's forcible: merge regions
+        that are not adjacent) is not supported: InvalidArgumentError."""
+        if force:
+            raise InvalidArgumentError("merge with force (regions that are not adjacent, "
+                                       "leaving an overlap) is not supported: merge a run of "
+                                       "adjacent regions")
+        if len(regions) < 2:
+            raise InvalidArgumentError(f"a merge needs at least 2 regions, got {len(regions)}")
+        names = [self._target(r)[1] or r for r in regions]
+        request = pb.MergeRequest(regions=names, nonce=self.new_nonce()["nonce"])
+        if len(names) == 2:  # also as a master older than `regions` reads them
+            request.region_a, request.region_b = names
+        self.master_call("Merge", request, "merge " + ", ".join(map(repr, regions)))
         self.locations.invalidate()
 
     def flush(self, table_or_region: str) -> None:

@@ -16,7 +16,7 @@ from coordination.znodes import Paths
 from minihbase.errors import ServerUnavailableError
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
-from protos.schema import region_info_from_pb, region_info_to_pb, table_to_pb
+from protos.schema import merge_request_to_pb, region_info_from_pb, region_info_to_pb, table_to_pb
 from protos.status import from_rpc_error
 from storage.schema import RegionInfo, TableDescriptor
 
@@ -83,12 +83,10 @@ class RegionServerClients:
                       OPEN_TIMEOUT_S)
         return region_info_from_pb(r.left), region_info_from_pb(r.right)
 
-    def merge_regions(self, server: str, a: RegionInfo, b: RegionInfo,
+    def merge_regions(self, server: str, parents: list[RegionInfo],
                       desc: TableDescriptor) -> RegionInfo:
-        r = self.call(server, "MergeRegions", pb.MergeRegionsRequest(
-            region_a=a.name, region_b=b.name, region_a_info=region_info_to_pb(a),
-            region_b_info=region_info_to_pb(b), schema=table_to_pb(desc), server=server),
-            OPEN_TIMEOUT_S)
+        r = self.call(server, "MergeRegions", merge_request_to_pb(parents, desc, server),
+                      OPEN_TIMEOUT_S)
         return region_info_from_pb(r.merged)
 
     def server_load(self, server: str) -> pb.ServerLoad:

@@ -224,7 +224,7 @@ class MasterServicer(pb_grpc.MasterServicer):
         def run():
             nonce = _nonce_key(request.nonce)
             if not (nonce and self.m.splits.earlier_attempt(nonce)):
-                self.m.splits.merge(request.region_a, request.region_b, nonce)
+                self.m.splits.merge(*_merge_names(request), nonce=nonce)
             return pb.Empty()
         return self._call(context, run)
 
@@ -490,6 +490,11 @@ class MasterServicer(pb_grpc.MasterServicer):
 def _nonce_key(nonce: int) -> str:
     """A call's nonce as the name of its record (split_merge.py, "Nonces"); "" for none."""
     return f"{nonce:016x}" if nonce else ""
+
+
+def _merge_names(request) -> list[str]:
+    """The regions a MergeRequest names: `regions`, or an older client's region_a, region_b."""
+    return list(request.regions) or [request.region_a, request.region_b]
 
 
 def _must_be_open(rec, what: str) -> None:

@@ -12,8 +12,11 @@ Split of P on server S:
   4. L and R opened (on S, else elsewhere); journal step CLEANUP
   5. janitor: once no daughter directory holds a reference file, P's directory is deleted and
      the journal removed.
-Merge of A+B is the same with two parents: both MERGING, both closed, RS.MergeRegions on A's
-server writes the merged region, one multi-op swaps A and B for M (OPENING), M opened, janitor.
+Merge of a run of two or more adjacent regions A, B, ... (named in any order; A the first by
+start key, HBase 2.3+'s N-region merge) is the same with N parents: all MERGING (region locks
+taken in encoded-name order), all closed, RS.MergeRegions on A's server writes the merged
+region, one multi-op swaps every parent (each checked against its version) for M (OPENING), M
+opened, janitor. HBase's 'force' (merging regions that are not adjacent) is not supported.
 
 Failure before step 3 rolls back: a parent its server closed is reopened; one whose server is
 gone or could not close it stays CLOSING on that server, for its crash procedure (its edits may
@@ -53,6 +56,7 @@ from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, NotServingRegionError,
                               OperationNotAllowedError, RegionOfflineError, RegionTooBusyError)
 from storage import layout
+from storage.region_split import merge_chain
 from storage.schema import RegionInfo
 
 log = logging.getLogger(__name__)
@@ -229,81 +233,91 @@ class SplitMergeCoordinator:
 
     # --- merge -------------------------------------------------------------------------------
 
-    def merge(self, name_a: str, name_b: str, nonce: str = "") -> RegionInfo:
-        """Merge two adjacent regions; `nonce` as in split."""
-        self._check_switch("merge", name_a)
-        a, va = self._open_region(name_a, "merge")
-        b, vb = self._open_region(name_b, "merge")
-        if a.info.table != b.info.table:
-            raise InvalidArgumentError(f"cannot merge regions of different tables: "
-                                       f"{a.info.table!r} and {b.info.table!r}")
-        if b.info.end_key == a.info.start_key and b.info.end_key:
-            (a, va), (b, vb) = (b, vb), (a, va)
-        if a.info.end_key != b.info.start_key or not a.info.end_key:
-            raise InvalidArgumentError(f"regions {name_a} and {name_b} are not adjacent")
-        enc = a.info.encoded_name
-        journal = {"kind": "merge", "table": a.info.table,
-                   "parents": [a.info.to_dict(), b.info.to_dict()], "server": a.server,
+    def merge(self, *names: str, nonce: str = "") -> RegionInfo:
+        """Merge two or more adjacent regions of one table, named in any order (HBase 2.3+);
+        `nonce` as in split."""
+        self._check_switch("merge", ", ".join(names))
+        opened = [self._open_region(name, "merge") for name in names]
+        versions = {r.info.encoded_name: (r, v) for r, v in opened}
+        chain = merge_chain([r.info for r, _ in opened])  # InvalidArgumentError naming them
+        parents = [versions[info.encoded_name] for info in chain]
+        first = parents[0][0]
+        enc = first.info.encoded_name
+        journal = {"kind": "merge", "table": first.info.table,
+                   "parents": [info.to_dict() for info in chain], "server": first.server,
                    "split_key": "", "step": MERGING, "children": [], "nonce": nonce}
         with self._working_on(enc):
-            return self._merge(a, va, b, vb, enc, journal)
+            return self._merge(parents, enc, journal)
 
-    def _merge(self, a: RegionRecord, va: int, b: RegionRecord, vb: int, enc: str,
+    def _merge(self, parents: list[tuple[RegionRecord, int]], enc: str,
                journal: dict) -> RegionInfo:
-        server = a.server
-        first, second = sorted([a.info.encoded_name, b.info.encoded_name])
-        with self.assignment.region_lock(first), self.assignment.region_lock(second):
-            self._check_not_paused(a.info.table, f"merge of {a.info.name} and {b.info.name}")
-            ma = RegionRecord(a.info, MERGING, a.server, now_ms(), f"merge into {server}")
-            mb = RegionRecord(b.info, MERGING, b.server, now_ms(), f"merge into {server}")
+        server, table = parents[0][0].server, parents[0][0].info.table
+        names = ", ".join(r.info.name for r, _ in parents)
+        with contextlib.ExitStack() as locks:
+            for e in sorted(r.info.encoded_name for r, _ in parents):  # one order: no deadlock
+                locks.enter_context(self.assignment.region_lock(e))
+            self._check_not_paused(table, f"merge of {names}")
+            merging = self._mark_merging(parents, enc, journal, server)
             try:
-                self.meta.commit([self.meta.journal_op(enc, journal, create=True),
-                                  self.meta.put_region_op(ma, va),
-                                  self.meta.put_region_op(mb, vb)] +
-                                 self._nonce_ops(enc, journal, create=True))
-            except (NodeExistsError, BadVersionError):
-                raise RegionOfflineError(f"region {a.info.name} or {b.info.name} is busy")
-            va, vb = va + 1, vb + 1
-            failure = None
-            try:
-                for r in (a, b):
-                    self.clients.close_region(r.server, r.info.name, True)
-                desc = self.meta.read_table(a.info.table).descriptor
-                merged = self.clients.merge_regions(server, a.info, b.info, desc)
+                merged = self._close_and_merge(merging, server)
             except HBaseError as e:
-                log.warning("merge of %s and %s failed: %s; rolling back", a.info.name,
-                            b.info.name, e)
-                reopen = self._rollback(journal, enc)
-                failure = e
-            if failure is None:
+                log.warning("merge of %s failed: %s; rolling back", names, e)
+                reopen, failure = self._rollback(journal, enc), e
+            else:
                 try:
-                    m = self._commit_merge(enc, journal, ma, va, mb, vb, merged, server)
+                    m = self._commit_merge(enc, journal, merging, merged, server)
+                    failure = None
                 except RegionOfflineError as e:  # abandoned: a crash took a parent over
                     reopen, failure = self._rollback(journal, enc), e
         if failure is not None:
             self.assignment.assign_many(reopen, preferred=server)
             raise failure
-        log.info("merged %s + %s -> %s", a.info.name, b.info.name, merged.name)
+        log.info("merged %s -> %s", names, merged.name)
         self._finish_opening(enc, journal, [m], server)
         return merged
 
-    def _commit_merge(self, enc: str, journal: dict, ma: RegionRecord, va: int,
-                      mb: RegionRecord, vb: int, merged: RegionInfo, server: str) -> RegionRecord:
-        a, b = ma, mb
+    def _mark_merging(self, parents: list[tuple[RegionRecord, int]], enc: str, journal: dict,
+                      server: str) -> list[tuple[RegionRecord, int]]:
+        """Step 1: journal created and every parent MERGING, in one versioned multi-op;
+        returns the MERGING records with their new versions."""
+        merging = [(RegionRecord(r.info, MERGING, r.server, now_ms(), f"merge into {server}"),
+                    v) for r, v in parents]
+        try:
+            self.meta.commit([self.meta.journal_op(enc, journal, create=True)] +
+                             [self.meta.put_region_op(m, v) for m, v in merging] +
+                             self._nonce_ops(enc, journal, create=True))
+        except (NodeExistsError, BadVersionError):
+            raise RegionOfflineError(
+                "a region of " + ", ".join(m.info.name for m, _ in merging) + " is busy "
+                "(splitting, merging or moving); retry later") from None
+        return [(m, v + 1) for m, v in merging]
+
+    def _close_and_merge(self, merging: list[tuple[RegionRecord, int]],
+                         server: str) -> RegionInfo:
+        """Step 2: every parent closed (flushed), then the merged region written on `server`."""
+        for m, _ in merging:
+            self.clients.close_region(m.server, m.info.name, True)
+        desc = self.meta.read_table(merging[0][0].info.table).descriptor
+        return self.clients.merge_regions(server, [m.info for m, _ in merging], desc)
+
+    def _commit_merge(self, enc: str, journal: dict, merging: list[tuple[RegionRecord, int]],
+                      merged: RegionInfo, server: str) -> RegionRecord:
+        """Step 3: every parent out (each checked against its version), the merged region in,
+        the journal advanced -- one multi-op."""
         m = RegionRecord(merged, OPENING, server, now_ms(),
                          f"RS.OpenRegion on {server} after merge")
         journal.update(step=STEP_OPENING, children=[merged.to_dict()])
         try:
-            self.meta.commit([self.meta.delete_region_op(ma, va),
-                              self.meta.delete_region_op(mb, vb),
-                              self.meta.create_region_op(m),
+            self.meta.commit([self.meta.delete_region_op(p, v) for p, v in merging] +
+                             [self.meta.create_region_op(m),
                               self.meta.journal_op(enc, journal)] +
                              self._nonce_ops(enc, journal))
         except (BadVersionError, NoNodeError):
-            log.warning("merge of %s and %s abandoned: a server crashed meanwhile",
-                        a.info.name, b.info.name)
+            first = merging[0][0].info.name
+            log.warning("merge of %s and %d more abandoned: a server crashed meanwhile", first,
+                        len(merging) - 1)
             self._delete_unborn([merged])
-            raise RegionOfflineError(f"merge of {a.info.name} abandoned: server crashed")
+            raise RegionOfflineError(f"merge of {first} abandoned: server crashed")
         return m
 
     # --- nonces ------------------------------------------------------------------------------

@@ -377,20 +377,22 @@ class SplitRegionResponse(_message.Message):
     def __init__(self, left: _Optional[_Union[RegionInfo, _Mapping]] = ..., right: _Optional[_Union[RegionInfo, _Mapping]] = ...) -> None: ...
 
 class MergeRegionsRequest(_message.Message):
-    __slots__ = ("region_a", "region_b", "region_a_info", "region_b_info", "schema", "server")
+    __slots__ = ("region_a", "region_b", "region_a_info", "region_b_info", "schema", "regions", "server")
     REGION_A_FIELD_NUMBER: _ClassVar[int]
     REGION_B_FIELD_NUMBER: _ClassVar[int]
     REGION_A_INFO_FIELD_NUMBER: _ClassVar[int]
     REGION_B_INFO_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
     region_a: str
     region_b: str
     region_a_info: RegionInfo
     region_b_info: RegionInfo
     schema: TableSchema
+    regions: _containers.RepeatedCompositeFieldContainer[RegionInfo]
     server: str
-    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ..., region_a_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., region_b_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ..., server: _Optional[str] = ...) -> None: ...
+    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ..., region_a_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., region_b_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ..., regions: _Optional[_Iterable[_Union[RegionInfo, _Mapping]]] = ..., server: _Optional[str] = ...) -> None: ...
 
 class MergeRegionsResponse(_message.Message):
     __slots__ = ("merged",)
@@ -741,14 +743,16 @@ class SplitRequest(_message.Message):
     def __init__(self, table: _Optional[str] = ..., region: _Optional[str] = ..., split_key: _Optional[bytes] = ..., nonce: _Optional[int] = ...) -> None: ...
 
 class MergeRequest(_message.Message):
-    __slots__ = ("region_a", "region_b", "nonce")
+    __slots__ = ("region_a", "region_b", "nonce", "regions")
     REGION_A_FIELD_NUMBER: _ClassVar[int]
     REGION_B_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
     region_a: str
     region_b: str
     nonce: int
-    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ..., nonce: _Optional[int] = ...) -> None: ...
+    regions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ..., nonce: _Optional[int] = ..., regions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TableActionRequest(_message.Message):
     __slots__ = ("table", "region", "major", "family", "wait")

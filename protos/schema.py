@@ -64,3 +64,25 @@ def table_to_pb(desc: TableDescriptor) -> pb.TableSchema:
                         keep_deleted_cells=f.keep_deleted_cells,
                         data_block_encoding=f.data_block_encoding)
         for f in desc.families], **desc.attributes())
+
+
+def merge_request_to_pb(parents: list[RegionInfo], desc: TableDescriptor,
+                        server: str) -> pb.MergeRegionsRequest:
+    """The master's MergeRegions call: every parent in `regions`; a two-region merge also in
+    region_a/region_b, which a region server older than `regions` reads (one given more than
+    two then finds no region_a_info and refuses, rather than merging only two)."""
+    m = pb.MergeRegionsRequest(regions=[region_info_to_pb(p) for p in parents],
+                               schema=table_to_pb(desc), server=server)
+    if len(parents) == 2:
+        a, b = parents
+        m.region_a, m.region_b = a.name, b.name
+        m.region_a_info.CopyFrom(region_info_to_pb(a))
+        m.region_b_info.CopyFrom(region_info_to_pb(b))
+    return m
+
+
+def merge_parents_from_pb(m: pb.MergeRegionsRequest) -> list[RegionInfo]:
+    """The parents a MergeRegions call names: `regions`, or an older master's two."""
+    if m.regions:
+        return [region_info_from_pb(r) for r in m.regions]
+    return [region_info_from_pb(m.region_a_info), region_info_from_pb(m.region_b_info)]

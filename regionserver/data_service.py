@@ -26,7 +26,8 @@ from protos import minihbase_pb2_grpc as pb_grpc
 from protos.status import abort_with
 from regionserver.wire import (encode_get_response, encode_result, encode_scan_response,
                                get_response, raw_or_serialize)
-from protos.schema import region_info_from_pb, region_info_to_pb, table_from_pb
+from protos.schema import (merge_parents_from_pb, region_info_from_pb, region_info_to_pb,
+                           table_from_pb)
 from regionserver.convert import (check_row, get_from_pb, mutation_from_pb, no_such_family,
                                   scan_from_pb)
 from regionserver.scanners import DEFAULT_TIME_LIMIT_S
@@ -315,10 +316,8 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         try:
             self._check_alive()
             self._check_addressee(request.server)
-            a = region_info_from_pb(request.region_a_info)
-            b = region_info_from_pb(request.region_b_info)
-            table = table_from_pb(request.schema)
-            merged = self._online.merge([a, b], table)
+            parents = merge_parents_from_pb(request)
+            merged = self._online.merge(parents, table_from_pb(request.schema))
             return pb.MergeRegionsResponse(merged=region_info_to_pb(merged))
         except Exception as e:
             self._fail(context, e)

@@ -24,7 +24,8 @@ import grpc
 
 from coordination import zk as zk_mod
 from coordination.znodes import Paths, ServerRecord, server_name
-from protos.schema import region_info_from_pb, region_info_to_pb, table_from_pb
+from protos.schema import (merge_parents_from_pb, region_info_from_pb, region_info_to_pb,
+                           table_from_pb)
 from minihbase.errors import NotServingRegionError
 from minihbase.zookeeper import free_port
 from protos import minihbase_pb2 as pb
@@ -49,6 +50,7 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         self.opened: list[str] = []  # guarded by lock: every OpenRegion, in order
         self.schemas: dict[str, TableDescriptor] = {}  # guarded by lock: each region's last
         self.closed: list[str] = []  # guarded by lock
+        self.merges: list[pb.MergeRegionsRequest] = []  # guarded by lock: as received
         self.split_gate: threading.Event | None = None  # SplitRegion waits for it when set
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         pb_grpc.add_RegionServerServicer_to_server(self, self.server)
@@ -127,9 +129,11 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         return pb.SplitRegionResponse(left=region_info_to_pb(left), right=region_info_to_pb(right))
 
     def MergeRegions(self, request, context):
-        a = region_info_from_pb(request.region_a_info)
-        b = region_info_from_pb(request.region_b_info)
-        merged = RegionInfo(a.table, a.start_key, b.end_key, max(a.region_id, b.region_id) + 1)
+        with self.lock:
+            self.merges.append(request)
+        parents = merge_parents_from_pb(request)
+        merged = RegionInfo(parents[0].table, parents[0].start_key, parents[-1].end_key,
+                            max(p.region_id for p in parents) + 1)
         self._write_dirs(merged)
         return pb.MergeRegionsResponse(merged=region_info_to_pb(merged))
 

@@ -21,8 +21,9 @@ from coordination.znodes import (CLOSED, CRASHED, DEAD, ENABLED, ENABLING, FAILE
 from hmaster.assignment import KeyedLocks
 from hmaster.meta import MetaStore
 from hmaster.server import MasterConfig, MasterServer
-from minihbase.errors import OperationNotAllowedError
+from minihbase.errors import HBaseError, InvalidArgumentError, OperationNotAllowedError
 from protos import minihbase_pb2 as pb
+from protos.status import abort_with
 from storage import layout
 from storage.region import write_region_info
 from storage.cell import Cell, CellType
@@ -286,6 +287,77 @@ def test_merge_of_adjacent_regions_records_one_region(env):
         (b"", b"p", OPEN), (b"p", b"", OPEN)]
     assert after[0].info == merged
     assert len(master.assignment.region_locks) == 0  # retired regions keep no lock
+
+
+def test_merge_of_three_adjacent_regions_in_any_order_records_one_region(env):
+    """HBase 2.3+ merges N regions in one procedure (HBASE-22777); a gap, a region named twice
+    or a lone region is refused before anything changes."""
+    quorum, rootdir, start_master, add_server, zk = env
+    s1, s2 = add_server(), add_server()
+    master = start_master()
+    wait_for(lambda: len(master.servers.online()) == 2, 10, "servers online")
+    create(master, "m3", [b"g", b"p", b"t"])
+    a, b, c, d = regions(zk, "m3")
+    for run, message in (([a, b, d], r"not adjacent: m3,67,\d+\.\w+ ends at 'p'"),
+                         ([a, a], "named twice"), ([b], "at least 2 regions, got 1")):
+        with pytest.raises(InvalidArgumentError, match=message):
+            master.splits.merge(*[r.info.name for r in run])
+    assert regions(zk, "m3") == [a, b, c, d] and zk.get_children(Paths().splits) == []
+    merged = master.splits.merge(c.info.name, a.info.name, b.info.name)
+    after = regions(zk, "m3")
+    assert [(r.info.start_key, r.info.end_key, r.state) for r in after] == [
+        (b"", b"t", OPEN), (b"t", b"", OPEN)]
+    assert after[0].info == merged and merged.region_id > a.info.region_id
+    (request,) = s1.merges + s2.merges
+    assert [i.start_key for i in request.regions] == [b"", b"g", b"p"]
+    assert not request.region_a  # a region server older than `regions` refuses, never
+    assert len(master.assignment.region_locks) == 0  # merges only two of three
+    wait_for(lambda: zk.get_children(Paths().splits) == [], 10, "the janitor's pass")
+    for parent in (a, b, c):
+        assert not os.path.exists(layout.region_dir(rootdir, parent.info))
+
+
+class _FailsMerge(FakeRegionServer):
+    def MergeRegions(self, request, context):
+        abort_with(context, OSError("disk full"))
+
+
+def test_a_failed_merge_of_three_regions_reopens_all_three(env):
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server(cls=_FailsMerge), add_server(cls=_FailsMerge)
+    master = start_master()
+    wait_for(lambda: len(master.servers.online()) == 2, 10, "servers online")
+    create(master, "f3", [b"g", b"p"])
+    before = regions(zk, "f3")
+    with pytest.raises(HBaseError, match="OSError: disk full"):
+        master.splits.merge(*[r.info.name for r in before])
+    wait_for(lambda: [(r.info, r.state) for r in regions(zk, "f3")] ==
+             [(r.info, OPEN) for r in before], 20, "all three parents open again")
+    assert zk.get_children(Paths().splits) == []
+    assert len(master.assignment.region_locks) == 0
+
+
+def test_merge_requests_of_old_and_new_clients(env):
+    """An older client's MergeRequest names region_a and region_b; a newer one's `regions`
+    (any number). A resend with the same nonce is answered done, not merged again."""
+    import grpc
+
+    from protos import minihbase_pb2_grpc as pb_grpc
+
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server()
+    master = start_master()
+    create(master, "wire", [b"d", b"g", b"m"])
+    a, b, c, d = regions(zk, "wire")
+    old = pb.MergeRequest(region_a=b.info.name, region_b=a.info.name)
+    new = pb.MergeRequest(regions=[c.info.name, d.info.name], nonce=4242)
+    with grpc.insecure_channel(f"127.0.0.1:{master.port}") as channel:
+        stub = pb_grpc.MasterStub(channel)
+        stub.Merge(old, timeout=30)
+        stub.Merge(new, timeout=30)
+        stub.Merge(new, timeout=30)
+    assert [(r.info.start_key, r.info.end_key) for r in regions(zk, "wire")] == [
+        (b"", b"g"), (b"g", b"")]
 
 
 def test_region_locks_serialise_one_key_and_keep_nothing_once_released():
@@ -811,6 +883,22 @@ def test_a_merge_cut_after_its_swap_is_resent_and_answered_done(env):
         conn.merge(a.info.name, b.info.name)
     wait_for(lambda: [(r.info.start_key, r.info.end_key, r.state)
                       for r in regions(zk, "cutmerge")] == [(b"", b"", OPEN)], 30,
+             "the merged region open")
+
+
+def test_a_merge_of_three_regions_cut_after_its_swap_is_resent_and_answered_done(env):
+    import client
+
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server()
+    master = start_master()
+    create(master, "cut3", [b"g", b"m"])
+    names = [r.info.name for r in regions(zk, "cut3")]
+    _lose_after(master, _journal_step(master, "OPENING"))
+    with client.Connection(quorum, timeout=30) as conn:
+        conn.merge(*names)
+    wait_for(lambda: [(r.info.start_key, r.info.end_key, r.state)
+                      for r in regions(zk, "cut3")] == [(b"", b"", OPEN)], 30,
              "the merged region open")
 
 
