@@ -258,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("merge")
     c.add_argument("region_a")
     c.add_argument("region_b")
+    c.add_argument("more", nargs="*", metavar="region")
     c = cmd("flush")
     c.add_argument("target")
     for name in ("compact", "major_compact"):
@@ -445,7 +446,7 @@ def run(a, conn, out: commands.Output) -> None:
     elif name == "split":
         commands.split(conn, out, a.target, None if a.key is None else b(a.key))
     elif name == "merge":
-        commands.merge(conn, out, a.region_a, a.region_b)
+        commands.merge(conn, out, a.region_a, a.region_b, *a.more)
     elif name == "flush":
         commands.flush(conn, out, a.target)
     elif name in ("compact", "major_compact"):

@@ -594,9 +594,10 @@ def split(conn, out: Output, target: str, key: bytes | None = None) -> None:
     out.result(f"Split requested for {target}", {"split": target})
 
 
-def merge(conn, out: Output, region_a: str, region_b: str) -> None:
-    conn.merge(region_a, region_b)
-    out.result(f"Merged {region_a} and {region_b}", {"merged": [region_a, region_b]})
+def merge(conn, out: Output, *regions: str) -> None:
+    conn.merge(*regions)
+    names = ", ".join(regions[:-1]) + " and " + regions[-1]
+    out.result(f"Merged {names}", {"merged": list(regions)})
 
 
 def flush(conn, out: Output, target: str) -> None:

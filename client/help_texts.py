@@ -406,10 +406,17 @@ whose rows are all in memory is flushed first). With a key: the region holding i
          "split '0123456789abcdef0123456789abcdef'"),
         ("minihbase split t1", "minihbase split t1 m")),
     "merge_region": CommandHelp(
-        "tools", "Merge two adjacent regions into one.",
-        f"Regions that are not adjacent are refused (no force). Also: merge.\n{_REGION}",
-        ("merge_region '0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210'",),
-        ("minihbase merge 0123456789abcdef0123456789abcdef fedcba9876543210fedcba9876543210",)),
+        "tools", "Merge two or more adjacent regions of a table into one.",
+        f"""\
+The regions, in any order, must form one run of adjacent regions of one table (HBase 2.3+):
+give them as arguments or as one array. A trailing false is accepted; true (HBase's force,
+merging regions that are not adjacent) is refused: not supported. Also: merge.
+{_REGION}""",
+        ("merge_region '0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210'",
+         "merge_region 'ENCODED_1', 'ENCODED_2', 'ENCODED_3'",
+         "merge_region ['ENCODED_1', 'ENCODED_2', 'ENCODED_3']"),
+        ("minihbase merge 0123456789abcdef0123456789abcdef fedcba9876543210fedcba9876543210",
+         "minihbase merge ENCODED_1 ENCODED_2 ENCODED_3")),
     "move": CommandHelp(
         "tools", "Move a region to a server, or to the least-loaded other server.",
         f"The server is its full name host,port,startcode as status prints it.\n{_REGION}",
@@ -630,7 +637,8 @@ ARGUMENTS = {
     "target": "a table, or one region's name",
     "region": "a region's full or encoded name",
     "region_a": "a region's full or encoded name",
-    "region_b": "the region adjacent to it",
+    "region_b": "another region's name; all of them form one run of adjacent regions",
+    "merge.more": "more regions of that run (HBase 2.3+ merges any number)",
     "server": "host,port,startcode (default: the least-loaded other server)",
     "key": "the split key (default: each region's midpoint)",
     "state": "on (true) or off (false)",

@@ -69,6 +69,33 @@ def _nargs(cmd: Command, low: int, high: int, usage: str) -> None:
         raise commands.UsageError(f"wrong number of arguments for {cmd.name}; usage: {usage}")
 
 
+def _flatten(values) -> list:
+    """Ruby's args.flatten.compact: arrays spliced in (at any depth), nils dropped."""
+    out = []
+    for v in values:
+        if isinstance(v, list):
+            out.extend(_flatten(v))
+        elif v is not None:
+            out.append(v)
+    return out
+
+
+def _merge_regions(cmd: Command) -> list[str]:
+    """merge_region's regions, as HBase 2.3+ reads them: two or more, as arguments or in one
+    array, then an optional force flag (true is refused: no merge of regions not adjacent)."""
+    args = _flatten(cmd.args)
+    if len(args) > 2 and isinstance(args[-1], bool):
+        if args.pop():
+            raise commands.UsageError(
+                f"{cmd.name} with force (regions that are not adjacent, leaving an overlap) is "
+                "not supported: merge a run of adjacent regions")
+    if len(args) < 2:
+        raise commands.UsageError(
+            f"{cmd.name} needs at least 2 regions, got {len(args)}; usage: merge_region "
+            "'region a', 'region b'[, ...] or merge_region ['region a', 'region b', ...]")
+    return [_s(a, "region") for a in args]
+
+
 def _hash(value, what: str) -> dict:
     if not isinstance(value, dict):
         raise commands.UsageError(
@@ -531,12 +558,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         key = _b(args[1], "split key") if len(args) == 2 else None
         commands.split(conn, out, _s(args[0], "table or region"), key)
     elif n in ("merge", "merge_region"):
-        _nargs(cmd, 2, 3, "merge_region 'region a', 'region b'")
-        if len(args) == 3 and args[2] is True:
-            raise commands.UsageError("merge_region with force (regions that are not adjacent, "
-                                      "leaving an overlap) is not supported: merge adjacent "
-                                      "regions")
-        commands.merge(conn, out, _s(args[0], "region"), _s(args[1], "region"))
+        commands.merge(conn, out, *_merge_regions(cmd))
     elif n == "flush":
         _nargs(cmd, 1, 1, "flush 't1'")
         commands.flush(conn, out, _s(args[0], "table or region"))

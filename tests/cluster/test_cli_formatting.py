@@ -117,6 +117,24 @@ def test_scan_command_json_is_one_document_even_when_streamed():
     assert len(doc) == 250 and doc[0]["cells"][0]["value"] == "v\\x00"
 
 
+def test_cli_merge_takes_two_or_more_regions():
+    import io
+
+    from client import commands
+    from client.cli import build_parser
+
+    a = build_parser().parse_args(["merge", "r1", "r2", "r3"])
+    assert (a.region_a, a.region_b, a.more) == ("r1", "r2", ["r3"])
+    assert build_parser().parse_args(["merge", "r1", "r2"]).more == []
+
+    class Merger:
+        def merge(self, *regions):
+            self.merged = regions
+    conn, buf = Merger(), io.StringIO()
+    commands.merge(conn, commands.Output(False, buf), "r1", "r2", "r3")
+    assert conn.merged == ("r1", "r2", "r3") and buf.getvalue() == "Merged r1, r2 and r3\n"
+
+
 def test_global_options_are_accepted_after_the_command():
     from client.cli import build_parser
 

@@ -386,6 +386,36 @@ def test_out_of_range_timestamps_force_merge_and_bad_table_attributes_are_usage_
     assert rec.calls == []
 
 
+@pytest.mark.parametrize("line, regions", [
+    ("merge_region 'a', 'b'", ("a", "b")),
+    ("merge_region 'a', 'b', 'c'", ("a", "b", "c")),
+    ("merge_region ['a', 'b', 'c', 'd']", ("a", "b", "c", "d")),
+    ("merge_region ['a', 'b']", ("a", "b")),
+    ("merge_region 'a', 'b', 'c', false", ("a", "b", "c")),  # force => false: a plain merge
+    ("merge_region ['a', 'b', 'c'], false", ("a", "b", "c")),
+    ("merge 'a', 'b'", ("a", "b")),
+])
+def test_merge_region_takes_two_or_more_regions_in_both_hbase_forms(rec, line, regions):
+    """HBase 2.3+'s merge_region: regions as arguments or as one array, then an optional
+    force flag (merge_region.rb flattens its arguments and takes a trailing true/false)."""
+    run(line)
+    assert rec.calls == [("merge", regions, {})]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("merge_region ['a', 'b', 'c'], true", "merge_region with force .* is not supported"),
+    ("merge_region 'a'", "merge_region needs at least 2 regions, got 1"),
+    ("merge_region ['a']", "merge_region needs at least 2 regions, got 1"),
+    ("merge_region", "merge_region needs at least 2 regions, got 0"),
+    ("merge_region 'a', 3", "region must be a quoted string, got 3"),
+    ("merge_region ['a', 'b'], 'c', {X => 1}", "region must be a quoted string"),
+])
+def test_merge_region_refusals(rec, line, message):
+    with pytest.raises(commands.UsageError, match=message):
+        run(line)
+    assert rec.calls == []
+
+
 def test_a_write_timestamp_out_of_range_is_refused_by_the_client():
     from client import protocol
     from minihbase.errors import InvalidArgumentError
