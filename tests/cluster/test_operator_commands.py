@@ -73,6 +73,38 @@ def test_a_decommissioned_server_gets_no_region_until_it_is_recommissioned(clust
     cluster.add_regionserver()
 
 
+def test_merge_region_merges_three_regions_with_data_in_each_losing_no_row(cluster,
+                                                                         connection_for):
+    """HBase 2.3+'s merge_region ['E1', 'E2', 'E3'] (encoded names, any order) on real
+    daemons: every row of the three parents -- flushed to HFiles or only in a memstore,
+    closed and flushed by the merge -- is read back through the merged region's references,
+    and still after a major compaction rewrote them."""
+    conn = connection_for(cluster)
+    conn.create_table("m3", {"cf": {}}, split_keys=[b"g", b"p", b"t"])
+    t = conn.table("m3")
+    rows = {b"%c%02d" % (c, i): {b"cf:q": b"v%c%d" % (c, i)} for c in b"ahqu" for i in range(8)}
+    for row, data in sorted(rows.items())[:20]:
+        t.put(row, data)
+    conn.flush("m3")
+    for row, data in sorted(rows.items())[20:]:
+        t.put(row, data)  # these only in the memstores when the merge closes the regions
+    names = [r["name"] for r in conn.regions("m3")]
+    encoded = [n.rsplit(".", 1)[1] for n in names]
+    refused = cli(cluster, "merge", names[0], names[2])
+    assert refused.returncode == 1 and "are not adjacent" in refused.stderr, refused.stderr
+    with pytest.raises(errors.InvalidArgumentError, match="force .* is not supported"):
+        conn.merge(names[0], names[2], force=True)
+    shell = cli(cluster, "shell", input=f"merge_region {[encoded[2], encoded[0], encoded[1]]}\n")
+    assert shell.returncode == 0, shell.stderr
+    assert [(r["start_key"], r["end_key"]) for r in conn.regions("m3")] == [
+        (b"", b"t"), (b"t", b"")]
+    assert dict(t.scan()) == rows
+    for row, data in rows.items():
+        assert t.row(row) == data
+    conn.compact("m3", major=True, wait=True)
+    assert dict(t.scan()) == rows
+
+
 def test_split_and_merge_switches_the_catalog_janitor_assign_rit_and_zk_dump(cluster,
                                                                               connection_for):
     conn = connection_for(cluster)
