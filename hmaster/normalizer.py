@@ -12,7 +12,7 @@ reported (store file bytes; a region not reported yet, or not OPEN, is left out 
   - merge (tables with at least `min_region_count` regions): runs of adjacent regions, each old
     enough (`merge_min_age_s`, from its region id) and at least `merge_min_bytes`, whose total
     stays within the target (an empty region joins its neighbour whatever the target, as in
-    HBase), merged pairwise (a merge joins two regions here).
+    HBase), each run merged in one (HBase since HBASE-24419).
 Plans honour the split and merge switches and the table's SPLIT_ENABLED and MERGE_ENABLED: a
 refused one is skipped. The master runs it every `period` (a chore) while the normalizer
 switch (/hbase/switch/normalizer) is on; `normalize` runs it now, over every table or those
@@ -45,12 +45,14 @@ class NormalizerConfig:
     min_region_count: int = 3  # hbase.normalizer.min.region.count: fewer regions, no merges
     merge_min_age_s: float = 3 * 86400.0  # hbase.normalizer.merge.min_region_age.days (3)
     merge_min_bytes: int = 1 * MB  # hbase.normalizer.merge.min_region_size.mb (1)
+    # hbase.normalizer.merge.merge_request_max_number_of_regions (100): regions in one merge
+    merge_max_regions: int = 100
 
 
 @dataclass(frozen=True)
 class Plan:
     kind: str  # "split" or "merge"
-    regions: tuple[RegionRecord, ...]  # one to split, two adjacent ones to merge
+    regions: tuple[RegionRecord, ...]  # one to split, a run of adjacent ones to merge
 
 
 def target_size(descriptor, sizes: list[int]) -> float:
@@ -80,24 +82,44 @@ def plan(descriptor, regions: list[RegionRecord], sizes: dict[str, int], now_ms:
 
 
 def _merges(regions, sizes, target, now_ms, config, splitting=frozenset()) -> list[Plan]:
+    """Runs of adjacent mergeable regions, one merge plan each, as HBase's
+    computeMergeNormalizationPlans since HBASE-24419: a run takes the next region while the
+    run's size with it stays within the target; an empty region always joins, and a lone empty
+    one takes its neighbour whatever its size (else it would linger); at most
+    `merge_max_regions` regions. A region that does not fit starts the next run; one that
+    cannot merge ends the run."""
     def mergeable(r: RegionRecord) -> bool:
         size = sizes.get(r.info.name)
         return (r.info.name not in splitting and r.state == OPEN and size is not None
                 and size >= config.merge_min_bytes
                 and now_ms - r.info.region_id >= config.merge_min_age_s * 1000)
 
-    plans, i = [], 0
-    while i + 1 < len(regions):
-        a, b = regions[i], regions[i + 1]
-        size_a, size_b = sizes.get(a.info.name), sizes.get(b.info.name)
-        # As HBase, an empty region joins its neighbour whatever the target: else it lingers.
-        if mergeable(a) and mergeable(b) and (size_a + size_b <= target or not size_a
-                                              or not size_b):
-            plans.append(Plan("merge", (a, b)))
-            i += 2  # a region is in one plan at most
-        else:
-            i += 1
+    plans, run, total = [], [], 0
+
+    def close_run() -> None:
+        if len(run) > 1:
+            plans.append(Plan("merge", tuple(run)))
+
+    for r in regions:
+        if not mergeable(r):
+            close_run()
+            run, total = [], 0
+            continue
+        size = sizes[r.info.name]
+        if run and not _joins(len(run), total, size, target, config.merge_max_regions):
+            close_run()
+            run, total = [], 0
+        run.append(r)
+        total += size
+    close_run()
     return plans
+
+
+def _joins(run_length: int, run_size: int, size: int, target: float, cap: int) -> bool:
+    """Whether a mergeable region of `size` joins the run before it (HBase's range rules)."""
+    if run_length >= cap:
+        return False
+    return not size or (run_length == 1 and not run_size) or run_size + size <= target
 
 
 def select_tables(meta, table_names=(), regex: str | None = None,
@@ -209,7 +231,7 @@ class RegionNormalizer:
             if p.kind == "split":
                 self.splits.split(names[0], None)
             else:
-                self.splits.merge(names[0], names[1])
+                self.splits.merge(*names)
         except HBaseError as e:  # a switch off, the region moved meanwhile...: skip it
             log.info("normalizer: %s of %s skipped: %s", p.kind, ", ".join(names), e)
             return False

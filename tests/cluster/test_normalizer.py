@@ -43,7 +43,23 @@ def _kinds(plans) -> list[tuple[str, list[int]]]:
 def test_regions_over_twice_the_mean_are_split_and_adjacent_small_ones_merged():
     regions, sizes = _regions([20, 1, 1, 1, 1, 20])  # mean 7.3 MB
     assert _kinds(plan(_table(), regions, sizes, NOW_MS, CONFIG)) == [
-        ("split", [0]), ("split", [5]), ("merge", [1, 2]), ("merge", [3, 4])]
+        ("split", [0]), ("split", [5]), ("merge", [1, 2, 3, 4])]
+
+
+def test_a_merge_plan_takes_a_run_of_regions_while_they_fit_in_the_target():
+    """HBase's computeMergeNormalizationPlans since HBASE-24419: a run grows while its regions
+    together stay within the target; the region that does not fit starts the next run."""
+    regions, sizes = _regions([2, 2, 2, 2, 2, 2, 9, 9, 9, 9, 9, 9])  # mean 5.5 MB
+    assert _kinds(plan(_table(), regions, sizes, NOW_MS, CONFIG)) == [
+        ("merge", [0, 1]), ("merge", [2, 3]), ("merge", [4, 5])]  # 2 + 2 + 2 > 5.5
+    regions, sizes = _regions([1, 1, 1, 1, 2, 1, 20, 1, 1])  # mean 3.2 MB
+    assert _kinds(plan(_table(), regions, sizes, NOW_MS, CONFIG)) == [
+        ("split", [6]), ("merge", [0, 1, 2]), ("merge", [3, 4]), ("merge", [7, 8])]
+    capped = NormalizerConfig(min_region_count=3, merge_min_age_s=0, merge_min_bytes=0,
+                              merge_max_regions=3)
+    regions, sizes = _regions([0] * 9)
+    assert _kinds(plan(_table(), regions, sizes, NOW_MS, capped)) == [
+        ("merge", [0, 1, 2]), ("merge", [3, 4, 5]), ("merge", [6, 7, 8])]
 
 
 def test_a_target_region_count_or_size_sets_what_is_too_big():
@@ -54,7 +70,7 @@ def test_a_target_region_count_or_size_sets_what_is_too_big():
     by_count = plan(_table(normalizer_target_region_count=9), regions, sizes, NOW_MS, CONFIG)
     assert [k for k, _ in _kinds(by_count)] == ["split"] * 3  # target 3.3 MB
     by_size = plan(_table(normalizer_target_region_size_mb=40), regions, sizes, NOW_MS, CONFIG)
-    assert _kinds(by_size) == [("merge", [0, 1])]  # 10 + 10 fit in 40; the third is alone
+    assert _kinds(by_size) == [("merge", [0, 1, 2])]  # 10 + 10 + 10 fit in 40
 
 
 @pytest.mark.parametrize("why,regions_sizes,table,config", [
@@ -111,12 +127,11 @@ def test_normalize_splits_the_big_region_and_merges_empty_ones_losing_no_row(
 
     out = cli(ncluster, "normalize")
     assert out.returncode == 0, out.stderr
-    # ['', b) holds everything: split; [b, c) + [c, d) and [d, e) + [e, '') are empty: merged
-    assert out.stdout.strip() == "true (1 split(s), 2 merge(s))"
+    # ['', b) holds everything: split; [b, c) ... [e, '') are empty: merged in one
+    assert out.stdout.strip() == "true (1 split(s), 1 merge(s))"
     wait_for(lambda: all(r["state"] == "OPEN" for r in conn.regions("norm")), 30, "settled")
     bounds = [(r["start_key"], r["end_key"]) for r in conn.regions("norm")]
-    assert len(bounds) == 4 and bounds[0][0] == b"" and bounds[-2:] == [(b"b", b"d"),
-                                                                        (b"d", b"")]
+    assert len(bounds) == 3 and bounds[0][0] == b"" and bounds[-1] == (b"b", b"")
     assert b"a" < bounds[0][1] < b"b"  # the mid key of the full region
     assert dict(conn.table("norm").scan()) == rows
     assert len(conn.regions("plain")) == 5  # NORMALIZATION_ENABLED is off there
@@ -125,7 +140,7 @@ def test_normalize_splits_the_big_region_and_merges_empty_ones_losing_no_row(
 
 def _load_five_regions(conn, name: str, **attributes) -> dict:
     """A table split at b, c, d, e whose rows are all in ['', b), flushed and reported: the
-    normalizer splits ['', b) and merges [b, c) + [c, d) and [d, e) + [e, '')."""
+    normalizer splits ['', b) and merges [b, c) ... [e, '') into one."""
     conn.create_table(name, {"cf": {}}, split_keys=[b"b", b"c", b"d", b"e"], **attributes)
     rows = {b"a%05d" % i: {b"cf:q": b"v" * 100} for i in range(3000)}
     with conn.table(name).batch(batch_size=500) as b:
@@ -149,9 +164,9 @@ def test_a_filtered_normalize_leaves_the_tables_it_does_not_select_alone(
 
     # A missing table named is skipped, as HBase's getTableDescriptors does.
     done = conn.normalize(table_names=["fa", "fc", "nosuch"])
-    assert done == {"ran": True, "splits": 1, "merges": 2}
+    assert done == {"ran": True, "splits": 1, "merges": 1}
     wait_for(lambda: all(r["state"] == "OPEN" for r in conn.regions("fa")), 30, "settled")
-    assert len(conn.regions("fa")) == 4
+    assert len(conn.regions("fa")) == 3
     assert dict(conn.table("fa").scan()) == rows
     assert len(conn.regions("fc")) == 5  # named, but not NORMALIZATION_ENABLED
     assert len(conn.regions("nsn:fb")) == 5  # enabled, but not named: untouched
@@ -161,9 +176,9 @@ def test_a_filtered_normalize_leaves_the_tables_it_does_not_select_alone(
     assert len(conn.regions("nsn:fb")) == 5  # the regex matches it, the namespace does not
 
     out = cli(ncluster, "normalize", "--namespace", "nsn", "--regex", "nsn:f.*")
-    assert (out.returncode, out.stdout.strip()) == (0, "true (1 split(s), 2 merge(s))")
+    assert (out.returncode, out.stdout.strip()) == (0, "true (1 split(s), 1 merge(s))")
     wait_for(lambda: all(r["state"] == "OPEN" for r in conn.regions("nsn:fb")), 30, "settled")
-    assert len(conn.regions("nsn:fb")) == 4
+    assert len(conn.regions("nsn:fb")) == 3
 
     out = cli(ncluster, "normalize", "--regex", "f[a")
     assert out.returncode == 1 and out.stdout == ""
@@ -222,7 +237,7 @@ def test_a_region_not_open_is_left_out_not_the_whole_table():
     regions, sizes = _regions([30, 1, 1, 1, 1, 1])
     regions[5] = RegionRecord(regions[5].info, "CLOSED", "", 0)
     assert _kinds(plan(_table(), regions, sizes, NOW_MS, CONFIG)) == [
-        ("split", [0]), ("merge", [1, 2]), ("merge", [3, 4])]
+        ("split", [0]), ("merge", [1, 2, 3, 4])]
     regions[0] = RegionRecord(regions[0].info, "FAILED_OPEN", "", 0)
     assert ("split", [0]) not in _kinds(plan(_table(), regions, sizes, NOW_MS, CONFIG))
 
@@ -241,7 +256,7 @@ def test_a_region_to_split_is_not_also_merged_with_an_empty_neighbour():
     config = NormalizerConfig(min_region_count=3, merge_min_age_s=0, merge_min_bytes=0)
     regions, sizes = _regions([30, 0, 0, 0, 0])
     assert _kinds(plan(_table(), regions, sizes, NOW_MS, config)) == [
-        ("split", [0]), ("merge", [1, 2]), ("merge", [3, 4])]
+        ("split", [0]), ("merge", [1, 2, 3, 4])]
 
 
 def _normalizer(regions, sizes, splits, **kwargs) -> RegionNormalizer:
