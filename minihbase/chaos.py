@@ -240,14 +240,16 @@ class ChaosMonkey(threading.Thread):
         return (lambda: self.conn.split(r["name"])), r["server"]
 
     def _merge_call(self, a: Action):
-        """(the merge of two random adjacent regions, the server holding the first)"""
+        """(the merge of a random run of two or three adjacent regions, the server holding the
+        first)"""
         regions = sorted(self._open_regions(), key=lambda r: r["start_key"])
         if len(regions) < 2:
             raise ChaosError("fewer than two open regions to merge")
-        i = self.rnd.randrange(len(regions) - 1)
-        first, second = regions[i], regions[i + 1]
-        a.target = f"{first['encoded']}+{second['encoded']}"
-        return (lambda: self.conn.merge(first["name"], second["name"])), first["server"]
+        n = self.rnd.choice([2, 3]) if len(regions) > 2 else 2
+        i = self.rnd.randrange(len(regions) - n + 1)
+        run = regions[i:i + n]
+        a.target = "+".join(r["encoded"] for r in run)
+        return (lambda: self.conn.merge(*(r["name"] for r in run))), run[0]["server"]
 
     def _kill_during_split(self, a: Action) -> None:
         self._kill_during(a, *self._split_call(a))
