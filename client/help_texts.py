@@ -72,7 +72,8 @@ Table attributes (HBase's; in create a hash of their own, with or without SPLITS
                                which lose acknowledged writes in a crash (docs/storage.md)
   NORMALIZATION_ENABLED => true   the region normalizer splits and merges its regions (false)
   NORMALIZER_TARGET_REGION_COUNT => 8     ... towards that many regions (0: unset)
-  NORMALIZER_TARGET_REGION_SIZE_MB => 256 ... towards regions of that size (0: unset)"""
+  NORMALIZER_TARGET_REGION_SIZE_MB => 256 ... towards regions of that size (0: unset; the
+                               older name NORMALIZER_TARGET_REGION_SIZE is read as this)"""
 
 _HBCK_REPORT = """\
 The report lists holes and overlaps between a table's regions, regions without their

@@ -21,7 +21,9 @@ from client.help_texts import TABLE_METHODS
 from client.shell_syntax import Command, Const, ShellSyntaxError, parse_line, shell_text
 from minihbase.errors import InvalidArgumentError
 from storage.cell import LATEST_TIMESTAMP
-from storage.schema import TABLE_ATTRIBUTES, TABLE_DEFAULTS, table_attribute_value
+from storage.schema import (ATTRIBUTE_ALIASES, TABLE_ATTRIBUTES, TABLE_DEFAULTS,
+                            table_attribute_value)
+
 
 def help_text(topic: str) -> str:
     """HBase's help 'command' (its help) and help 'group' (the help of each command in it)."""
@@ -129,9 +131,9 @@ def _time_range(spec: dict) -> tuple[int, int] | None:
 def _table_attributes(spec: dict, into: dict) -> bool:
     """Pops HBase's table attributes (MAX_FILESIZE, READONLY...) from a create or alter hash
     into `into`, by field name and typed; True if the hash held one."""
-    found = [k for k in spec if k in TABLE_ATTRIBUTES]
-    for key in found:
-        value = spec.pop(key)
+    found = [k for k in spec if ATTRIBUTE_ALIASES.get(k, k) in TABLE_ATTRIBUTES]
+    for given in found:
+        value, key = spec.pop(given), ATTRIBUTE_ALIASES.get(given, given)
         if isinstance(value, (bytes, Const)):
             value = _s(value, key)
         try:
@@ -159,6 +161,7 @@ def _unset_attributes(spec: dict, into: dict) -> None:
                                   f"{', '.join(map(str, spec))}")
     for name in names if isinstance(names, list) else [names]:
         key = _s(name, "table attribute")
+        key = ATTRIBUTE_ALIASES.get(key, key)
         if key not in TABLE_ATTRIBUTES:
             raise _unsupported_attributes("alter: table_att_unset", [key])
         into[TABLE_ATTRIBUTES[key]] = TABLE_DEFAULTS[TABLE_ATTRIBUTES[key]]

@@ -31,6 +31,9 @@ TABLE_ATTRIBUTES = {"COMPACTION_ENABLED": "compaction_enabled", "DURABILITY": "d
                     "NORMALIZER_TARGET_REGION_COUNT": "normalizer_target_region_count",
                     "NORMALIZER_TARGET_REGION_SIZE_MB": "normalizer_target_region_size_mb",
                     "READONLY": "readonly", "SPLIT_ENABLED": "split_enabled"}
+# Older names HBase still reads for an attribute, in the same unit (TableDescriptorBuilder keeps
+# NORMALIZER_TARGET_REGION_SIZE, in MB, since HBASE-25651 renamed it).
+ATTRIBUTE_ALIASES = {"NORMALIZER_TARGET_REGION_SIZE": "NORMALIZER_TARGET_REGION_SIZE_MB"}
 # Attributes that are counts, not byte sizes (their error messages say so).
 _COUNT_ATTRIBUTES = ("NORMALIZER_TARGET_REGION_COUNT", "NORMALIZER_TARGET_REGION_SIZE_MB")
 # HBase's Durability enum. USE_DEFAULT is SYNC_WAL; FSYNC_WAL is the same here (every WAL sync

@@ -477,6 +477,16 @@ def test_every_table_attribute_in_each_form_the_hbase_shell_takes(rec):
     assert rec.calls[1][1][2] == [b"m"]
 
 
+def test_the_older_normalizer_target_size_name_is_read_as_the_mb_one(rec):
+    """HBase before 2.5 named it NORMALIZER_TARGET_REGION_SIZE (MB too) and still reads that
+    key (HBASE-25651); scripts written for it keep working."""
+    run("create 't1', 'cf', {NORMALIZER_TARGET_REGION_SIZE => 256}")
+    run("alter 't1', NORMALIZER_TARGET_REGION_SIZE => '-1'")
+    run("alter 't1', METHOD => 'table_att_unset', NAME => 'NORMALIZER_TARGET_REGION_SIZE'")
+    assert [c[1][-1] if c[0] == "create" else c[2]["attributes"] for c in rec.calls] == [
+        {"normalizer_target_region_size_mb": n} for n in (256, 0, 0)]
+
+
 def test_namespace_commands_dispatch(monkeypatch):
     calls = []
     for name in ("create_namespace", "drop_namespace", "list_namespace",
