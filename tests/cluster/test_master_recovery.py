@@ -902,18 +902,25 @@ def test_a_merge_of_three_regions_cut_after_its_swap_is_resent_and_answered_done
              "the merged region open")
 
 
+def _two_server_table(env, table: str):
+    """A master, two region servers and `table` with one region: (master, its record)."""
+    start_master, add_server, zk = env[2], env[3], env[4]
+    add_server(), add_server()
+    master = start_master()
+    wait_for(lambda: len(master.servers.online()) == 2, 10, "servers online")
+    create(master, table)
+    (rec,) = regions(zk, table)
+    return master, rec
+
+
 def test_a_move_sent_twice_with_one_nonce_moves_the_region_once(env):
     """A resent untargeted move (its first answer lost) must not move the region on again --
     with two servers, back where it was; a move to the region's own server does nothing, as
     HBase skips it."""
     import client
 
-    quorum, rootdir, start_master, add_server, zk = env
-    add_server(), add_server()
-    master = start_master()
-    wait_for(lambda: len(master.servers.online()) == 2, 10, "servers online")
-    create(master, "mv")
-    (rec,) = regions(zk, "mv")
+    quorum, zk = env[0], env[4]
+    master, rec = _two_server_table(env, "mv")
     with client.Connection(quorum, timeout=30) as conn:
         request = pb.MoveRequest(region=rec.info.name, nonce=12345)
         conn.master_call("Move", request)
@@ -1032,12 +1039,8 @@ def test_a_move_cut_before_its_open_is_resent_and_lands_off_its_first_server(env
     server the first attempt moved it from, not back onto it."""
     import client
 
-    quorum, rootdir, start_master, add_server, zk = env
-    add_server(), add_server()
-    master = start_master()
-    wait_for(lambda: len(master.servers.online()) == 2, 10, "servers online")
-    create(master, "mvcut")
-    (rec,) = regions(zk, "mvcut")
+    quorum, zk = env[0], env[4]
+    master, rec = _two_server_table(env, "mvcut")
     _lose_after(master, _region_state(state))
     with client.Connection(quorum, timeout=30) as conn:
         conn.move(rec.info.name)
