@@ -36,6 +36,9 @@ HFILE_SUFFIX = ".hfile"
 REFERENCE_SUFFIX = ".ref"
 RECOVERED_EDITS = "recovered.edits"
 EDITS_SUFFIX = ".edits"
+# In recovered.edits too: the nonces of a region closed cleanly, for its next server (not
+# edits: a snapshot of a disabled table need not wait for them; see storage/region.py)
+NONCES_SUFFIX = ".nonces"
 REGION_INFO = ".regioninfo"
 TMP = ".tmp"
 SNAPSHOTS = ".hbase-snapshot"

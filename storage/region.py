@@ -33,6 +33,7 @@ with flush installs; `_state_lock` guards the closing/closed/queued flags.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -58,7 +59,8 @@ from storage.scanner import (TICK_ROWS, ReadParams, RegionScanner, merge_family_
                              rows_of)
 from storage.schema import RegionInfo, TableDescriptor
 from storage.store import Store
-from storage.wal_format import NONCE_CELL_TYPE, nonce_cell, nonce_of
+from storage.wal_format import (FILE_HEADER, NONCE_CELL_TYPE, encode_payload, end_record,
+                                frame, nonce_cell, nonce_of)
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,11 @@ class Region:
         self.background = background if background is not None else default_background()
         # the region server's, shared by its regions (storage/nonces.py)
         self.nonces = nonces if nonces is not None else NonceManager()
+        # nonce cells of the operations applied here (or handed over), oldest first, for the
+        # region's next server (_hand_over_nonces); guarded by _nonce_lock
+        self._applied_nonces: collections.deque[Cell] = collections.deque()
+        self._nonce_lock = threading.Lock()
+        self._nonce_files: list[str] = []  # handover files read at open, in recovered.edits
         self.stores: dict[bytes, Store] = {
             fd.name: Store(self.path, rootdir, fd, config, block_cache) for fd in table.families}
         self._family_order = sorted(self.stores)
@@ -208,17 +215,23 @@ class Region:
         store_max = {f: s.max_seqid() for f, s in self.stores.items()}
         seen = max(store_max.values(), default=0)
         edits_dir = layout.recovered_edits_dir(self.path)
-        names = []
+        names, nonce_files = [], []
         if os.path.isdir(edits_dir):
             present = os.listdir(edits_dir)
             names = sorted(n for n in present if n.endswith(layout.EDITS_SUFFIX))
+            nonce_files = sorted(n for n in present if n.endswith(layout.NONCES_SUFFIX))
             for n in present:  # a split that died mid-write (its files are rewritten whole)
                 if ".tmp." in n:
                     os.unlink(os.path.join(edits_dir, n))
         replayed = 0
-        if names:
+        if names or nonce_files:
             from storage.wal_splitter import read_recovered_edits
 
+            for name in nonce_files:  # handed over by a clean close (_hand_over_nonces)
+                for entry in read_recovered_edits(os.path.join(edits_dir, name)):
+                    for c in entry.cells:
+                        if c.type == NONCE_CELL_TYPE:
+                            self._replay_nonce(c)
             for name in names:
                 for entry in read_recovered_edits(os.path.join(edits_dir, name)):
                     seen = max(seen, entry.seqid)
@@ -248,6 +261,8 @@ class Region:
             os.unlink(os.path.join(edits_dir, name))
         if names:
             layout.fsync_dir(edits_dir)
+        # kept until the next clean close replaces them: a crash before it must not lose them
+        self._nonce_files = nonce_files
 
     def _replay_nonce(self, c: Cell) -> None:
         try:
@@ -255,6 +270,48 @@ class Region:
         except ValueError as e:  # its record's checksum matched: written this way
             raise CorruptionError(f"region {self.name}: recovered edit of row {quoted(c.row)}: {e}")
         self.nonces.record(key, result, c.timestamp / 1000)
+        if self.info.contains_row(c.row):  # a daughter keeps its own rows' nonces only
+            self._keep_nonces((c,))
+
+    # --- nonces handed over on a clean close ------------------------------------------------
+    # A crash hands a region's nonces to its next server through the WAL split. A clean close
+    # (a move, a split, a merge, a disable) replays no WAL, so the close writes the nonce cells
+    # of the last grace period to recovered.edits/<ms>.nonces (WAL record format: checksummed,
+    # an end record) and the next open feeds them to its server's NonceManager: a retry whose
+    # first answer was lost is answered, not applied again. Split and merge children get
+    # copies (storage/region_split.py). HBase keeps no nonces across a clean move.
+
+    def _keep_nonces(self, cells) -> None:
+        with self._nonce_lock:
+            self._applied_nonces.extend(cells)
+
+    def _recent_nonces(self) -> list[Cell]:
+        """The kept nonce cells not yet past the nonce grace period (older ones are dropped)."""
+        oldest_ms = (self.config.clock() - self.nonces.grace) * 1000
+        with self._nonce_lock:
+            kept = self._applied_nonces
+            while kept and kept[0].timestamp < oldest_ms:
+                kept.popleft()
+            return list(kept)
+
+    def _hand_over_nonces(self) -> None:
+        """One handover file with the recent nonces replaces those read at open."""
+        cells = self._recent_nonces()
+        if not cells and not self._nonce_files:
+            return
+        self._check_wal_owner()  # a fenced server writes nothing into the region's directory
+        edits_dir = layout.recovered_edits_dir(self.path)
+        name = f"{self.config.now_ms():020d}{layout.NONCES_SUFFIX}"
+        if cells:
+            payload = encode_payload(self.name, 0, cells)
+            layout.make_dirs(edits_dir)
+            layout.atomic_write(os.path.join(edits_dir, name),
+                                FILE_HEADER + frame(payload) + payload + end_record(1))
+        for old in self._nonce_files:
+            if old != name or not cells:
+                os.unlink(os.path.join(edits_dir, old))
+        self._nonce_files = [name] if cells else []
+        layout.fsync_dir(edits_dir)
 
     # --- state ------------------------------------------------------------------------------
 
@@ -381,6 +438,8 @@ class Region:
                 oldest = self._mvcc.oldest_read_point
                 for fam, (pairs, size, deletes) in per_store.items():
                     stores[fam].memstore.add(pairs, seqid, size, deletes, oldest)
+                if wal_only:
+                    self._keep_nonces(wal_only)
             finally:
                 self._mvcc.complete(seqid)
         finally:
@@ -1018,6 +1077,7 @@ class Region:
             pass  # waits for a running compaction
         if flush:
             self._flush_until_empty()
+            self._hand_over_nonces()
         with self._flush_lock, self._compaction_lock:
             with self._state_lock:
                 self._closed = True

@@ -189,9 +189,11 @@ def _family_file_refs(rootdir: str, region_path: str, family: bytes, lo, hi, hal
     return refs
 
 
-def write_region_dir(rootdir: str, info: RegionInfo, table: TableDescriptor, fill_family):
+def write_region_dir(rootdir: str, info: RegionInfo, table: TableDescriptor, fill_family,
+                     parents: list[RegionInfo] = ()):
     """Build a new region's dir beside its final place, then rename it in (all or nothing).
-    fill_family(family, family_dir) writes one family's files (references, hard links)."""
+    fill_family(family, family_dir) writes one family's files (references, hard links).
+    `parents` (of a split or merge): the nonces their close handed over are copied in."""
     from storage.region import write_region_info
 
     final = layout.region_dir(rootdir, info)
@@ -206,9 +208,23 @@ def write_region_dir(rootdir: str, info: RegionInfo, table: TableDescriptor, fil
         os.makedirs(fdir)
         fill_family(fam, fdir)
         layout.fsync_dir(fdir)
+    _copy_nonces(rootdir, parents, tmp)
     layout.fsync_dir(tmp)
     os.rename(tmp, final)
     layout.fsync_dir(os.path.dirname(final))
+
+
+def _copy_nonces(rootdir: str, parents: list[RegionInfo], region_path: str) -> None:
+    """Each parent's nonce handover files (Region._hand_over_nonces) into the new region's
+    recovered.edits, so a retry that reaches a child is answered, not applied again."""
+    for p in parents:
+        src = layout.recovered_edits_dir(layout.region_dir(rootdir, p))
+        names = os.listdir(src) if os.path.isdir(src) else []
+        for name in (n for n in names if n.endswith(layout.NONCES_SUFFIX)):
+            dest = layout.recovered_edits_dir(region_path)
+            layout.make_dirs(dest)
+            with open(os.path.join(src, name), "rb") as f:
+                layout.atomic_write(os.path.join(dest, f"{p.encoded_name}.{name}"), f.read())
 
 
 def remove_region_dirs(rootdir: str, infos: list[RegionInfo]) -> None:
@@ -239,7 +255,7 @@ def write_daughters(rootdir: str, parent: RegionInfo, table: TableDescriptor, sp
     for d, lo, hi, half in ((a, None, split_key, "bottom"), (b, split_key, None, "top")):
         refs = {fam: _family_file_refs(rootdir, ppath, fam, lo, hi, half, parent.name)
                 for fam in table.family_names()}
-        write_region_dir(rootdir, d, table, _write_references(refs))
+        write_region_dir(rootdir, d, table, _write_references(refs), [parent])
     return a, b
 
 
@@ -281,7 +297,7 @@ def write_merged(rootdir: str, parents: list[RegionInfo], table: TableDescriptor
         for fam in table.family_names():
             refs.setdefault(fam, []).extend(_family_file_refs(
                 rootdir, ppath, fam, p.start_key or None, p.end_key or None, "range", p.name))
-    write_region_dir(rootdir, merged, table, _write_references(refs))
+    write_region_dir(rootdir, merged, table, _write_references(refs), chain)
     return merged
 
 

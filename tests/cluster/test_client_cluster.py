@@ -429,6 +429,32 @@ def test_region_names_as_hbase_prints_them_work_and_wrong_ones_are_unknown(clust
     assert table.row(b"1509") == {b"cf:q": b"served"} and len(conn.regions("cl")) == 3
 
 
+def test_an_increment_retried_after_a_clean_move_is_not_applied_twice(cluster, table):
+    """The increment's answer was lost and the balancer (here: move) moved its region before
+    the client's retry: the region's close hands its nonces to the next server, which answers
+    the retry instead of counting again (a crash hands them over through the WAL split)."""
+    from protos import minihbase_pb2 as pb
+    from tests.cluster.conftest import rs_stub
+
+    conn = table.connection
+
+    def increment_where_served():
+        loc = conn.locations.locate("cl", b"150")
+        channel, stub = rs_stub(loc.address)
+        try:
+            return stub.Increment(pb.IncrementRequest(
+                region=loc.name, row=b"150-ctr", family=b"cf", qualifier=b"n", amount=5,
+                nonce_group=99, nonce=4242), timeout=10).value
+        finally:
+            channel.close()
+    assert increment_where_served() == 5
+    loc = conn.locations.locate("cl", b"150")
+    conn.move(loc.name)
+    cluster.wait_for(lambda: _moved(conn, loc), 60, "region to reopen elsewhere")
+    assert increment_where_served() == 5  # the retry, on the region's new server
+    assert table.counter_get(b"150-ctr", b"cf:n") == 5
+
+
 def test_stale_location_after_region_move_is_retried_transparently(cluster, table):
     conn = table.connection
     table.put(b"150", {b"cf:q": b"before"})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import pytest
 
-from minihbase.errors import InvalidArgumentError, RegionTooBusyError
+from minihbase.errors import CorruptionError, InvalidArgumentError, RegionTooBusyError
 from storage import layout
 from storage.config import RegionConfig
 from storage.nonces import NonceManager
@@ -237,3 +238,83 @@ def test_append_retried_with_its_nonce_is_applied_once_also_after_a_crash(tmp_pa
     with pytest.raises(InvalidArgumentError, match="names no column"):
         r.append(b"r", [])
     r.close()
+
+
+def test_nonces_follow_the_region_through_a_clean_close_to_its_next_server(tmp_path, clock):
+    """A clean move (a balancer run, a decommission): the region closes here and opens on a
+    server whose nonce manager never saw the increment. Its WAL is not replayed there, so
+    without the handover a retry whose first answer was lost would count twice."""
+    root = str(tmp_path)
+    r = open_region(root, clock, nonces=NonceManager(clock=clock))
+    assert r.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 5
+    r.mutate(Mutation(b"x").put(CF, b"q", b"v"))
+    r.close()
+    again = open_region(root, clock, nonces=NonceManager(clock=clock))  # "the next server"
+    assert again.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 5
+    assert counter(again) == 5
+    again.close(flush=False)  # that server dies: the handed-over nonces were kept on disk
+    again = open_region(root, clock, nonces=NonceManager(clock=clock))
+    assert again.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 5
+    again.close()  # hands the nonce on again: a second move within the grace period
+    third = open_region(root, clock, nonces=NonceManager(clock=clock))
+    assert third.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 5 and counter(third) == 5
+    clock.t += 3600  # past the grace period: forgotten, as on one server
+    third.close()
+    fourth = open_region(root, clock, nonces=NonceManager(clock=clock))
+    assert fourth.increment(b"r", CF, b"n", 5, (GROUP, 1)) == 10
+    fourth.close()
+    edits = layout.recovered_edits_dir(layout.region_dir(root, INFO))
+    assert len(os.listdir(edits)) == 1  # each close replaced the file the open read
+
+
+def test_a_region_without_nonces_hands_over_no_file(tmp_path, clock):
+    root = str(tmp_path)
+    r = open_region(root, clock)
+    r.mutate(Mutation(b"x").put(CF, b"q", b"v"))
+    r.close()
+    edits = layout.recovered_edits_dir(layout.region_dir(root, INFO))
+    assert not os.path.isdir(edits) or os.listdir(edits) == []
+
+
+def test_nonces_follow_a_split_into_both_daughters(tmp_path, clock):
+    root = str(tmp_path)
+    r = open_region(root, clock, nonces=NonceManager(clock=clock))
+    r.increment(b"a", CF, b"n", 5, (GROUP, 1))
+    r.increment(b"z", CF, b"n", 7, (GROUP, 2))
+    for daughter, row, nonce, value in zip(r.split(b"m"), (b"a", b"z"), (1, 2), (5, 7)):
+        d = Region.open(root, daughter, TABLE, background=Inline(),
+                        nonces=NonceManager(clock=clock), config=RegionConfig(clock=clock))
+        assert d.increment(row, CF, b"n", value, (GROUP, nonce)) == value
+        assert counter(d, row) == value
+        d.close()
+
+
+def test_a_corrupt_nonce_handover_file_is_reported_not_ignored(tmp_path, clock):
+    root = str(tmp_path)
+    r = open_region(root, clock, nonces=NonceManager(clock=clock))
+    r.increment(b"r", CF, b"n", 5, (GROUP, 1))
+    r.close()
+    edits = layout.recovered_edits_dir(layout.region_dir(root, INFO))
+    (name,) = os.listdir(edits)
+    path = os.path.join(edits, name)
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(CorruptionError):
+        open_region(root, clock, nonces=NonceManager(clock=clock))
+
+
+def test_nonces_of_every_merged_parent_reach_the_merged_region(tmp_path, clock):
+    root = str(tmp_path)
+    left, right = open_region(root, clock, nonces=NonceManager(clock=clock)).split(b"m")
+    for info, row, nonce in ((left, b"a", 1), (right, b"z", 2)):
+        r = Region.open(root, info, TABLE, background=Inline(), nonces=NonceManager(clock=clock),
+                        config=RegionConfig(clock=clock))
+        r.increment(row, CF, b"n", 5, (GROUP, nonce))
+        r.close()
+    merged = Region.open(root, Region.merge(root, [left, right], TABLE, clock.t * 1000), TABLE,
+                         background=Inline(), nonces=NonceManager(clock=clock),
+                         config=RegionConfig(clock=clock))
+    assert merged.increment(b"a", CF, b"n", 5, (GROUP, 1)) == 5
+    assert merged.increment(b"z", CF, b"n", 5, (GROUP, 2)) == 5
+    merged.close()
