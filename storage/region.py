@@ -66,6 +66,9 @@ log = logging.getLogger(__name__)
 
 _RI_MAGIC = b"MHRI"  # .regioninfo: layout.checksummed JSON; never change
 _ROW_LOCK_STRIPES = 128
+# Nonce cells a region keeps for its next server at most (about 100 bytes each): past it the
+# oldest are forgotten early, as the NonceManager's own bound does (docs/storage.md, "Nonces")
+HANDOVER_NONCES = 20_000
 _PUT = int(CellType.PUT)
 _DELETE = int(CellType.DELETE)
 _CELL_OVERHEAD = ENTRY_OVERHEAD
@@ -137,8 +140,10 @@ class Region:
         # the region server's, shared by its regions (storage/nonces.py)
         self.nonces = nonces if nonces is not None else NonceManager()
         # nonce cells of the operations applied here (or handed over), oldest first, for the
-        # region's next server (_hand_over_nonces); guarded by _nonce_lock
-        self._applied_nonces: collections.deque[Cell] = collections.deque()
+        # region's next server (_hand_over_nonces); the newest HANDOVER_NONCES only, so a busy
+        # counter region holds a few MB at most; guarded by _nonce_lock
+        self._applied_nonces: collections.deque[Cell] = collections.deque(
+            maxlen=HANDOVER_NONCES)
         self._nonce_lock = threading.Lock()
         self._nonce_files: list[str] = []  # handover files read at open, in recovered.edits
         self.stores: dict[bytes, Store] = {

@@ -318,3 +318,19 @@ def test_nonces_of_every_merged_parent_reach_the_merged_region(tmp_path, clock):
     assert merged.increment(b"a", CF, b"n", 5, (GROUP, 1)) == 5
     assert merged.increment(b"z", CF, b"n", 5, (GROUP, 2)) == 5
     merged.close()
+
+
+def test_a_region_keeps_a_bounded_number_of_nonces_for_its_next_server(tmp_path, clock,
+                                                                       monkeypatch):
+    from storage import region as region_mod
+
+    monkeypatch.setattr(region_mod, "HANDOVER_NONCES", 3)
+    root = str(tmp_path)
+    r = open_region(root, clock, nonces=NonceManager(clock=clock))
+    for n in range(1, 6):
+        r.increment(b"r", CF, b"n", 1, (GROUP, n))
+    r.close()
+    again = open_region(root, clock, nonces=NonceManager(clock=clock))
+    assert again.increment(b"r", CF, b"n", 1, (GROUP, 5)) == 5  # kept: answered
+    assert again.increment(b"r", CF, b"n", 1, (GROUP, 1)) == 6  # the oldest was forgotten
+    again.close()
