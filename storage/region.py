@@ -59,8 +59,8 @@ from storage.scanner import (TICK_ROWS, ReadParams, RegionScanner, merge_family_
                              rows_of)
 from storage.schema import RegionInfo, TableDescriptor
 from storage.store import Store
-from storage.wal_format import (FILE_HEADER, NONCE_CELL_TYPE, encode_payload, end_record,
-                                frame, nonce_cell, nonce_of)
+from storage.wal_format import (NONCE_CELL_TYPE, edits_file, encode_payload, nonce_cell,
+                                nonce_of)
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,8 @@ class Region:
     def _replay_recovered_edits(self) -> None:
         """Replay edits a dead server's WAL split left for us, per store only above what that
         store's HFiles already hold; flush them; delete the edits files. Nonces logged with
-        increments are remembered whether or not their cells were already flushed."""
+        increments, and those a clean close handed over, are remembered whether or not their
+        cells were already flushed (the handover files stay until the next clean close)."""
         store_max = {f: s.max_seqid() for f, s in self.stores.items()}
         seen = max(store_max.values(), default=0)
         edits_dir = layout.recovered_edits_dir(self.path)
@@ -232,12 +233,8 @@ class Region:
         if names or nonce_files:
             from storage.wal_splitter import read_recovered_edits
 
-            for name in nonce_files:  # handed over by a clean close (_hand_over_nonces)
-                for entry in read_recovered_edits(os.path.join(edits_dir, name)):
-                    for c in entry.cells:
-                        if c.type == NONCE_CELL_TYPE:
-                            self._replay_nonce(c)
-            for name in names:
+            # nonce files (a clean close's handover, _hand_over_nonces) hold nonce cells only
+            for name in nonce_files + names:
                 for entry in read_recovered_edits(os.path.join(edits_dir, name)):
                     seen = max(seen, entry.seqid)
                     per_store: dict = {}
@@ -308,10 +305,9 @@ class Region:
         edits_dir = layout.recovered_edits_dir(self.path)
         name = f"{self.config.now_ms():020d}{layout.NONCES_SUFFIX}"
         if cells:
-            payload = encode_payload(self.name, 0, cells)
             layout.make_dirs(edits_dir)
             layout.atomic_write(os.path.join(edits_dir, name),
-                                FILE_HEADER + frame(payload) + payload + end_record(1))
+                                edits_file([encode_payload(self.name, 0, cells)]))
         for old in self._nonce_files:
             if old != name or not cells:
                 os.unlink(os.path.join(edits_dir, old))

@@ -190,6 +190,16 @@ def end_record(count: int) -> bytes:
     return encode_entries([(END_REGION, count, [])])
 
 
+def edits_file(payloads: Sequence[bytes]) -> bytes:
+    """A whole recovered-edits file holding `payloads`: header, framed records, end record."""
+    parts = [FILE_HEADER]
+    for payload in payloads:
+        parts.append(frame(payload))
+        parts.append(payload)
+    parts.append(end_record(len(payloads)))
+    return b"".join(parts)
+
+
 def end_count(payload: bytes) -> int | None:
     """The count of an end record's payload; None for any other payload."""
     if payload[:2] != b"\x00\x00":  # region_len 0 is only ever an end record

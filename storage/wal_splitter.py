@@ -32,9 +32,9 @@ from typing import Iterator
 from minihbase.errors import CorruptionError
 from storage import layout
 from storage.wal import list_segments
-from storage.wal_format import (END_REGION, FILE_HEADER, WALEntry, decode_entry_head, end_record,
-                                frame, iter_entries, iter_log_payloads, iter_payloads,
-                                read_file)
+from storage.wal_format import (END_REGION, FILE_HEADER, WALEntry, decode_entry_head, edits_file,
+                                end_record, frame, iter_entries, iter_log_payloads,
+                                iter_payloads, read_file)
 
 __all__ = ["split_wal", "read_recovered_edits", "region_dir_for_name"]
 
@@ -90,12 +90,7 @@ class _Spool:
                        for _, payload in iter_payloads(self.path, read_file(self.path),
                                                        tolerate_torn_tail=False)][:-1]
             records.sort(key=lambda r: r[0])  # stable: a duplicate keeps log order
-            parts = [FILE_HEADER]
-            for _, payload in records:
-                parts.append(frame(payload))
-                parts.append(payload)
-            parts.append(end_record(len(records)))
-            layout.atomic_write(path, b"".join(parts))
+            layout.atomic_write(path, edits_file([payload for _, payload in records]))
             os.unlink(self.path)
         return path
 
