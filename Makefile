@@ -54,7 +54,8 @@ images: venv
 
 up: images
 	@scripts/compose.sh up -d
-	@PYTHONPATH=. $(PY) scripts/wait-cluster.py --zk 127.0.0.1:2181 --regionservers 3 --timeout 90
+	@PYTHONPATH=. $(PY) scripts/wait-cluster.py --zk 127.0.0.1:2181 --regionservers 3 --thrift 127.0.0.1:9090 \
+		--timeout 90
 
 down:
 	@scripts/compose.sh down

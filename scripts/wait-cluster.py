@@ -14,6 +14,7 @@ import time
 
 import client
 from minihbase.errors import HBaseError
+from thriftserver.idl import gateway_answers
 
 
 def serving(conn, regionservers: int) -> tuple[bool, str]:
@@ -30,12 +31,19 @@ def serving(conn, regionservers: int) -> tuple[bool, str]:
     return True, f"master {status['active_master']}, {len(online)} region servers"
 
 
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--zk", default="127.0.0.1:2181")
     ap.add_argument("--zk-parent", default="/hbase", help="the cluster's parent znode")
     ap.add_argument("--regionservers", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=90)
+    ap.add_argument("--thrift", default="", metavar="HOST:PORT",
+                    help="also wait for the Thrift gateway there to answer")
     args = ap.parse_args()
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # refusals while ZooKeeper starts
     start = time.monotonic()
@@ -46,6 +54,8 @@ def main() -> int:
             try:
                 conn = conn or client.Connection(args.zk, zk_parent=args.zk_parent, timeout=5)
                 ok, lacking = serving(conn, args.regionservers)
+                if ok and args.thrift and not gateway_answers(*_host_port(args.thrift)):
+                    ok, lacking = False, f"the Thrift gateway at {args.thrift} does not answer yet"
             except HBaseError as exc:  # ZooKeeper not reachable yet
                 ok, lacking = False, f"ZooKeeper at {args.zk}: {exc}"
             if ok:

@@ -18,6 +18,7 @@ from kazoo.client import KazooClient
 
 from coordination.znodes import OPEN, MasterRecord, Paths, RegionRecord
 from minihbase.zookeeper import free_port
+from thriftserver.idl import gateway_answers
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
@@ -82,6 +83,8 @@ class DockerCluster:
         self.thrift.start()
         self.wait_for(lambda: self.active_master() is not None
                       and len(self.live_servers()) == self._n_rs, timeout, "cluster serving")
+        self.wait_for(lambda: gateway_answers("127.0.0.1", self.thrift_port), timeout,
+                      "the Thrift gateway answering")
         return self
 
     def _start_daemon(self, command: str, alias: str, into: dict, extra=()) -> None:
