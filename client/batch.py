@@ -51,6 +51,7 @@ class MultiSend:
         self.start = retry.clock()
         self.deadline = self.start + retry.timeout
         self.tries = 0
+        self.step = 0  # position in the back-off: failures since the start or the last change
         self.fatal: HBaseError | None = None  # the first non-retryable error
         self.fatal_rows = 0  # rows it (and any later ones) left unwritten
         self._thread: threading.Thread | None = None  # finishing the send (in_background)
@@ -63,6 +64,7 @@ class MultiSend:
         retry, channels = self.connection.retry, self.connection.channels
         self.tries += 1
         self.failed, self.last_error = [], None
+        self.mark = self.connection.changes.mark(self.table)
         with bounded_waits(max(0.001, self.deadline - retry.clock())):  # meta reads
             groups = self._group(pending)
         rpc_timeout = max(MIN_ATTEMPT_S, min(retry.rpc_timeout, self.deadline - retry.clock()))
@@ -190,7 +192,10 @@ class MultiSend:
                     f"{retry.timeout:g}s); last error: {type(self.last_error).__name__}: "
                     f"{self.last_error}" + (f"; and {self.fatal_rows} row(s) rejected: "
                                             f"{self.fatal}" if self.fatal else ""))
-            retry.sleep(min(backoff_delay(retry.pause, self.tries - 1), left - MIN_ATTEMPT_S))
+            changed = self.connection.backoff_wait(
+                self.table, self.mark,
+                min(backoff_delay(retry.pause, self.step), left - MIN_ATTEMPT_S))
+            self.step = 0 if changed else self.step + 1
             self._issue(self.failed)
 
 

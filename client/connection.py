@@ -26,8 +26,8 @@ from typing import Callable
 import grpc
 
 from client import protocol
-from client.location_cache import (CLOSED, LocationCache, RegionLocation, ZkMetaReader,
-                                   is_change)
+from client.location_cache import (CLOSED, MASTER, LocationCache, MetaChanges,
+                                   RegionLocation, ZkMetaReader, is_change)
 from client.retry import RetryPolicy, is_retryable
 from client.rpc_channels import ChannelPool
 from coordination import znodes
@@ -84,6 +84,8 @@ class Connection:
         self._meta: ZkMetaReader | None = None
         self.locations: LocationCache | None = None
         self._master_address: str | None = None  # cached; dropped on error or watch
+        # What ZooKeeper reported changed (tables' meta, the master): ends back-off pauses
+        self.changes = MetaChanges()
         # HBase's nonce group: names this client in the nonces of its operations (new_nonce)
         self.nonce_group = secrets.randbits(64)
         # Work that close() must end first: batches finishing in the background (waited for)
@@ -115,7 +117,7 @@ class Connection:
         zk.add_listener(self._on_zk_state)
         self._zk = zk
         self._meta = ZkMetaReader(zk, self.quorum, self.paths, timeout=min(self.timeout, 5.0))
-        self.locations = LocationCache(self._meta)
+        self.locations = LocationCache(self._meta, self.changes)
         self._live_servers: set[str] = set()
         zk.ChildrenWatch(self.paths.rs, self._on_live_servers)
 
@@ -162,6 +164,7 @@ class Connection:
         if state in ("LOST", "CONNECTED") and self.locations is not None:
             self.locations.invalidate()
             self._master_address = None
+            self.changes.changed()  # retries in their back-off look again now
 
     def _on_live_servers(self, children) -> bool:
         # kazoo's thread; /hbase/rs changed. Channels to servers that left are closed (their
@@ -232,10 +235,24 @@ class Connection:
             raise from_rpc_error(err, loc.address) from None
 
     def _retry_region_call(self, table: str, row: bytes, what, fn, started: float):
-        """region_call's slow path: the retry policy, counting the time since `started`."""
-        return self.retry.call(
-            what, lambda deadline: self._region_attempt(table, row, fn, deadline),
-            lambda exc: self.on_region_error(table, exc), started=started)
+        """region_call's slow path: the retry policy, counting the time since `started`. A
+        back-off pause ends early when the table's meta changes (the region reopened)."""
+        mark = None
+
+        def attempt(deadline):
+            nonlocal mark
+            mark = self.changes.mark(table)
+            return self._region_attempt(table, row, fn, deadline)
+
+        return self.retry.call(what, attempt, lambda exc: self.on_region_error(table, exc),
+                               started=started,
+                               wait=lambda delay: self.backoff_wait(table, mark, delay))
+
+    def backoff_wait(self, key: str, mark, delay: float) -> bool:
+        """A retry's back-off pause of `delay` seconds, cut short (after at least the base
+        pause) when ZooKeeper reports a change of `key` (a table's meta, or
+        location_cache.MASTER) since `mark` (MetaChanges.mark); True if it did."""
+        return self.changes.wait(key, mark, delay, at_least=self.retry.pause)
 
     def region_get(self, table: str, row: bytes, request, what, started: float | None = None):
         """Get `request` (its region field set here) from the region holding `row`: the same
@@ -290,6 +307,8 @@ class Connection:
     def _forget_master(self, event=None) -> None:
         if is_change(event):  # see location_cache.is_change
             self._master_address = None
+            if event is not None:  # /hbase/master changed: a master call's retry goes on
+                self.changes.changed(MASTER)
 
     def master_call(self, method: str, request, what: str | None = None, done_if=()):
         """`done_if`: errors that mean "already done" when an earlier attempt may have been
@@ -307,7 +326,11 @@ class Connection:
         def resend_safe(exc: BaseException) -> bool:
             return is_retryable(exc) or (resendable and isinstance(exc, OutcomeUnknownError))
 
+        mark = None
+
         def attempt(deadline):
+            nonlocal mark
+            mark = self.changes.mark(MASTER)
             address, stub = self._master(deadline)
             try:
                 return getattr(stub, method)(request, timeout=deadline)
@@ -328,7 +351,8 @@ class Connection:
         # again after the per-call deadline (a slow create would end in TableExistsError). A
         # master that is down fails fast and is looked up again (a backup took over).
         return self.retry.call(what or f"{method} on the master", attempt, on_error,
-                               retryable=resend_safe, whole_budget_per_attempt=True)
+                               retryable=resend_safe, whole_budget_per_attempt=True,
+                               wait=lambda delay: self.backoff_wait(MASTER, mark, delay))
 
     # -- admin: namespaces (HBase's; "default" and "hbase" always exist) ---------------------
     def create_namespace(self, name: str, properties: dict[str, str] | None = None) -> None:

@@ -9,6 +9,10 @@ operation. A table's entry is loaded on first use and dropped when:
     data watch on each region znode (move, state change) and on /hbase/tables/<t> (disable),
   - the ZooKeeper session is lost or reconnects (watch events may have been missed).
 
+The changes ZooKeeper reports are also counted (MetaChanges), so that a retry waiting out its
+back-off goes on as soon as what it waits for changed: a region reopened after a crash is used
+at once, not up to one back-off step (10 s) later.
+
 Only OPEN regions are usable. A row whose region is in transition raises RegionOfflineError
 (retryable) naming the state, the server and what it waits for, so a timeout message says why.
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from typing import Callable, NamedTuple, Protocol
 
 from kazoo.protocol.states import EventType
@@ -53,6 +58,45 @@ class RegionLocation(NamedTuple):
 
 
 Watch = Callable[[object], None]  # called with kazoo's WatchedEvent (or None in tests)
+
+
+# MetaChanges' key for /hbase/master (no table name holds a slash).
+MASTER = "/master"
+
+
+class MetaChanges:
+    """Changes ZooKeeper reported, counted per key (a table name, or MASTER); thread-safe."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._counts: dict[str, int] = {}  # guarded by _changed
+        self._everything = 0  # bumped by changed(None): a reconnect (missed events), a close
+
+    def mark(self, key: str) -> tuple[int, int]:
+        """A token for wait(): take it before the attempt that may fail."""
+        return self._everything, self._counts.get(key, 0)
+
+    def changed(self, key: str | None = None) -> None:
+        """`key` changed (None: anything may have); wakes the waits on it."""
+        with self._changed:
+            if key is None:
+                self._everything += 1
+            else:
+                self._counts[key] = self._counts.get(key, 0) + 1
+            self._changed.notify_all()
+
+    def wait(self, key: str, mark: tuple[int, int], seconds: float,
+             at_least: float = 0.0) -> bool:
+        """Sleep `seconds` (a retry's back-off), or only `at_least` when `key` changed since
+        `mark` was taken (a region reopened, moved or split; a new master): the next attempt
+        may well succeed. True when it changed. `at_least` bounds how often a stream of
+        changes (a balancer moving many regions) may start attempts."""
+        ends = time.monotonic() + seconds
+        if at_least > 0:
+            time.sleep(min(at_least, seconds))
+        with self._changed:
+            return self._changed.wait_for(lambda: self.mark(key) != mark,
+                                          max(0.0, ends - time.monotonic()))
 
 
 class MetaReader(Protocol):
@@ -143,6 +187,10 @@ class ZkMetaReader:
     def master(self, watch=None) -> MasterRecord | None:
         """The active master's record (/hbase/master), None when no master is active."""
         data = self._get(self.paths.master, watch)
+        if data is None and watch is not None:  # no active master: watch for one to appear
+            path = self.paths.master
+            if self._wait(self.zk.exists_async(path, watch=watch), path) is not None:
+                data = self._get(path, watch)  # created meanwhile
         if data is None:
             self._check_cluster()
             return None
@@ -180,8 +228,9 @@ class LocationCache:
     """Thread-safe. Reads take no lock: a table's entry is an immutable snapshot replaced whole;
     loads of one table are serialised so a burst of misses costs one meta read."""
 
-    def __init__(self, meta: MetaReader):
+    def __init__(self, meta: MetaReader, changes: MetaChanges | None = None):
         self.meta = meta
+        self.changes = changes or MetaChanges()  # the watches that fired, per table
         self._tables: dict[str, _TableEntry] = {}  # writes guarded by self._lock
         self._generation: dict[str, int] = {}      # bumped by invalidate; guarded by self._lock
         self._epoch = 0  # bumped when every table is invalidated; guarded by self._lock
@@ -240,6 +289,7 @@ class LocationCache:
         with self._lock:
             self._closed = True
             self._tables.clear()
+        self.changes.changed()  # a retry waiting in its back-off stops at once
 
     def invalidate(self, table: str | None = None) -> None:
         with self._lock:
@@ -256,6 +306,7 @@ class LocationCache:
         consumed, must not be cached: nothing would tell it about later changes."""
         if is_change(event):
             self.invalidate(table)
+            self.changes.changed(table)
         else:
             with self._lock:
                 self._generation[table] = self._generation.get(table, 0) + 1

@@ -87,7 +87,8 @@ class RetryPolicy:
     def call(self, what: str, attempt: Callable[[float], T],
              on_error: Callable[[BaseException], None] | None = None,
              retryable: Callable[[BaseException], bool] = is_retryable,
-             started: float | None = None, whole_budget_per_attempt: bool = False) -> T:
+             started: float | None = None, whole_budget_per_attempt: bool = False,
+             wait: Callable[[float], bool] | None = None) -> T:
         """Run `attempt(rpc_deadline_seconds)` with back-off until it succeeds or time runs out.
 
         `on_error(exc)` runs after every retryable failure (e.g. drop cached locations) before
@@ -95,10 +96,14 @@ class RetryPolicy:
         `started` (a clock() reading) counts time already spent, e.g. by a first fast attempt.
         `whole_budget_per_attempt`: an attempt may use all the time left instead of at most
         rpc_timeout (slow, non-idempotent calls: a retry after a deadline could run them twice).
+        `wait(seconds)` pauses instead of `sleep`, and returns True when it ended early because
+        what the call waits for changed (a region reopened, a new master): the back-off then
+        starts again from its first step -- a new state, not the one that has lasted.
         """
         start = self.clock() if started is None else started
         deadline = start + self.timeout
         tries = 0
+        step = 0  # position in BACKOFF: failures since the start or the last change
         last_chance = False
         while True:
             remaining = deadline - self.clock()
@@ -115,7 +120,7 @@ class RetryPolicy:
                     on_error(exc)
                 now = self.clock()
                 left = deadline - now
-                delay = backoff_delay(self.pause, tries - 1)
+                delay = backoff_delay(self.pause, step)
                 if left <= MIN_ATTEMPT_S or (last_chance and delay + MIN_ATTEMPT_S >= left):
                     raise OperationTimeoutError(
                         f"{what}: gave up after {tries} attempt(s) in {now - start:.1f}s "
@@ -125,7 +130,13 @@ class RetryPolicy:
                 if delay + MIN_ATTEMPT_S >= left:
                     # Shorten the last pause so one more attempt still fits in the budget.
                     delay, last_chance = left - MIN_ATTEMPT_S, True
-                self.sleep(delay)
+                if wait is None:
+                    self.sleep(delay)
+                    step += 1
+                elif wait(delay):  # what the call waits for changed: a new state
+                    step, last_chance = 0, False
+                else:
+                    step += 1
 
     def remaining(self, start: float) -> float:
         return self.timeout - (self.clock() - start)

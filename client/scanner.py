@@ -151,6 +151,7 @@ class _Scanner:
         # even though resuming in the region before it keeps succeeding.
         self.stalled_since: float | None = None
         self.furthest: bytes | None = None  # the furthest region boundary reached
+        self.mark = None  # the table's meta change mark when the last step began
 
     def rows(self):
         self.conn.track(self)  # a close() of the Connection closes this scan's server scanner
@@ -158,7 +159,9 @@ class _Scanner:
             while not self.done:
                 results = self.conn.retry.call(
                     f"scan of table {self.table.name!r}", self._step, self._on_error,
-                    retryable=_restartable, started=self.stalled_since)
+                    retryable=_restartable, started=self.stalled_since,
+                    wait=lambda delay: self.conn.backoff_wait(self.table.name, self.mark,
+                                                              delay))
                 for result in results:
                     if not result.cells:
                         continue
@@ -249,6 +252,7 @@ class _Scanner:
             return []
         if self.conn.closed:  # its channels are gone: say so, not gRPC's "closed channel"
             raise ConnectionClosedError(CLOSED)
+        self.mark = self.conn.changes.mark(self.table.name)
         future, self.prefetch = self.prefetch, None
         if future is None:
             if self.scanner_id == 0:

@@ -498,6 +498,61 @@ def test_stale_location_after_region_move_is_retried_transparently(cluster, tabl
     assert [r for r, _ in table.scan(batch_size=7)] == expected
 
 
+def test_retries_waiting_out_their_back_off_go_on_as_soon_as_the_region_reopens(cluster,
+                                                                                   table):
+    """A put, a batch and a scan whose region stays closed for 8.5 s: their back-off has
+    grown to 10 s by then (attempts at 0, 0.1, ... 4.1, 8.1 s, the next at 18.1 s), but the
+    table's meta watch cuts the pause short, so each finishes right after the reopen."""
+    import client
+    admin = table.connection
+    region = admin.locations.locate("cl", b"350").name
+    admin.unassign(region)
+    user = client.Connection(cluster.quorum, timeout=40)
+    t = user.table("cl")
+    done: dict[str, float] = {}
+    failed: list = []
+
+    def run(name, fn):
+        try:
+            fn()
+            done[name] = time.monotonic()
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            failed.append((name, exc))
+
+    def batch():
+        with t.batch() as b:
+            b.put(b"351", {b"cf:q": b"batched"})
+
+    ops = {"put": lambda: t.put(b"350", {b"cf:q": b"reopened"}), "batch": batch,
+           "scan": lambda: list(t.scan(row_start=b"350", row_stop=b"352"))}
+    threads = [threading.Thread(target=run, args=item) for item in ops.items()]
+    try:
+        for th in threads:
+            th.start()
+        time.sleep(8.5)
+        assert not done and not failed, (done, failed)
+        admin.assign(region)
+        cluster.wait_for(lambda: _open(admin, b"350"), 30, "the region to reopen")
+        opened = time.monotonic()
+        for th in threads:
+            th.join(40)
+        assert not failed
+        late = {name: round(at - opened, 2) for name, at in done.items()}
+        assert set(late) == set(ops) and max(late.values()) < 3.0, late
+        assert t.row(b"351") == {b"cf:q": b"batched"}
+    finally:
+        admin.assign(region)
+        user.close()
+
+
+def _open(conn, row: bytes) -> bool:
+    conn.locations.invalidate("cl")
+    try:
+        return bool(conn.locations.locate("cl", row))
+    except errors.RegionOfflineError:
+        return False
+
+
 def _stale_locations(cluster, conn, row: bytes):
     """Move the region holding `row` and return the cache entry from before the move."""
     loc = conn.locations.locate("cl", row)

@@ -238,3 +238,26 @@ def test_servers_that_left_are_forgotten_unless_a_live_name_shares_the_address(m
     assert cache.servers_gone(["rs1,16020,1"]) == []          # rs1,16020,2 still dials it
     assert cache.servers_gone(["rs2,16020,1", "rs9,1,1"]) == ["rs2:16020"]
     assert cache.servers_gone(["rs2,16020,1"]) == []          # already forgotten
+
+
+def test_a_watch_that_fires_ends_a_back_off_wait_on_that_table_only(meta):
+    """A retry pausing in its back-off goes on once the table's meta changes; a change of
+    another table does not wake it, and without a change the pause is served in full."""
+    meta.add_table("t2", [])
+    cache = LocationCache(meta)
+    cache.locate("t1", b"a")
+    cache.locate("t2", b"a")
+    changes = cache.changes
+    mark = changes.mark("t1")
+    started = time.monotonic()
+    assert changes.wait("t1", mark, 0.2) is False
+    assert time.monotonic() - started >= 0.2
+
+    t1_watch, t2_watch = meta.watches
+    threading.Timer(0.2, lambda: t2_watch(None)).start()
+    threading.Timer(0.4, lambda: t1_watch(None)).start()
+    started = time.monotonic()
+    assert changes.wait("t1", mark, 10.0, at_least=0.1) is True
+    assert 0.4 <= time.monotonic() - started < 5.0
+    assert not cache.cached("t1") and not cache.cached("t2")  # both were dropped
+    assert changes.wait("t1", mark, 10.0) is True  # the change stays seen: no wait at all

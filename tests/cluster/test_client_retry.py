@@ -47,6 +47,31 @@ def test_retryable_error_is_retried_with_backoff_until_success():
                                                        "ServerUnavailableError"]
 
 
+def test_a_wait_cut_short_by_a_change_starts_the_back_off_again():
+    """wait(delay) returning True (ZooKeeper reported a change: a region reopened, a new
+    master) means a new state: the next pauses start from the first step again."""
+    p, clock = policy()
+    failures = 9
+    waits = []
+
+    def wait(seconds):
+        woken = len(waits) == 5  # the 6th pause is cut short after 0.1 s
+        waits.append(round(seconds, 6))
+        clock.now += 0.1 if woken else seconds
+        return woken
+
+    def attempt(deadline):
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise NotServingRegionError("region r1 is opening")
+        return "ok"
+
+    assert p.call("get", attempt, wait=wait) == "ok"
+    assert waits == [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 0.1, 0.2, 0.3]
+    assert clock.sleeps == []  # wait replaces sleep
+
+
 def test_non_retryable_error_surfaces_at_once_without_sleeping():
     p, clock = policy()
     calls = []

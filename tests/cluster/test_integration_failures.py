@@ -187,6 +187,36 @@ def test_backup_master_takes_over_and_still_handles_a_region_server_crash(cluste
         stop_cluster(cluster)
 
 
+def test_a_master_call_waiting_out_its_back_off_goes_on_when_a_master_appears(
+        cluster_factory, connection_for):
+    """The only master is SIGKILLed and started again 9 s later: a `status` call retrying
+    meanwhile has a back-off grown to 10 s by then (its next attempt would be at 18.1 s), but
+    its watch on /hbase/master cuts the pause short, so it is answered right after the
+    restarted master becomes active."""
+    cluster = cluster_factory("mastergap", masters=1, session_timeout=SHORT_SESSION_S,
+                              balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=40)
+        assert conn.status()["servers"]
+        old = cluster.kill_master(active=True)
+        answered: list = []
+        caller = threading.Thread(target=lambda: answered.append(
+            (conn.status(), time.monotonic())))
+        caller.start()
+        time.sleep(9.0)
+        assert not answered
+        cluster.restart(old)
+        cluster.wait_for(cluster.active_master, 30, "the restarted master to become active")
+        active = time.monotonic()
+        caller.join(40)
+        assert answered, "the status call did not return"
+        status, at = answered[0]
+        assert status["servers"]
+        assert at - active < 3.0, f"answered {at - active:.1f}s after a master became active"
+    finally:
+        stop_cluster(cluster)
+
+
 def test_disable_and_enable_right_after_a_kill_keep_the_dead_servers_edits(cluster_factory,
                                                                           connection_for):
     """An operator's reflex when a table fails: disable and enable it. Issued while a killed
