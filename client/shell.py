@@ -242,8 +242,10 @@ def _alter_spec(args: list) -> tuple[dict, list, dict]:
                                       "table_att, table_att_unset")
         elif a:
             raise (_unsupported_attributes("alter", a) if table_att or method
-                   else commands.UsageError("alter: a hash needs NAME => 'cf' (a family) or "
-                                            "table attributes (MAX_FILESIZE => ...)"))
+                   else commands.UsageError(
+                       "alter: a hash needs NAME => 'cf' (a family) or table attributes, got "
+                       f"{', '.join(map(str, a))}; supported table attributes: "
+                       f"{', '.join(TABLE_ATTRIBUTES)}"))
         elif not table_att:
             raise commands.UsageError("alter: METHOD => 'table_att' needs a table attribute: "
                                       f"{', '.join(TABLE_ATTRIBUTES)}")

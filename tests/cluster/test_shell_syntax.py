@@ -378,6 +378,9 @@ def test_table_references_parse_and_run_their_commands_on_the_table(rec, monkeyp
     ("alter 't1', METHOD => 'table_att'", "table_att' needs a table attribute"),
     ("alter 't1', METHOD => 'bogus', NAME => 'cf'", "unknown METHOD 'bogus'"),
     ("alter 't1', {VERSIONS => 3}", "a hash needs NAME => 'cf'"),
+    # a bare hash of attributes minihbase does not build names them and the supported ones
+    ("alter 't1', OWNER => 'me'",
+     "a hash needs NAME => 'cf' .*, got OWNER; supported table attributes: COMPACTION_ENABLED"),
 ])
 def test_out_of_range_timestamps_force_merge_and_bad_table_attributes_are_usage_errors(
         rec, line, message):
