@@ -17,11 +17,15 @@
         switch/catalogjanitor,              the region normalizer are switched off (absent: on)
         switch/normalizer
       draining/<host,port,startcode>        a decommissioned region server (HBase's draining)
+      nonces/<nonce>[.<region>]             a split, merge or move call's nonce (hmaster/meta.py)
+      namespaces/<ns>                       a namespace and its properties
 
-Every record is UTF-8 JSON. Its field names and the state strings below are stored in ZooKeeper
-and read by the next master, so never rename them; add new fields with a default. The master
-changes tables/ and meta/ with ZooKeeper multi-op transactions so that e.g. a split (parent
-SPLIT, two daughters OPENING) is one step. Clients read meta/ and tables/ only.
+Every record but the switches' is UTF-8 JSON. Its field names and the state strings below are
+stored in ZooKeeper and read by the next master, so never rename them; add new fields with a
+default. The master changes tables/ and meta/ with ZooKeeper multi-op transactions so that e.g.
+a split (parent deleted, two daughters OPENING, journal advanced) is one step; no master writes
+SPLIT or MERGED any more, and readers still skip them. Clients read master, tables/, meta/,
+rs/, the switches and draining/ only.
 """
 
 from __future__ import annotations
