@@ -356,8 +356,11 @@ def drop(conn, out: Output, table: str) -> None:
 
 
 def truncate(conn, out: Output, table: str, preserve_splits: bool = False) -> None:
-    out.progress(f"Truncating '{table}' (disable, drop, create"
-                 f"{' with the same regions' if preserve_splits else ''})")
+    # HBase's truncateTable: the master swaps the disabled table's regions for empty ones in one
+    # step, keeping the table (its families and attributes): nothing is dropped or created.
+    out.progress(f"Truncating '{table}' (disable, then truncate "
+                 f"{'keeping its region boundaries' if preserve_splits else 'to one region'}"
+                 ", enable)")
     conn.truncate_table(table, preserve_splits=preserve_splits, progress=out.progress)
     out.result(f"Truncated table {table}", {"truncated": table,
                                             "preserve_splits": preserve_splits})

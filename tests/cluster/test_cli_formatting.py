@@ -135,6 +135,24 @@ def test_cli_merge_takes_two_or_more_regions():
     assert conn.merged == ("r1", "r2", "r3") and buf.getvalue() == "Merged r1, r2 and r3\n"
 
 
+
+def test_truncate_progress_says_what_truncate_does_not_drop_and_create():
+    """The master truncates a disabled table in one step, keeping the table, its families and
+    attributes (HBase's truncateTable): the progress line must not claim a drop and a create."""
+    import io
+
+    from client import commands
+
+    class Truncator:
+        def truncate_table(self, table, preserve_splits=False, progress=None):
+            self.truncated = (table, preserve_splits)
+    conn, out, err = Truncator(), io.StringIO(), io.StringIO()
+    commands.truncate(conn, commands.Output(False, out, err), "t1", preserve_splits=True)
+    assert conn.truncated == ("t1", True) and out.getvalue() == "Truncated table t1\n"
+    assert err.getvalue() == ("... Truncating 't1' (disable, then truncate keeping its "
+                              "region boundaries, enable)\n")
+    assert "drop" not in err.getvalue()
+
 def test_global_options_are_accepted_after_the_command():
     from client.cli import build_parser
 
