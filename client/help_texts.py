@@ -707,7 +707,8 @@ Quote names, rows, columns and values: 'single quotes' take text as it is, "doub
 take escapes, so binary bytes are written "\\x00\\xff" (as scan prints them). Commas separate
 arguments; options are hashes {KEY => value, ...} whose keys (NAME, VERSIONS, STARTROW ...)
 need no quotes, and trailing KEY => value pairs need no braces. Lines are parsed, never run as
-Ruby. Several commands on one line are separated by ';'. In a script, a y/n question is
+Ruby. Several commands on one line are separated by ';'; a command goes on over lines while
+a '{', '[' or '(' is open or a line ends with ',' or '\\'. In a script, a y/n question is
 answered by the script's next line."""
 
 

@@ -18,7 +18,8 @@ import time
 from client import commands, help_texts
 from client import formatting as fmt
 from client.help_texts import TABLE_METHODS
-from client.shell_syntax import Command, Const, ShellSyntaxError, parse_line, shell_text
+from client.shell_syntax import (Command, Const, ShellSyntaxError, parse_line, shell_text,
+                                 unfinished)
 from minihbase.errors import InvalidArgumentError
 from storage.cell import LATEST_TIMESTAMP
 from storage.schema import (ATTRIBUTE_ALIASES, TABLE_ATTRIBUTES, TABLE_DEFAULTS,
@@ -635,12 +636,13 @@ class Shell:
             raise commands.UsageError(f"{question}? got no answer: the script ended")
         return answer[1].strip().lower() in (b"y", b"yes")
 
-    def run_line(self, line: str, where: str = "") -> bool:
-        """Run the commands of one line, stopping at the first that fails; False when the
-        shell should exit. `where` prefixes error messages (a script's file and line)."""
+    def run_line(self, line: str, where: str = "", first_line: int = 1) -> bool:
+        """Run the commands of one line (or of one command continued over several lines,
+        numbered from `first_line`), stopping at the first that fails; False when the shell
+        should exit. `where` prefixes error messages (a script's file and line)."""
         err = self.out.err
         try:
-            for cmd in parse_line(line):
+            for cmd in parse_line(line, first_line):
                 if cmd.name in ("exit", "quit"):
                     return False
                 self._run(cmd)
@@ -696,15 +698,23 @@ def run_shell(quorum: str, timeout: float, as_json: bool = False,
             except ImportError:
                 pass
             print(f"minihbase shell (ZooKeeper {quorum}); type 'help', 'exit' to leave")
+            pending = ""  # a command that goes on over lines, as irb reads it
             while True:
                 try:
-                    line = input("hbase> ")
+                    line = input("hbase* " if pending else "hbase> ")
                 except EOFError:
                     print()
+                    if pending:
+                        shell.run_line(pending)  # says what it lacks
                     break
                 except KeyboardInterrupt:
                     print()
+                    pending = ""
                     continue
+                pending = f"{pending}\n{line}" if pending else line
+                if unfinished(pending):
+                    continue
+                line, pending = pending, ""
                 if not shell.run_line(line):
                     break
         else:
@@ -716,15 +726,31 @@ def run_shell(quorum: str, timeout: float, as_json: bool = False,
 
 def _run_lines(shell: Shell, lines, source: str) -> None:
     """Run raw lines (bytes) of a script; a line that is not UTF-8 is an error, not a crash
-    (binary row keys are written with backslash-x escapes, as in the HBase shell)."""
+    (binary row keys are written with backslash-x escapes, as in the HBase shell). A command
+    goes on over the lines that follow while it is unfinished (an open '{', a trailing ','),
+    as in a script HBase's shell reads; its errors name its first line."""
     shell.answers = numbered = enumerate(lines, 1)  # a y/n question takes the next line
+    pending, first = [], 0
     for number, raw in numbered:
         try:
-            line = raw.decode("utf-8")
+            line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as exc:
             print(f"ERROR: {source}, line {number}: not UTF-8 text (byte {exc.start + 1}); "
                   'write binary bytes as "\\xHH" escapes', file=shell.out.err)
             shell.failed += 1
+            pending = []  # a command it was part of is not run either
             continue
-        if not shell.run_line(line, f"{source}, line {number}: "):
+        if not pending:
+            first = number
+        pending.append(line)
+        text = "\n".join(pending)
+        if unfinished(text):
+            continue
+        pending = []
+        if not shell.run_line(text, f"{source}, line {first}: ", first):
             break
+    if pending:
+        print(f"ERROR: {source}, line {first}: the script ended inside this command (an open "
+              "'{', '[' or '(', or a ',' or '\\' at the end of its last line)",
+              file=shell.out.err)
+        shell.failed += 1

@@ -3,6 +3,7 @@
 Accepted grammar (the subset of Ruby the HBase shell's everyday commands use):
 
     line     := [command] {";" [command]}     # several commands, as Ruby's ";"
+                # a command may go on over several lines, as Ruby reads it (unfinished())
     command  := [NAME "="] [NAME "."] NAME [arg {"," arg}]
                 # t = get_table 't1' (a table reference), then t.put 'r1', 'cf:q', 'v'
 
@@ -26,7 +27,12 @@ from typing import NamedTuple
 
 
 class ShellSyntaxError(ValueError):
-    """The line is not valid shell syntax; the message points at the column."""
+    """The line is not valid shell syntax; the message points at the column. `at_end`: the
+    text ran out where more was expected (the command may go on on the next line)."""
+
+    def __init__(self, message: str, at_end: bool = False):
+        super().__init__(message)
+        self.at_end = at_end
 
 
 class Token(NamedTuple):
@@ -44,20 +50,33 @@ class Const:
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_?!]*")
 _NUMBER = re.compile(r"-?(?:\d[\d_]*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_LINE_END = re.compile(r"\r?(?:\n|$)")
 _SIMPLE_ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39, "e": 27,
                    "a": 7, "b": 8, "f": 12, "v": 11, "s": 32}
 
 
-def tokenize(line: str) -> list[Token]:
+def tokenize(line: str, first_line: int = 1) -> list[Token]:
+    """The tokens of one command's text, which may span lines (`first_line` numbers them in
+    messages)."""
+    return _tokenize(line, first_line)[0]
+
+
+def _tokenize(line: str, first_line: int = 1) -> tuple[list[Token], bool]:
+    """(tokens, whether the text ends in a backslash: Ruby's "goes on on the next line")."""
     tokens, i, n = [], 0, len(line)
+    continued = False
     while i < n:
         ch = line[i]
         if ch.isspace():
             i += 1
-        elif ch == "#":
-            break  # comment to end of line
+        elif ch == "#":  # a comment, to the end of its line
+            end = line.find("\n", i)
+            i = n if end < 0 else end
+        elif ch == "\\" and _LINE_END.match(line, i + 1):  # Ruby: the line goes on
+            i = _LINE_END.match(line, i + 1).end()
+            continued = i == n
         elif ch in "'\"":
-            value, i = _string(line, i)
+            value, i = _string(line, i, first_line)
             tokens.append(Token("STR", value, i))
         elif line.startswith("=>", i):
             tokens.append(Token("SYM", "=>", i))
@@ -80,12 +99,21 @@ def tokenize(line: str) -> list[Token]:
             tokens.append(Token("NAME", m.group(), i))
             i = m.end()
         else:
-            raise ShellSyntaxError(f"unexpected character {ch!r} at column {i + 1}")
+            raise ShellSyntaxError(f"unexpected character {ch!r} at {_where(line, i, first_line)}")
     tokens.append(Token("EOF", None, n))
-    return tokens
+    return tokens, continued
 
 
-def _string(line: str, i: int) -> tuple[bytes, int]:
+def _where(text: str, pos: int, first_line: int = 1) -> str:
+    """Where offset `pos` of a command's text is, for messages: "column 7" in a one-line
+    command, "line 3, column 7" in one that spans lines (numbered from `first_line`)."""
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    if "\n" not in text.rstrip("\r\n"):
+        return f"column {column}"
+    return f"line {first_line + text.count(chr(10), 0, pos)}, column {column}"
+
+
+def _string(line: str, i: int, first_line: int) -> tuple[bytes, int]:
     quote, start = line[i], i
     out = bytearray()
     i += 1
@@ -104,7 +132,8 @@ def _string(line: str, i: int) -> tuple[bytes, int]:
             elif nxt in "xX":
                 m = re.match(r"[0-9A-Fa-f]{1,2}", line[i + 2:i + 4])
                 if not m:
-                    raise ShellSyntaxError(f"bad \\x escape at column {i + 1}: need hex digits")
+                    raise ShellSyntaxError(
+                        f"bad \\x escape at {_where(line, i, first_line)}: need hex digits")
                 out.append(int(m.group(), 16))
                 i += 2 + len(m.group())
                 continue
@@ -119,7 +148,8 @@ def _string(line: str, i: int) -> tuple[bytes, int]:
                 continue
         out += ch.encode()
         i += 1
-    raise ShellSyntaxError(f"unterminated string starting at column {start + 1}")
+    raise ShellSyntaxError(
+        f"unterminated string starting at {_where(line, start, first_line)}")
 
 
 class Command(NamedTuple):
@@ -130,9 +160,16 @@ class Command(NamedTuple):
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token]):
+    def __init__(self, tokens: list[Token], text: str = "", first_line: int = 1):
         self.tokens = tokens
         self.i = 0
+        self.text, self.first_line = text, first_line
+
+    def error(self, message: str, tok: Token) -> ShellSyntaxError:
+        return ShellSyntaxError(message, at_end=tok.kind == "EOF")
+
+    def where(self, tok: Token) -> str:
+        return _where(self.text, tok.pos, self.first_line)
 
     def peek(self, k: int = 0) -> Token:
         return self.tokens[min(self.i + k, len(self.tokens) - 1)]
@@ -145,7 +182,7 @@ class _Parser:
     def expect(self, sym: str) -> None:
         tok = self.take()
         if tok.kind != "SYM" or tok.value != sym:
-            raise ShellSyntaxError(f"expected {sym!r} at column {tok.pos + 1}, got {_show(tok)}")
+            raise self.error(f"expected {sym!r} at {self.where(tok)}, got {_show(tok)}", tok)
 
     def at(self, sym: str) -> bool:
         tok = self.peek()
@@ -163,7 +200,8 @@ class _Parser:
             self.take()
             target, tok = tok.value, self.take()
         if tok.kind != "NAME":
-            raise ShellSyntaxError(f"a command must start with a command name, got {_show(tok)}")
+            raise self.error(f"a command must start with a command name, got {_show(tok)}",
+                             tok)
         args = []
         paren = self.at("(")
         if paren:
@@ -177,8 +215,8 @@ class _Parser:
         if self.at(";"):
             self.take()
         elif self.peek().kind != "EOF":
-            raise ShellSyntaxError(f"unexpected {_show(self.peek())} at column "
-                                   f"{self.peek().pos + 1}")
+            raise self.error(f"unexpected {_show(self.peek())} at {self.where(self.peek())}",
+                             self.peek())
         return Command(tok.value, args, assign, target)
 
     def commands(self) -> list[Command]:
@@ -217,7 +255,7 @@ class _Parser:
         elif tok.kind == "NUM":
             key = tok.value
         else:
-            raise ShellSyntaxError(f"expected a hash key at column {tok.pos + 1}, got {_show(tok)}")
+            raise self.error(f"expected a hash key at {self.where(tok)}, got {_show(tok)}", tok)
         self.expect("=>")
         return key, self.value()
 
@@ -255,7 +293,7 @@ class _Parser:
                 items.append(self.value())
             self.expect("]")
             return items
-        raise ShellSyntaxError(f"expected a value at column {tok.pos + 1}, got {_show(tok)}")
+        raise self.error(f"expected a value at {self.where(tok)}, got {_show(tok)}", tok)
 
 
 def _show(tok: Token) -> str:
@@ -295,6 +333,22 @@ def parse(line: str) -> Command | None:
     return found[0] if found else None
 
 
-def parse_line(line: str) -> list[Command]:
-    """Every command of a line (separated by ";"), all parsed before any runs."""
-    return _Parser(tokenize(line)).commands()
+def parse_line(line: str, first_line: int = 1) -> list[Command]:
+    """Every command of a line (separated by ";"), all parsed before any runs. The "line"
+    may be a command continued over several lines (`first_line` numbers them in messages)."""
+    return _Parser(tokenize(line, first_line), line, first_line).commands()
+
+
+def unfinished(text: str) -> bool:
+    """Whether `text` is a command that goes on on the next line, as Ruby (so HBase's shell)
+    reads it: cut off inside an open {, [ or (, after a ',', '=>' or '=', or by a backslash
+    ending the line. Text with an error before its end is finished: the error is reported
+    at once, not after the lines that follow were swallowed too."""
+    try:
+        tokens, continued = _tokenize(text)
+        if continued:
+            return True
+        _Parser(tokens, text).commands()
+    except ShellSyntaxError as exc:
+        return exc.at_end
+    return False

@@ -659,6 +659,21 @@ def test_cli_data_commands_print_tables_and_json(cluster, table):
     assert "value=x" in shell.stdout and "row(s)" in shell.stdout
 
 
+def test_shell_runs_a_create_written_over_several_lines_as_opentsdb_s_script(cluster):
+    # OpenTSDB's create_table.sh pipes such a create into `hbase shell`
+    shell = cli(cluster, "shell", input=(
+        "create 'ml_uid',\n"
+        "  {NAME => 'id', COMPRESSION => 'GZ', BLOOMFILTER => 'ROW'},  # ids\n"
+        "  {NAME => 'name', VERSIONS => 2}\n"
+        "put 'ml_uid', 'r1', \\\n  'name:q', 'v'\n"
+        "get 'ml_uid', 'r1', {COLUMN => 'name:q',\n  VERSIONS => 2}\n"))
+    assert shell.returncode == 0, shell.stderr
+    assert "Created table ml_uid" in shell.stdout and "value=v" in shell.stdout
+    described = json.loads(cli(cluster, "--json", "describe", "ml_uid").stdout)
+    families = {f["name"]: f for f in described["families"]}
+    assert families["id"]["compression"] == "GZ" and families["name"]["max_versions"] == 2
+
+
 def test_status_simple_and_detailed_show_load_per_server_and_region(cluster, table):
     table.put(b"st1", {b"cf:q": b"v"})
     regions = {r["name"] for r in table.regions()}

@@ -9,7 +9,8 @@ import re
 import pytest
 
 from client.shell import Shell, execute
-from client.shell_syntax import Command, Const, ShellSyntaxError, parse, parse_line, tokenize
+from client.shell_syntax import (Command, Const, ShellSyntaxError, parse, parse_line, tokenize,
+                                 unfinished)
 from client import commands
 from minihbase import errors
 
@@ -79,6 +80,59 @@ def test_malformed_lines_raise_a_syntax_error_naming_the_problem(line, message):
     with pytest.raises(ShellSyntaxError, match=message.replace("\\", "\\\\")
                        .replace("(", "\\(").replace("{", "\\{")):
         parse(line)
+
+
+@pytest.mark.parametrize("text, goes_on", [
+    ("create 't1',", True),                               # a trailing comma
+    ("create 't1', {NAME => 'cf',", True),                # inside an open hash
+    ("get 't1', 'r1', {COLUMN => ['cf:a',", True),        # ... and array
+    ("create 't1', {NAME =>", True),                      # after =>
+    ("t =", True),
+    ("put 't1', 'r1', \\", True),                        # a backslash ends the line
+    ("create 't1', # the families follow\n", True),
+    ("create 't1', 'cf'", False),
+    ("put 't1', 'r1'", False),                            # complete (a usage error, later)
+    ("scan 't1', {STARTROW => 'a'\nput 't1', 'r', 'cf:q', 'v'", False),  # wrong before the end
+    ("put 't1', 'r1", False),                             # an unterminated string is an error
+    ("get 't1' @", False),
+    ("", False),
+])
+def test_a_command_goes_on_over_lines_while_ruby_would_read_on(text, goes_on):
+    assert unfinished(text) is goes_on
+
+
+def test_a_command_over_several_lines_parses_as_one_with_comments_between():
+    text = ("create 'tsdb-uid',   # OpenTSDB's create_table.sh\n"
+            "  {NAME => 'id', COMPRESSION => 'GZ'},\n"
+            "  {NAME => 'name', BLOOMFILTER => 'ROW'}")
+    assert parse(text) == Command("create", [b"tsdb-uid", {"NAME": b"id", "COMPRESSION": b"GZ"},
+                                             {"NAME": b"name", "BLOOMFILTER": b"ROW"}])
+    assert parse("put 't1', 'r1', \\\n 'cf:q', 'v'").args == [b"t1", b"r1", b"cf:q", b"v"]
+    # an error names the line it is on, numbered as in the script
+    with pytest.raises(ShellSyntaxError, match="expected ',' at line 8, column 3, got 'put'"):
+        parse_line("scan 't1', {STARTROW => 'a'\n  put 't1'", first_line=7)
+    with pytest.raises(ShellSyntaxError, match="expected ',' at column 11"):
+        parse("scan 't1' {LIMIT => 1}")  # one line: just the column, as before
+
+
+def test_a_script_runs_a_command_continued_over_lines_and_names_its_first_line(rec):
+    from client.shell import _run_lines
+
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell("unused:1", 1.0, out=out, err=err, connect=lambda: None)
+    _run_lines(shell, [b"create 't1',\r\n", b"  {NAME => 'cf', VERSIONS => 3},\n",
+                       b"  'cf2'\n", b"get 't1', 'r1', {COLUMN => 'cf:q',\n",
+                       b"                  VERSIONS => 2}\n", b"scan 't1', {LIMIT => 1\n",
+                       b"put 't1', 'r', 'cf:q', 'v'\n", b"count 't1'\n", b"get 't1', 'r1', [\n"],
+               "s.hb")
+    assert [c[0] for c in rec.calls] == ["create", "get", "count"]
+    assert rec.calls[0][1][1] == {"cf": {"max_versions": 3}, "cf2": {}}
+    assert rec.calls[1][1][2:4] == ([b"cf:q"], 2)
+    assert err.getvalue().splitlines() == [
+        "ERROR: s.hb, line 6: expected ',' at line 7, column 1, got 'put'",
+        "ERROR: s.hb, line 9: the script ended inside this command (an open '{', '[' or '(', "
+        "or a ',' or '\\' at the end of its last line)"]
+    assert shell.failed == 2
 
 
 def test_ruby_code_is_rejected_not_evaluated():
