@@ -293,17 +293,20 @@ def locate_region(conn, out: Output, table: str, row: bytes) -> None:
                              "right now (split or merge in progress?)")
 
 
-# HBase's RegionSplitter algorithms for create's NUMREGIONS => n, SPLITALGO => name.
+# HBase's RegionSplitter algorithms for create's NUMREGIONS => n, SPLITALGO => name. As
+# HBase's, the i-th split key is i times (key space // n), the last region taking the slop --
+# not i * key space // n, which gives other keys (80000000 rather than 7ffffffd for 10
+# regions) than the table would have in HBase.
 def _hex_splits(n: int) -> list[bytes]:
-    return [b"%08x" % (0x100000000 * i // n) for i in range(1, n)]
+    return [b"%08x" % (i * (0x100000000 // n)) for i in range(1, n)]
 
 
 def _decimal_splits(n: int) -> list[bytes]:
-    return [b"%08d" % (100000000 * i // n) for i in range(1, n)]
+    return [b"%08d" % (i * (100000000 // n)) for i in range(1, n)]
 
 
 def _uniform_splits(n: int) -> list[bytes]:
-    return [((1 << 64) * i // n).to_bytes(8, "big") for i in range(1, n)]
+    return [(i * ((1 << 64) // n)).to_bytes(8, "big") for i in range(1, n)]
 
 
 SPLIT_ALGORITHMS = {"HexStringSplit": _hex_splits, "DecimalStringSplit": _decimal_splits,

@@ -135,6 +135,19 @@ def test_a_script_runs_a_command_continued_over_lines_and_names_its_first_line(r
     assert shell.failed == 2
 
 
+def test_numregions_split_keys_are_hbase_region_splitter_s():
+    # HBase's RegionSplitter: key i is i * (key space // n), the last region taking the slop
+    assert commands.presplit_keys(10, "HexStringSplit") == [
+        b"19999999", b"33333332", b"4ccccccb", b"66666664", b"7ffffffd", b"99999996",
+        b"b333332f", b"ccccccc8", b"e6666661"]
+    assert commands.presplit_keys(15, "HexStringSplit")[::7] == [b"11111111", b"88888888"]
+    assert commands.presplit_keys(7, "DecimalStringSplit") == [
+        b"14285714", b"28571428", b"42857142", b"57142856", b"71428570", b"85714284"]
+    assert [k.hex() for k in commands.presplit_keys(7, "UniformSplit")] == [
+        "2492492492492492", "4924924924924924", "6db6db6db6db6db6", "9249249249249248",
+        "b6db6db6db6db6da", "db6db6db6db6db6c"]
+
+
 def test_ruby_code_is_rejected_not_evaluated():
     with pytest.raises(ShellSyntaxError, match="unexpected character '`'"):
         tokenize("put 't1', `rm -rf /`")
