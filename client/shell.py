@@ -501,7 +501,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.deleteall(conn, out, _s(args[0], "table name"), _b(args[1], "row"), column, ts)
     elif n == "count":
         _nargs(cmd, 1, 2, "count 't1'[, INTERVAL => 1000]")
-        spec = _hash(args[1], "count options") if len(args) == 2 else {}
+        spec = {} if len(args) < 2 else {"INTERVAL": args[1]} if type(args[1]) is int \
+            else _hash(args[1], "count options")  # count 't1', 1000: HBase's older form
         _check_keys(spec, {"INTERVAL", "CACHE", "FILTER"}, "count")
         commands.count(conn, out, _s(args[0], "table name"),
                        _int(spec.get("INTERVAL", 1000), "INTERVAL"), row_filter=_filter(spec))
@@ -751,6 +752,6 @@ def _run_lines(shell: Shell, lines, source: str) -> None:
             break
     if pending:
         print(f"ERROR: {source}, line {first}: the script ended inside this command (an open "
-              "'{', '[' or '(', or a ',' or '\\' at the end of its last line)",
+              "string, '{', '[' or '(', or a ',' or '\\' at the end of its last line)",
               file=shell.out.err)
         shell.failed += 1

@@ -58,13 +58,18 @@ _SIMPLE_ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39,
 def tokenize(line: str, first_line: int = 1) -> list[Token]:
     """The tokens of one command's text, which may span lines (`first_line` numbers them in
     messages)."""
-    return _tokenize(line, first_line)[0]
+    tokens, cut = _tokenize(line, first_line)
+    if isinstance(cut, ShellSyntaxError):
+        raise cut
+    return tokens
 
 
-def _tokenize(line: str, first_line: int = 1) -> tuple[list[Token], bool]:
-    """(tokens, whether the text ends in a backslash: Ruby's "goes on on the next line")."""
+def _tokenize(line: str, first_line: int = 1) -> tuple[list[Token], object]:
+    """(tokens, where the text is cut off: None, "\\" when it ends in a backslash, or the
+    error of a string it ends inside, whose tokens stop at the string's start) -- Ruby's
+    "goes on on the next line"."""
     tokens, i, n = [], 0, len(line)
-    continued = False
+    cut = None
     while i < n:
         ch = line[i]
         if ch.isspace():
@@ -74,9 +79,15 @@ def _tokenize(line: str, first_line: int = 1) -> tuple[list[Token], bool]:
             i = n if end < 0 else end
         elif ch == "\\" and _LINE_END.match(line, i + 1):  # Ruby: the line goes on
             i = _LINE_END.match(line, i + 1).end()
-            continued = i == n
+            cut = "\\" if i == n else None
         elif ch in "'\"":
-            value, i = _string(line, i, first_line)
+            try:
+                value, i = _string(line, i, first_line)
+            except ShellSyntaxError as exc:
+                if not exc.at_end:
+                    raise
+                cut, n = exc, i  # as in Ruby, the string may go on on the next line
+                break
             tokens.append(Token("STR", value, i))
         elif line.startswith("=>", i):
             tokens.append(Token("SYM", "=>", i))
@@ -101,7 +112,7 @@ def _tokenize(line: str, first_line: int = 1) -> tuple[list[Token], bool]:
         else:
             raise ShellSyntaxError(f"unexpected character {ch!r} at {_where(line, i, first_line)}")
     tokens.append(Token("EOF", None, n))
-    return tokens, continued
+    return tokens, cut
 
 
 def _where(text: str, pos: int, first_line: int = 1) -> str:
@@ -149,7 +160,7 @@ def _string(line: str, i: int, first_line: int) -> tuple[bytes, int]:
         out += ch.encode()
         i += 1
     raise ShellSyntaxError(
-        f"unterminated string starting at {_where(line, start, first_line)}")
+        f"unterminated string starting at {_where(line, start, first_line)}", at_end=True)
 
 
 class Command(NamedTuple):
@@ -341,14 +352,14 @@ def parse_line(line: str, first_line: int = 1) -> list[Command]:
 
 def unfinished(text: str) -> bool:
     """Whether `text` is a command that goes on on the next line, as Ruby (so HBase's shell)
-    reads it: cut off inside an open {, [ or (, after a ',', '=>' or '=', or by a backslash
-    ending the line. Text with an error before its end is finished: the error is reported
-    at once, not after the lines that follow were swallowed too."""
+    reads it: cut off inside a string (which then holds the line break, as HBase's
+    `count 't1', FILTER => "` help example has it) or an open {, [ or (, after a ',', '=>'
+    or '=', or by a backslash ending the line. Text with an error before its end is
+    finished: the error is reported at once, not after the lines that follow were
+    swallowed too."""
     try:
-        tokens, continued = _tokenize(text)
-        if continued:
-            return True
+        tokens, cut = _tokenize(text)
         _Parser(tokens, text).commands()
     except ShellSyntaxError as exc:
         return exc.at_end
-    return False
+    return cut is not None

@@ -93,7 +93,8 @@ def test_malformed_lines_raise_a_syntax_error_naming_the_problem(line, message):
     ("create 't1', 'cf'", False),
     ("put 't1', 'r1'", False),                            # complete (a usage error, later)
     ("scan 't1', {STARTROW => 'a'\nput 't1', 'r', 'cf:q', 'v'", False),  # wrong before the end
-    ("put 't1', 'r1", False),                             # an unterminated string is an error
+    ("count 't1', FILTER => \"", True),                   # in a string: it takes the break
+    ("put 't1', 'r1', 'cf:q', 'it's'\nget 't1'", False),  # a stray quote ends at the next
     ("get 't1' @", False),
     ("", False),
 ])
@@ -113,6 +114,9 @@ def test_a_command_over_several_lines_parses_as_one_with_comments_between():
         parse_line("scan 't1', {STARTROW => 'a'\n  put 't1'", first_line=7)
     with pytest.raises(ShellSyntaxError, match="expected ',' at column 11"):
         parse("scan 't1' {LIMIT => 1}")  # one line: just the column, as before
+    # HBase's own help writes count's FILTER as a string over two lines
+    assert parse("count 't1', FILTER => \"\n    (QualifierFilter (>=, 'binary:xyz'))\"") == \
+        Command("count", [b"t1", {"FILTER": b"\n    (QualifierFilter (>=, 'binary:xyz'))"}])
 
 
 def test_a_script_runs_a_command_continued_over_lines_and_names_its_first_line(rec):
@@ -123,15 +127,16 @@ def test_a_script_runs_a_command_continued_over_lines_and_names_its_first_line(r
     _run_lines(shell, [b"create 't1',\r\n", b"  {NAME => 'cf', VERSIONS => 3},\n",
                        b"  'cf2'\n", b"get 't1', 'r1', {COLUMN => 'cf:q',\n",
                        b"                  VERSIONS => 2}\n", b"scan 't1', {LIMIT => 1\n",
-                       b"put 't1', 'r', 'cf:q', 'v'\n", b"count 't1'\n", b"get 't1', 'r1', [\n"],
-               "s.hb")
+                       b"put 't1', 'r', 'cf:q', 'v'\n", b"count 't1', FILTER => \"\n",
+                       b"  KeyOnlyFilter()\"\n", b"get 't1', 'r1', [\n"], "s.hb")
     assert [c[0] for c in rec.calls] == ["create", "get", "count"]
     assert rec.calls[0][1][1] == {"cf": {"max_versions": 3}, "cf2": {}}
     assert rec.calls[1][1][2:4] == ([b"cf:q"], 2)
+    assert rec.calls[2][2]["row_filter"] == b"\n  KeyOnlyFilter()"
     assert err.getvalue().splitlines() == [
         "ERROR: s.hb, line 6: expected ',' at line 7, column 1, got 'put'",
-        "ERROR: s.hb, line 9: the script ended inside this command (an open '{', '[' or '(', "
-        "or a ',' or '\\' at the end of its last line)"]
+        "ERROR: s.hb, line 10: the script ended inside this command (an open string, '{', '[' "
+        "or '(', or a ',' or '\\' at the end of its last line)"]
     assert shell.failed == 2
 
 
@@ -227,6 +232,13 @@ def test_filter_goes_with_scan_get_and_count_as_hbase_filter_language(rec):
     assert [kw["row_filter"] for _, _, kw in rec.calls] == [
         b"PrefixFilter('r') AND ValueFilter(=, 'binary:x')", b"KeyOnlyFilter()",
         b"FirstKeyOnlyFilter()"]
+
+
+def test_count_takes_hbase_s_older_bare_interval(rec):
+    run("count 't1', 100000")  # HBase's count: an Integer is the INTERVAL
+    assert rec.calls[0][1][:2] == ("t1", 100000)
+    with pytest.raises(commands.UsageError, match="count options must be a hash"):
+        run("count 't1', '100'")
 
 
 def test_alter_delete_forms_and_put_timestamp(rec):
