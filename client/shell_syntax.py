@@ -13,7 +13,8 @@ Accepted grammar (the subset of Ruby the HBase shell's everyday commands use):
     array    := "[" [value {"," value}] "]"
 
 Strings: 'single' (Ruby: only \\' and \\\\ are escapes, so '\\x00' is four characters, exactly as
-in HBase's shell) and "double" (\\xHH, \\n, \\t, \\r, \\0, \\\\, \\", \\e, octal \\NNN). Numbers are
+in HBase's shell) and "double" (\\xHH, \\n, \\t, \\r, \\\\, \\", \\e, octal \\N to \\NNN,
+\\uHHHH and \\u{H ...} as UTF-8). Numbers are
 integers (optionally negative, underscores allowed) or decimals. Hash keys that are bare NAMEs
 (STARTROW, VERSIONS...) are upper-cased constants as in HBase. Strings come out as `bytes`
 (so binary rows round-trip); the command layer decodes names where it needs text.
@@ -51,6 +52,7 @@ class Const:
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_?!]*")
 _NUMBER = re.compile(r"-?(?:\d[\d_]*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _LINE_END = re.compile(r"\r?(?:\n|$)")
+_UNICODE_ESCAPE = re.compile(r"([0-9A-Fa-f]{4})|\{ *((?:[0-9A-Fa-f]{1,6} *)+)\}")
 _SIMPLE_ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39, "e": 27,
                    "a": 7, "b": 8, "f": 12, "v": 11, "s": 32}
 
@@ -148,10 +150,25 @@ def _string(line: str, i: int, first_line: int) -> tuple[bytes, int]:
                 out.append(int(m.group(), 16))
                 i += 2 + len(m.group())
                 continue
-            elif nxt in "01234567" and re.match(r"[0-7]{2,3}", line[i + 1:i + 4]):
+            elif nxt in "01234567":  # Ruby's octal: one to three digits ("\1" is \x01)
                 digits = re.match(r"[0-7]{1,3}", line[i + 1:i + 4]).group()
                 out.append(int(digits, 8) & 0xFF)
                 i += 1 + len(digits)
+                continue
+            elif nxt == "u":  # Ruby's "\u00e9" or "\u{e9 20ac}": the characters' UTF-8
+                m = _UNICODE_ESCAPE.match(line, i + 2)
+                if not m:
+                    raise ShellSyntaxError(
+                        f"bad \\u escape at {_where(line, i, first_line)}: need 4 hex digits "
+                        "or {hex ...}")
+                for code in (m.group(1) or m.group(2)).split():
+                    try:
+                        out += chr(int(code, 16)).encode("utf-8")
+                    except (ValueError, UnicodeEncodeError):
+                        raise ShellSyntaxError(
+                            f"bad \\u escape at {_where(line, i, first_line)}: {code} is not a "
+                            "Unicode character") from None
+                i = m.end()
                 continue
             elif nxt in _SIMPLE_ESCAPES:
                 out.append(_SIMPLE_ESCAPES[nxt])

@@ -54,6 +54,15 @@ def test_double_quoted_strings_take_hbase_style_binary_escapes():
         [b"r\x00\xff\x7f", b"cf:q", b"a\tb\\"]
 
 
+def test_double_quoted_octal_and_unicode_escapes_give_ruby_s_bytes():
+    assert parse(r'put "\1\18\101\0"').args == [b"\x01\x018A\x00"]  # octal: 1 to 3 digits
+    assert parse(r'put "caf\u00e9", "\u{e9 20AC}"').args == ["café".encode(), "é€".encode()]
+    for bad, message in [(r'put "\u00g"', "need 4 hex digits"),
+                         (r'put "\u{d800}"', "d800 is not a Unicode character")]:
+        with pytest.raises(ShellSyntaxError, match=message):
+            parse(bad)
+
+
 def test_single_quoted_strings_are_literal_as_in_ruby():
     assert parse(r"get 't1', 'a\x00'").args[1] == b"a\\x00"
     assert parse(r"get 't1', 'it\'s'").args[1] == b"it's"
