@@ -161,13 +161,16 @@ class Table:
             return [(c.value, c.timestamp) for c in response.result.cells]
         return [c.value for c in response.result.cells]
 
-    def scan(self, row_start=None, row_stop=None, row_prefix=None, columns=None,
+    def scan(self, row_start=None, row_stop=None, row_prefix=None, columns=None, filter=None,
              timestamp: int | None = None, include_timestamp: bool = False,
              batch_size: int = 1000, scan_batching: int | None = None,
-             limit: int | None = None, reverse: bool = False, versions: int | None = None,
-             as_cells: bool = False, time_range: tuple[int, int] | None = None, filter=None,
-             raw: bool = False):
+             limit: int | None = None, sorted_columns: bool = False, reverse: bool = False,
+             *, versions: int | None = None, as_cells: bool = False,
+             time_range: tuple[int, int] | None = None, raw: bool = False):
         """Yield (row, data) in row order; see client/scanner.py for exact semantics.
+        The arguments up to `reverse` are happybase's, in its order (code passes them
+        positionally); the others are keywords. sorted_columns: a row's columns always come
+        in HBase's order, sorted, so it changes nothing.
         as_cells=True: data is [(b"cf:q", value, ts)] with every version returned. filter:
         HBase filter language, e.g. "PrefixFilter('a') AND ValueFilter(=, 'binary:x')".
         raw=True: HBase's raw scan, data is [(b"cf:q", value, ts, type)] with delete markers

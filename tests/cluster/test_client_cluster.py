@@ -1295,3 +1295,18 @@ def test_a_selective_filter_scan_outlasting_the_call_deadline_gets_heartbeats(cl
         short.close()
         conn.delete_table("sel", disable=True)
         conn.close()
+
+
+def test_scan_takes_happybase_s_arguments_in_happybase_s_order(table):
+    """Code written for happybase passes scan()'s arguments positionally in happybase's order
+    (row_start, row_stop, row_prefix, columns, filter, timestamp, include_timestamp,
+    batch_size, scan_batching, limit, sorted_columns, reverse) and asks for sorted_columns."""
+    table.put(b"hb1", {b"cf:b": b"2", b"cf:a": b"1"}, timestamp=5)
+    table.put(b"hb2", {b"cf:a": b"3"}, timestamp=5)
+    assert list(table.scan(None, None, b"hb", None, "ValueFilter(=, 'binary:1')", 10,
+                           True)) == [(b"hb1", {b"cf:a": (b"1", 5)})]
+    assert list(table.scan(None, None, b"hb", [b"cf:a"], None, None, False, 1000, None, 1,
+                           True, True)) == [(b"hb2", {b"cf:a": b"3"})]
+    rows = list(table.scan(row_prefix=b"hb", sorted_columns=True))
+    assert [(r, list(d.items())) for r, d in rows] == [
+        (b"hb1", [(b"cf:a", b"1"), (b"cf:b", b"2")]), (b"hb2", [(b"cf:a", b"3")])]
