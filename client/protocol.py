@@ -8,6 +8,8 @@ pairs with include_timestamp).
 
 from __future__ import annotations
 
+import operator
+
 from minihbase.bytes_text import quoted
 from minihbase.errors import InvalidArgumentError
 from protos import minihbase_pb2 as pb
@@ -175,10 +177,33 @@ def cells_to_dict(cells, include_timestamp: bool = False, single_version: bool =
     return out
 
 
+# The wire's counts (versions, rows per call, cells per result, a scan's limit) are int32: a
+# larger one asks for everything, as HBase's Integer.MAX_VALUE does (sys.maxsize as "no limit").
+INT32_MAX = (1 << 31) - 1
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def wire_count(n: int) -> int:
+    """A count already checked >= 1, capped to what the wire holds."""
+    return min(n, INT32_MAX)
+
+
 def versions(n) -> int:
     """A number of versions to read: a whole number >= 1 (0 would mean "1" on the wire)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InvalidArgumentError(f"versions must be a whole number >= 1, got {n!r}")
+    return wire_count(n)
+
+
+def counter_number(value, what: str) -> int:
+    """A counter's value or increment: a whole number that fits HBase's signed 64 bits."""
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be a whole number, got {value!r}") from None
+    if not _INT64_MIN <= n <= _INT64_MAX:
+        raise InvalidArgumentError(f"{what} {n} does not fit in a 64-bit counter "
+                                   f"({_INT64_MIN} to {_INT64_MAX})")
     return n
 
 
@@ -194,9 +219,11 @@ def time_range(timestamp: int | None,
         return None
     else:
         low, high = 0, int(timestamp)
+    asked = timestamp if between is None else between
     if low < 0 or high < 0:
-        asked = timestamp if between is None else between
         raise InvalidArgumentError(f"timestamps must be >= 0, got {asked}")
+    if low > LATEST_TIMESTAMP or high > LATEST_TIMESTAMP:
+        raise InvalidArgumentError(f"timestamps must be at most {LATEST_TIMESTAMP}, got {asked}")
     if between is not None and high < low:  # HBase's TimeRange refuses it too
         raise InvalidArgumentError(f"time range max {high} is smaller than min {low}")
     if high <= low:

@@ -61,9 +61,12 @@ def scan(table, *, row_start=None, row_stop=None, row_prefix=None, columns=None,
     if limit is not None and limit < 1:
         raise InvalidArgumentError(f"limit must be >= 1, got {limit}")  # as happybase
     if versions is not None:
-        protocol.versions(versions)
+        versions = protocol.versions(versions)
     if scan_batching is not None and scan_batching < 1:
         raise InvalidArgumentError(f"scan_batching must be >= 1, got {scan_batching}")
+    batch_size = protocol.wire_count(batch_size)
+    if scan_batching is not None:
+        scan_batching = protocol.wire_count(scan_batching)
     start = b"" if row_start is None else protocol.to_bytes(row_start, "row_start")
     stop = b"" if row_stop is None else protocol.to_bytes(row_stop, "row_stop")
     low_bound = b""  # reversed: rows must be >= this (exact prefix bound)
@@ -301,7 +304,7 @@ class _Scanner:
             # successor, which the server includes if it exists and the client drops.
             unseen = (1 if self.skip_row else 0) + (
                 1 if self.reverse and self.prefix is not None else 0)
-            spec.limit = self.limit - self.returned + unseen
+            spec.limit = protocol.wire_count(self.limit - self.returned + unseen)
         # The server answers within half of a call's deadline even if its filter has matched
         # nothing yet (HBase's heartbeat); the next call goes on from there.
         return pb.ScanRequest(region=loc.name, spec=spec, max_rows=self.batch_size,

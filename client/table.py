@@ -151,7 +151,7 @@ class Table:
         that the family keeps."""
         row = _row(row)
         if versions is not None:
-            protocol.versions(versions)
+            versions = protocol.versions(versions)
         family, qualifier = protocol.qualified_column(column)
         request = pb.GetRequest(row=row, columns=[pb.Column(family=family, qualifier=qualifier)],
                                 time_range=protocol.time_range(timestamp),
@@ -247,7 +247,8 @@ class Table:
         row = _row(row)
         family, qualifier = protocol.qualified_column(column)
         request = pb.IncrementRequest(row=row, family=family, qualifier=qualifier,
-                                      amount=int(value), **self.connection.new_nonce())
+                                      amount=protocol.counter_number(value, "increment"),
+                                      **self.connection.new_nonce())
 
         def call(loc, stub, deadline):
             request.region = loc.name
@@ -276,7 +277,7 @@ class Table:
         return protocol.cells_to_dict(response.result.cells, include_timestamp)
 
     def counter_dec(self, row, column, value: int = 1) -> int:
-        return self.counter_inc(row, column, -value)
+        return self.counter_inc(row, column, -protocol.counter_number(value, "decrement"))
 
     def counter_get(self, row, column) -> int:
         """The counter's value (0 when absent), read without writing."""
@@ -298,7 +299,7 @@ class Table:
         return _COUNTER.unpack(raw)[0]
 
     def counter_set(self, row, column, value: int = 0) -> None:
-        self.put(row, {column: _COUNTER.pack(int(value))})
+        self.put(row, {column: _COUNTER.pack(protocol.counter_number(value, "counter value"))})
 
     def _check_and_mutate(self, row, column, expected, mutation: pb.RowMutation,
                           what: str) -> bool:
