@@ -462,6 +462,9 @@ class Connection:
 
     def _create(self, name: str, families: dict, split_keys, wait: bool, progress,
                 attributes: dict) -> None:
+        if not isinstance(families, dict):
+            raise TypeError(f"families must be a dict mapping each family's name to its "
+                            f"options, got {type(families).__name__}")
         if not families:
             raise InvalidArgumentError(f"table {name!r} needs at least one column family")
         schema = pb.TableSchema(name=name, families=[protocol.family_schema(f, opts)
@@ -536,6 +539,9 @@ class Connection:
         """add: {"cf": {options}} adds or modifies families; remove: family names to drop;
         attributes: table attributes to change, as create_table takes them (readonly=False,
         max_filesize=0...: a default unsets one); those not given are kept."""
+        if add is not None and not isinstance(add, dict):
+            raise TypeError(f"add must be a dict mapping each family's name to its options, "
+                            f"got {type(add).__name__}")
         req = pb.AlterTableRequest(
             name=name,
             add_or_modify=[protocol.family_schema(f, o) for f, o in (add or {}).items()],

@@ -272,6 +272,9 @@ def family_schema(name, options: dict | None) -> pb.FamilySchema:
     compression, block_size) -> FamilySchema. Unknown options are an error naming them."""
     name = name.decode() if isinstance(name, bytes) else str(name)
     name = name.rstrip(":")
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(f"the options of family {name!r} must be a dict (e.g. "
+                        f"{{'max_versions': 3}}), got {type(options).__name__}")
     fs = pb.FamilySchema(name=name)
     for key, value in (options or {}).items():
         field = _FAMILY_OPTION_ALIASES.get(str(key).lower())

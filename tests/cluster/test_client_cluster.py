@@ -1336,3 +1336,16 @@ def test_unbounded_counts_are_accepted_and_out_of_range_numbers_are_named(table)
     with pytest.raises(TypeError, match="whole number"):
         table.counter_inc(b"big1", b"cf:n", 1.5)  # not silently 1
     assert table.counter_inc(b"big1", b"cf:n", 2**63 - 1) == 2**63 - 1
+
+
+def test_create_table_names_families_that_are_not_a_dict_of_option_dicts(table):
+    conn = table.connection
+    with pytest.raises(TypeError, match="families must be a dict"):
+        conn.create_table("badfam", ["cf"])  # happybase: a TypeError too
+    with pytest.raises(TypeError, match="the options of family 'cf' must be a dict"):
+        conn.create_table("badfam", {"cf": "max_versions=3"})
+    with pytest.raises(TypeError, match="the options of family 'cf2' must be a dict"):
+        conn.alter_table("cl", add={"cf2": 3})
+    with pytest.raises(TypeError, match="add must be a dict"):
+        conn.alter_table("cl", add=["cf2"])
+    assert not conn.exists("badfam")
