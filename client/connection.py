@@ -26,7 +26,7 @@ from typing import Callable
 import grpc
 
 from client import protocol
-from client.location_cache import (CLOSED, MASTER, LocationCache, MetaChanges,
+from client.location_cache import (CLOSED, MASTER, ClosedMeta, LocationCache, MetaChanges,
                                    RegionLocation, ZkMetaReader, is_change)
 from client.retry import RetryPolicy, is_retryable
 from client.rpc_channels import ChannelPool
@@ -81,11 +81,13 @@ class Connection:
         zk_host = zk_quorum.split(",")[0].rpartition(":")[0]
         self.channels = ChannelPool(fallback_host=zk_host or None)
         self._zk = None
-        self._meta: ZkMetaReader | None = None
-        self.locations: LocationCache | None = None
-        self._master_address: str | None = None  # cached; dropped on error or watch
         # What ZooKeeper reported changed (tables' meta, the master): ends back-off pauses
         self.changes = MetaChanges()
+        # Until open() (and again after close()) every read says the Connection is closed.
+        self._meta: ZkMetaReader | ClosedMeta = ClosedMeta()
+        self.locations = LocationCache(self._meta, self.changes)
+        self.locations.close()
+        self._master_address: str | None = None  # cached; dropped on error or watch
         # HBase's nonce group: names this client in the nonces of its operations (new_nonce)
         self.nonce_group = secrets.randbits(64)
         # Work that close() must end first: batches finishing in the background (waited for)
@@ -139,8 +141,8 @@ class Connection:
                 item.end_for_close()
             except Exception:  # noqa: BLE001 - best effort: closing goes on
                 pass
-        if self.locations is not None:
-            self.locations.close()
+        self.locations.close()
+        self._meta = ClosedMeta()
         zk, self._zk = self._zk, None
         if zk is not None:
             try:
@@ -161,7 +163,7 @@ class Connection:
         # (SUSPENDED) cached locations stay usable -- region servers may well be fine. A LOST
         # session dropped our watches, and after any reconnect we may have missed changes:
         # drop the cache then, the next lookup re-reads meta and re-arms the watches.
-        if state in ("LOST", "CONNECTED") and self.locations is not None:
+        if state in ("LOST", "CONNECTED"):
             self.locations.invalidate()
             self._master_address = None
             self.changes.changed()  # retries in their back-off look again now

@@ -121,12 +121,15 @@ class ZkMetaReader:
         self.timeout = timeout
 
     def _wait(self, async_result, what: str):
+        from kazoo.exceptions import ConnectionClosedError as SessionClosed
         from kazoo.exceptions import NoNodeError
 
         try:
             return async_result.get(timeout=attempt_time_left(self.timeout))
         except NoNodeError:
             return None
+        except SessionClosed:  # our Connection.close() stopped the session: not retryable
+            raise ConnectionClosedError(CLOSED) from None
         except HBaseError:
             raise
         except Exception as exc:  # kazoo ConnectionLoss, SessionExpired, timeout...
@@ -203,6 +206,14 @@ class ZkMetaReader:
             return f"{host}:{port}"
         rec = ServerRecord.from_bytes(data)
         return f"{rec.host}:{rec.port}"
+
+
+class ClosedMeta:
+    """The MetaReader of a Connection that is closed or was never opened: every read raises
+    ConnectionClosedError, not a ZooKeeper error that would be retried until the timeout."""
+
+    def __getattr__(self, name: str):
+        raise ConnectionClosedError(CLOSED)
 
 
 def is_change(event) -> bool:

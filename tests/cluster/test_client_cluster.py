@@ -1349,3 +1349,27 @@ def test_create_table_names_families_that_are_not_a_dict_of_option_dicts(table):
     with pytest.raises(TypeError, match="add must be a dict"):
         conn.alter_table("cl", add=["cf2"])
     assert not conn.exists("badfam")
+
+
+def test_admin_calls_on_a_closed_or_unopened_connection_say_so_at_once(cluster, table):
+    """Calls that read ZooKeeper directly (is_table_enabled, delete_table(disable=True), the
+    switches, waits...) used to blame ZooKeeper, retryably: a wait then polled for the whole
+    operation timeout. A Connection never opened failed with AttributeError on None."""
+    import client
+    closed = client.Connection(cluster.quorum, timeout=20)
+    closed.tables()
+    closed.close()
+    unopened = client.Connection(cluster.quorum, timeout=20, autoconnect=False)
+    start = time.monotonic()
+    for conn in (closed, unopened):
+        for call in (lambda: conn.is_table_enabled("cl"), lambda: conn.exists("cl"),
+                     lambda: conn.delete_table("cl", disable=True), conn.balancer_enabled,
+                     conn.active_master, lambda: conn.wait_for_regions_open("cl"),
+                     lambda: conn.table("cl").row(b"r"), conn.tables,
+                     lambda: list(conn.table("cl").scan())):
+            with pytest.raises(errors.ConnectionClosedError, match="closed"):
+                call()
+    assert time.monotonic() - start < 2  # not a 20 s poll
+    unopened.open()
+    assert unopened.is_table_enabled("cl") and unopened.table("cl").row(b"nope") == {}
+    unopened.close()
