@@ -367,7 +367,7 @@ def test_a_readonly_table_refuses_writes_from_client_cli_and_shell_until_altered
     conn.delete_table("ro", disable=True)
 
 
-def test_happybase_table_prefix_names_tables_for_happybases_calls(cluster):
+def test_happybase_table_prefix_names_tables_for_happybases_calls(cluster, table):
     """happybase's Connection(table_prefix=..., table_prefix_separator=...): its table calls
     name tables without the prefix; with ':' as the separator the prefix is a namespace."""
     import client
