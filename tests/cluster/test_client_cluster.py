@@ -1316,26 +1316,26 @@ def test_unbounded_counts_are_accepted_and_out_of_range_numbers_are_named(table)
     """sys.maxsize (or Java's Integer.MAX_VALUE) as "no limit" / "every version" works, as
     HBase's Integer.MAX_VALUE does; a timestamp or counter past 64 bits is an error naming
     the argument, not protobuf's "Value out of range"."""
-    table.put(b"big1", {b"cf:q": b"1"})
+    table.put(b"maxsz1", {b"cf:q": b"1"})
     big = sys.maxsize
-    assert [r for r, _ in table.scan(row_prefix=b"big", limit=big, batch_size=big,
-                                     scan_batching=big, versions=big)] == [b"big1"]
+    assert [r for r, _ in table.scan(row_prefix=b"maxsz", limit=big, batch_size=big,
+                                     scan_batching=big, versions=big)] == [b"maxsz1"]
     # reversed by prefix, the server is asked for one row more than the limit
-    assert [r for r, _ in table.scan(row_prefix=b"big", reverse=True,
-                                     limit=2**31 - 1)] == [b"big1"]
-    assert table.cells(b"big1", b"cf:q", versions=big) == [b"1"]
-    assert table.get_cells(b"big1", [b"cf:q"], versions=big)[0][1] == b"1"
+    assert [r for r, _ in table.scan(row_prefix=b"maxsz", reverse=True,
+                                     limit=2**31 - 1)] == [b"maxsz1"]
+    assert table.cells(b"maxsz1", b"cf:q", versions=big) == [b"1"]
+    assert table.get_cells(b"maxsz1", [b"cf:q"], versions=big)[0][1] == b"1"
     with pytest.raises(errors.InvalidArgumentError, match="timestamp"):
-        table.row(b"big1", timestamp=2**64)
+        table.row(b"maxsz1", timestamp=2**64)
     with pytest.raises(errors.InvalidArgumentError, match="timestamp"):
-        list(table.scan(row_prefix=b"big", time_range=(0, 2**64)))
-    for call in (lambda: table.counter_inc(b"big1", b"cf:n", 2**63),
-                 lambda: table.counter_set(b"big1", b"cf:n", -2**63 - 1)):
+        list(table.scan(row_prefix=b"maxsz", time_range=(0, 2**64)))
+    for call in (lambda: table.counter_inc(b"maxsz1", b"cf:n", 2**63),
+                 lambda: table.counter_set(b"maxsz1", b"cf:n", -2**63 - 1)):
         with pytest.raises(errors.InvalidArgumentError, match="64-bit"):
             call()
     with pytest.raises(TypeError, match="whole number"):
-        table.counter_inc(b"big1", b"cf:n", 1.5)  # not silently 1
-    assert table.counter_inc(b"big1", b"cf:n", 2**63 - 1) == 2**63 - 1
+        table.counter_inc(b"maxsz1", b"cf:n", 1.5)  # not silently 1
+    assert table.counter_inc(b"maxsz1", b"cf:n", 2**63 - 1) == 2**63 - 1
 
 
 def test_create_table_names_families_that_are_not_a_dict_of_option_dicts(table):
