@@ -73,8 +73,12 @@ class MultiSend:
             request = pb.MultiRequest(regions=[pb.RegionMutations(region=r, mutations=ms)
                                                for r, ms in by_region.items()])
             stub = channels.region_server(address)
-            self.calls.append((address, by_region,
-                               stub.Multi.future(request, timeout=rpc_timeout)))
+            try:
+                future = stub.Multi.future(request, timeout=rpc_timeout)
+            except ValueError:  # gRPC's "closed channel": close() ran meanwhile
+                channels.check_open()
+                raise
+            self.calls.append((address, by_region, future))
 
     def _group(self, pending: list) -> dict[str, dict[str, list]]:
         """address -> region name -> mutations; unlocatable rows go to self.failed."""

@@ -120,6 +120,7 @@ class Connection:
         self._zk = zk
         self._meta = ZkMetaReader(zk, self.quorum, self.paths, timeout=min(self.timeout, 5.0))
         self.locations = LocationCache(self._meta, self.changes)
+        self.channels.closed = False  # open() after close(): channels may be opened again
         self._live_servers: set[str] = set()
         zk.ChildrenWatch(self.paths.rs, self._on_live_servers)
 
@@ -235,6 +236,9 @@ class Connection:
             return fn(loc, self.channels.region_server(loc.address), deadline)
         except grpc.RpcError as err:
             raise from_rpc_error(err, loc.address) from None
+        except ValueError:  # gRPC's "closed channel": close() ran meanwhile
+            self.channels.check_open()
+            raise
 
     def _retry_region_call(self, table: str, row: bytes, what, fn, started: float):
         """region_call's slow path: the retry policy, counting the time since `started`. A
@@ -274,6 +278,9 @@ class Connection:
                     request, timeout=min(retry.rpc_timeout, retry.timeout))
             except grpc.RpcError as err:
                 raise from_rpc_error(err, loc.address) from None
+            except ValueError:  # gRPC's "closed channel": close() ran meanwhile
+                self.channels.check_open()
+                raise
         except HBaseError as exc:
             if not exc.retryable:
                 raise
@@ -341,6 +348,9 @@ class Connection:
                 if maybe_applied and isinstance(exc, done_if):
                     return None
                 raise exc from None
+            except ValueError:  # gRPC's "closed channel": close() ran meanwhile
+                self.channels.check_open()
+                raise
 
         def on_error(exc):
             nonlocal maybe_applied

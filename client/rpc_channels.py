@@ -11,6 +11,11 @@ Advertised names that do not resolve here (a region server in Docker advertising
 name `rs1` to a client on the host) are dialled at `fallback_host` instead, with the same port:
 the host where the client reached ZooKeeper, where compose publishes every daemon's port
 unchanged (see docs/docker.md).
+
+Once the pool is closed (Connection.close()), no channel is opened again, and a call that
+found its stub just before the close learns so from `check_open()`: gRPC itself raises a
+ValueError ("Cannot invoke RPC on closed channel!"), which callers turn into the
+ConnectionClosedError it means.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import threading
 
 import grpc
 
+from client.location_cache import CLOSED
+from minihbase.errors import ConnectionClosedError
 from protos import minihbase_pb2_grpc as pb_grpc
 
 # Values may be up to --max-value-bytes (10 MiB) and scans return up to ~1000 rows at once.
@@ -61,11 +68,19 @@ class ChannelPool:
         self._endpoints: dict[str, _Endpoint] = {}  # writes guarded by self._lock
         self._lock = threading.Lock()
         self._fallback_host = fallback_host
+        self.closed = False
+
+    def check_open(self) -> None:
+        """ConnectionClosedError once the pool is closed: what a call that failed with gRPC's
+        closed-channel ValueError raises instead (`except ValueError: check_open(); raise`)."""
+        if self.closed:
+            raise ConnectionClosedError(CLOSED) from None
 
     def _endpoint(self, address: str) -> _Endpoint:
         ep = self._endpoints.get(address)
         if ep is None:
             with self._lock:
+                self.check_open()
                 ep = self._endpoints.get(address)
                 if ep is None:
                     target = dialable(address, self._fallback_host)
@@ -90,6 +105,7 @@ class ChannelPool:
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             endpoints, self._endpoints = list(self._endpoints.values()), {}
         for ep in endpoints:
             ep.channel.close()

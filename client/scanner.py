@@ -18,6 +18,8 @@ drops its cells up to the last one returned, as HBase 2's client does: no cell c
 
 from __future__ import annotations
 
+import contextlib
+
 import grpc
 
 from client import protocol
@@ -271,6 +273,9 @@ class _Scanner:
                 response = self.stub.Scan(request, timeout=deadline)
         except grpc.RpcError as err:
             raise from_rpc_error(err, self.loc.address) from None
+        except ValueError:  # gRPC's "closed channel": close() ran meanwhile
+            self.conn.channels.check_open()
+            raise
         self.scanner_id = response.scanner_id
         if not response.more_in_region:
             self.scanner_id = 0
@@ -282,10 +287,12 @@ class _Scanner:
                 self._prefetch_open()
         elif self.limit is None or self.returned + len(response.results) < self.limit:
             # Ask for the next batch now, so the server reads it while the caller consumes
-            # this one (HBase's scanner prefetch).
-            self.prefetch = self.stub.Scan.future(
-                pb.ScanRequest(scanner_id=self.scanner_id, max_rows=self.batch_size),
-                timeout=self._rpc_timeout())
+            # this one (HBase's scanner prefetch). A channel closed meanwhile (ValueError):
+            # the next step's call says so.
+            with contextlib.suppress(ValueError):
+                self.prefetch = self.stub.Scan.future(
+                    pb.ScanRequest(scanner_id=self.scanner_id, max_rows=self.batch_size),
+                    timeout=self._rpc_timeout())
         return response.results
 
     def _rpc_timeout(self) -> float:
@@ -361,6 +368,6 @@ class _Scanner:
             try:  # best effort: the server's lease reaper closes it anyway
                 self.stub.Scan(pb.ScanRequest(scanner_id=self.scanner_id, close=True),
                                timeout=1.0)
-            except grpc.RpcError:
+            except (grpc.RpcError, ValueError):  # ValueError: the channel was closed
                 pass
             self.scanner_id = 0

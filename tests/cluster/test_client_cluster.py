@@ -1037,6 +1037,41 @@ def test_a_closed_connection_fails_at_once_and_says_so(cluster, table):
 
 
 
+def test_a_call_whose_connection_is_closed_under_it_says_so(cluster, table):
+    """Another thread's close() lands after a call found its server's stub but before it
+    sent: the call raises ConnectionClosedError, not gRPC's "Cannot invoke RPC on closed
+    channel" ValueError, and opens no new channel."""
+    import client
+    def batch(t):
+        b = t.batch()
+        b.put(b"racing", {b"cf:q": b"v"})
+        b.send()
+
+    calls = {"get": lambda t: t.row(b"racing"), "put": lambda t: t.put(b"racing", {b"cf:q": b"v"}),
+             "rows": lambda t: t.rows([b"racing", b"racing2"]), "batch": batch,
+             "scan": lambda t: list(t.scan(row_prefix=b"racing")),
+             "tables": lambda t: t.connection.tables()}
+    for name, call in calls.items():
+        conn = client.Connection(cluster.quorum, timeout=20)
+        t = conn.table("cl")
+        t.row(b"racing")  # locations cached
+        conn.tables()     # the master's address too
+        pool = conn.channels
+
+        def close_first(getter):
+            def get(address):
+                stub = getter(address)
+                conn.close()  # as if another thread closed the connection right now
+                return stub
+            return get
+
+        pool.region_server = close_first(pool.region_server)
+        pool.master = close_first(pool.master)
+        with pytest.raises(errors.ConnectionClosedError, match="closed"):
+            call(t)
+        assert pool.addresses() == [], name
+
+
 def test_closing_a_connection_ends_its_open_scans_and_waits_for_its_batches(cluster, table):
     import client
     with table.batch(batch_size=100) as b:
