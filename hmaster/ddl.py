@@ -247,6 +247,14 @@ class TableDDL:
     def _alter(self, name: str, add_or_modify: list[pb.FamilySchema], remove: list[str],
                attributes: dict) -> TableDescriptor:
         rec = self.meta.read_table(name)
+        if rec.alter_pending is not None:
+            # An alter cut half-way (its master killed, its ZooKeeper connection lost) still
+            # has families' files to delete: finish it first, as HBase runs one table
+            # procedure after the other. Written over, they would never be deleted, and a
+            # family added back would serve its old cells.
+            log.info("table %s: finishing an alter left half-done before the next", name)
+            self.finish_alter(rec)
+            rec = self.meta.read_table(name)
         families = {f.name: f for f in rec.descriptor.families}
         for fname in remove:
             if fname.encode() not in families:

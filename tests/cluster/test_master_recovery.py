@@ -784,6 +784,39 @@ def test_a_ddl_call_cut_by_a_lost_zookeeper_connection_is_resent_and_finished(en
         assert master.meta.read_table("cut").descriptor.family_names() == [b"cf"]
 
 
+def test_an_alter_cut_half_way_is_finished_before_the_next_alter(env):
+    """An alter cut after writing its new descriptor (its master SIGKILLed, or its ZooKeeper
+    connection lost) leaves the removed family's files to delete (alter_pending), and the
+    caller's resend finds the family gone: done. An alter that comes next -- before the new
+    master's resume_alters or the chore got to it -- must finish that first: had it written
+    over alter_pending, the files would stay for good and adding the family back would serve
+    its old cells (as a local cluster showed after a master was killed mid-alter)."""
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server()
+    master = start_master()
+    master.ddl.create(pb.TableSchema(name="readd", families=[pb.FamilySchema(name="cf"),
+                                                             pb.FamilySchema(name="cf2")]), [])
+    (region,) = regions(zk, "readd")
+    cf2_dir = layout.family_dir(layout.region_dir(rootdir, region.info), b"cf2")
+    os.makedirs(cf2_dir, exist_ok=True)
+    old_hfile = os.path.join(cf2_dir, "0000000000000001.hfile")  # cf2's flushed cells
+    with open(old_hfile, "wb") as f:
+        f.write(b"old cells")
+    path = master.meta.paths.table("readd")
+    _lose_after(master, lambda ops: any(op.path == path and b"alter_pending" in op.data
+                                        for op in ops))
+    with pytest.raises(ConnectionLoss):
+        master.ddl.alter("readd", [], ["cf2"])
+    assert master.meta.read_table("readd").alter_pending == ("cf2",)
+    assert os.path.exists(old_hfile)  # the cut alter deleted nothing yet
+
+    master.ddl.alter("readd", [pb.FamilySchema(name="cf2")], [])  # cf2 back, empty
+    assert not os.path.exists(old_hfile)
+    rec = master.meta.read_table("readd")
+    assert rec.alter_pending is None
+    assert rec.descriptor.family_names() == [b"cf", b"cf2"]
+
+
 def _journal_step(master, step: str):
     """A _lose_after match: the commit that writes a split or merge journal at `step`."""
     splits = master.meta.paths.splits
