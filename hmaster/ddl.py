@@ -13,7 +13,9 @@
 An interrupted ENABLING/DISABLING is finished by the next active master (server.py). The master
 writes every new region's directory and .regioninfo before the multi-op that puts it in meta
 (empty for a create or truncate; a clone's and a restore's hold a snapshot's files:
-hmaster/snapshots.py); region servers refuse a region without them.
+hmaster/snapshots.py); region servers refuse a region without them. A create or clone records
+those directories first (meta.begin_create): the next create of the table deletes those of one
+cut before its multi-op.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from protos import minihbase_pb2 as pb
 from protos.schema import family_from_pb, table_from_pb
 from storage import layout
 from storage.cell import MAX_ROW_LENGTH
-from storage.region_split import remove_region_dirs, write_region_dir
+from storage.region_split import remove_region_dir, remove_region_dirs, write_region_dir
 from storage.schema import (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, RegionInfo,
                             TableDescriptor, namespace_of, table_attributes_text,
                             validate_namespace, validate_table_name)
@@ -157,9 +159,11 @@ class TableDDL:
             quotas.check_create(self.meta, desc.name, len(infos))
             if desc.name in self.meta.tables():
                 raise TableExistsError(f"table {desc.name!r} already exists")
+            self._remove_abandoned_create(desc.name)
+            self.meta.begin_create(desc.name, [i.encoded_name for i in infos])
             try:
                 write_dirs()
-                self.meta.create_table(TableRecord(desc, ENABLING), regions)
+                self.meta.create_table(TableRecord(desc, ENABLING), regions, begun=True)
             except BaseException as e:
                 if not self.meta.outcome_unknown(e):
                     remove_region_dirs(self.rootdir, infos)  # not created: nothing uses them
@@ -167,11 +171,31 @@ class TableDDL:
                         os.rmdir(layout.table_dir(self.rootdir, desc.name))
                     except OSError:
                         pass  # not empty: another table's leftovers, or never made
+                    try:
+                        self.meta.end_create(desc.name)
+                    except Exception:  # noqa: BLE001 -- the next create reads it, harmlessly
+                        log.warning("table %s: the record of its failed create stays",
+                                    desc.name, exc_info=True)
                 raise
         log.info("table %s created with %d regions", desc.name, len(regions))
         self.assignment.assign_many(regions)
         self.meta.write_table(TableRecord(desc, ENABLED))
         return desc
+
+    def _remove_abandoned_create(self, table: str) -> None:
+        """Delete the region directories an earlier create (or clone) of `table` wrote before
+        it could reach meta -- its master was killed, its outcome was unknown and it did not
+        happen (meta.begin_create) -- as HBase's create clears the table's directory. The
+        table is not in meta, so nothing names them; left, they would be orphans no cleaner
+        may delete (older than the table), holding a clone's hard links for good."""
+        names = self.meta.abandoned_create(table)
+        if not names:
+            return
+        tdir = layout.table_dir(self.rootdir, table)
+        for encoded in names:
+            remove_region_dir(os.path.join(tdir, encoded))
+        log.info("table %s: deleted the %d region directories of a create that never reached "
+                 "meta", table, len(names))
 
     def disable(self, name: str) -> None:
         with self.table_lock(name):

@@ -125,8 +125,10 @@ class MetaStore:
     def read_table(self, name: str) -> TableRecord:
         return meta_reader.read_table(self.zk, name, self.paths)
 
-    def create_table(self, record: TableRecord, regions: list[RegionRecord]) -> None:
-        """Table znode, its meta directory and every region record, in one transaction."""
+    def create_table(self, record: TableRecord, regions: list[RegionRecord], *,
+                     begun: bool = False) -> None:
+        """Table znode, its meta directory and every region record, in one transaction;
+        begun: it also deletes the record begin_create wrote."""
         name = record.descriptor.name
         # The meta directory's data says when this incarnation of the table began: the
         # smallest region id it was created with. Every later region of it (split, merge,
@@ -135,10 +137,36 @@ class MetaStore:
         ops = [Op("create", self.paths.table(name), record.to_bytes()),
                Op("create", self.paths.table_meta(name), json.dumps(created).encode())]
         ops += [self.create_region_op(r) for r in regions]
+        if begun:
+            ops.append(Op("delete", self.paths.creating_table(name)))
         try:
             self.commit(ops)
         except NodeExistsError:
             raise TableExistsError(f"table {name!r} already exists") from None
+
+    # --- creates under way: /creating/<table> ------------------------------------------------
+    # A create (or clone) writes its regions' directories before the multi-op that puts them
+    # in meta. It records their encoded names first, and that multi-op deletes the record: a
+    # record still there names the directories of a create that never reached meta (its
+    # master died, or the multi-op certainly failed and the cleanup did not finish), which
+    # the next create of that table deletes. Without it they could not be told from the
+    # regions of an earlier table of that name whose ZooKeeper was wiped, and would be left.
+
+    def begin_create(self, table: str, encoded_names: list[str]) -> None:
+        path = self.paths.creating_table(table)
+        data = json.dumps({"regions": sorted(encoded_names)}).encode()
+        try:
+            self.zk.create(path, data, makepath=True)
+        except NodeExistsError:
+            self.zk.set(path, data)
+
+    def abandoned_create(self, table: str) -> list[str]:
+        """The encoded names of the regions an unfinished create of `table` wrote, if any."""
+        data, _ = self._get(self.paths.creating_table(table))
+        return list(json.loads(data).get("regions", [])) if data else []
+
+    def end_create(self, table: str) -> None:
+        self._delete_if_exists(self.paths.creating_table(table))
 
     def table_created_ms(self, name: str) -> int | None:
         """The smallest region id the table was created with (no region of it has a smaller

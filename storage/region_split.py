@@ -230,9 +230,13 @@ def _copy_nonces(rootdir: str, parents: list[RegionInfo], region_path: str) -> N
 def remove_region_dirs(rootdir: str, infos: list[RegionInfo]) -> None:
     """Undo write_region_dir for regions that never made it into meta."""
     for info in infos:
-        path = layout.region_dir(rootdir, info)
-        shutil.rmtree(path + ".creating", ignore_errors=True)
-        shutil.rmtree(path, ignore_errors=True)
+        remove_region_dir(layout.region_dir(rootdir, info))
+
+
+def remove_region_dir(path: str) -> None:
+    """Undo write_region_dir for the region directory `path`: it, or the one being built."""
+    shutil.rmtree(path + ".creating", ignore_errors=True)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _write_references(refs_by_family):

@@ -17,7 +17,7 @@ from minihbase import errors
 from protos import minihbase_pb2 as pb
 from tests.cluster.conftest import (SHORT_SESSION_S, BoundedWriter, daemon_of, missing_rows,
                                     region_records, rs_stub, server_record, serving_regions,
-                                    stop_cluster)
+                                    stop_cluster, wait_for)
 
 SPLITS = [b"b", b"d", b"f", b"h", b"j"]  # 6 regions over 3 servers: each hosts ~2
 
@@ -374,5 +374,46 @@ def test_a_killed_region_server_loses_skip_wal_writes_and_keeps_the_others(
                              f"{name} to reopen on the other server")
         assert {n: conn.table(n).row(b"row") for n in tables} == {
             "d_skip": {}, "d_async": {b"cf:q": b"ASYNC_WAL"}, "d_sync": {b"cf:q": b"USE_DEFAULT"}}
+    finally:
+        stop_cluster(cluster)
+
+
+def test_a_create_whose_master_is_killed_before_its_meta_commit_leaves_no_orphans(
+        cluster_factory, connection_for):
+    """A create of many pre-split regions writes their directories, then puts them in meta in
+    one multi-op. Its master SIGKILLed in between, the caller's create is sent again to the
+    next master (a create is resent until it finds its table): that one must delete the
+    directories the killed attempt wrote. Left, hbck reports them for good, and no cleaner may
+    delete them: older than the table, they look like the regions of an earlier table of that
+    name (ZooKeeper wiped). A clone's would hold its snapshot's files' space for good too."""
+    cluster = cluster_factory("createkill", session_timeout=SHORT_SESSION_S,
+                              balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=120)
+        keys = [b"k%04d" % i for i in range(1, 300)]
+        table_dir = os.path.join(cluster.rootdir, "data", "many")
+        outcome = {}
+
+        def create():
+            try:
+                conn.create_table("many", {"cf": {}}, split_keys=keys)
+                outcome["ok"] = True
+            except Exception as e:  # noqa: BLE001 -- reported by the assertion below
+                outcome["error"] = e
+        creator = threading.Thread(target=create, daemon=True)
+        creator.start()
+        wait_for(lambda: os.path.isdir(table_dir) and len(os.listdir(table_dir)) >= 5, 60,
+                 "the create to write region directories", interval=0.002)
+        killed = cluster.kill_master(active=True)
+        assert not cluster.zk().exists("/hbase/tables/many"), "killed after the meta commit"
+        cluster.restart(killed)
+        creator.join(150)
+        assert outcome == {"ok": True}
+        records = cluster.wait_for(lambda: serving_regions(cluster, "many"), 60, "many to open")
+        assert len(records) == 300
+        assert sorted(os.listdir(table_dir)) == sorted(r.info.encoded_name for r in records)
+        t = conn.table("many")
+        t.put(b"k0150-x", {b"cf:q": b"v"})
+        assert t.row(b"k0150-x") == {b"cf:q": b"v"}
     finally:
         stop_cluster(cluster)
