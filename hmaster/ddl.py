@@ -27,7 +27,7 @@ import threading
 from dataclasses import replace
 
 from coordination.znodes import (CLOSED, DISABLED, DISABLING, ENABLED, ENABLING, OFFLINE, OPEN,
-                                 RegionRecord, TableRecord, now_ms)
+                                 OPENING, RegionRecord, TableRecord, now_ms)
 from hmaster import quotas
 from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
@@ -335,8 +335,10 @@ class TableDDL:
         log.info("table %s: deleted the files of removed families %s", table, families)
 
     def reopen(self, name: str) -> None:
-        """Close and reopen every open region on its server so it reads the new descriptor."""
-        regions = [r for r in self.meta.regions(name) if r.state == OPEN]
+        """Close and reopen every open region on its server so it reads the new descriptor.
+        An opening one too (a crashed server's, a move's): its open may have read the
+        descriptor before it changed, and the move waits for the open (the region lock)."""
+        regions = [r for r in self.meta.regions(name) if r.state in (OPEN, OPENING)]
         futures = [self.assignment.pool.submit(self.assignment.move, r, r.server)
                    for r in regions]
         for f in futures:

@@ -16,8 +16,8 @@ from kazoo.exceptions import ConnectionLoss
 from coordination import meta_reader
 from coordination import zk as zk_mod
 from coordination.znodes import (CLOSED, CRASHED, DEAD, ENABLED, ENABLING, FAILED_OPEN, OFFLINE,
-                                 ONLINE, OPEN, SPLITTING, SPLITTING_WAL, Paths, RegionRecord,
-                                 TableRecord, parse_server_name)
+                                 ONLINE, OPEN, OPENING, SPLITTING, SPLITTING_WAL, Paths,
+                                 RegionRecord, TableRecord, parse_server_name)
 from hmaster.assignment import KeyedLocks
 from hmaster.meta import MetaStore
 from hmaster.server import MasterConfig, MasterServer
@@ -815,6 +815,26 @@ def test_an_alter_cut_half_way_is_finished_before_the_next_alter(env):
     rec = master.meta.read_table("readd")
     assert rec.alter_pending is None
     assert rec.descriptor.family_names() == [b"cf", b"cf2"]
+
+
+def test_an_alter_reopens_a_region_its_crashed_servers_reassignment_is_opening(env):
+    """A region server dies while an alter runs: its regions are being opened elsewhere, with
+    the descriptor read before the alter wrote its own. The alter's reopen must take those
+    too (waiting for the open): skipped, the region serves the old descriptor for good -- a
+    family added is refused there, one removed stays open while its files are deleted."""
+    quorum, rootdir, start_master, add_server, zk = env
+    dying = add_server()
+    master = start_master()
+    wait_for(lambda: master.servers.online() == [dying.name], 10, "one server online")
+    create(master, "t")
+    slow = add_server(open_delay=2.0)
+    wait_for(lambda: slow.name in master.servers.online(), 10, "the second server online")
+    dying.stop()
+    (region,) = wait_for(lambda: [r for r in regions(zk, "t") if r.state == OPENING], 10,
+                         "the crash reassignment to be opening the region")
+    master.ddl.alter("t", [pb.FamilySchema(name="cf2")], [])
+    wait_for(lambda: [r.state for r in regions(zk, "t")] == [OPEN], 10, "the region open")
+    assert slow.schemas[region.info.name].family_names() == [b"cf", b"cf2"]
 
 
 def _journal_step(master, step: str):
