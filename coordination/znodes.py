@@ -85,11 +85,11 @@ class Paths:
         self.switches = f"{self.parent}/switch"
         self.draining = f"{self.parent}/draining"
         self.nonces = f"{self.parent}/nonces"  # hmaster/meta.py, "nonces"
-        self.creating = f"{self.parent}/creating"  # hmaster/meta.py, "creates under way"
+        self.leftovers = f"{self.parent}/leftovers"  # hmaster/meta.py, "leftovers"
 
     def all_dirs(self) -> list[str]:
         return [self.parent, self.backup_masters, self.rs, self.servers, self.tables, self.meta,
-                self.splits, self.switches, self.draining, self.nonces, self.creating]
+                self.splits, self.switches, self.draining, self.nonces, self.leftovers]
 
     def switch(self, name: str) -> str:
         if name not in SWITCHES:
@@ -121,8 +121,8 @@ class Paths:
     def region(self, table: str, encoded_name: str) -> str:
         return f"{self.table_meta(table)}/{encoded_name}"
 
-    def creating_table(self, table: str) -> str:
-        return f"{self.creating}/{validate_table_name(table)}"
+    def leftovers_of(self, table: str) -> str:
+        return f"{self.leftovers}/{validate_table_name(table)}"
 
     def namespace(self, name: str) -> str:
         return f"{self.namespaces}/{validate_namespace(name)}"

@@ -14,8 +14,8 @@ An interrupted ENABLING/DISABLING is finished by the next active master (server.
 writes every new region's directory and .regioninfo before the multi-op that puts it in meta
 (empty for a create or truncate; a clone's and a restore's hold a snapshot's files:
 hmaster/snapshots.py); region servers refuse a region without them. A create or clone records
-those directories first (meta.begin_create): the next create of the table deletes those of one
-cut before its multi-op.
+those directories first, a drop records the table's with its multi-op (meta.record_leftovers):
+what one cut by its master's death leaves is deleted by the next master or create.
 """
 
 from __future__ import annotations
@@ -159,11 +159,11 @@ class TableDDL:
             quotas.check_create(self.meta, desc.name, len(infos))
             if desc.name in self.meta.tables():
                 raise TableExistsError(f"table {desc.name!r} already exists")
-            self._remove_abandoned_create(desc.name)
-            self.meta.begin_create(desc.name, [i.encoded_name for i in infos])
+            self._remove_leftovers(desc.name)
+            self.meta.record_leftovers(desc.name, [i.encoded_name for i in infos])
             try:
                 write_dirs()
-                self.meta.create_table(TableRecord(desc, ENABLING), regions, begun=True)
+                self.meta.create_table(TableRecord(desc, ENABLING), regions, recorded=True)
             except BaseException as e:
                 if not self.meta.outcome_unknown(e):
                     remove_region_dirs(self.rootdir, infos)  # not created: nothing uses them
@@ -172,7 +172,7 @@ class TableDDL:
                     except OSError:
                         pass  # not empty: another table's leftovers, or never made
                     try:
-                        self.meta.end_create(desc.name)
+                        self.meta.forget_leftovers(desc.name)
                     except Exception:  # noqa: BLE001 -- the next create reads it, harmlessly
                         log.warning("table %s: the record of its failed create stays",
                                     desc.name, exc_info=True)
@@ -182,20 +182,33 @@ class TableDDL:
         self.meta.write_table(TableRecord(desc, ENABLED))
         return desc
 
-    def _remove_abandoned_create(self, table: str) -> None:
-        """Delete the region directories an earlier create (or clone) of `table` wrote before
-        it could reach meta -- its master was killed, its outcome was unknown and it did not
-        happen (meta.begin_create) -- as HBase's create clears the table's directory. The
-        table is not in meta, so nothing names them; left, they would be orphans no cleaner
-        may delete (older than the table), holding a clone's hard links for good."""
-        names = self.meta.abandoned_create(table)
+    def remove_leftovers(self) -> None:
+        """Master start: delete the region directories a create cut before its meta commit, or
+        a drop cut after it, left (meta.record_leftovers), each under its table's lock."""
+        for table in self.meta.tables_with_leftovers():
+            with self.table_lock(table):
+                if table not in self.meta.tables():
+                    self._remove_leftovers(table)
+
+    def _remove_leftovers(self, table: str) -> None:
+        """Delete the region directories recorded as leftovers of `table`, which is not in
+        meta (the table lock held): a create's (or clone's) whose master was killed before its
+        multi-op, a drop's killed after it. As HBase's create clears the table's directory
+        and a resumed DeleteTableProcedure finishes. Left, they would be orphans no cleaner may
+        delete (older than a table created again), holding their space for good."""
+        names = self.meta.leftovers(table)
         if not names:
             return
         tdir = layout.table_dir(self.rootdir, table)
         for encoded in names:
             remove_region_dir(os.path.join(tdir, encoded))
-        log.info("table %s: deleted the %d region directories of a create that never reached "
-                 "meta", table, len(names))
+        try:
+            os.rmdir(tdir)
+        except OSError:
+            pass  # holds other directories, or is gone
+        self.meta.forget_leftovers(table)
+        log.info("table %s: deleted %d region directories that a cut create or drop left",
+                 table, len(names))
 
     def disable(self, name: str) -> None:
         with self.table_lock(name):
@@ -425,8 +438,12 @@ class TableDDL:
         for enc, journal in self.meta.journals().items():
             if journal.get("table") == name or enc in encoded:
                 self.meta.delete_journal(enc)
-        self.meta.delete_table(name)
-        shutil.rmtree(layout.table_dir(self.rootdir, name), ignore_errors=True)
+        tdir = layout.table_dir(self.rootdir, name)
+        # the directories recorded with the commit: a master killed before it has deleted
+        # them is followed by one that does (remove_leftovers)
+        self.meta.delete_table(name, leftovers=os.listdir(tdir) if os.path.isdir(tdir) else [])
+        shutil.rmtree(tdir, ignore_errors=True)
+        self.meta.forget_leftovers(name)
         log.info("table %s dropped (meta and %s deleted)", name,
                  layout.table_dir(self.rootdir, name))
 

@@ -126,9 +126,9 @@ class MetaStore:
         return meta_reader.read_table(self.zk, name, self.paths)
 
     def create_table(self, record: TableRecord, regions: list[RegionRecord], *,
-                     begun: bool = False) -> None:
+                     recorded: bool = False) -> None:
         """Table znode, its meta directory and every region record, in one transaction;
-        begun: it also deletes the record begin_create wrote."""
+        recorded: it also deletes the record_leftovers naming the regions' directories."""
         name = record.descriptor.name
         # The meta directory's data says when this incarnation of the table began: the
         # smallest region id it was created with. Every later region of it (split, merge,
@@ -137,36 +137,40 @@ class MetaStore:
         ops = [Op("create", self.paths.table(name), record.to_bytes()),
                Op("create", self.paths.table_meta(name), json.dumps(created).encode())]
         ops += [self.create_region_op(r) for r in regions]
-        if begun:
-            ops.append(Op("delete", self.paths.creating_table(name)))
+        if recorded:
+            ops.append(Op("delete", self.paths.leftovers_of(name)))
         try:
             self.commit(ops)
         except NodeExistsError:
             raise TableExistsError(f"table {name!r} already exists") from None
 
-    # --- creates under way: /creating/<table> ------------------------------------------------
-    # A create (or clone) writes its regions' directories before the multi-op that puts them
-    # in meta. It records their encoded names first, and that multi-op deletes the record: a
-    # record still there names the directories of a create that never reached meta (its
-    # master died, or the multi-op certainly failed and the cleanup did not finish), which
-    # the next create of that table deletes. Without it they could not be told from the
-    # regions of an earlier table of that name whose ZooKeeper was wiped, and would be left.
+    # --- leftovers: /leftovers/<table> -------------------------------------------------------
+    # Region directories of a table that meta does not name and that nothing may use: those a
+    # create (or clone) writes before the multi-op that puts them in meta, recorded first and
+    # the record deleted by that multi-op; those of a dropped table, recorded by the drop's
+    # multi-op and the record deleted once they are. A record still there names what a master
+    # killed in between left; the next master, or the next create of that table, deletes them
+    # (ddl.remove_leftovers). Without it they could not be told from the regions of an
+    # earlier table whose ZooKeeper was wiped, and would be left for good.
 
-    def begin_create(self, table: str, encoded_names: list[str]) -> None:
-        path = self.paths.creating_table(table)
+    def record_leftovers(self, table: str, encoded_names: list[str]) -> None:
+        path = self.paths.leftovers_of(table)
         data = json.dumps({"regions": sorted(encoded_names)}).encode()
         try:
             self.zk.create(path, data, makepath=True)
         except NodeExistsError:
             self.zk.set(path, data)
 
-    def abandoned_create(self, table: str) -> list[str]:
-        """The encoded names of the regions an unfinished create of `table` wrote, if any."""
-        data, _ = self._get(self.paths.creating_table(table))
+    def leftovers(self, table: str) -> list[str]:
+        """The encoded names of the region directories of `table` recorded as leftovers."""
+        data, _ = self._get(self.paths.leftovers_of(table))
         return list(json.loads(data).get("regions", [])) if data else []
 
-    def end_create(self, table: str) -> None:
-        self._delete_if_exists(self.paths.creating_table(table))
+    def tables_with_leftovers(self) -> list[str]:
+        return self._children(self.paths.leftovers)
+
+    def forget_leftovers(self, table: str) -> None:
+        self._delete_if_exists(self.paths.leftovers_of(table))
 
     def table_created_ms(self, name: str) -> int | None:
         """The smallest region id the table was created with (no region of it has a smaller
@@ -184,13 +188,20 @@ class MetaStore:
         except NoNodeError:
             raise TableNotFoundError(f"table {name!r} does not exist") from None
 
-    def delete_table(self, name: str) -> None:
-        """Every region record, the meta directory and the table record, in one transaction.
+    def delete_table(self, name: str, leftovers: list[str] | None = None) -> None:
+        """Every region record, the meta directory and the table record, in one transaction;
+        with `leftovers` (the encoded names of its region directories), the same transaction
+        records them (record_leftovers).
 
         The regions are listed outside the transaction; if one appeared meanwhile (a split
         finishing), the transaction fails with NotEmptyError and is tried again on a new list."""
+        if leftovers is not None:
+            self.forget_leftovers(name)  # a stale record would fail the create below
         for attempt in range(3):
             ops = []
+            if leftovers is not None:
+                data = json.dumps({"regions": sorted(leftovers)}).encode()
+                ops.append(Op("create", self.paths.leftovers_of(name), data))
             try:
                 children = self.zk.get_children(self.paths.table_meta(name))
             except NoNodeError:

@@ -301,7 +301,7 @@ class MasterServer:
         # must not skip the others; the chores retry what is left (repair, janitor, crashes).
         for step in (self._settle_in_flight, self.splits.resume, self._finish_table_transitions,
                      self.ddl.resume_alters, self._assign_waiting,
-                     self.snapshots.remove_unfinished):
+                     self.snapshots.remove_unfinished, self.ddl.remove_leftovers):
             try:
                 step()
             except Exception:  # noqa: BLE001

@@ -417,3 +417,38 @@ def test_a_create_whose_master_is_killed_before_its_meta_commit_leaves_no_orphan
         assert t.row(b"k0150-x") == {b"cf:q": b"v"}
     finally:
         stop_cluster(cluster)
+
+
+def test_a_drop_whose_master_is_killed_before_deleting_the_files_is_finished_by_the_next(
+        cluster_factory, connection_for):
+    """A drop deletes the table from meta, then its directory. Its master SIGKILLed in
+    between, the next master deletes what is left (the drop recorded it with its commit): left,
+    the directory was an ORPHAN_TABLE_DIR for good, and once a table of that name was created
+    again, its old regions were orphans no cleaner may delete, their data's space never
+    freed."""
+    cluster = cluster_factory("dropkill", session_timeout=SHORT_SESSION_S,
+                              balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=120)
+        keys = [b"k%04d" % i for i in range(1, 300)]
+        conn.create_table("gone", {"cf": {}}, split_keys=keys)
+        with conn.table("gone").batch(batch_size=500) as b:
+            for i in range(3000):
+                b.put(b"k%04d-%d" % (i % 300, i), {b"cf:q": b"v" * 100})
+        conn.disable_table("gone")
+        table_dir = os.path.join(cluster.rootdir, "data", "gone")
+        dropper = threading.Thread(target=conn.delete_table, args=("gone",), daemon=True)
+        dropper.start()
+        wait_for(lambda: not cluster.zk().exists("/hbase/tables/gone"), 60,
+                 "the drop's meta commit", interval=0.001)
+        killed = cluster.kill_master(active=True)
+        assert os.path.isdir(table_dir), "killed after the directory was deleted"
+        cluster.restart(killed)
+        dropper.join(120)
+        wait_for(lambda: not os.path.exists(table_dir), 60, "the next master to delete it")
+        conn.create_table("gone", {"cf": {}}, split_keys=keys[:3])
+        records = cluster.wait_for(lambda: serving_regions(cluster, "gone"), 60, "gone to open")
+        assert sorted(os.listdir(table_dir)) == sorted(r.info.encoded_name for r in records)
+        assert list(conn.table("gone").scan()) == []
+    finally:
+        stop_cluster(cluster)

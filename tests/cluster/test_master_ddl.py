@@ -80,8 +80,8 @@ def test_create_with_split_keys_opens_every_region_across_servers(cluster):
 def test_create_existing_table_is_table_exists_error(cluster):
     master, _, zk, _ = cluster
     call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("dup")))
-    # the record of the create under way went with the commit (meta.begin_create)
-    assert not zk.exists(Paths().creating_table("dup"))
+    # the record of the directories it wrote went with the commit (meta.record_leftovers)
+    assert not zk.exists(Paths().leftovers_of("dup"))
     with pytest.raises(errors.TableExistsError, match="table 'dup' already exists"):
         call(master.stub.CreateTable, pb.CreateTableRequest(schema=schema("dup")))
 
