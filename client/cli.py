@@ -8,7 +8,8 @@ ZooKeeper: --zk, else $MINIHBASE_ZK, else 127.0.0.1:2181; the cluster's parent z
 Rows, columns and values on the command line may contain "\\xHH" escapes (HBase's
 Bytes.toBytesBinary), so anything `scan` prints can be typed back. Output: readable tables,
 or one JSON document with --json. Every error is one line "ERROR: <message>" on stderr and
-exit code 1 (2 for usage errors); never a traceback.
+exit code 1 (2 for usage errors: a wrong, missing or out-of-range argument, found before
+the cluster is asked); never a traceback.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ import sys
 from client import commands, help_texts
 from client.help_texts import ARGUMENTS
 from client.formatting import STATUS_FORMATS, parse_binary
+from client.protocol import family_number_range
+from storage.cell import LATEST_TIMESTAMP
 from storage.schema import (COMPRESSIONS, DATA_BLOCK_ENCODINGS, DURABILITIES,
-                            KEEP_DELETED_CELLS, TABLE_ATTRIBUTES, TABLE_DEFAULTS)
+                            KEEP_DELETED_CELLS, MIN_MAX_FILESIZE, MIN_MEMSTORE_FLUSHSIZE,
+                            TABLE_ATTRIBUTES, TABLE_DEFAULTS)
 
 DEFAULT_ZK = "127.0.0.1:2181"
 DEFAULT_PARENT = "/hbase"
@@ -37,25 +41,63 @@ class _Parser(argparse.ArgumentParser):
         return " ".join(parts) + " " if parts else ""
 
 
+def _in_range(number: int, low: int, high: int) -> int:
+    if not low <= number <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {number}")
+    return number
+
+
+def whole(low: int, high: int):
+    """An argparse type: a whole number from low to high. A value out of range is a usage
+    error (exit 2) found before the cluster is asked, as every other argument error."""
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        return _in_range(number, low, high)
+    return parse
+
+
+def size_or_zero(floor: int):
+    """An argparse type for MAX_FILESIZE and MEMSTORE_FLUSHSIZE: 0 (unset) or floor bytes
+    and more, as storage.schema.TableDescriptor checks them."""
+    check = whole(0, (1 << 63) - 1)
+
+    def parse(text: str) -> int:
+        size = check(text)
+        if 0 < size < floor:
+            raise argparse.ArgumentTypeError(
+                f"must be at least {floor} bytes (or 0: the region servers' default), got {size}")
+        return size
+    return parse
+
+
+TIMESTAMP = whole(0, LATEST_TIMESTAMP)
+POSITIVE = whole(1, (1 << 31) - 1)
+
+
 def seconds_or_forever(text: str):
     """--ttl: whole seconds, or FOREVER (no TTL; in alter, removes one)."""
     if text.upper() == "FOREVER":
         return "FOREVER"
     try:
-        return int(text)
+        seconds = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"TTL must be whole seconds or FOREVER, got {text!r}") from None
+    return _in_range(seconds, *family_number_range("ttl_seconds"))
 
 
 def _family_flags(p) -> None:
-    p.add_argument("--versions", type=int, help="max versions per column (default 1)")
-    p.add_argument("--min-versions", type=int)
+    p.add_argument("--versions", type=whole(*family_number_range("max_versions")),
+                   help="max versions per column (default 1)")
+    p.add_argument("--min-versions", type=whole(*family_number_range("min_versions")))
     p.add_argument("--ttl", type=seconds_or_forever,
                    help="seconds, or FOREVER (the default; in alter, removes a TTL)")
     p.add_argument("--bloom", choices=["NONE", "ROW", "ROWCOL"])
     p.add_argument("--compression", choices=COMPRESSIONS, type=str.upper)
-    p.add_argument("--block-size", type=int)
+    p.add_argument("--block-size", type=whole(*family_number_range("block_size")))
     p.add_argument("--block-cache", choices=["true", "false"], type=str.lower,
                    help="cache the family's data blocks on reads (HBase's BLOCKCACHE; true)")
     p.add_argument("--in-memory", choices=["true", "false"], type=str.lower,
@@ -90,9 +132,11 @@ def _attribute_flags(p) -> None:
         elif isinstance(TABLE_DEFAULTS[name], bool):
             p.add_argument(flag, nargs="?", const="true", choices=["true", "false"],
                            type=str.lower, metavar="true|false")
+        elif name.startswith("normalizer_"):
+            p.add_argument(flag, type=whole(0, (1 << 31) - 1), metavar="N")
         else:
-            p.add_argument(flag, type=int,
-                           metavar="N" if name.startswith("normalizer_") else "BYTES")
+            p.add_argument(flag, metavar="BYTES", type=size_or_zero(
+                MIN_MAX_FILESIZE if name == "max_filesize" else MIN_MEMSTORE_FLUSHSIZE))
 
 
 def _attributes(a) -> dict:
@@ -197,14 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("put")
     for a in ("table", "row", "column", "value"):
         c.add_argument(a)
-    c.add_argument("--ts", type=int)
+    c.add_argument("--ts", type=TIMESTAMP)
     filter_help = "HBase filter language, e.g. \"PrefixFilter('a') AND KeyOnlyFilter()\""
     c = cmd("get")
     c.add_argument("table")
     c.add_argument("row")
     c.add_argument("columns", nargs="*")
-    c.add_argument("--versions", type=int, default=1)
-    c.add_argument("--ts", type=int, help="only cells with timestamp <= this")
+    c.add_argument("--versions", type=POSITIVE, default=1)
+    c.add_argument("--ts", type=TIMESTAMP, help="only cells with timestamp <= this")
     c.add_argument("--filter", help=filter_help)
     c = cmd("scan")
     c.add_argument("table")
@@ -212,9 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--stop", help="stop row (exclusive)")
     c.add_argument("--prefix")
     c.add_argument("--columns", nargs="+", default=[])
-    c.add_argument("--limit", type=int)
+    c.add_argument("--limit", type=POSITIVE)
     c.add_argument("--reverse", action="store_true")
-    c.add_argument("--versions", type=int)
+    c.add_argument("--versions", type=POSITIVE)
     c.add_argument("--filter", help=filter_help)
     c.add_argument("--raw", action="store_true",
                    help="HBase's RAW scan: delete markers and the cells they mask too")
@@ -222,12 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("table")
     c.add_argument("row")
     c.add_argument("column")
-    c.add_argument("--ts", type=int)
+    c.add_argument("--ts", type=TIMESTAMP)
     c = cmd("deleteall")
     c.add_argument("table")
     c.add_argument("row")
     c.add_argument("column", nargs="?")
-    c.add_argument("--ts", type=int)
+    c.add_argument("--ts", type=TIMESTAMP)
     c = cmd("count")
     c.add_argument("table")
     c.add_argument("--interval", type=int, default=1000, help="progress every N rows")
@@ -235,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("incr")
     for a in ("table", "row", "column"):
         c.add_argument(a)
-    c.add_argument("amount", nargs="?", type=int, default=1)
+    c.add_argument("amount", nargs="?", type=whole(-(1 << 63), (1 << 63) - 1), default=1)
     c = cmd("append")
     for a in ("table", "row", "column", "value"):
         c.add_argument(a)
@@ -414,8 +458,6 @@ def run(a, conn, out: commands.Output) -> None:
     elif name == "scan":
         if a.prefix is not None and (a.start is not None or a.stop is not None):
             raise commands.UsageError("--prefix cannot be combined with --start or --stop")
-        if a.limit is not None and a.limit < 1:
-            raise commands.UsageError(f"--limit must be >= 1, got {a.limit}")
         commands.scan(conn, out, a.table, start=a.start and b(a.start),
                       stop=a.stop and b(a.stop), prefix=a.prefix and b(a.prefix),
                       columns=[b(c) for c in a.columns], limit=a.limit, reverse=a.reverse,

@@ -328,6 +328,13 @@ _FAMILY_MINIMUM = {"max_versions": 1, "min_versions": 0, "ttl_seconds": 1, "bloc
 _MAX_BLOCK_SIZE = 16 << 20
 
 
+def family_number_range(field: str) -> tuple[int, int]:
+    """The lowest and highest value of numeric family option `field` (a FamilySchema field:
+    max_versions, min_versions, ttl_seconds, block_size)."""
+    return (_FAMILY_MINIMUM[field],
+            _MAX_BLOCK_SIZE if field == "block_size" else (1 << 31) - 1)
+
+
 def _family_number(family: str, key, field: str, value) -> int:
     number = value
     if isinstance(value, str):
@@ -338,8 +345,7 @@ def _family_number(family: str, key, field: str, value) -> int:
     if isinstance(number, bool) or not isinstance(number, int):
         raise InvalidArgumentError(
             f"family {family!r}: {key} must be a whole number, got {value!r}")
-    low = _FAMILY_MINIMUM[field]
-    high = _MAX_BLOCK_SIZE if field == "block_size" else (1 << 31) - 1
+    low, high = family_number_range(field)
     if not low <= number <= high:
         raise InvalidArgumentError(
             f"family {family!r}: {key} must be between {low} and {high}, got {number}"

@@ -302,3 +302,36 @@ def test_normalize_takes_the_table_filter_as_options(monkeypatch):
         run(build_parser().parse_args(argv), None, commands.Output())
     assert calls == [{}, {"table_names": ["t1", "ns:t2"]}, {"regex": "ns:.*", "namespace": "ns"},
                      {"regex": ""}]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["put", "t", "r", "cf:q", "v", "--ts", "-5"], "argument --ts: must be between 0 and"),
+    (["get", "t", "r", "--ts", "-1"], "argument --ts: must be between 0 and"),
+    (["delete", "t", "r", "cf:q", "--ts", "99999999999999999999"], "argument --ts"),
+    (["deleteall", "t", "r", "--ts", "-1"], "argument --ts: must be between 0 and"),
+    (["scan", "t", "--limit", "0"], "argument --limit: must be between 1 and"),
+    (["scan", "t", "--versions", "0"], "argument --versions: must be between 1 and"),
+    (["get", "t", "r", "--versions", "0"], "argument --versions: must be between 1 and"),
+    (["create", "t", "cf", "--versions", "0"], "argument --versions: must be between 1 and"),
+    (["alter", "t", "cf", "--ttl", "0"], "argument --ttl: must be between 1 and"),
+    (["alter", "t", "cf", "--ttl", "soon"], "argument --ttl: TTL must be whole seconds"),
+    (["create", "t", "cf", "--block-size", "5"], "argument --block-size: must be between 1024"),
+    (["create", "t", "cf", "--min-versions", "-1"], "argument --min-versions: must be between"),
+    (["create", "t", "cf", "--max-filesize", "100"],
+     "argument --max-filesize: must be at least 65536 bytes (or 0"),
+    (["alter", "t", "--normalizer-target-region-count", "-5"],
+     "argument --normalizer-target-region-count: must be between 0 and"),
+    (["incr", "t", "r", "cf:c", "99999999999999999999"], "argument amount: must be between"),
+])
+def test_an_argument_out_of_range_is_a_usage_error_exit_2_before_the_cluster_is_asked(
+        capsys, argv, message):
+    """docs/cli.md: exit 2 for usage errors (a wrong or missing argument). `put --ts -5` used
+    to exit 1 (the client refused it) while `scan --limit 0` exited 2."""
+    from client.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--zk", "127.0.0.1:1", *argv])  # no cluster there: it must not be asked
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("ERROR: ") and message in err, err
+    assert len(err.strip().splitlines()) == 1
+

@@ -308,7 +308,8 @@ def test_a_tables_max_filesize_splits_it_at_its_own_size(cluster, connection_for
                      60, "the 200 KB table to split at its 64 KiB MAX_FILESIZE")
     assert len(list(t.scan())) == 400
     too_small = cli(cluster, "alter", "small", "--max-filesize", "1000")
-    assert too_small.returncode == 1 and "MAX_FILESIZE must be at least 65536" in too_small.stderr
+    assert too_small.returncode == 2, too_small.stderr  # a wrong argument: a usage error
+    assert "--max-filesize: must be at least 65536 bytes" in too_small.stderr
     conn.truncate_table("small")  # keeps the whole descriptor, as HBase's truncate
     assert conn.describe_table("small")["max_filesize"] == 65536 and not list(t.scan())
     assert cli(cluster, "alter", "small", "--max-filesize", "0").returncode == 0
@@ -742,6 +743,10 @@ def test_cli_errors_are_one_line_with_exit_codes(cluster, table):
     assert missing.stderr.strip() == "ERROR: table 'no_such_table' does not exist"
     usage = cli(cluster, "put", "cl", "r")
     assert usage.returncode == 2 and usage.stderr.startswith("ERROR: ")
+    for argv in (["put", "cl", "r", "cf:q", "v", "--ts", "-5"], ["scan", "cl", "--limit", "0"]):
+        out_of_range = cli(cluster, *argv)  # a wrong argument, as a missing one: exit 2
+        assert out_of_range.returncode == 2, (argv, out_of_range.stderr)
+        assert out_of_range.stderr.startswith("ERROR: argument ")
     bad_family = cli(cluster, "put", "cl", "r", "nope:q", "v")
     assert bad_family.returncode == 1 and "Traceback" not in bad_family.stderr
     assert len(bad_family.stderr.strip().splitlines()) == 1
@@ -1019,7 +1024,7 @@ def test_json_scan_of_an_unknown_table_prints_no_partial_document(cluster):
     assert p.returncode == 1 and p.stdout == "", p.stdout
     assert "does not exist" in p.stderr and "Traceback" not in p.stderr
     p = cli(cluster, "get", "cl", "r", "--versions", "-3")
-    assert p.returncode == 1 and "versions must be a whole number >= 1" in p.stderr, p.stderr
+    assert p.returncode == 2 and "--versions: must be between 1 and" in p.stderr, p.stderr
 
 
 def test_a_closed_connection_fails_at_once_and_says_so(cluster, table):
@@ -1201,7 +1206,7 @@ def test_cli_refuses_what_hbase_refuses_and_reads_latest_timestamp(cluster, tabl
     latest = cli(cluster, "get", "cl", "tsrow", "--ts", "9223372036854775807")
     assert latest.returncode == 0 and "value=v" in latest.stdout, latest.stderr
     negative = cli(cluster, "get", "cl", "tsrow", "--ts", "-1")
-    assert negative.returncode == 2 and ">= 0" in negative.stderr
+    assert negative.returncode == 2 and "--ts: must be between 0 and" in negative.stderr
     shell = cli(cluster, "shell", input="get 'cl', 'tsrow', {TIMERANGE => [3000, 1000]}\n"
                 "major_compact 'cl', 'nope'\n")
     assert shell.returncode == 1
@@ -1408,3 +1413,4 @@ def test_admin_calls_on_a_closed_or_unopened_connection_say_so_at_once(cluster, 
     unopened.open()
     assert unopened.is_table_enabled("cl") and unopened.table("cl").row(b"nope") == {}
     unopened.close()
+
