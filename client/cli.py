@@ -20,7 +20,7 @@ import sys
 
 from client import commands, help_texts
 from client.help_texts import ARGUMENTS
-from client.formatting import STATUS_FORMATS, parse_binary
+from client.formatting import STATUS_FORMATS, parse_binary, ttl_seconds
 from client.protocol import family_number_range
 from storage.cell import LATEST_TIMESTAMP
 from storage.schema import (COMPRESSIONS, DATA_BLOCK_ENCODINGS, DURABILITIES,
@@ -78,14 +78,14 @@ POSITIVE = whole(1, (1 << 31) - 1)
 
 
 def seconds_or_forever(text: str):
-    """--ttl: whole seconds, or FOREVER (no TTL; in alter, removes one)."""
-    if text.upper() == "FOREVER":
-        return "FOREVER"
+    """--ttl: seconds, an interval as HBase's shell takes it ('1 DAY', '2 DAYS 3 HOURS'), or
+    FOREVER (no TTL; in alter, removes one)."""
     try:
-        seconds = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"TTL must be whole seconds or FOREVER, got {text!r}") from None
+        seconds = ttl_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds is None:
+        return "FOREVER"
     return _in_range(seconds, *family_number_range("ttl_seconds"))
 
 
@@ -94,7 +94,8 @@ def _family_flags(p) -> None:
                    help="max versions per column (default 1)")
     p.add_argument("--min-versions", type=whole(*family_number_range("min_versions")))
     p.add_argument("--ttl", type=seconds_or_forever,
-                   help="seconds, or FOREVER (the default; in alter, removes a TTL)")
+                   help="seconds, an interval as HBase's shell takes it ('1 DAY', '2 DAYS 3 "
+                        "HOURS'), or FOREVER (the default; in alter, removes a TTL)")
     p.add_argument("--bloom", choices=["NONE", "ROW", "ROWCOL"])
     p.add_argument("--compression", choices=COMPRESSIONS, type=str.upper)
     p.add_argument("--block-size", type=whole(*family_number_range("block_size")))

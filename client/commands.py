@@ -68,7 +68,8 @@ FAMILY_OPTIONS = {"VERSIONS": "max_versions", "MIN_VERSIONS": "min_versions", "T
 
 
 def family_options(attrs: dict) -> dict:
-    """{VERSIONS => 3, TTL => 60, ...} -> {max_versions: 3, ttl: 60, ...}."""
+    """{VERSIONS => 3, TTL => '1 DAY', ...} -> {max_versions: 3, ttl: 86400, ...}; TTL text
+    is read as HBase's shell reads it (formatting.ttl_seconds)."""
     out = {}
     for key, value in attrs.items():
         if key == "NAME":
@@ -81,8 +82,11 @@ def family_options(attrs: dict) -> dict:
             value = value.decode()
         elif isinstance(value, Const):  # a bare word: IN_MEMORY => yes
             value = value.name
-        if option == "ttl" and str(value).upper() == "FOREVER":
-            value = None
+        if option == "ttl" and isinstance(value, str):  # TTL => '1 DAY' (HBase 2's shell)
+            try:
+                value = fmt.ttl_seconds(value)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
         out[option] = value
     return out
 

@@ -154,6 +154,34 @@ def _units(n: int, unit: str) -> str:
     return f"{n} {unit}{'' if n == 1 else 'S'}"
 
 
+# HBase's PrettyPrinter interval: what ttl_text prints, '1 DAY', '2 DAYS 3 HOURS', '90 SECONDS'.
+_INTERVAL = re.compile(r"((\d+)\s*SECONDS?\s*\()?\s*((\d+)\s*DAYS?)?\s*((\d+)\s*HOURS?)?\s*"
+                       r"((\d+)\s*MINUTES?)?\s*((\d+)\s*SECONDS?)?\s*\)?", re.IGNORECASE)
+
+
+def ttl_seconds(text: str) -> int | None:
+    """A TTL typed as text, read as HBase's PrettyPrinter.valueFromHumanReadable reads it
+    (what its shell does with TTL => '...'): FOREVER (any case) is None (no TTL), digits are
+    seconds, and '1 DAY', '2 DAYS 3 HOURS 4 MINUTES 5 SECONDS' or ttl_text's own
+    '86400 SECONDS (1 DAY)' add up their units. Unlike HBase, which reads text it does not
+    understand as 0 seconds, such text is a ValueError naming it."""
+    text = text.strip()
+    if text.upper() == "FOREVER":
+        return None
+    if re.fullmatch(r"[-+]?\d+", text):
+        return int(text)
+    m = _INTERVAL.fullmatch(text)
+    units = m and [m.group(i) for i in (4, 6, 8, 10)]
+    if not units or not any(units):
+        raise ValueError(f"TTL {text!r} is not seconds, FOREVER or an interval such as "
+                         "'1 DAY' or '2 DAYS 3 HOURS 4 MINUTES 5 SECONDS'")
+    seconds = sum(int(n) * size for n, size in zip(units, (86400, 3600, 60, 1)) if n)
+    if m.group(2) is not None and int(m.group(2)) != seconds:
+        raise ValueError(f"TTL {text!r}: {m.group(2)} seconds is not the interval in "
+                         f"parentheses ({seconds} seconds)")
+    return seconds
+
+
 def regions_table(regions: list[dict]) -> str:
     rows = []
     for r in regions:

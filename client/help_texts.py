@@ -42,7 +42,9 @@ _FAMILY_ATTRIBUTES = """\
 Column family attributes (a hash with NAME => 'cf'; anything left out keeps its default):
   VERSIONS => 3                versions kept per column (1; at least 1)
   MIN_VERSIONS => 1            versions kept even past the TTL (0)
-  TTL => 86400                 seconds a cell lives, or 'FOREVER' (the default)
+  TTL => 86400                 seconds a cell lives, or 'FOREVER' (the default); also as
+                               HBase 2 takes it: '1 DAY', '2 DAYS 3 HOURS 4 MINUTES 5 SECONDS'
+                               or '86400 SECONDS (1 DAY)', as describe prints it
   BLOOMFILTER => 'ROWCOL'      NONE, ROW (the default) or ROWCOL
   COMPRESSION => 'ZSTD'        NONE (the default), ZSTD or GZ
   BLOCKSIZE => 65536           HFile data block size in bytes (64 KiB; 1 KiB to 16 MiB)
@@ -150,6 +152,7 @@ METHOD => 'table_att_unset', NAME => 'READONLY' (or a list of names).""",
         ("alter 't1', NAME => 'cf', VERSIONS => 5",
          "alter 't1', 'cf2'",
          "alter 't1', NAME => 'cf', TTL => 'FOREVER'",
+         "alter 't1', NAME => 'cf', TTL => '2 DAYS 12 HOURS'",
          "alter 't1', 'delete' => 'cf2'",
          "alter 't1', {NAME => 'cf3'}, {NAME => 'cf2', METHOD => 'delete'}",
          "alter 't1', MAX_FILESIZE => 268435456",
@@ -159,6 +162,7 @@ METHOD => 'table_att_unset', NAME => 'READONLY' (or a list of names).""",
          "alter 't1', METHOD => 'table_att_unset', NAME => ['READONLY', 'DURABILITY']"),
         ("minihbase alter t1 cf --versions 5",
          "minihbase alter t1 cf --ttl FOREVER",
+         "minihbase alter t1 cf --ttl '1 DAY'",
          "minihbase alter t1 --delete cf2",
          "minihbase alter t1 --max-filesize 0",
          "minihbase alter t1 --readonly false --durability ASYNC_WAL")),

@@ -314,7 +314,7 @@ def test_normalize_takes_the_table_filter_as_options(monkeypatch):
     (["get", "t", "r", "--versions", "0"], "argument --versions: must be between 1 and"),
     (["create", "t", "cf", "--versions", "0"], "argument --versions: must be between 1 and"),
     (["alter", "t", "cf", "--ttl", "0"], "argument --ttl: must be between 1 and"),
-    (["alter", "t", "cf", "--ttl", "soon"], "argument --ttl: TTL must be whole seconds"),
+    (["alter", "t", "cf", "--ttl", "1 FORTNIGHT"], "argument --ttl: TTL '1 FORTNIGHT' is not"),
     (["create", "t", "cf", "--block-size", "5"], "argument --block-size: must be between 1024"),
     (["create", "t", "cf", "--min-versions", "-1"], "argument --min-versions: must be between"),
     (["create", "t", "cf", "--max-filesize", "100"],
@@ -334,4 +334,17 @@ def test_an_argument_out_of_range_is_a_usage_error_exit_2_before_the_cluster_is_
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith("ERROR: ") and message in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_ttl_takes_hbase_s_interval_text_and_forever():
+    from client.cli import _family_opts, build_parser
+
+    def ttl(text):
+        return _family_opts(build_parser().parse_args(["alter", "t", "cf", "--ttl", text]))
+
+    assert ttl("1 DAY") == {"ttl": 86400}
+    assert ttl("2 DAYS 3 HOURS") == {"ttl": 183600}
+    assert ttl("86400 SECONDS (1 DAY)") == {"ttl": 86400}
+    assert ttl("600") == {"ttl": 600}
+    assert ttl("forever") == {"ttl": None}
 

@@ -260,13 +260,22 @@ def test_cli_ttl_forever_and_a_family_alone_as_the_empty_qualifier(cluster):
         got = cli(cluster, "describe", table)
         return next(line for line in got.stdout.splitlines() if "NAME => 'cf'" in line)
 
-    assert cli(cluster, "create", "ttlt", "cf", "--ttl", "86400").returncode == 0
+    assert cli(cluster, "create", "ttlt", "cf", "--ttl", "1 DAY").returncode == 0
     assert cli(cluster, "alter", "ttlt", "cf", "--versions", "5").returncode == 0
     assert "TTL => '86400 SECONDS (1 DAY)'" in family_line("ttlt")
+    # HBase 2's shell reads TTL text as its PrettyPrinter prints it (valueFromHumanReadable)
+    shell = cli(cluster, "shell", input="alter 'ttlt', NAME => 'cf', TTL => '2 DAYS 3 HOURS'\n")
+    assert shell.returncode == 0, shell.stderr
+    assert "TTL => '183600 SECONDS (2 DAYS 3 HOURS)'" in family_line("ttlt")
+    shell = cli(cluster, "shell", input="create 'ttls', {NAME => 'cf', TTL => "
+                                         "'86400 SECONDS (1 DAY)'}\n")
+    assert shell.returncode == 0, shell.stderr
+    assert "TTL => '86400 SECONDS (1 DAY)'" in family_line("ttls")
     assert cli(cluster, "alter", "ttlt", "cf", "--ttl", "forever").returncode == 0
     assert "TTL => 'FOREVER'" in family_line("ttlt") and "VERSIONS => '5'" in family_line("ttlt")
     bad = cli(cluster, "alter", "ttlt", "cf", "--ttl", "soon")
-    assert bad.returncode == 2 and "TTL must be whole seconds or FOREVER, got 'soon'" in bad.stderr
+    assert bad.returncode == 2 and "TTL 'soon' is not seconds, FOREVER or an interval" in \
+        bad.stderr
 
     shell = cli(cluster, "shell", input="put 'ttlt', 'r', 'cf', 'v'\nincr 'ttlt', 'r2', 'cf'\n"
                                          "scan 'ttlt'\n")
@@ -274,8 +283,9 @@ def test_cli_ttl_forever_and_a_family_alone_as_the_empty_qualifier(cluster):
     assert "COUNTER VALUE = 1" in shell.stdout
     assert "r   column=cf:, timestamp=" in shell.stdout and "value=v" in shell.stdout
     assert "r2  column=cf:, timestamp=" in shell.stdout
-    assert cli(cluster, "disable", "ttlt").returncode == 0
-    assert cli(cluster, "drop", "ttlt").returncode == 0
+    for name in ("ttlt", "ttls"):
+        assert cli(cluster, "disable", name).returncode == 0
+        assert cli(cluster, "drop", name).returncode == 0
 
 
 def test_cli_region_and_info_commands(cluster, table):

@@ -841,3 +841,37 @@ def test_normalize_refuses_a_filter_it_cannot_read(monkeypatch, line, message):
     monkeypatch.setattr(commands, "normalize", lambda conn, out, **kwargs: None)
     with pytest.raises(commands.UsageError, match=re.escape(message)):
         run(line)
+
+
+@pytest.mark.parametrize("ttl, seconds", [
+    ("'1 DAY'", 86400), ("'2 DAYS 3 HOURS'", 2 * 86400 + 3 * 3600),
+    ("'86400 SECONDS (1 DAY)'", 86400), ("'90061 SECONDS (1 DAY 1 HOUR 1 MINUTE 1 SECOND)'", 90061),
+    ("'5 minutes'", 300), ("'59 SECONDS'", 59), ("'3600'", 3600), ("3600", 3600),
+    ("'FOREVER'", None), ("FOREVER", None), ("'forever'", None),
+])
+def test_ttl_is_read_as_hbase_2_s_shell_reads_it_in_create_and_alter(rec, ttl, seconds):
+    """HBase's PrettyPrinter.valueFromHumanReadable: TTL => '1 DAY' and what describe prints."""
+    run(f"create 't1', {{NAME => 'cf', TTL => {ttl}}}")
+    run(f"alter 't1', NAME => 'cf', TTL => {ttl}")
+    assert rec.calls[0][1][1] == {"cf": {"ttl": seconds}}
+    assert rec.calls[1][2]["add"] == {"cf": {"ttl": seconds}}
+
+
+@pytest.mark.parametrize("ttl, message", [
+    ("'1 FORTNIGHT'", "TTL '1 FORTNIGHT' is not seconds, FOREVER or an interval"),
+    ("''", "TTL '' is not seconds"),
+    ("'86400 SECONDS (2 DAYS)'", "86400 seconds is not the interval in parentheses"),
+])
+def test_ttl_text_hbase_cannot_read_is_an_error_naming_it_not_zero(rec, ttl, message):
+    with pytest.raises(commands.UsageError, match=re.escape(message)):
+        run(f"alter 't1', NAME => 'cf', TTL => {ttl}")
+    assert rec.calls == []
+
+
+def test_ttl_text_reads_back_what_describe_prints():
+    from client import formatting as fmt
+
+    for seconds in (1, 59, 60, 3600, 86400, 90061, 180062, 30 * 86400):
+        assert fmt.ttl_seconds(fmt.ttl_text(seconds)) == seconds
+    assert fmt.ttl_seconds(fmt.ttl_text(None)) is None
+
