@@ -270,9 +270,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ts", type=TIMESTAMP)
     c = cmd("deleteall")
     c.add_argument("table")
-    c.add_argument("row")
+    c.add_argument("row", nargs="?")
     c.add_argument("column", nargs="?")
     c.add_argument("--ts", type=TIMESTAMP)
+    c.add_argument("--prefix", help="every row starting with this instead of one row "
+                                    "(the shell's ROWPREFIXFILTER); then the column, if "
+                                    "any, follows the table: deleteall t1 cf:q --prefix p")
+    c.add_argument("--cache", type=whole(1, commands.MAX_DELETE_BATCH),
+                   default=commands.DELETE_BATCH,
+                   help=f"with --prefix: rows deleted per batch (HBase's CACHE; default "
+                        f"{commands.DELETE_BATCH})")
     c = cmd("count")
     c.add_argument("table")
     c.add_argument("--interval", type=int, default=1000, help="progress every N rows")
@@ -466,8 +473,7 @@ def run(a, conn, out: commands.Output) -> None:
     elif name == "delete":
         commands.delete(conn, out, a.table, b(a.row), b(a.column), a.ts)
     elif name == "deleteall":
-        commands.deleteall(conn, out, a.table, b(a.row),
-                           None if a.column is None else b(a.column), a.ts)
+        _deleteall(a, conn, out)
     elif name == "count":
         commands.count(conn, out, a.table, a.interval, row_filter=a.filter and b(a.filter))
     elif name == "incr":
@@ -501,6 +507,24 @@ def run(a, conn, out: commands.Output) -> None:
         commands.move(conn, out, a.region, a.server)
     else:  # argparse lets only known commands through: the rest are the operator commands
         _run_admin(a, conn, out)
+
+
+def _deleteall(a, conn, out: commands.Output) -> None:
+    """deleteall t1 ROW [COLUMN], or deleteall t1 --prefix P [COLUMN]: with a prefix there is
+    no row, so the first argument after the table is the column."""
+    b = parse_binary
+    if a.prefix is None:
+        if a.row is None:
+            raise commands.UsageError("deleteall needs a row, or --prefix P for every row "
+                                      "starting with P")
+        commands.deleteall(conn, out, a.table, b(a.row),
+                           None if a.column is None else b(a.column), a.ts)
+        return
+    if a.column is not None:
+        raise commands.UsageError("deleteall --prefix takes no row: give the table, then "
+                                  "optionally the column (deleteall t1 cf:q --prefix p)")
+    commands.deleteall_prefix(conn, out, a.table, b(a.prefix),
+                              None if a.row is None else b(a.row), a.ts, a.cache)
 
 
 def error_message(exc: BaseException) -> str:

@@ -529,6 +529,34 @@ def deleteall(conn, out: Output, table: str, row: bytes, column: bytes | None = 
     out.result(None, {"ok": True})
 
 
+DELETE_BATCH = 100  # HBase's deleteall CACHE default: deletes sent per batch
+MAX_DELETE_BATCH = 100_000  # a batch and the one in flight are held in memory
+
+
+def deleteall_prefix(conn, out: Output, table: str, prefix: bytes, column: bytes | None = None,
+                     ts: int | None = None, cache: int = DELETE_BATCH) -> None:
+    """HBase 2's deleteall 't1', {ROWPREFIXFILTER => 'p', CACHE => n}[, column][, ts]: every
+    row starting with `prefix`, as deleteall deletes one (the whole row, or every version of
+    a column or family; with ts, those <= ts). As HBase's shell does, it scans the rows and
+    deletes them in batches of `cache` rows; only keys are scanned, and at most two batches
+    are held at a time, so memory stays bounded whatever the number of rows."""
+    if not prefix:
+        raise UsageError("deleteall: ROWPREFIXFILTER must not be empty (to delete every row: "
+                         f"truncate '{table}')")
+    if not 1 <= cache <= MAX_DELETE_BATCH:
+        raise UsageError(f"deleteall: CACHE must be between 1 and {MAX_DELETE_BATCH}, got "
+                         f"{cache}")
+    t = conn.table(table)
+    columns = None if column is None else [column]
+    n = 0
+    with t.batch(timestamp=ts, batch_size=cache) as batch:
+        for row, _ in t.scan(row_prefix=prefix,
+                             filter=b"FirstKeyOnlyFilter() AND KeyOnlyFilter()"):
+            batch.delete(row, columns=columns)
+            n += 1
+    out.result(f"{n} row(s) deleted", {"ok": True, "rows": n})
+
+
 def count(conn, out: Output, table: str, interval: int = 1000, row_filter=None) -> None:
     def progress(n, row):
         out.progress(f"Current count: {n}, row: {fmt.binary(row)}")

@@ -345,13 +345,21 @@ timestamp are deleted.""",
         ("delete 't1', 'r1', 'cf:q'", "delete 't1', 'r1', 'cf:q', 1732250000000"),
         ("minihbase delete t1 r1 cf:q", "minihbase delete t1 r1 cf:q --ts 1732250000000")),
     "deleteall": CommandHelp(
-        "dml", "Delete a whole row, or every version of a column or family.",
+        "dml", "Delete a whole row, or every version of a column or family; or every row "
+        "with a prefix.",
         """\
 With a timestamp, only the versions at or before it. nil as the column means the whole row
-(deleteall 't1', 'r1', nil, ts).""",
+(deleteall 't1', 'r1', nil, ts).
+{ROWPREFIXFILTER => 'p'} instead of the row deletes every row starting with p (HBase 2):
+the rows are scanned (keys only) and deleted in batches of CACHE rows (100; at most
+100000), so memory stays bounded. An empty prefix is refused (truncate empties a table).""",
         ("deleteall 't1', 'r1'", "deleteall 't1', 'r1', 'cf:q'",
-         "deleteall 't1', 'r1', 'cf', 1732250000000", "deleteall 't1', 'r1', nil, 1732250000000"),
-        ("minihbase deleteall t1 r1", "minihbase deleteall t1 r1 cf:q --ts 1732250000000")),
+         "deleteall 't1', 'r1', 'cf', 1732250000000", "deleteall 't1', 'r1', nil, 1732250000000",
+         "deleteall 't1', {ROWPREFIXFILTER => 'user1'}",
+         "deleteall 't1', {ROWPREFIXFILTER => 'user1', CACHE => 1000}, 'cf:q', 1732250000000"),
+        ("minihbase deleteall t1 r1", "minihbase deleteall t1 r1 cf:q --ts 1732250000000",
+         "minihbase deleteall t1 --prefix user1",
+         "minihbase deleteall t1 cf:q --prefix user1 --cache 1000")),
     "count": CommandHelp(
         "dml", "Count the rows of a table, showing progress every INTERVAL rows.",
         """\
@@ -659,6 +667,10 @@ ARGUMENTS = {
     "get.ts": "only cells with a timestamp <= this",
     "delete.ts": "delete the version at exactly this timestamp",
     "deleteall.ts": "delete only the versions at or before this timestamp",
+    "deleteall.row": "the row key (\\xHH escapes for binary bytes); with --prefix there is "
+                     "no row: this is the column",
+    "deleteall.column": "family:qualifier or a family: every version of it (default: the "
+                        "whole row)",
     "put.ts": "the cell's timestamp (default: now)",
     "versions": "versions per column to return",
     "prefix": "only rows starting with this",

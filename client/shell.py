@@ -495,10 +495,22 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         commands.delete(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
                         _b(args[2], "column"), ts)
     elif n == "deleteall":
-        _nargs(cmd, 2, 4, "deleteall 't1', 'r1'[, 'cf:q'][, ts]")
+        _nargs(cmd, 2, 4, "deleteall 't1', 'r1' | {ROWPREFIXFILTER => 'p'}[, 'cf:q'][, ts]")
         column = _b(args[2], "column") if len(args) >= 3 and args[2] is not None else None
         ts = _timestamp(args[3], "timestamp") if len(args) == 4 else None
-        commands.deleteall(conn, out, _s(args[0], "table name"), _b(args[1], "row"), column, ts)
+        if isinstance(args[1], dict):  # HBase 2: every row with a prefix
+            spec = args[1]
+            _check_keys(spec, {"ROWPREFIXFILTER", "CACHE"}, "deleteall")
+            if "ROWPREFIXFILTER" not in spec:
+                raise commands.UsageError("deleteall: a hash instead of the row needs "
+                                          "ROWPREFIXFILTER => 'prefix'")
+            commands.deleteall_prefix(
+                conn, out, _s(args[0], "table name"), _b(spec["ROWPREFIXFILTER"],
+                                                         "ROWPREFIXFILTER"), column, ts,
+                _int(spec.get("CACHE", commands.DELETE_BATCH), "CACHE"))
+        else:
+            commands.deleteall(conn, out, _s(args[0], "table name"), _b(args[1], "row"),
+                               column, ts)
     elif n == "count":
         _nargs(cmd, 1, 2, "count 't1'[, INTERVAL => 1000]")
         spec = {} if len(args) < 2 else {"INTERVAL": args[1]} if type(args[1]) is int \

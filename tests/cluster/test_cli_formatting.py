@@ -322,6 +322,7 @@ def test_normalize_takes_the_table_filter_as_options(monkeypatch):
     (["alter", "t", "--normalizer-target-region-count", "-5"],
      "argument --normalizer-target-region-count: must be between 0 and"),
     (["incr", "t", "r", "cf:c", "99999999999999999999"], "argument amount: must be between"),
+    (["deleteall", "t", "--prefix", "p", "--cache", "0"], "argument --cache: must be between 1"),
 ])
 def test_an_argument_out_of_range_is_a_usage_error_exit_2_before_the_cluster_is_asked(
         capsys, argv, message):
@@ -348,3 +349,27 @@ def test_cli_ttl_takes_hbase_s_interval_text_and_forever():
     assert ttl("600") == {"ttl": 600}
     assert ttl("forever") == {"ttl": None}
 
+
+def test_cli_deleteall_takes_a_row_or_a_prefix(monkeypatch):
+    import io
+
+    from client import cli, commands
+
+    calls = []
+    monkeypatch.setattr(commands, "deleteall", lambda conn, out, *a: calls.append(("row", a)))
+    monkeypatch.setattr(commands, "deleteall_prefix",
+                        lambda conn, out, *a: calls.append(("prefix", a)))
+
+    def run(*argv):
+        cli.run(cli.build_parser().parse_args(list(argv)), None, commands.Output(out=io.StringIO()))
+
+    run("deleteall", "t1", "r\\x00", "cf:q", "--ts", "5")
+    run("deleteall", "t1", "--prefix", "u\\x00")
+    run("deleteall", "t1", "cf", "--prefix", "u", "--cache", "500", "--ts", "9")
+    assert calls == [("row", ("t1", b"r\x00", b"cf:q", 5)),
+                     ("prefix", ("t1", b"u\x00", None, None, 100)),
+                     ("prefix", ("t1", b"u", b"cf", 9, 500))]
+    for argv, message in [(("deleteall", "t1"), "needs a row, or --prefix"),
+                          (("deleteall", "t1", "r", "cf:q", "--prefix", "u"), "takes no row")]:
+        with pytest.raises(commands.UsageError, match=message):
+            run(*argv)

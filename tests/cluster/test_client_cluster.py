@@ -1424,3 +1424,35 @@ def test_admin_calls_on_a_closed_or_unopened_connection_say_so_at_once(cluster, 
     assert unopened.is_table_enabled("cl") and unopened.table("cl").row(b"nope") == {}
     unopened.close()
 
+def test_deleteall_with_a_row_prefix_deletes_those_rows_in_every_region_in_batches(cluster,
+                                                                                   table):
+    """HBase 2's deleteall 't1', {ROWPREFIXFILTER => 'p', CACHE => n}[, column][, ts] (shell)
+    and deleteall t1 --prefix p (CLI): the rows are scanned and deleted in batches, across
+    regions; rows without the prefix, and cells newer than ts, stay."""
+    conn = table.connection
+    conn.create_table("dpre", {"cf": dict(max_versions=3)}, split_keys=[b"p2", b"p5"])
+    t = conn.table("dpre")
+    rows = [b"p%03d" % i for i in range(0, 800, 3)] + [b"o1", b"q1", b"\x00p", b"pz"]
+    with t.batch(batch_size=100, timestamp=1000) as b:
+        for r in rows:
+            b.put(r, {b"cf:a": b"a", b"cf:b": b"b"})
+    t.put(b"p003", {b"cf:a": b"newer"}, timestamp=3000)
+    prefixed = sum(r.startswith(b"p") for r in rows)
+    # cf:a of every p row, versions <= 2000, in batches of 7 rows
+    shell = cli(cluster, "shell", input="deleteall 'dpre', {ROWPREFIXFILTER => 'p', "
+                                         "CACHE => 7}, 'cf:a', 2000\n")
+    assert shell.returncode == 0, shell.stderr
+    assert f"{prefixed} row(s) deleted" in shell.stdout
+    assert t.row(b"p003") == {b"cf:a": b"newer", b"cf:b": b"b"}
+    assert t.row(b"p600") == {b"cf:b": b"b"} and t.row(b"pz") == {b"cf:b": b"b"}
+    assert t.row(b"q1") == {b"cf:a": b"a", b"cf:b": b"b"}
+    # whole rows with the CLI, several regions: p2xx..p5xx straddle both boundaries
+    p = cli(cluster, "--json", "deleteall", "dpre", "--prefix", "p", "--cache", "50")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == {"ok": True, "rows": prefixed}
+    assert [r for r, _ in t.scan()] == [b"\x00p", b"o1", b"q1"]
+    empty = cli(cluster, "deleteall", "dpre", "--prefix", "")
+    assert empty.returncode == 2 and "truncate 'dpre'" in empty.stderr
+    assert [r for r, _ in t.scan()] == [b"\x00p", b"o1", b"q1"]
+    conn.delete_table("dpre", disable=True)
+

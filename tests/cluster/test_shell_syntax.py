@@ -177,7 +177,8 @@ class Recorder:
         self.calls = []
         for name in ("create", "list_tables", "describe", "alter", "disable", "enable", "drop",
                      "put", "get", "scan", "delete", "deleteall", "count", "status", "balance",
-                     "split", "merge", "flush", "compact", "incr", "get_counter", "move"):
+                     "split", "merge", "flush", "compact", "incr", "get_counter", "move",
+                     "deleteall_prefix"):
             monkeypatch.setattr(commands, name, self._record(name))
 
     def _record(self, name):
@@ -841,6 +842,40 @@ def test_normalize_refuses_a_filter_it_cannot_read(monkeypatch, line, message):
     monkeypatch.setattr(commands, "normalize", lambda conn, out, **kwargs: None)
     with pytest.raises(commands.UsageError, match=re.escape(message)):
         run(line)
+
+
+def test_deleteall_with_rowprefixfilter_deletes_every_row_with_the_prefix_in_batches(rec):
+    """HBase 2's deleteall 't1', {ROWPREFIXFILTER => 'p', CACHE => n}[, column][, ts]."""
+    run("deleteall 't1', {ROWPREFIXFILTER => 'user1'}")
+    run("deleteall 't1', {ROWPREFIXFILTER => \"u\\x00\", CACHE => 1000}, 'cf:q', 42")
+    run("deleteall 't1', {ROWPREFIXFILTER => 'u'}, nil, 7")
+    run("deleteall 't1', ROWPREFIXFILTER => 'u'")  # the bare trailing hash, as Ruby reads it
+    assert rec.calls == [("deleteall_prefix", ("t1", b"user1", None, None, 100), {}),
+                         ("deleteall_prefix", ("t1", b"u\x00", b"cf:q", 42, 1000), {}),
+                         ("deleteall_prefix", ("t1", b"u", None, 7, 100), {}),
+                         ("deleteall_prefix", ("t1", b"u", None, None, 100), {})]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("deleteall 't1', {CACHE => 10}", "a hash instead of the row needs ROWPREFIXFILTER"),
+    ("deleteall 't1', {ROWPREFIXFILTER => 'p', LIMIT => 3}",
+     "deleteall: unsupported option.*LIMIT; supported: CACHE, ROWPREFIXFILTER"),
+    ("deleteall 't1', {ROWPREFIXFILTER => 'p', CACHE => 'many'}", "CACHE must be a number"),
+    ("deleteall 't1', {ROWPREFIXFILTER => 'p'}, 'cf:q', -1", "timestamp must be between 0"),
+])
+def test_deleteall_prefix_refusals(rec, line, message):
+    with pytest.raises(commands.UsageError, match=message):
+        run(line)
+    assert rec.calls == []
+
+
+def test_an_empty_or_unbounded_deleteall_prefix_is_refused_before_any_scan():
+    """HBase's shell would scan and delete the whole table for an empty prefix."""
+    for prefix, cache, message in [(b"", 100, "ROWPREFIXFILTER must not be empty.*truncate"),
+                                   (b"p", 0, "CACHE must be between 1 and 100000, got 0")]:
+        with pytest.raises(commands.UsageError, match=message):
+            commands.deleteall_prefix(None, commands.Output(out=io.StringIO()), "t1", prefix,
+                                      cache=cache)
 
 
 @pytest.mark.parametrize("ttl, seconds", [
