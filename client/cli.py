@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     _attribute_flags(c)
     _family_flags(c)
     for name in ("disable", "enable", "drop", "exists", "is_enabled", "is_disabled",
-                 "list_regions", "get_splits", "truncate", "truncate_preserve"):
+                 "list_regions", "get_splits", "truncate", "truncate_preserve", "alter_status"):
         cmd(name).add_argument("table")
     c = cmd("snapshot")
     c.add_argument("table")
@@ -434,7 +434,7 @@ def run(a, conn, out: commands.Output) -> None:
         commands.alter(conn, out, a.table, add=add, remove=a.delete,
                        attributes=_attributes(a))
     elif name in ("disable", "enable", "drop", "exists", "is_enabled", "is_disabled",
-                  "list_regions", "get_splits"):
+                  "list_regions", "get_splits", "alter_status"):
         getattr(commands, name)(conn, out, a.table)
     elif name == "locate_region":
         commands.locate_region(conn, out, a.table, b(a.row))

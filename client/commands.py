@@ -347,6 +347,15 @@ def alter(conn, out: Output, table: str, add: dict | None = None, remove=None,
     out.result(f"Altered table {table}", {"altered": table})
 
 
+def alter_status(conn, out: Output, table: str) -> None:
+    """HBase's alter_status: "N/M regions updated." (regions neither in transition nor
+    closed, of an enabled table), once nothing is left to reopen; then "Done."."""
+    s = conn.alter_status(table, progress=out.progress)
+    line = (f"{s['updated']}/{s['total']} regions updated." if s["total"]
+            else "All regions updated.")
+    out.result(f"{line}\nDone.", s)
+
+
 def disable(conn, out: Output, table: str) -> None:
     conn.disable_table(table, progress=out.progress)
     out.result(f"Disabled table {table}", {"disabled": table})

@@ -869,6 +869,42 @@ class Connection:
 
         self._poll(f"waiting for the regions of {name!r} to open", check, progress)
 
+    def alter_status(self, name: str, progress=None) -> dict:
+        """HBase's alter_status, from meta in ZooKeeper: waits (within the operation timeout)
+        until no alter of the table is left for the master to finish and none of its regions
+        is in transition, reporting "N/M regions updated." as it goes, then returns the
+        counts as HBase's shell computes them: total, in_transition, closed, updated (= total
+        - in_transition - closed), and enabled. A table that is not enabled has no open
+        region to update (its regions read the new schema when it is enabled): HBase counts
+        no regions for it. The master's alter reopens every region before it answers, so
+        after an alter returned every open region is updated."""
+        name, counts = canonical_table_name(name), {}
+
+        def check():
+            record = self._meta.table(name)
+            if record is None:
+                raise TableNotFoundError(f"table {name!r} does not exist")
+            regions = [r for r in self._meta.regions(name)
+                       if r.state not in (znodes.SPLIT, znodes.MERGED)]
+            enabled = record.state == znodes.ENABLED
+            if not enabled:
+                regions = []
+            closed = sum(r.state == znodes.CLOSED for r in regions)
+            moving = [r for r in regions if r.state not in (znodes.OPEN, znodes.CLOSED)]
+            counts.update(total=len(regions), in_transition=len(moving), closed=closed,
+                          updated=len(regions) - len(moving) - closed, enabled=enabled)
+            if record.alter_pending is not None:
+                return False, (f"table {name!r}: the master is reopening its regions with the "
+                               "new schema")
+            if moving:
+                why = f" ({moving[0].waiting_for})" if moving[0].waiting_for else ""
+                return False, (f"{counts['updated']}/{len(regions)} regions updated; e.g. "
+                               f"{moving[0].info.name} is {moving[0].state}{why}")
+            return True, ""
+
+        self._poll(f"alter status of table {name!r}", check, progress)
+        return counts
+
     def wait_for_table_state(self, name: str, state: str, progress=None) -> None:
         def check():
             record = self._meta.table(name)

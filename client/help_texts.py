@@ -166,6 +166,24 @@ METHOD => 'table_att_unset', NAME => 'READONLY' (or a list of names).""",
          "minihbase alter t1 --delete cf2",
          "minihbase alter t1 --max-filesize 0",
          "minihbase alter t1 --readonly false --durability ASYNC_WAL")),
+    "alter_async": CommandHelp(
+        "ddl", "alter, as HBase's shell names it when it should not wait for the regions.",
+        """\
+Takes what alter takes. HBase's alter_async returns before the regions reopen; minihbase's
+master reopens them before it answers any alter, so this returns when alter would, and
+alter_status then reports every region updated.""",
+        ("alter_async 't1', NAME => 'cf', VERSIONS => 5",
+         "alter_async 't1', NAME => 'cf', TTL => '1 DAY'")),
+    "alter_status": CommandHelp(
+        "ddl", "Show how many regions of a table have the schema of its last alter.",
+        """\
+Prints "N/M regions updated." as HBase's does: the regions of an enabled table that are
+neither in transition nor closed. It waits (within the timeout) while an alter is being
+finished or a region is in transition, showing progress, then prints "Done.". A table that
+is not enabled has no open region ("All regions updated."): its regions read the new schema
+when it is enabled.""",
+        ("alter_status 't1'",),
+        ("minihbase alter_status t1",)),
     "describe": CommandHelp(
         "ddl", "Show a table's state, attributes, column families and regions.",
         """\

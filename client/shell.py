@@ -424,12 +424,15 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
     elif n in ("describe", "desc"):
         _nargs(cmd, 1, 1, "describe 't1'")
         commands.describe(conn, out, _s(args[0], "table name"))
-    elif n == "alter":
+    elif n in ("alter", "alter_async"):  # the master's alter reopens the regions: no async
         if len(args) < 2:
-            raise commands.UsageError("usage: alter 't1', NAME => 'cf', VERSIONS => 3")
+            raise commands.UsageError(f"usage: {n} 't1', NAME => 'cf', VERSIONS => 3")
         add, remove, attributes = _alter_spec(args[1:])
         commands.alter(conn, out, _s(args[0], "table name"), add=add, remove=remove,
                        attributes=attributes)
+    elif n == "alter_status":
+        _nargs(cmd, 1, 1, "alter_status 't1'")
+        commands.alter_status(conn, out, _s(args[0], "table name"))
     elif n in ("disable", "enable", "drop", "exists", "is_enabled"):
         _nargs(cmd, 1, 1, f"{n} 't1'")
         getattr(commands, n)(conn, out, _s(args[0], "table name"))

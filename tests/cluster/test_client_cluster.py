@@ -1456,3 +1456,49 @@ def test_deleteall_with_a_row_prefix_deletes_those_rows_in_every_region_in_batch
     assert [r for r, _ in t.scan()] == [b"\x00p", b"o1", b"q1"]
     conn.delete_table("dpre", disable=True)
 
+
+def test_alter_async_and_alter_status_count_the_regions_as_hbase_does(cluster, table):
+    """alter_status: "N/M regions updated." from the regions' states (neither in transition
+    nor closed); it waits while the master still has an alter to finish."""
+    from kazoo.client import KazooClient
+
+    from coordination.znodes import Paths, TableRecord
+
+    conn = table.connection
+    conn.create_table("alts", {"cf": {}}, split_keys=[b"g", b"p"])
+    shell = cli(cluster, "shell", input="alter_async 'alts', NAME => 'cf', TTL => '1 DAY'\n"
+                                         "alter_status 'alts'\n")
+    assert shell.returncode == 0, shell.stderr
+    assert "3/3 regions updated.\nDone.\n" in shell.stdout
+    assert conn.describe_table("alts")["families"][0]["ttl"] == 86400
+
+    first = conn.regions("alts")[0]
+    conn.unassign(first["encoded"])  # closed: not counted as updated (HBase's arithmetic)
+    p = cli(cluster, "alter_status", "alts")
+    assert p.returncode == 0 and p.stdout == "2/3 regions updated.\nDone.\n", p.stderr
+    conn.assign(first["encoded"])
+
+    # An alter a master left half-done (it died after writing the new descriptor): the next
+    # chore run reopens the regions; alter_status waits for that, then counts them.
+    before = {r["name"]: r["state_since_ms"] for r in conn.regions("alts")}
+    zk = KazooClient(hosts=cluster.quorum)
+    zk.start(timeout=15)
+    try:
+        path = Paths().table("alts")
+        record = TableRecord.from_bytes(zk.get(path)[0])
+        zk.set(path, TableRecord(record.descriptor, record.state, ()).to_bytes())
+    finally:
+        zk.stop()
+        zk.close()
+    status = conn.alter_status("alts")  # returns once the master has finished the alter
+    assert status == {"total": 3, "in_transition": 0, "closed": 0, "updated": 3,
+                      "enabled": True}
+    after = {r["name"]: r["state_since_ms"] for r in conn.regions("alts")}
+    assert all(after[name] > since for name, since in before.items())  # all reopened
+
+    conn.disable_table("alts")
+    p = cli(cluster, "alter_status", "alts")
+    assert p.stdout == "All regions updated.\nDone.\n"  # no open region to update
+    conn.delete_table("alts")
+    missing = cli(cluster, "alter_status", "nosuch")
+    assert missing.returncode == 1 and "'nosuch' does not exist" in missing.stderr

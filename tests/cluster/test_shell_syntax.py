@@ -178,7 +178,7 @@ class Recorder:
         for name in ("create", "list_tables", "describe", "alter", "disable", "enable", "drop",
                      "put", "get", "scan", "delete", "deleteall", "count", "status", "balance",
                      "split", "merge", "flush", "compact", "incr", "get_counter", "move",
-                     "deleteall_prefix"):
+                     "deleteall_prefix", "alter_status"):
             monkeypatch.setattr(commands, name, self._record(name))
 
     def _record(self, name):
@@ -910,3 +910,12 @@ def test_ttl_text_reads_back_what_describe_prints():
         assert fmt.ttl_seconds(fmt.ttl_text(seconds)) == seconds
     assert fmt.ttl_seconds(fmt.ttl_text(None)) is None
 
+
+def test_alter_async_is_alter_and_alter_status_names_the_table(rec):
+    run("alter_async 't1', NAME => 'cf', VERSIONS => 5")
+    run("alter_status 't1'")
+    assert rec.calls == [("alter", ("t1",), {"add": {"cf": {"max_versions": 5}}, "remove": [],
+                                            "attributes": {}}),
+                         ("alter_status", ("t1",), {})]
+    with pytest.raises(commands.UsageError, match="usage: alter_status 't1'"):
+        run("alter_status 't1', 't2'")
