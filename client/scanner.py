@@ -14,6 +14,9 @@ UnknownScanner after a lease expiry, a dead server) is re-located and the scan r
 the last row it returned, with back-off and the operation timeout applying to each step.
 Resuming inside a row that was being returned in parts (scan_batching) re-reads that row and
 drops its cells up to the last one returned, as HBase 2's client does: no cell comes twice.
+A row larger than a response (about 2 MB) is sent by the server in parts whatever the scan
+asked; they are put back together here: a whole row without scan_batching, parts of exactly
+scan_batching cells with it (HBase's client regroups partial results the same way).
 """
 
 from __future__ import annotations
@@ -146,6 +149,9 @@ class _Scanner:
         # after an error, the scan resumes at that row and drops the cells up to it.
         self.partial_at = None
         self.resume_after = None
+        # Cells of a row the server sent in parts, not yielded yet: a row over a response's
+        # size comes in parts even without scan_batching; see _regroup.
+        self.parts: list | None = None
         self.scanner_id = 0
         self.stub = None
         self.returned = 0
@@ -191,24 +197,55 @@ class _Scanner:
                             self.done = True
                             break
                         continue
-                    if self.spec.raw:
-                        yield row, [(c.family + b":" + c.qualifier, c.value, c.timestamp,
-                                     _TYPE_NAMES.get(c.type or 4, str(c.type)))
-                                    for c in cells]
-                    elif self.as_cells:
-                        yield row, [(c.family + b":" + c.qualifier, c.value, c.timestamp)
-                                    for c in cells]
-                    else:
-                        yield row, protocol.cells_to_dict(cells, self.include_timestamp,
-                                                          self.single_version)
-                    self.stalled_since = None  # a new row: the scan got further
-                    if result.partial:
-                        self.partial_at = (row, _cell_key(cells[-1]))
-                    elif self._row_done(row):
+                    limit_reached = False
+                    pieces = ((cells, result.partial),)
+                    if result.partial or self.parts is not None:
+                        pieces = self._regroup(cells, result.partial)
+                    for cells, partial in pieces:
+                        if self.spec.raw:
+                            yield row, [(c.family + b":" + c.qualifier, c.value, c.timestamp,
+                                         _TYPE_NAMES.get(c.type or 4, str(c.type)))
+                                        for c in cells]
+                        elif self.as_cells:
+                            yield row, [(c.family + b":" + c.qualifier, c.value, c.timestamp)
+                                        for c in cells]
+                        else:
+                            yield row, protocol.cells_to_dict(cells, self.include_timestamp,
+                                                              self.single_version)
+                        self.stalled_since = None  # a new row: the scan got further
+                        if partial:
+                            self.partial_at = (row, _cell_key(cells[-1]))
+                        elif self._row_done(row):
+                            limit_reached = True
+                            break
+                    if limit_reached:
                         break
         finally:
             self._close()
             self.conn.untrack(self)
+
+    def _regroup(self, cells: list, partial: bool) -> list:
+        """The (cells, partial) items to yield for one part of a row the server sent in parts:
+        whole rows without scan_batching, else parts of exactly scan_batching cells (the last
+        of a row may be smaller), whatever sizes the server cut (HBase's client regroups
+        partial results the same way, BatchScanResultCache)."""
+        if self.parts is None:
+            self.parts = list(cells)
+        else:
+            self.parts.extend(cells)
+        batch = self.spec.batch
+        if partial:
+            if not batch or len(self.parts) < batch:
+                return []
+            gathered = self.parts
+            n = len(gathered) - len(gathered) % batch
+            self.parts = gathered[n:] or None
+            return [(gathered[i:i + batch], True) for i in range(0, n, batch)]
+        gathered, self.parts = self.parts, None
+        if not batch:
+            return [(gathered, False)]
+        starts = range(0, len(gathered), batch)
+        return [(gathered[i:i + batch], i + batch < len(gathered)) for i in starts]
 
     def _row_done(self, row: bytes) -> bool:
         """A row's last part was handled; True when that ends the scan (its limit)."""
@@ -235,6 +272,7 @@ class _Scanner:
             self.prefetch.cancel()
             self.prefetch = None
         self.scanner_id, self.stub, self.loc = 0, None, None
+        self.parts = None  # a row gathered in part is read again whole
         if self.partial_at is not None:  # inside a row returned in parts: resume in it
             self.region_start, self.skip_row, self.before = self.partial_at[0], None, None
             self.resume_after = self.partial_at

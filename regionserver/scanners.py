@@ -34,15 +34,21 @@ MAX_RESPONSE_BYTES = 2 << 20  # a scan response stops adding rows past this (HBa
 
 def _cut_at_bytes(results: list) -> tuple[list, list]:
     """(what fits one response, the rest): results up to about MAX_RESPONSE_BYTES, at least
-    one. HBase caps a scan response by size (hbase.client.scanner.max.result.size, 2 MB) for
-    the same reason: rows of large values must not add up past the RPC's message limit."""
+    one cell. HBase caps a scan response by size (hbase.client.scanner.max.result.size, 2 MB)
+    for the same reason: rows of large values must not add up past the RPC's message limit.
+    A row larger than that is cut between two cells, as HBase's scanner returns partial
+    results: the rest of it leads the next response (the client puts the parts back
+    together unless the scan asked for them, with `batch`), so no row is too large to scan."""
     total = 0
     last = len(results) - 1
     for i, cells in enumerate(results):
-        for c in cells:
+        n = len(cells)
+        for j, c in enumerate(cells):
             total += len(c[0]) + len(c[2]) + len(c[5]) + 32
-        if total >= MAX_RESPONSE_BYTES and i < last:
-            return results[:i + 1], results[i + 1:]
+            if total >= MAX_RESPONSE_BYTES and (j < n - 1 or i < last):
+                if j == n - 1:
+                    return results[:i + 1], results[i + 1:]
+                return results[:i] + [cells[:j + 1]], [cells[j + 1:]] + results[i + 1:]
     return results, []
 
 

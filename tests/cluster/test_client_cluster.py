@@ -648,6 +648,39 @@ def test_a_scan_abandoned_early_leaves_no_scanner_open_on_any_server(cluster, ta
     conn.delete_table("leak", disable=True)
 
 
+def test_a_row_larger_than_a_scan_response_comes_whole_unless_parts_are_asked(cluster, table):
+    """The server sends a row over its ~2 MB response size in partial results; a scan without
+    scan_batching yields it once, whole (HBase's client assembles partial results), and the
+    rows around it as usual; with scan_batching the parts come as asked."""
+    conn = table.connection
+    conn.create_table("widerow", {"cf": dict()})
+    t = conn.table("widerow")
+    value = b"w" * (60 << 10)  # the shared cluster's max value is 64 KiB
+    wide = {b"cf:c%03d" % i: value for i in range(100)}  # ~6 MB: three responses or more
+    t.put(b"a", {b"cf:q": b"1"})
+    for i in range(0, 100, 25):
+        t.put(b"b", dict(list(wide.items())[i:i + 25]))
+    t.put(b"c", {b"cf:q": b"3"})
+    for _ in range(2):  # from the memstore, then from an HFile
+        got = list(t.scan(batch_size=10))
+        assert [r for r, _ in got] == [b"a", b"b", b"c"]
+        assert got[1][1] == wide
+        assert [r for r, _ in t.scan(row_start=b"b", limit=1)] == [b"b"]
+        assert [r for r, _ in t.scan(reverse=True)] == [b"c", b"b", b"a"]
+        parts = [cols for r, cols in t.scan(scan_batching=40) if r == b"b"]
+        assert [len(p) for p in parts] == [40, 40, 20]
+        conn.flush("widerow")
+    # the region moves mid-row: the scan resumes in the row, no cell twice, none missing
+    for batching, sizes in ((None, [1, 100, 1]), (40, [1, 40, 40, 20, 1])):
+        rows = t.scan(scan_batching=batching, as_cells=True)
+        got = [next(rows)]
+        conn.move(conn.locations.locate("widerow", b"b").name)
+        got += list(rows)
+        assert [len(cells) for _, cells in got] == sizes, batching
+        assert {c for r, cells in got if r == b"b" for c, _, _ in cells} == set(wide)
+    conn.delete_table("widerow", disable=True)
+
+
 def _moved(conn, old):
     conn.locations.invalidate("cl")
     try:

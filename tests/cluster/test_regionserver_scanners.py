@@ -119,7 +119,7 @@ def test_a_response_stops_near_two_megabytes_and_the_rest_follows(limit):
     assert max(sizes) == 3  # the third row reaches the budget
 
 
-def test_one_row_over_the_budget_still_goes_alone():
+def test_one_cell_over_the_budget_still_goes_alone():
     from regionserver.scanners import MAX_RESPONSE_BYTES
 
     reg = ScannerRegistry(60, prefetch_threads=0)
@@ -127,6 +127,28 @@ def test_one_row_over_the_budget_still_goes_alone():
                      batch=0, limit=0)
     assert reg.next_batch(lease, 1000, 0, keep) == ([(b"a", 1, False)], True)
     assert reg.next_batch(lease, 1000, 0, keep) == ([(b"b", 1, False)], False)
+
+
+@pytest.mark.parametrize("limit", [0, 1])
+def test_a_row_over_the_budget_is_sent_in_partial_results(limit):
+    """A wide row (here ~5 budgets) goes in parts of about MAX_RESPONSE_BYTES, each but the
+    last partial, as HBase's scanner cuts a row at its max result size: one response holding
+    the whole row could pass the RPC's message limit (256 MB), and the scan would fail."""
+    from regionserver.scanners import MAX_RESPONSE_BYTES
+
+    reg = ScannerRegistry(60, prefetch_threads=0)
+    value = MAX_RESPONSE_BYTES // 10
+    wide = [Cell(b"a", b"cf", b"q%03d" % i, 1, 4, b"x" * value) for i in range(50)]
+    lease = reg.open("r1", ListScanner([wide, row(b"b")]), batch=0, limit=limit)
+    answers, more = [], True
+    while more and len(answers) < 20:
+        out, more = reg.next_batch(lease, 1000, 0, keep)
+        answers.append(out)
+    parts = [r for out in answers for r in out if r[0] == b"a"]
+    assert sum(n for _, n, _ in parts) == 50 and len(parts) == 5
+    assert [p for _, _, p in parts] == [True] * 4 + [False]
+    assert all(len(out) == 1 for out in answers[:4])  # each response about one budget
+    assert [r[0] for out in answers for r in out][-1] == (b"a" if limit else b"b")
 
 
 class SlowFilterScanner(ListScanner):
