@@ -7,7 +7,8 @@
 Mutations are buffered and sent when `batch_size` of them are pending, on `send()`, and when
 the `with` block ends (with transaction=True, not when it ends with an exception). Sending
 groups mutations by region and then by server: ONE Multi call per server carrying all its
-regions, the servers called in parallel (gRPC futures). Regions that fail with a retryable
+regions (several, each of about MAX_MULTI_BYTES, when they pass it), the servers called in
+parallel (gRPC futures). Regions that fail with a retryable
 error (NotServingRegion after a split or move, a dead server...) are re-located and resent with
 HBase's back-off; the whole send finishes within the connection's operation timeout.
 A full buffer is sent in the background while the next one fills (at most one in flight, like
@@ -40,6 +41,42 @@ def send_mutations(connection, table: str, mutations: list, what: str = "batch")
     MultiSend(connection, table, mutations, what).wait()
 
 
+# Bytes of mutations one Multi call carries at most (a single row may be larger). The region
+# server takes messages of up to 256 MiB (regionserver/server.py): a batch of large values
+# over that failed whole. HBase's client cuts its requests the same way
+# (hbase.client.max.perrequest.heapsize, 4 MB).
+MAX_MULTI_BYTES = 16 << 20
+
+
+def _multi_request(by_region: dict) -> pb.MultiRequest:
+    return pb.MultiRequest(regions=[pb.RegionMutations(region=r, mutations=ms)
+                                    for r, ms in by_region.items()])
+
+
+def _requests(by_region: dict) -> list[tuple[dict, pb.MultiRequest]]:
+    """One server's mutations (region name -> mutations) as Multi requests of at most about
+    MAX_MULTI_BYTES each: [(region name -> mutations, request)]. Every mutation of one row
+    goes in the same request, in order, so a row's puts and deletes still apply in the order
+    they were made (requests run in parallel)."""
+    request = _multi_request(by_region)
+    if request.ByteSize() <= MAX_MULTI_BYTES:  # the common case: one call
+        return [(by_region, request)]
+    parts: list[dict] = [{}]
+    size = 0
+    for region, mutations in by_region.items():
+        rows: dict[bytes, list] = {}
+        for m in mutations:
+            rows.setdefault(m.row, []).append(m)
+        for row_mutations in rows.values():
+            n = sum(m.ByteSize() for m in row_mutations)
+            if size and size + n > MAX_MULTI_BYTES:
+                parts.append({})
+                size = 0
+            parts[-1].setdefault(region, []).extend(row_mutations)
+            size += n
+    return [(part, _multi_request(part)) for part in parts]
+
+
 class MultiSend:
     """One batch in flight: the Multi calls are issued (as gRPC futures) on construction and
     collected by `wait()`, which also resends what failed. In between, the caller may build
@@ -70,15 +107,14 @@ class MultiSend:
         rpc_timeout = max(MIN_ATTEMPT_S, min(retry.rpc_timeout, self.deadline - retry.clock()))
         self.calls = []
         for address, by_region in groups.items():
-            request = pb.MultiRequest(regions=[pb.RegionMutations(region=r, mutations=ms)
-                                               for r, ms in by_region.items()])
             stub = channels.region_server(address)
-            try:
-                future = stub.Multi.future(request, timeout=rpc_timeout)
-            except ValueError:  # gRPC's "closed channel": close() ran meanwhile
-                channels.check_open()
-                raise
-            self.calls.append((address, by_region, future))
+            for part, request in _requests(by_region):
+                try:
+                    future = stub.Multi.future(request, timeout=rpc_timeout)
+                except ValueError:  # gRPC's "closed channel": close() ran meanwhile
+                    channels.check_open()
+                    raise
+                self.calls.append((address, part, future))
 
     def _group(self, pending: list) -> dict[str, dict[str, list]]:
         """address -> region name -> mutations; unlocatable rows go to self.failed."""

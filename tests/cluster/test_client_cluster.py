@@ -838,6 +838,32 @@ def test_operation_timeout_when_every_region_server_hangs(cluster_factory):
         c.stop(timeout=20)
 
 
+def test_a_batch_larger_than_a_message_is_sent_in_parts_and_written_whole(cluster_factory):
+    """A batch of valid rows whose bytes pass the region server's 256 MiB message limit
+    failed whole ("Received message larger than max", none written): the client sends one
+    server's rows in several Multi calls of about MAX_MULTI_BYTES (HBase's per-request heap
+    size), so every row is written."""
+    import client
+    c = cluster_factory("bigbatch", regionservers=1, masters=1, max_value_bytes=16 << 20)
+    conn = client.Connection(c.quorum, timeout=60)
+    try:
+        conn.create_table("big", {"cf": dict()})
+        t = conn.table("big")
+        value = b"v" * (15 << 20)
+        rows = 18  # 270 MiB
+        assert rows * len(value) > (256 << 20)
+        with t.batch(batch_size=1000) as b:
+            for i in range(rows):
+                b.put(b"r%02d" % i, {b"cf:q": value, b"cf:n": b"%d" % i})
+            b.delete(b"r05", columns=[b"cf:n"])  # after its put: one row's order is kept
+        got = dict(t.scan(columns=[b"cf:n"]))
+        assert got == {b"r%02d" % i: {b"cf:n": b"%d" % i} for i in range(rows) if i != 5}
+        assert t.row(b"r17", columns=[b"cf:q"]) == {b"cf:q": value}
+    finally:
+        conn.close()
+        c.stop(timeout=20)
+
+
 def test_scan_ends_with_a_timeout_when_a_later_region_stays_unreachable(cluster_factory):
     """A scan that resumes in the region before a dead server's keeps getting that far and no
     further (until the session expires, meta points at the dead server, whose calls fail at
