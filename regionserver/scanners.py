@@ -7,7 +7,8 @@ seconds). A reaper thread closes scanners whose lease ran out, so a client that 
 An id that is not (or no longer) registered is UnknownScannerError.
 
 After each response that leaves more to read, the next response is computed in the background
-(prefetch), overlapping server work with the network and the client (see next_batch).
+(prefetch), overlapping server work with the network and the client (see next_batch), while
+the prefetched responses of all scanners stay under PREFETCH_BUDGET_BYTES.
 
 Each scanner keeps a one-result look-ahead ("carry"): after filling a response it peeks one more
 result, which tells (a) whether the region is exhausted -- so the last batch already says
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_ROWS = 100
 DEFAULT_TIME_LIMIT_S = 5.0  # a response is sent after this long even with no rows (heartbeat)
 MAX_RESPONSE_BYTES = 2 << 20  # a scan response stops adding rows past this (HBase: 2 MB)
+# Bytes of prefetched responses the server holds for all its scanners together: a response is
+# prefetched only while they are under it. Each would otherwise keep one response (up to
+# MAX_RESPONSE_BYTES) until its next call or its lease's end, so a client opening thousands of
+# scanners and walking away grew the server by ~1 MB each for a minute (the lease).
+PREFETCH_BUDGET_BYTES = 64 << 20
 
 
 def _cut_at_bytes(results: list) -> tuple[list, list]:
@@ -52,13 +58,18 @@ def _cut_at_bytes(results: list) -> tuple[list, list]:
     return results, []
 
 
+def _size(response) -> int:
+    """Bytes of a rendered response (the region server renders bytes; tests may not)."""
+    return len(response) if isinstance(response, bytes) else 0
+
+
 class ScannerLease:
     """One open scanner. Calls on one lease are serialised by its lock (a client that retries a
     call while the first is still running must not interleave two next() calls)."""
 
     __slots__ = ("scanner_id", "region_name", "scanner", "batch", "limit", "time_limit",
                  "rows_returned", "last_row", "carry", "expires_at", "lock", "closed",
-                 "prefetch", "call_lock")
+                 "prefetch", "prefetch_bytes", "call_lock")
 
     def __init__(self, scanner_id: int, region_name: str, scanner, batch: int, limit: int,
                  expires_at: float, time_limit: float | None):
@@ -75,6 +86,9 @@ class ScannerLease:
         self.lock = threading.Lock()
         self.closed = False  # guarded by lock
         self.prefetch: Future | None = None  # guarded by call_lock: the next response
+        # Its share of the registry's prefetch budget (0 once released); guarded by the
+        # registry's _lock.
+        self.prefetch_bytes = 0
         # One call at a time takes the prefetched response and starts the next one (two calls
         # on one id must neither both get the same batch nor lose one).
         self.call_lock = threading.Lock()
@@ -92,6 +106,8 @@ class ScannerRegistry:
         self._reaper_period = reaper_period or max(0.05, min(1.0, lease_seconds / 4))
         self._reaper: threading.Thread | None = None
         self.expired_total = 0
+        self.prefetch_budget = PREFETCH_BUDGET_BYTES
+        self._prefetched = 0  # guarded by self._lock: bytes reserved by leases' prefetches
         self._prefetch_pool = (ThreadPoolExecutor(prefetch_threads,
                                                   thread_name_prefix="scan-prefetch")
                                if prefetch_threads > 0 else None)
@@ -174,17 +190,50 @@ class ScannerRegistry:
             fut = lease.prefetch
             lease.prefetch = None
             if fut is not None:
-                out, more = fut.result()  # re-raises what the background computation raised
+                try:
+                    out, more = fut.result()  # re-raises what the background computation raised
+                finally:
+                    self._release_prefetch(lease)
             else:
                 out, more = self._compute(lease, max_rows, max_cells, render)
-            if more and prefetch and self._prefetch_pool is not None:
+            if more and prefetch and self._prefetch_pool is not None \
+                    and self._reserve_prefetch(lease, _size(out)):
                 try:
-                    lease.prefetch = self._prefetch_pool.submit(self._compute, lease, max_rows,
-                                                                max_cells, render)
+                    lease.prefetch = self._prefetch_pool.submit(
+                        self._prefetch, lease, max_rows, max_cells, render)
                 except RuntimeError:  # the pool is shut down: the server is stopping
-                    pass
+                    self._release_prefetch(lease)
         if not more:
             self.close(lease.scanner_id)
+        return out, more
+
+    def prefetched_bytes(self) -> int:
+        return self._prefetched
+
+    def _reserve_prefetch(self, lease: ScannerLease, estimate: int) -> bool:
+        """Reserve `estimate` bytes (the size of the response just sent, the best guess for
+        the next) of the prefetch budget for `lease`; False when the budget is used up: the
+        next call then computes its response itself."""
+        with self._lock:
+            if self._prefetched + estimate > self.prefetch_budget:
+                return False
+            self._prefetched += estimate
+            lease.prefetch_bytes = estimate
+            return True
+
+    def _release_prefetch(self, lease: ScannerLease) -> None:
+        with self._lock:
+            self._prefetched -= lease.prefetch_bytes
+            lease.prefetch_bytes = 0
+
+    def _prefetch(self, lease: ScannerLease, max_rows: int, max_cells: int, render):
+        """_compute in the background; the reservation then becomes the response's real size
+        (unless the lease was closed and released it meanwhile)."""
+        out, more = self._compute(lease, max_rows, max_cells, render)
+        with self._lock:
+            if lease.prefetch_bytes:
+                self._prefetched += _size(out) - lease.prefetch_bytes
+                lease.prefetch_bytes = _size(out)
         return out, more
 
     def _compute(self, lease: ScannerLease, max_rows: int, max_cells: int, render):
@@ -252,11 +301,13 @@ class ScannerRegistry:
         return flags
 
     def _close_lease(self, lease: ScannerLease) -> None:
+        self._release_prefetch(lease)
         with lease.lock:
             if lease.closed:
                 return
             lease.closed = True
             lease.carry = []
+            lease.prefetch = None  # a response nobody will ask for
             try:
                 lease.scanner.close()
             except Exception:  # a scanner of a region closed underneath it: nothing to free
