@@ -137,6 +137,11 @@ class UnknownScannerError(HBaseError):
     """The scanner id is unknown: expired lease, or the region moved."""
 
 
+class RowTooBigError(HBaseError):
+    """A Get's row is larger than one response may carry (HBase's RowTooBigException); a scan
+    reads it, in parts. Not retried."""
+
+
 class ConnectionClosedError(HBaseError):
     """A call on a client Connection after its close() (client-side only)."""
 

@@ -19,6 +19,7 @@ STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
     errors.TableNotFoundError: grpc.StatusCode.NOT_FOUND,
     errors.NoSuchColumnFamilyError: grpc.StatusCode.NOT_FOUND,
     errors.UnknownScannerError: grpc.StatusCode.NOT_FOUND,
+    errors.RowTooBigError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TableExistsError: grpc.StatusCode.ALREADY_EXISTS,
     errors.NamespaceNotFoundError: grpc.StatusCode.NOT_FOUND,
     errors.NamespaceExistsError: grpc.StatusCode.ALREADY_EXISTS,

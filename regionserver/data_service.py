@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
+from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, NoSuchColumnFamilyError,
-                              ServerAbortedError, ServerUnavailableError)
+                              RowTooBigError, ServerAbortedError, ServerUnavailableError)
 from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
@@ -34,6 +35,7 @@ from regionserver.scanners import DEFAULT_TIME_LIMIT_S
 
 log = logging.getLogger(__name__)
 
+MAX_MESSAGE_BYTES = 256 << 20  # one row (a Get) may be this large; scans send ~2 MB per response
 _EMPTY = pb.Empty()
 
 
@@ -114,8 +116,16 @@ class RegionServerService(pb_grpc.RegionServerServicer):
                     and not request.HasField("time_range"):  # a whole row, newest versions
                 row = request.row
                 check_row(row)
-                return get_response(region.get_row_wire(row, encode_result))
-            return encode_get_response(region.get(get_from_pb(request, families, region.table)))
+                out = get_response(region.get_row_wire(row, encode_result))
+            else:
+                out = encode_get_response(
+                    region.get(get_from_pb(request, families, region.table)))
+            if len(out) > MAX_MESSAGE_BYTES:
+                raise RowTooBigError(
+                    f"row {quoted(request.row)} of table {region.table.name!r} is "
+                    f"{len(out) / (1 << 20):.0f} MiB, over the {MAX_MESSAGE_BYTES >> 20} MiB "
+                    "one Get may answer: scan it instead (a scan sends a row in parts)")
+            return out
         except Exception as e:
             self._fail(context, e)
 

@@ -33,7 +33,7 @@ from coordination import zk as zk_mod
 from minihbase.errors import ServerAbortedError
 from coordination.znodes import DEFAULT_PARENT, Paths, ServerRecord, server_name
 from protos import minihbase_pb2 as pb
-from regionserver.data_service import RegionServerService, add_to_server
+from regionserver.data_service import MAX_MESSAGE_BYTES, RegionServerService, add_to_server
 from regionserver.freeze_guard import FreezeGuard
 from regionserver.load_reporter import LoadReporter
 from regionserver.memstore_flusher import MemstoreFlusher
@@ -43,7 +43,6 @@ from storage import layout
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 256 << 20  # one row (a Get) may be this large; scans send ~2 MB per response
 # The gRPC server's options; bench/cluster.py gives its echo baseline the same ones.
 GRPC_SERVER_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

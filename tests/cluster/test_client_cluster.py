@@ -838,30 +838,57 @@ def test_operation_timeout_when_every_region_server_hangs(cluster_factory):
         c.stop(timeout=20)
 
 
-def test_a_batch_larger_than_a_message_is_sent_in_parts_and_written_whole(cluster_factory):
+@pytest.fixture(scope="module")
+def big_values(cluster_factory):
+    """A cluster taking 16 MiB values, and a connection to it."""
+    import client
+    c = cluster_factory("bigvalues", regionservers=1, masters=1, max_value_bytes=16 << 20)
+    conn = client.Connection(c.quorum, timeout=60)
+    yield c, conn
+    conn.close()
+    c.stop(timeout=20)
+
+
+def test_a_batch_larger_than_a_message_is_sent_in_parts_and_written_whole(big_values):
     """A batch of valid rows whose bytes pass the region server's 256 MiB message limit
     failed whole ("Received message larger than max", none written): the client sends one
     server's rows in several Multi calls of about MAX_MULTI_BYTES (HBase's per-request heap
     size), so every row is written."""
-    import client
-    c = cluster_factory("bigbatch", regionservers=1, masters=1, max_value_bytes=16 << 20)
-    conn = client.Connection(c.quorum, timeout=60)
-    try:
-        conn.create_table("big", {"cf": dict()})
-        t = conn.table("big")
-        value = b"v" * (15 << 20)
-        rows = 18  # 270 MiB
-        assert rows * len(value) > (256 << 20)
-        with t.batch(batch_size=1000) as b:
-            for i in range(rows):
-                b.put(b"r%02d" % i, {b"cf:q": value, b"cf:n": b"%d" % i})
-            b.delete(b"r05", columns=[b"cf:n"])  # after its put: one row's order is kept
-        got = dict(t.scan(columns=[b"cf:n"]))
-        assert got == {b"r%02d" % i: {b"cf:n": b"%d" % i} for i in range(rows) if i != 5}
-        assert t.row(b"r17", columns=[b"cf:q"]) == {b"cf:q": value}
-    finally:
-        conn.close()
-        c.stop(timeout=20)
+    _, conn = big_values
+    conn.create_table("big", {"cf": dict()})
+    t = conn.table("big")
+    value = b"v" * (15 << 20)
+    rows = 18  # 270 MiB
+    assert rows * len(value) > (256 << 20)
+    with t.batch(batch_size=1000) as b:
+        for i in range(rows):
+            b.put(b"r%02d" % i, {b"cf:q": value, b"cf:n": b"%d" % i})
+        b.delete(b"r05", columns=[b"cf:n"])  # after its put: one row's order is kept
+    got = dict(t.scan(columns=[b"cf:n"]))
+    assert got == {b"r%02d" % i: {b"cf:n": b"%d" % i} for i in range(rows) if i != 5}
+    assert t.row(b"r17", columns=[b"cf:q"]) == {b"cf:q": value}
+    conn.delete_table("big", disable=True)
+
+
+def test_a_get_of_a_row_over_the_message_limit_says_so_and_a_scan_reads_it(big_values):
+    """A Get of a 270 MiB row failed with gRPC's bare RESOURCE_EXHAUSTED ("Sent message
+    larger than max"); it now names the row and its size (HBase's RowTooBigException), the
+    CLI prints that in one line, and a scan of the row returns it (in parts, put together)."""
+    c, conn = big_values
+    conn.create_table("wide", {"cf": dict()})
+    t = conn.table("wide")
+    value = b"w" * (15 << 20)
+    for i in range(18):
+        t.put(b"row", {b"cf:c%02d" % i: value})
+    with pytest.raises(errors.RowTooBigError, match=r"row 'row' of table 'wide' is 270 MiB"):
+        t.row(b"row")
+    assert t.row(b"row", columns=[b"cf:c03"]) == {b"cf:c03": value}
+    got = cli(c, "get", "wide", "row")
+    assert got.returncode == 1 and "Traceback" not in got.stderr
+    assert "row 'row' of table 'wide' is 270 MiB" in got.stderr + got.stdout
+    (row, cells), = list(t.scan())
+    assert row == b"row" and cells == {b"cf:c%02d" % i: value for i in range(18)}
+    conn.delete_table("wide", disable=True)
 
 
 def test_scan_ends_with_a_timeout_when_a_later_region_stays_unreachable(cluster_factory):
