@@ -12,6 +12,7 @@ import argparse
 import gc
 import logging
 import os
+import resource
 import signal
 import time
 
@@ -20,6 +21,9 @@ from regionserver.server import RegionServer, ServerConfig
 from storage.config import SERVER_GC_THRESHOLDS
 
 ABORT_EXIT_DEADLINE_S = 5.0
+# Open files below which the server warns at start: every store file keeps one open (HBase's
+# reference guide asks for ulimit -n of 10,000 or more for the same reason).
+MIN_OPEN_FILES = 10_000
 
 FLAGS = [
     ("zk", None, str, "ZooKeeper quorum host:port[,host:port...]"),
@@ -62,12 +66,36 @@ def config_from_args(a: argparse.Namespace) -> ServerConfig:
         periodic_flush_interval=a.periodic_flush_interval, wal_roll_period=a.wal_roll_period)
 
 
+def raise_open_files_limit(log: logging.Logger) -> int:
+    """Raise this process's soft limit of open files to its hard limit; returns the limit.
+
+    Each HFile reader keeps its file open, so a server holds about one descriptor per store
+    file of every region it serves; under a common soft limit of 1,024 a server of a few
+    hundred regions failed its flushes with EMFILE ("Too many open files")."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            log.info("open files limit raised from %d to %d", soft, target)
+            soft = target
+        except (ValueError, OSError) as e:
+            log.warning("could not raise the open files limit from %d to %d: %s", soft,
+                        target, e)
+    if soft != resource.RLIM_INFINITY and soft < MIN_OPEN_FILES:
+        log.warning("open files limit is %d: every store file keeps one open, so flushes and "
+                    "region opens fail past it; raise it (ulimit -n, at least %d)", soft,
+                    MIN_OPEN_FILES)
+    return soft
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     name_filter = setup_logging("regionserver", args.log_level)
     log = logging.getLogger("regionserver")
 
     gc.set_threshold(*SERVER_GC_THRESHOLDS)  # why: storage/config.py
+    raise_open_files_limit(log)
     server = RegionServer(config_from_args(args))
     name_filter.server = server
     signal.signal(signal.SIGTERM, lambda *_: server.stop_async())

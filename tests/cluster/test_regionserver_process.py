@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 class Daemon:
-    def __init__(self, zk_quorum: str, directory, *extra: str):
+    def __init__(self, zk_quorum: str, directory, *extra: str, preexec_fn=None):
         self.parent = f"/hbase-{uuid.uuid4().hex[:8]}"
         self.paths = Paths(self.parent)
         self.rootdir = str(directory / "root")
@@ -35,7 +35,7 @@ class Daemon:
             [sys.executable, "-m", "regionserver.main", "--zk", zk_quorum, "--rootdir",
              self.rootdir, "--bind", "127.0.0.1", "--port", "0", "--advertise", "127.0.0.1",
              "--info-port", "-1", "--zk-parent", self.parent, *extra],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
         self.zk = connect(zk_quorum)
         self.name = self._wait_registered()
         self.port = parse_server_name(self.name)[1]
@@ -78,8 +78,8 @@ class Daemon:
 def daemon(zookeeper, tmp_path):
     made = []
 
-    def start(*extra):
-        d = Daemon(zookeeper.quorum, tmp_path, *extra)
+    def start(*extra, preexec_fn=None):
+        d = Daemon(zookeeper.quorum, tmp_path, *extra, preexec_fn=preexec_fn)
         made.append(d)
         return d
 
@@ -166,6 +166,32 @@ def test_the_global_memstore_limit_flushes_regions_that_never_reach_their_flush_
                    for f in files), log
     for row, region in written.items():
         assert get_row(d.stub, region, row) == {b"q": value}
+
+
+def test_a_low_soft_open_files_limit_is_raised_so_store_files_can_stay_open(daemon):
+    """Every store file keeps one descriptor open, so a server started under a soft limit of
+    open files (1,024 is common) failed its flushes with EMFILE once its regions held that
+    many files. The daemon raises its soft limit to the hard one at start."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1000:
+        pytest.skip(f"hard open files limit {hard} leaves nothing to raise")
+    d = daemon(preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (100, hard)))
+    regions = [open_region(d.stub, start=b"%02d" % i if i else b"",
+                           end=b"%02d" % (i + 1) if i < 59 else b"", region_id=i + 1)
+               for i in range(60)]
+    for round_ in range(2):  # 120 store files, each held open
+        for i, region in enumerate(regions):
+            assert all(r.ok for r in multi(d.stub, region, {b"%02d-%d" % (i, round_): {
+                b"q": b"v"}}).results)
+            flushed = call(d.stub.FlushRegion, pb.RegionRequest(region=region))
+            assert not isinstance(flushed, Exception), flushed
+    for i, region in enumerate(regions):
+        assert get_row(d.stub, region, b"%02d-1" % i) == {b"q": b"v"}
+    with open(f"/proc/{d.proc.pid}/limits") as f:
+        limit = next(line for line in f if line.startswith("Max open files")).split()
+    assert int(limit[3]) >= 1000  # the soft limit, now the hard one
+    assert "open files limit raised from 100" in d.logs()
 
 
 def test_env_vars_configure_the_daemon(zookeeper, tmp_path, monkeypatch):
