@@ -22,8 +22,11 @@ class RegionConfig:
     compaction_min_files: int = 3  # a store with this many files gets a minor compaction
     compaction_max_files: int = 10  # at most this many files in one minor compaction
     compaction_ratio: float = 1.2  # HBase's ratio: skip an old file larger than ratio * newer ones
-    blocking_store_files: int = 16  # writes wait while a store has this many files
-    blocking_wait_seconds: float = 10.0  # ... for at most this long, then RegionTooBusyError
+    # A flush the memstore size asked for waits (for the compaction it requests) while a
+    # store has this many files, for at most blocking_wait_seconds (HBase's blockingStoreFiles
+    # and blockingWaitTime); writes go on into the memstore meanwhile.
+    blocking_store_files: int = 16
+    blocking_wait_seconds: float = 10.0  # also: longest wait of a write, then RegionTooBusyError
     memstore_block_multiplier: int = 4  # writes wait while memstore > multiplier * flush_size
     max_value_bytes: int = 10 << 20
     memstore_segment_rows: int = 100_000  # rows per in-memory segment before it is frozen

@@ -14,9 +14,12 @@ table's MEMSTORE_FLUSHSIZE, else the server's); a minor compaction when a store 
 `compaction_min_files` files (or holds references), unless the table's COMPACTION_ENABLED is
 false; both run on `background` (anything with submit(fn); default: one shared daemon pool per
 process). Writes first ask `memstore_room` (the server-wide memstore limit, when the region
-server sets one), then wait, and fail with RegionTooBusyError, while a store has
-`blocking_store_files` files or the memstores exceed `memstore_block_multiplier` x
-`flush_size()`. A READONLY table's mutations are refused (TableReadOnlyError). A table's
+server sets one), then wait, and fail with RegionTooBusyError, while the memstores exceed
+`memstore_block_multiplier` x `flush_size()`. While a store has `blocking_store_files` files,
+a flush that the memstore size asked for waits for the compaction it requests, for at most
+`blocking_wait_seconds` (HBase's blockingStoreFiles): writes go on into the memstore, so a
+long compaction (a merged region's first, say) holds up writes only once the memstore
+reaches its blocking size. A READONLY table's mutations are refused (TableReadOnlyError). A table's
 DURABILITY decides whether a batch is logged (not with SKIP_WAL) and synced before it is
 applied (not with ASYNC_WAL).
 
@@ -69,6 +72,9 @@ _ROW_LOCK_STRIPES = 128
 # Nonce cells a region keeps for its next server at most (about 100 bytes each): past it the
 # oldest are forgotten early, as the NonceManager's own bound does (docs/storage.md, "Nonces")
 HANDOVER_NONCES = 20_000
+# How often a flush waiting for a compaction of too many store files looks again (HBase's
+# MemStoreFlusher requeues such a flush every blockingWaitTime / 100).
+FLUSH_RECHECK_S = 0.1
 _PUT = int(CellType.PUT)
 _DELETE = int(CellType.DELETE)
 _CELL_OVERHEAD = ENTRY_OVERHEAD
@@ -168,6 +174,9 @@ class Region:
         self._closing = False  # guarded by _state_lock; no new operations once set
         self._closed = False  # guarded by _state_lock
         self._flush_queued = False  # guarded by _state_lock
+        # since when (monotonic) a queued flush has waited for a compaction (_flush_must_wait);
+        # only the background flush sets it, one at a time
+        self._flush_waiting_since: float | None = None
         self._compaction_queued = False  # guarded by _state_lock
         # Requested compactions waiting (compaction_state): {major: count}; guarded by
         # _state_lock. _compacting: "MAJOR" or "MINOR" while compact() runs (one at a time).
@@ -472,23 +481,17 @@ class Region:
             cfg.memstore_room()
         deadline = None
         while True:
-            # with compactions off nothing would ever lower the file count: never wait for it
-            too_many = self.table.compaction_enabled and any(
-                s.file_count() >= cfg.blocking_store_files for s in self.stores.values())
-            too_big = self.memstore_size() >= self.flush_size() * cfg.memstore_block_multiplier
-            if not too_many and not too_big:
+            if self.memstore_size() < self.flush_size() * cfg.memstore_block_multiplier:
                 return
-            if too_many:
-                self._request_compaction()
-            if too_big:
-                self._request_flush()
+            self._request_flush()
             now = time.monotonic()
             if deadline is None:
                 deadline = now + cfg.blocking_wait_seconds
             elif now >= deadline:
-                raise RegionTooBusyError(
-                    f"region {self.name} is too busy: "
-                    + ("too many store files" if too_many else "memstore over its blocking size"))
+                why = ("; its flush waits for a compaction (too many store files)"
+                       if self._flush_waiting_since is not None else "")
+                raise RegionTooBusyError(f"region {self.name} is too busy: memstore over its "
+                                         f"blocking size{why}")
             with self._progress:
                 self._progress.wait(min(0.1, deadline - now))
             self._check_open()
@@ -824,13 +827,41 @@ class Region:
 
     def _background_flush(self) -> None:
         with self._state_lock:
-            self._flush_queued = False
             if self._closing:
+                self._flush_queued = False
                 return
+        if self._flush_must_wait():  # still queued: looked at again shortly
+            timer = threading.Timer(FLUSH_RECHECK_S, self._submit, (self._background_flush,))
+            timer.daemon = True
+            timer.start()
+            return
+        with self._state_lock:
+            self._flush_queued = False
         try:
             self.flush()
         except Exception:
             log.exception("background flush of region %s failed", self.name)
+
+    def _flush_must_wait(self) -> bool:
+        """HBase's blockingStoreFiles: while a store has that many files, the flush the memstore
+        size asked for waits for the compaction that lowers the count (another file would only
+        add to its work), for at most blocking_wait_seconds, then flushes anyway."""
+        cfg = self.config
+        if not self.table.compaction_enabled or all(
+                s.file_count() < cfg.blocking_store_files for s in self.stores.values()):
+            self._flush_waiting_since = None
+            return False
+        self._request_compaction()
+        now = time.monotonic()
+        if self._flush_waiting_since is None:
+            self._flush_waiting_since = now
+            return True
+        if now - self._flush_waiting_since < cfg.blocking_wait_seconds:
+            return True
+        log.info("region %s: flushing after waiting %.1fs for a compaction of too many store "
+                 "files", self.name, now - self._flush_waiting_since)
+        self._flush_waiting_since = None
+        return False
 
     def _request_compaction(self) -> None:
         if not self.table.compaction_enabled:

@@ -352,22 +352,59 @@ def test_flush_and_compaction_run_in_the_background_by_default(tmp_path, clock):
     r.close()
 
 
-def test_writes_block_then_fail_busy_when_a_store_has_too_many_files(tmp_path, clock):
-    class Never:  # background work never runs: the file count cannot go down
-        def submit(self, fn):
-            pass
+def test_too_many_store_files_hold_up_the_size_flush_for_a_while_not_the_writes(tmp_path,
+                                                                             clock):
+    """HBase's blockingStoreFiles: with a store at the limit, the flush the memstore size asks
+    for waits for the compaction it requests (here one that never runs), for at most
+    blocking_wait_seconds, then flushes anyway; writes go on meanwhile, and only a memstore at
+    its blocking size (multiplier x flush size) makes them wait, then fail busy."""
+    class FlushesOnly:  # runs flushes at once; the compactions asked for never run
+        compactions = 0
 
-    r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Never(),
+        def submit(self, fn):
+            if fn.__name__ == "_background_compaction":
+                self.compactions += 1
+            else:
+                fn()
+
+    background = FlushesOnly()
+    r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=background,
                     config=RegionConfig(clock=clock, blocking_store_files=3,
-                                        blocking_wait_seconds=0.2))
+                                        blocking_wait_seconds=0.5, flush_size=4096,
+                                        memstore_block_multiplier=4))
     for i in range(3):
         put(r, b"r%d" % i, b"q", b"v", 1)
         r.flush()
     t0 = time.monotonic()
+    for i in range(20):  # ~8.5 KB: past the flush size (4 KB), below the blocking size (16 KB)
+        put(r, b"w%03d" % i, b"q", b"x" * 100, 1)
+    assert time.monotonic() - t0 < 0.4, "writes waited for the store file count"
+    assert r.store_file_count() == 3 and r.memstore_size() >= 4096  # the flush waits
+    assert background.compactions >= 1
+    deadline = time.monotonic() + 5
+    while r.store_file_count() == 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert r.store_file_count() == 4 and time.monotonic() - t0 >= 0.5  # then flushed anyway
+    r.close()
+
+
+def test_writes_wait_then_fail_busy_when_the_memstore_reaches_its_blocking_size(tmp_path,
+                                                                                clock):
+    class Never:  # background work never runs: nothing flushes the memstore
+        def submit(self, fn):
+            pass
+
+    r = Region.open(str(tmp_path), INFO, TABLE, wal=None, background=Never(),
+                    config=RegionConfig(clock=clock, flush_size=4096,
+                                        memstore_block_multiplier=2, blocking_wait_seconds=0.2))
+    with pytest.raises(RegionTooBusyError, match="memstore over its blocking size"):
+        for i in range(1000):
+            put(r, b"w%03d" % i, b"q", b"x" * 100, 1)
+    t0 = time.monotonic()
     with pytest.raises(RegionTooBusyError):
         put(r, b"x", b"q", b"v", 1)
     assert time.monotonic() - t0 >= 0.2
-    r.compact()  # an operator (or the background) compacts: writes flow again
+    r.flush()  # an operator (or the background) flushes: writes flow again
     put(r, b"x", b"q", b"v", 1)
     r.close()
 
