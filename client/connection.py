@@ -36,9 +36,9 @@ from minihbase.bytes_text import quoted
 from minihbase.errors import (ConnectionClosedError, HBaseError, InvalidArgumentError,
                               MasterNotRunningError, NamespaceExistsError,
                               NamespaceNotFoundError, NoSuchColumnFamilyError,
-                              OperationTimeoutError, OutcomeUnknownError, SnapshotExistsError,
-                              SnapshotNotFoundError, TableExistsError, TableNotDisabledError,
-                              TableNotEnabledError, TableNotFoundError)
+                              OperationTimeoutError, OutcomeUnknownError, ServerUnavailableError,
+                              SnapshotExistsError, SnapshotNotFoundError, TableExistsError,
+                              TableNotDisabledError, TableNotEnabledError, TableNotFoundError)
 from minihbase.zookeeper import four_letter_word
 from protos import minihbase_pb2 as pb
 from protos.status import from_rpc_error
@@ -336,9 +336,10 @@ class Connection:
             return is_retryable(exc) or (resendable and isinstance(exc, OutcomeUnknownError))
 
         mark = None
+        address = None
 
         def attempt(deadline):
-            nonlocal mark
+            nonlocal mark, address
             mark = self.changes.mark(MASTER)
             address, stub = self._master(deadline)
             try:
@@ -355,6 +356,8 @@ class Connection:
         def on_error(exc):
             nonlocal maybe_applied
             self._forget_master()  # re-read /hbase/master
+            if isinstance(exc, ServerUnavailableError) and address is not None:
+                self.channels.redial(address)  # its name may resolve now, elsewhere
             # a backup that answered "not the active master" did not run the call
             maybe_applied = maybe_applied or not isinstance(exc, MasterNotRunningError)
 

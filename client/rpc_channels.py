@@ -10,7 +10,9 @@ one channel per server incarnation it ever saw.
 Advertised names that do not resolve here (a region server in Docker advertising its service
 name `rs1` to a client on the host) are dialled at `fallback_host` instead, with the same port:
 the host where the client reached ZooKeeper, where compose publishes every daemon's port
-unchanged (see docs/docker.md).
+unchanged (see docs/docker.md). Inside Docker a stopped container's name does not resolve
+either, so a channel opened then dials the fallback; a master that cannot be reached is
+therefore dialled anew with `redial(address)` (region servers' channels go with their znodes).
 
 Once the pool is closed (Connection.close()), no channel is opened again, and a call that
 found its stub just before the close learns so from `check_open()`: gRPC itself raises a
@@ -96,6 +98,15 @@ class ChannelPool:
     def addresses(self) -> list[str]:
         """The addresses with an open channel."""
         return sorted(self._endpoints)
+
+    def redial(self, address: str) -> None:
+        """The next call to `address` opens a new channel, resolving its name again: a name
+        that did not resolve when the channel was opened (a stopped container's, so the
+        channel dials the fallback host) or resolved to a previous container's IP may now
+        lead to the server. The old channel is not closed under calls still using it; it
+        goes when the last of them lets go of it."""
+        with self._lock:
+            self._endpoints.pop(address, None)
 
     def forget(self, address: str) -> None:
         with self._lock:
