@@ -4,7 +4,8 @@
 Every --report-period seconds: read /hbase/master (the active master's MasterRecord), and send
 Master.RegionServerReport(ServerLoad). A missing or changing master is normal during fail-over:
 the reporter logs the change once and keeps trying; it never blocks the data path. Channels are
-cached per master address and replaced when the active master changes.
+cached per master address and replaced when the active master changes, or after the master
+could not be reached (so its name is resolved again).
 """
 
 from __future__ import annotations
@@ -65,13 +66,26 @@ class LoadReporter:
         address = f"{rec.host}:{rec.port}"
         with self._lock:
             if address != self._address:
-                if self._channel is not None:
-                    self._channel.close()
                 log.info("reporting to active master %s at %s", rec.name, address)
+                self._drop_channel()
                 self._address = address
+            if self._channel is None:
                 self._channel = grpc.insecure_channel(address)
                 self._stub = pb_grpc.MasterStub(self._channel)
             return self._stub
+
+    def _drop_channel(self) -> None:  # with self._lock held
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = self._stub = None
+
+    def _redial(self) -> None:
+        """After the master was unreachable: the next call opens a new channel, resolving the
+        master's name again. A restarted master container may have another IP (in compose,
+        the two masters' IPs swap when they start in the other order) and the old channel
+        would keep dialling the old one until gRPC re-resolves, 30 s or more later."""
+        with self._lock:
+            self._drop_channel()
 
     def _problem(self, what: str) -> None:
         if what != self._last_problem:  # log each distinct problem once, not every period
@@ -88,6 +102,8 @@ class LoadReporter:
                                     timeout=self.call_timeout)
         except grpc.RpcError as e:
             self._problem(f"master at {self._address}: {from_rpc_error(e, self._address or '')}")
+            if e.code() == grpc.StatusCode.UNAVAILABLE:
+                self._redial()
             return False
         except KazooException as e:
             self._problem(f"ZooKeeper: {type(e).__name__}")
