@@ -113,7 +113,8 @@ class DockerCluster:
                   self.zookeeper]:
             if c is not None:
                 try:
-                    c.get_wrapped_container().remove(force=True)
+                    # v: the anonymous volume of the image's VOLUME /data goes too
+                    c.get_wrapped_container().remove(force=True, v=True)
                 except docker.errors.NotFound:
                     pass
         for v in (self.volume, self.zk_volume):
