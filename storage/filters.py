@@ -21,9 +21,13 @@ len(v) bytes against v), 'substring:v' (case-insensitive; = and != only) or 'reg
 (a search, as Java's find(); = and != only). `cell op value` keeps a cell: ValueFilter(<,
 'binary:5') keeps values below '5'.
 
-Model: a filter looks at one whole row at a time (every version of every cell the scan
-selected) and answers a keep-mask over its cells, or None to drop the row. AND and OR combine
-masks, so the result does not depend on the order of their operands (HBase's FilterList can).
+Model: a filter looks at one whole row at a time and answers a keep-mask over its cells, or
+None to drop the row. Its row holds every version the family keeps of the cells the read
+selected (every stored one in a raw read), not only the read's versions: as HBase 2's
+UserScanQueryMatcher, the read's versions are counted among the cells the filter kept
+(filter_rows' `versions`), so ValueFilter or TimestampsFilter find an older version. AND and
+OR combine masks, so the result does not depend on the order of their operands (HBase's
+FilterList can).
 PageFilter counts the rows that are finally returned; WHILE, PageFilter and
 InclusiveStopFilter can end the scan (`done`), which ends it in every later region too. Each
 scanner parses its own copy, so that state (PageFilter's count) belongs to one region's scan,
@@ -237,10 +241,13 @@ class _List(Filter):
         return tuple(self.parts)
 
 
-def filter_rows(rows, f: Filter):
+def filter_rows(rows, f: Filter, versions: dict | None = None):
     """(row, cells) pairs -> the same, filtered; stops once the filter is done. Ticks (see
     storage/scanner.py) pass through, and after every TICK_ROWS rows the filter drops it yields
-    one more, so that the scanner pulling from it sees the time pass while nothing matches."""
+    one more, so that the scanner pulling from it sees the time pass while nothing matches.
+    versions: {family: n}, at most the n newest puts the filter kept per column of those
+    families (the read's versions, counted after the filter as HBase 2 does; the region gives
+    the filter every version the family keeps)."""
     key_only = [p for p in _walk(f) if isinstance(p, _KeyOnly)]  # values are replaced
     as_length = any(p.len_as_value for p in key_only)
     dropped = 0
@@ -250,6 +257,8 @@ def filter_rows(rows, f: Filter):
             continue
         mask = f.keep(row, cells)
         kept = None if mask is None else [c for c, k in zip(cells, mask) if k]
+        if kept and versions is not None:
+            kept = _newest_versions(kept, versions)
         if kept:
             f.returned()
             if key_only:
@@ -263,6 +272,23 @@ def filter_rows(rows, f: Filter):
             if dropped == TICK_ROWS:
                 dropped = 0
                 yield row, None
+
+
+def _newest_versions(cells: list, versions: dict) -> list:
+    """cells (one row, HBase order) with at most versions[family] puts per column; delete
+    markers (a raw read) are not counted."""
+    out = []
+    column, n = None, 0
+    for c in cells:
+        cap = versions.get(c.family)
+        if cap is not None and c.type == 4:
+            if (c.family, c.qualifier) != column:
+                column, n = (c.family, c.qualifier), 0
+            n += 1
+            if n > cap:
+                continue
+        out.append(c)
+    return out
 
 
 def _walk(f: Filter):

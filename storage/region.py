@@ -43,6 +43,7 @@ import os
 import shutil
 import threading
 import time
+from dataclasses import replace
 
 from minihbase.bytes_text import quoted
 from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColumnFamilyError,
@@ -78,6 +79,7 @@ FLUSH_RECHECK_S = 0.1
 _PUT = int(CellType.PUT)
 _DELETE = int(CellType.DELETE)
 _CELL_OVERHEAD = ENTRY_OVERHEAD
+_EVERY_VERSION = (1 << 31) - 1  # what a filtered raw read judges (HBase's Integer.MAX_VALUE)
 _tuple_new = tuple.__new__  # builds a Cell without the NamedTuple constructor's Python frame
 
 
@@ -697,10 +699,25 @@ class Region:
     def get(self, g: Get) -> list[Cell]:
         self._check_open()
         self._check_row(g.row)
-        cells = self._get_cells(g)
-        if g.filter is None or not cells:
+        if g.filter is None:
+            return self._get_cells(g)
+        versions, caps = self._filtered_versions(g.columns, g.time_range, g.max_versions)
+        cells = self._get_cells(replace(g, max_versions=versions))
+        if not cells:
             return cells
-        return next((kept for _, kept in filter_rows([(g.row, cells)], g.filter)), [])
+        return next((kept for _, kept in filter_rows([(g.row, cells)], g.filter, caps)), [])
+
+    def _filtered_versions(self, columns, time_range, max_versions: int,
+                           raw: bool = False) -> tuple[int, dict | None]:
+        """A filtered read's versions: (how many to read, per family how many of those the
+        filter keeps to return; None: as many as read). As HBase 2's UserScanQueryMatcher,
+        the filter judges every version the family keeps (every stored one in a raw read),
+        and the read's own versions count only the cells it kept: a ValueFilter finds an
+        older version that a one-version read without it would not show."""
+        caps = {p.family: p.max_versions
+                for _, p in self._plan(columns, time_range, max_versions, raw)
+                if p.max_versions < (_EVERY_VERSION if raw else p.family_max_versions)}
+        return _EVERY_VERSION, caps or None
 
     def get_row_wire(self, row: bytes, encode) -> bytes:
         """encode(self.get(Get(row))): the whole row, newest version of every column, as the
@@ -751,7 +768,11 @@ class Region:
         """Rows of the scan within this region, newest data as of now (MVCC read point)."""
         self._check_open()
         self.read_requests += 1
-        plans = self._plan(s.columns, s.time_range, s.max_versions, s.raw)
+        versions, caps = s.max_versions, None
+        if s.filter is not None:
+            versions, caps = self._filtered_versions(s.columns, s.time_range, s.max_versions,
+                                                     s.raw)
+        plans = self._plan(s.columns, s.time_range, versions, s.raw)
         mvcc = self._mvcc
         rp = mvcc.begin_read()  # registered until the scanner closes (memstore keeps versions)
         views = []
@@ -775,7 +796,7 @@ class Region:
                     streams.append(rows_of(items, p, stop or None, v.plain, n))
                 rows = merge_family_rows(streams)
             if s.filter is not None:
-                rows = filter_rows(rows, s.filter)
+                rows = filter_rows(rows, s.filter, caps)
         except BaseException:
             for v in views:
                 v.release()

@@ -159,6 +159,75 @@ def test_a_get_applies_its_filter_to_the_row(region):
         "ColumnValueFilter('cf', 'n', =, 'binary:2')")))] == [b"2"]
 
 
+@pytest.fixture
+def versioned(tmp_path):
+    """Column cf:q with three live versions (the family keeps 3), one deleted and one beyond
+    the family's VERSIONS, half of them flushed; cf:other has two."""
+    table = TableDescriptor("t", (FamilyDescriptor(b"cf", max_versions=3),
+                                  FamilyDescriptor(b"cg", max_versions=2)))
+    r = Region.open(str(tmp_path), RegionInfo("t", b"", b"", 1), table, wal=None,
+                    background=Inline())
+    m = Mutation(b"r")
+    for ts, value in ((5, b"ancient"), (10, b"old"), (15, b"gone"), (20, b"mid")):
+        m.put(b"cf", b"q", value, ts)
+    r.mutate(m.put(b"cf", b"other", b"o1", 10).put(b"cg", b"g", b"g1", 10))
+    r.flush()
+    r.mutate(Mutation(b"r").put(b"cf", b"q", b"new", 30).delete_version(b"cf", b"q", 15)
+             .put(b"cf", b"other", b"o2", 20).put(b"cg", b"g", b"g2", 20))
+    yield r
+    r.close(flush=False)
+
+
+def _cells(cells):
+    return [(c.family + b":" + c.qualifier, c.timestamp, c.value) for c in cells]
+
+
+@pytest.mark.parametrize("text, versions, expected", [
+    # an older version the filter keeps is found even when one version is read (HBase 2)
+    ("ValueFilter(=, 'binary:old')", 1, [(b"cf:q", 10, b"old")]),
+    ("TimestampsFilter(10)", 1, [(b"cf:other", 10, b"o1"), (b"cf:q", 10, b"old"),
+                                 (b"cg:g", 10, b"g1")]),
+    # the read's versions count what the filter kept, newest first
+    ("ValueFilter(!=, 'binary:new')", 1, [(b"cf:other", 20, b"o2"), (b"cf:q", 20, b"mid"),
+                                          (b"cg:g", 20, b"g2")]),
+    ("ValueFilter(!=, 'binary:new')", 2, [(b"cf:other", 20, b"o2"), (b"cf:other", 10, b"o1"),
+                                          (b"cf:q", 20, b"mid"), (b"cf:q", 10, b"old"),
+                                          (b"cg:g", 20, b"g2"), (b"cg:g", 10, b"g1")]),
+    # never past the family's VERSIONS, nor a deleted version
+    ("ValueFilter(=, 'binary:ancient')", 1, []),
+    ("ValueFilter(=, 'binary:gone')", 3, []),
+    # latestVersionOnly=false tests every version the family keeps; the row shows the newest
+    ("SingleColumnValueFilter('cf', 'q', =, 'binary:old', true, false) AND "
+     "QualifierFilter(=, 'binary:q')", 1, [(b"cf:q", 30, b"new")]),
+    ("SingleColumnValueFilter('cf', 'q', =, 'binary:old', true, true)", 1, []),
+])
+def test_a_filter_sees_every_version_the_family_keeps_then_the_read_takes_its_versions(
+        versioned, text, versions, expected):
+    """HBase 2's UserScanQueryMatcher: with a filter, the column tracker lets through the
+    family's VERSIONS (not the read's), the filter judges each of them, and at most the read's
+    versions of the cells it kept are returned per column. So ValueFilter or TimestampsFilter
+    find an older version that a plain one-version read would not show."""
+    got = _cells(versioned.get(Get(b"r", max_versions=versions, filter=parse_filter(text))))
+    assert got == expected
+    scanned = [_cells(cells) for cells in versioned.scanner(
+        Scan(max_versions=versions, filter=parse_filter(text)))]
+    assert scanned == ([expected] if expected else [])
+    reversed_ = [_cells(cells) for cells in versioned.scanner(
+        Scan(max_versions=versions, reversed=True, filter=parse_filter(text, True)))]
+    assert reversed_ == scanned
+
+
+def test_a_filtered_raw_scan_judges_every_stored_version(versioned):
+    """A raw read with a filter judges every stored version (HBase: Integer.MAX_VALUE), even
+    those past the family's VERSIONS, then returns the read's versions of what it kept."""
+    scan = Scan(raw=True, filter=parse_filter("ValueFilter(=, 'binary:ancient')"))
+    assert [_cells(cells) for cells in versioned.scanner(scan)] == [[(b"cf:q", 5, b"ancient")]]
+
+
+def test_without_a_filter_a_read_still_shows_only_its_versions(versioned):
+    assert _cells(versioned.get(Get(b"r", columns=((b"cf", b"q"),)))) == [(b"cf:q", 30, b"new")]
+
+
 def test_a_scanner_past_its_deadline_returns_what_it_has_and_stays_open(tmp_path):
     """The heartbeat: rows the filter drops take time; once the deadline has passed, next()
     answers with what it found (nothing here) without ending the scan, and each call still
