@@ -112,7 +112,8 @@ class _RowTest(Filter):
 
 
 class _Columns(Filter):
-    """Keeps the columns (all versions) whose index in the row is in [first, stop)."""
+    """Keeps the newest version of the columns whose index in the row is in [first, stop)
+    (HBase's ColumnPaginationFilter and ColumnCountGetFilter answer INCLUDE_AND_NEXT_COL)."""
 
     def __init__(self, first: int, stop: int):
         self.first, self.stop = first, stop
@@ -122,7 +123,9 @@ class _Columns(Filter):
         for c in cells:
             if (c.family, c.qualifier) != last:
                 index, last = index + 1, (c.family, c.qualifier)
-            mask.append(self.first <= index < self.stop)
+                mask.append(self.first <= index < self.stop)
+            else:
+                mask.append(False)
         return mask
 
 

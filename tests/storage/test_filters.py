@@ -217,6 +217,19 @@ def test_a_filter_sees_every_version_the_family_keeps_then_the_read_takes_its_ve
     assert reversed_ == scanned
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("ColumnPaginationFilter(2, 0)", [(b"cf:other", 20, b"o2"), (b"cf:q", 30, b"new")]),
+    ("ColumnPaginationFilter(2, 1)", [(b"cf:q", 30, b"new"), (b"cg:g", 20, b"g2")]),
+    ("ColumnCountGetFilter(1)", [(b"cf:other", 20, b"o2")]),
+])
+def test_column_pagination_returns_the_newest_version_of_each_column(versioned, text,
+                                                                      expected):
+    """ColumnPaginationFilter and ColumnCountGetFilter answer INCLUDE_AND_NEXT_COL in HBase:
+    one version per column, however many versions the read asks for."""
+    assert _cells(versioned.get(Get(b"r", max_versions=3, filter=parse_filter(text)))) == \
+        expected
+
+
 def test_a_filtered_raw_scan_judges_every_stored_version(versioned):
     """A raw read with a filter judges every stored version (HBase: Integer.MAX_VALUE), even
     those past the family's VERSIONS, then returns the read's versions of what it kept."""
