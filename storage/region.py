@@ -411,6 +411,7 @@ class Region:
                 for m in ms:
                     row = m.row
                     lrow = len(row) + _CELL_OVERHEAD
+                    latest_deletes = None  # (family, qualifier) -> Deletes at LATEST so far
                     for c in m.cells:
                         crow, fam, q, ts, t, value = c
                         lv = len(value)
@@ -430,7 +431,13 @@ class Region:
                                                                      and crow != row):
                             self._reject(m, c)
                         if ts == LATEST_TIMESTAMP:
-                            ts = self._latest_put_ts(row, fam, q, now) if t == _DELETE else now
+                            if t == _DELETE:
+                                if latest_deletes is None:
+                                    latest_deletes = {}
+                                nth = latest_deletes[fam, q] = latest_deletes.get((fam, q), 0) + 1
+                                ts = self._latest_put_ts(row, fam, q, now, nth)
+                            else:
+                                ts = now
                             c = _tuple_new(Cell, (row, fam, q, ts, t, value))
                         elif ts < 0:
                             raise InvalidArgumentError(f"negative timestamp {ts}")
@@ -472,10 +479,13 @@ class Region:
         raise InvalidArgumentError(
             f"cell row {quoted(c.row)} differs from its mutation's row {quoted(m.row)}")
 
-    def _latest_put_ts(self, row: bytes, family: bytes, qualifier: bytes, now: int) -> int:
-        """HBase's Delete-latest-version: the marker takes the newest visible put's timestamp."""
-        cells = self._get_cells(Get(row, ((family, qualifier),)), count=False)
-        return cells[0].timestamp if cells else now
+    def _latest_put_ts(self, row: bytes, family: bytes, qualifier: bytes, now: int,
+                       nth: int = 1) -> int:
+        """HBase's Delete-latest-version: the marker takes the newest visible put's timestamp;
+        the nth such Delete of the column in one mutation takes the nth newest's (HBase's
+        prepareDeleteTimestamps reads nth versions), or now when there are fewer."""
+        cells = self._get_cells(Get(row, ((family, qualifier),), max_versions=nth), count=False)
+        return cells[nth - 1].timestamp if len(cells) >= nth else now
 
     def _wait_if_busy(self) -> None:
         cfg = self.config

@@ -97,6 +97,24 @@ def test_delete_with_latest_timestamp_deletes_the_latest_version(region, clock):
     assert vals(region.get(Get(b"r"))) == [(b"r", CF, b"a", 10, b"v1"), (b"r", CF, b"zz", 5, b"y")]
 
 
+def test_each_latest_version_delete_of_one_mutation_deletes_the_next_newest(region, clock):
+    """HBase's prepareDeleteTimestamps: the n-th Delete of a column with the latest timestamp
+    in one mutation takes the n-th newest version's timestamp (a Get of n versions), so two
+    of them delete the two newest versions; past the versions there are, the marker is at
+    now."""
+    for ts in (10, 20, 30):
+        put(region, b"r", b"a", b"v%d" % ts, ts)
+    put(region, b"r", b"b", b"b10", 10)
+    region.mutate(Mutation(b"r").delete_version(CF, b"a").delete_version(CF, b"b")
+                  .delete_version(CF, b"a"))
+    assert vals(region.get(Get(b"r", max_versions=3))) == [(b"r", CF, b"a", 10, b"v10")]
+    region.mutate(Mutation(b"r").delete_version(CF, b"a").delete_version(CF, b"a"))
+    assert region.get(Get(b"r", max_versions=3)) == []
+    markers = [(q, ts) for _, q, ts, t, _ in raw_scan(region) if t == 8]
+    assert sorted(markers) == [(b"a", 10), (b"a", 20), (b"a", 30), (b"a", int(clock.t * 1000)),
+                               (b"b", 10)]
+
+
 def raw_scan(region, **kw):
     return [(c.row, c.qualifier, c.timestamp, c.type, c.value)
             for cells in region.scanner(Scan(raw=True, max_versions=10, **kw)) for c in cells]
