@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{commands.DELETE_BATCH})")
     c = cmd("count")
     c.add_argument("table")
-    c.add_argument("--interval", type=int, default=1000, help="progress every N rows")
+    c.add_argument("--interval", type=POSITIVE, default=1000, help="progress every N rows")
     c.add_argument("--filter", help="count only the rows this filter returns")
     c = cmd("incr")
     for a in ("table", "row", "column"):

@@ -567,10 +567,15 @@ def deleteall_prefix(conn, out: Output, table: str, prefix: bytes, column: bytes
 
 
 def count(conn, out: Output, table: str, interval: int = 1000, row_filter=None) -> None:
+    # HBase's count reports at `count % interval == 0`: INTERVAL => 0 divides by zero there
+    if interval < 1:
+        raise UsageError(f"count: INTERVAL must be at least 1 (progress every that many "
+                         f"rows), got {interval}")
+
     def progress(n, row):
         out.progress(f"Current count: {n}, row: {fmt.binary(row)}")
 
-    n = conn.table(table).count(progress=progress, interval=max(1, interval), filter=row_filter)
+    n = conn.table(table).count(progress=progress, interval=interval, filter=row_filter)
     out.result(f"{n} row(s)", {"count": n})
 
 

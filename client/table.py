@@ -193,6 +193,8 @@ class Table:
         """Rows in the range (HBase shell `count`); `progress(count, row)` every `interval`.
         As HBase's, it fetches only each row's first key (FirstKeyOnlyFilter) or, with a
         `filter`, only keys (KeyOnlyFilter after it)."""
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            raise ValueError(f"interval must be a whole number >= 1, got {interval!r}")
         only_keys = b"FirstKeyOnlyFilter() AND KeyOnlyFilter()" if filter is None else \
             b"(" + protocol.filter_text(filter) + b") AND KeyOnlyFilter()"
         n = 0

@@ -323,6 +323,7 @@ def test_normalize_takes_the_table_filter_as_options(monkeypatch):
      "argument --normalizer-target-region-count: must be between 0 and"),
     (["incr", "t", "r", "cf:c", "99999999999999999999"], "argument amount: must be between"),
     (["deleteall", "t", "--prefix", "p", "--cache", "0"], "argument --cache: must be between 1"),
+    (["count", "t", "--interval", "0"], "argument --interval: must be between 1 and"),
 ])
 def test_an_argument_out_of_range_is_a_usage_error_exit_2_before_the_cluster_is_asked(
         capsys, argv, message):

@@ -251,6 +251,24 @@ def test_count_takes_hbase_s_older_bare_interval(rec):
         run("count 't1', '100'")
 
 
+@pytest.mark.parametrize("line", ["count 't1', INTERVAL => 0", "count 't1', {INTERVAL => -5}",
+                                  "count 't1', 0"])
+def test_a_count_interval_below_one_is_a_usage_error_not_taken_as_one(line):
+    """HBase's count reports at `count % interval == 0`, so INTERVAL => 0 has no meaning there
+    (Ruby's ZeroDivisionError); it used to be taken as 1 here, a report for every row."""
+    with pytest.raises(commands.UsageError,
+                       match=r"count: INTERVAL must be at least 1 \(progress every .*\), got -?\d"):
+        run(line)  # refused before the cluster is asked: there is none (conn=None)
+
+
+def test_client_count_names_a_bad_interval():
+    from client.table import Table
+
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match=f"interval must be a whole number >= 1, got {bad}"):
+            Table("t1", None).count(interval=bad)
+
+
 def test_alter_delete_forms_and_put_timestamp(rec):
     run("alter 't1', 'delete' => 'cf'")
     run("alter 't1', NAME => 'cf', METHOD => 'delete'")
