@@ -22,7 +22,7 @@ from client import commands, help_texts
 from client.help_texts import ARGUMENTS
 from client.formatting import STATUS_FORMATS, parse_binary, ttl_seconds
 from client.protocol import family_number_range
-from storage.cell import LATEST_TIMESTAMP
+from storage.cell import LATEST_TIMESTAMP, MAX_ROW_LENGTH
 from storage.schema import (COMPRESSIONS, DATA_BLOCK_ENCODINGS, DURABILITIES,
                             KEEP_DELETED_CELLS, MIN_MAX_FILESIZE, MIN_MEMSTORE_FLUSHSIZE,
                             TABLE_ATTRIBUTES, TABLE_DEFAULTS)
@@ -87,6 +87,24 @@ def seconds_or_forever(text: str):
     if seconds is None:
         return "FOREVER"
     return _in_range(seconds, *family_number_range("ttl_seconds"))
+
+
+class _SplitKeys(argparse.Action):
+    """--splits: the keys as bytes, refused as the master would refuse them (empty, given
+    twice, longer than a row key) but as a usage error, before the cluster is asked."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        keys = [parse_binary(v) for v in values]
+        for i, key in enumerate(keys):
+            if not key:
+                raise argparse.ArgumentError(self, "a split key must not be empty (the first "
+                                                   "region starts at the empty key already)")
+            if len(key) > MAX_ROW_LENGTH:
+                raise argparse.ArgumentError(self, f"a split key is a row key: at most "
+                                                   f"{MAX_ROW_LENGTH} bytes, got {len(key)}")
+            if key in keys[:i]:
+                raise argparse.ArgumentError(self, f"split key '{values[i]}' is given twice")
+        setattr(namespace, self.dest, keys)
 
 
 def _family_flags(p) -> None:
@@ -177,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = cmd("create")
     c.add_argument("table")
     c.add_argument("families", nargs="+")
-    c.add_argument("--splits", nargs="+", default=[], metavar="KEY")
+    c.add_argument("--splits", nargs="+", default=[], metavar="KEY", action=_SplitKeys)
     _attribute_flags(c)
     _family_flags(c)
     c = cmd("list")
@@ -417,7 +435,7 @@ def run(a, conn, out: commands.Output) -> None:
         families: dict = {}
         for f in a.families:
             commands.add_family(families, f, dict(opts))
-        commands.create(conn, out, a.table, families, [b(k) for k in a.splits],
+        commands.create(conn, out, a.table, families, a.splits,
                         _attributes(a))
     elif name in ("list", "list_namespace"):
         (commands.list_tables if name == "list" else commands.list_namespace)(conn, out, a.regex)

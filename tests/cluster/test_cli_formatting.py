@@ -324,6 +324,11 @@ def test_normalize_takes_the_table_filter_as_options(monkeypatch):
     (["incr", "t", "r", "cf:c", "99999999999999999999"], "argument amount: must be between"),
     (["deleteall", "t", "--prefix", "p", "--cache", "0"], "argument --cache: must be between 1"),
     (["count", "t", "--interval", "0"], "argument --interval: must be between 1 and"),
+    (["create", "t", "cf", "--splits", ""], "argument --splits: a split key must not be empty"),
+    (["create", "t", "cf", "--splits", "b", "a", "b"],
+     "argument --splits: split key 'b' is given twice"),
+    (["create", "t", "cf", "--splits", "a", "a\\x00", "a\\x00"], "split key 'a\\x00' is given"),
+    (["create", "t", "cf", "--splits", "k" * 40000], "argument --splits: a split key is a row"),
 ])
 def test_an_argument_out_of_range_is_a_usage_error_exit_2_before_the_cluster_is_asked(
         capsys, argv, message):
