@@ -14,7 +14,8 @@ Accepted grammar (the subset of Ruby the HBase shell's everyday commands use):
 
 Strings: 'single' (Ruby: only \\' and \\\\ are escapes, so '\\x00' is four characters, exactly as
 in HBase's shell) and "double" (\\xHH, \\n, \\t, \\r, \\\\, \\", \\e, octal \\N to \\NNN,
-\\uHHHH and \\u{H ...} as UTF-8). Numbers are
+\\uHHHH and \\u{H ...} as UTF-8; as in Ruby, a backslash before any other character is
+dropped, "\\q" is "q", and one before a line break drops both). Numbers are
 integers (optionally negative, underscores allowed) or decimals. Hash keys that are bare NAMEs
 (STARTROW, VERSIONS...) are upper-cased constants as in HBase. Strings come out as `bytes`
 (so binary rows round-trip); the command layer decodes names where it needs text.
@@ -173,6 +174,14 @@ def _string(line: str, i: int, first_line: int) -> tuple[bytes, int]:
             elif nxt in _SIMPLE_ESCAPES:
                 out.append(_SIMPLE_ESCAPES[nxt])
                 i += 2
+                continue
+            elif nxt in "cCM":  # Ruby's control and meta characters: \cx, \C-x, \M-x
+                raise ShellSyntaxError(
+                    f"unsupported escape \\{nxt} at {_where(line, i, first_line)}: write the "
+                    "byte as \\xHH")
+            else:  # Ruby: "\q" is "q"; a backslash ending a line joins it to the next
+                end = _LINE_END.match(line, i + 1)
+                i = end.end() if end and end.end() > i + 1 else i + 1
                 continue
         out += ch.encode()
         i += 1

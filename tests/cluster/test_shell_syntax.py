@@ -63,6 +63,16 @@ def test_double_quoted_octal_and_unicode_escapes_give_ruby_s_bytes():
             parse(bad)
 
 
+def test_double_quoted_unknown_escapes_drop_the_backslash_as_in_ruby():
+    """Ruby: "\\q" == "q" and "\\8" == "8"; a backslash before a line break joins the lines
+    (both dropped). The backslash used to be kept, so "r\\q" wrote row r\\q, not rq."""
+    assert parse(r'put "r\q", "\8\9", "a\/b", "\é"').args == [b"rq", b"89", b"a/b", "é".encode()]
+    assert parse('put "ab\\\ncd", "x\\\r\ny"').args == [b"abcd", b"xy"]
+    assert parse(r"put 'r\q'").args == [b"r\\q"]  # single-quoted: kept
+    with pytest.raises(ShellSyntaxError, match=r"unsupported escape \\c at column 6: write"):
+        parse(r'put "\cA"')
+
+
 def test_single_quoted_strings_are_literal_as_in_ruby():
     assert parse(r"get 't1', 'a\x00'").args[1] == b"a\\x00"
     assert parse(r"get 't1', 'it\'s'").args[1] == b"it's"
