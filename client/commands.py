@@ -206,6 +206,7 @@ def delete_snapshot(conn, out: Output, name: str) -> None:
 
 
 def clone_snapshot(conn, out: Output, name: str, table: str) -> None:
+    table = canonical_table_name(table)  # named as the table is: 'default:t2' is t2
     conn.clone_snapshot(name, table, progress=out.progress)
     out.result(f"Cloned snapshot {name} to table {table}", {"snapshot": name, "table": table})
 
@@ -384,6 +385,7 @@ def truncate(conn, out: Output, table: str, preserve_splits: bool = False) -> No
 
 def clone_table_schema(conn, out: Output, table: str, new_table: str,
                        preserve_splits: bool = True) -> None:
+    new_table = canonical_table_name(new_table)
     conn.clone_table_schema(table, new_table, preserve_splits, progress=out.progress)
     out.result(f"Created table {new_table} with the schema of {table}"
                + ("" if preserve_splits else " (one region)"),

@@ -176,7 +176,8 @@ def test_cli_and_shell_snapshot_commands(cluster):
     assert "Traceback" not in r.stderr
     script = ("put 'snap_c', 'r2', 'cf:q', 'v2'\n"
               "snapshot 'snap_c', 'snap_c2', {SKIP_FLUSH => true}\n"
-              "clone_snapshot 'snap_c2', 'snap_c_clone'\n"
+              "clone_snapshot 'snap_c2', 'default:snap_c_clone'\n"
+              "clone_table_schema 'snap_c', 'default:snap_c_schema'\n"
               "scan 'snap_c_clone'\n"
               "list_snapshots 'snap_c.*'\n"
               "delete_snapshot 'snap_c1'\n"
@@ -184,7 +185,9 @@ def test_cli_and_shell_snapshot_commands(cluster):
     r = cli("shell", input=script)
     assert r.returncode == 0, r.stderr
     # SKIP_FLUSH: r2 was only in the memstore, so the clone has r1 alone
-    assert "Cloned snapshot snap_c2 to table snap_c_clone" in r.stdout
+    # named as HBase's TableName names it: a table of the default namespace without it
+    assert "Cloned snapshot snap_c2 to table snap_c_clone\n" in r.stdout
+    assert "Created table snap_c_schema with the schema of snap_c\n" in r.stdout
     assert "value=v1" in r.stdout and "value=v2" not in r.stdout
     assert " snap_c1 " in r.stdout and " snap_c2 " in r.stdout
     assert json.loads(cli("list_snapshots", "snap_c.*", "--json").stdout) == []
