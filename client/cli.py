@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("table")
     c.add_argument("--start", help="first row (inclusive)")
     c.add_argument("--stop", help="stop row (exclusive)")
-    c.add_argument("--prefix")
+    c.add_argument("--prefix", help="only rows starting with this; replaces --start and "
+                                    "--stop, as the shell's ROWPREFIXFILTER does")
     c.add_argument("--columns", nargs="+", default=[])
     c.add_argument("--limit", type=POSITIVE)
     c.add_argument("--reverse", action="store_true")
@@ -482,8 +483,6 @@ def run(a, conn, out: commands.Output) -> None:
         commands.get(conn, out, a.table, b(a.row), [b(c) for c in a.columns], a.versions,
                      a.ts, row_filter=a.filter and b(a.filter))
     elif name == "scan":
-        if a.prefix is not None and (a.start is not None or a.stop is not None):
-            raise commands.UsageError("--prefix cannot be combined with --start or --stop")
         commands.scan(conn, out, a.table, start=a.start and b(a.start),
                       stop=a.stop and b(a.stop), prefix=a.prefix and b(a.prefix),
                       columns=[b(c) for c in a.columns], limit=a.limit, reverse=a.reverse,

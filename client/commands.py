@@ -466,7 +466,11 @@ def scan(conn, out: Output, table: str, start=None, stop=None, prefix=None, colu
          limit=None, reverse=False, versions=None, time_range=None, row_filter=None,
          raw=False, formatter: str | None = None) -> None:
     """Streams: a scan of a big table prints as it goes (widths set by the first rows).
-    raw: HBase's RAW scan (delete markers print as type=...); converters as get's."""
+    raw: HBase's RAW scan (delete markers print as type=...); converters as get's. A
+    prefix replaces start and stop, as HBase's shell ROWPREFIXFILTER (Scan.setRowPrefixFilter)
+    replaces STARTROW and STOPROW."""
+    if prefix is not None:
+        start = stop = None
     columns, show = _converters(columns, formatter)
     results = conn.table(table).scan(row_start=start, row_stop=stop, row_prefix=prefix,
                                      columns=columns or None, limit=limit, reverse=reverse,

@@ -482,10 +482,8 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
         def opt(key):
             return _b(spec[key], key) if key in spec else None
 
-        prefix = opt("ROWPREFIXFILTER")  # HBase's setRowPrefixFilter replaces both rows
-        commands.scan(conn, out, _s(args[0], "table name"),
-                      start=None if prefix is not None else opt("STARTROW"),
-                      stop=None if prefix is not None else opt("STOPROW"), prefix=prefix,
+        commands.scan(conn, out, _s(args[0], "table name"), start=opt("STARTROW"),
+                      stop=opt("STOPROW"), prefix=opt("ROWPREFIXFILTER"),
                       columns=None if col is None else _columns(col),
                       limit=limit if limit > 0 else None,  # the HBase shell: <= 0 is none
                       reverse=bool(spec.get("REVERSED", False)),

@@ -696,6 +696,11 @@ def test_cli_data_commands_print_tables_and_json(cluster, table):
     js = cli(cluster, "--json", "scan", "cl", "--prefix", "r\\x00")
     assert js.returncode == 0
     assert '"row": "r\\\\x00"' in js.stdout and '"value": "v\\\\xFF"' in js.stdout
+    # --prefix replaces --start and --stop, as the shell's ROWPREFIXFILTER (HBase's
+    # setRowPrefixFilter) replaces STARTROW and STOPROW; the CLI used to refuse the pair
+    for argv in (["--start", "zzz"], ["--stop", "a", "--start", "r\\x01"]):
+        both = cli(cluster, "--json", "scan", "cl", "--prefix", "r\\x00", *argv)
+        assert (both.returncode, both.stdout) == (0, js.stdout), both.stderr
     assert "cl" in cli(cluster, "list").stdout
     shell = cli(cluster, "shell", input="put 'cl', 'sh1', 'cf:q', 'x'\nget 'cl', 'sh1'\n"
                 "count 'cl', INTERVAL => 1000000\nexit\n")
