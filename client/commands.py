@@ -330,9 +330,11 @@ def presplit_keys(regions: int, algorithm: str) -> list[bytes]:
 
 
 def alter(conn, out: Output, table: str, add: dict | None = None, remove=None,
-          attributes: dict | None = None) -> None:
+          attributes: dict | None = None, report_regions: bool = False) -> None:
     """attributes: table attributes to set, by field name (a default unsets one: max_filesize
-    0 is the servers' split size again)."""
+    0 is the servers' split size again). report_regions: print what HBase's shell alter
+    prints, "Updating all regions with the new schema..." and then alter_status's lines,
+    instead of "Altered table t1" (JSON says {"altered": t1} either way)."""
     add = dict(add or {})
     if add:  # modifying a family keeps the attributes not mentioned
         current = {f["name"]: f for f in conn.describe_table(table)["families"]}
@@ -345,7 +347,11 @@ def alter(conn, out: Output, table: str, add: dict | None = None, remove=None,
         raise UsageError("alter needs a family to add/modify or one to delete, or a table "
                          "attribute")
     conn.alter_table(table, add=add, remove=list(remove or []), **(attributes or {}))
-    out.result(f"Altered table {table}", {"altered": table})
+    if not report_regions or out.as_json:
+        out.result(f"Altered table {table}", {"altered": table})
+        return
+    out.result("Updating all regions with the new schema...", None)
+    alter_status(conn, out, table)
 
 
 def alter_status(conn, out: Output, table: str) -> None:

@@ -142,7 +142,8 @@ As in HBase, t = create ... also makes a table reference (see help 'get_table').
 A hash with NAME => 'cf' adds the family, or changes the attributes it names and keeps the
 others; a bare name adds a family with the defaults. 'delete' => 'cf' (or NAME => 'cf',
 METHOD => 'delete') deletes a family and its data. Several changes may follow each other.
-The table may stay enabled: its regions reopen with the new schema.
+The table may stay enabled: its regions reopen with the new schema, and alter prints
+"Updating all regions with the new schema..." and then alter_status's lines.
 
 {_FAMILY_ATTRIBUTES}
 

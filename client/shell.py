@@ -429,7 +429,7 @@ def execute(cmd: Command, conn, out: commands.Output) -> None:
             raise commands.UsageError(f"usage: {n} 't1', NAME => 'cf', VERSIONS => 3")
         add, remove, attributes = _alter_spec(args[1:])
         commands.alter(conn, out, _s(args[0], "table name"), add=add, remove=remove,
-                       attributes=attributes)
+                       attributes=attributes, report_regions=n == "alter")
     elif n == "alter_status":
         _nargs(cmd, 1, 1, "alter_status 't1'")
         commands.alter_status(conn, out, _s(args[0], "table name"))

@@ -1562,6 +1562,14 @@ def test_alter_async_and_alter_status_count_the_regions_as_hbase_does(cluster, t
     assert shell.returncode == 0, shell.stderr
     assert "3/3 regions updated.\nDone.\n" in shell.stdout
     assert conn.describe_table("alts")["families"][0]["ttl"] == 86400
+    # alter (not async) prints what HBase's shell prints: it used to say "Altered table alts"
+    shell = cli(cluster, "shell", input="alter 'alts', NAME => 'cf', VERSIONS => 2\n")
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.startswith("Updating all regions with the new schema...\n"
+                                   "3/3 regions updated.\nDone.\nTook "), shell.stdout
+    shell = cli(cluster, "--json", "shell", input="alter 'alts', NAME => 'cf', VERSIONS => 3\n")
+    assert shell.returncode == 0 and shell.stdout == '{"altered": "alts"}\n', shell.stdout
+    assert conn.describe_table("alts")["families"][0]["max_versions"] == 3
 
     first = conn.regions("alts")[0]
     conn.unassign(first["encoded"])  # closed: not counted as updated (HBase's arithmetic)

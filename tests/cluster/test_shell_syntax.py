@@ -283,8 +283,9 @@ def test_alter_delete_forms_and_put_timestamp(rec):
     run("alter 't1', 'delete' => 'cf'")
     run("alter 't1', NAME => 'cf', METHOD => 'delete'")
     run("put 't1', 'r1', 'cf:q', 'v', 42")
-    assert rec.calls[0] == ("alter", ("t1",), {"add": {}, "remove": ["cf"], "attributes": {}})
-    assert rec.calls[1] == ("alter", ("t1",), {"add": {}, "remove": ["cf"], "attributes": {}})
+    removed = {"add": {}, "remove": ["cf"], "attributes": {}, "report_regions": True}
+    assert rec.calls[0] == ("alter", ("t1",), removed)
+    assert rec.calls[1] == ("alter", ("t1",), removed)
     assert rec.calls[2] == ("put", ("t1", b"r1", b"cf:q", b"v", 42), {})
 
 
@@ -943,7 +944,7 @@ def test_alter_async_is_alter_and_alter_status_names_the_table(rec):
     run("alter_async 't1', NAME => 'cf', VERSIONS => 5")
     run("alter_status 't1'")
     assert rec.calls == [("alter", ("t1",), {"add": {"cf": {"max_versions": 5}}, "remove": [],
-                                            "attributes": {}}),
+                                            "attributes": {}, "report_regions": False}),
                          ("alter_status", ("t1",), {})]
     with pytest.raises(commands.UsageError, match="usage: alter_status 't1'"):
         run("alter_status 't1', 't2'")
