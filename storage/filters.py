@@ -28,10 +28,11 @@ UserScanQueryMatcher, the read's versions are counted among the cells the filter
 (filter_rows' `versions`), so ValueFilter or TimestampsFilter find an older version. AND and
 OR combine masks, so the result does not depend on the order of their operands (HBase's
 FilterList can).
-PageFilter counts the rows that are finally returned; WHILE, PageFilter and
-InclusiveStopFilter can end the scan (`done`), which ends it in every later region too. Each
-scanner parses its own copy, so that state (PageFilter's count) belongs to one region's scan,
-as in HBase.
+PageFilter counts the rows that are finally returned; WHILE, PageFilter (once its page is
+full) and InclusiveStopFilter can end the scan (`done`), which ends it in every later region
+too. Each scanner parses its own copy, so that state (PageFilter's count) belongs to one
+region's scan, as in HBase: a region with fewer rows than the page leaves the scan going, and
+the next region fills a page of its own.
 """
 
 from __future__ import annotations
