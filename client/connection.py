@@ -28,7 +28,7 @@ import grpc
 from client import protocol
 from client.location_cache import (CLOSED, MASTER, ClosedMeta, LocationCache, MetaChanges,
                                    RegionLocation, ZkMetaReader, is_change)
-from client.retry import RetryPolicy, is_retryable
+from client.retry import RetryPolicy, bounded_waits, is_retryable
 from client.rpc_channels import ChannelPool
 from coordination import znodes
 from coordination.znodes import Paths
@@ -337,6 +337,7 @@ class Connection:
 
         mark = None
         address = None
+        unreachable = None  # (address, MasterRecord or None, backups) of the last refusal
 
         def attempt(deadline):
             nonlocal mark, address
@@ -354,10 +355,12 @@ class Connection:
                 raise
 
         def on_error(exc):
-            nonlocal maybe_applied
+            nonlocal maybe_applied, unreachable
             self._forget_master()  # re-read /hbase/master
+            unreachable = None
             if isinstance(exc, ServerUnavailableError) and address is not None:
                 self.channels.redial(address)  # its name may resolve now, elsewhere
+                unreachable = self._masters_now(address)
             # a backup that answered "not the active master" did not run the call
             maybe_applied = maybe_applied or not isinstance(exc, MasterNotRunningError)
 
@@ -367,7 +370,47 @@ class Connection:
         # master that is down fails fast and is looked up again (a backup took over).
         return self.retry.call(what or f"{method} on the master", attempt, on_error,
                                retryable=resend_safe, whole_budget_per_attempt=True,
-                               wait=lambda delay: self.backoff_wait(MASTER, mark, delay))
+                               wait=lambda delay: self.backoff_wait(MASTER, mark, delay),
+                               explain=lambda exc: unreachable and self._master_down(
+                                   exc, *unreachable))
+
+    def _masters_now(self, address: str):
+        """(address, the active MasterRecord or None, backup master names) as ZooKeeper has
+        them now, for the timeout message of a master call whose master at `address` did not
+        answer; None when ZooKeeper does not answer within a moment either."""
+        try:
+            with bounded_waits(0.5):
+                return (address, self._meta.master(),
+                        self._meta.children(self.paths.backup_masters))
+        except HBaseError:
+            return None
+
+    def _master_down(self, exc: BaseException, address: str, record, backups) -> str | None:
+        """What a master that cannot be connected to means for the caller (HBase's client
+        only says "connection refused"): a SIGKILLed active master keeps /hbase/master until
+        its ZooKeeper session expires, and only then does a backup take over. None (the raw
+        error) for a call that timed out: a master busy with a long call is not down."""
+        text = str(exc)
+        if "refused" in text.lower():
+            reason = "connection refused"
+        elif "failed to connect" in text.lower():
+            reason = "cannot connect"
+        else:
+            return None
+        takeover = (f"a backup master takes over ({len(backups)} waiting: "
+                    f"{', '.join(backups)}), which a longer operation timeout waits for"
+                    if backups else f"no backup master is waiting to take over "
+                    f"({self.paths.backup_masters} is empty): start a master")
+        if record is None:
+            return (f"the master at {address} does not answer ({reason}) and no master is "
+                    f"active ({self.paths.master} is missing); {takeover}")
+        if f"{record.host}:{record.port}" != address:
+            return (f"the master at {address} does not answer ({reason}); {record.name} has "
+                    f"just become the active master: try again")
+        return (f"the active master {record.name} does not answer at {address} ({reason}): "
+                f"it is down or cut off. ZooKeeper names it active ({self.paths.master}) "
+                f"until its session expires (the masters' --session-timeout, 15 s by "
+                f"default); then {takeover}")
 
     # -- admin: namespaces (HBase's; "default" and "hbase" always exist) ---------------------
     def create_namespace(self, name: str, properties: dict[str, str] | None = None) -> None:

@@ -88,7 +88,8 @@ class RetryPolicy:
              on_error: Callable[[BaseException], None] | None = None,
              retryable: Callable[[BaseException], bool] = is_retryable,
              started: float | None = None, whole_budget_per_attempt: bool = False,
-             wait: Callable[[float], bool] | None = None) -> T:
+             wait: Callable[[float], bool] | None = None,
+             explain: Callable[[BaseException], str | None] | None = None) -> T:
         """Run `attempt(rpc_deadline_seconds)` with back-off until it succeeds or time runs out.
 
         `on_error(exc)` runs after every retryable failure (e.g. drop cached locations) before
@@ -99,6 +100,9 @@ class RetryPolicy:
         `wait(seconds)` pauses instead of `sleep`, and returns True when it ended early because
         what the call waits for changed (a region reopened, a new master): the back-off then
         starts again from its first step -- a new state, not the one that has lasted.
+        `explain(last_exc)`: what the last error means for the caller ("the active master is
+        down; a backup takes over..."), said in the timeout message instead of the raw last
+        error; None keeps the raw one. It must not block: it only formats what is known.
         """
         start = self.clock() if started is None else started
         deadline = start + self.timeout
@@ -122,10 +126,12 @@ class RetryPolicy:
                 left = deadline - now
                 delay = backoff_delay(self.pause, step)
                 if left <= MIN_ATTEMPT_S or (last_chance and delay + MIN_ATTEMPT_S >= left):
+                    tried = (f"gave up after {tries} attempt(s) in {now - start:.1f}s "
+                             f"(operation timeout {self.timeout:g}s)")
+                    meaning = explain(exc) if explain is not None else None
                     raise OperationTimeoutError(
-                        f"{what}: gave up after {tries} attempt(s) in {now - start:.1f}s "
-                        f"(operation timeout {self.timeout:g}s); last error: "
-                        f"{type(exc).__name__}: {exc}"
+                        f"{what}: {meaning}; {tried}" if meaning else
+                        f"{what}: {tried}; last error: {type(exc).__name__}: {exc}"
                     ) from exc
                 if delay + MIN_ATTEMPT_S >= left:
                     # Shorten the last pause so one more attempt still fits in the budget.

@@ -100,6 +100,41 @@ def test_backup_takes_over_within_session_timeout_after_sigkill(masters, quorum)
     assert _status(b).backup_masters == []
 
 
+def _cli(quorum: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "client.cli", "--zk", quorum, *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+def test_admin_command_during_master_failover_says_why_then_waits_for_the_backup(masters,
+                                                                                 quorum):
+    """SIGKILL the active master: until its session expires ZooKeeper still names it, and
+    every call is refused. A command whose timeout ends first says so -- which master is down,
+    that a backup takes over once its session expires, which backup -- not only gRPC's
+    "connection refused"; one given time enough waits and is answered by the backup."""
+    a = masters(session_timeout=10.0)  # a wide window to run the first command in
+    wait_for(lambda: _status(a).active_master, 30, "first master active")
+    dead = _status(a).active_master
+    b = masters()
+    wait_for(lambda: len(_status(a).backup_masters) == 1, 30, "backup registered")
+    backup = _status(a).backup_masters[0]
+    a.kill(signal.SIGKILL)
+    killed = time.monotonic()
+
+    short = _cli(quorum, "--timeout", "2", "status")
+    assert time.monotonic() - killed < 10, "the session expired before the command ran"
+    assert short.returncode == 1 and "Traceback" not in short.stderr, short.stderr
+    message = short.stderr.strip()
+    assert message.startswith(f"ERROR: status: the active master {dead} does not answer at "
+                              f"127.0.0.1:{a.port} (connection refused)"), message
+    assert "until its session expires" in message and backup in message, message
+    assert "gave up after" in message and "operation timeout 2s" in message, message
+
+    waited = _cli(quorum, "--timeout", "30", "status")
+    assert waited.returncode == 0, waited.stderr
+    assert f"active master: {backup}" in waited.stdout, waited.stdout
+    assert f",{b.port}," in backup
+
+
 def test_a_master_restarted_on_its_own_address_takes_over_its_old_znode_at_once(masters,
                                                                                  quorum):
     """HBase's ActiveMasterManager: /hbase/master naming this master's own host and port (an
