@@ -235,10 +235,33 @@ class Connection:
         try:
             return fn(loc, self.channels.region_server(loc.address), deadline)
         except grpc.RpcError as err:
-            raise from_rpc_error(err, loc.address) from None
+            exc = from_rpc_error(err, loc.address)
+            exc.location = loc  # for region_server_down, should the operation time out
+            raise exc from None
         except ValueError:  # gRPC's "closed channel": close() ran meanwhile
             self.channels.check_open()
             raise
+
+    def region_server_down(self, exc: BaseException) -> str | None:
+        """For the timeout message of a data call whose last attempt could not connect to
+        the region server its region is on (`exc.location`, set where the call failed): why
+        -- a SIGKILLed server is listed in ZooKeeper until its session expires, and only then
+        does the master reopen its regions elsewhere. None (the raw error) otherwise."""
+        loc = getattr(exc, "location", None)
+        text = str(exc).lower()
+        if (loc is None or not isinstance(exc, ServerUnavailableError)
+                or ("refused" not in text and "failed to connect" not in text)):
+            return None
+        reason = "connection refused" if "refused" in text else "cannot connect"
+        where = (f"region {loc.name} is on region server {loc.server}, which does not answer "
+                 f"at {loc.address} ({reason})")
+        if loc.server in self._live_servers:
+            return (f"{where}: it is down or cut off. ZooKeeper lists it as live until its "
+                    f"session expires (the servers' --session-timeout, 15 s by default); then "
+                    f"the master reopens its regions elsewhere, which a longer operation "
+                    f"timeout waits for")
+        return (f"{where} and has left ZooKeeper: the master is reopening its regions "
+                f"elsewhere, which a longer operation timeout waits for")
 
     def _retry_region_call(self, table: str, row: bytes, what, fn, started: float):
         """region_call's slow path: the retry policy, counting the time since `started`. A
@@ -252,7 +275,8 @@ class Connection:
 
         return self.retry.call(what, attempt, lambda exc: self.on_region_error(table, exc),
                                started=started,
-                               wait=lambda delay: self.backoff_wait(table, mark, delay))
+                               wait=lambda delay: self.backoff_wait(table, mark, delay),
+                               explain=self.region_server_down)
 
     def backoff_wait(self, key: str, mark, delay: float) -> bool:
         """A retry's back-off pause of `delay` seconds, cut short (after at least the base

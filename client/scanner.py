@@ -172,7 +172,8 @@ class _Scanner:
                     f"scan of table {self.table.name!r}", self._step, self._on_error,
                     retryable=_restartable, started=self.stalled_since,
                     wait=lambda delay: self.conn.backoff_wait(self.table.name, self.mark,
-                                                              delay))
+                                                              delay),
+                    explain=self.conn.region_server_down)
                 for result in results:
                     if not result.cells:
                         continue
@@ -310,7 +311,9 @@ class _Scanner:
             else:
                 response = self.stub.Scan(request, timeout=deadline)
         except grpc.RpcError as err:
-            raise from_rpc_error(err, self.loc.address) from None
+            exc = from_rpc_error(err, self.loc.address)
+            exc.location = self.loc  # for Connection.region_server_down
+            raise exc from None
         except ValueError:  # gRPC's "closed channel": close() ran meanwhile
             self.conn.channels.check_open()
             raise

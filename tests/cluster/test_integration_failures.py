@@ -12,6 +12,7 @@ import threading
 import time
 
 import grpc
+import pytest
 
 from minihbase import errors
 from protos import minihbase_pb2 as pb
@@ -97,8 +98,21 @@ def test_sigkilled_region_server_at_default_session_timeout_loses_no_acknowledge
                                         amount=5, nonce_group=77, nonce=1234)
         assert _increment_on_server(cluster, counter_region, increment) == 5
 
+        impatient = connection_for(cluster, timeout=2)  # gives up before the session expires
+        _get_every_region(impatient, "crash", records)
+
         t_kill = time.monotonic()
         daemon_of(cluster, victim).signal(signal.SIGKILL)
+        # Meanwhile ZooKeeper still lists the victim: a call that gives up says why, not only
+        # gRPC's "connection refused".
+        for call in (lambda: impatient.table("crash").row(b"a-counter"),
+                     lambda: list(impatient.table("crash").scan())):
+            with pytest.raises(errors.OperationTimeoutError) as err:
+                call()
+            message = str(err.value)
+            assert f"region {counter_region.info.name} is on region server {victim}" in message
+            assert "until its session expires" in message, message
+        assert time.monotonic() - t_kill < 12, "the session expired before the calls gave up"
         cluster.wait_for(lambda: victim not in cluster.live_regionservers(), 40,
                          "ZooKeeper to expire the killed server's session")
         t_expired = time.monotonic()
