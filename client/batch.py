@@ -117,8 +117,10 @@ class MultiSend:
                 self.calls.append((address, part, future))
 
     def _group(self, pending: list) -> dict[str, dict[str, list]]:
-        """address -> region name -> mutations; unlocatable rows go to self.failed."""
+        """address -> region name -> mutations; unlocatable rows go to self.failed. Keeps a
+        location per address in self.located (for the timeout message: which server)."""
         groups: dict[str, dict[str, list]] = {}
+        self.located = {}
         cache, table = self.connection.locations, self.table
         for m in pending:
             try:
@@ -132,6 +134,7 @@ class MultiSend:
             by_region = groups.get(loc.address)
             if by_region is None:
                 by_region = groups[loc.address] = {}
+                self.located[loc.address] = loc
             ms = by_region.get(loc.name)
             if ms is None:
                 by_region[loc.name] = [m]
@@ -147,8 +150,9 @@ class MultiSend:
             try:
                 response = future.result()
             except grpc.RpcError as err:
-                self._failed(from_rpc_error(err, address),
-                             [m for ms in by_region.values() for m in ms])
+                exc = from_rpc_error(err, address)
+                exc.location = self.located[address]  # for Connection.region_server_down
+                self._failed(exc, [m for ms in by_region.values() for m in ms])
                 continue
             for result in response.results:
                 if not result.ok:
@@ -225,18 +229,22 @@ class MultiSend:
             self.connection.locations.invalidate(self.table)
             left = self.deadline - retry.clock()
             if left <= MIN_ATTEMPT_S:
-                raise OperationTimeoutError(
-                    f"{self.what} on table {self.table!r}: {len(self.failed)} row(s) not "
-                    f"written after {self.tries} attempt(s) in "
-                    f"{retry.clock() - self.start:.1f}s (operation timeout "
-                    f"{retry.timeout:g}s); last error: {type(self.last_error).__name__}: "
-                    f"{self.last_error}" + (f"; and {self.fatal_rows} row(s) rejected: "
-                                            f"{self.fatal}" if self.fatal else ""))
+                self._give_up()
             changed = self.connection.backoff_wait(
                 self.table, self.mark,
                 min(backoff_delay(retry.pause, self.step), left - MIN_ATTEMPT_S))
             self.step = 0 if changed else self.step + 1
             self._issue(self.failed)
+
+    def _give_up(self) -> None:
+        retry, exc = self.connection.retry, self.last_error
+        meaning = self.connection.region_server_down(exc)
+        raise OperationTimeoutError(
+            f"{self.what} on table {self.table!r}: {len(self.failed)} row(s) not written after "
+            f"{self.tries} attempt(s) in {retry.clock() - self.start:.1f}s (operation timeout "
+            f"{retry.timeout:g}s); " + (meaning if meaning else
+                                        f"last error: {type(exc).__name__}: {exc}")
+            + (f"; and {self.fatal_rows} row(s) rejected: {self.fatal}" if self.fatal else ""))
 
 
 class Batch:

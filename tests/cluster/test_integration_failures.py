@@ -106,7 +106,8 @@ def test_sigkilled_region_server_at_default_session_timeout_loses_no_acknowledge
         # Meanwhile ZooKeeper still lists the victim: a call that gives up says why, not only
         # gRPC's "connection refused".
         for call in (lambda: impatient.table("crash").row(b"a-counter"),
-                     lambda: list(impatient.table("crash").scan())):
+                     lambda: list(impatient.table("crash").scan()),
+                     lambda: _batch_put(impatient.table("crash"), b"a-unacknowledged")):
             with pytest.raises(errors.OperationTimeoutError) as err:
                 call()
             message = str(err.value)
@@ -152,6 +153,11 @@ def test_sigkilled_region_server_at_default_session_timeout_loses_no_acknowledge
         assert victim_address not in conn.channels.addresses()
     finally:
         stop_cluster(cluster)
+
+
+def _batch_put(table, row: bytes) -> None:
+    with table.batch() as b:
+        b.put(row, {b"cf:q": b"v"})
 
 
 def test_backup_master_takes_over_and_still_handles_a_region_server_crash(cluster_factory,
