@@ -138,8 +138,9 @@ class UnknownScannerError(HBaseError):
 
 
 class RowTooBigError(HBaseError):
-    """A Get's row is larger than one response may carry (HBase's RowTooBigException); a scan
-    reads it, in parts. Not retried."""
+    """A Get's row holds more than the server's --max-row-bytes of cells, or more than one
+    response may carry (HBase's RowTooBigException); a scan reads it, in parts. Not
+    retried."""
 
 
 class ConnectionClosedError(HBaseError):

@@ -120,7 +120,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             else:
                 out = encode_get_response(
                     region.get(get_from_pb(request, families, region.table)))
-            if len(out) > MAX_MESSAGE_BYTES:
+            if len(out) > MAX_MESSAGE_BYTES:  # --max-row-bytes set near or past the limit
                 raise RowTooBigError(
                     f"row {quoted(request.row)} of table {region.table.name!r} is "
                     f"{len(out) / (1 << 20):.0f} MiB, over the {MAX_MESSAGE_BYTES >> 20} MiB "

@@ -42,6 +42,8 @@ FLAGS = [
     ("wal-roll-period", 3600.0, float, "seconds after which the WAL's segment is rolled"),
     ("split-size", 10 << 30, int, "store bytes past which the master is asked to split"),
     ("max-value-bytes", 10 << 20, int, "largest cell value accepted"),
+    ("max-row-bytes", 128 << 20, int,
+     "bytes of one row's cells a Get may read; past it RowTooBigError (scans are not bound)"),
     ("block-cache-bytes", 64 << 20, int, "block cache capacity"),
     ("scanner-lease", 60.0, float, "seconds an idle scanner lives"),
     ("report-period", 1.0, float, "seconds between load reports to the master"),
@@ -60,7 +62,8 @@ def config_from_args(a: argparse.Namespace) -> ServerConfig:
         advertise=a.advertise, info_port=a.info_port, zk_parent=a.zk_parent,
         session_timeout=a.session_timeout, flush_size=a.flush_size,
         global_memstore_size=a.global_memstore_size, split_size=a.split_size,
-        max_value_bytes=a.max_value_bytes, block_cache_bytes=a.block_cache_bytes,
+        max_value_bytes=a.max_value_bytes, max_row_bytes=a.max_row_bytes,
+        block_cache_bytes=a.block_cache_bytes,
         scanner_lease=a.scanner_lease, report_period=a.report_period,
         handler_threads=a.handler_threads,
         periodic_flush_interval=a.periodic_flush_interval, wal_roll_period=a.wal_roll_period)

@@ -63,6 +63,7 @@ class ServerConfig:
     global_memstore_size: int = 1 << 30  # all regions' memstores together (memstore_flusher)
     split_size: int = 10 << 30
     max_value_bytes: int = 10 << 20
+    max_row_bytes: int = 128 << 20  # of one row a Get may read (hbase.table.max.rowsize)
     block_cache_bytes: int = 64 << 20
     scanner_lease: float = 60.0
     report_period: float = 1.0
@@ -124,6 +125,7 @@ class RegionServer:
                                        stopped=self._threads_stop, on_fenced=self.abort).start()
         region_config = RegionConfig(flush_size=cfg.flush_size, split_size=cfg.split_size,
                                      max_value_bytes=cfg.max_value_bytes,
+                                     max_row_bytes=cfg.max_row_bytes,
                                      memstore_room=self.flusher.room)
         self.online = OnlineRegions(cfg.rootdir, wal=self.wal, block_cache=self.block_cache,
                                     region_config=region_config, server_name=self.name,

@@ -29,6 +29,10 @@ class RegionConfig:
     blocking_wait_seconds: float = 10.0  # also: longest wait of a write, then RegionTooBusyError
     memstore_block_multiplier: int = 4  # writes wait while memstore > multiplier * flush_size
     max_value_bytes: int = 10 << 20
+    # Bytes of one row's cells a Get may read (HBase's hbase.table.max.rowsize): past it the
+    # Get fails with RowTooBigError before reading the rest. Half the RPC message limit
+    # (256 MiB), so the encoded row still fits a response; scans are not bounded by it.
+    max_row_bytes: int = 128 << 20
     memstore_segment_rows: int = 100_000  # rows per in-memory segment before it is frozen
     split_size: int = 10 << 30  # largest store's file bytes past which the region wants a split
     clock: Callable[[], float] = field(default=time.time)  # seconds, like time.time

@@ -397,9 +397,16 @@ class HFileReader:
         self.bloom_rejections += 1
         return False
 
-    def row_cells(self, row: bytes) -> list[tuple[tuple, bytes]]:
+    def row_cells(self, row: bytes, qualifiers: frozenset | None = None,
+                  max_bytes: int = 0) -> list[tuple[tuple, bytes]] | None:
         """Every (key, value) of one row, in store-key order. The fast path of a get: bloom,
-        bisect the in-memory index, cached decoded block, bisect inside it."""
+        bisect the in-memory index, cached decoded block, bisect inside it.
+
+        qualifiers: keep only those columns' cells and the family's delete markers (which
+        sit at the empty qualifier), so a get of a few columns of a wide row does not hold
+        the others. max_bytes > 0: None once the kept cells pass it -- checked when the row
+        goes on into another block, so a row that fits one block costs nothing more -- and
+        no further block is read (a Get's row size limit, HBase's hbase.table.max.rowsize)."""
         # might_contain_row, inlined: this is the hottest path of a region server's gets
         if self._first_row is None or row < self._first_row or row > self._last_row:
             return []
@@ -412,15 +419,25 @@ class HFileReader:
         i = max(bisect_left(first_rows, row) - 1, 0)  # last block starting before the row
         out: list = []
         n = len(first_rows)
+        size = counted = 0
         while True:
             keys, values, rows, _ = self._block(i)
             a = bisect_left(rows, row)
             b = bisect_right(rows, row, a)
             if a < b:
-                out.extend(zip(keys[a:b], values[a:b]))
+                if qualifiers is None:
+                    out.extend(zip(keys[a:b], values[a:b]))
+                else:
+                    out.extend(kv for kv in zip(keys[a:b], values[a:b])
+                               if kv[0][1] in qualifiers or not kv[0][1])
             i += 1
             if b < len(rows) or i >= n or first_rows[i] != row:
                 return out
+            if max_bytes:  # the row goes on in the next block
+                size += sum(len(k[0]) + len(k[1]) + len(v) for k, v in out[counted:])
+                counted = len(out)
+                if size > max_bytes:
+                    return None
 
     def row_wire(self, row: bytes, family: bytes, encode) -> bytes | bool | None:
         """encode(the row's cells) when this file alone can answer a whole-row get of `row`:

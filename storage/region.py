@@ -48,7 +48,7 @@ from dataclasses import replace
 from minihbase.bytes_text import quoted
 from minihbase.errors import (CorruptionError, InvalidArgumentError, NoSuchColumnFamilyError,
                               NotACounterError, NotServingRegionError, RegionTooBusyError,
-                              ServerAbortedError, TableReadOnlyError)
+                              RowTooBigError, ServerAbortedError, TableReadOnlyError)
 from storage import layout
 from storage.cell import CELL_TYPES, LATEST_TIMESTAMP, MAX_ROW_LENGTH, Cell, CellType
 from storage.compaction import (CompactionInterrupted, compact_store,
@@ -95,6 +95,11 @@ def read_region_info(path: str) -> RegionInfo:
         return RegionInfo.from_dict(json.loads(body))
     except (ValueError, KeyError, TypeError) as e:
         raise CorruptionError(f"{path} holds no region info: {e}") from None
+
+
+def _size_text(n: int) -> str:
+    """'128 MiB' for whole MiB, else '1000 bytes' (a limit, exactly as configured)."""
+    return f"{n >> 20} MiB" if n and not n % (1 << 20) else f"{n} bytes"
 
 
 def _wrap_long(n: int) -> int:
@@ -707,12 +712,15 @@ class Region:
             return [store.acquire() for store, _ in plans]
 
     def get(self, g: Get) -> list[Cell]:
+        """The row's cells the Get asks for; RowTooBigError once they pass
+        config.max_row_bytes (a scan reads such a row, in parts)."""
         self._check_open()
         self._check_row(g.row)
+        max_bytes = self.config.max_row_bytes
         if g.filter is None:
-            return self._get_cells(g)
+            return self._get_cells(g, max_bytes=max_bytes)
         versions, caps = self._filtered_versions(g.columns, g.time_range, g.max_versions)
-        cells = self._get_cells(replace(g, max_versions=versions))
+        cells = self._get_cells(replace(g, max_versions=versions), max_bytes=max_bytes)
         if not cells:
             return cells
         return next((kept for _, kept in filter_rows([(g.row, cells)], g.filter, caps)), [])
@@ -750,29 +758,48 @@ class Region:
                     view.release()
             if None not in parts:
                 return parts[0] if len(parts) == 1 else b"".join(parts)
-        return encode(self._get_cells(Get(row), count=False))
+        return encode(self._get_cells(Get(row), count=False,
+                                      max_bytes=self.config.max_row_bytes))
 
-    def _get_cells(self, g: Get, count: bool = True) -> list[Cell]:
+    def _get_cells(self, g: Get, count: bool = True, max_bytes: int = 0) -> list[Cell]:
+        """The Get's cells. max_bytes > 0: RowTooBigError once they pass it, reading no
+        further than the file where they did (what is left out of the count is the cells'
+        timestamps and types: a Get's response is about that much larger)."""
         if count:
             self.read_requests += 1
         out: list = []
         plans = self._plan(g.columns, g.time_range, g.max_versions)
         mvcc = self._mvcc
         rp = mvcc.begin_read()
+        size = 0
         try:
             views = self._acquire_views(plans)
             try:
                 for view, (_, p) in zip(views, plans):
-                    items, n = view.row_items(g.row, rp, self._skip_before(p))
+                    items, n = view.row_items(g.row, rp, self._skip_before(p), p.qualifiers,
+                                              max_bytes)
+                    if items is None:
+                        raise self._row_too_big(g.row, max_bytes)
                     if items:
                         for _, cells in rows_of(items, p, None, view.plain, n):
                             out.extend(cells)
+                            if max_bytes:
+                                size += sum(len(c[0]) + len(c[2]) + len(c[5]) for c in cells)
+                                if size > max_bytes:
+                                    raise self._row_too_big(g.row, max_bytes)
             finally:
                 for view in views:
                     view.release()
         finally:
             mvcc.end_read(rp)
         return out
+
+    def _row_too_big(self, row: bytes, max_bytes: int) -> RowTooBigError:
+        return RowTooBigError(
+            f"row {quoted(row)} of table {self.table.name!r} holds more than "
+            f"{_size_text(max_bytes)} of cells, the most one Get may read (--max-row-bytes, "
+            "HBase's hbase.table.max.rowsize): scan it instead (a scan sends a row in parts), "
+            "or get fewer columns")
 
     def scanner(self, s: Scan) -> RegionScanner:
         """Rows of the scan within this region, newest data as of now (MVCC read point)."""

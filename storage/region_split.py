@@ -109,8 +109,9 @@ class HalfReader:
     def might_contain_column(self, row: bytes, qualifier: bytes) -> bool:
         return self._inside(row) and self._r.might_contain_column(row, qualifier)
 
-    def row_cells(self, row: bytes) -> list:
-        return self._r.row_cells(row) if self._inside(row) else []
+    def row_cells(self, row: bytes, qualifiers: frozenset | None = None,
+                  max_bytes: int = 0) -> list | None:
+        return self._r.row_cells(row, qualifiers, max_bytes) if self._inside(row) else []
 
     def row_wire(self, row: bytes, family: bytes, encode):
         return self._r.row_wire(row, family, encode) if self._inside(row) else None

@@ -89,9 +89,13 @@ class StoreView:
         # no delete marker anywhere in the view: readers may take the fast path
         self.plain = files_plain and all(seg.delete_count == 0 for seg in segments)
 
-    def row_items(self, row: bytes, read_point: int, min_ts: int = 0) -> tuple[list, int]:
+    def row_items(self, row: bytes, read_point: int, min_ts: int = 0,
+                  qualifiers: frozenset | None = None,
+                  max_bytes: int = 0) -> tuple[list | None, int]:
         """Every (key, value) of one row, ascending, newest source first among equal keys;
-        and how many sources contributed."""
+        and how many sources contributed. qualifiers: the files' cells of other columns may be
+        left out (HFileReader.row_cells). max_bytes > 0: (None, 0) as soon as one file's cells
+        of the row pass it, without reading the rest (the memstore's are in memory already)."""
         lists = []
         for seg in self.segments:
             if seg.cells:
@@ -101,7 +105,9 @@ class StoreView:
         for f in self.files:
             if f.max_ts < min_ts or not f.may_have_row(row):
                 continue
-            items = f.reader.row_cells(row)
+            items = f.reader.row_cells(row, qualifiers, max_bytes)
+            if items is None:
+                return None, 0
             if items:
                 lists.append(items)
         if not lists:

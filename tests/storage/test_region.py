@@ -9,7 +9,7 @@ import time
 import pytest
 
 from minihbase.errors import (InvalidArgumentError, NoSuchColumnFamilyError, NotACounterError,
-                              NotServingRegionError, RegionTooBusyError)
+                              NotServingRegionError, RegionTooBusyError, RowTooBigError)
 from storage import layout
 from storage.config import RegionConfig
 from storage.query import Get, Mutation, Scan
@@ -482,6 +482,61 @@ def test_unknown_family_and_oversize_value_are_rejected_whole(tmp_path, clock):
     with pytest.raises(NoSuchColumnFamilyError):
         r.get(Get(b"r", columns=((b"nope", None),)))
     assert r.get(Get(b"r")) == []  # nothing of the rejected mutations was applied
+    r.close()
+
+
+def _wide_row_region(tmp_path, clock, columns: int, max_row_bytes: int) -> Region:
+    """A region whose row b"wide" has `columns` cells of 1000 bytes in one file of 1 KiB
+    blocks (about one cell a block), and a small row b"small"; no block cache."""
+    table = TableDescriptor("t", (FamilyDescriptor(CF, block_size=1024),))
+    r = Region.open(str(tmp_path), INFO, table, wal=None, background=Inline(),
+                    config=RegionConfig(clock=clock, max_row_bytes=max_row_bytes))
+    m = Mutation(b"wide")
+    for i in range(columns):
+        m.put(CF, b"q%04d" % i, b"%04d" % i * 250, 1)
+    r.mutate(m)
+    r.mutate(Mutation(b"small").put(CF, b"q", b"v", 1))
+    return r
+
+
+def test_a_get_of_a_row_over_max_row_bytes_stops_reading_and_names_the_row(tmp_path, clock):
+    """A Get of a row larger than one response may carry was read whole -- every block of it,
+    its cells, then their encoding -- before the region server found it too large (a 300 MB
+    row's Get peaked at 1.1 GB RSS). It now fails with RowTooBigError naming the row and the
+    limit (HBase's hbase.table.max.rowsize) once the cells read pass max_row_bytes, without
+    reading the row's remaining blocks; a scan still reads the row, and a Get of a few of its
+    columns still answers."""
+    r = _wide_row_region(tmp_path, clock, columns=200, max_row_bytes=50_000)
+    wanted = "row 'wide' of table 't' holds more than 50000 bytes of cells"
+    with pytest.raises(RowTooBigError, match=wanted):  # from the memstore
+        r.get(Get(b"wide"))
+    r.flush()
+    reader = r.stores[CF].files()[0].reader
+    blocks = len(reader._offsets)
+    assert blocks > 150
+    before = reader.data_blocks_read
+    with pytest.raises(RowTooBigError, match=wanted + r".*--max-row-bytes"):
+        r.get(Get(b"wide"))
+    read = reader.data_blocks_read - before
+    assert 50 <= read <= 60, read  # about 50 KB of 1 KB blocks, not the row's 200
+    with pytest.raises(RowTooBigError, match=wanted):
+        r.get_row_wire(b"wide", lambda cells: b"".join(c.value for c in cells))
+    cols = ((CF, b"q0003"), (CF, b"q0150"))
+    assert [c.value for c in r.get(Get(b"wide", columns=cols))] == [b"0003" * 250,
+                                                                     b"0150" * 250]
+    assert [c.value for c in r.get(Get(b"small"))] == [b"v"]
+    assert sum(map(len, rows_of(r.scanner(Scan(start_row=b"wide"))))) == 200
+    assert [len(cells) for cells in rows_of(r.scanner(Scan(batch=80)))] == [1, 80, 80, 40]
+    r.close()
+
+
+def test_a_get_of_a_row_under_max_row_bytes_answers_whole(tmp_path, clock):
+    """The limit counts the cells the Get returns: a row just under it spanning many blocks
+    is answered whole, from the memstore and from a file."""
+    r = _wide_row_region(tmp_path, clock, columns=40, max_row_bytes=50_000)
+    assert len(r.get(Get(b"wide"))) == 40
+    r.flush()
+    assert len(r.get(Get(b"wide"))) == 40
     r.close()
 
 
