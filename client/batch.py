@@ -41,10 +41,10 @@ def send_mutations(connection, table: str, mutations: list, what: str = "batch")
     MultiSend(connection, table, mutations, what).wait()
 
 
-# Bytes of mutations one Multi call carries at most (a single row may be larger). The region
-# server takes messages of up to 256 MiB (regionserver/server.py): a batch of large values
-# over that failed whole. HBase's client cuts its requests the same way
-# (hbase.client.max.perrequest.heapsize, 4 MB).
+# Bytes of mutations one Multi call carries at most (a single row may be larger, up to
+# protos/limits.py MAX_ROW_MUTATION_BYTES). The region server takes messages of up to 256 MiB
+# (MAX_MESSAGE_BYTES): a batch of large values over that failed whole. HBase's client cuts
+# its requests the same way (hbase.client.max.perrequest.heapsize, 4 MB).
 MAX_MULTI_BYTES = 16 << 20
 
 

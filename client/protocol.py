@@ -13,6 +13,7 @@ import operator
 from minihbase.bytes_text import quoted
 from minihbase.errors import InvalidArgumentError
 from protos import minihbase_pb2 as pb
+from protos.limits import MAX_ROW_MUTATION_BYTES
 from protos.schema import attributes_from_pb
 from storage.cell import LATEST_TIMESTAMP, CellType
 from storage.schema import (TABLE_ATTRIBUTES, TABLE_DEFAULTS, data_block_encoding_value,
@@ -103,10 +104,14 @@ def cell_timestamp(timestamp: int | None) -> int:
     return ts
 
 
-def put_mutation(row: bytes, data: dict, timestamp: int | None) -> pb.RowMutation:
+def put_mutation(row: bytes, data: dict, timestamp: int | None,
+                 what: str = "put") -> pb.RowMutation:
+    """The put of `data` to `row`. InvalidArgumentError when it is larger than one request
+    to a region server may be (protos/limits.py): gRPC would refuse it whole."""
     ts = cell_timestamp(timestamp)
     m = pb.RowMutation(row=row)
     add = m.cells.add  # building in place is ~25% cheaper than Cell(...) + list
+    size = 0  # about the cells' bytes less their rows'
     for column, value in data.items():
         if type(column) is not bytes:
             column = to_bytes(column, "column")
@@ -117,9 +122,22 @@ def put_mutation(row: bytes, data: dict, timestamp: int | None) -> pb.RowMutatio
         if type(value) is not bytes:
             value = to_bytes(value, f"value of {quoted(column)}")
         add(row=row, family=family, qualifier=qualifier, timestamp=ts, type=PUT, value=value)
+        size += len(column) + len(value)
     if not data:
         raise InvalidArgumentError("put needs at least one column")
+    if size + len(data) * (len(row) + 24) > MAX_ROW_MUTATION_BYTES >> 1:  # near: measure it
+        check_mutation_size(m, what)
     return m
+
+
+def check_mutation_size(m: pb.RowMutation, what: str) -> None:
+    """InvalidArgumentError naming the row and the limit when `m` cannot fit one request."""
+    n = m.ByteSize()
+    if n > MAX_ROW_MUTATION_BYTES:
+        raise InvalidArgumentError(
+            f"{what} of row {quoted(m.row)} is {n / (1 << 20):.1f} MiB, over the "
+            f"{MAX_ROW_MUTATION_BYTES / (1 << 20):.1f} MiB one request to a region server may "
+            "carry (its message limit): write the row's columns in several puts")
 
 
 def deletes_nothing(columns) -> bool:

@@ -270,8 +270,8 @@ class Table:
         row = _row(row)
         if not data:
             raise InvalidArgumentError(f"append to row {quoted(row)} names no column")
-        request = pb.AppendRequest(row=row, cells=protocol.put_mutation(row, data, None).cells,
-                                   **self.connection.new_nonce())
+        cells = protocol.put_mutation(row, data, None, "append").cells
+        request = pb.AppendRequest(row=row, cells=cells, **self.connection.new_nonce())
 
         def call(loc, stub, deadline):
             request.region = loc.name
@@ -328,7 +328,8 @@ class Table:
         is absent or empty, as in HBase), atomically; True when the put was applied."""
         row = _row(row)
         return self._check_and_mutate(row, column, expected,
-                                      protocol.put_mutation(row, data, timestamp),
+                                      protocol.put_mutation(row, data, timestamp,
+                                                            "check-and-put"),
                                       f"check-and-put of row {quoted(row)}")
 
     def check_and_delete(self, row, column, expected, columns=None) -> bool:

@@ -24,6 +24,7 @@ from minihbase.errors import (HBaseError, InvalidArgumentError, NoSuchColumnFami
 from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
+from protos.limits import MAX_MESSAGE_BYTES
 from protos.status import abort_with
 from regionserver.wire import (encode_get_response, encode_result, encode_scan_response,
                                get_response, raw_or_serialize)
@@ -35,7 +36,6 @@ from regionserver.scanners import DEFAULT_TIME_LIMIT_S
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 256 << 20  # one row (a Get) may be this large; scans send ~2 MB per response
 _EMPTY = pb.Empty()
 
 

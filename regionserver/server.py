@@ -33,7 +33,8 @@ from coordination import zk as zk_mod
 from minihbase.errors import ServerAbortedError
 from coordination.znodes import DEFAULT_PARENT, Paths, ServerRecord, server_name
 from protos import minihbase_pb2 as pb
-from regionserver.data_service import MAX_MESSAGE_BYTES, RegionServerService, add_to_server
+from protos.limits import MAX_MESSAGE_BYTES
+from regionserver.data_service import RegionServerService, add_to_server
 from regionserver.freeze_guard import FreezeGuard
 from regionserver.load_reporter import LoadReporter
 from regionserver.memstore_flusher import MemstoreFlusher

@@ -902,6 +902,37 @@ def test_a_get_of_a_row_over_the_message_limit_says_so_and_a_scan_reads_it(big_v
     conn.delete_table("wide", disable=True)
 
 
+def test_a_put_of_a_row_over_the_message_limit_is_refused_up_front(big_values):
+    """One put of a 270 MiB row reached the region server and came back as gRPC's bare
+    RESOURCE_EXHAUSTED ("Received message larger than max"), after sending it all. The client
+    now refuses it before sending, naming the row and the limit, and so it does for a
+    check-and-put, an append and a batch's put (whose other rows are written); the row
+    written in several puts is stored whole."""
+    _, conn = big_values
+    conn.create_table("huge", {"cf": dict()})
+    t = conn.table("huge")
+    value = b"h" * (15 << 20)
+    data = {b"cf:c%02d" % i: value for i in range(18)}
+    too_big = r"of row 'big' is 270.0 MiB, over the 255.9 MiB one request to a region server"
+    with pytest.raises(errors.InvalidArgumentError, match="put " + too_big):
+        t.put(b"big", data)
+    with pytest.raises(errors.InvalidArgumentError, match="check-and-put " + too_big):
+        t.check_and_put(b"big", b"cf:c00", None, data)
+    with pytest.raises(errors.InvalidArgumentError, match="append " + too_big):
+        t.append(b"big", data)
+    with pytest.raises(errors.InvalidArgumentError, match="put " + too_big):
+        with t.batch() as b:
+            b.put(b"a", {b"cf:q": b"1"})
+            b.put(b"big", data)
+    assert dict(t.scan(columns=[b"cf:q"])) == {b"a": {b"cf:q": b"1"}}
+    assert t.row(b"big", columns=[b"cf:c00"]) == {}
+    for i in range(0, 18, 6):
+        t.put(b"big", {c: v for c, v in data.items() if int(c[4:]) in range(i, i + 6)})
+    (row, cells), = list(t.scan(row_start=b"big", row_stop=b"big\x00"))
+    assert row == b"big" and cells == data
+    conn.delete_table("huge", disable=True)
+
+
 def test_scan_ends_with_a_timeout_when_a_later_region_stays_unreachable(cluster_factory):
     """A scan that resumes in the region before a dead server's keeps getting that far and no
     further (until the session expires, meta points at the dead server, whose calls fail at
