@@ -181,3 +181,10 @@ class RegionTooBusyError(HBaseError):
     while its region server's memstores are at their global limit."""
 
     retryable = True
+
+
+class CallQueueTooBigError(HBaseError):
+    """The region server is already handling as many bytes of write requests as it takes at
+    once (--max-call-queue-bytes, HBase's CallQueueTooBigException); retried with back-off."""
+
+    retryable = True

@@ -51,8 +51,9 @@ MASTER_FLAGS = {"session_timeout", "balancer_period", "oldwals_ttl", "orphan_gra
                 "normalizer_period", "normalizer_min_region_count", "normalizer_merge_min_age",
                 "normalizer_merge_min_bytes"}
 REGIONSERVER_FLAGS = {"session_timeout", "flush_size", "global_memstore_size", "split_size",
-                      "max_value_bytes", "max_row_bytes", "block_cache_bytes", "scanner_lease",
-                      "report_period", "periodic_flush_interval", "wal_roll_period", "zk_parent"}
+                      "max_value_bytes", "max_row_bytes", "max_call_queue_bytes",
+                      "block_cache_bytes", "scanner_lease", "report_period",
+                      "periodic_flush_interval", "wal_roll_period", "zk_parent"}
 
 # HBase's port conventions, used by the command line when the ports are free.
 DEFAULT_PORTS = {"zookeeper": 2181, "master": 16000, "master_info": 16010,

@@ -39,6 +39,7 @@ STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
     errors.ServerAbortedError: grpc.StatusCode.UNAVAILABLE,
     errors.MasterNotRunningError: grpc.StatusCode.UNAVAILABLE,
     errors.RegionTooBusyError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.CallQueueTooBigError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.OperationTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.OutcomeUnknownError: grpc.StatusCode.ABORTED,
     errors.OperationNotAllowedError: grpc.StatusCode.FAILED_PRECONDITION,

@@ -14,13 +14,15 @@ is logged per call.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
 from minihbase.bytes_text import quoted
-from minihbase.errors import (HBaseError, InvalidArgumentError, NoSuchColumnFamilyError,
-                              RowTooBigError, ServerAbortedError, ServerUnavailableError)
+from minihbase.errors import (CallQueueTooBigError, HBaseError, InvalidArgumentError,
+                              NoSuchColumnFamilyError, RowTooBigError, ServerAbortedError,
+                              ServerUnavailableError)
 from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
@@ -75,6 +77,12 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         self._max_value_bytes = server.config.max_value_bytes
         self.requests = 0  # calls served (approximate under concurrency; for load reports)
         self._multi_pool = ThreadPoolExecutor(8, thread_name_prefix="multi")
+        # Bytes of Multi requests being handled (HBase's call queue size): each is converted,
+        # logged and applied, several copies of its cells alive at once, so a few clients
+        # sending large batches together could take the server past its memory.
+        self._max_multi_bytes = server.config.max_call_queue_bytes
+        self._multi_lock = threading.Lock()
+        self._multi_bytes = 0  # guarded by _multi_lock
         self._freeze_check = server.freeze_guard.check  # regionserver/freeze_guard.py
 
     # --- plumbing ----------------------------------------------------------------------------
@@ -154,6 +162,24 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             return pb.RegionActionResult(region=name, ok=False, error_class=type(e).__name__,
                                          error_message=str(e))
 
+    def _admit_multi(self, size: int) -> None:
+        """Count a Multi request's bytes in, or CallQueueTooBigError (retryable) when the
+        requests being handled would pass max_call_queue_bytes with it. One request is always
+        admitted when none is being handled, however large (the client keeps each under the
+        message limit)."""
+        with self._multi_lock:
+            held = self._multi_bytes
+            if held and held + size > self._max_multi_bytes:
+                raise CallQueueTooBigError(
+                    f"region server {self._server.name} is handling {held:,} bytes of write "
+                    f"requests; with this one's {size:,} that passes its "
+                    f"--max-call-queue-bytes of {self._max_multi_bytes:,}: retry later")
+            self._multi_bytes = held + size
+
+    def _release_multi(self, size: int) -> None:
+        with self._multi_lock:
+            self._multi_bytes -= size
+
     def Multi(self, request, context):
         self.requests += 1
         try:
@@ -161,19 +187,27 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             groups = request.regions
             if not groups:
                 return pb.MultiResponse()
-            if len(groups) == 1:
-                results = [self._apply_region_mutations(groups[0])]
-            else:
-                # Several regions: apply them concurrently so their WAL syncs share one fsync
-                # (the WAL's group commit) instead of paying one fsync per region in a row.
-                futs = [self._multi_pool.submit(self._apply_region_mutations, rm)
-                        for rm in groups[1:]]
-                first = self._apply_region_mutations(groups[0])
-                results = [first] + [f.result() for f in futs]
-            self._check_alive()  # aborted meanwhile: acknowledge nothing
-            return pb.MultiResponse(results=results)
+            size = request.ByteSize()
+            self._admit_multi(size)
+            try:
+                return self._multi(groups)
+            finally:
+                self._release_multi(size)
         except Exception as e:
             self._fail(context, e)
+
+    def _multi(self, groups) -> pb.MultiResponse:
+        if len(groups) == 1:
+            results = [self._apply_region_mutations(groups[0])]
+        else:
+            # Several regions: apply them concurrently so their WAL syncs share one fsync
+            # (the WAL's group commit) instead of paying one fsync per region in a row.
+            futs = [self._multi_pool.submit(self._apply_region_mutations, rm)
+                    for rm in groups[1:]]
+            first = self._apply_region_mutations(groups[0])
+            results = [first] + [f.result() for f in futs]
+        self._check_alive()  # aborted meanwhile: acknowledge nothing
+        return pb.MultiResponse(results=results)
 
     def Increment(self, request, context):
         self.requests += 1

@@ -44,6 +44,9 @@ FLAGS = [
     ("max-value-bytes", 10 << 20, int, "largest cell value accepted"),
     ("max-row-bytes", 128 << 20, int,
      "bytes of one row's cells a Get may read; past it RowTooBigError (scans are not bound)"),
+    ("max-call-queue-bytes", 128 << 20, int,
+     "bytes of write (Multi) requests handled at once; past it a call is answered "
+     "CallQueueTooBigError, which clients retry"),
     ("block-cache-bytes", 64 << 20, int, "block cache capacity"),
     ("scanner-lease", 60.0, float, "seconds an idle scanner lives"),
     ("report-period", 1.0, float, "seconds between load reports to the master"),
@@ -63,6 +66,7 @@ def config_from_args(a: argparse.Namespace) -> ServerConfig:
         session_timeout=a.session_timeout, flush_size=a.flush_size,
         global_memstore_size=a.global_memstore_size, split_size=a.split_size,
         max_value_bytes=a.max_value_bytes, max_row_bytes=a.max_row_bytes,
+        max_call_queue_bytes=a.max_call_queue_bytes,
         block_cache_bytes=a.block_cache_bytes,
         scanner_lease=a.scanner_lease, report_period=a.report_period,
         handler_threads=a.handler_threads,

@@ -65,6 +65,8 @@ class ServerConfig:
     split_size: int = 10 << 30
     max_value_bytes: int = 10 << 20
     max_row_bytes: int = 128 << 20  # of one row a Get may read (hbase.table.max.rowsize)
+    # bytes of Multi requests handled at once (hbase.ipc.server.max.callqueue.size)
+    max_call_queue_bytes: int = 128 << 20
     block_cache_bytes: int = 64 << 20
     scanner_lease: float = 60.0
     report_period: float = 1.0
