@@ -100,7 +100,7 @@ class MultiSend:
     def _issue(self, pending: list) -> None:
         retry, channels = self.connection.retry, self.connection.channels
         self.tries += 1
-        self.failed, self.last_error = [], None
+        self.failed, self.last_error, self.relocate = [], None, False
         self.mark = self.connection.changes.mark(self.table)
         with bounded_waits(max(0.001, self.deadline - retry.clock())):  # meta reads
             groups = self._group(pending)
@@ -129,7 +129,7 @@ class MultiSend:
                 if not exc.retryable:
                     raise
                 self.failed.append(m)
-                self.last_error = exc
+                self.last_error, self.relocate = exc, True
                 continue
             by_region = groups.get(loc.address)
             if by_region is None:
@@ -167,6 +167,7 @@ class MultiSend:
         if exc.retryable:
             self.failed.extend(mutations)
             self.last_error = exc
+            self.relocate = self.relocate or exc.stale_location
             return
         self._rejected(exc, len(mutations))
 
@@ -226,7 +227,8 @@ class MultiSend:
                 if self.fatal is not None:
                     self._raise_fatal()
                 return
-            self.connection.locations.invalidate(self.table)
+            if self.relocate:  # not when every failed region was only busy
+                self.connection.locations.invalidate(self.table)
             left = self.deadline - retry.clock()
             if left <= MIN_ATTEMPT_S:
                 self._give_up()

@@ -321,7 +321,8 @@ class Connection:
         return call
 
     def on_region_error(self, table: str, exc: BaseException) -> None:
-        self.locations.invalidate(table)
+        if getattr(exc, "stale_location", True):  # not when the region is only busy
+            self.locations.invalidate(table)
 
     # -- master plumbing ---------------------------------------------------------------------
     def _master(self, deadline: float) -> tuple[str, object]:

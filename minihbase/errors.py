@@ -6,7 +6,8 @@ client, so a caller catches `TableNotFoundError` whether the error happened in-p
 three hops away. Messages name the bad argument or the missing thing.
 
 Retryable errors are declared once, here, by `retryable = True`: the client retries those with
-back-off (after re-reading region locations) and surfaces every other error at once.
+back-off (after re-reading region locations, unless `stale_location = False`: the region is
+where the client thought, only busy) and surfaces every other error at once.
 """
 
 
@@ -14,6 +15,7 @@ class HBaseError(Exception):
     """Base of every minihbase error."""
 
     retryable = False
+    stale_location = True  # a retryable failure: the cached region location may be wrong
 
 
 # --- bad input (the caller's fault; never retried) -------------------------------------------
@@ -181,6 +183,7 @@ class RegionTooBusyError(HBaseError):
     while its region server's memstores are at their global limit."""
 
     retryable = True
+    stale_location = False  # as HBase's client keeps the location of a RegionTooBusyException
 
 
 class CallQueueTooBigError(HBaseError):
@@ -188,3 +191,4 @@ class CallQueueTooBigError(HBaseError):
     once (--max-call-queue-bytes, HBase's CallQueueTooBigException); retried with back-off."""
 
     retryable = True
+    stale_location = False

@@ -1642,3 +1642,47 @@ def test_alter_async_and_alter_status_count_the_regions_as_hbase_does(cluster, t
     conn.delete_table("alts")
     missing = cli(cluster, "alter_status", "nosuch")
     assert missing.returncode == 1 and "'nosuch' does not exist" in missing.stderr
+
+
+def test_batches_refused_by_a_busy_server_are_resent_without_rereading_meta(cluster_factory,
+                                                                             connection_for):
+    """A region server past its --max-call-queue-bytes answers CallQueueTooBigError: the
+    region is where the client thought, only busy, so the resend keeps the cached location
+    (as HBase's client keeps it for CallQueueTooBigException and RegionTooBusyException)
+    instead of re-reading the table's meta from ZooKeeper for every refused batch."""
+    import urllib.request
+
+    from tests.cluster.conftest import stop_cluster
+
+    cluster = cluster_factory("callq", regionservers=1, masters=1,
+                              max_call_queue_bytes=64 << 10)
+    try:
+        conn = connection_for(cluster, timeout=60)
+        conn.create_table("busy", {"cf": {}})
+        table = conn.table("busy")
+        table.put(b"warm", {b"cf:q": b"1"})  # the table's locations are cached from here on
+        loads = conn.locations.loads
+        rs = cluster.running("regionserver")[0]
+
+        def multi_errors() -> float:
+            url = f"http://127.0.0.1:{rs.info_port}/metrics"
+            text = urllib.request.urlopen(url, timeout=10).read().decode()
+            found = re.search(r'minihbase_rpc_errors_total\{method="Multi"\} (\S+)', text)
+            return float(found.group(1)) if found else 0.0
+
+        def writer(w: int) -> None:
+            for n in range(20):
+                with table.batch() as b:  # ~40 KB a request: two at once pass 64 KiB
+                    for i in range(40):
+                        b.put(b"w%d-%02d-%02d" % (w, n, i), {b"cf:q": b"v" * 1000})
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert multi_errors() > 0, "no batch was refused: the test proves nothing"
+        assert conn.locations.loads == loads, "a refused batch re-read the table's meta"
+        assert table.count() == 1 + 6 * 20 * 40
+    finally:
+        stop_cluster(cluster)
