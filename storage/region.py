@@ -171,6 +171,9 @@ class Region:
         self._updates = UpdatesLock()
         self._row_locks = [threading.Lock() for _ in range(_ROW_LOCK_STRIPES)]
         self._flush_lock = threading.Lock()
+        # every write up to this seqid is in a file (the last flush's; a flush that retried a
+        # failed one's snapshot covers only that snapshot's); guarded by _flush_lock
+        self._flushed_through = 0
         self._compaction_lock = threading.Lock()
         self._state_lock = threading.Lock()
         # Readers of several families take their store views under this lock and a flush
@@ -963,6 +966,7 @@ class Region:
             finally:
                 self._updates.release_exclusive()
             if not snaps:
+                self._flushed_through = seqid
                 return False
             self._check_wal_owner()
             t0 = time.perf_counter()
@@ -987,6 +991,7 @@ class Region:
             with self._views_lock:  # every family switches at once (see _acquire_views)
                 for store, sf in written:
                     store.install_flushed(sf)
+            self._flushed_through = min(seg.flush_seqid for _, seg in snaps)
             self.flushes += 1
             self.flush_seconds += time.perf_counter() - t0
             if self.wal is not None:
@@ -1138,7 +1143,7 @@ class Region:
 
         self._check_open()
         if flush:
-            self.flush()
+            self._flush_through(self._mvcc.last_assigned())
         views, halves = [], []
         try:
             with self._flush_lock, self._compaction_lock:
@@ -1199,6 +1204,20 @@ class Region:
             if all(s.memstore.is_empty() for s in self.stores.values()):
                 return
         raise RegionTooBusyError(f"region {self.name}: memstores not empty after 3 flushes")
+
+    def _flush_through(self, seqid: int) -> None:
+        """Flush until every write up to `seqid` is in a file (writes racing with the call may
+        stay in the memstore). One flush is not always enough: after a failed flush, the next
+        one writes that flush's snapshot alone, and what was written since waits in the
+        active segment."""
+        for _ in range(3):
+            self.flush()
+            self._check_open()
+            with self._flush_lock:
+                if self._flushed_through >= seqid:
+                    return
+        raise RegionTooBusyError(f"region {self.name}: writes up to seqid {seqid} not flushed "
+                                 "after 3 flushes")
 
     def __repr__(self) -> str:
         return f"Region({self.name})"

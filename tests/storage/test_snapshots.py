@@ -13,6 +13,8 @@ from storage import layout, snapshots
 from storage.query import Mutation
 from storage.region_split import write_daughters
 from storage.schema import RegionInfo
+from storage.store import Store
+from tests.storage.test_failed_writes import disk_full
 from tests.storage.test_region_split import CF, CG, ROOT_INFO, TABLE, _dump, _fill, _open
 
 
@@ -85,6 +87,29 @@ def test_skip_flush_leaves_the_memstore_out(tmp_path):
     (clone,) = _clone(root, "s", 2)
     c = _open(root, clone)
     assert [x[0] for x in _dump(c)] == [b"a"]
+    c.close()
+    r.close()
+
+
+def test_a_snapshot_after_a_failed_flush_holds_the_writes_acknowledged_since(tmp_path,
+                                                                           monkeypatch):
+    """A flush that failed (disk full) leaves its memstore snapshot for the retry; the next
+    flush writes that one alone, and what was written since waits in the active segment. A
+    snapshot flushing once would leave those acknowledged writes out."""
+    root = str(tmp_path)
+    r = _open(root, ROOT_INFO)
+    r.mutate(Mutation(b"a").put(CF, b"q", b"before the failed flush", 1))
+    with monkeypatch.context() as m:
+        m.setattr(Store, "write_snapshot", disk_full)
+        with pytest.raises(OSError):
+            r.flush()
+    r.mutate(Mutation(b"b").put(CF, b"q", b"after the failed flush", 1))
+    r.mutate(Mutation(b"c").put(CG, b"q", b"another family", 1))
+    before = _dump(r)
+    _take(root, "s", [r])
+    (clone,) = _clone(root, "s", 2)
+    c = _open(root, clone)
+    assert _dump(c) == before
     c.close()
     r.close()
 
