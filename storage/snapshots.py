@@ -32,10 +32,11 @@ import json
 import os
 import secrets
 import shutil
+import threading
 from dataclasses import dataclass
 
-from minihbase.errors import (CorruptionError, InvalidArgumentError, SnapshotCreationError,
-                              SnapshotExistsError)
+from minihbase.errors import (CorruptionError, InvalidArgumentError, OperationNotAllowedError,
+                              SnapshotCreationError, SnapshotExistsError)
 from storage import layout
 from storage.compaction import MANIFEST_SUFFIX
 from storage.hfile import HFileReader, HFileWriter
@@ -254,13 +255,37 @@ def export(rootdir: str, name: str, dest_rootdir: str) -> tuple[int, int]:
     manifest size; every block's checksum), into an attempt directory renamed into place with
     the manifest last: the destination holds the whole snapshot or none of it. Returns (files,
     bytes) copied. SnapshotExistsError if the destination has one of that name;
-    CorruptionError naming the file if the snapshot is damaged (nothing is left behind)."""
+    OperationNotAllowedError if this process is exporting it into that root already (a
+    second attempt would remove the first one's copy); CorruptionError naming the file if
+    the snapshot is damaged (nothing is left behind)."""
     m = read_manifest(rootdir, name)
     source, dest = os.path.realpath(rootdir), os.path.realpath(dest_rootdir)
     if dest == os.path.dirname(dest) or os.path.commonpath([source, dest]) == source:
         raise InvalidArgumentError(f"export of snapshot {name!r}: {dest_rootdir} is not "
                                    "another root directory (it is / or inside this "
                                    f"cluster's, {rootdir})")
+    key = (dest, name)
+    with _exports_lock:
+        if key in _exports:
+            raise OperationNotAllowedError(
+                f"an export of snapshot {name!r} into {dest_rootdir} is already running: "
+                "wait for it to finish (list the snapshots there), then try again if it failed")
+        _exports.add(key)
+    try:
+        return _export(rootdir, m, dest_rootdir)
+    finally:
+        with _exports_lock:
+            _exports.discard(key)
+
+
+# Exports running in this process, (real destination root, snapshot name); guarded by
+# _exports_lock. A second one would remove the first one's copy (begin).
+_exports: set[tuple[str, str]] = set()
+_exports_lock = threading.Lock()
+
+
+def _export(rootdir: str, m: SnapshotManifest, dest_rootdir: str) -> tuple[int, int]:
+    name = m.name
     if exists(dest_rootdir, name):
         raise SnapshotExistsError(f"snapshot {name!r} already exists in {dest_rootdir}")
     attempt = begin(dest_rootdir, name)
@@ -278,6 +303,7 @@ def export(rootdir: str, name: str, dest_rootdir: str) -> tuple[int, int]:
                     copied[0] += 1
                     copied[1] += size
                 layout.fsync_dir(os.path.join(work, rel))
+        _check_copied(m, work, dest_rootdir)
         layout.atomic_write(os.path.join(work, layout.SNAPSHOT_INFO), m.encode())
         final = layout.snapshot_dir(dest_rootdir, name)
         os.rename(work, final)
@@ -286,6 +312,26 @@ def export(rootdir: str, name: str, dest_rootdir: str) -> tuple[int, int]:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return copied[0], copied[1]
+
+
+def _check_copied(m: SnapshotManifest, work: str, dest_rootdir: str) -> None:
+    """Every file of `m` is in the attempt's directory `work` at its size: another process
+    exporting the same snapshot into the same root removes earlier attempts (begin), and this
+    one's later copies would recreate the directories, so a partial copy could be renamed."""
+    for region in m.regions:
+        for family, files in m.files[region.encoded_name].items():
+            for file_name, size in files:
+                path = os.path.join(work, region.encoded_name, family, file_name)
+                try:
+                    found = os.stat(path).st_size
+                except FileNotFoundError:
+                    found = None
+                if found != size:
+                    raise SnapshotCreationError(
+                        f"export of snapshot {m.name!r} into {dest_rootdir}: its copy {path} "
+                        f"is {'gone' if found is None else f'{found} bytes, not {size}'} (did "
+                        "another export of it into that root start meanwhile?); nothing is "
+                        "kept, try again")
 
 
 def _copy_checked(source: str, dest: str, size: int, snapshot: str) -> None:

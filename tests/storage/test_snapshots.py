@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 
 import pytest
 
-from minihbase.errors import (CorruptionError, InvalidArgumentError, SnapshotCreationError,
-                              SnapshotExistsError)
+from minihbase.errors import (CorruptionError, InvalidArgumentError, OperationNotAllowedError,
+                              SnapshotCreationError, SnapshotExistsError)
 from storage import layout, snapshots
 from storage.query import Mutation
 from storage.region_split import write_daughters
@@ -304,3 +305,75 @@ def test_an_export_copies_a_checked_snapshot_that_the_other_root_clones(tmp_path
     with pytest.raises(CorruptionError, match=f"{path} is damaged: .*checksum mismatch"):
         snapshots.export(root, "s", third)
     assert snapshots.names(third) == [] and os.listdir(layout.snapshot_work_root(third)) == []
+
+
+def _export_paused_between_families(monkeypatch, root, other):
+    """Start an export of snapshot "s" (one region, two families) into `other` in a thread
+    that pauses once the first family is copied, before the second's directory is made;
+    returns (thread, result dict, event that resumes it)."""
+    make_dirs = layout.make_dirs
+    work_root = layout.snapshot_work_root(other)
+    calls, paused, resume, result = [], threading.Event(), threading.Event(), {}
+
+    def pausing_make_dirs(path):
+        if path.startswith(work_root) and threading.current_thread() is t:
+            calls.append(path)  # the attempt's directory, then one per family
+            if len(calls) == 3:
+                paused.set()
+                assert resume.wait(10)
+        make_dirs(path)
+    monkeypatch.setattr(layout, "make_dirs", pausing_make_dirs)
+
+    def run():
+        try:
+            result["copied"] = snapshots.export(root, "s", other)
+        except Exception as e:  # noqa: BLE001 -- the test looks at it
+            result["error"] = e
+    t = threading.Thread(target=run)
+    t.start()
+    assert paused.wait(10)
+    return t, result, resume
+
+
+def _snapshot_of_two_families(root):
+    r = _open(root, ROOT_INFO)
+    _fill(r)
+    before = _dump(r)
+    _take(root, "s", [r])
+    r.close()
+    assert all(snapshots.read_manifest(root, "s").files[ROOT_INFO.encoded_name].values())
+    return before
+
+
+def test_a_second_export_of_a_snapshot_into_the_same_root_is_refused_while_one_runs(
+        tmp_path, monkeypatch):
+    """An operator whose export timed out on the client and who runs it again while the
+    master still copies: the second export must not remove the first one's copy, which then
+    renamed a snapshot missing the files it had copied before (listed, but not clonable)."""
+    root, other = str(tmp_path / "a"), str(tmp_path / "b")
+    before = _snapshot_of_two_families(root)
+    t, result, resume = _export_paused_between_families(monkeypatch, root, other)
+    try:
+        with pytest.raises(OperationNotAllowedError, match="already running"):
+            snapshots.export(root, "s", other)
+    finally:
+        resume.set()
+        t.join(10)
+    assert "error" not in result
+    (clone,) = _clone(other, "s", 7)
+    c = _open(other, clone)
+    assert _dump(c) == before
+    c.close()
+
+
+def test_an_export_whose_copy_another_process_removed_leaves_nothing(tmp_path, monkeypatch):
+    """Another cluster's master exporting the same snapshot into the same root removes this
+    attempt's directory (begin): the export fails, never renaming a partial copy into place."""
+    root, other = str(tmp_path / "a"), str(tmp_path / "b")
+    _snapshot_of_two_families(root)
+    t, result, resume = _export_paused_between_families(monkeypatch, root, other)
+    snapshots.begin(other, "s")  # the other process's start: earlier attempts are removed
+    resume.set()
+    t.join(10)
+    assert isinstance(result.get("error"), SnapshotCreationError), result
+    assert "gone" in str(result["error"]) and snapshots.names(other) == []
