@@ -348,11 +348,12 @@ class Connection:
         """`done_if`: errors that mean "already done" when an earlier attempt may have been
         applied -- its answer lost with a master that died, the backup that took over having
         finished the operation (a resent create finds the table, a resent disable finds it
-        disabled). A split, merge or move carries a nonce instead, by which the master matches
-        a resend to the first attempt, as HBase does. IDEMPOTENT_MASTER_CALLS are reads, or do
-        no harm done twice. Such calls are safe to send again, so
-        they are also resent after OutcomeUnknownError (the master lost ZooKeeper mid-call);
-        for the others (unassign, switches...) the caller is told the outcome is unknown."""
+        disabled). A split, merge, move, clone_snapshot or restore_snapshot carries a nonce
+        instead, by which the master matches a resend to the first attempt, as HBase does.
+        IDEMPOTENT_MASTER_CALLS are reads, or do no harm done twice. Such calls are safe to
+        send again, so they are also resent after OutcomeUnknownError (the master lost
+        ZooKeeper mid-call); for the others (unassign, switches...) the caller is told the
+        outcome is unknown."""
         resendable = (method in IDEMPOTENT_MASTER_CALLS or bool(done_if)
                       or bool(getattr(request, "nonce", 0)))
         maybe_applied = False
@@ -667,9 +668,10 @@ class Connection:
                        progress=None) -> None:
         """A new table `table` with the snapshot's schema, regions and cells. It shares the
         snapshot's files until it compacts them; writes to either never show in the other."""
-        self.master_call("CloneSnapshot", pb.CloneSnapshotRequest(name=name, table=table),
-                         f"clone snapshot {name!r} to table {table!r}",
-                         done_if=TableExistsError)
+        nonce = self.new_nonce()["nonce"]  # one for every attempt: see master_call
+        self.master_call("CloneSnapshot",
+                         pb.CloneSnapshotRequest(name=name, table=table, nonce=nonce),
+                         f"clone snapshot {name!r} to table {table!r}")
         if wait:
             self.wait_for_regions_open(table, progress)
 
@@ -686,10 +688,14 @@ class Connection:
         """Put the snapshot's table back as it was: schema, regions and cells (HBase's rule:
         the table must be disabled; it stays disabled). A table dropped since is cloned back,
         enabled. Returns the table's name."""
-        table = self.master_call("RestoreSnapshot", pb.SnapshotName(name=name),
+        nonce = self.new_nonce()["nonce"]  # one for every attempt: see master_call
+        table = self.master_call("RestoreSnapshot",
+                                 pb.RestoreSnapshotRequest(name=name, nonce=nonce),
                                  f"restore snapshot {name!r}").name
         self.locations.invalidate(table)
-        if wait and self._table_state(table) == znodes.ENABLED:
+        # ENABLING: cloned back by a master killed before it opened the regions (the resend
+        # found it done), the next one opening them
+        if wait and self._table_state(table) in (znodes.ENABLED, znodes.ENABLING):
             self.wait_for_regions_open(table, progress)
         return table
 

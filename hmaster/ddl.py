@@ -148,10 +148,11 @@ class TableDDL:
         return self.create_regions(desc, infos, write_dirs)
 
     def create_regions(self, desc: TableDescriptor, infos: list[RegionInfo],
-                       write_dirs) -> TableDescriptor:
+                       write_dirs, extra_ops: list | None = None) -> TableDescriptor:
         """Create table `desc` with regions `infos`, the table lock held. write_dirs() first
         writes the regions' directories (empty, or a clone's links); they are removed if the
-        create fails. Region servers refuse to open a region whose directory is missing."""
+        create fails. Region servers refuse to open a region whose directory is missing.
+        extra_ops: committed with the table (a clone's nonce record)."""
         regions = [RegionRecord(i, OFFLINE, "", now_ms(), "assignment after create")
                    for i in infos]
         with self.namespace_lock:
@@ -163,7 +164,8 @@ class TableDDL:
             self.meta.record_leftovers(desc.name, [i.encoded_name for i in infos])
             try:
                 write_dirs()
-                self.meta.create_table(TableRecord(desc, ENABLING), regions, recorded=True)
+                self.meta.create_table(TableRecord(desc, ENABLING), regions, recorded=True,
+                                       extra=extra_ops)
             except BaseException as e:
                 if not self.meta.outcome_unknown(e):
                     remove_region_dirs(self.rootdir, infos)  # not created: nothing uses them
@@ -382,17 +384,19 @@ class TableDDL:
             self.finish_enable(self.meta.read_table(name))
 
     def swap_regions(self, rec: TableRecord, old: list[RegionRecord], new: list[RegionInfo],
-                     write_dirs, why: str, quota_check: str = "") -> None:
+                     write_dirs, why: str, quota_check: str = "",
+                     extra_ops: list | None = None) -> None:
         """A disabled table's regions `old` replaced by `new` (truncate, restore_snapshot),
         the table lock held: write_dirs() writes the new regions' directories, then ONE
         multi-op writes `rec` and swaps the region records (CLOSED, waiting_for `why`) and
         drops the table's split/merge journals: if it fails, the table is as it was. Then
         every other directory of the table is deleted. quota_check (what the swap is, for its
         message): the namespace's region quota is checked with the multi-op, under the lock
-        that orders creates, so they cannot pass it together."""
+        that orders creates, so they cannot pass it together. extra_ops: committed with the
+        swap (a restore's nonce record)."""
         try:
             write_dirs()
-            self._commit_swap(rec, old, new, why, quota_check)
+            self._commit_swap(rec, old, new, why, quota_check, extra_ops or [])
         except BaseException as e:
             if not self.meta.outcome_unknown(e):
                 remove_region_dirs(self.rootdir, new)  # not in meta: nothing uses them
@@ -404,7 +408,7 @@ class TableDDL:
                 shutil.rmtree(os.path.join(table_dir, entry), ignore_errors=True)
 
     def _commit_swap(self, rec: TableRecord, old: list[RegionRecord], new: list[RegionInfo],
-                     why: str, quota_check: str) -> None:
+                     why: str, quota_check: str, extra_ops: list) -> None:
         table = rec.descriptor.name
         for attempt in range(3):
             journals = [enc for enc, j in self.meta.journals().items()
@@ -412,7 +416,7 @@ class TableDDL:
             ops = ([self.meta.delete_journal_op(enc) for enc in journals]
                    + [self.meta.delete_region_op(r) for r in old]
                    + [self.meta.create_region_op(RegionRecord(i, CLOSED, "", now_ms(), why))
-                      for i in new])
+                      for i in new] + extra_ops)
             try:
                 with self.namespace_lock:
                     if quota_check:

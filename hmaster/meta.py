@@ -126,9 +126,10 @@ class MetaStore:
         return meta_reader.read_table(self.zk, name, self.paths)
 
     def create_table(self, record: TableRecord, regions: list[RegionRecord], *,
-                     recorded: bool = False) -> None:
+                     recorded: bool = False, extra: list[Op] | None = None) -> None:
         """Table znode, its meta directory and every region record, in one transaction;
-        recorded: it also deletes the record_leftovers naming the regions' directories."""
+        recorded: it also deletes the record_leftovers naming the regions' directories;
+        extra: more ops of that transaction (a clone's nonce record)."""
         name = record.descriptor.name
         # The meta directory's data says when this incarnation of the table began: the
         # smallest region id it was created with. Every later region of it (split, merge,
@@ -140,7 +141,7 @@ class MetaStore:
         if recorded:
             ops.append(Op("delete", self.paths.leftovers_of(name)))
         try:
-            self.commit(ops)
+            self.commit(ops + (extra or []))
         except NodeExistsError:
             raise TableExistsError(f"table {name!r} already exists") from None
 
@@ -370,7 +371,7 @@ class MetaStore:
     def delete_journal(self, encoded: str) -> None:
         self._delete_if_exists(self.paths.split_journal(encoded))
 
-    # --- nonces of split, merge and move calls (split_merge.py, "Nonces") ---------------------
+    # --- nonces of split, merge, move, clone and restore calls (split_merge.py, "Nonces") -----
 
     def read_nonce(self, key: str) -> dict | None:
         data, _ = self._get(self.paths.nonce(key))

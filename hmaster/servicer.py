@@ -442,8 +442,8 @@ class MasterServicer(pb_grpc.MasterServicer):
                                             pb.Empty())[1])
 
     def CloneSnapshot(self, request, context):
-        return self._call(context, lambda: (self.m.snapshots.clone(request.name, request.table),
-                                            pb.Empty())[1])
+        return self._call(context, lambda: (self.m.snapshots.clone(
+            request.name, request.table, _nonce_key(request.nonce)), pb.Empty())[1])
 
     def ExportSnapshot(self, request, context):
         def run():
@@ -453,7 +453,7 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def RestoreSnapshot(self, request, context):
         return self._call(context, lambda: pb.TableName(
-            name=self.m.snapshots.restore(request.name)))
+            name=self.m.snapshots.restore(request.name, _nonce_key(request.nonce))))
 
     def Hbck(self, request, context):
         def run():

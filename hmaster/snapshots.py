@@ -19,6 +19,13 @@
     delete    the snapshot's directory, renamed away first.
 
 Snapshot calls run one at a time (a delete never pulls files from under a clone).
+
+Nonces: a client sends one nonce with every attempt of a clone or restore call. The multi-op
+that makes the call take effect (creates the table, or swaps its regions) also creates the
+record /hbase/nonces/<nonce> (split_merge.py, "Nonces"), so an attempt that finds it answers
+"done": a resend to the next master after the first was killed past that commit must not be
+refused because the table it cloned back is there (ENABLING, being opened) or no longer
+DISABLED. No record: no attempt took effect, and this one runs as a first would.
 """
 
 from __future__ import annotations
@@ -203,14 +210,17 @@ class SnapshotManager:
         return files, size
 
 
-    def clone(self, name: str, table: str) -> None:
+    def clone(self, name: str, table: str, nonce: str = "") -> None:
+        """`nonce`: the call's (see "Nonces" in the module doc)."""
         table = validate_table_name(table)
         with self._lock:
+            if self._done_before(nonce):
+                return
             m = self._read(name)
             with self.ddl.table_lock(table):
-                self._clone(m, table)
+                self._clone(m, table, nonce)
 
-    def _clone(self, m: SnapshotManifest, table: str) -> None:
+    def _clone(self, m: SnapshotManifest, table: str, nonce: str) -> None:
         desc = replace(m.table, name=table)
         region_id = now_ms()
         pairs = [(src, RegionInfo(table, src.start_key, src.end_key, region_id))
@@ -219,22 +229,27 @@ class SnapshotManager:
         def write_dirs():
             for src, target in pairs:
                 snapshots.write_region_from(self.rootdir, m, src, target, desc)
-        self.ddl.create_regions(desc, [t for _, t in pairs], write_dirs)
+        self.ddl.create_regions(desc, [t for _, t in pairs], write_dirs,
+                                self._nonce_ops(nonce, "clone_snapshot", m.name, table))
         log.info("snapshot %s cloned to table %s (%d regions)", m.name, table, len(pairs))
 
-    def restore(self, name: str) -> str:
-        """Returns the restored table's name."""
+    def restore(self, name: str, nonce: str = "") -> str:
+        """Returns the restored table's name. `nonce`: the call's (see "Nonces" in the module
+        doc)."""
         with self._lock:
+            done = self._done_before(nonce)
+            if done:
+                return done["table"]
             m = self._read(name)
             table = m.table.name
             with self.ddl.table_lock(table):
                 if table not in self.meta.tables():  # HBase: restoring a dropped table clones
-                    self._clone(m, table)
+                    self._clone(m, table, nonce)
                 else:
-                    self._restore(m)
+                    self._restore(m, nonce)
         return table
 
-    def _restore(self, m: SnapshotManifest) -> None:
+    def _restore(self, m: SnapshotManifest, nonce: str) -> None:
         table = m.table.name
         rec = self.meta.read_table(table)
         if rec.state != DISABLED:
@@ -249,8 +264,25 @@ class SnapshotManager:
                 snapshots.write_region_from(self.rootdir, m, src, target, m.table,
                                             verify_blocks=True)
         self.ddl.swap_regions(TableRecord(m.table, DISABLED), old, new, write_dirs,
-                              "restored from a snapshot", f"restore of snapshot {m.name!r}")
+                              "restored from a snapshot", f"restore of snapshot {m.name!r}",
+                              self._nonce_ops(nonce, "restore_snapshot", m.name, table))
         log.info("table %s restored from snapshot %s (%d regions)", table, m.name, len(new))
+
+    # --- nonces ------------------------------------------------------------------------------
+
+    def _done_before(self, nonce: str) -> dict | None:
+        """The record of the clone or restore an earlier attempt of this call (same nonce)
+        made take effect -- its answer lost with a master killed after the commit -- or None
+        (none did: this attempt runs, and fails or succeeds on its own). An attempt running
+        on this master holds the snapshot lock, so it has finished by now."""
+        return self.meta.read_nonce(nonce) if nonce else None
+
+    def _nonce_ops(self, nonce: str, op: str, snapshot: str, table: str) -> list:
+        """The record that the call took effect, created by the multi-op that does it."""
+        if not nonce:
+            return []
+        return [self.meta.nonce_op(nonce, {"op": op, "snapshot": snapshot, "table": table,
+                                           "state": "done"}, create=True)]
 
 
 @contextlib.contextmanager

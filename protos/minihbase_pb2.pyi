@@ -723,12 +723,22 @@ class ExportSnapshotResponse(_message.Message):
     def __init__(self, files: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
 
 class CloneSnapshotRequest(_message.Message):
-    __slots__ = ("name", "table")
+    __slots__ = ("name", "table", "nonce")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TABLE_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     table: str
-    def __init__(self, name: _Optional[str] = ..., table: _Optional[str] = ...) -> None: ...
+    nonce: int
+    def __init__(self, name: _Optional[str] = ..., table: _Optional[str] = ..., nonce: _Optional[int] = ...) -> None: ...
+
+class RestoreSnapshotRequest(_message.Message):
+    __slots__ = ("name", "nonce")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    nonce: int
+    def __init__(self, name: _Optional[str] = ..., nonce: _Optional[int] = ...) -> None: ...
 
 class SplitRequest(_message.Message):
     __slots__ = ("table", "region", "split_key", "nonce")

@@ -841,7 +841,7 @@ class MasterStub:
                 _registered_method=True)
         self.RestoreSnapshot = channel.unary_unary(
                 '/minihbase.Master/RestoreSnapshot',
-                request_serializer=protos_dot_minihbase__pb2.SnapshotName.SerializeToString,
+                request_serializer=protos_dot_minihbase__pb2.RestoreSnapshotRequest.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.TableName.FromString,
                 _registered_method=True)
         self.ExportSnapshot = channel.unary_unary(
@@ -1291,7 +1291,7 @@ def add_MasterServicer_to_server(servicer, server):
             ),
             'RestoreSnapshot': grpc.unary_unary_rpc_method_handler(
                     servicer.RestoreSnapshot,
-                    request_deserializer=protos_dot_minihbase__pb2.SnapshotName.FromString,
+                    request_deserializer=protos_dot_minihbase__pb2.RestoreSnapshotRequest.FromString,
                     response_serializer=protos_dot_minihbase__pb2.TableName.SerializeToString,
             ),
             'ExportSnapshot': grpc.unary_unary_rpc_method_handler(
@@ -2082,7 +2082,7 @@ class Master:
             request,
             target,
             '/minihbase.Master/RestoreSnapshot',
-            protos_dot_minihbase__pb2.SnapshotName.SerializeToString,
+            protos_dot_minihbase__pb2.RestoreSnapshotRequest.SerializeToString,
             protos_dot_minihbase__pb2.TableName.FromString,
             options,
             channel_credentials,

@@ -14,6 +14,7 @@ import time
 import grpc
 import pytest
 
+from coordination.znodes import ENABLING, TableRecord
 from minihbase import errors
 from protos import minihbase_pb2 as pb
 from tests.cluster.conftest import (SHORT_SESSION_S, BoundedWriter, daemon_of, missing_rows,
@@ -470,5 +471,54 @@ def test_a_drop_whose_master_is_killed_before_deleting_the_files_is_finished_by_
         records = cluster.wait_for(lambda: serving_regions(cluster, "gone"), 60, "gone to open")
         assert sorted(os.listdir(table_dir)) == sorted(r.info.encoded_name for r in records)
         assert list(conn.table("gone").scan()) == []
+    finally:
+        stop_cluster(cluster)
+
+
+def test_a_restore_whose_master_is_killed_after_cloning_the_table_back_answers_done(
+        cluster_factory, connection_for):
+    """restore_snapshot of a dropped table clones it back: one multi-op puts the table in meta
+    (ENABLING), then the master opens its regions and answers. Its master SIGKILLed in
+    between, the caller's restore is sent again to the next master, which finds the table
+    there, being enabled: it must answer the call done (its nonce record, made by that
+    multi-op, says so), not "table 't' is ENABLING: disable it before restoring". A new
+    restore call (another nonce) is still refused: the table is enabled."""
+    cluster = cluster_factory("restorekill", session_timeout=SHORT_SESSION_S,
+                              balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=120)
+        keys = [b"k%03d" % i for i in range(1, 60)]
+        conn.create_table("back", {"cf": {}}, split_keys=keys)
+        t = conn.table("back")
+        with t.batch() as b:
+            for i in range(600):
+                b.put(b"k%03d-%d" % (i % 60, i), {b"cf:q": b"%d" % i})
+        conn.snapshot("back", "back_s")
+        t.put(b"k001-after", {b"cf:q": b"not in the snapshot"})
+        conn.disable_table("back")
+        conn.delete_table("back")
+        outcome = {}
+
+        def restore():
+            try:
+                outcome["table"] = conn.restore_snapshot("back_s")
+            except Exception as e:  # noqa: BLE001 -- reported by the assertion below
+                outcome["error"] = e
+        restorer = threading.Thread(target=restore, daemon=True)
+        restorer.start()
+        wait_for(lambda: cluster.zk().exists("/hbase/tables/back"), 60,
+                 "the restore's meta commit", interval=0.001)
+        cluster.kill_master(active=True)
+        data, _ = cluster.zk().get("/hbase/tables/back")
+        assert TableRecord.from_bytes(data).state == ENABLING, "killed after it answered"
+        restorer.join(150)
+        assert outcome == {"table": "back"}
+        records = cluster.wait_for(lambda: serving_regions(cluster, "back"), 60,
+                                   "back to open")
+        assert len(records) == 60
+        assert sorted(v[b"cf:q"] for _, v in conn.table("back").scan()) == sorted(
+            b"%d" % i for i in range(600))
+        with pytest.raises(errors.TableNotDisabledError, match="ENABLED"):
+            conn.restore_snapshot("back_s")
     finally:
         stop_cluster(cluster)
