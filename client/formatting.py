@@ -238,11 +238,13 @@ def hbck_text(report: dict) -> str:
                           [[p["kind"], p["table"], p["detail"]] for p in report["problems"]]))
     cleanable = sum(p["cleanable"] for p in report["problems"])
     if cleanable:  # say why they are still there, --clean or not
-        lines.append(f"{cleanable} of these orphaned region directories will be deleted by the "
+        lines.append(f"{cleanable} of these orphaned directories will be deleted by the "
                      f"master's cleaner once untouched, and seen orphaned by it, for its "
                      f"--orphan-grace (10 minutes by default); the others are left in place")
     for p in report["removed"]:
-        lines.append(f"Deleted orphaned region directory {p['path']} ({p['bytes']} bytes)")
+        what = ("stale snapshot attempt" if p["kind"] == "STALE_SNAPSHOT_ATTEMPT" else
+                "orphaned region directory")
+        lines.append(f"Deleted {what} {p['path']} ({p['bytes']} bytes)")
     if report["too_new"]:  # not problems: an operation in flight writes such directories
         lines.append(f"{_directories(report['too_new'])} not named by meta changed too "
                      f"recently to judge yet (an operation may still be writing them); not "

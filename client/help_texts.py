@@ -79,8 +79,9 @@ Table attributes (HBase's; in create a hash of their own, with or without SPLITS
 
 _HBCK_REPORT = """\
 The report lists holes and overlaps between a table's regions, regions without their
-directory or on a server that is gone, regions stuck in transition, and orphaned region and
-table directories; directories changed in the last 30 s are only counted, too new to judge."""
+directory or on a server that is gone, regions stuck in transition, orphaned region and
+table directories, and stale snapshot attempts (.hbase-snapshot/.tmp); directories changed in
+the last 30 s are only counted, too new to judge."""
 
 _REGION = ("A region is named by its full name (t1,<start key in hex>,<id>.<encoded>) or its\n"
            "32-hex-digit encoded name, as describe and list_regions print them.")
@@ -484,8 +485,9 @@ tells when it is done (the CLI's --wait waits).
     "cleaner_chore_run": CommandHelp(
         "tools", "Run the master's orphan cleaner now, then print the HBCK report.",
         """\
-It deletes only orphaned region directories of the table as it is now, untouched for the
-master's --orphan-grace and seen orphaned by it for as long; it names what it deleted.""",
+It deletes only orphaned region directories of the table as it is now, and stale snapshot
+attempts, untouched for the master's --orphan-grace and seen orphaned by it for as long; it
+names what it deleted.""",
         ("cleaner_chore_run",)),
 
     # -- snapshots -------------------------------------------------------------------------

@@ -13,6 +13,9 @@ check() compares meta with itself and with the file system and returns every pro
                          journal or reference file names (left by a master killed in the middle
                          of a split, merge, clone or restore)
     ORPHAN_TABLE_DIR     a table directory of a table not in meta (a master killed mid-drop)
+    STALE_SNAPSHOT_ATTEMPT  a directory under .hbase-snapshot/.tmp no running snapshot call
+                         owns: an attempt a region server still working on it recreated after
+                         the master abandoned and removed it, or a half-deleted snapshot
     BAD_REFERENCE        a region's reference file is unreadable: the directory it points into
                          is unknown, so that table's orphans are not looked for
     CLUSTER_ID_MISMATCH  the root directory belongs to another cluster than ZooKeeper (added by
@@ -34,9 +37,12 @@ ORPHAN_REGION_DIR is deleted only when every one of these holds:
     orphaned for `grace` seconds on its own clock (a file server's clock may run ahead);
   - the table's DDL lock is free (a restore or snapshot writes directories long before meta
     names them), and, read again under it, neither meta nor a journal names it.
-A table directory without a table in meta is reported and left: that is also what a wiped or
-mispointed ZooKeeper looks like. Snapshots hard link their files, so deleting an orphan never
-takes a snapshot's data (`bytes` counts hard-linked files in full).
+A STALE_SNAPSHOT_ATTEMPT (always cleanable) is deleted by remove_stale_snapshot_attempts()
+once untouched and seen stale for `grace` seconds, with the snapshot lock free (no snapshot
+call runs, so none owns it). A table directory without a table in meta is reported and left:
+that is also what a wiped or mispointed ZooKeeper looks like. Snapshots hard link their
+files, so deleting an orphan never takes a snapshot's data (`bytes` counts hard-linked files
+in full).
 """
 
 from __future__ import annotations
@@ -60,7 +66,8 @@ log = logging.getLogger(__name__)
 
 SETTLE_S = 30.0   # orphans younger than this are operations in flight, not reported
 STUCK_S = 60.0    # a region in transition longer than this is reported
-ORPHAN_KINDS = ("ORPHAN_REGION_DIR", "ORPHAN_TABLE_DIR")
+ORPHAN_KINDS = ("ORPHAN_REGION_DIR", "ORPHAN_TABLE_DIR", "STALE_SNAPSHOT_ATTEMPT")
+CLEANED_KINDS = ("ORPHAN_REGION_DIR", "STALE_SNAPSHOT_ATTEMPT")  # what the cleaner may delete
 CREATING_SUFFIX = ".creating"  # region_split.write_region_dir's directory before its rename
 
 
@@ -83,10 +90,12 @@ class Problem:
         return self.kind, self.table, self.region or self.detail
 
 
-def check(meta, live_servers: set[str], rootdir: str,
-          now: float | None = None) -> tuple[list[Problem], int]:
+def check(meta, live_servers: set[str], rootdir: str, now: float | None = None,
+          snapshot_attempts: frozenset[str] = frozenset()) -> tuple[list[Problem], int]:
     """Every inconsistency between meta, the live servers and the file system, and how many
-    orphan-looking directories changed within SETTLE_S (too new to judge, not reported)."""
+    orphan-looking directories changed within SETTLE_S (too new to judge, not reported).
+    snapshot_attempts: the working directories (names under .hbase-snapshot/.tmp) of the
+    snapshot calls running now."""
     now = time.time() if now is None else now
     problems: list[Problem] = []
     tables: dict[str, list[RegionRecord]] = {}
@@ -111,6 +120,7 @@ def check(meta, live_servers: set[str], rootdir: str,
         problems += _orphan_region_dirs(table, records, journal_regions, rootdir, now,
                                         meta.table_created_ms(table), table in busy_tables)
     problems += _orphan_table_dirs(set(tables), rootdir, now)
+    problems += _stale_snapshot_attempts(rootdir, snapshot_attempts, now)
     return _settled(problems)
 
 
@@ -153,6 +163,29 @@ def remove_orphans(meta, problems: list[Problem], grace: float, seen_for: dict[s
                     removed.append(p)
         finally:
             lock.release()
+    return removed
+
+
+def remove_stale_snapshot_attempts(problems: list[Problem], grace: float,
+                                   seen_for: dict[str, float], snapshot_lock) -> list[Problem]:
+    """Delete the STALE_SNAPSHOT_ATTEMPTs of `problems` untouched, and seen stale by the
+    master, for `grace` seconds, under the snapshot lock (held: a snapshot call runs, which
+    may own one; next time); returns those deleted."""
+    stale = [p for p in problems if p.kind == "STALE_SNAPSHOT_ATTEMPT" and p.age_s >= grace
+             and seen_for.get(p.path, 0.0) >= grace]
+    if not stale or not snapshot_lock.acquire(blocking=False):
+        return []
+    removed = []
+    try:
+        for p in stale:
+            shutil.rmtree(p.path, ignore_errors=True)
+            if not os.path.exists(p.path):
+                layout.fsync_dir(os.path.dirname(p.path))
+                log.info("cleaner: deleted stale snapshot attempt %s (%d bytes, untouched for "
+                         "%.0f s)", p.path, p.bytes, p.age_s)
+                removed.append(p)
+    finally:
+        snapshot_lock.release()
     return removed
 
 
@@ -303,6 +336,31 @@ def _orphan_table_dirs(known_tables: set[str], rootdir: str, now: float) -> list
         if name not in known_tables and os.path.isdir(path):
             problems += _orphan("ORPHAN_TABLE_DIR", name, name, path, now,
                                 "belongs to no table in meta; left in place")
+    return problems
+
+
+def _stale_snapshot_attempts(rootdir: str, running: frozenset[str],
+                             now: float) -> list[Problem]:
+    """The directories under .hbase-snapshot/.tmp that no running snapshot call owns
+    (`running`): `<snapshot>.<attempt>` (an attempt abandoned, or recreated by a region server
+    still linking a region's files for it after the master removed it) or `<snapshot>.deleting`
+    (a delete cut short). Their hard links hold the space of files their tables deleted."""
+    work_root = layout.snapshot_work_root(rootdir)
+    try:
+        names = sorted(os.listdir(work_root))
+    except FileNotFoundError:
+        return []
+    problems = []
+    for name in names:
+        path = os.path.join(work_root, name)
+        if name in running or not os.path.isdir(path):
+            continue
+        snapshot, _, attempt = name.rpartition(".")
+        what = (f"is a half-deleted snapshot {snapshot!r}" if attempt == "deleting" else
+                f"is an attempt at snapshot {snapshot!r} no running snapshot owns")
+        for p in _orphan("STALE_SNAPSHOT_ATTEMPT", "", name, path, now, what):
+            p.cleanable = True
+            problems.append(p)
     return problems
 
 

@@ -31,8 +31,8 @@ FLAGS = [
     ("session-timeout", 15.0, float, "ZooKeeper session timeout, seconds"),
     ("balancer-period", 30.0, float, "seconds between balancer runs"),
     ("oldwals-ttl", 600.0, float, "seconds after which archived WAL segments are deleted"),
-    ("orphan-grace", 600.0, float, "seconds after which orphaned region directories are deleted; "
-     "0 = never"),
+    ("orphan-grace", 600.0, float, "seconds after which orphaned region directories and stale "
+     "snapshot attempts are deleted; 0 = never"),
     ("normalizer-period", 300.0, float, "seconds between region normalizer runs"),
     ("normalizer-min-region-count", 3, int,
      "tables with fewer regions get no merge plans from the normalizer"),

@@ -401,20 +401,23 @@ class MasterServer:
     def consistency_check(self, clean: bool = False) -> tuple[list, list, int]:
         """HBase's HBCK report (hbck.py), kept for the web page: (problems, removed, too_new:
         orphan-looking directories too new to judge). clean: also delete orphaned region
-        directories older than --orphan-grace (0: never); those are `removed` and no longer
-        problems."""
+        directories and stale snapshot attempts older than --orphan-grace (0: never); those
+        are `removed` and no longer problems."""
         removed: list = []
         with self._hbck_lock:
-            problems, too_new = hbck.check(self.meta, self.servers.live(), self.rootdir)
+            problems, too_new = hbck.check(self.meta, self.servers.live(), self.rootdir,
+                                           snapshot_attempts=self.snapshots.working_dirs())
             now = time.monotonic()
             self._orphans_since = {p.path: self._orphans_since.get(p.path, now)
-                                   for p in problems if p.kind == "ORPHAN_REGION_DIR"}
+                                   for p in problems if p.kind in hbck.CLEANED_KINDS}
             if self.cluster_id_problem:
                 problems.append(hbck.Problem("CLUSTER_ID_MISMATCH", "", self.cluster_id_problem))
             elif clean and self.config.orphan_grace > 0 and self.recovered.is_set():
                 seen_for = {path: now - t for path, t in self._orphans_since.items()}
                 removed = hbck.remove_orphans(self.meta, problems, self.config.orphan_grace,
                                               seen_for, self.ddl.table_lock)
+                removed += hbck.remove_stale_snapshot_attempts(
+                    problems, self.config.orphan_grace, seen_for, self.snapshots.lock)
                 problems = [p for p in problems if p not in removed]
             self.hbck_report = (time.time(), problems)
             seen, self._hbck_seen = self._hbck_seen, {p.key() for p in problems}

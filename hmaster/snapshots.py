@@ -69,6 +69,16 @@ class SnapshotManager:
         self.splits = splits
         self.rootdir = rootdir
         self._lock = threading.Lock()
+        self._working: set[str] = set()  # names under .hbase-snapshot/.tmp a call works in
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Held by every snapshot call (hbck's cleaner takes it to delete stale attempts)."""
+        return self._lock
+
+    def working_dirs(self) -> frozenset[str]:
+        """The directories under .hbase-snapshot/.tmp that running calls own (hbck)."""
+        return frozenset(self._working)
 
     # --- snapshot ----------------------------------------------------------------------------
 
@@ -110,6 +120,7 @@ class SnapshotManager:
         _check_covers_the_table(table, regions)
         attempt = snapshots.begin(self.rootdir, name)
         work = layout.snapshot_work_dir(self.rootdir, name, attempt)
+        self._working.add(os.path.basename(work))
         try:
             for info in regions:
                 self._link_region(rec, info, name, attempt, skip_flush,
@@ -119,6 +130,8 @@ class SnapshotManager:
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
+        finally:
+            self._working.discard(os.path.basename(work))
         log.info("snapshot %s of table %s taken (%d regions)", name, table, len(regions))
         return manifest
 
@@ -176,7 +189,11 @@ class SnapshotManager:
     def delete(self, name: str) -> None:
         with self._lock:
             self._must_exist(name)
-            snapshots.delete(self.rootdir, name)
+            self._working.add(f"{name}.deleting")  # storage/snapshots.delete's
+            try:
+                snapshots.delete(self.rootdir, name)
+            finally:
+                self._working.discard(f"{name}.deleting")
         log.info("snapshot %s deleted", name)
 
     def _must_exist(self, name: str) -> None:

@@ -195,6 +195,46 @@ def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(
     assert hbck.remove_orphans(meta, problems, 600, seen, free) == [] and os.path.isdir(orphan)
 
 
+def test_stale_snapshot_attempts_are_reported_and_deleted_unless_a_call_owns_them(meta,
+                                                                                tmp_path):
+    """A region server still linking a region's files for a snapshot attempt the master gave
+    up recreates the attempt's directory under .hbase-snapshot/.tmp after the master removed
+    it; a delete cut short leaves `<name>.deleting`. Their hard links hold the space of files
+    the table has since compacted away: reported, and deleted once old enough, but never the
+    directory of an attempt a snapshot call is working in."""
+    rootdir = str(tmp_path)
+    _table(meta, rootdir, "t", [(b"", b"")])
+    work_root = layout.snapshot_work_root(rootdir)
+    stale = layout.snapshot_work_dir(rootdir, "s1", "abc123")
+    running = layout.snapshot_work_dir(rootdir, "s2", "def456")
+    deleting = os.path.join(work_root, "s3.deleting")
+    for path in (stale, running, deleting):
+        os.makedirs(os.path.join(path, "0" * 32, "cf"))
+        with open(os.path.join(path, "0" * 32, "cf", layout.hfile_name(1)), "wb") as f:
+            f.write(b"x" * 100)
+    owned = frozenset({"s2.def456"})
+
+    assert hbck.check(meta, {SERVER}, rootdir, snapshot_attempts=owned) == ([], 2)
+    later = time.time() + LATER
+    problems, too_new = hbck.check(meta, {SERVER}, rootdir, now=later, snapshot_attempts=owned)
+    assert too_new == 0
+    assert _kinds(problems) == [("STALE_SNAPSHOT_ATTEMPT", "s1.abc123"),
+                                ("STALE_SNAPSHOT_ATTEMPT", "s3.deleting")]
+    assert all(p.cleanable and p.bytes == 100 for p in problems)
+    assert "attempt at snapshot 's1'" in problems[0].detail
+    assert "half-deleted snapshot 's3'" in problems[1].detail
+
+    seen = {p.path: LATER for p in problems}
+    lock = threading.Lock()
+    assert hbck.remove_stale_snapshot_attempts(problems, 600, {}, lock) == []  # seen < grace
+    with lock:  # a snapshot call runs: it may own one, so nothing is deleted now
+        assert hbck.remove_stale_snapshot_attempts(problems, 600, seen, lock) == []
+    removed = hbck.remove_stale_snapshot_attempts(problems, 600, seen, lock)
+    assert sorted(p.path for p in removed) == sorted([stale, deleting])
+    assert os.listdir(work_root) == ["s2.def456"]
+    assert hbck.check(meta, {SERVER}, rootdir, now=later, snapshot_attempts=owned) == ([], 0)
+
+
 def _cli(cluster, *args):
     return subprocess.run([sys.executable, "-m", "client.cli", "--zk", cluster.quorum,
                            "--timeout", "20", *args], capture_output=True, text=True, timeout=60)
@@ -213,6 +253,38 @@ def cluster(cluster_factory):
     c = cluster_factory("hbck", orphan_grace=2.0, balancer_period=3600)
     yield c
     stop_cluster(c)
+
+
+def test_a_stale_snapshot_attempt_is_reported_and_cleaned_through_the_master(cluster,
+                                                                           connection_for):
+    """Real daemons: an attempt's directory a late region server recreated, as the master
+    cannot know, is listed by hbck and deleted by its clean option after --orphan-grace; the
+    snapshot of that name is untouched."""
+    conn = connection_for(cluster)
+    conn.create_table("hbck_snap", {"cf": {}})
+    t = conn.table("hbck_snap")
+    t.put(b"r", {b"cf:a": b"v"})
+    conn.snapshot("hbck_snap", "hbck_s")
+    snap = layout.snapshot_dir(cluster.rootdir, "hbck_s")
+    (region,) = [n for n in os.listdir(snap) if not n.startswith(".")]
+    late = os.path.join(layout.snapshot_work_dir(cluster.rootdir, "hbck_s", "a1b2c3"), region)
+    shutil.copytree(os.path.join(snap, region), late, copy_function=os.link)
+    _backdate(os.path.dirname(late), 1000)
+
+    report = conn.hbck()
+    assert [(p["kind"], p["region"], p["cleanable"]) for p in report["problems"]] == [
+        ("STALE_SNAPSHOT_ATTEMPT", "hbck_s.a1b2c3", True)]
+    listed = _cli(cluster, "hbck")
+    assert listed.returncode == 1 and "STALE_SNAPSHOT_ATTEMPT" in listed.stdout, listed
+    time.sleep(2.5)  # the module's --orphan-grace: 2 s
+    cleaned = conn.hbck(clean=True)
+    assert [p["path"] for p in cleaned["removed"]] == [os.path.dirname(late)]
+    assert cleaned["problems"] == [] and not os.path.exists(os.path.dirname(late))
+    conn.clone_snapshot("hbck_s", "hbck_snap2")
+    assert conn.table("hbck_snap2").row(b"r") == {b"cf:a": b"v"}
+    for name in ("hbck_snap", "hbck_snap2"):
+        conn.delete_table(name, disable=True)
+    conn.delete_snapshot("hbck_s")
 
 
 def test_hbck_through_the_master_cli_and_shell(cluster, connection_for):
@@ -258,7 +330,7 @@ def test_hbck_through_the_master_cli_and_shell(cluster, connection_for):
     listed = _cli(cluster, "hbck")
     assert listed.returncode == 1, listed
     assert "ORPHAN_REGION_DIR" in listed.stdout and "2 inconsistencies" in listed.stderr
-    assert "1 of these orphaned region directories will be deleted" in listed.stdout
+    assert "1 of these orphaned directories will be deleted" in listed.stdout
     assert "Traceback" not in listed.stderr
 
     time.sleep(2.5)
