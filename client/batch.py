@@ -234,7 +234,7 @@ class MultiSend:
                 self._give_up()
             changed = self.connection.backoff_wait(
                 self.table, self.mark,
-                min(backoff_delay(retry.pause, self.step), left - MIN_ATTEMPT_S))
+                min(backoff_delay(retry.pause, self.step, retry.random), left - MIN_ATTEMPT_S))
             self.step = 0 if changed else self.step + 1
             self._issue(self.failed)
 

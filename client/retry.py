@@ -2,19 +2,22 @@
 
 Contract: `RetryPolicy.call(what, attempt)` runs `attempt(deadline_s)` until it returns. An
 exception whose class says `retryable = True` (declared once in minihbase/errors.py) is retried
-after `pause * BACKOFF[n]` seconds (HBase's RETRY_BACKOFF: 1, 2, 3, 5, 10, 20, 40, 100, ...);
-anything else propagates at once. No attempt, and no sleep, extends past the overall timeout:
-when it runs out, OperationTimeoutError says what was tried, how often, for how long, and the
-last error. `deadline_s` is the time the attempt may spend in one RPC, so a call to a server
-that hangs is cut off too -- the caller never hangs.
+after `pause * BACKOFF[n]` seconds (HBase's RETRY_BACKOFF: 1, 2, 3, 5, 10, 20, 40, 100, ...)
+plus up to 1% of jitter, as HBase's ConnectionUtils.getPauseTime adds, so clients that failed
+together do not retry in step; anything else propagates at once. No attempt, and no sleep,
+extends past the overall timeout: when it runs out, OperationTimeoutError says what was tried,
+how often, for how long, and the last error. `deadline_s` is the time the attempt may spend in
+one RPC, so a call to a server that hangs is cut off too -- the caller never hangs.
 
-The clock and sleep are injected (kazoo's KazooRetry does the same) so tests never sleep.
+The clock, sleep and the jitter's random source are injected (kazoo's KazooRetry does the
+same) so tests never sleep and see an exact schedule.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import random as _random
 import time
 from typing import Callable, TypeVar
 
@@ -29,6 +32,8 @@ DEFAULT_TIMEOUT_S = 30.0
 # One RPC never waits longer than this even with a long overall timeout, so a server that
 # silently stopped answering costs one slice, not the whole budget.
 DEFAULT_RPC_TIMEOUT_S = 10.0
+# getPauseTime's jitter: a pause grows by a random fraction of up to this much of itself.
+JITTER = 0.01
 # Below this much time left, another attempt could not even complete an RPC: give up.
 MIN_ATTEMPT_S = 0.05
 
@@ -59,9 +64,12 @@ def bounded_waits(seconds: float):
         _attempt_ends.reset(ends)
 
 
-def backoff_delay(pause: float, attempt: int) -> float:
-    """Pause before retry number `attempt` (0-based), as HBase computes it (without jitter)."""
-    return pause * BACKOFF[min(attempt, len(BACKOFF) - 1)]
+def backoff_delay(pause: float, attempt: int,
+                  random: Callable[[], float] = _random.random) -> float:
+    """Pause before retry number `attempt` (0-based), as HBase's getPauseTime computes it: the
+    back-off step plus `random()` (in [0, 1)) times JITTER of it."""
+    normal = pause * BACKOFF[min(attempt, len(BACKOFF) - 1)]
+    return normal + normal * random() * JITTER
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -74,7 +82,8 @@ class RetryPolicy:
     def __init__(self, timeout: float = DEFAULT_TIMEOUT_S, *, pause: float = DEFAULT_PAUSE_S,
                  rpc_timeout: float = DEFAULT_RPC_TIMEOUT_S,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 random: Callable[[], float] = _random.random):
         if not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
             raise InvalidArgumentError(
                 f"timeout must be a positive number of seconds, got {timeout!r}")
@@ -83,6 +92,7 @@ class RetryPolicy:
         self.rpc_timeout = float(rpc_timeout)
         self.clock = clock
         self.sleep = sleep
+        self.random = random  # the back-off's jitter
 
     def call(self, what: str, attempt: Callable[[float], T],
              on_error: Callable[[BaseException], None] | None = None,
@@ -124,7 +134,7 @@ class RetryPolicy:
                     on_error(exc)
                 now = self.clock()
                 left = deadline - now
-                delay = backoff_delay(self.pause, step)
+                delay = backoff_delay(self.pause, step, self.random)
                 if left <= MIN_ATTEMPT_S or (last_chance and delay + MIN_ATTEMPT_S >= left):
                     tried = (f"gave up after {tries} attempt(s) in {now - start:.1f}s "
                              f"(operation timeout {self.timeout:g}s)")

@@ -21,14 +21,36 @@ class FakeClock:
 
 
 def policy(timeout=30.0, **kw):
+    """A policy on a fake clock, without jitter (random() == 0) so the schedule is exact."""
     clock = FakeClock()
+    kw.setdefault("random", lambda: 0.0)
     return RetryPolicy(timeout, clock=clock, sleep=clock.sleep, **kw), clock
 
 
 def test_backoff_follows_hbase_multipliers_and_repeats_the_last():
-    assert [backoff_delay(0.1, i) for i in range(8)] == pytest.approx(
+    no_jitter = lambda: 0.0  # noqa: E731
+    assert [backoff_delay(0.1, i, no_jitter) for i in range(8)] == pytest.approx(
         [0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 4.0, 10.0])
-    assert backoff_delay(0.1, 100) == pytest.approx(0.1 * BACKOFF[-1])
+    assert backoff_delay(0.1, 100, no_jitter) == pytest.approx(0.1 * BACKOFF[-1])
+
+
+def test_backoff_adds_up_to_one_percent_of_jitter_so_clients_do_not_retry_in_step():
+    """HBase's ConnectionUtils.getPauseTime adds normalPause * random * 1%: clients that
+    failed together (a region server died under all of them) do not all retry together."""
+    pauses = {backoff_delay(0.1, 4) for _ in range(50)}
+    assert len(pauses) > 1
+    assert all(1.0 <= pause < 1.01 for pause in pauses)
+    assert backoff_delay(0.1, 4, lambda: 0.5) == pytest.approx(1.005)
+    p, clock = policy(random=lambda: 0.999)
+    failures = [NotServingRegionError("moved"), NotServingRegionError("moved")]
+
+    def attempt(deadline):
+        if failures:
+            raise failures.pop(0)
+        return "ok"
+
+    assert p.call("get", attempt) == "ok"
+    assert clock.sleeps == pytest.approx([0.1 * 1.00999, 0.2 * 1.00999])
 
 
 def test_retryable_error_is_retried_with_backoff_until_success():
