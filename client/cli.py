@@ -559,6 +559,28 @@ def quiet_libraries() -> None:
         lg.propagate = False
 
 
+class _ConnectOnUse:
+    """The cluster connection, made when a command first uses it: the checks a command makes of
+    its arguments (UsageError, exit 2; in client/commands, shared with the shell) come before
+    that, so a usage error is reported at once, whether or not the cluster can be reached."""
+
+    def __init__(self, quorum: str, timeout: float, parent: str):
+        self._args = (quorum, timeout, parent)
+        self._conn = None
+
+    def __getattr__(self, name):  # only what is not set in __init__: the Connection's API
+        if self._conn is None:
+            from client.connection import Connection
+
+            quorum, timeout, parent = self._args
+            self._conn = Connection(quorum, timeout=timeout, zk_parent=parent)
+        return getattr(self._conn, name)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
@@ -578,12 +600,8 @@ def main(argv: list[str] | None = None) -> int:
     out = commands.Output(a.json)
     if getattr(a, "yes", False):
         out.confirm = lambda question: True
-    conn = None
+    conn = _ConnectOnUse(quorum, a.timeout, parent)  # version and whoami never connect
     try:
-        from client.connection import Connection
-
-        if a.command not in ("version", "whoami"):  # these two need no cluster
-            conn = Connection(quorum, timeout=a.timeout, zk_parent=parent)
         run(a, conn, out)
         return 0
     except commands.UsageError as exc:
@@ -598,8 +616,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: {error_message(exc)}", file=sys.stderr)
         return 1
     finally:
-        if conn is not None:
-            conn.close()
+        conn.close()
 
 
 if __name__ == "__main__":

@@ -120,8 +120,9 @@ def create(conn, out: Output, table: str, families: dict, splits=None,
 
 def list_tables(conn, out: Output, regex: str | None = None) -> None:
     """Every table, or (as the HBase shell's `list 'abc.*'`) those whose whole name matches."""
+    pattern = _pattern(regex, "list")
     tables = conn.list_tables()
-    names = set(_matching([t["name"] for t in tables], regex, "list"))
+    names = set(_matching([t["name"] for t in tables], pattern))
     tables = [t for t in tables if t["name"] in names]
     out.result(fmt.list_text(tables),
                [{"name": t["name"], "state": t["state"], "regions": len(t["regions"]),
@@ -145,7 +146,8 @@ def drop_namespace(conn, out: Output, name: str) -> None:
 
 
 def list_namespace(conn, out: Output, regex: str | None = None) -> None:
-    names = _matching(conn.list_namespaces(), regex, "list_namespace")
+    pattern = _pattern(regex, "list_namespace")
+    names = _matching(conn.list_namespaces(), pattern)
     out.result(fmt.grid(["NAMESPACE"], [[n] for n in names]) + "\n" + fmt.rows_count(len(names)),
                names)
 
@@ -164,16 +166,21 @@ def describe_namespace(conn, out: Output, namespace: str) -> None:
                {"name": namespace, "properties": properties, "tables": tables})
 
 
-def _matching(names: list[str], regex: str | None, what: str) -> list[str]:
-    """The names that the HBase shell's `list 'abc.*'` shows: all, or those the regex matches
-    whole."""
+def _pattern(regex: str | None, what: str) -> re.Pattern | None:
+    """`what`'s regex compiled (None: no regex), before the cluster is asked: an invalid one is
+    a usage error."""
     if regex is None:
-        return names
+        return None
     try:
-        pattern = re.compile(regex)
+        return re.compile(regex)
     except re.error as exc:
         raise UsageError(f"{what}: invalid regex {regex!r}: {exc}") from None
-    return [n for n in names if pattern.fullmatch(n)]
+
+
+def _matching(names: list[str], pattern: re.Pattern | None) -> list[str]:
+    """The names that the HBase shell's `list 'abc.*'` shows: all, or those the pattern
+    matches whole."""
+    return names if pattern is None else [n for n in names if pattern.fullmatch(n)]
 
 
 def snapshot(conn, out: Output, table: str, name: str, skip_flush: bool = False) -> None:
@@ -185,17 +192,17 @@ def list_snapshots(conn, out: Output, regex: str | None = None,
                    table_regex: str | None = None) -> None:
     """Every snapshot, or those whose whole name matches `regex`; list_table_snapshots: those
     of the tables whose whole name matches `table_regex`."""
+    patterns = _pattern(regex, "list_snapshots"), _pattern(table_regex, "list_snapshots")
     snaps = conn.list_snapshots()
-    names = _snapshot_names(snaps, regex, table_regex, "list_snapshots")
+    names = _snapshot_names(snaps, *patterns)
     snaps = [s for s in snaps if s["name"] in names]
     out.result(fmt.snapshots_text(snaps), snaps)
 
 
-def _snapshot_names(snaps: list[dict], regex, table_regex, command: str) -> set[str]:
-    names = set(_matching([s["name"] for s in snaps], regex, command))
-    if table_regex is not None:  # a damaged snapshot names no table: never matched by one
-        tables = set(_matching([s["table"] for s in snaps if s["table"]], table_regex,
-                               command))
+def _snapshot_names(snaps: list[dict], pattern, table_pattern) -> set[str]:
+    names = set(_matching([s["name"] for s in snaps], pattern))
+    if table_pattern is not None:  # a damaged snapshot names no table: never matched by one
+        tables = set(_matching([s["table"] for s in snaps if s["table"]], table_pattern))
         names &= {s["name"] for s in snaps if s["table"] in tables}
     return names
 
@@ -253,15 +260,17 @@ def _for_all(out: Output, names: list[str], what: str, verb: str, action) -> Non
 def tables_all(conn, out: Output, command: str, regex: str) -> None:
     """disable_all / enable_all / drop_all 'regex': the tables whose whole name matches."""
     verb = command.removesuffix("_all")
+    pattern = _pattern(regex, command)
     act = getattr(conn, {"disable": "disable_table", "enable": "enable_table",
                          "drop": "delete_table"}[verb])
-    _for_all(out, _matching(conn.tables(), regex, command), "tables", verb.capitalize(), act)
+    _for_all(out, _matching(conn.tables(), pattern), "tables", verb.capitalize(), act)
 
 
 def delete_snapshots(conn, out: Output, command: str, regex: str | None,
                      table_regex: str | None = None) -> None:
     """delete_all_snapshot 'regex' / delete_table_snapshots 'table regex'[, 'regex']."""
-    names = _snapshot_names(conn.list_snapshots(), regex, table_regex, command)
+    patterns = _pattern(regex, command), _pattern(table_regex, command)
+    names = _snapshot_names(conn.list_snapshots(), *patterns)
     _for_all(out, sorted(names), "snapshots", "Delete", conn.delete_snapshot)
 
 

@@ -379,3 +379,32 @@ def test_cli_deleteall_takes_a_row_or_a_prefix(monkeypatch):
                           (("deleteall", "t1", "r", "cf:q", "--prefix", "u"), "takes no row")]:
         with pytest.raises(commands.UsageError, match=message):
             run(*argv)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["deleteall", "t1"], "deleteall needs a row, or --prefix P"),
+    (["deleteall", "t1", "r", "cf:q", "--prefix", "u"], "deleteall --prefix takes no row"),
+    (["deleteall", "t1", "--prefix", ""], "ROWPREFIXFILTER must not be empty"),
+    (["create", "t1", "cf", "cf"], "create: family 'cf' is given twice"),
+    (["alter", "t1"], "alter needs a family to add/modify or one to delete"),
+    (["list", "t[1"], "list: invalid regex 't[1'"),
+    (["list_namespace", "ns("], "list_namespace: invalid regex 'ns('"),
+    (["list_snapshots", "s[1"], "list_snapshots: invalid regex 's[1'"),
+    (["list_table_snapshots", "t[1"], "invalid regex 't[1'"),
+    (["disable_all", "t[1"], "disable_all: invalid regex 't[1'"),
+    (["delete_all_snapshot", "s[1"], "delete_all_snapshot: invalid regex 's[1'"),
+])
+def test_a_usage_error_found_by_the_command_exits_2_before_zookeeper_is_contacted(
+        capsys, argv, message):
+    """The checks a command makes of its arguments (shared with the shell, in client/commands)
+    run before the connection is made: `deleteall t1` with no row exited 1 with ZooKeeper's
+    "cannot reach" error, after waiting --timeout for it, instead of 2 naming the mistake."""
+    import time
+
+    from client.cli import main
+
+    started = time.monotonic()
+    code = main(["--zk", "127.0.0.1:1", "--timeout", "5", *argv])  # no ZooKeeper there
+    err = capsys.readouterr().err
+    assert (code, err.startswith("ERROR: ")) == (2, True) and message in err, err
+    assert "ZooKeeper" not in err and time.monotonic() - started < 2
