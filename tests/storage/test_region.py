@@ -273,6 +273,19 @@ def test_increments_in_one_millisecond_keep_every_version(region):
     assert len({c.timestamp for c in cells}) == 3
 
 
+def test_an_increment_by_zero_is_written_like_any_other_as_in_hbase_2(region):
+    """HBase 2's HRegion.reckonDeltasByStore applies every delta, 0 included: a new version
+    (stamped after the previous one) on an existing counter, a cell holding 0 on an absent
+    one. Not HBASE-10252's rule (0.98 until early 2.0 development): nothing written for 0."""
+    assert region.increment(b"ctr", CF, b"n", 0) == 0
+    assert [c.value for c in region.get(Get(b"ctr"))] == [(0).to_bytes(8, "big")]
+    assert region.increment(b"ctr", CF, b"n", 5) == 5
+    assert region.increment(b"ctr", CF, b"n", 0) == 5
+    cells = region.get(Get(b"ctr", max_versions=3))
+    assert [int.from_bytes(c.value, "big") for c in cells] == [5, 5, 0]
+    assert cells[0].timestamp > cells[1].timestamp
+
+
 def test_an_increment_wraps_past_the_long_range_as_in_hbase(region):
     """HBase adds with Java long arithmetic: past 2**63 - 1 the counter wraps to -2**63."""
     region.mutate(Mutation(b"ctr").put(CF, b"n", (2**63 - 1).to_bytes(8, "big", signed=True)))
