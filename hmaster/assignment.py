@@ -401,7 +401,18 @@ class AssignmentManager:
         # OPENING too: move waits for the open (the region lock), then closes it there
         recs = [r for r in self.meta.all_regions()
                 if r.state in (OPEN, OPENING) and r.server == server]
-        moved = [self.pool.submit(self.move, r, None) for r in recs]
+        # Targets are picked here, one region after the other, each counting the ones picked
+        # before it: the moves run in parallel, and each picking for itself would see the
+        # same counts (regions in flight are on no server) and choose the same server.
+        load = self.refresh_load()
+        targets = [s for s in self.servers.assignable() if s != server]
+        plan = []
+        for rec in recs:
+            target = min(targets, key=lambda s: (load.get(s, 0), s)) if targets else None
+            if target is not None:
+                load[target] = load.get(target, 0) + 1
+            plan.append((rec, target))
+        moved = [self.pool.submit(self.move, r, target) for r, target in plan]
         return sum(1 for f in moved if _served_elsewhere(f.result(), server))
 
     def stop(self) -> None:

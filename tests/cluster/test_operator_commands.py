@@ -73,6 +73,35 @@ def test_a_decommissioned_server_gets_no_region_until_it_is_recommissioned(clust
     cluster.add_regionserver()
 
 
+def test_decommission_spreads_the_offloaded_regions_over_the_other_servers(cluster,
+                                                                          connection_for):
+    """graceful_stop's first step: the drained server's regions go to the least-loaded servers
+    one by one, as HBase's RegionMover spreads them, not all to the one that was least loaded
+    when the offload began."""
+    conn = connection_for(cluster)
+    conn.create_table("spread", {"cf": {}}, split_keys=[b"%d" % i for i in range(1, 12)])
+    conn.balance()
+
+    def load() -> dict[str, int]:
+        counts = {s: 0 for s in _online(conn)}
+        for table in conn.tables():
+            for r in conn.regions(table):
+                if r["server"] in counts:
+                    counts[r["server"]] += 1
+        return counts
+
+    before = load()
+    assert max(before.values()) - min(before.values()) <= 1, before
+    victim = max(before, key=before.get)
+    moved = conn.decommission_regionservers([victim])["moved"]
+    try:
+        assert moved == before[victim] >= 4
+        after = {s: n for s, n in load().items() if s != victim}
+        assert max(after.values()) - min(after.values()) <= 1, (before, after)
+    finally:
+        conn.recommission_regionserver(victim)
+
+
 def test_merge_region_merges_three_regions_with_data_in_each_losing_no_row(cluster,
                                                                          connection_for):
     """HBase 2.3+'s merge_region ['E1', 'E2', 'E3'] (encoded names, any order) on real
