@@ -54,7 +54,11 @@ class CrashHandler:
         self.rootdir = rootdir
         self._lock = threading.Lock()
         self._running: set[str] = set()  # guarded by _lock: servers being handled now
-        self.last_recovery_s: dict[str, float] = {}  # name -> seconds from notice to all open
+        # guarded by _lock: name -> seconds from notice to all open, for the servers status
+        # still lists (see forget); the totals count every recovery since this master started
+        self.last_recovery_s: dict[str, float] = {}
+        self.recoveries = 0
+        self.recovery_seconds = 0.0
 
     def handle(self, name: str) -> None:
         """Run (or resume) the crash procedure for `name`; concurrent calls collapse to one."""
@@ -69,6 +73,14 @@ class CrashHandler:
         finally:
             with self._lock:
                 self._running.discard(name)
+
+    def forget(self, listed) -> None:
+        """Keep the durations of the servers in `listed` only: the entry of a server the
+        status no longer shows (superseded by its restart, pruned, cleared) would otherwise stay
+        for the master's life, one per server incarnation it ever recovered."""
+        with self._lock:
+            for name in set(self.last_recovery_s) - set(listed):
+                del self.last_recovery_s[name]
 
     def _handle(self, name: str) -> None:
         started = time.monotonic()
@@ -104,7 +116,10 @@ class CrashHandler:
             elapsed = time.monotonic() - started
             log.info("crash of %s: %d/%d regions reassigned in %.3fs", name, opened,
                      len(offline), elapsed)
-            self.last_recovery_s[name] = elapsed
+            with self._lock:
+                self.last_recovery_s[name] = elapsed
+                self.recoveries += 1
+                self.recovery_seconds += elapsed
             self._archive_splitting_dir(name, splitting)
             self.meta.write_server_state(name, DEAD)
             log.info("crash of %s: DEAD", name)

@@ -460,6 +460,9 @@ class MasterServer:
         by_age = sorted((states[n].since_ms, n) for n in dead - back)
         for name in back | {n for _, n in by_age[:-keep]}:
             self.meta.delete_server_state(name)
+        listed = set(self.meta.server_states())  # also after a join or clear_deadservers
+        self.crash.forget(listed)
+        self.servers.forget_dead(listed)
 
     def _prune_decommissioned(self) -> None:
         """A decommissioned server that is gone stays gone (restarted, it has a new name)."""

@@ -121,6 +121,14 @@ class ServerManager:
             self._dead.add(name)
             self._loads.pop(name, None)
 
+    def forget_dead(self, keep) -> None:
+        """Drop the dead names that are neither in `keep` (the servers meta still lists) nor
+        live (a lingering znode must stay excluded from online()): names never come back, so
+        without this the set grows by one per server incarnation."""
+        keep = set(keep)
+        with self._lock:
+            self._dead = {n for n in self._dead if n in keep or n in self._live}
+
     def register_online(self, name: str) -> bool:
         """Record a joined server as ONLINE; False if that name was already declared dead."""
         st = self.meta.read_server_state(name)

@@ -183,11 +183,13 @@ class InfoServer:
         durations = dict(getattr(crash, "last_recovery_s", {}) or {})
         yield metrics.summary("minihbase_master_crash_recovery_seconds",
                               "region server crash recoveries finished by this master, from "
-                              "notice to every region reassigned", len(durations),
-                              sum(durations.values()))
+                              "notice to every region reassigned",
+                              getattr(crash, "recoveries", 0),
+                              getattr(crash, "recovery_seconds", 0.0))
         if durations:
             g = metrics.GaugeMetricFamily("minihbase_master_crash_recovery_last_seconds",
-                                          "duration of the last recovery of each server",
+                                          "duration of the recovery of each server the "
+                                          "status lists as dead",
                                           labels=["server"])
             for name, secs in sorted(durations.items()):
                 g.add_metric([name], secs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 import urllib.error
 import urllib.request
 
@@ -246,3 +247,43 @@ def test_killed_server_shows_dead_then_its_regions_elsewhere(web_cluster, loaded
     metrics = fetch(base + "/metrics")[1]
     assert metric(metrics, "minihbase_master_crash_recovery_seconds_count") >= 1
     assert metric(metrics, "minihbase_master_servers", state="DEAD") >= 1
+
+
+def test_restarted_servers_recoveries_leave_the_metrics_with_their_dead_entries(
+        cluster_factory):
+    """A region server restarted on its address replaces its earlier incarnation, whose DEAD
+    entry the master drops (HBase's cleanPreviousInstance). Its recovery's gauge
+    (crash_recovery_last_seconds{server=...}) went with it only in the status: the master kept
+    one per incarnation it ever recovered, so every rolling restart grew /metrics for good.
+    The summary still counts every recovery."""
+    cluster = cluster_factory("rsrestarts", regionservers=2, masters=1,
+                              session_timeout=SHORT_SESSION_S, balancer_period=3600)
+    try:
+        base = master_ui(cluster)
+        restarts = 3
+        for i in range(restarts):
+            old = cluster.stop_regionserver(1)
+            cluster.wait_for(
+                lambda: {s["name"]: s["state"] for s in fetch_json(base + "/api/status")
+                         ["servers"]}.get(old.name) == "DEAD", 60, f"{old.name} DEAD")
+            new = cluster.restart(old)
+            cluster.wait_for(
+                lambda: old.name not in {s["name"] for s in fetch_json(base + "/api/status")
+                                         ["servers"]}, 30, f"{old.name} dropped for {new.name}")
+
+        def unlisted_gauges():  # the master's chore (every 5 s) forgets them
+            metrics = fetch(base + "/metrics")[1]
+            gauges = re.findall(
+                r'^minihbase_master_crash_recovery_last_seconds\{server="([^"]+)"', metrics,
+                re.M)
+            listed = {s["name"] for s in fetch_json(base + "/api/status")["servers"]}
+            return set(gauges) - listed, metrics
+
+        deadline = time.monotonic() + 20
+        while unlisted_gauges()[0] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        unlisted, metrics = unlisted_gauges()
+        assert not unlisted, f"gauges of servers the status no longer lists: {unlisted}"
+        assert metric(metrics, "minihbase_master_crash_recovery_seconds_count") == restarts
+    finally:
+        stop_cluster(cluster)
