@@ -3,7 +3,9 @@
 See docs/storage.md ("Block cache"). Keys are ``(file_key, block_offset)`` where ``file_key``
 identifies one immutable file (HFileReader.file_key: path, inode, size), so a file recreated under
 the same path never serves stale blocks. Values are whatever the reader caches (a decoded block:
-parallel lists of keys and values) with a caller-supplied size estimate in bytes.
+parallel lists of keys and values) with a caller-supplied size estimate in bytes. Readers
+register with open_file and give the file up with release_file; the last one out evicts its
+blocks (both daughters of a split read the parent's file, under one file_key).
 
 Thread-safe: every method takes one lock for a few dict operations; decoding happens outside it,
 so two threads that miss on the same block may both decode it (harmless, last put wins).
@@ -39,6 +41,9 @@ class BlockCache:
         self._memory: OrderedDict = OrderedDict()
         # guarded by self._lock: file_key -> set of cache keys of that file (for evict_file)
         self._by_file: dict = {}
+        # guarded by self._lock: file_key -> how many open readers use that file (both
+        # daughters of a split read their parent's file, one file_key, through references)
+        self._readers: dict = {}
         self.size_bytes = 0  # guarded by self._lock
         self.memory_bytes = 0  # guarded by self._lock: the part of size_bytes in _memory
         self.hits = 0
@@ -119,18 +124,46 @@ class BlockCache:
                              if isinstance(fk, tuple) and fk and fk[0] == file_key]
             else:
                 file_keys = []
-            dropped = 0
-            for fk in file_keys:
-                for key in self._by_file.pop(fk):
-                    self._pop(key)
-                    dropped += 1
-            return dropped
+            return sum(self._drop_file(fk) for fk in file_keys)
+
+    def _drop_file(self, file_key) -> int:  # caller holds self._lock
+        keys = self._by_file.pop(file_key, ())
+        for key in keys:
+            self._pop(key)
+        return len(keys)
+
+    def bytes_by_file(self) -> dict:
+        """file_key -> bytes cached for that file (what each file costs the cache)."""
+        with self._lock:
+            out = {}
+            for bucket in (self._entries, self._memory):
+                for key, (_, size) in bucket.items():
+                    out[key[0]] = out.get(key[0], 0) + size
+            return out
+
+    def open_file(self, file_key) -> None:
+        """A reader of the file `file_key` opened (see release_file)."""
+        with self._lock:
+            self._readers[file_key] = self._readers.get(file_key, 0) + 1
+
+    def release_file(self, file_key) -> int:
+        """A reader of `file_key` is done with it (closed, or its file compacted away): once no
+        open reader of that file remains, its blocks are evicted (they could only be hit by a
+        reader opened later, and would push live blocks out meanwhile). Returns how many
+        blocks were evicted."""
+        with self._lock:
+            n = self._readers.get(file_key, 0) - 1
+            if n > 0:
+                self._readers[file_key] = n
+                return 0
+            self._readers.pop(file_key, None)
+            return self._drop_file(file_key)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._memory.clear()
-            self._by_file.clear()
+            self._by_file.clear()  # open readers stay counted in _readers
             self.size_bytes = self.memory_bytes = 0
 
     def stats(self) -> dict:
@@ -187,3 +220,9 @@ class InMemoryView:
 
     def evict_file(self, file_key) -> int:
         return self._cache.evict_file(file_key)
+
+    def open_file(self, file_key) -> None:
+        self._cache.open_file(file_key)
+
+    def release_file(self, file_key) -> int:
+        return self._cache.release_file(file_key)

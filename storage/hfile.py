@@ -282,6 +282,9 @@ class HFileReader:
         except BaseException:
             os.close(self._fd)
             raise
+        self._released = block_cache is None  # guarded by self._lock: release_file was called
+        if block_cache is not None:
+            block_cache.open_file(self.file_key)
 
     def _open(self) -> None:
         st = os.fstat(self._fd)
@@ -359,7 +362,8 @@ class HFileReader:
         if not keys or keys[0] != self._first_keys[i]:
             raise CorruptionError(
                 f"{self.path}: data block at offset {offset} disagrees with the index")
-        if cache is not None and cache_blocks:
+        if cache is not None and cache_blocks and not self._released:  # (a late scan's
+            # block, after its file's blocks were dropped, would stay behind, dead)
             cache.put((self.file_key, offset), block, raw_len + _CACHED_CELL_OVERHEAD * len(keys))
         return block
 
@@ -544,13 +548,22 @@ class HFileReader:
         return len(self._offsets)
 
     def evict_cached_blocks(self) -> int:
-        """Drop this file's blocks from the shared cache (call when the file is deleted)."""
-        return self._cache.evict_file(self.file_key) if self._cache is not None else 0
+        """This reader is done with the file (compacted away, or its store closed): drop the
+        file's blocks from the shared cache, unless another open reader still reads the same
+        file (the other daughter's reference to a split parent's file); the last one to be
+        done drops them. Counted once per reader; returns how many blocks were dropped."""
+        with self._lock:
+            if self._released:
+                return 0
+            self._released = True
+        return self._cache.release_file(self.file_key)
 
     def close(self) -> None:
         """Release the file. Scans already started (iter_from generators that yielded once)
         finish first: the descriptor closes when the last one ends or is dropped, so a store
-        may close and delete a compacted file while scanners still read it."""
+        may close and delete a compacted file while scanners still read it. Releases the
+        file's cached blocks as evict_cached_blocks does."""
+        self.evict_cached_blocks()
         with self._lock:
             self._close_requested = True
             if self._closed or self._active_scans:

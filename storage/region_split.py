@@ -141,6 +141,9 @@ class HalfReader:
         r = self._r.mid_row()
         return r if r is not None and self._inside(r) else None
 
+    def evict_cached_blocks(self) -> int:
+        return self._r.evict_cached_blocks()
+
     def close(self) -> None:
         self._r.close()
 

@@ -420,8 +420,7 @@ class Store:
 
     def _close_file(self, f: StoreFile) -> None:
         try:
-            if f.reference is None:
-                f.reader.evict_cached_blocks()
+            f.reader.evict_cached_blocks()  # the last reader of a shared parent's file drops it
             f.reader.close()
         except Exception:
             log.exception("could not close compacted store file %s", f.path)

@@ -185,6 +185,30 @@ def test_block_cache_serves_repeated_gets_and_is_emptied_by_evict(tmp_path, cell
         assert r.data_blocks_read == 2 * reads
 
 
+def test_a_files_blocks_stay_cached_until_its_last_reader_is_done(tmp_path, cells):
+    """Two readers of one file (a split parent's, read by both daughters) share its blocks:
+    the first to be done must not drop what the other still reads; the last drops them, and a
+    reader done with the file caches nothing more of it."""
+    path = tmp_path / "f.hfile"
+    write(path, cells)
+    cache = BlockCache(1 << 20)
+    r1 = HFileReader(str(path), block_cache=cache)
+    r2 = HFileReader(str(path), block_cache=cache)
+    assert r1.file_key == r2.file_key
+    r1.row_cells(b"row00100")
+    cached = len(cache)
+    assert cached >= 1
+    assert r1.evict_cached_blocks() == 0 and r1.evict_cached_blocks() == 0  # counted once
+    assert len(cache) == cached
+    r2.row_cells(b"row00100")
+    assert r2.data_blocks_read == 0  # served from the blocks r1 cached
+    r1.row_cells(b"row00400")
+    assert len(cache) == cached  # r1 is done with the file: what it reads now is not kept
+    r1.close()
+    r2.close()
+    assert len(cache) == 0 and cache.size_bytes == 0
+
+
 def test_full_scan_without_caching_leaves_the_cache_untouched(tmp_path, cells):
     path = tmp_path / "f.hfile"
     write(path, cells)

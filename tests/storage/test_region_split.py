@@ -8,6 +8,7 @@ import pytest
 
 from minihbase.errors import CorruptionError, InvalidArgumentError, NotServingRegionError
 from storage import layout
+from storage.block_cache import BlockCache
 from storage.config import RegionConfig
 from storage.query import Get, Mutation, Scan
 from storage.region import Region, read_region_info
@@ -311,3 +312,96 @@ def test_opening_a_daughter_schedules_the_compaction_that_rewrites_its_reference
     assert _dump(ra) + _dump(rb) == before
     ra.close()
     rb.close()
+
+
+# --- the block cache across splits and merges -----------------------------------------------
+
+def _open_cached(root, info, cache):
+    return Region.open(root, info, TABLE, wal=None, background=Deferred(), block_cache=cache,
+                       config=RegionConfig(compaction_min_files=100, clock=lambda: 5000.0))
+
+
+def _dead_bytes(cache, root, regions):
+    """Bytes cached for files no open store file of `regions` reads (directly or through a
+    reference): they can never be hit again, and push live blocks out."""
+    live = set()
+    for r in regions:
+        for store in r.stores.values():
+            for f in store.files():
+                path = os.path.join(root, f.reference.target) if f.is_reference else f.path
+                live.add(os.path.abspath(path))
+    return sum(n for fk, n in cache.bytes_by_file().items() if fk[0] not in live)
+
+
+def test_blocks_read_through_references_are_evicted_when_the_references_are_compacted(tmp_path):
+    """Both daughters read the parent's files through references until they compact: those
+    blocks must leave the cache with the last reference, as a compacted plain file's do."""
+    root, cache = str(tmp_path), BlockCache(8 << 20)
+    parent = _open_cached(root, ROOT_INFO, cache)
+    _fill(parent)
+    a, b = parent.split(b"r030")
+    ra, rb = _open_cached(root, a, cache), _open_cached(root, b, cache)
+    _dump(ra), _dump(rb)  # every block of the parent's files, through both daughters
+    assert cache.size_bytes > 0 and _dead_bytes(cache, root, [ra, rb]) == 0
+    ra.compact()
+    rb.compact()
+    assert not ra.has_references() and not rb.has_references()
+    assert _dead_bytes(cache, root, [ra, rb]) == 0
+    assert delete_parent_if_unreferenced(root, ROOT_INFO, [a, b])
+    _dump(ra), _dump(rb)
+    assert _dead_bytes(cache, root, [ra, rb]) == 0
+    ra.close()
+    rb.close()
+    assert cache.size_bytes == 0
+
+
+def test_one_daughter_compacting_keeps_the_blocks_the_other_still_reads(tmp_path):
+    """The daughters share the parent's file (one file_key): the first to compact its
+    references must not evict what the other reads through its own."""
+    root, cache = str(tmp_path), BlockCache(8 << 20)
+    parent = _open_cached(root, ROOT_INFO, cache)
+    _fill(parent)
+    before = _dump(parent)
+    a, b = parent.split(b"r030")
+    ra, rb = _open_cached(root, a, cache), _open_cached(root, b, cache)
+    _dump(ra), _dump(rb)
+    ra.compact()
+    assert rb.has_references() and _dead_bytes(cache, root, [ra, rb]) == 0
+    misses = cache.misses
+    db = _dump(rb)
+    assert cache.misses == misses  # every block rb reads is still cached
+    assert _dump(ra) + db == before
+    rb.compact()
+    assert _dead_bytes(cache, root, [ra, rb]) == 0
+    ra.close()
+    rb.close()
+
+
+def test_a_merged_regions_reference_blocks_are_evicted_when_it_compacts(tmp_path):
+    root, cache = str(tmp_path), BlockCache(8 << 20)
+    parent = _open_cached(root, ROOT_INFO, cache)
+    _fill(parent)
+    before = _dump(parent)
+    a, b = parent.split(b"r030")
+    merged = Region.merge(root, [a, b], TABLE, now_ms=10)
+    rm = _open_cached(root, merged, cache)
+    assert _dump(rm) == before and cache.size_bytes > 0
+    rm.compact(major=True)
+    assert not rm.has_references() and _dead_bytes(cache, root, [rm]) == 0
+    rm.close()
+    assert cache.size_bytes == 0
+
+
+def test_closing_daughters_that_still_read_references_evicts_their_blocks(tmp_path):
+    """A region moving away drops its files' blocks on close (plain files always did); the
+    parent's blocks go with the last daughter that read them."""
+    root, cache = str(tmp_path), BlockCache(8 << 20)
+    parent = _open_cached(root, ROOT_INFO, cache)
+    _fill(parent)
+    a, b = parent.split(b"r030")
+    ra, rb = _open_cached(root, a, cache), _open_cached(root, b, cache)
+    _dump(ra), _dump(rb)
+    ra.close()
+    assert cache.size_bytes > 0 and _dead_bytes(cache, root, [rb]) == 0
+    rb.close()
+    assert cache.size_bytes == 0
