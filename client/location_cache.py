@@ -13,6 +13,10 @@ The changes ZooKeeper reports are also counted (MetaChanges), so that a retry wa
 back-off goes on as soon as what it waits for changed: a region reopened after a crash is used
 at once, not up to one back-off step (10 s) later.
 
+Nothing is kept per table name beyond its cached entry and what is in use right now (a load in
+flight, a retry's mark): a Connection that lives for days (the Thrift gateway) sees tables with
+generated names come and go.
+
 Only OPEN regions are usable. A row whose region is in transition raises RegionOfflineError
 (retryable) naming the state, the server and what it waits for, so a timeout message says why.
 
@@ -23,6 +27,7 @@ with kazoo (bounded by a timeout on every read), tests pass an in-memory one.
 from __future__ import annotations
 
 import bisect
+import collections
 import threading
 import time
 from typing import Callable, NamedTuple, Protocol
@@ -64,39 +69,83 @@ Watch = Callable[[object], None]  # called with kazoo's WatchedEvent (or None in
 MASTER = "/master"
 
 
+class Mark:
+    """MetaChanges.mark's token: what was counted when it was taken. While it lives, its key's
+    count is kept; once garbage, its key is queued for MetaChanges to release (only that: this
+    may run inside any critical section of the thread that dropped it, the GC's)."""
+
+    __slots__ = ("key", "everything", "count", "_released")
+
+    def __init__(self, key: str, everything: int, count: int, released: collections.deque):
+        self.key, self.everything, self.count = key, everything, count
+        self._released = released
+
+    def __del__(self):
+        self._released.append(self.key)  # atomic, takes no lock
+
+
 class MetaChanges:
-    """Changes ZooKeeper reported, counted per key (a table name, or MASTER); thread-safe."""
+    """Changes ZooKeeper reported, counted per key (a table name, or MASTER); thread-safe.
+
+    A key is counted only while a mark of it lives (a retry that may wait on it): a change
+    nobody marked wakes nobody. So a table's count goes with the last retry of it, and a count
+    starts from 0 again only when no mark of the old one is left to confuse."""
 
     def __init__(self):
         self._changed = threading.Condition()
-        self._counts: dict[str, int] = {}  # guarded by _changed
+        # key -> [changes, live marks]; guarded by _changed
+        self._counts: dict[str, list[int]] = {}
+        self._released: collections.deque[str] = collections.deque()  # of Marks collected
         self._everything = 0  # bumped by changed(None): a reconnect (missed events), a close
 
-    def mark(self, key: str) -> tuple[int, int]:
+    def mark(self, key: str) -> Mark:
         """A token for wait(): take it before the attempt that may fail."""
-        return self._everything, self._counts.get(key, 0)
+        with self._changed:
+            self._release()
+            entry = self._counts.setdefault(key, [0, 0])
+            entry[1] += 1
+            return Mark(key, self._everything, entry[0], self._released)
+
+    def _release(self) -> None:
+        """Uncount the marks collected; a key none is left of is forgotten. Under _changed."""
+        while self._released:
+            key = self._released.popleft()
+            entry = self._counts[key]
+            entry[1] -= 1
+            if not entry[1]:
+                del self._counts[key]
+
+    def __len__(self) -> int:
+        """How many keys are counted (those with a live mark)."""
+        with self._changed:
+            self._release()
+            return len(self._counts)
 
     def changed(self, key: str | None = None) -> None:
         """`key` changed (None: anything may have); wakes the waits on it."""
         with self._changed:
+            self._release()
             if key is None:
                 self._everything += 1
-            else:
-                self._counts[key] = self._counts.get(key, 0) + 1
+            elif key in self._counts:
+                self._counts[key][0] += 1
             self._changed.notify_all()
 
-    def wait(self, key: str, mark: tuple[int, int], seconds: float,
-             at_least: float = 0.0) -> bool:
+    def wait(self, key: str, mark: Mark, seconds: float, at_least: float = 0.0) -> bool:
         """Sleep `seconds` (a retry's back-off), or only `at_least` when `key` changed since
         `mark` was taken (a region reopened, moved or split; a new master): the next attempt
         may well succeed. True when it changed. `at_least` bounds how often a stream of
-        changes (a balancer moving many regions) may start attempts."""
+        changes (a balancer moving many regions) may start attempts. `mark` is mark(key)'s."""
+        if mark.key != key:
+            raise ValueError(f"a mark of {mark.key!r} cannot wait for {key!r}")
         ends = time.monotonic() + seconds
         if at_least > 0:
             time.sleep(min(at_least, seconds))
         with self._changed:
-            return self._changed.wait_for(lambda: self.mark(key) != mark,
-                                          max(0.0, ends - time.monotonic()))
+            entry = self._counts[key]  # kept while `mark` lives
+            return self._changed.wait_for(
+                lambda: self._everything != mark.everything or entry[0] != mark.count,
+                max(0.0, ends - time.monotonic()))
 
 
 class MetaReader(Protocol):
@@ -224,6 +273,38 @@ def is_change(event) -> bool:
     return event is None or event.type != EventType.NONE
 
 
+class _TableWatch:
+    """The watch a LocationCache sets on one table's znodes. Equal for equal (cache, table),
+    so that kazoo, which keeps a set of watches per znode, holds one per table however many
+    loads set it; and the cache need not keep one per table name ever seen."""
+
+    __slots__ = ("cache", "table")
+
+    def __init__(self, cache: "LocationCache", table: str):
+        self.cache, self.table = cache, table
+
+    def __call__(self, event=None) -> None:
+        self.cache._watch_fired(self.table, event)
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, _TableWatch) and other.cache is self.cache
+                and other.table == self.table)
+
+    def __hash__(self) -> int:
+        return hash((id(self.cache), self.table))
+
+
+class _Load:
+    """The load of one table's entry, kept while threads run or wait for it."""
+
+    __slots__ = ("lock", "users", "generation")
+
+    def __init__(self):
+        self.lock = threading.Lock()  # held by the thread reading meta
+        self.users = 0  # threads holding or waiting for `lock`; guarded by the cache's _lock
+        self.generation = 0  # bumped by invalidate; guarded by the cache's _lock
+
+
 class _TableEntry:
     """Immutable snapshot of one table's regions, sorted by start key."""
 
@@ -237,17 +318,16 @@ class _TableEntry:
 
 class LocationCache:
     """Thread-safe. Reads take no lock: a table's entry is an immutable snapshot replaced whole;
-    loads of one table are serialised so a burst of misses costs one meta read."""
+    loads of one table are serialised so a burst of misses costs one meta read. Per table, it
+    keeps the cached entry and a load while one runs, nothing once the table is dropped."""
 
     def __init__(self, meta: MetaReader, changes: MetaChanges | None = None):
         self.meta = meta
-        self.changes = changes or MetaChanges()  # the watches that fired, per table
+        self.changes = MetaChanges() if changes is None else changes  # watches that fired
         self._tables: dict[str, _TableEntry] = {}  # writes guarded by self._lock
-        self._generation: dict[str, int] = {}      # bumped by invalidate; guarded by self._lock
         self._epoch = 0  # bumped when every table is invalidated; guarded by self._lock
         self._servers: dict[str, str] = {}         # server name -> address (names never reuse)
-        self._watches: dict[str, Watch] = {}       # one stable callable per table
-        self._load_locks: dict[str, threading.Lock] = {}  # one per table; guarded by _lock
+        self._load_locks: dict[str, _Load] = {}  # the loads in flight; guarded by _lock
         self._lock = threading.Lock()
         self._closed = False
         self.loads = 0  # meta reads performed (tests assert on it)
@@ -308,8 +388,14 @@ class LocationCache:
                 self._epoch += 1  # loads in flight (of any table) are not cached either
                 self._tables.clear()
             else:
-                self._generation[table] = self._generation.get(table, 0) + 1
+                self._bump_load(table)
                 self._tables.pop(table, None)
+
+    def _bump_load(self, table: str) -> None:
+        """A load of `table` in flight read meta too early to be cached. Under _lock."""
+        load = self._load_locks.get(table)
+        if load is not None:
+            load.generation += 1
 
     def _watch_fired(self, table: str, event=None) -> None:
         """A watch on `table`'s meta fired. A change drops its entry. kazoo's "connection
@@ -320,7 +406,7 @@ class LocationCache:
             self.changes.changed(table)
         else:
             with self._lock:
-                self._generation[table] = self._generation.get(table, 0) + 1
+                self._bump_load(table)
 
     def cached_tables(self) -> list[str]:
         return list(self._tables)
@@ -338,31 +424,37 @@ class LocationCache:
         if self._closed:
             raise ConnectionClosedError(CLOSED)
         with self._lock:
-            load_lock = self._load_locks.setdefault(table, threading.Lock())
-        # One load per table at a time: the threads that missed together (after an error
-        # dropped the table) wait for that load and use its entry, instead of each reading
-        # meta from ZooKeeper.
-        # The wait is bounded like a meta read: by the attempt's time left.
-        if not load_lock.acquire(timeout=attempt_time_left(_LOAD_WAIT_S)):
-            raise ServerUnavailableError(
-                f"timed out waiting for another thread's meta read of table {table!r}")
+            load = self._load_locks.get(table)
+            if load is None:
+                load = self._load_locks[table] = _Load()
+            load.users += 1
         try:
-            return self._load_one(table)
+            # One load per table at a time: the threads that missed together (after an error
+            # dropped the table) wait for that load and use its entry, instead of each reading
+            # meta from ZooKeeper.
+            # The wait is bounded like a meta read: by the attempt's time left.
+            if not load.lock.acquire(timeout=attempt_time_left(_LOAD_WAIT_S)):
+                raise ServerUnavailableError(
+                    f"timed out waiting for another thread's meta read of table {table!r}")
+            try:
+                return self._load_one(table, load)
+            finally:
+                load.lock.release()
         finally:
-            load_lock.release()
+            with self._lock:
+                load.users -= 1
+                if not load.users:
+                    del self._load_locks[table]
 
-    def _load_one(self, table: str) -> _TableEntry:
+    def _load_one(self, table: str, load: _Load) -> _TableEntry:
         with self._lock:
             entry = self._tables.get(table)
             if entry is not None:
                 return entry
-            generation = (self._epoch, self._generation.get(table, 0))
+            generation = (self._epoch, load.generation)
         # Read outside the lock (ZooKeeper round trips); a watch firing meanwhile bumps the
         # generation, and then this snapshot is returned to the caller but not cached.
-        watch = self._watches.get(table)
-        if watch is None:
-            watch = self._watches.setdefault(
-                table, lambda event=None: self._watch_fired(table, event))
+        watch = _TableWatch(self, table)
         record = self.meta.table(table, watch)
         if record is None:
             raise TableNotFoundError(f"table {table!r} does not exist")
@@ -372,7 +464,7 @@ class LocationCache:
         entry = _TableEntry(record.descriptor, locations)
         with self._lock:
             self.loads += 1
-            if (self._epoch, self._generation.get(table, 0)) == generation:
+            if (self._epoch, load.generation) == generation:
                 self._tables[table] = entry
         return entry
 

@@ -261,3 +261,37 @@ def test_a_watch_that_fires_ends_a_back_off_wait_on_that_table_only(meta):
     assert 0.4 <= time.monotonic() - started < 5.0
     assert not cache.cached("t1") and not cache.cached("t2")  # both were dropped
     assert changes.wait("t1", mark, 10.0) is True  # the change stays seen: no wait at all
+
+
+def test_tables_that_come_and_go_leave_no_state_behind(meta):
+    """A long-lived Connection (the Thrift gateway) sees tables with generated names come and
+    go: once a table is dropped, nothing is kept for its name -- no load lock, no change count
+    -- however many such tables it used. A retry waiting on a table still wakes when it is
+    dropped, and one waiting on a table of the same name created again too."""
+    cache = LocationCache(meta)
+    changes = cache.changes
+
+    def kept():
+        return len(cache._load_locks), len(changes)
+
+    cache.locate("t1", b"a")
+    baseline = kept()
+    for i in range(15):
+        name = f"tmp_{i}"
+        meta.add_table(name, [b"m"])
+        cache.locate(name, b"a")  # used
+        mark = changes.mark(name)  # a retry of an operation on it, in its back-off
+        cache.invalidate(name)  # the error it retries
+        del meta.tables[name], meta.records[name]  # dropped: its znodes deleted, watches fire
+        meta.fire_watches()
+        assert changes.wait(name, mark, 10.0) is True  # the waiting retry goes on at once
+        with pytest.raises(TableNotFoundError):
+            cache.locate(name, b"a")
+        meta.add_table(name, [])  # the same name again, while a retry waits on it
+        cache.locate(name, b"a")
+        mark = changes.mark(name)
+        threading.Timer(0.05, meta.fire_watches).start()
+        assert changes.wait(name, mark, 10.0) is True
+        del meta.tables[name], meta.records[name], mark
+        cache.locate("t1", b"a")  # re-arms t1's watch, which fire_watches consumed
+    assert kept() == baseline
