@@ -52,13 +52,24 @@ class KeyedLocks:
 
     @contextmanager
     def hold(self, key: str):
+        """`key`'s lock, held for the with block."""
+        with self.try_hold(key, None):
+            yield
+
+    @contextmanager
+    def try_hold(self, key: str, timeout: float | None = 0.0):
+        """Yields whether `key`'s lock was acquired within `timeout` seconds (0: without
+        waiting; None: it waits as long as it takes); if so it is held for the with block."""
         with self._lock:
             entry = self._entries.setdefault(key, [threading.Lock(), 0])
             entry[1] += 1
+        acquired = False
         try:
-            with entry[0]:
-                yield
+            acquired = entry[0].acquire(timeout=-1 if timeout is None else max(0.0, timeout))
+            yield acquired
         finally:
+            if acquired:
+                entry[0].release()
             with self._lock:
                 entry[1] -= 1
                 if not entry[1]:
@@ -305,17 +316,18 @@ class AssignmentManager:
         futures = [self.pool.submit(self.unassign, r, **kw) for r in recs]
         return [f.result() for f in futures]
 
-    def repair(self, min_age_s: float = 10.0, table_lock=None) -> int:
+    def repair(self, min_age_s: float = 10.0, try_table_lock=None) -> int:
         """Chore: re-drive regions in transition for longer than min_age_s that nobody is
         working on (their lock is free and no retry timer is pending): a close that failed on a
         live server, an open interrupted by an error, a region left CLOSING for a server whose
         crash handling already finished, or a region left CLOSED in an ENABLED table (an enable
-        whose assignment failed, say on a lost ZooKeeper connection; only with `table_lock`,
-        the DDL lock, which a disable holds). Returns how many were re-driven."""
+        whose assignment failed, say on a lost ZooKeeper connection; only with
+        `try_table_lock`, TableDDL's, as the DDL lock a disable holds). Returns how many were
+        re-driven."""
         now = time.time() * 1000
         todo = []
         enabled = set()
-        for t in self.meta.tables() if table_lock is not None else ():
+        for t in self.meta.tables() if try_table_lock is not None else ():
             try:
                 if self.meta.read_table(t).state == ENABLED:
                     enabled.add(t)
@@ -348,24 +360,23 @@ class AssignmentManager:
             else:
                 self.pool.submit(self._redrive, r)
         for table in closed_tables:  # its own thread: assign_many waits on the pool
-            threading.Thread(target=self._reopen_closed, args=(table, table_lock(table)),
+            threading.Thread(target=self._reopen_closed, args=(table, try_table_lock),
                              name=f"reopen-{table}", daemon=True).start()
         return len(todo)
 
-    def _reopen_closed(self, table: str, table_lock) -> None:
+    def _reopen_closed(self, table: str, try_table_lock) -> None:
         """Assign the regions left CLOSED in ENABLED table `table`, all at once, under its DDL
         lock (taken without waiting: DDL at work will settle them) and only if the table is
         still enabled and they still closed."""
-        if not table_lock.acquire(blocking=False):
-            return
-        try:
-            if self.meta.read_table(table).state == ENABLED:
-                self.assign_many([r for r in self.meta.regions(table)
-                                  if r.state == CLOSED and r.waiting_for != UNASSIGNED])
-        except Exception:  # noqa: BLE001 -- the next chore round tries again
-            log.exception("reopening the closed regions of table %s failed", table)
-        finally:
-            table_lock.release()
+        with try_table_lock(table) as held:
+            if not held:
+                return
+            try:
+                if self.meta.read_table(table).state == ENABLED:
+                    self.assign_many([r for r in self.meta.regions(table)
+                                      if r.state == CLOSED and r.waiting_for != UNASSIGNED])
+            except Exception:  # noqa: BLE001 -- the next chore round tries again
+                log.exception("reopening the closed regions of table %s failed", table)
 
     def _redrive(self, r: RegionRecord) -> None:
         try:

@@ -29,7 +29,7 @@ from dataclasses import replace
 from coordination.znodes import (CLOSED, DISABLED, DISABLING, ENABLED, ENABLING, OFFLINE, OPEN,
                                  OPENING, RegionRecord, TableRecord, now_ms)
 from hmaster import quotas
-from hmaster.assignment import AssignmentManager
+from hmaster.assignment import AssignmentManager, KeyedLocks
 from hmaster.meta import MetaStore
 from minihbase.errors import (InvalidArgumentError, NamespaceExistsError, NamespaceNotEmptyError,
                               NamespaceNotFoundError, NoSuchColumnFamilyError, TableExistsError,
@@ -67,16 +67,21 @@ class TableDDL:
         self.meta = meta
         self.assignment = assignment
         self.rootdir = rootdir
-        self._lock = threading.Lock()
-        self._table_locks: dict[str, threading.Lock] = {}  # guarded by _lock
+        # Kept only while held or waited for: a master up for months sees tables with
+        # generated names (tmp_<date>, one per job) come and go.
+        self._table_locks = KeyedLocks()
         # A namespace is not dropped between a create's check that it exists and the create.
         self.namespace_lock = threading.Lock()
 
-    def table_lock(self, name: str) -> threading.Lock:
-        """DDL on one table is serialised (a drop never races a disable or an enable)."""
-        name = validate_table_name(name)  # "default:t1" and "t1" are one table
-        with self._lock:
-            return self._table_locks.setdefault(name, threading.Lock())
+    def table_lock(self, name: str):
+        """DDL on one table is serialised (a drop never races a disable or an enable): held
+        for a with block."""
+        return self._table_locks.hold(validate_table_name(name))  # "default:t1" is "t1"
+
+    def try_table_lock(self, name: str, timeout: float | None = 0.0):
+        """table_lock taken only within `timeout` seconds (0: if free): a with block, given
+        whether it was (KeyedLocks.try_hold)."""
+        return self._table_locks.try_hold(validate_table_name(name), timeout)
 
     # --- namespaces (HBase's; "default" and "hbase" always exist) -----------------------------
 
@@ -243,23 +248,21 @@ class TableDDL:
         connection: the table left ENABLING, or an alter_pending), as a new master would; a
         table whose DDL is running right now is left to it."""
         for name in self.meta.tables():
-            lock = self.table_lock(name)
-            if not lock.acquire(blocking=False):
-                continue
-            try:
-                rec = self.meta.read_table(name)
-                if rec.state == DISABLING:
-                    self.finish_disable(rec)
-                elif rec.state == ENABLING:
-                    log.info("table %s: finishing an enable left half-done", name)
-                    self.finish_enable(rec)
-                elif rec.alter_pending is not None:
-                    log.info("table %s: finishing an alter left half-done", name)
-                    self.finish_alter(rec)
-            except TableNotFoundError:
-                pass  # dropped meanwhile
-            finally:
-                lock.release()
+            with self.try_table_lock(name) as held:
+                if not held:
+                    continue
+                try:
+                    rec = self.meta.read_table(name)
+                    if rec.state == DISABLING:
+                        self.finish_disable(rec)
+                    elif rec.state == ENABLING:
+                        log.info("table %s: finishing an enable left half-done", name)
+                        self.finish_enable(rec)
+                    elif rec.alter_pending is not None:
+                        log.info("table %s: finishing an alter left half-done", name)
+                        self.finish_alter(rec)
+                except TableNotFoundError:
+                    pass  # dropped meanwhile
 
     def enable(self, name: str) -> None:
         with self.table_lock(name):

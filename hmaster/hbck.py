@@ -131,11 +131,11 @@ def _settled(problems: list[Problem]) -> tuple[list[Problem], int]:
 
 
 def remove_orphans(meta, problems: list[Problem], grace: float, seen_for: dict[str, float],
-                   table_lock) -> list[Problem]:
+                   try_table_lock) -> list[Problem]:
     """Delete the cleanable ORPHAN_REGION_DIRs of `problems` untouched for `grace` seconds
     and seen orphaned by the master for as long (`seen_for`: path -> seconds), under the
-    table's lock (`table_lock(table)`; a busy table is skipped) and once meta and the journals,
-    read again, still do not name them; returns those deleted."""
+    table's lock (`try_table_lock(table)`, TableDDL's; a busy table is skipped) and once meta
+    and the journals, read again, still do not name them; returns those deleted."""
     removed = []
     by_table: dict[str, list[Problem]] = {}
     for p in problems:
@@ -143,10 +143,9 @@ def remove_orphans(meta, problems: list[Problem], grace: float, seen_for: dict[s
                 seen_for.get(p.path, 0.0) >= grace:
             by_table.setdefault(p.table, []).append(p)
     for table, orphans in by_table.items():
-        lock = table_lock(table)
-        if not lock.acquire(blocking=False):
-            continue  # DDL, a restore or a snapshot at work: next time
-        try:
+        with try_table_lock(table) as held:
+            if not held:
+                continue  # DDL, a restore or a snapshot at work: next time
             journal_regions, busy_tables = _journals(meta)
             if table in busy_tables:
                 continue
@@ -161,8 +160,6 @@ def remove_orphans(meta, problems: list[Problem], grace: float, seen_for: dict[s
                     log.info("cleaner: deleted orphaned region directory %s (%d bytes, "
                              "untouched for %.0f s)", p.path, p.bytes, p.age_s)
                     removed.append(p)
-        finally:
-            lock.release()
     return removed
 
 

@@ -369,7 +369,7 @@ class MasterServer:
                 self.splits.janitor(forced=False)  # not while catalogjanitor_switch is off
                 self.splits.resume_stalled()
                 self._resume_crashes()
-                self.assignment.repair(table_lock=self.ddl.table_lock)
+                self.assignment.repair(try_table_lock=self.ddl.try_table_lock)
                 self.ddl.finish_interrupted()
                 self._prune_dead_servers()
                 self._prune_decommissioned()
@@ -415,7 +415,7 @@ class MasterServer:
             elif clean and self.config.orphan_grace > 0 and self.recovered.is_set():
                 seen_for = {path: now - t for path, t in self._orphans_since.items()}
                 removed = hbck.remove_orphans(self.meta, problems, self.config.orphan_grace,
-                                              seen_for, self.ddl.table_lock)
+                                              seen_for, self.ddl.try_table_lock)
                 removed += hbck.remove_stale_snapshot_attempts(
                     problems, self.config.orphan_grace, seen_for, self.snapshots.lock)
                 problems = [p for p in problems if p not in removed]

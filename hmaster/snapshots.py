@@ -91,7 +91,8 @@ class SnapshotManager:
         name, table = validate_snapshot_name(name), validate_table_name(table)
         deadline = time.monotonic() + min(WAIT_S, seconds if seconds is not None else WAIT_S)
         with _acquired(self._lock, deadline, "another snapshot call"), \
-                _acquired(self.ddl.table_lock(table), deadline, f"DDL on table {table!r}"), \
+                _held(self.ddl.try_table_lock(table, deadline - time.monotonic()),
+                      f"DDL on table {table!r}"), \
                 self.splits.paused(table):
             if snapshots.exists(self.rootdir, name):
                 raise SnapshotExistsError(f"snapshot {name!r} already exists")
@@ -311,6 +312,16 @@ def _acquired(lock, deadline: float, holder: str):
         yield
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def _held(try_lock, holder: str):
+    """`try_lock` (a with block given whether its lock was taken), or SnapshotCreationError."""
+    with try_lock as held:
+        if not held:
+            raise SnapshotCreationError(f"snapshot not taken: {holder} is still running; "
+                                        "try again")
+        yield
 
 
 def _check_covers_the_table(table: str, regions: list[RegionInfo]) -> None:

@@ -20,6 +20,7 @@ from coordination import zk as zk_mod
 from coordination.znodes import (FAILED_OPEN, OPEN, OPENING, SPLITTING, Paths, RegionRecord,
                                  TableRecord)
 from hmaster import hbck
+from hmaster.assignment import KeyedLocks
 from hmaster.meta import MetaStore
 from storage import layout
 from storage.region import write_region_info
@@ -157,14 +158,12 @@ def test_orphans_are_reported_once_settled_and_only_old_region_dirs_are_deleted(
 
     seen = {p.path: LATER for p in problems}  # seconds the master has seen each orphaned
 
-    def free(table):
-        return threading.Lock()
-
+    locks = KeyedLocks()
+    free = locks.try_hold  # TableDDL.try_table_lock's
     assert hbck.remove_orphans(meta, problems, LATER * 2, seen, free) == []  # untouched < grace
     assert hbck.remove_orphans(meta, problems, 600, {}, free) == []  # seen orphaned < grace
-    busy = threading.Lock()
-    with busy:  # the table's DDL lock is held (a restore writing its regions): skipped
-        assert hbck.remove_orphans(meta, problems, 600, seen, lambda table: busy) == []
+    with locks.hold("t"):  # the table's DDL lock is held (a restore writing its regions): skipped
+        assert hbck.remove_orphans(meta, problems, 600, seen, free) == []
     # A split between its region server's work and its meta update: its journal does not name
     # the daughters yet, so nothing of the table is deleted.
     meta.commit([meta.journal_op("k", {"kind": "split", "table": "t", "step": SPLITTING,

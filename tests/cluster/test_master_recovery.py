@@ -688,13 +688,31 @@ def test_regions_left_closed_in_an_enabled_table_are_reopened_by_the_chore(env):
         master.meta.commit([master.meta.put_region_op(RegionRecord(r.info, CLOSED, "", long_ago,
                                                                    ""))
                             for r in regions(zk, "stuck_closed")])
-        master.assignment.repair(table_lock=master.ddl.table_lock)
+        master.assignment.repair(try_table_lock=master.ddl.try_table_lock)
         time.sleep(0.5)
         assert {r.state for r in regions(zk, "stuck_closed")} == {CLOSED}
-    master.assignment.repair(table_lock=master.ddl.table_lock)
+    master.assignment.repair(try_table_lock=master.ddl.try_table_lock)
     wait_for(lambda: all(r.state == OPEN for r in regions(zk, "stuck_closed")), 30,
              "the closed regions of the enabled table to reopen")
     assert {r.state for r in regions(zk, "off")} == {CLOSED}
+
+
+def test_table_ddl_keeps_no_lock_for_tables_that_were_dropped(env):
+    """A master that runs for months sees tables with generated names (tmp_<date>, one per
+    job) come and go: a table's DDL lock is kept only while a call holds or waits for it, not
+    for every table name that ever had DDL."""
+    quorum, rootdir, start_master, add_server, zk = env
+    add_server()
+    master = start_master()
+    baseline = len(master.ddl._table_locks)
+    for i in range(5):
+        name = f"tmp_{i}"
+        create(master, name)
+        master.ddl.disable(name)
+        master.ddl.drop(name)
+    # The chores take the locks of the tables they look at for a moment, without waiting.
+    wait_for(lambda: len(master.ddl._table_locks) == baseline, 10,
+             "the DDL locks of the dropped tables to be forgotten")
 
 
 def test_a_split_whose_thread_gave_up_is_rolled_back_by_the_live_master(env):
