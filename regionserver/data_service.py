@@ -278,8 +278,8 @@ class RegionServerService(pb_grpc.RegionServerServicer):
                 # One batch then done (close) must search until it has it: no heartbeat.
                 time_limit = None if request.close else \
                     (request.time_limit_ms / 1000 or DEFAULT_TIME_LIMIT_S)
-                lease = scanners.open(request.region, region.scanner(scan), scan.batch,
-                                      scan.limit, time_limit)
+                lease = scanners.open(request.region, region.scanner(scan, parts=True),
+                                      scan.batch, scan.limit, time_limit)
             sid = lease.scanner_id
             if request.close:  # one batch, then done: no prefetch, and say "no more"
                 out, _ = scanners.next_batch(

@@ -33,6 +33,11 @@ class RegionConfig:
     # Get fails with RowTooBigError before reading the rest. Half the RPC message limit
     # (256 MiB), so the encoded row still fits a response; scans are not bounded by it.
     max_row_bytes: int = 128 << 20
+    # A scan hands a row wider than this on in parts (storage/scanner.py, "Row parts"), so
+    # it never holds a whole wide row: half a scan response. HBase's region server likewise
+    # stops inside a row at the response's size (hbase.client.scanner.max.result.size, 2 MB)
+    # and sends a partial result (HBASE-11544).
+    row_part_bytes: int = 1 << 20
     memstore_segment_rows: int = 100_000  # rows per in-memory segment before it is frozen
     split_size: int = 10 << 30  # largest store's file bytes past which the region wants a split
     clock: Callable[[], float] = field(default=time.time)  # seconds, like time.time

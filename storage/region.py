@@ -60,7 +60,7 @@ from storage.mvcc import MVCC, UpdatesLock
 from storage.nonces import NonceKey, NonceManager
 from storage.query import Get, Mutation, Scan
 from storage.scanner import (TICK_ROWS, ReadParams, RegionScanner, merge_family_rows,
-                             rows_of)
+                             rows_of, whole_rows)
 from storage.schema import RegionInfo, TableDescriptor
 from storage.store import Store
 from storage.wal_format import (NONCE_CELL_TYPE, edits_file, encode_payload, nonce_cell,
@@ -804,8 +804,10 @@ class Region:
             "HBase's hbase.table.max.rowsize): scan it instead (a scan sends a row in parts), "
             "or get fewer columns")
 
-    def scanner(self, s: Scan) -> RegionScanner:
-        """Rows of the scan within this region, newest data as of now (MVCC read point)."""
+    def scanner(self, s: Scan, parts: bool = False) -> RegionScanner:
+        """Rows of the scan within this region, newest data as of now (MVCC read point).
+        parts: a row wider than config.row_part_bytes may come in several results (the region
+        server sends them as partial results; storage/scanner.py, "Row parts")."""
         self._check_open()
         self.read_requests += 1
         versions, caps = s.max_versions, None
@@ -833,17 +835,18 @@ class Region:
                 streams = []
                 for v, (_, p) in zip(views, plans):
                     items, n = v.iter_from(start, stop, rp, self._skip_before(p))
-                    streams.append(rows_of(items, p, stop or None, v.plain, n))
+                    streams.append(rows_of(items, p, stop or None, v.plain, n,
+                                          self.config.row_part_bytes))
                 rows = merge_family_rows(streams)
             if s.filter is not None:
-                rows = filter_rows(rows, s.filter, caps)
+                rows = filter_rows(whole_rows(rows), s.filter, caps)
         except BaseException:
             for v in views:
                 v.release()
             mvcc.end_read(rp)
             raise
         return RegionScanner(rows, views, limit=s.limit, batch=s.batch, row_filter=s.filter,
-                             on_close=lambda: mvcc.end_read(rp))
+                             on_close=lambda: mvcc.end_read(rp), parts=parts)
 
     def _reversed_rows(self, views, plans, upper, stop_row: bytes, rp: int):
         start_key = self.info.start_key

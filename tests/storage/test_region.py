@@ -498,12 +498,13 @@ def test_unknown_family_and_oversize_value_are_rejected_whole(tmp_path, clock):
     r.close()
 
 
-def _wide_row_region(tmp_path, clock, columns: int, max_row_bytes: int) -> Region:
+def _wide_row_region(tmp_path, clock, columns: int, max_row_bytes: int = 128 << 20,
+                     **config) -> Region:
     """A region whose row b"wide" has `columns` cells of 1000 bytes in one file of 1 KiB
     blocks (about one cell a block), and a small row b"small"; no block cache."""
     table = TableDescriptor("t", (FamilyDescriptor(CF, block_size=1024),))
     r = Region.open(str(tmp_path), INFO, table, wal=None, background=Inline(),
-                    config=RegionConfig(clock=clock, max_row_bytes=max_row_bytes))
+                    config=RegionConfig(clock=clock, max_row_bytes=max_row_bytes, **config))
     m = Mutation(b"wide")
     for i in range(columns):
         m.put(CF, b"q%04d" % i, b"%04d" % i * 250, 1)
@@ -550,6 +551,34 @@ def test_a_get_of_a_row_under_max_row_bytes_answers_whole(tmp_path, clock):
     assert len(r.get(Get(b"wide"))) == 40
     r.flush()
     assert len(r.get(Get(b"wide"))) == 40
+    r.close()
+
+
+def test_a_scan_with_batch_reads_a_wide_row_a_part_at_a_time(tmp_path, clock):
+    """A scan built each row whole before cutting it into `batch`-cell results (or a region
+    server's 2 MB responses): a 300 MB row took a region server to 627 MB RSS. A row wider
+    than row_part_bytes now comes out of the stores in parts, so the first results of a row
+    read about one part of its blocks; the results are the same cells, in the same order."""
+    r = _wide_row_region(tmp_path, clock, columns=200, row_part_bytes=20_000)
+    r.mutate(Mutation(b"wide").delete_column(CF, b"q0100", 1))  # masks a cell of the file
+    r.flush()
+    readers = [f.reader for f in r.stores[CF].files()]
+    whole = r.get(Get(b"wide"))
+    assert len(whole) == 199
+    before = sum(x.data_blocks_read for x in readers)
+    sc = r.scanner(Scan(start_row=b"wide", batch=7))
+    assert [len(cells) for cells in sc.next(2)] == [7, 7]
+    read = sum(x.data_blocks_read for x in readers) - before
+    assert read <= 30, read  # about 20 KB of 1 KB blocks, not the row's 200
+    rest = rows_of(sc)
+    assert {len(cells) for cells in rest[:-1]} == {7}  # batches stay exact across parts
+    assert [c for cells in rest for c in cells] == whole[14:]
+    small = r.get(Get(b"small"))
+    assert rows_of(r.scanner(Scan())) == [small, whole]  # whole rows
+    sc = r.scanner(Scan(start_row=b"wide"), parts=True)  # the region server's: in parts
+    first = sc.next(100)
+    assert 1 < len(first) and sum(map(len, first)) < 60
+    assert [c for cells in first + rows_of(sc) for c in cells] == whole
     r.close()
 
 

@@ -156,8 +156,9 @@ class RegionMachine(RuleBasedStateMachine):
 
     # -- setup -------------------------------------------------------------------------------
     @initialize(auto_compact=st.booleans(), flush_size=st.sampled_from([300, 900, 4000]),
-                deletes=st.sampled_from([True, True, False]), ttl=st.booleans())
-    def setup(self, auto_compact, flush_size, deletes, ttl):
+                deletes=st.sampled_from([True, True, False]), ttl=st.booleans(),
+                row_part_bytes=st.sampled_from([1 << 20, 1, 250]))
+    def setup(self, auto_compact, flush_size, deletes, ttl, row_part_bytes):
         self.auto_compact = auto_compact
         self.ttl = ttl
         self.table = TTL_TABLE if ttl else TABLE
@@ -180,6 +181,7 @@ class RegionMachine(RuleBasedStateMachine):
             compaction_max_files=10,
             blocking_store_files=1_000_000,
             clock=self.clock,
+            row_part_bytes=row_part_bytes,  # small: rows are scanned in parts of a few cells
         )
         self.cache = cache_mod.BlockCache(64 << 10)
         self.new_wal()
@@ -469,12 +471,13 @@ class RegionMachine(RuleBasedStateMachine):
         versions = data.draw(st.integers(1, 4))
         limit = data.draw(st.sampled_from([0, 0, 1, 2]))
         batch = 0 if limit else data.draw(st.sampled_from([0, 0, 1, 2]))
+        parts = data.draw(st.booleans())  # as the region server scans: rows may come in parts
         if not reverse and region.info.start_key > start:
             start = region.info.start_key  # what a client sends to a region
         scan = Scan(start_row=start, stop_row=stop, reversed=reverse, columns=columns,
                     time_range=tr, max_versions=versions, limit=limit, batch=batch)
         where = f"scan {scan} on region [{region.info.start_key!r},{region.info.end_key!r})"
-        rows = _drain(region.scanner(scan), batch, where)
+        rows = _drain(region.scanner(scan, parts=parts), batch, where, parts)
         in_range = [r for r in ROWS if region.info.contains_row(r) and r in self.model.rows
                     and _scan_contains(start, stop, reverse, r)]
         if reverse:
@@ -535,8 +538,9 @@ def _scan_contains(start, stop, reverse, row):
     return (not start or row <= start) and (not stop or row > stop)
 
 
-def _drain(scanner, batch, where):
-    """Collect (row, cells) from a RegionScanner, joining the chunks of a batched row."""
+def _drain(scanner, batch, where, parts=False):
+    """Collect (row, cells) from a RegionScanner, joining the chunks of a batched row (or of
+    one scanned in parts)."""
     rows = []
     try:
         for _ in range(1000):
@@ -548,7 +552,7 @@ def _drain(scanner, batch, where):
                 if batch:
                     assert len(cells) <= batch, f"{where}: {len(cells)} cells > batch {batch}"
                 assert len({c.row for c in cells}) == 1, f"{where}: a result spans rows"
-                if batch and rows and rows[-1][0] == cells[0].row:
+                if (batch or parts) and rows and rows[-1][0] == cells[0].row:
                     rows[-1] = (rows[-1][0], rows[-1][1] + list(cells))
                 else:
                     rows.append((cells[0].row, list(cells)))
