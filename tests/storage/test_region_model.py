@@ -661,6 +661,7 @@ def test_concurrent_readers_see_whole_batches_during_flush_and_compaction(tmp_pa
     cols = [(CF1, b"a"), (CF1, b"b"), (CF2, b"a"), (CF2, b"")]
     stop = threading.Event()
     errors: list = []
+    total_rounds = 32
 
     def check(cells, seen_round, where):
         rounds = {int(c.value) for c in cells}
@@ -691,9 +692,13 @@ def test_concurrent_readers_see_whole_batches_during_flush_and_compaction(tmp_pa
     for t in threads:
         t.start()
     try:
-        deadline = time.monotonic() + 3
+        # A round count, not a time: with two readers holding the GIL a round takes ~0.1 s
+        # on a 2-core machine, and a time limit of 3 s left ~15-25 rounds, so often no
+        # compaction (and sometimes no flush) happened at all. 32 rounds: 4 flushes, 2
+        # compactions, 1 of them major; the deadline only bounds a stalled run.
+        deadline = time.monotonic() + 60
         rnd = 0
-        while time.monotonic() < deadline and not errors:
+        while rnd < total_rounds and time.monotonic() < deadline and not errors:
             rnd += 1
             batch = []
             for row in rows:
@@ -702,10 +707,10 @@ def test_concurrent_readers_see_whole_batches_during_flush_and_compaction(tmp_pa
                     m.put(fam, q, b"%d" % rnd)
                 batch.append(m)
             region.batch_mutate(batch)
-            if rnd % 25 == 0:
+            if rnd % 8 == 0:
                 region.flush()
-            if rnd % 60 == 0:
-                region.compact(major=rnd % 120 == 0)
+            if rnd % 16 == 0:
+                region.compact(major=rnd % 32 == 0)
     finally:
         stop.set()
         for t in threads:
@@ -713,4 +718,4 @@ def test_concurrent_readers_see_whole_batches_during_flush_and_compaction(tmp_pa
         region.close()
         wal.close()
     assert not errors, errors[:5]
-    assert rnd > 20
+    assert rnd == total_rounds, f"only {rnd} of {total_rounds} rounds in 60 s"
