@@ -51,6 +51,8 @@ FLAGS = [
     ("scanner-lease", 60.0, float, "seconds an idle scanner lives"),
     ("report-period", 1.0, float, "seconds between load reports to the master"),
     ("handler-threads", 24, int, "gRPC handler threads"),
+    ("trim-period", 30.0, float,
+     "seconds between returns of freed heap memory to the OS (glibc malloc_trim); 0 = never"),
     ("log-level", "INFO", str, "DEBUG, INFO, WARNING..."),
 ]
 
@@ -69,7 +71,7 @@ def config_from_args(a: argparse.Namespace) -> ServerConfig:
         max_call_queue_bytes=a.max_call_queue_bytes,
         block_cache_bytes=a.block_cache_bytes,
         scanner_lease=a.scanner_lease, report_period=a.report_period,
-        handler_threads=a.handler_threads,
+        handler_threads=a.handler_threads, trim_period=a.trim_period,
         periodic_flush_interval=a.periodic_flush_interval, wal_roll_period=a.wal_roll_period)
 
 

@@ -31,6 +31,7 @@ from kazoo.exceptions import NodeExistsError
 
 from coordination import zk as zk_mod
 from minihbase.errors import ServerAbortedError
+from minihbase.memory import HeapTrimmer
 from coordination.znodes import DEFAULT_PARENT, Paths, ServerRecord, server_name
 from protos import minihbase_pb2 as pb
 from protos.limits import MAX_MESSAGE_BYTES
@@ -76,6 +77,7 @@ class ServerConfig:
     wal_roll_period: float = 3600.0  # roll a segment this old (hbase.regionserver.logroll.period)
     periodic_flush_interval: float = 3600.0  # flush edits this old (optionalcacheflushinterval)
     chore_period: float = 1.0
+    trim_period: float = 30.0  # seconds between returns of freed heap to the OS; 0 = never
 
 
 class RegionServer:
@@ -95,6 +97,7 @@ class RegionServer:
         self.flusher = None
         # data calls check it from the start; it ticks once the server is registered
         self.freeze_guard = FreezeGuard(config.session_timeout, self.abort)
+        self.trimmer = HeapTrimmer(config.trim_period)
         self._started_at = time.monotonic()
         self._last_rate = (time.monotonic(), 0)  # guarded by _rate_lock
         self._rate_lock = threading.Lock()
@@ -181,6 +184,7 @@ class RegionServer:
                 return
             try:
                 self.online.chore()
+                self.trimmer.maybe_trim()
             except Exception as e:
                 if isinstance(e, ServerAbortedError):  # WAL fenced during a flush or sync
                     if not self.stopping_cleanly:  # else: the WAL was closed by the stop
