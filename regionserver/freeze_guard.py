@@ -57,16 +57,22 @@ class FreezeGuard:
     def run(self, stopped: threading.Event) -> None:
         """The ticker's loop."""
         while not stopped.wait(TICK_S):
-            gap = self._clock() - self.last_tick
+            # One clock read per tick: the tick noted is that read, so a freeze landing
+            # anywhere after it shows as a gap to the next tick and to every call. A second
+            # read to note the tick would let a freeze between the two vanish. `unsure` is
+            # set before the tick is noted: a call in between still sees the gap. The time a
+            # confirmation takes counts as a gap too (at worst, one more confirmation).
+            now = self._clock()
+            gap = now - self.last_tick
             if gap > self.limit and not self.unsure:
                 self.unsure = True
                 self.gaps += 1
                 log.warning("this process did not run for %.1fs, over half its ZooKeeper "
                             "session timeout: refusing data calls until the session is "
                             "confirmed", gap)
+            self.last_tick = now
             if self.unsure:
                 self._confirm()
-            self.last_tick = self._clock()
 
     def _confirm(self) -> None:
         try:

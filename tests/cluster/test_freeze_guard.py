@@ -86,3 +86,43 @@ def test_a_znode_now_owned_by_another_session_aborts_the_server(zk, quorum):
     finally:
         other.stop()
         other.close()
+
+
+class FreezingClock(Clock):
+    """A Clock that, once armed, lets the process "freeze" for `seconds` right after the
+    ticker thread next reads it: the SIGSTOP landing between two lines of the ticker."""
+
+    def __init__(self):
+        super().__init__()
+        self.armed = 0.0
+        self.frozen = threading.Event()
+
+    def __call__(self) -> float:
+        now = self.now
+        if self.armed and threading.current_thread().name == "freeze-guard":
+            self.now += self.armed
+            self.armed = 0.0
+            self.frozen.set()
+        return now
+
+
+def test_a_freeze_right_after_the_ticker_read_the_clock_still_refuses_calls(zk):
+    """The ticker read the clock once to measure the gap and again to note its tick: a freeze
+    between the two reads (the ticker waiting for the GIL on a busy server, say) vanished --
+    the second read noted a tick after the freeze, and calls after the resume were served
+    without the session being confirmed, however long the freeze."""
+    zk.create("/rs1", ephemeral=True)
+    clock, lost = FreezingClock(), []
+    guard, stopped = _guard(zk, "/rs1", clock, lost)
+    try:
+        clock.armed = 30.0
+        assert clock.frozen.wait(5), "the ticker did not tick"
+        # the ticker finishes that tick; its next one is half a second away
+        stopped.wait(0.1)
+        with pytest.raises(ServerUnavailableError, match="rs1 did not run for a while"):
+            guard.check()
+        wait_for(lambda: not guard.unsure, 10, "the ticker to confirm the session")
+        guard.check()
+    finally:
+        stopped.set()
+    assert lost == []
