@@ -11,7 +11,7 @@ Process actions need a LocalCluster this process started and only touch its daem
     kill_during_split    start a split (merge) and SIGKILL the server holding the region
     kill_during_merge    0-150 ms later; restart it once its regions serve elsewhere
 Table actions go through the client's admin calls: move, split, merge (two adjacent
-regions), flush, major_compact.
+regions), balance (the balancer, run now), flush, major_compact.
 
 Every action ends only when every region of the table is OPEN on a live server (not the
 victim) and answers a read: its `seconds` is "action started -> regions serving again". At most
@@ -32,7 +32,7 @@ from minihbase.local_cluster import wait_until
 
 PROCESS_ACTIONS = ("kill_regionserver", "kill_master", "freeze_regionserver",
                    "kill_during_split", "kill_during_merge")
-TABLE_ACTIONS = ("move", "split", "merge", "flush", "major_compact")
+TABLE_ACTIONS = ("move", "split", "merge", "balance", "flush", "major_compact")
 
 
 class ChaosError(RuntimeError):
@@ -287,6 +287,11 @@ class ChaosMonkey(threading.Thread):
             if exc.retryable:
                 raise
             a.detail = f"refused: {exc}"
+
+    def _balance(self, a: Action) -> None:
+        moves = self.conn.balance()
+        a.detail = "balancer switched off" if moves is None else f"{moves} region(s) moved"
+        self._wait_serving(a)
 
     def _flush(self, a: Action) -> None:
         a.target = self.table
