@@ -103,3 +103,33 @@ def test_a_failing_action_is_recorded_and_stops_the_monkey():
     monkey.run()
     assert [(a.name, a.ok) for a in monkey.actions] == [("flush", False)]
     assert "ServerUnavailableError" in monkey.failed[0].detail
+
+
+class _RegionsConnection:
+    """regions() and merge() of client.Connection, for picking what the monkey merges."""
+
+    def __init__(self, regions):
+        self._regions, self.merged = regions, []
+
+    def regions(self, table):
+        return self._regions
+
+    def merge(self, *names):
+        self.merged.append(names)
+
+
+def test_merge_picks_a_run_of_adjacent_open_regions_around_one_in_transition():
+    """A region in transition between two open ones is not a gap the monkey may merge across:
+    the master refuses such a merge (not adjacent) and the action merges nothing."""
+    def region(start, end, state="OPEN"):
+        return {"name": f"t,{start},1.{start or 'first'}", "encoded": start or "first",
+                "start_key": start.encode(), "end_key": end.encode(), "state": state,
+                "server": "rs1"}
+
+    regions = [region("", "b"), region("b", "d", "OPENING"), region("d", "f"), region("f", "")]
+    for seed in range(20):
+        conn = _RegionsConnection(regions)
+        monkey = chaos.ChaosMonkey(conn, "t", seed=seed, log=str)
+        call, _ = monkey._merge_call(chaos.Action("merge", 0.0))
+        call()
+        assert conn.merged == [("t,d,1.d", "t,f,1.f")], (seed, conn.merged)
