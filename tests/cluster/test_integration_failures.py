@@ -273,7 +273,9 @@ def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_abort
     """SIGSTOP a region server until ZooKeeper expires it and the master fences its WAL and
     reassigns its regions; a write queued to it while frozen must fail once it resumes, a read
     queued too must not answer with what a newer write replaced meanwhile (the freeze guard),
-    and the server must abort (exit non-zero) instead of serving on."""
+    nor may a get of a row in one HFile (the memoized path) or a scan opened there after the
+    newer write was acknowledged elsewhere; and the server must abort (exit non-zero) instead
+    of serving on."""
     from protos.status import error_from_name, from_rpc_error
 
     cluster = cluster_factory("fence", session_timeout=SHORT_SESSION_S,
@@ -296,6 +298,13 @@ def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_abort
         stub.GetServerLoad(pb.Empty(), timeout=10)
         probe = region.info.start_key + b"\x00stale-read-probe"
         conn.table("fenced").put(probe, {b"cf:q": b"old"})  # served by the victim
+        # A row that sits in one HFile only: a whole-row get of it takes the memoized path
+        # (Region.get_row_wire), warmed here.
+        memo = region.info.start_key + b"\x00memoized-probe"
+        conn.table("fenced").put(memo, {b"cf:q": b"old"})
+        conn.flush("fenced")
+        assert [c.value for c in stub.Get(pb.GetRequest(region=region.info.name, row=memo),
+                                          timeout=10).result.cells] == [b"old"]
         daemon.signal(signal.SIGSTOP)
         t_stop = time.monotonic()
         # The late write must arrive while the server is frozen: one processed in the instant
@@ -334,6 +343,7 @@ def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_abort
 
         reader = threading.Thread(target=late_read, daemon=True)
         reader.start()
+        stale_reads: dict = {}
         try:
             cluster.wait_for(lambda: victim not in cluster.live_regionservers(), 30,
                              "the frozen server's session to expire")
@@ -341,10 +351,26 @@ def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_abort
                              "the frozen server's regions to be reassigned")
             fenced_after = time.monotonic() - t_stop
             conn.table("fenced").put(probe, {b"cf:q": b"new"})  # on the region's new server
+            conn.table("fenced").put(memo, {b"cf:q": b"new"})
+            # Reads sent only now, after the new server acknowledged the new values, queued
+            # at the frozen one: answered, they would be stale, not merely old.
+            for name, call in (
+                    ("memoized get", lambda: stub.Get(
+                        pb.GetRequest(region=region.info.name, row=memo), timeout=60)),
+                    ("scan opened", lambda: stub.Scan(pb.ScanRequest(
+                        region=region.info.name, max_rows=100,
+                        spec=pb.ScanSpec(start_row=memo, stop_row=memo + b"\x00")),
+                        timeout=60))):
+                threading.Thread(target=_late_call, args=(name, call, stale_reads),
+                                 daemon=True).start()
+            time.sleep(0.5)  # the requests reach the frozen server's socket
         finally:
             daemon.signal(signal.SIGCONT)
         late.join(65)
         reader.join(65)
+        wait_for(lambda: len(stale_reads) == 2, 65, "the late reads to be answered or fail")
+        assert all(isinstance(v, Exception) for v in stale_reads.values()), \
+            f"the resumed server answered reads of regions it no longer serves: {stale_reads}"
         assert not late.is_alive(), "the resumed server neither answered nor failed the write"
         assert read.get("values") != [b"old"], "the resumed server served a stale read"
         assert "error" in read, read
@@ -366,6 +392,18 @@ def test_region_server_frozen_past_session_expiry_acknowledges_nothing_and_abort
             "a write the fenced server did not acknowledge became visible"
     finally:
         stop_cluster(cluster)
+
+
+def _late_call(name: str, call, out: dict) -> None:
+    """out[name] = the values `call` answered with (a Get or a Scan), or its error."""
+    from protos.status import from_rpc_error
+    try:
+        response = call()
+    except grpc.RpcError as exc:
+        out[name] = from_rpc_error(exc)
+        return
+    results = [response.result] if hasattr(response, "result") else response.results
+    out[name] = [c.value for r in results for c in r.cells]
 
 
 def test_a_killed_region_server_loses_skip_wal_writes_and_keeps_the_others(
