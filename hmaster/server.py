@@ -57,6 +57,7 @@ from hmaster.split_merge import NONCE_TTL_S, SplitMergeCoordinator
 from minihbase.errors import TableNotFoundError
 from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2_grpc as pb_grpc
+from protos.status import RefuseMalformedInterceptor
 from storage import layout
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,8 @@ class MasterServer:
         self.rpc_metrics = RpcMetrics()  # latency by method, for the info port's /metrics
         self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=32,
                                                                   thread_name_prefix="rpc"),
-                                       interceptors=[self.rpc_metrics.interceptor()],
+                                       interceptors=[self.rpc_metrics.interceptor(),
+                                                     RefuseMalformedInterceptor()],
                                        # a second master on a taken port must fail to bind,
                                        # not share it (gRPC's default SO_REUSEPORT)
                                        options=[("grpc.so_reuseport", 0)])

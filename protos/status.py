@@ -1,7 +1,9 @@
 """The one table between minihbase's exceptions and gRPC status codes (see docs/rpc.md).
 
 Server side: `abort_with(context, exc)` ends a call with the class's status code, the message,
-and the class name in trailing metadata "minihbase-error". Client side: `from_rpc_error(err)`
+and the class name in trailing metadata "minihbase-error"; `refusing_malformed` (both daemons'
+services go through it) answers a request whose bytes do not parse as its message the same way,
+with InvalidArgumentError. Client side: `from_rpc_error(err)`
 turns a grpc.RpcError back into the same exception class; a server that is unreachable or went
 away mid-call becomes ServerUnavailableError (retryable).
 """
@@ -72,6 +74,59 @@ def abort_with(context: grpc.ServicerContext, exc: BaseException):
         message = f"internal error: {type(exc).__name__}: {message}"
     context.set_trailing_metadata(((ERROR_METADATA_KEY, name),))
     context.abort(status_for(exc), message)
+
+
+class _Malformed:
+    """What a request parsed by `refusing_malformed` is when its bytes are not its message."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def refusing_malformed(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """`handler` (unary) with a request parser that does not raise: a request that is not its
+    message (corrupt wire format, a string field that is not UTF-8) ends with
+    InvalidArgumentError naming the message type and the flaw. gRPC's own answer to a parser
+    that raises is a bare INTERNAL "Exception deserializing request!", and a traceback in the
+    daemon's log for every such request."""
+    if handler is None or handler.unary_unary is None:
+        return handler
+    parse, behaviour = handler.request_deserializer, handler.unary_unary
+
+    def tolerant_parse(data: bytes):
+        try:
+            return parse(data)
+        except Exception as e:  # noqa: BLE001 -- protobuf's DecodeError, whatever its parser
+            return _Malformed(str(e) or type(e).__name__)
+
+    def checked(request, context):
+        if type(request) is _Malformed:
+            abort_with(context, errors.InvalidArgumentError(
+                f"malformed request: {request.reason}"))
+        return behaviour(request, context)
+
+    checked.__name__ = getattr(behaviour, "__name__", "handler")
+    return grpc.unary_unary_rpc_method_handler(
+        checked, request_deserializer=tolerant_parse,
+        response_serializer=handler.response_serializer)
+
+
+class RefuseMalformedInterceptor(grpc.ServerInterceptor):
+    """`refusing_malformed` for every method of a gRPC server (the master's servicer is
+    protoc-registered: there is no handler table of ours to wrap)."""
+
+    def __init__(self):
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}  # benign race: same value
+
+    def intercept_service(self, continuation, details):
+        out = self._wrapped.get(details.method)
+        if out is None:
+            out = refusing_malformed(continuation(details))
+            if out is not None:
+                self._wrapped[details.method] = out
+        return out
 
 
 def error_from_name(name: str, message: str) -> errors.HBaseError:

@@ -27,7 +27,7 @@ from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.limits import MAX_MESSAGE_BYTES
-from protos.status import abort_with
+from protos.status import abort_with, refusing_malformed
 from regionserver.wire import (encode_get_response, encode_result, encode_scan_response,
                                get_response, raw_or_serialize)
 from protos.schema import (merge_parents_from_pb, region_info_from_pb, region_info_to_pb,
@@ -44,16 +44,17 @@ _EMPTY = pb.Empty()
 def add_to_server(service: "RegionServerService", grpc_server) -> None:
     """Register the service like protoc's add_RegionServerServicer_to_server, except that
     every response serializer passes pre-encoded bytes through (Get and Scan answer with
-    bytes from regionserver.wire; the other calls with messages)."""
+    bytes from regionserver.wire; the other calls with messages), and a request that does not
+    parse is refused with InvalidArgumentError (protos.status.refusing_malformed)."""
     desc = pb.DESCRIPTOR.services_by_name["RegionServer"]
     # The one instrumented place: latency/errors by method and recent slow calls, for the
     # info port (regionserver/web.py, minihbase/metrics.py).
     service.rpc_metrics = RpcMetrics()
     handlers = {
-        m.name: grpc.unary_unary_rpc_method_handler(
+        m.name: refusing_malformed(grpc.unary_unary_rpc_method_handler(
             service.rpc_metrics.timed(m.name, getattr(service, m.name)),
             request_deserializer=getattr(pb, m.input_type.name).FromString,
-            response_serializer=raw_or_serialize)
+            response_serializer=raw_or_serialize))
         for m in desc.methods
     }
     grpc_server.add_generic_rpc_handlers(
