@@ -59,6 +59,24 @@ def _all_error_classes() -> dict[str, type[errors.HBaseError]]:
     return found
 
 
+# A call's message travels in a gRPC header, percent-encoded (up to 3 bytes per byte of UTF-8),
+# and a peer refuses headers past 8 KiB (gRPC's soft limit; 16 KiB hard): a message quoting a
+# long filter or name would reach the caller as RESOURCE_EXHAUSTED "Stream removed" instead of
+# the error. Longer messages keep their head and their end (where the reason usually is).
+MAX_MESSAGE_BYTES = 2000
+
+
+def bounded_message(message: str) -> str:
+    data = message.encode()
+    if len(data) <= MAX_MESSAGE_BYTES:
+        return message
+    half = MAX_MESSAGE_BYTES // 2
+    head = data[:half].decode(errors="ignore")
+    tail = data[-half:].decode(errors="ignore")
+    cut = len(message) - len(head) - len(tail)
+    return f"{head} [... {cut} characters cut ...] {tail}"
+
+
 def status_for(exc: BaseException) -> grpc.StatusCode:
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
@@ -73,7 +91,7 @@ def abort_with(context: grpc.ServicerContext, exc: BaseException):
     if not isinstance(exc, errors.HBaseError):
         message = f"internal error: {type(exc).__name__}: {message}"
     context.set_trailing_metadata(((ERROR_METADATA_KEY, name),))
-    context.abort(status_for(exc), message)
+    context.abort(status_for(exc), bounded_message(message))
 
 
 class _Malformed:

@@ -106,3 +106,20 @@ def test_request_bytes_that_are_not_the_message_are_invalid_argument(cluster, se
             channel.unary_unary(f"/minihbase.{service}/{method}")(b"\xff\xff\xff", timeout=10)
     assert isinstance(from_rpc_error(e.value), errors.InvalidArgumentError)
     assert seeded.table(GUARDED).row(b"\x00guarded05") == GUARDED_ROWS[b"\x00guarded05"]
+
+
+def test_an_error_quoting_a_long_filter_or_name_reaches_the_caller_whole(cluster, seeded):
+    """A message travels in a gRPC header, which the peer refuses past 8-16 KiB: the caller
+    must still get the error, its message cut in the middle, not RESOURCE_EXHAUSTED."""
+    bad_filter = " OR ".join(f"RowFilter(=, 'binary:row{i:05d}')" for i in range(600)) + " OR"
+    with pytest.raises(errors.InvalidArgumentError) as e:
+        list(seeded.table(GUARDED).scan(filter=bad_filter))
+    message = str(e.value)
+    assert message.startswith("filter \"RowFilter(=, 'binary:row00000') OR") and \
+        "characters cut" in message and message.endswith("found the end"), message
+    assert len(message.encode()) < 2100
+    address = addresses(cluster, "Master")[0]
+    code, details, name = raw_call(address, "Master", "DescribeNamespace",
+                                   pb.NamespaceName(name="\u2603" * 20000).SerializeToString())
+    assert (code, name) == (grpc.StatusCode.INVALID_ARGUMENT, "InvalidArgumentError"), details
+    assert details.startswith("invalid namespace name '\u2603") and "characters cut" in details
