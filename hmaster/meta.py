@@ -373,9 +373,19 @@ class MetaStore:
 
     # --- nonces of split, merge, move, clone and restore calls (split_merge.py, "Nonces") -----
 
-    def read_nonce(self, key: str) -> dict | None:
+    def read_nonce(self, key: str, ops: tuple[str, ...]) -> dict | None:
+        """The record of nonce `key`, or None. `ops`: the kinds of call ("op") whose record an
+        attempt of this call may find; a record another kind of call made means the caller
+        sent one nonce with two calls: InvalidArgumentError, never that call's outcome."""
         data, _ = self._get(self.paths.nonce(key))
-        return None if data is None else json.loads(data)
+        if data is None:
+            return None
+        record = json.loads(data)
+        if record.get("op") not in ops:
+            raise InvalidArgumentError(
+                f"nonce {key} of this {' or '.join(ops)} call was already sent with a "
+                f"{record.get('op')} call: each call needs a nonce of its own")
+        return record
 
     def nonce_op(self, key: str, record: dict, *, create: bool = False) -> Op:
         return Op("create" if create else "set", self.paths.nonce(key),

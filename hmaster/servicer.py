@@ -163,7 +163,7 @@ class MasterServicer(pb_grpc.MasterServicer):
             key, nonce = bytes(request.split_key) or None, _nonce_key(request.nonce)
             if not request.region and request.table and key is None:
                 self._split_every_region(request.table, nonce)  # HBase: each at its midpoint
-            elif nonce and self.m.splits.earlier_attempt(nonce):
+            elif nonce and self.m.splits.earlier_attempt(nonce, "split"):
                 pass  # an earlier attempt of this call did it
             elif request.region:
                 self.m.splits.split(request.region, key, nonce)
@@ -223,7 +223,7 @@ class MasterServicer(pb_grpc.MasterServicer):
     def Merge(self, request, context):
         def run():
             nonce = _nonce_key(request.nonce)
-            if not (nonce and self.m.splits.earlier_attempt(nonce)):
+            if not (nonce and self.m.splits.earlier_attempt(nonce, "merge")):
                 self.m.splits.merge(*_merge_names(request), nonce=nonce)
             return pb.Empty()
         return self._call(context, run)
@@ -302,7 +302,7 @@ class MasterServicer(pb_grpc.MasterServicer):
         attempt, which records it under the call's nonce; on a resend (same nonce), the one
         the first attempt recorded -- it may have closed the region there since."""
         key = _nonce_key(nonce)
-        record = self.m.meta.read_nonce(key) if key else None
+        record = self.m.meta.read_nonce(key, ("move",)) if key else None
         if record is not None:
             return record["from"]
         if key:

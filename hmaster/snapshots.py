@@ -232,7 +232,7 @@ class SnapshotManager:
         """`nonce`: the call's (see "Nonces" in the module doc)."""
         table = validate_table_name(table)
         with self._lock:
-            if self._done_before(nonce):
+            if self._done_before(nonce, ("clone_snapshot",)):
                 return
             m = self._read(name)
             with self.ddl.table_lock(table):
@@ -255,7 +255,8 @@ class SnapshotManager:
         """Returns the restored table's name. `nonce`: the call's (see "Nonces" in the module
         doc)."""
         with self._lock:
-            done = self._done_before(nonce)
+            # a restore of a dropped table clones it: its record is a clone's
+            done = self._done_before(nonce, ("restore_snapshot", "clone_snapshot"))
             if done:
                 return done["table"]
             m = self._read(name)
@@ -288,12 +289,12 @@ class SnapshotManager:
 
     # --- nonces ------------------------------------------------------------------------------
 
-    def _done_before(self, nonce: str) -> dict | None:
+    def _done_before(self, nonce: str, ops: tuple[str, ...]) -> dict | None:
         """The record of the clone or restore an earlier attempt of this call (same nonce)
         made take effect -- its answer lost with a master killed after the commit -- or None
         (none did: this attempt runs, and fails or succeeds on its own). An attempt running
         on this master holds the snapshot lock, so it has finished by now."""
-        return self.meta.read_nonce(nonce) if nonce else None
+        return self.meta.read_nonce(nonce, ops) if nonce else None
 
     def _nonce_ops(self, nonce: str, op: str, snapshot: str, table: str) -> list:
         """The record that the call took effect, created by the multi-op that does it."""

@@ -336,14 +336,14 @@ class SplitMergeCoordinator:
                                    for d in journal["children"]]}
         return [self.meta.nonce_op(key, record, create=create)]
 
-    def earlier_attempt(self, key: str, wait_s: float = NONCE_WAIT_S) -> dict | None:
-        """The nonce record of the split or merge an earlier attempt of this call made take
+    def earlier_attempt(self, key: str, op: str, wait_s: float = NONCE_WAIT_S) -> dict | None:
+        """The nonce record of the split or merge (`op`) an earlier attempt of this call made take
         effect, or None when none did (none started, or it was rolled back). An attempt still
         running is waited for; one no thread works on any more (cut off from ZooKeeper) is
         resumed here as the chore would: rolled back or finished."""
         deadline = time.monotonic() + wait_s
         while True:
-            record = self.meta.read_nonce(key)
+            record = self.meta.read_nonce(key, (op,))
             if record is None or record.get("state") == "done":
                 return record
             self._resume_if_idle(record["journal"])
@@ -357,7 +357,7 @@ class SplitMergeCoordinator:
         region's split has the nonce record `<nonce>.<region>`)."""
         children: set[str] = set()
         for key in self.meta.nonce_keys(nonce + "."):
-            record = self.earlier_attempt(key)
+            record = self.earlier_attempt(key, "split")
             children.update(record["children"] if record else ())
         return children
 

@@ -1090,7 +1090,7 @@ def test_startup_resume_leaves_a_split_a_call_is_running_to_its_thread(env):
     rs.split_gate.set()
     t.join(30)
     assert "result" in outcome, outcome
-    assert master.meta.read_nonce("00000000000000cc")["state"] == "done"
+    assert master.meta.read_nonce("00000000000000cc", ("split",))["state"] == "done"
     assert [(r.info.start_key, r.info.end_key) for r in regions(zk, "busy")] == [
         (b"", b"m"), (b"m", b"")]
 

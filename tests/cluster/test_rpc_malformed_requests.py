@@ -123,3 +123,27 @@ def test_an_error_quoting_a_long_filter_or_name_reaches_the_caller_whole(cluster
                                    pb.NamespaceName(name="\u2603" * 20000).SerializeToString())
     assert (code, name) == (grpc.StatusCode.INVALID_ARGUMENT, "InvalidArgumentError"), details
     assert details.startswith("invalid namespace name '\u2603") and "characters cut" in details
+
+
+def test_a_nonce_sent_with_two_kinds_of_call_is_invalid_argument(cluster, seeded):
+    """Split, merge, move, clone and restore match a resend to its first attempt by the nonce
+    record; a record another kind of call left is no earlier attempt of this one: neither a
+    KeyError on its fields nor "already done" for a clone that never ran."""
+    master = seeded.master_call
+    regions = {r["start_key"]: r["name"] for r in seeded.regions(SCRATCH)}
+    moved, split_nonce = 0x7E57_0001, 0x7E57_0002
+    master("Move", pb.MoveRequest(region=regions[b""], nonce=moved))
+    master("Split", pb.SplitRequest(region=regions[b"g"], split_key=b"k", nonce=split_nonce))
+    address = addresses(cluster, "Master")[0]
+    for method, request, kind in [
+            ("RestoreSnapshot", pb.RestoreSnapshotRequest(name="s", nonce=moved), "move"),
+            ("CloneSnapshot", pb.CloneSnapshotRequest(name="s", table="c", nonce=moved), "move"),
+            ("Split", pb.SplitRequest(region=regions[b"p"], nonce=moved), "move"),
+            ("Merge", pb.MergeRequest(regions=list(regions.values()), nonce=moved), "move"),
+            ("Move", pb.MoveRequest(region=regions[b"p"], nonce=split_nonce), "split")]:
+        code, details, name = raw_call(address, "Master", method, request.SerializeToString())
+        assert (code, name) == (grpc.StatusCode.INVALID_ARGUMENT, "InvalidArgumentError"), \
+            (method, code, details)
+        assert f"was already sent with a {kind} call" in details, details
+    assert "c" not in seeded.tables()
+    assert [r["start_key"] for r in seeded.regions(SCRATCH)] == [b"", b"g", b"k", b"p"]
