@@ -37,8 +37,8 @@ from minihbase.errors import (InvalidArgumentError, NamespaceExistsError, Namesp
 from protos import minihbase_pb2 as pb
 from protos.schema import family_from_pb, table_from_pb
 from storage import layout
-from storage.cell import MAX_ROW_LENGTH
-from storage.region_split import remove_region_dir, remove_region_dirs, write_region_dir
+from storage.region_split import (check_split_key, remove_region_dir, remove_region_dirs,
+                                  write_region_dir)
 from storage.schema import (DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, RegionInfo,
                             TableDescriptor, namespace_of, table_attributes_text,
                             validate_namespace, validate_table_name)
@@ -52,11 +52,8 @@ def region_boundaries(split_keys: list[bytes]) -> list[tuple[bytes, bytes]]:
         raise InvalidArgumentError("split keys must not be empty")
     if len(keys) != len(split_keys):
         raise InvalidArgumentError("split keys must be distinct")
-    too_long = [k for k in keys if len(k) > MAX_ROW_LENGTH]
-    if too_long:
-        raise InvalidArgumentError(
-            f"a split key is a row key: at most {MAX_ROW_LENGTH} bytes, got one of "
-            f"{len(too_long[0])} bytes")
+    for k in keys:
+        check_split_key(k)
     starts = [b""] + keys
     ends = keys + [b""]
     return list(zip(starts, ends))

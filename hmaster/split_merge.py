@@ -56,7 +56,7 @@ from minihbase.bytes_text import quoted
 from minihbase.errors import (HBaseError, InvalidArgumentError, NotServingRegionError,
                               OperationNotAllowedError, RegionOfflineError, RegionTooBusyError)
 from storage import layout
-from storage.region_split import merge_chain
+from storage.region_split import check_split_key, merge_chain
 from storage.schema import RegionInfo
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,8 @@ class SplitMergeCoordinator:
         self._check_switch("split", region_name)
         rec, version = self._open_region(region_name, "split")
         info = rec.info
+        if split_key:
+            check_split_key(split_key)
         if split_key and (split_key <= info.start_key or
                           (info.end_key and split_key >= info.end_key)):
             raise InvalidArgumentError(

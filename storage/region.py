@@ -1111,7 +1111,7 @@ class Region:
     def split(self, split_key: bytes | None = None) -> tuple[RegionInfo, RegionInfo]:
         """Flush, close this region and create both daughters (reference files). The caller
         opens the daughters and later deletes the parent (region_split.delete_parent_if_unreferenced)."""
-        from storage.region_split import write_daughters
+        from storage.region_split import check_split_key, write_daughters
 
         self._check_open()
         key = split_key if split_key is not None else self.mid_key()
@@ -1120,6 +1120,7 @@ class Region:
             key = self.mid_key()
         if key is None:
             raise InvalidArgumentError(f"region {self.name} has no split point")
+        check_split_key(key)
         if key <= self.info.start_key or (self.info.end_key and key >= self.info.end_key):
             raise InvalidArgumentError(f"split key {quoted(key)} is not inside region {self.name}")
         self.close(flush=True)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from minihbase.bytes_text import quoted
 from minihbase.errors import CorruptionError, InvalidArgumentError
 from storage import layout
+from storage.cell import MAX_ROW_LENGTH
 from storage.hfile import HFileReader
 from storage.schema import RegionInfo, TableDescriptor
 
@@ -248,6 +249,15 @@ def _write_references(refs_by_family):
         for i, ref in enumerate(refs_by_family.get(fam, ()), start=1):
             layout.atomic_write(os.path.join(fdir, layout.reference_name(i)), ref.encode())
     return fill
+
+
+def check_split_key(key: bytes) -> None:
+    """A split key becomes a region boundary: a row key, within the row-key limit (a longer
+    one would put a region name past 64 KB in meta and in every call to the region)."""
+    if len(key) > MAX_ROW_LENGTH:
+        raise InvalidArgumentError(
+            f"a split key is a row key: at most {MAX_ROW_LENGTH} bytes, got one of {len(key)} "
+            "bytes")
 
 
 def write_daughters(rootdir: str, parent: RegionInfo, table: TableDescriptor, split_key: bytes,

@@ -147,3 +147,19 @@ def test_a_nonce_sent_with_two_kinds_of_call_is_invalid_argument(cluster, seeded
         assert f"was already sent with a {kind} call" in details, details
     assert "c" not in seeded.tables()
     assert [r["start_key"] for r in seeded.regions(SCRATCH)] == [b"", b"g", b"k", b"p"]
+
+
+def test_a_split_key_over_the_row_key_limit_is_refused_by_master_and_region_server(cluster,
+                                                                                  seeded):
+    """create refuses such a split key; split accepted it, making a region whose name (80 KB
+    of hex) every call to it carried, and whose errors no longer fit a gRPC header."""
+    before = seeded.regions(SCRATCH)
+    with pytest.raises(errors.InvalidArgumentError, match="a split key is a row key"):
+        seeded.split(SCRATCH, b"q" * 40000)
+    last = before[-1]
+    rs = next(d.address for d in cluster.regionservers if d.name == last["server"])
+    code, details, name = raw_call(rs, "RegionServer", "SplitRegion", pb.SplitRegionRequest(
+        region=last["name"], split_key=b"q" * 40000).SerializeToString())
+    assert (code, name) == (grpc.StatusCode.INVALID_ARGUMENT, "InvalidArgumentError"), details
+    assert [r["name"] for r in seeded.regions(SCRATCH)] == [r["name"] for r in before]
+    seeded.table(SCRATCH).put(b"q", {b"cf:q": b"still served"})

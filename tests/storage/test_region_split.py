@@ -260,6 +260,16 @@ def test_split_key_must_be_inside_the_region(tmp_path):
     r.close()
 
 
+def test_a_split_key_over_the_row_key_limit_is_refused_and_the_region_stays_open(tmp_path):
+    r = _open(str(tmp_path), ROOT_INFO)
+    r.mutate(Mutation(b"c").put(CF, b"a", b"v", 1))
+    with pytest.raises(InvalidArgumentError, match="at most 32767 bytes, got one of 32768"):
+        r.split(b"m" * 32768)
+    assert r.get(Get(b"c")) and not r.is_closing
+    left, right = r.split(b"m" * 32767)  # the longest row key is a split key
+    assert left.end_key == right.start_key == b"m" * 32767
+
+
 def test_a_split_without_a_key_flushes_a_region_whose_rows_are_all_in_memory(tmp_path):
     """The split point comes from the files; with every row still in the memstore, split
     flushes first and looks again (as HBase does), rather than refusing."""
