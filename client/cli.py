@@ -549,6 +549,15 @@ def error_message(exc: BaseException) -> str:
     return text
 
 
+def not_text_message(exc: UnicodeEncodeError) -> str:
+    """An argument that is not UTF-8 reaches Python as a str with lone surrogates (PEP 383):
+    fine for row keys, columns and values (sent as the bytes given), not for a name."""
+    given = exc.object.encode("utf-8", "surrogateescape") if isinstance(exc.object, str) else b""
+    shown = repr(given)[1:] if given else repr(exc.object)
+    return (f"{shown} is not UTF-8 text (byte {exc.start + 1}): names of tables, families, "
+            f"namespaces and snapshots must be")
+
+
 def quiet_libraries() -> None:
     """kazoo logs connection drops as warnings; the CLI reports errors itself, in one line."""
     import logging
@@ -606,6 +615,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except commands.UsageError as exc:
         print(f"ERROR: {error_message(exc)}", file=sys.stderr)
+        return 2
+    except UnicodeEncodeError as exc:
+        print(f"ERROR: {not_text_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ERROR: interrupted", file=sys.stderr)

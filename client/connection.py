@@ -57,11 +57,16 @@ IDEMPOTENT_MASTER_CALLS = frozenset({
 
 def _text(value, what: str) -> str:
     """A name given as str or bytes (happybase takes both)."""
-    if isinstance(value, bytes):
-        return value.decode()
-    if not isinstance(value, str):
+    if not isinstance(value, (bytes, str)):
         raise TypeError(f"{what} must be str or bytes, got {type(value).__name__}")
-    return value
+    try:
+        if isinstance(value, bytes):
+            return value.decode()
+        value.encode()  # a str with lone surrogates (PEP 383) cannot be sent
+        return value
+    except UnicodeError as e:
+        raise InvalidArgumentError(f"{what} {value!r} is not UTF-8 text (position "
+                                   f"{e.start + 1})") from None
 
 
 class Connection:

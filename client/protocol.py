@@ -34,7 +34,11 @@ def to_bytes(value, what: str) -> bytes:
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, str):
-        return value.encode()
+        try:
+            return value.encode()
+        except UnicodeEncodeError as e:  # lone surrogates: bytes decoded with surrogateescape
+            raise InvalidArgumentError(f"{what} {value!r} is not UTF-8 text (character "
+                                       f"{e.start + 1}): pass bytes") from None
     raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
 
 

@@ -37,8 +37,14 @@ def help_text(topic: str) -> str:
 
 
 def _s(value, what: str) -> str:
-    if isinstance(value, (bytes, str)):
-        return value.decode() if isinstance(value, bytes) else value
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError as e:
+            raise commands.UsageError(f"{what} {shell_text(value)} is not UTF-8 text "
+                                      f"(byte {e.start + 1})") from None
     if isinstance(value, Const):
         return value.name
     raise commands.UsageError(f"{what} must be a quoted string, got {shell_text(value)}")

@@ -1149,6 +1149,35 @@ def test_shell_reports_a_line_that_is_not_utf8_and_goes_on(cluster, table):
     assert b"Table cl does exist" in p.stdout
 
 
+def test_a_name_that_is_not_utf8_is_a_usage_error_naming_it_and_binary_rows_still_work(
+        cluster, table):
+    """A command-line argument that is not UTF-8 reaches Python as a str with lone surrogates:
+    a row key or value is sent as the bytes given, a name is refused, saying which."""
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    base = [sys.executable, "-m", "client.cli", "--zk", cluster.quorum, "--timeout", "10"]
+    for argv, bad in ((["describe", b"t\xff"], "'t\\xff'"),
+                      (["create", "t9", b"c\xff"], "'c\\xff'"),
+                      (["snapshot", "cl", b"s\xff"], "'s\\xff'")):
+        p = subprocess.run(base + argv, capture_output=True, text=True, timeout=60, env=env)
+        assert p.returncode == 2, (argv, p.stderr)
+        assert p.stderr == f"ERROR: {bad} is not UTF-8 text (byte 2): names of tables, " \
+                           f"families, namespaces and snapshots must be\n", p.stderr
+    p = subprocess.run(base + ["put", "cl", b"bin\xff", "cf:q", b"v\xfe"],
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert table.row(b"bin\xff") == {b"cf:q": b"v\xfe"}
+    shell = subprocess.run(base + ["shell"], input=b'describe "t\\xff"\nexists "cl"\n',
+                           capture_output=True, timeout=60)
+    assert shell.returncode == 1
+    assert shell.stderr == (b'ERROR: standard input, line 1: table name "t\\xff" is not '
+                            b'UTF-8 text (byte 2)\n'), shell.stderr
+    assert b"Table cl does exist" in shell.stdout
+    with pytest.raises(errors.InvalidArgumentError, match="not UTF-8 text"):
+        table.row(b"r", columns=["cf:\udcff"])
+    with pytest.raises(errors.InvalidArgumentError, match="not UTF-8 text"):
+        table.connection.table(b"t\xff")
+
+
 def test_an_empty_multi_request_is_answered_not_an_internal_error(cluster, table):
     from protos import minihbase_pb2 as pb
     conn = table.connection
