@@ -32,6 +32,9 @@ def check_row(row: bytes) -> None:
 def _time_range(msg, has: bool) -> tuple[int, int]:
     if not has:
         return (0, LATEST_TIMESTAMP)
+    if msg.min < 0 or msg.max < 0:  # HBase's TimeRange refuses them
+        raise InvalidArgumentError(
+            f"time range [{msg.min}, {msg.max}): timestamps must not be negative")
     return (msg.min, msg.max or LATEST_TIMESTAMP)
 
 

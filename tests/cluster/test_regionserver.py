@@ -244,6 +244,13 @@ def test_bad_input_gets_precise_errors_and_server_keeps_serving(stub):
     e = call(stub.Increment, pb.IncrementRequest(region=region, row=b"r", family=b"zz",
                                                  qualifier=b"n", amount=1))
     assert isinstance(e, errors.NoSuchColumnFamilyError)
+    for low, high in ((-5, -1), (-5, 0), (3, -1)):  # HBase's TimeRange refuses them
+        tr = pb.TimeRange(min=low, max=high)
+        for e in (call(stub.Get, pb.GetRequest(region=region, row=b"keep", time_range=tr)),
+                  call(stub.Scan, pb.ScanRequest(region=region, spec=pb.ScanSpec(
+                      time_range=tr)))):
+            assert isinstance(e, errors.InvalidArgumentError), e
+            assert f"[{low}, {high}): timestamps must not be negative" in str(e)
     for start, end in ((b"m", b"a"), (b"m", b"m")):  # an empty or inverted key range
         e = call(stub.OpenRegion, pb.OpenRegionRequest(region=region_pb("t", start, end, 9),
                                                        schema=schema()))
