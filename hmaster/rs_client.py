@@ -3,6 +3,10 @@
 Addresses come from the live server's znode (/hbase/rs/<name>, ServerRecord.host:port). Every
 call has a deadline, so an assignment never hangs on a dead server; errors come back as
 minihbase exceptions via protos/status.from_rpc_error.
+
+Every region command that has a `master` field carries this master's name, so a region server
+refuses it once another master is active (regionserver/master_fence.py). A refusal
+(StaleMasterError) proves this master stale: `on_stale` is called, which aborts it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import grpc
 
 from coordination import meta_reader
 from coordination.znodes import Paths
-from minihbase.errors import ServerUnavailableError
+from minihbase.errors import ServerUnavailableError, StaleMasterError
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.schema import merge_request_to_pb, region_info_from_pb, region_info_to_pb, table_to_pb
@@ -26,9 +30,11 @@ SHORT_TIMEOUT_S = 10.0
 
 
 class RegionServerClients:
-    def __init__(self, zk, paths: Paths):
+    def __init__(self, zk, paths: Paths, *, sender: str = "", on_stale=None):
         self.zk = zk
         self.paths = paths
+        self.sender = sender  # this master's name (host,port,startcode), set once it is bound
+        self.on_stale = on_stale  # called with the refusal when a region server refused us
         self._lock = threading.Lock()
         # guarded by _lock: server name -> (channel, stub)
         self._stubs: dict[str, tuple[grpc.Channel, pb_grpc.RegionServerStub]] = {}
@@ -56,11 +62,16 @@ class RegionServerClients:
             entry[0].close()
 
     def call(self, server: str, method: str, request, timeout: float = SHORT_TIMEOUT_S):
+        if "master" in request.DESCRIPTOR.fields_by_name:
+            request.master = self.sender
         stub = self.stub(server)
         try:
             return getattr(stub, method)(request, timeout=timeout)
         except grpc.RpcError as e:
-            raise from_rpc_error(e, server) from None
+            error = from_rpc_error(e, server)
+        if isinstance(error, StaleMasterError) and self.on_stale is not None:
+            self.on_stale(error)
+        raise error from None
 
     # --- the commands the master sends -------------------------------------------------------
 

@@ -119,7 +119,7 @@ class MasterServer:
         self.zk.add_listener(self._session_listener)
         self.meta = MetaStore(self.zk, self.paths)
         self.servers = ServerManager(self.zk, self.paths, self.meta)
-        self.clients = RegionServerClients(self.zk, self.paths)
+        self.clients = RegionServerClients(self.zk, self.paths, on_stale=self._on_stale)
         self.assignment = AssignmentManager(self.meta, self.clients, self.servers)
         self.crash = CrashHandler(self.meta, self.servers, self.assignment, self.rootdir)
         self.ddl = TableDDL(self.meta, self.assignment, self.rootdir)
@@ -150,6 +150,7 @@ class MasterServer:
                                "process, maybe an old master, using the port?)")
         self.port = port
         self.name = server_name(self.host, port, self.startcode)
+        self.clients.sender = self.name
         self.grpc_server.start()
         self._start_info_server()
         info_port = self.info_server.port if self.info_server else 0
@@ -181,6 +182,16 @@ class MasterServer:
             threading.Thread(target=self._on_session_lost, daemon=True).start()
         elif state == KazooState.SUSPENDED:
             log.warning("ZooKeeper connection suspended; waiting to reconnect")
+
+    def _on_stale(self, refusal: Exception) -> None:
+        """A region server refused a command: /hbase/master names another master, so this one
+        was frozen past its session and has not heard of it yet. Stop acting at once."""
+        if self._stopped.is_set():
+            return
+        self.active = False
+        log.critical("a region server refused this master's command (%s): another master is "
+                     "active; aborting", refusal)
+        threading.Thread(target=self._on_session_lost, daemon=True).start()
 
     @staticmethod
     def _exit_on_session_loss() -> None:

@@ -135,6 +135,12 @@ class MasterNotRunningError(HBaseError):
     retryable = True
 
 
+class StaleMasterError(HBaseError):
+    """A region server refused a command (open, close, split, merge, snapshot) from a master
+    that /hbase/master no longer names: its ZooKeeper session expired while it was frozen and
+    another master took over. The stale master aborts when it gets this. Not retryable."""
+
+
 class UnknownScannerError(HBaseError):
     """The scanner id is unknown: expired lease, or the region moved."""
 

@@ -321,14 +321,16 @@ class ScanResponse(_message.Message):
     def __init__(self, scanner_id: _Optional[int] = ..., results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ..., more_in_region: _Optional[bool] = ..., scan_done: _Optional[bool] = ...) -> None: ...
 
 class OpenRegionRequest(_message.Message):
-    __slots__ = ("region", "schema", "server")
+    __slots__ = ("region", "schema", "server", "master")
     REGION_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
+    MASTER_FIELD_NUMBER: _ClassVar[int]
     region: RegionInfo
     schema: TableSchema
     server: str
-    def __init__(self, region: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ..., server: _Optional[str] = ...) -> None: ...
+    master: str
+    def __init__(self, region: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ..., server: _Optional[str] = ..., master: _Optional[str] = ...) -> None: ...
 
 class RegionRequest(_message.Message):
     __slots__ = ("region",)
@@ -337,14 +339,16 @@ class RegionRequest(_message.Message):
     def __init__(self, region: _Optional[str] = ...) -> None: ...
 
 class CloseRegionRequest(_message.Message):
-    __slots__ = ("region", "flush", "server")
+    __slots__ = ("region", "flush", "server", "master")
     REGION_FIELD_NUMBER: _ClassVar[int]
     FLUSH_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
+    MASTER_FIELD_NUMBER: _ClassVar[int]
     region: str
     flush: bool
     server: str
-    def __init__(self, region: _Optional[str] = ..., flush: _Optional[bool] = ..., server: _Optional[str] = ...) -> None: ...
+    master: str
+    def __init__(self, region: _Optional[str] = ..., flush: _Optional[bool] = ..., server: _Optional[str] = ..., master: _Optional[str] = ...) -> None: ...
 
 class CompactRegionRequest(_message.Message):
     __slots__ = ("region", "major", "family", "wait")
@@ -359,14 +363,16 @@ class CompactRegionRequest(_message.Message):
     def __init__(self, region: _Optional[str] = ..., major: _Optional[bool] = ..., family: _Optional[bytes] = ..., wait: _Optional[bool] = ...) -> None: ...
 
 class SplitRegionRequest(_message.Message):
-    __slots__ = ("region", "split_key", "server")
+    __slots__ = ("region", "split_key", "server", "master")
     REGION_FIELD_NUMBER: _ClassVar[int]
     SPLIT_KEY_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
+    MASTER_FIELD_NUMBER: _ClassVar[int]
     region: str
     split_key: bytes
     server: str
-    def __init__(self, region: _Optional[str] = ..., split_key: _Optional[bytes] = ..., server: _Optional[str] = ...) -> None: ...
+    master: str
+    def __init__(self, region: _Optional[str] = ..., split_key: _Optional[bytes] = ..., server: _Optional[str] = ..., master: _Optional[str] = ...) -> None: ...
 
 class SplitRegionResponse(_message.Message):
     __slots__ = ("left", "right")
@@ -377,7 +383,7 @@ class SplitRegionResponse(_message.Message):
     def __init__(self, left: _Optional[_Union[RegionInfo, _Mapping]] = ..., right: _Optional[_Union[RegionInfo, _Mapping]] = ...) -> None: ...
 
 class MergeRegionsRequest(_message.Message):
-    __slots__ = ("region_a", "region_b", "region_a_info", "region_b_info", "schema", "regions", "server")
+    __slots__ = ("region_a", "region_b", "region_a_info", "region_b_info", "schema", "regions", "server", "master")
     REGION_A_FIELD_NUMBER: _ClassVar[int]
     REGION_B_FIELD_NUMBER: _ClassVar[int]
     REGION_A_INFO_FIELD_NUMBER: _ClassVar[int]
@@ -385,6 +391,7 @@ class MergeRegionsRequest(_message.Message):
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     REGIONS_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
+    MASTER_FIELD_NUMBER: _ClassVar[int]
     region_a: str
     region_b: str
     region_a_info: RegionInfo
@@ -392,7 +399,8 @@ class MergeRegionsRequest(_message.Message):
     schema: TableSchema
     regions: _containers.RepeatedCompositeFieldContainer[RegionInfo]
     server: str
-    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ..., region_a_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., region_b_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ..., regions: _Optional[_Iterable[_Union[RegionInfo, _Mapping]]] = ..., server: _Optional[str] = ...) -> None: ...
+    master: str
+    def __init__(self, region_a: _Optional[str] = ..., region_b: _Optional[str] = ..., region_a_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., region_b_info: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ..., regions: _Optional[_Iterable[_Union[RegionInfo, _Mapping]]] = ..., server: _Optional[str] = ..., master: _Optional[str] = ...) -> None: ...
 
 class MergeRegionsResponse(_message.Message):
     __slots__ = ("merged",)
@@ -401,18 +409,20 @@ class MergeRegionsResponse(_message.Message):
     def __init__(self, merged: _Optional[_Union[RegionInfo, _Mapping]] = ...) -> None: ...
 
 class SnapshotRegionRequest(_message.Message):
-    __slots__ = ("region", "snapshot", "skip_flush", "attempt", "server")
+    __slots__ = ("region", "snapshot", "skip_flush", "attempt", "server", "master")
     REGION_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     SKIP_FLUSH_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
+    MASTER_FIELD_NUMBER: _ClassVar[int]
     region: str
     snapshot: str
     skip_flush: bool
     attempt: str
     server: str
-    def __init__(self, region: _Optional[str] = ..., snapshot: _Optional[str] = ..., skip_flush: _Optional[bool] = ..., attempt: _Optional[str] = ..., server: _Optional[str] = ...) -> None: ...
+    master: str
+    def __init__(self, region: _Optional[str] = ..., snapshot: _Optional[str] = ..., skip_flush: _Optional[bool] = ..., attempt: _Optional[str] = ..., server: _Optional[str] = ..., master: _Optional[str] = ...) -> None: ...
 
 class RegionLoad(_message.Message):
     __slots__ = ("region", "table", "memstore_bytes", "store_bytes", "store_files", "read_requests", "write_requests", "state", "compaction_state")

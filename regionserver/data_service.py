@@ -102,6 +102,17 @@ class RegionServerService(pb_grpc.RegionServerServicer):
                 f"this is region server {self._server.name}, not {server}: restarted on the same "
                 "address")
 
+    def _check_sender(self, master: str, command: str) -> None:
+        """A command from a master that is no longer the active one (frozen past its session
+        while a backup took over) is refused: regionserver/master_fence.py."""
+        if not master:
+            return
+        fence = self._server.master_fence
+        if fence is None:
+            raise ServerUnavailableError(
+                f"region server {self._server.name} is not registered in ZooKeeper yet")
+        fence.check(master, command)
+
     def _fail(self, context, exc: BaseException):
         """End the call with `exc`; a WAL fence/failure aborts the whole server first."""
         if isinstance(exc, ServerAbortedError):
@@ -307,6 +318,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         try:
             self._check_alive()
             self._check_addressee(request.server)
+            self._check_sender(request.master, "OpenRegion")
             if self._server.stopping_cleanly:
                 raise ServerUnavailableError(
                     f"region server {self._server.name} is stopping: open the region elsewhere")
@@ -325,6 +337,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         try:
             self._check_alive()
             self._check_addressee(request.server)
+            self._check_sender(request.master, "CloseRegion")
             self._online.close(request.region, flush=request.flush)
             return _EMPTY
         except Exception as e:
@@ -351,6 +364,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         try:
             self._check_alive()
             self._check_addressee(request.server)
+            self._check_sender(request.master, "SplitRegion")
             left, right = self._online.split(request.region, request.split_key or None)
             return pb.SplitRegionResponse(left=region_info_to_pb(left),
                                           right=region_info_to_pb(right))
@@ -361,6 +375,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         try:
             self._check_alive()
             self._check_addressee(request.server)
+            self._check_sender(request.master, "MergeRegions")
             parents = merge_parents_from_pb(request)
             merged = self._online.merge(parents, table_from_pb(request.schema))
             return pb.MergeRegionsResponse(merged=region_info_to_pb(merged))
@@ -371,6 +386,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         try:
             self._check_alive()
             self._check_addressee(request.server)
+            self._check_sender(request.master, "SnapshotRegion")
             self._online.snapshot(request.region, request.snapshot, request.attempt,
                                   flush=not request.skip_flush)
             return _EMPTY

@@ -38,6 +38,7 @@ from protos.limits import MAX_MESSAGE_BYTES
 from regionserver.data_service import RegionServerService, add_to_server
 from regionserver.freeze_guard import FreezeGuard
 from regionserver.load_reporter import LoadReporter
+from regionserver.master_fence import MasterFence
 from regionserver.memstore_flusher import MemstoreFlusher
 from regionserver.online_regions import OnlineRegions
 from regionserver.scanners import ScannerRegistry
@@ -95,6 +96,7 @@ class RegionServer:
         self.zk = self.wal = self.block_cache = self.grpc_server = None
         self.online = self.scanners = self.reporter = self.service = self.info_server = None
         self.flusher = None
+        self.master_fence: MasterFence | None = None  # set once the ZooKeeper session is open
         # data calls check it from the start; it ticks once the server is registered
         self.freeze_guard = FreezeGuard(config.session_timeout, self.abort)
         self.trimmer = HeapTrimmer(config.trim_period)
@@ -157,6 +159,7 @@ class RegionServer:
         self.zk.add_listener(self._zk_state)
         paths = Paths(cfg.zk_parent)
         self.paths = paths
+        self.master_fence = MasterFence(self.zk, paths, self.name)
         self.zk.ensure_path(paths.rs)
         record = ServerRecord(name=self.name, host=host, port=self.port,
                               info_port=self.info_server.port if self.info_server else 0)

@@ -1,0 +1,121 @@
+"""A zombie master -- frozen past its ZooKeeper session while a backup took over, then resumed
+-- must not change where regions are served (docs/coordination.md, "Fencing the master").
+
+Real processes: the active master is SIGSTOPped until the backup is active. Its threads would
+send the region commands they prepared before the freeze in the moments after SIGCONT, before
+kazoo reports the session lost; the tests deliver exactly those requests (its name as the
+sender) while it is still frozen, since the moment of a SIGCONT cannot be aimed at a thread
+between its meta write and its RPC.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import grpc
+
+from coordination import meta_reader
+from coordination.znodes import Paths
+from hmaster.server import MasterConfig, MasterServer
+from minihbase.errors import StaleMasterError
+from protos import minihbase_pb2 as pb
+from protos.schema import region_info_to_pb, table_to_pb
+from protos.status import from_rpc_error
+from tests.cluster.conftest import (SHORT_SESSION_S, rs_stub, server_record, serving_regions,
+                                    stop_cluster)
+
+
+def _call(fn, request, timeout: float = 30.0):
+    try:
+        return fn(request, timeout=timeout)
+    except grpc.RpcError as e:
+        return from_rpc_error(e)
+
+
+def _stub(cluster, name: str):
+    rec = server_record(cluster, name)
+    return rs_stub(f"{rec.host}:{rec.port}")
+
+
+def _open_on(stub) -> set[str]:
+    return {r.region for r in stub.GetServerLoad(pb.Empty(), timeout=10).regions}
+
+
+def test_commands_a_frozen_master_prepared_are_refused_once_a_backup_took_over(
+        cluster_factory, connection_for):
+    """Before the fence, the zombie's OpenRegion opened a second copy of the region (a put
+    sent to it was acknowledged and never readable) and its CloseRegion took the region out of
+    service while meta said OPEN, for good."""
+    cluster = cluster_factory("zombie", session_timeout=SHORT_SESSION_S, balancer_period=3600)
+    zombie = None
+    channels = []
+    try:
+        conn = connection_for(cluster)
+        conn.create_table("z", {"cf": {}})
+        rec = cluster.wait_for(lambda: serving_regions(cluster, "z"), 30, "z serving")[0]
+        conn.table("z").put(b"r1", {b"cf:q": b"v1"})
+        desc = meta_reader.read_table(cluster.zk(), "z", Paths()).descriptor
+        zombie = cluster.master_daemon(active=True)
+        zombie.signal(signal.SIGSTOP)
+        cluster.wait_for(lambda: cluster.active_master() not in (None, zombie.name), 30,
+                         "the backup master to take over")
+
+        other = next(s for s in cluster.live_regionservers() if s != rec.server)
+        channel, ghost = _stub(cluster, other)
+        channels.append(channel)
+        err = _call(ghost.OpenRegion, pb.OpenRegionRequest(
+            region=region_info_to_pb(rec.info), schema=table_to_pb(desc), server=other,
+            master=zombie.name))
+        assert isinstance(err, StaleMasterError), err
+        assert zombie.name in str(err) and cluster.active_master() in str(err)
+        assert rec.info.name not in _open_on(ghost)
+
+        channel, home = _stub(cluster, rec.server)
+        channels.append(channel)
+        err = _call(home.CloseRegion, pb.CloseRegionRequest(
+            region=rec.info.name, flush=True, server=rec.server, master=zombie.name))
+        assert isinstance(err, StaleMasterError), err
+        err = _call(home.SplitRegion, pb.SplitRegionRequest(
+            region=rec.info.name, server=rec.server, master=zombie.name))
+        assert isinstance(err, StaleMasterError), err
+        assert rec.info.name in _open_on(home)
+        assert conn.table("z").row(b"r1") == {b"cf:q": b"v1"}
+
+        # the active master's own commands are obeyed
+        conn.move(rec.info.encoded_name, other)
+        moved = cluster.wait_for(lambda: serving_regions(cluster, "z"), 30, "z serving")[0]
+        assert moved.server == other and rec.info.name in _open_on(ghost)
+        assert conn.table("z").row(b"r1") == {b"cf:q": b"v1"}
+    finally:
+        if zombie is not None:
+            zombie.signal(signal.SIGCONT)
+            zombie.wait(30)
+        for channel in channels:
+            channel.close()
+        stop_cluster(cluster)
+    assert zombie.exit_code() == 3  # resumed, it found its session gone and exited
+
+
+def test_a_master_whose_command_is_refused_as_stale_aborts(cluster_factory, tmp_path):
+    """A master not named by /hbase/master (a backup here, as a zombie would be) that sends a
+    region command is refused, and takes the refusal as proof that it must stop."""
+    cluster = cluster_factory("stale", balancer_period=3600)
+    lost = []
+    master = None
+    try:
+        master = MasterServer(MasterConfig(
+            zk=cluster.quorum, rootdir=cluster.rootdir, bind="127.0.0.1", port=0,
+            advertise="127.0.0.1", info_port=-1, backup=True),
+            on_session_lost=lambda: lost.append(True)).start()
+        server = cluster.live_regionservers()[0]
+        err = None
+        try:
+            master.clients.close_region(server, "t,,1.00000000000000000000000000000000")
+        except StaleMasterError as e:
+            err = e
+        assert err is not None and master.name in str(err)
+        cluster.wait_for(lambda: lost, 10, "the stale master to abort")
+    finally:
+        if master is not None:
+            master.stop(0)
+        stop_cluster(cluster)
