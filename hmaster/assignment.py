@@ -364,6 +364,51 @@ class AssignmentManager:
                              name=f"reopen-{table}", daemon=True).start()
         return len(todo)
 
+    def close_ghosts(self) -> int:
+        """Chore: close the regions a live server reports OPEN that meta places elsewhere, or
+        nowhere -- a copy a stale master opened, an open that ended after the master gave it up.
+        Such a copy takes writes nobody reads and flushes and compacts into the directory the
+        real copy serves from (HBase's master closes them too: checkOnlineRegionsReport).
+
+        Decided under the region's lock (taken without waiting: an assignment at work settles
+        it), meta read again under it: with the lock held nobody can be opening or moving the
+        region, so if meta says OPEN on another server, or OFFLINE, CLOSED or FAILED_OPEN, or
+        does not know the region, no copy on this server is legitimate -- even when the report
+        is stale and the region moved away since (the close then finds nothing). Closed without
+        a flush: a flush would write the copy's edits into the real region's directory.
+        Returns how many were closed."""
+        by_name = {r.info.name: r for r in self.meta.all_regions()}
+        closed = 0
+        for server in self.servers.online():
+            load = self.servers.load(server)
+            for rl in load.regions if load is not None else ():
+                rec = by_name.get(rl.region)
+                if rl.state != OPEN or not _is_ghost(rec, server):
+                    continue
+                if self._close_ghost(server, rl.region):
+                    closed += 1
+        return closed
+
+    def _close_ghost(self, server: str, name: str) -> bool:
+        encoded = name.rpartition(".")[2]
+        with self.region_locks.try_hold(encoded) as held:
+            if not held:
+                return False
+            rec = self.meta.find_region(name)
+            if not _is_ghost(rec, server) or not self.servers.is_live(server):
+                return False
+            where = "not in meta" if rec is None else f"{rec.state} on {rec.server or '-'}"
+            log.warning("region %s is open on %s but meta has it %s: closing that copy",
+                        name, server, where)
+            try:
+                self.clients.close_region(server, name, False)
+            except NotServingRegionError:
+                return False  # the report was older than its close
+            except HBaseError as e:
+                log.warning("closing the stray copy of %s on %s failed: %s", name, server, e)
+                return False
+        return True
+
     def _reopen_closed(self, table: str, try_table_lock) -> None:
         """Assign the regions left CLOSED in ENABLED table `table`, all at once, under its DDL
         lock (taken without waiting: DDL at work will settle them) and only if the table is
@@ -438,3 +483,12 @@ class AssignmentManager:
 
 def _served_elsewhere(rec: RegionRecord | None, server: str) -> bool:
     return rec is not None and rec.state == OPEN and rec.server != server
+
+
+def _is_ghost(rec: RegionRecord | None, server: str) -> bool:
+    """Whether meta rules out `server` serving the region `rec` records (None: not in meta)."""
+    if rec is None:
+        return True
+    if rec.state == OPEN:
+        return rec.server != server
+    return rec.state in (OFFLINE, CLOSED, FAILED_OPEN)

@@ -119,3 +119,35 @@ def test_a_master_whose_command_is_refused_as_stale_aborts(cluster_factory, tmp_
         if master is not None:
             master.stop(0)
         stop_cluster(cluster)
+
+
+def test_a_copy_of_a_region_open_where_meta_does_not_place_it_is_closed(
+        cluster_factory, connection_for):
+    """Whatever opened it (a stale master before the fence, an open that ended after the master
+    gave it up, a tool), a second copy of a region took writes nobody reads: before the master
+    reconciled load reports with meta, it stayed open for good."""
+    cluster = cluster_factory("ghost", balancer_period=3600)
+    channels = []
+    try:
+        conn = connection_for(cluster)
+        conn.create_table("g", {"cf": {}})
+        rec = cluster.wait_for(lambda: serving_regions(cluster, "g"), 30, "g serving")[0]
+        desc = meta_reader.read_table(cluster.zk(), "g", Paths()).descriptor
+        other = next(s for s in cluster.live_regionservers() if s != rec.server)
+        channel, ghost = _stub(cluster, other)
+        channels.append(channel)
+        ghost.OpenRegion(pb.OpenRegionRequest(region=region_info_to_pb(rec.info),
+                                              schema=table_to_pb(desc)), timeout=30)
+        assert rec.info.name in _open_on(ghost)
+        cluster.wait_for(lambda: rec.info.name not in _open_on(ghost), 30,
+                         "the master to close the stray copy")
+        channel, home = _stub(cluster, rec.server)
+        channels.append(channel)
+        assert rec.info.name in _open_on(home)
+        assert serving_regions(cluster, "g")[0].server == rec.server
+        conn.table("g").put(b"r1", {b"cf:q": b"v1"})
+        assert conn.table("g").row(b"r1") == {b"cf:q": b"v1"}
+    finally:
+        for channel in channels:
+            channel.close()
+        stop_cluster(cluster)
