@@ -8,6 +8,9 @@ Process actions need a LocalCluster this process started and only touch its daem
                          backup once another master is active
     freeze_regionserver  SIGSTOP a region server past its session expiry, SIGCONT it once its
                          regions serve elsewhere: it must abort (exit non-zero), then restart
+    freeze_master        start a move, SIGSTOP the active master 0-50 ms later, SIGCONT it once
+                         a backup took over and every region serves: it must exit non-zero,
+                         no region may be open on two servers; then restart it
     kill_during_split    start a split (merge) and SIGKILL the server holding the region
     kill_during_merge    0-150 ms later; restart it once its regions serve elsewhere
 Table actions go through the client's admin calls: move, split, merge (two adjacent
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 from minihbase.errors import HBaseError
 from minihbase.local_cluster import wait_until
 
-PROCESS_ACTIONS = ("kill_regionserver", "kill_master", "freeze_regionserver",
+PROCESS_ACTIONS = ("kill_regionserver", "kill_master", "freeze_regionserver", "freeze_master",
                    "kill_during_split", "kill_during_merge")
 TABLE_ACTIONS = ("move", "split", "merge", "balance", "flush", "major_compact")
 
@@ -208,6 +211,41 @@ class ChaosMonkey(threading.Thread):
         self.cluster.restart(d)
         self._wait_serving(a)
 
+    def _freeze_master(self, a: Action) -> None:
+        """The zombie master: frozen in the middle of a move past its session, resumed once a
+        backup took over. Its threads would send the commands they had prepared; region servers
+        refuse them (docs/coordination.md, "Fencing the master")."""
+        old = self.cluster.master_daemon(active=True)
+        if old is None or not self.cluster.backup_masters():
+            a.detail = "skipped: no active master with a live backup"
+            return
+        a.target = old.name
+        r = self._random_region()
+        outcome: list[str] = []
+        mover = threading.Thread(target=lambda: outcome.append(
+            _outcome(lambda: self.conn.move(r["name"]))), daemon=True)
+        mover.start()
+        time.sleep(self.rnd.uniform(0.0, 0.05))
+        old.signal(signal.SIGSTOP)
+        try:
+            self._wait(lambda: self.cluster.active_master() not in (None, old.name),
+                       self.session_timeout + self.recovery_timeout, "a backup master active")
+            self._wait_serving(a)
+        finally:
+            old.signal(signal.SIGCONT)
+        if not old.wait(30) or old.exit_code() in (0, None):
+            raise ChaosError(f"the frozen master did not exit after SIGCONT "
+                             f"(exit code {old.exit_code()})")
+        mover.join(self.recovery_timeout)
+        time.sleep(1.0)  # what the zombie sent in its last moments has arrived
+        twice = _open_on_two_servers(self.cluster, self.table)
+        if twice:
+            raise ChaosError(f"regions open on two servers after the zombie master: {twice}")
+        a.detail = (f"exit code {old.exit_code()}; the move: "
+                    f"{outcome[0] if outcome else 'did not return'}")
+        self.cluster.restart(old)
+        self._wait_serving(a)
+
     # ------------------------------------------------------------------ table actions
 
     def _random_region(self) -> dict:
@@ -320,3 +358,27 @@ def _outcome(call) -> str:
     except HBaseError as exc:
         return f"{type(exc).__name__}: {exc}"
     return "done"
+
+
+def _open_on_two_servers(cluster, table: str) -> dict[str, list[str]]:
+    """Regions of `table` that more than one live region server says it has open (asked
+    directly, not through the master's view)."""
+    import grpc
+
+    from coordination.znodes import Paths, ServerRecord
+    from protos import minihbase_pb2 as pb
+    from protos import minihbase_pb2_grpc as pb_grpc
+
+    where: dict[str, list[str]] = {}
+    zk = cluster.zk()
+    for name in cluster.live_regionservers():
+        rec = ServerRecord.from_bytes(zk.get(Paths(cluster.zk_parent).live_server(name))[0])
+        with grpc.insecure_channel(f"{rec.host}:{rec.port}") as channel:
+            try:
+                load = pb_grpc.RegionServerStub(channel).GetServerLoad(pb.Empty(), timeout=10)
+            except grpc.RpcError:
+                continue  # gone meanwhile
+        for rl in load.regions:
+            if rl.table == table and rl.state == "OPEN":
+                where.setdefault(rl.region, []).append(name)
+    return {region: servers for region, servers in where.items() if len(servers) > 1}

@@ -17,6 +17,7 @@ import grpc
 from coordination import meta_reader
 from coordination.znodes import Paths
 from hmaster.server import MasterConfig, MasterServer
+from minihbase import chaos
 from minihbase.errors import StaleMasterError
 from protos import minihbase_pb2 as pb
 from protos.schema import region_info_to_pb, table_to_pb
@@ -150,4 +151,33 @@ def test_a_copy_of_a_region_open_where_meta_does_not_place_it_is_closed(
     finally:
         for channel in channels:
             channel.close()
+        stop_cluster(cluster)
+
+
+def test_chaos_freezing_the_master_mid_move_leaves_every_region_on_one_server(
+        cluster_factory, connection_for):
+    """The monkey's freeze_master, three times: each frozen master must exit once resumed, no
+    region may end up open on two servers, and every acknowledged write stays readable."""
+    cluster = cluster_factory("freeze-master", session_timeout=SHORT_SESSION_S,
+                              balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=30)
+        conn.create_table("fm", {"cf": {}}, split_keys=[b"g", b"p"])
+        rows = {f"{c}{i}".encode(): str(i).encode() for c in "ahqz" for i in range(5)}
+        for row, value in rows.items():
+            conn.table("fm").put(row, {b"cf:q": value})
+        plan = ["freeze_master"] * 3
+        monkey = chaos.ChaosMonkey(conn, "fm", cluster, plan=plan, duration=150,
+                                   pause=(0.5, 0.5), session_timeout=SHORT_SESSION_S,
+                                   recovery_timeout=60, seed=3)
+        monkey.start()
+        monkey.join(200)
+        assert not monkey.is_alive(), "the chaos monkey did not finish its plan"
+        assert [a.name for a in monkey.actions] == plan
+        assert not monkey.failed, [(a.name, a.detail) for a in monkey.failed]
+        assert all("exit code 3" in a.detail for a in monkey.actions), monkey.actions
+        table = conn.table("fm")
+        assert {row: table.row(row) for row in rows} == {
+            row: {b"cf:q": value} for row, value in rows.items()}
+    finally:
         stop_cluster(cluster)
