@@ -40,6 +40,9 @@ ALL_DECOMMISSIONED = "a region server that is not decommissioned (recommission_r
 # waiting_for of a region an admin closed (HBase's unassign): it stays CLOSED until assigned
 UNASSIGNED = "an admin's assign (unassigned by an admin)"
 SPLIT_OR_MERGE = (SPLITTING, MERGING)
+# A region meta has OPEN on a server is lost when a report the server began this long after
+# the region opened does not list it (reopen_lost): more than any clock skew we tolerate.
+LOST_MARGIN_S = 10.0
 
 
 class KeyedLocks:
@@ -409,6 +412,53 @@ class AssignmentManager:
                 return False
         return True
 
+    def reopen_lost(self, margin_s: float = LOST_MARGIN_S) -> int:
+        """Chore: reopen the regions meta has OPEN on a live server whose last report, begun
+        more than `margin_s` after meta recorded the region open there, does not list it in any
+        state -- closed behind the master's back (a tool's CloseRegion, a region server that
+        dropped it): until an operator assigned it, every call would end in NotServingRegion
+        while meta and `status` said OPEN. The region opened before meta recorded it (assign
+        writes OPEN after OpenRegion answered), so such a report would list it; the margin
+        absorbs clock skew between the two hosts. Returns how many were reopened."""
+        on_server: dict[str, list[RegionRecord]] = {}
+        for r in self.meta.all_regions():
+            on_server.setdefault(r.server, []).append(r)
+        lost = []
+        for server in self.servers.online():
+            load = self.servers.load(server)
+            if load is None or not load.built_ms:
+                continue
+            listed = {rl.region for rl in load.regions}
+            lost += [(server, r) for r in on_server.get(server, ())
+                     if _lost(r, server, load, listed, margin_s)]
+        reopened = 0
+        for server, rec in lost:
+            rec = self._mark_lost(server, rec, margin_s)
+            if rec is not None:
+                self.pool.submit(self._safe_assign, rec, server)
+                reopened += 1
+        return reopened
+
+    def _mark_lost(self, server: str, rec: RegionRecord, margin_s: float):
+        """OFFLINE for `rec` if, its lock held (taken without waiting: an assignment at work
+        settles it) and meta and the server's report read again, it is still lost."""
+        enc = rec.info.encoded_name
+        with self.region_locks.try_hold(enc) as held:
+            if not held:
+                return None
+            cur = self.meta.read_region(rec.info.table, enc)
+            load = self.servers.load(server)
+            if (cur is None or load is None or not self.servers.is_live(server)
+                    or not _lost(cur, server, load, {rl.region for rl in load.regions},
+                                 margin_s)):
+                return None
+            log.warning("region %s is OPEN on %s in meta but its report of %d ms does not list "
+                        "it (closed without the master): reopening it", cur.info.name, server,
+                        load.built_ms)
+            self._bump(server, -1)
+            return self.meta.set_region(cur, OFFLINE, server="",
+                                        waiting_for=f"reopening: {server} does not serve it")
+
     def _reopen_closed(self, table: str, try_table_lock) -> None:
         """Assign the regions left CLOSED in ENABLED table `table`, all at once, under its DDL
         lock (taken without waiting: DDL at work will settle them) and only if the table is
@@ -483,6 +533,13 @@ class AssignmentManager:
 
 def _served_elsewhere(rec: RegionRecord | None, server: str) -> bool:
     return rec is not None and rec.state == OPEN and rec.server != server
+
+
+def _lost(rec: RegionRecord, server: str, load, listed: set, margin_s: float) -> bool:
+    """Whether `load`, `server`'s report, shows that it no longer serves the region meta has
+    OPEN there (see reopen_lost)."""
+    return (rec.state == OPEN and rec.server == server and rec.info.name not in listed
+            and load.built_ms > rec.since_ms + margin_s * 1000)
 
 
 def _is_ghost(rec: RegionRecord | None, server: str) -> bool:

@@ -13,7 +13,8 @@ Lifecycle:
      assign every region still OFFLINE/FAILED_OPEN, and remove unfinished snapshot attempts;
   5. chores, every min(5 s, --balancer-period): the split/merge janitor, retries of failed
      crash procedures, re-driving regions stuck in transition, closing copies of regions that
-     servers report open where meta does not place them, pruning old DEAD entries,
+     servers report open where meta does not place them, reopening regions meta has open on a
+     server whose reports no longer list them, pruning old DEAD entries,
      deleting archived WALs older than --oldwals-ttl (log_cleaner.py); the balancer every
      --balancer-period seconds; every ORPHAN_CHECK_S the consistency check (hbck.py), which
      deletes orphaned region directories older than --orphan-grace, and the pruning of
@@ -385,6 +386,7 @@ class MasterServer:
                 self._resume_crashes()
                 self.assignment.repair(try_table_lock=self.ddl.try_table_lock)
                 self.assignment.close_ghosts()
+                self.assignment.reopen_lost()
                 self.ddl.finish_interrupted()
                 self._prune_dead_servers()
                 self._prune_decommissioned()

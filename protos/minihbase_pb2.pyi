@@ -447,7 +447,7 @@ class RegionLoad(_message.Message):
     def __init__(self, region: _Optional[str] = ..., table: _Optional[str] = ..., memstore_bytes: _Optional[int] = ..., store_bytes: _Optional[int] = ..., store_files: _Optional[int] = ..., read_requests: _Optional[int] = ..., write_requests: _Optional[int] = ..., state: _Optional[str] = ..., compaction_state: _Optional[str] = ...) -> None: ...
 
 class ServerLoad(_message.Message):
-    __slots__ = ("server", "regions", "wal_bytes", "wal_segments", "requests_per_second", "block_cache_hits", "block_cache_misses", "info_port")
+    __slots__ = ("server", "regions", "wal_bytes", "wal_segments", "requests_per_second", "block_cache_hits", "block_cache_misses", "info_port", "built_ms")
     SERVER_FIELD_NUMBER: _ClassVar[int]
     REGIONS_FIELD_NUMBER: _ClassVar[int]
     WAL_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -456,6 +456,7 @@ class ServerLoad(_message.Message):
     BLOCK_CACHE_HITS_FIELD_NUMBER: _ClassVar[int]
     BLOCK_CACHE_MISSES_FIELD_NUMBER: _ClassVar[int]
     INFO_PORT_FIELD_NUMBER: _ClassVar[int]
+    BUILT_MS_FIELD_NUMBER: _ClassVar[int]
     server: str
     regions: _containers.RepeatedCompositeFieldContainer[RegionLoad]
     wal_bytes: int
@@ -464,7 +465,8 @@ class ServerLoad(_message.Message):
     block_cache_hits: int
     block_cache_misses: int
     info_port: int
-    def __init__(self, server: _Optional[str] = ..., regions: _Optional[_Iterable[_Union[RegionLoad, _Mapping]]] = ..., wal_bytes: _Optional[int] = ..., wal_segments: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., block_cache_hits: _Optional[int] = ..., block_cache_misses: _Optional[int] = ..., info_port: _Optional[int] = ...) -> None: ...
+    built_ms: int
+    def __init__(self, server: _Optional[str] = ..., regions: _Optional[_Iterable[_Union[RegionLoad, _Mapping]]] = ..., wal_bytes: _Optional[int] = ..., wal_segments: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., block_cache_hits: _Optional[int] = ..., block_cache_misses: _Optional[int] = ..., info_port: _Optional[int] = ..., built_ms: _Optional[int] = ...) -> None: ...
 
 class TableName(_message.Message):
     __slots__ = ("name",)

@@ -208,6 +208,7 @@ class RegionServer:
             log.info("ZooKeeper connection state %s", state)
 
     def load(self) -> pb.ServerLoad:
+        built_ms = int(time.time() * 1000)  # before the regions are read: see built_ms
         regions = []
         online = self.online
         states = online.states()
@@ -233,7 +234,7 @@ class RegionServer:
             server=self.name, regions=regions, wal_bytes=self.wal.size_bytes(),
             wal_segments=self.wal.segment_count(), requests_per_second=rate,
             block_cache_hits=getattr(bc, "hits", 0), block_cache_misses=getattr(bc, "misses", 0),
-            info_port=self.info_server.port if self.info_server else 0)
+            info_port=self.info_server.port if self.info_server else 0, built_ms=built_ms)
 
     # --- stop and abort -----------------------------------------------------------------------
     @property

@@ -11,11 +11,13 @@ between its meta write and its RPC.
 from __future__ import annotations
 
 import signal
+import time
 
 import grpc
 
 from coordination import meta_reader
 from coordination.znodes import Paths
+from hmaster.assignment import LOST_MARGIN_S
 from hmaster.server import MasterConfig, MasterServer
 from minihbase import chaos
 from minihbase.errors import StaleMasterError
@@ -148,6 +150,36 @@ def test_a_copy_of_a_region_open_where_meta_does_not_place_it_is_closed(
         assert serving_regions(cluster, "g")[0].server == rec.server
         conn.table("g").put(b"r1", {b"cf:q": b"v1"})
         assert conn.table("g").row(b"r1") == {b"cf:q": b"v1"}
+    finally:
+        for channel in channels:
+            channel.close()
+        stop_cluster(cluster)
+
+
+def test_a_region_closed_behind_the_master_s_back_is_reopened(cluster_factory, connection_for):
+    """Meta said OPEN, the server no longer served it (a tool's CloseRegion): before the master
+    read its reports for missing regions, every call ended in NotServingRegion, for good."""
+    cluster = cluster_factory("lost", balancer_period=3600)
+    channels = []
+    try:
+        conn = connection_for(cluster, timeout=60)
+        conn.create_table("l", {"cf": {}})
+        rec = cluster.wait_for(lambda: serving_regions(cluster, "l"), 30, "l serving")[0]
+        conn.table("l").put(b"r1", {b"cf:q": b"v1"})
+        time.sleep(max(0.0, rec.since_ms / 1000 + LOST_MARGIN_S - time.time()))
+        channel, home = _stub(cluster, rec.server)
+        channels.append(channel)
+        home.CloseRegion(pb.CloseRegionRequest(region=rec.info.name, flush=True), timeout=30)
+        assert rec.info.name not in _open_on(home)
+        assert serving_regions(cluster, "l")[0].server == rec.server  # meta: still OPEN there
+        started = time.monotonic()
+        assert conn.table("l").row(b"r1") == {b"cf:q": b"v1"}  # retried until reopened
+        print(f"served again after {time.monotonic() - started:.1f} s")
+        reopened = serving_regions(cluster, "l")[0]
+        assert reopened.since_ms > rec.since_ms
+        channel, where = _stub(cluster, reopened.server)
+        channels.append(channel)
+        assert rec.info.name in _open_on(where)
     finally:
         for channel in channels:
             channel.close()
