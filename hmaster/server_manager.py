@@ -84,6 +84,8 @@ class ServerManager:
             joined = children - self._live
             left = self._live - children
             self._live = children
+            for name in left:
+                self._loads.pop(name, None)
         if initial:
             return  # the server's startup reconciliation handles the first listing
         for name in sorted(left):
@@ -152,8 +154,10 @@ class ServerManager:
     def report(self, load) -> None:
         with self._lock:
             # A report already in flight when the server was declared dead must not bring its
-            # regions back into the status (names never come back: the startcode differs).
-            if load.server not in self._dead:
+            # regions back into the status (names never come back: the startcode differs); one
+            # from a name that is not registered (gone, or never there) is not kept either --
+            # a server's first report may beat the watch: its next one counts.
+            if load.server in self._live and load.server not in self._dead:
                 self._loads[load.server] = load
 
     def load(self, name: str):
