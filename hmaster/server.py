@@ -181,7 +181,10 @@ class MasterServer:
         if state == KazooState.LOST and not self._stopped.is_set():
             log.critical("ZooKeeper session expired: this master may have been replaced; "
                          "aborting")
-            threading.Thread(target=self._on_session_lost, daemon=True).start()
+            # Right here, on kazoo's connection thread: kazoo opens a new session once its
+            # listeners return, and another thread of this master could still write meta on it
+            # (requests made in the old session's last moments fail; later ones would not).
+            self._on_session_lost()
         elif state == KazooState.SUSPENDED:
             log.warning("ZooKeeper connection suspended; waiting to reconnect")
 

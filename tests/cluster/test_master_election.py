@@ -193,9 +193,18 @@ def test_master_whose_session_expires_gives_up_at_once(quorum, tmp_path):
     from hmaster.server import MasterConfig, MasterServer
 
     lost = threading.Event()
+    reconnected_first = []
+
+    def on_lost():
+        # what the daemon does here is exit; meanwhile kazoo must not have opened a new
+        # session, on which another thread of this master could still write meta
+        time.sleep(1.0)
+        reconnected_first.append(m.zk.connected)
+        lost.set()
+
     m = MasterServer(MasterConfig(zk=quorum, rootdir=str(tmp_path / "r"), bind="127.0.0.1",
                                   port=0, advertise="127.0.0.1", info_port=-1,
-                                  session_timeout=SESSION), on_session_lost=lost.set).start()
+                                  session_timeout=SESSION), on_session_lost=on_lost).start()
     try:
         wait_for(m.recovered.is_set, 30, "active")
         # the classic way to expire a session: a second client with the same id, then close it
@@ -204,6 +213,7 @@ def test_master_whose_session_expires_gives_up_at_once(quorum, tmp_path):
         twin.stop()
         twin.close()
         assert lost.wait(SESSION + 10), "the master did not notice its session expired"
+        assert reconnected_first == [False], "a new session opened before the master gave up"
         assert wait_for(lambda: _no_master(quorum), 10, "/hbase/master gone")
     finally:
         m.stop(0)
