@@ -11,7 +11,8 @@ procedure its predecessor left half-done:
                                   paused server's next WAL sync finds its directory gone and
                                   aborts with WALFencedError instead of acknowledging a write)
     SPLITTING_WAL                 storage.wal_splitter.split_wal writes recovered edits for the
-                                  regions meta places on that server; then, in ONE multi-op,
+                                  regions meta places on that server; then, in versioned
+                                  multi-ops (one, unless they outgrow a ZooKeeper request),
                                   those regions become OFFLINE ("reassignment after crash of
                                   <name>"), or CLOSED for disabled tables
     -> (assign in parallel)       each region opens elsewhere, replaying its edits first
@@ -32,7 +33,7 @@ from coordination.znodes import (CLOSED, CLOSING, CRASHED, DEAD, DISABLED, DISAB
                                  ONLINE, OPEN, OPENING, SPLITTING, MERGING, SPLITTING_WAL,
                                  RegionRecord, now_ms)
 from hmaster.assignment import AssignmentManager
-from hmaster.meta import MetaStore
+from hmaster.meta import MetaStore, in_transactions, op_bytes
 from hmaster.server_manager import ServerManager
 from minihbase.errors import CorruptionError
 from storage import layout
@@ -136,8 +137,10 @@ class CrashHandler:
 
     def _split_and_take_offline(self, name: str, splitting: str) -> list[RegionRecord]:
         """Split the WAL for the regions meta puts on `name`, then take them all offline in
-        one versioned multi-op. A split or merge committing meanwhile changes that set: the
-        transaction fails (BadVersion/NoNode) and the step reruns (both halves idempotent)."""
+        versioned multi-ops. A split or merge committing meanwhile changes that set: a
+        transaction fails (BadVersion/NoNode) and the step reruns (both halves idempotent) for
+        the regions still on `name`; those an earlier transaction took are kept in `taken`."""
+        taken: list[RegionRecord] = []
         for attempt in range(20):
             hosted = self._hosted_regions(name)
             if os.path.isdir(splitting):
@@ -151,16 +154,20 @@ class CrashHandler:
                 log.info("crash of %s: WAL split into recovered edits of %d regions", name,
                          len(written))
             try:
-                return self._take_offline(name, hosted)
+                self._take_offline(name, hosted, taken)
+                return taken
             except (BadVersionError, NoNodeError) as e:
                 log.info("crash of %s: meta changed during recovery (%r); redoing step", name, e)
                 time.sleep(0.05 * (attempt + 1))
         raise RuntimeError(f"crash of {name}: meta kept changing; will resume later")
 
-    def _take_offline(self, name: str,
-                      regions: list[tuple[RegionRecord, int]]) -> list[RegionRecord]:
-        """One multi-op: every region of the dead server OFFLINE (or CLOSED if disabled)."""
-        ops, offline = [], []
+    def _take_offline(self, name: str, regions: list[tuple[RegionRecord, int]],
+                      taken: list[RegionRecord]) -> None:
+        """Every region of the dead server OFFLINE (or CLOSED if disabled), appending the
+        OFFLINE ones to `taken` as they commit. One multi-op while they fit in one: hundreds of
+        regions with long keys outgrow the ~1 MB ZooKeeper takes in a request, and a single
+        transaction refused for its size would fail this crash procedure on every retry."""
+        changes = []  # (op, the record if it is to be reassigned)
         states = {}
         for r, version in regions:
             if r.info.table not in states:
@@ -176,10 +183,10 @@ class CrashHandler:
             else:
                 new = RegionRecord(r.info, OFFLINE, "", now_ms(),
                                    f"reassignment after crash of {name}")
-                offline.append(new)
-            ops.append(self.meta.put_region_op(new, version))
-        self.meta.commit(ops)
-        return offline
+            changes.append((self.meta.put_region_op(new, version), new))
+        for part in in_transactions(changes, lambda change: op_bytes(change[0])):
+            self.meta.commit([op for op, _ in part])
+            taken += [new for _, new in part if new.state == OFFLINE]
 
     def _archive_splitting_dir(self, name: str, splitting: str) -> None:
         if not os.path.isdir(splitting):

@@ -3,7 +3,8 @@ docs/coordination.md, "Meta").
 
 Every change that touches more than one znode goes through `MetaStore.commit(ops)`: one
 ZooKeeper multi-op transaction, so a table and its regions appear together, and a split (parent
-gone, daughters OPENING, journal advanced) or a crash's reassignment is recorded in one step.
+gone, daughters OPENING, journal advanced) is recorded in one step. A crash's regions are
+taken offline in as few transactions as they fit (in_transactions): ZooKeeper takes ~1 MB in one.
 A failed transaction changes nothing and raises the first real error (e.g. NodeExistsError).
 
 Only the active master writes here. A master whose session expires exits at once (server.py), so
@@ -54,6 +55,26 @@ class Op:
         return f"{self.kind} {self.path}"
 
 
+def op_bytes(op: Op) -> int:
+    """What `op` adds to a transaction's size, as commit counts it against its limit."""
+    return len(op.path) + len(op.data or b"")
+
+
+def in_transactions(items: list, size) -> list[list]:
+    """`items` cut, in order, into runs whose sizes (`size(item)`, in op bytes) each fit one
+    transaction: for a change that need not be atomic as a whole but may outgrow one, e.g.
+    the regions of a crashed server taken offline, each still guarded by its version."""
+    parts, part, part_bytes = [], [], 0
+    for item in items:
+        n = size(item)
+        if part and part_bytes + n > MAX_TRANSACTION_BYTES:
+            parts.append(part)
+            part, part_bytes = [], 0
+        part.append(item)
+        part_bytes += n
+    return parts + [part] if part else parts
+
+
 class MetaStore:
     def __init__(self, zk: KazooClient, paths: Paths):
         self.zk = zk
@@ -71,7 +92,7 @@ class MetaStore:
         """Apply `ops` all-or-nothing. Raises the kazoo error of the op that failed."""
         if not ops:
             return
-        size = sum(len(op.path) + len(op.data or b"") for op in ops)
+        size = sum(map(op_bytes, ops))
         if size > MAX_TRANSACTION_BYTES:
             # ZooKeeper drops the connection of a request over its 1 MB jute.maxbuffer, failing
             # every operation of this master that is in flight: refuse it before sending

@@ -437,6 +437,36 @@ def test_a_killed_region_server_loses_skip_wal_writes_and_keeps_the_others(
         stop_cluster(cluster)
 
 
+def test_a_crash_whose_regions_outweigh_one_zookeeper_transaction_still_reassigns_them(
+        cluster_factory, connection_for):
+    """Taking a dead server's regions offline once took ONE multi-op: past the ~1 MB that
+    ZooKeeper takes in one request (hundreds of regions with long keys), the master refused it
+    and the crash procedure failed on every retry, its regions never reopened. Two tables of
+    15 regions with 10 KB split keys: each create fits one transaction, the server holding
+    both does not (~1.1 MB of records)."""
+    cluster = cluster_factory("bigcrash", regionservers=1, session_timeout=SHORT_SESSION_S,
+                              balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=60)
+        tables = ["wide_a", "wide_b"]
+        keys = [bytes([ord("a") + i]) * 10_000 for i in range(1, 15)]
+        for name in tables:
+            conn.create_table(name, {"cf": {}}, split_keys=keys)
+            for start in [b"\x00"] + keys:
+                conn.table(name).put(start, {b"cf:q": name.encode()})
+        victim = region_records(cluster, tables[0])[0].server
+        conn.balance_switch(False)  # the joining server must not take regions before the kill
+        cluster.add_regionserver()
+        daemon_of(cluster, victim).signal(signal.SIGKILL)
+        for name in tables:
+            cluster.wait_for(lambda: serving_regions(cluster, name, avoid=victim), 60,
+                             f"{name} to reopen on the other server")
+            rows = [conn.table(name).row(start) for start in [b"\x00"] + keys]
+            assert rows == [{b"cf:q": name.encode()}] * 15
+    finally:
+        stop_cluster(cluster)
+
+
 def test_a_create_whose_master_is_killed_before_its_meta_commit_leaves_no_orphans(
         cluster_factory, connection_for):
     """A create of many pre-split regions writes their directories, then puts them in meta in
