@@ -20,6 +20,7 @@ from coordination.znodes import Paths
 from minihbase.errors import ServerUnavailableError, StaleMasterError
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
+from protos.limits import DAEMON_MESSAGE_OPTIONS
 from protos.schema import merge_request_to_pb, region_info_from_pb, region_info_to_pb, table_to_pb
 from protos.status import from_rpc_error
 from storage.schema import RegionInfo, TableDescriptor
@@ -46,7 +47,8 @@ class RegionServerClients:
         rec = meta_reader.read_server(self.zk, server, self.paths)
         if rec is None:
             raise ServerUnavailableError(f"region server {server} is not live (no znode)")
-        channel = grpc.insecure_channel(f"{rec.host}:{rec.port}")
+        channel = grpc.insecure_channel(f"{rec.host}:{rec.port}",
+                                        options=DAEMON_MESSAGE_OPTIONS)
         stub = pb_grpc.RegionServerStub(channel)
         with self._lock:
             if server in self._stubs:

@@ -59,6 +59,7 @@ from hmaster.split_merge import NONCE_TTL_S, SplitMergeCoordinator
 from minihbase.errors import TableNotFoundError
 from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2_grpc as pb_grpc
+from protos.limits import DAEMON_MESSAGE_OPTIONS
 from protos.status import RefuseMalformedInterceptor
 from storage import layout
 
@@ -141,7 +142,8 @@ class MasterServer:
                                                      RefuseMalformedInterceptor()],
                                        # a second master on a taken port must fail to bind,
                                        # not share it (gRPC's default SO_REUSEPORT)
-                                       options=[("grpc.so_reuseport", 0)])
+                                       options=[("grpc.so_reuseport", 0)]
+                                       + DAEMON_MESSAGE_OPTIONS)
         pb_grpc.add_MasterServicer_to_server(MasterServicer(self), self.grpc_server)
         try:
             port = self.grpc_server.add_insecure_port(f"{self.config.bind}:{self.config.port}")

@@ -19,6 +19,7 @@ from kazoo.exceptions import KazooException, NoNodeError
 from coordination.znodes import MasterRecord, Paths
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
+from protos.limits import DAEMON_MESSAGE_OPTIONS
 from protos.status import from_rpc_error
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class LoadReporter:
                 self._drop_channel()
                 self._address = address
             if self._channel is None:
-                self._channel = grpc.insecure_channel(address)
+                self._channel = grpc.insecure_channel(address, options=DAEMON_MESSAGE_OPTIONS)
                 self._stub = pb_grpc.MasterStub(self._channel)
             return self._stub
 
