@@ -2,6 +2,7 @@
 (see docs/coordination.md).
 
     list_regions(zk, table)      -> [RegionRecord] sorted by start key ("" first)
+    list_regions_versioned(...)  -> [(RegionRecord, znode version)], the same order
     read_table(zk, table)        -> TableRecord             (TableNotFoundError if absent)
     read_server(zk, server)      -> ServerRecord | None     (live region server's address)
     list_tables(zk)              -> [table name] sorted
@@ -22,8 +23,8 @@ from coordination.znodes import (SWITCH_OFF, Paths, RegionRecord, ServerRecord,
                                  TableRecord)
 from minihbase.errors import TableNotFoundError
 
-__all__ = ["list_regions", "read_table", "read_server", "list_tables", "live_servers",
-           "encoded_name_of", "balancer_on", "switch_on", "decommissioned"]
+__all__ = ["list_regions", "list_regions_versioned", "read_table", "read_server", "list_tables",
+           "live_servers", "encoded_name_of", "balancer_on", "switch_on", "decommissioned"]
 
 
 def _paths(paths: Paths | str | None) -> Paths:
@@ -86,19 +87,28 @@ def list_regions(zk: KazooClient, table: str, paths: Paths | str | None = None,
                  *, watch=None) -> list[RegionRecord]:
     """Every region record of `table`, sorted by start key. `watch` (kazoo child watch function)
     fires once when a region is added or removed (split, merge, drop)."""
+    return [rec for rec, _ in list_regions_versioned(zk, table, paths, watch=watch)]
+
+
+def list_regions_versioned(zk: KazooClient, table: str, paths: Paths | str | None = None,
+                           *, watch=None) -> list[tuple[RegionRecord, int]]:
+    """list_regions, each record with its znode version (for a guarded update)."""
     p = _paths(paths)
     try:
         children = zk.get_children(p.table_meta(table), watch=watch)
     except NoNodeError:
         raise TableNotFoundError(f"table {table!r} does not exist") from None
+    # Every read is sent before any answer is awaited: one round trip for the table, not one
+    # per region (a table of hundreds of regions took as many sequential round trips).
+    pending = [zk.get_async(p.region(table, child)) for child in children]
     records = []
-    for child in children:
+    for result in pending:
         try:
-            data, _ = zk.get(p.region(table, child))
+            data, stat = result.get()
         except NoNodeError:
             continue  # removed between the listing and the read (split/merge): skip it
-        records.append(RegionRecord.from_bytes(data))
-    records.sort(key=lambda r: r.info.start_key)
+        records.append((RegionRecord.from_bytes(data), stat.version))
+    records.sort(key=lambda r: r[0].info.start_key)
     return records
 
 

@@ -126,14 +126,10 @@ class CrashHandler:
             log.info("crash of %s: DEAD", name)
 
     def _hosted_regions(self, name: str) -> list[tuple[RegionRecord, int]]:
-        out = []
-        for r in self.meta.all_regions():
-            if r.server == name and r.state in HOSTED_STATES:
-                rec, version = self.meta.read_region_versioned(r.info.table,
-                                                               r.info.encoded_name)
-                if rec is not None and rec.server == name and rec.state in HOSTED_STATES:
-                    out.append((rec, version))
-        return out
+        """The regions meta places on `name`, each with the znode version it was read at: a
+        change since fails the transaction that takes it offline."""
+        return [(r, version) for r, version in self.meta.all_regions_versioned()
+                if r.server == name and r.state in HOSTED_STATES]
 
     def _split_and_take_offline(self, name: str, splitting: str) -> list[RegionRecord]:
         """Split the WAL for the regions meta puts on `name`, then take them all offline in

@@ -247,10 +247,14 @@ class MetaStore:
         return meta_reader.list_regions(self.zk, table, self.paths)
 
     def all_regions(self) -> list[RegionRecord]:
+        return [rec for rec, _ in self.all_regions_versioned()]
+
+    def all_regions_versioned(self) -> list[tuple[RegionRecord, int]]:
+        """Every region record of every table, each with its znode version."""
         out = []
         for t in self.tables():
             try:
-                out += self.regions(t)
+                out += meta_reader.list_regions_versioned(self.zk, t, self.paths)
             except TableNotFoundError:
                 continue  # dropped meanwhile
         return out
