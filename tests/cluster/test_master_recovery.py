@@ -177,9 +177,10 @@ def test_balancer_evens_region_counts_when_a_server_joins(env):
     create(master, "bal", [b"b", b"c", b"d", b"e", b"f"])
     assert {r.server for r in regions(zk, "bal")} == {first.name}
     second = add_server()
-    wait_for(lambda: sorted(sum(r.server == s.name for r in regions(zk, "bal"))
-                            for s in (first, second)) == [3, 3], 15, "3 and 3")
-    assert all(r.state == OPEN for r in regions(zk, "bal"))
+    # OPEN too: a region's record names its new server from OPENING on, before its open
+    wait_for(lambda: sorted(sum(r.server == s.name and r.state == OPEN
+                                for r in regions(zk, "bal"))
+                            for s in (first, second)) == [3, 3], 15, "3 and 3, all OPEN")
     assert master.balancer.balance() == 0  # already even
 
 
