@@ -319,14 +319,15 @@ class AssignmentManager:
         futures = [self.pool.submit(self.unassign, r, **kw) for r in recs]
         return [f.result() for f in futures]
 
-    def repair(self, min_age_s: float = 10.0, try_table_lock=None) -> int:
+    def repair(self, min_age_s: float = 10.0, try_table_lock=None, regions=None) -> int:
         """Chore: re-drive regions in transition for longer than min_age_s that nobody is
         working on (their lock is free and no retry timer is pending): a close that failed on a
         live server, an open interrupted by an error, a region left CLOSING for a server whose
         crash handling already finished, or a region left CLOSED in an ENABLED table (an enable
         whose assignment failed, say on a lost ZooKeeper connection; only with
-        `try_table_lock`, TableDDL's, as the DDL lock a disable holds). Returns how many were
-        re-driven."""
+        `try_table_lock`, TableDDL's, as the DDL lock a disable holds). regions: meta's
+        records, if the caller just read them (each is re-read under its lock before it is
+        acted on). Returns how many were re-driven."""
         now = time.time() * 1000
         todo = []
         enabled = set()
@@ -336,7 +337,7 @@ class AssignmentManager:
                     enabled.add(t)
             except TableNotFoundError:
                 continue  # dropped meanwhile
-        for r in self.meta.all_regions():
+        for r in self.meta.all_regions() if regions is None else regions:
             stuck = r.state in (OPENING, CLOSING, OFFLINE) or (
                 r.state == CLOSED and r.info.table in enabled and r.waiting_for != UNASSIGNED)
             if not stuck or now - r.since_ms < min_age_s * 1000:
@@ -367,7 +368,7 @@ class AssignmentManager:
                              name=f"reopen-{table}", daemon=True).start()
         return len(todo)
 
-    def close_ghosts(self) -> int:
+    def close_ghosts(self, regions: list[RegionRecord] | None = None) -> int:
         """Chore: close the regions a live server reports OPEN that meta places elsewhere, or
         nowhere -- a copy a stale master opened, an open that ended after the master gave it up.
         Such a copy takes writes nobody reads and flushes and compacts into the directory the
@@ -379,8 +380,9 @@ class AssignmentManager:
         does not know the region, no copy on this server is legitimate -- even when the report
         is stale and the region moved away since (the close then finds nothing). Closed without
         a flush: a flush would write the copy's edits into the real region's directory.
-        Returns how many were closed."""
-        by_name = {r.info.name: r for r in self.meta.all_regions()}
+        regions: meta's records, if the caller just read them. Returns how many were closed."""
+        by_name = {r.info.name: r for r in (regions if regions is not None
+                                            else self.meta.all_regions())}
         closed = 0
         for server in self.servers.online():
             load = self.servers.load(server)
@@ -412,16 +414,18 @@ class AssignmentManager:
                 return False
         return True
 
-    def reopen_lost(self, margin_s: float = LOST_MARGIN_S) -> int:
+    def reopen_lost(self, regions: list[RegionRecord] | None = None,
+                    margin_s: float = LOST_MARGIN_S) -> int:
         """Chore: reopen the regions meta has OPEN on a live server whose last report, begun
         more than `margin_s` after meta recorded the region open there, does not list it in any
         state -- closed behind the master's back (a tool's CloseRegion, a region server that
         dropped it): until an operator assigned it, every call would end in NotServingRegion
         while meta and `status` said OPEN. The region opened before meta recorded it (assign
         writes OPEN after OpenRegion answered), so such a report would list it; the margin
-        absorbs clock skew between the two hosts. Returns how many were reopened."""
+        absorbs clock skew between the two hosts. regions: meta's records, if the caller just
+        read them (re-read under the region's lock). Returns how many were reopened."""
         on_server: dict[str, list[RegionRecord]] = {}
-        for r in self.meta.all_regions():
+        for r in regions if regions is not None else self.meta.all_regions():
             on_server.setdefault(r.server, []).append(r)
         lost = []
         for server in self.servers.online():

@@ -388,10 +388,13 @@ class MasterServer:
             try:
                 self.splits.janitor(forced=False)  # not while catalogjanitor_switch is off
                 self.splits.resume_stalled()
-                self._resume_crashes()
-                self.assignment.repair(try_table_lock=self.ddl.try_table_lock)
-                self.assignment.close_ghosts()
-                self.assignment.reopen_lost()
+                # one read of meta for all four: with hundreds of regions, reading it is most
+                # of what an idle master does
+                regions = self.meta.all_regions()
+                self._resume_crashes(regions)
+                self.assignment.repair(try_table_lock=self.ddl.try_table_lock, regions=regions)
+                self.assignment.close_ghosts(regions)
+                self.assignment.reopen_lost(regions)
                 self.ddl.finish_interrupted()
                 self._prune_dead_servers()
                 self._prune_decommissioned()
@@ -448,24 +451,26 @@ class MasterServer:
                 log.warning("hbck: %s %s", p.kind, p.detail)
         return problems, removed, too_new
 
-    def _servers_to_crash_handle(self) -> set[str]:
+    def _servers_to_crash_handle(self, regions=None) -> set[str]:
         """Servers not DEAD that are gone (znode vanished), declared crashed (by this master
         or an old one: a znode of that name still there belongs to a process that will abort,
         the name never comes back), restarted on the same address, or holding regions in meta
         while not live. recover() handles them; the chore retries them (a procedure may have
-        failed, even before it could record CRASHED)."""
+        failed, even before it could record CRASHED). regions: meta's, if just read."""
         live = self.servers.live()
         states = self.meta.server_states()
         todo = {n for n, st in states.items()
                 if n not in live or st.state != ONLINE or not self.servers.is_live(n)}
         todo |= superseded(live)
-        todo |= {r.server for r in self.meta.all_regions()
+        if regions is None:
+            regions = self.meta.all_regions()
+        todo |= {r.server for r in regions
                  if r.server and r.server not in live and r.state in (OPEN, OPENING, CLOSING)}
         return {n for n in todo if n not in states or states[n].state != DEAD}
 
-    def _resume_crashes(self) -> None:
+    def _resume_crashes(self, regions=None) -> None:
         """Chore: retry crash procedures that failed or never started."""
-        for name in sorted(self._servers_to_crash_handle()):
+        for name in sorted(self._servers_to_crash_handle(regions)):
             threading.Thread(target=self.crash.handle, args=(name,), daemon=True).start()
 
     def _prune_dead_servers(self, keep: int = 50) -> None:
