@@ -343,15 +343,21 @@ class MasterServer:
 
     def _settle_in_flight(self) -> None:
         """Regions the old master left OPENING/CLOSING on a live server: ask that server."""
+        # server -> the regions it has OPEN (not merely OPENING or CLOSING), asked once: a
+        # master killed mid-way through a crash's reassignment leaves hundreds OPENING, and
+        # each answer lists every region of the server
+        open_on: dict[str, set[str]] = {}
         for r in self.meta.all_regions():
             if r.state not in (OPENING, CLOSING) or not self.servers.is_live(r.server):
                 continue
-            try:
-                load = self.clients.server_load(r.server)
-                is_open = any(rl.region == r.info.name and rl.state == OPEN
-                              for rl in load.regions)  # not merely OPENING or CLOSING
-            except Exception:  # noqa: BLE001
-                is_open = False
+            if r.server not in open_on:
+                try:
+                    open_on[r.server] = {rl.region for rl in
+                                         self.clients.server_load(r.server).regions
+                                         if rl.state == OPEN}
+                except Exception:  # noqa: BLE001 -- each of its regions is reopened
+                    open_on[r.server] = set()
+            is_open = r.info.name in open_on[r.server]
             try:
                 tstate = self.meta.read_table(r.info.table).state
             except TableNotFoundError:

@@ -1118,3 +1118,36 @@ def test_a_move_cut_before_its_open_is_resent_and_lands_off_its_first_server(env
         conn.move(rec.info.name)
     (after,) = regions(zk, "mvcut")
     assert after.state == OPEN and after.server != rec.server, (after, rec.server)
+
+
+class LoadCountingServer(FakeRegionServer):
+    """Answers GetServerLoad with its open regions, counting the calls."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.load_calls = 0
+
+    def GetServerLoad(self, request, context):
+        with self.lock:
+            self.load_calls += 1
+            return pb.ServerLoad(server=self.name, regions=[
+                pb.RegionLoad(region=name, table=info.table, state=OPEN)
+                for name, info in self.regions.items()])
+
+
+def test_new_master_asks_a_server_once_for_all_regions_left_opening_on_it(env):
+    """A master killed while opening many regions (a crash's reassignment, a create) leaves
+    them OPENING; its successor asks the server which it has open. It asked once per region,
+    each answer listing every region of the server: O(n^2) with hundreds of regions."""
+    quorum, rootdir, start_master, add_server, zk = env
+    rs = add_server(LoadCountingServer)
+    first = start_master()
+    wait_for(lambda: first.servers.online(), 10, "server online")
+    create(first, "many", [b"%02d" % i for i in range(1, 30)])
+    first.stop(0)
+    meta = MetaStore(zk, Paths())
+    for r in regions(zk, "many"):  # as the killed master left them: opened, not yet recorded
+        meta.set_region(r, OPENING, waiting_for=f"RS.OpenRegion on {rs.name}")
+    start_master()
+    assert all(r.state == OPEN and r.server == rs.name for r in regions(zk, "many"))
+    assert rs.load_calls == 1
