@@ -30,7 +30,7 @@ from coordination.znodes import (CLOSED, DISABLED, DISABLING, ENABLED, ENABLING,
                                  OPENING, RegionRecord, TableRecord, now_ms)
 from hmaster import quotas
 from hmaster.assignment import AssignmentManager, KeyedLocks
-from hmaster.meta import MetaStore
+from hmaster.meta import MetaStore, check_fits
 from minihbase.errors import (InvalidArgumentError, NamespaceExistsError, NamespaceNotEmptyError,
                               NamespaceNotFoundError, NoSuchColumnFamilyError, TableExistsError,
                               TableNotDisabledError, TableNotEnabledError, TableNotFoundError)
@@ -157,6 +157,11 @@ class TableDDL:
         extra_ops: committed with the table (a clone's nonce record)."""
         regions = [RegionRecord(i, OFFLINE, "", now_ms(), "assignment after create")
                    for i in infos]
+        # before any directory is written: a table too big for meta fails at once
+        check_fits(self.meta.create_table_ops(TableRecord(desc, ENABLING), regions,
+                                              recorded=True, extra=extra_ops),
+                   f": table {desc.name!r} with {len(infos)} regions does not fit (fewer "
+                   f"regions or shorter split keys do)")
         with self.namespace_lock:
             self._check_namespace(desc.name)
             quotas.check_create(self.meta, desc.name, len(infos))

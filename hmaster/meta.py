@@ -60,6 +60,17 @@ def op_bytes(op: Op) -> int:
     return len(op.path) + len(op.data or b"")
 
 
+def check_fits(ops: list[Op], hint: str = "") -> None:
+    """InvalidArgumentError if `ops` outgrow one transaction. ZooKeeper drops the connection of
+    a request over its 1 MB jute.maxbuffer, failing every operation of this master that is in
+    flight: such a change is refused before it is sent."""
+    size = sum(map(op_bytes, ops))
+    if size > MAX_TRANSACTION_BYTES:
+        raise InvalidArgumentError(
+            f"this change needs {size} bytes of region metadata in one ZooKeeper "
+            f"transaction, over its limit of {MAX_TRANSACTION_BYTES}{hint}")
+
+
 def in_transactions(items: list, size) -> list[list]:
     """`items` cut, in order, into runs whose sizes (`size(item)`, in op bytes) each fit one
     transaction: for a change that need not be atomic as a whole but may outgrow one, e.g.
@@ -92,14 +103,7 @@ class MetaStore:
         """Apply `ops` all-or-nothing. Raises the kazoo error of the op that failed."""
         if not ops:
             return
-        size = sum(map(op_bytes, ops))
-        if size > MAX_TRANSACTION_BYTES:
-            # ZooKeeper drops the connection of a request over its 1 MB jute.maxbuffer, failing
-            # every operation of this master that is in flight: refuse it before sending
-            raise InvalidArgumentError(
-                f"this change needs {size} bytes of region metadata in one ZooKeeper "
-                f"transaction, over its limit of {MAX_TRANSACTION_BYTES} (use fewer or "
-                "shorter split keys)")
+        check_fits(ops)
         t = self.zk.transaction()
         for op in ops:
             if op.kind == "create":
@@ -152,6 +156,15 @@ class MetaStore:
         recorded: it also deletes the record_leftovers naming the regions' directories;
         extra: more ops of that transaction (a clone's nonce record)."""
         name = record.descriptor.name
+        try:
+            self.commit(self.create_table_ops(record, regions, recorded=recorded, extra=extra))
+        except NodeExistsError:
+            raise TableExistsError(f"table {name!r} already exists") from None
+
+    def create_table_ops(self, record: TableRecord, regions: list[RegionRecord], *,
+                         recorded: bool = False, extra: list[Op] | None = None) -> list[Op]:
+        """create_table's transaction (check_fits tells beforehand whether it can be sent)."""
+        name = record.descriptor.name
         # The meta directory's data says when this incarnation of the table began: the
         # smallest region id it was created with. Every later region of it (split, merge,
         # restore) gets a larger id; the orphan cleaner (hbck.py) relies on that.
@@ -161,10 +174,7 @@ class MetaStore:
         ops += [self.create_region_op(r) for r in regions]
         if recorded:
             ops.append(Op("delete", self.paths.leftovers_of(name)))
-        try:
-            self.commit(ops + (extra or []))
-        except NodeExistsError:
-            raise TableExistsError(f"table {name!r} already exists") from None
+        return ops + (extra or [])
 
     # --- leftovers: /leftovers/<table> -------------------------------------------------------
     # Region directories of a table that meta does not name and that nothing may use: those a
