@@ -18,7 +18,7 @@ import threading
 
 from hmaster.normalizer import NormalizerConfig
 from hmaster.server import MasterConfig, MasterServer
-from minihbase.daemon import parse_flags, setup_logging
+from minihbase.daemon import LOG_FLAGS, parse_flags, setup_logging
 
 FLAGS = [
     ("zk", None, str, "ZooKeeper quorum host:port[,host:port...]"),
@@ -41,7 +41,7 @@ FLAGS = [
     ("normalizer-merge-min-bytes", 1 << 20, int,
      "store bytes a region must hold before the normalizer merges it"),
     ("backup", False, bool, "start as a backup: do not contend until some master has been active"),
-    ("log-level", "INFO", str, "DEBUG, INFO, WARNING..."),
+    *LOG_FLAGS,
 ]
 
 
@@ -63,7 +63,8 @@ def config_from_args(a: argparse.Namespace) -> MasterConfig:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    name_filter = setup_logging("master", args.log_level)
+    name_filter = setup_logging("master", args.log_level, args.log_file,
+                                args.log_max_bytes, args.log_backups)
     log = logging.getLogger("hmaster")
 
     server = MasterServer(config_from_args(args))

@@ -9,17 +9,37 @@ Contract (see docs/local-cluster.md and docs/docker.md, which rely on it):
 - Logs go to stderr, one line per event, and every line names the daemon
   ("[master host,port,startcode]", "[regionserver host,port,startcode]"; "(starting)" until the
   port is bound and the name is known). kazoo's own chatter is kept at WARNING.
+- With `--log-file FILE` they go to FILE instead, rolled as HBase's log4j RollingFileAppender
+  rolls its log: past `--log-max-bytes` (256 MiB, hbase.log.maxfilesize) FILE becomes FILE.1
+  (FILE.1 becomes FILE.2, ...) and at most `--log-backups` (20, hbase.log.maxbackupindex) rolled
+  files are kept, so a daemon that runs for months keeps at most 21 files. Whatever else reaches
+  stderr (a thread's uncaught traceback) goes to the current FILE too: file descriptor 2 is
+  pointed at it, and again after every roll.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import os
 import sys
 
 # (flag, default, type, help); default None = required.
 Flag = tuple[str, object, type, str]
+
+# HBase's conf/log4j.properties: hbase.log.maxfilesize=256MB, hbase.log.maxbackupindex=20
+LOG_MAX_BYTES = 256 << 20
+LOG_BACKUPS = 20
+
+# Every daemon's logging flags (the last of its FLAGS).
+LOG_FLAGS: list[Flag] = [
+    ("log-level", "INFO", str, "DEBUG, INFO, WARNING..."),
+    ("log-file", "", str, "write the log to this file, rolled at --log-max-bytes "
+     "(default: stderr)"),
+    ("log-max-bytes", LOG_MAX_BYTES, int, "size past which --log-file is rolled to FILE.1"),
+    ("log-backups", LOG_BACKUPS, int, "rolled files of --log-file kept (FILE.1 ... FILE.N)"),
+]
 
 
 def env_name(flag: str) -> str:
@@ -56,14 +76,50 @@ class _ServerNameFilter(logging.Filter):
         return True
 
 
-def setup_logging(role: str, level: str) -> _ServerNameFilter:
-    """Configure root logging for a daemon of `role` ("master" / "regionserver").
+class _RollingLog(logging.handlers.RotatingFileHandler):
+    """RotatingFileHandler whose file also receives the process's stderr (fd 2), after every
+    roll too: otherwise a traceback printed to stderr would go to a rolled file, or nowhere."""
+
+    def __init__(self, path: str, max_bytes: int, backups: int):
+        super().__init__(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        self._adopt_stderr()
+
+    def doRollover(self):  # called with the handler's lock held
+        super().doRollover()
+        self._adopt_stderr()
+
+    def _adopt_stderr(self) -> None:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(self.stream.fileno(), 2)
+
+
+def setup_logging(role: str, level: str, log_file: str = "", max_bytes: int = LOG_MAX_BYTES,
+                  backups: int = LOG_BACKUPS) -> _ServerNameFilter:
+    """Configure root logging for a daemon of `role` ("master" / "regionserver" / "thrift"):
+    to stderr, or to `log_file` rolled past `max_bytes` keeping `backups` rolled files.
 
     Returns the filter; set its `.server` to the daemon object (anything with a `.name`) once
-    it exists, so later lines carry the daemon's name.
+    it exists, so later lines carry the daemon's name. A bad --log-file or size exits with a
+    one-line error (status 2, a usage error).
     """
     name_filter = _ServerNameFilter()
-    handler = logging.StreamHandler(sys.stderr)
+    if log_file:
+        if max_bytes < 1 or backups < 1:
+            print(f"minihbase-{role}: --log-max-bytes and --log-backups must be at least 1 "
+                  f"(got {max_bytes} and {backups})", file=sys.stderr)
+            sys.exit(2)
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
+            handler = _RollingLog(log_file, max_bytes, backups)
+        except OSError as e:
+            print(f"minihbase-{role}: cannot write --log-file {log_file}: {e.strerror}",
+                  file=sys.stderr)
+            sys.exit(2)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(
         f"%(asctime)s %(levelname)s [{role} %(server)s] %(name)s: %(message)s"))
     handler.addFilter(name_filter)

@@ -12,7 +12,8 @@ Layout of the directory:
     <dir>/cluster.json        pids, ports, command lines: how `stop`/`status` find the processes
     <dir>/zookeeper/          ZooKeeper's config, data and log
     <dir>/hbase/              the cluster root directory (--rootdir of every daemon)
-    <dir>/logs/<role>-<i>.log stdout+stderr of each daemon (every line names the server)
+    <dir>/logs/<role>-<i>.log each daemon's log and stderr (every line names the server),
+                              rolled by the daemon (--log-file) to .log.1 ... .log.20
 
 Every daemon runs detached (`start_new_session=True`), so the command that started the cluster
 may exit and another one stops it. `start` returns once ZooKeeper shows an active master and
@@ -49,11 +50,12 @@ STATE_FILE = "cluster.json"
 # command line). A flag given to LocalCluster goes to every role that knows it.
 MASTER_FLAGS = {"session_timeout", "balancer_period", "oldwals_ttl", "orphan_grace", "zk_parent",
                 "normalizer_period", "normalizer_min_region_count", "normalizer_merge_min_age",
-                "normalizer_merge_min_bytes"}
+                "normalizer_merge_min_bytes", "log_max_bytes", "log_backups"}
 REGIONSERVER_FLAGS = {"session_timeout", "flush_size", "global_memstore_size", "split_size",
                       "max_value_bytes", "max_row_bytes", "max_call_queue_bytes",
                       "block_cache_bytes", "scanner_lease", "report_period",
-                      "periodic_flush_interval", "wal_roll_period", "zk_parent"}
+                      "periodic_flush_interval", "wal_roll_period", "zk_parent",
+                      "log_max_bytes", "log_backups"}
 
 # HBase's port conventions, used by the command line when the ports are free.
 DEFAULT_PORTS = {"zookeeper": 2181, "master": 16000, "master_info": 16010,
@@ -280,15 +282,18 @@ class LocalCluster:
         """Start one daemon; `ports` (rpc, info) reuses a dead daemon's ports, else new ones."""
         port, info_port = ports or (self._pick_port(DEFAULT_PORTS[role] + index),
                                     self._pick_port(DEFAULT_PORTS[role + "_info"] + index))
+        log_path = os.path.join(self.log_dir, f"{role}-{index}.log")
+        # The daemon rolls its own log (--log-file); what runs before its logging is set up
+        # (an import error) still reaches the file through stdout/stderr below.
         argv = [self.python, "-m", DAEMON_MODULES[role], "--zk", self.quorum,
-                "--bind", "127.0.0.1", "--port", str(port), "--info-port", str(info_port)]
+                "--bind", "127.0.0.1", "--port", str(port), "--info-port", str(info_port),
+                "--log-file", log_path]
         if role == "thrift":
             argv += ["--zk-parent", self.zk_parent]
         else:
             argv += ["--rootdir", self.rootdir, "--advertise", "127.0.0.1"]
             argv += self._flags_for(role) + (self.extra_master_args if role == "master"
                                              else self.extra_regionserver_args)
-        log_path = os.path.join(self.log_dir, f"{role}-{index}.log")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"]
                                          if env.get("PYTHONPATH") else "")

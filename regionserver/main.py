@@ -16,7 +16,7 @@ import resource
 import signal
 import time
 
-from minihbase.daemon import parse_flags, setup_logging
+from minihbase.daemon import LOG_FLAGS, parse_flags, setup_logging
 from regionserver.server import RegionServer, ServerConfig
 from storage.config import SERVER_GC_THRESHOLDS
 
@@ -53,7 +53,7 @@ FLAGS = [
     ("handler-threads", 24, int, "gRPC handler threads"),
     ("trim-period", 30.0, float,
      "seconds between returns of freed heap memory to the OS (glibc malloc_trim); 0 = never"),
-    ("log-level", "INFO", str, "DEBUG, INFO, WARNING..."),
+    *LOG_FLAGS,
 ]
 
 
@@ -100,7 +100,8 @@ def raise_open_files_limit(log: logging.Logger) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    name_filter = setup_logging("regionserver", args.log_level)
+    name_filter = setup_logging("regionserver", args.log_level, args.log_file,
+                                args.log_max_bytes, args.log_backups)
     log = logging.getLogger("regionserver")
 
     gc.set_threshold(*SERVER_GC_THRESHOLDS)  # why: storage/config.py

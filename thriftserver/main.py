@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 
-from minihbase.daemon import parse_flags, setup_logging
+from minihbase.daemon import LOG_FLAGS, parse_flags, setup_logging
 from minihbase.errors import HBaseError
 
 FLAGS = [
@@ -29,13 +29,14 @@ FLAGS = [
     ("max-connections", 1000, int, "client connections served at once; more are refused"),
     ("scanner-lease", 60.0, float, "seconds an idle scanner lives before it is closed"),
     ("timeout", 60.0, float, "seconds each operation on the cluster may take, retries included"),
-    ("log-level", "INFO", str, "DEBUG, INFO, WARNING..."),
+    *LOG_FLAGS,
 ]
 
 
 def main(argv=None) -> int:
     a = parse_flags("minihbase-thrift", __doc__.split("\n")[0], FLAGS, argv)
-    name_filter = setup_logging("thrift", a.log_level)
+    name_filter = setup_logging("thrift", a.log_level, a.log_file, a.log_max_bytes,
+                                a.log_backups)
     log = logging.getLogger("thriftserver")
 
     import client

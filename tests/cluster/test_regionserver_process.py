@@ -194,6 +194,39 @@ def test_a_low_soft_open_files_limit_is_raised_so_store_files_can_stay_open(daem
     assert "open files limit raised from 100" in d.logs()
 
 
+def test_log_file_rolls_and_keeps_only_the_backups_asked_for(daemon, tmp_path):
+    """HBase's RollingFileAppender: a daemon that runs for months must not fill the disk with
+    its log. Past --log-max-bytes the file is rolled to .1, .2, ... and only --log-backups
+    rolled files are kept; nothing goes to stderr besides."""
+    log_file = tmp_path / "logs" / "regionserver.log"  # its directory does not exist yet
+    d = daemon("--log-file", str(log_file), "--log-max-bytes", "2000", "--log-backups", "2")
+    for i in range(40):  # a line per open, and one per close at the stop
+        open_region(d.stub, table=f"t{i}")
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait_exit() == 0, log_file.read_text()
+    files = sorted(os.listdir(log_file.parent))
+    assert files == ["regionserver.log", "regionserver.log.1", "regionserver.log.2"], files
+    sizes = [os.path.getsize(log_file.parent / f) for f in files]
+    assert all(size <= 2000 + 500 for size in sizes), sizes  # 2000 + one line at most
+    assert "exiting with code 0" in log_file.read_text()
+    assert "closed region" in (log_file.parent / "regionserver.log.1").read_text()
+    assert "opened region" not in d.logs(), "every line goes to the file, none to stderr"
+
+
+def test_a_bad_log_file_flag_is_a_one_line_usage_error(tmp_path):
+    (tmp_path / "not-a-dir").write_text("")
+    for extra, expected in (
+            (["--log-file", str(tmp_path / "not-a-dir" / "rs.log")], "cannot write --log-file"),
+            (["--log-file", str(tmp_path / "rs.log"), "--log-backups", "0"],
+             "--log-backups must be at least 1")):
+        out = subprocess.run(
+            [sys.executable, "-m", "regionserver.main", "--zk", "127.0.0.1:1", "--rootdir",
+             str(tmp_path / "root"), "--port", "0", "--info-port", "-1", *extra],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2, out.stderr
+        assert expected in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
 def test_env_vars_configure_the_daemon(zookeeper, tmp_path, monkeypatch):
     monkeypatch.setenv("MINIHBASE_ZK", zookeeper.quorum)
     from regionserver.main import config_from_args, parse_args
