@@ -28,6 +28,8 @@ FLAGS = [
     ("compact", False, bool, "compact protocol (HBase's -c; default: binary)"),
     ("max-connections", 1000, int, "client connections served at once; more are refused"),
     ("scanner-lease", 60.0, float, "seconds an idle scanner lives before it is closed"),
+    ("keepalive", 60, int, "seconds a client connection may be silent before the gateway "
+     "checks (TCP keepalive) that its host is still there; one that is not is closed; 0 = never"),
     ("timeout", 60.0, float, "seconds each operation on the cluster may take, retries included"),
     *LOG_FLAGS,
 ]
@@ -45,7 +47,7 @@ def main(argv=None) -> int:
     config = GatewayConfig(zk=a.zk, zk_parent=a.zk_parent, bind=a.bind, port=a.port,
                            info_port=a.info_port, framed=a.framed, compact=a.compact,
                            max_connections=a.max_connections, scanner_lease=a.scanner_lease,
-                           timeout=a.timeout)
+                           keepalive=a.keepalive, timeout=a.timeout)
     try:
         connection = client.Connection(a.zk, zk_parent=a.zk_parent, timeout=a.timeout)
     except HBaseError as exc:

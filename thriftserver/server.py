@@ -10,7 +10,10 @@ port, the way `hbase thrift start` serves it (docs/thrift.md).
   createTable), never as a dropped connection; unexpected ones are logged with their
   traceback. A malformed message ends only its own connection.
 - Idle connections are kept (HBase drops them after 60 s, a known pain for pooled happybase
-  clients); idle scanners are reclaimed after their lease.
+  clients); idle scanners are reclaimed after their lease. A connection whose client vanished
+  without closing it (its host crashed or rebooted, a NAT forgot it) would be kept forever,
+  with its thread, holding one of `max_connections`: TCP keepalive probes a connection silent
+  for `keepalive` seconds, and one whose peer does not answer ends.
 - The info port answers /health (200 while serving), / (JSON: connections, scanners, calls,
   errors and time by method) and /metrics (Prometheus: the same, latency as a histogram).
 """
@@ -53,7 +56,27 @@ class GatewayConfig:
     compact: bool = False
     max_connections: int = 1000
     scanner_lease: float = 60.0
+    keepalive: int = 60  # seconds of silence before a connection's peer is probed; 0 = never
     timeout: float = 60.0  # each client operation's overall timeout, seconds
+
+
+_KEEPALIVE_PROBES = 6
+
+
+def _keepalive(sock: socket.socket, idle: int) -> None:
+    """TCP keepalive on a client connection: after `idle` s of silence the kernel probes the
+    peer, `_KEEPALIVE_PROBES` times `idle` / 6 s apart, so a peer gone for good is noticed
+    within about 2 x `idle` s (at once if its host answers with a reset, as after a reboot) and
+    the read the connection's thread waits in fails. A live peer's kernel answers the probes,
+    however long its application stays idle."""
+    if idle <= 0:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if hasattr(socket, "TCP_KEEPIDLE"):  # Linux; elsewhere the system's defaults apply
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL,
+                        max(1, idle // _KEEPALIVE_PROBES))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, _KEEPALIVE_PROBES)
 
 
 def thrift_error(exc: BaseException, declared: tuple) -> BaseException:
@@ -181,6 +204,7 @@ class ThriftGateway:
                 _shut(client)
                 continue
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            _keepalive(client, self.config.keepalive)
             threading.Thread(target=self._serve_client, args=(client,), name="thrift-client",
                              daemon=True).start()
 

@@ -435,6 +435,50 @@ def test_a_port_in_use_is_refused_with_one_line(gw):
     assert "Traceback" not in result.stderr
 
 
+def _vanish(conn) -> None:
+    """The client's host goes away without a word (it crashed and rebooted, or a NAT forgot
+    the connection): TCP_REPAIR makes close() send nothing, so the gateway is not told."""
+    raw = conn.transport.sock
+    raw = getattr(raw, "sock", raw)  # happybase's TSocket, or already the socket
+    try:
+        raw.setsockopt(socket.IPPROTO_TCP, 19, 1)  # TCP_REPAIR (Linux)
+    except OSError as exc:
+        pytest.skip(f"TCP_REPAIR needs CAP_NET_ADMIN: {exc}")
+    raw.close()
+
+
+def test_connections_of_vanished_clients_are_closed_and_live_idle_ones_kept(gw):
+    """A client that vanished without closing its connection must not hold a thread and one of
+    --max-connections forever: over weeks they would fill the gateway. TCP keepalive finds it
+    gone; an idle client that is still there keeps its connection (HBase's 60 s idle timeout
+    is what this gateway does not do)."""
+    import json
+    import urllib.request
+
+    info = free_port()
+    process, port = _start_gateway(gw, "--info-port", str(info), "--keepalive", "1")
+
+    def connections() -> int:
+        with urllib.request.urlopen(f"http://127.0.0.1:{info}/", timeout=5) as r:
+            return json.load(r)["connections"]
+
+    try:
+        idle = happybase.Connection("127.0.0.1", port)
+        idle.tables()
+        gone = [happybase.Connection("127.0.0.1", port) for _ in range(3)]
+        for conn in gone:
+            conn.tables()
+        wait_for(lambda: connections() == 4, 10, "four connections")
+        for conn in gone:
+            _vanish(conn)
+        wait_for(lambda: connections() == 1, 20, "the vanished clients' connections to close")
+        time.sleep(4)  # several keepalive periods of silence
+        assert idle.tables() is not None and connections() == 1
+        idle.close()
+    finally:
+        _stop(process)
+
+
 def test_acknowledged_writes_survive_a_region_server_kill_behind_the_gateway(gw, hb, native):
     native.create_table("hb_kill", {"cf": {}})
     conn = hb(timeout=90_000)
