@@ -19,6 +19,7 @@ from coordination.znodes import OPEN, RegionRecord
 from hmaster.assignment import AssignmentManager
 from hmaster.meta import MetaStore
 from hmaster.status import in_transition
+from minihbase.errors import TableNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,13 @@ class Balancer:
                 log.debug("balancer: switched off (balance_switch), not run")
                 return None
             records = self.meta.all_regions()
-            tables = {t: self.meta.read_table(t).state for t in {r.info.table for r in records}}
+            tables = {}
+            for t in {r.info.table for r in records}:
+                try:
+                    tables[t] = self.meta.read_table(t).state
+                except TableNotFoundError:
+                    continue  # dropped since the listing: its regions are no one's to move
+            records = [r for r in records if r.info.table in tables]
             rit = [r for r in records if in_transition(r, tables.get(r.info.table, ""))]
             if rit:
                 log.info("balancer: skipped, %d regions in transition", len(rit))
