@@ -182,12 +182,21 @@ def make_dirs(path: str) -> None:
 
 
 def atomic_write(path: str, data: bytes) -> None:
-    """Write `data` to `path` all-or-nothing: temp file, fsync, rename, fsync the directory."""
+    """Write `data` to `path` all-or-nothing: temp file, fsync, rename, fsync the directory.
+    A write that fails (a full disk) removes its temp file: nothing else would, in a region's
+    root directory, and it holds the very space that is short."""
     directory = os.path.dirname(path) or "."
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass  # never created, or already renamed into place
+        raise
     fsync_dir(directory)
