@@ -416,6 +416,8 @@ def test_a_killed_region_server_loses_skip_wal_writes_and_keeps_the_others(
                               balancer_period=3600)
     try:
         conn = connection_for(cluster, timeout=60)
+        # The balance that follows the second server's join can land after the moves below.
+        conn.balance_switch(False)
         tables = {"d_skip": "SKIP_WAL", "d_async": "ASYNC_WAL", "d_sync": "USE_DEFAULT"}
         victim = None
         for name, durability in tables.items():
