@@ -17,12 +17,12 @@ import grpc
 
 from coordination import meta_reader
 from coordination.znodes import Paths
-from minihbase.errors import ServerUnavailableError, StaleMasterError
+from minihbase.errors import HBaseError, ServerUnavailableError, StaleMasterError
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.limits import DAEMON_MESSAGE_OPTIONS
 from protos.schema import merge_request_to_pb, region_info_from_pb, region_info_to_pb, table_to_pb
-from protos.status import from_rpc_error
+from protos.status import error_from_name, from_rpc_error
 from storage.schema import RegionInfo, TableDescriptor
 
 OPEN_TIMEOUT_S = 60.0  # an open replays recovered edits, which can take a while
@@ -82,6 +82,24 @@ class RegionServerClients:
                   pb.OpenRegionRequest(region=region_info_to_pb(info), schema=table_to_pb(desc),
                                        server=server),
                   OPEN_TIMEOUT_S)
+
+    def open_regions(self, server: str, regions: list[tuple[RegionInfo, TableDescriptor]],
+                     ) -> list[HBaseError | None]:
+        """Open `regions` on `server` in one call; for each, in order, None if it opened or
+        the error its open ended with. An error of the whole call (the server gone, this
+        master stale) is raised."""
+        request = pb.OpenRegionsRequest(server=server)
+        schemas = {}
+        for info, desc in regions:
+            if desc.name not in schemas:
+                schemas[desc.name] = table_to_pb(desc)
+            request.regions.add(region=region_info_to_pb(info), schema=schemas[desc.name])
+        response = self.call(server, "OpenRegions", request, OPEN_TIMEOUT_S)
+        if len(response.results) != len(regions):
+            raise HBaseError(f"region server {server} answered {len(response.results)} "
+                             f"results to OpenRegions of {len(regions)} regions")
+        return [None if r.ok else error_from_name(r.error_class, r.error_message)
+                for r in response.results]
 
     def close_region(self, server: str, region: str, flush: bool = True) -> None:
         self.call(server, "CloseRegion",

@@ -332,6 +332,22 @@ class OpenRegionRequest(_message.Message):
     master: str
     def __init__(self, region: _Optional[_Union[RegionInfo, _Mapping]] = ..., schema: _Optional[_Union[TableSchema, _Mapping]] = ..., server: _Optional[str] = ..., master: _Optional[str] = ...) -> None: ...
 
+class OpenRegionsRequest(_message.Message):
+    __slots__ = ("regions", "server", "master")
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    MASTER_FIELD_NUMBER: _ClassVar[int]
+    regions: _containers.RepeatedCompositeFieldContainer[OpenRegionRequest]
+    server: str
+    master: str
+    def __init__(self, regions: _Optional[_Iterable[_Union[OpenRegionRequest, _Mapping]]] = ..., server: _Optional[str] = ..., master: _Optional[str] = ...) -> None: ...
+
+class OpenRegionsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[RegionActionResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[RegionActionResult, _Mapping]]] = ...) -> None: ...
+
 class RegionRequest(_message.Message):
     __slots__ = ("region",)
     REGION_FIELD_NUMBER: _ClassVar[int]

@@ -69,6 +69,11 @@ class RegionServerStub:
                 request_serializer=protos_dot_minihbase__pb2.OpenRegionRequest.SerializeToString,
                 response_deserializer=protos_dot_minihbase__pb2.Empty.FromString,
                 _registered_method=True)
+        self.OpenRegions = channel.unary_unary(
+                '/minihbase.RegionServer/OpenRegions',
+                request_serializer=protos_dot_minihbase__pb2.OpenRegionsRequest.SerializeToString,
+                response_deserializer=protos_dot_minihbase__pb2.OpenRegionsResponse.FromString,
+                _registered_method=True)
         self.CloseRegion = channel.unary_unary(
                 '/minihbase.RegionServer/CloseRegion',
                 request_serializer=protos_dot_minihbase__pb2.CloseRegionRequest.SerializeToString,
@@ -151,6 +156,12 @@ class RegionServerServicer:
         raise NotImplementedError('Method not implemented!')
 
     def OpenRegion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OpenRegions(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -242,6 +253,11 @@ def add_RegionServerServicer_to_server(servicer, server):
                     servicer.OpenRegion,
                     request_deserializer=protos_dot_minihbase__pb2.OpenRegionRequest.FromString,
                     response_serializer=protos_dot_minihbase__pb2.Empty.SerializeToString,
+            ),
+            'OpenRegions': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenRegions,
+                    request_deserializer=protos_dot_minihbase__pb2.OpenRegionsRequest.FromString,
+                    response_serializer=protos_dot_minihbase__pb2.OpenRegionsResponse.SerializeToString,
             ),
             'CloseRegion': grpc.unary_unary_rpc_method_handler(
                     servicer.CloseRegion,
@@ -473,6 +489,33 @@ class RegionServer:
             '/minihbase.RegionServer/OpenRegion',
             protos_dot_minihbase__pb2.OpenRegionRequest.SerializeToString,
             protos_dot_minihbase__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenRegions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minihbase.RegionServer/OpenRegions',
+            protos_dot_minihbase__pb2.OpenRegionsRequest.SerializeToString,
+            protos_dot_minihbase__pb2.OpenRegionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,7 @@ from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.limits import MAX_MESSAGE_BYTES
-from protos.status import abort_with, refusing_malformed
+from protos.status import abort_with, bounded_message, refusing_malformed
 from regionserver.wire import (encode_get_response, encode_result, encode_scan_response,
                                get_response, raw_or_serialize)
 from protos.schema import (merge_parents_from_pb, region_info_from_pb, region_info_to_pb,
@@ -37,6 +37,8 @@ from regionserver.convert import (check_row, get_from_pb, mutation_from_pb, no_s
 from regionserver.scanners import DEFAULT_TIME_LIMIT_S
 
 log = logging.getLogger(__name__)
+
+OPEN_THREADS = 8  # regions an OpenRegions call opens at once
 
 _EMPTY = pb.Empty()
 
@@ -78,6 +80,9 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         self._max_value_bytes = server.config.max_value_bytes
         self.requests = 0  # calls served (approximate under concurrency; for load reports)
         self._multi_pool = ThreadPoolExecutor(8, thread_name_prefix="multi")
+        # OpenRegions' opens (replay recovered edits, flush them): a few at a time, as
+        # HBase's hbase.regionserver.executor.openregion.threads, whatever the batch size
+        self._open_pool = ThreadPoolExecutor(OPEN_THREADS, thread_name_prefix="open")
         # Bytes of Multi requests being handled (HBase's call queue size): each is converted,
         # logged and applied, several copies of its cells alive at once, so a few clients
         # sending large batches together could take the server past its memory.
@@ -322,14 +327,50 @@ class RegionServerService(pb_grpc.RegionServerServicer):
             if self._server.stopping_cleanly:
                 raise ServerUnavailableError(
                     f"region server {self._server.name} is stopping: open the region elsewhere")
-            info = region_info_from_pb(request.region)
-            table = table_from_pb(request.schema)
-            if info.table != table.name:
-                raise InvalidArgumentError(
-                    f"OpenRegion: region {info.name} is of table {info.table!r} but the schema "
-                    f"is of table {table.name!r}")
-            self._online.open(info, table)
+            self._open_one(request)
             return _EMPTY
+        except Exception as e:
+            self._fail(context, e)
+
+    def _open_one(self, request) -> None:
+        """Open the region `request` (an OpenRegionRequest) names, with its schema."""
+        info = region_info_from_pb(request.region)
+        table = table_from_pb(request.schema)
+        if info.table != table.name:
+            raise InvalidArgumentError(
+                f"OpenRegion: region {info.name} is of table {info.table!r} but the schema "
+                f"is of table {table.name!r}")
+        self._online.open(info, table)
+
+    def OpenRegions(self, request, context):
+        """OpenRegion for many regions: the checks once, the opens in parallel, one result
+        per region in request order (a region that fails to open fails alone). An abort
+        (ServerAbortedError) fails the whole call."""
+        try:
+            self._check_alive()
+            self._check_addressee(request.server)
+            self._check_sender(request.master, "OpenRegions")
+            if self._server.stopping_cleanly:
+                raise ServerUnavailableError(
+                    f"region server {self._server.name} is stopping: open the regions elsewhere")
+            futures = [self._open_pool.submit(self._open_one, r) for r in request.regions]
+            response = pb.OpenRegionsResponse()
+            for r, future in zip(request.regions, futures):
+                result = response.results.add(region=r.region.name, ok=True)
+                error = future.exception()
+                if isinstance(error, ServerAbortedError):
+                    raise error
+                if error is not None:
+                    if not isinstance(error, HBaseError):
+                        log.error("internal error opening region %s", r.region.name,
+                                  exc_info=error)
+                    result.ok = False
+                    result.error_class = (type(error).__name__ if isinstance(error, HBaseError)
+                                          else "HBaseError")
+                    result.error_message = bounded_message(
+                        str(error) or type(error).__name__)
+            self._check_alive()  # aborted meanwhile: the opens are not to be trusted
+            return response
         except Exception as e:
             self._fail(context, e)
 

@@ -45,6 +45,10 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         self.rootdir = rootdir  # set: a split or merge writes the new regions' directories
         self.open_delay = open_delay
         self.fail_opens = fail_opens
+        # start keys of regions whose next open fails (each once: the key is then removed,
+        # so a set two servers share fails the first server the region is sent to)
+        self.fail_open_keys: set[bytes] = set()
+        self.open_calls: list[int] = []  # guarded by lock: regions of each OpenRegions call
         self.lock = threading.Lock()
         self.regions: dict[str, RegionInfo] = {}  # guarded by lock: open regions by name
         self.opened: list[str] = []  # guarded by lock: every OpenRegion, in order
@@ -84,13 +88,35 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         if self.open_delay:
             time.sleep(self.open_delay)
         info = region_info_from_pb(request.region)
-        if self.fail_opens:
+        if self.fail_opens or _fails_once(self.fail_open_keys, info.start_key):
             abort_with(context, OSError(f"cannot open {info.name}"))
         with self.lock:
             self.regions[info.name] = info
             self.opened.append(info.name)
             self.schemas[info.name] = table_from_pb(request.schema)
         return pb.Empty()
+
+    def OpenRegions(self, request, context):
+        """Every region opened at once (open_delay once, as a real server opens them in
+        parallel), each answering for itself."""
+        if self.open_delay:
+            time.sleep(self.open_delay)
+        with self.lock:
+            self.open_calls.append(len(request.regions))
+        response = pb.OpenRegionsResponse()
+        for r in request.regions:
+            info = region_info_from_pb(r.region)
+            if self.fail_opens or _fails_once(self.fail_open_keys, info.start_key):
+                response.results.add(region=info.name, ok=False, error_class="HBaseError",
+                                     error_message=f"internal error: OSError: cannot open "
+                                                   f"{info.name}")
+                continue
+            with self.lock:
+                self.regions[info.name] = info
+                self.opened.append(info.name)
+                self.schemas[info.name] = table_from_pb(r.schema)
+            response.results.add(region=info.name, ok=True)
+        return response
 
     def CloseRegion(self, request, context):
         with self.lock:
@@ -182,6 +208,14 @@ class MasterProcess:
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
         self.channel.close()
+
+
+def _fails_once(keys: set[bytes], key: bytes) -> bool:
+    try:
+        keys.remove(key)
+    except KeyError:
+        return False
+    return True
 
 
 def _midpoint(info: RegionInfo) -> bytes:

@@ -71,6 +71,10 @@ def test_commands_a_frozen_master_prepared_are_refused_once_a_backup_took_over(
             master=zombie.name))
         assert isinstance(err, StaleMasterError), err
         assert zombie.name in str(err) and cluster.active_master() in str(err)
+        batch = pb.OpenRegionsRequest(server=other, master=zombie.name)
+        batch.regions.add(region=region_info_to_pb(rec.info), schema=table_to_pb(desc))
+        err = _call(ghost.OpenRegions, batch)
+        assert isinstance(err, StaleMasterError), err
         assert rec.info.name not in _open_on(ghost)
 
         channel, home = _stub(cluster, rec.server)

@@ -35,8 +35,9 @@ from tests.cluster.conftest import serving_regions, stop_cluster, wait_for
 GUARDED, SCRATCH = "guarded", "scratch"
 GUARDED_ROWS = {b"\x00guarded%02d" % i: {b"cf:q": b"value %d" % i} for i in range(20)}
 DATA_CALLS = {"Get", "Multi", "Increment", "Append", "CheckAndMutate", "Scan"}
-CLOSING_COMMANDS = {"OpenRegion", "CloseRegion", "SplitRegion", "MergeRegions", "Split",
-                    "Merge", "Move", "Unassign", "TruncateTable", "DisableTable", "DeleteTable"}
+CLOSING_COMMANDS = {"OpenRegion", "OpenRegions", "CloseRegion", "SplitRegion", "MergeRegions",
+                    "Split", "Merge", "Move", "Unassign", "TruncateTable", "DisableTable",
+                    "DeleteTable"}
 SKIPPED = {"Stop"}  # a valid request of it stops the region server
 REQUESTS = 1200  # per service, from one seed: the same requests every run (another seed:
 # MINIHBASE_FUZZ_SEED=...)
