@@ -21,12 +21,12 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from coordination.znodes import (CLOSED, CLOSING, DEAD, DISABLED, DISABLING, ENABLED,
                                  FAILED_OPEN, MERGING, OFFLINE, OPEN, OPENING, SPLITTING,
-                                 RegionRecord)
-from hmaster.meta import MetaStore
+                                 RegionRecord, now_ms)
+from hmaster.meta import MetaStore, in_transactions, op_bytes
 from hmaster.rs_client import RegionServerClients
 from hmaster.server_manager import ServerManager
 from minihbase.errors import (HBaseError, NotServingRegionError, RegionOfflineError,
@@ -43,6 +43,7 @@ SPLIT_OR_MERGE = (SPLITTING, MERGING)
 # A region meta has OPEN on a server is lost when a report the server began this long after
 # the region opened does not list it (reopen_lost): more than any clock skew we tolerate.
 LOST_MARGIN_S = 10.0
+OPEN_BATCH = 50  # regions in one OpenRegions call (assign_many)
 
 
 class KeyedLocks:
@@ -95,6 +96,10 @@ class AssignmentManager:
         self.attempts = attempts
         self.backoff = backoff
         self.pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="assign")
+        # assign_many's batches' calls and retries, which hold no region lock and wait for none:
+        # on `pool` they could queue behind tasks waiting for the locks the batch holds
+        self.batch_pool = ThreadPoolExecutor(max_workers=pool_size,
+                                             thread_name_prefix="assign-batch")
         self._lock = threading.Lock()
         self.region_locks = KeyedLocks()
         self._load: dict[str, int] = {}  # guarded by _lock: regions OPEN/OPENING per server
@@ -140,12 +145,6 @@ class AssignmentManager:
         st = self.meta.read_server_state(server)
         return st is not None and st.state == DEAD
 
-    def _table_state(self, table: str) -> str | None:
-        try:
-            return self.meta.read_table(table).state
-        except TableNotFoundError:
-            return None
-
     # --- assign ------------------------------------------------------------------------------
 
     def assign(self, rec: RegionRecord, *, preferred: str | None = None) -> RegionRecord | None:
@@ -171,44 +170,49 @@ class AssignmentManager:
                 cur = self._close_locked(cur, OFFLINE, "reopening", flush=True)
                 if cur.state == CLOSING:
                     return cur  # for the repair chore or the server's crash handling
-            state = self._table_state(cur.info.table)
-            if state is None:
+            try:
+                table = self.meta.read_table(cur.info.table)
+            except TableNotFoundError:
                 return None
-            if state in (DISABLED, DISABLING):
+            if table.state in (DISABLED, DISABLING):
                 return self.meta.set_region(cur, CLOSED, server="",
                                             waiting_for="") if cur.state != CLOSED else cur
-            tried: set[str] = set()
-            last_error = ""
-            for _ in range(self.attempts):
-                server = preferred if (preferred and preferred not in tried
-                                       and preferred in self.servers.assignable()) else None
-                if server is not None:
-                    self._bump(server, 1)
-                else:
-                    server = self.pick_server(tried, reserve=True)
-                if server is None:
-                    break
-                tried.add(server)
-                cur = self.meta.set_region(cur, OPENING, server=server,
-                                           waiting_for=f"RS.OpenRegion on {server}")
-                try:
-                    desc = self.meta.read_table(cur.info.table).descriptor
-                    self.clients.open_region(server, cur.info, desc)
-                except HBaseError as e:
-                    self._bump(server, -1)
-                    last_error = f"{type(e).__name__}: {e}"
-                    log.warning("open of %s on %s failed: %s", cur.info.name, server, last_error)
-                    if isinstance(e, (ServerUnavailableError, RegionOfflineError)):
-                        self._abort_open(server, cur)
-                    continue
-                self._cancel_retry(enc)
-                log.info("region %s OPEN on %s", cur.info.name, server)
-                return self.meta.set_region(cur, OPEN, server=server)
-            if not tried:
-                log.info("region %s waits for a live region server", cur.info.name)
-                waiting = NO_SERVER if not self.servers.online() else ALL_DECOMMISSIONED
-                return self.meta.set_region(cur, OFFLINE, server="", waiting_for=waiting)
-            return self._failed_open(cur, last_error)
+            return self._open_locked(cur, table.descriptor, preferred, set(), "")
+
+    def _open_locked(self, cur: RegionRecord, desc, preferred: str | None, tried: set[str],
+                     last_error: str) -> RegionRecord:
+        """assign's attempts, the region lock held: open `cur` on up to `attempts` servers in
+        all, not on those `tried` already (the last failing with `last_error`); then
+        FAILED_OPEN with a retry timer, or OFFLINE if there was no server to try."""
+        for _ in range(self.attempts - len(tried)):
+            server = preferred if (preferred and preferred not in tried
+                                   and preferred in self.servers.assignable()) else None
+            if server is not None:
+                self._bump(server, 1)
+            else:
+                server = self.pick_server(tried, reserve=True)
+            if server is None:
+                break
+            tried.add(server)
+            cur = self.meta.set_region(cur, OPENING, server=server,
+                                       waiting_for=f"RS.OpenRegion on {server}")
+            try:
+                self.clients.open_region(server, cur.info, desc)
+            except HBaseError as e:
+                self._bump(server, -1)
+                last_error = f"{type(e).__name__}: {e}"
+                log.warning("open of %s on %s failed: %s", cur.info.name, server, last_error)
+                if isinstance(e, (ServerUnavailableError, RegionOfflineError)):
+                    self._abort_open(server, cur)
+                continue
+            self._cancel_retry(cur.info.encoded_name)
+            log.info("region %s OPEN on %s", cur.info.name, server)
+            return self.meta.set_region(cur, OPEN, server=server)
+        if not tried:
+            log.info("region %s waits for a live region server", cur.info.name)
+            waiting = NO_SERVER if not self.servers.online() else ALL_DECOMMISSIONED
+            return self.meta.set_region(cur, OFFLINE, server="", waiting_for=waiting)
+        return self._failed_open(cur, last_error)
 
     def _abort_open(self, server: str, cur: RegionRecord) -> None:
         """An open that timed out may still complete on `server`: ask it to drop the region
@@ -261,8 +265,156 @@ class AssignmentManager:
         if not recs:
             return []
         self.refresh_load()
+        if wait and len(recs) > 1:
+            return self._assign_batched(recs, preferred)
         futures = [self.pool.submit(self._safe_assign, r, preferred) for r in recs]
         return [f.result() for f in futures] if wait else []
+
+    def _assign_batched(self, recs: list[RegionRecord],
+                        preferred: str | None) -> list[RegionRecord | None]:
+        """assign_many's work for regions waiting to be opened (OFFLINE, CLOSED, FAILED_OPEN
+        in a table being enabled or enabled), as HBase sends a server its regions: their
+        OPENING written in versioned multi-ops, one OpenRegions call per server and
+        OPEN_BATCH regions, their OPEN in versioned multi-ops; a region whose open failed goes
+        on with assign's attempts on the other servers. The region locks are held from the
+        read to the last write, as assign holds one. Any other region (busy, in another state,
+        changed under a multi-op) takes assign's path, after this batch."""
+        results: dict[str, RegionRecord | None] = {}
+        later: list[RegionRecord] = []  # for assign, once this batch released its locks
+        with ExitStack() as held:
+            mine = []
+            for r in recs:
+                enc = r.info.encoded_name
+                if enc not in results and held.enter_context(self.region_locks.try_hold(enc)):
+                    results[enc] = r
+                    mine.append(r)
+                else:
+                    later.append(r)  # busy: someone decides about it now (or a duplicate)
+            tables: dict[str, object] = {}
+            ready = []  # (record, its znode version, table descriptor)
+            for r, (cur, version) in zip(mine, self.meta.read_regions_versioned(mine)):
+                results[r.info.encoded_name] = cur
+                if cur is None:
+                    continue
+                table = tables.get(cur.info.table, ())
+                if table == ():
+                    try:
+                        table = self.meta.read_table(cur.info.table)
+                    except TableNotFoundError:
+                        table = None
+                    tables[cur.info.table] = table
+                if (cur.state in (OFFLINE, CLOSED, FAILED_OPEN) and table is not None
+                        and table.state not in (DISABLED, DISABLING)):
+                    ready.append((cur, version, table.descriptor))
+                elif table is None:
+                    results[r.info.encoded_name] = None  # dropped: as assign answers
+                else:
+                    later.append(cur)
+            opening = self._write_opening(ready, preferred, later)
+            futures = []
+            for server, batch in opening.items():
+                for i in range(0, len(batch), OPEN_BATCH):
+                    futures.append(self.batch_pool.submit(self._open_batch, server,
+                                                    batch[i:i + OPEN_BATCH]))
+            retries = []
+            for future in futures:
+                for cur, version, desc, error in future.result():
+                    if error is None:
+                        results[cur.info.encoded_name] = cur
+                    else:
+                        retries.append(self.batch_pool.submit(self._retry_open, cur, desc,
+                                                        preferred, error))
+            for future in retries:
+                rec = future.result()
+                if rec is not None:
+                    results[rec.info.encoded_name] = rec
+        for r, rec in zip(later, [f.result() for f in
+                                   [self.pool.submit(self._safe_assign, r, preferred)
+                                    for r in later]]):
+            results[r.info.encoded_name] = rec
+        return [results.get(r.info.encoded_name) for r in recs]
+
+    def _write_opening(self, ready, preferred: str | None, later: list[RegionRecord]):
+        """Pick a server for each of `ready` (record, version, descriptor) and record it
+        OPENING there, in versioned multi-ops; returns server -> [(record, version,
+        descriptor)] of those written. A region whose multi-op failed goes to `later`."""
+        changes = []
+        for cur, version, desc in ready:
+            if preferred and preferred in self.servers.assignable():
+                server = preferred
+                self._bump(server, 1)
+            else:
+                server = self.pick_server(set(), reserve=True)
+            if server is None:
+                later.append(cur)  # assign parks it: no server to open it on
+                continue
+            new = RegionRecord(cur.info, OPENING, server, now_ms(),
+                               f"RS.OpenRegion on {server}")
+            changes.append((self.meta.put_region_op(new, version), new, desc))
+        opening: dict[str, list] = {}
+        for part in in_transactions(changes, lambda change: op_bytes(change[0])):
+            try:
+                stats = self.meta.commit([op for op, _, _ in part])
+            except Exception as e:  # noqa: BLE001 -- changed meanwhile, or ZooKeeper failed
+                log.info("recording %d regions OPENING failed (%r): each is assigned alone",
+                         len(part), e)
+                for _, new, _ in part:
+                    self._bump(new.server, -1)
+                    later.append(new)  # assign reads it again (OPENING: closes it first)
+                continue
+            for (_, new, desc), stat in zip(part, stats):
+                opening.setdefault(new.server, []).append((new, stat.version, desc))
+        return opening
+
+    def _open_batch(self, server: str, batch: list) -> list:
+        """OpenRegions of `batch` (record OPENING on `server`, version, descriptor), then the
+        opened ones recorded OPEN in versioned multi-ops. Returns (record, version, descriptor,
+        error) of each: the OPEN record and error None, or the OPENING record and the error
+        ("Class: message") its open failed with."""
+        try:
+            errors = self.clients.open_regions(server, [(c.info, d) for c, _, d in batch])
+        except Exception as e:  # noqa: BLE001 -- HBaseError, or ZooKeeper's (the address)
+            errors = [e] * len(batch)
+        out, opened = [], []
+        for (cur, version, desc), e in zip(batch, errors):
+            if e is None:
+                opened.append((cur, version, desc))
+                continue
+            self._bump(server, -1)
+            error = f"{type(e).__name__}: {e}"
+            log.warning("open of %s on %s failed: %s", cur.info.name, server, error)
+            if isinstance(e, (ServerUnavailableError, RegionOfflineError)):
+                self._abort_open(server, cur)
+            out.append((cur, version, desc, error))
+        changes = [(self.meta.put_region_op(RegionRecord(c.info, OPEN, server, now_ms(), ""),
+                                            v), c) for c, v, _ in opened]
+        for part in in_transactions(changes, lambda change: op_bytes(change[0])):
+            try:
+                self.meta.commit([op for op, _ in part])
+            except Exception as e:  # noqa: BLE001 -- changed meanwhile, or ZooKeeper failed
+                log.warning("recording %d regions OPEN on %s failed (%r): meta keeps what it "
+                            "has", len(part), server, e)
+                for _, cur in part:
+                    rec = self.meta.read_region(cur.info.table, cur.info.encoded_name)
+                    if rec is not None:
+                        out.append((rec, -1, None, None))
+                continue
+            for op, cur in part:
+                rec = RegionRecord.from_bytes(op.data)
+                self._cancel_retry(cur.info.encoded_name)
+                log.info("region %s OPEN on %s", cur.info.name, server)
+                out.append((rec, -1, None, None))
+        return out
+
+    def _retry_open(self, cur: RegionRecord, desc, preferred: str | None,
+                    error: str) -> RegionRecord | None:
+        """assign's further attempts for a region whose batched open on cur.server failed
+        (its lock is held by the batch)."""
+        try:
+            return self._open_locked(cur, desc, preferred, {cur.server}, error)
+        except Exception:  # noqa: BLE001 -- a pool task must never die silently
+            log.exception("assignment of %s failed", cur.info.name)
+            return None
 
     def retry_waiting(self, wait: bool = False) -> None:
         """Assign every OFFLINE/FAILED_OPEN region of enabled tables now (a server joined)."""
@@ -533,6 +685,7 @@ class AssignmentManager:
         for t in timers:
             t.cancel()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.batch_pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _served_elsewhere(rec: RegionRecord | None, server: str) -> bool:

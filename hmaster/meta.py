@@ -99,10 +99,11 @@ class MetaStore:
 
     # --- transactions ------------------------------------------------------------------------
 
-    def commit(self, ops: list[Op]) -> None:
-        """Apply `ops` all-or-nothing. Raises the kazoo error of the op that failed."""
+    def commit(self, ops: list[Op]) -> list:
+        """Apply `ops` all-or-nothing; returns kazoo's result of each (a set's new ZnodeStat).
+        Raises the kazoo error of the op that failed."""
         if not ops:
-            return
+            return []
         check_fits(ops)
         t = self.zk.transaction()
         for op in ops:
@@ -121,6 +122,7 @@ class MetaStore:
             if isinstance(result, Exception) and not isinstance(result, RolledBackError):
                 log.debug("transaction failed at %r: %r", op, result)
                 raise result
+        return results
 
     @staticmethod
     def outcome_unknown(exc: BaseException) -> bool:
@@ -277,6 +279,21 @@ class MetaStore:
         """The record and its znode version (for a guarded put_region_op); (None, -1) if absent."""
         data, version = self._get(self.paths.region(table, encoded))
         return (None, -1) if data is None else (RegionRecord.from_bytes(data), version)
+
+    def read_regions_versioned(self, recs: list[RegionRecord],
+                               ) -> list[tuple[RegionRecord | None, int]]:
+        """read_region_versioned of each of `recs` (by table and encoded name), in order, all
+        reads sent before any answer is awaited: one round trip, not one per region."""
+        pending = [self.zk.get_async(self.region_path(r)) for r in recs]
+        out = []
+        for result in pending:
+            try:
+                data, stat = result.get()
+            except NoNodeError:
+                out.append((None, -1))
+                continue
+            out.append((RegionRecord.from_bytes(data), stat.version))
+        return out
 
     def find_region(self, region_name: str) -> RegionRecord | None:
         """The record of a full region name "table,start,id.encoded" (None if unknown). HBase

@@ -592,3 +592,45 @@ def test_a_restore_whose_master_is_killed_after_cloning_the_table_back_answers_d
             conn.restore_snapshot("back_s")
     finally:
         stop_cluster(cluster)
+
+
+def test_a_region_whose_store_file_is_torn_fails_alone_when_its_table_is_enabled(
+        cluster_factory, connection_for):
+    """An enable sends each server its regions in one OpenRegions call, which answers per
+    region: the region whose store file is torn fails on every server it is tried on and is
+    FAILED_OPEN saying why, while the others open and serve."""
+    from storage import layout
+
+    cluster = cluster_factory("tornopen", balancer_period=3600)
+    try:
+        conn = connection_for(cluster, timeout=60)
+        records = _create_spread_table(cluster, conn, "torn")
+        t = conn.table("torn")
+        rows = {spread_key(i): b"v%d" % i for i in range(60)}
+        with t.batch(batch_size=60) as b:
+            for r, v in rows.items():
+                b.put(r, {b"cf:q": v})
+        conn.disable_table("torn")  # each close flushes: every region has a store file
+        bad = records[1].info
+        family = layout.family_dir(layout.region_dir(cluster.rootdir, bad), b"cf")
+        torn = [os.path.join(family, f) for f in os.listdir(family)
+                if f.endswith(layout.HFILE_SUFFIX)]
+        assert torn
+        for path in torn:
+            with open(path, "r+b") as f:
+                f.truncate(os.path.getsize(path) // 2)
+        conn.enable_table("torn", wait=False)
+
+        def settled():
+            recs = region_records(cluster, "torn")
+            return recs if [r.state for r in recs] == ["OPEN", "FAILED_OPEN"] + ["OPEN"] * 4 \
+                else None
+
+        recs = cluster.wait_for(settled, 60, "the torn region FAILED_OPEN, the others OPEN")
+        assert recs[1].info.name == bad.name
+        assert "CorruptionError" in recs[1].waiting_for, recs[1].waiting_for
+        for row, value in rows.items():
+            if not bad.start_key <= row < bad.end_key:
+                assert t.row(row) == {b"cf:q": value}
+    finally:
+        stop_cluster(cluster)

@@ -159,6 +159,29 @@ def test_failed_open_is_visible_with_reason_and_retried_when_a_server_joins(env)
     assert regions(zk, "f")[0].server == good.name
 
 
+def test_a_region_failing_in_a_batched_open_is_retried_elsewhere_and_the_others_open(env):
+    """assign_many sends each server its regions in one OpenRegions call; a region whose open
+    fails there fails alone: the others are OPEN, and it opens on another server."""
+    quorum, rootdir, start_master, add_server, zk = env
+    a, b = add_server(), add_server()
+    b.fail_open_keys = a.fail_open_keys  # shared: fails on the first server it is sent to
+    a.fail_open_keys.add(b"c")
+    master = start_master()
+    wait_for(lambda: len(master.servers.online()) == 2, 10, "servers online")
+    create(master, "batch", [b"b", b"c", b"d", b"e", b"f"])
+    recs = regions(zk, "batch")
+    assert [r.state for r in recs] == [OPEN] * 6
+    assert not a.fail_open_keys  # it did fail once
+    (c,) = [r for r in recs if r.info.start_key == b"c"]
+    failed_on = a if c.server == b.name else b
+    assert c.info.name not in failed_on.open_names()
+    assert {r.info.name for r in recs if r.server == a.name} == a.open_names()
+    assert {r.info.name for r in recs if r.server == b.name} == b.open_names()
+    # one call per server for the batch (3 regions each); the retry is one more
+    assert sorted(a.open_calls + b.open_calls) == [3, 3]
+    assert c.info.name in (a.opened + b.opened)
+
+
 def test_no_live_server_leaves_regions_offline_saying_so(env):
     quorum, rootdir, start_master, add_server, zk = env
     master = start_master()
