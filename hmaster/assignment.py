@@ -114,10 +114,11 @@ class AssignmentManager:
         """Held while deciding about one region (a context manager)."""
         return self.region_locks.hold(encoded)
 
-    def refresh_load(self) -> dict[str, int]:
-        """Recount regions per online server from meta (the balancer's and picker's input)."""
+    def refresh_load(self, regions: list[RegionRecord] | None = None) -> dict[str, int]:
+        """Recount regions per online server from meta (the balancer's and picker's input);
+        regions: meta's records, if the caller just read them."""
         counts = {s: 0 for s in self.servers.online()}
-        for rec in self.meta.all_regions():
+        for rec in self.meta.all_regions() if regions is None else regions:
             if rec.state in (OPEN, OPENING) and rec.server in counts:
                 counts[rec.server] += 1
         with self._lock:
@@ -128,11 +129,15 @@ class AssignmentManager:
         with self._lock:
             self._load[server] = self._load.get(server, 0) + delta
 
-    def pick_server(self, exclude: set[str], *, reserve: bool = False) -> str | None:
+    def pick_server(self, exclude: set[str], *, reserve: bool = False,
+                    assignable: list[str] | None = None) -> str | None:
         """The assignable server (online, not decommissioned) with the fewest regions, not in
         `exclude`. With reserve, its count is bumped in the same critical section, so parallel
-        assignments spread out."""
-        online = [s for s in self.servers.assignable() if s not in exclude]
+        assignments spread out. assignable: servers.assignable(), if the caller just read it
+        (it reads the decommissioned servers from ZooKeeper)."""
+        if assignable is None:
+            assignable = self.servers.assignable()
+        online = [s for s in assignable if s not in exclude]
         if not online:
             return None
         with self._lock:
@@ -260,11 +265,13 @@ class AssignmentManager:
             return None
 
     def assign_many(self, recs: list[RegionRecord], *, preferred: str | None = None,
-                    wait: bool = True) -> list[RegionRecord | None]:
-        """Assign in parallel; with wait, return once every region is OPEN or parked."""
+                    wait: bool = True,
+                    regions: list[RegionRecord] | None = None) -> list[RegionRecord | None]:
+        """Assign in parallel; with wait, return once every region is OPEN or parked.
+        regions: meta's records, if the caller just read them (the load counts' input)."""
         if not recs:
             return []
-        self.refresh_load()
+        self.refresh_load(regions)
         if wait and len(recs) > 1:
             return self._assign_batched(recs, preferred)
         futures = [self.pool.submit(self._safe_assign, r, preferred) for r in recs]
@@ -339,12 +346,13 @@ class AssignmentManager:
         OPENING there, in versioned multi-ops; returns server -> [(record, version,
         descriptor)] of those written. A region whose multi-op failed goes to `later`."""
         changes = []
+        assignable = self.servers.assignable()  # once: it reads ZooKeeper
         for cur, version, desc in ready:
-            if preferred and preferred in self.servers.assignable():
+            if preferred and preferred in assignable:
                 server = preferred
                 self._bump(server, 1)
             else:
-                server = self.pick_server(set(), reserve=True)
+                server = self.pick_server(set(), reserve=True, assignable=assignable)
             if server is None:
                 later.append(cur)  # assign parks it: no server to open it on
                 continue
