@@ -303,13 +303,12 @@ class AssignmentManager:
                 results[r.info.encoded_name] = cur
                 if cur is None:
                     continue
-                table = tables.get(cur.info.table, ())
-                if table == ():
+                if cur.info.table not in tables:  # each table's record once
                     try:
-                        table = self.meta.read_table(cur.info.table)
+                        tables[cur.info.table] = self.meta.read_table(cur.info.table)
                     except TableNotFoundError:
-                        table = None
-                    tables[cur.info.table] = table
+                        tables[cur.info.table] = None
+                table = tables[cur.info.table]
                 if (cur.state in (OFFLINE, CLOSED, FAILED_OPEN) and table is not None
                         and table.state not in (DISABLED, DISABLING)):
                     ready.append((cur, version, table.descriptor))
@@ -318,11 +317,8 @@ class AssignmentManager:
                 else:
                     later.append(cur)
             opening = self._write_opening(ready, preferred, later)
-            futures = []
-            for server, batch in opening.items():
-                for i in range(0, len(batch), OPEN_BATCH):
-                    futures.append(self.batch_pool.submit(self._open_batch, server,
-                                                    batch[i:i + OPEN_BATCH]))
+            futures = [self.batch_pool.submit(self._open_on, server, batch)
+                       for server, batch in opening.items()]
             retries = []
             for future in futures:
                 for cur, version, desc, error in future.result():
@@ -330,15 +326,14 @@ class AssignmentManager:
                         results[cur.info.encoded_name] = cur
                     else:
                         retries.append(self.batch_pool.submit(self._retry_open, cur, desc,
-                                                        preferred, error))
+                                                              preferred, error))
             for future in retries:
                 rec = future.result()
                 if rec is not None:
                     results[rec.info.encoded_name] = rec
-        for r, rec in zip(later, [f.result() for f in
-                                   [self.pool.submit(self._safe_assign, r, preferred)
-                                    for r in later]]):
-            results[r.info.encoded_name] = rec
+        futures = [self.pool.submit(self._safe_assign, r, preferred) for r in later]
+        for r, future in zip(later, futures):
+            results[r.info.encoded_name] = future.result()
         return [results.get(r.info.encoded_name) for r in recs]
 
     def _write_opening(self, ready, preferred: str | None, later: list[RegionRecord]):
@@ -373,6 +368,15 @@ class AssignmentManager:
             for (_, new, desc), stat in zip(part, stats):
                 opening.setdefault(new.server, []).append((new, stat.version, desc))
         return opening
+
+    def _open_on(self, server: str, batch: list) -> list:
+        """_open_batch of `batch` in calls of OPEN_BATCH regions, one after the other: the
+        server opens a few at a time whatever it is sent, and the deadline of each call
+        counts on its regions having the server's open threads to themselves."""
+        out = []
+        for i in range(0, len(batch), OPEN_BATCH):
+            out += self._open_batch(server, batch[i:i + OPEN_BATCH])
+        return out
 
     def _open_batch(self, server: str, batch: list) -> list:
         """OpenRegions of `batch` (record OPENING on `server`, version, descriptor), then the

@@ -20,7 +20,7 @@ from coordination.znodes import Paths
 from minihbase.errors import HBaseError, ServerUnavailableError, StaleMasterError
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
-from protos.limits import DAEMON_MESSAGE_OPTIONS
+from protos.limits import DAEMON_MESSAGE_OPTIONS, OPEN_REGIONS_PARALLELISM
 from protos.schema import merge_request_to_pb, region_info_from_pb, region_info_to_pb, table_to_pb
 from protos.status import error_from_name, from_rpc_error
 from storage.schema import RegionInfo, TableDescriptor
@@ -94,7 +94,10 @@ class RegionServerClients:
             if desc.name not in schemas:
                 schemas[desc.name] = table_to_pb(desc)
             request.regions.add(region=region_info_to_pb(info), schema=schemas[desc.name])
-        response = self.call(server, "OpenRegions", request, OPEN_TIMEOUT_S)
+        # the server opens OPEN_REGIONS_PARALLELISM at a time: each open keeps the budget
+        # an OpenRegion call has
+        rounds = -(-len(regions) // OPEN_REGIONS_PARALLELISM)
+        response = self.call(server, "OpenRegions", request, OPEN_TIMEOUT_S * max(1, rounds))
         if len(response.results) != len(regions):
             raise HBaseError(f"region server {server} answered {len(response.results)} "
                              f"results to OpenRegions of {len(regions)} regions")

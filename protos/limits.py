@@ -15,6 +15,9 @@ MAX_MESSAGE_BYTES = 256 << 20
 # Of a message, what one row's mutation may take: the rest is room for the request around
 # it (the region's name, the field tags and lengths, a nonce).
 MAX_ROW_MUTATION_BYTES = MAX_MESSAGE_BYTES - (64 << 10)
+# Regions one OpenRegions call opens at once on the region server: the master sends a server
+# one call at a time and gives it a deadline of one open per round of this many.
+OPEN_REGIONS_PARALLELISM = 8
 # gRPC options of the master's server and of every channel one daemon opens to another.
 DAEMON_MESSAGE_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                           ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]

@@ -26,7 +26,7 @@ from minihbase.errors import (CallQueueTooBigError, HBaseError, InvalidArgumentE
 from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
-from protos.limits import MAX_MESSAGE_BYTES
+from protos.limits import MAX_MESSAGE_BYTES, OPEN_REGIONS_PARALLELISM
 from protos.status import abort_with, bounded_message, refusing_malformed
 from regionserver.wire import (encode_get_response, encode_result, encode_scan_response,
                                get_response, raw_or_serialize)
@@ -37,8 +37,6 @@ from regionserver.convert import (check_row, get_from_pb, mutation_from_pb, no_s
 from regionserver.scanners import DEFAULT_TIME_LIMIT_S
 
 log = logging.getLogger(__name__)
-
-OPEN_THREADS = 8  # regions an OpenRegions call opens at once
 
 _EMPTY = pb.Empty()
 
@@ -82,7 +80,8 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         self._multi_pool = ThreadPoolExecutor(8, thread_name_prefix="multi")
         # OpenRegions' opens (replay recovered edits, flush them): a few at a time, as
         # HBase's hbase.regionserver.executor.openregion.threads, whatever the batch size
-        self._open_pool = ThreadPoolExecutor(OPEN_THREADS, thread_name_prefix="open")
+        self._open_pool = ThreadPoolExecutor(OPEN_REGIONS_PARALLELISM,
+                                             thread_name_prefix="open")
         # Bytes of Multi requests being handled (HBase's call queue size): each is converted,
         # logged and applied, several copies of its cells alive at once, so a few clients
         # sending large batches together could take the server past its memory.
