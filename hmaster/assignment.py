@@ -12,7 +12,9 @@
 
 Every write stamps since_ms and waiting_for, so a region in transition always says why. One lock
 per region serialises decisions about it; opens of different regions run in parallel on a
-thread pool (crash recovery reopens all regions of a dead server at once).
+thread pool. Many regions at once (a crash's, a create's: assign_many) go in batches: their
+OPENING and OPEN in versioned multi-ops, one OpenRegions call per server (docs/coordination.md,
+"Region states").
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ SPLIT_OR_MERGE = (SPLITTING, MERGING)
 # A region meta has OPEN on a server is lost when a report the server began this long after
 # the region opened does not list it (reopen_lost): more than any clock skew we tolerate.
 LOST_MARGIN_S = 10.0
-OPEN_BATCH = 50  # regions in one OpenRegions call (assign_many)
+OPEN_BATCH = 200  # regions in one OpenRegions call (assign_many)
 
 
 class KeyedLocks:
