@@ -164,6 +164,23 @@ def test_split_raises_on_corruption_in_the_middle_and_writes_nothing(rootdir, se
             layout.tmp_dir(region_path)) else True
 
 
+def test_a_region_whose_edits_cannot_be_written_fails_the_split_and_leaves_no_spool(rootdir):
+    """The regions' files are committed in parallel: one that fails (a file where its
+    recovered.edits directory goes) is raised once the others are done; theirs are written
+    (a rerun rewrites them the same) and no spool is left in any .tmp directory."""
+    wal_dir = write_dead_server_wal(rootdir)
+    blocked = layout.recovered_edits_dir(layout.region_dir(rootdir, R2))
+    open(blocked, "wb").close()
+    with pytest.raises(OSError):
+        split_wal(wal_dir, rootdir)
+    for info in (R1, R3):
+        assert len(os.listdir(layout.recovered_edits_dir(layout.region_dir(rootdir, info)))) == 1
+    for info in (R1, R2, R3):
+        assert os.listdir(layout.tmp_dir(layout.region_dir(rootdir, info))) == []
+    os.unlink(blocked)
+    assert set(split_wal(wal_dir, rootdir)) == {R1.name, R2.name, R3.name}
+
+
 def test_split_of_an_empty_wal_dir_writes_nothing(rootdir):
     wal = WAL(layout.wal_dir(rootdir, SERVER))
     wal.close()
