@@ -221,16 +221,20 @@ class AssignmentManager:
             return self.meta.set_region(cur, OFFLINE, server="", waiting_for=waiting)
         return self._failed_open(cur, last_error)
 
-    def _abort_open(self, server: str, cur: RegionRecord) -> None:
+    def _abort_open(self, server: str, cur: RegionRecord) -> bool:
         """An open that timed out may still complete on `server`: ask it to drop the region
-        (best effort) before another server opens it, so two servers never write its files."""
+        (best effort) before another server opens it, so two servers never write its files.
+        False if `server` could not be reached (a copy it opens anyway is closed later as a
+        ghost, see close_ghosts)."""
         if not self.servers.is_live(server):
-            return
+            return False
         try:
             self.clients.close_region(server, cur.info.name, False)
         except HBaseError as e:
             log.info("best-effort close of %s on %s after a failed open: %s", cur.info.name,
                      server, e)
+            return not isinstance(e, ServerUnavailableError)
+        return True
 
     def _failed_open(self, cur: RegionRecord, error: str) -> RegionRecord:
         enc = cur.info.encoded_name
@@ -374,21 +378,33 @@ class AssignmentManager:
     def _open_on(self, server: str, batch: list) -> list:
         """_open_batch of `batch` in calls of OPEN_BATCH regions, one after the other: the
         server opens a few at a time whatever it is sent, and the deadline of each call
-        counts on its regions having the server's open threads to themselves."""
-        out = []
+        counts on its regions having the server's open threads to themselves. Once a call
+        fails as a whole (the server gone, or hung past the deadline), the rest are not sent:
+        they fail with it at once and are tried elsewhere."""
+        out, failed = [], None
         for i in range(0, len(batch), OPEN_BATCH):
-            out += self._open_batch(server, batch[i:i + OPEN_BATCH])
+            opened, failed = self._open_batch(server, batch[i:i + OPEN_BATCH], failed)
+            out += opened
         return out
 
-    def _open_batch(self, server: str, batch: list) -> list:
+    def _open_batch(self, server: str, batch: list, failed: Exception | None):
         """OpenRegions of `batch` (record OPENING on `server`, version, descriptor), then the
-        opened ones recorded OPEN in versioned multi-ops. Returns (record, version, descriptor,
-        error) of each: the OPEN record and error None, or the OPENING record and the error
-        ("Class: message") its open failed with."""
-        try:
-            errors = self.clients.open_regions(server, [(c.info, d) for c, _, d in batch])
-        except Exception as e:  # noqa: BLE001 -- HBaseError, or ZooKeeper's (the address)
-            errors = [e] * len(batch)
+        opened ones recorded OPEN in versioned multi-ops; with `failed` (an earlier call's
+        error) no call, each fails with it. Returns (record, version, descriptor, error) of
+        each: the OPEN record and error None, or the OPENING record and the error ("Class:
+        message") its open failed with; and the error of the call as a whole, if it failed."""
+        # once a best-effort close went unanswered, the others would too (and regions of a
+        # call not sent need none)
+        reachable = failed is None
+        if failed is None:
+            try:
+                errors = self.clients.open_regions(server, [(c.info, d) for c, _, d in batch])
+            except Exception as e:  # noqa: BLE001 -- HBaseError, or ZooKeeper's (the address)
+                failed = e
+        if failed is not None:
+            errors = [failed] * len(batch)
+            log.warning("open of %d regions on %s failed: %s: %s", len(batch), server,
+                        type(failed).__name__, failed)
         out, opened = [], []
         for (cur, version, desc), e in zip(batch, errors):
             if e is None:
@@ -396,9 +412,10 @@ class AssignmentManager:
                 continue
             self._bump(server, -1)
             error = f"{type(e).__name__}: {e}"
-            log.warning("open of %s on %s failed: %s", cur.info.name, server, error)
-            if isinstance(e, (ServerUnavailableError, RegionOfflineError)):
-                self._abort_open(server, cur)
+            if e is not failed:
+                log.warning("open of %s on %s failed: %s", cur.info.name, server, error)
+            if reachable and isinstance(e, (ServerUnavailableError, RegionOfflineError)):
+                reachable = self._abort_open(server, cur)
             out.append((cur, version, desc, error))
         changes = [(self.meta.put_region_op(RegionRecord(c.info, OPEN, server, now_ms(), ""),
                                             v), c) for c, v, _ in opened]
@@ -418,7 +435,7 @@ class AssignmentManager:
                 self._cancel_retry(cur.info.encoded_name)
                 log.info("region %s OPEN on %s", cur.info.name, server)
                 out.append((rec, -1, None, None))
-        return out
+        return out, failed
 
     def _retry_open(self, cur: RegionRecord, desc, preferred: str | None,
                     error: str) -> RegionRecord | None:

@@ -28,6 +28,9 @@ from storage.schema import RegionInfo, TableDescriptor
 OPEN_TIMEOUT_S = 60.0  # an open replays recovered edits, which can take a while
 CLOSE_TIMEOUT_S = 60.0  # a close flushes
 SHORT_TIMEOUT_S = 10.0
+# OpenRegions' deadline at most: what a hung server (its session alive) holds a batch for.
+# All a dead server's edits (32 WAL segments of 64 MB at most) replay well within it.
+OPEN_REGIONS_MAX_TIMEOUT_S = 300.0
 
 
 class RegionServerClients:
@@ -95,9 +98,10 @@ class RegionServerClients:
                 schemas[desc.name] = table_to_pb(desc)
             request.regions.add(region=region_info_to_pb(info), schema=schemas[desc.name])
         # the server opens OPEN_REGIONS_PARALLELISM at a time: each open keeps the budget
-        # an OpenRegion call has
+        # an OpenRegion call has, up to a bound
         rounds = -(-len(regions) // OPEN_REGIONS_PARALLELISM)
-        response = self.call(server, "OpenRegions", request, OPEN_TIMEOUT_S * max(1, rounds))
+        timeout = min(OPEN_TIMEOUT_S * max(1, rounds), OPEN_REGIONS_MAX_TIMEOUT_S)
+        response = self.call(server, "OpenRegions", request, timeout)
         if len(response.results) != len(regions):
             raise HBaseError(f"region server {server} answered {len(response.results)} "
                              f"results to OpenRegions of {len(regions)} regions")

@@ -26,7 +26,7 @@ from coordination import zk as zk_mod
 from coordination.znodes import Paths, ServerRecord, server_name
 from protos.schema import (merge_parents_from_pb, region_info_from_pb, region_info_to_pb,
                            table_from_pb)
-from minihbase.errors import NotServingRegionError
+from minihbase.errors import NotServingRegionError, ServerUnavailableError
 from minihbase.zookeeper import free_port
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
@@ -49,6 +49,9 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         # so a set two servers share fails the first server the region is sent to)
         self.fail_open_keys: set[bytes] = set()
         self.open_calls: list[int] = []  # guarded by lock: regions of each OpenRegions call
+        # set: region commands answer ServerUnavailableError, as from a hung server's deadline
+        self.unreachable = False
+        self.close_calls = 0  # guarded by lock: CloseRegion calls received
         self.lock = threading.Lock()
         self.regions: dict[str, RegionInfo] = {}  # guarded by lock: open regions by name
         self.opened: list[str] = []  # guarded by lock: every OpenRegion, in order
@@ -88,6 +91,7 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
         if self.open_delay:
             time.sleep(self.open_delay)
         info = region_info_from_pb(request.region)
+        self._refuse_if_unreachable(context)
         if self.fail_opens or _fails_once(self.fail_open_keys, info.start_key):
             abort_with(context, OSError(f"cannot open {info.name}"))
         with self.lock:
@@ -103,6 +107,7 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
             time.sleep(self.open_delay)
         with self.lock:
             self.open_calls.append(len(request.regions))
+        self._refuse_if_unreachable(context)
         response = pb.OpenRegionsResponse()
         for r in request.regions:
             info = region_info_from_pb(r.region)
@@ -118,7 +123,14 @@ class FakeRegionServer(pb_grpc.RegionServerServicer):
             response.results.add(region=info.name, ok=True)
         return response
 
+    def _refuse_if_unreachable(self, context) -> None:
+        if self.unreachable:
+            abort_with(context, ServerUnavailableError(f"call to server at {self.name} timed out"))
+
     def CloseRegion(self, request, context):
+        with self.lock:
+            self.close_calls += 1
+        self._refuse_if_unreachable(context)
         with self.lock:
             if request.region not in self.regions:
                 abort_with(context, NotServingRegionError(f"{request.region} not here"))

@@ -18,6 +18,7 @@ from coordination import zk as zk_mod
 from coordination.znodes import (CLOSED, CRASHED, DEAD, ENABLED, ENABLING, FAILED_OPEN, OFFLINE,
                                  ONLINE, OPEN, OPENING, SPLITTING, SPLITTING_WAL, Paths,
                                  RegionRecord, TableRecord, parse_server_name)
+from hmaster import assignment
 from hmaster.assignment import KeyedLocks
 from hmaster.meta import MetaStore
 from hmaster.server import MasterConfig, MasterServer
@@ -180,6 +181,25 @@ def test_a_region_failing_in_a_batched_open_is_retried_elsewhere_and_the_others_
     # one call per server for the batch (3 regions each); the retry is one more
     assert sorted(a.open_calls + b.open_calls) == [3, 3]
     assert c.info.name in (a.opened + b.opened)
+
+
+def test_a_server_failing_a_whole_batch_gets_no_further_calls_and_its_regions_open_elsewhere(
+        env, monkeypatch):
+    """A server whose OpenRegions call fails as a whole (gone, or hung past the deadline) is
+    sent no more of its batches and no more best-effort closes after the first unanswered
+    one: each would wait out its own deadline. Its regions open on the other server."""
+    monkeypatch.setattr(assignment, "OPEN_BATCH", 8)  # the master runs in this process
+    quorum, rootdir, start_master, add_server, zk = env
+    a, b = add_server(), add_server()
+    b.unreachable = True
+    master = start_master()
+    wait_for(lambda: len(master.servers.online()) == 2, 10, "servers online")
+    create(master, "hung", [b"%02d" % i for i in range(1, 32)])  # 16 regions each
+    recs = regions(zk, "hung")
+    assert [r.state for r in recs] == [OPEN] * len(recs)
+    assert {r.server for r in recs} == {a.name}
+    assert b.open_calls == [8]
+    assert b.close_calls == 1
 
 
 def test_no_live_server_leaves_regions_offline_saying_so(env):
