@@ -320,16 +320,20 @@ class RegionServerService(pb_grpc.RegionServerServicer):
     # --- region commands (from the master) ----------------------------------------------------
     def OpenRegion(self, request, context):
         try:
-            self._check_alive()
-            self._check_addressee(request.server)
-            self._check_sender(request.master, "OpenRegion")
-            if self._server.stopping_cleanly:
-                raise ServerUnavailableError(
-                    f"region server {self._server.name} is stopping: open the region elsewhere")
+            self._check_may_open(request, "OpenRegion")
             self._open_one(request)
             return _EMPTY
         except Exception as e:
             self._fail(context, e)
+
+    def _check_may_open(self, request, method: str) -> None:
+        """The checks of an open command: alive, the addressee, the sender, not stopping."""
+        self._check_alive()
+        self._check_addressee(request.server)
+        self._check_sender(request.master, method)
+        if self._server.stopping_cleanly:
+            raise ServerUnavailableError(
+                f"region server {self._server.name} is stopping: open elsewhere")
 
     def _open_one(self, request) -> None:
         """Open the region `request` (an OpenRegionRequest) names, with its schema."""
@@ -346,12 +350,7 @@ class RegionServerService(pb_grpc.RegionServerServicer):
         per region in request order (a region that fails to open fails alone). An abort
         (ServerAbortedError) fails the whole call."""
         try:
-            self._check_alive()
-            self._check_addressee(request.server)
-            self._check_sender(request.master, "OpenRegions")
-            if self._server.stopping_cleanly:
-                raise ServerUnavailableError(
-                    f"region server {self._server.name} is stopping: open the regions elsewhere")
+            self._check_may_open(request, "OpenRegions")
             futures = [self._open_pool.submit(self._open_one, r) for r in request.regions]
             response = pb.OpenRegionsResponse()
             for r, future in zip(request.regions, futures):
