@@ -111,9 +111,11 @@ class MultiSend:
             for part, request in _requests(by_region):
                 try:
                     future = stub.Multi.future(request, timeout=rpc_timeout)
-                except ValueError:  # gRPC's "closed channel": close() ran meanwhile
-                    channels.check_open()
-                    raise
+                except ValueError:  # gRPC's "closed channel": close() or forget() ran meanwhile
+                    exc = channels.closed_channel(address)
+                    exc.location = self.located[address]
+                    self._failed(exc, [m for ms in part.values() for m in ms])
+                    continue
                 self.calls.append((address, part, future))
 
     def _group(self, pending: list) -> dict[str, dict[str, list]]:

@@ -243,9 +243,10 @@ class Connection:
             exc = from_rpc_error(err, loc.address)
             exc.location = loc  # for region_server_down, should the operation time out
             raise exc from None
-        except ValueError:  # gRPC's "closed channel": close() ran meanwhile
-            self.channels.check_open()
-            raise
+        except ValueError:  # gRPC's "closed channel": close() or forget() ran meanwhile
+            exc = self.channels.closed_channel(loc.address)
+            exc.location = loc
+            raise exc from None
 
     def region_server_down(self, exc: BaseException) -> str | None:
         """For the timeout message of a data call whose last attempt could not connect to
@@ -307,9 +308,8 @@ class Connection:
                     request, timeout=min(retry.rpc_timeout, retry.timeout))
             except grpc.RpcError as err:
                 raise from_rpc_error(err, loc.address) from None
-            except ValueError:  # gRPC's "closed channel": close() ran meanwhile
-                self.channels.check_open()
-                raise
+            except ValueError:  # gRPC's "closed channel": close() or forget() ran meanwhile
+                raise self.channels.closed_channel(loc.address) from None
         except HBaseError as exc:
             if not exc.retryable:
                 raise

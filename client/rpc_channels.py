@@ -17,7 +17,10 @@ therefore dialled anew with `redial(address)` (region servers' channels go with 
 Once the pool is closed (Connection.close()), no channel is opened again, and a call that
 found its stub just before the close learns so from `check_open()`: gRPC itself raises a
 ValueError ("Cannot invoke RPC on closed channel!"), which callers turn into the
-ConnectionClosedError it means.
+ConnectionClosedError it means. The same ValueError while the pool is open means `forget`
+closed the channel under a caller still holding its stub (a scan between two batches, a call
+racing the znode watch): the server left, so `closed_channel` makes it the retryable
+ServerUnavailableError of any call to a server that went away (nothing was sent).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import threading
 import grpc
 
 from client.location_cache import CLOSED
-from minihbase.errors import ConnectionClosedError
+from minihbase.errors import ConnectionClosedError, ServerUnavailableError
 from protos import minihbase_pb2_grpc as pb_grpc
 
 # Values may be up to --max-value-bytes (10 MiB) and scans return up to ~1000 rows at once.
@@ -77,6 +80,15 @@ class ChannelPool:
         closed-channel ValueError raises instead (`except ValueError: check_open(); raise`)."""
         if self.closed:
             raise ConnectionClosedError(CLOSED) from None
+
+    def closed_channel(self, address: str) -> ServerUnavailableError:
+        """The error for a call that failed with gRPC's closed-channel ValueError: raises
+        ConnectionClosedError once the pool is closed; otherwise returns the retryable error
+        of a server that left (its channel was forgotten and closed as its znode went: a
+        stop, a crash, or a rolling restart bringing it back on the same address)."""
+        self.check_open()
+        return ServerUnavailableError(f"server at {address} unavailable: it left the "
+                                      "cluster (its channel was closed)")
 
     def _endpoint(self, address: str) -> _Endpoint:
         ep = self._endpoints.get(address)

@@ -314,9 +314,10 @@ class _Scanner:
             exc = from_rpc_error(err, self.loc.address)
             exc.location = self.loc  # for Connection.region_server_down
             raise exc from None
-        except ValueError:  # gRPC's "closed channel": close() ran meanwhile
-            self.conn.channels.check_open()
-            raise
+        except ValueError:  # gRPC's "closed channel": close(), or forget() as the server left
+            exc = self.conn.channels.closed_channel(self.loc.address)
+            exc.location = self.loc
+            raise exc from None
         self.scanner_id = response.scanner_id
         if not response.more_in_region:
             self.scanner_id = 0

@@ -634,3 +634,42 @@ def test_a_region_whose_store_file_is_torn_fails_alone_when_its_table_is_enabled
                 assert t.row(row) == {b"cf:q": value}
     finally:
         stop_cluster(cluster)
+
+
+def test_reads_open_while_their_region_server_restarts_cleanly_go_on_with_no_error(
+        cluster_factory, connection_for):
+    """A rolling restart's step: the server of a scan's region stops cleanly and starts again
+    on the same port. The client closes its channel to the server as the server leaves
+    ZooKeeper, under a scan still holding that channel's stub; the scan goes on at the
+    region's next server (every row once, in order), and so does a scan through the Thrift
+    gateway (happybase), whose client is the same."""
+    import happybase
+    cluster = cluster_factory("rolling", regionservers=2, masters=1, thrift_servers=1,
+                              balancer_period=3600)
+    try:
+        conn = connection_for(cluster)
+        conn.create_table("roll", {"cf": dict()})
+        t = conn.table("roll")
+        keys = [b"r%04d" % i for i in range(200)]
+        with t.batch() as b:
+            for k in keys:
+                b.put(k, {b"cf:q": k})
+        records = cluster.wait_for(lambda: serving_regions(cluster, "roll"), 60, "roll to open")
+        victim = daemon_of(cluster, records[0].server)
+        address = f"127.0.0.1:{victim.port}"
+        gateway = cluster.thrift_servers[0]
+        hb = happybase.Connection("127.0.0.1", port=gateway.port, timeout=60000)
+        scans = {"client": t.scan(batch_size=10),
+                 "thrift": hb.table("roll").scan(batch_size=10)}
+        got = {name: [next(rows)[0] for _ in range(15)] for name, rows in scans.items()}
+        assert address in conn.channels.addresses()
+        cluster.stop_regionserver(cluster.regionservers.index(victim))
+        wait_for(lambda: address not in conn.channels.addresses(), 30,
+                 "the client to close its channel to the stopped server")
+        cluster.restart(victim)
+        for name, rows in scans.items():
+            got[name] += [k for k, _ in rows]
+        assert got == {"client": keys, "thrift": keys}
+        hb.close()
+    finally:
+        stop_cluster(cluster)
