@@ -35,6 +35,10 @@ class Scanners:
         self._clock = clock
         self._lock = threading.Lock()
         self._open: dict[int, _Scanner] = {}  # guarded by _lock
+        # Scans that failed, by id -> when: dropped (reading one is invalid), but the client's
+        # close after the error (happybase closes in a `finally`) must not answer "scanner ID
+        # is invalid" in place of the scan's own error. Kept until closed or a lease passed.
+        self._failed: dict[int, float] = {}  # guarded by _lock
         self._next_id = 1  # guarded by _lock
         self.expired = 0  # scanners closed by their lease; guarded by _lock
 
@@ -43,7 +47,7 @@ class Scanners:
 
     def open(self, rows, sorted_columns: bool) -> int:
         with self._lock:
-            while self._next_id in self._open:  # only after 2**31 opens
+            while self._next_id in self._open or self._next_id in self._failed:  # 2**31 opens
                 self._next_id = self._next_id % _MAX_ID + 1
             sid = self._next_id
             self._next_id = sid % _MAX_ID + 1
@@ -71,7 +75,8 @@ class Scanners:
                 items = list(itertools.islice(scanner.rows, max(n, 0)))
             except BaseException:
                 with self._lock:
-                    self._open.pop(sid, None)
+                    if self._open.pop(sid, None) is not None:
+                        self._failed[sid] = self._clock()
                 raise
             scanner.last_used = self._clock()
             return items, scanner.sorted_columns
@@ -79,6 +84,8 @@ class Scanners:
     def close(self, sid) -> None:
         with self._lock:
             scanner = self._open.pop(sid, None)
+            if scanner is None and self._failed.pop(sid, None) is not None:
+                return  # its scan ended with the error its last call answered
         if scanner is None:
             raise InvalidArgumentError(INVALID)
         _end(scanner)
@@ -90,6 +97,8 @@ class Scanners:
             idle = [sid for sid, s in self._open.items()
                     if now - s.last_used > self.lease and not s.lock.locked()]
             closed = [self._open.pop(sid) for sid in idle]
+            for sid in [sid for sid, when in self._failed.items() if now - when > self.lease]:
+                del self._failed[sid]
             self.expired += len(closed)
         for scanner in closed:
             _end(scanner)

@@ -197,6 +197,27 @@ def test_a_scan_in_row_parts_resumed_after_a_region_move_returns_no_cell_twice(h
     cells = [(item.row, column) for item in items for column in item.columns]
     assert cells == [(b"w%d" % r, b"cf:q%02d" % i) for r in range(3) for i in range(10)]
 
+def test_a_scan_failing_mid_way_gives_happybase_its_error_not_an_invalid_scanner_id(hb,
+                                                                                   native):
+    """A scan that fails between two pages (its table disabled under it) answers the page
+    with the error; happybase then closes the scanner in its `finally`, and that close must
+    not replace the scan's error with IllegalArgument "scanner ID is invalid" (in HBase the
+    failed scanner stays open until closed)."""
+    from Hbase_thrift import IOError as ThriftIOError
+
+    native.create_table("hb_fails", {"cf": {}})
+    t = hb().table("hb_fails")
+    with t.batch() as b:
+        for r in range(30):
+            b.put(b"r%02d" % r, {b"cf:q": b"v"})
+    rows = t.scan(batch_size=10)
+    assert [next(rows)[0] for _ in range(10)] == [b"r%02d" % r for r in range(10)]
+    native.disable_table("hb_fails")
+    with pytest.raises(ThriftIOError) as failed:
+        list(rows)
+    assert b"table 'hb_fails' is disabled" in failed.value.message
+
+
 def test_a_scan_whose_start_and_stop_row_are_equal_returns_that_row(hb, native):
     """HBase's Thrift1 server builds its scans with Scan's deprecated setStartRow/setStopRow
     (and new Scan(start, stop)), which keep the old rule: equal start and stop rows make a get
@@ -541,6 +562,11 @@ def test_scanner_ids_are_not_reused_while_open_and_a_failed_scan_is_dropped():
     with pytest.raises(ValueError, match=INVALID):
         scanners.next(sid, 1)
     assert len(scanners) == 2
+    scanners._next_id = sid  # the counter comes round: not reused before the client closed it
+    assert scanners.open(_rows([]), False) != sid
+    scanners.close(sid)  # the client's close after the error (happybase's finally) is fine
+    with pytest.raises(ValueError, match=INVALID):
+        scanners.close(sid)  # ... once
 
 
 def test_a_scanner_expired_while_a_call_waits_for_it_is_invalid_not_an_empty_page():
