@@ -6,6 +6,7 @@ starts one), one directory.
     python -m minihbase.local_cluster start  --dir var/local [--regionservers 3] [--masters 2]
     python -m minihbase.local_cluster status --dir var/local
     python -m minihbase.local_cluster stop   --dir var/local
+    python -m minihbase.local_cluster rolling-restart --dir var/local [--rs-only|--master-only]
 
 Layout of the directory:
 
@@ -134,6 +135,19 @@ class Daemon:
 
     def to_json(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "process"}
+
+
+def _launch(what: str, argv: list[str], log_path: str) -> subprocess.Popen:
+    """Start a daemon detached in its own session, its output appended to its log."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"]
+                                     if env.get("PYTHONPATH") else "")
+    with open(log_path, "ab") as log:
+        log.write(f"--- local_cluster: starting {what}: {' '.join(argv)}\n".encode())
+        log.flush()
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=REPO_ROOT, env=env,
+                                start_new_session=True)
 
 
 def _pid_runs(pid: int, argv: list[str]) -> bool:
@@ -294,15 +308,7 @@ class LocalCluster:
             argv += ["--rootdir", self.rootdir, "--advertise", "127.0.0.1"]
             argv += self._flags_for(role) + (self.extra_master_args if role == "master"
                                              else self.extra_regionserver_args)
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"]
-                                         if env.get("PYTHONPATH") else "")
-        with open(log_path, "ab") as log:
-            log.write(f"--- local_cluster: starting {role}-{index}: {' '.join(argv)}\n".encode())
-            log.flush()
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, cwd=REPO_ROOT, env=env,
-                                       start_new_session=True)
+        process = _launch(f"{role}-{index}", argv, log_path)
         daemon = Daemon(role, index, port, info_port, log_path, argv, pid=process.pid,
                         started_at=time.time(), process=process)
         with self._lock:
@@ -688,6 +694,114 @@ def stop_from_state(directory: str, timeout: float = 30.0, out=print) -> bool:
     return any_running
 
 
+def rolling_restart_from_state(directory: str, timeout: float = 60.0, out=print,
+                               roles: tuple[str, ...] = ("master", "regionserver")) -> int:
+    """HBase's bin/rolling-restart.sh for the cluster recorded in <directory>/cluster.json:
+    the backup masters, then the active master (a backup takes over at once), then each
+    region server in turn is stopped cleanly (SIGTERM: it flushes and its regions reopen on
+    the others at once) and started again with its command line, on its ports; the next
+    daemon waits until this one registered (a new startcode) and, after a region server, no
+    region is in transition. Exit code 0, or 1 with the reason."""
+    state = read_state(directory)
+    if state is None or state.get("stopped"):
+        out(f"no cluster running from {directory}")
+        return 1
+    from client import Connection
+    from coordination.zk import connect
+    from coordination.znodes import MasterRecord
+    from kazoo.exceptions import NoNodeError
+    daemons = [Daemon(**d) for d in state.get("daemons", [])]
+    parent = state.get("zk_parent", "/hbase").rstrip("/")
+    try:
+        zkc = connect(state["quorum"], session_timeout=10.0, connect_timeout=5.0)
+    except Exception as exc:  # noqa: BLE001 -- said in one line, not a traceback
+        out(f"rolling restart: cannot reach ZooKeeper at {state['quorum']}: {exc}")
+        return 1
+    conn = Connection(state["quorum"], zk_parent=parent, timeout=timeout)
+
+    def newest_name(port: int) -> tuple[int, str]:
+        """(startcode, name) of the newest incarnation in ZooKeeper on `port`, or (0, "")."""
+        names = zkc.get_children(parent + "/rs") + zkc.get_children(parent + "/backup-masters")
+        try:
+            names.append(MasterRecord.from_bytes(zkc.get(parent + "/master")[0]).name)
+        except NoNodeError:
+            pass
+        found = [(int(n.rsplit(",", 1)[1]), n) for n in names if n.split(",")[1] == str(port)]
+        return max(found, default=(0, ""))
+
+    def registered(d: Daemon) -> bool:
+        """d's new incarnation is in ZooKeeper (its port, a startcode from after its start)."""
+        startcode, name = newest_name(d.port)
+        if startcode >= int(d.started_at * 1000):
+            d.name = name
+        return bool(d.name)
+
+    def settled(old_name: str) -> bool:
+        """The master took the stopped server's regions over and none is in transition."""
+        st = conn.status()
+        return not st["regions_in_transition"] and not any(
+            s["name"] == old_name and s["regions"] for s in st["servers"])
+
+    def wait(predicate, what: str) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.1)
+        out(f"rolling restart stopped: no {what} within {timeout:.0f}s")
+        return False
+
+    def save() -> None:
+        state.update(daemons=[d.to_json() for d in daemons], updated=time.time())
+        path = os.path.join(os.path.abspath(directory), STATE_FILE)
+        with open(path + ".tmp", "w") as f:
+            json.dump(state, f, indent=2)
+        os.replace(path + ".tmp", path)
+
+    try:
+        registered_active = None
+        try:
+            registered_active = MasterRecord.from_bytes(zkc.get(parent + "/master")[0]).name
+        except NoNodeError:
+            pass
+        masters = [d for d in daemons if d.role == "master"]
+        active = [d for d in masters if registered_active and
+                  registered_active.split(",")[1] == str(d.port)]
+        order = ([d for d in masters if d not in active] + active if "master" in roles else [])
+        order += [d for d in daemons if d.role == "regionserver" and "regionserver" in roles]
+        for i, d in enumerate(order):
+            label = f"{d.role}-{d.index} 127.0.0.1:{d.port}"
+            if not d.is_alive():
+                out(f"rolling restart stopped: {label} is not running")
+                return 1
+            out(f"restarting {label} (pid {d.pid})")
+            started, old_name = time.monotonic(), newest_name(d.port)[1]
+            os.kill(d.pid, signal.SIGTERM)
+            if not d.wait(timeout):
+                out(f"{label} did not stop within {timeout:.0f}s: SIGKILL")
+                os.killpg(d.pid, signal.SIGKILL)
+                d.wait(5)
+            d.started_at = time.time()
+            d.pid, d.name = _launch(f"{d.role}-{d.index}", d.argv, d.log_path).pid, ""
+            save()
+            if not wait(lambda: registered(d), f"registration of {label} (see {d.log_path})"):
+                return 1
+            save()
+            if d.role == "master" and not wait(
+                    lambda: zkc.exists(parent + "/master"), "active master"):
+                return 1
+            if d.role == "regionserver" and not wait(
+                    lambda: settled(old_name), "end of the regions in transition"):
+                return 1
+            out(f"  {label} serves again after {time.monotonic() - started:.1f}s")
+        out(f"rolling restart done: {len(order)} daemons restarted")
+        return 0
+    finally:
+        conn.close()
+        zkc.stop()
+        zkc.close()
+
+
 def status_from_state(directory: str, out=print) -> int:
     """Print what runs; exit code 0 when every recorded process runs, 1 otherwise."""
     state = read_state(directory)
@@ -729,7 +843,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m minihbase.local_cluster",
                                 description="Start/stop a local minihbase cluster (processes on "
                                             "loopback, real ZooKeeper, no Docker).")
-    p.add_argument("command", choices=["start", "stop", "status"])
+    p.add_argument("command", choices=["start", "stop", "status", "rolling-restart"])
     p.add_argument("--dir", default="var/local", help="cluster directory (default var/local)")
     p.add_argument("--regionservers", type=int, default=3)
     p.add_argument("--masters", type=int, default=2)
@@ -742,7 +856,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="master: seconds before orphaned region directories are deleted")
     p.add_argument("--free-ports", action="store_true",
                    help="always pick free ports (default: HBase's ports when they are free)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for start/stop")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds to wait for start/stop (rolling-restart: for each daemon)")
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("--rs-only", action="store_true", help="rolling-restart: region servers")
+    only.add_argument("--master-only", action="store_true", help="rolling-restart: masters")
     args = p.parse_args(argv)
     # kazoo logs a harmless "Connection dropped" while ZooKeeper finishes starting; it retries.
     logging.getLogger("kazoo").setLevel(logging.ERROR)
@@ -751,6 +869,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "status":
         return status_from_state(args.dir)
+    if args.command == "rolling-restart":
+        roles = (("regionserver",) if args.rs_only else ("master",) if args.master_only
+                 else ("master", "regionserver"))
+        return rolling_restart_from_state(args.dir, timeout=args.timeout, roles=roles)
     flags = {k: v for k, v in dict(session_timeout=args.session_timeout,
                                    flush_size=args.flush_size,
                                    split_size=args.split_size,

@@ -77,3 +77,58 @@ def test_start_status_stop_from_the_command_line(tmp_path):
             if LOG_LINE.match(line):
                 assert f"[{d['role']} " in line, f"log line does not name the server: {line}"
     assert run_cli("status", "--dir", directory).returncode == 1
+
+
+def test_rolling_restart_restarts_every_daemon_while_a_client_reads_and_writes(tmp_path):
+    """HBase's bin/rolling-restart.sh: `rolling-restart` stops and starts the masters (backup
+    first), then each region server, on their own ports; a client writing and reading all the
+    while sees no error, and every row it was told was written is there afterwards."""
+    import threading
+
+    import client
+
+    directory = str(tmp_path / "rolling")
+    started = run_cli("start", "--dir", directory, "--free-ports", "--thrift-servers", "0")
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        quorum = re.search(r"ZooKeeper quorum : (\S+)", started.stdout).group(1)
+        before = json.load(open(os.path.join(directory, "cluster.json")))["daemons"]
+        conn = client.Connection(quorum, timeout=30)
+        conn.create_table("roll", {"cf": {}}, split_keys=[b"3", b"6"])
+        t = conn.table("roll")
+        written, errors, stop = [], [], threading.Event()
+
+        def work():
+            for i in range(100_000):
+                if stop.is_set():
+                    return
+                row = b"%d-%05d" % (i % 10, i)
+                try:
+                    t.put(row, {b"cf:q": row})
+                    written.append(row)
+                    assert t.row(written[i // 2]) == {b"cf:q": written[i // 2]}
+                except Exception as exc:  # noqa: BLE001 -- reported by the assertion below
+                    errors.append(exc)
+                time.sleep(0.01)
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        try:
+            rolled = run_cli("rolling-restart", "--dir", directory, timeout=300)
+        finally:
+            stop.set()
+            worker.join(60)
+        assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+        assert rolled.stdout.count("serves again") == 5, rolled.stdout
+        assert errors == []
+        after = json.load(open(os.path.join(directory, "cluster.json")))["daemons"]
+        assert [(d["role"], d["port"]) for d in after] == [(d["role"], d["port"]) for d in before]
+        assert all(a["pid"] != b["pid"] and _pid_runs(a["pid"], a["argv"])
+                   for a, b in zip(after, before))
+        assert len(written) > 100
+        assert {k for k, _ in t.scan()} == set(written)
+        conn.close()
+        assert run_cli("status", "--dir", directory).returncode == 0
+    finally:
+        stopped = run_cli("stop", "--dir", directory)
+    assert stopped.returncode == 0, stopped.stderr
