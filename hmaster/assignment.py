@@ -561,7 +561,8 @@ class AssignmentManager:
         it), meta read again under it: with the lock held nobody can be opening or moving the
         region, so if meta says OPEN on another server, or OFFLINE, CLOSED or FAILED_OPEN, or
         does not know the region, no copy on this server is legitimate -- even when the report
-        is stale and the region moved away since (the close then finds nothing). Closed without
+        is stale and the region moved away since (the close then finds nothing); a report built
+        before meta's last change of the region is not acted on at all. Closed without
         a flush: a flush would write the copy's edits into the real region's directory.
         regions: meta's records, if the caller just read them. Returns how many were closed."""
         by_name = {r.info.name: r for r in (regions if regions is not None
@@ -572,6 +573,10 @@ class AssignmentManager:
             for rl in load.regions if load is not None else ():
                 rec = by_name.get(rl.region)
                 if rl.state != OPEN or not _is_ghost(rec, server):
+                    continue
+                if rec is not None and 0 < load.built_ms <= rec.since_ms:
+                    # built before meta's last change of the region: the copy it lists is the
+                    # one that change closed (a move, a clean stop: the next report says so)
                     continue
                 if self._close_ghost(server, rl.region):
                     closed += 1

@@ -217,3 +217,29 @@ def test_chaos_freezing_the_master_mid_move_leaves_every_region_on_one_server(
             row: {b"cf:q": value} for row, value in rows.items()}
     finally:
         stop_cluster(cluster)
+
+
+def test_a_report_from_before_a_region_moved_is_no_stray_copy(cluster_factory,
+                                                               connection_for):
+    """A region server's last report lists a region it has since closed for a move (or a
+    clean stop: it stops reporting, then closes its regions). The master must not take that
+    report for a second copy of the region: no "closing that copy" warning (an operator
+    reads it as a double assignment) and no close sent for a copy that is not there."""
+    cluster = cluster_factory("staleghost", regionservers=2, masters=1, balancer_period=0.5,
+                              report_period=3.0)
+    try:
+        conn = connection_for(cluster)
+        conn.balance_switch(False)
+        conn.create_table("sg", {"cf": {}}, split_keys=[b"m"])
+        cluster.wait_for(lambda: serving_regions(cluster, "sg"), 30, "sg serving")
+        for _ in range(4):
+            for region in conn.regions("sg"):
+                conn.move(region["name"])
+            cluster.wait_for(lambda: serving_regions(cluster, "sg"), 30, "sg serving")
+            time.sleep(1.5)  # chores (every 0.5 s) meanwhile read the older reports
+        conn.table("sg").put(b"r1", {b"cf:q": b"v1"})
+        assert conn.table("sg").row(b"r1") == {b"cf:q": b"v1"}
+        log = open(cluster.masters[0].log_path).read()
+        assert "closing that copy" not in log
+    finally:
+        stop_cluster(cluster)
