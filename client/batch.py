@@ -111,8 +111,8 @@ class MultiSend:
             for part, request in _requests(by_region):
                 try:
                     future = stub.Multi.future(request, timeout=rpc_timeout)
-                except ValueError:  # gRPC's "closed channel": close() or forget() ran meanwhile
-                    exc = channels.closed_channel(address)
+                except ValueError as e:  # "closed channel": close() or forget() ran meanwhile
+                    exc = channels.closed_channel(address, e)
                     exc.location = self.located[address]
                     self._failed(exc, [m for ms in part.values() for m in ms])
                     continue

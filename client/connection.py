@@ -243,8 +243,8 @@ class Connection:
             exc = from_rpc_error(err, loc.address)
             exc.location = loc  # for region_server_down, should the operation time out
             raise exc from None
-        except ValueError:  # gRPC's "closed channel": close() or forget() ran meanwhile
-            exc = self.channels.closed_channel(loc.address)
+        except ValueError as e:  # gRPC's "closed channel": close() or forget() ran meanwhile
+            exc = self.channels.closed_channel(loc.address, e)
             exc.location = loc
             raise exc from None
 
@@ -308,8 +308,8 @@ class Connection:
                     request, timeout=min(retry.rpc_timeout, retry.timeout))
             except grpc.RpcError as err:
                 raise from_rpc_error(err, loc.address) from None
-            except ValueError:  # gRPC's "closed channel": close() or forget() ran meanwhile
-                raise self.channels.closed_channel(loc.address) from None
+            except ValueError as e:  # gRPC's "closed channel": close() or forget() ran meanwhile
+                raise self.channels.closed_channel(loc.address, e) from None
         except HBaseError as exc:
             if not exc.retryable:
                 raise

@@ -34,6 +34,8 @@ from client.location_cache import CLOSED
 from minihbase.errors import ConnectionClosedError, ServerUnavailableError
 from protos import minihbase_pb2_grpc as pb_grpc
 
+CLOSED_CHANNEL = "closed channel"  # in the ValueError gRPC raises for a call on one
+
 # Values may be up to --max-value-bytes (10 MiB) and scans return up to ~1000 rows at once.
 _OPTIONS = (
     ("grpc.max_receive_message_length", -1),
@@ -81,11 +83,14 @@ class ChannelPool:
         if self.closed:
             raise ConnectionClosedError(CLOSED) from None
 
-    def closed_channel(self, address: str) -> ServerUnavailableError:
-        """The error for a call that failed with gRPC's closed-channel ValueError: raises
-        ConnectionClosedError once the pool is closed; otherwise returns the retryable error
-        of a server that left (its channel was forgotten and closed as its znode went: a
-        stop, a crash, or a rolling restart bringing it back on the same address)."""
+    def closed_channel(self, address: str, error: ValueError) -> ServerUnavailableError:
+        """The error for a call that failed with `error`, a ValueError: any other than gRPC's
+        closed-channel one (a request that cannot be built) is raised again; ConnectionClosed
+        Error once the pool is closed; otherwise returns the retryable error of a server that
+        left (its channel was forgotten and closed as its znode went: a stop, a crash, or a
+        rolling restart bringing it back on the same address)."""
+        if CLOSED_CHANNEL not in str(error):
+            raise error
         self.check_open()
         return ServerUnavailableError(f"server at {address} unavailable: it left the "
                                       "cluster (its channel was closed)")

@@ -314,8 +314,8 @@ class _Scanner:
             exc = from_rpc_error(err, self.loc.address)
             exc.location = self.loc  # for Connection.region_server_down
             raise exc from None
-        except ValueError:  # gRPC's "closed channel": close(), or forget() as the server left
-            exc = self.conn.channels.closed_channel(self.loc.address)
+        except ValueError as e:  # gRPC's "closed channel": close(), or forget() as it left
+            exc = self.conn.channels.closed_channel(self.loc.address, e)
             exc.location = self.loc
             raise exc from None
         self.scanner_id = response.scanner_id

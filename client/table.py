@@ -122,8 +122,8 @@ class Table:
                 req = pb.GetRequest(region=loc.name, row=r, columns=cols, time_range=tr)
                 futures.append(channels.region_server(loc.address).Get.future(
                     req, timeout=rpc_timeout))
-            except ValueError:  # gRPC's "closed channel": close() or forget() ran meanwhile
-                channels.check_open()
+            except ValueError as e:  # "closed channel": close() or forget() ran meanwhile
+                channels.closed_channel(loc.address, e)
                 futures.append(None)  # the server left: this row is retried on its own
             except HBaseError as exc:
                 if not exc.retryable:
