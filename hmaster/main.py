@@ -33,6 +33,10 @@ FLAGS = [
     ("oldwals-ttl", 600.0, float, "seconds after which archived WAL segments are deleted"),
     ("orphan-grace", 600.0, float, "seconds after which orphaned region directories and stale "
      "snapshot attempts are deleted; 0 = never"),
+    ("max-clock-skew", 30.0, float, "seconds a joining region server's clock may differ from "
+     "the master's; further off, it is refused and aborts (hbase.master.maxclockskew)"),
+    ("warn-clock-skew", 10.0, float, "seconds of clock difference above which a joining region "
+     "server is logged (hbase.master.warningclockskew)"),
     ("normalizer-period", 300.0, float, "seconds between region normalizer runs"),
     ("normalizer-min-region-count", 3, int,
      "tables with fewer regions get no merge plans from the normalizer"),
@@ -54,7 +58,8 @@ def config_from_args(a: argparse.Namespace) -> MasterConfig:
                         advertise=a.advertise, info_port=a.info_port, zk_parent=a.zk_parent,
                         session_timeout=a.session_timeout, balancer_period=a.balancer_period,
                         backup=a.backup, oldwals_ttl=a.oldwals_ttl,
-                        orphan_grace=a.orphan_grace, normalizer=NormalizerConfig(
+                        orphan_grace=a.orphan_grace, max_clock_skew=a.max_clock_skew,
+                        warn_clock_skew=a.warn_clock_skew, normalizer=NormalizerConfig(
                             period=a.normalizer_period,
                             min_region_count=a.normalizer_min_region_count,
                             merge_min_age_s=a.normalizer_merge_min_age,

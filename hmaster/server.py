@@ -56,7 +56,7 @@ from hmaster.server_manager import ServerManager, superseded
 from hmaster.servicer import MasterServicer
 from hmaster.snapshots import SnapshotManager
 from hmaster.split_merge import NONCE_TTL_S, SplitMergeCoordinator
-from minihbase.errors import TableNotFoundError
+from minihbase.errors import ClockOutOfSyncError, TableNotFoundError
 from minihbase.metrics import RpcMetrics
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.limits import DAEMON_MESSAGE_OPTIONS
@@ -83,6 +83,8 @@ class MasterConfig:
     backup: bool = False  # HBase's --backup: wait for an active master before contending
     oldwals_ttl: float = 600.0  # archived WAL segments are deleted this long after (log_cleaner)
     orphan_grace: float = 600.0  # orphaned region directories are deleted this long after (hbck)
+    max_clock_skew: float = 30.0  # region servers further off are refused (server_manager)
+    warn_clock_skew: float = 10.0  # region servers further off are logged
     normalizer: NormalizerConfig = field(default_factory=NormalizerConfig)  # its settings
 
 
@@ -121,7 +123,9 @@ class MasterServer:
                                  connect_timeout=zk_mod.DAEMON_CONNECT_TIMEOUT_S)
         self.zk.add_listener(self._session_listener)
         self.meta = MetaStore(self.zk, self.paths)
-        self.servers = ServerManager(self.zk, self.paths, self.meta)
+        self.servers = ServerManager(self.zk, self.paths, self.meta,
+                                     max_clock_skew_s=self.config.max_clock_skew,
+                                     warn_clock_skew_s=self.config.warn_clock_skew)
         self.clients = RegionServerClients(self.zk, self.paths, on_stale=self._on_stale)
         self.assignment = AssignmentManager(self.meta, self.clients, self.servers)
         self.crash = CrashHandler(self.meta, self.servers, self.assignment, self.rootdir)
@@ -155,6 +159,7 @@ class MasterServer:
         self.port = port
         self.name = server_name(self.host, port, self.startcode)
         self.clients.sender = self.name
+        self.servers.master_name = self.name
         self.grpc_server.start()
         self._start_info_server()
         info_port = self.info_server.port if self.info_server else 0
@@ -271,7 +276,7 @@ class MasterServer:
         if self._stopped.is_set():
             return
         self._retire_earlier_incarnations(name)
-        if not self.servers.register_online(name):
+        if not self._clock_in_sync(name) or not self.servers.register_online(name):
             return
         # Servers usually start together (make up, a restart): wait a moment for the others
         # so waiting regions spread over all of them instead of piling onto the first one and
@@ -282,6 +287,23 @@ class MasterServer:
             self._join_timer = threading.Timer(JOIN_SETTLE_S, self._after_joins)
             self._join_timer.daemon = True
             self._join_timer.start()
+
+    def _clock_in_sync(self, name: str) -> bool:
+        """Check a joining server's clock before it can be given regions (HBase checks it when
+        the server reports for duty); False if it is refused. A server that does not answer yet
+        is checked on its first load report instead (server_manager, "Clock skew")."""
+        low_ms = int(time.time() * 1000)
+        try:
+            built_ms = self.clients.server_load(name).built_ms
+        except Exception as e:  # noqa: BLE001 -- unreachable, or its znode already gone
+            log.info("reading the clock of joining region server %s failed (%s); its first "
+                     "report is checked instead", name, e)
+            return True
+        try:
+            self.servers.check_clock(name, built_ms, low_ms, int(time.time() * 1000))
+        except ClockOutOfSyncError:
+            return False
+        return True
 
     def _retire_earlier_incarnations(self, name: str) -> None:
         """A region server restarted on the same host and port (a container restart) joins

@@ -9,20 +9,35 @@ thread, so the watch thread never blocks on crash handling.
 A server is *online* when its /hbase/rs znode exists and the master has not declared it dead
 (servers/<name> not CRASHED/SPLITTING_WAL/DEAD): a restarted process gets a new startcode, hence a
 new name, so a dead name never comes back.
+
+Clock skew (HBase's ServerManager.checkClockSkew): a server that joins while this master is
+active is refused when its clock differs from the master's by more than max_clock_skew_s, and
+logged above warn_clock_skew_s. The master reads its clock when it joins (GetServerLoad's
+built_ms) or, if that call fails, from its first load report. A refused server is never online
+(so never given a region); its next report is answered with ClockOutOfSyncError, on which it
+aborts, and its departure is handled as any crash. Servers already registered when this master
+became active were accepted by an earlier master: their skew is only logged -- refusing them
+would take their regions down because of this master's clock.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable
 
 from kazoo.recipe.watchers import ChildrenWatch
 
 from coordination.znodes import DEAD, ONLINE, Paths, parse_server_name
 from hmaster.meta import MetaStore
+from minihbase.errors import ClockOutOfSyncError
 
 log = logging.getLogger(__name__)
+
+# A report is built at most this long before it reaches the master (LoadReporter's call
+# timeout): that much of the difference between its built_ms and the master's clock is transit.
+REPORT_TRANSIT_MS = 5000
 
 
 def superseded(names, by: str | None = None) -> set[str]:
@@ -50,15 +65,27 @@ def names_matching(names, spec: str) -> list[str]:
     return [n for n in names if ",".join(n.split(",")[:parts]) == spec]
 
 
+def _utc(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+
+
 class ServerManager:
-    def __init__(self, zk, paths: Paths, meta: MetaStore):
+    def __init__(self, zk, paths: Paths, meta: MetaStore, *, max_clock_skew_s: float = 30.0,
+                 warn_clock_skew_s: float = 10.0):
         self.zk = zk
         self.paths = paths
         self.meta = meta
+        self.max_clock_skew_s = max_clock_skew_s  # hbase.master.maxclockskew
+        self.warn_clock_skew_s = warn_clock_skew_s  # hbase.master.warningclockskew
+        self.master_name = ""  # this master's name, for the messages
         self._lock = threading.Lock()
         self._live: set[str] = set()  # guarded by _lock: children of /hbase/rs
         self._dead: set[str] = set()  # guarded by _lock: names the master declared crashed
         self._loads: dict[str, object] = {}  # guarded by _lock: name -> last pb.ServerLoad
+        # guarded by _lock: joined servers whose clock is not checked yet; live names only
+        self._clock_unchecked: set[str] = set()
+        self._clock_seen: set[str] = set()  # guarded by _lock: skew looked at (live names only)
+        self._refused: dict[str, str] = {}  # guarded by _lock: name -> why (live names only)
         self.on_join: Callable[[str], None] = lambda name: None
         self.on_leave: Callable[[str], None] = lambda name: None
         self._watch = None
@@ -86,6 +113,10 @@ class ServerManager:
             self._live = children
             for name in left:
                 self._loads.pop(name, None)
+                self._refused.pop(name, None)
+            self._clock_unchecked = (self._clock_unchecked - left) | (set() if initial
+                                                                      else joined)
+            self._clock_seen -= left
         if initial:
             return  # the server's startup reconciliation handles the first listing
         for name in sorted(left):
@@ -151,7 +182,59 @@ class ServerManager:
         for old in superseded(dead, by=name):
             self.meta.delete_server_state(old)
 
+    def check_clock(self, name: str, server_ms: int, low_ms: int, high_ms: int) -> None:
+        """Refuse `name` (ClockOutOfSyncError) if `server_ms`, its clock read while this master's
+        read `low_ms`..`high_ms` (the call's round trip, which does not count as skew), is more
+        than max_clock_skew_s away; log a warning above warn_clock_skew_s."""
+        if server_ms < low_ms:
+            skew_ms, way, master_ms = low_ms - server_ms, "behind", low_ms
+        else:
+            skew_ms, way, master_ms = max(0, server_ms - high_ms), "ahead of", high_ms
+        with self._lock:
+            self._clock_unchecked.discard(name)
+            self._clock_seen.add(name)
+        clocks = (f"its clock read {_utc(server_ms)}, {skew_ms / 1000:.1f} s {way} master "
+                  f"{self.master_name or '(this master)'}'s {_utc(master_ms)}")
+        if skew_ms > self.max_clock_skew_s * 1000:
+            why = (f"region server {name} refused: {clocks}, more than --max-clock-skew "
+                   f"{self.max_clock_skew_s:g} s (HBase's hbase.master.maxclockskew); cell "
+                   "timestamps and TTLs need the servers' clocks in sync: fix its clock (NTP) "
+                   "and start it again")
+            with self._lock:
+                self._refused[name] = why
+                self._dead.add(name)  # never online, so never given a region
+                self._loads.pop(name, None)
+            log.error("%s", why)
+            raise ClockOutOfSyncError(why)
+        if skew_ms > self.warn_clock_skew_s * 1000:
+            log.warning("region server %s: %s, more than --warn-clock-skew %g s (refused above "
+                        "--max-clock-skew %g s)", name, clocks, self.warn_clock_skew_s,
+                        self.max_clock_skew_s)
+
+    def refusal(self, name: str) -> str | None:
+        """Why the master refused `name` for its clock; None if it did not."""
+        with self._lock:
+            return self._refused.get(name)
+
     def report(self, load) -> None:
+        """Keep `load`; ClockOutOfSyncError if its server is refused (see check_clock)."""
+        now_ms = int(time.time() * 1000)
+        with self._lock:
+            why = self._refused.get(load.server)
+            unchecked = load.server in self._clock_unchecked
+            first = load.server in self._live and load.server not in self._clock_seen
+        if why is not None:
+            raise ClockOutOfSyncError(why)
+        if load.built_ms and unchecked:
+            self.check_clock(load.server, load.built_ms, now_ms - REPORT_TRANSIT_MS, now_ms)
+        elif load.built_ms and first:  # accepted by an earlier master: only logged
+            with self._lock:
+                self._clock_seen.add(load.server)
+            if abs(load.built_ms - now_ms) > self.warn_clock_skew_s * 1000:
+                log.warning("region server %s: its clock read %s, %.1f s away from this "
+                            "master's %s (it registered before this master became active, so "
+                            "it is not refused)", load.server, _utc(load.built_ms),
+                            abs(load.built_ms - now_ms) / 1000, _utc(now_ms))
         with self._lock:
             # A report already in flight when the server was declared dead must not bring its
             # regions back into the status (names never come back: the startcode differs); one

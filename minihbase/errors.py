@@ -141,6 +141,13 @@ class StaleMasterError(HBaseError):
     another master took over. The stale master aborts when it gets this. Not retryable."""
 
 
+class ClockOutOfSyncError(HBaseError):
+    """The master refused a region server whose clock differs from the master's by more than
+    --max-clock-skew (HBase's ClockOutOfSyncException): the cells it stamps would hide, or be
+    hidden by, other servers' writes to the same rows. The region server aborts when it gets
+    this. Not retryable: the clock must be fixed first."""
+
+
 class UnknownScannerError(HBaseError):
     """The scanner id is unknown: expired lease, or the region moved."""
 

@@ -50,6 +50,7 @@ STATE_FILE = "cluster.json"
 # Flags the LocalCluster forwards, per role (names as Python keywords; "--" + dashes on the
 # command line). A flag given to LocalCluster goes to every role that knows it.
 MASTER_FLAGS = {"session_timeout", "balancer_period", "oldwals_ttl", "orphan_grace", "zk_parent",
+                "max_clock_skew", "warn_clock_skew",
                 "normalizer_period", "normalizer_min_region_count", "normalizer_merge_min_age",
                 "normalizer_merge_min_bytes", "log_max_bytes", "log_backups"}
 REGIONSERVER_FLAGS = {"session_timeout", "flush_size", "global_memstore_size", "split_size",
@@ -137,9 +138,11 @@ class Daemon:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "process"}
 
 
-def _launch(what: str, argv: list[str], log_path: str) -> subprocess.Popen:
-    """Start a daemon detached in its own session, its output appended to its log."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+def _launch(what: str, argv: list[str], log_path: str,
+            env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a daemon detached in its own session, its output appended to its log; env:
+    variables added to ours."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"]
                                      if env.get("PYTHONPATH") else "")
     with open(log_path, "ab") as log:
@@ -292,8 +295,10 @@ class LocalCluster:
                 args += ["--" + key.replace("_", "-"), str(value)]
         return args
 
-    def _spawn(self, role: str, index: int, ports: tuple[int, int] | None = None) -> Daemon:
-        """Start one daemon; `ports` (rpc, info) reuses a dead daemon's ports, else new ones."""
+    def _spawn(self, role: str, index: int, ports: tuple[int, int] | None = None,
+               env: dict[str, str] | None = None) -> Daemon:
+        """Start one daemon; `ports` (rpc, info) reuses a dead daemon's ports, else new ones;
+        `env`: variables added to its environment."""
         port, info_port = ports or (self._pick_port(DEFAULT_PORTS[role] + index),
                                     self._pick_port(DEFAULT_PORTS[role + "_info"] + index))
         log_path = os.path.join(self.log_dir, f"{role}-{index}.log")
@@ -308,7 +313,7 @@ class LocalCluster:
             argv += ["--rootdir", self.rootdir, "--advertise", "127.0.0.1"]
             argv += self._flags_for(role) + (self.extra_master_args if role == "master"
                                              else self.extra_regionserver_args)
-        process = _launch(f"{role}-{index}", argv, log_path)
+        process = _launch(f"{role}-{index}", argv, log_path, env)
         daemon = Daemon(role, index, port, info_port, log_path, argv, pid=process.pid,
                         started_at=time.time(), process=process)
         with self._lock:
@@ -435,11 +440,12 @@ class LocalCluster:
         self._terminate(d, timeout)
         return d
 
-    def add_regionserver(self, wait: bool = True) -> Daemon:
-        """Start one more region server and (by default) wait until it registered."""
+    def add_regionserver(self, wait: bool = True, env: dict[str, str] | None = None) -> Daemon:
+        """Start one more region server and (by default) wait until it registered; `env`:
+        variables added to its environment (tests skew its clock with libfaketime's)."""
         with self._lock:
             index = len(self.regionservers)
-        d = self._spawn("regionserver", index)
+        d = self._spawn("regionserver", index, env=env)
         if wait:
             self._wait_registered(d)
         self._write_state()

@@ -41,6 +41,7 @@ STATUS_BY_ERROR: dict[type[errors.HBaseError], grpc.StatusCode] = {
     errors.ServerAbortedError: grpc.StatusCode.UNAVAILABLE,
     errors.MasterNotRunningError: grpc.StatusCode.UNAVAILABLE,
     errors.StaleMasterError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.ClockOutOfSyncError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RegionTooBusyError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.CallQueueTooBigError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.OperationTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,

@@ -5,7 +5,8 @@ Every --report-period seconds: read /hbase/master (the active master's MasterRec
 Master.RegionServerReport(ServerLoad). A missing or changing master is normal during fail-over:
 the reporter logs the change once and keeps trying; it never blocks the data path. Channels are
 cached per master address and replaced when the active master changes, or after the master
-could not be reached (so its name is resolved again).
+could not be reached (so its name is resolved again). A master that refuses this server for its
+clock (ClockOutOfSyncError) makes it abort: `on_refused` gets the master's message.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from coordination.znodes import MasterRecord, Paths
 from protos import minihbase_pb2 as pb
 from protos import minihbase_pb2_grpc as pb_grpc
 from protos.limits import DAEMON_MESSAGE_OPTIONS
+from minihbase.errors import ClockOutOfSyncError
 from protos.status import from_rpc_error
 
 log = logging.getLogger(__name__)
@@ -27,12 +29,13 @@ log = logging.getLogger(__name__)
 
 class LoadReporter:
     def __init__(self, zk, paths: Paths, build_load, *, period: float = 1.0,
-                 call_timeout: float = 5.0):
+                 call_timeout: float = 5.0, on_refused=lambda reason: None):
         self._zk = zk
         self._paths = paths
         self._build_load = build_load
         self.period = period
         self.call_timeout = call_timeout
+        self._on_refused = on_refused
         self._lock = threading.Lock()
         self._address: str | None = None  # guarded by _lock
         self._channel: grpc.Channel | None = None  # guarded by _lock
@@ -102,7 +105,11 @@ class LoadReporter:
             stub.RegionServerReport(pb.RegionServerReportRequest(load=self._build_load()),
                                     timeout=self.call_timeout)
         except grpc.RpcError as e:
-            self._problem(f"master at {self._address}: {from_rpc_error(e, self._address or '')}")
+            error = from_rpc_error(e, self._address or "")
+            if isinstance(error, ClockOutOfSyncError):
+                self._on_refused(str(error))
+                return False
+            self._problem(f"master at {self._address}: {error}")
             if e.code() == grpc.StatusCode.UNAVAILABLE:
                 self._redial()
             return False

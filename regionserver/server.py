@@ -170,7 +170,8 @@ class RegionServer:
         log.info("registered %s (session timeout %.1f s)", paths.live_server(self.name),
                  cfg.session_timeout)
 
-        self.reporter = LoadReporter(self.zk, paths, self.load, period=cfg.report_period).start()
+        self.reporter = LoadReporter(self.zk, paths, self.load, period=cfg.report_period,
+                                     on_refused=self.abort).start()
         self.freeze_guard.start(self.zk, paths.live_server(self.name), self.name,
                                 self._threads_stop)
         threading.Thread(target=self._chore_loop, name="region-chore", daemon=True).start()

@@ -41,3 +41,34 @@ def test_only_registered_servers_reports_are_kept_and_a_leaver_s_is_dropped(zk):
         assert servers.load(live) is None
     finally:
         servers.stop()
+
+
+def test_joined_server_whose_first_report_is_skewed_is_refused_an_earlier_one_only_logged(zk):
+    """The master reads a joining server's clock from its first report when it could not ask
+    it directly: too far off, it is refused (never online, every report answered with
+    ClockOutOfSyncError); a server already registered when the master started is not."""
+    import time
+
+    from minihbase.errors import ClockOutOfSyncError
+    paths = Paths()
+    meta = MetaStore(zk, paths)
+    meta.ensure_layout()
+    earlier, joined, close = "rs1,16020,1", "rs2,16020,2", "rs3,16020,3"
+    zk.create(paths.live_server(earlier), b"{}", ephemeral=True)
+    servers = ServerManager(zk, paths, meta)
+    servers.start()
+    try:
+        for name in (joined, close):
+            zk.create(paths.live_server(name), b"{}", ephemeral=True)
+        wait_for(lambda: {joined, close} <= servers.live(), 10, "the watch to see rs2, rs3")
+        now_ms = int(time.time() * 1000)
+        servers.report(pb.ServerLoad(server=earlier, built_ms=now_ms + 600_000))
+        servers.report(pb.ServerLoad(server=close, built_ms=now_ms + 15_000))
+        for _ in range(2):
+            with pytest.raises(ClockOutOfSyncError, match=r"rs2,16020,2 refused: its clock read "
+                               r".*600\.0 s ahead of master .*--max-clock-skew 30 s"):
+                servers.report(pb.ServerLoad(server=joined, built_ms=now_ms + 600_000))
+        assert servers.online() == [earlier, close]
+        assert servers.load(joined) is None and servers.load(earlier) is not None
+    finally:
+        servers.stop()
