@@ -13,9 +13,9 @@ new name, so a dead name never comes back.
 Clock skew (HBase's ServerManager.checkClockSkew): a server that joins while this master is
 active is refused when its clock differs from the master's by more than max_clock_skew_s, and
 logged above warn_clock_skew_s. The master reads its clock when it joins (GetServerLoad's
-built_ms) or, if that call fails, from its first load report. A refused server is never online
-(so never given a region); its next report is answered with ClockOutOfSyncError, on which it
-aborts, and its departure is handled as any crash. Servers already registered when this master
+built_ms) or, if that call fails, from its first load report; until then it is not online. A
+refused server is never online (so never given a region); its next report is answered with
+ClockOutOfSyncError, on which it aborts, and its departure is handled as any crash. Servers already registered when this master
 became active were accepted by an earlier master: their skew is only logged -- refusing them
 would take their regions down because of this master's clock.
 """
@@ -137,8 +137,10 @@ class ServerManager:
             return name in self._live and name not in self._dead
 
     def online(self) -> list[str]:
+        """Live servers not declared dead, refused, or still waiting for their clock check:
+        the only ones regions are assigned to."""
         with self._lock:
-            return sorted(self._live - self._dead)
+            return sorted(self._live - self._dead - self._clock_unchecked)
 
     def assignable(self) -> list[str]:
         """Online servers that regions may be assigned to: not decommissioned."""

@@ -72,3 +72,26 @@ def test_joined_server_whose_first_report_is_skewed_is_refused_an_earlier_one_on
         assert servers.load(joined) is None and servers.load(earlier) is not None
     finally:
         servers.stop()
+
+
+def test_joined_server_is_not_online_until_its_clock_is_checked(zk):
+    """While the master was still reading a joining server's clock, the server was already
+    online: an assignment running meanwhile (another join's, a create, a crash's) could give a
+    region to a server about to be refused for its clock."""
+    import time
+
+    paths = Paths()
+    meta = MetaStore(zk, paths)
+    meta.ensure_layout()
+    servers = ServerManager(zk, paths, meta)
+    servers.start()
+    try:
+        joined = "rs1,16020,1"
+        zk.create(paths.live_server(joined), b"{}", ephemeral=True)
+        wait_for(lambda: joined in servers.live(), 10, "the watch to see rs1 join")
+        assert servers.online() == []
+        now_ms = int(time.time() * 1000)
+        servers.check_clock(joined, now_ms, now_ms, now_ms)
+        assert servers.online() == [joined]
+    finally:
+        servers.stop()
