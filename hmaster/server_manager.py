@@ -187,7 +187,12 @@ class ServerManager:
     def check_clock(self, name: str, server_ms: int, low_ms: int, high_ms: int) -> None:
         """Refuse `name` (ClockOutOfSyncError) if `server_ms`, its clock read while this master's
         read `low_ms`..`high_ms` (the call's round trip, which does not count as skew), is more
-        than max_clock_skew_s away; log a warning above warn_clock_skew_s."""
+        than max_clock_skew_s away; log a warning above warn_clock_skew_s. A `server_ms` of 0
+        (a server that does not tell its time) cannot be checked: it is accepted."""
+        if not server_ms:
+            with self._lock:
+                self._clock_unchecked.discard(name)
+            return
         if server_ms < low_ms:
             skew_ms, way, master_ms = low_ms - server_ms, "behind", low_ms
         else:
@@ -227,7 +232,7 @@ class ServerManager:
             first = load.server in self._live and load.server not in self._clock_seen
         if why is not None:
             raise ClockOutOfSyncError(why)
-        if load.built_ms and unchecked:
+        if unchecked:
             self.check_clock(load.server, load.built_ms, now_ms - REPORT_TRANSIT_MS, now_ms)
         elif load.built_ms and first:  # accepted by an earlier master: only logged
             with self._lock:

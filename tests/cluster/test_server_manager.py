@@ -95,3 +95,21 @@ def test_joined_server_is_not_online_until_its_clock_is_checked(zk):
         assert servers.online() == [joined]
     finally:
         servers.stop()
+
+
+def test_joined_server_that_does_not_tell_its_time_is_accepted(zk):
+    """A load without built_ms (0: a server that does not send its time) read as a clock 55
+    years behind: the server was refused."""
+    paths = Paths()
+    meta = MetaStore(zk, paths)
+    meta.ensure_layout()
+    servers = ServerManager(zk, paths, meta)
+    servers.start()
+    try:
+        joined = "rs1,16020,1"
+        zk.create(paths.live_server(joined), b"{}", ephemeral=True)
+        wait_for(lambda: joined in servers.live(), 10, "the watch to see rs1 join")
+        servers.report(pb.ServerLoad(server=joined))
+        assert servers.online() == [joined]
+    finally:
+        servers.stop()
