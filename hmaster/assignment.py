@@ -42,8 +42,9 @@ ALL_DECOMMISSIONED = "a region server that is not decommissioned (recommission_r
 # waiting_for of a region an admin closed (HBase's unassign): it stays CLOSED until assigned
 UNASSIGNED = "an admin's assign (unassigned by an admin)"
 SPLIT_OR_MERGE = (SPLITTING, MERGING)
-# A region meta has OPEN on a server is lost when a report the server began this long after
-# the region opened does not list it (reopen_lost): more than any clock skew we tolerate.
+# A region meta has OPEN on a server is lost when a report that reached the master this long
+# after meta recorded it open does not list it (reopen_lost): more than a report's transit (the
+# region server's 5 s call timeout), so the report was built after the region opened.
 LOST_MARGIN_S = 10.0
 OPEN_BATCH = 200  # regions in one OpenRegions call (assign_many)
 
@@ -604,25 +605,29 @@ class AssignmentManager:
 
     def reopen_lost(self, regions: list[RegionRecord] | None = None,
                     margin_s: float = LOST_MARGIN_S) -> int:
-        """Chore: reopen the regions meta has OPEN on a live server whose last report, begun
+        """Chore: reopen the regions meta has OPEN on a live server whose last report, received
         more than `margin_s` after meta recorded the region open there, does not list it in any
         state -- closed behind the master's back (a tool's CloseRegion, a region server that
         dropped it): until an operator assigned it, every call would end in NotServingRegion
         while meta and `status` said OPEN. The region opened before meta recorded it (assign
-        writes OPEN after OpenRegion answered), so such a report would list it; the margin
-        absorbs clock skew between the two hosts. regions: meta's records, if the caller just
-        read them (re-read under the region's lock). Returns how many were reopened."""
+        writes OPEN after OpenRegion answered), and the margin covers the report's transit, so
+        such a report was built after the open and would list it. Both times are the master's
+        clock: the server's built_ms may be off by up to the tolerated clock skew, and was
+        compared here once -- ahead, a report built before the open made its region look lost;
+        behind, a lost region went unnoticed for as long. regions: meta's records, if the
+        caller just read them (re-read under the region's lock). Returns how many were
+        reopened."""
         on_server: dict[str, list[RegionRecord]] = {}
         for r in regions if regions is not None else self.meta.all_regions():
             on_server.setdefault(r.server, []).append(r)
         lost = []
         for server in self.servers.online():
-            load = self.servers.load(server)
-            if load is None or not load.built_ms:
+            load, received_ms = self.servers.load_received(server)
+            if load is None:
                 continue
             listed = {rl.region for rl in load.regions}
             lost += [(server, r) for r in on_server.get(server, ())
-                     if _lost(r, server, load, listed, margin_s)]
+                     if _lost(r, server, listed, received_ms, margin_s)]
         reopened = 0
         for server, rec in lost:
             rec = self._mark_lost(server, rec, margin_s)
@@ -639,14 +644,14 @@ class AssignmentManager:
             if not held:
                 return None
             cur = self.meta.read_region(rec.info.table, enc)
-            load = self.servers.load(server)
+            load, received_ms = self.servers.load_received(server)
             if (cur is None or load is None or not self.servers.is_live(server)
-                    or not _lost(cur, server, load, {rl.region for rl in load.regions},
+                    or not _lost(cur, server, {rl.region for rl in load.regions}, received_ms,
                                  margin_s)):
                 return None
-            log.warning("region %s is OPEN on %s in meta but its report of %d ms does not list "
-                        "it (closed without the master): reopening it", cur.info.name, server,
-                        load.built_ms)
+            log.warning("region %s is OPEN on %s in meta but its report received at %d ms "
+                        "does not list it (closed without the master): reopening it",
+                        cur.info.name, server, received_ms)
             self._bump(server, -1)
             return self.meta.set_region(cur, OFFLINE, server="",
                                         waiting_for=f"reopening: {server} does not serve it")
@@ -728,11 +733,13 @@ def _served_elsewhere(rec: RegionRecord | None, server: str) -> bool:
     return rec is not None and rec.state == OPEN and rec.server != server
 
 
-def _lost(rec: RegionRecord, server: str, load, listed: set, margin_s: float) -> bool:
-    """Whether `load`, `server`'s report, shows that it no longer serves the region meta has
-    OPEN there (see reopen_lost)."""
+def _lost(rec: RegionRecord, server: str, listed: set, received_ms: int,
+          margin_s: float) -> bool:
+    """Whether `server`'s report, listing the regions `listed` and received at `received_ms`
+    (the master's clock), shows that it no longer serves the region meta has OPEN there (see
+    reopen_lost)."""
     return (rec.state == OPEN and rec.server == server and rec.info.name not in listed
-            and load.built_ms > rec.since_ms + margin_s * 1000)
+            and received_ms > rec.since_ms + margin_s * 1000)
 
 
 def _is_ghost(rec: RegionRecord | None, server: str) -> bool:

@@ -82,6 +82,9 @@ class ServerManager:
         self._live: set[str] = set()  # guarded by _lock: children of /hbase/rs
         self._dead: set[str] = set()  # guarded by _lock: names the master declared crashed
         self._loads: dict[str, object] = {}  # guarded by _lock: name -> last pb.ServerLoad
+        # guarded by _lock: name -> this master's clock when that report arrived (a server's
+        # built_ms is on its own clock, which may be off by up to max_clock_skew_s)
+        self._received_ms: dict[str, int] = {}
         # guarded by _lock: joined servers whose clock is not checked yet; live names only
         self._clock_unchecked: set[str] = set()
         self._clock_seen: set[str] = set()  # guarded by _lock: skew looked at (live names only)
@@ -113,6 +116,7 @@ class ServerManager:
             self._live = children
             for name in left:
                 self._loads.pop(name, None)
+                self._received_ms.pop(name, None)
                 self._refused.pop(name, None)
             self._clock_unchecked = (self._clock_unchecked - left) | (set() if initial
                                                                       else joined)
@@ -155,6 +159,7 @@ class ServerManager:
         with self._lock:
             self._dead.add(name)
             self._loads.pop(name, None)
+            self._received_ms.pop(name, None)
 
     def forget_dead(self, keep) -> None:
         """Drop the dead names that are neither in `keep` (the servers meta still lists) nor
@@ -211,6 +216,7 @@ class ServerManager:
                 self._refused[name] = why
                 self._dead.add(name)  # never online, so never given a region
                 self._loads.pop(name, None)
+                self._received_ms.pop(name, None)
             log.error("%s", why)
             raise ClockOutOfSyncError(why)
         if skew_ms > self.warn_clock_skew_s * 1000:
@@ -249,10 +255,16 @@ class ServerManager:
             # a server's first report may beat the watch: its next one counts.
             if load.server in self._live and load.server not in self._dead:
                 self._loads[load.server] = load
+                self._received_ms[load.server] = now_ms
 
     def load(self, name: str):
         with self._lock:
             return self._loads.get(name)
+
+    def load_received(self, name: str) -> tuple[object | None, int]:
+        """`name`'s last report and this master's clock when it arrived (0: no report)."""
+        with self._lock:
+            return self._loads.get(name), self._received_ms.get(name, 0)
 
     def stop(self) -> None:
         self._stopped = True
