@@ -570,14 +570,15 @@ class AssignmentManager:
                                             else self.meta.all_regions())}
         closed = 0
         for server in self.servers.online():
-            load = self.servers.load(server)
+            load, received_ms = self.servers.load_received(server)
             for rl in load.regions if load is not None else ():
                 rec = by_name.get(rl.region)
                 if rl.state != OPEN or not _is_ghost(rec, server):
                     continue
-                if rec is not None and 0 < load.built_ms <= rec.since_ms:
-                    # built before meta's last change of the region: the copy it lists is the
-                    # one that change closed (a move, a clean stop: the next report says so)
+                if rec is not None and received_ms <= rec.since_ms:
+                    # received (so built) before meta's last change of the region, both by the
+                    # master's clock: the copy it lists is the one that change closed (a move,
+                    # a clean stop: the next report says so)
                     continue
                 if self._close_ghost(server, rl.region):
                     closed += 1
