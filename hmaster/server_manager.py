@@ -15,9 +15,10 @@ active is refused when its clock differs from the master's by more than max_cloc
 logged above warn_clock_skew_s. The master reads its clock when it joins (GetServerLoad's
 built_ms) or, if that call fails, from its first load report; until then it is not online. A
 refused server is never online (so never given a region); its next report is answered with
-ClockOutOfSyncError, on which it aborts, and its departure is handled as any crash. Servers already registered when this master
-became active were accepted by an earlier master: their skew is only logged -- refusing them
-would take their regions down because of this master's clock.
+ClockOutOfSyncError, on which it aborts, and its departure is handled as any crash. Servers
+already registered when this master became active were accepted by an earlier master: their
+skew is only logged -- refusing them would take their regions down because of this master's
+clock.
 """
 
 from __future__ import annotations
