@@ -606,11 +606,7 @@ class LocalCluster:
             "stopped": stopped,
             "updated": time.time(),
         }
-        path = os.path.join(self.directory, STATE_FILE)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f, indent=2)
-        os.replace(tmp, path)
+        write_state(self.directory, state)
 
     def connect_help(self) -> str:
         q = self.quorum
@@ -638,6 +634,14 @@ class LocalCluster:
 
 
 # ---------------------------------------------------------------------- another process's view
+
+def write_state(directory: str, state: dict) -> None:
+    """<directory>/cluster.json := state, atomically (temp file, rename)."""
+    path = os.path.join(os.path.abspath(directory), STATE_FILE)
+    with open(path + ".tmp", "w") as f:
+        json.dump(state, f, indent=2)
+    os.replace(path + ".tmp", path)
+
 
 def read_state(directory: str) -> dict | None:
     try:
@@ -712,100 +716,120 @@ def rolling_restart_from_state(directory: str, timeout: float = 60.0, out=print,
     if state is None or state.get("stopped"):
         out(f"no cluster running from {directory}")
         return 1
-    from client import Connection
     from coordination.zk import connect
-    from coordination.znodes import MasterRecord
-    from kazoo.exceptions import NoNodeError
-    daemons = [Daemon(**d) for d in state.get("daemons", [])]
-    parent = state.get("zk_parent", "/hbase").rstrip("/")
     try:
         zkc = connect(state["quorum"], session_timeout=10.0, connect_timeout=5.0)
     except Exception as exc:  # noqa: BLE001 -- said in one line, not a traceback
         out(f"rolling restart: cannot reach ZooKeeper at {state['quorum']}: {exc}")
         return 1
-    conn = Connection(state["quorum"], zk_parent=parent, timeout=timeout)
+    restart = _RollingRestart(directory, state, zkc, timeout, out)
+    try:
+        return restart.run(roles)
+    finally:
+        restart.close()
 
-    def newest_name(port: int) -> tuple[int, str]:
-        """(startcode, name) of the newest incarnation in ZooKeeper on `port`, or (0, "")."""
-        names = zkc.get_children(parent + "/rs") + zkc.get_children(parent + "/backup-masters")
+
+class _RollingRestart:
+    """rolling_restart_from_state's steps, over one ZooKeeper session and one Connection."""
+
+    def __init__(self, directory: str, state: dict, zkc, timeout: float, out):
+        from client import Connection
+        self.directory, self.state, self.zkc = directory, state, zkc
+        self.timeout, self.out = timeout, out
+        self.parent = state.get("zk_parent", "/hbase").rstrip("/")
+        self.daemons = [Daemon(**d) for d in state.get("daemons", [])]
+        self.conn = Connection(state["quorum"], zk_parent=self.parent, timeout=timeout)
+
+    def close(self) -> None:
+        self.conn.close()
+        self.zkc.stop()
+        self.zkc.close()
+
+    def run(self, roles: tuple[str, ...]) -> int:
+        order = self._order(roles)
+        for d in order:
+            if not self._restart(d):
+                return 1
+        self.out(f"rolling restart done: {len(order)} daemons restarted")
+        return 0
+
+    def _active_master(self) -> str:
+        from coordination.znodes import MasterRecord
+        from kazoo.exceptions import NoNodeError
         try:
-            names.append(MasterRecord.from_bytes(zkc.get(parent + "/master")[0]).name)
+            return MasterRecord.from_bytes(self.zkc.get(self.parent + "/master")[0]).name
         except NoNodeError:
-            pass
+            return ""
+
+    def _order(self, roles: tuple[str, ...]) -> list[Daemon]:
+        """Backup masters, the active master, then the region servers (of `roles`)."""
+        active_port = self._active_master().split(",")[1:2]
+        masters = [d for d in self.daemons if d.role == "master"]
+        active = [d for d in masters if [str(d.port)] == active_port]
+        order = [d for d in masters if d not in active] + active if "master" in roles else []
+        return order + [d for d in self.daemons
+                        if d.role == "regionserver" and "regionserver" in roles]
+
+    def _restart(self, d: Daemon) -> bool:
+        label = f"{d.role}-{d.index} 127.0.0.1:{d.port}"
+        if not d.is_alive():
+            self.out(f"rolling restart stopped: {label} is not running")
+            return False
+        self.out(f"restarting {label} (pid {d.pid})")
+        started, old_name = time.monotonic(), self._newest_name(d.port)[1]
+        os.kill(d.pid, signal.SIGTERM)
+        if not d.wait(self.timeout):
+            self.out(f"{label} did not stop within {self.timeout:.0f}s: SIGKILL")
+            os.killpg(d.pid, signal.SIGKILL)
+            d.wait(5)
+        d.started_at = time.time()
+        d.pid, d.name = _launch(f"{d.role}-{d.index}", d.argv, d.log_path).pid, ""
+        self._save()
+        if not self._wait(lambda: self._registered(d),
+                          f"registration of {label} (see {d.log_path})"):
+            return False
+        self._save()
+        if d.role == "master" and not self._wait(self._active_master, "active master"):
+            return False
+        if d.role == "regionserver" and not self._wait(lambda: self._settled(old_name),
+                                                       "end of the regions in transition"):
+            return False
+        self.out(f"  {label} serves again after {time.monotonic() - started:.1f}s")
+        return True
+
+    def _newest_name(self, port: int) -> tuple[int, str]:
+        """(startcode, name) of the newest incarnation in ZooKeeper on `port`, or (0, "")."""
+        names = (self.zkc.get_children(self.parent + "/rs")
+                 + self.zkc.get_children(self.parent + "/backup-masters")
+                 + [n for n in [self._active_master()] if n])
         found = [(int(n.rsplit(",", 1)[1]), n) for n in names if n.split(",")[1] == str(port)]
         return max(found, default=(0, ""))
 
-    def registered(d: Daemon) -> bool:
+    def _registered(self, d: Daemon) -> bool:
         """d's new incarnation is in ZooKeeper (its port, a startcode from after its start)."""
-        startcode, name = newest_name(d.port)
+        startcode, name = self._newest_name(d.port)
         if startcode >= int(d.started_at * 1000):
             d.name = name
         return bool(d.name)
 
-    def settled(old_name: str) -> bool:
+    def _settled(self, old_name: str) -> bool:
         """The master took the stopped server's regions over and none is in transition."""
-        st = conn.status()
+        st = self.conn.status()
         return not st["regions_in_transition"] and not any(
             s["name"] == old_name and s["regions"] for s in st["servers"])
 
-    def wait(predicate, what: str) -> bool:
-        deadline = time.monotonic() + timeout
+    def _wait(self, predicate, what: str) -> bool:
+        deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if predicate():
                 return True
             time.sleep(0.1)
-        out(f"rolling restart stopped: no {what} within {timeout:.0f}s")
+        self.out(f"rolling restart stopped: no {what} within {self.timeout:.0f}s")
         return False
 
-    def save() -> None:
-        state.update(daemons=[d.to_json() for d in daemons], updated=time.time())
-        path = os.path.join(os.path.abspath(directory), STATE_FILE)
-        with open(path + ".tmp", "w") as f:
-            json.dump(state, f, indent=2)
-        os.replace(path + ".tmp", path)
-
-    try:
-        registered_active = None
-        try:
-            registered_active = MasterRecord.from_bytes(zkc.get(parent + "/master")[0]).name
-        except NoNodeError:
-            pass
-        masters = [d for d in daemons if d.role == "master"]
-        active = [d for d in masters if registered_active and
-                  registered_active.split(",")[1] == str(d.port)]
-        order = ([d for d in masters if d not in active] + active if "master" in roles else [])
-        order += [d for d in daemons if d.role == "regionserver" and "regionserver" in roles]
-        for i, d in enumerate(order):
-            label = f"{d.role}-{d.index} 127.0.0.1:{d.port}"
-            if not d.is_alive():
-                out(f"rolling restart stopped: {label} is not running")
-                return 1
-            out(f"restarting {label} (pid {d.pid})")
-            started, old_name = time.monotonic(), newest_name(d.port)[1]
-            os.kill(d.pid, signal.SIGTERM)
-            if not d.wait(timeout):
-                out(f"{label} did not stop within {timeout:.0f}s: SIGKILL")
-                os.killpg(d.pid, signal.SIGKILL)
-                d.wait(5)
-            d.started_at = time.time()
-            d.pid, d.name = _launch(f"{d.role}-{d.index}", d.argv, d.log_path).pid, ""
-            save()
-            if not wait(lambda: registered(d), f"registration of {label} (see {d.log_path})"):
-                return 1
-            save()
-            if d.role == "master" and not wait(
-                    lambda: zkc.exists(parent + "/master"), "active master"):
-                return 1
-            if d.role == "regionserver" and not wait(
-                    lambda: settled(old_name), "end of the regions in transition"):
-                return 1
-            out(f"  {label} serves again after {time.monotonic() - started:.1f}s")
-        out(f"rolling restart done: {len(order)} daemons restarted")
-        return 0
-    finally:
-        conn.close()
-        zkc.stop()
-        zkc.close()
+    def _save(self) -> None:
+        self.state.update(daemons=[d.to_json() for d in self.daemons], updated=time.time())
+        write_state(self.directory, self.state)
 
 
 def status_from_state(directory: str, out=print) -> int:
