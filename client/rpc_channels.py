@@ -34,7 +34,9 @@ from client.location_cache import CLOSED
 from minihbase.errors import ConnectionClosedError, ServerUnavailableError
 from protos import minihbase_pb2_grpc as pb_grpc
 
-CLOSED_CHANNEL = "closed channel"  # in the ValueError gRPC raises for a call on one
+# gRPC's ValueError for a call on a closed channel reads "Cannot invoke RPC on closed
+# channel!" or (a future's) "Cannot invoke RPC: Channel closed!"
+CLOSED_CHANNEL = "cannot invoke rpc"
 
 # Values may be up to --max-value-bytes (10 MiB) and scans return up to ~1000 rows at once.
 _OPTIONS = (
@@ -89,7 +91,7 @@ class ChannelPool:
         Error once the pool is closed; otherwise returns the retryable error of a server that
         left (its channel was forgotten and closed as its znode went: a stop, a crash, or a
         rolling restart bringing it back on the same address)."""
-        if CLOSED_CHANNEL not in str(error):
+        if CLOSED_CHANNEL not in str(error).lower():
             raise error
         self.check_open()
         return ServerUnavailableError(f"server at {address} unavailable: it left the "
